@@ -1,0 +1,87 @@
+"""What every entry script shares: boolean flags, --seed/--device, logging, seeding, exit codes."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import sys
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from data_utils.errors import FuteError
+
+logger = logging.getLogger("fute")
+
+_TRUE = {"true", "1", "yes", "y"}
+_FALSE = {"false", "0", "no", "n"}
+
+
+def str2bool(value: str | bool) -> bool:
+    """argparse type for the reference's string booleans: True/False/true/false/1/0."""
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected True/False/true/false/1/0, got {value!r}")
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=42, help="random seed for data order, sampling and initialisation")
+    parser.add_argument("--device", default="auto",
+                        help="torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="logging verbosity")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+                        level=getattr(logging, level), force=True)
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch so that a rerun on the same hardware repeats itself."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+
+def resolve_device(name: str):
+    """'auto' picks cuda when a GPU is visible; an explicit cuda device without a GPU is an error."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise FuteError(f"unknown --device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise FuteError(f"--device {name} asked for a GPU but torch sees none; use --device cpu")
+    return device
+
+
+def run_entry(main: Callable[[Sequence[str] | None], object], argv: Sequence[str] | None = None) -> int:
+    """Run an entry script's main; bad input becomes one error line and exit status 2."""
+    try:
+        main(argv)
+    except FuteError as err:
+        logger.error("%s", err)
+        return 2
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return 130
+    return 0
+
+
+def exit_with(main: Callable[[Sequence[str] | None], object]) -> None:
+    """`if __name__ == "__main__": exit_with(main)` in every entry script."""
+    setup_logging(os.environ.get("FUTE_LOG_LEVEL", "INFO"))
+    sys.exit(run_entry(main))
