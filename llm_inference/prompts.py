@@ -1,0 +1,206 @@
+"""The LLM prompts: data in configs/prompts/, one renderer here.
+
+A prompt number is 0-12 per genre (sa, nli): 0-9 are the ten templates of the
+genre's prompt file, 10-12 are templates 0-2 again with the chain-of-thought
+(CoT) instruction in place of the answer instruction.
+
+The user message of a prompt is
+
+    template filled with the example + "\\n" + instruction with {label_space}
+
+where label_space lists every verbalizer of the prompt joined by ", " in the
+order the original wrote them (SA: positive first; NLI: entailment, neutral,
+contradiction). Rendering replaces exactly the placeholders the genre declares,
+in one pass, so braces inside a text (or a placeholder name inside a premise)
+come out literally.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
+
+from data_utils.errors import FuteError
+
+logger = logging.getLogger(__name__)
+
+NUM_PROMPTS = 13
+NUM_TEMPLATES = 10
+GENRES = ("sa", "nli")
+
+PROMPT_DIR = Path(__file__).resolve().parent.parent / "configs" / "prompts"
+
+# Chat templates already reported as rejecting a system message, so the log says it once per model.
+_NO_SYSTEM_LOGGED: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt of a genre, ready to render.
+
+    verbalizers maps each label to its answer words, in the original's prompt order
+    (label_space_order of the prompt file); labels is the task's label order
+    (SA: negative, positive; NLI: entailment, neutral, contradiction), the order
+    of gold and predicted label indices.
+    """
+
+    number: int
+    genre: str
+    template_id: int
+    is_cot: bool
+    template: str
+    verbalizers: dict[str, tuple[str, ...]]
+    labels: tuple[str, ...]
+    fields: tuple[str, ...]
+    name: str = ""
+
+    @property
+    def verbalizer_list(self) -> tuple[str, ...]:
+        """Every verbalizer, flat, in prompt order (the original's `token_info.verbalizers`)."""
+        return tuple(word for words in self.verbalizers.values() for word in words)
+
+    @property
+    def verbalizer_labels(self) -> tuple[str, ...]:
+        """The label of each entry of verbalizer_list."""
+        return tuple(label for label, words in self.verbalizers.items() for _ in words)
+
+    @property
+    def label_space(self) -> str:
+        """E.g. "yes, Yes, no, No" for SA prompt 0."""
+        return ", ".join(self.verbalizer_list)
+
+
+@functools.cache
+def _instructions() -> dict[str, str]:
+    return json.loads((PROMPT_DIR / "instructions.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _genre_file(genre: str) -> dict[str, Any]:
+    path = PROMPT_DIR / f"{genre}.json"
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    ids = [t["id"] for t in spec["templates"]]
+    if ids != list(range(NUM_TEMPLATES)):
+        raise FuteError(f"{path}: templates must have ids 0-{NUM_TEMPLATES - 1} in order, found {ids}")
+    for t in spec["templates"]:
+        if set(t["verbalizers"]) != set(spec["labels"]):
+            raise FuteError(
+                f"{path}: template {t['id']} has verbalizers for {sorted(t['verbalizers'])}; "
+                f"give one list per label {spec['labels']}"
+            )
+    return spec
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    """Replace each "{name}" for name in values, in one pass; nothing else is touched."""
+    pattern = re.compile("|".join(re.escape("{" + name + "}") for name in values))
+    return pattern.sub(lambda m: values[m.group(0)[1:-1]], text)
+
+
+def load_prompt(genre: str, number: int) -> Prompt:
+    """Prompt `number` (0-12) of `genre` ("sa" or "nli"); 10-12 are templates 0-2 with CoT."""
+    genre = str(genre).strip().lower()
+    if genre not in GENRES:
+        raise FuteError(f"unknown prompt genre {genre!r}: use one of {', '.join(GENRES)}")
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < NUM_PROMPTS:
+        raise FuteError(
+            f"prompt number {number!r} is out of range: use 0-{NUM_PROMPTS - 1} "
+            f"(0-{NUM_TEMPLATES - 1} vanilla, {NUM_TEMPLATES}-{NUM_PROMPTS - 1} chain-of-thought)"
+        )
+    spec = _genre_file(genre)
+    template_id = number % NUM_TEMPLATES
+    entry = spec["templates"][template_id]
+    return Prompt(
+        number=number,
+        genre=genre,
+        template_id=template_id,
+        is_cot=number >= NUM_TEMPLATES,
+        template=entry["template"],
+        verbalizers={label: tuple(entry["verbalizers"][label]) for label in spec["label_space_order"]},
+        labels=tuple(spec["labels"]),
+        fields=tuple(spec["fields"]),
+        name=entry.get("name", ""),
+    )
+
+
+def render_user_message(prompt: Prompt, example: dict[str, Any]) -> str:
+    """The first user message: filled template + "\\n" + answer (or CoT) instruction."""
+    values = {}
+    for field in prompt.fields:
+        if example.get(field) is None:
+            raise FuteError(
+                f"example has no {field!r} field, which {prompt.genre} prompts need "
+                f"(fields: {', '.join(prompt.fields)}); got keys {sorted(example)}"
+            )
+        values[field] = str(example[field])
+    instruction = _instructions()["cot" if prompt.is_cot else "answer"]
+    return _fill(prompt.template, values) + "\n" + _fill(instruction, {"label_space": prompt.label_space})
+
+
+def cot_followup_message(prompt: Prompt) -> str:
+    """The second user turn of a CoT prompt, asking for the bare answer after the reasoning."""
+    return _fill(_instructions()["cot_followup"], {"label_space": prompt.label_space})
+
+
+def build_messages(prompt: Prompt, example: dict[str, Any], system: bool = True) -> list[dict[str, str]]:
+    """Chat messages of the first turn: [system,] user."""
+    messages = [{"role": "user", "content": render_user_message(prompt, example)}]
+    if system:
+        messages.insert(0, {"role": "system", "content": _instructions()["system"]})
+    return messages
+
+
+def apply_chat_template(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+    """Format messages with the tokenizer's own chat template, as text.
+
+    Some templates (Mixtral-8x7B-Instruct v0.1) raise on a system role; then the
+    system message is dropped, as the original did for Mixtral.
+    """
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise FuteError(
+            f"tokenizer {tokenizer.name_or_path!r} has no chat template: the LLM prompts need a chat model "
+            "(an instruct/chat checkpoint) or a tokenizer with chat_template set"
+        )
+
+    def render(msgs: list[dict[str, str]]) -> str:
+        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+    try:
+        return render(messages)
+    except (TemplateError, ValueError) as err:
+        rejects_system = "system" in str(err).lower() or "role" in str(err).lower()
+        if not (messages and messages[0]["role"] == "system" and rejects_system):
+            raise
+        if tokenizer.chat_template not in _NO_SYSTEM_LOGGED:
+            _NO_SYSTEM_LOGGED.add(tokenizer.chat_template)
+            logger.info("chat template of %s rejects a system message (%s): dropping it", tokenizer.name_or_path, err)
+        return render(messages[1:])
+
+
+def verbalizer_token_ids(tokenizer, prompt: Prompt) -> dict[str, list[int]]:
+    """label -> the token id of each of its verbalizers, which must each be one token.
+
+    The scores are read at one generated step, so a verbalizer split into several
+    tokens (or unknown to the vocabulary) cannot be scored.
+    """
+    ids: dict[str, list[int]] = {}
+    for label, words in prompt.verbalizers.items():
+        ids[label] = []
+        for word in words:
+            tokens = tokenizer.encode(word, add_special_tokens=False)
+            unknown = tokenizer.unk_token_id is not None and tokens == [tokenizer.unk_token_id]
+            if len(tokens) != 1 or unknown:
+                pieces = tokenizer.convert_ids_to_tokens(tokens)
+                raise FuteError(
+                    f"verbalizer {word!r} of {prompt.genre} prompt {prompt.number} is not one token of "
+                    f"{tokenizer.name_or_path!r} (it became {pieces}); use a model whose vocabulary has it "
+                    "as a single token, or change the verbalizers in configs/prompts/"
+                )
+            ids[label].append(tokens[0])
+    return ids
