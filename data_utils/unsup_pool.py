@@ -1,0 +1,390 @@
+"""The unsupervised pool U and the model inputs x' drawn from it (SPEC sections 1 and 3).
+
+A pool example is one text or a pair of texts plus the dataset it came from. The pool
+comes from local JSONL files (`read_local_pool`) or from the CrossFit datasets of the
+hub (`load_hub_pool`, table in `configs.unsup_pool`), at most N examples per dataset.
+`build_inputs` turns examples into x' for one task type, and `write_model_inputs`
+writes x' as the JSONL that an LLM answers (`run_llm_inference_for_te.py`).
+
+Order: every function here returns examples sorted by source, then by position in
+that source, so the pool does not depend on file order or process count. The
+reference shuffled the pool (seed 42) before use; callers that train on the pool in
+order should call `shuffle_examples` first (`write_model_inputs` does it itself).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from string import Formatter
+from typing import Any
+
+import numpy as np
+
+from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
+from data_utils.errors import FuteError
+from data_utils.io import read_jsonl, write_jsonl
+
+logger = logging.getLogger(__name__)
+
+TASK_TYPES = ("cr", "qa", "sa", "nli")
+EXCLUDE_CHOICES = ("transfer", "sa", "nli", "none")
+
+# A loader takes a table entry and returns an indexable dataset (`datasets.Dataset`
+# or anything with __len__, select(indices) and iteration over dict rows).
+Loader = Callable[[PoolSource], Any]
+
+
+@dataclass
+class PoolExample:
+    text: str
+    text_pair: str | None
+    source: str
+
+
+# ---------------------------------------------------------------------------
+# Reading the pool
+# ---------------------------------------------------------------------------
+
+def read_local_pool(path: str | Path) -> list[PoolExample]:
+    """Read pool examples from a JSONL file, or from every `*.jsonl` in a folder.
+
+    Each line: {"text": str, "text_pair": str (optional), "source": str (optional,
+    default the file stem)}. A line without a non-empty "text" is an error naming
+    file and line; an empty "text_pair" counts as no pair. Result: sorted by source,
+    file order within a source.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.jsonl"))
+        if not files:
+            raise FuteError(f"no *.jsonl file in the pool folder {path}; write the pool as JSONL with a 'text' field")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise FuteError(f"pool file not found: {path}; give a JSONL file or a folder of them")
+    examples = [example for file in files for example in _read_pool_file(file)]
+    return sorted(examples, key=lambda e: e.source)  # stable: keeps file order within a source
+
+
+def _read_pool_file(path: Path) -> list[PoolExample]:
+    # Own loop (not io.iter_jsonl) because errors about a *field* must name the line,
+    # and iter_jsonl skips blank lines without telling which line a record came from.
+    examples = []
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise FuteError(f"{where}: not a JSON line ({err.msg}); fix or delete that line") from None
+            if not isinstance(record, dict):
+                raise FuteError(f"{where}: expected a JSON object with a 'text' field")
+            text = record.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise FuteError(f"{where}: missing or empty 'text'; every pool line needs a non-empty 'text'")
+            pair = record.get("text_pair")
+            if pair is not None and not isinstance(pair, str):
+                raise FuteError(f"{where}: 'text_pair' must be a string or absent")
+            source = record.get("source") or path.stem
+            examples.append(PoolExample(text=text, text_pair=pair or None, source=str(source)))
+    return examples
+
+
+def sample_per_source(examples: Sequence[PoolExample], max_per_source: int, seed: int) -> list[PoolExample]:
+    """Keep at most `max_per_source` examples of each source, chosen at random.
+
+    Each source is sampled with its own `random.Random(seed)` (as the reference seeded
+    each dataset alike), so the choice for one source does not depend on which other
+    sources are present. Result: sorted by source, then by original position.
+    """
+    if max_per_source < 1:
+        raise FuteError(f"max_per_source must be >= 1, got {max_per_source}")
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for index, example in enumerate(examples):
+        by_source[example.source].append(index)
+    kept = []
+    for source in sorted(by_source):
+        indices = by_source[source]
+        if len(indices) > max_per_source:
+            indices = sorted(random.Random(seed).sample(indices, max_per_source))
+        kept.extend(examples[i] for i in indices)
+    return kept
+
+
+def shuffle_examples(examples: Iterable[PoolExample], seed: int) -> list[PoolExample]:
+    """A new list in a seeded random order (the reference shuffled the pool with seed 42)."""
+    shuffled = list(examples)
+    random.Random(seed).shuffle(shuffled)
+    return shuffled
+
+
+def pool_names(exclude: str) -> list[str]:
+    """The pool's dataset names minus an exclusion list.
+
+    exclude: "transfer" (the CR/QA transfer targets), "sa" or "nli" (the LLM test sets
+    of that task type), or "none".
+    """
+    if exclude == "transfer":
+        excluded = set(EXCLUDE_FOR_TRANSFER)
+    elif exclude in EXCLUDE_FOR_LLM:
+        excluded = set(EXCLUDE_FOR_LLM[exclude])
+    elif exclude == "none":
+        excluded = set()
+    else:
+        raise FuteError(f"unknown pool exclusion {exclude!r}; choose one of {', '.join(EXCLUDE_CHOICES)}")
+    return sorted(name for name in POOL_SOURCES if name not in excluded)
+
+
+def load_hub_pool(
+    names: Iterable[str],
+    max_per_source: int = 1000,
+    seed: int = 42,
+    num_processes: int = 1,
+    loader: Loader | None = None,
+) -> list[PoolExample]:
+    """Load at most `max_per_source` examples from each named hub dataset.
+
+    Per dataset: a seeded random permutation of row indices is walked in blocks of
+    `max_per_source` rows (`select` by index: a large dataset is never turned into a
+    Python list) until that many non-empty examples are found; they are returned in
+    row order. Names are sorted and handed out to `num_processes` workers in order,
+    so the result does not depend on the process count. A dataset that fails to
+    load is skipped with a warning (the reference crashed); a summary is logged.
+    `loader` replaces `datasets.load_dataset` (tests use a fake one); with
+    num_processes > 1 it must be picklable (a module-level function).
+    """
+    names = sorted(set(names))
+    unknown = [name for name in names if name not in POOL_SOURCES]
+    if unknown:
+        raise FuteError(
+            f"unknown pool dataset(s) {', '.join(unknown)}; the {len(POOL_SOURCES)} known names are the keys of "
+            "configs.unsup_pool.POOL_SOURCES (python -c 'from configs.unsup_pool import POOL_SOURCES; print(*POOL_SOURCES)')"
+        )
+    if max_per_source < 1:
+        raise FuteError(f"max_per_source must be >= 1, got {max_per_source}")
+    work = partial(_load_one, max_per_source=max_per_source, seed=seed, loader=loader or _hub_loader)
+    if num_processes > 1 and len(names) > 1:
+        with multiprocessing.Pool(min(num_processes, len(names))) as pool:
+            results = pool.map(work, names)  # map keeps the input order
+    else:
+        results = [work(name) for name in names]
+
+    examples, failed = [], []
+    for name, loaded, error in results:
+        if error is not None:
+            logger.warning("pool dataset %s skipped: %s", name, error)
+            failed.append(name)
+        else:
+            examples.extend(loaded)
+    logger.info("pool: %d of %d datasets loaded, %d examples%s", len(names) - len(failed), len(names),
+                len(examples), f"; skipped: {', '.join(failed)}" if failed else "")
+    if names and len(failed) == len(names):
+        raise FuteError("no pool dataset could be loaded (offline?); connect to the hub or build the pool from local JSONL files")
+    return examples
+
+
+def _hub_loader(source: PoolSource) -> Any:
+    import datasets  # lazy: importing datasets is slow and most callers never need the hub
+
+    return datasets.load_dataset(source.hub_id, source.config, split=source.split)
+
+
+def _load_one(name: str, max_per_source: int, seed: int, loader: Loader) -> tuple[str, list[PoolExample], str | None]:
+    """(name, examples, None) on success, (name, [], error message) on failure."""
+    source = POOL_SOURCES[name]
+    try:
+        dataset = loader(source)
+        order = np.random.default_rng(seed).permutation(len(dataset))
+        kept: list[tuple[int, PoolExample]] = []
+        for start in range(0, len(order), max_per_source):
+            block = [int(i) for i in order[start:start + max_per_source]]
+            for row_index, row in zip(block, dataset.select(block)):
+                example = _example_from_row(row, source.templates, name)
+                if example is not None:
+                    kept.append((row_index, example))
+            if len(kept) >= max_per_source:
+                break
+        # `kept` is in permutation order: its first max_per_source are the sample.
+        sample = sorted(kept[:max_per_source], key=lambda pair: pair[0])
+        return name, [example for _, example in sample], None
+    except Exception as err:  # noqa: BLE001 - any failure of one dataset must not stop the pool
+        return name, [], f"{type(err).__name__}: {err}"
+
+
+def _example_from_row(row: dict, templates: tuple[str, ...], name: str) -> PoolExample | None:
+    """Render each template; empty segments are dropped (as the reference dropped empty
+    "[SEP]" pieces); None when nothing is left."""
+    values = {key: _field_text(value) for key, value in row.items()}
+    segments = []
+    for template in templates:
+        literal = _clean("".join(text for text, *_ in Formatter().parse(template)))
+        segment = _clean(template.format_map(values))
+        if segment != literal:  # the fields added something
+            segments.append(segment)
+    if not segments:
+        return None
+    return PoolExample(text=segments[0], text_pair=segments[1] if len(segments) > 1 else None, source=name)
+
+
+def _field_text(value: Any) -> Any:
+    """A list of strings becomes one text; a missing value an empty one; dicts stay
+    dicts so that `{a[b]}` can index them."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    return value
+
+
+def _clean(text: str) -> str:
+    """Collapse newlines, tabs and runs of spaces (CrossFit's `clean`)."""
+    return " ".join(text.replace("\\n", " ").split())
+
+
+# ---------------------------------------------------------------------------
+# x' for a task type
+# ---------------------------------------------------------------------------
+
+def build_inputs(
+    examples: Sequence[PoolExample],
+    task_type: str,
+    cr_is_pair: bool = False,
+    tokenizer: Any = None,
+    max_length: int = 512,
+) -> list[dict]:
+    """x' records for `task_type`, one per example, in the given order.
+
+    - cr, single-input target: {"text"}; for a pair, the *second* text (the reference
+      took the last segment, e.g. the passage of a question/passage pair).
+    - cr pair target, and qa: {"text", "text_pair"}; "" when the example has no pair.
+    - sa: {"content"}; for a pair, the second text (as the reference).
+    - nli: {"premise", "hypothesis"}; a single text is split as the reference did
+      (`split_for_nli`).
+    With a `tokenizer` (the surrogate's), sa/nli texts longer than the reference's
+    budget are cut to it: sa max_length - 1 tokens; nli max_length - 2 tokens shared,
+    each side cut to max(budget // 2, budget - shorter side). Texts within the budget
+    are left untouched (the reference re-decoded every text, which silently dropped
+    characters outside the tokenizer's vocabulary).
+    """
+    return [_build_one(example, task_type, cr_is_pair, tokenizer, max_length)[0] for example in examples]
+
+
+def split_for_nli(text: str) -> tuple[str, str, int]:
+    """Split one text into (premise, hypothesis, kind), the reference's rule.
+
+    kind 1: the text contains "premise:" (any case). The hypothesis starts at
+    "hypothesis:" (exact case) or, without it, at (index of "premise:" + 7 + len) // 2;
+    if that point comes before "premise:", the text before "premise:" is the hypothesis
+    and the rest the premise. kind 3: otherwise the text is cut at its middle
+    *character* (len // 2), even inside a word. Both halves are stripped.
+    """
+    premise_at = text.lower().find("premise:")
+    if premise_at == -1:
+        middle = len(text) // 2
+        return text[:middle].strip(), text[middle:].strip(), 3
+    hypothesis_at = text.find("hypothesis:")
+    if hypothesis_at == -1:
+        hypothesis_at = (premise_at + len("premise") + len(text)) // 2
+    if hypothesis_at > premise_at:
+        return text[:hypothesis_at].strip(), text[hypothesis_at:].strip(), 1
+    return text[premise_at:].strip(), text[:premise_at].strip(), 1
+
+
+def _build_one(example: PoolExample, task_type: str, cr_is_pair: bool, tokenizer: Any, max_length: int) -> tuple[dict, int]:
+    """(record, kind). kind ranks examples for the line cap as the reference did:
+    nli 1 "premise:" split < 2 natural pair < 3 middle split; sa 1 single < 2 pair."""
+    pair = example.text_pair
+    if task_type == "cr" and not cr_is_pair:
+        return {"text": pair or example.text}, 0
+    if task_type in ("cr", "qa"):
+        return {"text": example.text, "text_pair": pair or ""}, 0
+    if task_type == "sa":
+        content = _truncate(tokenizer, pair or example.text, max_length - 1)
+        return {"content": content}, 2 if pair else 1
+    if task_type == "nli":
+        if pair:
+            premise, hypothesis, kind = example.text, pair, 2
+        else:
+            premise, hypothesis, kind = split_for_nli(example.text)
+        if tokenizer is not None:
+            premise, hypothesis = _truncate_pair(tokenizer, premise, hypothesis, max_length - 2)
+        return {"premise": premise, "hypothesis": hypothesis}, kind
+    raise FuteError(f"unknown task type {task_type!r}; choose one of {', '.join(TASK_TYPES)}")
+
+
+def _truncate(tokenizer: Any, text: str, budget: int) -> str:
+    if tokenizer is None:
+        return text
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    return text if len(ids) <= budget else tokenizer.decode(ids[:budget], skip_special_tokens=True)
+
+
+def _truncate_pair(tokenizer: Any, premise: str, hypothesis: str, budget: int) -> tuple[str, str]:
+    p_ids = tokenizer.encode(premise, add_special_tokens=False)
+    h_ids = tokenizer.encode(hypothesis, add_special_tokens=False)
+    if len(p_ids) + len(h_ids) <= budget:
+        return premise, hypothesis
+    # The shorter side keeps all of itself when it fits in half the budget.
+    per_side = max(budget // 2, budget - min(len(p_ids), len(h_ids)))
+    return (
+        tokenizer.decode(p_ids[:per_side], skip_special_tokens=True),
+        tokenizer.decode(h_ids[:per_side], skip_special_tokens=True),
+    )
+
+
+def write_model_inputs(
+    path: str | Path,
+    examples: Sequence[PoolExample],
+    task_type: str,
+    max_lines: int = 10000,
+    seed: int = 42,
+    overwrite: bool = False,
+    cr_is_pair: bool = False,
+    tokenizer: Any = None,
+    max_length: int = 512,
+) -> int:
+    """Write x' as JSONL, one record per line plus "data_index" 0..n-1; return n.
+
+    As the reference: the examples are shuffled with `seed`; when more than
+    `max_lines` remain, they are ranked by kind (see `_build_one`; stable, so the
+    shuffled order decides within a kind), the first `max_lines` kept and shuffled
+    again with `seed`. Field names are the reference's ({"content"} for sa,
+    {"premise", "hypothesis"} for nli). An existing file with the same content is
+    left as is; one with other content is an error unless `overwrite`.
+    """
+    if max_lines < 1:
+        raise FuteError(f"max_lines must be >= 1, got {max_lines}")
+    if not examples:
+        raise FuteError(f"no pool examples to write to {path}; check the pool source and exclusion list")
+    built = [_build_one(e, task_type, cr_is_pair, tokenizer, max_length) for e in shuffle_examples(examples, seed)]
+    if len(built) > max_lines:
+        built = sorted(built, key=lambda pair: pair[1])[:max_lines]
+        random.Random(seed).shuffle(built)
+    records = [{**record, "data_index": index} for index, (record, _) in enumerate(built)]
+
+    path = Path(path)
+    if path.exists():
+        if _same_content(path, records):
+            logger.info("%s already holds these %d inputs; left unchanged", path, len(records))
+            return len(records)
+        if not overwrite:
+            raise FuteError(f"{path} exists with other inputs; delete it, choose another --save_path, or pass overwrite=True")
+    count = write_jsonl(path, records)
+    logger.info("wrote %d %s inputs to %s", count, task_type, path)
+    return count
+
+
+def _same_content(path: Path, records: list[dict]) -> bool:
+    try:
+        return read_jsonl(path) == records
+    except FuteError:  # a malformed old file is simply different
+        return False

@@ -1,0 +1,372 @@
+"""Tests for the unsupervised pool U and the x' files (data_utils/unsup_pool.py)."""
+import json
+import logging
+from string import Formatter
+
+import datasets
+import numpy as np
+import pytest
+
+from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, LLM_EVAL_SETS_IN_POOL, POOL_SOURCES
+from data_utils import unsup_pool
+from data_utils.errors import FuteError
+from data_utils.unsup_pool import (
+    PoolExample,
+    build_inputs,
+    load_hub_pool,
+    pool_names,
+    read_local_pool,
+    sample_per_source,
+    split_for_nli,
+    write_model_inputs,
+)
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+ROWS = 40
+
+
+def _is_empty_row(i: int) -> bool:
+    return i % 7 == 3  # rows the loader must skip
+
+
+def _fake_loader(source):
+    """A small in-memory dataset with every column the test names' templates read."""
+    tag = f"{source.hub_id}/{source.config}"
+    column = [("" if _is_empty_row(i) else f"{tag} row {i}") for i in range(ROWS)]
+    return datasets.Dataset.from_dict({
+        "sentence": column, "sentence1": column, "sentence2": [f"second {i}" for i in range(ROWS)],
+        "text": column, "sentence_A": column, "sentence_B": [f"B {i}" for i in range(ROWS)],
+    })
+
+
+def _failing_imdb_loader(source):
+    if source.hub_id == "stanfordnlp/imdb":
+        raise ConnectionError("hub unreachable")
+    return _fake_loader(source)
+
+
+def _always_failing_loader(source):
+    raise ConnectionError("hub unreachable")
+
+
+class _SpyDataset:
+    """Counts rows handed out, to check that rows are read by index blocks only."""
+
+    def __init__(self, n):
+        self.n, self.selected = n, []
+
+    def __len__(self):
+        return self.n
+
+    def select(self, indices):
+        self.selected.append(list(indices))
+        return [{"text": f"row {i}"} for i in indices]
+
+
+def _write_lines(path, lines):
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+class _WordTokenizer:
+    """Whitespace 'tokenizer': one token per word, so budgets can be counted by hand."""
+
+    def encode(self, text, add_special_tokens=False):
+        return text.split()
+
+    def decode(self, ids, skip_special_tokens=True):
+        return " ".join(ids)
+
+
+# ---------------------------------------------------------------------------
+# local pool
+# ---------------------------------------------------------------------------
+
+def test_read_local_pool_fields_and_default_source(tmp_path):
+    path = _write_lines(tmp_path / "mypool.jsonl", [
+        json.dumps({"text": "a", "text_pair": "b", "source": "s1"}),
+        "",
+        json.dumps({"text": "c"}),
+        json.dumps({"text": "d", "text_pair": ""}),
+    ])
+    got = read_local_pool(path)
+    assert got == [
+        PoolExample("c", None, "mypool"),
+        PoolExample("d", None, "mypool"),
+        PoolExample("a", "b", "s1"),
+    ]
+
+
+def test_read_local_pool_folder_reads_every_file(tmp_path):
+    _write_lines(tmp_path / "b.jsonl", [json.dumps({"text": "from b"})])
+    _write_lines(tmp_path / "a.jsonl", [json.dumps({"text": "from a"})])
+    assert [(e.text, e.source) for e in read_local_pool(tmp_path)] == [("from a", "a"), ("from b", "b")]
+
+
+def test_read_local_pool_malformed_line_names_file_and_line(tmp_path):
+    path = _write_lines(tmp_path / "p.jsonl", [json.dumps({"text": "ok"}), "", "{not json"])
+    with pytest.raises(FuteError, match=r"p\.jsonl:3"):
+        read_local_pool(path)
+
+
+@pytest.mark.parametrize("record", [{"text_pair": "x"}, {"text": "  "}, {"text": 5}])
+def test_read_local_pool_missing_text_names_line(tmp_path, record):
+    path = _write_lines(tmp_path / "p.jsonl", [json.dumps({"text": "ok"}), json.dumps(record)])
+    with pytest.raises(FuteError, match=r"p\.jsonl:2: missing or empty 'text'"):
+        read_local_pool(path)
+
+
+def test_read_local_pool_missing_path(tmp_path):
+    with pytest.raises(FuteError, match="not found"):
+        read_local_pool(tmp_path / "absent.jsonl")
+
+
+# ---------------------------------------------------------------------------
+# per-source cap
+# ---------------------------------------------------------------------------
+
+def _pool(sizes):
+    return [PoolExample(f"{source} {i}", None, source) for source, n in sizes.items() for i in range(n)]
+
+
+def test_sample_per_source_caps_and_orders():
+    examples = _pool({"b": 30, "a": 3})
+    got = sample_per_source(examples, max_per_source=5, seed=1)
+    assert [e.source for e in got] == ["a"] * 3 + ["b"] * 5
+    assert [e.text for e in got[:3]] == ["a 0", "a 1", "a 2"]  # small source kept whole
+    b_positions = [int(e.text.split()[1]) for e in got[3:]]
+    assert b_positions == sorted(b_positions) and len(set(b_positions)) == 5
+
+
+def test_sample_per_source_is_seeded():
+    examples = _pool({"a": 50})
+    first = sample_per_source(examples, 5, seed=1)
+    assert sample_per_source(examples, 5, seed=1) == first
+    assert sample_per_source(examples, 5, seed=2) != first
+
+
+def test_sample_per_source_does_not_depend_on_other_sources():
+    alone = sample_per_source(_pool({"a": 50}), 5, seed=3)
+    with_other = sample_per_source(_pool({"z": 20, "a": 50}), 5, seed=3)
+    assert [e for e in with_other if e.source == "a"] == alone
+
+
+# ---------------------------------------------------------------------------
+# hub pool (fake loaders, no network)
+# ---------------------------------------------------------------------------
+
+NAMES = ["imdb", "glue_mrpc", "sick", "glue_cola"]
+
+
+def test_load_hub_pool_sample_matches_seeded_permutation():
+    got = load_hub_pool(NAMES, max_per_source=10, seed=7, loader=_fake_loader)
+    assert [e.source for e in got] == [n for n in sorted(NAMES) for _ in range(10)]
+    # Independent computation: the first 10 non-empty rows of the seeded permutation.
+    perm = np.random.default_rng(7).permutation(ROWS)
+    expected_rows = sorted([int(i) for i in perm if not _is_empty_row(int(i))][:10])
+    cola = [e for e in got if e.source == "glue_cola"]
+    assert [e.text for e in cola] == [f"nyu-mll/glue/cola row {i}" for i in expected_rows]
+    assert all(e.text_pair is None for e in cola)
+    mrpc = [e for e in got if e.source == "glue_mrpc"]
+    assert mrpc[0].text == f"sentence 1: nyu-mll/glue/mrpc row {expected_rows[0]}"
+    assert mrpc[0].text_pair == f"sentence 2: second {expected_rows[0]}"
+
+
+def test_load_hub_pool_independent_of_process_count():
+    one = load_hub_pool(NAMES, max_per_source=6, seed=42, num_processes=1, loader=_fake_loader)
+    two = load_hub_pool(list(reversed(NAMES)), max_per_source=6, seed=42, num_processes=2, loader=_fake_loader)
+    assert one == two and len(one) == 24
+
+
+def test_load_hub_pool_reads_by_index_blocks():
+    spy = _SpyDataset(100_000)
+    got = load_hub_pool(["imdb"], max_per_source=8, seed=0, loader=lambda source: spy)
+    assert len(got) == 8
+    assert [len(block) for block in spy.selected] == [8]  # one block of 8 rows, never the whole set
+
+
+def test_load_hub_pool_skips_a_failing_dataset(caplog):
+    with caplog.at_level(logging.WARNING, logger="data_utils.unsup_pool"):
+        got = load_hub_pool(NAMES, max_per_source=4, seed=0, loader=_failing_imdb_loader)
+    assert sorted({e.source for e in got}) == ["glue_cola", "glue_mrpc", "sick"]
+    assert any("imdb" in r.getMessage() and "hub unreachable" in r.getMessage() for r in caplog.records)
+
+
+def test_load_hub_pool_all_failing_is_an_error():
+    with pytest.raises(FuteError, match="no pool dataset could be loaded"):
+        load_hub_pool(["imdb", "glue_cola"], 4, 0, loader=_always_failing_loader)
+
+
+def test_load_hub_pool_unknown_name():
+    with pytest.raises(FuteError, match="POOL_SOURCES"):
+        load_hub_pool(["imdb", "not_a_dataset"], 4, 0, loader=_fake_loader)
+
+
+def test_default_loader_calls_load_dataset_with_table_entry(monkeypatch):
+    calls = []
+
+    def fake_load_dataset(path, name=None, split=None):
+        calls.append((path, name, split))
+        return datasets.Dataset.from_dict({"sentence1": ["x", "y"], "sentence2": ["u", "v"]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    got = load_hub_pool(["glue_rte"], max_per_source=5, seed=0)
+    assert calls == [("nyu-mll/glue", "rte", "train")]
+    assert [(e.text, e.text_pair) for e in got] == [("sentence 1: x", "sentence 2: u"), ("sentence 1: y", "sentence 2: v")]
+
+
+def test_row_rendering_drops_empty_segments_and_joins_lists():
+    row = {"title": "", "content": "line one\nline  two", "tokens": ["a", "b"]}
+    got = unsup_pool._example_from_row(row, ("title: {title}", "content: {content}"), "x")
+    assert got == PoolExample("content: line one line two", None, "x")
+    assert unsup_pool._example_from_row(row, ("{tokens}",), "x").text == "a b"
+    assert unsup_pool._example_from_row({"text": None}, ("{text}",), "x") is None
+
+
+# ---------------------------------------------------------------------------
+# exclusion lists and the table
+# ---------------------------------------------------------------------------
+
+def test_llm_eval_sets_are_excluded_where_in_pool():
+    for task_type, sets in LLM_EVAL_SETS_IN_POOL.items():
+        names = pool_names(task_type)
+        for eval_set, pool_name in sets.items():
+            if pool_name is None:  # wanli: not a pool dataset at all
+                assert not any(eval_set in name for name in POOL_SOURCES)
+                continue
+            assert pool_name in POOL_SOURCES and pool_name in EXCLUDE_FOR_LLM[task_type]
+            assert pool_name not in names
+    assert {"glue_sst2", "imdb", "rotten_tomatoes"} <= set(EXCLUDE_FOR_LLM["sa"])
+    assert {"superglue_cb", "anli"} <= set(EXCLUDE_FOR_LLM["nli"])
+
+
+def test_transfer_exclusion_includes_the_leaked_datasets():
+    names = pool_names("transfer")
+    for leaked in ("financial_phrasebank", "medical_questions_pairs"):
+        assert leaked in EXCLUDE_FOR_TRANSFER and leaked not in names
+    assert "glue_cola" not in names and "squad" not in names and "agnews" in names
+    assert len(names) == len(POOL_SOURCES) - len(EXCLUDE_FOR_TRANSFER)
+
+
+def test_pool_names_none_and_bad_value():
+    assert pool_names("none") == sorted(POOL_SOURCES)
+    assert "glue_sst2" in pool_names("nli") and "glue_sst2" not in pool_names("sa")
+    with pytest.raises(FuteError, match="transfer, sa, nli, none"):
+        pool_names("mcqa")
+
+
+def test_table_entries_are_well_formed():
+    assert len(POOL_SOURCES) == 122
+    for name, source in POOL_SOURCES.items():
+        assert 1 <= len(source.templates) <= 2, name
+        assert source.hub_id and source.split, name
+        for template in source.templates:
+            fields = [field for _, field, _, _ in Formatter().parse(template) if field is not None]
+            assert fields and all(fields), (name, template)
+    for name in [*EXCLUDE_FOR_TRANSFER, *(n for names in EXCLUDE_FOR_LLM.values() for n in names)]:
+        assert name in POOL_SOURCES, name
+
+
+# ---------------------------------------------------------------------------
+# x' construction
+# ---------------------------------------------------------------------------
+
+SINGLE = PoolExample("only text", None, "s")
+PAIR = PoolExample("first", "second", "s")
+
+
+def test_build_inputs_cr_and_qa():
+    assert build_inputs([SINGLE, PAIR], "cr") == [{"text": "only text"}, {"text": "second"}]
+    assert build_inputs([SINGLE, PAIR], "cr", cr_is_pair=True) == [
+        {"text": "only text", "text_pair": ""}, {"text": "first", "text_pair": "second"}]
+    assert build_inputs([SINGLE, PAIR], "qa") == build_inputs([SINGLE, PAIR], "cr", cr_is_pair=True)
+
+
+def test_build_inputs_sa_and_nli_pair():
+    assert build_inputs([SINGLE, PAIR], "sa") == [{"content": "only text"}, {"content": "second"}]
+    assert build_inputs([PAIR], "nli") == [{"premise": "first", "hypothesis": "second"}]
+
+
+def test_nli_split_of_a_single_text():
+    # no "premise:": cut at the middle character, len 10 -> 5
+    assert split_for_nli("abcdefghij") == ("abcde", "fghij", 3)
+    assert build_inputs([PoolExample("abcdefghij", None, "s")], "nli") == [{"premise": "abcde", "hypothesis": "fghij"}]
+    # "premise:" and "hypothesis:" both present
+    assert split_for_nli("premise: A cat. hypothesis: An animal.") == ("premise: A cat.", "hypothesis: An animal.", 1)
+    # hypothesis first
+    assert split_for_nli("hypothesis: H. Premise: P.") == ("Premise: P.", "hypothesis: H.", 1)
+    # "premise:" only: cut at (0 + 7 + 20) // 2 = 13 of a 20-character text
+    text = "premise: abcdefghijk"
+    assert len(text) == 20
+    assert split_for_nli(text) == ("premise: abcd", "efghijk", 1)
+
+
+def test_unknown_task_type():
+    with pytest.raises(FuteError, match="cr, qa, sa, nli"):
+        build_inputs([SINGLE], "mcqa")
+
+
+def test_tokenizer_budgets():
+    tok = _WordTokenizer()
+    long_text = " ".join(f"w{i}" for i in range(10))
+    # sa: max_length 5 -> 4 tokens
+    assert build_inputs([PoolExample(long_text, None, "s")], "sa", tokenizer=tok, max_length=5) == [
+        {"content": "w0 w1 w2 w3"}]
+    # nli: budget 8 - 2 = 6; sides 10 and 2 tokens -> each cut to max(3, 6 - 2) = 4
+    got = build_inputs([PoolExample(long_text, "h0 h1", "s")], "nli", tokenizer=tok, max_length=8)
+    assert got == [{"premise": "w0 w1 w2 w3", "hypothesis": "h0 h1"}]
+    # within budget: untouched (spacing kept)
+    assert build_inputs([PoolExample("a  b", None, "s")], "sa", tokenizer=tok) == [{"content": "a  b"}]
+
+
+# ---------------------------------------------------------------------------
+# writing x'
+# ---------------------------------------------------------------------------
+
+def test_write_model_inputs_sa_format(tmp_path):
+    examples = [PoolExample(f"t{i}", None, "s") for i in range(6)] + [PAIR]
+    path = tmp_path / "x.jsonl"
+    assert write_model_inputs(path, examples, "sa") == 7
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [line["data_index"] for line in lines] == list(range(7))
+    assert all(set(line) == {"content", "data_index"} for line in lines)
+    assert {line["content"] for line in lines} == {f"t{i}" for i in range(6)} | {"second"}
+
+
+def test_write_model_inputs_cap_keeps_reference_priority(tmp_path):
+    marked = [PoolExample(f"premise: p{i}. hypothesis: h{i}.", None, "s") for i in range(3)]
+    pairs = [PoolExample(f"pp{i}", f"hh{i}", "s") for i in range(4)]
+    plain = [PoolExample(f"plain text {i}", None, "s") for i in range(5)]
+    path = tmp_path / "nli.jsonl"
+    assert write_model_inputs(path, plain + pairs + marked, "nli", max_lines=5, seed=3) == 5
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    premises = [line["premise"] for line in lines]
+    assert {f"premise: p{i}." for i in range(3)} <= set(premises)  # all kind-1 kept
+    assert sum(p.startswith("pp") for p in premises) == 2  # then 2 of the natural pairs
+    assert not any(p.startswith("plain") for p in premises)  # middle splits ranked last
+    assert all(set(line) == {"premise", "hypothesis", "data_index"} for line in lines)
+    # same seed, same file
+    again = tmp_path / "again.jsonl"
+    write_model_inputs(again, plain + pairs + marked, "nli", max_lines=5, seed=3)
+    assert again.read_text() == path.read_text()
+
+
+def test_write_model_inputs_refuses_to_overwrite_other_content(tmp_path):
+    path = tmp_path / "x.jsonl"
+    write_model_inputs(path, [SINGLE, PAIR], "sa")
+    before = path.read_text()
+    assert write_model_inputs(path, [SINGLE, PAIR], "sa") == 2  # same inputs: fine, unchanged
+    assert path.read_text() == before
+    with pytest.raises(FuteError, match="exists with other inputs"):
+        write_model_inputs(path, [SINGLE], "sa")
+    assert path.read_text() == before
+    assert write_model_inputs(path, [SINGLE], "sa", overwrite=True) == 1
+    assert json.loads(path.read_text()) == {"content": "only text", "data_index": 0}
+
+
+def test_write_model_inputs_empty_pool(tmp_path):
+    with pytest.raises(FuteError, match="no pool examples"):
+        write_model_inputs(tmp_path / "x.jsonl", [], "sa")
