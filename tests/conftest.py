@@ -13,3 +13,50 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+# --- Tiny models (tests/tiny_models.py): built once per session, loaded by path. ---
+# tiny_models is imported inside the fixtures so that test runs which need no
+# model never pay for importing transformers (pytest puts tests/ on sys.path).
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """Folder of a tiny uncased BERT (BertForMaskedLM + WordPiece tokenizer)."""
+    from tiny_models import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(tmp_path_factory) -> Path:
+    """Folder of a tiny T5 (T5ForConditionalGeneration + Unigram tokenizer, no sentinels)."""
+    from tiny_models import build_tiny_t5
+
+    return build_tiny_t5(tmp_path_factory.mktemp("tiny_t5"))
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory) -> Path:
+    """Folder of a tiny GPT-2 (GPT2LMHeadModel + byte-level BPE); its tokenizer has NO pad token."""
+    from tiny_models import build_tiny_gpt2
+
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny_gpt2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """Folder of a tiny Llama-2-chat lookalike (LlamaForCausalLM; chat template with system role)."""
+    from tiny_models import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_mixtral(tmp_path_factory) -> Path:
+    """Folder of a tiny Mixtral-Instruct lookalike (4 experts, 2 per token; template rejects system)."""
+    from tiny_models import build_tiny_mixtral
+
+    return build_tiny_mixtral(tmp_path_factory.mktemp("tiny_mixtral"))
