@@ -1,0 +1,139 @@
+"""Every dataset of the paper, as data: where it lives, its splits, fields, labels and metrics.
+
+Nothing about a dataset is hard-coded anywhere else. Label names are listed in
+the index order of the Hugging Face dataset itself (the original's schema listed
+some in another order, e.g. wnli and financial_phrasebank). A dataset whose
+`dev_split` is None is cut 80/20 from its training split with seed 42.
+
+Hub ids are the datasets' current homes (the un-namespaced ids the original used,
+such as "glue" or "imdb", moved, and `datasets` >= 4 no longer runs loading
+scripts). They could not be checked from the offline machine this was written
+on: if one moved again, pass the data through `--dataset_path`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The label order of each LLM task genre: every LLM dataset's gold label is
+# mapped into it by name, and all LLM outputs use it.
+GENRE_LABELS: dict[str, tuple[str, ...]] = {
+    "sa": ("negative", "positive"),
+    "nli": ("entailment", "neutral", "contradiction"),
+}
+
+# Where the eight MultiQA sets are published (SQuAD-2.0 JSON, gzipped).
+MULTIQA_URL = "https://multiqa.s3.amazonaws.com/squad2-0_format_data/{name}_{split}.json.gz"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset's facts.
+
+    task: "cr" (classification/regression) or "qa" (extractive QA).
+    inputs: the text fields fed to the model (two fields = a sentence pair).
+    labels: label names in the dataset's own index order; empty for regression.
+    label_field: the field holding the gold label (an int index, or a string
+        naming a label, or, with label_transform="first_char", a string whose
+        first character names it).
+    metrics: every metric reported; main_metric is also reported as "best".
+    llm_genre / llm_eval_split: set for the six LLM evaluation sets.
+    multiqa_name: for the MultiQA QA sets, the file name stem of the published data.
+    """
+
+    name: str
+    task: str
+    hub_id: str | None
+    hub_config: str | None = None
+    train_split: str = "train"
+    dev_split: str | None = "validation"
+    inputs: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    label_field: str = "label"
+    label_transform: str | None = None
+    regression: bool = False
+    metrics: tuple[str, ...] = ("accuracy",)
+    main_metric: str = "accuracy"
+    llm_genre: str | None = None
+    llm_eval_split: str | None = None
+    multiqa_name: str | None = None
+    notes: str = field(default="", compare=False)
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.regression else len(self.labels)
+
+    @property
+    def is_pair(self) -> bool:
+        return len(self.inputs) == 2
+
+
+def _glue(config: str, inputs, labels, metrics=("accuracy",), main="accuracy", **kw) -> DatasetSpec:
+    return DatasetSpec(name=config, task="cr", hub_id="nyu-mll/glue", hub_config=config, inputs=tuple(inputs),
+                       labels=tuple(labels), metrics=tuple(metrics), main_metric=main, **kw)
+
+
+_NLI3 = ("entailment", "neutral", "contradiction")
+_MACRO = ("accuracy", "macro_f1")
+
+CR_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
+    _glue("wnli", ["sentence1", "sentence2"], ["not_entailment", "entailment"]),
+    _glue("mrpc", ["sentence1", "sentence2"], ["not_equivalent", "equivalent"], ("accuracy", "f1"), "f1"),
+    _glue("cola", ["sentence"], ["unacceptable", "acceptable"], ("matthews_correlation",), "matthews_correlation"),
+    _glue("stsb", ["sentence1", "sentence2"], [], ("pearsonr", "spearmanr"), "spearmanr", regression=True),
+    _glue("rte", ["sentence1", "sentence2"], ["entailment", "not_entailment"]),
+    _glue("sst2", ["sentence"], ["negative", "positive"], llm_genre="sa", llm_eval_split="validation"),
+    _glue("qnli", ["question", "sentence"], ["entailment", "not_entailment"]),
+    _glue("qqp", ["question1", "question2"], ["not_duplicate", "duplicate"], ("accuracy", "f1"), "f1"),
+    _glue("mnli", ["premise", "hypothesis"], _NLI3, dev_split="validation_matched"),
+    DatasetSpec("boolq", "cr", "aps/super_glue", "boolq", inputs=("question", "passage"), labels=("False", "True")),
+    DatasetSpec("scitail", "cr", "allenai/scitail", "tsv_format", inputs=("premise", "hypothesis"),
+                labels=("neutral", "entails"), notes="labels are strings in the hub data"),
+    DatasetSpec("snli", "cr", "stanfordnlp/snli", inputs=("premise", "hypothesis"), labels=_NLI3,
+                notes="examples labelled -1 (no gold label) are dropped"),
+    DatasetSpec("financial_phrasebank", "cr", "takala/financial_phrasebank", "sentences_allagree", dev_split=None,
+                inputs=("sentence",), labels=("negative", "neutral", "positive")),
+    DatasetSpec("medqa", "cr", "medalpaca/medical_meadow_medqa", dev_split=None, inputs=("input", "instruction"),
+                labels=("A", "B", "C", "D", "E"), label_field="output", label_transform="first_char"),
+    DatasetSpec("medical_questions_pairs", "cr", "curaihealth/medical_questions_pairs", dev_split=None,
+                inputs=("question_1", "question_2"), labels=("otherwise", "similar"),
+                metrics=("accuracy", "f1"), main_metric="f1"),
+    # The six LLM evaluation sets also have CR entries, for their dataset task embeddings.
+    DatasetSpec("cb", "cr", "aps/super_glue", "cb", inputs=("premise", "hypothesis"),
+                labels=("entailment", "contradiction", "neutral"), metrics=_MACRO, main_metric="macro_f1",
+                llm_genre="nli", llm_eval_split="validation"),
+    DatasetSpec("anli", "cr", "facebook/anli", train_split="train_r3", dev_split="dev_r3",
+                inputs=("premise", "hypothesis"), labels=_NLI3, metrics=_MACRO, main_metric="macro_f1",
+                llm_genre="nli", llm_eval_split="test_r3"),
+    DatasetSpec("wanli", "cr", "alisawuffles/WANLI", dev_split=None, inputs=("premise", "hypothesis"),
+                labels=_NLI3, label_field="gold", metrics=_MACRO, main_metric="macro_f1",
+                llm_genre="nli", llm_eval_split="test"),
+    DatasetSpec("imdb", "cr", "stanfordnlp/imdb", dev_split=None, inputs=("text",), labels=("negative", "positive"),
+                llm_genre="sa", llm_eval_split="test"),
+    DatasetSpec("rotten_tomatoes", "cr", "cornell-movie-review-data/rotten_tomatoes", inputs=("text",),
+                labels=("negative", "positive"), llm_genre="sa", llm_eval_split="test"),
+]}
+
+
+def _multiqa(name: str, stem: str) -> DatasetSpec:
+    return DatasetSpec(name=name, task="qa", hub_id=None, multiqa_name=stem, inputs=("question", "context"),
+                       metrics=("exact", "f1"), main_metric="f1")
+
+
+QA_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
+    DatasetSpec("squad", "qa", "rajpurkar/squad", inputs=("question", "context"), metrics=("exact", "f1"),
+                main_metric="f1"),
+    DatasetSpec("squad_v2", "qa", "rajpurkar/squad_v2", inputs=("question", "context"), metrics=("exact", "f1"),
+                main_metric="f1"),
+    _multiqa("cq", "ComplexQuestions"),
+    _multiqa("comqa", "ComQA"),
+    _multiqa("wikihop", "WikiHop"),
+    _multiqa("duorcp", "DuoRC_Paraphrase"),
+    _multiqa("duorcs", "DuoRC_Self"),
+    _multiqa("newsqa", "NewsQA"),
+    _multiqa("drop", "DROP"),
+    _multiqa("hotpotqa", "HotpotQA"),
+]}
+
+DATASETS: dict[str, DatasetSpec] = {**CR_DATASETS, **QA_DATASETS}
+
+LLM_DATASETS: dict[str, DatasetSpec] = {name: spec for name, spec in CR_DATASETS.items() if spec.llm_genre}

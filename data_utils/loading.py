@@ -1,0 +1,272 @@
+"""Raw data -> train/dev lists of examples, from the hub or from local files.
+
+Only the registry in `configs/datasets.py` says what a dataset looks like; this
+module reads it. Local data (`--dataset_path`) is a folder with one file per
+split named after the split (`train.jsonl`, `validation.jsonl`, `dev_r3.csv`,
+...) in JSONL, JSON, CSV or parquet, with the hub dataset's field names. QA data
+may also be SQuAD-format JSON (optionally gzipped), which is how the MultiQA
+sets are published.
+
+CR examples come out as {"text", "text_pair" (pairs only), "label"}; QA examples
+as {"id", "title", "context", "question", "answers": {"text": [...],
+"answer_start": [...]}}.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import random
+import urllib.request
+from pathlib import Path
+
+from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
+from configs.hparams import DEV_SPLIT
+from data_utils.errors import FuteError
+from data_utils.io import iter_jsonl
+
+logger = logging.getLogger(__name__)
+
+LOCAL_SUFFIXES = (".jsonl", ".json", ".json.gz", ".csv", ".parquet")
+# A dataset where more than this fraction of examples has no gold label is
+# refused rather than silently shrunk (the reference used the same bound).
+MAX_MISSING_LABEL_FRACTION = 0.1
+
+
+def get_spec(name: str, task: str | None = None) -> DatasetSpec:
+    """The registry entry of `name`; an unknown name lists the known ones."""
+    spec = DATASETS.get(name)
+    if spec is None or (task is not None and spec.task != task):
+        known = sorted(n for n, s in DATASETS.items() if task is None or s.task == task)
+        script = {"cr": "run_cr_train.py", "qa": "run_qa_train.py"}.get(task or "", "this script")
+        raise FuteError(f"unknown dataset {name!r} for {script}; known: {', '.join(known)}")
+    return spec
+
+
+def cache_dir() -> Path:
+    """Where downloaded MultiQA files are kept: $FUTE_CACHE, else ~/.cache/fute."""
+    return Path(os.environ.get("FUTE_CACHE", Path.home() / ".cache" / "fute"))
+
+
+# ----------------------------------------------------------------------------- reading files
+
+def find_split_file(folder: Path, split: str) -> Path | None:
+    for suffix in LOCAL_SUFFIXES:
+        candidate = folder / f"{split}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_table(path: Path) -> list[dict]:
+    """Rows of a JSONL/JSON/CSV/parquet file; SQuAD-format JSON is flattened to one row per question."""
+    name = path.name
+    if name.endswith(".jsonl"):
+        return list(iter_jsonl(path))
+    if name.endswith(".csv") or name.endswith(".parquet"):
+        import pandas as pd
+
+        frame = pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
+        return frame.to_dict(orient="records")
+    if name.endswith(".json") or name.endswith(".json.gz"):
+        opener = gzip.open if name.endswith(".gz") else open
+        try:
+            with opener(path, "rt", encoding="utf-8") as handle:
+                content = json.load(handle)
+        except (json.JSONDecodeError, OSError) as err:
+            raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
+        if isinstance(content, dict) and "data" in content:
+            return flatten_squad(content)
+        if isinstance(content, list):
+            return content
+        raise FuteError(f"{path}: expected a list of rows or SQuAD-format JSON with a 'data' key")
+    raise FuteError(f"{path}: unsupported file type; use one of {', '.join(LOCAL_SUFFIXES)}")
+
+
+def flatten_squad(content: dict) -> list[dict]:
+    """SQuAD-format JSON (articles -> paragraphs -> questions) -> one QA row per question."""
+    rows = []
+    for article in content["data"]:
+        title = article.get("title", "")
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                answers = [] if qa.get("is_impossible") else qa.get("answers", [])
+                rows.append({
+                    "id": str(qa["id"]),
+                    "title": title,
+                    "context": context,
+                    "question": qa["question"],
+                    "answers": {"text": [a["text"] for a in answers],
+                                "answer_start": [int(a["answer_start"]) for a in answers]},
+                })
+    return rows
+
+
+def download_multiqa(spec: DatasetSpec, split: str) -> Path:
+    """Download a MultiQA file once into the cache (atomically) and return its path."""
+    url = MULTIQA_URL.format(name=spec.multiqa_name, split=split)
+    target = cache_dir() / "multiqa" / Path(url).name
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part")
+    logger.info("downloading %s", url)
+    try:
+        urllib.request.urlretrieve(url, tmp)
+    except OSError as err:
+        if tmp.exists():
+            tmp.unlink()
+        raise FuteError(f"cannot download {url} ({err}); put the file at {target} "
+                        f"or pass --dataset_path with train/dev files") from None
+    os.replace(tmp, target)
+    return target
+
+
+# ----------------------------------------------------------------------------- splits
+
+def load_raw_splits(spec: DatasetSpec, dataset_path: str | None = None) -> dict[str, list[dict]]:
+    """{'train': rows, 'dev': rows}; a dataset without a dev split is cut 80/20 (seed 42)."""
+    wanted = {"train": spec.train_split, "dev": spec.dev_split}
+    rows: dict[str, list[dict]] = {}
+    for role, split in wanted.items():
+        if split is None:
+            continue
+        if dataset_path is not None:
+            rows[role] = _read_local_split(spec, Path(dataset_path), split)
+        elif spec.multiqa_name is not None:
+            multiqa_split = "train" if role == "train" else "dev"
+            rows[role] = read_table(download_multiqa(spec, multiqa_split))
+        else:
+            rows[role] = _read_hub_split(spec, split)
+    if "dev" not in rows:
+        rows["train"], rows["dev"] = split_train_dev(rows["train"])
+        logger.info("%s has no dev split: cut %d train / %d dev (seed %d)",
+                    spec.name, len(rows["train"]), len(rows["dev"]), DEV_SPLIT["seed"])
+    return rows
+
+
+def split_train_dev(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Shuffle with a fixed seed and cut at 80%, as the reference did."""
+    order = list(range(len(rows)))
+    random.Random(DEV_SPLIT["seed"]).shuffle(order)
+    cut = int(len(rows) * DEV_SPLIT["train_fraction"])
+    return [rows[i] for i in order[:cut]], [rows[i] for i in order[cut:]]
+
+
+def _read_local_split(spec: DatasetSpec, folder: Path, split: str) -> list[dict]:
+    if not folder.is_dir():
+        raise FuteError(f"--dataset_path {folder} is not a folder; it must hold one file per split, e.g. "
+                        f"{spec.train_split}.jsonl")
+    path = find_split_file(folder, split)
+    if path is None:
+        raise FuteError(f"no file for split {split!r} of {spec.name} in {folder}; expected {split}.jsonl "
+                        f"(or {', '.join(s for s in LOCAL_SUFFIXES[1:])})")
+    return read_table(path)
+
+
+def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:
+    import datasets
+
+    try:
+        data = datasets.load_dataset(spec.hub_id, spec.hub_config, split=split)
+    except Exception as err:  # the hub raises many types; all mean the same to the user
+        raise FuteError(f"cannot load {spec.hub_id} ({spec.hub_config or 'default'}) split {split} from the hub: "
+                        f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; "
+                        f"pass --dataset_path with local files") from None
+    return data.to_list()
+
+
+# ----------------------------------------------------------------------------- examples
+
+def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
+    """Rows -> {"text", "text_pair"?, "label"}; examples without a gold label are dropped."""
+    examples, missing = [], 0
+    for index, row in enumerate(rows):
+        _check_fields(row, (*spec.inputs, spec.label_field), where, index)
+        label = label_index(spec, row[spec.label_field], where, index)
+        if label is None:
+            missing += 1
+            continue
+        example = {"text": str(row[spec.inputs[0]]), "label": label}
+        if spec.is_pair:
+            example["text_pair"] = str(row[spec.inputs[1]])
+        examples.append(example)
+    _check_not_empty(examples, missing, where)
+    return examples
+
+
+def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float | None:
+    """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label."""
+    if value is None:
+        return None
+    if spec.regression:
+        return float(value)
+    if spec.label_transform == "first_char":
+        value = str(value)[:1]
+    if isinstance(value, str) and not value.lstrip("-").isdigit():
+        if value not in spec.labels:
+            raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)}")
+        return spec.labels.index(value)
+    number = int(value)
+    if number == -1:  # the hub's marker for "no gold label" (snli, glue test splits)
+        return None
+    if not 0 <= number < len(spec.labels):
+        raise FuteError(f"{where}: example {index} has label {number}, outside 0..{len(spec.labels) - 1} "
+                        f"({', '.join(spec.labels)})")
+    return number
+
+
+def qa_examples(rows: list[dict], where: str) -> list[dict]:
+    """Validate SQuAD-style rows and give each a string id."""
+    examples = []
+    for index, row in enumerate(rows):
+        _check_fields(row, ("context", "question", "answers"), where, index)
+        answers = row["answers"]
+        if isinstance(answers, str):  # CSV stores the nested dict as text
+            answers = json.loads(answers)
+        texts, starts = list(answers.get("text", [])), [int(s) for s in answers.get("answer_start", [])]
+        if len(texts) != len(starts):
+            raise FuteError(f"{where}: example {index} has {len(texts)} answer texts but {len(starts)} answer starts")
+        examples.append({
+            "id": str(row.get("id", index)),
+            "title": str(row.get("title", "")),
+            "context": str(row["context"]),
+            "question": str(row["question"]),
+            "answers": {"text": texts, "answer_start": starts},
+        })
+    _check_not_empty(examples, 0, where)
+    return examples
+
+
+def load_examples(spec: DatasetSpec, dataset_path: str | None = None,
+                  max_train_examples: int | None = None, seed: int = 42) -> dict[str, list[dict]]:
+    """{'train': examples, 'dev': examples} ready for tokenisation."""
+    raw = load_raw_splits(spec, dataset_path)
+    origin = dataset_path or spec.hub_id or spec.multiqa_name
+    splits = {}
+    for role, rows in raw.items():
+        where = f"{spec.name} {role} ({origin})"
+        splits[role] = qa_examples(rows, where) if spec.task == "qa" else cr_examples(spec, rows, where)
+    if max_train_examples is not None and len(splits["train"]) > max_train_examples:
+        keep = sorted(random.Random(seed).sample(range(len(splits["train"])), max_train_examples))
+        splits["train"] = [splits["train"][i] for i in keep]
+    logger.info("%s: %d train / %d dev examples", spec.name, len(splits["train"]), len(splits["dev"]))
+    return splits
+
+
+def _check_fields(row: dict, fields: tuple[str, ...], where: str, index: int) -> None:
+    missing = [f for f in fields if f not in row]
+    if missing:
+        raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))}); "
+                        f"local files must use the hub dataset's field names")
+
+
+def _check_not_empty(examples: list[dict], missing: int, where: str) -> None:
+    if not examples:
+        raise FuteError(f"{where}: no usable examples; check the file or the split name")
+    fraction = missing / (missing + len(examples))
+    if fraction > MAX_MISSING_LABEL_FRACTION:
+        raise FuteError(f"{where}: {missing} of {missing + len(examples)} examples have no gold label; "
+                        f"is this an unlabelled (test) split?")

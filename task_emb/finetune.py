@@ -1,0 +1,138 @@
+"""Fine-tuning an LM on one CR or QA dataset, optionally continuing from a checkpoint (task transfer).
+
+Shared by run_cr_train.py and run_qa_train.py, which differ only in the task
+type. Reads top to bottom: args -> data -> model -> train -> evaluate -> save.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from configs.hparams import FINETUNE
+from data_utils import cli
+from data_utils.errors import FuteError
+from data_utils.features import make_loader, tokenize_cr, tokenize_qa
+from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
+from data_utils.loading import get_spec, load_examples
+from task_emb.evaluation import evaluate_cr, evaluate_qa
+from task_emb.models import load_task_model, load_tokenizer, resolve_checkpoint, save_checkpoint
+from task_emb.trainer import TrainConfig, train
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser(task: str) -> argparse.ArgumentParser:
+    defaults = FINETUNE[task]
+    what = {"cr": "a classification/regression", "qa": "an extractive QA"}[task]
+    parser = argparse.ArgumentParser(description=f"Fine-tune an LM on {what} dataset (optionally after another).")
+    parser.add_argument("--to_train_dataset", required=True, help="dataset name from configs/datasets.py")
+    parser.add_argument("--lm_model_name", required=True,
+                        help="base model: Hugging Face id or local folder (also its tokenizer when --load_path "
+                             "has none)")
+    parser.add_argument("--model_save_path", required=True,
+                        help="folder for the checkpoint (hf_checkpoint/ + torch_checkpoint.pt)")
+    parser.add_argument("--score_save_path", required=True, help="dev scores JSON ('.json' is appended if missing)")
+    parser.add_argument("--load_path", default=None,
+                        help="continue from this checkpoint (a --model_save_path of an earlier run): task transfer")
+    parser.add_argument("--gradient_accumulation_steps", type=int, default=1,
+                        help="split each batch of --batch_size examples into this many forward passes")
+    parser.add_argument("--max_epochs", type=int, default=defaults["max_epochs"], help="training epochs")
+    parser.add_argument("--learning_rate", type=float, default=defaults["learning_rate"], help="AdamW learning rate")
+    parser.add_argument("--batch_size", type=int, default=defaults["batch_size"],
+                        help="effective batch size (examples per optimiser step)")
+    parser.add_argument("--max_len", type=int, default=defaults["max_len"], help="maximum tokens per input")
+    parser.add_argument("--max_train_examples", type=int, default=None,
+                        help="use a seeded sample of at most this many training examples")
+    parser.add_argument("--dataset_path", default=None,
+                        help="read the dataset from this local folder (one file per split) instead of the hub")
+    parser.add_argument("--data_loader_shuffle", type=cli.str2bool, default=True,
+                        help="shuffle the training data every epoch (True/False)")
+    cli.add_common_args(parser)
+    return parser
+
+
+def parse_args(task: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    args = build_parser(task).parse_args(argv)
+    if not args.score_save_path.endswith(".json"):
+        args.score_save_path += ".json"
+    if args.gradient_accumulation_steps < 1 or args.batch_size % args.gradient_accumulation_steps:
+        raise FuteError(f"--batch_size {args.batch_size} must be a multiple of --gradient_accumulation_steps "
+                        f"{args.gradient_accumulation_steps}")
+    return args
+
+
+def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Fine-tune, evaluate on dev, save checkpoint + scores + run record; return the dev scores."""
+    # Check every output location before spending any compute.
+    spec = get_spec(args.to_train_dataset, task)
+    ensure_parent_writable(args.score_save_path)
+    ensure_parent_writable(Path(args.model_save_path) / "x")
+    if args.load_path:
+        resolve_checkpoint(args.load_path)
+    cli.set_seed(args.seed)
+    device = cli.resolve_device(args.device)
+
+    # Data.
+    tokenizer = load_tokenizer(_tokenizer_source(args))
+    splits = load_examples(spec, args.dataset_path, args.max_train_examples, args.seed)
+    micro_batch = args.batch_size // args.gradient_accumulation_steps
+    if task == "cr":
+        train_features = tokenize_cr(splits["train"], tokenizer, args.max_len)
+        dev_features = tokenize_cr(splits["dev"], tokenizer, args.max_len)
+    else:
+        train_features, _ = tokenize_qa(splits["train"], tokenizer, args.max_len)
+        dev_features, dev_meta = tokenize_qa(splits["dev"], tokenizer, args.max_len)
+    train_loader = make_loader(train_features, tokenizer, micro_batch, args.data_loader_shuffle, args.seed)
+    dev_batches = list(make_loader(dev_features, tokenizer, micro_batch, shuffle=False))
+
+    # Model (a new head, or the checkpoint's head when its shape fits).
+    model = load_task_model(spec, args.lm_model_name, tokenizer, args.load_path).to(device)
+
+    # Train for a fixed number of epochs, as the reference did.
+    config = TrainConfig(learning_rate=args.learning_rate, max_epochs=args.max_epochs,
+                         gradient_accumulation_steps=args.gradient_accumulation_steps)
+    train(model, train_loader, lambda batch: model(**batch).loss, config, device, desc=spec.name)
+
+    # Evaluate on dev and save.
+    if task == "cr":
+        scores = evaluate_cr(model, dev_batches, spec, device)
+    else:
+        scores = evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
+    logger.info("%s dev scores: %s", spec.name, {k: round(v, 4) for k, v in scores.items()})
+    record = run_record(_resolved_config(task, args, spec, device, len(splits["train"]), len(splits["dev"])), argv)
+    save_checkpoint(model, tokenizer, args.model_save_path)
+    write_json(Path(args.model_save_path) / "fute_record.json", record)
+    write_json(args.score_save_path, scores)
+    write_json(Path(args.score_save_path).with_suffix(".record.json"), record)
+    return scores
+
+
+def _tokenizer_source(args: argparse.Namespace) -> str:
+    """A checkpoint carries its tokenizer; a base model name is the fallback."""
+    if args.load_path:
+        checkpoint = Path(resolve_checkpoint(args.load_path))
+        if (checkpoint / "tokenizer_config.json").is_file():
+            return str(checkpoint)
+    return args.lm_model_name
+
+
+def _source_dataset(load_path: str | None) -> str | None:
+    """The dataset the --load_path checkpoint was fine-tuned on (from its record), for transfer tables."""
+    if not load_path:
+        return None
+    for folder in (Path(load_path), Path(resolve_checkpoint(load_path)).parent):
+        record = folder / "fute_record.json"
+        if record.is_file():
+            return read_json(record)["config"].get("to_train_dataset")
+    logger.warning("%s has no fute_record.json: the transfer source is unknown to the evaluation", load_path)
+    return None
+
+
+def _resolved_config(task, args, spec, device, n_train, n_dev) -> dict:
+    config = dict(vars(args))
+    config.update(task_type=task, device=str(device), main_metric=spec.main_metric,
+                  source_dataset=_source_dataset(args.load_path),
+                  num_train_examples=n_train, num_dev_examples=n_dev)
+    return config

@@ -1,0 +1,110 @@
+"""Loading and saving task models (classification, regression, extractive QA) of any architecture.
+
+A model name is a Hugging Face id or a local folder. A checkpoint written by
+`run_cr_train.py`/`run_qa_train.py` is a folder holding `hf_checkpoint/` (the
+`save_pretrained` model and tokenizer) and `torch_checkpoint.pt` (its state dict),
+the reference's layout; `--load_path` accepts that folder or an `hf_checkpoint`
+folder directly.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
+
+from configs.datasets import DatasetSpec
+from configs.models import MODEL_ALIASES
+from data_utils.errors import FuteError
+
+logger = logging.getLogger(__name__)
+
+HF_SUBDIR = "hf_checkpoint"
+STATE_DICT_NAME = "torch_checkpoint.pt"
+
+
+def resolve_model_name(name: str) -> str:
+    return MODEL_ALIASES.get(name, name)
+
+
+def resolve_checkpoint(load_path: str, flag: str = "--load_path") -> str:
+    """The folder that `from_pretrained` should read for a checkpoint path given by the user."""
+    path = Path(load_path)
+    if (path / HF_SUBDIR / "config.json").is_file():
+        return str(path / HF_SUBDIR)
+    if (path / "config.json").is_file():
+        return str(path)
+    if not path.exists():
+        raise FuteError(f"{flag} {load_path} does not exist; point it at the --model_save_path of an earlier "
+                        f"run_cr_train.py/run_qa_train.py run")
+    raise FuteError(f"{flag} {load_path} holds no model (no config.json in it or in {HF_SUBDIR}/)")
+
+
+def _looks_local(name: str) -> bool:
+    """A path-like name (./x, /x, ~/x) is a folder, never a hub id like "org/model"."""
+    return name.startswith((".", "/", "~"))
+
+
+def _load_error(name: str, err: Exception) -> FuteError:
+    if _looks_local(name) and not Path(name).exists():
+        return FuteError(f"model folder {name} does not exist; pass a Hugging Face id or an existing folder")
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return FuteError(f"cannot load model {name!r}: {first_line}; check the id/folder (the hub needs network "
+                     f"access, or a local copy)")
+
+
+def load_tokenizer(name: str):
+    """A fast tokenizer with a pad token (GPT-2-like models get their eos token as pad)."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model_name(name))
+    except (OSError, ValueError) as err:
+        raise _load_error(name, err) from None
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise FuteError(f"tokenizer of {name} has neither a pad nor an eos token; add a pad token to it")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_task_model(spec: DatasetSpec, model_name: str, tokenizer, load_path: str | None = None):
+    """A classification/regression or QA model for `spec`, from a base model or a checkpoint.
+
+    From a checkpoint (task transfer), the backbone is always kept; the output head
+    is kept when its shape fits the new dataset and re-initialised otherwise
+    (`ignore_mismatched_sizes`), which is what the reference did. A QA checkpoint
+    loaded for a CR dataset (or the reverse) keeps the backbone and gets a new head.
+    """
+    source = resolve_checkpoint(load_path) if load_path else resolve_model_name(model_name)
+    kwargs = {}
+    if spec.task == "cr":
+        auto_class = AutoModelForSequenceClassification
+        kwargs["num_labels"] = spec.num_labels
+        kwargs["problem_type"] = "regression" if spec.regression else "single_label_classification"
+        if not spec.regression:
+            kwargs["id2label"] = dict(enumerate(spec.labels))
+            kwargs["label2id"] = {label: i for i, label in enumerate(spec.labels)}
+    else:
+        auto_class = AutoModelForQuestionAnswering
+    try:
+        config = AutoConfig.from_pretrained(source, **kwargs)
+        model = auto_class.from_pretrained(source, config=config, ignore_mismatched_sizes=load_path is not None)
+    except (OSError, ValueError) as err:
+        raise _load_error(source, err) from None
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def save_checkpoint(model, tokenizer, folder: str) -> None:
+    """Write the reference's layout: hf_checkpoint/ (save_pretrained) and torch_checkpoint.pt."""
+    folder = Path(folder)
+    hf_dir = folder / HF_SUBDIR
+    hf_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(hf_dir)
+    tokenizer.save_pretrained(hf_dir)
+    tmp = folder / f".{STATE_DICT_NAME}.tmp"
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, folder / STATE_DICT_NAME)
+    logger.info("saved checkpoint to %s", folder)

@@ -1,0 +1,223 @@
+"""run_cr_train.py / run_qa_train.py end to end on tiny BERT, T5 and GPT-2, transfer, and bad input.
+
+Scores are checked against an independent recomputation: the saved checkpoint is
+reloaded, run on the dev data here, and the metric is computed with numpy/scipy.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+import run_cr_train
+import run_qa_train
+from configs.datasets import DATASETS
+from data_utils.errors import FuteError
+from data_utils.features import tokenize_qa
+from task_emb.models import load_task_model, load_tokenizer
+
+WORDS_POS = ["great", "good", "lovely", "fine", "happy"]
+WORDS_NEG = ["bad", "awful", "poor", "boring", "sad"]
+
+
+def write_jsonl(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Small sst2 (single text), mrpc (pair), stsb (regression) and cq (QA) folders."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 24), ("validation", 12)):
+        sst2 = [{"sentence": f"the film was {rng.choice(WORDS_POS if i % 2 else WORDS_NEG)} today", "label": i % 2}
+                for i in range(n)]
+        write_jsonl(root / "sst2" / f"{split}.jsonl", sst2)
+        mrpc = [{"sentence1": f"he said it was {w}", "sentence2": f"it was {w if i % 2 else 'not ' + w}",
+                 "label": i % 2} for i, w in enumerate(rng.choice(WORDS_POS, n))]
+        write_jsonl(root / "mrpc" / f"{split}.jsonl", mrpc)
+        stsb = [{"sentence1": "a man plays", "sentence2": f"a man {'plays' if i % 3 else 'sleeps'} now",
+                 "label": float(i % 5)} for i in range(n)]
+        write_jsonl(root / "stsb" / f"{split}.jsonl", stsb)
+        cq = []
+        for i in range(n):
+            city = ["Paris", "Lima", "Oslo", "Cairo"][i % 4]
+            context = f"Anna was born in {city} and moved away."
+            answers = {"text": [city], "answer_start": [context.index(city)]} if i % 4 else \
+                {"text": [], "answer_start": []}
+            cq.append({"id": f"{split}-{i}", "title": "t", "context": context,
+                       "question": "Where was Anna born?", "answers": answers})
+        write_jsonl(root / "cq" / f"{split}.jsonl", cq)
+    return root
+
+
+def cr_args(data, out, dataset, model, *extra):
+    return ["--to_train_dataset", dataset, "--dataset_path", str(data / dataset), "--lm_model_name", str(model),
+            "--model_save_path", str(out / f"{dataset}_ckpt"), "--score_save_path", str(out / f"{dataset}_score"),
+            "--max_epochs", "1", "--batch_size", "8", "--learning_rate", "1e-3", *extra]
+
+
+def dev_logits(checkpoint, rows, pair_keys):
+    """Reload the saved checkpoint and run it on dev rows, independently of the project's code paths."""
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    texts = [r[pair_keys[0]] for r in rows]
+    pairs = [r[pair_keys[1]] for r in rows] if len(pair_keys) == 2 else None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    with torch.no_grad():
+        logits = [model(**tokenizer(texts[i:i + 1], pairs[i:i + 1] if pairs else None, return_tensors="pt")).logits
+                  for i in range(len(rows))]
+    return torch.cat(logits).numpy()
+
+
+def read_rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_bert", "tiny_gpt2"])
+def test_cr_classification_writes_checkpoint_scores_and_record(data, tmp_path, request, model_fixture):
+    model = request.getfixturevalue(model_fixture)
+    scores = run_cr_train.main(cr_args(data, tmp_path, "sst2", model))
+    saved = json.loads((tmp_path / "sst2_score.json").read_text())
+    assert saved == pytest.approx(scores)
+    assert set(saved) == {"accuracy", "all", "loss", "best"}
+    assert (tmp_path / "sst2_ckpt" / "torch_checkpoint.pt").is_file()
+    record = json.loads((tmp_path / "sst2_score.record.json").read_text())
+    assert record["config"]["to_train_dataset"] == "sst2" and record["config"]["seed"] == 42
+    assert record["config"]["source_dataset"] is None and "torch" in record["versions"]
+
+    # Reloaded checkpoint, one example at a time (no padding): same accuracy as reported.
+    rows = read_rows(data / "sst2" / "validation.jsonl")
+    logits = dev_logits(tmp_path / "sst2_ckpt" / "hf_checkpoint", rows, ("sentence",))
+    accuracy = np.mean(logits.argmax(1) == np.array([r["label"] for r in rows]))
+    assert saved["accuracy"] == pytest.approx(accuracy) and saved["best"] == saved["accuracy"]
+
+
+def test_cr_regression_on_t5_reports_spearman(data, tmp_path, tiny_t5):
+    scores = run_cr_train.main(cr_args(data, tmp_path, "stsb", tiny_t5))
+    rows = read_rows(data / "stsb" / "validation.jsonl")
+    logits = dev_logits(tmp_path / "stsb_ckpt" / "hf_checkpoint", rows, ("sentence1", "sentence2"))
+    gold = [r["label"] for r in rows]
+    assert scores["spearmanr"] == pytest.approx(stats.spearmanr(logits[:, 0], gold).statistic, abs=1e-5)
+    assert scores["pearsonr"] == pytest.approx(stats.pearsonr(logits[:, 0], gold).statistic, abs=1e-5)
+    assert scores["best"] == scores["spearmanr"]
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_bert", "tiny_t5", "tiny_gpt2"])
+def test_qa_fine_tuning_reports_squad_v2_scores(data, tmp_path, request, model_fixture):
+    model = request.getfixturevalue(model_fixture)
+    scores = run_qa_train.main(cr_args(data, tmp_path, "cq", model, "--max_len", "64"))
+    for key in ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "loss", "best"):
+        assert key in scores
+    assert scores["best"] == scores["f1"] and 0.0 <= scores["f1"] <= 1.0
+    assert (tmp_path / "cq_ckpt" / "hf_checkpoint" / "config.json").is_file()
+
+
+def test_same_seed_gives_the_same_scores(data, tmp_path, tiny_bert):
+    first = run_cr_train.main(cr_args(data, tmp_path / "a", "mrpc", tiny_bert))
+    second = run_cr_train.main(cr_args(data, tmp_path / "b", "mrpc", tiny_bert))
+    assert first == second
+
+
+def test_qa_answer_span_maps_to_the_answer_tokens(tiny_bert):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    context = "Anna was born in Paris and moved away."
+    examples = [{"id": "a", "question": "Where?", "context": context,
+                 "answers": {"text": ["Paris"], "answer_start": [context.index("Paris")]}},
+                {"id": "b", "question": "Who?", "context": context, "answers": {"text": [], "answer_start": []}}]
+    features, meta = tokenize_qa(examples, tokenizer, max_len=64)
+    start, end = features[0]["start_positions"], features[0]["end_positions"]
+    spans = meta["offsets"][0]
+    assert context[spans[start][0]:spans[end][1]] == "Paris"
+    assert (features[1]["start_positions"], features[1]["end_positions"]) == (0, 0)
+    assert meta["offsets"][0][0] is None  # [CLS] is outside the context
+
+
+class TestTransfer:
+    @pytest.fixture(scope="class")
+    def source(self, data, tmp_path_factory, tiny_bert):
+        out = tmp_path_factory.mktemp("source")
+        run_cr_train.main(cr_args(data, out, "sst2", tiny_bert))
+        run_qa_train.main(cr_args(data, out, "cq", tiny_bert, "--max_len", "64"))
+        return out
+
+    @staticmethod
+    def state(path):
+        return torch.load(path / "torch_checkpoint.pt")
+
+    def test_same_shape_head_is_kept(self, source, tiny_bert):
+        tokenizer = load_tokenizer(str(tiny_bert))
+        model = load_task_model(DATASETS["mrpc"], str(tiny_bert), tokenizer, str(source / "sst2_ckpt"))
+        saved = self.state(source / "sst2_ckpt")
+        for name, value in model.state_dict().items():
+            assert torch.equal(value, saved[name]), name
+
+    def test_other_shape_head_is_reinitialised_and_backbone_kept(self, source, tiny_bert):
+        tokenizer = load_tokenizer(str(tiny_bert))
+        model = load_task_model(DATASETS["stsb"], str(tiny_bert), tokenizer, str(source / "sst2_ckpt"))
+        saved = self.state(source / "sst2_ckpt")
+        assert model.classifier.weight.shape[0] == 1 and saved["classifier.weight"].shape[0] == 2
+        assert torch.equal(model.bert.encoder.layer[0].attention.self.query.weight,
+                           saved["bert.encoder.layer.0.attention.self.query.weight"])
+
+    def test_qa_to_cr_keeps_the_backbone(self, source, tiny_bert):
+        tokenizer = load_tokenizer(str(tiny_bert))
+        model = load_task_model(DATASETS["mrpc"], str(tiny_bert), tokenizer, str(source / "cq_ckpt"))
+        saved = self.state(source / "cq_ckpt")
+        assert torch.equal(model.bert.embeddings.word_embeddings.weight, saved["bert.embeddings.word_embeddings.weight"])
+
+    def test_transfer_run_records_its_source(self, data, source, tmp_path, tiny_bert):
+        run_cr_train.main(cr_args(data, tmp_path, "mrpc", tiny_bert, "--load_path", str(source / "sst2_ckpt")))
+        record = json.loads((tmp_path / "mrpc_score.record.json").read_text())
+        assert record["config"]["source_dataset"] == "sst2"
+        assert record["config"]["to_train_dataset"] == "mrpc"
+
+
+class TestBadInput:
+    def test_unknown_dataset(self, data, tmp_path, tiny_bert):
+        with pytest.raises(FuteError, match="unknown dataset 'sst3'.*known: .*sst2"):
+            run_cr_train.main(["--to_train_dataset", "sst3", "--lm_model_name", str(tiny_bert),
+                               "--model_save_path", str(tmp_path / "m"), "--score_save_path", str(tmp_path / "s")])
+
+    def test_missing_load_path(self, data, tmp_path, tiny_bert):
+        with pytest.raises(FuteError, match="--load_path .*does not exist"):
+            run_cr_train.main(cr_args(data, tmp_path, "sst2", tiny_bert, "--load_path", str(tmp_path / "nowhere")))
+
+    def test_local_file_missing_a_field(self, tmp_path, tiny_bert):
+        write_jsonl(tmp_path / "d" / "train.jsonl", [{"text": "a", "label": 0}])
+        write_jsonl(tmp_path / "d" / "validation.jsonl", [{"text": "a", "label": 0}])
+        args = cr_args(tmp_path, tmp_path, "sst2", tiny_bert)
+        args[args.index("--dataset_path") + 1] = str(tmp_path / "d")
+        with pytest.raises(FuteError, match="no field 'sentence'"):
+            run_cr_train.main(args)
+
+    def test_empty_dataset(self, tmp_path, tiny_bert):
+        write_jsonl(tmp_path / "sst2" / "train.jsonl", [])
+        write_jsonl(tmp_path / "sst2" / "validation.jsonl", [{"sentence": "a", "label": 0}])
+        with pytest.raises(FuteError, match="no usable examples"):
+            run_cr_train.main(cr_args(tmp_path, tmp_path, "sst2", tiny_bert))
+
+    def test_unwritable_score_folder_fails_before_training(self, data, tmp_path, tiny_bert):
+        blocker = tmp_path / "a_file"
+        blocker.write_text("not a folder")
+        args = cr_args(data, tmp_path, "sst2", tiny_bert)
+        args[args.index("--score_save_path") + 1] = str(blocker / "score")
+        with pytest.raises(FuteError, match="cannot create the folder"):
+            run_cr_train.main(args)
+        assert not (tmp_path / "sst2_ckpt").exists()
+
+    def test_command_line_error_is_one_line_and_exit_status_2(self, tmp_path):
+        result = subprocess.run(
+            [sys.executable, "run_cr_train.py", "--to_train_dataset", "sst3", "--lm_model_name", "x",
+             "--model_save_path", str(tmp_path / "m"), "--score_save_path", str(tmp_path / "s")],
+            capture_output=True, text=True, cwd=Path(__file__).parents[1])
+        assert result.returncode == 2
+        error_lines = [line for line in result.stderr.splitlines() if "ERROR" in line]
+        assert len(error_lines) == 1 and "unknown dataset 'sst3'" in error_lines[0]

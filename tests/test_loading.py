@@ -1,0 +1,132 @@
+"""Loading datasets from local files: formats, splits, labels and the errors a user can hit."""
+import gzip
+import json
+import random
+
+import pandas as pd
+import pytest
+
+from configs.datasets import DATASETS
+from data_utils.errors import FuteError
+from data_utils.loading import get_spec, load_examples, load_raw_splits, split_train_dev
+
+
+def write_jsonl(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_unknown_dataset_lists_the_known_ones():
+    with pytest.raises(FuteError, match="unknown dataset 'nope'.*mrpc.*wnli"):
+        get_spec("nope", "cr")
+    with pytest.raises(FuteError, match="known: .*squad"):
+        get_spec("mrpc", "qa")  # a CR dataset is not a QA dataset
+
+
+def test_pair_dataset_reads_both_sentences_and_maps_labels(tmp_path):
+    rows = [{"sentence1": f"a{i}", "sentence2": f"b{i}", "label": i % 2} for i in range(6)]
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    write_jsonl(tmp_path / "validation.jsonl", rows[:2])
+    splits = load_examples(DATASETS["rte"], str(tmp_path))
+    assert splits["train"][3] == {"text": "a3", "text_pair": "b3", "label": 1}
+    assert len(splits["dev"]) == 2
+
+
+def test_csv_and_parquet_files_are_read(tmp_path):
+    rows = [{"sentence": f"s{i}", "label": i % 2} for i in range(4)]
+    pd.DataFrame(rows).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame(rows).to_parquet(tmp_path / "validation.parquet")
+    splits = load_examples(DATASETS["sst2"], str(tmp_path))
+    assert [e["label"] for e in splits["train"]] == [0, 1, 0, 1]
+    assert splits["dev"][2]["text"] == "s2"
+
+
+def test_string_labels_map_to_the_registry_order(tmp_path):
+    rows = [{"premise": "p", "hypothesis": "h", "gold": g} for g in ("neutral", "contradiction", "entailment")] * 4
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    splits = load_examples(DATASETS["wanli"], str(tmp_path))
+    everything = splits["train"] + splits["dev"]
+    assert sorted(e["label"] for e in everything) == [0] * 4 + [1] * 4 + [2] * 4
+
+
+def test_unlabelled_examples_are_dropped_but_a_mostly_unlabelled_split_is_refused(tmp_path):
+    rows = [{"premise": "p", "hypothesis": "h", "label": 0}] * 19 + [{"premise": "p", "hypothesis": "h", "label": -1}]
+    write_jsonl(tmp_path / "ok" / "train.jsonl", rows)
+    write_jsonl(tmp_path / "ok" / "validation.jsonl", rows)
+    assert len(load_examples(DATASETS["snli"], str(tmp_path / "ok"))["train"]) == 19
+    write_jsonl(tmp_path / "bad" / "train.jsonl", [{"premise": "p", "hypothesis": "h", "label": -1}] * 5 + rows[:5])
+    write_jsonl(tmp_path / "bad" / "validation.jsonl", rows)
+    with pytest.raises(FuteError, match="have no gold label"):
+        load_examples(DATASETS["snli"], str(tmp_path / "bad"))
+
+
+def test_missing_dev_split_is_cut_80_20_with_seed_42(tmp_path):
+    rows = [{"text": f"t{i}", "label": i % 2} for i in range(25)]
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    raw = load_raw_splits(DATASETS["imdb"], str(tmp_path))
+    order = list(range(25))
+    random.Random(42).shuffle(order)
+    assert [r["text"] for r in raw["train"]] == [f"t{i}" for i in order[:20]]
+    assert [r["text"] for r in raw["dev"]] == [f"t{i}" for i in order[20:]]
+    assert split_train_dev(rows) == split_train_dev(rows)
+
+
+def test_max_train_examples_is_a_seeded_sample_in_original_order(tmp_path):
+    rows = [{"sentence": f"s{i}", "label": i % 2} for i in range(50)]
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    write_jsonl(tmp_path / "validation.jsonl", rows[:4])
+    first = load_examples(DATASETS["sst2"], str(tmp_path), max_train_examples=10, seed=1)["train"]
+    again = load_examples(DATASETS["sst2"], str(tmp_path), max_train_examples=10, seed=1)["train"]
+    other = load_examples(DATASETS["sst2"], str(tmp_path), max_train_examples=10, seed=2)["train"]
+    numbers = [int(e["text"][1:]) for e in first]
+    assert first == again and first != other
+    assert len(first) == 10 and numbers == sorted(numbers)
+
+
+def test_squad_format_json_gz_is_flattened(tmp_path):
+    squad = {"data": [{"title": "T", "paragraphs": [{"context": "Paris is in France.", "qas": [
+        {"id": "q1", "question": "Where is Paris?", "answers": [{"text": "France", "answer_start": 12}]},
+        {"id": "q2", "question": "Who?", "answers": [], "is_impossible": True}]}]}]}
+    for split in ("train", "validation"):
+        with gzip.open(tmp_path / f"{split}.json.gz", "wt") as handle:
+            json.dump(squad, handle)
+    splits = load_examples(DATASETS["cq"], str(tmp_path))
+    assert splits["train"][0]["answers"] == {"text": ["France"], "answer_start": [12]}
+    assert splits["dev"][1]["answers"] == {"text": [], "answer_start": []}
+    assert splits["dev"][1]["id"] == "q2"
+
+
+def test_missing_field_names_the_field_and_the_fix(tmp_path):
+    write_jsonl(tmp_path / "train.jsonl", [{"sentence1": "a", "label": 0}])
+    write_jsonl(tmp_path / "validation.jsonl", [{"sentence1": "a", "label": 0}])
+    with pytest.raises(FuteError, match="no field 'sentence2'.*hub dataset's field names"):
+        load_examples(DATASETS["mrpc"], str(tmp_path))
+
+
+def test_empty_dataset_is_refused(tmp_path):
+    (tmp_path / "train.jsonl").write_text("")
+    write_jsonl(tmp_path / "validation.jsonl", [{"sentence": "a", "label": 0}])
+    with pytest.raises(FuteError, match="no usable examples"):
+        load_examples(DATASETS["sst2"], str(tmp_path))
+
+
+def test_missing_split_file_names_the_expected_file(tmp_path):
+    write_jsonl(tmp_path / "train_r3.jsonl", [{"premise": "p", "hypothesis": "h", "label": 0}])
+    with pytest.raises(FuteError, match="no file for split 'dev_r3'.*dev_r3.jsonl"):
+        load_examples(DATASETS["anli"], str(tmp_path))
+
+
+def test_out_of_range_and_unknown_labels_are_errors(tmp_path):
+    write_jsonl(tmp_path / "a" / "train.jsonl", [{"sentence": "a", "label": 2}])
+    write_jsonl(tmp_path / "a" / "validation.jsonl", [{"sentence": "a", "label": 0}])
+    with pytest.raises(FuteError, match="label 2, outside 0..1"):
+        load_examples(DATASETS["sst2"], str(tmp_path / "a"))
+    write_jsonl(tmp_path / "b" / "train.jsonl", [{"premise": "p", "hypothesis": "h", "gold": "maybe"}] * 5)
+    with pytest.raises(FuteError, match="'maybe', not one of"):
+        load_examples(DATASETS["wanli"], str(tmp_path / "b"))
+
+
+def test_malformed_jsonl_line_names_file_and_line(tmp_path):
+    (tmp_path / "train.jsonl").write_text('{"sentence": "a", "label": 0}\n{"sentence": oops}\n')
+    with pytest.raises(FuteError, match=r"train.jsonl:2: not a JSON line"):
+        load_examples(DATASETS["sst2"], str(tmp_path))

@@ -1,0 +1,62 @@
+"""The dataset registry holds every dataset of the paper with complete, consistent facts."""
+from configs.datasets import CR_DATASETS, DATASETS, GENRE_LABELS, LLM_DATASETS, QA_DATASETS
+from data_utils.metrics import METRICS
+
+# Written out here, independently of the registry, from SPEC section 6.
+SPEC_CR = ["wnli", "mrpc", "cola", "stsb", "rte", "boolq", "sst2", "scitail", "qnli", "snli", "qqp", "mnli",
+           "financial_phrasebank", "medqa", "medical_questions_pairs", "cb", "anli", "wanli", "imdb",
+           "rotten_tomatoes"]
+SPEC_QA = ["squad", "squad_v2", "cq", "comqa", "wikihop", "duorcp", "duorcs", "newsqa", "drop", "hotpotqa"]
+SPEC_LLM = {"sst2": "sa", "imdb": "sa", "rotten_tomatoes": "sa", "cb": "nli", "anli": "nli", "wanli": "nli"}
+
+
+def test_every_dataset_of_the_paper_is_registered():
+    assert sorted(CR_DATASETS) == sorted(SPEC_CR)
+    assert sorted(QA_DATASETS) == sorted(SPEC_QA)
+    assert {name: spec.llm_genre for name, spec in LLM_DATASETS.items()} == SPEC_LLM
+
+
+def test_every_entry_is_complete():
+    for name, spec in DATASETS.items():
+        assert spec.name == name
+        assert spec.task in ("cr", "qa")
+        assert spec.train_split
+        assert 1 <= len(spec.inputs) <= 2, name
+        assert spec.main_metric in spec.metrics, name
+        assert spec.hub_id or spec.multiqa_name, name
+        if spec.task == "cr":
+            assert set(spec.metrics) <= set(METRICS), name
+            assert spec.regression or len(spec.labels) >= 2, name
+            assert spec.label_field
+
+
+def test_pair_datasets_read_two_different_fields():
+    for spec in DATASETS.values():
+        if spec.is_pair:
+            assert spec.inputs[0] != spec.inputs[1], spec.name
+    # The reference read sentence1 twice for these three.
+    for name in ("rte", "stsb", "wnli"):
+        assert DATASETS[name].inputs == ("sentence1", "sentence2")
+
+
+def test_label_orders_are_the_hub_datasets_own():
+    assert DATASETS["wnli"].labels == ("not_entailment", "entailment")
+    assert DATASETS["financial_phrasebank"].labels == ("negative", "neutral", "positive")
+    assert DATASETS["cb"].labels == ("entailment", "contradiction", "neutral")
+    assert DATASETS["anli"].labels == ("entailment", "neutral", "contradiction")
+    assert DATASETS["stsb"].regression and DATASETS["stsb"].num_labels == 1
+
+
+def test_llm_datasets_map_into_their_genre_label_order():
+    for name, spec in LLM_DATASETS.items():
+        assert spec.llm_eval_split, name
+        assert sorted(spec.labels) == sorted(GENRE_LABELS[spec.llm_genre]), name
+
+
+def test_dev_splits_never_use_a_test_split():
+    assert DATASETS["anli"].dev_split == "dev_r3"
+    for spec in DATASETS.values():
+        assert spec.dev_split is None or "test" not in spec.dev_split, spec.name
+    # No dev split on the hub: cut 80/20 from train.
+    for name in ("imdb", "wanli", "financial_phrasebank", "medqa", "medical_questions_pairs"):
+        assert DATASETS[name].dev_split is None
