@@ -1,0 +1,288 @@
+"""Prefix-tuning task embeddings (TuPaTE-style) on a frozen surrogate model.
+
+Every attention layer l gets learned key/value prefixes of length P = 16; the
+task embedding is their mean over layers, flattened:
+
+    prefix     : [num_layers, num_slots, num_heads, P, head_dim]   (one nn.Parameter)
+    embedding  = prefix.mean(dim=0).reshape(-1)                    length num_slots*num_heads*P*head_dim
+                 (t5-base: 4 x 12 x 16 x 64 = 49,152)
+
+Slots: 2 = (self-attention key, value) for BERT-like encoders and GPT-2/Llama-like
+decoders; 4 = (self key, self value, cross key, cross value) for T5, whose prefixes
+go into the decoder only (the reference's layout).
+
+`PrefixEncoder` owns only the parameters and builds a transformers Cache from them;
+`PrefixTaskModel` wraps (never copies) a task model, freezes its backbone and feeds
+a fresh Cache to every forward: a Cache is mutated in place by the forward that
+uses it (each layer appends its own keys/values), so reusing one would grow it.
+
+How each family receives the prefix (transformers 5):
+- BERT-like (bert, roberta, ...): `BertSelfAttention` calls `past_key_values.update`
+  whenever a cache is given, also when `is_decoder` is False (only `use_cache` is
+  forced off, which merely stops the model from returning the cache), so a
+  `DynamicCache` holding the prefixes makes every layer attend to [prefix ; tokens].
+  No hook or wrapper is needed. DistilBERT's attention takes no cache: unsupported.
+- GPT-2-like and Llama-like: a `DynamicCache`; the causal mask lets every token see
+  the whole prefix. Llama-like prefixes have `num_key_value_heads` heads (GQA).
+- T5: an `EncoderDecoderCache`. A non-empty cross-attention cache marks the layer
+  as "updated" and T5 then uses the cached keys/values *instead of* projecting the
+  encoder states, so a cache holding the prefix alone would cut the decoder off from
+  the input. We therefore project the encoder states with each decoder layer's own
+  `EncDecAttention.k`/`.v` and cache [prefix ; encoder keys/values].
+
+Positions (kept from the reference, whose models were fed `past_key_values`): the
+model counts the prefix as past tokens, so the input's positions start at P = 16
+(BERT/GPT-2 absolute position ids, Llama rotary positions, T5 decoder relative
+bias). With absolute position embeddings an input may thus hold at most
+`max_position_embeddings - 16` tokens (the reference's `512 - 16` LLM-mode limit);
+longer inputs raise FuteError instead of an index error deep in the model.
+"""
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import Cache, DynamicCache, EncoderDecoderCache, PretrainedConfig, PreTrainedModel
+from transformers.modeling_outputs import Seq2SeqQuestionAnsweringModelOutput
+
+from data_utils.errors import FuteError
+
+logger = logging.getLogger(__name__)
+
+PREFIX_LEN = 16
+PREFIX_DROPOUT = 0.15
+
+# Model families by config.model_type. Each family injects the prefix one way (module docstring).
+ENCODER_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
+DECODER_TYPES = frozenset({"gpt2", "llama", "mistral", "mixtral", "qwen2"})
+T5_TYPES = frozenset({"t5", "mt5"})
+# Shapes are known but the attention module accepts no cache, so no forward is possible.
+SHAPE_ONLY_TYPES = frozenset({"distilbert"})
+SUPPORTED_TYPES = ENCODER_TYPES | DECODER_TYPES | T5_TYPES
+
+
+class PrefixShape(NamedTuple):
+    num_layers: int
+    num_slots: int
+    num_heads: int
+    head_dim: int
+
+
+def prefix_shapes(config: PretrainedConfig) -> PrefixShape:
+    """(num_layers, num_slots, num_heads, head_dim) of the prefixes for a surrogate's config.
+
+    T5: decoder layers, 4 slots, `num_heads` heads of `d_kv`. Others: 2 slots;
+    key/value heads = `num_key_value_heads` where the model has grouped-query
+    attention (Llama, Mistral, Mixtral), else `num_attention_heads`; head_dim =
+    `config.head_dim` where set, else hidden_size / num_attention_heads.
+    (`num_hidden_layers`, `num_attention_heads` and `hidden_size` are mapped by
+    transformers onto GPT-2's and DistilBERT's own names.)
+    """
+    model_type = config.model_type
+    if model_type in T5_TYPES:
+        return PrefixShape(config.num_decoder_layers, 4, config.num_heads, config.d_kv)
+    if model_type not in SUPPORTED_TYPES | SHAPE_ONLY_TYPES:
+        raise FuteError(
+            f"prefix task embeddings do not support model_type {model_type!r}; use a surrogate of type "
+            f"{', '.join(sorted(SUPPORTED_TYPES))} (e.g. --task_emb_model_lm_name t5-base)"
+        )
+    num_heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or num_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // num_heads
+    return PrefixShape(config.num_hidden_layers, 2, kv_heads, head_dim)
+
+
+class PrefixEncoder(nn.Module):
+    """The learned prefixes of every layer, and the Cache built from them.
+
+    Parameter `prefix`: [num_layers, num_slots, num_heads, prefix_len, head_dim].
+    Initialisation: for each layer, xavier-uniform on its [num_slots, num_heads,
+    prefix_len, head_dim] block (the reference's per-layer tensor), i.e. uniform on
+    [-a, a] with a = sqrt(6 / ((num_slots + num_heads) * prefix_len * head_dim)),
+    drawn from a private `torch.Generator` seeded with `seed`: the same seed and
+    shape give bit-identical prefixes whatever the global RNG state, so embeddings
+    of different tasks start from the same point and stay comparable.
+    """
+
+    def __init__(
+        self, shape: PrefixShape, prefix_len: int = PREFIX_LEN, seed: int = 42, dropout: float = PREFIX_DROPOUT
+    ) -> None:
+        super().__init__()
+        self.shape = PrefixShape(*shape)
+        self.prefix_len = prefix_len
+        layers, slots, heads, head_dim = self.shape
+        generator = torch.Generator().manual_seed(seed)
+        init = torch.empty(layers, slots, heads, prefix_len, head_dim)
+        for layer in range(layers):
+            nn.init.xavier_uniform_(init[layer], generator=generator)
+        self.prefix = nn.Parameter(init)
+        self.dropout = nn.Dropout(dropout)
+
+    def embedding(self) -> np.ndarray:
+        """Mean over layers, flattened: float32, length num_slots*num_heads*prefix_len*head_dim."""
+        return self.prefix.detach().mean(dim=0).reshape(-1).cpu().float().numpy()
+
+    def _layer_slots(self, batch_size: int) -> list[torch.Tensor]:
+        """Per layer, [batch, num_slots, num_heads, prefix_len, head_dim] after dropout.
+
+        Dropout acts on the batch-expanded copy, so each example gets its own mask
+        (the reference's order).
+        """
+        prefix = self.prefix.unsqueeze(1).expand(-1, batch_size, -1, -1, -1, -1)
+        return [self.dropout(layer) for layer in prefix]
+
+    def build_cache(
+        self, batch_size: int, cross_attention_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    ) -> Cache:
+        """A fresh Cache holding the prefixes for a batch (build one per forward).
+
+        2 slots: a DynamicCache whose layer l holds keys/values
+        [batch, num_heads, prefix_len, head_dim].
+        4 slots (T5): an EncoderDecoderCache; `cross_attention_kv` must give, per
+        decoder layer, the encoder states' (keys, values) [batch, num_heads,
+        enc_len, head_dim], and the cross-attention cache holds [prefix ; those],
+        [batch, num_heads, prefix_len + enc_len, head_dim].
+        """
+        layers = self._layer_slots(batch_size)
+        self_cache = DynamicCache()
+        for idx, slots in enumerate(layers):
+            self_cache.update(slots[:, 0], slots[:, 1], idx)
+        if self.shape.num_slots == 2:
+            return self_cache
+        if cross_attention_kv is None or len(cross_attention_kv) != len(layers):
+            raise ValueError("a 4-slot (T5) prefix cache needs the encoder keys/values of every decoder layer")
+        cross_cache = DynamicCache()
+        for idx, (slots, (enc_keys, enc_values)) in enumerate(zip(layers, cross_attention_kv)):
+            keys = torch.cat([slots[:, 2].to(enc_keys.dtype), enc_keys], dim=2)
+            values = torch.cat([slots[:, 3].to(enc_values.dtype), enc_values], dim=2)
+            cross_cache.update(keys, values, idx)
+        # The constructor marks every non-empty cross layer as "updated": T5 then reads it as is.
+        return EncoderDecoderCache(self_cache, cross_cache)
+
+
+def _backbone_parameters(model: PreTrainedModel) -> list[nn.Parameter]:
+    """The parameters to freeze: everything but the task head.
+
+    Normally `model.base_model`; T5ForQuestionAnswering holds shared/encoder/decoder
+    directly (its base_model is the model itself), so there the backbone is the
+    input embeddings, the encoder and the decoder.
+    """
+    if model.base_model is not model:
+        return list(model.base_model.parameters())
+    parts = [model.get_input_embeddings(), model.get_encoder(), model.get_decoder()]
+    return [param for part in parts for param in part.parameters()]
+
+
+class PrefixTaskModel(nn.Module):
+    """A task model (classification, regression or extractive QA) with a frozen backbone and prefixes.
+
+    Wraps `model` (a *ForSequenceClassification / *ForQuestionAnswering of a
+    supported family). Trainable: `prefix_encoder.prefix` and the task head.
+    `forward(**batch)` takes the model's usual batch (input_ids, attention_mask
+    [batch, seq], optional token_type_ids, labels or start/end_positions) and
+    returns the model's output (loss, logits or start_logits/end_logits).
+    """
+
+    def __init__(
+        self, model: PreTrainedModel, prefix_len: int = PREFIX_LEN, seed: int = 42, dropout: float = PREFIX_DROPOUT
+    ) -> None:
+        super().__init__()
+        model_type = model.config.model_type
+        if model_type not in SUPPORTED_TYPES:
+            raise FuteError(
+                f"prefix task embeddings cannot run on model_type {model_type!r} (its attention takes no "
+                f"key/value cache); use a surrogate of type {', '.join(sorted(SUPPORTED_TYPES))}"
+            )
+        if model_type in T5_TYPES and not (hasattr(model, "classification_head") or hasattr(model, "qa_outputs")):
+            raise FuteError(
+                f"a T5 prefix surrogate must be T5ForSequenceClassification or T5ForQuestionAnswering, "
+                f"not {type(model).__name__}; load it with AutoModelForSequenceClassification/QuestionAnswering"
+            )
+        self.model = model
+        self.is_t5 = model_type in T5_TYPES
+        self.prefix_encoder = PrefixEncoder(prefix_shapes(model.config), prefix_len, seed, dropout)
+        for param in _backbone_parameters(model):
+            param.requires_grad_(False)
+        head = [name for name, param in model.named_parameters() if param.requires_grad]
+        logger.info("prefix %s on frozen %s; trainable head: %s", tuple(self.prefix_encoder.prefix.shape),
+                    type(model).__name__, head)
+
+    def embedding(self) -> np.ndarray:
+        return self.prefix_encoder.embedding()
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **batch):
+        batch_size, seq_len = input_ids.shape
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        prefix_len = self.prefix_encoder.prefix_len
+        prefix_mask = torch.ones(batch_size, prefix_len, dtype=attention_mask.dtype, device=attention_mask.device)
+        extended_mask = torch.cat([prefix_mask, attention_mask], dim=1)  # [batch, prefix_len + seq]
+        if self.is_t5:
+            return self._t5_forward(input_ids, attention_mask, extended_mask, **batch)
+        max_positions = getattr(self.model.config, "max_position_embeddings", None)
+        if max_positions is not None and seq_len + prefix_len > max_positions:
+            raise FuteError(
+                f"inputs of {seq_len} tokens plus the {prefix_len} prefix positions exceed the model's "
+                f"{max_positions} positions; lower --max_len to at most {max_positions - prefix_len}"
+            )
+        cache = self.prefix_encoder.build_cache(batch_size)
+        return self.model(input_ids=input_ids, attention_mask=extended_mask, past_key_values=cache, **batch)
+
+    def _t5_forward(self, input_ids, attention_mask, extended_mask, **batch):
+        """Encoder without prefix; decoder with self- and cross-attention prefixes.
+
+        The decoder reads shift_right(input_ids) (what T5ForSequenceClassification and
+        T5ForQuestionAnswering do by default) under the mask [1]*16 + attention_mask,
+        and cross-attends to [prefix ; encoder states] under the same extended mask.
+        """
+        model = self.model
+        encoder_outputs = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
+        hidden = encoder_outputs.last_hidden_state  # [batch, seq, d_model]
+        cross_kv = []
+        for block in model.get_decoder().block:
+            attn = block.layer[1].EncDecAttention
+            kv_shape = (*hidden.shape[:2], attn.n_heads, attn.key_value_proj_dim)
+            keys = attn.k(hidden).view(kv_shape).transpose(1, 2)  # [batch, heads, seq, d_kv]
+            cross_kv.append((keys, attn.v(hidden).view(kv_shape).transpose(1, 2)))
+        cache = self.prefix_encoder.build_cache(input_ids.shape[0], cross_kv)
+        if hasattr(model, "classification_head"):
+            # Given encoder_outputs, T5Model skips its encoder and uses `attention_mask` only as the
+            # decoder's cross-attention mask, which must cover [prefix ; encoder states].
+            return model(
+                input_ids=input_ids,
+                attention_mask=extended_mask,
+                encoder_outputs=encoder_outputs,
+                decoder_attention_mask=extended_mask,
+                past_key_values=cache,
+                **batch,
+            )
+        return self._t5_qa_head(input_ids, extended_mask, hidden, cache, **batch)
+
+    def _t5_qa_head(self, input_ids, extended_mask, hidden, cache, start_positions=None, end_positions=None):
+        """T5ForQuestionAnswering's decoder + span head + loss, with the prefix cache.
+
+        Needed because T5ForQuestionAnswering.forward calls its decoder with
+        past_key_values=None. Loss as in transformers: mean of the start and end
+        cross-entropies, positions clamped to seq_len and ignored there.
+        """
+        model = self.model
+        decoder_outputs = model.get_decoder()(
+            input_ids=model._shift_right(input_ids),
+            attention_mask=extended_mask,
+            encoder_hidden_states=hidden,
+            encoder_attention_mask=extended_mask,
+            past_key_values=cache,
+        )
+        logits = model.qa_outputs(decoder_outputs.last_hidden_state)  # [batch, seq, 2]
+        start_logits, end_logits = (part.squeeze(-1).contiguous() for part in logits.split(1, dim=-1))
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            ignored = start_logits.size(1)
+            loss_fct = nn.CrossEntropyLoss(ignore_index=ignored)
+            start = start_positions.view(-1).clamp(0, ignored)
+            end = end_positions.view(-1).clamp(0, ignored)
+            loss = (loss_fct(start_logits, start) + loss_fct(end_logits, end)) / 2
+        return Seq2SeqQuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits)
