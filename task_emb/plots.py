@@ -1,0 +1,178 @@
+"""Pictures of a set of task embeddings: a cosine-similarity heatmap and 2-D projections (PCA, t-SNE).
+
+Both projections are computed from the [n, n] cosine matrix alone, i.e. on the
+L2-normalised embeddings (the space where the paper compares tasks), so a
+2e8-float FIM vector is never held in memory n times:
+- PCA: K = cosine matrix = Gram matrix of the unit vectors; centred Kc = H K H with
+  H = I - 11^T / n; coordinates = top-2 eigenvectors of Kc times sqrt(eigenvalue),
+  which equals PCA scores of the unit vectors.
+- t-SNE: precomputed distances |u_i - u_j| = sqrt(2 - 2 cos_ij), fixed random_state,
+  perplexity min(30, max(1, (n - 1) / 3)) (sklearn needs perplexity < n), exact gradients
+  up to 500 points.
+
+Points are coloured by class (cr / qa from configs/datasets.py); LLM MTEs (records
+naming a prompt) are coloured by prompt, CoT prompts (10-12) with a triangle.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never open a window, work on machines without a display
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn.manifold import TSNE  # noqa: E402
+
+from configs.datasets import DATASETS  # noqa: E402
+from data_utils.errors import FuteError  # noqa: E402
+from data_utils.io import atomic_open  # noqa: E402
+from task_emb.records import Embedding  # noqa: E402
+from task_emb.transfer_eval import cosine_matrix  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+FIRST_COT_PROMPT = 10
+MIN_POINTS = 3
+EXACT_TSNE_MAX_POINTS = 500
+MTE_MARKER = "s"  # an MTE of a fine-tuned model, beside the dataset embeddings (circles)
+
+
+# ---------------------------------------------------------------- labels and styles
+
+
+def prompt_number(embedding: Embedding) -> int | None:
+    """The prompt of an LLM MTE: config "prompt_number", or run_task_emb.py's config["llm"] provenance
+    ("prompt_number" or "prompt_index"), or the task name's ":p<N>" suffix; None for other embeddings."""
+    llm = embedding.config.get("llm") if isinstance(embedding.config.get("llm"), dict) else {}
+    for value in (embedding.config.get("prompt_number"), llm.get("prompt_number"), llm.get("prompt_index")):
+        if value is not None:
+            return int(value)
+    if embedding.kind == "MTE":
+        match = re.search(r":p(\d+)$", embedding.task)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def embedding_labels(embeddings: Sequence[Embedding]) -> list[str]:
+    """The task; "(MTE)" added for an MTE of a fine-tuned model, the task type (sa/nli) for an LLM MTE.
+
+    A label that would still repeat gets its file name.
+    """
+    labels = []
+    for e in embeddings:
+        if prompt_number(e) is not None:
+            task_type = e.config.get("task_type")
+            labels.append(f"{e.task} ({task_type})" if task_type else e.task)
+        else:
+            labels.append(e.task if e.kind == "DTE" else f"{e.task} (MTE)")
+    counts = Counter(labels)
+    return [f"{label} [{e.path.stem}]" if counts[label] > 1 else label for label, e in zip(labels, embeddings)]
+
+
+def point_style(embedding: Embedding) -> tuple[str, str]:
+    """(colour group, marker): class for datasets, prompt for LLM MTEs (CoT prompts as triangles)."""
+    prompt = prompt_number(embedding)
+    if prompt is not None:
+        cot = prompt >= FIRST_COT_PROMPT
+        return f"prompt {prompt}{' (CoT)' if cot else ''}", "^" if cot else "o"
+    spec = DATASETS.get(embedding.task)
+    return (spec.task if spec else "other"), (MTE_MARKER if embedding.kind == "MTE" else "o")
+
+
+# ---------------------------------------------------------------- projections
+
+
+def pca_from_cosine(similarity: np.ndarray) -> np.ndarray:
+    """[n, 2] PCA scores of the unit vectors whose Gram matrix is `similarity` ([n, n])."""
+    n = similarity.shape[0]
+    centring = np.eye(n) - np.full((n, n), 1.0 / n)
+    eigenvalues, eigenvectors = np.linalg.eigh(centring @ similarity @ centring)
+    top = np.argsort(eigenvalues)[::-1][:2]
+    coords = eigenvectors[:, top] * np.sqrt(np.clip(eigenvalues[top], 0.0, None))
+    return np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
+
+
+def tsne_from_cosine(similarity: np.ndarray, seed: int) -> np.ndarray:
+    """[n, 2] t-SNE of the unit vectors, from their pairwise distances sqrt(2 - 2 cos)."""
+    n = similarity.shape[0]
+    distances = np.sqrt(np.clip(2.0 - 2.0 * similarity, 0.0, None))
+    np.fill_diagonal(distances, 0.0)
+    perplexity = min(30.0, max(1.0, (n - 1) / 3))
+    # Exact gradients: faster than Barnes-Hut (and not approximate) for the tens of points plotted here.
+    method = "exact" if n <= EXACT_TSNE_MAX_POINTS else "barnes_hut"
+    tsne = TSNE(n_components=2, metric="precomputed", init="random", perplexity=perplexity, random_state=seed,
+                method=method)
+    return tsne.fit_transform(distances)
+
+
+# ---------------------------------------------------------------- drawing
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=150, bbox_inches="tight")
+    logger.info("wrote %s", path)
+    return path
+
+
+def plot_heatmap(similarity: np.ndarray, labels: Sequence[str], path: Path, title: str) -> Path:
+    """Cosine-similarity matrix as a heatmap, values written in the cells when there are few."""
+    n = len(labels)
+    size = max(4.0, 0.45 * n + 2.0)
+    figure = Figure(figsize=(size + 1.0, size))
+    axes = figure.add_subplot()
+    image = axes.imshow(similarity, cmap="viridis")
+    figure.colorbar(image, ax=axes, label="cosine similarity")
+    axes.set_xticks(range(n), labels, rotation=90, fontsize=8)
+    axes.set_yticks(range(n), labels, fontsize=8)
+    if n <= 20:
+        middle = (similarity.min() + similarity.max()) / 2  # dark text on the bright half of viridis
+        for i in range(n):
+            for j in range(n):
+                colour = "black" if similarity[i, j] > middle else "white"
+                axes.text(j, i, f"{similarity[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
+    axes.set_title(title)
+    return _save(figure, path)
+
+
+def plot_projection(coords: np.ndarray, labels: Sequence[str], styles: Sequence[tuple[str, str]], path: Path,
+                    title: str) -> Path:
+    """Scatter of [n, 2] coordinates, one colour per group, each point annotated with its label."""
+    figure = Figure(figsize=(7.0, 6.0))
+    axes = figure.add_subplot()
+    groups = sorted({group for group, _ in styles}, key=lambda g: (len(g), g))
+    colours = matplotlib.colormaps["tab20" if len(groups) > 10 else "tab10"]
+    for index, group in enumerate(groups):
+        for marker in sorted({m for g, m in styles if g == group}):
+            chosen = [i for i, style in enumerate(styles) if style == (group, marker)]
+            axes.scatter(coords[chosen, 0], coords[chosen, 1], color=colours(index), marker=marker, s=50,
+                         label=f"{group} (MTE)" if marker == MTE_MARKER else group)
+    for (x, y), label in zip(coords, labels):
+        axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # outside: never hides a point
+    axes.set_title(title)
+    return _save(figure, path)
+
+
+def plot_embeddings(embeddings: Sequence[Embedding], stem: str | Path, seed: int = 42,
+                    title: str = "task embeddings") -> dict[str, Path]:
+    """Write <stem>_heatmap.png, <stem>_pca.png and <stem>_tsne.png; return them by name."""
+    if len(embeddings) < MIN_POINTS:
+        raise FuteError(f"{len(embeddings)} embedding(s) selected; a plot needs at least {MIN_POINTS}")
+    labels = embedding_labels(embeddings)
+    styles = [point_style(e) for e in embeddings]
+    similarity = cosine_matrix([e.vector() for e in embeddings])
+    stem = Path(stem)
+    return {
+        "heatmap": plot_heatmap(similarity, labels, stem.with_name(stem.name + "_heatmap.png"), title),
+        "pca": plot_projection(pca_from_cosine(similarity), labels, styles,
+                               stem.with_name(stem.name + "_pca.png"), f"{title}: PCA"),
+        "tsne": plot_projection(tsne_from_cosine(similarity, seed), labels, styles,
+                                stem.with_name(stem.name + "_tsne.png"), f"{title}: t-SNE"),
+    }

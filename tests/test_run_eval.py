@@ -1,0 +1,189 @@
+"""run_eval.py end to end: a folder of embeddings and fine-tuning scores -> transfer tables; plots; bad input."""
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import ndcg_score
+
+import run_eval
+from data_utils.cli import run_entry
+from data_utils.errors import FuteError
+
+CLASSES = {"mrpc": "cr", "rte": "cr", "cola": "cr", "squad": "qa", "newsqa": "qa"}
+SIZES = {"mrpc": 3668, "rte": 2490, "cola": 8551, "squad": 87599, "newsqa": 74160}
+METHODS = ("prefix-baseline", "prefix-fute")
+DIM = 16
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def write_embedding(folder: Path, name: str, task: str, kind: str, method: str, vector, config=None) -> None:
+    np.save(folder / f"{name}.npy", np.asarray(vector, dtype=np.float32))
+    record = {"command": "run_task_emb.py ...", "config": config or {}, "versions": {},
+              "embedding": {"task": task, "kind": kind, "method": method, "dim": len(vector)}}
+    (folder / f"{name}.record.json").write_text(json.dumps(record))
+
+
+def write_score(folder: Path, name: str, target: str, source: str | None, best: float) -> None:
+    (folder / f"{name}.json").write_text(json.dumps({"accuracy": best, "loss": 0.5, "best": best}))
+    config = {"to_train_dataset": target, "source_dataset": source, "num_train_examples": SIZES[target],
+              "load_path": f"result/{source}_checkpoint" if source else None}
+    (folder / f"{name}.record.json").write_text(json.dumps({"command": "run_cr_train.py ...", "config": config,
+                                                            "versions": {}}))
+
+
+@pytest.fixture()
+def sweep(tmp_path):
+    """Embeddings of two methods for five datasets, plain fine-tunes, and every transfer run."""
+    rng = np.random.default_rng(7)
+    emb_dir, score_dir = tmp_path / "emb", tmp_path / "scores"
+    emb_dir.mkdir()
+    score_dir.mkdir()
+    vectors = {}
+    for method in METHODS:
+        kinds = ("DTE", "MTE") if method.endswith("fute") else ("DTE",)
+        for task in CLASSES:
+            for kind in kinds:
+                vectors[method, kind, task] = rng.normal(size=DIM).astype(np.float32)
+                write_embedding(emb_dir, f"{task}_{method}_{kind}", task, kind, method, vectors[method, kind, task])
+    truth = {}
+    for target in CLASSES:
+        write_score(score_dir, target, target, None, 0.5)
+        truth[target] = {}
+        for source in CLASSES:
+            if source != target:
+                truth[target][source] = float(rng.uniform(0.2, 0.9))
+                write_score(score_dir, f"{source}_to_{target}", target, source, truth[target][source])
+    return {"emb_dir": emb_dir, "score_dir": score_dir, "vectors": vectors, "truth": truth, "out": tmp_path / "out"}
+
+
+def expected_summary(predicted, truth):
+    """Independent reference: numpy ordering and sklearn NDCG (linear gain), averaged per class and scope."""
+    summary = {}
+    for scope in ("in_class", "all_class"):
+        for cls in ("cr", "qa"):
+            rhos, ndcgs = [], []
+            for target in (t for t in CLASSES if CLASSES[t] == cls):
+                sources = [s for s in truth[target] if scope == "all_class" or CLASSES[s] == cls]
+                pred = np.array([predicted[target][s] for s in sources])
+                rel = np.array([truth[target][s] for s in sources])
+                order = np.argsort(-pred, kind="stable")
+                rhos.append(int(np.where(order == np.argmax(rel))[0][0]) + 1)
+                ndcgs.append(1.0 if len(sources) == 1 else ndcg_score([rel], [pred]))
+            summary[cls, scope] = (np.mean(rhos), np.mean(ndcgs))
+    return summary
+
+
+def cosine(a, b):
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_transfer_end_to_end(sweep):
+    stem = sweep["out"] / "transfer"
+    run_eval.main(["transfer", f"--emb_dir={sweep['emb_dir']}", f"--score_dir={sweep['score_dir']}",
+                   f"--save_path={stem}.md"])
+    report = json.loads(stem.with_suffix(".json").read_text())
+    assert set(report["summary"]) == {"prefix-baseline", "prefix-fute", "datasize"}
+    assert report["ndcg_gain"] == "linear"
+
+    vectors, truth = sweep["vectors"], sweep["truth"]
+    predictors = {
+        "prefix-baseline": lambda s, t: cosine(vectors["prefix-baseline", "DTE", s],
+                                               vectors["prefix-baseline", "DTE", t]),
+        "prefix-fute": lambda s, t: cosine(vectors["prefix-fute", "MTE", s], vectors["prefix-fute", "DTE", t]),
+        "datasize": lambda s, t: SIZES[s],
+    }
+    for method, predict in predictors.items():
+        predicted = {t: {s: predict(s, t) for s in truth[t]} for t in truth}
+        for (cls, scope), (rho, ndcg) in expected_summary(predicted, truth).items():
+            got = report["summary"][method][cls][scope]
+            assert got["rho"] == pytest.approx(rho), (method, cls, scope)
+            assert got["ndcg"] == pytest.approx(ndcg, abs=1e-9), (method, cls, scope)
+
+    # Per target: ranked sources with their similarities; DataSize orders by training-set size.
+    ranking = report["targets"]["prefix-fute"]["all_class"]["rte"]["ranking"]
+    assert [r["predicted"] for r in ranking] == sorted((r["predicted"] for r in ranking), reverse=True)
+    assert ranking[0]["predicted"] == pytest.approx(max(predictors["prefix-fute"](s, "rte") for s in truth["rte"]))
+    sizes_order = [r["source"] for r in report["targets"]["datasize"]["all_class"]["rte"]["ranking"]]
+    assert sizes_order == ["squad", "newsqa", "cola", "mrpc"]
+    assert [r["source"] for r in report["targets"]["datasize"]["in_class"]["rte"]["ranking"]] == ["cola", "mrpc"]
+
+    # Markdown: the slides' table, then per-target sections. CSV: one row per method, same numbers.
+    markdown = stem.with_suffix(".md").read_text()
+    assert "| Method | CR in-class ρ↓ | CR in-class NDCG↑ |" in markdown
+    assert markdown.index("| DataSize |") < markdown.index("| TuPaTE |") < markdown.index("| FUTE + TuPaTE |")
+    assert "### in-class" in markdown and "| rte | cr |" in markdown
+    rows = {row["method"]: row for row in csv.DictReader(stem.with_suffix(".csv").open())}
+    assert set(rows) == {"datasize", "prefix-baseline", "prefix-fute"}
+    assert float(rows["prefix-fute"]["qa_all_class_ndcg"]) == pytest.approx(
+        report["summary"]["prefix-fute"]["qa"]["all_class"]["ndcg"])
+    assert rows["prefix-fute"]["cr_in_class_num_targets"] == "3"
+
+
+def test_transfer_restricted_tasks_methods_and_exponential_gain(sweep):
+    stem = sweep["out"] / "cr_only"
+    report = run_eval.main(["transfer", f"--emb_dir={sweep['emb_dir']}", f"--score_dir={sweep['score_dir']}",
+                            f"--save_path={stem}", "--tasks=mrpc,rte,cola", "--methods=prefix-fute",
+                            "--datasize=False", "--ndcg_gain=exponential", "--ndcg_k=1"])
+    assert set(report["summary"]) == {"prefix-fute"}
+    assert report["summary"]["prefix-fute"]["qa"]["all_class"]["num_targets"] == 0
+    result = report["targets"]["prefix-fute"]["all_class"]["mrpc"]
+    rel = [r["transfer_score"] for r in result["ranking"]]
+    assert {r["source"] for r in result["ranking"]} == {"rte", "cola"}
+    assert result["ndcg"] == pytest.approx((2 ** rel[0] - 1) / (2 ** max(rel) - 1))
+
+
+def test_missing_embedding_for_a_listed_task_names_task_method_and_folder(sweep):
+    for path in sweep["emb_dir"].glob("rte_prefix-fute_MTE.*"):
+        path.unlink()
+    argv = ["transfer", f"--emb_dir={sweep['emb_dir']}", f"--score_dir={sweep['score_dir']}",
+            f"--save_path={sweep['out'] / 't'}"]
+    with pytest.raises(FuteError, match=f"no MTE of method prefix-fute for task rte in {sweep['emb_dir']}"):
+        run_eval.main(argv)
+    assert run_entry(run_eval.main, argv) == 2
+    assert not sweep["out"].exists()  # nothing half-written
+
+
+def test_bad_folders_and_mixed_dimensions(sweep, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    base = [f"--score_dir={sweep['score_dir']}", f"--save_path={tmp_path / 'x'}"]
+    with pytest.raises(FuteError, match="no embeddings"):
+        run_eval.main(["transfer", f"--emb_dir={empty}", *base])
+    with pytest.raises(FuteError, match="no fine-tuning scores"):
+        run_eval.main(["transfer", f"--emb_dir={sweep['emb_dir']}", f"--score_dir={empty}",
+                       f"--save_path={tmp_path / 'x'}"])
+    with pytest.raises(FuteError, match="no transfer score involves wnli"):
+        run_eval.main(["transfer", f"--emb_dir={sweep['emb_dir']}", *base, "--tasks=mrpc,rte,wnli"])
+    write_embedding(sweep["emb_dir"], "cola_prefix-baseline_DTE", "cola", "DTE", "prefix-baseline", np.ones(DIM + 1))
+    with pytest.raises(FuteError, match="method prefix-baseline: embeddings of different dimensions"):
+        run_eval.main(["transfer", f"--emb_dir={sweep['emb_dir']}", *base])
+
+
+def test_plot_end_to_end(sweep):
+    stem = sweep["out"] / "fute"
+    paths = run_eval.main(["plot", f"--emb_dir={sweep['emb_dir']}", "--method=prefix-fute",
+                           f"--save_path={stem}", "--seed=3"])
+    assert set(paths) == {"heatmap", "pca", "tsne"}
+    for path in paths.values():
+        data = Path(path).read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 1024
+    record = json.loads(stem.with_name("fute.record.json").read_text())
+    assert len(record["config"]["embeddings"]) == 10  # 5 DTEs + 5 MTEs
+    with pytest.raises(FuteError, match="several methods"):
+        run_eval.main(["plot", f"--emb_dir={sweep['emb_dir']}", f"--save_path={stem}"])
+    with pytest.raises(FuteError, match="for task.*wnli"):
+        run_eval.main(["plot", f"--emb_dir={sweep['emb_dir']}", "--method=prefix-fute", f"--save_path={stem}",
+                       "--tasks=mrpc,wnli"])
+
+
+def test_every_flag_has_help():
+    parser = run_eval.build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "subcommand").choices
+    assert set(subparsers) == {"transfer", "plot"}
+    for sub in subparsers.values():
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, (sub.prog, action.dest)

@@ -1,0 +1,196 @@
+"""Transferability metrics against hand-computed values, sklearn's NDCG, and the file readers' checks."""
+import json
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import ndcg_score
+
+from data_utils.errors import FuteError
+from task_emb import records
+from task_emb import transfer_eval as te
+
+# A 4-task example: truth[t][s] = score on t after s -> t; predicted[t][s] = cosine similarity.
+TRUTH = {
+    "a": {"b": 0.8, "c": 0.6, "d": 0.7},
+    "b": {"a": 0.5, "c": 0.9, "d": 0.4},
+    "c": {"a": 0.3, "b": 0.2, "d": 0.6},
+    "d": {"a": 0.7, "b": 0.7, "c": 0.1},  # a and b are both truly best
+}
+PREDICTED = {
+    "a": {"b": 0.9, "c": 0.5, "d": 0.1},  # order b, c, d -> best b at rank 1
+    "b": {"a": 0.2, "c": 0.3, "d": 0.8},  # order d, c, a -> best c at rank 2
+    "c": {"a": 0.4, "b": 0.6, "d": 0.5},  # order b, d, a -> best d at rank 2
+    "d": {"a": 0.3, "b": 0.3, "c": 0.9},  # tie a/b broken by name: c, a, b -> best (a) at rank 2
+}
+SAME_CLASS = dict.fromkeys("abcd", "cr")
+L3 = math.log2(3)  # discount of rank 2; rank 1 is log2(2) = 1, rank 3 is log2(4) = 2
+
+# Hand-computed NDCG (linear gain) per target: DCG of the predicted order / DCG of the ideal order.
+HAND_NDCG = {
+    "a": (0.8 / 1 + 0.6 / L3 + 0.7 / 2) / (0.8 / 1 + 0.7 / L3 + 0.6 / 2),
+    "b": (0.4 / 1 + 0.9 / L3 + 0.5 / 2) / (0.9 / 1 + 0.5 / L3 + 0.4 / 2),
+    "c": (0.2 / 1 + 0.6 / L3 + 0.3 / 2) / (0.6 / 1 + 0.3 / L3 + 0.2 / 2),
+    "d": (0.1 / 1 + 0.7 / L3 + 0.7 / 2) / (0.7 / 1 + 0.7 / L3 + 0.1 / 2),
+}
+
+
+def test_rho_and_ndcg_on_four_tasks_match_hand_computation():
+    results = te.evaluate_method(PREDICTED, TRUTH, SAME_CLASS)
+    by_target = results["all_class"]
+    assert {t: r.rho for t, r in by_target.items()} == {"a": 1, "b": 2, "c": 2, "d": 2}
+    for target, expected in HAND_NDCG.items():
+        assert by_target[target].ndcg == pytest.approx(expected, abs=1e-12)
+    assert [s for s, _, _ in by_target["d"].ranking] == ["c", "a", "b"]
+    assert by_target["d"].best_sources == ["a", "b"]
+
+    summary = te.summarise(results)["cr"]["all_class"]
+    assert summary["rho"] == pytest.approx(1.75)
+    assert summary["ndcg"] == pytest.approx(sum(HAND_NDCG.values()) / 4)
+    assert summary["num_targets"] == 4
+    assert te.summarise(results)["qa"]["all_class"] == {"rho": None, "ndcg": None, "num_targets": 0}
+
+
+def test_exponential_gain_and_cutoff_by_hand():
+    g = lambda rel: 2 ** rel - 1  # noqa: E731
+    expected = (g(0.4) / 1 + g(0.9) / L3 + g(0.5) / 2) / (g(0.9) / 1 + g(0.5) / L3 + g(0.4) / 2)
+    assert te.ndcg([0.4, 0.9, 0.5], "exponential") == pytest.approx(expected, abs=1e-12)
+    # Top 1 only: the predicted first source (0.4) against the ideal first (0.9).
+    assert te.ndcg([0.4, 0.9, 0.5], "linear", k=1) == pytest.approx(0.4 / 0.9)
+    result = te.evaluate_target("b", "cr", PREDICTED["b"], TRUTH["b"], "linear", k=2)
+    assert result.ndcg == pytest.approx((0.4 + 0.9 / L3) / (0.9 + 0.5 / L3))
+
+
+def test_linear_ndcg_matches_sklearn():
+    rng = np.random.default_rng(0)
+    for n, k in [(5, None), (12, None), (12, 4), (30, 10)]:
+        relevance = rng.uniform(0, 100, size=n)
+        scores = rng.permutation(n).astype(float)  # no ties: sklearn averages tied positions
+        order = np.argsort(-scores)
+        ours = te.ndcg(relevance[order].tolist(), "linear", k)
+        assert ours == pytest.approx(ndcg_score([relevance], [scores], k=k), abs=1e-12)
+
+
+def test_ndcg_edge_cases():
+    assert te.ndcg([0.0, 0.0]) == 0.0
+    assert te.ndcg([3.0, 2.0, 1.0]) == pytest.approx(1.0)
+    with pytest.raises(FuteError, match="non-negative"):
+        te.ndcg([0.5, -0.1])
+    with pytest.raises(FuteError, match="ndcg_k"):
+        te.ndcg([0.5], k=0)
+    with pytest.raises(FuteError, match="gain"):
+        te.ndcg([0.5], "quadratic")
+
+
+def test_negative_transfer_score_counts_as_zero_for_ndcg_only():
+    result = te.evaluate_target("t", "cr", {"x": 0.9, "y": 0.1}, {"x": -0.2, "y": 0.3})
+    assert result.rho == 2
+    assert result.ndcg == pytest.approx((0.0 + 0.3 / L3) / 0.3)
+
+
+def test_datasize_ranks_bigger_training_sets_first():
+    sizes = {"small": 500.0, "big": 90000.0, "mid": 8000.0}
+    truth = {"small": 0.6, "big": 0.7, "mid": 0.9}
+    result = te.evaluate_target("t", "cr", sizes, truth)
+    assert [s for s, _, _ in result.ranking] == ["big", "mid", "small"]
+    assert result.rho == 2  # mid is truly best and predicted second
+    assert result.ndcg == pytest.approx((0.7 + 0.9 / L3 + 0.6 / 2) / (0.9 + 0.7 / L3 + 0.6 / 2))
+
+
+def test_in_class_keeps_the_targets_class_only():
+    classes = {"a": "cr", "b": "cr", "c": "qa", "d": "qa"}
+    assert te.candidate_sources("a", list("abcd"), classes, "in_class") == ["b"]
+    assert te.candidate_sources("a", list("abcd"), classes, "all_class") == ["b", "c", "d"]
+
+    results = te.evaluate_method(PREDICTED, TRUTH, classes)
+    # Target c, in-class: only d is a candidate -> rank 1, NDCG 1; all-class is the full ranking.
+    assert results["in_class"]["c"].ranking == [("d", 0.5, 0.6)]
+    assert (results["in_class"]["c"].rho, results["in_class"]["c"].ndcg) == (1, 1.0)
+    assert results["all_class"]["c"].rho == 2
+    # Target b, in-class: only a -> rho 1, although c (qa) is best over all classes.
+    assert results["in_class"]["b"].rho == 1
+    summary = te.summarise(results)
+    assert summary["cr"]["in_class"]["rho"] == pytest.approx(1.0)
+    assert summary["qa"]["all_class"]["rho"] == pytest.approx((2 + 2) / 2)
+    assert summary["qa"]["all_class"]["ndcg"] == pytest.approx((HAND_NDCG["c"] + HAND_NDCG["d"]) / 2)
+
+
+def test_cosine_against_numpy_in_float16():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 1000)).astype(np.float16)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    assert te.cosine(a, b) == pytest.approx(a64 @ b64 / np.linalg.norm(a64) / np.linalg.norm(b64), abs=1e-12)
+    with pytest.raises(FuteError, match="shapes"):
+        te.cosine(a, b[:10])
+    with pytest.raises(FuteError, match="all zeros"):
+        te.cosine(a, np.zeros_like(a))
+
+
+def test_tables_follow_the_slides_layout():
+    summaries = {"prefix-fute": te.summarise(te.evaluate_method(PREDICTED, TRUTH, SAME_CLASS)),
+                 te.DATASIZE: te.summarise(te.evaluate_method(PREDICTED, TRUTH, SAME_CLASS))}
+    lines = te.summary_markdown(summaries).splitlines()
+    assert lines[0].startswith("| Method | CR in-class ρ↓ | CR in-class NDCG↑ | CR all-class ρ↓")
+    assert lines[2].startswith("| DataSize |") and lines[3].startswith("| FUTE + TuPaTE |")
+    assert "| 1.8 |" in lines[3] and "| - |" in lines[3]  # rho 1.75 rounds to 1.8; no QA targets
+    header, first, _ = te.summary_csv(summaries).splitlines()
+    assert header.split(",")[:4] == ["method", "name", "cr_in_class_rho", "cr_in_class_ndcg"]
+    assert first.split(",")[0] == "datasize"
+
+
+# ---------------------------------------------------------------- file readers
+
+
+def _write_embedding(folder, name, task, kind, method, vector):
+    np.save(folder / f"{name}.npy", np.asarray(vector, dtype=np.float32))
+    record = {"command": "run_task_emb.py", "config": {}, "versions": {},
+              "embedding": {"task": task, "kind": kind, "method": method, "dim": len(vector)}}
+    (folder / f"{name}.record.json").write_text(json.dumps(record))
+
+
+def test_similarity_table_pairs_fute_mte_with_target_dte(tmp_path):
+    _write_embedding(tmp_path, "mrpc_dte", "mrpc", "DTE", "prefix-fute", [1.0, 0.0])
+    _write_embedding(tmp_path, "mrpc_mte", "mrpc", "MTE", "prefix-fute", [0.0, 1.0])
+    _write_embedding(tmp_path, "rte_dte", "rte", "DTE", "prefix-fute", [1.0, 1.0])
+    _write_embedding(tmp_path, "rte_mte", "rte", "MTE", "prefix-fute", [1.0, 0.0])
+    embeddings = records.load_embeddings(tmp_path)
+    table = records.similarity_table(embeddings, "prefix-fute", {"mrpc": ["rte"], "rte": ["mrpc"]}, tmp_path)
+    assert table["mrpc"]["rte"] == pytest.approx(1.0)  # MTE(rte) = [1, 0] vs DTE(mrpc) = [1, 0]
+    assert table["rte"]["mrpc"] == pytest.approx(1 / math.sqrt(2))  # MTE(mrpc) = [0, 1] vs DTE(rte) = [1, 1]
+
+
+def test_readers_refuse_bad_embeddings(tmp_path):
+    _write_embedding(tmp_path, "a", "mrpc", "DTE", "textemb", [1.0, 2.0])
+    _write_embedding(tmp_path, "b", "rte", "DTE", "textemb", [1.0, 2.0, 3.0])
+    embeddings = records.load_embeddings(tmp_path)
+    with pytest.raises(FuteError, match="different dimensions"):
+        records.similarity_table(embeddings, "textemb", {"mrpc": ["rte"]}, tmp_path)
+    with pytest.raises(FuteError, match="no DTE of method textemb for task cola"):
+        records.find_embedding(embeddings, "textemb", "DTE", "cola", tmp_path)
+    _write_embedding(tmp_path, "c", "mrpc", "DTE", "textemb", [1.0, 2.0])
+    with pytest.raises(FuteError, match="2 DTE embeddings of method textemb for task mrpc"):
+        records.find_embedding(records.load_embeddings(tmp_path), "textemb", "DTE", "mrpc", tmp_path)
+    np.save(tmp_path / "orphan.npy", np.zeros(2))
+    with pytest.raises(FuteError, match="no record"):
+        records.load_embeddings(tmp_path)
+
+
+def test_finetune_runs_give_transfer_scores_and_sizes(tmp_path):
+    def write_run(name, target, source, best, n):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"accuracy": best, "loss": 0.3, "best": best}))
+        config = {"to_train_dataset": target, "source_dataset": source, "num_train_examples": n,
+                  "load_path": f"ckpt/{source}" if source else None}
+        (tmp_path / f"{name}.record.json").write_text(json.dumps({"command": "", "config": config, "versions": {}}))
+
+    write_run("rte", "rte", None, 0.6, 2490)
+    write_run("mrpc", "mrpc", None, 0.8, 3668)
+    write_run("mrpc_rte", "rte", "mrpc", 0.7, 2490)
+    runs = records.load_finetune_runs(tmp_path)
+    assert records.transfer_scores(runs) == {"rte": {"mrpc": 0.7}}
+    assert records.train_sizes(runs) == {"rte": 2490, "mrpc": 3668}
+    write_run("mrpc_rte_again", "rte", "mrpc", 0.71, 2490)
+    with pytest.raises(FuteError, match="two transfer runs mrpc -> rte"):
+        records.transfer_scores(records.load_finetune_runs(tmp_path))
+    assert records.task_class("squad") == "qa" and records.task_class("boolq") == "cr"
+    with pytest.raises(FuteError, match="unknown dataset"):
+        records.task_class("my_data")
