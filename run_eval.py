@@ -220,6 +220,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None):
     args = parse_args(argv)
+    cli.start(args)  # no torch work here: this applies --log_level and --seed
     return SUBCOMMANDS[args.subcommand][2](args, argv)
 
 

@@ -22,3 +22,37 @@ QA_POSTPROCESS = {"n_best": 20, "max_answer_length": 30}
 
 # Fraction of the training split kept for training when a dataset has no dev split.
 DEV_SPLIT = {"train_fraction": 0.8, "seed": 42}
+
+# Task embeddings (run_task_emb.py), keyed by (input, task group, method, baseline):
+#   input: "data" (a labelled dataset), "model" (a fine-tuned LM on x'), "llm" (LLM y' from JSONL)
+#   task group: "cr" or "qa" ("sa"/"nli" use "cr": they are classification heads)
+#   method: "prefix" or "fim"; baseline: True = the original method's fixed schedule.
+# batch_size is the effective batch; patience=None means a fixed number of epochs.
+# gradient_accumulation_steps is the reference's default split of that batch.
+_DATA_CR = {"batch_size": 32, "max_len": 128, "gradient_accumulation_steps": 1}
+_DATA_QA = {"batch_size": 32, "max_len": 384, "gradient_accumulation_steps": 1}
+_MODEL = {"batch_size": 128, "max_epochs": 1, "patience": None}
+TASK_EMB = {
+    ("data", "cr", "prefix", True): {**_DATA_CR, "learning_rate": 1e-2, "max_epochs": 60, "patience": None},
+    ("data", "cr", "fim", True): {**_DATA_CR, "learning_rate": 2e-5, "max_epochs": 3, "patience": None},
+    ("data", "cr", "prefix", False): {**_DATA_CR, "learning_rate": 1e-2, "max_epochs": 120, "patience": 4},
+    ("data", "cr", "fim", False): {**_DATA_CR, "learning_rate": 2e-5, "max_epochs": 120, "patience": 4},
+    ("data", "qa", "prefix", True): {**_DATA_QA, "learning_rate": 5e-3, "max_epochs": 30, "patience": None},
+    ("data", "qa", "fim", True): {**_DATA_QA, "learning_rate": 3e-5, "max_epochs": 3, "patience": None},
+    ("data", "qa", "prefix", False): {**_DATA_QA, "learning_rate": 5e-3, "max_epochs": 60, "patience": 4},
+    ("data", "qa", "fim", False): {**_DATA_QA, "learning_rate": 3e-5, "max_epochs": 60, "patience": 4},
+    ("model", "cr", "prefix", False): {**_MODEL, "learning_rate": 1e-3, "max_len": 128, "gradient_accumulation_steps": 16},
+    ("model", "cr", "fim", False): {**_MODEL, "learning_rate": 2e-5, "max_len": 128, "gradient_accumulation_steps": 32},
+    ("model", "qa", "prefix", False): {**_MODEL, "learning_rate": 1e-3, "max_len": 384, "gradient_accumulation_steps": 16},
+    ("model", "qa", "fim", False): {**_MODEL, "learning_rate": 2e-5, "max_len": 384, "gradient_accumulation_steps": 32},
+    # LLM mode: inputs up to 512 tokens minus the 16 prefix positions. The README's
+    # command passes --max_epochs 3; the reference's default was 1.
+    ("llm", "cr", "prefix", False): {**_MODEL, "learning_rate": 1e-3, "max_len": 512 - 16, "gradient_accumulation_steps": 16},
+    ("llm", "cr", "fim", False): {**_MODEL, "learning_rate": 2e-5, "max_len": 512 - 16, "gradient_accumulation_steps": 32},
+}
+
+# Prefix tuning (TuPaTE-style): prefix length and dropout on the prefixes.
+PREFIX = {"prefix_len": 16, "dropout": 0.15}
+
+# Unsupervised pool for model task embeddings.
+UNSUP_POOL = {"max_per_source": 1000, "seed": 42, "max_llm_lines": 10000}

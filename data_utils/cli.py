@@ -38,6 +38,13 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help="logging verbosity")
 
 
+def start(args: argparse.Namespace):
+    """What every entry script does first: apply --log_level, seed everything, resolve --device."""
+    logging.getLogger().setLevel(getattr(logging, args.log_level))
+    set_seed(args.seed)
+    return resolve_device(args.device)
+
+
 def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
                         level=getattr(logging, level), force=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -88,9 +89,10 @@ class Collator:
         inputs = [{k: v for k, v in f.items() if k not in label_keys} for f in features]
         batch = dict(self.tokenizer.pad(inputs, padding="longest", return_tensors="pt"))
         for key in label_keys:
-            values = [f[key] for f in features]
-            dtype = torch.float32 if isinstance(values[0], float) else torch.long
-            batch[key] = torch.tensor(values, dtype=dtype)
+            values = np.asarray([f[key] for f in features])
+            # Float labels: regression values or soft label distributions [B, L].
+            dtype = torch.float32 if values.dtype.kind == "f" else torch.long
+            batch[key] = torch.as_tensor(values, dtype=dtype)
         return batch
 
 

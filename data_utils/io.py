@@ -22,6 +22,9 @@ from data_utils.errors import FuteError
 # Packages whose versions are written into every run record.
 RECORDED_PACKAGES = ("torch", "transformers", "datasets", "accelerate", "numpy", "scikit-learn", "scipy")
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def ensure_parent_writable(path: str | os.PathLike) -> Path:
     """Create the parent folder of `path` and check that it can be written to."""
@@ -44,6 +47,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     """
     path = ensure_parent_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual permissions
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle

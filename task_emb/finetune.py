@@ -49,6 +49,8 @@ def build_parser(task: str) -> argparse.ArgumentParser:
                         help="read the dataset from this local folder (one file per split) instead of the hub")
     parser.add_argument("--data_loader_shuffle", type=cli.str2bool, default=True,
                         help="shuffle the training data every epoch (True/False)")
+    parser.add_argument("--overwrite", type=cli.str2bool, default=False,
+                        help="replace an existing score file and checkpoint instead of refusing")
     cli.add_common_args(parser)
     return parser
 
@@ -67,12 +69,14 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     """Fine-tune, evaluate on dev, save checkpoint + scores + run record; return the dev scores."""
     # Check every output location before spending any compute.
     spec = get_spec(args.to_train_dataset, task)
+    if Path(args.score_save_path).exists() and not args.overwrite:
+        raise FuteError(f"{args.score_save_path} already exists; pass --overwrite True to replace it "
+                        f"(and its checkpoint), or choose another --score_save_path")
     ensure_parent_writable(args.score_save_path)
     ensure_parent_writable(Path(args.model_save_path) / "x")
     if args.load_path:
         resolve_checkpoint(args.load_path)
-    cli.set_seed(args.seed)
-    device = cli.resolve_device(args.device)
+    device = cli.start(args)
 
     # Data.
     tokenizer = load_tokenizer(_tokenizer_source(args))

@@ -77,22 +77,41 @@ def load_task_model(spec: DatasetSpec, model_name: str, tokenizer, load_path: st
     loaded for a CR dataset (or the reverse) keeps the backbone and gets a new head.
     """
     source = resolve_checkpoint(load_path) if load_path else resolve_model_name(model_name)
+    return load_head_model(source, spec.task, spec.labels, spec.regression, tokenizer,
+                           keep_fitting_head=load_path is not None)
+
+
+def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regression: bool = False,
+                    tokenizer=None, keep_fitting_head: bool = False):
+    """`source` with a classification (len(labels) outputs), regression (1 output) or QA head.
+
+    Dispatches on the task, never on the model's name: any architecture whose
+    Auto class has that head works. keep_fitting_head: load a checkpoint's head
+    when its shape fits, re-initialise it otherwise.
+    """
     kwargs = {}
-    if spec.task == "cr":
+    if task == "cr":
         auto_class = AutoModelForSequenceClassification
-        kwargs["num_labels"] = spec.num_labels
-        kwargs["problem_type"] = "regression" if spec.regression else "single_label_classification"
-        if not spec.regression:
-            kwargs["id2label"] = dict(enumerate(spec.labels))
-            kwargs["label2id"] = {label: i for i, label in enumerate(spec.labels)}
+        kwargs["num_labels"] = 1 if regression else len(labels)
+        kwargs["problem_type"] = "regression" if regression else "single_label_classification"
+        if not regression:
+            kwargs["id2label"] = dict(enumerate(labels))
+            kwargs["label2id"] = {label: i for i, label in enumerate(labels)}
     else:
         auto_class = AutoModelForQuestionAnswering
     try:
         config = AutoConfig.from_pretrained(source, **kwargs)
-        model = auto_class.from_pretrained(source, config=config, ignore_mismatched_sizes=load_path is not None)
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
-    if model.config.pad_token_id is None:
+    head = "sequence-classification" if task == "cr" else "question-answering"
+    if type(config) not in auto_class._model_mapping:
+        raise FuteError(f"{source} (model_type {config.model_type!r}) has no {head} head in transformers; "
+                        f"choose a model with one (BERT, GPT-2, T5, Llama, ...)")
+    try:
+        model = auto_class.from_pretrained(source, config=config, ignore_mismatched_sizes=keep_fitting_head)
+    except (OSError, ValueError) as err:
+        raise _load_error(source, err) from None
+    if model.config.pad_token_id is None and tokenizer is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model
 

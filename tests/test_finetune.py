@@ -213,6 +213,12 @@ class TestBadInput:
             run_cr_train.main(args)
         assert not (tmp_path / "sst2_ckpt").exists()
 
+    def test_existing_scores_are_not_overwritten_silently(self, data, tmp_path, tiny_bert):
+        (tmp_path / "sst2_score.json").write_text('{"best": 0.9}')
+        with pytest.raises(FuteError, match="already exists; pass --overwrite True"):
+            run_cr_train.main(cr_args(data, tmp_path, "sst2", tiny_bert))
+        assert (tmp_path / "sst2_score.json").read_text() == '{"best": 0.9}'
+
     def test_command_line_error_is_one_line_and_exit_status_2(self, tmp_path):
         result = subprocess.run(
             [sys.executable, "run_cr_train.py", "--to_train_dataset", "sst3", "--lm_model_name", "x",
