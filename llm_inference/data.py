@@ -1,0 +1,149 @@
+"""The examples an LLM answers: a labelled evaluation split, or the x' JSONL of model task embedding.
+
+An example is {"data_index": int, "fields": {prompt field: text}, "data_entry": dict,
+"label": int | None}:
+
+- fields are the prompt's placeholders (SA: text; NLI: premise, hypothesis),
+  filled from the registry's `inputs` of the dataset, or from the x' line
+  (SA: "content"; NLI: "premise", "hypothesis");
+- data_entry is what the original wrote per example (the fields plus "answer":
+  the gold label as stored in the data, or "none" for x');
+- label is the gold label's index in the genre's label order (configs.datasets.GENRE_LABELS),
+  mapped by label NAME (cb stores entailment, contradiction, neutral; the genre order
+  is entailment, neutral, contradiction).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+from configs.datasets import GENRE_LABELS, LLM_DATASETS, DatasetSpec
+from data_utils import loading
+from data_utils.errors import FuteError
+from data_utils.loading import find_split_file, label_index, read_table
+
+logger = logging.getLogger(__name__)
+
+# Prompt placeholder -> the field of an x' line that fills it (the reference's names).
+MODEL_INPUT_FIELDS: dict[str, dict[str, str]] = {
+    "sa": {"text": "content"},
+    "nli": {"premise": "premise", "hypothesis": "hypothesis"},
+}
+
+
+def get_llm_spec(name: str) -> DatasetSpec:
+    """The registry entry of an LLM evaluation dataset; an unknown name lists the known ones."""
+    spec = LLM_DATASETS.get(name)
+    if spec is None:
+        raise FuteError(f"unknown dataset {name!r} for LLM inference; known: {', '.join(sorted(LLM_DATASETS))}")
+    return spec
+
+
+def sample_indices(total: int, max_examples: int, seed: int) -> list[int]:
+    """At most max_examples of range(total): shuffled with random.Random(seed), cut, sorted (as the reference)."""
+    indices = list(range(total))
+    if total > max_examples:
+        random.Random(seed).shuffle(indices)
+        indices = sorted(indices[:max_examples])
+    return indices
+
+
+def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], dataset_path: str | None,
+                       max_examples: int, seed: int) -> list[dict[str, Any]]:
+    """A seeded sample of at most max_examples of the dataset's evaluation split, sorted by index.
+
+    dataset_path: a folder holding `<llm_eval_split>.jsonl` (or .json/.csv/.parquet), or one
+    such file; None reads the split from the hub.
+    """
+    if max_examples < 1:
+        raise FuteError(f"--max_examples must be at least 1, got {max_examples}")
+    if len(prompt_fields) != len(spec.inputs):
+        raise FuteError(f"{spec.name} has inputs {spec.inputs}, which do not fill the prompt fields {prompt_fields}")
+    rows, origin = _read_eval_split(spec, dataset_path)
+    where = f"{spec.name} {spec.llm_eval_split} ({origin})"
+    genre_labels = GENRE_LABELS[spec.llm_genre]
+    examples, unlabelled = [], 0
+    for index in sample_indices(len(rows), max_examples, seed):
+        row = rows[index]
+        missing = [f for f in (*spec.inputs, spec.label_field) if f not in row]
+        if missing:
+            raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))}); "
+                            "local files must use the hub dataset's field names")
+        label = label_index(spec, row[spec.label_field], where, index)
+        if label is None:
+            unlabelled += 1
+            continue
+        fields = {name: str(row[source]) for name, source in zip(prompt_fields, spec.inputs)}
+        answer = row[spec.label_field]
+        examples.append({
+            "data_index": index,
+            "fields": fields,
+            # numpy scalars (from CSV or parquet) -> python, so the record is plain JSON.
+            "data_entry": {**fields, "answer": answer.item() if hasattr(answer, "item") else answer},
+            "label": genre_labels.index(spec.labels[label]),
+        })
+    if unlabelled:
+        logger.warning("%s: %d sampled examples have no gold label and are skipped", where, unlabelled)
+    if not examples:
+        raise FuteError(f"{where}: no labelled examples; check the file or the split name")
+    logger.info("%s: %d of %d examples (seed %d)", where, len(examples), len(rows), seed)
+    return examples
+
+
+def _read_eval_split(spec: DatasetSpec, dataset_path: str | None) -> tuple[list[dict], str]:
+    if dataset_path is None:
+        return loading._read_hub_split(spec, spec.llm_eval_split), spec.hub_id
+    path = Path(dataset_path)
+    if path.is_dir():
+        found = find_split_file(path, spec.llm_eval_split)
+        if found is None:
+            raise FuteError(f"no file for split {spec.llm_eval_split!r} of {spec.name} in {path}; expected "
+                            f"{spec.llm_eval_split}.jsonl (or .json, .csv, .parquet), or pass the file itself")
+        path = found
+    elif not path.is_file():
+        raise FuteError(f"--dataset_path {path} does not exist; give a folder with {spec.llm_eval_split}.jsonl "
+                        "or one file holding the evaluation split")
+    return read_table(path), str(path)
+
+
+def read_model_inputs(path: str | Path, genre: str) -> list[dict[str, Any]]:
+    """The x' JSONL (one {"content"} or {"premise", "hypothesis"} object per line, with "data_index").
+
+    A line without "data_index" gets its position among the records (the reference's
+    numbering). Bad JSON, a missing field or a repeated data_index is an error naming
+    file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FuteError(f"--data_load_path {path} not found; write the x' file first (run_task_emb.py "
+                        "--generate_model_data_only True)")
+    mapping = MODEL_INPUT_FIELDS[genre]
+    examples, seen = [], set()
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise FuteError(f"{where}: not a JSON line ({err.msg}); fix or delete that line") from None
+            if not isinstance(record, dict):
+                raise FuteError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            absent = [source for source in mapping.values() if not isinstance(record.get(source), str)]
+            if absent:
+                raise FuteError(f"{where}: no text field {absent[0]!r}; {genre} x' lines need "
+                                f"{', '.join(mapping.values())} (is --task_genre right?)")
+            index = record.get("data_index", len(examples))
+            if not isinstance(index, int) or isinstance(index, bool) or index in seen:
+                raise FuteError(f"{where}: data_index {index!r} is not a new integer; each line needs its own")
+            seen.add(index)
+            fields = {name: record[source] for name, source in mapping.items()}
+            examples.append({"data_index": index, "fields": fields, "inputs": record,
+                             "data_entry": {**fields, "answer": "none"}, "label": None})
+    if not examples:
+        raise FuteError(f"{path}: no x' lines")
+    return examples

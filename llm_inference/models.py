@@ -1,0 +1,106 @@
+"""Loading a chat LLM for inference: an alias, a hub id, a local folder or a .gguf file.
+
+Precision (`--bit`):
+
+| bit | how |
+|---|---|
+| 32 | float32 weights |
+| 16 | float16 weights |
+| 8  | bitsandbytes `BitsAndBytesConfig(load_in_8bit=True)` |
+| 4  | bitsandbytes `BitsAndBytesConfig(load_in_4bit=True)`, float16 compute |
+
+A GGUF file is already quantized; transformers de-quantizes it on load, so it can
+only be loaded at 16 or 32 bit. On a GPU the weights are placed with
+`device_map="auto"`, which shards a large model over every GPU that accelerate
+sees. The Hugging Face token, for gated models such as Llama-2, comes from the
+usual login (`huggingface-cli login`) or the `HF_TOKEN` variable: nothing here
+reads a token file.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from configs.models import MODEL_ALIASES
+from data_utils.errors import FuteError
+
+logger = logging.getLogger(__name__)
+
+BITS = (4, 8, 16, 32)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the weights come from: `name` for from_pretrained, plus the file name of a GGUF model."""
+
+    name: str
+    gguf_file: str | None = None
+
+
+def resolve_model(name: str) -> ModelSource:
+    """An alias -> its hub id; a path ending in .gguf -> (its folder, its file name); else unchanged."""
+    name = MODEL_ALIASES.get(name, name)
+    if name.lower().endswith(".gguf"):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise FuteError(f"GGUF file not found: {path}; give the path of an existing .gguf file")
+        return ModelSource(str(path.parent), path.name)
+    return ModelSource(name)
+
+
+def load_llm(name: str, bit: int, device: torch.device):
+    """(model in eval mode, tokenizer) for `name` at `bit` precision on `device`.
+
+    A tokenizer without a pad token gets its end-of-sequence token as padding (as
+    the original did); padded positions are always masked out, so the choice does
+    not change any score.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if bit not in BITS:
+        raise FuteError(f"--bit {bit} is not supported; use one of {', '.join(map(str, BITS))}")
+    source = resolve_model(name)
+    if source.gguf_file and bit in (4, 8):
+        raise FuteError(f"{name} is a GGUF file, which is already quantized and is de-quantized on load; "
+                        f"it cannot be quantized again with bitsandbytes: use --bit 32 or --bit 16")
+    kwargs = _precision_kwargs(bit, device)
+    if device.type == "cuda":
+        # "auto" spreads the layers over every visible GPU, so a 70B model fits where one GPU would not.
+        kwargs["device_map"] = "auto" if device.index is None else {"": device.index}
+    if source.gguf_file:
+        kwargs["gguf_file"] = source.gguf_file
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.name, gguf_file=source.gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(source.name, **kwargs)
+    except (OSError, ValueError) as err:
+        first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise FuteError(f"cannot load model {name!r}: it is not an alias ({', '.join(MODEL_ALIASES)}), "
+                        f"and loading it as a hub id, local folder or .gguf file failed: {first_line}") from None
+    if device.type != "cuda" and bit in (16, 32):
+        model.to(device)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    logger.info("loaded %s (%s, %d-bit) on %s", name, model.config.model_type, bit, device)
+    return model, tokenizer
+
+
+def _precision_kwargs(bit: int, device: torch.device) -> dict:
+    if bit == 32:
+        return {"dtype": torch.float32}
+    if bit == 16:
+        return {"dtype": torch.float16}
+    from transformers import BitsAndBytesConfig
+
+    if bit == 8:
+        config = BitsAndBytesConfig(load_in_8bit=True)
+    else:
+        config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.float16)
+    kwargs: dict = {"quantization_config": config}
+    if device.type != "cuda":
+        # bitsandbytes places the weights itself when it quantizes; on CPU it must be told where.
+        kwargs["device_map"] = "cpu"
+    return kwargs

@@ -1,0 +1,136 @@
+"""Append-only result logs that a killed run can resume from, and that refuse to mix runs.
+
+A result log is a JSONL file with one finished example per line. Each line holds
+the run's identity (e.g. model, prompt_index, bit, dataset or task_genre) and a
+"data_index". Lines are appended and flushed after every batch, so a killed run
+loses at most the batch in flight; a kill in the middle of a write leaves a last
+line without its newline, which `repair_tail` cuts away (with a warning) before
+anything reads the file. A line whose identity differs from the current run's
+is refused: results of two models or prompts are never mixed in one file.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from data_utils.errors import FuteError
+from data_utils.io import ensure_parent_writable
+
+logger = logging.getLogger(__name__)
+
+
+def repair_tail(path: Path) -> bool:
+    """Cut a half-written last line (one without a final newline) off `path`; True when it did."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with open(path, "rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return False
+        content_end = handle.seek(0, os.SEEK_END)
+        # Walk back to the last newline; everything after it is the torn line.
+        position, keep = content_end, 0
+        while position > 0:
+            step = min(65536, position)
+            position -= step
+            handle.seek(position)
+            chunk = handle.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = position + newline + 1
+                break
+        handle.truncate(keep)
+    logger.warning("%s: the last line was half-written (a killed run?): removed %d bytes; that example is redone",
+                   path, content_end - keep)
+    return True
+
+
+def check_identity(found: dict[str, Any], identity: dict[str, Any], where: str) -> None:
+    """Refuse results of another run: every identity key must match (compared as strings)."""
+    for key, value in identity.items():
+        if str(found.get(key)) != str(value):
+            raise FuteError(f"{where} holds results of another run ({key}={found.get(key)!r}, this run has "
+                            f"{key}={value!r}); use another --save_path or delete that file")
+
+
+class ResultLog:
+    """The JSONL log of finished examples of one run (identity: dict of key -> value)."""
+
+    def __init__(self, path: str | os.PathLike, identity: dict[str, Any]):
+        self.path = ensure_parent_writable(path)
+        self.identity = identity
+
+    def load(self) -> dict[int, dict[str, Any]]:
+        """data_index -> record of every finished example (repairs a torn last line first)."""
+        done: dict[int, dict[str, Any]] = {}
+        if not self.path.is_file():
+            return done
+        repair_tail(self.path)
+        with open(self.path, encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                where = f"{self.path}:{line_number}"
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise FuteError(f"{where}: not a JSON line ({err.msg}); this file is not a result log of "
+                                    "this script: use another --save_path") from None
+                if not isinstance(record, dict) or not isinstance(record.get("data_index"), int):
+                    raise FuteError(f"{where}: not a result line (no integer data_index); use another --save_path")
+                check_identity(record, self.identity, where)
+                done[record["data_index"]] = record
+        if done:
+            logger.info("%s: %d examples already done, resuming", self.path, len(done))
+        return done
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append records as lines (identity added) and flush them to disk."""
+        lines = [json.dumps({**self.identity, **record}, ensure_ascii=False) + "\n"
+                 for record in records]
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write("".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def prompt_info(prompt) -> dict[str, Any]:
+    """The prompt as written into every output (the original's `prompt_info`, with its `answer_choices`)."""
+    return {
+        "number": prompt.number,
+        "genre": prompt.genre,
+        "template_id": prompt.template_id,
+        "name": prompt.name,
+        "template": prompt.template,
+        "answer_choices": {label: list(words) for label, words in prompt.verbalizers.items()},
+        "labels": list(prompt.labels),
+        "cot": prompt.is_cot,
+    }
+
+
+def example_record(example: dict[str, Any], score, labels: dict[str, Any]) -> dict[str, Any]:
+    """One finished example: the original's per-example fields plus the label view.
+
+    example: from llm_inference.data; score: a scoring.ExampleScore; labels: from
+    scoring.label_distribution.
+    """
+    record = {
+        "data_index": example["data_index"],
+        "data_entry": example["data_entry"],
+        "input_prompt": score.input_prompt,
+        "token_info": {
+            "word_scores": score.word_scores,
+            "verbalizers": score.verbalizers,
+            "answer_step": score.answer_step,
+            "answer": score.answer,
+        },
+        "prompt_ppl": score.prompt_ppl,
+        **labels,
+    }
+    if score.chat_history is not None:
+        record["chat_history"] = score.chat_history
+    return record

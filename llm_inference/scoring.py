@@ -1,0 +1,358 @@
+"""Scoring a prompt with an LLM: greedy generation, verbalizer scores, prompt perplexity.
+
+For one example and one prompt (SPEC section 4):
+
+1. The user message is rendered and formatted with the model's chat template
+   (token ids of the formatted text, no extra special tokens: the template writes them).
+2. Greedy decoding with the settings of configs/generation.json. At step s the
+   *processed* score of token v is the model's next-token logit after
+   repetition penalty (x1.2 on the prompt's and generated tokens), the
+   no-repeat-3-gram ban and the min-new-tokens ban on end-of-sequence, exactly
+   what `model.generate(..., output_scores=True)` returns as `scores[s]`.
+3. The answer step is the first step whose greedy token is not blank (decodes
+   to only whitespace: a space or a newline before the answer); a verbalizer's
+   score is the processed score of its single token at that step. If all
+   `max_new_tokens` steps are blank, step 0 is used (as the original did) and
+   `answer_step` is None. A score of -inf (a banned token) is written as -1e5,
+   as the original did, so the JSON stays valid.
+4. The prompt perplexity is exp of the mean next-token negative log-likelihood
+   of the formatted prompt: for prompt tokens x_0..x_{L-1},
+       ppl = exp( -1/(L-1) * sum_{t=1}^{L-1} log p(x_t | x_<t) ),
+   read from the logits of the same forward pass that gives step 0's scores.
+
+A scoring turn stops at its answer step: the original generated and discarded
+the remaining tokens, which changes no score. A chain-of-thought prompt
+(10-12) first generates its reasoning (up to 512 tokens, stopping at
+end-of-sequence), then asks the follow-up question in a second user turn and
+scores that turn; its perplexity is that of the first-turn prompt.
+
+Batches are left-padded with an attention mask and position ids that count
+only real tokens, so every example gets the numbers it gets alone (up to
+float rounding). The logits processors run on each example's own unpadded ids
+for the same reason.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
+
+from data_utils.errors import FuteError
+from llm_inference.prompts import (
+    Prompt,
+    apply_chat_template,
+    build_messages,
+    cot_followup_message,
+    verbalizer_token_ids,
+)
+
+logger = logging.getLogger(__name__)
+
+GENERATION_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "generation.json"
+# Stand-in for a score of -inf (a banned token), as the original wrote it: JSON has no infinity.
+NEG_INF_SCORE = -1e5
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """The generation settings of one turn (configs/generation.json, `generate_kwargs`)."""
+
+    max_new_tokens: int
+    min_new_tokens: int
+    repetition_penalty: float
+    no_repeat_ngram_size: int
+
+
+def load_generation_settings(path: Path = GENERATION_CONFIG) -> dict[str, GenerationSettings]:
+    """{"vanilla": ..., "cot": ...}; greedy decoding (do_sample false, num_beams 1) is checked, not assumed."""
+    config = json.loads(Path(path).read_text(encoding="utf-8"))
+    settings = {}
+    for name in ("vanilla", "cot"):
+        kwargs = config[name]["generate_kwargs"]
+        if kwargs.get("do_sample") or kwargs.get("num_beams", 1) != 1:
+            raise ValueError(f"{path}: {name} must be greedy (do_sample false, num_beams 1)")
+        settings[name] = GenerationSettings(
+            max_new_tokens=int(kwargs["max_new_tokens"]),
+            min_new_tokens=int(kwargs.get("min_new_tokens", 0)),
+            repetition_penalty=float(kwargs.get("repetition_penalty", 1.0)),
+            no_repeat_ngram_size=int(kwargs.get("no_repeat_ngram_size", 0)),
+        )
+    return settings
+
+
+def generation_settings(cot_max_new_tokens: int | None = None) -> dict[str, GenerationSettings]:
+    """The configured settings, with the reasoning turn's length cap replaced when one is given."""
+    settings = load_generation_settings()
+    if cot_max_new_tokens is not None:
+        if cot_max_new_tokens < 1:
+            raise FuteError(f"--cot_max_new_tokens must be at least 1, got {cot_max_new_tokens}")
+        settings["cot"] = replace(settings["cot"], max_new_tokens=cot_max_new_tokens)
+    return settings
+
+
+@dataclass
+class TurnResult:
+    """One example's greedy turn.
+
+    generated: new token ids (a scoring turn ends with its answer token).
+    answer_step: index of the first non-blank step, None when there was none.
+    scores: processed scores of the requested token ids at the answer step (step 0 if None).
+    prompt_ppl: perplexity of the turn's prompt, when asked for.
+    """
+
+    generated: list[int]
+    answer_step: int | None
+    scores: list[float] | None
+    prompt_ppl: float | None
+
+
+@dataclass
+class ExampleScore:
+    """What one example gets from one prompt (the per-example fields of the output files)."""
+
+    input_prompt: str
+    word_scores: list[float]
+    verbalizers: list[str]
+    answer_step: int | None
+    answer: str
+    prompt_ppl: float
+    chat_history: list[dict[str, str]] | None = None
+
+
+class GreedyScorer:
+    """Greedy decoding of a batch of token-id prompts with one model (see the module docstring)."""
+
+    def __init__(self, model, tokenizer):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = model.device
+        eos = model.generation_config.eos_token_id
+        if eos is None:
+            eos = tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self.eos_ids))
+        self._blank: dict[int, bool] = {}
+
+    def is_blank(self, token_id: int) -> bool:
+        """Whether the token decodes to only whitespace (special tokens decode to their text: not blank)."""
+        if token_id not in self._blank:
+            self._blank[token_id] = not self.tokenizer.decode([token_id], skip_special_tokens=False).strip()
+        return self._blank[token_id]
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of a chat-formatted text: its special tokens are in the text already."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    @torch.no_grad()
+    def run(self, prompts: Sequence[Sequence[int]], settings: GenerationSettings, score_ids: Sequence[int] | None,
+            with_ppl: bool) -> list[TurnResult]:
+        """Greedy-decode every prompt; with score_ids, stop each example at its answer step."""
+        batch = len(prompts)
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((batch, width), dtype=torch.long)
+        for row, ids in enumerate(prompts):
+            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            mask[row, width - len(ids):] = 1
+        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        # Positions count real tokens only, so a left-padded example sees the positions it sees alone.
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        output = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        ppl = [_prompt_ppl(output.logits[row], ids) for row, ids in enumerate(prompts)] if with_ppl else None
+        logits = output.logits[:, -1, :].float()
+        cache = output.past_key_values
+        del output
+
+        processors = self._processors(settings)
+        sequences = [list(ids) for ids in prompts]
+        generated: list[list[int]] = [[] for _ in range(batch)]
+        answer_step: list[int | None] = [None] * batch
+        picked: list[list[float] | None] = [None] * batch
+        done = [False] * batch
+        for step in range(settings.max_new_tokens):
+            next_ids = []
+            for row in range(batch):
+                if done[row]:
+                    next_ids.append(self.pad_id)
+                    continue
+                scores = self._process(processors, sequences[row], logits[row], step, settings)
+                token = int(scores.argmax())
+                if score_ids is not None and (step == 0 or (answer_step[row] is None and not self.is_blank(token))):
+                    picked[row] = _clean(scores[list(score_ids)])
+                sequences[row].append(token)
+                generated[row].append(token)
+                if answer_step[row] is None and not self.is_blank(token):
+                    answer_step[row] = step
+                    done[row] = score_ids is not None
+                if token in self.eos_ids:
+                    done[row] = True
+                next_ids.append(token)
+            if all(done) or step == settings.max_new_tokens - 1:
+                break
+            mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=-1)
+            positions = positions[:, -1:] + 1
+            step_ids = torch.tensor(next_ids, dtype=torch.long, device=self.device)[:, None]
+            output = self.model(input_ids=step_ids, attention_mask=mask, position_ids=positions,
+                                past_key_values=cache, use_cache=True)
+            logits, cache = output.logits[:, -1, :].float(), output.past_key_values
+        return [TurnResult(generated[row], answer_step[row], picked[row], ppl[row] if ppl else None)
+                for row in range(batch)]
+
+    @staticmethod
+    def _processors(settings: GenerationSettings) -> list:
+        processors = []
+        if settings.repetition_penalty != 1.0:
+            processors.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
+        if settings.no_repeat_ngram_size > 0:
+            processors.append(NoRepeatNGramLogitsProcessor(settings.no_repeat_ngram_size))
+        return processors
+
+    def _process(self, processors: list, sequence: list[int], logits: torch.Tensor, step: int,
+                 settings: GenerationSettings) -> torch.Tensor:
+        """Processed scores [V] of one example, from its own unpadded ids (prompt + generated so far)."""
+        ids = torch.tensor([sequence], dtype=torch.long, device=logits.device)
+        scores = logits[None].clone()
+        for processor in processors:
+            scores = processor(ids, scores)
+        if step < settings.min_new_tokens:
+            scores[0, list(self.eos_ids)] = -math.inf
+        return scores[0]
+
+
+def _prompt_ppl(logits: torch.Tensor, ids: Sequence[int]) -> float:
+    """exp(mean NLL of tokens 1..L-1 of a prompt); logits [width, V] of its left-padded row."""
+    length = len(ids)
+    if length < 2:
+        return float("nan")
+    row_logits = logits[logits.shape[0] - length: logits.shape[0] - 1].float()
+    targets = torch.tensor(ids[1:], dtype=torch.long, device=logits.device)
+    log_probs = torch.log_softmax(row_logits, dim=-1).gather(-1, targets[:, None])
+    return float(torch.exp(-log_probs.mean()))
+
+
+def _clean(scores: torch.Tensor) -> list[float]:
+    return torch.nan_to_num(scores, nan=0.0, posinf=-NEG_INF_SCORE, neginf=NEG_INF_SCORE).tolist()
+
+
+# ----------------------------------------------------------------------------- prompts -> scores
+
+class PromptScorer:
+    """Scores examples (dicts with the prompt's fields) with one prompt, vanilla or chain-of-thought."""
+
+    def __init__(self, model, tokenizer, prompt: Prompt, settings: dict[str, GenerationSettings] | None = None):
+        self.greedy = GreedyScorer(model, tokenizer)
+        self.tokenizer = tokenizer
+        self.prompt = prompt
+        self.settings = settings or load_generation_settings()
+        ids = verbalizer_token_ids(tokenizer, prompt)
+        self.verbalizer_ids = [token for label in prompt.verbalizers for token in ids[label]]
+
+    def first_turn(self, example: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
+        """(messages, formatted prompt) of the first user turn."""
+        messages = build_messages(self.prompt, example)
+        return messages, apply_chat_template(self.tokenizer, messages)
+
+    def score(self, examples: Sequence[dict[str, Any]]) -> list[ExampleScore]:
+        """One batch: every example's verbalizer scores and prompt perplexity."""
+        turns = [self.first_turn(example) for example in examples]
+        prompts = [self.greedy.encode(text) for _, text in turns]
+        if not self.prompt.is_cot:
+            results = self.greedy.run(prompts, self.settings["vanilla"], self.verbalizer_ids, with_ppl=True)
+            return [self._example(text, result, result.prompt_ppl, None)
+                    for (_, text), result in zip(turns, results)]
+
+        # Chain of thought: the reasoning turn, then the follow-up turn, which is scored.
+        reasoning = self.greedy.run(prompts, self.settings["cot"], None, with_ppl=True)
+        histories, second = [], []
+        for (messages, _), result in zip(turns, reasoning):
+            text = self.tokenizer.decode(_strip_eos(result.generated, self.greedy.eos_ids), skip_special_tokens=True)
+            history = [*messages, {"role": "assistant", "content": text.strip()},
+                       {"role": "user", "content": cot_followup_message(self.prompt)}]
+            histories.append(history)
+            second.append(self.greedy.encode(apply_chat_template(self.tokenizer, history)))
+        answers = self.greedy.run(second, self.settings["vanilla"], self.verbalizer_ids, with_ppl=False)
+        scored = []
+        for (_, text), first, answer, history in zip(turns, reasoning, answers, histories):
+            item = self._example(text, answer, first.prompt_ppl, history)
+            item.chat_history = [*history, {"role": "assistant", "content": item.answer}]
+            scored.append(item)
+        return scored
+
+    def score_all(self, examples: Sequence[dict[str, Any]], batch_size: int
+                  ) -> Iterator[tuple[Sequence[dict[str, Any]], list[ExampleScore]]]:
+        """Yield (batch of examples, their scores); examples carry their prompt fields under "fields".
+
+        Longest prompts go first: batches of similar length waste little on padding, and an
+        out-of-memory error shows up (and halves the batch) at the start, not after hours.
+        """
+        lengths = [len(self.greedy.encode(self.first_turn(example["fields"])[1])) for example in examples]
+        ordered = [examples[i] for i in sorted(range(len(examples)), key=lambda i: -lengths[i])]
+        yield from iter_batches(ordered, batch_size, lambda chunk: self.score([e["fields"] for e in chunk]))
+
+    def _example(self, text: str, result: TurnResult, ppl: float | None, history) -> ExampleScore:
+        if result.answer_step is None:
+            logger.warning("no non-blank token in %d generated steps: verbalizer scores taken at step 0",
+                           len(result.generated))
+        return ExampleScore(
+            input_prompt=text,
+            word_scores=result.scores,
+            verbalizers=list(self.prompt.verbalizer_list),
+            answer_step=result.answer_step,
+            answer=self.tokenizer.decode(result.generated, skip_special_tokens=False),
+            prompt_ppl=float(ppl),
+            chat_history=history,
+        )
+
+
+def _strip_eos(ids: list[int], eos_ids: set[int]) -> list[int]:
+    return ids[:-1] if ids and ids[-1] in eos_ids else ids
+
+
+def iter_batches(items: Sequence[Any], batch_size: int, fn: Callable[[Sequence[Any]], list]
+                 ) -> Iterator[tuple[Sequence[Any], list]]:
+    """Yield (chunk, fn(chunk)) over items in order; on out-of-memory, halve the batch and retry the chunk."""
+    start, size = 0, max(1, batch_size)
+    while start < len(items):
+        chunk = items[start:start + size]
+        try:
+            out = fn(chunk)
+        except torch.OutOfMemoryError:
+            if size == 1:
+                raise
+            size //= 2
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            logger.warning("out of memory: retrying with batch size %d", size)
+            continue
+        yield chunk, out
+        start += len(chunk)
+
+
+# ----------------------------------------------------------------------------- labels
+
+def label_distribution(word_scores: Sequence[float], prompt: Prompt) -> dict[str, Any]:
+    """The label view of one example's verbalizer scores, in the genre's label order.
+
+    label score s_l = max over the label's verbalizers of their scores (no floor at 0);
+    normalized_prob = softmax(s); normalized_pred = the label of the best verbalizer
+    (first one on a tie), as an index into prompt.labels.
+    """
+    scores = np.asarray(word_scores, dtype=np.float64)
+    owners = prompt.verbalizer_labels
+    label_scores = np.array([scores[[i for i, owner in enumerate(owners) if owner == label]].max()
+                             for label in prompt.labels])
+    shifted = np.exp(label_scores - label_scores.max())
+    best_label = owners[int(scores.argmax())]
+    return {
+        "label_scores": label_scores.tolist(),
+        "normalized_prob": (shifted / shifted.sum()).tolist(),
+        "normalized_pred": prompt.labels.index(best_label),
+    }

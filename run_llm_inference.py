@@ -1,0 +1,162 @@
+"""Answer a labelled dataset with one LLM and one prompt; save verbalizer scores, predictions, perplexity.
+
+Example (the reference's command, plus the new flags):
+    python run_llm_inference.py --model=llama-13b --dataset_name=sst2 --prompt_number=0 --bit=8 \
+        --save_path=./result/llm/llama-13b_sst2_0
+
+Output `--save_path` (".json" appended when missing), written atomically at the end:
+
+    {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "seed", "variant", "cot",
+     "summary": {"accuracy", "macro_f1", "num_examples", "labels"},
+     "results": [one per example, sorted by data_index:
+        {"data_index", "data_entry", "input_prompt",
+         "token_info": {"word_scores", "verbalizers", "answer_step", "answer"},
+         "prompt_ppl", "label_scores", "normalized_prob", "normalized_pred", "normalized_answer",
+         "chat_history" (CoT prompts only)}]}
+
+label_scores / normalized_prob / normalized_pred / normalized_answer use the genre's one
+label order (SA: negative, positive; NLI: entailment, neutral, contradiction). While it
+runs, finished examples go to `<save_path>.partial.jsonl` (appended after every batch);
+a rerun continues from there, and the file is removed once the JSON is written. A save
+path holding another model's, dataset's, prompt's or bit width's results is refused.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from data_utils import cli
+from data_utils.errors import FuteError
+from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
+from data_utils.metrics import compute_metrics
+from llm_inference.data import get_llm_spec, load_eval_examples
+from llm_inference.models import BITS, load_llm
+from llm_inference.prompts import load_prompt
+from llm_inference.records import ResultLog, check_identity, example_record, prompt_info
+from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
+
+logger = logging.getLogger(__name__)
+
+IDENTITY_KEYS = ("model", "dataset", "prompt_index", "bit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Run one LLM with one prompt (0-12) on a labelled dataset.")
+    parser.add_argument("--save_path", required=True, help="output JSON ('.json' is appended if missing)")
+    parser.add_argument("--model", required=True,
+                        help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
+    parser.add_argument("--dataset_name", required=True, help="sst2, imdb, rotten_tomatoes, cb, anli or wanli")
+    parser.add_argument("--prompt_number", type=int, required=True,
+                        help="prompt 0-12 of the dataset's genre; 10-12 are prompts 0-2 with chain-of-thought")
+    parser.add_argument("--bit", type=int, default=8, choices=BITS,
+                        help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
+    parser.add_argument("--max_examples", type=int, default=1000,
+                        help="score a seeded sample of at most this many examples of the evaluation split")
+    parser.add_argument("--dataset_path", default=None,
+                        help="local data instead of the hub: a folder with <eval split>.jsonl (json/csv/parquet) "
+                             "or that one file, with the hub dataset's field names")
+    parser.add_argument("--batch_size", type=int, default=8,
+                        help="examples per forward pass (halved automatically on out-of-memory)")
+    parser.add_argument("--cot_max_new_tokens", type=int, default=None,
+                        help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
+    cli.add_common_args(parser)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    if not args.save_path.endswith(".json"):
+        args.save_path += ".json"
+    if args.batch_size < 1:
+        raise FuteError(f"--batch_size must be at least 1, got {args.batch_size}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Score the sample, write the output JSON, return it."""
+    args = parse_args(argv)
+    spec = get_llm_spec(args.dataset_name)
+    prompt = load_prompt(spec.llm_genre, args.prompt_number)
+    cli.set_seed(args.seed)
+    device = cli.resolve_device(args.device)
+
+    # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run.
+    identity = {"model": args.model, "dataset": spec.name, "prompt_index": prompt.number, "bit": args.bit}
+    save_path = ensure_parent_writable(args.save_path)
+    done = _finished_results(save_path, identity)
+    log = ResultLog(f"{save_path}.partial.jsonl", identity)
+    done.update(log.load())
+
+    # Data: a seeded sample of the evaluation split; only what is not done yet is scored.
+    examples = load_eval_examples(spec, prompt.fields, args.dataset_path, args.max_examples, args.seed)
+    pending = [example for example in examples if example["data_index"] not in done]
+    logger.info("%d examples to score, %d already done", len(pending), len(examples) - len(pending))
+
+    if pending:
+        model, tokenizer = load_llm(args.model, args.bit, device)
+        scorer = PromptScorer(model, tokenizer, prompt, generation_settings(args.cot_max_new_tokens))
+        with tqdm(total=len(pending), desc=f"{spec.name} prompt {prompt.number}") as bar:
+            for batch, scores in scorer.score_all(pending, args.batch_size):
+                records = [_record(example, score, prompt) for example, score in zip(batch, scores)]
+                log.append(records)
+                done.update((record["data_index"], record) for record in records)
+                bar.update(len(batch))
+
+    # Assemble the output in data order, with the summary metrics.
+    results = [_strip_identity(done[example["data_index"]]) for example in examples]
+    output = {
+        "prompt_index": prompt.number,
+        "prompt_info": prompt_info(prompt),
+        "task": spec.llm_genre,
+        "dataset": spec.name,
+        "model": args.model,
+        "bit": args.bit,
+        "seed": args.seed,
+        "variant": None,
+        "cot": prompt.is_cot,
+        "summary": _summary(results, prompt.labels),
+        "results": results,
+    }
+    write_json(save_path, output)
+    write_json(save_path.with_suffix(".record.json"), run_record({**vars(args), "device": str(device)}, argv))
+    log.path.unlink(missing_ok=True)
+    logger.info("%s: accuracy %.4f, macro-F1 %.4f on %d examples", save_path,
+                output["summary"]["accuracy"], output["summary"]["macro_f1"], len(results))
+    return output
+
+
+def _finished_results(save_path: Path, identity: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """data_index -> result of an earlier finished run at save_path; another run's file is refused."""
+    if not save_path.is_file():
+        return {}
+    earlier = read_json(save_path)
+    if not isinstance(earlier, dict) or not isinstance(earlier.get("results"), list):
+        raise FuteError(f"{save_path} exists and is not an output of this script; use another --save_path")
+    check_identity(earlier, identity, str(save_path))
+    return {result["data_index"]: result for result in earlier["results"]}
+
+
+def _record(example: dict[str, Any], score, prompt) -> dict[str, Any]:
+    record = example_record(example, score, label_distribution(score.word_scores, prompt))
+    record["normalized_answer"] = example["label"]
+    return record
+
+
+def _strip_identity(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in record.items() if key not in IDENTITY_KEYS}
+
+
+def _summary(results: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, Any]:
+    predictions = [result["normalized_pred"] for result in results]
+    gold = [result["normalized_answer"] for result in results]
+    return {**compute_metrics(("accuracy", "macro_f1"), predictions, gold),
+            "num_examples": len(results), "labels": list(labels)}
+
+
+if __name__ == "__main__":
+    cli.exit_with(main)

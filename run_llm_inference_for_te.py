@@ -1,0 +1,118 @@
+"""Answer the model-task-embedding inputs x' with one LLM and one prompt: the y' JSONL.
+
+Example (the reference's command):
+    python run_llm_inference_for_te.py --model=llama-13b --prompt_number=0 --task_genre=sa --bit=8 \
+        --data_load_path=./result/mte_data/sa_x.jsonl --save_path=./result/mte_data/llama-13b_sa_0
+
+Input `--data_load_path`: the x' JSONL written by run_task_emb.py --generate_model_data_only,
+one object per line: {"content", "data_index"} for sa, {"premise", "hypothesis", "data_index"}
+for nli.
+
+Output `--save_path` (".jsonl" appended when missing): one JSON object per line, appended
+and flushed after every batch, in the order examples finish (NOT sorted: sort by data_index):
+
+    {"model", "task_genre", "prompt_index", "bit",        # the run's identity (a mismatch is refused)
+     "seed", "cot", "variant", "prompt_info",             # prompt_info.answer_choices: label -> verbalizers
+     "data_index",                                        # the x' line's data_index
+     "content" | "premise", "hypothesis",                 # the x' text fields, unchanged
+     "data_entry": {"text" | "premise", "hypothesis", "answer": "none"},
+     "input_prompt",                                      # the formatted first-turn prompt
+     "token_info": {"word_scores": [float], "verbalizers": [str], "answer_step": int | null, "answer": str},
+     "prompt_ppl": float,
+     "label_scores": [float], "normalized_prob": [float], "normalized_pred": int,
+     "chat_history": [{"role", "content"}, ...]}          # CoT prompts (10-12) only
+
+word_scores[i] is the processed score of verbalizers[i] at the answer step (see
+llm_inference/scoring.py); label_scores, normalized_prob (softmax of label_scores: the soft
+label y') and normalized_pred use the genre's label order, `prompt_info.labels`
+(sa: negative, positive; nli: entailment, neutral, contradiction). A rerun skips the
+data_index values already in the file; a half-written last line of a killed run is cut
+away (with a warning) before the file is read, so a reader may rely on every line being
+complete once this script has finished.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from tqdm import tqdm
+
+from data_utils import cli
+from data_utils.errors import FuteError
+from llm_inference.data import read_model_inputs
+from llm_inference.models import BITS, load_llm
+from llm_inference.prompts import GENRES, load_prompt
+from llm_inference.records import ResultLog, example_record, prompt_info
+from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Run one LLM with one prompt on the x' JSONL of model task "
+                                                 "embedding; append its answers y' as JSONL.")
+    parser.add_argument("--save_path", required=True, help="output JSONL ('.jsonl' is appended if missing)")
+    parser.add_argument("--data_load_path", required=True, help="the x' JSONL to answer")
+    parser.add_argument("--model", required=True,
+                        help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
+    parser.add_argument("--prompt_number", type=int, required=True,
+                        help="prompt 0-12 of --task_genre; 10-12 are prompts 0-2 with chain-of-thought")
+    parser.add_argument("--task_genre", required=True, choices=GENRES, help="sa (sentiment) or nli")
+    parser.add_argument("--bit", type=int, default=8, choices=BITS,
+                        help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
+    parser.add_argument("--batch_size", type=int, default=8,
+                        help="examples per forward pass (halved automatically on out-of-memory)")
+    parser.add_argument("--cot_max_new_tokens", type=int, default=None,
+                        help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
+    cli.add_common_args(parser)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    if not args.save_path.endswith(".jsonl"):
+        args.save_path += ".jsonl"
+    if args.batch_size < 1:
+        raise FuteError(f"--batch_size must be at least 1, got {args.batch_size}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Append a y' line for every x' line not yet in --save_path; return how many were added."""
+    args = parse_args(argv)
+    prompt = load_prompt(args.task_genre, args.prompt_number)
+    cli.set_seed(args.seed)
+    device = cli.resolve_device(args.device)
+
+    # What is done already (a torn last line is repaired; another run's file is refused).
+    identity = {"model": args.model, "task_genre": args.task_genre, "prompt_index": prompt.number, "bit": args.bit}
+    log = ResultLog(args.save_path, identity)
+    done = log.load()
+
+    examples = read_model_inputs(args.data_load_path, args.task_genre)
+    pending = [example for example in examples if example["data_index"] not in done]
+    logger.info("%s: %d x' lines, %d already answered", args.data_load_path, len(examples), len(examples) - len(pending))
+    if not pending:
+        return 0
+
+    model, tokenizer = load_llm(args.model, args.bit, device)
+    scorer = PromptScorer(model, tokenizer, prompt, generation_settings(args.cot_max_new_tokens))
+    constant = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
+    with tqdm(total=len(pending), desc=f"{args.task_genre} prompt {prompt.number}") as bar:
+        for batch, scores in scorer.score_all(pending, args.batch_size):
+            log.append([_line(example, score, prompt, constant) for example, score in zip(batch, scores)])
+            bar.update(len(batch))
+    logger.info("%s: %d lines added", log.path, len(pending))
+    return len(pending)
+
+
+def _line(example: dict[str, Any], score, prompt, constant: dict[str, Any]) -> dict[str, Any]:
+    record = example_record(example, score, label_distribution(score.word_scores, prompt))
+    inputs = {key: value for key, value in example["inputs"].items() if key != "data_index"}
+    return {**constant, "data_index": example["data_index"], **inputs, **record}
+
+
+if __name__ == "__main__":
+    cli.exit_with(main)

