@@ -1,0 +1,431 @@
+"""FIM (TaskEmb-style) task embeddings: squared loss gradients of a fine-tuned surrogate.
+
+Notation (every estimator returns one non-negative value per parameter entry):
+    N    number of examples, B_b size of batch b (the last batch may be smaller),
+    g_i  gradient of example i's loss,  G_b = (1/B_b) sum_{i in b} g_i  the gradient of
+         batch b's mean loss (`loss_fn` returns that mean).
+
+| estimator | formula | source |
+|---|---|---|
+| reference | (sum_b B_b G_b / N)^2 = (mean_i g_i)^2 | the FUTE original (default) |
+| batch | (1/N) sum_b G_b^2 | TaskEmb (tuvuumass/task-transferability) |
+| empirical | (1/N) sum_i g_i^2 | the empirical Fisher diagonal |
+
+`reference`: the original backpropagates loss x B_b / 1e4 for every batch into the
+same `.grad`, counts *examples* (`instance_count += batch_size`), then takes
+grad / count x 1e4 and raises it to `fim_pow` = 2. The 1e4 factors cancel, so this
+is the square of the dataset-mean gradient; they are left out here (the
+accumulators are float32 at least, where they only changed rounding).
+`batch`: TaskEmb's `compute_Fisher_with_labels` squares each batch's mean-loss
+gradient, sums over batches and divides by the total number of examples.
+(TaskEmb's default samples labels from the model's own prediction; here the
+labels are those in the batches, as in FUTE: soft or gold targets.)
+`empirical`: the per-example losses are taken as `loss_fn` on one-example batches.
+
+The pass runs in eval mode (no dropout), as both the original (`fim_run`:
+`model.eval()`) and TaskEmb without classifier fine-tuning do; the model's mode,
+its `requires_grad` flags and its `.grad` are left as they were. Like the original,
+the FIM is taken only over the parameters of `fim_parameters` (the backbone), but
+each parameter once: the original counted T5's shared embedding three times.
+
+Per-example gradients for `empirical` come from one batched forward/backward:
+forward hooks keep each layer's input, autograd gives the gradient at each
+layer's output, and g_i per layer follows in closed form (Linear: d_i^T a_i;
+Embedding: d_i scattered to token rows; LayerNorm: sum_t d_i * normalised input).
+Extra cost: the weight gradient in per-example form plus writing [chunk, *shape]
+per layer (MiniLM on one CPU thread: about 2x `reference`). `torch.func.vmap` was the
+first choice but cannot run through transformers 5's attention-mask code
+(`padding_mask.all()` is data-dependent control flow). Models with other layers
+holding FIM parameters (T5's RMS norm and relative position bias, Llama's RMS
+norm) use a per-example loop: exact, slower.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+from data_utils.errors import FuteError
+
+logger = logging.getLogger(__name__)
+
+FIM_ESTIMATORS: tuple[str, ...] = ("reference", "batch", "empirical")
+PER_EXAMPLE_MODES: tuple[str, ...] = ("auto", "hooks", "loop")
+OUTPUT_DTYPES = (np.float16, np.float32, np.float64)
+
+Batch = dict[str, object]
+LossFn = Callable[[Batch], torch.Tensor]
+
+# model_type -> the submodules of `model.base_model` the FIM covers; None = all of it.
+_ENCODER_DECODER = ("shared", "encoder", "decoder")
+_EMBEDDINGS_ENCODER = ("embeddings", "encoder")
+FIM_SUBMODULES: dict[str, tuple[str, ...] | None] = {
+    **dict.fromkeys(("t5", "mt5", "umt5", "longt5"), _ENCODER_DECODER),
+    **dict.fromkeys(("bert", "roberta", "xlm-roberta", "electra", "camembert", "deberta", "deberta-v2"),
+                    _EMBEDDINGS_ENCODER),
+    # Decoder-only base models hold no head (the LM/score head sits beside them).
+    **dict.fromkeys(("gpt2", "gpt_neo", "gptj", "llama", "mistral", "mixtral", "qwen2", "gemma", "opt"), None),
+}
+
+
+def fim_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The (name, parameter) pairs the FIM is taken over, each parameter once, in module order.
+
+    T5: shared embedding + encoder + decoder (their `embed_tokens` are the shared
+    weight: kept once, under its first name); BERT-like: embeddings + encoder (no
+    pooler); GPT-2/Llama-like: the base transformer. Unknown model types: the base
+    model minus any pooler. Task heads are never included.
+    """
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    base = model.base_model
+    names = FIM_SUBMODULES.get(model_type, "fallback")
+    if names is None:
+        modules = [base]
+    elif names == "fallback":
+        logger.info("model_type %r has no FIM layout: using its base model without pooler", model_type)
+        modules = [child for name, child in base.named_children() if name != "pooler"]
+    else:
+        missing = [n for n in names if not hasattr(base, n)]
+        if missing:
+            raise FuteError(f"{type(model).__name__} ({model_type}) has no {missing}: the FIM needs a standard "
+                            f"{model_type} backbone; load the surrogate with AutoModelFor* classes")
+        modules = [getattr(base, n) for n in names]
+
+    first_name = {id(p): n for n, p in model.named_parameters()}
+    seen: set[int] = set()
+    params = []
+    for module in modules:
+        for param in module.parameters():
+            if id(param) not in seen:
+                seen.add(id(param))
+                params.append((first_name[id(param)], param))
+    return params
+
+
+def fim_embedding(model: nn.Module, batches: Iterable[Batch], loss_fn: LossFn, estimator: str = "reference",
+                  device: torch.device | str | None = None, dtype=np.float32, chunk_size: int = 8,
+                  per_example: str = "auto") -> np.ndarray:
+    """The FIM task embedding: a 1-D array of length sum of `fim_parameters` sizes, in that order.
+
+    batches: dicts of tensors with the batch on dimension 0 (labels included);
+    values that are not such tensors are passed unchanged to every slice.
+    loss_fn(batch) -> scalar mean loss over the batch (it calls `model`).
+    estimator: one of FIM_ESTIMATORS (formulas in the module docstring).
+    device: where the model and batches go (default: where the model is).
+    dtype: np.float32, np.float64, or np.float16 (halves a t5-base vector to ~0.4 GB;
+    values below ~6e-8 become 0: the count is logged).
+    chunk_size, per_example: `empirical` only: examples per hooked forward/backward,
+    and "hooks" / "loop" / "auto" (hooks where every FIM layer is supported).
+    """
+    if estimator not in FIM_ESTIMATORS:
+        raise FuteError(f"unknown FIM estimator {estimator!r}; use one of {', '.join(FIM_ESTIMATORS)}")
+    if per_example not in PER_EXAMPLE_MODES:
+        raise FuteError(f"unknown per-example mode {per_example!r}; use one of {', '.join(PER_EXAMPLE_MODES)}")
+    if np.dtype(dtype) not in [np.dtype(d) for d in OUTPUT_DTYPES]:
+        raise FuteError(f"FIM output dtype {np.dtype(dtype)} is not supported; use float16, float32 or float64")
+    if chunk_size < 1:
+        raise FuteError(f"chunk_size must be at least 1, got {chunk_size}")
+    if device is not None:
+        model.to(device)
+    device = next(model.parameters()).device
+    named = fim_parameters(model)
+    params = [p for _, p in named]
+
+    with _fim_mode(model, params):
+        acc_dtype = torch.promote_types(params[0].dtype, torch.float32)
+        flat = torch.zeros(sum(p.numel() for p in params), dtype=acc_dtype, device=device)
+        views = list(torch.split(flat, [p.numel() for p in params]))
+        views = [v.view(p.shape) for v, p in zip(views, params)]
+        batches = (_to_device(b, device) for b in batches)
+        if estimator == "reference":
+            n = _sum_batch_gradients(batches, loss_fn, params, views, square=False)
+            flat.div_(max(n, 1)).pow_(2)
+        elif estimator == "batch":
+            n = _sum_batch_gradients(batches, loss_fn, params, views, square=True)
+            flat.div_(max(n, 1))
+        else:
+            use_hooks = per_example != "loop" and _hooks_cover(model, params, strict=per_example == "hooks")
+            batches = list(batches)  # a failed hook check restarts with the loop
+            n = None
+            if use_hooks:
+                n = _sum_squares_hooks(model, batches, loss_fn, params, views, chunk_size)
+            if n is None and per_example == "hooks":
+                raise FuteError("per-example hooks do not fit this model; use per_example='loop' or 'auto'")
+            if n is None:
+                flat.zero_()
+                n = _sum_squares_loop(batches, loss_fn, params, views)
+            flat.div_(max(n, 1))
+    if n == 0:
+        raise FuteError("the FIM got no examples: the training data for the task embedding is empty")
+    logger.info("FIM (%s) over %d examples: %d values, mean %.3e", estimator, n, flat.numel(), flat.mean().item())
+    return _to_numpy(flat, dtype)
+
+
+# ---------------------------------------------------------------------------
+# Batch plumbing
+# ---------------------------------------------------------------------------
+
+
+def _batch_size(batch: Batch) -> int:
+    tensor = batch.get("input_ids")
+    if not isinstance(tensor, torch.Tensor):
+        tensor = next((v for v in batch.values() if isinstance(v, torch.Tensor) and v.dim() > 0), None)
+    if tensor is None:
+        raise FuteError(f"a FIM batch holds no tensor (keys {sorted(batch)}); batches must be dicts of tensors")
+    return tensor.shape[0]
+
+
+def _slice(batch: Batch, start: int, stop: int) -> Batch:
+    size = _batch_size(batch)
+    return {k: v[start:stop] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == size else v
+            for k, v in batch.items()}
+
+
+def _to_device(batch: Batch, device: torch.device) -> Batch:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+@contextlib.contextmanager
+def _fim_mode(model: nn.Module, params: list[nn.Parameter]) -> Iterator[None]:
+    """Eval mode; gradients for the FIM parameters only; everything restored afterwards."""
+    was_training = model.training
+    flags = {p: p.requires_grad for p in model.parameters()}
+    wanted = {id(p) for p in params}
+    model.eval()
+    for p in flags:
+        p.requires_grad_(id(p) in wanted)
+    try:
+        yield
+    finally:
+        for p, flag in flags.items():
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+def _to_numpy(flat: torch.Tensor, dtype) -> np.ndarray:
+    full = flat.detach().cpu().numpy()
+    out = full.astype(dtype, copy=False)
+    if np.dtype(dtype) == np.float16:
+        underflow = int(np.count_nonzero((out == 0) & (full != 0)))
+        overflow = int(np.count_nonzero(np.isinf(out)))
+        if underflow or overflow:
+            logger.warning("float16 FIM: %d values flushed to 0, %d overflowed to inf", underflow, overflow)
+    return out
+
+
+def _grads(loss: torch.Tensor, params: list[nn.Parameter]) -> list[torch.Tensor | None]:
+    # autograd.grad, not backward: the model's own .grad stays untouched.
+    return list(torch.autograd.grad(loss, params, allow_unused=True))
+
+
+# ---------------------------------------------------------------------------
+# The three estimators
+# ---------------------------------------------------------------------------
+
+
+def _sum_batch_gradients(batches: Iterable[Batch], loss_fn: LossFn, params: list[nn.Parameter],
+                         views: list[torch.Tensor], square: bool) -> int:
+    """views += sum_b G_b^2 (square) or sum_b B_b G_b; returns N."""
+    n = 0
+    for batch in batches:
+        size = _batch_size(batch)
+        loss = loss_fn(batch)
+        for view, grad in zip(views, _grads(loss if square else loss * size, params)):
+            if grad is not None:
+                view.add_(grad.square() if square else grad)
+        n += size
+    return n
+
+
+def _sum_squares_loop(batches: Iterable[Batch], loss_fn: LossFn, params: list[nn.Parameter],
+                      views: list[torch.Tensor]) -> int:
+    """views += sum_i g_i^2, one forward/backward per example; returns N."""
+    n = 0
+    for batch in batches:
+        for i in range(_batch_size(batch)):
+            for view, grad in zip(views, _grads(loss_fn(_slice(batch, i, i + 1)), params)):
+                if grad is not None:
+                    view.add_(grad.square())
+            n += 1
+    return n
+
+
+class _NotPerExample(Exception):
+    """A hooked layer saw an input without the batch on dimension 0."""
+
+
+_HOOKED_TYPES = (nn.Linear, Conv1D, nn.Embedding, nn.LayerNorm)
+
+
+def _supported(module: nn.Module) -> bool:
+    if isinstance(module, nn.Embedding):
+        return module.max_norm is None and not module.scale_grad_by_freq
+    return isinstance(module, _HOOKED_TYPES)
+
+
+def _hooks_cover(model: nn.Module, params: list[nn.Parameter], strict: bool) -> bool:
+    """True when every FIM parameter is held only by layers whose per-example gradient we know."""
+    wanted = {id(p) for p in params}
+    covered: set[int] = set()
+    foreign: list[str] = []
+    for name, module in model.named_modules():
+        own = [id(p) for p in module.parameters(recurse=False) if id(p) in wanted]
+        if own and _supported(module):
+            covered.update(own)
+        elif own:
+            foreign.append(f"{name} ({type(module).__name__})")
+    uncovered = len(wanted - covered)
+    if foreign or uncovered:
+        message = f"per-example hooks cannot serve {foreign[:3] or f'{uncovered} parameters'}"
+        if strict:
+            raise FuteError(f"{message}; use per_example='loop' or 'auto'")
+        logger.info("%s: the empirical FIM uses a per-example loop (exact, slower)", message)
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _recording(model: nn.Module, params: list[nn.Parameter], size: int, calls: list) -> Iterator[None]:
+    """Record (module, input, output) of every call of a supported layer holding FIM parameters.
+
+    An output broadcast over the batch (leading dimension 1, e.g. BERT's position
+    embeddings) is expanded to `size` rows, so its gradient arrives per example.
+    """
+    wanted = {id(p) for p in params}
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+        x = inputs[0]
+        if output.shape[0] == 1 and size > 1:
+            output, x = output.expand(size, *output.shape[1:]), x.expand(size, *x.shape[1:])
+        elif output.shape[0] != size or x.shape[0] != size:
+            raise _NotPerExample(type(module).__name__)
+        calls.append((module, x.detach(), output))
+        return output
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if _supported(m) and any(id(p) in wanted for p in m.parameters(recurse=False))]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _per_example_terms(module: nn.Module, x: torch.Tensor, d: torch.Tensor, size: int, dtype: torch.dtype):
+    """Yield (parameter, kind, value): kind "dense" -> g_i for all i as [size, *param.shape];
+    kind "rows" -> (keys, rows) with key = i * vocab + token, rows [K, dim] to scatter-add."""
+    d = d.to(dtype)
+    if isinstance(module, nn.Embedding):
+        ids = x.reshape(size, -1)
+        rows = d.reshape(size, -1, module.embedding_dim)
+        keep = ids != module.padding_idx if module.padding_idx is not None else torch.ones_like(ids, dtype=torch.bool)
+        keys = torch.arange(size, device=ids.device)[:, None] * module.num_embeddings + ids
+        yield module.weight, "rows", (keys[keep], rows[keep])
+        return
+    if isinstance(module, nn.LayerNorm):
+        shape = module.normalized_shape
+        normed = F.layer_norm(x.to(dtype), shape, eps=module.eps).reshape(size, -1, *shape)
+        d = d.reshape(size, -1, *shape)
+        if module.weight is not None:
+            yield module.weight, "dense", (d * normed).sum(1)
+        if module.bias is not None:
+            yield module.bias, "dense", d.sum(1)
+        return
+    a = x.to(dtype).reshape(size, -1, x.shape[-1])
+    d = d.reshape(size, -1, d.shape[-1])
+    # nn.Linear stores weight [out, in]; GPT-2's Conv1D stores [in, out].
+    pattern = "bto,bti->boi" if isinstance(module, nn.Linear) else "bto,bti->bio"
+    yield module.weight, "dense", torch.einsum(pattern, d, a)
+    if module.bias is not None:
+        yield module.bias, "dense", d.sum(1)
+
+
+def _sum_squares_hooks(model: nn.Module, batches: list[Batch], loss_fn: LossFn, params: list[nn.Parameter],
+                       views: list[torch.Tensor], chunk_size: int) -> int | None:
+    """views += sum_i g_i^2 from hooked batched passes; returns N, or None if the hooks
+    turn out not to give per-example gradients (checked on the first chunk against autograd)."""
+    index = {id(p): k for k, p in enumerate(params)}
+    n, checked = 0, False
+    for batch in batches:
+        size_b = _batch_size(batch)
+        for start in range(0, size_b, chunk_size):
+            chunk = _slice(batch, start, min(start + chunk_size, size_b))
+            size = _batch_size(chunk)
+            calls: list = []
+            try:
+                with _recording(model, params, size, calls):
+                    total = loss_fn(chunk) * size  # sum of the per-example losses
+            except _NotPerExample as err:
+                logger.info("layer %s is shared across the batch: falling back to a per-example loop", err)
+                return None
+            outputs = [out for _, _, out in calls]
+            grads_out = torch.autograd.grad(total, outputs, allow_unused=True, retain_graph=not checked)
+            # A parameter is squared once all calls that use it are in (sum over calls
+            # first: T5-style shared weights), then its [size, *shape] terms are freed.
+            remaining = Counter(id(p) for module, _, _ in calls for p in module.parameters(recurse=False))
+            pending: dict[int, list] = defaultdict(list)
+            sums: dict[int, torch.Tensor | None] = {}
+            with torch.no_grad():
+                for (module, x, _), d in zip(calls, grads_out):
+                    if d is not None:
+                        for param, kind, value in _per_example_terms(module, x, d, size, views[0].dtype):
+                            if id(param) in index:
+                                pending[id(param)].append((kind, value))
+                    for param in module.parameters(recurse=False):
+                        remaining[id(param)] -= 1
+                        if remaining[id(param)] == 0 and pending.get(id(param)):
+                            k = index[id(param)]
+                            sums[k] = _add_squares(views[k], params[k], size, pending.pop(id(param)),
+                                                   want_sum=not checked)
+            del calls, outputs, grads_out
+            if not checked:
+                if not _matches_autograd(total, params, sums):
+                    logger.warning("per-example hooks disagree with autograd: falling back to a per-example loop")
+                    return None
+                checked = True
+            n += size
+    return n
+
+
+def _add_squares(view: torch.Tensor, param: nn.Parameter, size: int, terms: list, want_sum: bool):
+    """view += sum_i (sum of this parameter's per-example terms)^2; returns sum_i g_i if want_sum."""
+    dense = [v for kind, v in terms if kind == "dense"]
+    rows = [v for kind, v in terms if kind == "rows"]
+    if rows:
+        keys = torch.cat([k for k, _ in rows])
+        values = torch.cat([r for _, r in rows])
+        vocab = param.shape[0]
+    if dense:
+        g = torch.stack(dense).sum(0) if len(dense) > 1 else dense[0]
+        if rows:  # an embedding matrix also used as a dense weight (a tied head)
+            g = g.reshape(size * vocab, -1).index_add(0, keys, values).view(size, *param.shape)
+        total = g.sum(0) if want_sum else None
+        view.add_(g.square_().sum(0))  # in place: g is [size, *shape], the largest tensor of the pass
+        return total
+    unique, inverse = torch.unique(keys, return_inverse=True)
+    per_example_rows = values.new_zeros(len(unique), values.shape[1]).index_add_(0, inverse, values)
+    view.index_add_(0, unique % vocab, per_example_rows.square())
+    return torch.zeros_like(view).index_add_(0, keys % vocab, values) if want_sum else None
+
+
+def _matches_autograd(total: torch.Tensor, params: list[nn.Parameter], sums: dict[int, torch.Tensor]) -> bool:
+    """sum_i g_i from the hooks must equal autograd's gradient of the summed loss.
+
+    The tolerance is relative to the largest gradient entry of all parameters: some
+    gradients are zero in theory (attention key biases) and pure rounding noise here.
+    """
+    grads = [g if g is not None else torch.zeros_like(p) for g, p in zip(_grads(total, params), params)]
+    scale = max(g.abs().max().item() for g in grads) + 1e-30
+    for k, grad in enumerate(grads):
+        mine = sums.get(k)
+        mine = torch.zeros_like(grad) if mine is None else mine.to(grad.dtype)
+        if not torch.allclose(mine, grad, rtol=1e-3, atol=1e-6 * scale):
+            return False
+    return True
