@@ -21,10 +21,10 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 test: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 test-fast: setup
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow"
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
 demo: setup
 	HF_HUB_OFFLINE=1 bash scripts/demo.sh

@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model, tokenizer = load_llm(args.model, args.bit, device)
     scorer = PromptScorer(model, tokenizer, prompt, generation_settings(args.cot_max_new_tokens))
     constant = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
-    with tqdm(total=len(pending), desc=f"{args.task_genre} prompt {prompt.number}") as bar:
+    with tqdm(total=len(pending), desc=f"{args.task_genre} prompt {prompt.number}", disable=None) as bar:
         for batch, scores in scorer.score_all(pending, args.batch_size):
             log.append([_line(example, score, prompt, constant) for example, score in zip(batch, scores)])
             bar.update(len(batch))

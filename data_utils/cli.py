@@ -41,6 +41,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def start(args: argparse.Namespace):
     """What every entry script does first: apply --log_level, seed everything, resolve --device."""
     logging.getLogger().setLevel(getattr(logging, args.log_level))
+    if not sys.stderr.isatty():  # progress bars in a log file are noise
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     set_seed(args.seed)
     return resolve_device(args.device)
 

