@@ -49,7 +49,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="cr (classification/regression), qa (extractive QA), sa / nli (LLM task genres)")
     p.add_argument("--input_type", required=True, choices=("data", "model"),
                    help="data: a labelled dataset (DTE); model: a model's outputs on x' (MTE)")
-    p.add_argument("--task_emb_type", required=True, choices=("prefix", "fim"), help="task embedding method")
+    p.add_argument("--task_emb_type", required=True, choices=("prefix", "fim", "text"),
+                   help="prefix (TuPaTE-style), fim (TaskEmb-style), or text (the TextEmb baseline: mean final "
+                        "hidden state of the surrogate over the dataset; data input only)")
     p.add_argument("--to_train_dataset", default=None,
                    help="data input: the dataset; model input: the dataset the model was fine-tuned on "
                         "(read from the checkpoint's record when omitted)")
@@ -103,6 +105,8 @@ def _check_mode(args: argparse.Namespace) -> None:
         if args.task_type not in ("sa", "nli"):
             raise FuteError("--generate_model_data_only writes LLM inputs: use --task_type sa or nli")
         return
+    if args.task_emb_type == "text" and args.input_type != "data":
+        raise FuteError("--task_emb_type text (TextEmb) describes a dataset: use --input_type data")
     if args.input_type == "model" and args.is_baseline:
         raise FuteError("--is_baseline True only applies to --input_type data: a model task embedding is FUTE's")
     if args.llm_mode:
@@ -128,9 +132,10 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     if args.generate_model_data_only:
         return generate_model_inputs(args, argv)
 
-    # Hyper-parameters: the table of SPEC section 3, flags win.
+    # Hyper-parameters: the table of SPEC section 3, flags win (TextEmb reads the data like a DTE).
     input_kind = "llm" if args.llm_mode else args.input_type
-    hp = pipeline.hyper_parameters(input_kind, args.task_type, args.task_emb_type, args.is_baseline, {
+    method = "fim" if args.task_emb_type == "text" else args.task_emb_type
+    hp = pipeline.hyper_parameters(input_kind, args.task_type, method, args.is_baseline, {
         "learning_rate": args.learning_rate, "max_epochs": args.max_epochs, "batch_size": args.batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps, "max_len": args.max_len})
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
@@ -154,16 +159,22 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
         training = pipeline.llm_training_set(args.load_path, args.task_type, args.lm_model_name, tokenizer, hp["max_len"])
 
     # Learn the embedding on the surrogate and save it with its record.
-    embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer, hp,
-                                         device, args.seed, args.data_loader_shuffle, args.fim_estimator,
-                                         args.soft_label_loss)
+    if args.task_emb_type == "text":
+        embedding = pipeline.text_embedding(args.task_emb_model_lm_name, training.features, tokenizer, micro_batch,
+                                            device)
+        method_name = "textemb"
+    else:
+        embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer,
+                                             hp, device, args.seed, args.data_loader_shuffle, args.fim_estimator,
+                                             args.soft_label_loss)
+        method_name = f"{args.task_emb_type}-{'baseline' if args.is_baseline else 'fute'}"
     embedding = embedding.astype(args.save_dtype)
     with atomic_open(save_path, "wb") as handle:
         np.save(handle, embedding)
     config = {**vars(args), "device": str(device), "hyper_parameters": hp, **training.info}
     record = run_record(config, argv)
     record["embedding"] = {"task": training.task_name, "kind": "DTE" if input_kind == "data" else "MTE",
-                           "method": f"{args.task_emb_type}-{'baseline' if args.is_baseline else 'fute'}",
+                           "method": method_name,
                            "dim": int(embedding.shape[0]), "dtype": args.save_dtype}
     write_json(save_path.with_suffix(".record.json"), record)
     logger.info("saved %s embedding of %s (%d values) to %s", record["embedding"]["method"], training.task_name,

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import (AutoConfig, AutoModel, AutoModelForQuestionAnswering, AutoModelForSequenceClassification,
+                          AutoTokenizer)
 
 from configs.datasets import DatasetSpec
 from configs.models import MODEL_ALIASES
@@ -114,6 +115,15 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
     if model.config.pad_token_id is None and tokenizer is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model
+
+
+def load_base_model(source: str):
+    """The bare backbone of `source` (no head); the encoder of an encoder-decoder model."""
+    try:
+        model = AutoModel.from_pretrained(source)
+    except (OSError, ValueError) as err:
+        raise _load_error(source, err) from None
+    return model.get_encoder() if model.config.is_encoder_decoder else model
 
 
 def save_checkpoint(model, tokenizer, folder: str) -> None:

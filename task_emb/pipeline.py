@@ -7,6 +7,8 @@ The steps, whatever the input:
 3. prefix: freeze T, learn per-layer prefixes (+ head); the embedding is the
    layer-mean of the prefixes. fim: fine-tune all of T, then take the diagonal
    Fisher information of the loss over the training data.
+The TextEmb baseline (`text_embedding`) needs no training: the mean of T's final
+hidden states over the dataset's tokens.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from data_utils.io import iter_jsonl, read_json
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.fim import fim_embedding
-from task_emb.models import load_head_model, load_tokenizer, resolve_checkpoint, resolve_model_name
+from task_emb.models import load_base_model, load_head_model, load_tokenizer, resolve_checkpoint, resolve_model_name
 from task_emb.prefix import PrefixTaskModel
 from task_emb.targets import llm_label_distribution, regression_loss, soft_label_loss, span_to_characters
 from task_emb.trainer import TrainConfig, train
@@ -240,3 +242,22 @@ def learn_embedding(method: str, surrogate: str, training: TrainingSet, tokenize
     fim_batches = make_loader(training.features, tokenizer, micro_batch, shuffle=False)
     return fim_embedding(model, tqdm(fim_batches, desc="fim", leave=False, disable=None), lambda batch: loss(model, batch),
                          estimator=fim_estimator, device=device)
+
+
+@torch.no_grad()
+def text_embedding(surrogate: str, features: list[dict], tokenizer, batch_size: int, device) -> np.ndarray:
+    """TextEmb (TaskEmb's baseline): the mean of T's final hidden states over every non-padding
+    token of the dataset, [hidden_size]. An encoder-decoder model uses its encoder."""
+    model = load_base_model(resolve_model_name(surrogate)).to(device).eval()
+    total, count = None, 0
+    inputs = [{k: v for k, v in f.items() if k not in ("labels", "start_positions", "end_positions")}
+              for f in features]
+    for batch in tqdm(make_loader(inputs, tokenizer, batch_size, shuffle=False), desc="textemb", leave=False,
+                      disable=None):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        hidden = model(**batch).last_hidden_state  # [B, T, H]
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        summed = (hidden * mask).sum(dim=(0, 1))
+        total = summed if total is None else total + summed
+        count += int(mask.sum())
+    return (total / max(count, 1)).float().cpu().numpy()

@@ -276,3 +276,21 @@ def test_mte_of_a_model_is_closest_to_the_dte_of_its_own_task(tmp_path):
                              "--save_path", str(tmp_path / "mte"), *fim])
     cosine = {task: float(np.dot(mte, v) / np.linalg.norm(mte) / np.linalg.norm(v)) for task, v in dte.items()}
     assert cosine["sst2"] > cosine["qqp"] and cosine["sst2"] > cosine["snli"], cosine
+
+
+def test_textemb_is_the_mean_final_hidden_state_over_dataset_tokens(tmp_path, tiny_bert):
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    embedding = run_task_emb.main(data_args(tmp_path, tiny_bert, "sst2", "text", "True"))
+    record = record_of(tmp_path / "sst2_text_True.npy")
+    assert record["embedding"]["method"] == "textemb" and record["embedding"]["kind"] == "DTE"
+    # Independent: every training example alone (no padding), all tokens pooled together.
+    from data_utils.loading import load_examples
+    from configs.datasets import DATASETS
+
+    texts = [e["text"] for e in load_examples(DATASETS["sst2"], str(SAMPLES / "sst2"), 16, 42)["train"]]
+    model, tokenizer = AutoModel.from_pretrained(tiny_bert).eval(), AutoTokenizer.from_pretrained(tiny_bert)
+    with torch.no_grad():
+        states = torch.cat([model(**tokenizer(t, return_tensors="pt")).last_hidden_state[0] for t in texts])
+    np.testing.assert_allclose(embedding, states.mean(0).numpy(), rtol=1e-4, atol=1e-5)
