@@ -133,13 +133,13 @@ def load_raw_splits(spec: DatasetSpec, dataset_path: str | None = None) -> dict[
     for role, split in wanted.items():
         if split is None:
             continue
-        if dataset_path is not None:
-            rows[role] = _read_local_split(spec, Path(dataset_path), split)
-        elif spec.multiqa_name is not None:
-            multiqa_split = "train" if role == "train" else "dev"
-            rows[role] = read_table(download_multiqa(spec, multiqa_split))
+        if dataset_path is None and spec.multiqa_name is not None:
+            rows[role] = read_table(download_multiqa(spec, "train" if role == "train" else "dev"))
         else:
-            rows[role] = _read_hub_split(spec, split)
+            if dataset_path is not None and not Path(dataset_path).is_dir():
+                raise FuteError(f"--dataset_path {dataset_path} is not a folder; it must hold one file per split, "
+                                f"e.g. {spec.train_split}.jsonl")
+            rows[role] = load_split(spec, split, dataset_path)[0]
     if "dev" not in rows:
         rows["train"], rows["dev"] = split_train_dev(rows["train"])
         logger.info("%s has no dev split: cut %d train / %d dev (seed %d)",
@@ -155,15 +155,22 @@ def split_train_dev(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     return [rows[i] for i in order[:cut]], [rows[i] for i in order[cut:]]
 
 
-def _read_local_split(spec: DatasetSpec, folder: Path, split: str) -> list[dict]:
-    if not folder.is_dir():
-        raise FuteError(f"--dataset_path {folder} is not a folder; it must hold one file per split, e.g. "
-                        f"{spec.train_split}.jsonl")
-    path = find_split_file(folder, split)
-    if path is None:
-        raise FuteError(f"no file for split {split!r} of {spec.name} in {folder}; expected {split}.jsonl "
+def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> tuple[list[dict], str]:
+    """(rows, origin) of one named split: from the hub, a local folder (`<split>.jsonl`, ...) or,
+    when `dataset_path` is a file, that file itself."""
+    if dataset_path is None:
+        return _read_hub_split(spec, split), spec.hub_id or ""
+    path = Path(dataset_path)
+    if path.is_file():
+        return read_table(path), str(path)
+    if not path.is_dir():
+        raise FuteError(f"--dataset_path {path} does not exist; give a folder with one file per split, e.g. "
+                        f"{split}.jsonl, or one file holding the split")
+    found = find_split_file(path, split)
+    if found is None:
+        raise FuteError(f"no file for split {split!r} of {spec.name} in {path}; expected {split}.jsonl "
                         f"(or {', '.join(s for s in LOCAL_SUFFIXES[1:])})")
-    return read_table(path)
+    return read_table(found), str(found)
 
 
 def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from configs.datasets import GENRE_LABELS, LLM_DATASETS, DatasetSpec
-from data_utils import loading
 from data_utils.errors import FuteError
-from data_utils.loading import find_split_file, label_index, read_table
+from data_utils.loading import label_index, load_split
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
         raise FuteError(f"--max_examples must be at least 1, got {max_examples}")
     if len(prompt_fields) != len(spec.inputs):
         raise FuteError(f"{spec.name} has inputs {spec.inputs}, which do not fill the prompt fields {prompt_fields}")
-    rows, origin = _read_eval_split(spec, dataset_path)
+    rows, origin = load_split(spec, spec.llm_eval_split, dataset_path)
     where = f"{spec.name} {spec.llm_eval_split} ({origin})"
     genre_labels = GENRE_LABELS[spec.llm_genre]
     examples, unlabelled = [], 0
@@ -91,22 +90,6 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
         raise FuteError(f"{where}: no labelled examples; check the file or the split name")
     logger.info("%s: %d of %d examples (seed %d)", where, len(examples), len(rows), seed)
     return examples
-
-
-def _read_eval_split(spec: DatasetSpec, dataset_path: str | None) -> tuple[list[dict], str]:
-    if dataset_path is None:
-        return loading._read_hub_split(spec, spec.llm_eval_split), spec.hub_id
-    path = Path(dataset_path)
-    if path.is_dir():
-        found = find_split_file(path, spec.llm_eval_split)
-        if found is None:
-            raise FuteError(f"no file for split {spec.llm_eval_split!r} of {spec.name} in {path}; expected "
-                            f"{spec.llm_eval_split}.jsonl (or .json, .csv, .parquet), or pass the file itself")
-        path = found
-    elif not path.is_file():
-        raise FuteError(f"--dataset_path {path} does not exist; give a folder with {spec.llm_eval_split}.jsonl "
-                        "or one file holding the evaluation split")
-    return read_table(path), str(path)
 
 
 def read_model_inputs(path: str | Path, genre: str) -> list[dict[str, Any]]:
