@@ -78,8 +78,11 @@ def read_json(path: str | os.PathLike) -> Any:
         raise FuteError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
 
 
-def iter_jsonl(path: str | os.PathLike) -> Iterator[dict]:
-    """Yield one dict per non-blank line; a malformed line is an error naming file and line."""
+def iter_jsonl_lines(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
+    """Yield (where, record) per non-blank line, where = "file:line" for the caller's own errors.
+
+    A line that is not a JSON object is an error naming file and line.
+    """
     path = Path(path)
     if not path.is_file():
         raise FuteError(f"file not found: {path}")
@@ -87,13 +90,20 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[dict]:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
+            where = f"{path}:{line_number}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise FuteError(f"{path}:{line_number}: not a JSON line ({err.msg}); fix or delete that line") from None
+                raise FuteError(f"{where}: not a JSON line ({err.msg}); fix or delete that line") from None
             if not isinstance(record, dict):
-                raise FuteError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
-            yield record
+                raise FuteError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            yield where, record
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[dict]:
+    """Yield one dict per non-blank line; a malformed line is an error naming file and line."""
+    for _, record in iter_jsonl_lines(path):
+        yield record
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:

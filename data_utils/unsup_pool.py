@@ -13,7 +13,6 @@ order should call `shuffle_examples` first (`write_model_inputs` does it itself)
 """
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import random
@@ -29,7 +28,7 @@ import numpy as np
 
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
 from data_utils.errors import FuteError
-from data_utils.io import read_jsonl, write_jsonl
+from data_utils.io import iter_jsonl_lines, read_jsonl, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -74,28 +73,16 @@ def read_local_pool(path: str | Path) -> list[PoolExample]:
 
 
 def _read_pool_file(path: Path) -> list[PoolExample]:
-    # Own loop (not io.iter_jsonl) because errors about a *field* must name the line,
-    # and iter_jsonl skips blank lines without telling which line a record came from.
     examples = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise FuteError(f"{where}: not a JSON line ({err.msg}); fix or delete that line") from None
-            if not isinstance(record, dict):
-                raise FuteError(f"{where}: expected a JSON object with a 'text' field")
-            text = record.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise FuteError(f"{where}: missing or empty 'text'; every pool line needs a non-empty 'text'")
-            pair = record.get("text_pair")
-            if pair is not None and not isinstance(pair, str):
-                raise FuteError(f"{where}: 'text_pair' must be a string or absent")
-            source = record.get("source") or path.stem
-            examples.append(PoolExample(text=text, text_pair=pair or None, source=str(source)))
+    for where, record in iter_jsonl_lines(path):
+        text = record.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise FuteError(f"{where}: missing or empty 'text'; every pool line needs a non-empty 'text'")
+        pair = record.get("text_pair")
+        if pair is not None and not isinstance(pair, str):
+            raise FuteError(f"{where}: 'text_pair' must be a string or absent")
+        source = record.get("source") or path.stem
+        examples.append(PoolExample(text=text, text_pair=pair or None, source=str(source)))
     return examples
 
 

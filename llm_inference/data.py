@@ -14,7 +14,6 @@ An example is {"data_index": int, "fields": {prompt field: text}, "data_entry": 
 """
 from __future__ import annotations
 
-import json
 import logging
 import random
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from configs.datasets import GENRE_LABELS, LLM_DATASETS, DatasetSpec
 from data_utils.errors import FuteError
+from data_utils.io import iter_jsonl_lines
 from data_utils.loading import label_index, load_split
 
 logger = logging.getLogger(__name__)
@@ -105,28 +105,18 @@ def read_model_inputs(path: str | Path, genre: str) -> list[dict[str, Any]]:
                         "--generate_model_data_only True)")
     mapping = MODEL_INPUT_FIELDS[genre]
     examples, seen = [], set()
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise FuteError(f"{where}: not a JSON line ({err.msg}); fix or delete that line") from None
-            if not isinstance(record, dict):
-                raise FuteError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            absent = [source for source in mapping.values() if not isinstance(record.get(source), str)]
-            if absent:
-                raise FuteError(f"{where}: no text field {absent[0]!r}; {genre} x' lines need "
-                                f"{', '.join(mapping.values())} (is --task_genre right?)")
-            index = record.get("data_index", len(examples))
-            if not isinstance(index, int) or isinstance(index, bool) or index in seen:
-                raise FuteError(f"{where}: data_index {index!r} is not a new integer; each line needs its own")
-            seen.add(index)
-            fields = {name: record[source] for name, source in mapping.items()}
-            examples.append({"data_index": index, "fields": fields, "inputs": record,
-                             "data_entry": {**fields, "answer": "none"}, "label": None})
+    for where, record in iter_jsonl_lines(path):
+        absent = [source for source in mapping.values() if not isinstance(record.get(source), str)]
+        if absent:
+            raise FuteError(f"{where}: no text field {absent[0]!r}; {genre} x' lines need "
+                            f"{', '.join(mapping.values())} (is --task_genre right?)")
+        index = record.get("data_index", len(examples))
+        if not isinstance(index, int) or isinstance(index, bool) or index in seen:
+            raise FuteError(f"{where}: data_index {index!r} is not a new integer; each line needs its own")
+        seen.add(index)
+        fields = {name: record[source] for name, source in mapping.items()}
+        examples.append({"data_index": index, "fields": fields, "inputs": record,
+                         "data_entry": {**fields, "answer": "none"}, "label": None})
     if not examples:
         raise FuteError(f"{path}: no x' lines")
     return examples

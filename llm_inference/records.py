@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from data_utils.errors import FuteError
-from data_utils.io import ensure_parent_writable
+from data_utils.io import ensure_parent_writable, iter_jsonl_lines
 
 logger = logging.getLogger(__name__)
 
@@ -70,20 +70,11 @@ class ResultLog:
         if not self.path.is_file():
             return done
         repair_tail(self.path)
-        with open(self.path, encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                where = f"{self.path}:{line_number}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise FuteError(f"{where}: not a JSON line ({err.msg}); this file is not a result log of "
-                                    "this script: use another --save_path") from None
-                if not isinstance(record, dict) or not isinstance(record.get("data_index"), int):
-                    raise FuteError(f"{where}: not a result line (no integer data_index); use another --save_path")
-                check_identity(record, self.identity, where)
-                done[record["data_index"]] = record
+        for where, record in iter_jsonl_lines(self.path):
+            if not isinstance(record.get("data_index"), int):
+                raise FuteError(f"{where}: not a result line (no integer data_index); use another --save_path")
+            check_identity(record, self.identity, where)
+            done[record["data_index"]] = record
         if done:
             logger.info("%s: %d examples already done, resuming", self.path, len(done))
         return done
