@@ -35,7 +35,7 @@ from data_utils.errors import FuteError
 from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
 from data_utils.metrics import compute_metrics
 from llm_inference.data import get_llm_spec, load_eval_examples
-from llm_inference.models import BITS, load_llm
+from llm_inference.models import add_llm_args, load_llm
 from llm_inference.prompts import load_prompt
 from llm_inference.records import ResultLog, check_identity, example_record, prompt_info
 from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
@@ -48,23 +48,15 @@ IDENTITY_KEYS = ("model", "dataset", "prompt_index", "bit")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Run one LLM with one prompt (0-12) on a labelled dataset.")
     parser.add_argument("--save_path", required=True, help="output JSON ('.json' is appended if missing)")
-    parser.add_argument("--model", required=True,
-                        help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
     parser.add_argument("--dataset_name", required=True, help="sst2, imdb, rotten_tomatoes, cb, anli or wanli")
     parser.add_argument("--prompt_number", type=int, required=True,
                         help="prompt 0-12 of the dataset's genre; 10-12 are prompts 0-2 with chain-of-thought")
-    parser.add_argument("--bit", type=int, default=8, choices=BITS,
-                        help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
     parser.add_argument("--max_examples", type=int, default=1000,
                         help="score a seeded sample of at most this many examples of the evaluation split")
     parser.add_argument("--dataset_path", default=None,
                         help="local data instead of the hub: a folder with <eval split>.jsonl (json/csv/parquet) "
                              "or that one file, with the hub dataset's field names")
-    parser.add_argument("--batch_size", type=int, default=8,
-                        help="examples per forward pass (halved automatically on out-of-memory)")
-    parser.add_argument("--cot_max_new_tokens", type=int, default=None,
-                        help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
-    cli.add_common_args(parser)
+    add_llm_args(parser)
     return parser
 
 
@@ -82,8 +74,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     spec = get_llm_spec(args.dataset_name)
     prompt = load_prompt(spec.llm_genre, args.prompt_number)
-    cli.set_seed(args.seed)
-    device = cli.resolve_device(args.device)
+    device = cli.start(args)
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run.
     identity = {"model": args.model, "dataset": spec.name, "prompt_index": prompt.number, "bit": args.bit}

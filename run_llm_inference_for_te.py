@@ -42,7 +42,7 @@ from tqdm import tqdm
 from data_utils import cli
 from data_utils.errors import FuteError
 from llm_inference.data import read_model_inputs
-from llm_inference.models import BITS, load_llm
+from llm_inference.models import add_llm_args, load_llm
 from llm_inference.prompts import GENRES, load_prompt
 from llm_inference.records import ResultLog, example_record, prompt_info
 from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
@@ -55,18 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "embedding; append its answers y' as JSONL.")
     parser.add_argument("--save_path", required=True, help="output JSONL ('.jsonl' is appended if missing)")
     parser.add_argument("--data_load_path", required=True, help="the x' JSONL to answer")
-    parser.add_argument("--model", required=True,
-                        help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
     parser.add_argument("--prompt_number", type=int, required=True,
                         help="prompt 0-12 of --task_genre; 10-12 are prompts 0-2 with chain-of-thought")
     parser.add_argument("--task_genre", required=True, choices=GENRES, help="sa (sentiment) or nli")
-    parser.add_argument("--bit", type=int, default=8, choices=BITS,
-                        help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
-    parser.add_argument("--batch_size", type=int, default=8,
-                        help="examples per forward pass (halved automatically on out-of-memory)")
-    parser.add_argument("--cot_max_new_tokens", type=int, default=None,
-                        help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
-    cli.add_common_args(parser)
+    add_llm_args(parser)
     return parser
 
 
@@ -83,8 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Append a y' line for every x' line not yet in --save_path; return how many were added."""
     args = parse_args(argv)
     prompt = load_prompt(args.task_genre, args.prompt_number)
-    cli.set_seed(args.seed)
-    device = cli.resolve_device(args.device)
+    device = cli.start(args)
 
     # What is done already (a torn last line is repaired; another run's file is refused).
     identity = {"model": args.model, "task_genre": args.task_genre, "prompt_index": prompt.number, "bit": args.bit}

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from configs.models import MODEL_ALIASES
+from data_utils import cli
 from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)
@@ -104,3 +105,16 @@ def _precision_kwargs(bit: int, device: torch.device) -> dict:
         # bitsandbytes places the weights itself when it quantizes; on CPU it must be told where.
         kwargs["device_map"] = "cpu"
     return kwargs
+
+
+def add_llm_args(parser) -> None:
+    """The flags both LLM entry scripts share: the model, its precision, batching, CoT length, seed, device."""
+    parser.add_argument("--model", required=True,
+                        help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
+    parser.add_argument("--bit", type=int, default=8, choices=BITS,
+                        help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
+    parser.add_argument("--batch_size", type=int, default=8,
+                        help="examples per forward pass (halved automatically on out-of-memory)")
+    parser.add_argument("--cot_max_new_tokens", type=int, default=None,
+                        help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
+    cli.add_common_args(parser)
