@@ -3,22 +3,28 @@
 Subcommands:
     transfer  the transferability table (rho and NDCG, in-class and all-class, per method)
     plot      cosine-similarity heatmap + PCA and t-SNE projections of a set of embeddings
+    prompt    the prompt-selection table (Performance, Rate and NDCG per method, per LLM, SA and NLI)
 
 Examples:
     python run_eval.py transfer --emb_dir=./result/emb --score_dir=./result/scores \
         --save_path=./result/eval/transfer --ndcg_gain=linear
     python run_eval.py plot --emb_dir=./result/emb --method=prefix-fute --save_path=./result/eval/prefix_fute
+    python run_eval.py prompt --inference_dir=./result/llm --baseline_scores=./result/ps \
+        --emb_dir=./result/llm_emb --save_path=./result/eval/prompt
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from data_utils import cli
 from data_utils.errors import FuteError
-from data_utils.io import atomic_open, run_record, write_json
+from configs.models import MODEL_ALIASES
+from data_utils.io import atomic_open, read_json, run_record, write_json
+from llm_inference import selection_eval, selection_files
 from task_emb import records, transfer_eval
 from task_emb.plots import plot_embeddings
 
@@ -194,12 +200,185 @@ def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, 
     return paths
 
 
+# ---------------------------------------------------------------- prompt
+
+
+def add_prompt_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--inference_dir", required=True,
+                        help="folder (searched recursively) of run_llm_inference.py outputs: 13 prompts per "
+                             "(LLM, dataset), recognised by their top-level keys (file names do not matter)")
+    parser.add_argument("--baseline_scores", default=None,
+                        help="folder (searched recursively) or comma-separated files of "
+                             "run_prompt_selection_baselines.py outputs, one per (LLM, dataset); "
+                             "default: no baseline rows")
+    parser.add_argument("--emb_dir", default=None,
+                        help="folder (searched recursively) of task embeddings for the FUTE rows: an MTE per "
+                             "LLM + prompt (run_task_emb.py --llm_mode True) and a DTE per dataset, same method; "
+                             "default: no FUTE rows")
+    parser.add_argument("--fute_methods", type=_csv_list, default=None,
+                        help="comma-separated embedding methods for FUTE rows (e.g. prefix-fute,fim-fute); "
+                             "default: every method with LLM MTEs in --emb_dir")
+    parser.add_argument("--save_path", required=True,
+                        help="output stem: writes <stem>.md (tables), <stem>.csv (summary), <stem>.json (everything)")
+    parser.add_argument("--ndcg_gain", choices=transfer_eval.GAINS, default="linear",
+                        help="NDCG gain of a prompt's performance rel: linear = rel (as sklearn.metrics.ndcg_score), "
+                             "exponential = 2^rel - 1; the discount is 1/log2(rank + 1)")
+    parser.add_argument("--ndcg_k", type=int, default=None,
+                        help="NDCG cut-off: only the top k ranked prompts count (default: all 13)")
+
+
+def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    """Per (LLM, dataset): each method's selected prompt, Performance, Rate, NDCG; averages per LLM and genre."""
+    if args.ndcg_k is not None and args.ndcg_k < 1:
+        raise FuteError(f"--ndcg_k must be at least 1, got {args.ndcg_k}")
+    if args.baseline_scores is None and args.emb_dir is None:
+        raise FuteError("nothing to evaluate: pass --baseline_scores, --emb_dir or both")
+    stem = _stem(args.save_path)
+
+    # Ground truth: the 13 inference files of every (LLM, dataset) and each prompt's actual metric.
+    prompt_sets = selection_files.find_prompt_sets(args.inference_dir)
+
+    # Each method's score per prompt: baselines from their files, FUTE = cosine(MTE of LLM + prompt, DTE).
+    scores = {(s.model, s.dataset): {} for s in prompt_sets}
+    sources: dict[tuple[str, str], dict[str, str]] = {key: {} for key in scores}
+    if args.baseline_scores is not None:
+        _add_baseline_scores(scores, sources, prompt_sets, args.baseline_scores)
+    fute_methods: list[str] = []
+    if args.emb_dir is not None:
+        fute_methods = _add_fute_scores(scores, sources, prompt_sets, args.emb_dir, args.fute_methods)
+
+    # Evaluate and average.
+    ndcg_fn = functools.partial(transfer_eval.ndcg, gain_kind=args.ndcg_gain, k=args.ndcg_k)
+    evaluations = [selection_eval.evaluate_dataset(s.model, s.dataset, s.genre, s.metric, s.performance(),
+                                                   scores[s.model, s.dataset], ndcg_fn) for s in prompt_sets]
+    summary = selection_eval.summarise(evaluations)
+    order = [*selection_eval.BASELINE_NAMES, *transfer_eval.method_order(fute_methods)]
+    names = {**selection_eval.BASELINE_NAMES, **{m: transfer_eval.display_name(m) for m in fute_methods}}
+
+    report = {
+        "record": run_record(dict(vars(args)), list(argv) if argv is not None else None),
+        "ndcg_gain": args.ndcg_gain,
+        "ndcg_k": args.ndcg_k,
+        "summary": summary,
+        "datasets": [{**e.to_json(), "inference_files": [str(run.path) for run in s.runs],
+                      "score_sources": sources[s.model, s.dataset]} for e, s in zip(evaluations, prompt_sets)],
+    }
+    _write_text(stem.with_suffix(".md"), _prompt_markdown(summary, evaluations, order, names, args))
+    _write_text(stem.with_suffix(".csv"), selection_eval.summary_csv(summary, order, names))
+    write_json(stem.with_suffix(".json"), report)
+    logger.info("prompt-selection table:\n%s", selection_eval.summary_markdown(summary, order, names))
+    return report
+
+
+def _baseline_files(spec: str) -> list[Path]:
+    """--baseline_scores: a folder (every JSON under it) or comma-separated files."""
+    if Path(spec).is_dir():
+        return sorted(Path(spec).rglob("*.json"))
+    paths = [Path(item) for item in _csv_list(spec)]
+    for path in paths:
+        if not path.is_file():
+            raise FuteError(f"--baseline_scores: {path} is neither a folder nor a file")
+    return paths
+
+
+def _add_baseline_scores(scores, sources, prompt_sets, spec: str) -> None:
+    """scores[(model, dataset)][key] = the baseline's 13 scores, from run_prompt_selection_baselines.py outputs."""
+    sizes = {(s.model, s.dataset): len(s.runs[0].data_index) for s in prompt_sets}
+    found: dict[tuple[str, str], Path] = {}
+    for path in _baseline_files(spec):
+        content = read_json(path)
+        record = content.get("record") if isinstance(content, dict) else None
+        if not isinstance(record, dict) or not {"model", "dataset"} <= record.keys():
+            continue  # not a baseline score file (a record, an inference file, ...)
+        key = (str(record["model"]), str(record["dataset"]))
+        if key not in scores:
+            logger.warning("%s: scores of %s on %s, which have no inference files in --inference_dir; ignored",
+                           path, *key)
+            continue
+        if key in found:
+            raise FuteError(f"two baseline score files for {key[0]} on {key[1]}: {found[key]} and {path}; keep one")
+        if record.get("num_examples") not in (None, sizes[key]):
+            raise FuteError(f"{path} scored {record['num_examples']} examples, the inference files of {key[0]} on "
+                            f"{key[1]} hold {sizes[key]}; re-run run_prompt_selection_baselines.py on them")
+        found[key] = path
+        for method in selection_eval.BASELINE_NAMES:
+            if method in content:
+                scores[key][method] = content[method]
+                sources[key][method] = str(path)
+    missing = sorted(set(scores) - set(found))
+    if missing:
+        listed = ", ".join(f"{model} on {dataset}" for model, dataset in missing)
+        raise FuteError(f"no baseline scores for {listed} in {spec}; run run_prompt_selection_baselines.py for them")
+
+
+def _add_fute_scores(scores, sources, prompt_sets, emb_dir: str, methods: list[str] | None) -> list[str]:
+    """scores[(model, dataset)][method] = [cosine(MTE of model + prompt p, DTE of dataset) for p in 0..12]."""
+    embeddings = records.load_embeddings(emb_dir)
+    available = sorted({e.method for e in embeddings if e.kind == "MTE" and _llm_genre(e) is not None})
+    methods = methods or available
+    if not methods:
+        raise FuteError(f"no LLM + prompt MTEs (run_task_emb.py --llm_mode True) under {emb_dir}; check --emb_dir")
+    for s in prompt_sets:
+        for method in methods:
+            dte = records.find_embedding(embeddings, method, "DTE", s.dataset, emb_dir)
+            mtes = [_find_llm_mte(embeddings, method, s.model, p, s.genre, emb_dir) for p in range(len(s.runs))]
+            records.check_same_dim([dte, *mtes], f"method {method}")
+            target = dte.vector()
+            scores[s.model, s.dataset][method] = [transfer_eval.cosine(mte.vector(), target) for mte in mtes]
+            sources[s.model, s.dataset][method] = str(dte.path)
+    return methods
+
+
+def _llm_genre(embedding: records.Embedding) -> str | None:
+    """sa / nli for an LLM MTE (its record's task_type), None for any other embedding."""
+    task_type = embedding.config.get("task_type")
+    return task_type if task_type in selection_eval.GENRES else None
+
+
+def _find_llm_mte(embeddings, method: str, model: str, prompt: int, genre: str, emb_dir: str) -> records.Embedding:
+    """The MTE of (model, prompt) for the genre; the model may be named by alias or hub id on either side."""
+    def same_model(name) -> bool:
+        return name is not None and MODEL_ALIASES.get(str(name), str(name)) == MODEL_ALIASES.get(model, model)
+
+    found = [e for e in embeddings if e.method == method and e.kind == "MTE" and _llm_genre(e) == genre
+             and ((e.task.rpartition(":p")[2] == str(prompt) and same_model(e.task.rpartition(":p")[0]))
+                  or (e.config.get("prompt_number") == prompt and same_model(e.config.get("llm_model"))))]
+    if not found:
+        raise FuteError(f"missing embedding: no {genre} MTE of method {method} for LLM {model} prompt {prompt} in "
+                        f"{emb_dir}; compute it with run_task_emb.py --llm_mode True --task_type {genre}")
+    if len(found) > 1:
+        paths = ", ".join(str(e.path) for e in found)
+        raise FuteError(f"{len(found)} {genre} MTEs of method {method} for LLM {model} prompt {prompt}: {paths}; "
+                        f"keep one")
+    return found[0]
+
+
+def _prompt_markdown(summary, evaluations, order, names, args: argparse.Namespace) -> str:
+    cutoff = "all prompts" if args.ndcg_k is None else f"top {args.ndcg_k}"
+    parts = ["# Prompt selection", "",
+             "Performance: the task metric (SA accuracy, NLI macro-F1) of the selected prompt; Rate: Performance / "
+             f"the best prompt's; NDCG ({args.ndcg_gain} gain, {cutoff}) of the method's ranking. In percent, "
+             "averaged over each genre's datasets.", "",
+             selection_eval.summary_markdown(summary, order, names)]
+    for e in evaluations:
+        parts += [f"## {e.model} on {e.dataset} ({e.metric}; best prompt(s) {', '.join(map(str, e.best_prompts))})",
+                  "", "| method | selected | Performance | Rate | NDCG |", "|---|---|---|---|---|"]
+        for method in [m for m in order if m in e.methods]:
+            r = e.methods[method]
+            parts.append(f"| {names.get(method, method)} | {r.selected} | {100 * r.performance:.1f} | "
+                         f"{100 * r.rate:.1f} | {100 * r.ndcg:.1f} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
 # ---------------------------------------------------------------- wiring
 
-# name -> (help, add arguments, run). The prompt-selection table (`prompt`) registers here too.
+# name -> (help, add arguments, run).
 SUBCOMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "transfer": ("transferability table: rho and NDCG per method, in-class and all-class",
                  add_transfer_args, run_transfer),
+    "prompt": ("prompt-selection table: Performance, Rate and NDCG per method, per LLM and genre",
+               add_prompt_args, run_prompt),
     "plot": ("cosine heatmap and PCA / t-SNE projections of task embeddings", add_plot_args, run_plot),
 }
 

@@ -182,8 +182,97 @@ def test_plot_end_to_end(sweep):
 def test_every_flag_has_help():
     parser = run_eval.build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "subcommand").choices
-    assert set(subparsers) == {"transfer", "plot"}
+    assert set(subparsers) == {"transfer", "plot", "prompt"}
     for sub in subparsers.values():
         for action in sub._actions:
             if action.dest != "help":
                 assert action.help, (sub.prog, action.dest)
+
+
+# ---------------------------------------------------------------- prompt selection
+
+
+@pytest.fixture()
+def prompt_sweep(tmp_path):
+    """llama-13b on sst2, imdb (SA) and cb (NLI): 13 inference files each, baseline scores, FUTE embeddings."""
+    import run_prompt_selection_baselines
+    from test_selection_eval import CORRECT, synthetic_set
+
+    inference, baselines, emb = tmp_path / "llm", tmp_path / "ps", tmp_path / "emb"
+    for folder in (inference, baselines, emb):
+        folder.mkdir()
+    correct = {"sst2": CORRECT, "imdb": CORRECT[::-1], "cb": [(3 * k) % 11 for k in CORRECT]}
+    for dataset, right in correct.items():
+        (inference / dataset).mkdir()
+        paths = synthetic_set(inference / dataset, dataset=dataset, correct=right)["paths"]
+        run_prompt_selection_baselines.main(["--paths", ",".join(map(str, paths)),
+                                             "--save_path", str(baselines / f"llama-13b_{dataset}")])
+    rng = np.random.default_rng(3)
+    vectors = {}
+    for dataset in correct:
+        vectors["DTE", dataset] = rng.normal(size=DIM)
+        write_embedding(emb, f"{dataset}_dte", dataset, "DTE", "prefix-fute", vectors["DTE", dataset])
+    for genre in ("sa", "nli"):
+        for prompt in range(13):
+            vectors[genre, prompt] = rng.normal(size=DIM)
+            write_embedding(emb, f"llama-13b_{genre}_p{prompt}", f"llama-13b:p{prompt}", "MTE", "prefix-fute",
+                            vectors[genre, prompt], {"task_type": genre, "llm_model": "llama-13b",
+                                                     "prompt_number": prompt})
+    return {"inference": inference, "baselines": baselines, "emb": emb, "vectors": vectors, "correct": correct,
+            "out": tmp_path / "out" / "prompt"}
+
+
+def expected_selection(scores, performance):
+    """Selected prompt, Performance, Rate and NDCG computed here with numpy and sklearn."""
+    scores, performance = np.asarray(scores, dtype=float), np.asarray(performance, dtype=float)
+    chosen = int(np.argmax(scores))
+    return (chosen, performance[chosen], performance[chosen] / performance.max(),
+            ndcg_score([performance], [scores]))
+
+
+def test_prompt_end_to_end_with_baselines_and_fute(prompt_sweep):
+    s = prompt_sweep
+    report = run_eval.main(["prompt", "--inference_dir", str(s["inference"]), "--baseline_scores",
+                            str(s["baselines"]), "--emb_dir", str(s["emb"]), "--save_path", str(s["out"])])
+    accuracy = {d: np.array(right) / 10 for d, right in s["correct"].items() if d != "cb"}
+    by_dataset = {entry["dataset"]: entry for entry in report["datasets"]}
+    assert sorted(by_dataset) == ["cb", "imdb", "sst2"]
+
+    per_dataset = {}
+    for dataset, perf in accuracy.items():
+        np.testing.assert_allclose(by_dataset[dataset]["performance"], perf)
+        fute = [cosine(s["vectors"]["sa", p], s["vectors"]["DTE", dataset]) for p in range(13)]
+        mi = json.loads((s["baselines"] / f"llama-13b_{dataset}.json").read_text())["mi"]
+        for method, scores in (("prefix-fute", fute), ("mi", mi)):
+            chosen, performance, rate, ndcg = expected_selection(scores, perf)
+            result = by_dataset[dataset]["methods"][method]
+            assert result["selected"] == chosen
+            assert result["performance"] == pytest.approx(performance)
+            assert result["rate"] == pytest.approx(rate)
+            assert result["ndcg"] == pytest.approx(ndcg)
+            per_dataset[method, dataset] = (performance, rate, ndcg)
+
+    # SA averages over sst2 and imdb; the CSV holds them raw, the markdown in percent.
+    rows = {(r["category"], r["method"]): r for r in csv.DictReader(s["out"].with_suffix(".csv").open())}
+    for method in ("prefix-fute", "mi"):
+        for i, number in enumerate(("performance", "rate", "ndcg")):
+            expected = (per_dataset[method, "sst2"][i] + per_dataset[method, "imdb"][i]) / 2
+            assert report["summary"]["llama-13b"]["sa"][method][number] == pytest.approx(expected)
+            assert float(rows["SA", method][f"llama-13b_{number}"]) == pytest.approx(expected)
+    assert rows["NLI", "prefix-fute"]["name"] == "FUTE + TuPaTE"
+    assert by_dataset["cb"]["metric"] == "macro_f1"
+    markdown = s["out"].with_suffix(".md").read_text()
+    assert "| Category | Method | llama-13b Performance | llama-13b Rate | llama-13b NDCG |" in markdown
+    assert "| NLI | FUTE + TuPaTE |" in markdown and "| SA | Self-Select |" in markdown
+
+
+def test_prompt_missing_mte_and_missing_baseline_scores_are_named(prompt_sweep):
+    s = prompt_sweep
+    (s["emb"] / "llama-13b_sa_p5.npy").unlink()
+    args = ["prompt", "--inference_dir", str(s["inference"]), "--save_path", str(s["out"])]
+    with pytest.raises(FuteError, match=f"MTE of method prefix-fute for LLM llama-13b prompt 5 in {s['emb']}"):
+        run_eval.main([*args, "--emb_dir", str(s["emb"])])
+    (s["baselines"] / "llama-13b_cb.json").unlink()
+    with pytest.raises(FuteError, match="no baseline scores for llama-13b on cb"):
+        run_eval.main([*args, "--baseline_scores", str(s["baselines"])])
+    assert run_entry(run_eval.main, args) == 2  # neither scores nor embeddings

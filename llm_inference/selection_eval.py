@@ -1,0 +1,184 @@
+"""Prompt-selection evaluation (the paper's second table): score each method's choice of prompt.
+
+Pure functions on plain arrays; reading files is llm_inference/selection_files.py's job.
+
+For one LLM and one dataset, each method gives a score per prompt s [P] (higher =
+better) and each prompt has its actual task metric m [P] (accuracy for SA,
+macro-F1 for NLI). The prompts are ranked by s, best first; ties go to the lower
+prompt number, so every run gives the same order.
+
+- selected prompt  p* = the first prompt of that ranking (argmax s, lowest number on a tie)
+- Performance      = m[p*]
+- Rate             = m[p*] / max_p m[p]   (1.0 when every prompt scores 0: any choice is the best)
+- NDCG             = NDCG of the ranking with relevance m (gain and cut-off as chosen by the caller)
+
+Per LLM, each number is averaged over the datasets of a genre (SA: sst2, imdb,
+rotten_tomatoes; NLI: cb, anli, wanli; whichever of them were evaluated). A method
+without scores for one of those datasets gets no average for that genre.
+
+NDCG is passed in as a function of the relevance list in predicted order: the
+project's one NDCG lives in task_emb/transfer_eval.py, and llm_inference never
+imports task_emb (the entry script wires the two).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from data_utils.errors import FuteError
+
+NdcgFn = Callable[[Sequence[float]], float]
+
+GENRES = ("sa", "nli")
+GENRE_NAMES = {"sa": "SA", "nli": "NLI"}
+NUMBERS = ("performance", "rate", "ndcg")
+NUMBER_NAMES = {"performance": "Performance", "rate": "Rate", "ndcg": "NDCG"}
+
+# Baseline keys (run_prompt_selection_baselines.py) -> the slides' row names, in the slides'
+# row order; MDL, which the slides leave out, sits with the other entropy-based scores.
+BASELINE_NAMES = {
+    "mi": "MI",
+    "le": "LocalE",
+    "ge": "GlobalE",
+    "mdl": "MDL",
+    "zlpm": "ZPS-Log",
+    "zpm": "ZPS-Prob",
+    "zmv": "ZPS-Vote",
+    "selfsel": "Self-Select",
+    "spell": "SPELL",
+}
+
+
+def rank_prompts(scores: Sequence[float]) -> list[int]:
+    """Prompt numbers best first: higher score first, ties by lower prompt number."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 1 or not np.all(np.isfinite(scores)):
+        raise FuteError(f"prompt scores must be a 1-D list of finite numbers, got {scores.tolist()}")
+    return sorted(range(len(scores)), key=lambda p: (-scores[p], p))
+
+
+@dataclass
+class MethodResult:
+    """One method on one (LLM, dataset). ranking: prompt numbers best first."""
+
+    selected: int
+    performance: float
+    rate: float
+    ndcg: float
+    ranking: list[int]
+    scores: list[float]
+
+
+def evaluate_scores(scores: Sequence[float], performance: Sequence[float], ndcg_fn: NdcgFn) -> MethodResult:
+    """Selected prompt, Performance, Rate and NDCG of one method's scores [P] against the metrics [P]."""
+    performance = np.asarray(performance, dtype=np.float64)
+    if len(scores) != len(performance):
+        raise FuteError(f"{len(scores)} scores for {len(performance)} prompts; the score file and the inference "
+                        f"files do not belong together")
+    ranking = rank_prompts(scores)
+    selected, best = ranking[0], float(performance.max())
+    return MethodResult(
+        selected=selected,
+        performance=float(performance[selected]),
+        rate=1.0 if best == 0.0 else float(performance[selected]) / best,
+        ndcg=float(ndcg_fn([float(performance[p]) for p in ranking])),
+        ranking=ranking,
+        scores=[float(s) for s in scores],
+    )
+
+
+@dataclass
+class DatasetEvaluation:
+    """Every method on one (LLM, dataset); performance[p] is prompt p's actual metric."""
+
+    model: str
+    dataset: str
+    genre: str
+    metric: str
+    performance: list[float]
+    methods: dict[str, MethodResult]
+
+    @property
+    def best_prompts(self) -> list[int]:
+        best = max(self.performance)
+        return [p for p, value in enumerate(self.performance) if value == best]
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "best_prompts": self.best_prompts}
+
+
+def evaluate_dataset(model: str, dataset: str, genre: str, metric: str, performance: Sequence[float],
+                     scores: Mapping[str, Sequence[float]], ndcg_fn: NdcgFn) -> DatasetEvaluation:
+    """Evaluate every method's scores (method -> [P]) on one (LLM, dataset)."""
+    if genre not in GENRES:
+        raise FuteError(f"unknown task genre {genre!r}; use one of {', '.join(GENRES)}")
+    return DatasetEvaluation(model=model, dataset=dataset, genre=genre, metric=metric,
+                             performance=[float(v) for v in performance],
+                             methods={m: evaluate_scores(s, performance, ndcg_fn) for m, s in scores.items()})
+
+
+def summarise(evaluations: Sequence[DatasetEvaluation]) -> dict[str, dict[str, dict[str, dict | None]]]:
+    """model -> genre -> method -> {"performance", "rate", "ndcg", "datasets"}: means over the genre's datasets.
+
+    A cell is None when the method lacks one of the (model, genre)'s datasets.
+    """
+    summary: dict[str, dict[str, dict[str, dict | None]]] = {}
+    for model in sorted({e.model for e in evaluations}):
+        summary[model] = {}
+        for genre in GENRES:
+            chosen = [e for e in evaluations if e.model == model and e.genre == genre]
+            if not chosen:
+                continue
+            methods = sorted({m for e in chosen for m in e.methods})
+            summary[model][genre] = {
+                method: {**{number: float(np.mean([getattr(e.methods[method], number) for e in chosen]))
+                            for number in NUMBERS},
+                         "datasets": [e.dataset for e in chosen]}
+                if all(method in e.methods for e in chosen) else None
+                for method in methods
+            }
+    return summary
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _methods(summary: Mapping[str, Mapping[str, Mapping[str, dict | None]]], genre: str,
+             order: Sequence[str]) -> list[str]:
+    present = {m for by_genre in summary.values() for m in by_genre.get(genre, {})}
+    return [m for m in order if m in present] + sorted(present - set(order))
+
+
+def _rows(summary, order: Sequence[str], names: Mapping[str, str], cell: Callable[[float | None], object]):
+    """(category, method key, method name, cells) per row; cells per model x {Performance, Rate, NDCG}."""
+    models = sorted(summary)
+    for genre in GENRES:
+        for method in _methods(summary, genre, order):
+            cells = []
+            for model in models:
+                value = summary[model].get(genre, {}).get(method)
+                cells += [cell(None if value is None else value[number]) for number in NUMBERS]
+            yield GENRE_NAMES[genre], method, names.get(method, method), cells
+
+
+def summary_markdown(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
+    """The slides' second table: rows = category x method; columns = LLM x {Performance, Rate, NDCG}, in percent."""
+    header = ["Category", "Method"] + [f"{model} {NUMBER_NAMES[n]}" for model in sorted(summary) for n in NUMBERS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for category, _, name, cells in _rows(summary, order, names, lambda v: "-" if v is None else f"{100 * v:.1f}"):
+        lines.append("| " + " | ".join([category, name, *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_csv(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
+    """The same table as CSV: category, method, name, then <model>_<number> with raw values in [0, 1]."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["category", "method", "name", *[f"{model}_{n}" for model in sorted(summary) for n in NUMBERS]])
+    for category, method, name, cells in _rows(summary, order, names, lambda v: "" if v is None else v):
+        writer.writerow([category, method, name, *cells])
+    return buffer.getvalue()

@@ -1,0 +1,137 @@
+"""run_prompt_selection_baselines.py end to end on 13 synthetic files; bad input; the original's file layout."""
+import json
+import logging
+
+import numpy as np
+import pytest
+
+import run_prompt_selection_baselines as script
+from data_utils.cli import run_entry
+from data_utils.errors import FuteError
+from llm_inference import prompt_selection as ps
+from llm_inference.selection_files import read_inference_file
+from test_selection_eval import synthetic_set, write_inference_file
+
+
+def stacked_probs(data):
+    """[13, 10, 2] distributions rebuilt from what the test wrote, not from the reader."""
+    probs = np.zeros((13, 10, 2))
+    for p, (preds, conf) in enumerate(zip(data["preds"], data["conf"])):
+        for i, pred in enumerate(preds):
+            probs[p, i, pred], probs[p, i, 1 - pred] = conf, 1 - conf
+    return probs
+
+
+def test_end_to_end_scores_match_the_baseline_functions(tmp_path):
+    data = synthetic_set(tmp_path)
+    shuffled = data["paths"][7:] + data["paths"][:7]  # any order of --paths
+    out = tmp_path / "out" / "scores"
+    output = script.main(["--paths", ",".join(map(str, shuffled)), "--save_path", str(out)])
+    written = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert written == json.loads(json.dumps(output))
+    assert [k for k in written if k != "record"] == list(ps.BASELINES)
+    assert all(len(written[k]) == 13 for k in ps.BASELINES)
+
+    probs = stacked_probs(data)
+    np.testing.assert_allclose(written["mi"], ps.mutual_information(probs))
+    np.testing.assert_allclose(written["zpm"], ps.zps_scores(probs, "prob_mean"))
+    # SPELL by hand: minus the perplexity, higher = better (prompt 0 has the lowest).
+    np.testing.assert_allclose(written["spell"], [-(10.0 + p) for p in range(13)])
+    # Self-Select: llama-13b on SA ranks 0, 1, ..., 12, so prompt p scores 13 - p.
+    assert written["selfsel"] == [13.0 - p for p in range(13)]
+
+    record = written["record"]
+    assert (record["model"], record["dataset"], record["task"], record["metric"]) == \
+        ("llama-13b", "sst2", "sa", "accuracy")
+    assert record["num_examples"] == 10 and record["paths"] == [str(p) for p in data["paths"]]
+    assert record["skipped"] == {}
+
+
+def test_self_select_hub_id_unknown_model_and_order_file(tmp_path, caplog):
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    paths = ",".join(map(str, synthetic_set(hub, model="meta-llama/Llama-2-70b-chat-hf")["paths"]))
+    # The hub id is mapped to llama-70b, whose SA order starts 11, 4, 3.
+    scores = script.main(["--paths", paths, "--save_path", str(tmp_path / "hub_scores")])["selfsel"]
+    assert scores[11] == 13 and scores[4] == 12 and scores[8] == 1
+
+    other = tmp_path / "other"
+    other.mkdir()
+    paths = ",".join(map(str, synthetic_set(other, model="my-llm")["paths"]))
+    with caplog.at_level(logging.WARNING):
+        output = script.main(["--paths", paths, "--save_path", str(tmp_path / "other_scores")])
+    assert "selfsel" not in output and "selfsel" in output["record"]["skipped"]
+    assert "Self-Select skipped" in caplog.text
+    aliased = script.main(["--paths", paths, "--save_path", str(tmp_path / "as_mixtral"),
+                           "--self_select_model", "mixtral"])
+    assert aliased["selfsel"][9] == 13  # mixtral's SA order starts with 9
+
+    order_file = tmp_path / "orders.json"
+    order_file.write_text(json.dumps({"my-llm": {"sst2": [5, 0]}}))
+    output = script.main(["--paths", paths, "--save_path", str(tmp_path / "ordered"),
+                          "--self_select_order_file", str(order_file)])
+    assert output["selfsel"][5] == 13 and output["selfsel"][0] == 12 and output["selfsel"][1] == 0
+    with pytest.raises(FuteError, match="no Self-Select order for model 'nobody'"):
+        script.main(["--paths", paths, "--save_path", str(tmp_path / "x"), "--self_select_order_file",
+                     str(order_file), "--self_select_model", "nobody"])
+
+
+def test_bad_input_is_refused_with_one_line(tmp_path):
+    data = synthetic_set(tmp_path)
+    paths = [str(p) for p in data["paths"]]
+    save = ["--save_path", str(tmp_path / "s")]
+    for wrong in (paths[:12], paths + [paths[0]]):
+        with pytest.raises(FuteError, match=f"got {len(wrong)} inference files; 13 are needed, one per prompt 0-12"):
+            script.main(["--paths", ",".join(wrong), *save])
+    with pytest.raises(FuteError, match="prompt 3 appears twice"):
+        script.main(["--paths", ",".join(paths[:4] + [paths[3]] + paths[5:]), *save])
+    assert run_entry(script.main, ["--paths", ",".join(paths[:12]), *save]) == 2
+
+    other_model = write_inference_file(tmp_path, "mixtral", "sst2", 5, [0, 1], [0, 1], 0.9, 3.0)
+    with pytest.raises(FuteError, match="mix models llama-13b, mixtral"):
+        script.main(["--paths", ",".join(paths[:5] + [str(other_model)] + paths[6:]), *save])
+    other_dataset = write_inference_file(tmp_path, "llama-13b", "imdb", 5, [0, 1], [0, 1], 0.9, 3.0)
+    with pytest.raises(FuteError, match="mix datasets imdb, sst2"):
+        script.main(["--paths", ",".join(paths[:5] + [str(other_dataset)] + paths[6:]), *save])
+    fewer = write_inference_file(tmp_path, "llama-13b", "sst2", 5, [0] * 10, [0] * 10, 0.9, 3.0,
+                                 data_index=range(1, 11), name="shifted.json")
+    with pytest.raises(FuteError, match="data_index lists differ"):
+        script.main(["--paths", ",".join(paths[:5] + [str(fewer)] + paths[6:]), *save])
+    not_inference = tmp_path / "scores.json"
+    not_inference.write_text(json.dumps({"mi": [1, 2]}))
+    with pytest.raises(FuteError, match="not an output of run_llm_inference.py"):
+        script.main(["--paths", ",".join(paths[:12] + [str(not_inference)]), *save])
+
+
+def test_a_file_in_the_original_layout_is_read(tmp_path):
+    """The original wrote data_id, token_info and data_entry.answer (the hub's label index), nothing normalised."""
+    content = {
+        "prompt_index": 1, "task": "sa", "dataset": "sst2", "model": "llama-13b", "bit": "8", "seed": 42,
+        "variant": None, "cot": False,
+        "prompt_info": {"id": 1, "answer_choices": {"positive": ["good", "Good", "positive"],
+                                                    "negative": ["bad", "Bad", "negative"]}},
+        "results": [
+            {"data_id": 7, "data_entry": {"text": "a", "answer": 1}, "input_promptt": "...", "prompt_ppl": 4.0,
+             "token_info": {"word_scores": [2.0, 0.5, -1.0, -3.0, -0.5, -2.0],
+                            "verbalizers": ["good", "Good", "positive", "bad", "Bad", "negative"]}},
+            {"data_id": 2, "data_entry": {"text": "b", "answer": 0}, "input_promptt": "...", "prompt_ppl": 6.0,
+             "token_info": {"word_scores": [-4.0, -5.0, -6.0, -1.5, -2.5, -3.0],
+                            "verbalizers": ["good", "Good", "positive", "bad", "Bad", "negative"]}},
+        ],
+    }
+    path = tmp_path / "original.json"
+    path.write_text(json.dumps(content))
+    run = read_inference_file(path)
+    assert run.layout == "original" and run.data_index == (2, 7) and run.prompt == 1
+    # Label scores (negative, positive) = max over each label's verbalizers, then softmax; sorted by data_id.
+    for row, (negative, positive) in zip(run.probs, [(-1.5, -4.0), (-0.5, 2.0)]):
+        expected = np.exp([negative, positive]) / np.exp([negative, positive]).sum()
+        np.testing.assert_allclose(row, expected)
+    assert run.preds.tolist() == [0, 1] and run.answers.tolist() == [0, 1]
+    assert run.ppl.tolist() == [6.0, 4.0]
+    assert run.performance() == 1.0
+
+
+def test_every_flag_has_help():
+    for action in script.build_parser()._actions:
+        assert action.help, action.dest

@@ -1,0 +1,153 @@
+"""Prompt-selection evaluation: Performance, Rate, NDCG per method, on hand examples and on 13 synthetic files."""
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import ndcg_score
+
+from data_utils.errors import FuteError
+from llm_inference import selection_eval
+from llm_inference.selection_files import find_prompt_sets, read_inference_file
+from task_emb.transfer_eval import ndcg
+
+NDCG = functools.partial(ndcg, gain_kind="linear", k=None)
+LABELS = {"sa": ["negative", "positive"], "nli": ["entailment", "neutral", "contradiction"]}
+GENRE = {"sst2": "sa", "imdb": "sa", "rotten_tomatoes": "sa", "cb": "nli", "anli": "nli", "wanli": "nli"}
+# Examples answered correctly by prompt p (of 10): accuracies 0.3, 0.7, ..., prompt 9 is the best.
+CORRECT = [3, 7, 5, 9, 2, 6, 4, 8, 1, 10, 5, 6, 7]
+
+
+def hand_macro_f1(preds, answers, num_labels):
+    """Mean over the labels that occur of 2TP / (2TP + FP + FN), written out."""
+    f1s = []
+    for label in range(num_labels):
+        tp = sum(p == label and a == label for p, a in zip(preds, answers))
+        fp = sum(p == label and a != label for p, a in zip(preds, answers))
+        fn = sum(p != label and a == label for p, a in zip(preds, answers))
+        if tp + fp + fn:
+            f1s.append(2 * tp / (2 * tp + fp + fn))
+    return sum(f1s) / len(f1s)
+
+
+def write_inference_file(folder: Path, model: str, dataset: str, prompt: int, answers, preds, conf: float,
+                         ppl: float, data_index=None, name: str | None = None) -> Path:
+    """One file in run_llm_inference.py's layout; the predicted label gets probability `conf`."""
+    genre = GENRE[dataset]
+    num_labels = len(LABELS[genre])
+    data_index = list(range(len(answers))) if data_index is None else list(data_index)
+    results = []
+    for index, answer, pred in zip(data_index, answers, preds):
+        prob = np.full(num_labels, (1 - conf) / (num_labels - 1))
+        prob[pred] = conf
+        results.append({"data_index": index, "data_entry": {"answer": int(answer)}, "input_prompt": "...",
+                        "token_info": {"word_scores": [], "verbalizers": []}, "prompt_ppl": ppl,
+                        "label_scores": np.log(prob).tolist(), "normalized_prob": prob.tolist(),
+                        "normalized_pred": int(pred), "normalized_answer": int(answer)})
+    content = {"prompt_index": prompt, "prompt_info": {"number": prompt}, "task": genre, "dataset": dataset,
+               "model": model, "bit": 8, "seed": 42, "variant": None, "cot": prompt >= 10,
+               "summary": {"accuracy": float(np.mean(np.asarray(preds) == np.asarray(answers))),
+                           "macro_f1": hand_macro_f1(preds, answers, num_labels), "num_examples": len(answers),
+                           "labels": LABELS[genre]},
+               "results": results}
+    path = folder / (name or f"{model.replace('/', '_')}_{dataset}_{prompt}.json")
+    path.write_text(json.dumps(content))
+    return path
+
+
+def synthetic_set(folder: Path, model: str = "llama-13b", dataset: str = "sst2", correct=CORRECT) -> dict:
+    """13 files; prompt p is right on its first correct[p] of 10 examples, wrong on the rest."""
+    num_labels = len(LABELS[GENRE[dataset]])
+    answers = [i % num_labels for i in range(10)]
+    preds, paths = [], []
+    for prompt, k in enumerate(correct):
+        pred = [a if i < k else (a + 1) % num_labels for i, a in enumerate(answers)]
+        preds.append(pred)
+        paths.append(write_inference_file(folder, model, dataset, prompt, answers, pred,
+                                          conf=0.55 + 0.03 * prompt, ppl=10.0 + prompt))
+    return {"paths": paths, "answers": answers, "preds": preds,
+            "conf": [0.55 + 0.03 * p for p in range(13)], "ppl": [10.0 + p for p in range(13)]}
+
+
+# ---------------------------------------------------------------- pure maths
+
+
+def test_rank_prompts_breaks_ties_by_lower_prompt_number():
+    assert selection_eval.rank_prompts([0.2, 0.9, 0.9, 0.1]) == [1, 2, 0, 3]
+    with pytest.raises(FuteError):
+        selection_eval.rank_prompts([0.1, float("nan")])
+
+
+def test_evaluate_scores_by_hand_and_against_sklearn():
+    performance = [0.5, 0.8, 0.2, 0.6]
+    scores = [0.3, 0.1, 0.9, 0.4]  # picks prompt 2, the worst
+    result = selection_eval.evaluate_scores(scores, performance, NDCG)
+    assert result.selected == 2 and result.ranking == [2, 3, 0, 1]
+    assert result.performance == pytest.approx(0.2)
+    assert result.rate == pytest.approx(0.2 / 0.8)
+    by_hand = (0.2 / 1 + 0.6 / np.log2(3) + 0.5 / 2 + 0.8 / np.log2(5)) / (0.8 + 0.6 / np.log2(3) + 0.5 / 2
+                                                                        + 0.2 / np.log2(5))
+    assert result.ndcg == pytest.approx(by_hand)
+    assert result.ndcg == pytest.approx(ndcg_score([performance], [scores]))
+    perfect = selection_eval.evaluate_scores(performance, performance, NDCG)
+    assert (perfect.selected, perfect.rate, perfect.ndcg) == (1, 1.0, pytest.approx(1.0))
+    with pytest.raises(FuteError, match="3 scores for 4 prompts"):
+        selection_eval.evaluate_scores([1, 2, 3], performance, NDCG)
+
+
+def test_summarise_averages_per_genre_and_blanks_a_method_missing_on_one_dataset():
+    perf_a, perf_b = [0.4, 0.8, 0.6], [0.9, 0.3, 0.6]
+    evaluations = [
+        selection_eval.evaluate_dataset("m", "sst2", "sa", "accuracy", perf_a,
+                                        {"mi": [3, 2, 1], "selfsel": [1, 2, 3]}, NDCG),
+        selection_eval.evaluate_dataset("m", "imdb", "sa", "accuracy", perf_b, {"mi": [1, 2, 3]}, NDCG),
+    ]
+    summary = selection_eval.summarise(evaluations)
+    mi = summary["m"]["sa"]["mi"]
+    assert mi["performance"] == pytest.approx((0.4 + 0.6) / 2)
+    assert mi["rate"] == pytest.approx((0.4 / 0.8 + 0.6 / 0.9) / 2)
+    assert mi["ndcg"] == pytest.approx((ndcg_score([perf_a], [[3, 2, 1]]) + ndcg_score([perf_b], [[1, 2, 3]])) / 2)
+    assert mi["datasets"] == ["sst2", "imdb"]
+    assert summary["m"]["sa"]["selfsel"] is None
+    assert "nli" not in summary["m"]
+    markdown = selection_eval.summary_markdown(summary, list(selection_eval.BASELINE_NAMES),
+                                               selection_eval.BASELINE_NAMES)
+    assert f"| SA | MI | {100 * mi['performance']:.1f} | {100 * mi['rate']:.1f} | {100 * mi['ndcg']:.1f} |" in markdown
+    assert "| SA | Self-Select | - | - | - |" in markdown
+
+
+# ---------------------------------------------------------------- 13 synthetic inference files
+
+
+def test_performance_rate_ndcg_on_13_synthetic_files(tmp_path):
+    data = synthetic_set(tmp_path)
+    (prompts,) = find_prompt_sets(tmp_path)
+    accuracy = np.array(CORRECT) / 10
+    np.testing.assert_allclose(prompts.performance(), accuracy)
+    # A method whose scores are the confidences picks the last prompt (12: 7 of 10 right).
+    result = selection_eval.evaluate_scores(data["conf"], prompts.performance(), NDCG)
+    assert result.selected == 12
+    assert result.performance == pytest.approx(0.7)
+    assert result.rate == pytest.approx(0.7 / 1.0)
+    assert result.ndcg == pytest.approx(ndcg_score([accuracy], [data["conf"]]))
+
+
+def test_nli_performance_is_macro_f1(tmp_path):
+    synthetic_set(tmp_path, dataset="cb")
+    (prompts,) = find_prompt_sets(tmp_path)
+    assert prompts.genre == "nli" and prompts.metric == "macro_f1"
+    answers = [i % 3 for i in range(10)]
+    expected = [hand_macro_f1([a if i < k else (a + 1) % 3 for i, a in enumerate(answers)], answers, 3)
+                for k in CORRECT]
+    np.testing.assert_allclose(prompts.performance(), expected)
+    assert not np.allclose(expected, np.array(CORRECT) / 10)  # macro-F1 is not accuracy here
+
+
+def test_a_summary_that_disagrees_with_the_results_is_refused(tmp_path):
+    path = write_inference_file(tmp_path, "m", "sst2", 0, [0, 1, 1], [0, 1, 0], 0.9, 5.0)
+    content = json.loads(path.read_text())
+    content["summary"]["accuracy"] = 0.9
+    path.write_text(json.dumps(content))
+    with pytest.raises(FuteError, match="summary says accuracy 0.9"):
+        read_inference_file(path).performance()
