@@ -31,8 +31,9 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     parser.add_argument("--lm_model_name", required=True,
                         help="base model: Hugging Face id or local folder (also its tokenizer when --load_path "
                              "has none)")
-    parser.add_argument("--model_save_path", required=True,
-                        help="folder for the checkpoint (hf_checkpoint/ + torch_checkpoint.pt)")
+    parser.add_argument("--model_save_path", default=None,
+                        help="folder for the checkpoint (hf_checkpoint/ + torch_checkpoint.pt); omit it to keep "
+                             "only the scores, e.g. for transfer runs that no later step loads")
     parser.add_argument("--score_save_path", required=True, help="dev scores JSON ('.json' is appended if missing)")
     parser.add_argument("--load_path", default=None,
                         help="continue from this checkpoint (a --model_save_path of an earlier run): task transfer")
@@ -73,7 +74,8 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
         raise FuteError(f"{args.score_save_path} already exists; pass --overwrite True to replace it "
                         f"(and its checkpoint), or choose another --score_save_path")
     ensure_parent_writable(args.score_save_path)
-    ensure_parent_writable(Path(args.model_save_path) / "x")
+    if args.model_save_path:
+        ensure_parent_writable(Path(args.model_save_path) / "x")
     if args.load_path:
         resolve_checkpoint(args.load_path)
     device = cli.start(args)
@@ -106,8 +108,9 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
         scores = evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
     logger.info("%s dev scores: %s", spec.name, {k: round(v, 4) for k, v in scores.items()})
     record = run_record(_resolved_config(task, args, spec, device, len(splits["train"]), len(splits["dev"])), argv)
-    save_checkpoint(model, tokenizer, args.model_save_path)
-    write_json(Path(args.model_save_path) / "fute_record.json", record)
+    if args.model_save_path:
+        save_checkpoint(model, tokenizer, args.model_save_path)
+        write_json(Path(args.model_save_path) / "fute_record.json", record)
     write_json(args.score_save_path, scores)
     write_json(Path(args.score_save_path).with_suffix(".record.json"), record)
     return scores

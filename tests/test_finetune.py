@@ -227,3 +227,11 @@ class TestBadInput:
         assert result.returncode == 2
         error_lines = [line for line in result.stderr.splitlines() if "ERROR" in line]
         assert len(error_lines) == 1 and "unknown dataset 'sst3'" in error_lines[0]
+
+
+def test_without_model_save_path_only_scores_are_written(data, tmp_path, tiny_bert):
+    args = cr_args(data, tmp_path, "sst2", tiny_bert)
+    index = args.index("--model_save_path")
+    del args[index:index + 2]
+    run_cr_train.main(args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sst2_score.json", "sst2_score.record.json"]
