@@ -27,7 +27,7 @@ test-fast: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
 demo: setup
-	HF_HUB_OFFLINE=1 bash scripts/demo.sh
+	HF_HUB_OFFLINE=1 $(PY) scripts/demo.py
 
 clean:
 	rm -rf $(VENV) demo_output

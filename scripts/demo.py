@@ -23,6 +23,7 @@ transformers a hundred times over.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -228,9 +229,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
               "--save_path", str(out / "eval" / "llm_prompts"),
               "--tasks", ",".join(f"{llm_name}:p{k}" for k in args.prompts)])
 
-    # The two tables and where the plots are.
+    # The dev scores, the two tables and where the plots are.
     minutes = (time.time() - run.started) / 60
     print(f"\nFUTE demo: {run.ran} steps run, {run.skipped} reused, {minutes:.1f} min. Outputs in {out}/\n")
+    print_dev_scores(out / "runs")
     for key in ("transfer", "prompt"):
         if results[key].exists():
             print(results[key].read_text().split("\n## ")[0].strip(), "\n")
@@ -238,6 +240,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     for png in sorted((out / "eval").glob("*.png")):
         print(f"  {png}")
     return results
+
+
+def print_dev_scores(folder: Path) -> None:
+    """Fine-tuning and transfer dev scores, one line per run (the main metric of the target)."""
+    print("Dev scores after fine-tuning (source -> target for transfer runs)")
+    for path in sorted(folder.glob("*_score.json")):
+        config = json.loads(path.with_suffix(".record.json").read_text())["config"]
+        run = config["to_train_dataset"]
+        if config.get("source_dataset"):
+            run = f"{config['source_dataset']} -> {run}"
+        print(f"  {run:<32} {config['main_metric']:<10} {json.loads(path.read_text())['best']:.3f}")
+    print()
 
 
 if __name__ == "__main__":

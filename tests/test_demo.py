@@ -62,7 +62,7 @@ def test_a_second_run_reuses_every_step(demo_run, capsys):
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     demo.main(argv)
     printed = capsys.readouterr().out
-    assert "0 steps run" in printed
+    assert "0 steps run" in printed and "Dev scores after fine-tuning" in printed
     assert "# Transferability" in printed and "# Prompt selection" in printed  # both tables are printed
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert after == before
