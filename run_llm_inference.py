@@ -90,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     if pending:
         model, tokenizer = load_llm(args.model, args.bit, device)
-        scorer = PromptScorer(model, tokenizer, prompt, generation_settings(args.cot_max_new_tokens))
+        scorer = PromptScorer(model, tokenizer, prompt, generation_settings(args.cot_max_new_tokens),
+                          args.verbalizer_tokens)
         with tqdm(total=len(pending), desc=f"{spec.name} prompt {prompt.number}", disable=None) as bar:
             for batch, scores in scorer.score_all(pending, args.batch_size):
                 records = [_record(example, score, prompt) for example, score in zip(batch, scores)]

@@ -89,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     model, tokenizer = load_llm(args.model, args.bit, device)
-    scorer = PromptScorer(model, tokenizer, prompt, generation_settings(args.cot_max_new_tokens))
+    scorer = PromptScorer(model, tokenizer, prompt, generation_settings(args.cot_max_new_tokens),
+                          args.verbalizer_tokens)
     constant = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
     with tqdm(total=len(pending), desc=f"{args.task_genre} prompt {prompt.number}", disable=None) as bar:
         for batch, scores in scorer.score_all(pending, args.batch_size):

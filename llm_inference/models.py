@@ -117,6 +117,9 @@ def add_llm_args(parser) -> None:
                         help="examples per forward pass (halved automatically on out-of-memory)")
     parser.add_argument("--cot_max_new_tokens", type=int, default=None,
                         help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
+    parser.add_argument("--verbalizer_tokens", choices=("single", "first"), default="single",
+                        help="single: every verbalizer must be one token (the original); first: score a "
+                             "multi-token verbalizer by its first token (for small vocabularies)")
     cli.add_common_args(parser)
 
 

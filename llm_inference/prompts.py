@@ -183,24 +183,38 @@ def apply_chat_template(tokenizer, messages: list[dict[str, str]], add_generatio
         return render(messages[1:])
 
 
-def verbalizer_token_ids(tokenizer, prompt: Prompt) -> dict[str, list[int]]:
-    """label -> the token id of each of its verbalizers, which must each be one token.
+VERBALIZER_TOKENS = ("single", "first")
 
-    The scores are read at one generated step, so a verbalizer split into several
-    tokens (or unknown to the vocabulary) cannot be scored.
+
+def verbalizer_token_ids(tokenizer, prompt: Prompt, mode: str = "single") -> dict[str, list[int]]:
+    """label -> the token id of each of its verbalizers.
+
+    The scores are read at one generated step, so a verbalizer must be one token
+    (mode "single", the original's rule: anything else is an error naming it).
+    mode "first" scores a verbalizer split into several tokens by its first token,
+    an approximation for small vocabularies (the demo's SmolLM2 splits "uncertain");
+    two verbalizers of different labels whose first tokens coincide are still an error.
     """
+    if mode not in VERBALIZER_TOKENS:
+        raise FuteError(f"unknown verbalizer token mode {mode!r}; use one of {', '.join(VERBALIZER_TOKENS)}")
     ids: dict[str, list[int]] = {}
+    owner: dict[int, str] = {}
     for label, words in prompt.verbalizers.items():
         ids[label] = []
         for word in words:
             tokens = tokenizer.encode(word, add_special_tokens=False)
-            unknown = tokenizer.unk_token_id is not None and tokens == [tokenizer.unk_token_id]
-            if len(tokens) != 1 or unknown:
+            unknown = tokenizer.unk_token_id is not None and tokens[:1] == [tokenizer.unk_token_id]
+            if not tokens or unknown or (len(tokens) != 1 and mode == "single"):
                 pieces = tokenizer.convert_ids_to_tokens(tokens)
                 raise FuteError(
                     f"verbalizer {word!r} of {prompt.genre} prompt {prompt.number} is not one token of "
                     f"{tokenizer.name_or_path!r} (it became {pieces}); use a model whose vocabulary has it "
-                    "as a single token, or change the verbalizers in configs/prompts/"
+                    "as a single token, change the verbalizers in configs/prompts/, or pass "
+                    "--verbalizer_tokens first to score it by its first token"
                 )
+            if owner.setdefault(tokens[0], label) != label:
+                raise FuteError(f"verbalizer {word!r} of {prompt.genre} prompt {prompt.number} starts with the same "
+                                f"token as a verbalizer of label {owner[tokens[0]]!r}; their scores cannot be told "
+                                "apart")
             ids[label].append(tokens[0])
     return ids

@@ -247,12 +247,13 @@ def _clean(scores: torch.Tensor) -> list[float]:
 class PromptScorer:
     """Scores examples (dicts with the prompt's fields) with one prompt, vanilla or chain-of-thought."""
 
-    def __init__(self, model, tokenizer, prompt: Prompt, settings: dict[str, GenerationSettings] | None = None):
+    def __init__(self, model, tokenizer, prompt: Prompt, settings: dict[str, GenerationSettings] | None = None,
+                 verbalizer_tokens: str = "single"):
         self.greedy = GreedyScorer(model, tokenizer)
         self.tokenizer = tokenizer
         self.prompt = prompt
         self.settings = settings or load_generation_settings()
-        ids = verbalizer_token_ids(tokenizer, prompt)
+        ids = verbalizer_token_ids(tokenizer, prompt, verbalizer_tokens)
         self.verbalizer_ids = [token for label in prompt.verbalizers for token in ids[label]]
 
     def first_turn(self, example: dict[str, Any]) -> tuple[list[dict[str, str]], str]:

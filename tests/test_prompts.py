@@ -199,6 +199,18 @@ def test_verbalizer_token_ids():
         verbalizer_token_ids(tok, unknown_word)
 
 
+def test_first_token_mode_scores_a_split_verbalizer_by_its_first_token():
+    tok, vocab = make_tokenizer()
+    ids = verbalizer_token_ids(tok, load_prompt("nli", 0), mode="first")
+    assert ids["neutral"] == [vocab["maybe"], tok.convert_tokens_to_ids("M")]  # "Maybe" -> ["M", "aybe"]
+    clash = replace(load_prompt("nli", 0), verbalizers={"entailment": ("Maybe",), "neutral": ("M",),
+                                                        "contradiction": ("no",)})
+    with pytest.raises(FuteError, match="starts with the same token as a verbalizer of label 'entailment'"):
+        verbalizer_token_ids(tok, clash, mode="first")
+    with pytest.raises(FuteError, match="unknown verbalizer token mode"):
+        verbalizer_token_ids(tok, load_prompt("sa", 0), mode="last")
+
+
 def test_generation_settings():
     settings = json.loads((ROOT / "configs" / "generation.json").read_text())
     vanilla, cot = settings["vanilla"]["generate_kwargs"], settings["cot"]["generate_kwargs"]
