@@ -26,6 +26,7 @@ import csv
 import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -165,9 +166,15 @@ def _rows(summary, order: Sequence[str], names: Mapping[str, str], cell: Callabl
             yield GENRE_NAMES[genre], method, names.get(method, method), cells
 
 
+def model_label(model: str) -> str:
+    """A column label: an alias or hub id as it is, a local model folder or file by its name only."""
+    return Path(model).name if model.startswith((".", "/", "~")) else model
+
+
 def summary_markdown(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
     """The slides' second table: rows = category x method; columns = LLM x {Performance, Rate, NDCG}, in percent."""
-    header = ["Category", "Method"] + [f"{model} {NUMBER_NAMES[n]}" for model in sorted(summary) for n in NUMBERS]
+    header = ["Category", "Method"] + [f"{model_label(model)} {NUMBER_NAMES[n]}" for model in sorted(summary)
+                                       for n in NUMBERS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for category, _, name, cells in _rows(summary, order, names, lambda v: "-" if v is None else f"{100 * v:.1f}"):
         lines.append("| " + " | ".join([category, name, *cells]) + " |")

@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
                       *(qa_len if task_type == "qa" else []), "--save_path", str(emb / f"{method}-fute" / f"{task}__model")])
 
     # 4. The LLM: x' per genre; each prompt on the evaluation set and on x'; LLM+prompt embeddings.
-    llm_model = unpack_gguf(args.llm, out / "llm_model") if args.llm.endswith(".gguf") else args.llm
+    llm_model = unpack_gguf(args.llm, out / "smollm2") if args.llm.endswith(".gguf") else args.llm
     # SmolLM2 splits a few verbalizers (e.g. "uncertain"): score those by their first token.
     llm = ["--model", llm_model, "--bit", str(args.llm_bit), "--cot_max_new_tokens", str(args.cot_max_new_tokens),
            "--verbalizer_tokens", "first"]
