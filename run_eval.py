@@ -66,11 +66,15 @@ def add_transfer_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datasize", type=cli.str2bool, default=True,
                         help="add the DataSize baseline (rank sources by training-set size, from the plain "
                              "fine-tuning runs) (True/False)")
+    _add_ndcg_args(parser, relevance="a transfer score", ranked="sources", default_k="all")
+
+
+def _add_ndcg_args(parser: argparse.ArgumentParser, relevance: str, ranked: str, default_k: str) -> None:
     parser.add_argument("--ndcg_gain", choices=transfer_eval.GAINS, default="linear",
-                        help="NDCG gain of a transfer score rel: linear = rel (as sklearn.metrics.ndcg_score), "
+                        help=f"NDCG gain of {relevance} rel: linear = rel (as sklearn.metrics.ndcg_score), "
                              "exponential = 2^rel - 1; the discount is 1/log2(rank + 1)")
     parser.add_argument("--ndcg_k", type=int, default=None,
-                        help="NDCG cut-off: only the top k ranked sources count (default: all)")
+                        help=f"NDCG cut-off: only the top k ranked {ranked} count (default: {default_k})")
 
 
 def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
@@ -220,11 +224,7 @@ def add_prompt_args(parser: argparse.ArgumentParser) -> None:
                              "default: every method with LLM MTEs in --emb_dir")
     parser.add_argument("--save_path", required=True,
                         help="output stem: writes <stem>.md (tables), <stem>.csv (summary), <stem>.json (everything)")
-    parser.add_argument("--ndcg_gain", choices=transfer_eval.GAINS, default="linear",
-                        help="NDCG gain of a prompt's performance rel: linear = rel (as sklearn.metrics.ndcg_score), "
-                             "exponential = 2^rel - 1; the discount is 1/log2(rank + 1)")
-    parser.add_argument("--ndcg_k", type=int, default=None,
-                        help="NDCG cut-off: only the top k ranked prompts count (default: all 13)")
+    _add_ndcg_args(parser, relevance="a prompt's performance", ranked="prompts", default_k="all 13")
 
 
 def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
