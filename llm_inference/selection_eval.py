@@ -168,7 +168,7 @@ def _rows(summary, order: Sequence[str], names: Mapping[str, str], cell: Callabl
 
 def model_label(model: str) -> str:
     """A column label: an alias or hub id as it is, a local model folder or file by its name only."""
-    return Path(model).name if model.startswith((".", "/", "~")) else model
+    return Path(model).name if model.startswith((".", "/", "~")) or Path(model).exists() else model
 
 
 def summary_markdown(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
