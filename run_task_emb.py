@@ -25,6 +25,7 @@ from configs.hparams import UNSUP_POOL
 from data_utils import cli
 from data_utils.errors import FuteError
 from data_utils.io import atomic_open, ensure_parent_writable, run_record, write_json
+from data_utils.loading import get_spec
 from data_utils.unsup_pool import (build_inputs, load_hub_pool, pool_names, read_local_pool, sample_per_source,
                                    shuffle_examples, write_model_inputs)
 from task_emb import pipeline
@@ -143,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
 
     # Training data for the surrogate.
     if input_kind == "data":
-        spec = pipeline.get_spec(args.to_train_dataset)
+        spec = get_spec(args.to_train_dataset)
         if (spec.task == "qa") != (args.task_type == "qa"):
             raise FuteError(f"{spec.name} is a {spec.task} dataset; use --task_type {spec.task}")
         training = pipeline.data_training_set(spec, tokenizer, hp["max_len"], args.dataset_path,
