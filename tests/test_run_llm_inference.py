@@ -234,3 +234,16 @@ def test_unpacked_gguf_matches_and_loads_in_8_and_4_bit(tmp_path, sst2_dir):
         assert all(math.isfinite(s) for r in out["results"] for s in r["token_info"]["word_scores"])
     with pytest.raises(FuteError, match="GGUF|gguf"):
         run(tmp_path / "q", gguf, "--bit", "8", path=sst2_dir)
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_llama", "tiny_mixtral"])
+def test_16_bit_weights_are_loaded_as_float16(tmp_path, sst2_dir, request, model_fixture):
+    from llm_inference.models import load_llm
+
+    model, _ = load_llm(str(request.getfixturevalue(model_fixture)), 16, torch.device("cpu"))
+    assert next(model.parameters()).dtype == torch.float16
+    out = run(tmp_path / "half", request.getfixturevalue(model_fixture), "--bit", "16", path=sst2_dir)
+    full = run(tmp_path / "full", request.getfixturevalue(model_fixture), path=sst2_dir)
+    assert out["bit"] == 16 and out["summary"]["num_examples"] == full["summary"]["num_examples"]
+    for half, single in zip(out["results"], full["results"]):
+        assert half["token_info"]["word_scores"] == pytest.approx(single["token_info"]["word_scores"], abs=0.05)
