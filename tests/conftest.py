@@ -60,3 +60,15 @@ def tiny_mixtral(tmp_path_factory) -> Path:
     from tiny_models import build_tiny_mixtral
 
     return build_tiny_mixtral(tmp_path_factory.mktemp("tiny_mixtral"))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for modules of tiny models: on a shared 2-core machine a thread pool
+    only adds wake-up latency (seconds per test when the machine is busy)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -26,13 +26,7 @@ SENTENCES = [
 LABELS = [1, 0, 1, 0, 1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: a thread pool only adds wake-up latency (seconds per test on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
