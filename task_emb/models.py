@@ -22,6 +22,12 @@ from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)
 
+# Task models are trained and read in float32 whatever dtype the checkpoint was saved in:
+# transformers 5 loads a bfloat16/float16 checkpoint in that dtype by default, where a
+# float32 prefix cannot meet it and AdamW steps of 1e-5 vanish in rounding (the
+# original, on transformers 4, always got float32).
+MODEL_DTYPE = torch.float32
+
 HF_SUBDIR = "hf_checkpoint"
 STATE_DICT_NAME = "torch_checkpoint.pt"
 
@@ -109,7 +115,8 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
         raise FuteError(f"{source} (model_type {config.model_type!r}) has no {head} head in transformers; "
                         f"choose a model with one (BERT, GPT-2, T5, Llama, ...)")
     try:
-        model = auto_class.from_pretrained(source, config=config, ignore_mismatched_sizes=keep_fitting_head)
+        model = auto_class.from_pretrained(source, config=config, ignore_mismatched_sizes=keep_fitting_head,
+                                           dtype=MODEL_DTYPE)
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
     if model.config.pad_token_id is None and tokenizer is not None:
@@ -120,7 +127,7 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
 def load_base_model(source: str):
     """The bare backbone of `source` (no head); the encoder of an encoder-decoder model."""
     try:
-        model = AutoModel.from_pretrained(source)
+        model = AutoModel.from_pretrained(source, dtype=MODEL_DTYPE)
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
     return model.get_encoder() if model.config.is_encoder_decoder else model

@@ -321,3 +321,20 @@ def test_too_long_input_names_the_limit(tiny_bert):
     ids = torch.full((1, limit - P + 1), 5)
     with pytest.raises(FuteError, match=f"at most {limit - P}"):
         model(input_ids=ids)
+
+
+def test_half_precision_checkpoint_loads_in_float32_and_prefix_tunes(tiny_bert, tmp_path):
+    """transformers 5 keeps a checkpoint's saved dtype: a bfloat16 surrogate (common on the
+    hub) must still come back in float32, or the float32 prefix cannot meet its keys."""
+    from task_emb.models import load_base_model, load_head_model
+
+    AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=3).to(torch.bfloat16).save_pretrained(
+        tmp_path)
+    saved = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    assert saved.dtype == torch.bfloat16  # the premise: left alone, transformers keeps bfloat16
+    head_model = load_head_model(str(tmp_path), "cr", labels=("a", "b", "c"))
+    assert {p.dtype for p in head_model.parameters()} == {torch.float32}
+    assert {p.dtype for p in load_base_model(str(tmp_path)).parameters()} == {torch.float32}
+    model = PrefixTaskModel(head_model, seed=0).train()
+    model(**make_batch(head_model.config, "classification")).loss.backward()
+    assert model.prefix_encoder.prefix.grad.abs().sum() > 0
