@@ -32,12 +32,13 @@ Per-example gradients for `empirical` come from one batched forward/backward:
 forward hooks keep each layer's input, autograd gives the gradient at each
 layer's output, and g_i per layer follows in closed form (Linear: d_i^T a_i;
 Embedding: d_i scattered to token rows; LayerNorm: sum_t d_i * normalised input).
-Extra cost: the weight gradient in per-example form plus writing [chunk, *shape]
-per layer (MiniLM on one CPU thread: about 2x `reference`). `torch.func.vmap` was the
-first choice but cannot run through transformers 5's attention-mask code
-(`padding_mask.all()` is data-dependent control flow). Models with other layers
-holding FIM parameters (T5's RMS norm and relative position bias, Llama's RMS
-norm) use a per-example loop: exact, slower.
+The products d_i^T a_i replace the weight gradients that `reference`'s backward forms,
+with the same arithmetic, so the extra cost is small (MiniLM on one CPU thread: about
+1.2x `reference`, benchmarks/README.md) as long as they are not all written out at
+once (see `_add_outer_squares`). `torch.func.vmap` was the first choice but cannot run
+through transformers 5's attention-mask code (`padding_mask.all()` is data-dependent
+control flow). Models with other layers holding FIM parameters (T5's RMS norm and
+relative position bias, Llama's RMS norm) use a per-example loop: exact, slower.
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def fim_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 
 
 def fim_embedding(model: nn.Module, batches: Iterable[Batch], loss_fn: LossFn, estimator: str = "reference",
-                  device: torch.device | str | None = None, dtype=np.float32, chunk_size: int = 8,
+                  device: torch.device | str | None = None, dtype=np.float32, chunk_size: int = 32,
                   per_example: str = "auto") -> np.ndarray:
     """The FIM task embedding: a 1-D array of length sum of `fim_parameters` sizes, in that order.
 
@@ -121,8 +122,9 @@ def fim_embedding(model: nn.Module, batches: Iterable[Batch], loss_fn: LossFn, e
     device: where the model and batches go (default: where the model is).
     dtype: np.float32, np.float64, or np.float16 (halves a t5-base vector to ~0.4 GB;
     values below ~6e-8 become 0: the count is logged).
-    chunk_size, per_example: `empirical` only: examples per hooked forward/backward,
-    and "hooks" / "loop" / "auto" (hooks where every FIM layer is supported).
+    chunk_size, per_example: `empirical` only: examples per hooked forward/backward
+    (at most a batch; the first one holds at most 4, checked against autograd), and
+    "hooks" / "loop" / "auto" (hooks where every FIM layer is supported).
     """
     if estimator not in FIM_ESTIMATORS:
         raise FuteError(f"unknown FIM estimator {estimator!r}; use one of {', '.join(FIM_ESTIMATORS)}")
@@ -319,8 +321,11 @@ def _recording(model: nn.Module, params: list[nn.Parameter], size: int, calls: l
 
 
 def _per_example_terms(module: nn.Module, x: torch.Tensor, d: torch.Tensor, size: int, dtype: torch.dtype):
-    """Yield (parameter, kind, value): kind "dense" -> g_i for all i as [size, *param.shape];
-    kind "rows" -> (keys, rows) with key = i * vocab + token, rows [K, dim] to scatter-add."""
+    """Yield (parameter, kind, value) for one call of `module`:
+    "outer" -> (left, right), both [size, tokens, *], with g_i = left_i^T right_i (a weight
+    matrix: formed later, a few examples at a time); "dense" -> g_i for all i as
+    [size, *param.shape]; "rows" -> (keys, rows) with key = i * vocab + token, rows [K, dim]
+    to scatter-add."""
     d = d.to(dtype)
     if isinstance(module, nn.Embedding):
         ids = x.reshape(size, -1)
@@ -340,11 +345,25 @@ def _per_example_terms(module: nn.Module, x: torch.Tensor, d: torch.Tensor, size
         return
     a = x.to(dtype).reshape(size, -1, x.shape[-1])
     d = d.reshape(size, -1, d.shape[-1])
-    # nn.Linear stores weight [out, in]; GPT-2's Conv1D stores [in, out].
-    pattern = "bto,bti->boi" if isinstance(module, nn.Linear) else "bto,bti->bio"
-    yield module.weight, "dense", torch.einsum(pattern, d, a)
+    # nn.Linear stores weight [out, in] (g_i = d_i^T a_i); GPT-2's Conv1D stores [in, out].
+    yield module.weight, "outer", (d, a) if isinstance(module, nn.Linear) else (a, d)
     if module.bias is not None:
         yield module.bias, "dense", d.sum(1)
+
+
+# The hooks are checked against autograd on a first chunk this small: the check costs a
+# full backward of that chunk plus a comparison over every parameter.
+_CHECKED_EXAMPLES = 4
+
+
+def _chunks(batches: list[Batch], chunk_size: int, first: int) -> Iterator[Batch]:
+    """Slices of at most chunk_size examples within each batch; the very first holds at most `first`."""
+    limit = first
+    for batch in batches:
+        size, start = _batch_size(batch), 0
+        while start < size:
+            yield _slice(batch, start, min(start + limit, size))
+            start, limit = start + limit, chunk_size
 
 
 def _sum_squares_hooks(model: nn.Module, batches: list[Batch], loss_fn: LossFn, params: list[nn.Parameter],
@@ -352,52 +371,58 @@ def _sum_squares_hooks(model: nn.Module, batches: list[Batch], loss_fn: LossFn, 
     """views += sum_i g_i^2 from hooked batched passes; returns N, or None if the hooks
     turn out not to give per-example gradients (checked on the first chunk against autograd)."""
     index = {id(p): k for k, p in enumerate(params)}
+    scratch = _Scratch(views[0].device, views[0].dtype)
     n, checked = 0, False
-    for batch in batches:
-        size_b = _batch_size(batch)
-        for start in range(0, size_b, chunk_size):
-            chunk = _slice(batch, start, min(start + chunk_size, size_b))
-            size = _batch_size(chunk)
-            calls: list = []
-            try:
-                with _recording(model, params, size, calls):
-                    total = loss_fn(chunk) * size  # sum of the per-example losses
-            except _NotPerExample as err:
-                logger.info("layer %s is shared across the batch: falling back to a per-example loop", err)
+    for chunk in _chunks(batches, chunk_size, first=min(chunk_size, _CHECKED_EXAMPLES)):
+        size = _batch_size(chunk)
+        calls: list = []
+        try:
+            with _recording(model, params, size, calls):
+                total = loss_fn(chunk) * size  # sum of the per-example losses
+        except _NotPerExample as err:
+            logger.info("layer %s is shared across the batch: falling back to a per-example loop", err)
+            return None
+        outputs = [out for _, _, out in calls]
+        grads_out = torch.autograd.grad(total, outputs, allow_unused=True, retain_graph=not checked)
+        # A parameter is squared once all calls that use it are in (sum over calls
+        # first: T5-style shared weights), then its per-example terms are freed.
+        remaining = Counter(id(p) for module, _, _ in calls for p in module.parameters(recurse=False))
+        pending: dict[int, list] = defaultdict(list)
+        sums: dict[int, torch.Tensor | None] = {}
+        with torch.no_grad():
+            for (module, x, _), d in zip(calls, grads_out):
+                if d is not None:
+                    for param, kind, value in _per_example_terms(module, x, d, size, views[0].dtype):
+                        if id(param) in index:
+                            pending[id(param)].append((kind, value))
+                for param in module.parameters(recurse=False):
+                    remaining[id(param)] -= 1
+                    if remaining[id(param)] == 0 and pending.get(id(param)):
+                        k = index[id(param)]
+                        sums[k] = _add_squares(views[k], params[k], size, pending.pop(id(param)),
+                                               want_sum=not checked, scratch=scratch)
+        del calls, outputs, grads_out
+        if not checked:
+            if not _matches_autograd(total, params, sums):
+                logger.warning("per-example hooks disagree with autograd: falling back to a per-example loop")
                 return None
-            outputs = [out for _, _, out in calls]
-            grads_out = torch.autograd.grad(total, outputs, allow_unused=True, retain_graph=not checked)
-            # A parameter is squared once all calls that use it are in (sum over calls
-            # first: T5-style shared weights), then its [size, *shape] terms are freed.
-            remaining = Counter(id(p) for module, _, _ in calls for p in module.parameters(recurse=False))
-            pending: dict[int, list] = defaultdict(list)
-            sums: dict[int, torch.Tensor | None] = {}
-            with torch.no_grad():
-                for (module, x, _), d in zip(calls, grads_out):
-                    if d is not None:
-                        for param, kind, value in _per_example_terms(module, x, d, size, views[0].dtype):
-                            if id(param) in index:
-                                pending[id(param)].append((kind, value))
-                    for param in module.parameters(recurse=False):
-                        remaining[id(param)] -= 1
-                        if remaining[id(param)] == 0 and pending.get(id(param)):
-                            k = index[id(param)]
-                            sums[k] = _add_squares(views[k], params[k], size, pending.pop(id(param)),
-                                                   want_sum=not checked)
-            del calls, outputs, grads_out
-            if not checked:
-                if not _matches_autograd(total, params, sums):
-                    logger.warning("per-example hooks disagree with autograd: falling back to a per-example loop")
-                    return None
-                checked = True
-            n += size
+            checked = True
+        n += size
     return n
 
 
-def _add_squares(view: torch.Tensor, param: nn.Parameter, size: int, terms: list, want_sum: bool):
+def _add_squares(view: torch.Tensor, param: nn.Parameter, size: int, terms: list, want_sum: bool,
+                 scratch: _Scratch):
     """view += sum_i (sum of this parameter's per-example terms)^2; returns sum_i g_i if want_sum."""
-    dense = [v for kind, v in terms if kind == "dense"]
-    rows = [v for kind, v in terms if kind == "rows"]
+    if all(kind == "outer" for kind, _ in terms):  # a weight matrix: the common case
+        lefts, rights = zip(*(value for _, value in terms))
+        if len(terms) > 1:  # calls sharing the weight: their tokens side by side, one sum over all
+            lefts, rights = [torch.cat(lefts, 1)], [torch.cat(rights, 1)]
+        return _add_outer_squares(view, lefts[0], rights[0], want_sum, scratch)
+    # A weight tied to an embedding: every term in per-example form, summed, then squared.
+    dense = [torch.einsum("bto,bti->boi", *value) if kind == "outer" else value
+             for kind, value in terms if kind != "rows"]
+    rows = [value for kind, value in terms if kind == "rows"]
     if rows:
         keys = torch.cat([k for k, _ in rows])
         values = torch.cat([r for _, r in rows])
@@ -413,6 +438,73 @@ def _add_squares(view: torch.Tensor, param: nn.Parameter, size: int, terms: list
     per_example_rows = values.new_zeros(len(unique), values.shape[1]).index_add_(0, inverse, values)
     view.index_add_(0, unique % vocab, per_example_rows.square())
     return torch.zeros_like(view).index_add_(0, keys % vocab, values) if want_sum else None
+
+
+def _add_outer_squares(view: torch.Tensor, left: torch.Tensor, right: torch.Tensor, want_sum: bool,
+                       scratch: _Scratch):
+    """view += sum_i (left_i^T right_i)^2, a group of examples at a time; returns sum_i g_i if want_sum.
+
+    Forming all [size, *shape] gradients at once (one einsum) writes and re-reads them
+    through main memory: on a CPU that cost 5x the products themselves. A group is
+    sized to stay in cache (one example of a large matrix) and written into one reused
+    buffer; on a GPU a group is the whole chunk. Each group's products skip the token
+    positions outside its span of non-zero terms: padding, whose output gradient is
+    exactly zero, costs nothing (dropping zero terms changes no value).
+    """
+    size, per_example = left.shape[0], view.numel()
+    group = max(1, min(size, scratch.elements // per_example))
+    buffer = scratch.get(group * per_example)
+    left_t = left.transpose(1, 2)
+    spans = _token_spans(left, right, group)
+    total = torch.zeros_like(view) if want_sum else None
+    for start, (first, stop_token) in zip(range(0, size, group), spans):
+        if first == stop_token:  # no token of the group reaches the loss
+            continue
+        stop = min(start + group, size)
+        g = buffer[:(stop - start) * per_example].view(stop - start, *view.shape)
+        torch.bmm(left_t[start:stop, :, first:stop_token], right[start:stop, first:stop_token], out=g)
+        if total is not None:
+            total.add_(g.sum(0))
+        if stop - start == 1:
+            view.addcmul_(g[0], g[0])
+        else:
+            view.add_(g.square_().sum(0))
+    return total
+
+
+def _token_spans(left: torch.Tensor, right: torch.Tensor, group: int) -> list[tuple[int, int]]:
+    """Per group of `group` examples, [first, stop) of the token positions where both factors
+    are non-zero in some example of the group ((0, 0) when there is none)."""
+    used = (left.abs().amax(-1) > 0) & (right.abs().amax(-1) > 0)  # [size, tokens]
+    size, tokens = used.shape
+    pad = -size % group
+    if pad:
+        used = torch.cat([used, used.new_zeros(pad, tokens)])
+    used = used.view(-1, group, tokens).any(1)  # [groups, tokens]
+    any_used = used.any(1)
+    first = used.int().argmax(1)
+    stop = tokens - used.flip(1).int().argmax(1)
+    return [(f, e) if a else (0, 0) for f, e, a in zip(first.tolist(), stop.tolist(), any_used.tolist())]
+
+
+class _Scratch:
+    """One flat buffer reused for every layer's per-example gradients (no allocation per
+    layer and chunk); `elements` is the size a group of examples aims for: a CPU cache's
+    worth, or a slice of a GPU's memory."""
+
+    CPU_GROUP_BYTES = 4 * 2**20  # the L2/L3 of one core: one example of a 1536 x 384 matrix is 2.25 MiB
+    GPU_GROUP_BYTES = 256 * 2**20
+
+    def __init__(self, device: torch.device, dtype: torch.dtype):
+        self.device, self.dtype = device, dtype
+        group_bytes = self.GPU_GROUP_BYTES if device.type == "cuda" else self.CPU_GROUP_BYTES
+        self.elements = group_bytes // torch.tensor([], dtype=dtype).element_size()
+        self.buffer = torch.empty(0, device=device, dtype=dtype)
+
+    def get(self, elements: int) -> torch.Tensor:
+        if self.buffer.numel() < elements:
+            self.buffer = torch.empty(elements, device=self.device, dtype=self.dtype)
+        return self.buffer[:elements]
 
 
 def _matches_autograd(total: torch.Tensor, params: list[nn.Parameter], sums: dict[int, torch.Tensor]) -> bool:

@@ -196,3 +196,51 @@ def test_tied_lm_head_sums_both_uses_before_squaring():
     g = per_example_grads(model, batches, [p for _, p in fim_parameters(model)])
     got = fim_embedding(model, batches, loss_of(model), "empirical", dtype=np.float64, per_example="hooks")
     assert_close(got, (g ** 2).mean(0))
+
+
+@pytest.mark.parametrize("group_bytes", [1, "two of the largest", None])
+def test_empirical_hooks_in_groups_match_autograd(bert_setup, monkeypatch, group_bytes):
+    """The per-example products one example at a time (a CPU's large layers), in groups that
+    split the chunk unevenly, or the whole chunk at once; one padded batch of 5 sentences of
+    different lengths, so that each group skips a different span of padding."""
+    from task_emb import fim
+
+    model, _ = bert_setup
+    params = bert_backbone(model)
+    if group_bytes == "two of the largest":
+        group_bytes = 2 * max(p.numel() for p in params) * 8  # float64
+    if group_bytes is not None:
+        monkeypatch.setattr(fim._Scratch, "CPU_GROUP_BYTES", group_bytes)
+    enc = AutoTokenizer.from_pretrained(model.name_or_path)(SENTENCES, padding=True, return_tensors="pt")
+    batch = {**enc, "labels": torch.tensor(LABELS)}
+    assert (enc["attention_mask"] == 0).any()
+    want = expected("empirical", per_example_grads(model, [batch], params), [5])
+    # chunk_size 5: a first, checked chunk of 4 examples, then one of 1
+    got = fim_embedding(model, [batch], loss_of(model), "empirical", dtype=np.float64, chunk_size=5,
+                        per_example="hooks")
+    assert_close(got, want)
+
+
+def test_chunks_check_a_small_first_chunk_then_follow_the_chunk_size():
+    from task_emb.fim import _chunks
+
+    batches = [{"input_ids": torch.arange(n)[:, None]} for n in (5, 7)]
+    sizes = [len(chunk["input_ids"]) for chunk in _chunks(batches, chunk_size=3, first=2)]
+    assert sizes == [2, 3, 3, 3, 1]
+    firsts = [chunk["input_ids"][0, 0].item() for chunk in _chunks(batches, chunk_size=3, first=2)]
+    assert firsts == [0, 2, 0, 3, 6]
+
+
+def test_token_spans_cover_every_nonzero_term_of_a_group():
+    from task_emb.fim import _token_spans
+
+    left = torch.zeros(5, 6, 2)
+    right = torch.ones(5, 6, 3)
+    left[0, 1:3] = 1.0  # example 0: tokens 1-2
+    left[1, 4] = 2.0  # example 1: token 4
+    right[1, 4] = 0.0  # ... whose other factor is zero: no term
+    left[2, 0] = 1.0  # example 2: token 0
+    left[3, 5] = -1.0  # example 3: token 5; example 4: none
+    assert _token_spans(left, right, group=1) == [(1, 3), (0, 0), (0, 1), (5, 6), (0, 0)]
+    assert _token_spans(left, right, group=2) == [(1, 3), (0, 6), (0, 0)]
+    assert _token_spans(left, right, group=5) == [(0, 6)]
