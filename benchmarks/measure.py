@@ -1,10 +1,16 @@
-"""Timing and per-phase peak memory for the benchmark scripts (Linux /proc; getrusage elsewhere)."""
+"""Timing and per-phase peak memory for the benchmark scripts (Linux /proc; getrusage elsewhere).
+
+Once CUDA is in use, each phase is bracketed by synchronisations (kernels are
+asynchronous) and also reports the CUDA allocator's peak.
+"""
 from __future__ import annotations
 
 import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 PEAKS: list[float] = []  # every phase's peak: clear_refs also resets ru_maxrss, so the run's peak is their max
 
@@ -36,10 +42,19 @@ def peak_mib() -> float:
 
 def measure(fn: Callable[[], object]) -> tuple[float, str, object]:
     """(seconds, "peak MiB (+ growth over the resident set at the start)" of this call, result)."""
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     reset_peak()
     before = status_mib("VmRSS") or 0.0
     start = time.perf_counter()
     result = fn()
+    if cuda:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     PEAKS.append(peak_mib())
-    return seconds, f"{PEAKS[-1]:6.0f} MiB (+{PEAKS[-1] - before:4.0f})", result
+    peak = f"{PEAKS[-1]:6.0f} MiB (+{PEAKS[-1] - before:4.0f})"
+    if cuda:
+        peak += f", GPU {torch.cuda.max_memory_allocated() / 2**20:6.0f} MiB"
+    return seconds, peak, result
