@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prefix and one FIM dataset task embedding of sst2's sample through run_task_emb.py,
+# A prefix and two FIM (reference, empirical) dataset task embeddings of sst2's sample through run_task_emb.py,
 # timed end to end (model loading included), on any device. Used for the GPU check of
 # issue 3; run it on CPU too and compare the two with benchmarks/compare_embeddings.py.
 #
@@ -35,3 +35,4 @@ EOF
 
 run sst2_prefix --task_emb_type prefix --max_epochs 10
 run sst2_fim --task_emb_type fim
+run sst2_fim_empirical --task_emb_type fim --fim_estimator empirical

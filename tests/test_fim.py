@@ -244,3 +244,28 @@ def test_token_spans_cover_every_nonzero_term_of_a_group():
     assert _token_spans(left, right, group=1) == [(1, 3), (0, 0), (0, 1), (5, 6), (0, 0)]
     assert _token_spans(left, right, group=2) == [(1, 3), (0, 6), (0, 0)]
     assert _token_spans(left, right, group=5) == [(0, 6)]
+
+
+@pytest.mark.parametrize("per_example", ["auto", "hooks"])
+def test_hooks_that_disagree_with_autograd_are_caught(bert_setup, monkeypatch, caplog, per_example):
+    """A per-example term 0.5% off (every LayerNorm bias) must fail the first-chunk check:
+    'auto' then falls back to the exact loop, 'hooks' refuses."""
+    from task_emb import fim
+
+    model, batches = bert_setup
+    real_terms = fim._per_example_terms
+
+    def slightly_wrong(module, *args):
+        for param, kind, value in real_terms(module, *args):
+            yield param, kind, value * 1.005 if param is getattr(module, "bias", None) and kind == "dense" and \
+                isinstance(module, torch.nn.LayerNorm) else value
+
+    monkeypatch.setattr(fim, "_per_example_terms", slightly_wrong)
+    if per_example == "hooks":
+        with pytest.raises(FuteError, match="per-example hooks do not fit"):
+            fim_embedding(model, batches, loss_of(model), "empirical", dtype=np.float64, per_example="hooks")
+        return
+    want = expected("empirical", per_example_grads(model, batches, bert_backbone(model)), [2, 2, 1])
+    got = fim_embedding(model, batches, loss_of(model), "empirical", dtype=np.float64)
+    assert "disagree with autograd" in caplog.text
+    assert_close(got, want)
