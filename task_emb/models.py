@@ -141,6 +141,7 @@ def save_checkpoint(model, tokenizer, folder: str) -> None:
     model.save_pretrained(hf_dir)
     tokenizer.save_pretrained(hf_dir)
     tmp = folder / f".{STATE_DICT_NAME}.tmp"
-    torch.save(model.state_dict(), tmp)
+    # CPU tensors: a state dict saved from a GPU run loads anywhere without map_location.
+    torch.save({name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}, tmp)
     os.replace(tmp, folder / STATE_DICT_NAME)
     logger.info("saved checkpoint to %s", folder)
