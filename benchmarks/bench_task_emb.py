@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 
@@ -189,6 +190,7 @@ def main() -> None:
         loss_fn = lambda batch: loss(fim_model, batch)  # noqa: E731
         fim_embedding(fim_model, batches[:1], loss_fn, "reference")  # warm-up
         fim_best: dict[str, tuple[float, str]] = {}
+        vectors: dict[str, np.ndarray] = {}
         runs = [(e, {}) for e in FIM_ESTIMATORS if e != "empirical"]
         runs += [("empirical", {"chunk_size": c}) for c in args.fim_chunk_sizes]
         for _ in range(args.repeats):
@@ -197,6 +199,7 @@ def main() -> None:
                 seconds, peak, vector = measure(lambda: fim_embedding(fim_model, batches, loss_fn, estimator,
                                                                       **kwargs))
                 fim_dim = vector.size
+                vectors[estimator] = vector
                 if label not in fim_best or seconds < fim_best[label][0]:
                     fim_best[label] = (seconds, peak)
         for label, best_run in fim_best.items():
@@ -204,6 +207,12 @@ def main() -> None:
         empirical = min((s, label) for label, (s, _) in fim_best.items() if label.startswith("empirical"))
         print(f"FIM best empirical ({empirical[1]}) / reference = {empirical[0] / fim_best['reference'][0]:.2f}x "
               f"(target <= 1.3x)")
+        if device.type != "cpu":  # the same model and batches on the CPU: only rounding may differ
+            fim_model.to("cpu")
+            for estimator, vector in vectors.items():
+                on_cpu = fim_embedding(fim_model, batches, loss_fn, estimator)
+                print(f"FIM {estimator} on {device.type} vs cpu: max |difference| / max value "
+                      f"{np.abs(vector - on_cpu).max() / np.abs(on_cpu).max():.1e}")
 
     print(f"embedding sizes: prefix {prefix_dim} floats ({prefix_dim * 4 / 2**10:.0f} KiB float32)"
           + (f", FIM {fim_dim} floats ({fim_dim * 4 / 2**20:.1f} MiB float32, {fim_dim * 2 / 2**20:.1f} MiB float16)"
