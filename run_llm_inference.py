@@ -42,7 +42,7 @@ from llm_inference.scoring import PromptScorer, generation_settings, label_distr
 
 logger = logging.getLogger(__name__)
 
-IDENTITY_KEYS = ("model", "dataset", "prompt_index", "bit")
+IDENTITY_KEYS = ("model", "dataset", "prompt_index", "bit", "verbalizer_tokens")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     device = cli.start(args)
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run.
-    identity = {"model": args.model, "dataset": spec.name, "prompt_index": prompt.number, "bit": args.bit}
+    identity = {"model": args.model, "dataset": spec.name, "prompt_index": prompt.number, "bit": args.bit,
+                "verbalizer_tokens": args.verbalizer_tokens}
     save_path = ensure_parent_writable(args.save_path)
     done = _finished_results(save_path, identity)
     log = ResultLog(f"{save_path}.partial.jsonl", identity)
@@ -108,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "dataset": spec.name,
         "model": args.model,
         "bit": args.bit,
+        "verbalizer_tokens": args.verbalizer_tokens,
         "seed": args.seed,
         "variant": None,
         "cot": prompt.is_cot,

@@ -11,7 +11,8 @@ for nli.
 Output `--save_path` (".jsonl" appended when missing): one JSON object per line, appended
 and flushed after every batch, in the order examples finish (NOT sorted: sort by data_index):
 
-    {"model", "task_genre", "prompt_index", "bit",        # the run's identity (a mismatch is refused)
+    {"model", "task_genre", "prompt_index", "bit",        # the run's identity (a mismatch is refused),
+     "verbalizer_tokens",                                 # with how a verbalizer is scored: single | first
      "seed", "cot", "variant", "prompt_info",             # prompt_info.answer_choices: label -> verbalizers
      "data_index",                                        # the x' line's data_index
      "content" | "premise", "hypothesis",                 # the x' text fields, unchanged
@@ -78,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = cli.start(args)
 
     # What is done already (a torn last line is repaired; another run's file is refused).
-    identity = {"model": args.model, "task_genre": args.task_genre, "prompt_index": prompt.number, "bit": args.bit}
+    identity = {"model": args.model, "task_genre": args.task_genre, "prompt_index": prompt.number, "bit": args.bit,
+                "verbalizer_tokens": args.verbalizer_tokens}
     log = ResultLog(args.save_path, identity)
     done = log.load()
 

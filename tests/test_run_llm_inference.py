@@ -59,8 +59,9 @@ def test_output_layout_summary_and_gold_mapped_by_name(tmp_path, tiny_mixtral):
     out = run(tmp_path / "cb_out", tiny_mixtral, dataset="cb", path=cb_file, prompt="2")
     saved = json.loads((tmp_path / "cb_out.json").read_text())
     assert saved == json.loads(json.dumps(out))
-    assert set(saved) == {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "seed", "variant",
-                          "cot", "summary", "results"}
+    assert set(saved) == {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens",
+                          "seed", "variant", "cot", "summary", "results"}
+    assert saved["verbalizer_tokens"] == "single"
     assert (saved["task"], saved["dataset"], saved["prompt_index"], saved["cot"]) == ("nli", "cb", 2, False)
     assert saved["prompt_info"]["answer_choices"] == {"entailment": ["true", "True"], "neutral": ["maybe", "Maybe"],
                                                       "contradiction": ["false", "False"]}
@@ -129,6 +130,8 @@ def test_refuses_to_mix_runs_and_bad_input(tmp_path, tiny_llama, sst2_dir):
         run(tmp_path / "mix", tiny_llama, path=sst2_dir, prompt="3")
     with pytest.raises(FuteError, match="model"):
         run(tmp_path / "mix", tmp_path / "other_model", path=sst2_dir)
+    with pytest.raises(FuteError, match="verbalizer_tokens='single'.*'first'"):
+        run(tmp_path / "mix", tiny_llama, "--verbalizer_tokens", "first", path=sst2_dir)
     with pytest.raises(FuteError, match="unknown dataset 'mnli'.*sst2"):
         run(tmp_path / "x", tiny_llama, dataset="mnli", path=sst2_dir)
     with pytest.raises(FuteError, match="out of range"):
@@ -160,7 +163,8 @@ def test_te_appends_resumes_and_repairs_a_torn_line(tmp_path, tiny_llama):
     first = lines[0]
     assert first["content"] == SST2[first["data_index"]][0]
     assert first["data_entry"] == {"text": first["content"], "answer": "none"}
-    assert (first["model"], first["task_genre"], first["prompt_index"], first["bit"]) == (str(tiny_llama), "sa", 1, 32)
+    assert (first["model"], first["task_genre"], first["prompt_index"], first["bit"], first["verbalizer_tokens"]) == (
+        str(tiny_llama), "sa", 1, 32, "single")
     assert first["token_info"]["verbalizers"] == ["good", "Good", "positive", "bad", "Bad", "negative"]
     assert len(first["normalized_prob"]) == 2 and first["prompt_ppl"] > 1
     assert first["prompt_info"]["labels"] == ["negative", "positive"]
@@ -178,6 +182,8 @@ def test_te_appends_resumes_and_repairs_a_torn_line(tmp_path, tiny_llama):
 
     with pytest.raises(FuteError, match="prompt_index"):
         run_te(tmp_path / "y", tiny_llama, x, prompt="2")
+    with pytest.raises(FuteError, match="verbalizer_tokens"):
+        run_te(tmp_path / "y", tiny_llama, x, "--verbalizer_tokens", "first")
 
 
 def test_te_nli_cot_and_bad_x_lines(tmp_path, tiny_mixtral):
