@@ -63,7 +63,8 @@ def llm_label_distribution(word_scores: Sequence[float], verbalizer_labels: Sequ
 
 def span_to_characters(start: int, end: int, offsets: Sequence[tuple[int, int] | None]) -> tuple[int, int] | None:
     """M's predicted token span -> (start_char, end_char) in the context, or None when it is no
-    valid context span (outside the context, or end before start): the "no answer" target."""
-    if end < start or offsets[start] is None or offsets[end] is None:
+    valid context span (outside the context, on the batch's padding past the example's last
+    token, or end before start): the "no answer" target."""
+    if end < start or end >= len(offsets) or offsets[start] is None or offsets[end] is None:
         return None
     return offsets[start][0], offsets[end][1]

@@ -294,3 +294,16 @@ def test_textemb_is_the_mean_final_hidden_state_over_dataset_tokens(tmp_path, ti
     with torch.no_grad():
         states = torch.cat([model(**tokenizer(t, return_tensors="pt")).last_hidden_state[0] for t in texts])
     np.testing.assert_allclose(embedding, states.mean(0).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_predicted_span_to_characters_refuses_question_padding_and_reversed_spans():
+    from task_emb.targets import span_to_characters
+
+    # [CLS] question [SEP] "big" "cat" [SEP]: context "big cat"; M's logits are over the padded batch.
+    offsets = [None, None, None, (0, 3), (4, 7), None]
+    assert span_to_characters(3, 4, offsets) == (0, 7)
+    assert span_to_characters(4, 4, offsets) == (4, 7)
+    assert span_to_characters(1, 3, offsets) is None  # starts in the question
+    assert span_to_characters(4, 3, offsets) is None  # end before start
+    assert span_to_characters(3, 7, offsets) is None  # ends on padding past this example's tokens
+    assert span_to_characters(6, 7, offsets) is None
