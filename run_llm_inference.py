@@ -6,7 +6,8 @@ Example (the reference's command, plus the new flags):
 
 Output `--save_path` (".json" appended when missing), written atomically at the end:
 
-    {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "seed", "variant", "cot",
+    {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens", "seed", "variant", "cot",
+     "cot_max_new_tokens" (CoT prompts only),
      "summary": {"accuracy", "macro_f1", "num_examples", "labels"},
      "results": [one per example, sorted by data_index:
         {"data_index", "data_entry", "input_prompt",
@@ -18,7 +19,10 @@ label_scores / normalized_prob / normalized_pred / normalized_answer use the gen
 label order (SA: negative, positive; NLI: entailment, neutral, contradiction). While it
 runs, finished examples go to `<save_path>.partial.jsonl` (appended after every batch);
 a rerun continues from there, and the file is removed once the JSON is written. A save
-path holding another model's, dataset's, prompt's or bit width's results is refused.
+path holding another run's results is refused: another model, dataset, prompt, bit width,
+verbalizer_tokens or (CoT prompts) cot_max_new_tokens, an example whose text differs from
+this run's (another --dataset_path), or results of examples outside this run's sample
+(another --max_examples or --seed): finished results are never dropped.
 """
 from __future__ import annotations
 
@@ -35,14 +39,15 @@ from data_utils.errors import FuteError
 from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
 from data_utils.metrics import compute_metrics
 from llm_inference.data import get_llm_spec, load_eval_examples
-from llm_inference.models import add_llm_args, load_llm
+from llm_inference.models import add_llm_args, check_llm_args, load_llm
 from llm_inference.prompts import load_prompt
-from llm_inference.records import ResultLog, check_identity, example_record, prompt_info
+from llm_inference.records import ResultLog, check_identity, check_same_inputs, example_record, prompt_info
 from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
 
-IDENTITY_KEYS = ("model", "dataset", "prompt_index", "bit", "verbalizer_tokens")
+IDENTITY_KEYS = ("model", "dataset", "prompt_index", "bit", "verbalizer_tokens", "cot_max_new_tokens")
+INPUT_FLAGS = "--dataset_path, --max_examples or --seed"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,8 +69,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     if not args.save_path.endswith(".json"):
         args.save_path += ".json"
-    if args.batch_size < 1:
-        raise FuteError(f"--batch_size must be at least 1, got {args.batch_size}")
+    check_llm_args(args)
     return args
 
 
@@ -74,25 +78,30 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     spec = get_llm_spec(args.dataset_name)
     prompt = load_prompt(spec.llm_genre, args.prompt_number)
+    settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run.
+    # The reasoning length is part of a CoT run's identity only, so vanilla outputs keep their keys.
     identity = {"model": args.model, "dataset": spec.name, "prompt_index": prompt.number, "bit": args.bit,
                 "verbalizer_tokens": args.verbalizer_tokens}
+    cot_identity = {"cot_max_new_tokens": settings["cot"].max_new_tokens} if prompt.is_cot else {}
+    identity.update(cot_identity)
     save_path = ensure_parent_writable(args.save_path)
     done = _finished_results(save_path, identity)
     log = ResultLog(f"{save_path}.partial.jsonl", identity)
     done.update(log.load())
 
-    # Data: a seeded sample of the evaluation split; only what is not done yet is scored.
+    # Data: a seeded sample of the evaluation split; only what is not done yet is scored. Earlier
+    # results must be of this very sample: the output holds exactly it, and none is dropped.
     examples = load_eval_examples(spec, prompt.fields, args.dataset_path, args.max_examples, args.seed)
+    check_same_inputs(done, examples, str(save_path), INPUT_FLAGS)
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%d examples to score, %d already done", len(pending), len(examples) - len(pending))
 
     if pending:
         model, tokenizer = load_llm(args.model, args.bit, device)
-        scorer = PromptScorer(model, tokenizer, prompt, generation_settings(args.cot_max_new_tokens),
-                          args.verbalizer_tokens)
+        scorer = PromptScorer(model, tokenizer, prompt, settings, args.verbalizer_tokens)
         with tqdm(total=len(pending), desc=f"{spec.name} prompt {prompt.number}", disable=None) as bar:
             for batch, scores in scorer.score_all(pending, args.batch_size):
                 records = [_record(example, score, prompt) for example, score in zip(batch, scores)]
@@ -113,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "seed": args.seed,
         "variant": None,
         "cot": prompt.is_cot,
+        **cot_identity,
         "summary": _summary(results, prompt.labels),
         "results": results,
     }

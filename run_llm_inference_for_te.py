@@ -13,6 +13,7 @@ and flushed after every batch, in the order examples finish (NOT sorted: sort by
 
     {"model", "task_genre", "prompt_index", "bit",        # the run's identity (a mismatch is refused),
      "verbalizer_tokens",                                 # with how a verbalizer is scored: single | first
+     "cot_max_new_tokens",                                # and the reasoning cap: CoT prompts (10-12) only
      "seed", "cot", "variant", "prompt_info",             # prompt_info.answer_choices: label -> verbalizers
      "data_index",                                        # the x' line's data_index
      "content" | "premise", "hypothesis",                 # the x' text fields, unchanged
@@ -29,7 +30,11 @@ label y') and normalized_pred use the genre's label order, `prompt_info.labels`
 (sa: negative, positive; nli: entailment, neutral, contradiction). A rerun skips the
 data_index values already in the file; a half-written last line of a killed run is cut
 away (with a warning) before the file is read, so a reader may rely on every line being
-complete once this script has finished.
+complete once this script has finished. A line of another run is refused, and so is one
+made from another x' file (its data_index is not in --data_load_path, or its text differs).
+
+Beside the output, `<save_path without .jsonl>.record.json` says how it was made (command,
+flags, package versions, line count); it is rewritten by every run that finishes.
 """
 from __future__ import annotations
 
@@ -41,11 +46,11 @@ from typing import Any
 from tqdm import tqdm
 
 from data_utils import cli
-from data_utils.errors import FuteError
+from data_utils.io import run_record, write_json
 from llm_inference.data import read_model_inputs
-from llm_inference.models import add_llm_args, load_llm
+from llm_inference.models import add_llm_args, check_llm_args, load_llm
 from llm_inference.prompts import GENRES, load_prompt
-from llm_inference.records import ResultLog, example_record, prompt_info
+from llm_inference.records import ResultLog, check_same_inputs, example_record, prompt_info
 from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
@@ -67,8 +72,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     if not args.save_path.endswith(".jsonl"):
         args.save_path += ".jsonl"
-    if args.batch_size < 1:
-        raise FuteError(f"--batch_size must be at least 1, got {args.batch_size}")
+    check_llm_args(args)
     return args
 
 
@@ -76,29 +80,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Append a y' line for every x' line not yet in --save_path; return how many were added."""
     args = parse_args(argv)
     prompt = load_prompt(args.task_genre, args.prompt_number)
+    settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
 
-    # What is done already (a torn last line is repaired; another run's file is refused).
+    # What is done already (a torn last line is repaired; another run's file is refused). The
+    # reasoning length is part of a CoT run's identity only, so vanilla lines keep their keys.
     identity = {"model": args.model, "task_genre": args.task_genre, "prompt_index": prompt.number, "bit": args.bit,
                 "verbalizer_tokens": args.verbalizer_tokens}
+    if prompt.is_cot:
+        identity["cot_max_new_tokens"] = settings["cot"].max_new_tokens
     log = ResultLog(args.save_path, identity)
     done = log.load()
 
+    # The x' lines; earlier lines must come from this same x' file.
     examples = read_model_inputs(args.data_load_path, args.task_genre)
+    check_same_inputs(done, examples, str(log.path), "--data_load_path")
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%s: %d x' lines, %d already answered", args.data_load_path, len(examples), len(examples) - len(pending))
-    if not pending:
-        return 0
 
-    model, tokenizer = load_llm(args.model, args.bit, device)
-    scorer = PromptScorer(model, tokenizer, prompt, generation_settings(args.cot_max_new_tokens),
-                          args.verbalizer_tokens)
-    constant = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
-    with tqdm(total=len(pending), desc=f"{args.task_genre} prompt {prompt.number}", disable=None) as bar:
-        for batch, scores in scorer.score_all(pending, args.batch_size):
-            log.append([_line(example, score, prompt, constant) for example, score in zip(batch, scores)])
-            bar.update(len(batch))
-    logger.info("%s: %d lines added", log.path, len(pending))
+    if pending:
+        model, tokenizer = load_llm(args.model, args.bit, device)
+        scorer = PromptScorer(model, tokenizer, prompt, settings, args.verbalizer_tokens)
+        constant = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
+        with tqdm(total=len(pending), desc=f"{args.task_genre} prompt {prompt.number}", disable=None) as bar:
+            for batch, scores in scorer.score_all(pending, args.batch_size):
+                log.append([_line(example, score, prompt, constant) for example, score in zip(batch, scores)])
+                bar.update(len(batch))
+        logger.info("%s: %d lines added", log.path, len(pending))
+
+    # The record of how the y' file was made: a separate file, so the JSONL holds only y' lines.
+    config = {**vars(args), "device": str(device), "lines": len(examples)}
+    write_json(log.path.with_suffix(".record.json"), run_record(config, argv))
     return len(pending)
 
 

@@ -6,8 +6,14 @@ Precision (`--bit`):
 |---|---|
 | 32 | float32 weights |
 | 16 | float16 weights |
-| 8  | bitsandbytes `BitsAndBytesConfig(load_in_8bit=True)` |
-| 4  | bitsandbytes `BitsAndBytesConfig(load_in_4bit=True)`, float16 compute |
+| 8  | bitsandbytes `BitsAndBytesConfig(load_in_8bit=True)`, the other weights float16 |
+| 4  | bitsandbytes `BitsAndBytesConfig(load_in_4bit=True)` (float32 compute), the other weights float16 |
+
+At 8 and 4 bit the weights bitsandbytes leaves alone (embeddings, norms, the LM
+head) and the activations are float16, as the original got from transformers 4,
+which forced float16 under bitsandbytes; transformers 5 would take the
+checkpoint's dtype (bfloat16 for Mixtral-Instruct). The 4-bit matmuls compute in
+float32, bitsandbytes' default, which the original used.
 
 A GGUF file is already quantized; transformers de-quantizes it on load, so it can
 only be loaded at 16 or 32 bit. On a GPU the weights are placed with
@@ -96,11 +102,8 @@ def _precision_kwargs(bit: int, device: torch.device) -> dict:
         return {"dtype": torch.float16}
     from transformers import BitsAndBytesConfig
 
-    if bit == 8:
-        config = BitsAndBytesConfig(load_in_8bit=True)
-    else:
-        config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.float16)
-    kwargs: dict = {"quantization_config": config}
+    config = BitsAndBytesConfig(load_in_8bit=True) if bit == 8 else BitsAndBytesConfig(load_in_4bit=True)
+    kwargs: dict = {"quantization_config": config, "dtype": torch.float16}
     if device.type != "cuda":
         # bitsandbytes places the weights itself when it quantizes; on CPU it must be told where.
         kwargs["device_map"] = "cpu"
@@ -121,6 +124,14 @@ def add_llm_args(parser) -> None:
                         help="single: every verbalizer must be one token (the original); first: score a "
                              "multi-token verbalizer by its first token (for small vocabularies)")
     cli.add_common_args(parser)
+
+
+def check_llm_args(args) -> None:
+    """Refuse bad values of the flags of add_llm_args at parse time, before any model loads."""
+    if args.batch_size < 1:
+        raise FuteError(f"--batch_size must be at least 1, got {args.batch_size}")
+    if args.cot_max_new_tokens is not None and args.cot_max_new_tokens < 1:
+        raise FuteError(f"--cot_max_new_tokens must be at least 1, got {args.cot_max_new_tokens}")
 
 
 def unpack_gguf(gguf: str, folder: str | Path) -> str:

@@ -6,7 +6,8 @@ the run's identity (e.g. model, prompt_index, bit, dataset or task_genre) and a
 loses at most the batch in flight; a kill in the middle of a write leaves a last
 line without its newline, which `repair_tail` cuts away (with a warning) before
 anything reads the file. A line whose identity differs from the current run's
-is refused: results of two models or prompts are never mixed in one file.
+is refused: results of two models or prompts are never mixed in one file;
+`check_same_inputs` refuses results of other input data.
 """
 from __future__ import annotations
 
@@ -55,6 +56,27 @@ def check_identity(found: dict[str, Any], identity: dict[str, Any], where: str) 
         if str(found.get(key)) != str(value):
             raise FuteError(f"{where} holds results of another run ({key}={found.get(key)!r}, this run has "
                             f"{key}={value!r}); use another --save_path or delete that file")
+
+
+def check_same_inputs(done: dict[int, dict[str, Any]], examples: list[dict[str, Any]], where: str,
+                      flags: str) -> None:
+    """Refuse earlier results (data_index -> record) that were not made from these examples.
+
+    The identity says which model and prompt; only the inputs say which data. A result
+    whose data_index is among the examples must have their data_entry (the text fields
+    and gold answer); a result whose data_index is not among them would be dropped or
+    mixed in, so it is refused too. `flags` names the flags that choose the inputs.
+    """
+    entries = {example["data_index"]: example["data_entry"] for example in examples}
+    for index, record in sorted(done.items()):
+        if index not in entries:
+            outside = sorted(set(done) - set(entries))
+            raise FuteError(f"{where} holds {len(outside)} results of examples this run does not have (data_index "
+                            f"{outside[0]}, ...): rerun with that file's {flags}, use another --save_path or "
+                            "delete that file")
+        if record.get("data_entry") != entries[index]:
+            raise FuteError(f"{where}: example {index} was scored on other input text than this run's (another "
+                            f"{flags}?); use another --save_path or delete that file")
 
 
 class ResultLog:

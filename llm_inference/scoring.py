@@ -33,6 +33,7 @@ for the same reason.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -89,7 +90,10 @@ def load_generation_settings(path: Path = GENERATION_CONFIG) -> dict[str, Genera
 
 
 def generation_settings(cot_max_new_tokens: int | None = None) -> dict[str, GenerationSettings]:
-    """The configured settings, with the reasoning turn's length cap replaced when one is given."""
+    """The configured settings, with the reasoning turn's length cap replaced when one is given.
+
+    The entry scripts check the flag at parse time (models.check_llm_args); this check is for other callers.
+    """
     settings = load_generation_settings()
     if cot_max_new_tokens is not None:
         if cot_max_new_tokens < 1:
@@ -140,6 +144,9 @@ class GreedyScorer:
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self.eos_ids))
         self._blank: dict[int, bool] = {}
+        # Without perplexity only the last position's logits are needed: a [B, 1, V] tensor instead of
+        # [B, W, V] for a prompt of W tokens (a CoT follow-up is ~1.5k). generate() checks the same way.
+        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
 
     def is_blank(self, token_id: int) -> bool:
         """Whether the token decodes to only whitespace (special tokens decode to their text: not blank)."""
@@ -165,7 +172,9 @@ class GreedyScorer:
         input_ids, mask = input_ids.to(self.device), mask.to(self.device)
         # Positions count real tokens only, so a left-padded example sees the positions it sees alone.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        output = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        last_only = {"logits_to_keep": 1} if self._keeps_logits and not with_ppl else {}
+        output = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                            **last_only)
         ppl = [_prompt_ppl(output.logits[row], ids) for row, ids in enumerate(prompts)] if with_ppl else None
         logits = output.logits[:, -1, :].float()
         cache = output.past_key_values
@@ -280,12 +289,8 @@ class PromptScorer:
             histories.append(history)
             second.append(self.greedy.encode(apply_chat_template(self.tokenizer, history)))
         answers = self.greedy.run(second, self.settings["vanilla"], self.verbalizer_ids, with_ppl=False)
-        scored = []
-        for (_, text), first, answer, history in zip(turns, reasoning, answers, histories):
-            item = self._example(text, answer, first.prompt_ppl, history)
-            item.chat_history = [*history, {"role": "assistant", "content": item.answer}]
-            scored.append(item)
-        return scored
+        return [self._example(text, answer, first.prompt_ppl, history)
+                for (_, text), first, answer, history in zip(turns, reasoning, answers, histories)]
 
     def score_all(self, examples: Sequence[dict[str, Any]], batch_size: int
                   ) -> Iterator[tuple[Sequence[dict[str, Any]], list[ExampleScore]]]:
@@ -298,18 +303,21 @@ class PromptScorer:
         ordered = [examples[i] for i in sorted(range(len(examples)), key=lambda i: -lengths[i])]
         yield from iter_batches(ordered, batch_size, lambda chunk: self.score([e["fields"] for e in chunk]))
 
-    def _example(self, text: str, result: TurnResult, ppl: float | None, history) -> ExampleScore:
+    def _example(self, text: str, result: TurnResult, ppl: float | None,
+                 history: list[dict[str, str]] | None) -> ExampleScore:
+        """The ExampleScore of a scored turn; a CoT history gets the scored answer as its last message."""
         if result.answer_step is None:
             logger.warning("no non-blank token in %d generated steps: verbalizer scores taken at step 0",
                            len(result.generated))
+        answer = self.tokenizer.decode(result.generated, skip_special_tokens=False)
         return ExampleScore(
             input_prompt=text,
             word_scores=result.scores,
             verbalizers=list(self.prompt.verbalizer_list),
             answer_step=result.answer_step,
-            answer=self.tokenizer.decode(result.generated, skip_special_tokens=False),
+            answer=answer,
             prompt_ppl=float(ppl),
-            chat_history=history,
+            chat_history=None if history is None else [*history, {"role": "assistant", "content": answer}],
         )
 
 

@@ -132,6 +132,73 @@ def test_batched_equals_one_at_a_time(tiny_llama, tiny_mixtral, which):
 
 
 @pytest.mark.parametrize("which", ["llama", "mixtral"])
+def test_batched_rows_that_answer_at_different_steps(tiny_llama, tiny_mixtral, which):
+    """A row that answers at step 0 is then fed padding while the other row goes on through blank steps."""
+    model, tokenizer = load({"llama": tiny_llama, "mixtral": tiny_mixtral}[which])
+    newline = tokenizer.convert_tokens_to_ids("<0x0A>")
+    scorer = PromptScorer(model, tokenizer, load_prompt("sa", 4))
+    examples = [{"text": "Boring."}, {"text": "The acting was terrible and the script was even worse. " * 4}]
+    short = min(len(encode(tokenizer, scorer.first_turn(example)[1])) for example in examples)
+
+    # Positions count real tokens, so the boost hits the same steps batched or alone: the short prompt's
+    # last token and its next two (three blank steps), never the long prompt. The plain forward of
+    # reference_answer passes no positions: they are 0..L-1 there.
+    def blank_early(module, args, kwargs, output):
+        positions = kwargs.get("position_ids")
+        if positions is None:
+            positions = torch.arange((kwargs["input_ids"] if "input_ids" in kwargs else args[0]).shape[1])[None]
+        rows = positions[:, -1] < short + 2
+        output.logits[rows, -1, newline] += 100.0
+    model.register_forward_hook(blank_early, with_kwargs=True)
+    batched = scorer.score(examples)
+    single = [scorer.score([example])[0] for example in examples]
+    assert [b.answer_step for b in batched] == [s.answer_step for s in single] == [3, 0]
+    for b, s in zip(batched, single):
+        np.testing.assert_allclose(b.word_scores, s.word_scores, atol=1e-4)
+        assert b.prompt_ppl == pytest.approx(s.prompt_ppl, rel=1e-4)
+        assert b.answer == s.answer
+    # The short row by hand: no penalties matter for the verbalizers, whose scores are read at step 3.
+    ids = encode(tokenizer, batched[0].input_prompt)
+    step, expected = reference_answer(model, tokenizer, ids, flat_ids(tokenizer, load_prompt("sa", 4)))
+    assert step == 3
+    np.testing.assert_allclose(batched[0].word_scores, expected, atol=1e-4)
+
+
+def test_all_blank_steps_fall_back_to_step_zero(tiny_llama, caplog):
+    model, tokenizer = load(tiny_llama)
+    newline = tokenizer.convert_tokens_to_ids("<0x0A>")
+    def always_blank(module, args, kwargs, output):
+        output.logits[:, -1, newline] += 1000.0
+    model.register_forward_hook(always_blank, with_kwargs=True)
+    prompt = load_prompt("sa", 0)
+    # No penalties, so the boosted newline wins all five steps (a 3-gram ban would break the run of newlines).
+    settings = {"vanilla": GenerationSettings(5, 1, 1.0, 0), "cot": GenerationSettings(5, 1, 1.0, 0)}
+    scorer = PromptScorer(model, tokenizer, prompt, settings)
+    with caplog.at_level("WARNING", logger="llm_inference.scoring"):
+        [result] = scorer.score([{"text": "ok"}])
+    assert result.answer_step is None
+    assert result.answer == tokenizer.decode([newline] * 5)
+    assert sum("no non-blank token in 5 generated steps" in r.getMessage() for r in caplog.records) == 1
+    with torch.no_grad():
+        logits = model(torch.tensor([encode(tokenizer, result.input_prompt)])).logits[0, -1]
+    np.testing.assert_allclose(result.word_scores, logits[flat_ids(tokenizer, prompt)].tolist(), atol=1e-4)
+
+
+def test_only_the_last_logits_are_computed_without_perplexity(tiny_llama):
+    model, tokenizer = load(tiny_llama)
+    widths = []
+    model.register_forward_hook(lambda module, args, kwargs, output: widths.append(output.logits.shape[1]),
+                                with_kwargs=True)
+    scorer = PromptScorer(model, tokenizer, load_prompt("sa", 0))
+    prompts = [encode(tokenizer, scorer.first_turn(example)[1]) for example in SA[:2]]
+    scorer.greedy.run(prompts, GenerationSettings(2, 1, 1.2, 3), None, with_ppl=False)
+    assert widths[0] == 1
+    widths.clear()
+    scorer.greedy.run(prompts, GenerationSettings(2, 1, 1.2, 3), None, with_ppl=True)
+    assert widths[0] == max(len(p) for p in prompts)
+
+
+@pytest.mark.parametrize("which", ["llama", "mixtral"])
 def test_cot_runs_two_turns_and_keeps_the_history(tiny_llama, tiny_mixtral, which):
     model, tokenizer = load({"llama": tiny_llama, "mixtral": tiny_mixtral}[which])
     prompt = load_prompt("nli", 11)

@@ -142,6 +142,53 @@ def test_refuses_to_mix_runs_and_bad_input(tmp_path, tiny_llama, sst2_dir):
         run(tmp_path / "x", tiny_llama, "--bit", "3", path=sst2_dir)
 
 
+def test_refuses_results_of_other_data_and_never_shrinks_a_finished_file(tmp_path, tiny_llama, sst2_dir):
+    run(tmp_path / "data", tiny_llama, "--max_examples", "2", path=sst2_dir)
+    # A larger sample with the same seed contains the smaller one: its results are kept, the rest scored.
+    six = run(tmp_path / "data", tiny_llama, path=sst2_dir)
+    assert [r["data_entry"]["text"] for r in six["results"]] == [text for text, _ in SST2]
+    before = (tmp_path / "data.json").read_text()
+
+    other = tmp_path / "other"
+    other.mkdir()
+    write_jsonl(other / "validation.jsonl", [{"sentence": f"another text {i}", "label": i % 2} for i in range(6)])
+    with pytest.raises(FuteError, match=r"example 0 was scored on other input text.*--dataset_path.*--save_path"):
+        run(tmp_path / "data", tiny_llama, path=other)
+    with pytest.raises(FuteError, match=r"holds 4 results of examples this run does not have.*--max_examples"):
+        run(tmp_path / "data", tiny_llama, "--max_examples", "2", path=sst2_dir)
+    assert (tmp_path / "data.json").read_text() == before
+
+    # Results of a killed run count too: another --dataset_path cannot finish them.
+    (tmp_path / "data.json").rename(tmp_path / "kept.json")
+    partial = tmp_path / "data.json.partial.jsonl"
+    partial.write_text("".join(json.dumps({**{k: v for k, v in six.items() if k in run_llm_inference.IDENTITY_KEYS},
+                                           **result}) + "\n" for result in six["results"][:3]))
+    with pytest.raises(FuteError, match="other input text"):
+        run(tmp_path / "data", tiny_llama, path=other)
+
+
+def test_cot_runs_are_told_apart_by_their_reasoning_length(tmp_path, tiny_mixtral):
+    cb_file = write_jsonl(tmp_path / "cb.jsonl", [{"premise": p, "hypothesis": h, "label": y} for p, h, y in CB[:2]])
+    out = run(tmp_path / "cot", tiny_mixtral, "--cot_max_new_tokens", "3", dataset="cb", path=cb_file, prompt="10")
+    assert out["cot_max_new_tokens"] == 3 and all(len(r["chat_history"]) == 5 for r in out["results"])
+    with pytest.raises(FuteError, match="cot_max_new_tokens=3.*cot_max_new_tokens=4"):
+        run(tmp_path / "cot", tiny_mixtral, "--cot_max_new_tokens", "4", dataset="cb", path=cb_file, prompt="10")
+    # A vanilla prompt does not depend on it: its identity and output leave it out.
+    vanilla = run(tmp_path / "plain", tiny_mixtral, "--cot_max_new_tokens", "3", dataset="cb", path=cb_file)
+    assert "cot_max_new_tokens" not in vanilla
+    assert run(tmp_path / "plain", tiny_mixtral, dataset="cb", path=cb_file) == json.loads(json.dumps(vanilla))
+
+
+@pytest.mark.parametrize("script", [run_llm_inference, run_llm_inference_for_te])
+@pytest.mark.parametrize("flag", ["--cot_max_new_tokens", "--batch_size"])
+def test_bad_llm_flags_are_refused_while_parsing(script, flag):
+    argv = ["--save_path", "x", "--model", "m", "--prompt_number", "10", flag, "0"]
+    argv += (["--dataset_name", "sst2"] if script is run_llm_inference
+             else ["--data_load_path", "x.jsonl", "--task_genre", "sa"])
+    with pytest.raises(FuteError, match=f"{flag} must be at least 1, got 0"):
+        script.parse_args(argv)
+
+
 # ----------------------------------------------------------------------------- run_llm_inference_for_te.py
 
 def run_te(save, model, data, *extra, genre="sa", prompt="1"):
@@ -168,6 +215,7 @@ def test_te_appends_resumes_and_repairs_a_torn_line(tmp_path, tiny_llama):
     assert first["token_info"]["verbalizers"] == ["good", "Good", "positive", "bad", "Bad", "negative"]
     assert len(first["normalized_prob"]) == 2 and first["prompt_ppl"] > 1
     assert first["prompt_info"]["labels"] == ["negative", "positive"]
+    assert "cot_max_new_tokens" not in first
     assert run_te(tmp_path / "y", tiny_llama, x) == 0
 
     # Killed mid-write: two complete lines and half of a third.
@@ -186,6 +234,29 @@ def test_te_appends_resumes_and_repairs_a_torn_line(tmp_path, tiny_llama):
         run_te(tmp_path / "y", tiny_llama, x, "--verbalizer_tokens", "first")
 
 
+def test_te_refuses_another_x_file_and_records_the_run(tmp_path, tiny_llama):
+    x = write_jsonl(tmp_path / "x.jsonl", [{"content": s, "data_index": i} for i, (s, _) in enumerate(SST2[:4])])
+    assert run_te(tmp_path / "y", tiny_llama, x) == 4
+    path = tmp_path / "y.jsonl"
+    before = path.read_text()
+    # The record is a file of its own: the y' JSONL keeps one line per x' line (what sweep_llm.sh counts).
+    record = json.loads((tmp_path / "y.record.json").read_text())
+    assert record["config"]["data_load_path"] == str(x) and record["config"]["lines"] == 4
+    assert len(before.splitlines()) == 4
+
+    other = write_jsonl(tmp_path / "b.jsonl", [{"content": f"terrible film {i}", "data_index": i} for i in range(6)])
+    with pytest.raises(FuteError, match=r"example 0 was scored on other input text.*--data_load_path"):
+        run_te(tmp_path / "y", tiny_llama, other)
+    fewer = write_jsonl(tmp_path / "c.jsonl", [{"content": s, "data_index": i} for i, (s, _) in enumerate(SST2[:2])])
+    with pytest.raises(FuteError, match=r"holds 2 results of examples this run does not have.*--data_load_path"):
+        run_te(tmp_path / "y", tiny_llama, fewer)
+    assert path.read_text() == before
+    # More x' lines with the same first ones: the earlier lines are kept and the new ones appended.
+    more = write_jsonl(tmp_path / "d.jsonl", [{"content": s, "data_index": i} for i, (s, _) in enumerate(SST2)])
+    assert run_te(tmp_path / "y", tiny_llama, more) == 2
+    assert path.read_text().startswith(before) and len(read_lines(path)) == 6
+
+
 def test_te_nli_cot_and_bad_x_lines(tmp_path, tiny_mixtral):
     x = write_jsonl(tmp_path / "x.jsonl", [{"premise": p, "hypothesis": h, "data_index": i}
                                            for i, (p, h, _) in enumerate(CB[:2])])
@@ -193,6 +264,9 @@ def test_te_nli_cot_and_bad_x_lines(tmp_path, tiny_mixtral):
     lines = read_lines(tmp_path / "y.jsonl")
     assert all(line["cot"] and len(line["chat_history"]) == 5 for line in lines)
     assert {line["premise"] for line in lines} == {CB[0][0], CB[1][0]}
+    assert all(line["cot_max_new_tokens"] == 4 for line in lines)
+    with pytest.raises(FuteError, match="cot_max_new_tokens=4.*cot_max_new_tokens=512"):
+        run_te(tmp_path / "y", tiny_mixtral, x, genre="nli", prompt="10")
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"premise": "a", "hypothesis": "b"}\n\n{"premise": "a"}\n')
@@ -247,3 +321,16 @@ def test_16_bit_weights_are_loaded_as_float16(tmp_path, sst2_dir, request, model
     assert out["bit"] == 16 and out["summary"]["num_examples"] == full["summary"]["num_examples"]
     for half, single in zip(out["results"], full["results"]):
         assert half["token_info"]["word_scores"] == pytest.approx(single["token_info"]["word_scores"], abs=0.05)
+
+
+def test_8_and_4_bit_keep_float16_around_the_quantized_layers_as_the_original(tiny_llama):
+    """transformers 4 (the original's) loaded bitsandbytes models in float16 with the 4-bit default float32
+    compute; transformers 5 alone would take the checkpoint's dtype (float32 here, bfloat16 for Mixtral)."""
+    pytest.importorskip("bitsandbytes")
+    from llm_inference.models import load_llm
+
+    for bit, layer, compute in ((8, "Linear8bitLt", None), (4, "Linear4bit", torch.float32)):
+        model, _ = load_llm(str(tiny_llama), bit, torch.device("cpu"))
+        projection = model.model.layers[0].self_attn.q_proj
+        assert type(projection).__name__ == layer and getattr(projection, "compute_dtype", None) == compute
+        assert model.model.embed_tokens.weight.dtype == model.lm_head.weight.dtype == torch.float16
