@@ -46,6 +46,11 @@ def _stem(save_path: str) -> Path:
     return path.with_suffix("") if path.suffix in _SUFFIXES else path
 
 
+def _output(stem: Path, suffix: str) -> Path:
+    """<stem><suffix>, appended to the full name: a dot in the stem (k0.5, llama-2.0) stays."""
+    return stem.with_name(stem.name + suffix)
+
+
 # ---------------------------------------------------------------- transfer
 
 
@@ -62,42 +67,64 @@ def add_transfer_args(parser: argparse.ArgumentParser) -> None:
                              "in the transfer scores. Each one needs an embedding for every method")
     parser.add_argument("--methods", type=_csv_list, default=None,
                         help="comma-separated embedding methods from the records (e.g. prefix-baseline,prefix-fute,"
-                             "fim-baseline,fim-fute,textemb); default: every method in --emb_dir")
+                             "fim-baseline,fim-fute,textemb); default: every method in --emb_dir with a DTE of "
+                             "at least one of the tasks (others, e.g. LLM-only methods, are skipped with a warning)")
     parser.add_argument("--datasize", type=cli.str2bool, default=True,
                         help="add the DataSize baseline (rank sources by training-set size, from the plain "
                              "fine-tuning runs) (True/False)")
+    parser.add_argument("--allow_missing_pairs", type=cli.str2bool, default=False,
+                        help="rank each target over the sources that have a transfer score, with a warning listing "
+                             "the missing (source, target) pairs among the tasks; default False: missing pairs are "
+                             "an error (True/False)")
     _add_ndcg_args(parser, relevance="a transfer score", ranked="sources", default_k="all")
 
 
 def _add_ndcg_args(parser: argparse.ArgumentParser, relevance: str, ranked: str, default_k: str) -> None:
     parser.add_argument("--ndcg_gain", choices=transfer_eval.GAINS, default="linear",
-                        help=f"NDCG gain of {relevance} rel: linear = rel (as sklearn.metrics.ndcg_score), "
-                             "exponential = 2^rel - 1; the discount is 1/log2(rank + 1)")
+                        help=f"NDCG gain of {relevance} rel (times --ndcg_scale): linear = rel (as "
+                             "sklearn.metrics.ndcg_score), exponential = 2^rel - 1; the discount is 1/log2(rank + 1)")
     parser.add_argument("--ndcg_k", type=int, default=None,
                         help=f"NDCG cut-off: only the top k ranked {ranked} count (default: {default_k})")
+    parser.add_argument("--ndcg_scale", type=float, default=1.0,
+                        help="relevance is multiplied by this before the gain: 1 (default) = scores in [0, 1], "
+                             "100 = percent points; only the exponential gain changes (the slides' NDCG values "
+                             "are consistent with --ndcg_gain exponential --ndcg_scale 100)")
+
+
+def _check_ndcg_args(args: argparse.Namespace) -> None:
+    if args.ndcg_k is not None and args.ndcg_k < 1:
+        raise FuteError(f"--ndcg_k must be at least 1, got {args.ndcg_k}")
+    if not args.ndcg_scale > 0:
+        raise FuteError(f"--ndcg_scale must be positive (1 or 100), got {args.ndcg_scale}")
+
+
+def _ndcg_description(args: argparse.Namespace, everything: str) -> str:
+    cutoff = everything if args.ndcg_k is None else f"top {args.ndcg_k}"
+    scale = "" if args.ndcg_scale == 1 else f", relevance x {args.ndcg_scale:g}"
+    return f"NDCG ({args.ndcg_gain} gain{scale}, {cutoff})"
 
 
 def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     """Read scores and embeddings, rank sources for each target per method, write markdown/CSV/JSON."""
-    if args.ndcg_k is not None and args.ndcg_k < 1:
-        raise FuteError(f"--ndcg_k must be at least 1, got {args.ndcg_k}")
+    _check_ndcg_args(args)
     stem = _stem(args.save_path)
 
     # Ground truth: the transfer score of every (source, target) among the chosen tasks.
     runs = records.load_finetune_runs(args.score_dir)
-    truth, tasks = _restrict(records.transfer_scores(runs), args.tasks, args.score_dir)
+    truth, tasks = _restrict(records.transfer_scores(runs), args.tasks, args.score_dir, args.allow_missing_pairs)
     classes = {task: records.task_class(task) for task in tasks}
     pairs = {target: sorted(sources) for target, sources in truth.items()}
 
     # What each method predicts for every (source, target) pair.
     embeddings = records.load_embeddings(args.emb_dir)
-    methods = args.methods or sorted({e.method for e in embeddings})
+    methods = args.methods or _default_methods(embeddings, tasks, args.emb_dir)
     predicted = {method: records.similarity_table(embeddings, method, pairs, args.emb_dir) for method in methods}
     if args.datasize:
         predicted[transfer_eval.DATASIZE] = _datasize_table(records.train_sizes(runs), pairs, args.score_dir)
 
     # Rank and score.
-    results = {method: transfer_eval.evaluate_method(table, truth, classes, args.ndcg_gain, args.ndcg_k)
+    results = {method: transfer_eval.evaluate_method(table, truth, classes, args.ndcg_gain, args.ndcg_k,
+                                                     args.ndcg_scale)
                for method, table in predicted.items()}
     summaries = {method: transfer_eval.summarise(result) for method, result in results.items()}
 
@@ -105,21 +132,27 @@ def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
         "record": run_record(dict(vars(args)), list(argv) if argv is not None else None),
         "ndcg_gain": args.ndcg_gain,
         "ndcg_k": args.ndcg_k,
+        "ndcg_scale": args.ndcg_scale,
         "classes": classes,
         "summary": summaries,
         "targets": {method: {scope: {t: r.to_json() for t, r in by_target.items()}
                              for scope, by_target in result.items()} for method, result in results.items()},
     }
-    _write_text(stem.with_suffix(".md"), _markdown(summaries, results, args))
-    _write_text(stem.with_suffix(".csv"), transfer_eval.summary_csv(summaries))
-    write_json(stem.with_suffix(".json"), report)
+    _write_text(_output(stem, ".md"), _markdown(summaries, results, args))
+    _write_text(_output(stem, ".csv"), transfer_eval.summary_csv(summaries))
+    write_json(_output(stem, ".json"), report)
     logger.info("transfer table:\n%s", transfer_eval.summary_markdown(summaries))
     return report
 
 
-def _restrict(truth: dict[str, dict[str, float]], tasks: list[str] | None,
-              score_dir: str) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """Keep the transfer scores among `tasks` (default: every dataset in them); a listed task with none is an error."""
+def _restrict(truth: dict[str, dict[str, float]], tasks: list[str] | None, score_dir: str,
+              allow_missing: bool) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Keep the transfer scores among `tasks` (default: every dataset in them).
+
+    A listed task with no score at all is an error. So is a missing (source, target) pair
+    among the tasks, unless allow_missing: a target ranked over fewer sources than the
+    others would get a smaller, easier candidate pool without anyone noticing.
+    """
     if tasks is None:
         tasks = sorted({t for t in truth} | {s for row in truth.values() for s in row})
     kept = {t: {s: v for s, v in truth[t].items() if s in tasks and s != t} for t in tasks if t in truth}
@@ -129,7 +162,31 @@ def _restrict(truth: dict[str, dict[str, float]], tasks: list[str] | None,
         if task not in involved:
             raise FuteError(f"no transfer score involves {task} (as source or target) among --tasks in {score_dir}; "
                             f"run the transfer fine-tuning or drop {task} from --tasks")
+    missing = {t: [s for s in sorted(tasks) if s != t and s not in kept.get(t, {})] for t in sorted(tasks)}
+    missing = {t: sources for t, sources in missing.items() if sources}
+    if missing:
+        count = sum(len(sources) for sources in missing.values())
+        listed = "; ".join(f"{t} from {', '.join(sources)}" for t, sources in missing.items())
+        if not allow_missing:
+            raise FuteError(f"{count} transfer pair(s) among the tasks have no score in {score_dir}: {listed}; run "
+                            f"them, drop tasks with --tasks, or pass --allow_missing_pairs True to rank each target "
+                            f"over the sources it has")
+        logger.warning("%d transfer pair(s) have no score, so those targets are ranked over fewer sources: %s",
+                       count, listed)
     return kept, sorted(tasks)
+
+
+def _default_methods(embeddings: list[records.Embedding], tasks: list[str], emb_dir: str) -> list[str]:
+    """Every method with a DTE of at least one task; the others (e.g. LLM-only FUTE methods) are skipped."""
+    methods = sorted({e.method for e in embeddings})
+    chosen = sorted({e.method for e in embeddings if e.kind == "DTE" and e.task in tasks})
+    skipped = [m for m in methods if m not in chosen]
+    if skipped:
+        logger.warning("methods with no DTE of any of the tasks in %s are skipped: %s (choose with --methods)",
+                       emb_dir, ", ".join(skipped))
+    if not chosen:
+        raise FuteError(f"no DTE of any of the tasks {', '.join(tasks)} in {emb_dir}; check --emb_dir and --tasks")
+    return chosen
 
 
 def _datasize_table(sizes: dict[str, int], pairs: dict[str, list[str]], score_dir: str) -> dict[str, dict[str, float]]:
@@ -142,10 +199,9 @@ def _datasize_table(sizes: dict[str, int], pairs: dict[str, list[str]], score_di
 
 
 def _markdown(summaries, results, args: argparse.Namespace) -> str:
-    cutoff = "all ranks" if args.ndcg_k is None else f"top {args.ndcg_k}"
     parts = ["# Transferability", "",
-             f"ρ: rank of the truly best source (lower is better). "
-             f"NDCG ({args.ndcg_gain} gain, {cutoff}), in percent.",
+             f"ρ: rank of the truly best source (lower is better). {_ndcg_description(args, 'all ranks')}, "
+             f"in percent.",
              "", transfer_eval.summary_markdown(summaries)]
     parts += [transfer_eval.targets_markdown(method, results[method])
               for method in transfer_eval.method_order(list(results))]
@@ -199,7 +255,7 @@ def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, 
     stem = _stem(args.save_path)
     paths = plot_embeddings(chosen, stem, seed=args.seed, title=args.title or method)
     config = dict(vars(args), embeddings=[str(e.path) for e in chosen])
-    write_json(stem.with_name(stem.name + ".record.json"),
+    write_json(_output(stem, ".record.json"),
                run_record(config, list(argv) if argv is not None else None))
     return paths
 
@@ -229,8 +285,7 @@ def add_prompt_args(parser: argparse.ArgumentParser) -> None:
 
 def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     """Per (LLM, dataset): each method's selected prompt, Performance, Rate, NDCG; averages per LLM and genre."""
-    if args.ndcg_k is not None and args.ndcg_k < 1:
-        raise FuteError(f"--ndcg_k must be at least 1, got {args.ndcg_k}")
+    _check_ndcg_args(args)
     if args.baseline_scores is None and args.emb_dir is None:
         raise FuteError("nothing to evaluate: pass --baseline_scores, --emb_dir or both")
     stem = _stem(args.save_path)
@@ -240,7 +295,7 @@ def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
 
     # Each method's score per prompt: baselines from their files, FUTE = cosine(MTE of LLM + prompt, DTE).
     scores = {(s.model, s.dataset): {} for s in prompt_sets}
-    sources: dict[tuple[str, str], dict[str, str]] = {key: {} for key in scores}
+    sources: dict[tuple[str, str], dict[str, object]] = {key: {} for key in scores}
     if args.baseline_scores is not None:
         _add_baseline_scores(scores, sources, prompt_sets, args.baseline_scores)
     fute_methods: list[str] = []
@@ -248,7 +303,7 @@ def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
         fute_methods = _add_fute_scores(scores, sources, prompt_sets, args.emb_dir, args.fute_methods)
 
     # Evaluate and average.
-    ndcg_fn = functools.partial(transfer_eval.ndcg, gain_kind=args.ndcg_gain, k=args.ndcg_k)
+    ndcg_fn = functools.partial(transfer_eval.ndcg, gain_kind=args.ndcg_gain, k=args.ndcg_k, scale=args.ndcg_scale)
     evaluations = [selection_eval.evaluate_dataset(s.model, s.dataset, s.genre, s.metric, s.performance(),
                                                    scores[s.model, s.dataset], ndcg_fn) for s in prompt_sets]
     summary = selection_eval.summarise(evaluations)
@@ -259,13 +314,14 @@ def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
         "record": run_record(dict(vars(args)), list(argv) if argv is not None else None),
         "ndcg_gain": args.ndcg_gain,
         "ndcg_k": args.ndcg_k,
+        "ndcg_scale": args.ndcg_scale,
         "summary": summary,
         "datasets": [{**e.to_json(), "inference_files": [str(run.path) for run in s.runs],
                       "score_sources": sources[s.model, s.dataset]} for e, s in zip(evaluations, prompt_sets)],
     }
-    _write_text(stem.with_suffix(".md"), _prompt_markdown(summary, evaluations, order, names, args))
-    _write_text(stem.with_suffix(".csv"), selection_eval.summary_csv(summary, order, names))
-    write_json(stem.with_suffix(".json"), report)
+    _write_text(_output(stem, ".md"), _prompt_markdown(summary, evaluations, order, names, args))
+    _write_text(_output(stem, ".csv"), selection_eval.summary_csv(summary, order, names))
+    write_json(_output(stem, ".json"), report)
     logger.info("prompt-selection table:\n%s", selection_eval.summary_markdown(summary, order, names))
     return report
 
@@ -282,8 +338,12 @@ def _baseline_files(spec: str) -> list[Path]:
 
 
 def _add_baseline_scores(scores, sources, prompt_sets, spec: str) -> None:
-    """scores[(model, dataset)][key] = the baseline's 13 scores, from run_prompt_selection_baselines.py outputs."""
-    sizes = {(s.model, s.dataset): len(s.runs[0].data_index) for s in prompt_sets}
+    """scores[(model, dataset)][key] = the baseline's 13 scores, from run_prompt_selection_baselines.py outputs.
+
+    A score file counts only if it was made from the same inputs as the inference files found here:
+    its record's inputs_sha256 must equal their fingerprint (selection_files.PromptSet.fingerprint).
+    """
+    fingerprints = {(s.model, s.dataset): s.fingerprint() for s in prompt_sets}
     found: dict[tuple[str, str], Path] = {}
     for path in _baseline_files(spec):
         content = read_json(path)
@@ -297,9 +357,10 @@ def _add_baseline_scores(scores, sources, prompt_sets, spec: str) -> None:
             continue
         if key in found:
             raise FuteError(f"two baseline score files for {key[0]} on {key[1]}: {found[key]} and {path}; keep one")
-        if record.get("num_examples") not in (None, sizes[key]):
-            raise FuteError(f"{path} scored {record['num_examples']} examples, the inference files of {key[0]} on "
-                            f"{key[1]} hold {sizes[key]}; re-run run_prompt_selection_baselines.py on them")
+        if record.get("inputs_sha256") != fingerprints[key]:
+            raise FuteError(f"{path} was not computed from the inference files of {key[0]} on {key[1]} in "
+                            f"--inference_dir (their fingerprint differs from its record's inputs_sha256); re-run "
+                            f"run_prompt_selection_baselines.py on them")
         found[key] = path
         for method in selection_eval.BASELINE_NAMES:
             if method in content:
@@ -314,18 +375,18 @@ def _add_baseline_scores(scores, sources, prompt_sets, spec: str) -> None:
 def _add_fute_scores(scores, sources, prompt_sets, emb_dir: str, methods: list[str] | None) -> list[str]:
     """scores[(model, dataset)][method] = [cosine(MTE of model + prompt p, DTE of dataset) for p in 0..12]."""
     embeddings = records.load_embeddings(emb_dir)
+    cache = records.CosineCache()  # an LLM's 13 MTEs serve every dataset of the genre: one norm each
     available = sorted({e.method for e in embeddings if e.kind == "MTE" and _llm_genre(e) is not None})
     methods = methods or available
     if not methods:
         raise FuteError(f"no LLM + prompt MTEs (run_task_emb.py --llm_mode True) under {emb_dir}; check --emb_dir")
     for s in prompt_sets:
         for method in methods:
-            dte = records.find_embedding(embeddings, method, "DTE", s.dataset, emb_dir)
+            dte = records.find_embedding(embeddings, method, "DTE", s.dataset, emb_dir, "--fute_methods")
             mtes = [_find_llm_mte(embeddings, method, s.model, p, s.genre, emb_dir) for p in range(len(s.runs))]
             records.check_same_dim([dte, *mtes], f"method {method}")
-            target = dte.vector()
-            scores[s.model, s.dataset][method] = [transfer_eval.cosine(mte.vector(), target) for mte in mtes]
-            sources[s.model, s.dataset][method] = str(dte.path)
+            scores[s.model, s.dataset][method] = [cache.cosine(mte, dte) for mte in mtes]
+            sources[s.model, s.dataset][method] = {"dte": str(dte.path), "mtes": [str(mte.path) for mte in mtes]}
     return methods
 
 
@@ -354,11 +415,10 @@ def _find_llm_mte(embeddings, method: str, model: str, prompt: int, genre: str, 
 
 
 def _prompt_markdown(summary, evaluations, order, names, args: argparse.Namespace) -> str:
-    cutoff = "all prompts" if args.ndcg_k is None else f"top {args.ndcg_k}"
     parts = ["# Prompt selection", "",
              "Performance: the task metric (SA accuracy, NLI macro-F1) of the selected prompt; Rate: Performance / "
-             f"the best prompt's; NDCG ({args.ndcg_gain} gain, {cutoff}) of the method's ranking. In percent, "
-             "averaged over each genre's datasets.", "",
+             f"the best prompt's; {_ndcg_description(args, 'all prompts')} of the method's ranking. In percent, "
+             "averaged over each genre's datasets (their number per LLM in the *datasets averaged* rows).", "",
              selection_eval.summary_markdown(summary, order, names)]
     for e in evaluations:
         parts += [f"## {e.model} on {e.dataset} ({e.metric}; best prompt(s) {', '.join(map(str, e.best_prompts))})",

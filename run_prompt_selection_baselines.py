@@ -9,12 +9,16 @@ original's), one per prompt 0-12, in any order; one LLM, one dataset, the same e
 
 Output `--save_path` (".json" appended when missing):
 
-    {"mi": [13 scores], "ge": [...], "le": [...], "mdl": [...], "zlpm": [...], "zpm": [...],
-     "zmv": [...], "spell": [...], "selfsel": [...],
+    {"mi": [13 scores], "spell": [...], "ge": [...], "le": [...], "mdl": [...], "zlpm": [...],
+     "zpm": [...], "zmv": [...], "selfsel": [...],
      "record": {"command", "config", "versions", "model", "dataset", "task", "metric",
-                "num_prompts", "num_examples", "paths" (index = prompt), "self_select", "skipped"}}
+                "num_prompts", "num_examples", "paths" (index = prompt), "inputs_sha256",
+                "self_select", "skipped"}}
 
-Each score list is indexed by prompt number; higher = better for every method.
+Each score list is indexed by prompt number; higher = better for every method. The keys
+come in the original script's order. "inputs_sha256" fingerprints what was scored
+(selection_files.PromptSet.fingerprint); run_eval.py prompt checks it against its
+inference files.
 Self-Select needs the paper's order for the LLM (configs/self_select_orders.json knows
 llama-13b, llama-70b and mixtral; a hub id of one of them is mapped to its alias).
 For another LLM the method is skipped with a warning (its key is absent and
@@ -70,22 +74,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     cli.start(args)
     save_path = ensure_parent_writable(args.save_path)
 
-    # Inputs: 13 checked files -> [P, N, L] label distributions and [P, N] perplexities.
+    # Inputs: 13 checked files -> [P, N, L] label distributions, [P, N] predictions and perplexities.
     prompts = load_prompt_set(args.paths)
-    probs, ppl = prompts.probs, prompts.ppl
+    probs, preds, ppl = prompts.probs, prompts.preds, prompts.ppl
     logger.info("%s on %s: %d prompts x %d examples", prompts.model, prompts.dataset, *probs.shape[:2])
 
-    # Scores, per baseline, in the original's key order.
+    # Scores, per baseline, in the original's key order. As in the original, GlobalE and the ZPS
+    # accuracy count the files' predictions, which can differ from argmax(probs) on an exact tie.
     self_select = _self_select(prompts, args)
     methods = {
         "mi": lambda: ps.mutual_information(probs),
-        "ge": lambda: ps.global_entropy(probs),
+        "spell": lambda: ps.spell(ppl),
+        "ge": lambda: ps.global_entropy(preds, probs.shape[-1]),
         "le": lambda: ps.local_entropy(probs),
         "mdl": lambda: ps.mdl(probs),
-        "zlpm": lambda: ps.zps_scores(probs, "log_prob_mean"),
-        "zpm": lambda: ps.zps_scores(probs, "prob_mean"),
-        "zmv": lambda: ps.zps_scores(probs, "majority_vote"),
-        "spell": lambda: ps.spell(ppl),
+        "zlpm": lambda: ps.zps_scores(probs, preds, "log_prob_mean"),
+        "zpm": lambda: ps.zps_scores(probs, preds, "prob_mean"),
+        "zmv": lambda: ps.zps_scores(probs, preds, "majority_vote"),
         SELF_SELECT: lambda: ps.self_select_scores(self_select["order"], len(prompts.runs)),
     }
     skipped = {} if "order" in self_select else {SELF_SELECT: self_select["reason"]}
@@ -101,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "num_prompts": len(prompts.runs),
         "num_examples": int(probs.shape[1]),
         "paths": [str(run.path) for run in prompts.runs],
+        "inputs_sha256": prompts.fingerprint(),
         "self_select": self_select,
         "skipped": skipped,
     }

@@ -5,8 +5,11 @@ the entry script's job. Shapes, for P prompts, N examples and L labels:
 
 - `probs`: float [P, N, L], per-example label distributions (rows sum to 1), in
   ONE label order per task: SA [negative, positive], NLI [entailment, neutral,
-  contradiction]. A prompt's prediction is the argmax of its row; a tie goes to
-  the lower label index (numpy's argmax).
+  contradiction].
+- `preds`: int [P, N], the inference files' predictions (the label of the best
+  verbalizer). On an exact tie of two labels this can differ from probs.argmax(),
+  so, as in the original, GlobalE and the ZPS accuracy count `preds`, while MI,
+  LocalE, MDL and the ZPS confidence and ensembles read `probs`.
 - `ppl`: float [P] or [P, N], prompt perplexities.
 
 H(p) = -sum_l p_l log p_l, natural log, with 0 log 0 = 0.
@@ -30,13 +33,13 @@ logger = logging.getLogger(__name__)
 # The keys are the original script's, in its output order; the entry script loops over them.
 BASELINES: dict[str, str] = {
     "mi": "mutual information H(mean_x p) - mean_x H(p)",
+    "spell": "SPELL: minus the mean prompt perplexity",
     "ge": "GlobalE: entropy of the histogram of predicted labels",
     "le": "LocalE: mean over examples of the entropy of p",
     "mdl": "MDL: mean over examples of the mean over labels of -log p",
     "zlpm": "ZPS, pseudo-labels from the mean log-probability of the confident prompts",
     "zpm": "ZPS, pseudo-labels from the mean probability of the confident prompts",
     "zmv": "ZPS, pseudo-labels from the majority vote of the confident prompts",
-    "spell": "SPELL: minus the mean prompt perplexity",
     "selfsel": "Self-Select: the paper's fixed best-first order of prompts",
 }
 
@@ -83,6 +86,18 @@ def _check_probs(probs: np.ndarray) -> np.ndarray:
     return probs
 
 
+def _check_preds(preds: np.ndarray, num_prompts: int, num_examples: int, num_labels: int) -> np.ndarray:
+    """Return `preds` as int [P, N] or raise FuteError saying what is wrong."""
+    preds = np.asarray(preds)
+    if preds.shape != (num_prompts, num_examples):
+        raise FuteError(f"preds must be [prompts, examples] = [{num_prompts}, {num_examples}], got shape "
+                        f"{preds.shape}; pass the predictions of the same files as the probabilities")
+    if not np.issubdtype(preds.dtype, np.integer) or preds.min() < 0 or preds.max() >= num_labels:
+        raise FuteError(f"preds must be label indices 0-{num_labels - 1}; check the normalized_pred field of the "
+                        f"inference files")
+    return preds
+
+
 def _entropy(p: np.ndarray) -> np.ndarray:
     """H over the last axis, natural log, 0 log 0 = 0."""
     return entr(p).sum(axis=-1)
@@ -98,17 +113,18 @@ def mutual_information(probs: np.ndarray) -> np.ndarray:
     return _entropy(probs.mean(axis=1)) - _entropy(probs).mean(axis=1)
 
 
-def global_entropy(probs: np.ndarray) -> np.ndarray:
-    """GlobalE (Lu et al. 2022), per prompt: [P, N, L] -> [P].
+def global_entropy(preds: np.ndarray, num_labels: int) -> np.ndarray:
+    """GlobalE (Lu et al. 2022), per prompt: int [P, N] predictions -> [P].
 
-    score = H(c / N), c_l = number of examples whose argmax is label l (labels with
-    no prediction count as 0). High when the predictions are not collapsed onto one label.
+    score = H(c / N), c_l = number of examples predicted as label l (labels with no
+    prediction count as 0). High when the predictions are not collapsed onto one label.
     """
-    probs = _check_probs(probs)
-    num_labels = probs.shape[-1]
-    preds = probs.argmax(axis=-1)
+    preds = np.asarray(preds)
+    if preds.ndim != 2 or preds.shape[0] < 2:
+        raise FuteError(f"preds must be [prompts, examples] with at least 2 prompts, got shape {preds.shape}")
+    preds = _check_preds(preds, preds.shape[0], preds.shape[1], num_labels)
     counts = np.stack([np.bincount(row, minlength=num_labels) for row in preds])
-    return _entropy(counts / probs.shape[1])
+    return _entropy(counts / preds.shape[1])
 
 
 def local_entropy(probs: np.ndarray) -> np.ndarray:
@@ -193,22 +209,23 @@ def zps_pseudo_labels(probs: np.ndarray, ensemble: str) -> np.ndarray:
     return combined.argmax(axis=-1)
 
 
-def zps_scores(probs: np.ndarray, ensemble: str) -> np.ndarray:
-    """Zero-label prompt selection (Liao et al. 2022), per prompt: [P, N, L] -> [P].
+def zps_scores(probs: np.ndarray, preds: np.ndarray, ensemble: str) -> np.ndarray:
+    """Zero-label prompt selection (Liao et al. 2022), per prompt: [P, N, L] and int [P, N] -> [P].
 
-    1. confidence of each prompt (`zps_confidence`); 2. keep the high-confidence
-    cluster (`zps_filter_prompts`); 3. pseudo-labels from the kept prompts
-    (`zps_pseudo_labels` with `ensemble`); 4. score = accuracy of each prompt's
-    argmax against the pseudo-labels, for every prompt, kept or not.
+    1. confidence of each prompt from `probs` (`zps_confidence`); 2. keep the
+    high-confidence cluster (`zps_filter_prompts`); 3. pseudo-labels from the kept
+    prompts' `probs` (`zps_pseudo_labels` with `ensemble`); 4. score = accuracy of
+    each prompt's `preds` against the pseudo-labels, for every prompt, kept or not.
     Predictions and probabilities share one label order (the original compared
     them in two different orders for sentiment, which inverted its scores).
     """
     if ensemble not in ZPS_ENSEMBLES:
         raise FuteError(f"unknown ZPS ensemble {ensemble!r}; choose one of {', '.join(ZPS_ENSEMBLES)}")
     probs = _check_probs(probs)
+    preds = _check_preds(preds, *probs.shape)
     kept = zps_filter_prompts(zps_confidence(probs))
     pseudo = zps_pseudo_labels(probs[kept], ensemble)
-    return (probs.argmax(axis=-1) == pseudo[None, :]).mean(axis=1)
+    return (preds == pseudo[None, :]).mean(axis=1)
 
 
 def spell(ppl: np.ndarray) -> np.ndarray:
@@ -228,9 +245,8 @@ def self_select_scores(order: Sequence[int], num_prompts: int) -> np.ndarray:
     """Scores from a best-first order of prompt numbers: -> float [num_prompts].
 
     The prompt at position r (0 = best) of the order scores num_prompts - r; prompts
-    missing from the order score 0, below every ranked prompt. Prompt numbers
-    >= num_prompts are dropped (with a warning) before ranking, so the paper's
-    13-prompt orders also rank a run without the CoT prompts 10-12.
+    missing from the order score 0, below every ranked prompt. A prompt number
+    >= num_prompts is an error (the order file does not fit the prompts).
     (The original returned the order itself as the scores, i.e. the prompt numbers.)
     """
     if num_prompts < 2:
@@ -240,11 +256,12 @@ def self_select_scores(order: Sequence[int], num_prompts: int) -> np.ndarray:
         raise FuteError(f"a Self-Select order must hold non-negative prompt numbers, got {order}")
     if len(set(order)) != len(order):
         raise FuteError(f"a Self-Select order must list each prompt once, got {order}")
-    dropped = [p for p in order if p >= num_prompts]
-    if dropped:
-        logger.warning("Self-Select: prompts %s are beyond the %d scored prompts; ignored", dropped, num_prompts)
+    beyond = [p for p in order if p >= num_prompts]
+    if beyond:
+        raise FuteError(f"the Self-Select order {order} names prompt(s) {beyond}, beyond the {num_prompts} scored "
+                        f"prompts 0-{num_prompts - 1}; fix the order file")
     scores = np.zeros(num_prompts)
-    for rank, prompt in enumerate(p for p in order if p < num_prompts):
+    for rank, prompt in enumerate(order):
         scores[prompt] = num_prompts - rank
     return scores
 

@@ -14,7 +14,9 @@ prompt number, so every run gives the same order.
 
 Per LLM, each number is averaged over the datasets of a genre (SA: sst2, imdb,
 rotten_tomatoes; NLI: cb, anli, wanli; whichever of them were evaluated). A method
-without scores for one of those datasets gets no average for that genre.
+without scores for one of those datasets gets no average for that genre. The tables
+show how many datasets each LLM's genre average covers, and a warning is logged when
+LLMs in one table are averaged over different datasets.
 
 NDCG is passed in as a function of the relevance list in predicted order: the
 project's one NDCG lives in task_emb/transfer_eval.py, and llm_inference never
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from data_utils.errors import FuteError
+
+logger = logging.getLogger(__name__)
 
 NdcgFn = Callable[[Sequence[float]], float]
 
@@ -142,7 +147,23 @@ def summarise(evaluations: Sequence[DatasetEvaluation]) -> dict[str, dict[str, d
                 if all(method in e.methods for e in chosen) else None
                 for method in methods
             }
+    for genre, by_model in genre_datasets(summary).items():
+        if len({tuple(sorted(datasets)) for datasets in by_model.values()}) > 1:
+            listed = "; ".join(f"{model}: {', '.join(datasets)}" for model, datasets in by_model.items())
+            logger.warning("the %s averages cover different datasets per LLM (%s); compare them with care",
+                           GENRE_NAMES[genre], listed)
     return summary
+
+
+def genre_datasets(summary: Mapping[str, Mapping[str, Mapping[str, dict | None]]]) -> dict[str, dict[str, list[str]]]:
+    """genre -> model -> the datasets its averages cover (models with no averaged cell in the genre left out)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for model in sorted(summary):
+        for genre, cells in summary[model].items():
+            datasets = next((cell["datasets"] for cell in cells.values() if cell is not None), None)
+            if datasets is not None:
+                found.setdefault(genre, {})[model] = list(datasets)
+    return found
 
 
 # ---------------------------------------------------------------- tables
@@ -155,7 +176,7 @@ def _methods(summary: Mapping[str, Mapping[str, Mapping[str, dict | None]]], gen
 
 
 def _rows(summary, order: Sequence[str], names: Mapping[str, str], cell: Callable[[float | None], object]):
-    """(category, method key, method name, cells) per row; cells per model x {Performance, Rate, NDCG}."""
+    """(genre, method key, method name, cells) per row; cells per model x {Performance, Rate, NDCG}."""
     models = sorted(summary)
     for genre in GENRES:
         for method in _methods(summary, genre, order):
@@ -163,7 +184,7 @@ def _rows(summary, order: Sequence[str], names: Mapping[str, str], cell: Callabl
             for model in models:
                 value = summary[model].get(genre, {}).get(method)
                 cells += [cell(None if value is None else value[number]) for number in NUMBERS]
-            yield GENRE_NAMES[genre], method, names.get(method, method), cells
+            yield genre, method, names.get(method, method), cells
 
 
 def model_label(model: str) -> str:
@@ -172,20 +193,40 @@ def model_label(model: str) -> str:
 
 
 def summary_markdown(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
-    """The slides' second table: rows = category x method; columns = LLM x {Performance, Rate, NDCG}, in percent."""
-    header = ["Category", "Method"] + [f"{model_label(model)} {NUMBER_NAMES[n]}" for model in sorted(summary)
+    """The slides' second table: rows = category x method; columns = LLM x {Performance, Rate, NDCG}, in percent.
+
+    Each genre starts with a row "datasets averaged": per LLM, n (the datasets).
+    """
+    models = sorted(summary)
+    header = ["Category", "Method"] + [f"{model_label(model)} {NUMBER_NAMES[n]}" for model in models
                                        for n in NUMBERS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for category, _, name, cells in _rows(summary, order, names, lambda v: "-" if v is None else f"{100 * v:.1f}"):
-        lines.append("| " + " | ".join([category, name, *cells]) + " |")
+    covered = genre_datasets(summary)
+    current = None
+    for genre, _, name, cells in _rows(summary, order, names, lambda v: "-" if v is None else f"{100 * v:.1f}"):
+        if genre != current:
+            current = genre
+            counts = []
+            for model in models:
+                datasets = covered.get(genre, {}).get(model)
+                counts += [f"{len(datasets)} ({', '.join(datasets)})" if datasets else "-", "", ""]
+            lines.append("| " + " | ".join([GENRE_NAMES[genre], "*datasets averaged*", *counts]) + " |")
+        lines.append("| " + " | ".join([GENRE_NAMES[genre], name, *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
 def summary_csv(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
-    """The same table as CSV: category, method, name, then <model>_<number> with raw values in [0, 1]."""
+    """The same table as CSV: category, method, name, then per model <model>_<number> (raw values in [0, 1])
+    and <model>_num_datasets (how many datasets the row's averages cover)."""
+    models = sorted(summary)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["category", "method", "name", *[f"{model}_{n}" for model in sorted(summary) for n in NUMBERS]])
-    for category, method, name, cells in _rows(summary, order, names, lambda v: "" if v is None else v):
-        writer.writerow([category, method, name, *cells])
+    writer.writerow(["category", "method", "name",
+                     *[f"{model}_{n}" for model in models for n in (*NUMBERS, "num_datasets")]])
+    for genre, method, name, cells in _rows(summary, order, names, lambda v: "" if v is None else v):
+        row = []
+        for i, model in enumerate(models):
+            value = summary[model].get(genre, {}).get(method)
+            row += [*cells[i * len(NUMBERS):(i + 1) * len(NUMBERS)], "" if value is None else len(value["datasets"])]
+        writer.writerow([GENRE_NAMES[genre], method, name, *row])
     return buffer.getvalue()

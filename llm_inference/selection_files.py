@@ -16,9 +16,15 @@ An inference file is recognised by its top-level keys (`prompt_index`, `task`,
 The task metric of a prompt (Performance in SPEC section 7) is the dataset's main
 metric from configs/datasets.py (accuracy for SA, macro-F1 for NLI), recomputed
 from predictions and gold labels; a file's own summary, when it has one, must agree.
+
+The 13 files of a set must share the run settings in SETTING_KEYS (quantisation,
+verbalizer scoring, sampling seed, model variant): scores of prompts run under
+different settings are not comparable.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +44,9 @@ from llm_inference.scoring import label_distribution
 logger = logging.getLogger(__name__)
 
 INFERENCE_KEYS = ("prompt_index", "task", "dataset", "model", "results")
+# Top-level keys every file of one prompt set must agree on (absent = None, e.g. the
+# original's files have no verbalizer_tokens).
+SETTING_KEYS = ("bit", "verbalizer_tokens", "seed", "variant")
 # A file's summary and the recomputed metric are the same sklearn computation; anything
 # beyond float noise means the file was edited or its results were mixed.
 _SUMMARY_TOLERANCE = 1e-6
@@ -48,6 +57,8 @@ class PromptOutputs:
     """One inference file: one LLM, one dataset, one prompt, N examples in data_index order.
 
     probs: float [N, L] (genre label order); preds, answers: int [N]; ppl: float [N].
+    preds is the file's own prediction (the label of the best verbalizer), which can differ
+    from probs.argmax() when two labels tie exactly. settings: the SETTING_KEYS values.
     """
 
     path: Path
@@ -62,6 +73,7 @@ class PromptOutputs:
     answers: np.ndarray
     ppl: np.ndarray
     summary: dict[str, Any]
+    settings: dict[str, Any]
 
     @property
     def metric(self) -> str:
@@ -96,9 +108,27 @@ class PromptSet:
         return np.stack([run.probs for run in self.runs])
 
     @property
+    def preds(self) -> np.ndarray:
+        """[P, N] the files' predicted label indices."""
+        return np.stack([run.preds for run in self.runs])
+
+    @property
     def ppl(self) -> np.ndarray:
         """[P, N] prompt perplexities."""
         return np.stack([run.ppl for run in self.runs])
+
+    def fingerprint(self) -> str:
+        """sha256 of what the baselines read, prompt by prompt: data_index, probs, preds, answers, ppl.
+
+        A score file records it, so the evaluation can tell scores of these files from scores
+        of other files (another run, another sample) with the same model and dataset.
+        """
+        digest = hashlib.sha256()
+        for run in self.runs:
+            for values, dtype in ((run.data_index, np.int64), (run.probs, np.float64), (run.preds, np.int64),
+                                  (run.answers, np.int64), (run.ppl, np.float64)):
+                digest.update(np.ascontiguousarray(values, dtype=dtype).tobytes())
+        return digest.hexdigest()
 
     def performance(self) -> np.ndarray:
         """[P] the task metric of each prompt (see PromptOutputs.performance)."""
@@ -139,10 +169,14 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
     indices = [row[0] for row in rows]
     if len(set(indices)) != len(indices):
         raise FuteError(f"{path}: an example (data_index) appears twice; the file mixes two runs")
-    probs = np.array([row[1] for row in rows], dtype=np.float64)
     labels = GENRE_LABELS[genre]
-    if probs.ndim != 2 or probs.shape[1] != len(labels):
-        raise FuteError(f"{path}: normalized_prob must hold {len(labels)} values ({', '.join(labels)}) per example")
+    try:
+        probs = np.array([row[1] for row in rows], dtype=np.float64)
+    except (ValueError, TypeError):  # ragged rows or non-numbers
+        probs = None
+    if probs is None or probs.ndim != 2 or probs.shape[1] != len(labels):
+        raise FuteError(f"{path}: normalized_prob must hold {len(labels)} numbers ({', '.join(labels)}) per "
+                        f"example; the file is damaged: re-run run_llm_inference.py for it")
     preds = np.array([row[2] for row in rows])
     answers = np.array([row[3] for row in rows])
     for name, values in (("normalized_pred", preds), ("normalized_answer", answers)):
@@ -151,7 +185,8 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
     return PromptOutputs(path=path, model=str(content["model"]), dataset=dataset, genre=genre, prompt=prompt,
                          layout=layout, data_index=tuple(indices), probs=probs, preds=preds, answers=answers,
                          ppl=np.array([row[4] for row in rows], dtype=np.float64),
-                         summary=content.get("summary") or {})
+                         summary=content.get("summary") or {},
+                         settings={key: content.get(key) for key in SETTING_KEYS})
 
 
 def _fute_row(result: dict, path: Path, position: int) -> tuple:
@@ -205,6 +240,13 @@ def check_prompt_set(outputs: Sequence[PromptOutputs]) -> PromptSet:
         if len(values) > 1:
             raise FuteError(f"the inference files mix {key}s {', '.join(values)}; pass the 13 files of one "
                             f"{key} ({first.path} is {getattr(first, key)})")
+    for key in SETTING_KEYS:
+        values = sorted({json.dumps(o.settings[key]) for o in outputs})
+        if len(values) > 1:
+            odd = next(o for o in outputs if json.dumps(o.settings[key]) != json.dumps(first.settings[key]))
+            raise FuteError(f"the inference files of {first.model} on {first.dataset} mix {key} values "
+                            f"{', '.join(values)} ({first.path}: {json.dumps(first.settings[key])}, {odd.path}: "
+                            f"{json.dumps(odd.settings[key])}); pass 13 files run with one {key}")
     by_prompt: dict[int, PromptOutputs] = {}
     for run in outputs:
         if run.prompt in by_prompt:

@@ -210,7 +210,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
                "plots": out / "eval" / "plots"}
     run.step(results["transfer"], run_eval.main,
              ["transfer", "--emb_dir", str(emb), "--score_dir", str(out / "runs"), "--save_path", str(out / "eval" / "transfer"),
-              "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb"])
+              "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb",
+              # No CR->QA transfers here (time): a QA target's all-class pool is its QA sources.
+              "--allow_missing_pairs", "True"])
     if full_prompt_set:
         run.step(results["prompt"], run_eval.main,
                  ["prompt", "--inference_dir", str(out / "llm"), "--baseline_scores", str(out / "selection"),

@@ -11,6 +11,7 @@ Vectors are memory-mapped, not read: a t5-base FIM has ~2e8 floats.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 from configs.datasets import DATASETS
 from data_utils.errors import FuteError
 from data_utils.io import read_json
-from task_emb.transfer_eval import cosine, source_kind
+from task_emb.transfer_eval import cosine_from_parts, dot, source_kind, squared_norm
 
 logger = logging.getLogger(__name__)
 
@@ -103,12 +104,13 @@ def _read_embedding(path: Path) -> Embedding:
                      dim=int(vector.shape[0]), config=record.get("config") or {})
 
 
-def find_embedding(embeddings: Iterable[Embedding], method: str, kind: str, task: str, folder: str | Path) -> Embedding:
+def find_embedding(embeddings: Iterable[Embedding], method: str, kind: str, task: str, folder: str | Path,
+                   methods_flag: str = "--methods") -> Embedding:
     """The one embedding of (method, kind, task); missing or ambiguous is an error naming all three."""
     found = [e for e in embeddings if (e.method, e.kind, e.task) == (method, kind, task)]
     if not found:
         raise FuteError(f"missing embedding: no {kind} of method {method} for task {task} in {folder}; compute it "
-                        f"with run_task_emb.py or leave {task} out of --tasks")
+                        f"with run_task_emb.py, leave {task} out of --tasks or {method} out of {methods_flag}")
     if len(found) > 1:
         paths = ", ".join(str(e.path) for e in found)
         raise FuteError(f"{len(found)} {kind} embeddings of method {method} for task {task}: {paths}; keep one "
@@ -125,6 +127,25 @@ def check_same_dim(embeddings: Sequence[Embedding], what: str) -> None:
                         f"surrogates or settings, keep one kind per method")
 
 
+class CosineCache:
+    """Cosine similarities of embeddings, each embedding's norm computed once (per path).
+
+    A FIM vector has ~2e8 floats; with the norms cached, a pair costs one pass (the dot product)
+    instead of three. The numbers are exactly those of transfer_eval.cosine.
+    """
+
+    def __init__(self) -> None:
+        self._squared_norms: dict[Path, float] = {}
+
+    def squared_norm(self, embedding: Embedding) -> float:
+        if embedding.path not in self._squared_norms:
+            self._squared_norms[embedding.path] = squared_norm(embedding.vector())
+        return self._squared_norms[embedding.path]
+
+    def cosine(self, a: Embedding, b: Embedding) -> float:
+        return cosine_from_parts(dot(a.vector(), b.vector()), self.squared_norm(a), self.squared_norm(b))
+
+
 def similarity_table(embeddings: Sequence[Embedding], method: str, pairs: dict[str, Sequence[str]],
                      folder: str | Path) -> dict[str, dict[str, float]]:
     """predicted[t][s] = cosine(source embedding of s, DTE of t) for every target t and its sources s.
@@ -135,9 +156,8 @@ def similarity_table(embeddings: Sequence[Embedding], method: str, pairs: dict[s
     targets = {t: find_embedding(embeddings, method, "DTE", t, folder) for t in pairs}
     sources = {s: find_embedding(embeddings, method, kind, s, folder) for srcs in pairs.values() for s in srcs}
     check_same_dim([*targets.values(), *sources.values()], f"method {method}")
-    vectors = {e.path: e.vector() for e in [*targets.values(), *sources.values()]}
-    return {t: {s: cosine(vectors[sources[s].path], vectors[targets[t].path]) for s in srcs}
-            for t, srcs in pairs.items()}
+    cache = CosineCache()
+    return {t: {s: cache.cosine(sources[s], targets[t]) for s in srcs} for t, srcs in pairs.items()}
 
 
 # ---------------------------------------------------------------- fine-tuning scores
@@ -163,11 +183,15 @@ def load_finetune_runs(folder: str | Path, flag: str = "--score_dir") -> list[Fi
         scores = read_json(score_path)
         if not isinstance(scores, dict) or "best" not in scores:
             raise FuteError(f"{score_path}: no 'best' score; it was not written by run_cr_train.py/run_qa_train.py")
+        best = scores["best"]
+        if isinstance(best, bool) or not isinstance(best, (int, float)) or not math.isfinite(best):
+            raise FuteError(f"{score_path}: 'best' is {best!r}, not a finite number; the run failed or the file was "
+                            f"edited: re-run it or move it out of {flag}")
         if config.get("source_dataset") is None and config.get("load_path"):
             logger.warning("%s: continued from %s of unknown dataset; not used", score_path, config["load_path"])
             continue
         runs.append(FinetuneRun(path=score_path, target=str(config["to_train_dataset"]),
-                                source=config.get("source_dataset"), best=float(scores["best"]),
+                                source=config.get("source_dataset"), best=float(best),
                                 num_train_examples=config.get("num_train_examples")))
     if not runs:
         raise FuteError(f"no fine-tuning scores (<name>.json + <name>.record.json) under {folder}; check {flag}")

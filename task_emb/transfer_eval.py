@@ -12,9 +12,13 @@ against the ground truth score(s, t) (t's dev score after fine-tuning on s, then
   is the rank of the first of them in the predicted order (choosing any of them
   is equally good).
 - NDCG: DCG of the predicted order divided by DCG of the ideal order, with
-      DCG@k = sum_{i=1..k} gain(rel_i) / log2(i + 1),   rel_i = score of the source at rank i,
-  gain(rel) = rel ("linear", the default, as sklearn.metrics.ndcg_score) or
-  2^rel - 1 ("exponential"). k = all candidates unless a cut-off is given.
+      DCG@k = sum_{i=1..k} gain(c * rel_i) / log2(i + 1),   rel_i = score of the source at rank i,
+  gain(x) = x ("linear", the default, as sklearn.metrics.ndcg_score) or
+  2^x - 1 ("exponential"); c = the relevance scale (1 by default; 100 reads scores
+  in [0, 1] as percent points, which only changes the exponential gain).
+  k = all candidates unless a cut-off is given. This is the standard NDCG; the
+  original repository's unused NDCGEvaluator placed the truth values by predicted
+  rank onto positions sorted by truth, i.e. it scored the inverse permutation.
 
 Ties in the prediction (equal similarity or equal size) are broken by source
 name, so every run gives the same order.
@@ -75,30 +79,55 @@ def source_kind(method: str) -> str:
 # ---------------------------------------------------------------- similarity
 
 
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """cos(a, b) = a.b / (|a| |b|) for 1-D arrays of equal length, accumulated in float64 slices."""
+def _check_shapes(a: np.ndarray, b: np.ndarray) -> None:
     if a.shape != b.shape:
         raise FuteError(f"cannot compare embeddings of shapes {a.shape} and {b.shape}; they come from different "
                         f"surrogates or methods")
-    dot = norm_a = norm_b = 0.0
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """a.b for 1-D arrays of equal length, accumulated in float64 slices (one pass over each)."""
+    _check_shapes(a, b)
+    total = 0.0
+    for start in range(0, a.shape[0], _CHUNK):
+        total += float(np.asarray(a[start:start + _CHUNK], dtype=np.float64)
+                       @ np.asarray(b[start:start + _CHUNK], dtype=np.float64))
+    return total
+
+
+def squared_norm(a: np.ndarray) -> float:
+    """|a|^2 of a 1-D array, accumulated in float64 slices."""
+    total = 0.0
     for start in range(0, a.shape[0], _CHUNK):
         x = np.asarray(a[start:start + _CHUNK], dtype=np.float64)
-        y = np.asarray(b[start:start + _CHUNK], dtype=np.float64)
-        dot += float(x @ y)
-        norm_a += float(x @ x)
-        norm_b += float(y @ y)
-    if norm_a == 0.0 or norm_b == 0.0:
+        total += float(x @ x)
+    return total
+
+
+def cosine_from_parts(dot_ab: float, squared_norm_a: float, squared_norm_b: float) -> float:
+    """a.b / sqrt(|a|^2 |b|^2); an all-zero embedding is an error."""
+    if squared_norm_a == 0.0 or squared_norm_b == 0.0:
         raise FuteError("an embedding is all zeros, so its cosine similarity is undefined; recompute it")
-    return dot / math.sqrt(norm_a * norm_b)
+    return dot_ab / math.sqrt(squared_norm_a * squared_norm_b)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """cos(a, b) = a.b / (|a| |b|) for 1-D arrays of equal length, accumulated in float64 slices."""
+    _check_shapes(a, b)
+    return cosine_from_parts(dot(a, b), squared_norm(a), squared_norm(b))
 
 
 def cosine_matrix(vectors: Sequence[np.ndarray]) -> np.ndarray:
-    """[n, n] matrix of pairwise cosine similarities (symmetric, ones on the diagonal)."""
+    """[n, n] matrix of pairwise cosine similarities (symmetric, ones on the diagonal).
+
+    Each vector's norm is computed once, so a pair costs one dot product.
+    """
     n = len(vectors)
+    norms = [squared_norm(v) for v in vectors]
     matrix = np.eye(n)
     for i in range(n):
         for j in range(i + 1, n):
-            matrix[i, j] = matrix[j, i] = cosine(vectors[i], vectors[j])
+            matrix[i, j] = matrix[j, i] = cosine_from_parts(dot(vectors[i], vectors[j]), norms[i], norms[j])
     return matrix
 
 
@@ -129,21 +158,30 @@ def dcg(relevance_in_order: Sequence[float], gain_kind: str = "linear", k: int |
     """DCG@k = sum_{i=1..k} gain(rel_i) / log2(i + 1) over the given order (all items when k is None)."""
     rel = np.asarray(relevance_in_order, dtype=np.float64)[:k]
     discounts = np.log2(np.arange(2, rel.shape[0] + 2))
-    return float(np.sum(gain(rel, gain_kind) / discounts))
+    with np.errstate(over="ignore"):
+        gains = gain(rel, gain_kind)
+    if not np.all(np.isfinite(gains)):
+        raise FuteError(f"the {gain_kind} NDCG gain of relevance up to {rel.max():g} overflows; use a smaller "
+                        f"--ndcg_scale or --ndcg_gain linear")
+    return float(np.sum(gains / discounts))
 
 
-def ndcg(relevance_in_order: Sequence[float], gain_kind: str = "linear", k: int | None = None) -> float:
-    """DCG@k of the given order / DCG@k of the same relevances sorted best first.
+def ndcg(relevance_in_order: Sequence[float], gain_kind: str = "linear", k: int | None = None,
+         scale: float = 1.0) -> float:
+    """DCG@k of the given order / DCG@k of the same relevances sorted best first, relevance multiplied by `scale`.
 
     Relevance must be non-negative (a negative gain makes the ratio meaningless).
     All-zero relevance gives 0, as sklearn.metrics.ndcg_score does.
     """
     if k is not None and k < 1:
         raise FuteError(f"--ndcg_k must be at least 1, got {k}")
+    if not scale > 0:
+        raise FuteError(f"--ndcg_scale must be positive, got {scale}")
     if any(r < 0 for r in relevance_in_order):
         raise FuteError("NDCG needs non-negative relevance; the transfer scores contain a negative value")
-    ideal = dcg(sorted(relevance_in_order, reverse=True), gain_kind, k)
-    return 0.0 if ideal == 0.0 else dcg(relevance_in_order, gain_kind, k) / ideal
+    scaled = [scale * r for r in relevance_in_order]
+    ideal = dcg(sorted(scaled, reverse=True), gain_kind, k)
+    return 0.0 if ideal == 0.0 else dcg(scaled, gain_kind, k) / ideal
 
 
 # ---------------------------------------------------------------- per target and summary
@@ -174,12 +212,15 @@ def candidate_sources(target: str, sources: Sequence[str], classes: Mapping[str,
 
 
 def evaluate_target(target: str, target_class: str, predicted: Mapping[str, float], truth: Mapping[str, float],
-                    gain_kind: str = "linear", k: int | None = None) -> TargetResult:
+                    gain_kind: str = "linear", k: int | None = None, scale: float = 1.0) -> TargetResult:
     """Rank the sources in `truth` by `predicted` and score the ranking (rho, NDCG).
 
     A negative transfer score (e.g. a Matthews correlation below 0) counts as 0 for
     NDCG only: it carries no gain. rho uses the scores as they are.
     """
+    if not all(math.isfinite(v) for v in truth.values()):
+        raise FuteError(f"target {target}: transfer scores must be finite numbers, got {dict(truth)}; check the "
+                        f"score files")
     order = rank_sources({source: predicted[source] for source in truth})
     if any(truth[s] < 0 for s in order):
         logger.warning("target %s: negative transfer scores count as 0 for NDCG", target)
@@ -190,13 +231,13 @@ def evaluate_target(target: str, target_class: str, predicted: Mapping[str, floa
         ranking=[(s, float(predicted[s]), float(truth[s])) for s in order],
         best_sources=sorted(s for s in order if truth[s] == best),
         rho=rank_of_best(order, truth),
-        ndcg=ndcg([max(truth[s], 0.0) for s in order], gain_kind, k),
+        ndcg=ndcg([max(truth[s], 0.0) for s in order], gain_kind, k, scale),
     )
 
 
 def evaluate_method(predicted: Mapping[str, Mapping[str, float]], truth: Mapping[str, Mapping[str, float]],
-                    classes: Mapping[str, str], gain_kind: str = "linear",
-                    k: int | None = None) -> dict[str, dict[str, TargetResult]]:
+                    classes: Mapping[str, str], gain_kind: str = "linear", k: int | None = None,
+                    scale: float = 1.0) -> dict[str, dict[str, TargetResult]]:
     """scope -> target -> TargetResult for one method.
 
     predicted[t][s]: the method's value for source s and target t (higher = better source).
@@ -211,7 +252,7 @@ def evaluate_method(predicted: Mapping[str, Mapping[str, float]], truth: Mapping
                 logger.info("target %s has no %s source with a transfer score; left out of %s", target, scope, scope)
                 continue
             results[scope][target] = evaluate_target(target, classes[target], predicted[target],
-                                                     {s: truth[target][s] for s in sources}, gain_kind, k)
+                                                     {s: truth[target][s] for s in sources}, gain_kind, k, scale)
     return results
 
 

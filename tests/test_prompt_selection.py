@@ -21,6 +21,11 @@ def argmax(dist):
     return best
 
 
+def argmax_preds(probs):
+    """[P, N] predictions written out: what an inference file holds when no two labels tie."""
+    return np.array([[argmax(row) for row in prompt] for prompt in probs])
+
+
 # Two prompts, three examples, three labels (NLI order): prompt 0 confident and varied,
 # prompt 1 hesitant and always predicting label 0.
 PROBS = [
@@ -45,7 +50,7 @@ def test_global_entropy_counts_labels_never_predicted():
         [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.5, 0.4, 0.1], [0.9, 0.05, 0.05]],  # all label 0
         [[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.1, 0.6, 0.3], [0.1, 0.2, 0.7]],  # labels 0, 1, 1, 2
     ]
-    scores = ps.global_entropy(np.array(probs))
+    scores = ps.global_entropy(argmax_preds(probs), 3)
     assert scores[0] == pytest.approx(0.0)
     assert scores[1] == pytest.approx(-(0.25 * math.log(0.25) * 2 + 0.5 * math.log(0.5)), rel=1e-12)
     # higher = better: predictions spread over the labels beat a collapsed prompt
@@ -121,7 +126,8 @@ def test_zps_scores_are_accuracy_against_pseudo_labels_of_kept_prompts(ensemble)
     # filtering matters: with prompt 3 kept the pseudo-labels would differ
     assert pseudo != hand_pseudo_labels(ZPS_PROBS, ensemble)
     expected = [sum(argmax(row) == y for row, y in zip(prompt, pseudo)) / 3 for prompt in ZPS_PROBS]
-    np.testing.assert_allclose(ps.zps_scores(np.array(ZPS_PROBS), ensemble), expected, rtol=1e-12)
+    np.testing.assert_allclose(ps.zps_scores(np.array(ZPS_PROBS), argmax_preds(ZPS_PROBS), ensemble), expected,
+                               rtol=1e-12)
 
 
 def test_zps_ensembles_differ_where_they_should():
@@ -140,14 +146,14 @@ def test_zps_vote_tie_goes_to_lower_label_and_equal_confidence_keeps_all():
     ])
     assert list(ps.zps_filter_prompts(ps.zps_confidence(probs))) == [0, 1]
     assert list(ps.zps_pseudo_labels(probs, "majority_vote")) == [0, 0]
-    np.testing.assert_allclose(ps.zps_scores(probs, "majority_vote"), [0.5, 1.0])
+    np.testing.assert_allclose(ps.zps_scores(probs, argmax_preds(probs), "majority_vote"), [0.5, 1.0])
     # three NLI prompts; per example the votes are (0, 1, 2), (1, 2, 2), (2, 1, 0): ties go to the lowest label
     nli = np.eye(3)[[[0, 1, 2], [1, 2, 1], [2, 2, 0]]]
     assert list(ps.zps_pseudo_labels(nli, "majority_vote")) == [0, 2, 0]
 
 
 def test_zps_higher_score_for_the_prompt_that_agrees_with_the_ensemble():
-    scores = ps.zps_scores(np.array(ZPS_PROBS), "prob_mean")
+    scores = ps.zps_scores(np.array(ZPS_PROBS), argmax_preds(ZPS_PROBS), "prob_mean")
     # prompt 0 predicts like the ensemble on every example, prompt 3 on none
     assert scores[0] == pytest.approx(1.0)
     assert scores[0] > scores[3]
@@ -155,7 +161,7 @@ def test_zps_higher_score_for_the_prompt_that_agrees_with_the_ensemble():
 
 def test_zps_rejects_unknown_ensemble():
     with pytest.raises(FuteError, match="majority_vote"):
-        ps.zps_scores(np.array(ZPS_PROBS), "vote")
+        ps.zps_scores(np.array(ZPS_PROBS), argmax_preds(ZPS_PROBS), "vote")
 
 
 def test_spell_is_minus_mean_perplexity():
@@ -178,13 +184,11 @@ def test_self_select_scores_rank_best_first_and_zero_for_missing():
     np.testing.assert_array_equal(ps.self_select_scores([2, 0, 1], 4), [3.0, 2.0, 4.0, 0.0])
 
 
-def test_self_select_drops_prompts_beyond_the_scored_ones():
-    # the paper's mixtral SA order on a run without the CoT prompts 10-12
+def test_self_select_refuses_prompts_beyond_the_scored_ones():
+    # the paper's mixtral SA order names prompts 10-12, which a 10-prompt run does not have
     order = [9, 5, 2, 4, 1, 3, 6, 10, 7, 8, 12, 0, 11]
-    scores = ps.self_select_scores(order, 10)
-    ranked = [p for p in order if p < 10]
-    assert list(np.argsort(-scores)) == ranked
-    assert scores[9] == 10 and scores[0] == 1
+    with pytest.raises(FuteError, match=r"names prompt\(s\) \[10, 12, 11\], beyond the 10 scored prompts 0-9"):
+        ps.self_select_scores(order, 10)
 
 
 def test_self_select_rejects_duplicates_and_negatives():
@@ -229,12 +233,53 @@ def test_missing_model_or_task_names_file_and_known_keys(tmp_path):
     ],
 )
 def test_bad_probs_raise_fute_error(probs, message):
-    for score in (ps.mutual_information, ps.global_entropy, ps.local_entropy, ps.mdl):
+    for score in (ps.mutual_information, ps.local_entropy, ps.mdl):
         with pytest.raises(FuteError, match=message):
             score(probs)
     with pytest.raises(FuteError, match=message):
-        ps.zps_scores(probs, "prob_mean")
+        ps.zps_scores(probs, np.zeros(probs.shape[:2], dtype=int), "prob_mean")
+
+
+def test_bad_preds_raise_fute_error():
+    probs = np.array(ZPS_PROBS)
+    with pytest.raises(FuteError, match=r"preds must be \[prompts, examples\] = \[4, 3\]"):
+        ps.zps_scores(probs, np.zeros((4, 2), dtype=int), "prob_mean")
+    with pytest.raises(FuteError, match="label indices 0-1"):
+        ps.zps_scores(probs, np.full((4, 3), 2), "prob_mean")
+    with pytest.raises(FuteError, match="label indices 0-2"):
+        ps.global_entropy(np.array([[0, 3], [1, 1]]), 3)
+    with pytest.raises(FuteError, match="at least 2 prompts"):
+        ps.global_entropy(np.array([[0, 1]]), 2)
+
+
+# Exact ties of the two SA labels (e.g. equal 8-bit logits): the file's prediction is the label
+# of the first best verbalizer (positive for SA), while argmax(probs) would say negative.
+TIED_PROBS = [
+    [[0.5, 0.5], [0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.5, 0.5]],
+    [[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.6, 0.4], [0.9, 0.1]],
+]
+TIED_PREDS = [[1, 0, 1, 1, 1], [0, 0, 0, 0, 0]]
+
+
+def test_global_entropy_counts_the_files_predictions_on_a_tie():
+    scores = ps.global_entropy(np.array(TIED_PREDS), 2)
+    # prompt 0: the file says one 0 and four 1s; argmax(probs) would count three 0s and two 1s
+    assert scores[0] == pytest.approx(entropy([1 / 5, 4 / 5]), rel=1e-12)
+    assert scores[0] != pytest.approx(entropy([3 / 5, 2 / 5]))
+    assert scores[1] == 0.0
+
+
+def test_zps_accuracy_counts_the_files_predictions_on_a_tie():
+    # Mean margins: prompt 0 (0 + 0.8 + 0 + 0.6 + 0) / 5 = 0.28, prompt 1 0.52: 2-means keeps prompt 1
+    # alone, whose pseudo-labels are all 0 under every ensemble.
+    probs, preds = np.array(TIED_PROBS), np.array(TIED_PREDS)
+    assert list(ps.zps_filter_prompts(ps.zps_confidence(probs))) == [1]
+    for ensemble in ps.ZPS_ENSEMBLES:
+        assert list(ps.zps_pseudo_labels(probs[[1]], ensemble)) == [0, 0, 0, 0, 0]
+        # prompt 0's file predictions agree once; argmax(probs) = 0, 0, 0, 1, 0 would agree 4 times
+        np.testing.assert_allclose(ps.zps_scores(probs, preds, ensemble), [1 / 5, 1.0])
 
 
 def test_baselines_keep_the_original_keys_in_order():
-    assert list(ps.BASELINES) == ["mi", "ge", "le", "mdl", "zlpm", "zpm", "zmv", "spell", "selfsel"]
+    # The original's PromptSelectionMethodManager.methods, whose order its output JSON keeps.
+    assert list(ps.BASELINES) == ["mi", "spell", "ge", "le", "mdl", "zlpm", "zpm", "zmv", "selfsel"]

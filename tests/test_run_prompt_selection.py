@@ -34,7 +34,7 @@ def test_end_to_end_scores_match_the_baseline_functions(tmp_path):
 
     probs = stacked_probs(data)
     np.testing.assert_allclose(written["mi"], ps.mutual_information(probs))
-    np.testing.assert_allclose(written["zpm"], ps.zps_scores(probs, "prob_mean"))
+    np.testing.assert_allclose(written["zpm"], ps.zps_scores(probs, np.array(data["preds"]), "prob_mean"))
     # SPELL by hand: minus the perplexity, higher = better (prompt 0 has the lowest).
     np.testing.assert_allclose(written["spell"], [-(10.0 + p) for p in range(13)])
     # Self-Select: llama-13b on SA ranks 0, 1, ..., 12, so prompt p scores 13 - p.
@@ -45,6 +45,41 @@ def test_end_to_end_scores_match_the_baseline_functions(tmp_path):
         ("llama-13b", "sst2", "sa", "accuracy")
     assert record["num_examples"] == 10 and record["paths"] == [str(p) for p in data["paths"]]
     assert record["skipped"] == {}
+    assert len(record["inputs_sha256"]) == 64
+
+
+def test_keys_come_in_the_original_scripts_order(tmp_path):
+    data = synthetic_set(tmp_path)
+    output = script.main(["--paths", ",".join(map(str, data["paths"])), "--save_path", str(tmp_path / "s")])
+    written = json.loads((tmp_path / "s.json").read_text())
+    # The original's PromptSelectionMethodManager.methods order, kept by its json dump.
+    expected = ["mi", "spell", "ge", "le", "mdl", "zlpm", "zpm", "zmv", "selfsel"]
+    assert [k for k in written if k != "record"] == expected == [k for k in output if k != "record"]
+
+
+def test_ties_count_the_files_predictions_in_global_entropy_and_zps(tmp_path):
+    """As in the original, GE and the ZPS accuracy read normalized_pred, not argmax(normalized_prob)."""
+    data = synthetic_set(tmp_path)
+    tied = json.loads(data["paths"][0].read_text())
+    # Prompt 0 is right on its first 3 of 10 examples (answers alternate 0, 1). Make examples 4, 6 and 8
+    # (answer 0, predicted 1) exact ties: the file still predicts positive, argmax(probs) would say negative.
+    for i in (4, 6, 8):
+        assert tied["results"][i]["normalized_pred"] == 1
+        tied["results"][i]["normalized_prob"] = [0.5, 0.5]
+    data["paths"][0].write_text(json.dumps(tied))
+    output = script.main(["--paths", ",".join(map(str, data["paths"])), "--save_path", str(tmp_path / "s")])
+    # Prompt 0's predictions: 0, 1, 0 right, then the wrong labels 0, 1, 0, 1, 0, 1, 0 -> six 0s, four 1s;
+    # argmax(probs) would turn the three tied 1s into 0s: nine 0s, one 1.
+    preds = data["preds"][0]
+    assert preds == [0, 1, 0, 0, 1, 0, 1, 0, 1, 0]
+    assert output["ge"][0] == pytest.approx(-(0.6 * np.log(0.6) + 0.4 * np.log(0.4)))
+    # ZPS: prompt 0's agreement with the pseudo-labels, counted with the file's predictions.
+    probs = stacked_probs(data)
+    probs[0, [4, 6, 8]] = 0.5
+    kept = ps.zps_filter_prompts(ps.zps_confidence(probs))
+    pseudo = probs[kept].mean(axis=0).argmax(axis=-1)
+    assert output["zpm"][0] == pytest.approx(np.mean(np.array(preds) == pseudo))
+    assert output["zpm"][0] != pytest.approx(np.mean(probs[0].argmax(axis=-1) == pseudo))
 
 
 def test_self_select_hub_id_unknown_model_and_order_file(tmp_path, caplog):
@@ -97,6 +132,20 @@ def test_bad_input_is_refused_with_one_line(tmp_path):
                                  data_index=range(1, 11), name="shifted.json")
     with pytest.raises(FuteError, match="data_index lists differ"):
         script.main(["--paths", ",".join(paths[:5] + [str(fewer)] + paths[6:]), *save])
+    for key, value in (("bit", 4), ("verbalizer_tokens", "first"), ("seed", 7), ("variant", "awq")):
+        content = json.loads(data["paths"][12].read_text())
+        content[key] = value
+        odd = tmp_path / f"odd_{key}.json"
+        odd.write_text(json.dumps(content))
+        with pytest.raises(FuteError, match=f"mix {key} values .*{odd}.*pass 13 files run with one {key}"):
+            script.main(["--paths", ",".join(paths[:12] + [str(odd)]), *save])
+    ragged = json.loads(data["paths"][3].read_text())
+    ragged["results"][4]["normalized_prob"] = [1.0]
+    (tmp_path / "ragged.json").write_text(json.dumps(ragged))
+    with pytest.raises(FuteError, match="ragged.json: normalized_prob must hold 2 numbers"):
+        script.main(["--paths", ",".join(paths[:3] + [str(tmp_path / "ragged.json")] + paths[4:]), *save])
+    assert run_entry(script.main, ["--paths", ",".join(paths[:3] + [str(tmp_path / "ragged.json")] + paths[4:]),
+                                   *save]) == 2
     not_inference = tmp_path / "scores.json"
     not_inference.write_text(json.dumps({"mi": [1, 2]}))
     with pytest.raises(FuteError, match="not an output of run_llm_inference.py"):

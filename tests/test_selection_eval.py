@@ -117,6 +117,29 @@ def test_summarise_averages_per_genre_and_blanks_a_method_missing_on_one_dataset
     assert "| SA | Self-Select | - | - | - |" in markdown
 
 
+def test_tables_show_the_datasets_averaged_and_warn_when_llms_differ(caplog):
+    perf = [0.4, 0.8, 0.6]
+    evaluations = [
+        selection_eval.evaluate_dataset("a", "imdb", "sa", "accuracy", perf, {"mi": [3, 2, 1]}, NDCG),
+        selection_eval.evaluate_dataset("a", "sst2", "sa", "accuracy", perf, {"mi": [1, 2, 3]}, NDCG),
+        selection_eval.evaluate_dataset("b", "sst2", "sa", "accuracy", perf, {"mi": [1, 2, 3]}, NDCG),
+    ]
+    with caplog.at_level("WARNING"):
+        summary = selection_eval.summarise(evaluations)
+    assert "SA averages cover different datasets per LLM (a: imdb, sst2; b: sst2)" in caplog.text
+    order, names = list(selection_eval.BASELINE_NAMES), selection_eval.BASELINE_NAMES
+    markdown = selection_eval.summary_markdown(summary, order, names)
+    assert "| SA | *datasets averaged* | 2 (imdb, sst2) |  |  | 1 (sst2) |  |  |" in markdown
+    header, row = selection_eval.summary_csv(summary, order, names).splitlines()
+    assert header == ("category,method,name,a_performance,a_rate,a_ndcg,a_num_datasets,"
+                      "b_performance,b_rate,b_ndcg,b_num_datasets")
+    assert row.split(",")[6] == "2" and row.split(",")[10] == "1"
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        selection_eval.summarise(evaluations[1:2] + evaluations[2:])  # both on sst2 only
+    assert "different datasets" not in caplog.text
+
+
 # ---------------------------------------------------------------- 13 synthetic inference files
 
 

@@ -61,6 +61,43 @@ def test_exponential_gain_and_cutoff_by_hand():
     assert result.ndcg == pytest.approx((0.4 + 0.9 / L3) / (0.9 + 0.5 / L3))
 
 
+def test_ndcg_scale_multiplies_relevance_before_the_gain_by_hand():
+    g = lambda rel: 2 ** rel - 1  # noqa: E731
+    # Percent points: gains 2^40 - 1, 2^90 - 1, 2^50 - 1 in the predicted order.
+    expected = (g(40) / 1 + g(90) / L3 + g(50) / 2) / (g(90) / 1 + g(50) / L3 + g(40) / 2)
+    assert te.ndcg([0.4, 0.9, 0.5], "exponential", scale=100) == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(1 / L3, abs=1e-6)  # the best source, at rank 2, dominates: ~ 1/log2(3)
+    # The linear gain is scale-free; the exponential one on [0, 1] scores is nearly linear.
+    assert te.ndcg([0.4, 0.9, 0.5], "linear", scale=100) == pytest.approx(te.ndcg([0.4, 0.9, 0.5]), rel=1e-12)
+    assert te.ndcg([0.4, 0.9, 0.5], "exponential") > 0.8
+    # 13 SA prompts with accuracies 0.50, 0.535, ..., 0.92 in the worst order (ascending):
+    worst = [0.5 + 0.035 * i for i in range(13)]
+    dcg_worst = sum(g(100 * r) / math.log2(i + 2) for i, r in enumerate(worst))
+    dcg_ideal = sum(g(100 * r) / math.log2(i + 2) for i, r in enumerate(sorted(worst, reverse=True)))
+    value = te.ndcg(worst, "exponential", scale=100)
+    assert value == pytest.approx(dcg_worst / dcg_ideal, rel=1e-12)
+    assert value < 0.5 < te.ndcg(worst, "exponential") and te.ndcg(worst, "linear") > 0.8
+    evaluated = te.evaluate_target("b", "cr", PREDICTED["b"], TRUTH["b"], "exponential", scale=100)
+    assert evaluated.ndcg == pytest.approx(expected, rel=1e-12)  # b's order: d (0.4), c (0.9), a (0.5)
+    with pytest.raises(FuteError, match="--ndcg_scale must be positive"):
+        te.ndcg([0.5], scale=0)
+    with pytest.raises(FuteError, match="overflows; use a smaller --ndcg_scale"):
+        te.ndcg([0.5, 1.0], "exponential", scale=2000)
+
+
+def test_ndcg_is_the_standard_one_not_the_originals_inverse_permutation():
+    """Items A, B, C of relevance 0.3, 0.2, 0.1 predicted in the order B, C, A (a 3-cycle)."""
+    g = lambda rel: 2 ** rel - 1  # noqa: E731
+    ideal = g(30) + g(20) / L3 + g(10) / 2
+    standard = (g(20) + g(10) / L3 + g(30) / 2) / ideal  # relevance read in the predicted order
+    # The original's unused NDCGEvaluator put the truth value of predicted rank r at the r-th
+    # item by truth: A (predicted 3rd) gets 0.1, B (1st) 0.3, C (2nd) 0.2 -> the inverse permutation.
+    inverse = (g(10) + g(30) / L3 + g(20) / 2) / ideal
+    ours = te.ndcg([0.2, 0.1, 0.3], "exponential", scale=100)
+    assert ours == pytest.approx(standard, rel=1e-12)
+    assert ours != pytest.approx(inverse, rel=1e-3)
+
+
 def test_linear_ndcg_matches_sklearn():
     rng = np.random.default_rng(0)
     for n, k in [(5, None), (12, None), (12, 4), (30, 10)]:
@@ -80,6 +117,11 @@ def test_ndcg_edge_cases():
         te.ndcg([0.5], k=0)
     with pytest.raises(FuteError, match="gain"):
         te.ndcg([0.5], "quadratic")
+
+
+def test_a_nan_transfer_score_is_refused():
+    with pytest.raises(FuteError, match="target t: transfer scores must be finite"):
+        te.evaluate_target("t", "cr", {"a": 0.9, "b": 0.1}, {"a": float("nan"), "b": 0.5})
 
 
 def test_negative_transfer_score_counts_as_zero_for_ndcg_only():
@@ -124,6 +166,40 @@ def test_cosine_against_numpy_in_float16():
         te.cosine(a, b[:10])
     with pytest.raises(FuteError, match="all zeros"):
         te.cosine(a, np.zeros_like(a))
+
+
+def test_cosine_matrix_computes_each_norm_once_and_matches_numpy(monkeypatch):
+    rng = np.random.default_rng(2)
+    vectors = list(rng.normal(size=(4, 300)).astype(np.float16))
+    calls = []
+    real = te.squared_norm
+    monkeypatch.setattr(te, "squared_norm", lambda v: calls.append(1) or real(v))
+    matrix = te.cosine_matrix(vectors)
+    assert len(calls) == 4
+    unit = np.array([v.astype(np.float64) / np.linalg.norm(v.astype(np.float64)) for v in vectors])
+    np.testing.assert_allclose(matrix, unit @ unit.T, atol=1e-12)
+    assert matrix[0, 1] == te.cosine(vectors[0], vectors[1])  # identical, not just close
+
+
+def test_similarity_table_reads_each_norm_once_and_matches_numpy(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    vectors = {}
+    for task in ("mrpc", "rte", "cola"):
+        vectors[task] = rng.normal(size=64).astype(np.float16)
+        _write_embedding(tmp_path, task, task, "DTE", "textemb", vectors[task].tolist())
+    calls = []
+    real = records.squared_norm
+    monkeypatch.setattr(records, "squared_norm", lambda v: calls.append(1) or real(v))
+    pairs = {"mrpc": ["rte", "cola"], "rte": ["mrpc", "cola"], "cola": ["mrpc", "rte"]}
+    table = records.similarity_table(records.load_embeddings(tmp_path), "textemb", pairs, tmp_path)
+    assert len(calls) == 3  # one per embedding, not two per pair
+    for target, sources in pairs.items():
+        for source in sources:
+            a, b = vectors[source].astype(np.float64), vectors[target].astype(np.float64)
+            expected = a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+            assert table[target][source] == pytest.approx(expected, abs=1e-12)
+            assert table[target][source] == te.cosine(np.load(tmp_path / f"{source}.npy"),
+                                                      np.load(tmp_path / f"{target}.npy"))
 
 
 def test_tables_follow_the_slides_layout():
@@ -192,5 +268,11 @@ def test_finetune_runs_give_transfer_scores_and_sizes(tmp_path):
     with pytest.raises(FuteError, match="two transfer runs mrpc -> rte"):
         records.transfer_scores(records.load_finetune_runs(tmp_path))
     assert records.task_class("squad") == "qa" and records.task_class("boolq") == "cr"
+    (tmp_path / "mrpc_rte_again.json").unlink()
+    (tmp_path / "mrpc_rte_again.record.json").unlink()
+    for bad, shown in ((None, "None"), (float("nan"), "nan"), ("0.7", "'0.7'")):
+        write_run("mrpc_rte", "rte", "mrpc", bad, 2490)  # json.dumps writes NaN, which json.load reads
+        with pytest.raises(FuteError, match=f"mrpc_rte.json: 'best' is {shown}, not a finite number"):
+            records.load_finetune_runs(tmp_path)
     with pytest.raises(FuteError, match="unknown dataset"):
         records.task_class("my_data")
