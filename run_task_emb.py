@@ -26,8 +26,8 @@ from data_utils import cli
 from data_utils.errors import FuteError
 from data_utils.io import atomic_open, ensure_parent_writable, run_record, write_json
 from data_utils.loading import get_spec
-from data_utils.unsup_pool import (build_inputs, load_hub_pool, pool_names, read_local_pool, sample_per_source,
-                                   shuffle_examples, write_model_inputs)
+from data_utils.unsup_pool import (build_inputs, drop_excluded_sources, load_hub_pool, pool_names, read_local_pool,
+                                   sample_per_source, shuffle_examples, write_model_inputs)
 from task_emb import pipeline
 from task_emb.fim import FIM_ESTIMATORS
 from task_emb.models import load_tokenizer, resolve_checkpoint
@@ -102,6 +102,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _check_mode(args: argparse.Namespace) -> None:
     """Reject flag combinations that have no meaning, with the fix in the message."""
+    if args.max_data_for_task_emb_train is not None and args.max_data_for_task_emb_train < 1:
+        raise FuteError(f"--max_data_for_task_emb_train must be at least 1, got {args.max_data_for_task_emb_train}")
     if args.generate_model_data_only:
         if args.task_type not in ("sa", "nli"):
             raise FuteError("--generate_model_data_only writes LLM inputs: use --task_type sa or nli")
@@ -184,10 +186,15 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
 
 
 def load_pool(args: argparse.Namespace, exclude: str) -> list:
-    """The unsupervised pool U: local JSONL or the hub's CrossFit datasets, at most N per source, shuffled."""
+    """The unsupervised pool U: local JSONL or the hub's CrossFit datasets, minus the `exclude` list
+    (by source name), at most N per source, shuffled once (seed 42, as the reference)."""
     per_source = args.max_data_for_task_emb_train or UNSUP_POOL["max_per_source"]
     if args.unsup_data_path:
-        examples = sample_per_source(read_local_pool(args.unsup_data_path), per_source, UNSUP_POOL["seed"])
+        local = drop_excluded_sources(read_local_pool(args.unsup_data_path), exclude)
+        if not local:
+            raise FuteError(f"every example of --unsup_data_path {args.unsup_data_path} comes from a source excluded "
+                            f"for {exclude!r} (configs/unsup_pool.py); add examples of other sources")
+        examples = sample_per_source(local, per_source, UNSUP_POOL["seed"])
     else:
         examples = load_hub_pool(pool_names(exclude), per_source, UNSUP_POOL["seed"], args.model_te_read_num_processes)
     return shuffle_examples(examples, UNSUP_POOL["seed"])

@@ -6,7 +6,7 @@ values are written into the JSON record next to every output.
 
 # Shared by every optimisation in the project (fine-tuning and task embeddings).
 OPTIMIZER = {
-    "weight_decay": 0.01,  # not applied to biases and normalisation weights
+    "weight_decay": 0.01,  # not on names with "bias" or "LayerNorm.weight" (task_emb.trainer)
     "warmup_ratio": 0.05,  # linear schedule, 5% warm-up
     "max_grad_norm": 1.0,
 }
@@ -23,6 +23,9 @@ QA_POSTPROCESS = {"n_best": 20, "max_answer_length": 30}
 # Fraction of the training split kept for training when a dataset has no dev split.
 DEV_SPLIT = {"train_fraction": 0.8, "seed": 42}
 
+# Prefix tuning (TuPaTE-style): prefix length and dropout on the prefixes.
+PREFIX = {"prefix_len": 16, "dropout": 0.15}
+
 # Task embeddings (run_task_emb.py), keyed by (input, task group, method, baseline):
 #   input: "data" (a labelled dataset), "model" (a fine-tuned LM on x'), "llm" (LLM y' from JSONL)
 #   task group: "cr" or "qa" ("sa"/"nli" use "cr": they are classification heads)
@@ -32,6 +35,8 @@ DEV_SPLIT = {"train_fraction": 0.8, "seed": 42}
 _DATA_CR = {"batch_size": 32, "max_len": 128, "gradient_accumulation_steps": 1}
 _DATA_QA = {"batch_size": 32, "max_len": 384, "gradient_accumulation_steps": 1}
 _MODEL = {"batch_size": 128, "max_epochs": 1, "patience": None}
+# LLM mode: inputs up to the surrogate's 512 positions minus the prefix's (the reference's 512 - 16).
+_LLM = {**_MODEL, "max_len": 512 - PREFIX["prefix_len"]}
 TASK_EMB = {
     ("data", "cr", "prefix", True): {**_DATA_CR, "learning_rate": 1e-2, "max_epochs": 60, "patience": None},
     ("data", "cr", "fim", True): {**_DATA_CR, "learning_rate": 2e-5, "max_epochs": 3, "patience": None},
@@ -45,14 +50,10 @@ TASK_EMB = {
     ("model", "cr", "fim", False): {**_MODEL, "learning_rate": 2e-5, "max_len": 128, "gradient_accumulation_steps": 32},
     ("model", "qa", "prefix", False): {**_MODEL, "learning_rate": 1e-3, "max_len": 384, "gradient_accumulation_steps": 16},
     ("model", "qa", "fim", False): {**_MODEL, "learning_rate": 2e-5, "max_len": 384, "gradient_accumulation_steps": 32},
-    # LLM mode: inputs up to 512 tokens minus the 16 prefix positions. The README's
-    # command passes --max_epochs 3; the reference's default was 1.
-    ("llm", "cr", "prefix", False): {**_MODEL, "learning_rate": 1e-3, "max_len": 512 - 16, "gradient_accumulation_steps": 16},
-    ("llm", "cr", "fim", False): {**_MODEL, "learning_rate": 2e-5, "max_len": 512 - 16, "gradient_accumulation_steps": 32},
+    # LLM mode: the README's command passes --max_epochs 3; the reference's default was 1.
+    ("llm", "cr", "prefix", False): {**_LLM, "learning_rate": 1e-3, "gradient_accumulation_steps": 16},
+    ("llm", "cr", "fim", False): {**_LLM, "learning_rate": 2e-5, "gradient_accumulation_steps": 32},
 }
-
-# Prefix tuning (TuPaTE-style): prefix length and dropout on the prefixes.
-PREFIX = {"prefix_len": 16, "dropout": 0.15}
 
 # Unsupervised pool for model task embeddings.
 UNSUP_POOL = {"max_per_source": 1000, "seed": 42, "max_llm_lines": 10000}

@@ -33,11 +33,15 @@ def tokenize_cr(examples: Sequence[dict], tokenizer, max_len: int) -> list[dict]
     return features
 
 
-def tokenize_qa(examples: Sequence[dict], tokenizer, max_len: int) -> tuple[list[dict], dict]:
+def tokenize_qa(examples: Sequence[dict], tokenizer, max_len: int,
+                truncation: str = "only_second") -> tuple[list[dict], dict]:
     """QA examples -> (features, meta).
 
-    One feature per example: the context is truncated to fit max_len with the
-    question (as in the reference; no sliding window). The answer's character
+    One feature per example, at most max_len tokens (no sliding window).
+    truncation "only_second" (datasets, as the reference) cuts only the context;
+    "longest_first" (model task embeddings, as the reference tokenized x') cuts the
+    longer side first, so a pool text in the question slot longer than max_len is
+    cut too instead of failing. The answer's character
     span is mapped to token positions through the tokenizer's offsets; an
     unanswerable question, or an answer cut off by truncation, points at
     position 0 (the usual SQuAD-v2 convention).
@@ -47,7 +51,7 @@ def tokenize_qa(examples: Sequence[dict], tokenizer, max_len: int) -> tuple[list
     """
     questions = [e["question"].strip() for e in examples]
     contexts = [e["context"] for e in examples]
-    encoded = tokenizer(questions, contexts, truncation="only_second", max_length=max_len,
+    encoded = tokenizer(questions, contexts, truncation=truncation, max_length=max_len,
                         return_offsets_mapping=True)
     keys = [k for k in tokenizer.model_input_names if k in encoded]
     features, example_ids, offsets = [], [], []

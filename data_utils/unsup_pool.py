@@ -8,8 +8,8 @@ writes x' as the JSONL that an LLM answers (`run_llm_inference_for_te.py`).
 
 Order: every function here returns examples sorted by source, then by position in
 that source, so the pool does not depend on file order or process count. The
-reference shuffled the pool (seed 42) before use; callers that train on the pool in
-order should call `shuffle_examples` first (`write_model_inputs` does it itself).
+reference shuffled the pool once (seed 42) before use, for training and for writing
+x' alike: callers call `shuffle_examples` once (run_task_emb.load_pool does).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
 from data_utils.errors import FuteError
-from data_utils.io import iter_jsonl_lines, read_jsonl, write_jsonl
+from data_utils.io import iter_jsonl_lines, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +129,22 @@ def pool_names(exclude: str) -> list[str]:
     else:
         raise FuteError(f"unknown pool exclusion {exclude!r}; choose one of {', '.join(EXCLUDE_CHOICES)}")
     return sorted(name for name in POOL_SOURCES if name not in excluded)
+
+
+def drop_excluded_sources(examples: Sequence[PoolExample], exclude: str) -> list[PoolExample]:
+    """A local pool minus the examples whose source is a pool dataset that `exclude` leaves out.
+
+    The same lists as the hub pool (`pool_names`), matched by source name, so a local
+    copy of e.g. glue_sst2.jsonl never feeds the evaluation set it belongs to. Sources
+    outside the pool's names are kept. The count dropped is logged.
+    """
+    excluded = set(POOL_SOURCES) - set(pool_names(exclude))
+    kept = [example for example in examples if example.source not in excluded]
+    dropped = sorted({example.source for example in examples} & excluded)
+    if dropped:
+        logger.info("pool: dropped %d local examples of excluded source(s) %s (exclusion list %r)",
+                    len(examples) - len(kept), ", ".join(dropped), exclude)
+    return kept
 
 
 def load_hub_pool(
@@ -341,37 +357,25 @@ def write_model_inputs(
 ) -> int:
     """Write x' as JSONL, one record per line plus "data_index" 0..n-1; return n.
 
-    As the reference: the examples are shuffled with `seed`; when more than
-    `max_lines` remain, they are ranked by kind (see `_build_one`; stable, so the
-    shuffled order decides within a kind), the first `max_lines` kept and shuffled
-    again with `seed`. Field names are the reference's ({"content"} for sa,
-    {"premise", "hypothesis"} for nli). An existing file with the same content is
-    left as is; one with other content is an error unless `overwrite`.
+    As the reference: the examples are written in the order given (the pool, shuffled
+    once by the caller); when more than `max_lines` remain, they are ranked by kind
+    (see `_build_one`; stable, so the given order decides within a kind), the first
+    `max_lines` kept and shuffled with `seed`. Field names are the reference's
+    ({"content"} for sa, {"premise", "hypothesis"} for nli). An existing file is an
+    error unless `overwrite`.
     """
     if max_lines < 1:
         raise FuteError(f"max_lines must be >= 1, got {max_lines}")
     if not examples:
         raise FuteError(f"no pool examples to write to {path}; check the pool source and exclusion list")
-    built = [_build_one(e, task_type, cr_is_pair, tokenizer, max_length) for e in shuffle_examples(examples, seed)]
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FuteError(f"{path} already exists; delete it, choose another --save_path, or pass overwrite=True")
+    built = [_build_one(e, task_type, cr_is_pair, tokenizer, max_length) for e in examples]
     if len(built) > max_lines:
         built = sorted(built, key=lambda pair: pair[1])[:max_lines]
         random.Random(seed).shuffle(built)
     records = [{**record, "data_index": index} for index, (record, _) in enumerate(built)]
-
-    path = Path(path)
-    if path.exists():
-        if _same_content(path, records):
-            logger.info("%s already holds these %d inputs; left unchanged", path, len(records))
-            return len(records)
-        if not overwrite:
-            raise FuteError(f"{path} exists with other inputs; delete it, choose another --save_path, or pass overwrite=True")
     count = write_jsonl(path, records)
     logger.info("wrote %d %s inputs to %s", count, task_type, path)
     return count
-
-
-def _same_content(path: Path, records: list[dict]) -> bool:
-    try:
-        return read_jsonl(path) == records
-    except FuteError:  # a malformed old file is simply different
-        return False

@@ -14,11 +14,12 @@ from configs.hparams import FINETUNE
 from data_utils import cli
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
-from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
+from data_utils.io import ensure_parent_writable, run_record, write_json
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
-from task_emb.models import load_task_model, load_tokenizer, resolve_checkpoint, save_checkpoint
-from task_emb.trainer import TrainConfig, train
+from task_emb.models import (RECORD_NAME, fine_tuned_dataset, load_task_model, load_tokenizer, resolve_checkpoint,
+                             save_checkpoint)
+from task_emb.trainer import TrainConfig, check_training_flags, train
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +61,7 @@ def parse_args(task: str, argv: Sequence[str] | None = None) -> argparse.Namespa
     args = build_parser(task).parse_args(argv)
     if not args.score_save_path.endswith(".json"):
         args.score_save_path += ".json"
-    if args.gradient_accumulation_steps < 1 or args.batch_size % args.gradient_accumulation_steps:
-        raise FuteError(f"--batch_size {args.batch_size} must be a multiple of --gradient_accumulation_steps "
-                        f"{args.gradient_accumulation_steps}")
+    check_training_flags(vars(args))
     return args
 
 
@@ -76,8 +75,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     ensure_parent_writable(args.score_save_path)
     if args.model_save_path:
         ensure_parent_writable(Path(args.model_save_path) / "x")
-    if args.load_path:
-        resolve_checkpoint(args.load_path)
+    source_dataset = _source_dataset(args.load_path)  # also checks that --load_path holds a model
     device = cli.start(args)
 
     # Data.
@@ -107,10 +105,11 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     else:
         scores = evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
     logger.info("%s dev scores: %s", spec.name, {k: round(v, 4) for k, v in scores.items()})
-    record = run_record(_resolved_config(task, args, spec, device, len(splits["train"]), len(splits["dev"])), argv)
+    record = run_record(_resolved_config(task, args, spec, device, source_dataset, len(splits["train"]),
+                                         len(splits["dev"])), argv)
     if args.model_save_path:
         save_checkpoint(model, tokenizer, args.model_save_path)
-        write_json(Path(args.model_save_path) / "fute_record.json", record)
+        write_json(Path(args.model_save_path) / RECORD_NAME, record)
     write_json(args.score_save_path, scores)
     write_json(Path(args.score_save_path).with_suffix(".record.json"), record)
     return scores
@@ -129,17 +128,14 @@ def _source_dataset(load_path: str | None) -> str | None:
     """The dataset the --load_path checkpoint was fine-tuned on (from its record), for transfer tables."""
     if not load_path:
         return None
-    for folder in (Path(load_path), Path(resolve_checkpoint(load_path)).parent):
-        record = folder / "fute_record.json"
-        if record.is_file():
-            return read_json(record)["config"].get("to_train_dataset")
-    logger.warning("%s has no fute_record.json: the transfer source is unknown to the evaluation", load_path)
-    return None
+    dataset = fine_tuned_dataset(load_path)
+    if dataset is None:
+        logger.warning("%s has no %s: the transfer source is unknown to the evaluation", load_path, RECORD_NAME)
+    return dataset
 
 
-def _resolved_config(task, args, spec, device, n_train, n_dev) -> dict:
+def _resolved_config(task, args, spec, device, source_dataset, n_train, n_dev) -> dict:
     config = dict(vars(args))
-    config.update(task_type=task, device=str(device), main_metric=spec.main_metric,
-                  source_dataset=_source_dataset(args.load_path),
+    config.update(task_type=task, device=str(device), main_metric=spec.main_metric, source_dataset=source_dataset,
                   num_train_examples=n_train, num_dev_examples=n_dev)
     return config

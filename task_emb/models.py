@@ -3,7 +3,8 @@
 A model name is a Hugging Face id or a local folder. A checkpoint written by
 `run_cr_train.py`/`run_qa_train.py` is a folder holding `hf_checkpoint/` (the
 `save_pretrained` model and tokenizer) and `torch_checkpoint.pt` (its state dict),
-the reference's layout; `--load_path` accepts that folder or an `hf_checkpoint`
+the reference's layout, plus `fute_record.json` (how it was made, with the dataset
+in config.to_train_dataset); `--load_path` accepts that folder or an `hf_checkpoint`
 folder directly.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from transformers import (AutoConfig, AutoModel, AutoModelForQuestionAnswering, 
 from configs.datasets import DatasetSpec
 from configs.models import MODEL_ALIASES
 from data_utils.errors import FuteError
+from data_utils.io import read_json
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ MODEL_DTYPE = torch.float32
 
 HF_SUBDIR = "hf_checkpoint"
 STATE_DICT_NAME = "torch_checkpoint.pt"
+RECORD_NAME = "fute_record.json"
 
 
 def resolve_model_name(name: str) -> str:
@@ -47,6 +50,27 @@ def resolve_checkpoint(load_path: str, flag: str = "--load_path") -> str:
         raise FuteError(f"{flag} {load_path} does not exist; point it at the --model_save_path of an earlier "
                         f"run_cr_train.py/run_qa_train.py run")
     raise FuteError(f"{flag} {load_path} holds no model (no config.json in it or in {HF_SUBDIR}/)")
+
+
+def fine_tuned_dataset(load_path: str) -> str | None:
+    """The dataset the checkpoint at `load_path` was fine-tuned on, from its record; None without one.
+
+    The record sits beside `hf_checkpoint/` in the folder that `save_checkpoint` fills,
+    so it is looked for only there: a bare Hugging Face folder has none (its parent's
+    record, if any, belongs to another model).
+    """
+    checkpoint = Path(resolve_checkpoint(load_path))
+    folder = checkpoint.parent if checkpoint.name == HF_SUBDIR else checkpoint
+    record = folder / RECORD_NAME
+    if not record.is_file():
+        return None
+    content = read_json(record)
+    config = content.get("config") if isinstance(content, dict) else None
+    dataset = config.get("to_train_dataset") if isinstance(config, dict) else None
+    if not dataset:
+        raise FuteError(f"{record} has no config.to_train_dataset, so the dataset of {load_path} is unknown; "
+                        f"it was not written by run_cr_train.py/run_qa_train.py: repair or delete it")
+    return dataset
 
 
 def _looks_local(name: str) -> bool:
@@ -106,6 +130,9 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
             kwargs["label2id"] = {label: i for i, label in enumerate(labels)}
     else:
         auto_class = AutoModelForQuestionAnswering
+        # Start and end logits: QA heads are sized by num_labels, which a CR source's config
+        # sets to its own label count (1 for regression, 3 for NLI).
+        kwargs["num_labels"] = 2
     try:
         config = AutoConfig.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as err:

@@ -29,10 +29,11 @@ from data_utils.io import iter_jsonl, read_json
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.fim import fim_embedding
-from task_emb.models import load_base_model, load_head_model, load_tokenizer, resolve_checkpoint, resolve_model_name
+from task_emb.models import (RECORD_NAME, fine_tuned_dataset, load_base_model, load_head_model, load_tokenizer,
+                             resolve_model_name)
 from task_emb.prefix import PrefixTaskModel
 from task_emb.targets import llm_label_distribution, regression_loss, soft_label_loss, span_to_characters
-from task_emb.trainer import TrainConfig, train
+from task_emb.trainer import TrainConfig, check_training_flags, train
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ class TrainingSet:
 
 
 def hyper_parameters(input_kind: str, task_type: str, method: str, is_baseline: bool, overrides: dict) -> dict:
-    """SPEC section 3's table for this mode, with every flag the user gave taking precedence."""
+    """SPEC section 3's table for this mode, with every flag the user gave taking precedence.
+
+    Checked before any model loads: sizes and epochs at least 1, the batch a multiple of
+    the accumulation steps (FuteError naming the flag)."""
     group = "qa" if task_type == "qa" else "cr"
     key = (input_kind, group, method, is_baseline)
     if key not in TASK_EMB:
@@ -67,9 +71,7 @@ def hyper_parameters(input_kind: str, task_type: str, method: str, is_baseline: 
                         f"baseline {is_baseline}; --is_baseline True only applies to --input_type data")
     values = dict(TASK_EMB[key])
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if values["batch_size"] % values["gradient_accumulation_steps"]:
-        raise FuteError(f"batch size {values['batch_size']} must be a multiple of --gradient_accumulation_steps "
-                        f"{values['gradient_accumulation_steps']}")
+    check_training_flags(values)
     return values
 
 
@@ -105,18 +107,23 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
     if spec.task == "qa":
         examples = [{"id": str(i), "question": x["text"], "context": x["text_pair"],
                      "answers": {"text": [], "answer_start": []}} for i, x in enumerate(inputs)]
-        m_features, m_meta = tokenize_qa(examples, m_tokenizer, max_len)
+        # longest_first, as the reference tokenized x': a single pool text sits in the question
+        # slot with an empty context, and only_second could not cut it.
+        m_features, m_meta = tokenize_qa(examples, m_tokenizer, max_len, truncation="longest_first")
         outputs, _ = collect_outputs(m_model, make_loader(m_features, m_tokenizer, micro_batch, False), device,
                                      ("start_logits", "end_logits"))
-        starts = [int(row.argmax()) for batch in outputs["start_logits"] for row in batch]
-        ends = [int(row.argmax()) for batch in outputs["end_logits"] for row in batch]
+        # Argmax over each feature's own tokens: the batch's padding is no prediction of M, and
+        # leaving it out makes y' independent of which examples share a batch.
+        lengths = [len(offsets) for offsets in m_meta["offsets"]]
+        starts = [int(row[:n].argmax()) for row, n in zip(_rows(outputs["start_logits"]), lengths)]
+        ends = [int(row[:n].argmax()) for row, n in zip(_rows(outputs["end_logits"]), lengths)]
         answered = 0
         for example, start, end, offsets in zip(examples, starts, ends, m_meta["offsets"]):
             span = span_to_characters(start, end, offsets)
             if span is not None:
                 example["answers"] = {"text": [example["context"][span[0]:span[1]]], "answer_start": [span[0]]}
                 answered += 1
-        features, _ = tokenize_qa(examples, tokenizer, max_len)
+        features, _ = tokenize_qa(examples, tokenizer, max_len, truncation="longest_first")
         info = {"answered_fraction": answered / max(1, len(examples))}
         target = "span"
     else:
@@ -135,6 +142,11 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
     return TrainingSet(features, Head(spec.task, spec.labels, spec.regression), target, spec.name, info=info)
 
 
+def _rows(batches: list[np.ndarray]):
+    """Per-batch [b, len] arrays -> their rows, in order."""
+    return (row for batch in batches for row in batch)
+
+
 def read_llm_outputs(path: str, task_type: str) -> tuple[list[dict], list[list[float]], dict]:
     """x'/y' JSONL of run_llm_inference_for_te.py -> (inputs, label distributions, provenance).
 
@@ -142,7 +154,8 @@ def read_llm_outputs(path: str, task_type: str) -> tuple[list[dict], list[list[f
     either at the top level or under "data_entry"), "data_index", and "token_info"
     with the verbalizer scores "word_scores" and "verbalizers"; the label of each
     verbalizer comes from "prompt_info"/"answer_choices" (label -> verbalizers).
-    Lines are sorted by data_index; a repeated index is an error.
+    Lines are sorted by data_index; a repeated index is an error, and a file that does
+    not answer every x' line is logged as a warning (`_warn_if_incomplete`).
     """
     if task_type not in GENRE_LABELS:
         raise FuteError(f"--llm_mode needs --task_type sa or nli, not {task_type!r}")
@@ -178,8 +191,33 @@ def read_llm_outputs(path: str, task_type: str) -> tuple[list[dict], list[list[f
                     raise FuteError(f"{where}: {key} {line[key]!r} differs from earlier lines ({provenance[key]!r})")
     if not rows:
         raise FuteError(f"{path} holds no LLM outputs")
+    _warn_if_incomplete(path, sorted(rows))
     ordered = [rows[i] for i in sorted(rows)]
     return [x for x, _ in ordered], [y for _, y in ordered], provenance
+
+
+def _warn_if_incomplete(path: str, indices: list[int]) -> None:
+    """Warn when the y' file does not answer every x' line (an LLM run that was killed).
+
+    x' is numbered 0..n-1, so a gap in data_index is a missing answer. A run that
+    stopped early leaves no gap, only fewer lines: the writer's record beside the file
+    (`<name>.record.json`, written when a run finishes, config.lines = the x' count)
+    tells how many there should be; without it completeness cannot be checked.
+    """
+    fix = "rerun run_llm_inference_for_te.py on the same files to complete it"
+    missing = indices[-1] + 1 - len(indices)
+    if missing:
+        logger.warning("%s: %d y' lines but data_index runs up to %d: %d x' lines are missing (a killed run?); %s",
+                       path, len(indices), indices[-1], missing, fix)
+    record = Path(path).with_suffix(".record.json")
+    if not record.is_file():
+        logger.warning("%s: no %s beside it (written when run_llm_inference_for_te.py finishes), so whether every "
+                       "x' line was answered cannot be checked", path, record.name)
+        return
+    config = read_json(record).get("config")
+    lines = config.get("lines") if isinstance(config, dict) else None
+    if isinstance(lines, int) and lines != len(indices):
+        logger.warning("%s: %d y' lines for %d x' lines (%s); %s", path, len(indices), lines, record.name, fix)
 
 
 def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_len: int) -> TrainingSet:
@@ -196,12 +234,11 @@ def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_le
 
 def model_dataset_of(load_path: str, to_train_dataset: str | None) -> DatasetSpec:
     """The dataset a checkpoint was fine-tuned on: --to_train_dataset, else its fute_record.json."""
-    if to_train_dataset:
-        return get_spec(to_train_dataset)
-    record = Path(resolve_checkpoint(load_path)).parent / "fute_record.json"
-    if record.is_file():
-        return get_spec(read_json(record)["config"]["to_train_dataset"])
-    raise FuteError(f"cannot tell which dataset {load_path} was fine-tuned on; pass --to_train_dataset")
+    name = to_train_dataset or fine_tuned_dataset(load_path)
+    if name is None:
+        raise FuteError(f"cannot tell which dataset {load_path} was fine-tuned on (no {RECORD_NAME} beside it); "
+                        f"pass --to_train_dataset")
+    return get_spec(name)
 
 
 # ----------------------------------------------------------------------------- learning the embedding

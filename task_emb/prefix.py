@@ -48,12 +48,10 @@ from torch import nn
 from transformers import Cache, DynamicCache, EncoderDecoderCache, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import Seq2SeqQuestionAnsweringModelOutput
 
+from configs.hparams import PREFIX
 from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)
-
-PREFIX_LEN = 16
-PREFIX_DROPOUT = 0.15
 
 # Model families by config.model_type. Each family injects the prefix one way (module docstring).
 ENCODER_TYPES = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
@@ -108,7 +106,8 @@ class PrefixEncoder(nn.Module):
     """
 
     def __init__(
-        self, shape: PrefixShape, prefix_len: int = PREFIX_LEN, seed: int = 42, dropout: float = PREFIX_DROPOUT
+        self, shape: PrefixShape, prefix_len: int = PREFIX["prefix_len"], seed: int = 42,
+        dropout: float = PREFIX["dropout"]
     ) -> None:
         super().__init__()
         self.shape = PrefixShape(*shape)
@@ -187,7 +186,8 @@ class PrefixTaskModel(nn.Module):
     """
 
     def __init__(
-        self, model: PreTrainedModel, prefix_len: int = PREFIX_LEN, seed: int = 42, dropout: float = PREFIX_DROPOUT
+        self, model: PreTrainedModel, prefix_len: int = PREFIX["prefix_len"], seed: int = 42,
+        dropout: float = PREFIX["dropout"]
     ) -> None:
         super().__init__()
         model_type = model.config.model_type

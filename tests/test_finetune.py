@@ -173,6 +173,17 @@ class TestTransfer:
         saved = self.state(source / "cq_ckpt")
         assert torch.equal(model.bert.embeddings.word_embeddings.weight, saved["bert.embeddings.word_embeddings.weight"])
 
+    def test_cr_to_qa_from_a_regression_model_gets_a_two_logit_head(self, data, tmp_path, tiny_bert):
+        """A regression source's config says num_labels 1; QA needs start and end logits."""
+        run_cr_train.main(cr_args(data, tmp_path, "stsb", tiny_bert))
+        scores = run_qa_train.main(cr_args(data, tmp_path / "qa", "cq", tiny_bert, "--max_len", "64",
+                                           "--load_path", str(tmp_path / "stsb_ckpt")))
+        assert "exact" in json.dumps(scores)
+        model = load_task_model(DATASETS["cq"], str(tiny_bert), load_tokenizer(str(tiny_bert)), str(tmp_path / "stsb_ckpt"))
+        assert model.qa_outputs.out_features == 2
+        saved = self.state(tmp_path / "stsb_ckpt")
+        assert torch.equal(model.bert.embeddings.word_embeddings.weight, saved["bert.embeddings.word_embeddings.weight"])
+
     def test_transfer_run_records_its_source(self, data, source, tmp_path, tiny_bert):
         run_cr_train.main(cr_args(data, tmp_path, "mrpc", tiny_bert, "--load_path", str(source / "sst2_ckpt")))
         record = json.loads((tmp_path / "mrpc_score.record.json").read_text())
@@ -235,3 +246,56 @@ def test_without_model_save_path_only_scores_are_written(data, tmp_path, tiny_be
     del args[index:index + 2]
     run_cr_train.main(args)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sst2_score.json", "sst2_score.record.json"]
+
+
+class TestCheckpointRecord:
+    """One helper tells which dataset a checkpoint was fine-tuned on (run_task_emb and transfer runs)."""
+
+    @staticmethod
+    def checkpoint(folder: Path, record: dict | None, bare: bool = False) -> Path:
+        """A save_checkpoint layout (folder/hf_checkpoint/config.json + folder/fute_record.json), or a bare HF
+        folder; resolve_checkpoint only needs config.json."""
+        hf = folder if bare else folder / "hf_checkpoint"
+        hf.mkdir(parents=True)
+        (hf / "config.json").write_text("{}")
+        if record is not None:
+            (folder / "fute_record.json").write_text(json.dumps(record))
+        return folder
+
+    def test_record_is_found_from_the_folder_and_from_hf_checkpoint(self, tmp_path):
+        from task_emb.models import fine_tuned_dataset
+        from task_emb.pipeline import model_dataset_of
+
+        folder = self.checkpoint(tmp_path / "m", {"config": {"to_train_dataset": "mrpc"}})
+        assert fine_tuned_dataset(str(folder)) == fine_tuned_dataset(str(folder / "hf_checkpoint")) == "mrpc"
+        assert model_dataset_of(str(folder / "hf_checkpoint"), None).name == "mrpc"
+        assert model_dataset_of(str(folder), "sst2").name == "sst2"  # the flag wins
+
+    def test_a_bare_folder_does_not_read_its_parents_record(self, tmp_path):
+        from task_emb.models import fine_tuned_dataset
+        from task_emb.pipeline import model_dataset_of
+
+        (tmp_path / "fute_record.json").write_text(json.dumps({"config": {"to_train_dataset": "mrpc"}}))
+        bare = self.checkpoint(tmp_path / "other_model", None, bare=True)
+        assert fine_tuned_dataset(str(bare)) is None
+        with pytest.raises(FuteError, match="cannot tell which dataset .* pass --to_train_dataset"):
+            model_dataset_of(str(bare), None)
+
+    def test_a_record_without_the_dataset_is_a_one_line_error(self, tmp_path, data, tiny_bert):
+        from task_emb.pipeline import model_dataset_of
+
+        folder = self.checkpoint(tmp_path / "m", {"config": {"lm_model_name": "x"}})
+        with pytest.raises(FuteError, match=r"fute_record.json has no config.to_train_dataset"):
+            model_dataset_of(str(folder), None)
+        # A transfer run stops on it before training.
+        with pytest.raises(FuteError, match=r"has no config.to_train_dataset"):
+            run_cr_train.main(cr_args(data, tmp_path, "sst2", tiny_bert, "--load_path", str(folder)))
+        assert not (tmp_path / "sst2_score.json").exists()
+
+
+@pytest.mark.parametrize("flag,value", [("--gradient_accumulation_steps", "0"), ("--max_epochs", "0"),
+                                        ("--batch_size", "0"), ("--max_len", "0")])
+def test_sizes_below_one_are_refused_before_any_model_loads(tmp_path, flag, value):
+    with pytest.raises(FuteError, match=f"{flag} must be at least 1, got {value}"):
+        run_cr_train.main(["--to_train_dataset", "sst2", "--lm_model_name", str(tmp_path / "no_model"),
+                           "--score_save_path", str(tmp_path / "s"), flag, value])

@@ -117,7 +117,64 @@ class TestModelEmbeddings:
         embedding = run_task_emb.main(self.model_args(tmp_path, finetuned / "cq_bert", tiny_t5, "qa", "fim",
                                                       "--max_len", "96"))
         assert embedding.ndim == 1 and embedding.max() > 0
-        assert 0.0 <= record_of(tmp_path / "mte_cq_bert_fim.npy")["config"]["answered_fraction"] <= 1.0
+        assert "answered_fraction" in record_of(tmp_path / "mte_cq_bert_fim.npy")["config"]
+
+    def test_qa_targets_are_the_spans_m_predicts_on_each_example_alone(self, tmp_path, tiny_bert, tiny_t5,
+                                                                      monkeypatch):
+        """M's argmax start/end, computed here one example at a time (no batch padding), is the answer
+        that T learns; mixed lengths in one batch and a text longer than max_len (D1, D2)."""
+        import torch
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        from task_emb import pipeline
+
+        # M: tiny BERT with a QA head drawn from its own generator (seed 0 answers about half of these
+        # inputs, and for most of them the argmax over the padded batch row would fall on padding).
+        m_dir = tmp_path / "m"
+        m = AutoModelForQuestionAnswering.from_pretrained(tiny_bert)
+        with torch.no_grad():
+            generator = torch.Generator().manual_seed(0)
+            m.qa_outputs.weight.copy_(torch.randn(m.qa_outputs.weight.shape, generator=generator))
+            m.qa_outputs.bias.zero_()
+        m.save_pretrained(m_dir)
+        AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(m_dir)
+        words = "the film is a long story about a man and his dog in a small town".split()
+        inputs = [{"text": "who", "text_pair": " ".join(words[: 3 + i % 13])} for i in range(24)]
+        inputs.insert(5, {"text": "question: what is this " + "context word " * 300, "text_pair": ""})
+        seen = []
+        original = pipeline.tokenize_qa
+        monkeypatch.setattr(pipeline, "tokenize_qa", lambda examples, *a, **k: seen.append(examples) or
+                            original(examples, *a, **k))
+        training = pipeline.model_training_set(str(m_dir), pipeline.get_spec("cq"), inputs,
+                                               AutoTokenizer.from_pretrained(tiny_t5), 96, 8, torch.device("cpu"))
+        assert all(len(f["input_ids"]) <= 96 for f in training.features)
+
+        model = AutoModelForQuestionAnswering.from_pretrained(m_dir).eval()
+        tokenizer = AutoTokenizer.from_pretrained(m_dir)
+        expected = []
+        for x in inputs:
+            encoded = tokenizer(x["text"], x["text_pair"], truncation="longest_first", max_length=96,
+                                return_offsets_mapping=True, return_tensors="pt")
+            offsets = encoded.pop("offset_mapping")[0].tolist()
+            with torch.no_grad():
+                out = model(**encoded)
+            start, end = int(out.start_logits[0].argmax()), int(out.end_logits[0].argmax())
+            in_context = [i == 1 for i in encoded.sequence_ids(0)]
+            answered = end >= start and in_context[start] and in_context[end]
+            expected.append(x["text_pair"][offsets[start][0]:offsets[end][1]] if answered else None)
+        got = [e["answers"]["text"][0] if e["answers"]["text"] else None for e in seen[-1]]
+        assert got == expected
+        answered = sum(text is not None for text in expected)
+        assert 0 < answered < len(inputs)  # the case exercises both outcomes
+        assert training.info["answered_fraction"] == pytest.approx(answered / len(inputs))
+        # On T's tokens, each answered span covers M's text.
+        t_tokenizer = AutoTokenizer.from_pretrained(tiny_t5)
+        for x, text, feature in zip(inputs, expected, training.features):
+            if text is not None and feature["start_positions"] > 0:
+                offsets = t_tokenizer(x["text"], x["text_pair"], truncation="longest_first", max_length=96,
+                                      return_offsets_mapping=True)["offset_mapping"]
+                covered = x["text_pair"][offsets[feature["start_positions"]][0]:offsets[feature["end_positions"]][1]]
+                assert text.strip() in covered
 
     def test_targets_are_the_models_softmax_computed_once(self, finetuned, tiny_t5, monkeypatch):
         import torch
@@ -142,19 +199,24 @@ class TestModelEmbeddings:
             assert feature["labels"] == pytest.approx(probs, abs=1e-5)
 
 
-def write_llm_outputs(path, genre, n=12, seed=0):
-    """An x'/y' file in the layout run_llm_inference_for_te.py writes (and the original's)."""
+def write_llm_outputs(path, genre, n=12, seed=0, skip=()):
+    """An x'/y' file with the fields run_llm_inference_for_te.py writes (see its docstring): the x'
+    fields at the top level and in data_entry ("text" for sa), prompt_index, prompt_info.answer_choices."""
     rng = np.random.default_rng(seed)
     choices = ({"positive": ["yes", "Yes"], "negative": ["no", "No"]} if genre == "sa" else
                {"entailment": ["yes"], "neutral": ["maybe"], "contradiction": ["no"]})
     verbalizers = [v for vs in choices.values() for v in vs]
     lines = []
-    for index in range(n):
-        entry = ({"content": f"film number {index} was {'great' if index % 2 else 'awful'}"} if genre == "sa"
-                 else {"premise": f"a man sits on chair {index}", "hypothesis": "a man stands"})
+    for index in (i for i in range(n) if i not in skip):
+        if genre == "sa":
+            content = f"film number {index} was {'great' if index % 2 else 'awful'}"
+            fields, entry = {"content": content}, {"text": content, "answer": "none"}
+        else:
+            fields = {"premise": f"a man sits on chair {index}", "hypothesis": "a man stands"}
+            entry = {**fields, "answer": "none"}
         scores = rng.normal(size=len(verbalizers)).round(4).tolist()
-        lines.append({**entry, "data_index": index, "model": "tiny-llm", "prompt_number": 3,
-                      "prompt_info": {"answer_choices": choices},
+        lines.append({"model": "tiny-llm", "task_genre": genre, "prompt_index": 3, "data_index": index, **fields,
+                      "data_entry": entry, "prompt_info": {"answer_choices": choices},
                       "token_info": {"word_scores": scores, "verbalizers": verbalizers}})
     lines.reverse()  # the reader must order by data_index
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -181,7 +243,7 @@ class TestLlmEmbeddings:
 
         lines = write_llm_outputs(tmp_path / "xy.jsonl", "sa")
         inputs, distributions, provenance = read_llm_outputs(str(tmp_path / "xy.jsonl"), "sa")
-        assert provenance == {"model": "tiny-llm", "prompt_number": 3}
+        assert provenance == {"model": "tiny-llm", "prompt_index": 3}
         for line, x, probs in zip(lines, inputs, distributions):
             yes, yes2, no, no2 = line["token_info"]["word_scores"]
             negative, positive = max(no, no2), max(yes, yes2)  # GENRE_LABELS["sa"] order
@@ -189,6 +251,63 @@ class TestLlmEmbeddings:
             assert probs == pytest.approx(expected.tolist())
             assert x == {"text": line["content"]}
         assert GENRE_LABELS["sa"] == ("negative", "positive")
+
+    def test_a_file_written_by_run_llm_inference_for_te(self, tmp_path, tiny_llama, tiny_t5, one_torch_thread,
+                                                         caplog):
+        """The real writer on the tiny Llama: y' = the writer's own softmax over labels (normalized_prob)."""
+        import run_llm_inference_for_te
+        from task_emb.pipeline import read_llm_outputs
+
+        texts = ["The movie was good.", "A bad film.", "I loved it.", "Boring and slow.", "Fine acting."]
+        (tmp_path / "x.jsonl").write_text("".join(json.dumps({"content": t, "data_index": i}) + "\n"
+                                                  for i, t in enumerate(texts)))
+        run_llm_inference_for_te.main(["--save_path", str(tmp_path / "y"), "--data_load_path",
+                                       str(tmp_path / "x.jsonl"), "--model", str(tiny_llama), "--prompt_number", "1",
+                                       "--task_genre", "sa", "--bit", "32", "--batch_size", "2", "--device", "cpu"])
+        written = sorted((json.loads(line) for line in (tmp_path / "y.jsonl").read_text().splitlines()),
+                         key=lambda line: line["data_index"])
+        inputs, distributions, provenance = read_llm_outputs(str(tmp_path / "y.jsonl"), "sa")
+        assert inputs == [{"text": t} for t in texts]
+        assert provenance["prompt_index"] == 1 and provenance["model"] == str(tiny_llama)
+        for line, probs in zip(written, distributions):
+            assert probs == pytest.approx(line["normalized_prob"], abs=1e-6)
+        run_task_emb.main(self.llm_args(tmp_path, tmp_path / "y.jsonl", tiny_t5, "sa"))
+        assert record_of(tmp_path / "llm_sa.npy")["embedding"]["task"] == "tiny-llm:p1"
+        # The writer's record knows the x' count: a finished file is silent, a cut one is not.
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="task_emb.pipeline"):
+            read_llm_outputs(str(tmp_path / "y.jsonl"), "sa")
+            assert not caplog.records
+            kept = (tmp_path / "y.jsonl").read_text().splitlines(keepends=True)[:3]
+            (tmp_path / "y.jsonl").write_text("".join(kept))
+            read_llm_outputs(str(tmp_path / "y.jsonl"), "sa")
+        assert "y.jsonl: 3 y' lines for 5 x' lines" in caplog.text
+
+    @staticmethod
+    def warnings_reading(path, caplog):
+        from task_emb.pipeline import read_llm_outputs
+
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="task_emb.pipeline"):
+            read_llm_outputs(str(path), "nli")
+        return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+    def test_an_incomplete_file_is_warned_about(self, tmp_path, caplog):
+        # Complete, with the writer's record (config.lines = the x' count): silent.
+        write_llm_outputs(tmp_path / "full.jsonl", "nli", n=6)
+        (tmp_path / "full.record.json").write_text(json.dumps({"config": {"lines": 6}}))
+        assert self.warnings_reading(tmp_path / "full.jsonl", caplog) == []
+        # A gap in data_index (inputs 2 and 3 never answered).
+        write_llm_outputs(tmp_path / "gap.jsonl", "nli", n=6, skip=(2, 3))
+        (tmp_path / "gap.record.json").write_text(json.dumps({"config": {"lines": 6}}))
+        messages = self.warnings_reading(tmp_path / "gap.jsonl", caplog)
+        assert len(messages) == 2
+        assert "gap.jsonl: 4 y' lines but data_index runs up to 5: 2 x' lines are missing" in messages[0]
+        assert "gap.jsonl: 4 y' lines for 6 x' lines (gap.record.json)" in messages[1]
+        # Killed after 3 lines, before the writer's record existed: no gap, but no record either.
+        write_llm_outputs(tmp_path / "killed.jsonl", "nli", n=3)
+        messages = self.warnings_reading(tmp_path / "killed.jsonl", caplog)
+        assert len(messages) == 1 and "no killed.record.json beside it" in messages[0]
 
     def test_negative_verbalizer_scores_are_not_clipped(self):
         probs = llm_label_distribution([-3.0, -1.0], ["negative", "positive"], ("negative", "positive"))
@@ -307,3 +426,113 @@ def test_predicted_span_to_characters_refuses_question_padding_and_reversed_span
     assert span_to_characters(4, 3, offsets) is None  # end before start
     assert span_to_characters(3, 7, offsets) is None  # ends on padding past this example's tokens
     assert span_to_characters(6, 7, offsets) is None
+
+
+class TestLosses:
+    """The soft-label and regression losses against formulas written here in numpy."""
+
+    LOGITS = np.array([[2.0, -1.0, 0.5], [-0.3, 0.8, 1.5]])
+    TARGETS = np.array([[0.7, 0.1, 0.2], [0.2, 0.5, 0.3]])
+
+    @staticmethod
+    def torch_of(array):
+        import torch
+
+        return torch.tensor(array, dtype=torch.float64)
+
+    def test_bce_with_logits_is_the_mean_over_every_label_of_every_example(self):
+        from task_emb.targets import soft_label_loss
+
+        sigmoid = 1 / (1 + np.exp(-self.LOGITS))
+        expected = -np.mean(self.TARGETS * np.log(sigmoid) + (1 - self.TARGETS) * np.log(1 - sigmoid))
+        got = soft_label_loss(self.torch_of(self.LOGITS), self.torch_of(self.TARGETS), "bce")
+        assert float(got) == pytest.approx(expected, rel=1e-12)
+
+    def test_soft_cross_entropy_is_the_mean_over_examples(self):
+        from task_emb.targets import soft_label_loss
+
+        log_softmax = self.LOGITS - np.log(np.exp(self.LOGITS).sum(axis=1, keepdims=True))
+        expected = np.mean(-(self.TARGETS * log_softmax).sum(axis=1))
+        got = soft_label_loss(self.torch_of(self.LOGITS), self.torch_of(self.TARGETS), "ce")
+        assert float(got) == pytest.approx(expected, rel=1e-12)
+
+    def test_regression_loss_is_the_mean_squared_error(self):
+        from task_emb.targets import regression_loss
+
+        outputs, targets = np.array([[0.5], [2.0], [-1.0]]), np.array([1.0, 2.5, 0.0])
+        expected = ((0.5 - 1.0) ** 2 + (2.0 - 2.5) ** 2 + (-1.0 - 0.0) ** 2) / 3
+        assert float(regression_loss(self.torch_of(outputs), self.torch_of(targets))) == pytest.approx(expected)
+
+    def test_the_pipelines_default_soft_label_loss_is_bce(self):
+        from types import SimpleNamespace
+
+        from task_emb.pipeline import make_loss
+
+        args = run_task_emb.parse_args(["--save_path", "x", "--task_type", "sa", "--input_type", "model",
+                                        "--task_emb_type", "prefix", "--llm_mode", "True", "--load_path", "y.jsonl"])
+        assert args.soft_label_loss == "bce"
+        model = lambda **inputs: SimpleNamespace(logits=self.torch_of(self.LOGITS))  # noqa: E731
+        loss = make_loss("soft", args.soft_label_loss)(model, {"input_ids": None,
+                                                                "labels": self.torch_of(self.TARGETS)})
+        sigmoid = 1 / (1 + np.exp(-self.LOGITS))
+        bce = -np.mean(self.TARGETS * np.log(sigmoid) + (1 - self.TARGETS) * np.log(1 - sigmoid))
+        assert float(loss) == pytest.approx(bce, rel=1e-12)
+
+
+class TestFlagChecks:
+    """Sizes below 1 and batches that accumulation cannot split: one-line errors before any model loads
+    (the surrogate named here does not exist, so loading it would fail with another message)."""
+
+    def args(self, tmp_path, *extra):
+        return ["--save_path", str(tmp_path / "e"), "--task_type", "cr", "--input_type", "data",
+                "--task_emb_type", "prefix", "--to_train_dataset", "sst2", "--dataset_path", str(SAMPLES / "sst2"),
+                "--task_emb_model_lm_name", str(tmp_path / "no_model"), *extra]
+
+    @pytest.mark.parametrize("flag", ["--gradient_accumulation_steps", "--max_epochs", "--batch_size", "--max_len"])
+    def test_below_one(self, tmp_path, flag):
+        with pytest.raises(FuteError, match=f"^{flag} must be at least 1, got 0$"):
+            run_task_emb.main(self.args(tmp_path, flag, "0"))
+
+    def test_batch_not_a_multiple_of_the_modes_accumulation_steps(self, tmp_path):
+        args = ["--save_path", str(tmp_path / "e"), "--task_type", "sa", "--input_type", "model", "--llm_mode", "True",
+                "--task_emb_type", "prefix", "--load_path", str(tmp_path / "y.jsonl"),
+                "--task_emb_model_lm_name", str(tmp_path / "no_model"), "--batch_size", "8"]
+        with pytest.raises(FuteError, match="--batch_size 8 must be a multiple of --gradient_accumulation_steps 16"):
+            run_task_emb.main(args)
+
+    def test_pool_size_below_one(self, tmp_path):
+        with pytest.raises(FuteError, match="--max_data_for_task_emb_train must be at least 1, got 0"):
+            run_task_emb.main(self.args(tmp_path, "--max_data_for_task_emb_train", "0"))
+
+
+def test_a_local_pool_honours_the_exclusion_lists(tmp_path, tiny_t5, caplog):
+    """glue_sst2 and imdb are sentiment evaluation sets: a local copy of them never reaches sa x'."""
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for source in ("glue_sst2", "imdb", "agnews"):
+        (pool / f"{source}.jsonl").write_text("".join(json.dumps({"text": f"{source} text {i}"}) + "\n"
+                                                      for i in range(3)))
+    with caplog.at_level("INFO", logger="data_utils.unsup_pool"):
+        count = run_task_emb.main(["--save_path", str(tmp_path / "x"), "--task_type", "sa", "--input_type", "model",
+                                   "--task_emb_type", "prefix", "--generate_model_data_only", "True",
+                                   "--task_emb_model_lm_name", str(tiny_t5), "--unsup_data_path", str(pool)])
+    lines = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text().splitlines()]
+    assert count == 3 and sorted(line["content"] for line in lines) == [f"agnews text {i}" for i in range(3)]
+    assert "dropped 6 local examples of excluded source(s) glue_sst2, imdb" in caplog.text
+
+
+def test_x_prime_is_the_pool_shuffled_once(tmp_path, tiny_t5):
+    """The reference shuffled the pool once (seed 42) and wrote it in that order when under the line cap."""
+    import random
+
+    from data_utils.unsup_pool import read_local_pool, sample_per_source
+
+    run_task_emb.main(["--save_path", str(tmp_path / "x"), "--task_type", "sa", "--input_type", "model",
+                       "--task_emb_type", "prefix", "--generate_model_data_only", "True",
+                       "--task_emb_model_lm_name", str(tiny_t5), "--unsup_data_path", str(POOL),
+                       "--max_data_for_task_emb_train", "3"])
+    pool = sample_per_source(read_local_pool(POOL), 3, 42)
+    random.Random(42).shuffle(pool)
+    lines = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text().splitlines()]
+    assert [line["content"] for line in lines] == [e.text_pair or e.text for e in pool]
+    assert [line["data_index"] for line in lines] == list(range(len(pool)))

@@ -13,6 +13,7 @@ from data_utils.errors import FuteError
 from data_utils.unsup_pool import (
     PoolExample,
     build_inputs,
+    drop_excluded_sources,
     load_hub_pool,
     pool_names,
     read_local_pool,
@@ -251,6 +252,21 @@ def test_transfer_exclusion_includes_the_leaked_datasets():
     assert len(names) == len(POOL_SOURCES) - len(EXCLUDE_FOR_TRANSFER)
 
 
+def test_local_pool_exclusions_match_the_hub_lists_by_source(caplog):
+    examples = [PoolExample(f"{source} {i}", None, source) for source in
+                ("glue_sst2", "imdb", "superglue_cb", "glue_mrpc", "agnews", "my_own_texts") for i in range(2)]
+    kept = {exclude: {e.source for e in drop_excluded_sources(examples, exclude)}
+            for exclude in ("sa", "nli", "transfer", "none")}
+    assert kept["sa"] == {"superglue_cb", "glue_mrpc", "agnews", "my_own_texts"}
+    assert kept["nli"] == {"glue_sst2", "imdb", "glue_mrpc", "agnews", "my_own_texts"}
+    assert kept["transfer"] == {"imdb", "superglue_cb", "agnews", "my_own_texts"}  # glue_sst2, glue_mrpc: targets
+    assert kept["none"] == {e.source for e in examples}
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="data_utils.unsup_pool"):
+        drop_excluded_sources(examples, "sa")
+    assert "dropped 4 local examples of excluded source(s) glue_sst2, imdb" in caplog.text
+
+
 def test_pool_names_none_and_bad_value():
     assert pool_names("none") == sorted(POOL_SOURCES)
     assert "glue_sst2" in pool_names("nli") and "glue_sst2" not in pool_names("sa")
@@ -336,6 +352,14 @@ def test_write_model_inputs_sa_format(tmp_path):
     assert {line["content"] for line in lines} == {f"t{i}" for i in range(6)} | {"second"}
 
 
+def test_write_model_inputs_keeps_the_given_order_under_the_cap(tmp_path):
+    # The caller shuffled the pool once (as the reference); no second shuffle here.
+    examples = [PoolExample(f"t{i}", None, "s") for i in (3, 0, 5, 1, 4, 2)]
+    write_model_inputs(tmp_path / "x.jsonl", examples, "sa", seed=7)
+    lines = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert lines == [{"content": f"t{i}", "data_index": k} for k, i in enumerate((3, 0, 5, 1, 4, 2))]
+
+
 def test_write_model_inputs_cap_keeps_reference_priority(tmp_path):
     marked = [PoolExample(f"premise: p{i}. hypothesis: h{i}.", None, "s") for i in range(3)]
     pairs = [PoolExample(f"pp{i}", f"hh{i}", "s") for i in range(4)]
@@ -354,14 +378,12 @@ def test_write_model_inputs_cap_keeps_reference_priority(tmp_path):
     assert again.read_text() == path.read_text()
 
 
-def test_write_model_inputs_refuses_to_overwrite_other_content(tmp_path):
+def test_write_model_inputs_refuses_an_existing_file(tmp_path):
     path = tmp_path / "x.jsonl"
     write_model_inputs(path, [SINGLE, PAIR], "sa")
     before = path.read_text()
-    assert write_model_inputs(path, [SINGLE, PAIR], "sa") == 2  # same inputs: fine, unchanged
-    assert path.read_text() == before
-    with pytest.raises(FuteError, match="exists with other inputs"):
-        write_model_inputs(path, [SINGLE], "sa")
+    with pytest.raises(FuteError, match="already exists"):
+        write_model_inputs(path, [SINGLE, PAIR], "sa")
     assert path.read_text() == before
     assert write_model_inputs(path, [SINGLE], "sa", overwrite=True) == 1
     assert json.loads(path.read_text()) == {"content": "only text", "data_index": 0}

@@ -1,0 +1,137 @@
+"""The training loop: early stopping (stop, restore, ties as the reference), the saved state,
+the no-decay parameter set (the reference's rule on BERT and T5), and the flag checks."""
+import pytest
+import torch
+
+from data_utils.errors import FuteError
+from task_emb.trainer import TrainConfig, build_optimizer, check_training_flags, no_decay_parameter_names, train
+
+
+class Tiny(torch.nn.Module):
+    """A frozen layer, a trainable layer and a buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.frozen = torch.nn.Linear(3, 3)
+        self.head = torch.nn.Linear(3, 1)
+        self.register_buffer("calls", torch.zeros(1))
+        self.frozen.requires_grad_(False)
+
+    def forward(self, x):
+        self.calls += 1  # a buffer that changes while training
+        return self.head(self.frozen(x))
+
+
+def scripted_run(scores, max_epochs=20, patience=4):
+    """Train Tiny with evaluate() returning `scores` in turn; return (result, model, state after each epoch)."""
+    torch.manual_seed(0)
+    model = Tiny()
+    batches = [{"x": torch.randn(4, 3)} for _ in range(3)]
+    snapshots = []
+    sequence = iter(scores)
+
+    def evaluate():
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"best": next(sequence)}
+
+    result = train(model, batches, lambda batch: model(batch["x"]).pow(2).mean(),
+                   TrainConfig(learning_rate=0.1, max_epochs=max_epochs, patience=patience), torch.device("cpu"),
+                   evaluate)
+    return result, model, snapshots
+
+
+def assert_state_equal(model, state):
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, state[name], rtol=0, atol=0, msg=name)
+
+
+def test_stops_after_patience_epochs_without_gain_and_a_tie_keeps_the_later_model():
+    # The reference (train_trainer.py): `if current_score >= best_score` saves and resets patience.
+    # By hand: 0.3 save, 0.5 save, 0.4 (1), 0.5 tie -> save epoch 4, reset; 0.2 (1), 0.1 (2), 0.4 (3),
+    # 0.3 (4) -> stop after epoch 8 with epoch 4 restored. A strict `>` would stop after epoch 6 on epoch 2.
+    result, model, snapshots = scripted_run([0.3, 0.5, 0.4, 0.5, 0.2, 0.1, 0.4, 0.3, 0.9, 0.9])
+    assert result.epochs_run == 8 and len(snapshots) == 8
+    assert result.best_epoch == 4 and result.best_scores == {"best": 0.5}
+    assert [record["dev_best"] for record in result.history] == [0.3, 0.5, 0.4, 0.5, 0.2, 0.1, 0.4, 0.3]
+    assert_state_equal(model, snapshots[3])
+    # The restore did something: epoch 4 differs from epoch 2 (the strict rule's pick) and from the last epoch.
+    assert not torch.equal(snapshots[3]["head.weight"], snapshots[1]["head.weight"])
+    assert not torch.equal(snapshots[3]["head.weight"], snapshots[7]["head.weight"])
+    # The frozen layer never moved.
+    torch.testing.assert_close(model.frozen.weight, snapshots[0]["frozen.weight"], rtol=0, atol=0)
+
+
+def test_a_run_of_ties_never_stops():
+    result, model, snapshots = scripted_run([0.5] * 6, max_epochs=6)
+    assert result.epochs_run == 6 and result.best_epoch == 6
+    assert_state_equal(model, snapshots[-1])
+
+
+def test_negative_metrics_are_saved_and_restored():
+    # The reference started from best = 0 and never saved a negative score; we start from -inf.
+    result, model, snapshots = scripted_run([-0.2, -0.5, -0.6, -0.7, -0.8])
+    assert result.epochs_run == 5 and result.best_epoch == 1
+    assert_state_equal(model, snapshots[0])
+
+
+def test_fixed_schedule_never_evaluates():
+    model = Tiny()
+    calls = []
+    result = train(model, [{"x": torch.ones(2, 3)}], lambda batch: model(batch["x"]).sum(),
+                   TrainConfig(learning_rate=0.1, max_epochs=3), torch.device("cpu"), lambda: calls.append(1))
+    assert result.epochs_run == 3 and result.best_epoch is None and calls == []
+
+
+def test_no_decay_set_is_the_references_on_bert():
+    from transformers import BertConfig, BertForSequenceClassification
+
+    model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1,
+                                                     num_attention_heads=2, intermediate_size=16))
+    no_decay = no_decay_parameter_names(model)
+    expected = {"bert.embeddings.LayerNorm.weight", "bert.embeddings.LayerNorm.bias",
+                "bert.encoder.layer.0.attention.self.query.bias", "bert.encoder.layer.0.attention.self.key.bias",
+                "bert.encoder.layer.0.attention.self.value.bias", "bert.encoder.layer.0.attention.output.dense.bias",
+                "bert.encoder.layer.0.attention.output.LayerNorm.weight",
+                "bert.encoder.layer.0.attention.output.LayerNorm.bias", "bert.encoder.layer.0.intermediate.dense.bias",
+                "bert.encoder.layer.0.output.dense.bias", "bert.encoder.layer.0.output.LayerNorm.weight",
+                "bert.encoder.layer.0.output.LayerNorm.bias", "bert.pooler.dense.bias", "classifier.bias"}
+    assert no_decay == expected
+
+
+def test_no_decay_set_is_the_references_on_t5():
+    from transformers import T5Config, T5ForSequenceClassification
+
+    model = T5ForSequenceClassification(T5Config(vocab_size=50, d_model=8, d_kv=4, d_ff=16, num_layers=1,
+                                                 num_heads=2, num_labels=2))
+    no_decay = no_decay_parameter_names(model)
+    # The reference matched "bias" / "LayerNorm.*" in names: T5's relative attention bias table is
+    # exempt, its layer_norm weights are decayed.
+    assert "transformer.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight" in no_decay
+    assert "transformer.decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight" in no_decay
+    assert "transformer.encoder.block.0.layer.0.layer_norm.weight" not in no_decay
+    assert "transformer.encoder.final_layer_norm.weight" not in no_decay
+    assert no_decay == {"transformer.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                        "transformer.decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                        "classification_head.dense.bias", "classification_head.out_proj.bias"}
+    # The optimiser's groups follow that set, and only trainable parameters enter it.
+    model.transformer.requires_grad_(False)
+    groups = build_optimizer(model, TrainConfig(learning_rate=1e-3, max_epochs=1)).param_groups
+    by_id = {id(p): n for n, p in model.named_parameters()}
+    assert {by_id[id(p)] for g in groups if g["weight_decay"] == 0.0 for p in g["params"]} == {
+        "classification_head.dense.bias", "classification_head.out_proj.bias"}
+    assert {by_id[id(p)] for g in groups if g["weight_decay"] == 0.01 for p in g["params"]} == {
+        "classification_head.dense.weight", "classification_head.out_proj.weight"}
+
+
+@pytest.mark.parametrize("key,value", [("batch_size", 0), ("gradient_accumulation_steps", 0), ("max_epochs", 0),
+                                       ("max_len", -1)])
+def test_sizes_below_one_name_the_flag(key, value):
+    values = {"batch_size": 32, "gradient_accumulation_steps": 1, "max_epochs": 3, "max_len": 128, key: value}
+    with pytest.raises(FuteError, match=f"^--{key} must be at least 1, got {value}$"):
+        check_training_flags(values)
+
+
+def test_batch_must_split_into_accumulation_steps():
+    with pytest.raises(FuteError, match="--batch_size 8 must be a multiple of --gradient_accumulation_steps 16"):
+        check_training_flags({"batch_size": 8, "gradient_accumulation_steps": 16, "max_epochs": 1, "max_len": 8})
+    check_training_flags({"batch_size": 32, "gradient_accumulation_steps": 16, "max_epochs": 1, "max_len": 8})
