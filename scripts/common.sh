@@ -6,12 +6,17 @@
 #   --lm NAME            LM fine-tuned on the CR/QA sources (default bert-base-uncased)
 #   --surrogate NAME     surrogate model T of every task embedding (default t5-base)
 #   --llms LIST          LLMs (default llama-13b,llama-70b,mixtral); aliases, hub ids, folders or .gguf files
+#                        (a model path may be relative to the folder the sweep starts from)
 #   --bit N              LLM weights: 4, 8, 16 or 32 (default 8)
 #   --cr_datasets LIST   CR transfer pool (default: TaskEmb's 15 CR datasets)
 #   --qa_datasets LIST   QA transfer pool (default: the 10 QA datasets)
 #   --llm_datasets LIST  LLM evaluation sets (default sst2,imdb,rotten_tomatoes,cb,anli,wanli)
 #   --prompts LIST       prompt numbers (default 0-12; 10-12 are chain-of-thought)
 #   --emb_types LIST     task embedding methods: prefix (TuPaTE), fim (TaskEmb) (default prefix,fim)
+#   --data_dir DIR       read every dataset from DIR/<dataset>/ (local files, as --dataset_path) instead
+#                        of the hub; data/samples is such a folder
+#   --pool FILE          the unsupervised pool x' is drawn from (JSONL: text, optional text_pair) instead
+#                        of the ~120 CrossFit datasets of the hub: every MTE and x' step gets --unsup_data_path
 #   --extra "FLAGS"      whitespace-separated flags appended to every step of the sweep (they win);
 #                        sweep_llm.sh: to its LLM steps; sweep_eval.sh: to its two table steps
 #   --te_extra "FLAGS"   sweep_llm.sh only: flags appended to its run_task_emb.py steps
@@ -65,19 +70,19 @@ note() {
     echo "# $*" >&2
 }
 
-# parse_sweep_args "$@": set OUT LM SURROGATE BIT DRY_RUN and the arrays CR QA LLM_SETS LLMS PROMPTS
-# EMB_TYPES EXTRA TE_EXTRA, the genre of every LLM set in GENRE[d], and GENRES (those in use).
+# parse_sweep_args "$@": set OUT LM SURROGATE BIT DRY_RUN DATA_DIR and the arrays CR QA LLM_SETS LLMS
+# PROMPTS EMB_TYPES EXTRA TE_EXTRA POOL, the genre of every LLM set in GENRE[d], and GENRES (those in use).
 parse_sweep_args() {
-    OUT=./result LM=bert-base-uncased SURROGATE=t5-base BIT=8 DRY_RUN=0
+    OUT=./result LM=bert-base-uncased SURROGATE=t5-base BIT=8 DRY_RUN=0 DATA_DIR=""
     local llms=$PAPER_LLMS cr=$PAPER_CR qa=$PAPER_QA llm_sets=$PAPER_LLM_SETS prompts="" emb_types=prefix,fim
-    local extra="" te_extra="" opt value type
+    local extra="" te_extra="" pool="" opt value type i
     while (($#)); do
         opt=${1%%=*}
         case $opt in
             -h | --help) usage; exit 0 ;;
             --dry_run) DRY_RUN=1; shift; continue ;;
             --out | --lm | --surrogate | --llms | --bit | --cr_datasets | --qa_datasets | --llm_datasets | \
-                --prompts | --emb_types | --extra | --te_extra) ;;
+                --prompts | --emb_types | --extra | --te_extra | --data_dir | --pool) ;;
             *) die "unknown option $1; see --help" ;;
         esac
         if [[ $1 == *=* ]]; then value=${1#*=}; shift
@@ -96,19 +101,33 @@ parse_sweep_args() {
             --emb_types) emb_types=$value ;;
             --extra) extra=$value ;;
             --te_extra) te_extra=$value ;;
+            --data_dir) DATA_DIR=$value ;;
+            --pool) pool=$value ;;
         esac
     done
     IFS=, read -ra CR <<<"$cr"
     IFS=, read -ra QA <<<"$qa"
     IFS=, read -ra LLM_SETS <<<"$llm_sets"
     IFS=, read -ra LLMS <<<"$llms"
+    for i in "${!LLMS[@]}"; do LLMS[i]=$(local_or_hub "${LLMS[i]}"); done
     IFS=, read -ra EMB_TYPES <<<"$emb_types"
     read -ra EXTRA <<<"$extra"
     read -ra TE_EXTRA <<<"$te_extra"
     for type in "${EMB_TYPES[@]}"; do
         [[ $type == prefix || $type == fim ]] || die "--emb_types: unknown method $type; use prefix, fim or both"
     done
-    [[ $OUT == /* ]] || OUT=$SWEEP_CALLER_DIR/${OUT#./}
+    OUT=$(absolute "$OUT")
+    LM=$(local_or_hub "$LM") SURROGATE=$(local_or_hub "$SURROGATE")
+    POOL=()
+    if [[ -n $pool ]]; then
+        pool=$(absolute "$pool")
+        [[ -f $pool ]] || die "--pool: no file $pool"
+        POOL=(--unsup_data_path "$pool")
+    fi
+    if [[ -n $DATA_DIR ]]; then
+        DATA_DIR=$(absolute "$DATA_DIR")
+        [[ -d $DATA_DIR ]] || die "--data_dir: no folder $DATA_DIR"
+    fi
     _check_lists "$cr" "$qa" "$llm_sets" "$prompts"
 }
 
@@ -144,6 +163,24 @@ PYEOF
         esac
     done <<<"$facts"
     if [[ -n $4 ]]; then IFS=, read -ra PROMPTS <<<"$4"; else mapfile -t PROMPTS < <(seq 0 $((NUM_PROMPTS - 1))); fi
+}
+
+# absolute PATH: PATH relative to the folder the sweep was started from, made absolute (steps run
+# from the repository root).
+absolute() {
+    if [[ $1 == /* ]]; then echo "$1"; else echo "$SWEEP_CALLER_DIR/${1#./}"; fi
+}
+
+# local_or_hub NAME: a model folder or file that exists relative to the sweep's starting folder, made
+# absolute; anything else (a hub id, an alias, an absolute path) unchanged.
+local_or_hub() {
+    if [[ $1 != /* && -e $SWEEP_CALLER_DIR/$1 ]]; then absolute "$1"; else echo "$1"; fi
+}
+
+# local_data DATASET: DATA=(--dataset_path DIR/DATASET) under --data_dir, else DATA=() (the hub).
+local_data() {
+    DATA=()
+    [[ -z $DATA_DIR ]] || DATA=(--dataset_path "$DATA_DIR/$1")
 }
 
 # show CMD...: print CMD on one line, each word quoted only where the shell needs it.

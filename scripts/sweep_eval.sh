@@ -5,6 +5,9 @@
 # Options and output layout: scripts/common.sh.
 #
 #   bash scripts/sweep_eval.sh --out ./result [--extra "--ndcg_gain exponential"] [--dry_run]
+#
+# --llms "" (no LLMs) makes only the transferability table and the LM plots, for a study of small
+# models alone.
 
 source "$(dirname "$0")/common.sh"
 parse_sweep_args "$@"
@@ -15,17 +18,31 @@ step "$EVAL/transfer.json" "$PY" run_eval.py transfer --emb_dir "$OUT/emb" --sco
     --tasks "$(join "${CR[@]}" "${QA[@]}")" --save_path "$EVAL/transfer" "${EXTRA[@]}"
 
 # Prompt-selection table: the baselines and the FUTE methods (cosine of LLM + prompt MTE and DTE).
-step "$EVAL/prompt.json" "$PY" run_eval.py prompt --inference_dir "$OUT/llm" --baseline_scores "$OUT/selection" \
-    --emb_dir "$OUT/emb" --save_path "$EVAL/prompt" "${EXTRA[@]}"
+if ((${#LLMS[@]})); then
+    step "$EVAL/prompt.json" "$PY" run_eval.py prompt --inference_dir "$OUT/llm" \
+        --baseline_scores "$OUT/selection" --emb_dir "$OUT/emb" --save_path "$EVAL/prompt" "${EXTRA[@]}"
+else
+    note "no --llms: no prompt table and no LLM plots"
+fi
 
 # Plots, per FUTE method: the MTEs of the fine-tuned LMs, and those of the LLMs under every prompt.
 llm_tasks=()
 for llm in "${LLMS[@]}"; do
     for p in "${PROMPTS[@]}"; do llm_tasks+=("$llm:p$p"); done
 done
+lm_tasks=("${CR[@]}" "${QA[@]}")
 for type in "${EMB_TYPES[@]}"; do
-    step "$EVAL/plots/$type-fute_lm.record.json" "$PY" run_eval.py plot --emb_dir "$OUT/emb" --method "$type-fute" \
-        --kinds MTE --tasks "$(join "${CR[@]}" "${QA[@]}")" --save_path "$EVAL/plots/$type-fute_lm"
-    step "$EVAL/plots/$type-fute_llm.record.json" "$PY" run_eval.py plot --emb_dir "$OUT/emb" --method "$type-fute" \
-        --kinds MTE --tasks "$(join "${llm_tasks[@]}")" --save_path "$EVAL/plots/$type-fute_llm"
+    if ((${#lm_tasks[@]} >= 3)); then
+        step "$EVAL/plots/$type-fute_lm.record.json" "$PY" run_eval.py plot --emb_dir "$OUT/emb" \
+            --method "$type-fute" --kinds MTE --tasks "$(join "${lm_tasks[@]}")" --save_path "$EVAL/plots/$type-fute_lm"
+    else
+        note "no $type-fute LM plot: a plot needs at least 3 tasks"
+    fi
+    ((${#LLMS[@]})) || continue
+    if ((${#llm_tasks[@]} >= 3)); then
+        step "$EVAL/plots/$type-fute_llm.record.json" "$PY" run_eval.py plot --emb_dir "$OUT/emb" \
+            --method "$type-fute" --kinds MTE --tasks "$(join "${llm_tasks[@]}")" --save_path "$EVAL/plots/$type-fute_llm"
+    else
+        note "no $type-fute LLM plot: a plot needs at least 3 (LLM, prompt) pairs"
+    fi
 done

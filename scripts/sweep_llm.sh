@@ -15,16 +15,18 @@ TE=$OUT/llm_te
 # dataset as in the reference's README, at most 10,000 lines).
 for g in "${GENRES[@]}"; do
     step "$TE/${g}_x.jsonl" "$PY" run_task_emb.py --task_type "$g" --input_type model --task_emb_type prefix \
-        --generate_model_data_only True --max_data_for_task_emb_train 100 \
+        --generate_model_data_only True --max_data_for_task_emb_train 100 "${POOL[@]}" \
         --task_emb_model_lm_name "$SURROGATE" --save_path "$TE/${g}_x.jsonl" "${TE_EXTRA[@]}"
 done
 
 # LLM inference: every LLM x evaluation set x prompt (the prompts' actual performance).
 for llm in "${LLMS[@]}"; do
     for d in "${LLM_SETS[@]}"; do
+        local_data "$d"
         for p in "${PROMPTS[@]}"; do
             step "$OUT/llm/$(slug "$llm")/${d}_p$p.json" "$PY" run_llm_inference.py --model "$llm" --bit "$BIT" \
-                --dataset_name "$d" --prompt_number "$p" --save_path "$OUT/llm/$(slug "$llm")/${d}_p$p.json" \
+                --dataset_name "$d" "${DATA[@]}" --prompt_number "$p" \
+                --save_path "$OUT/llm/$(slug "$llm")/${d}_p$p.json" \
                 "${EXTRA[@]}"
         done
     done

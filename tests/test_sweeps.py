@@ -3,6 +3,7 @@ command is accepted by its entry script's parser, and that finished steps are sk
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shlex
 import stat
@@ -22,12 +23,12 @@ SMALL = ["--cr_datasets", "mrpc,rte", "--qa_datasets", "cq", "--llm_datasets", "
          "--llms", "llama-13b"]
 
 
-def sweep(name: str, out: Path, *flags: str, python: str = sys.executable,
-          dry_run: bool = True) -> subprocess.CompletedProcess:
+def sweep(name: str, out: Path, *flags: str, python: str = sys.executable, dry_run: bool = True,
+          timeout: int = 60) -> subprocess.CompletedProcess:
     argv = ["bash", str(REPO / "scripts" / f"sweep_{name}.sh"), "--out", str(out), *flags]
     env = {**os.environ, "PYTHON": python}
     return subprocess.run(argv + (["--dry_run"] if dry_run else []), capture_output=True, text=True, env=env,
-                          cwd=out.parent, timeout=60)
+                          cwd=out.parent, timeout=timeout)
 
 
 def commands(name: str, out: Path, *flags: str) -> list[list[str]]:
@@ -180,3 +181,85 @@ def test_bad_options_stop_before_any_command(tmp_path, flags, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert result.stdout == ""
+
+
+def test_local_data_pool_and_model_paths(tmp_path):
+    """--data_dir gives every dataset step its folder, --pool every x' and MTE step the pool file, and
+    relative paths (to the folder the sweep starts from) become absolute: steps run from the repository."""
+    (tmp_path / "data" / "mrpc").mkdir(parents=True)
+    (tmp_path / "pool.jsonl").write_text('{"text": "a"}\n')
+    (tmp_path / "my_lm").mkdir()
+    out = tmp_path / "result"
+    local = ["--data_dir", "data", "--pool", "pool.jsonl", "--lm", "my_lm", "--cr_datasets", "mrpc", "--qa_datasets", "",
+             "--llm_datasets", "sst2", "--prompts", "0", "--llms", "llama-13b"]
+    def value(cmd: list[str], flag: str) -> str | None:
+        return cmd[cmd.index(flag) + 1] if flag in cmd else None
+
+    checked = 0
+    for name in SWEEPS:
+        for cmd in commands(name, out, *local):
+            script, input_type = cmd[1], value(cmd, "--input_type")
+            if script in ("run_cr_train.py", "run_qa_train.py", "run_llm_inference.py") or input_type == "data":
+                dataset = value(cmd, "--to_train_dataset") or value(cmd, "--dataset_name")
+                assert value(cmd, "--dataset_path") == f"{tmp_path}/data/{dataset}", cmd
+                checked += 1
+            if input_type == "model" and "--llm_mode" not in cmd:
+                assert value(cmd, "--unsup_data_path") == f"{tmp_path}/pool.jsonl", cmd
+                checked += 1
+            if script in ("run_cr_train.py", "run_qa_train.py"):
+                assert value(cmd, "--lm_model_name") == f"{tmp_path}/my_lm", cmd
+    # data: 1 fine-tuning, 2 baseline DTEs, 1 TextEmb, 4 FUTE DTEs (mrpc, sst2), 1 LLM run; pool: 2 MTEs, 1 x'
+    assert checked == 9 + 3
+    result = sweep("finetune", out, "--data_dir", "missing")
+    assert result.returncode == 2 and "--data_dir: no folder" in result.stderr
+
+
+def test_eval_without_llms_makes_the_transfer_table_only_and_plots_need_three_tasks(tmp_path):
+    out = tmp_path / "result"
+    listed = commands("eval", out, "--llms", "", "--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "")
+    assert [cmd[1:3] for cmd in listed] == [["run_eval.py", "transfer"], ["run_eval.py", "plot"],
+                                            ["run_eval.py", "plot"]]
+    assert all(cmd[cmd.index("--save_path") + 1].endswith("_lm") for cmd in listed[1:])
+    two = sweep("eval", out, "--llms", "", "--cr_datasets", "mrpc,rte", "--qa_datasets", "")
+    assert [shlex.split(line)[1:3] for line in two.stdout.splitlines()] == [["run_eval.py", "transfer"]]
+    assert "no prefix-fute LM plot: a plot needs at least 3 tasks" in two.stderr
+
+
+@pytest.mark.slow
+def test_the_sweeps_run_for_real_on_tiny_models_and_sample_data(tmp_path, tiny_bert, tiny_llama):
+    """The four sweeps without --dry_run, in the README's order, on data/samples (--data_dir, --pool)
+    with the tiny BERT as LM and surrogate and the tiny Llama as LLM: every output appears, and a
+    second run of each sweep finds every step done."""
+    out = tmp_path / "result"
+    local = ["--data_dir", str(REPO / "data" / "samples"), "--pool", str(REPO / "data" / "samples" / "unsup_pool.jsonl"),
+             "--lm", str(tiny_bert), "--surrogate", str(tiny_bert), "--cr_datasets", "mrpc,rte", "--qa_datasets", "",
+             "--llms", str(tiny_llama), "--llm_datasets", "sst2", "--prompts", "0", "--emb_types", "prefix"]
+    quick = "--max_epochs 1 --max_train_examples 32 --device cpu --log_level WARNING"
+    flags = {
+        "finetune": ["--extra", quick],
+        "task_emb": ["--extra", quick],
+        "llm": ["--extra", "--batch_size 8 --device cpu --log_level WARNING",
+                "--te_extra", "--max_epochs 1 --max_data_for_task_emb_train 10 --device cpu --log_level WARNING"],
+        "eval": ["--llms", ""],  # one prompt of 13: no prompt-selection baselines, so no prompt table
+    }
+    for name in SWEEPS:
+        result = sweep(name, out, *local, *flags[name], dry_run=False, timeout=600)
+        assert result.returncode == 0, f"sweep_{name}.sh failed:\n{result.stderr[-3000:]}"
+        assert result.stdout.strip(), f"sweep_{name}.sh ran nothing"
+
+    llm = tiny_llama.name
+    expected = [f"finetune/{d}_score.json" for d in ("mrpc", "rte")]
+    expected += [f"finetune/transfer/{s}__{t}_score.json" for s, t in (("mrpc", "rte"), ("rte", "mrpc"))]
+    expected += [f"emb/{m}/{d}_dte.npy" for m in ("prefix-baseline", "textemb", "prefix-fute") for d in ("mrpc", "rte")]
+    expected += ["emb/prefix-fute/sst2_dte.npy", "emb/prefix-fute/mrpc_mte.npy", "emb/prefix-fute/rte_mte.npy",
+                 f"llm/{llm}/sst2_p0.json", "llm_te/sa_x.jsonl", f"llm_te/{llm}_sa_p0.jsonl",
+                 f"emb/prefix-fute/{llm}_sa_p0_mte.npy", "eval/transfer.md", "eval/transfer.json"]
+    assert [path for path in expected if not (out / path).is_file()] == []
+    x_lines = (out / "llm_te" / "sa_x.jsonl").read_text().splitlines()
+    assert len((out / "llm_te" / f"{llm}_sa_p0.jsonl").read_text().splitlines()) == len(x_lines) > 0
+    table = json.loads((out / "eval" / "transfer.json").read_text())
+    assert {"datasize", "textemb", "prefix-baseline", "prefix-fute"} <= set(json.dumps(table).replace('"', " ").split())
+
+    for name in SWEEPS:
+        again = sweep(name, out, *local, *flags[name], dry_run=False)
+        assert again.returncode == 0 and again.stdout == "", f"sweep_{name}.sh ran again:\n{again.stdout}"
