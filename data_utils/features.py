@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from data_utils.errors import FuteError
+
 
 def tokenize_cr(examples: Sequence[dict], tokenizer, max_len: int) -> list[dict]:
     """CR examples -> features {"input_ids", "attention_mask", ["token_type_ids"], "labels"}.
@@ -51,8 +53,15 @@ def tokenize_qa(examples: Sequence[dict], tokenizer, max_len: int,
     """
     questions = [e["question"].strip() for e in examples]
     contexts = [e["context"] for e in examples]
-    encoded = tokenizer(questions, contexts, truncation=truncation, max_length=max_len,
-                        return_offsets_mapping=True)
+    try:
+        encoded = tokenizer(questions, contexts, truncation=truncation, max_length=max_len,
+                            return_offsets_mapping=True)
+    except Exception as err:  # the fast tokenizers raise a bare Exception when only the context may be cut
+        if "truncat" not in str(err).lower():
+            raise
+        longest = max(len(tokenizer(q)["input_ids"]) for q in questions)
+        raise FuteError(f"a question of {longest} tokens leaves no room for its context within --max_len {max_len}; "
+                        f"raise --max_len") from None
     keys = [k for k in tokenizer.model_input_names if k in encoded]
     features, example_ids, offsets = [], [], []
     for i, example in enumerate(examples):

@@ -16,8 +16,10 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import math
 import os
 import random
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -67,14 +69,16 @@ def read_table(path: Path) -> list[dict]:
     if name.endswith(".csv") or name.endswith(".parquet"):
         import pandas as pd
 
-        frame = pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
+        # keep_default_na=False: a sentence that is "NA", "null" or "None" stays that text; an empty
+        # cell is "" (and an empty label cell means "no gold label", see label_index).
+        frame = pd.read_csv(path, keep_default_na=False) if name.endswith(".csv") else pd.read_parquet(path)
         return frame.to_dict(orient="records")
     if name.endswith(".json") or name.endswith(".json.gz"):
         opener = gzip.open if name.endswith(".gz") else open
         try:
             with opener(path, "rt", encoding="utf-8") as handle:
                 content = json.load(handle)
-        except (json.JSONDecodeError, OSError) as err:
+        except (json.JSONDecodeError, OSError, EOFError) as err:  # EOFError: a truncated .gz
             raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
         if isinstance(content, dict) and "data" in content:
             return flatten_squad(content)
@@ -111,7 +115,10 @@ def download_multiqa(spec: DatasetSpec, split: str) -> Path:
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
+    # A private temporary name: parallel runs of a sweep may download the same file at once.
+    handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(handle)
+    tmp = Path(tmp_name)
     logger.info("downloading %s", url)
     try:
         urllib.request.urlretrieve(url, tmp)
@@ -205,8 +212,9 @@ def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
 
 
 def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float | None:
-    """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label."""
-    if value is None:
+    """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label
+    (None, an empty CSV cell, a NaN from parquet, or the hub's -1)."""
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
         return None
     if spec.regression:
         return float(value)
@@ -226,18 +234,27 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
 
 
 def qa_examples(rows: list[dict], where: str) -> list[dict]:
-    """Validate SQuAD-style rows and give each a string id."""
-    examples = []
+    """Validate SQuAD-style rows and give each a string id (the row number where a row has none).
+
+    Answers come as {"text": [...], "answer_start": [...]} (the hub's layout; CSV stores it as
+    JSON text) or as SQuAD's per-question list [{"text", "answer_start"}, ...]. Ids must be
+    unique: post-processing and scoring pair predictions with questions by id.
+    """
+    examples, seen = [], {}
     for index, row in enumerate(rows):
         _check_fields(row, ("context", "question", "answers"), where, index)
-        answers = row["answers"]
-        if isinstance(answers, str):  # CSV stores the nested dict as text
-            answers = json.loads(answers)
-        texts, starts = list(answers.get("text", [])), [int(s) for s in answers.get("answer_start", [])]
+        texts, starts = _answer_lists(row["answers"], where, index)
         if len(texts) != len(starts):
             raise FuteError(f"{where}: example {index} has {len(texts)} answer texts but {len(starts)} answer starts")
+        raw_id = row.get("id")
+        has_id = raw_id is not None and raw_id != "" and not (isinstance(raw_id, float) and math.isnan(raw_id))
+        question_id = str(raw_id) if has_id else str(index)
+        if question_id in seen:
+            raise FuteError(f"{where}: examples {seen[question_id]} and {index} share the id {question_id!r}; "
+                            f"question ids must be unique (drop the id field to number the rows)")
+        seen[question_id] = index
         examples.append({
-            "id": str(row.get("id", index)),
+            "id": question_id,
             "title": str(row.get("title", "")),
             "context": str(row["context"]),
             "question": str(row["question"]),
@@ -245,6 +262,22 @@ def qa_examples(rows: list[dict], where: str) -> list[dict]:
         })
     _check_not_empty(examples, 0, where)
     return examples
+
+
+def _answer_lists(answers, where: str, index: int) -> tuple[list[str], list[int]]:
+    """(texts, starts) of a row's answers in either layout (see qa_examples)."""
+    if isinstance(answers, str):  # CSV stores the nested value as JSON text
+        try:
+            answers = json.loads(answers)
+        except json.JSONDecodeError:
+            raise FuteError(f"{where}: example {index} has answers {answers[:60]!r}, which is not JSON; write "
+                            '{"text": [...], "answer_start": [...]} in that cell') from None
+    if isinstance(answers, list):  # SQuAD's per-question layout
+        answers = {"text": [a.get("text") for a in answers], "answer_start": [a.get("answer_start") for a in answers]}
+    if not isinstance(answers, dict):
+        raise FuteError(f"{where}: example {index} has answers of type {type(answers).__name__}; expected "
+                        '{"text": [...], "answer_start": [...]} or a list of {"text", "answer_start"}')
+    return [str(t) for t in answers.get("text", [])], [int(s) for s in answers.get("answer_start", [])]
 
 
 def load_examples(spec: DatasetSpec, dataset_path: str | None = None,

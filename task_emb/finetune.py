@@ -17,8 +17,8 @@ from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.io import ensure_parent_writable, run_record, write_json
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
-from task_emb.models import (RECORD_NAME, fine_tuned_dataset, load_task_model, load_tokenizer, resolve_checkpoint,
-                             save_checkpoint)
+from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, fine_tuned_dataset, load_task_model, load_tokenizer,
+                             resolve_checkpoint, save_checkpoint)
 from task_emb.trainer import TrainConfig, check_training_flags, train
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,11 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
                         f"(and its checkpoint), or choose another --score_save_path")
     ensure_parent_writable(args.score_save_path)
     if args.model_save_path:
+        checkpoint = Path(args.model_save_path) / STATE_DICT_NAME
+        if checkpoint.exists() and not args.overwrite:
+            raise FuteError(f"{args.model_save_path} already holds a checkpoint (of another run, or of this one killed "
+                            f"before its scores were written); pass --overwrite True to replace it, or choose another "
+                            f"--model_save_path")
         ensure_parent_writable(Path(args.model_save_path) / "x")
     source_dataset = _source_dataset(args.load_path)  # also checks that --load_path holds a model
     device = cli.start(args)

@@ -140,6 +140,14 @@ def test_qa_answer_span_maps_to_the_answer_tokens(tiny_bert):
     assert meta["offsets"][0][0] is None  # [CLS] is outside the context
 
 
+def test_a_question_longer_than_max_len_names_the_flag(tiny_bert):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    example = {"id": "a", "question": "where " * 40, "context": "Anna was born in Paris.",
+               "answers": {"text": [], "answer_start": []}}
+    with pytest.raises(FuteError, match=r"a question of \d+ tokens .* --max_len 32; raise --max_len"):
+        tokenize_qa([example], tokenizer, max_len=32)
+
+
 class TestTransfer:
     @pytest.fixture(scope="class")
     def source(self, data, tmp_path_factory, tiny_bert):
@@ -229,6 +237,16 @@ class TestBadInput:
         with pytest.raises(FuteError, match="already exists; pass --overwrite True"):
             run_cr_train.main(cr_args(data, tmp_path, "sst2", tiny_bert))
         assert (tmp_path / "sst2_score.json").read_text() == '{"best": 0.9}'
+
+    def test_existing_checkpoint_is_not_overwritten_silently(self, data, tmp_path, tiny_bert):
+        run_cr_train.main(cr_args(data, tmp_path, "sst2", tiny_bert))
+        before = (tmp_path / "sst2_ckpt" / "torch_checkpoint.pt").read_bytes()
+        args = cr_args(data, tmp_path, "sst2", tiny_bert)
+        args[args.index("--score_save_path") + 1] = str(tmp_path / "other_score")
+        with pytest.raises(FuteError, match=r"already holds a checkpoint \(.*\); pass --overwrite True"):
+            run_cr_train.main(args)
+        assert (tmp_path / "sst2_ckpt" / "torch_checkpoint.pt").read_bytes() == before
+        assert not (tmp_path / "other_score.json").exists()
 
     def test_command_line_error_is_one_line_and_exit_status_2(self, tmp_path):
         result = subprocess.run(

@@ -2,6 +2,7 @@
 import gzip
 import json
 import random
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -130,3 +131,70 @@ def test_malformed_jsonl_line_names_file_and_line(tmp_path):
     (tmp_path / "train.jsonl").write_text('{"sentence": "a", "label": 0}\n{"sentence": oops}\n')
     with pytest.raises(FuteError, match=r"train.jsonl:2: not a JSON line"):
         load_examples(DATASETS["sst2"], str(tmp_path))
+
+
+def test_csv_keeps_na_like_text_and_empty_label_cells_mean_no_gold_label(tmp_path):
+    rows = [{"sentence": "NA" if i == 0 else f"s{i}", "label": i % 2} for i in range(20)]
+    frame = pd.DataFrame(rows).astype({"label": object})
+    frame.loc[3, "label"] = ""
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    frame.to_csv(tmp_path / "validation.csv", index=False)
+    splits = load_examples(DATASETS["sst2"], str(tmp_path))
+    assert len(splits["train"]) == 19 and splits["train"][0] == {"text": "NA", "label": 0}
+
+    stsb = pd.DataFrame([{"sentence1": "a", "sentence2": "b", "label": float(i)} for i in range(20)])
+    stsb.loc[5, "label"] = float("nan")
+    (tmp_path / "stsb").mkdir()
+    stsb.to_parquet(tmp_path / "stsb" / "train.parquet")
+    stsb.to_parquet(tmp_path / "stsb" / "validation.parquet")
+    labels = [e["label"] for e in load_examples(DATASETS["stsb"], str(tmp_path / "stsb"))["train"]]
+    assert len(labels) == 19 and 5.0 not in labels and all(label == label for label in labels)  # no NaN
+
+
+def test_qa_ids_are_unique_row_numbers_stand_in_for_missing_ones(tmp_path):
+    answers = {"text": ["Paris"], "answer_start": [0]}
+    rows = [{"id": None, "context": "Paris.", "question": "Where?", "answers": answers},
+            {"context": "Paris.", "question": "What?", "answers": answers}]
+    write_jsonl(tmp_path / "ok" / "train.jsonl", rows)
+    write_jsonl(tmp_path / "ok" / "validation.jsonl", rows)
+    assert [e["id"] for e in load_examples(DATASETS["cq"], str(tmp_path / "ok"))["train"]] == ["0", "1"]
+    twins = [{**rows[0], "id": "x"}, {**rows[1], "id": "x"}]
+    write_jsonl(tmp_path / "twins" / "train.jsonl", twins)
+    write_jsonl(tmp_path / "twins" / "validation.jsonl", twins)
+    with pytest.raises(FuteError, match="examples 0 and 1 share the id 'x'"):
+        load_examples(DATASETS["cq"], str(tmp_path / "twins"))
+
+
+def test_qa_answers_in_squad_list_layout_and_bad_csv_answers(tmp_path):
+    rows = [{"id": "q", "context": "Paris is nice.", "question": "Where?",
+             "answers": [{"text": "Paris", "answer_start": 0}, {"text": "Paris is", "answer_start": 0}]}]
+    write_jsonl(tmp_path / "list" / "train.jsonl", rows)
+    write_jsonl(tmp_path / "list" / "validation.jsonl", rows)
+    example = load_examples(DATASETS["cq"], str(tmp_path / "list"))["train"][0]
+    assert example["answers"] == {"text": ["Paris", "Paris is"], "answer_start": [0, 0]}
+    (tmp_path / "csv").mkdir()
+    for split in ("train", "validation"):
+        pd.DataFrame([{"id": "q", "context": "c", "question": "q", "answers": "{'text': []}"}]).to_csv(
+            tmp_path / "csv" / f"{split}.csv", index=False)
+    with pytest.raises(FuteError, match="not JSON"):
+        load_examples(DATASETS["cq"], str(tmp_path / "csv"))
+
+
+def test_multiqa_download_goes_through_a_private_temporary_file_and_is_kept(tmp_path, monkeypatch):
+    """No network here: urlretrieve is replaced by a writer that records where it wrote."""
+    from data_utils import loading
+
+    monkeypatch.setenv("FUTE_CACHE", str(tmp_path / "cache"))
+    written = []
+
+    def fake_retrieve(url, path):
+        written.append(Path(path))
+        Path(path).write_text("{}")
+
+    monkeypatch.setattr(loading.urllib.request, "urlretrieve", fake_retrieve)
+    spec = DATASETS["cq"]
+    target = loading.download_multiqa(spec, "dev")
+    assert target.is_file() and target.parent == tmp_path / "cache" / "multiqa"
+    assert len(written) == 1 and written[0].parent == target.parent and written[0] != target
+    assert written[0].name.startswith(f".{target.name}.") and not written[0].exists()  # moved into place
+    assert loading.download_multiqa(spec, "dev") == target and len(written) == 1  # downloaded once
