@@ -104,6 +104,12 @@ def _ndcg_description(args: argparse.Namespace, everything: str) -> str:
     return f"NDCG ({args.ndcg_gain} gain{scale}, {cutoff})"
 
 
+def _report_head(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    """The first keys of a table's JSON: how it was made, and the NDCG settings it used."""
+    return {"record": run_record(dict(vars(args)), list(argv) if argv is not None else None),
+            "ndcg_gain": args.ndcg_gain, "ndcg_k": args.ndcg_k, "ndcg_scale": args.ndcg_scale}
+
+
 def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     """Read scores and embeddings, rank sources for each target per method, write markdown/CSV/JSON."""
     _check_ndcg_args(args)
@@ -129,10 +135,7 @@ def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     summaries = {method: transfer_eval.summarise(result) for method, result in results.items()}
 
     report = {
-        "record": run_record(dict(vars(args)), list(argv) if argv is not None else None),
-        "ndcg_gain": args.ndcg_gain,
-        "ndcg_k": args.ndcg_k,
-        "ndcg_scale": args.ndcg_scale,
+        **_report_head(args, argv),
         "classes": classes,
         "summary": summaries,
         "targets": {method: {scope: {t: r.to_json() for t, r in by_target.items()}
@@ -311,10 +314,7 @@ def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     names = {**selection_eval.BASELINE_NAMES, **{m: transfer_eval.display_name(m) for m in fute_methods}}
 
     report = {
-        "record": run_record(dict(vars(args)), list(argv) if argv is not None else None),
-        "ndcg_gain": args.ndcg_gain,
-        "ndcg_k": args.ndcg_k,
-        "ndcg_scale": args.ndcg_scale,
+        **_report_head(args, argv),
         "summary": summary,
         "datasets": [{**e.to_json(), "inference_files": [str(run.path) for run in s.runs],
                       "score_sources": sources[s.model, s.dataset]} for e, s in zip(evaluations, prompt_sets)],
@@ -404,14 +404,11 @@ def _find_llm_mte(embeddings, method: str, model: str, prompt: int, genre: str, 
     found = [e for e in embeddings if e.method == method and e.kind == "MTE" and _llm_genre(e) == genre
              and ((e.task.rpartition(":p")[2] == str(prompt) and same_model(e.task.rpartition(":p")[0]))
                   or (e.config.get("prompt_number") == prompt and same_model(e.config.get("llm_model"))))]
-    if not found:
-        raise FuteError(f"missing embedding: no {genre} MTE of method {method} for LLM {model} prompt {prompt} in "
-                        f"{emb_dir}; compute it with run_task_emb.py --llm_mode True --task_type {genre}")
-    if len(found) > 1:
-        paths = ", ".join(str(e.path) for e in found)
-        raise FuteError(f"{len(found)} {genre} MTEs of method {method} for LLM {model} prompt {prompt}: {paths}; "
-                        f"keep one")
-    return found[0]
+    return records.the_only(found,
+                            missing=f"missing embedding: no {genre} MTE of method {method} for LLM {model} prompt "
+                                    f"{prompt} in {emb_dir}; compute it with run_task_emb.py --llm_mode True "
+                                    f"--task_type {genre}",
+                            what=f"{genre} MTEs of method {method} for LLM {model} prompt {prompt}")
 
 
 def _prompt_markdown(summary, evaluations, order, names, args: argparse.Namespace) -> str:
@@ -455,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return build_parser().parse_args(argv)
+
 
 
 def main(argv: Sequence[str] | None = None):

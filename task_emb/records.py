@@ -108,13 +108,19 @@ def find_embedding(embeddings: Iterable[Embedding], method: str, kind: str, task
                    methods_flag: str = "--methods") -> Embedding:
     """The one embedding of (method, kind, task); missing or ambiguous is an error naming all three."""
     found = [e for e in embeddings if (e.method, e.kind, e.task) == (method, kind, task)]
+    return the_only(found,
+                    missing=f"missing embedding: no {kind} of method {method} for task {task} in {folder}; compute "
+                            f"it with run_task_emb.py, leave {task} out of --tasks or {method} out of {methods_flag}",
+                    what=f"{kind} embeddings of method {method} for task {task}",
+                    advice="keep one (e.g. put other models' embeddings in another folder)")
+
+
+def the_only(found: Sequence[Embedding], missing: str, what: str, advice: str = "keep one") -> Embedding:
+    """found[0] when it is the only one; none is FuteError(missing), several name their paths."""
     if not found:
-        raise FuteError(f"missing embedding: no {kind} of method {method} for task {task} in {folder}; compute it "
-                        f"with run_task_emb.py, leave {task} out of --tasks or {method} out of {methods_flag}")
+        raise FuteError(missing)
     if len(found) > 1:
-        paths = ", ".join(str(e.path) for e in found)
-        raise FuteError(f"{len(found)} {kind} embeddings of method {method} for task {task}: {paths}; keep one "
-                        f"(e.g. put other models' embeddings in another folder)")
+        raise FuteError(f"{len(found)} {what}: {', '.join(str(e.path) for e in found)}; {advice}")
     return found[0]
 
 
