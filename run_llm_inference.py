@@ -67,8 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
-    if not args.save_path.endswith(".json"):
-        args.save_path += ".json"
+    args.save_path = cli.with_suffix(args.save_path, ".json")
     check_llm_args(args)
     return args
 

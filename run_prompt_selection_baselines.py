@@ -63,8 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     args.paths = [path.strip() for path in args.paths.split(",") if path.strip()]
-    if not args.save_path.endswith(".json"):
-        args.save_path += ".json"
+    args.save_path = cli.with_suffix(args.save_path, ".json")
     return args
 
 

@@ -30,6 +30,11 @@ def str2bool(value: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"expected True/False/true/false/1/0, got {value!r}")
 
 
+def with_suffix(path: str, suffix: str) -> str:
+    """An output path with its file type: `suffix` is appended unless the path ends with it."""
+    return path if path.endswith(suffix) else path + suffix
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="random seed for data order, sampling and initialisation")
     parser.add_argument("--device", default="auto",

@@ -59,8 +59,7 @@ def build_parser(task: str) -> argparse.ArgumentParser:
 
 def parse_args(task: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = build_parser(task).parse_args(argv)
-    if not args.score_save_path.endswith(".json"):
-        args.score_save_path += ".json"
+    args.score_save_path = cli.with_suffix(args.score_save_path, ".json")
     check_training_flags(vars(args))
     return args
 
