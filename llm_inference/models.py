@@ -33,6 +33,7 @@ import torch
 from configs.models import MODEL_ALIASES
 from data_utils import cli
 from data_utils.errors import FuteError
+from data_utils.hf_compat import load_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def load_llm(name: str, bit: int, device: torch.device):
         kwargs["gguf_file"] = source.gguf_file
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.name, gguf_file=source.gguf_file)
-        model = AutoModelForCausalLM.from_pretrained(source.name, **kwargs)
+        model = load_pretrained(AutoModelForCausalLM, source.name, **kwargs)
     except (OSError, ValueError) as err:
         first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise FuteError(f"cannot load model {name!r}: it is not an alias ({', '.join(MODEL_ALIASES)}), "

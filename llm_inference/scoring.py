@@ -47,6 +47,7 @@ import torch
 from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
 from data_utils.errors import FuteError
+from data_utils.hf_compat import cache_keyword, returned_cache
 from llm_inference.prompts import (
     Prompt,
     apply_chat_template,
@@ -147,6 +148,7 @@ class GreedyScorer:
         # Without perplexity only the last position's logits are needed: a [B, 1, V] tensor instead of
         # [B, W, V] for a prompt of W tokens (a CoT follow-up is ~1.5k). generate() checks the same way.
         self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self._cache_keyword = cache_keyword(model)
 
     def is_blank(self, token_id: int) -> bool:
         """Whether the token decodes to only whitespace (special tokens decode to their text: not blank)."""
@@ -177,7 +179,10 @@ class GreedyScorer:
                             **last_only)
         ppl = [_prompt_ppl(output.logits[row], ids) for row, ids in enumerate(prompts)] if with_ppl else None
         logits = output.logits[:, -1, :].float()
-        cache = output.past_key_values
+        cache = returned_cache(output)
+        if cache is None:
+            raise FuteError(f"{type(self.model).__name__} returned no key/value cache with use_cache=True; "
+                            f"greedy scoring needs a causal LM that caches its keys/values")
         del output
 
         processors = self._processors(settings)
@@ -209,9 +214,9 @@ class GreedyScorer:
             mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=-1)
             positions = positions[:, -1:] + 1
             step_ids = torch.tensor(next_ids, dtype=torch.long, device=self.device)[:, None]
-            output = self.model(input_ids=step_ids, attention_mask=mask, position_ids=positions,
-                                past_key_values=cache, use_cache=True)
-            logits, cache = output.logits[:, -1, :].float(), output.past_key_values
+            output = self.model(input_ids=step_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                                **{self._cache_keyword: cache})
+            logits, cache = output.logits[:, -1, :].float(), returned_cache(output)
         return [TurnResult(generated[row], answer_step[row], picked[row], ppl[row] if ppl else None)
                 for row in range(batch)]
 

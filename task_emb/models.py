@@ -20,6 +20,7 @@ from transformers import (AutoConfig, AutoModel, AutoModelForQuestionAnswering, 
 from configs.datasets import DatasetSpec
 from configs.models import MODEL_ALIASES
 from data_utils.errors import FuteError
+from data_utils.hf_compat import load_pretrained
 from data_utils.io import read_json
 
 logger = logging.getLogger(__name__)
@@ -142,8 +143,8 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
         raise FuteError(f"{source} (model_type {config.model_type!r}) has no {head} head in transformers; "
                         f"choose a model with one (BERT, GPT-2, T5, Llama, ...)")
     try:
-        model = auto_class.from_pretrained(source, config=config, ignore_mismatched_sizes=keep_fitting_head,
-                                           dtype=MODEL_DTYPE)
+        model = load_pretrained(auto_class, source, config=config, ignore_mismatched_sizes=keep_fitting_head,
+                                dtype=MODEL_DTYPE)
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
     if model.config.pad_token_id is None and tokenizer is not None:
@@ -154,7 +155,7 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
 def load_base_model(source: str):
     """The bare backbone of `source` (no head); the encoder of an encoder-decoder model."""
     try:
-        model = AutoModel.from_pretrained(source, dtype=MODEL_DTYPE)
+        model = load_pretrained(AutoModel, source, dtype=MODEL_DTYPE)
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
     return model.get_encoder() if model.config.is_encoder_decoder else model

@@ -16,6 +16,14 @@ go into the decoder only (the reference's layout).
 a fresh Cache to every forward: a Cache is mutated in place by the forward that
 uses it (each layer appends its own keys/values), so reusing one would grow it.
 
+The cache goes to the backbone (`model.base_model`) through a forward pre-hook, under
+the keyword the installed transformers names it (`data_utils.hf_compat`), not through
+the task head's forward: some heads accept extra arguments and drop them
+(transformers 5.0's GPT2ForQuestionAnswering and T5ForSequenceClassification), which
+would train a prefix that the model never reads. After every forward the cache must
+have grown by the input's tokens, the proof that the attention layers read it;
+otherwise FuteError.
+
 How each family receives the prefix (transformers 5):
 - BERT-like (bert, roberta, ...): `BertSelfAttention` calls `past_key_values.update`
   whenever a cache is given, also when `is_decoder` is False (only `use_cache` is
@@ -39,7 +47,9 @@ longer inputs raise FuteError instead of an index error deep in the model.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -50,6 +60,7 @@ from transformers.modeling_outputs import Seq2SeqQuestionAnsweringModelOutput
 
 from configs.hparams import PREFIX
 from data_utils.errors import FuteError
+from data_utils.hf_compat import backbone_modules, cache_keyword
 
 logger = logging.getLogger(__name__)
 
@@ -162,17 +173,19 @@ class PrefixEncoder(nn.Module):
         return EncoderDecoderCache(self_cache, cross_cache)
 
 
-def _backbone_parameters(model: PreTrainedModel) -> list[nn.Parameter]:
-    """The parameters to freeze: everything but the task head.
+@contextlib.contextmanager
+def _cache_fed_to(module: nn.Module, cache: Cache) -> Iterator[None]:
+    """Within the block, every forward of `module` receives `cache` under its own keyword."""
+    keyword = cache_keyword(module)
 
-    Normally `model.base_model`; T5ForQuestionAnswering holds shared/encoder/decoder
-    directly (its base_model is the model itself), so there the backbone is the
-    input embeddings, the encoder and the decoder.
-    """
-    if model.base_model is not model:
-        return list(model.base_model.parameters())
-    parts = [model.get_input_embeddings(), model.get_encoder(), model.get_decoder()]
-    return [param for part in parts for param in part.parameters()]
+    def add_cache(_module, args, kwargs):
+        return args, {**kwargs, keyword: cache}
+
+    handle = module.register_forward_pre_hook(add_cache, with_kwargs=True)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 class PrefixTaskModel(nn.Module):
@@ -204,8 +217,8 @@ class PrefixTaskModel(nn.Module):
         self.model = model
         self.is_t5 = model_type in T5_TYPES
         self.prefix_encoder = PrefixEncoder(prefix_shapes(model.config), prefix_len, seed, dropout)
-        for param in _backbone_parameters(model):
-            param.requires_grad_(False)
+        for part in backbone_modules(model):
+            part.requires_grad_(False)
         head = [name for name, param in model.named_parameters() if param.requires_grad]
         logger.info("prefix %s on frozen %s; trainable head: %s", tuple(self.prefix_encoder.prefix.shape),
                     type(model).__name__, head)
@@ -229,7 +242,26 @@ class PrefixTaskModel(nn.Module):
                 f"{max_positions} positions; lower --max_len to at most {max_positions - prefix_len}"
             )
         cache = self.prefix_encoder.build_cache(batch_size)
-        return self.model(input_ids=input_ids, attention_mask=extended_mask, past_key_values=cache, **batch)
+        with self._reading(cache, seq_len):
+            return self.model(input_ids=input_ids, attention_mask=extended_mask, **batch)
+
+    @contextlib.contextmanager
+    def _reading(self, cache: Cache, seq_len: int) -> Iterator[None]:
+        """Feed `cache` to the backbone (T5: the decoder) and check that its layers read it.
+
+        Every attention layer appends the input's keys/values to the cache it reads, so a
+        self-attention cache still holding only the prefix after the forward means the
+        prefix never reached the model.
+        """
+        reader = self.model.get_decoder() if self.is_t5 else self.model.base_model
+        with _cache_fed_to(reader, cache):
+            yield
+        if cache.get_seq_length() != self.prefix_encoder.prefix_len + seq_len:
+            raise FuteError(
+                f"{type(self.model).__name__} did not read the prefix key/value cache (its attention layers "
+                f"never appended to it), so prefix embeddings cannot be trained on it; use a surrogate of type "
+                f"{', '.join(sorted(SUPPORTED_TYPES))}"
+            )
 
     def _t5_forward(self, input_ids, attention_mask, extended_mask, **batch):
         """Encoder without prefix; decoder with self- and cross-attention prefixes.
@@ -248,25 +280,25 @@ class PrefixTaskModel(nn.Module):
             keys = attn.k(hidden).view(kv_shape).transpose(1, 2)  # [batch, heads, seq, d_kv]
             cross_kv.append((keys, attn.v(hidden).view(kv_shape).transpose(1, 2)))
         cache = self.prefix_encoder.build_cache(input_ids.shape[0], cross_kv)
-        if hasattr(model, "classification_head"):
-            # Given encoder_outputs, T5Model skips its encoder and uses `attention_mask` only as the
-            # decoder's cross-attention mask, which must cover [prefix ; encoder states].
-            return model(
-                input_ids=input_ids,
-                attention_mask=extended_mask,
-                encoder_outputs=encoder_outputs,
-                decoder_attention_mask=extended_mask,
-                past_key_values=cache,
-                **batch,
-            )
-        return self._t5_qa_head(input_ids, extended_mask, hidden, cache, **batch)
+        with self._reading(cache, input_ids.shape[1]):
+            if hasattr(model, "classification_head"):
+                # Given encoder_outputs, T5Model skips its encoder and uses `attention_mask` only as the
+                # decoder's cross-attention mask, which must cover [prefix ; encoder states].
+                return model(
+                    input_ids=input_ids,
+                    attention_mask=extended_mask,
+                    encoder_outputs=encoder_outputs,
+                    decoder_attention_mask=extended_mask,
+                    **batch,
+                )
+            return self._t5_qa_head(input_ids, extended_mask, hidden, **batch)
 
-    def _t5_qa_head(self, input_ids, extended_mask, hidden, cache, start_positions=None, end_positions=None):
-        """T5ForQuestionAnswering's decoder + span head + loss, with the prefix cache.
+    def _t5_qa_head(self, input_ids, extended_mask, hidden, start_positions=None, end_positions=None):
+        """T5ForQuestionAnswering's decoder + span head + loss; the caller feeds the decoder the prefix cache.
 
-        Needed because T5ForQuestionAnswering.forward calls its decoder with
-        past_key_values=None. Loss as in transformers: mean of the start and end
-        cross-entropies, positions clamped to seq_len and ignored there.
+        Needed because T5ForQuestionAnswering.forward builds the decoder's inputs itself
+        and would start a cache of its own. Loss as in transformers: mean of the start
+        and end cross-entropies, positions clamped to seq_len and ignored there.
         """
         model = self.model
         decoder_outputs = model.get_decoder()(
@@ -274,7 +306,6 @@ class PrefixTaskModel(nn.Module):
             attention_mask=extended_mask,
             encoder_hidden_states=hidden,
             encoder_attention_mask=extended_mask,
-            past_key_values=cache,
         )
         logits = model.qa_outputs(decoder_outputs.last_hidden_state)  # [batch, seq, 2]
         start_logits, end_logits = (part.squeeze(-1).contiguous() for part in logits.split(1, dim=-1))

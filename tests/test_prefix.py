@@ -18,6 +18,7 @@ from transformers import (
 )
 
 from data_utils.errors import FuteError
+from data_utils.hf_compat import cache_keyword
 from task_emb.prefix import PrefixEncoder, PrefixShape, PrefixTaskModel, prefix_shapes
 
 P = 16
@@ -245,7 +246,7 @@ def test_t5_matches_transformers_own_cross_attention_projection(tiny_t5):
         enc = t5.get_encoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         dec = t5.get_decoder()(
             input_ids=t5._shift_right(batch["input_ids"]), attention_mask=ext, encoder_hidden_states=enc[0],
-            encoder_attention_mask=ext, past_key_values=cache,
+            encoder_attention_mask=ext, **{cache_keyword(t5.get_decoder()): cache},
         ).last_hidden_state
         eos_rows = dec[batch["input_ids"] == t5.config.eos_token_id].view(n, -1, dec.shape[-1])[:, -1]
         expected = t5.classification_head(eos_rows)
