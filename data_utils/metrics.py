@@ -57,15 +57,15 @@ def _correlation(name: str, fn: Callable) -> Callable[[np.ndarray, np.ndarray], 
     def metric(predictions: np.ndarray, references: np.ndarray) -> float:
         x = np.asarray(predictions, dtype=np.float64)
         y = np.asarray(references, dtype=np.float64)
-        # Checked before calling scipy: it would warn (ConstantInputWarning) or raise (N < 2).
+        # Checked before calling scipy, whose answer depends on its version: it warns
+        # (ConstantInputWarning) or raises (N < 2; non-finite input before scipy 1.12) or returns nan.
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            logger.warning("%s is undefined (non-finite input): reporting 0.0", name)
+            return 0.0
         if len(x) < 2 or np.all(x == x[0]) or np.all(y == y[0]):
             logger.warning("%s is undefined (constant input or fewer than 2 values): reporting 0.0", name)
             return 0.0
-        value = float(fn(x, y).statistic)
-        if np.isnan(value):
-            logger.warning("%s is nan (non-finite input?): reporting 0.0", name)
-            return 0.0
-        return value
+        return float(fn(x, y).statistic)
 
     return metric
 

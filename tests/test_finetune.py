@@ -148,14 +148,16 @@ def test_a_question_longer_than_max_len_names_the_flag(tiny_bert):
         tokenize_qa([example], tokenizer, max_len=32)
 
 
-class TestTransfer:
-    @pytest.fixture(scope="class")
-    def source(self, data, tmp_path_factory, tiny_bert):
-        out = tmp_path_factory.mktemp("source")
-        run_cr_train.main(cr_args(data, out, "sst2", tiny_bert))
-        run_qa_train.main(cr_args(data, out, "cq", tiny_bert, "--max_len", "64"))
-        return out
+@pytest.fixture(scope="module")
+def source(data, tmp_path_factory, tiny_bert):
+    """An sst2 and a cq checkpoint of the tiny BERT, the sources of the transfer tests."""
+    out = tmp_path_factory.mktemp("source")
+    run_cr_train.main(cr_args(data, out, "sst2", tiny_bert))
+    run_qa_train.main(cr_args(data, out, "cq", tiny_bert, "--max_len", "64"))
+    return out
 
+
+class TestTransfer:
     @staticmethod
     def state(path):
         return torch.load(path / "torch_checkpoint.pt")

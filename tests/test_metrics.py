@@ -76,8 +76,10 @@ def test_degenerate_inputs_give_zero_not_nan():
     assert no_positive == {"f1": 0.0}
 
 
-def test_nan_predictions_give_zero():
-    assert compute_metrics(["pearsonr"], [0.1, np.nan, 0.3], [1.0, 2.0, 3.0]) == {"pearsonr": 0.0}
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name", ["pearsonr", "spearmanr"])
+def test_non_finite_predictions_give_zero(name, bad):
+    assert compute_metrics([name], [0.1, bad, 0.3], [1.0, 2.0, 3.0]) == {name: 0.0}
 
 
 def test_unknown_metric_lists_known_ones():
