@@ -18,6 +18,11 @@ DIM = 16
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
 def write_embedding(folder: Path, name: str, task: str, kind: str, method: str, vector, config=None) -> None:
     np.save(folder / f"{name}.npy", np.asarray(vector, dtype=np.float32))
     record = {"command": "run_task_emb.py ...", "config": config or {}, "versions": {},
@@ -115,7 +120,7 @@ def test_transfer_end_to_end(sweep):
     assert "| Method | CR in-class ρ↓ | CR in-class NDCG↑ |" in markdown
     assert markdown.index("| DataSize |") < markdown.index("| TuPaTE |") < markdown.index("| FUTE + TuPaTE |")
     assert "### in-class" in markdown and "| rte | cr |" in markdown
-    rows = {row["method"]: row for row in csv.DictReader(stem.with_suffix(".csv").open())}
+    rows = {row["method"]: row for row in read_csv(stem.with_suffix(".csv"))}
     assert set(rows) == {"datasize", "prefix-baseline", "prefix-fute"}
     assert float(rows["prefix-fute"]["qa_all_class_ndcg"]) == pytest.approx(
         report["summary"]["prefix-fute"]["qa"]["all_class"]["ndcg"])
@@ -253,7 +258,7 @@ def test_prompt_end_to_end_with_baselines_and_fute(prompt_sweep):
             per_dataset[method, dataset] = (performance, rate, ndcg)
 
     # SA averages over sst2 and imdb; the CSV holds them raw, the markdown in percent.
-    rows = {(r["category"], r["method"]): r for r in csv.DictReader(s["out"].with_suffix(".csv").open())}
+    rows = {(r["category"], r["method"]): r for r in read_csv(s["out"].with_suffix(".csv"))}
     for method in ("prefix-fute", "mi"):
         for i, number in enumerate(("performance", "rate", "ndcg")):
             expected = (per_dataset[method, "sst2"][i] + per_dataset[method, "imdb"][i]) / 2
@@ -371,7 +376,7 @@ def test_prompt_dotted_stem_ndcg_scale_sources_counts_and_foreign_baselines(prom
     markdown = out.with_name("llama-2.0_sa.md").read_text()
     assert "| SA | *datasets averaged* | 2 (imdb, sst2) |  |  |" in markdown
     assert "| NLI | *datasets averaged* | 1 (cb) |  |  |" in markdown
-    rows = {(r["category"], r["method"]): r for r in csv.DictReader(out.with_name("llama-2.0_sa.csv").open())}
+    rows = {(r["category"], r["method"]): r for r in read_csv(out.with_name("llama-2.0_sa.csv"))}
     assert rows["SA", "mi"]["llama-13b_num_datasets"] == "2" and rows["NLI", "zpm"]["llama-13b_num_datasets"] == "1"
 
     # Baseline scores of other inference files (same model, dataset and N) are refused.
