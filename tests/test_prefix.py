@@ -96,13 +96,40 @@ def test_prefix_shapes_from_config_fields(paths):
     assert tuple(prefix_shapes(DistilBertConfig(n_layers=3, n_heads=4, dim=64))) == (3, 2, 4, 16)
 
 
-def test_unsupported_models_raise():
-    with pytest.raises(FuteError, match="model_type 'vit'"):
-        prefix_shapes(transformers.ViTConfig())
+def test_unsupported_models_raise_with_the_true_reason():
+    with pytest.raises(FuteError, match="one encoder-decoder family, T5, not model_type 'bart'"):
+        prefix_shapes(transformers.BartConfig())
+    with pytest.raises(FuteError, match="no attention layout"):
+        prefix_shapes(transformers.ResNetConfig())
     config = DistilBertConfig(n_layers=1, n_heads=2, dim=8, hidden_dim=16, vocab_size=50)
     distil = DistilBertForSequenceClassification(config)
-    with pytest.raises(FuteError, match="no\\s+key/value cache"):
+    with pytest.raises(FuteError, match="DistilBertModel.forward takes no key/value cache"):
         PrefixTaskModel(distil)
+
+
+def tiny_qwen3(head: str):
+    """A Qwen3 (grouped-query attention, q/k norms, explicit head_dim) built from its config."""
+    config = transformers.Qwen3Config(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                      max_position_embeddings=128, pad_token_id=0, num_labels=3)
+    torch.manual_seed(0)
+    if head == "qa":
+        return transformers.Qwen3ForQuestionAnswering(config)
+    return transformers.Qwen3ForSequenceClassification(config)
+
+
+@pytest.mark.parametrize("head", ["classification", "qa"])
+def test_qwen3_is_a_prefix_surrogate(head):
+    model = PrefixTaskModel(tiny_qwen3(head), seed=0).train()
+    assert tuple(model.prefix_encoder.shape) == (2, 2, 2, 16)  # key/value heads of head_dim 16
+    batch = make_batch(model.model.config, head)
+    model(**batch).loss.backward()
+    assert (model.prefix_encoder.prefix.grad.flatten(1).abs().sum(1) > 0).all()
+    model.eval()
+    with torch.no_grad():
+        first = logits_of(model(**batch))
+        model.prefix_encoder.prefix.normal_(generator=torch.Generator().manual_seed(1))
+        assert (logits_of(model(**batch)) - first).abs().max() > 1e-3 * first.abs().max()
 
 
 def test_t5_needs_a_task_head(tiny_t5):
