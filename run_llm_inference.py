@@ -6,21 +6,24 @@ Example (the reference's command, plus the new flags):
 
 Output `--save_path` (".json" appended when missing), written atomically at the end:
 
-    {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens", "seed", "variant", "cot",
+    {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens",
+     "chat_template": {"source", "sha256"}, "chat_template_sha256", "seed", "variant", "cot",
      "cot_max_new_tokens" (CoT prompts only),
-     "summary": {"accuracy", "macro_f1", "num_examples", "labels"},
+     "summary": {"accuracy", "macro_f1", "num_examples", "labels", "unscored_answers"},
      "results": [one per example, sorted by data_index:
         {"data_index", "data_entry", "input_prompt",
-         "token_info": {"word_scores", "verbalizers", "answer_step", "answer"},
+         "token_info": {"word_scores", "verbalizers", "answer_step", "answer", "answer_scored"},
          "prompt_ppl", "label_scores", "normalized_prob", "normalized_pred", "normalized_answer",
          "chat_history" (CoT prompts only)}]}
 
 label_scores / normalized_prob / normalized_pred / normalized_answer use the genre's one
-label order (SA: negative, positive; NLI: entailment, neutral, contradiction). While it
+label order (SA: negative, positive; NLI: entailment, neutral, contradiction).
+answer_scored is false when the model's answer token spells a verbalizer under another id
+than the one scored (a warning says so; summary.unscored_answers counts them). While it
 runs, finished examples go to `<save_path>.partial.jsonl` (appended after every batch);
 a rerun continues from there, and the file is removed once the JSON is written. A save
 path holding another run's results is refused: another model, dataset, prompt, bit width,
-verbalizer_tokens or (CoT prompts) cot_max_new_tokens, an example whose text differs from
+verbalizer_tokens, chat template (by the SHA-256 of its text) or (CoT prompts) cot_max_new_tokens, an example whose text differs from
 this run's (another --dataset_path), or results of examples outside this run's sample
 (another --max_examples or --seed): finished results are never dropped.
 """
@@ -39,14 +42,15 @@ from data_utils.errors import FuteError
 from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
 from data_utils.metrics import compute_metrics
 from llm_inference.data import get_llm_spec, load_eval_examples
-from llm_inference.models import add_llm_args, check_llm_args, load_llm
+from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer, load_llm_model
 from llm_inference.prompts import load_prompt
 from llm_inference.records import ResultLog, check_identity, check_same_inputs, example_record, prompt_info
 from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
 
-IDENTITY_KEYS = ("model", "dataset", "prompt_index", "bit", "verbalizer_tokens", "cot_max_new_tokens")
+IDENTITY_KEYS = ("model", "dataset", "prompt_index", "bit", "verbalizer_tokens", "chat_template_sha256",
+                 "cot_max_new_tokens")
 INPUT_FLAGS = "--dataset_path, --max_examples or --seed"
 
 
@@ -79,11 +83,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     prompt = load_prompt(spec.llm_genre, args.prompt_number)
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
+    tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run.
     # The reasoning length is part of a CoT run's identity only, so vanilla outputs keep their keys.
     identity = {"model": args.model, "dataset": spec.name, "prompt_index": prompt.number, "bit": args.bit,
-                "verbalizer_tokens": args.verbalizer_tokens}
+                "verbalizer_tokens": args.verbalizer_tokens, "chat_template_sha256": template.sha256}
     cot_identity = {"cot_max_new_tokens": settings["cot"].max_new_tokens} if prompt.is_cot else {}
     identity.update(cot_identity)
     save_path = ensure_parent_writable(args.save_path)
@@ -99,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     logger.info("%d examples to score, %d already done", len(pending), len(examples) - len(pending))
 
     if pending:
-        model, tokenizer = load_llm(args.model, args.bit, device)
+        model = load_llm_model(args.model, args.bit, device)
         scorer = PromptScorer(model, tokenizer, prompt, settings, args.verbalizer_tokens)
         with tqdm(total=len(pending), desc=f"{spec.name} prompt {prompt.number}", disable=None) as bar:
             for batch, scores in scorer.score_all(pending, args.batch_size):
@@ -118,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "model": args.model,
         "bit": args.bit,
         "verbalizer_tokens": args.verbalizer_tokens,
+        "chat_template": template.record(),
+        "chat_template_sha256": template.sha256,
         "seed": args.seed,
         "variant": None,
         "cot": prompt.is_cot,
@@ -157,8 +164,9 @@ def _strip_identity(record: dict[str, Any]) -> dict[str, Any]:
 def _summary(results: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, Any]:
     predictions = [result["normalized_pred"] for result in results]
     gold = [result["normalized_answer"] for result in results]
+    unscored = sum(result["token_info"].get("answer_scored") is False for result in results)
     return {**compute_metrics(("accuracy", "macro_f1"), predictions, gold),
-            "num_examples": len(results), "labels": list(labels)}
+            "num_examples": len(results), "labels": list(labels), "unscored_answers": unscored}
 
 
 if __name__ == "__main__":

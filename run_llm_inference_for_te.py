@@ -12,14 +12,16 @@ Output `--save_path` (".jsonl" appended when missing): one JSON object per line,
 and flushed after every batch, in the order examples finish (NOT sorted: sort by data_index):
 
     {"model", "task_genre", "prompt_index", "bit",        # the run's identity (a mismatch is refused),
-     "verbalizer_tokens",                                 # with how a verbalizer is scored: single | first
+     "verbalizer_tokens",                                 # with how a verbalizer is scored: single | first,
+     "chat_template_sha256",                              # the SHA-256 of the chat template's text
      "cot_max_new_tokens",                                # and the reasoning cap: CoT prompts (10-12) only
      "seed", "cot", "variant", "prompt_info",             # prompt_info.answer_choices: label -> verbalizers
      "data_index",                                        # the x' line's data_index
      "content" | "premise", "hypothesis",                 # the x' text fields, unchanged
      "data_entry": {"text" | "premise", "hypothesis", "answer": "none"},
      "input_prompt",                                      # the formatted first-turn prompt
-     "token_info": {"word_scores": [float], "verbalizers": [str], "answer_step": int | null, "answer": str},
+     "token_info": {"word_scores": [float], "verbalizers": [str], "answer_step": int | null, "answer": str,
+                    "answer_scored": bool},                # false: the answer is a verbalizer under an unscored id
      "prompt_ppl": float,
      "label_scores": [float], "normalized_prob": [float], "normalized_pred": int,
      "chat_history": [{"role", "content"}, ...]}          # CoT prompts (10-12) only
@@ -34,7 +36,8 @@ complete once this script has finished. A line of another run is refused, and so
 made from another x' file (its data_index is not in --data_load_path, or its text differs).
 
 Beside the output, `<save_path without .jsonl>.record.json` says how it was made (command,
-flags, package versions, line count); it is rewritten by every run that finishes.
+flags, package versions, line count, the chat template's source and hash, the number of
+unscored answers); it is rewritten by every run that finishes.
 """
 from __future__ import annotations
 
@@ -48,7 +51,7 @@ from tqdm import tqdm
 from data_utils import cli
 from data_utils.io import run_record, write_json
 from llm_inference.data import read_model_inputs
-from llm_inference.models import add_llm_args, check_llm_args, load_llm
+from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer, load_llm_model
 from llm_inference.prompts import GENRES, load_prompt
 from llm_inference.records import ResultLog, check_same_inputs, example_record, prompt_info
 from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
@@ -81,11 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     prompt = load_prompt(args.task_genre, args.prompt_number)
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
+    tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
 
     # What is done already (a torn last line is repaired; another run's file is refused). The
     # reasoning length is part of a CoT run's identity only, so vanilla lines keep their keys.
     identity = {"model": args.model, "task_genre": args.task_genre, "prompt_index": prompt.number, "bit": args.bit,
-                "verbalizer_tokens": args.verbalizer_tokens}
+                "verbalizer_tokens": args.verbalizer_tokens, "chat_template_sha256": template.sha256}
     if prompt.is_cot:
         identity["cot_max_new_tokens"] = settings["cot"].max_new_tokens
     log = ResultLog(args.save_path, identity)
@@ -98,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.info("%s: %d x' lines, %d already answered", args.data_load_path, len(examples), len(examples) - len(pending))
 
     if pending:
-        model, tokenizer = load_llm(args.model, args.bit, device)
+        model = load_llm_model(args.model, args.bit, device)
         scorer = PromptScorer(model, tokenizer, prompt, settings, args.verbalizer_tokens)
         constant = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
         with tqdm(total=len(pending), desc=f"{args.task_genre} prompt {prompt.number}", disable=None) as bar:
@@ -108,7 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("%s: %d lines added", log.path, len(pending))
 
     # The record of how the y' file was made: a separate file, so the JSONL holds only y' lines.
-    config = {**vars(args), "device": str(device), "lines": len(examples)}
+    unscored = sum(line["token_info"].get("answer_scored") is False for line in log.load().values())
+    config = {**vars(args), "device": str(device), "lines": len(examples), "chat_template": template.record(),
+              "unscored_answers": unscored}
     write_json(log.path.with_suffix(".record.json"), run_record(config, argv))
     return len(pending)
 

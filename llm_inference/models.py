@@ -21,16 +21,23 @@ only be loaded at 16 or 32 bit. On a GPU the weights are placed with
 sees. The Hugging Face token, for gated models such as Llama-2, comes from the
 usual login (`huggingface-cli login`) or the `HF_TOKEN` variable: nothing here
 reads a token file.
+
+Chat templates: the aliases render the chat format of the paper's runs, pinned in
+configs/chat_templates/ (a warning says when the hub's template renders otherwise);
+`--chat_template FILE` chooses any template for any model; other models use their
+tokenizer's own. Every output records the template's source and the SHA-256 of its text.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from jinja2 import TemplateError
 
-from configs.models import MODEL_ALIASES
+from configs.models import MODEL_ALIASES, PINNED_CHAT_TEMPLATES
 from data_utils import cli
 from data_utils.errors import FuteError
 from data_utils.hf_compat import load_pretrained
@@ -38,6 +45,13 @@ from data_utils.hf_compat import load_pretrained
 logger = logging.getLogger(__name__)
 
 BITS = (4, 8, 16, 32)
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "configs" / "chat_templates"
+# Conversations rendered to tell two templates apart by what they produce, not by their text.
+_PROBES = (
+    [{"role": "user", "content": "U1"}],
+    [{"role": "system", "content": "S"}, {"role": "user", "content": "U1"}],
+    [{"role": "user", "content": "U1"}, {"role": "assistant", "content": "A1"}, {"role": "user", "content": "U2"}],
+)
 
 
 @dataclass(frozen=True)
@@ -59,21 +73,82 @@ def resolve_model(name: str) -> ModelSource:
     return ModelSource(name)
 
 
-def load_llm(name: str, bit: int, device: torch.device):
-    """(model in eval mode, tokenizer) for `name` at `bit` precision on `device`.
+@dataclass(frozen=True)
+class ChatTemplate:
+    """The chat template a run formats its prompts with, and where it came from."""
 
-    A tokenizer without a pad token gets its end-of-sequence token as padding (as
-    the original did); padded positions are always masked out, so the choice does
-    not change any score.
+    text: str
+    source: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def record(self) -> dict[str, str]:
+        return {"source": self.source, "sha256": self.sha256}
+
+
+def _renderings(tokenizer, template: str | None) -> list[str]:
+    """What `template` makes of each probe conversation (an error counts as a rendering too)."""
+    out = []
+    for messages in _PROBES:
+        try:
+            out.append(tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
+                                                     add_generation_prompt=True))
+        except (TemplateError, ValueError) as err:
+            out.append(f"error: {type(err).__name__}")
+    return out
+
+
+def choose_chat_template(name: str, tokenizer, template_file: str | None = None) -> ChatTemplate:
+    """Set the tokenizer's chat template for the run and return it with its source.
+
+    `template_file` (--chat_template) wins; an alias of the paper gets its pinned template
+    (with a warning when the downloaded one renders otherwise); any other model keeps its own.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    if template_file is not None:
+        chosen = ChatTemplate(Path(template_file).read_text(encoding="utf-8"), f"file {template_file}")
+    elif name in PINNED_CHAT_TEMPLATES:
+        path = TEMPLATE_DIR / PINNED_CHAT_TEMPLATES[name]
+        chosen = ChatTemplate(path.read_text(encoding="utf-8"), f"configs/chat_templates/{path.name} (pinned for {name})")
+        own = getattr(tokenizer, "chat_template", None)
+        if own is not None and _renderings(tokenizer, own) != _renderings(tokenizer, chosen.text):
+            logger.warning("the chat template that %s (%s) carries today renders prompts differently from the "
+                           "paper's: using the paper's, pinned in %s (pass --chat_template FILE to use another)",
+                           name, MODEL_ALIASES[name], chosen.source.split(" ")[0])
+    elif getattr(tokenizer, "chat_template", None) is not None:
+        chosen = ChatTemplate(tokenizer.chat_template, f"the tokenizer of {name}")
+    else:
+        raise FuteError(f"the tokenizer of {name!r} has no chat template: the LLM prompts need a chat model "
+                        "(an instruct/chat checkpoint), or pass one with --chat_template FILE")
+    tokenizer.chat_template = chosen.text
+    logger.info("chat template: %s (sha256 %s)", chosen.source, chosen.sha256[:12])
+    return chosen
 
-    if bit not in BITS:
-        raise FuteError(f"--bit {bit} is not supported; use one of {', '.join(map(str, BITS))}")
+
+def load_chat_tokenizer(name: str, template_file: str | None = None):
+    """(tokenizer, ChatTemplate) of `name`, its chat template chosen by `choose_chat_template`.
+
+    A tokenizer without a pad token gets its end-of-sequence token as padding (as the
+    original did); padded positions are always masked out, so the choice changes no score.
+    """
+    from transformers import AutoTokenizer
+
     source = resolve_model(name)
-    if source.gguf_file and bit in (4, 8):
-        raise FuteError(f"{name} is a GGUF file, which is already quantized and is de-quantized on load; "
-                        f"it cannot be quantized again with bitsandbytes: use --bit 32 or --bit 16")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.name, gguf_file=source.gguf_file)
+    except (OSError, ValueError) as err:
+        raise _load_error(name, err) from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, choose_chat_template(name, tokenizer, template_file)
+
+
+def load_llm_model(name: str, bit: int, device: torch.device):
+    """The model of `name` at `bit` precision on `device`, in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    source = check_precision(name, bit)
     kwargs = _precision_kwargs(bit, device)
     if device.type == "cuda":
         # "auto" spreads the layers over every visible GPU, so a 70B model fits where one GPU would not.
@@ -81,19 +156,38 @@ def load_llm(name: str, bit: int, device: torch.device):
     if source.gguf_file:
         kwargs["gguf_file"] = source.gguf_file
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source.name, gguf_file=source.gguf_file)
         model = load_pretrained(AutoModelForCausalLM, source.name, **kwargs)
     except (OSError, ValueError) as err:
-        first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise FuteError(f"cannot load model {name!r}: it is not an alias ({', '.join(MODEL_ALIASES)}), "
-                        f"and loading it as a hub id, local folder or .gguf file failed: {first_line}") from None
+        raise _load_error(name, err) from None
     if device.type != "cuda" and bit in (16, 32):
         model.to(device)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
     model.eval()
     logger.info("loaded %s (%s, %d-bit) on %s", name, model.config.model_type, bit, device)
-    return model, tokenizer
+    return model
+
+
+def check_precision(name: str, bit: int) -> ModelSource:
+    """The model's source, once `bit` is known to suit it: a GGUF file cannot be quantized again."""
+    if bit not in BITS:
+        raise FuteError(f"--bit {bit} is not supported; use one of {', '.join(map(str, BITS))}")
+    source = resolve_model(name)
+    if source.gguf_file and bit in (4, 8):
+        raise FuteError(f"{name} is a GGUF file, which is already quantized and is de-quantized on load; "
+                        f"it cannot be quantized again with bitsandbytes: use --bit 32 or --bit 16")
+    return source
+
+
+def load_llm(name: str, bit: int, device: torch.device, template_file: str | None = None):
+    """(model in eval mode, tokenizer) for `name` at `bit` precision on `device`."""
+    check_precision(name, bit)
+    tokenizer, _ = load_chat_tokenizer(name, template_file)
+    return load_llm_model(name, bit, device), tokenizer
+
+
+def _load_error(name: str, err: Exception) -> FuteError:
+    first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return FuteError(f"cannot load model {name!r}: it is not an alias ({', '.join(MODEL_ALIASES)}), "
+                     f"and loading it as a hub id, local folder or .gguf file failed: {first_line}")
 
 
 def _precision_kwargs(bit: int, device: torch.device) -> dict:
@@ -121,6 +215,9 @@ def add_llm_args(parser) -> None:
                         help="examples per forward pass (halved automatically on out-of-memory)")
     parser.add_argument("--cot_max_new_tokens", type=int, default=None,
                         help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
+    parser.add_argument("--chat_template", default=None,
+                        help="a jinja chat template file to format the prompts with (default: the paper's pinned "
+                             "template for llama-13b/llama-70b/mixtral, the tokenizer's own for other models)")
     parser.add_argument("--verbalizer_tokens", choices=("single", "first"), default="single",
                         help="single: every verbalizer must be one token (the original); first: score a "
                              "multi-token verbalizer by its first token (for small vocabularies)")
@@ -133,6 +230,9 @@ def check_llm_args(args) -> None:
         raise FuteError(f"--batch_size must be at least 1, got {args.batch_size}")
     if args.cot_max_new_tokens is not None and args.cot_max_new_tokens < 1:
         raise FuteError(f"--cot_max_new_tokens must be at least 1, got {args.cot_max_new_tokens}")
+    check_precision(args.model, args.bit)
+    if args.chat_template is not None and not Path(args.chat_template).is_file():
+        raise FuteError(f"--chat_template {args.chat_template} is not a file; give a jinja chat template file")
 
 
 def unpack_gguf(gguf: str, folder: str | Path) -> str:

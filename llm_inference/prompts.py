@@ -36,9 +36,6 @@ GENRES = ("sa", "nli")
 
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "configs" / "prompts"
 
-# Chat templates already reported as rejecting a system message, so the log says it once per model.
-_NO_SYSTEM_LOGGED: set[str] = set()
-
 
 @dataclass(frozen=True)
 class Prompt:
@@ -149,46 +146,84 @@ def cot_followup_message(prompt: Prompt) -> str:
 
 
 def build_messages(prompt: Prompt, example: dict[str, Any], system: bool = True) -> list[dict[str, str]]:
-    """Chat messages of the first turn: [system,] user."""
+    """Chat messages of the first turn: [system,] user (system: see `keeps_system_message`)."""
     messages = [{"role": "user", "content": render_user_message(prompt, example)}]
     if system:
         messages.insert(0, {"role": "system", "content": _instructions()["system"]})
     return messages
 
 
-def apply_chat_template(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-    """Format messages with the tokenizer's own chat template, as text.
-
-    Some templates (Mixtral-8x7B-Instruct v0.1) raise on a system role; then the
-    system message is dropped, as the original did for Mixtral.
-    """
+def _check_has_template(tokenizer) -> None:
     if getattr(tokenizer, "chat_template", None) is None:
         raise FuteError(
             f"tokenizer {tokenizer.name_or_path!r} has no chat template: the LLM prompts need a chat model "
-            "(an instruct/chat checkpoint) or a tokenizer with chat_template set"
+            "(an instruct/chat checkpoint), or pass one with --chat_template FILE"
         )
 
-    def render(msgs: list[dict[str, str]]) -> str:
-        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
 
+def apply_chat_template(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+    """Format messages with the tokenizer's chat template, as text (its special tokens written in it)."""
+    _check_has_template(tokenizer)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def keeps_system_message(tokenizer) -> bool:
+    """Whether the chat template shows the model a system message.
+
+    False when the template raises on a system role (Mixtral-8x7B-Instruct as of the
+    paper, Gemma) or renders the conversation without its text. The original sent
+    the system message only where the template took it; deciding this once, from a
+    probe conversation, lets every saved history be exactly what the model saw.
+    Errors of a template that cannot render a plain user turn either propagate.
+    """
+    _check_has_template(tokenizer)
+    marker = "FUTE system message probe"
+    user = {"role": "user", "content": "U"}
     try:
-        return render(messages)
+        text = apply_chat_template(tokenizer, [{"role": "system", "content": marker}, user])
     except (TemplateError, ValueError) as err:
-        rejects_system = "system" in str(err).lower() or "role" in str(err).lower()
-        if not (messages and messages[0]["role"] == "system" and rejects_system):
-            raise
-        if tokenizer.chat_template not in _NO_SYSTEM_LOGGED:
-            _NO_SYSTEM_LOGGED.add(tokenizer.chat_template)
-            logger.info("chat template of %s rejects a system message (%s): dropping it", tokenizer.name_or_path, err)
-        return render(messages[1:])
+        apply_chat_template(tokenizer, [user])  # a template broken for other reasons raises here
+        logger.info("the chat template of %s rejects a system message (%s): it is left out",
+                    tokenizer.name_or_path, str(err).strip().splitlines()[0] if str(err).strip() else err)
+        return False
+    if marker not in text:
+        logger.info("the chat template of %s ignores the system message: it is left out", tokenizer.name_or_path)
+        return False
+    return True
+
+
+def answer_token_ids(tokenizer, generation_prompt: str, word: str) -> list[int]:
+    """The token ids a model writes for `word` as its answer, right after `generation_prompt`.
+
+    After a prompt that ends in a visible character, the answer follows a space (Llama-2-chat:
+    "... [/INST] yes"); after one that ends in whitespace it follows directly (Zephyr:
+    "<|assistant|>\n" then "yes"). A SentencePiece vocabulary holds two different tokens for
+    the two, "▁yes" and "yes", so the id of `word` out of context can be the one the model
+    never writes. The ids are those of tokenize(prompt + separator + word) beyond those of
+    tokenize(prompt); with an empty prompt, those of `word` alone. Raises FuteError when the
+    word would merge with the prompt's last token (no id sequence continues the prompt).
+    """
+    if not generation_prompt:
+        return tokenizer.encode(word, add_special_tokens=False)
+    separator = "" if generation_prompt[-1].isspace() else " "
+    before = tokenizer.encode(generation_prompt, add_special_tokens=False)
+    after = tokenizer.encode(generation_prompt + separator + word, add_special_tokens=False)
+    if after[:len(before)] != before:
+        raise FuteError(f"the answer {word!r} merges with the last token of the chat prompt of "
+                        f"{tokenizer.name_or_path!r} (...{generation_prompt[-20:]!r}), so it has no token of its own "
+                        "after it; pass a chat template whose generation prompt ends otherwise (--chat_template)")
+    return after[len(before):]
 
 
 VERBALIZER_TOKENS = ("single", "first")
 
 
-def verbalizer_token_ids(tokenizer, prompt: Prompt, mode: str = "single") -> dict[str, list[int]]:
-    """label -> the token id of each of its verbalizers.
+def verbalizer_token_ids(tokenizer, prompt: Prompt, mode: str = "single", generation_prompt: str = ""
+                         ) -> dict[str, list[int]]:
+    """label -> the token id of each of its verbalizers, as written right after `generation_prompt`.
 
+    Each verbalizer's tokens are `answer_token_ids(tokenizer, generation_prompt, word)`, the
+    ones the model would produce at the scored step (out of context with no prompt).
     The scores are read at one generated step, so a verbalizer must be one token
     (mode "single", the original's rule: anything else is an error naming it).
     mode "first" scores a verbalizer split into several tokens by its first token,
@@ -202,7 +237,7 @@ def verbalizer_token_ids(tokenizer, prompt: Prompt, mode: str = "single") -> dic
     for label, words in prompt.verbalizers.items():
         ids[label] = []
         for word in words:
-            tokens = tokenizer.encode(word, add_special_tokens=False)
+            tokens = answer_token_ids(tokenizer, generation_prompt, word)
             unknown = tokenizer.unk_token_id is not None and tokens[:1] == [tokenizer.unk_token_id]
             if not tokens or unknown or (len(tokens) != 1 and mode == "single"):
                 pieces = tokenizer.convert_ids_to_tokens(tokens)

@@ -140,6 +140,7 @@ def example_record(example: dict[str, Any], score, labels: dict[str, Any]) -> di
             "verbalizers": score.verbalizers,
             "answer_step": score.answer_step,
             "answer": score.answer,
+            "answer_scored": score.answer_scored,
         },
         "prompt_ppl": score.prompt_ppl,
         **labels,

@@ -53,6 +53,7 @@ from llm_inference.prompts import (
     apply_chat_template,
     build_messages,
     cot_followup_message,
+    keeps_system_message,
     verbalizer_token_ids,
 )
 
@@ -121,7 +122,11 @@ class TurnResult:
 
 @dataclass
 class ExampleScore:
-    """What one example gets from one prompt (the per-example fields of the output files)."""
+    """What one example gets from one prompt (the per-example fields of the output files).
+
+    answer_scored is False when the greedy answer token decodes to a verbalizer but is not
+    a scored id (the model wrote the word as another token than the one scored).
+    """
 
     input_prompt: str
     word_scores: list[float]
@@ -130,6 +135,7 @@ class ExampleScore:
     answer: str
     prompt_ppl: float
     chat_history: list[dict[str, str]] | None = None
+    answer_scored: bool = True
 
 
 class GreedyScorer:
@@ -267,12 +273,17 @@ class PromptScorer:
         self.tokenizer = tokenizer
         self.prompt = prompt
         self.settings = settings or load_generation_settings()
-        ids = verbalizer_token_ids(tokenizer, prompt, verbalizer_tokens)
+        self.system = keeps_system_message(tokenizer)
+        # Verbalizer ids as the model writes them after this template's generation prompt, which
+        # ends every turn the same way, whatever the example (or the CoT history) before it.
+        _, generation_prompt = self.first_turn({field: field for field in prompt.fields})
+        ids = verbalizer_token_ids(tokenizer, prompt, verbalizer_tokens, generation_prompt)
         self.verbalizer_ids = [token for label in prompt.verbalizers for token in ids[label]]
+        self._warned_unscored = False
 
     def first_turn(self, example: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
-        """(messages, formatted prompt) of the first user turn."""
-        messages = build_messages(self.prompt, example)
+        """(messages, formatted prompt) of the first user turn; a system turn only where the template shows it."""
+        messages = build_messages(self.prompt, example, system=self.system)
         return messages, apply_chat_template(self.tokenizer, messages)
 
     def score(self, examples: Sequence[dict[str, Any]]) -> list[ExampleScore]:
@@ -323,7 +334,23 @@ class PromptScorer:
             answer=answer,
             prompt_ppl=float(ppl),
             chat_history=None if history is None else [*history, {"role": "assistant", "content": answer}],
+            answer_scored=self._answer_scored(result),
         )
+
+    def _answer_scored(self, result: TurnResult) -> bool:
+        """False when the answer token spells a verbalizer under an id that is not scored (warned once)."""
+        if result.answer_step is None:
+            return True
+        token = result.generated[result.answer_step]
+        word = self.tokenizer.decode([token], skip_special_tokens=False).strip()
+        if token in self.verbalizer_ids or word not in self.prompt.verbalizer_list:
+            return True
+        if not self._warned_unscored:
+            self._warned_unscored = True
+            logger.warning("the model answered %r as token %d (%r), which is not the verbalizer id scored; such "
+                           "answers are counted as unscored_answers in the output (check the chat template)",
+                           word, token, self.tokenizer.convert_ids_to_tokens(token))
+        return False
 
 
 def _strip_eos(ids: list[int], eos_ids: set[int]) -> list[int]:

@@ -205,16 +205,19 @@ def test_cot_runs_two_turns_and_keeps_the_history(tiny_llama, tiny_mixtral, whic
     scorer = PromptScorer(model, tokenizer, prompt, generation_settings(cot_max_new_tokens=6))
     [result] = scorer.score(NLI[:1])
     history = result.chat_history
-    assert [m["role"] for m in history] == ["system", "user", "assistant", "user", "assistant"]
-    assert history[3]["content"] == cot_followup_message(prompt)
+    # Exactly the messages the model was given: Mixtral's template has no system role.
+    roles = ["user", "assistant", "user", "assistant"]
+    assert [m["role"] for m in history] == (["system", *roles] if which == "llama" else roles)
+    assert history[-2]["content"] == cot_followup_message(prompt)
+    assert apply_chat_template(tokenizer, history[:-3]) == result.input_prompt
     # Turn 1: six greedy reasoning tokens, by hand.
     first = encode(tokenizer, result.input_prompt)
     ids = list(first)
     for step in range(6):
         ids.append(int(reference_step(model, ids, step, tokenizer.eos_token_id).argmax()))
-    assert history[2]["content"] == tokenizer.decode(ids[len(first):], skip_special_tokens=True).strip()
+    assert history[-3]["content"] == tokenizer.decode(ids[len(first):], skip_special_tokens=True).strip()
     # Turn 2 is scored; the perplexity is the first prompt's.
-    second = encode(tokenizer, apply_chat_template(tokenizer, history[:4]))
+    second = encode(tokenizer, apply_chat_template(tokenizer, history[:-1]))
     step, expected = reference_answer(model, tokenizer, second, flat_ids(tokenizer, prompt))
     assert result.answer_step == step
     np.testing.assert_allclose(result.word_scores, expected, atol=1e-4)

@@ -1,4 +1,4 @@
-"""Prompt files and the renderer: every prompt renders, strings match SPEC section 4 by hand."""
+"""Prompt files and the renderer: every prompt renders, strings match the paper's prompts by hand."""
 import json
 import logging
 from dataclasses import replace
@@ -10,13 +10,13 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import GenerationConfig, PreTrainedTokenizerFast
 
 from data_utils.errors import FuteError
-from llm_inference import prompts
 from llm_inference.prompts import (
     GENRES,
     NUM_PROMPTS,
     apply_chat_template,
     build_messages,
     cot_followup_message,
+    keeps_system_message,
     load_prompt,
     render_user_message,
     verbalizer_token_ids,
@@ -158,24 +158,25 @@ def test_chat_template_with_system():
     assert apply_chat_template(tok, messages, add_generation_prompt=False) == "<|system|>S.\n<|user|>U.\n"
 
 
-def test_chat_template_rejecting_system_drops_it(monkeypatch, caplog):
-    monkeypatch.setattr(prompts, "_NO_SYSTEM_LOGGED", set())
-    tok, _ = make_tokenizer(MIXTRAL_TEMPLATE)
-    messages = build_messages(load_prompt("sa", 4), {"text": "Great."})
-    with pytest.raises(TemplateError):  # the template itself does reject it
-        tok.apply_chat_template(messages, tokenize=False)
+def test_a_template_that_rejects_or_ignores_the_system_message_does_not_keep_it(caplog):
+    ignores = "{% for m in messages %}{% if m['role'] != 'system' %}[{{ m['content'] }}]{% endif %}{% endfor %}"
     with caplog.at_level(logging.INFO, logger="llm_inference.prompts"):
-        first = apply_chat_template(tok, messages)
-        second = apply_chat_template(tok, messages)
+        assert keeps_system_message(make_tokenizer(SYSTEM_TEMPLATE)[0])
+        assert not keeps_system_message(make_tokenizer(MIXTRAL_TEMPLATE)[0])
+        assert not keeps_system_message(make_tokenizer(ignores)[0])
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("rejects a system message" in line for line in logged)
+    assert any("ignores the system message" in line for line in logged)
+    tok, _ = make_tokenizer(MIXTRAL_TEMPLATE)
+    messages = build_messages(load_prompt("sa", 4), {"text": "Great."}, system=False)
     expected = "<s>[INST] Is the movie review below positive? \n\nGreat.\n" + ANSWER.format("yes, Yes, no, No") + " [/INST]"
-    assert first == second == expected
-    assert sum("system" in r.getMessage() for r in caplog.records) == 1
+    assert apply_chat_template(tok, messages) == expected
 
 
 def test_chat_template_other_errors_propagate():
     tok, _ = make_tokenizer("{{ raise_exception('Tool calls are not supported') }}")
     with pytest.raises(TemplateError, match="Tool calls"):
-        apply_chat_template(tok, [{"role": "system", "content": "S."}, {"role": "user", "content": "U."}])
+        keeps_system_message(tok)
 
 
 def test_no_chat_template_raises():

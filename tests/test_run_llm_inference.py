@@ -1,5 +1,6 @@
 """run_llm_inference.py and run_llm_inference_for_te.py end to end on the tiny Llama/Mixtral:
 output layout, label mapping by name, kill-and-resume, torn last lines, refusing to mix runs, bad input."""
+import hashlib
 import json
 import math
 import random
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import AutoTokenizer
 
 import run_llm_inference
 import run_llm_inference_for_te
@@ -60,8 +62,12 @@ def test_output_layout_summary_and_gold_mapped_by_name(tmp_path, tiny_mixtral):
     saved = json.loads((tmp_path / "cb_out.json").read_text())
     assert saved == json.loads(json.dumps(out))
     assert set(saved) == {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens",
-                          "seed", "variant", "cot", "summary", "results"}
+                          "chat_template", "chat_template_sha256", "seed", "variant", "cot", "summary", "results"}
     assert saved["verbalizer_tokens"] == "single"
+    own_template = AutoTokenizer.from_pretrained(tiny_mixtral).chat_template
+    assert saved["chat_template"] == {"source": f"the tokenizer of {tiny_mixtral}",
+                                      "sha256": hashlib.sha256(own_template.encode()).hexdigest()}
+    assert saved["summary"]["unscored_answers"] == 0
     assert (saved["task"], saved["dataset"], saved["prompt_index"], saved["cot"]) == ("nli", "cb", 2, False)
     assert saved["prompt_info"]["answer_choices"] == {"entailment": ["true", "True"], "neutral": ["maybe", "Maybe"],
                                                       "contradiction": ["false", "False"]}
@@ -77,6 +83,7 @@ def test_output_layout_summary_and_gold_mapped_by_name(tmp_path, tiny_mixtral):
         assert r["normalized_prob"] == pytest.approx([math.exp(s) / z for s in label_scores])
         assert r["normalized_pred"] == [0, 0, 1, 1, 2, 2][scores.index(max(scores))]
         assert r["prompt_ppl"] > 1 and r["input_prompt"].startswith("<s>[INST]")
+        assert r["token_info"]["answer_scored"] is True
     hits = [r["normalized_pred"] == r["normalized_answer"] for r in results]
     assert saved["summary"]["accuracy"] == pytest.approx(sum(hits) / 3)
     assert not (tmp_path / "cb_out.json.partial.jsonl").exists()
@@ -170,7 +177,10 @@ def test_refuses_results_of_other_data_and_never_shrinks_a_finished_file(tmp_pat
 def test_cot_runs_are_told_apart_by_their_reasoning_length(tmp_path, tiny_mixtral):
     cb_file = write_jsonl(tmp_path / "cb.jsonl", [{"premise": p, "hypothesis": h, "label": y} for p, h, y in CB[:2]])
     out = run(tmp_path / "cot", tiny_mixtral, "--cot_max_new_tokens", "3", dataset="cb", path=cb_file, prompt="10")
-    assert out["cot_max_new_tokens"] == 3 and all(len(r["chat_history"]) == 5 for r in out["results"])
+    # Mixtral's template of the paper's time takes no system message: the history is what the model saw.
+    assert out["cot_max_new_tokens"] == 3
+    assert all([m["role"] for m in r["chat_history"]] == ["user", "assistant", "user", "assistant"]
+               for r in out["results"])
     with pytest.raises(FuteError, match="cot_max_new_tokens=3.*cot_max_new_tokens=4"):
         run(tmp_path / "cot", tiny_mixtral, "--cot_max_new_tokens", "4", dataset="cb", path=cb_file, prompt="10")
     # A vanilla prompt does not depend on it: its identity and output leave it out.
@@ -262,7 +272,8 @@ def test_te_nli_cot_and_bad_x_lines(tmp_path, tiny_mixtral):
                                            for i, (p, h, _) in enumerate(CB[:2])])
     run_te(tmp_path / "y", tiny_mixtral, x, "--cot_max_new_tokens", "4", genre="nli", prompt="10")
     lines = read_lines(tmp_path / "y.jsonl")
-    assert all(line["cot"] and len(line["chat_history"]) == 5 for line in lines)
+    assert all(line["cot"] and [m["role"] for m in line["chat_history"]] == ["user", "assistant", "user", "assistant"]
+               for line in lines)
     assert {line["premise"] for line in lines} == {CB[0][0], CB[1][0]}
     assert all(line["cot_max_new_tokens"] == 4 for line in lines)
     with pytest.raises(FuteError, match="cot_max_new_tokens=4.*cot_max_new_tokens=512"):
