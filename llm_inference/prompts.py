@@ -167,6 +167,13 @@ def apply_chat_template(tokenizer, messages: list[dict[str, str]], add_generatio
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 
+def format_first_turn(tokenizer, prompt: Prompt, example: dict[str, Any], system: bool
+                      ) -> tuple[list[dict[str, str]], str]:
+    """(messages, chat-formatted text with the generation prompt) of a prompt's first user turn."""
+    messages = build_messages(prompt, example, system=system)
+    return messages, apply_chat_template(tokenizer, messages)
+
+
 def keeps_system_message(tokenizer) -> bool:
     """Whether the chat template shows the model a system message.
 

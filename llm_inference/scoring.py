@@ -51,8 +51,8 @@ from data_utils.hf_compat import cache_keyword, returned_cache
 from llm_inference.prompts import (
     Prompt,
     apply_chat_template,
-    build_messages,
     cot_followup_message,
+    format_first_turn,
     keeps_system_message,
     verbalizer_token_ids,
 )
@@ -283,8 +283,7 @@ class PromptScorer:
 
     def first_turn(self, example: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
         """(messages, formatted prompt) of the first user turn; a system turn only where the template shows it."""
-        messages = build_messages(self.prompt, example, system=self.system)
-        return messages, apply_chat_template(self.tokenizer, messages)
+        return format_first_turn(self.tokenizer, self.prompt, example, self.system)
 
     def score(self, examples: Sequence[dict[str, Any]]) -> list[ExampleScore]:
         """One batch: every example's verbalizer scores and prompt perplexity."""
