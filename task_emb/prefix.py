@@ -70,7 +70,7 @@ logger = logging.getLogger(__name__)
 # is checked on the model itself (its forward must name a cache; the cache must grow).
 T5_TYPES = frozenset({"t5", "mt5"})
 # Tested as surrogates (tests/test_prefix.py); others that pass the checks work the same way.
-TESTED_TYPES = ("bert", "gpt2", "llama", "mixtral", "qwen3", "t5")
+TESTED_TYPES = ("bert", "gpt2", "llama", "qwen3", "t5")
 
 
 class PrefixShape(NamedTuple):
