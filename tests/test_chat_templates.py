@@ -250,3 +250,12 @@ def test_the_template_is_recorded_and_a_resume_with_another_is_refused(tmp_path)
     assert run_sst2(tmp_path, folder, ZEPHYR, "run")["results"] == out["results"]  # same template: reused
     with pytest.raises(FuteError, match="chat_template_sha256"):
         run_sst2(tmp_path, folder, CHATML, "run")
+
+
+def test_llama_2_chat_ids_are_unchanged_by_taking_them_in_context():
+    tokenizer = sentencepiece_tokenizer(LLAMA_2)
+    prompt = load_prompt("sa", 0)
+    _, generation_prompt = format_first_turn(tokenizer, prompt, {"text": "Fine."}, True)
+    assert generation_prompt.endswith(" [/INST]")
+    for word in prompt.verbalizer_list:  # yes, Yes, no, No
+        assert answer_token_ids(tokenizer, generation_prompt, word) == tokenizer.encode(word, add_special_tokens=False)
