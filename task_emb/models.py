@@ -37,7 +37,12 @@ RECORD_NAME = "fute_record.json"
 
 
 def resolve_model_name(name: str) -> str:
-    return MODEL_ALIASES.get(name, name)
+    """What `from_pretrained` reads for a model name: an alias's hub id, the `hf_checkpoint/` of a
+    checkpoint folder this project wrote (a --model_save_path), or the name unchanged."""
+    name = MODEL_ALIASES.get(name, name)
+    if (Path(name) / HF_SUBDIR / "config.json").is_file():
+        return str(Path(name) / HF_SUBDIR)
+    return name
 
 
 def resolve_checkpoint(load_path: str, flag: str = "--load_path") -> str:
@@ -103,23 +108,23 @@ def load_tokenizer(name: str):
 def load_task_model(spec: DatasetSpec, model_name: str, tokenizer, load_path: str | None = None):
     """A classification/regression or QA model for `spec`, from a base model or a checkpoint.
 
-    From a checkpoint (task transfer), the backbone is always kept; the output head
-    is kept when its shape fits the new dataset and re-initialised otherwise
-    (`ignore_mismatched_sizes`), which is what the reference did. A QA checkpoint
-    loaded for a CR dataset (or the reverse) keeps the backbone and gets a new head.
+    From a checkpoint (task transfer), the backbone is always kept; see `load_head_model`
+    for the head. A QA checkpoint loaded for a CR dataset (or the reverse) keeps the
+    backbone and gets a new head.
     """
     source = resolve_checkpoint(load_path) if load_path else resolve_model_name(model_name)
-    return load_head_model(source, spec.task, spec.labels, spec.regression, tokenizer,
-                           keep_fitting_head=load_path is not None)
+    return load_head_model(source, spec.task, spec.labels, spec.regression, tokenizer)
 
 
 def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regression: bool = False,
-                    tokenizer=None, keep_fitting_head: bool = False):
+                    tokenizer=None):
     """`source` with a classification (len(labels) outputs), regression (1 output) or QA head.
 
     Dispatches on the task, never on the model's name: any architecture whose
-    Auto class has that head works. keep_fitting_head: load a checkpoint's head
-    when its shape fits, re-initialise it otherwise.
+    Auto class has that head works. A head that `source` already carries is kept when
+    its shape fits and re-initialised otherwise (`ignore_mismatched_sizes`), what the
+    reference did for transfer, and what a base model fine-tuned on another task (an
+    MNLI checkpoint given for STS-B) needs.
     """
     kwargs = {}
     if task == "cr":
@@ -143,8 +148,7 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
         raise FuteError(f"{source} (model_type {config.model_type!r}) has no {head} head in transformers; "
                         f"choose a model with one (BERT, GPT-2, T5, Llama, ...)")
     try:
-        model = load_pretrained(auto_class, source, config=config, ignore_mismatched_sizes=keep_fitting_head,
-                                dtype=MODEL_DTYPE)
+        model = load_pretrained(auto_class, source, config=config, ignore_mismatched_sizes=True, dtype=MODEL_DTYPE)
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
     if model.config.pad_token_id is None and tokenizer is not None:

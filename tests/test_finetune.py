@@ -19,7 +19,7 @@ import run_qa_train
 from configs.datasets import DATASETS
 from data_utils.errors import FuteError
 from data_utils.features import tokenize_qa
-from task_emb.models import load_task_model, load_tokenizer
+from task_emb.models import load_task_model, load_tokenizer, save_checkpoint
 
 WORDS_POS = ["great", "good", "lovely", "fine", "happy"]
 WORDS_NEG = ["bad", "awful", "poor", "boring", "sad"]
@@ -258,6 +258,29 @@ class TestBadInput:
         assert result.returncode == 2
         error_lines = [line for line in result.stderr.splitlines() if "ERROR" in line]
         assert len(error_lines) == 1 and "unknown dataset 'sst3'" in error_lines[0]
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_bert", "tiny_t5"])
+@pytest.mark.parametrize("num_labels", [2, 3])
+def test_a_checkpoint_with_a_head_of_another_shape_is_a_base_model(data, tmp_path, request, model_fixture,
+                                                                    num_labels):
+    """A checkpoint folder this project wrote (or a hub model fine-tuned elsewhere, carrying a 2- or 3-label head)
+    given as --lm_model_name for regression: the backbone is read, the head is new."""
+    base = request.getfixturevalue(model_fixture)
+    tokenizer = load_tokenizer(str(base))
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=num_labels)
+    save_checkpoint(model, tokenizer, str(tmp_path / "fine_tuned"))
+    scores = run_cr_train.main(cr_args(data, tmp_path, "stsb", tmp_path / "fine_tuned"))
+    assert "spearmanr" in scores
+    tuned = AutoModelForSequenceClassification.from_pretrained(tmp_path / "stsb_ckpt" / "hf_checkpoint")
+    assert tuned.config.num_labels == 1
+    # The same tokenizer files: the checkpoint's hf_checkpoint/ folder was read, not the bare folder.
+    assert (tmp_path / "stsb_ckpt" / "hf_checkpoint" / "tokenizer_config.json").is_file()
+    # 1 epoch at lr 1e-3 moves the backbone, so compare the starting point instead: loaded as run_cr_train does.
+    start = load_task_model(DATASETS["stsb"], str(tmp_path / "fine_tuned"), tokenizer)
+    for name, value in model.base_model.state_dict().items():
+        assert torch.equal(value, start.base_model.state_dict()[name]), name
 
 
 def test_without_model_save_path_only_scores_are_written(data, tmp_path, tiny_bert):

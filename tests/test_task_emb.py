@@ -95,6 +95,12 @@ class TestDatasetEmbeddings:
         assert np.load(tmp_path / "sst2_fim_True.npy").dtype == np.float16
 
 
+    def test_a_checkpoint_folder_as_the_surrogate(self, tmp_path, finetuned, tiny_bert):
+        """A --model_save_path folder (sst2, 2-label head) as the surrogate of a regression DTE."""
+        embedding = run_task_emb.main(data_args(tmp_path, finetuned / "sst2_bert", "stsb", "prefix", "True"))
+        assert embedding.shape == (prefix_length(tiny_bert),)
+
+
 class TestModelEmbeddings:
     def model_args(self, tmp_path, checkpoint, surrogate, task_type="cr", method="prefix", *extra):
         return ["--save_path", str(tmp_path / f"mte_{Path(checkpoint).name}_{method}"), "--load_path", str(checkpoint),
