@@ -38,6 +38,9 @@ class DatasetSpec:
     metrics: every metric reported; main_metric is also reported as "best".
     llm_genre / llm_eval_split: set for the six LLM evaluation sets.
     multiqa_name: for the MultiQA QA sets, the file name stem of the published data.
+    tsv_rename / tsv_columns: GLUE's original TSV downloads (glue_data/<TASK>/train.tsv,
+        dev.tsv) name some columns otherwise: (TSV column, field) pairs to rename, and the
+        column names of a file without a header row (CoLA's).
     """
 
     name: str
@@ -56,6 +59,8 @@ class DatasetSpec:
     llm_genre: str | None = None
     llm_eval_split: str | None = None
     multiqa_name: str | None = None
+    tsv_rename: tuple[tuple[str, str], ...] = ()
+    tsv_columns: tuple[str, ...] = ()
     notes: str = field(default="", compare=False)
 
     @property
@@ -77,14 +82,19 @@ _MACRO = ("accuracy", "macro_f1")
 
 CR_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
     _glue("wnli", ["sentence1", "sentence2"], ["not_entailment", "entailment"]),
-    _glue("mrpc", ["sentence1", "sentence2"], ["not_equivalent", "equivalent"], ("accuracy", "f1"), "f1"),
-    _glue("cola", ["sentence"], ["unacceptable", "acceptable"], ("matthews_correlation",), "matthews_correlation"),
-    _glue("stsb", ["sentence1", "sentence2"], [], ("pearsonr", "spearmanr"), "spearmanr", regression=True),
+    _glue("mrpc", ["sentence1", "sentence2"], ["not_equivalent", "equivalent"], ("accuracy", "f1"), "f1",
+          tsv_rename=(("Quality", "label"), ("#1 String", "sentence1"), ("#2 String", "sentence2"))),
+    _glue("cola", ["sentence"], ["unacceptable", "acceptable"], ("matthews_correlation",), "matthews_correlation",
+          tsv_columns=("source", "label", "original_label", "sentence")),
+    _glue("stsb", ["sentence1", "sentence2"], [], ("pearsonr", "spearmanr"), "spearmanr", regression=True,
+          tsv_rename=(("score", "label"),)),
     _glue("rte", ["sentence1", "sentence2"], ["entailment", "not_entailment"]),
     _glue("sst2", ["sentence"], ["negative", "positive"], llm_genre="sa", llm_eval_split="validation"),
     _glue("qnli", ["question", "sentence"], ["entailment", "not_entailment"]),
-    _glue("qqp", ["question1", "question2"], ["not_duplicate", "duplicate"], ("accuracy", "f1"), "f1"),
-    _glue("mnli", ["premise", "hypothesis"], _NLI3, dev_split="validation_matched"),
+    _glue("qqp", ["question1", "question2"], ["not_duplicate", "duplicate"], ("accuracy", "f1"), "f1",
+          tsv_rename=(("is_duplicate", "label"),)),
+    _glue("mnli", ["premise", "hypothesis"], _NLI3, dev_split="validation_matched",
+          tsv_rename=(("sentence1", "premise"), ("sentence2", "hypothesis"), ("gold_label", "label"))),
     DatasetSpec("boolq", "cr", "aps/super_glue", "boolq", inputs=("question", "passage"), labels=("False", "True")),
     DatasetSpec("scitail", "cr", "allenai/scitail", "tsv_format", inputs=("premise", "hypothesis"),
                 labels=("neutral", "entails"), notes="labels are strings in the hub data"),

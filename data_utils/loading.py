@@ -3,9 +3,16 @@
 Only the registry in `configs/datasets.py` says what a dataset looks like; this
 module reads it. Local data (`--dataset_path`) is a folder with one file per
 split named after the split (`train.jsonl`, `validation.jsonl`, `dev_r3.csv`,
-...) in JSONL, JSON, CSV or parquet, with the hub dataset's field names. QA data
-may also be SQuAD-format JSON (optionally gzipped), which is how the MultiQA
+...) in JSONL, JSON, CSV, TSV or parquet, with the hub dataset's field names; a
+`validation*` split may also be named `dev*` (GLUE's `dev.tsv`, `dev_matched.tsv`).
+QA data may also be SQuAD-format JSON (optionally gzipped), which is how the MultiQA
 sets are published.
+
+Files as everyday tools write them are read as meant: CSV/TSV cells are kept as text
+(a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored, JSON
+in any of pandas' `to_json` layouts is accepted, TSV is read without quoting (GLUE's
+files hold bare quote characters) with GLUE's column names mapped to the hub's, and a
+label may come as "1", "1.0", 1.0, " positive", "TRUE" or a boolean (see `label_index`).
 
 CR examples come out as {"text", "text_pair" (pairs only), "label"}; QA examples
 as {"id", "title", "context", "question", "answers": {"text": [...],
@@ -13,6 +20,7 @@ as {"id", "title", "context", "question", "answers": {"text": [...],
 """
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import logging
@@ -30,7 +38,7 @@ from data_utils.io import iter_jsonl
 
 logger = logging.getLogger(__name__)
 
-LOCAL_SUFFIXES = (".jsonl", ".json", ".json.gz", ".csv", ".parquet")
+LOCAL_SUFFIXES = (".jsonl", ".json", ".json.gz", ".csv", ".tsv", ".parquet")
 # A dataset where more than this fraction of examples has no gold label is
 # refused rather than silently shrunk (the reference used the same bound).
 MAX_MISSING_LABEL_FRACTION = 0.1
@@ -54,38 +62,87 @@ def cache_dir() -> Path:
 # ----------------------------------------------------------------------------- reading files
 
 def find_split_file(folder: Path, split: str) -> Path | None:
-    for suffix in LOCAL_SUFFIXES:
-        candidate = folder / f"{split}{suffix}"
-        if candidate.is_file():
-            return candidate
+    """`<split>.<suffix>` in folder; for a validation split also `dev...` (GLUE's file names)."""
+    names = [split] + ([split.replace("validation", "dev", 1)] if split.startswith("validation") else [])
+    for name in names:
+        for suffix in LOCAL_SUFFIXES:
+            candidate = folder / f"{name}{suffix}"
+            if candidate.is_file():
+                return candidate
     return None
 
 
-def read_table(path: Path) -> list[dict]:
-    """Rows of a JSONL/JSON/CSV/parquet file; SQuAD-format JSON is flattened to one row per question."""
+def read_table(path: Path, spec: DatasetSpec | None = None) -> list[dict]:
+    """Rows of a JSONL/JSON/CSV/TSV/parquet file; SQuAD-format JSON is flattened to one row per question.
+
+    A TSV file of a dataset with GLUE column names (`spec.tsv_rename`/`tsv_columns`) gets the hub's names.
+    """
     name = path.name
     if name.endswith(".jsonl"):
         return list(iter_jsonl(path))
-    if name.endswith(".csv") or name.endswith(".parquet"):
+    if name.endswith(".csv") or name.endswith(".tsv"):
+        return _read_delimited(path, spec)
+    if name.endswith(".parquet"):
         import pandas as pd
 
-        # keep_default_na=False: a sentence that is "NA", "null" or "None" stays that text; an empty
-        # cell is "" (and an empty label cell means "no gold label", see label_index).
-        frame = pd.read_csv(path, keep_default_na=False) if name.endswith(".csv") else pd.read_parquet(path)
-        return frame.to_dict(orient="records")
+        return pd.read_parquet(path).to_dict(orient="records")
     if name.endswith(".json") or name.endswith(".json.gz"):
         opener = gzip.open if name.endswith(".gz") else open
         try:
-            with opener(path, "rt", encoding="utf-8") as handle:
+            with opener(path, "rt", encoding="utf-8-sig") as handle:
                 content = json.load(handle)
-        except (json.JSONDecodeError, OSError, EOFError) as err:  # EOFError: a truncated .gz
+        except (json.JSONDecodeError, OSError, EOFError, UnicodeDecodeError) as err:  # EOFError: a truncated .gz
             raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
-        if isinstance(content, dict) and "data" in content:
+        if isinstance(content, dict) and "data" in content and "schema" not in content and "columns" not in content:
             return flatten_squad(content)
-        if isinstance(content, list):
-            return content
-        raise FuteError(f"{path}: expected a list of rows or SQuAD-format JSON with a 'data' key")
+        rows = _json_rows(content)
+        if rows is None:
+            raise FuteError(f"{path}: expected a list of rows, a pandas to_json layout or SQuAD-format JSON with a "
+                            f"'data' key")
+        return rows
     raise FuteError(f"{path}: unsupported file type; use one of {', '.join(LOCAL_SUFFIXES)}")
+
+
+def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
+    """CSV (comma, standard quoting) or TSV (tab, no quoting), every cell as text; "" is an empty cell."""
+    import pandas as pd
+
+    tsv = path.name.endswith(".tsv")
+    names = list(spec.tsv_columns) if tsv and spec is not None and spec.tsv_columns else None
+    try:
+        frame = pd.read_csv(path, sep="\t" if tsv else ",", quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
+                            dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                            header=None if names else "infer", names=names)
+    except UnicodeDecodeError:
+        raise FuteError(f"{path}: not UTF-8 text; save it as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
+    except pd.errors.ParserError as err:
+        raise FuteError(f"{path}: cannot be read as {'TSV' if tsv else 'CSV'}: {str(err).strip()}") from None
+    if tsv and spec is not None and spec.tsv_rename:
+        frame = frame.rename(columns=dict(spec.tsv_rename))
+    return frame.to_dict(orient="records")
+
+
+def _json_rows(content) -> list[dict] | None:
+    """Rows of JSON in any layout pandas' `to_json` writes; None for none of them.
+
+    records: [{col: v}, ...]; table: {"schema", "data": records}; split: {"columns", "index", "data": [[...]]};
+    columns: {col: {index: v}}; index: {index: {col: v}}; values: [[...]] has no names and is refused.
+    """
+    if isinstance(content, list):
+        return content if all(isinstance(row, dict) for row in content) else None
+    if not isinstance(content, dict) or not content:
+        return None
+    if "schema" in content and isinstance(content.get("data"), list):
+        return [{k: v for k, v in row.items() if k != "index"} for row in content["data"]]
+    if {"columns", "data"} <= set(content):
+        return [dict(zip(content["columns"], values)) for values in content["data"]]
+    if not all(isinstance(value, dict) for value in content.values()):
+        return None
+    inner = [set(value) for value in content.values()]
+    if all(keys == inner[0] for keys in inner) and all(str(key).lstrip("-").isdigit() for key in content):
+        return [dict(content[key]) for key in content]  # index layout: one object per row
+    index = list(next(iter(content.values())))
+    return [{column: values.get(row) for column, values in content.items()} for row in index]  # columns layout
 
 
 def flatten_squad(content: dict) -> list[dict]:
@@ -169,7 +226,7 @@ def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -
         return _read_hub_split(spec, split), spec.hub_id or ""
     path = Path(dataset_path)
     if path.is_file():
-        return read_table(path), str(path)
+        return read_table(path, spec), str(path)
     if not path.is_dir():
         raise FuteError(f"--dataset_path {path} does not exist; give a folder with one file per split, e.g. "
                         f"{split}.jsonl, or one file holding the split")
@@ -177,7 +234,7 @@ def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -
     if found is None:
         raise FuteError(f"no file for split {split!r} of {spec.name} in {path}; expected {split}.jsonl "
                         f"(or {', '.join(s for s in LOCAL_SUFFIXES[1:])})")
-    return read_table(found), str(found)
+    return read_table(found, spec), str(found)
 
 
 def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:
@@ -212,18 +269,40 @@ def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
 
 
 def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float | None:
-    """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label
-    (None, an empty CSV cell, a NaN from parquet, or the hub's -1)."""
+    """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label.
+
+    No gold label: None, an empty cell, NaN (parquet, pandas' JSON null) or the hub's -1.
+    A label may be a label name (exact, or in other letter case: Excel's "TRUE"), an
+    index as a number or as text ("1", "1.0": pandas writes a label column with a gap as
+    floats), or a boolean (boolq's False/True); surrounding spaces are ignored. A
+    non-integral number is refused, never rounded.
+    """
+    if isinstance(value, str):
+        value = value.strip()
     if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
         return None
     if spec.regression:
-        return float(value)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise FuteError(f"{where}: example {index} has label {value!r}, not a number (a regression "
+                            f"target)") from None
     if spec.label_transform == "first_char":
         value = str(value)[:1]
-    if isinstance(value, str) and not value.lstrip("-").isdigit():
-        if value not in spec.labels:
-            raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)}")
-        return spec.labels.index(value)
+    if isinstance(value, str):
+        if value in spec.labels:
+            return spec.labels.index(value)
+        same_letters = [i for i, label in enumerate(spec.labels) if label.lower() == value.lower()]
+        if len(same_letters) == 1:
+            return same_letters[0]
+        try:
+            value = float(value)
+        except ValueError:
+            raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)} "
+                            f"nor an index 0..{len(spec.labels) - 1}") from None
+    if isinstance(value, float) and not value.is_integer():
+        raise FuteError(f"{where}: example {index} has label {value!r}, which is not a class index "
+                        f"0..{len(spec.labels) - 1} ({', '.join(spec.labels)})")
     number = int(value)
     if number == -1:  # the hub's marker for "no gold label" (snli, glue test splits)
         return None

@@ -198,3 +198,150 @@ def test_multiqa_download_goes_through_a_private_temporary_file_and_is_kept(tmp_
     assert len(written) == 1 and written[0].parent == target.parent and written[0] != target
     assert written[0].name.startswith(f".{target.name}.") and not written[0].exists()  # moved into place
     assert loading.download_multiqa(spec, "dev") == target and len(written) == 1  # downloaded once
+
+
+# ------------------------------------------------------------------ files as everyday tools write them
+
+SST2_ROWS = [{"sentence": f"review number {i}", "label": i % 2} for i in range(20)]
+EXPECTED_SST2 = [{"text": f"review number {i}", "label": i % 2} for i in range(20)]
+
+
+def both_splits(folder: Path, write) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "validation"):
+        write(folder, split)
+    return str(folder)
+
+
+def test_pandas_csv_of_a_label_column_with_a_gap_writes_floats_and_loads(tmp_path):
+    frame = pd.DataFrame(SST2_ROWS)
+    frame["label"] = frame["label"].astype(float)
+    frame.loc[4, "label"] = float("nan")  # one missing label: pandas writes 0.0 / 1.0 and an empty cell
+    path = both_splits(tmp_path / "d", lambda f, s: frame.to_csv(f / f"{s}.csv", index=False))
+    assert (tmp_path / "d" / "train.csv").read_text().splitlines()[1] == "review number 0,0.0"
+    splits = load_examples(DATASETS["sst2"], path)
+    assert splits["train"] == EXPECTED_SST2[:4] + EXPECTED_SST2[5:]
+
+
+@pytest.mark.parametrize("label", [" 1 ", "1.0", 1.0, " positive", "POSITIVE", "Positive\t"])
+def test_label_spellings_of_the_same_class(tmp_path, label):
+    rows = [{"sentence": "a", "label": 0}, {"sentence": "b", "label": label}]
+    path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", rows))
+    assert [e["label"] for e in load_examples(DATASETS["sst2"], path)["train"]] == [0, 1]
+
+
+@pytest.mark.parametrize("label, message", [(1.5, "1.5, which is not a class index"), ("1.5", "not a class index"),
+                                            ("positiv", "'positiv', not one of")])
+def test_a_label_that_is_no_class_is_refused_not_rounded(tmp_path, label, message):
+    path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", [{"sentence": "a", "label": label}]))
+    with pytest.raises(FuteError, match=message):
+        load_examples(DATASETS["sst2"], path)
+
+
+@pytest.mark.parametrize("writer", ["json_booleans", "pandas_csv", "excel_csv"])
+def test_boolq_labels_as_booleans(tmp_path, writer):
+    rows = [{"question": f"q{i}", "passage": f"p{i}", "label": bool(i % 2)} for i in range(10)]
+    if writer == "json_booleans":
+        write = lambda f, s: write_jsonl(f / f"{s}.jsonl", rows)  # noqa: E731
+    elif writer == "pandas_csv":
+        write = lambda f, s: pd.DataFrame(rows).to_csv(f / f"{s}.csv", index=False)  # noqa: E731
+    else:  # a spreadsheet writes TRUE/FALSE, here with a byte-order mark and CRLF line ends
+        def write(folder, split):
+            lines = ["question,passage,label"] + [f"q{i},p{i},{'TRUE' if i % 2 else 'FALSE'}" for i in range(10)]
+            (folder / f"{split}.csv").write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    splits = load_examples(DATASETS["boolq"], both_splits(tmp_path / "d", write))
+    assert [e["label"] for e in splits["train"]] == [i % 2 for i in range(10)]  # boolq: 0 False, 1 True
+    assert splits["train"][3] == {"text": "q3", "text_pair": "p3", "label": 1}
+
+
+def test_csv_cells_stay_text(tmp_path):
+    rows = [{"sentence": text, "label": 1} for text in ("1.50", "007", "NA", "True", "null", "-1")]
+    path = both_splits(tmp_path / "d", lambda f, s: pd.DataFrame(rows).to_csv(f / f"{s}.csv", index=False))
+    assert [e["text"] for e in load_examples(DATASETS["sst2"], path)["train"]] == [r["sentence"] for r in rows]
+
+
+def test_a_csv_that_is_not_utf8_names_the_fix(tmp_path):
+    def write(folder, split):
+        (folder / f"{split}.csv").write_bytes("sentence,label\ncaf\xe9 cr\xe8me,1\n".encode("cp1252"))
+    with pytest.raises(FuteError, match="not UTF-8 text; save it as UTF-8"):
+        load_examples(DATASETS["sst2"], both_splits(tmp_path / "d", write))
+
+
+@pytest.mark.parametrize("orient", ["records", "columns", "index", "split", "table", "lines"])
+def test_every_pandas_to_json_layout(tmp_path, orient):
+    frame = pd.DataFrame(SST2_ROWS)
+
+    def write(folder, split):
+        if orient == "lines":
+            frame.to_json(folder / f"{split}.jsonl", orient="records", lines=True)
+        else:
+            frame.to_json(folder / f"{split}.json", orient=orient)
+    assert load_examples(DATASETS["sst2"], both_splits(tmp_path / "d", write))["train"] == EXPECTED_SST2
+
+
+def test_datasets_to_json_and_to_csv(tmp_path):
+    import datasets
+
+    data = datasets.Dataset.from_list(SST2_ROWS)
+    json_path = both_splits(tmp_path / "j", lambda f, s: data.to_json(str(f / f"{s}.jsonl")))
+    csv_path = both_splits(tmp_path / "c", lambda f, s: data.to_csv(str(f / f"{s}.csv")))
+    assert load_examples(DATASETS["sst2"], json_path)["train"] == EXPECTED_SST2
+    assert load_examples(DATASETS["sst2"], csv_path)["train"] == EXPECTED_SST2
+
+
+# GLUE's original downloads (glue_data/<TASK>/{train,dev}.tsv), written here in their layouts.
+GLUE_TSV = {
+    "mrpc": ("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+             "1\t702876\t702977\tHe said \"we will win\" and left .\tHe said they would win , then went .\n"
+             "0\t2108705\t2108831\tThe \"Jaguar\" costs $ 40 .\tYucaipa 's shares rose 5 % .\n",
+             [{"text": 'He said "we will win" and left .', "text_pair": "He said they would win , then went .",
+               "label": 1},
+              {"text": 'The "Jaguar" costs $ 40 .', "text_pair": "Yucaipa 's shares rose 5 % .", "label": 0}]),
+    "cola": ("gj04\t1\t\tOur friends won't buy this analysis , let alone the next one we propose .\n"
+             "gj04\t0\t*\tThey drank the pub .\n",
+             [{"text": "Our friends won't buy this analysis , let alone the next one we propose .", "label": 1},
+              {"text": "They drank the pub .", "label": 0}]),
+    "sst2": ("sentence\tlabel\nit 's a charming and \" often \" affecting journey . \t1\nunflinchingly bleak \t0\n",
+             [{"text": "it 's a charming and \" often \" affecting journey . ", "label": 1},
+              {"text": "unflinchingly bleak ", "label": 0}]),
+    "stsb": ("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+             "0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\tA plane is taking off.\tAn air plane is taking off."
+             "\t5.000\n",
+             [{"text": "A plane is taking off.", "text_pair": "An air plane is taking off.", "label": 5.0}]),
+    "qqp": ("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+            "201359\t303345\t303346\tWhy are \"African-Americans\" so beautiful?\tWhy are hispanics so beautiful?\t0\n",
+            [{"text": 'Why are "African-Americans" so beautiful?', "text_pair": "Why are hispanics so beautiful?",
+              "label": 0}]),
+}
+
+
+@pytest.mark.parametrize("task", GLUE_TSV)
+def test_glue_original_tsv_files(tmp_path, task):
+    text, expected = GLUE_TSV[task]
+    folder = tmp_path / "glue_data" / task.upper()
+    folder.mkdir(parents=True)
+    (folder / "train.tsv").write_text(text)
+    (folder / "dev.tsv").write_text(text)  # the validation split
+    splits = load_raw_splits(DATASETS[task], str(folder))
+    assert len(splits["dev"]) == len(expected)
+    examples = load_examples(DATASETS[task], str(folder))
+    assert examples["train"] == expected and examples["dev"] == expected
+
+
+def test_glue_mnli_tsv_uses_gold_label_and_dev_matched(tmp_path):
+    header = ("index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\tsentence1_parse\t"
+              "sentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label\n")
+    row = "0\t31193\t31193n\tgovernment\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tThe \"new\" rights are nice.\t" \
+          "Everyone loves them.\tneutral\tneutral\n"
+    (tmp_path / "train.tsv").write_text(header + row)
+    (tmp_path / "dev_matched.tsv").write_text(header + row.replace("neutral\tneutral", "contradiction\tcontradiction"))
+    splits = load_examples(DATASETS["mnli"], str(tmp_path))
+    assert splits["train"] == [{"text": 'The "new" rights are nice.', "text_pair": "Everyone loves them.", "label": 1}]
+    assert splits["dev"][0]["label"] == 2
+
+
+def test_a_tsv_line_with_extra_fields_names_the_file(tmp_path):
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\na\t1\nb\t0\textra\n")
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\na\t1\n")
+    with pytest.raises(FuteError, match=r"train.tsv: cannot be read as TSV"):
+        load_examples(DATASETS["sst2"], str(tmp_path))
