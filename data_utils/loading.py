@@ -265,6 +265,8 @@ def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
             example["text_pair"] = str(row[spec.inputs[1]])
         examples.append(example)
     _check_not_empty(examples, missing, where)
+    if missing:
+        logger.warning("%s: %d examples have no gold label and are left out", where, missing)
     return examples
 
 

@@ -213,7 +213,7 @@ def both_splits(folder: Path, write) -> str:
     return str(folder)
 
 
-def test_pandas_csv_of_a_label_column_with_a_gap_writes_floats_and_loads(tmp_path):
+def test_pandas_csv_of_a_label_column_with_a_gap_writes_floats_and_loads(tmp_path, caplog):
     frame = pd.DataFrame(SST2_ROWS)
     frame["label"] = frame["label"].astype(float)
     frame.loc[4, "label"] = float("nan")  # one missing label: pandas writes 0.0 / 1.0 and an empty cell
@@ -221,6 +221,7 @@ def test_pandas_csv_of_a_label_column_with_a_gap_writes_floats_and_loads(tmp_pat
     assert (tmp_path / "d" / "train.csv").read_text().splitlines()[1] == "review number 0,0.0"
     splits = load_examples(DATASETS["sst2"], path)
     assert splits["train"] == EXPECTED_SST2[:4] + EXPECTED_SST2[5:]
+    assert "sst2 train" in caplog.text and "1 examples have no gold label and are left out" in caplog.text
 
 
 @pytest.mark.parametrize("label", [" 1 ", "1.0", 1.0, " positive", "POSITIVE", "Positive\t"])
