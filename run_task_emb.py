@@ -26,8 +26,9 @@ from data_utils import cli
 from data_utils.errors import FuteError
 from data_utils.io import atomic_open, ensure_parent_writable, run_record, write_json
 from data_utils.loading import get_spec
-from data_utils.unsup_pool import (build_inputs, drop_excluded_sources, load_hub_pool, pool_names, read_local_pool,
-                                   sample_per_source, shuffle_examples, write_model_inputs)
+from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,
+                                   pool_record, read_local_pool, sample_per_source, shuffle_examples,
+                                   write_model_inputs)
 from task_emb import pipeline
 from task_emb.fim import FIM_ESTIMATORS
 from task_emb.models import load_tokenizer, resolve_checkpoint
@@ -75,6 +76,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help=f"x' per pool dataset (default {UNSUP_POOL['max_per_source']})")
     p.add_argument("--model_te_read_num_processes", type=int, default=10,
                    help="processes that load the hub pool in parallel")
+    p.add_argument("--allow_partial_pool", type=cli.str2bool, default=False,
+                   help="go on when more than 10%% of the pool sources cannot be read (they are recorded)")
     p.add_argument("--unsup_data_path", default=None,
                    help="local x' pool: a JSONL file (or folder of them) with 'text' and optional 'text_pair'; "
                         "default: the CrossFit datasets from the hub")
@@ -156,8 +159,10 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
         spec = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)
         if spec.task != args.task_type:
             raise FuteError(f"the model was fine-tuned on {spec.name}, a {spec.task} dataset; use --task_type {spec.task}")
-        inputs = build_inputs(load_pool(args, exclude="transfer"), args.task_type, cr_is_pair=spec.is_pair)
+        pool, pool_info = load_pool(args, exclude="transfer")
+        inputs = build_inputs(pool, args.task_type, cr_is_pair=spec.is_pair)
         training = pipeline.model_training_set(checkpoint, spec, inputs, tokenizer, hp["max_len"], micro_batch, device)
+        training.info["pool"] = pool_info
     else:
         training = pipeline.llm_training_set(args.load_path, args.task_type, args.lm_model_name, tokenizer, hp["max_len"])
 
@@ -185,28 +190,37 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     return embedding
 
 
-def load_pool(args: argparse.Namespace, exclude: str) -> list:
-    """The unsupervised pool U: local JSONL or the hub's CrossFit datasets, minus the `exclude` list
-    (by source name), at most N per source, shuffled once (seed 42, as the reference)."""
+def load_pool(args: argparse.Namespace, exclude: str) -> tuple[list, dict]:
+    """(x' pool, its record): local JSONL or the hub's CrossFit datasets, minus the `exclude` list
+    (by source name), at most N per source, shuffled once (seed 42, as the reference).
+
+    Sources that failed are recorded; more than 10% of them stop the run unless --allow_partial_pool.
+    """
     per_source = args.max_data_for_task_emb_train or UNSUP_POOL["max_per_source"]
     if args.unsup_data_path:
-        local = drop_excluded_sources(read_local_pool(args.unsup_data_path), exclude)
+        examples, failed = read_local_pool(args.unsup_data_path)
+        local = drop_excluded_sources(examples, exclude)
         if not local:
             raise FuteError(f"every example of --unsup_data_path {args.unsup_data_path} comes from a source excluded "
                             f"for {exclude!r} (configs/unsup_pool.py); add examples of other sources")
         examples = sample_per_source(local, per_source, UNSUP_POOL["seed"])
+        total = len({example.source for example in local}) + len(failed)
     else:
-        examples = load_hub_pool(pool_names(exclude), per_source, UNSUP_POOL["seed"], args.model_te_read_num_processes)
-    return shuffle_examples(examples, UNSUP_POOL["seed"])
+        names = pool_names(exclude)
+        examples, failed = load_hub_pool(names, per_source, UNSUP_POOL["seed"], args.model_te_read_num_processes)
+        total = len(names)
+    check_pool_failures(failed, total, args.allow_partial_pool)
+    return shuffle_examples(examples, UNSUP_POOL["seed"]), pool_record(examples, failed)
 
 
 def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """x' for an LLM: the pool minus the task's evaluation sets, cut to the surrogate's input budget."""
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
-    examples = load_pool(args, exclude=args.task_type)
+    examples, pool_info = load_pool(args, exclude=args.task_type)
     count = write_model_inputs(args.save_path, examples, args.task_type, max_lines=UNSUP_POOL["max_llm_lines"],
                                seed=UNSUP_POOL["seed"], overwrite=args.overwrite, tokenizer=tokenizer)
-    write_json(Path(args.save_path).with_suffix(".record.json"), run_record({**vars(args), "lines": count}, argv))
+    write_json(Path(args.save_path).with_suffix(".record.json"),
+               run_record({**vars(args), "lines": count, "pool": pool_info}, argv))
     return count
 
 

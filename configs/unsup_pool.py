@@ -17,10 +17,16 @@ reference cut 80/20 from one split read the whole split here.
 
 Hub ids: the reference called `datasets.load_dataset(<short name>)`, which ran a
 loading script. `datasets>=4` refuses scripts, so the ids below are the repositories
-the datasets moved to (mostly parquet). They were written from memory and could NOT
-be verified offline (only RobZamp/sick and community-datasets/definite_pronoun_resolution
-were checked against a stored copy of their hub pages): a dataset that fails to load
-is skipped with a warning by `data_utils.unsup_pool.load_hub_pool`.
+the datasets moved to (mostly parquet). Where copies of public hub pages, commits and
+code (2025-26) showed an entry wrong, it was corrected; each correction says its kind:
+  moved     the repository moved to another id (same data and fields);
+  parquet   the repository still holds only a loading script, but its automatic parquet
+            conversion (`revision="refs/convert/parquet"`) loads;
+  mirror    a third-party parquet re-upload of a script-only repository ("fields
+            checked" where its field names were seen to match the template).
+Other entries are unconfirmed either way. `python scripts/check_hub.py --pool` checks
+each against the live hub; a source that fails is skipped and recorded by
+`data_utils.unsup_pool.load_hub_pool`, and a run stops when more than 10% fail.
 """
 from __future__ import annotations
 
@@ -36,6 +42,8 @@ class PoolSource:
     split: str = "train"
     # One template = a single text; two = a pair (text, text_pair).
     templates: tuple[str, ...] = ("{text}",)
+    # A hub revision to read, e.g. "refs/convert/parquet" for a script-only repository.
+    revision: str | None = None
 
 
 _S = PoolSource
@@ -69,7 +77,7 @@ POOL_SOURCES: dict[str, PoolSource] = {
     "commongen": _S("allenai/common_gen", templates=("{concepts}",)),
     "commonsense_qa": _S("tau/commonsense_qa", templates=("{question}",)),
     "cos_e": _S("Salesforce/cos_e", "v1.11", templates=("{question}",)),
-    "cosmos_qa": _S("allenai/cosmos_qa", templates=("{question}", "{context}")),
+    "cosmos_qa": _S("Samsoup/cosmos_qa", templates=("{question}", "{context}")),  # mirror (allenai/cosmos_qa)
     "crawl_domain": _S("Zaid/crawl_domain", templates=("{example}",)),
     "crows_pairs": _S("nyu-mll/crows_pairs", split="test", templates=("sentence 1: {sent_more}", "sentence 2: {sent_less}")),
     "dbpedia_14": _S("fancyzhx/dbpedia_14", templates=("{content}",)),
@@ -78,10 +86,11 @@ POOL_SOURCES: dict[str, PoolSource] = {
     "dream": _S("dataset-org/dream", templates=("{question}", "{dialogue}")),
     "duorc": _S("ibm/duorc", "SelfRC", templates=("question: {question} context: {plot}",)),
     "e2e_nlg_cleaned": _S("tuetschek/e2e_nlg_cleaned", templates=("{meaning_representation}",)),
-    "emo": _S("SemEvalWorkshop/emo"),
+    "emo": _S("oneonlee/cleansed_emocontext"),  # mirror (SemEvalWorkshop/emo)
     "emotion": _S("dair-ai/emotion"),
-    "empathetic_dialogues": _S("facebook/empathetic_dialogues", templates=("{prompt}", "{context}")),
-    "ethos": _S("iamollas/ethos", "multilabel"),
+    "empathetic_dialogues": _S("facebook/empathetic_dialogues", templates=("{prompt}", "{context}"),
+                               revision="refs/convert/parquet"),  # parquet
+    "ethos": _S("iamollas/ethos", "multilabel", revision="refs/convert/parquet"),  # parquet
     "financial_phrasebank": _S("takala/financial_phrasebank", "sentences_allagree", templates=("{sentence}",)),
     "freebase_qa": _S("community-datasets/freebase_qa", templates=("{RawQuestion}",)),
     "gigaword": _S("Harvard/gigaword", templates=("summarize: {document}",)),
@@ -93,11 +102,11 @@ POOL_SOURCES: dict[str, PoolSource] = {
     "glue_rte": _S("nyu-mll/glue", "rte", templates=_PAIR_S12),
     "glue_sst2": _S("nyu-mll/glue", "sst2", templates=("sentence: {sentence}",)),
     "glue_wnli": _S("nyu-mll/glue", "wnli", templates=_PAIR_S12),
-    "google_wellformed_query": _S("google-research-datasets/google_wellformed_query", templates=("{content}",)),
-    "hate_speech18": _S("odegiber/hate_speech18"),
+    "google_wellformed_query": _S("tasksource/google_wellformed_query", templates=("{content}",)),  # mirror
+    "hate_speech18": _S("tasksource/hate_speech18"),  # mirror (odegiber/hate_speech18)
     "hate_speech_offensive": _S("tdavidson/hate_speech_offensive", templates=("{tweet}",)),
     "hatexplain": _S("Hate-speech-CNERG/hatexplain", templates=("{post_tokens}",)),
-    "health_fact": _S("ImperialCollegeLondon/health_fact", templates=("{claim}",)),
+    "health_fact": _S("marcov/health_fact_promptsource", templates=("{claim}",)),  # mirror
     "hellaswag": _S("Rowan/hellaswag", templates=("{ctx}",)),
     "hotpot_qa": _S("hotpotqa/hotpot_qa", "distractor", templates=("question: {question}",)),
     "imdb": _S("stanfordnlp/imdb"),
@@ -112,37 +121,37 @@ POOL_SOURCES: dict[str, PoolSource] = {
     "lama": _S("facebook/lama", "squad", templates=("{masked_sentence}",)),
     "liar": _S("ucsbnlp/liar", templates=("statement: {statement}", "speaker: {speaker}")),
     "limit": _S("ibm/limit", templates=("{sentence}",)),
-    "math_qa": _S("allenai/math_qa", templates=("{Problem}",)),
+    "math_qa": _S("regisss/math_qa", templates=("{Problem}",)),  # mirror (allenai/math_qa), fields checked
     "mc_taco": _S("CogComp/mc_taco", split="validation", templates=("{sentence}", "{question}")),
     "medical_questions_pairs": _S("curaihealth/medical_questions_pairs", templates=("question 1: {question_1}", "question 2: {question_2}")),
     "mocha": _S("allenai/mocha", templates=("question: {question}", "context: {context}")),
     "multi_news": _S("alexfabbri/multi_news", templates=("summarize: {document}",)),
-    "numer_sense": _S("INK-USC/numer_sense", templates=("{sentence}",)),
+    "numer_sense": _S("tasksource/numer_sense", templates=("{sentence}",)),  # mirror (INK-USC/numer_sense)
     "onestop_english": _S("iastate/onestop_english"),
     "openbookqa": _S("allenai/openbookqa", "main", templates=("{question_stem}",)),
     "paws": _S("google-research-datasets/paws", "labeled_final", templates=_PAIR_S12),
-    "piqa": _S("ybisk/piqa", templates=("goal: {goal}", "solution 1: {sol1}")),
+    "piqa": _S("baber/piqa", templates=("goal: {goal}", "solution 1: {sol1}")),  # mirror (ybisk/piqa), fields checked
     "poem_sentiment": _S("google-research-datasets/poem_sentiment", templates=("{verse_text}",)),
     # The reference downloaded ProtoQA from github (iesl/protoqa-data), not from the hub.
     "proto_qa": _S("iesl/protoqa", templates=("{question[normalized]}",)),
-    "qa_srl": _S("luheng/qa_srl", templates=("question: {question} context: {sentence}",)),
+    "qa_srl": _S("luheng/qa_srl", templates=("question: {question} context: {sentence}",), revision="refs/convert/parquet"),  # parquet
     "qasc": _S("allenai/qasc", templates=("{question}",)),
     "quail": _S("textmachinelab/quail", templates=("{question}", "{context}")),
-    "quarel": _S("allenai/quarel", templates=("{question}",)),
+    "quarel": _S("community-datasets/quarel", templates=("{question}",)),  # moved
     "quartz": _S("allenai/quartz", templates=("{question} {para}",)),
     "quoref": _S("allenai/quoref", templates=("question: {question} context: {context}",)),
     "race": _S("ehovy/race", "middle", templates=("{question}", "{article}")),
-    "reddit_tifu": _S("ctr4si/reddit_tifu", "long", templates=("summarize: {documents}",)),
+    "reddit_tifu": _S("ctr4si/reddit_tifu", "long", templates=("summarize: {documents}",), revision="refs/convert/parquet"),  # parquet
     "ropes": _S("allenai/ropes", templates=("question: {question}", "situation: {situation}")),
     "rotten_tomatoes": _S("cornell-movie-review-data/rotten_tomatoes"),
-    "samsum": _S("Samsung/samsum", templates=("summarize: {dialogue}",)),
-    "scicite": _S("allenai/scicite", templates=("{string}",)),
+    "samsum": _S("knkarthick/samsum", templates=("summarize: {dialogue}",)),  # moved (Samsung/samsum is gone)
+    "scicite": _S("allenai/scicite", templates=("{string}",), revision="refs/convert/parquet"),  # parquet
     "sciq": _S("allenai/sciq", templates=("{question}", "{support}")),
     "scitail": _S("allenai/scitail", "snli_format", templates=_PAIR_S12),
     "search_qa": _S("kyunghyuncho/search_qa", "train_test_val", templates=("question: {question} category: {category}",)),
     "sick": _S("RobZamp/sick", templates=("sentence 1: {sentence_A}", "sentence 2: {sentence_B}")),
     "sms_spam": _S("ucirvine/sms_spam", templates=("{sms}",)),
-    "social_i_qa": _S("allenai/social_i_qa", templates=("{question}", "{context}")),
+    "social_i_qa": _S("lighteval/siqa", templates=("{question}", "{context}")),  # mirror, fields checked
     "spider": _S("xlangai/spider", templates=("{question}",)),
     "squad": _S("rajpurkar/squad", templates=("question: {question} context: {context}",)),
     "superglue_cb": _S("aps/super_glue", "cb", templates=_PAIR_NLI),
@@ -154,17 +163,17 @@ POOL_SOURCES: dict[str, PoolSource] = {
     "superglue_wsc": _S("aps/super_glue", "wsc.fixed", templates=("text: {text}", "span1_text: {span1_text}")),
     "swag": _S("allenai/swag", "regular", templates=("{startphrase}",)),
     "tab_fact": _S("wenhu/tab_fact", "tab_fact", templates=("statement: {statement}", "table_caption: {table_caption}")),
-    "trec": _S("CogComp/trec"),
+    "trec": _S("CogComp/trec", revision="refs/convert/parquet"),  # parquet
     "tweet_eval": _S("cardiffnlp/tweet_eval", "emotion"),
     "tweet_qa": _S("ucsbnlp/tweet_qa", templates=("question: {Question} context: {Tweet}",)),
     "web_questions": _S("stanfordnlp/web_questions", templates=("{question}",)),
     "wiki_bio": _S("michaelauli/wiki_bio", templates=("{input_text[context]}",)),
     "wiki_qa": _S("microsoft/wiki_qa", templates=("question: {question}", "answer: {answer}")),
     "wiki_split": _S("google-research-datasets/wiki_split", templates=("sentence 1: {simple_sentence_1}", "sentence 2: {simple_sentence_2}")),
-    "wikisql": _S("Salesforce/wikisql", templates=("{question}",)),
+    "wikisql": _S("Salesforce/wikisql", templates=("{question}",), revision="refs/convert/parquet"),  # parquet
     "winogrande": _S("allenai/winogrande", "winogrande_xl", templates=("{sentence} (A) {option1} (B) {option2}",)),
-    "wiqa": _S("allenai/wiqa", templates=("{question_stem}", "{question_para_step}")),
-    "xsum": _S("EdinburghNLP/xsum", templates=("summarize: {document}",)),
+    "wiqa": _S("tasksource/wiqa", templates=("{question_stem}", "{question_para_step}")),  # mirror (allenai/wiqa)
+    "xsum": _S("EdinburghNLP/xsum", templates=("summarize: {document}",), revision="refs/convert/parquet"),  # parquet
     "yahoo_answers_topics": _S("community-datasets/yahoo_answers_topics", templates=("question_title: {question_title}", "question_content: {question_content}")),
     "yelp_polarity": _S("fancyzhx/yelp_polarity"),
     "yelp_review_full": _S("Yelp/yelp_review_full"),

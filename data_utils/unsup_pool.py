@@ -1,8 +1,11 @@
-"""The unsupervised pool U and the model inputs x' drawn from it (SPEC sections 1 and 3).
+"""The unsupervised pool U and the model inputs x' drawn from it.
 
 A pool example is one text or a pair of texts plus the dataset it came from. The pool
 comes from local JSONL files (`read_local_pool`) or from the CrossFit datasets of the
 hub (`load_hub_pool`, table in `configs.unsup_pool`), at most N examples per dataset.
+Both return the sources that failed with their one-line errors, so a run can record
+what its pool was made of (`pool_record`) and refuse one that shrank too far
+(`check_pool_failures`): the reference skipped failing sources without a trace.
 `build_inputs` turns examples into x' for one task type, and `write_model_inputs`
 writes x' as the JSONL that an LLM answers (`run_llm_inference_for_te.py`).
 
@@ -33,6 +36,8 @@ from data_utils.io import iter_jsonl_lines, write_jsonl
 logger = logging.getLogger(__name__)
 
 TASK_TYPES = ("cr", "qa", "sa", "nli")
+# A pool with more failed sources than this fraction is refused unless the user allows it.
+MAX_FAILED_FRACTION = 0.1
 EXCLUDE_CHOICES = ("transfer", "sa", "nli", "none")
 
 # A loader takes a table entry and returns an indexable dataset (`datasets.Dataset`
@@ -51,12 +56,13 @@ class PoolExample:
 # Reading the pool
 # ---------------------------------------------------------------------------
 
-def read_local_pool(path: str | Path) -> list[PoolExample]:
-    """Read pool examples from a JSONL file, or from every `*.jsonl` in a folder.
+def read_local_pool(path: str | Path) -> tuple[list[PoolExample], dict[str, str]]:
+    """(examples, failed files) from a JSONL file, or from every `*.jsonl` in a folder.
 
     Each line: {"text": str, "text_pair": str (optional), "source": str (optional,
     default the file stem)}. A line without a non-empty "text" is an error naming
-    file and line; an empty "text_pair" counts as no pair. Result: sorted by source,
+    file and line: for a single file it stops the run; in a folder the file is left
+    out and returned in `failed` (file name -> error). Examples: sorted by source,
     file order within a source.
     """
     path = Path(path)
@@ -65,11 +71,33 @@ def read_local_pool(path: str | Path) -> list[PoolExample]:
         if not files:
             raise FuteError(f"no *.jsonl file in the pool folder {path}; write the pool as JSONL with a 'text' field")
     elif path.is_file():
-        files = [path]
+        return sorted(_read_pool_file(path), key=lambda e: e.source), {}
     else:
         raise FuteError(f"pool file not found: {path}; give a JSONL file or a folder of them")
-    examples = [example for file in files for example in _read_pool_file(file)]
-    return sorted(examples, key=lambda e: e.source)  # stable: keeps file order within a source
+    examples, failed = [], {}
+    for file in files:
+        try:
+            examples.extend(_read_pool_file(file))
+        except FuteError as err:
+            logger.warning("pool file %s left out: %s", file.name, err)
+            failed[file.name] = str(err)
+    return sorted(examples, key=lambda e: e.source), failed  # stable: keeps file order within a source
+
+
+def pool_record(examples: Sequence[PoolExample], failed: dict[str, str]) -> dict[str, Any]:
+    """What a run's pool was made of: {"sources": {source: examples used}, "failed": {source: error}}."""
+    counts: dict[str, int] = defaultdict(int)
+    for example in examples:
+        counts[example.source] += 1
+    return {"sources": dict(sorted(counts.items())), "failed": dict(sorted(failed.items()))}
+
+
+def check_pool_failures(failed: dict[str, str], total: int, allow_partial: bool) -> None:
+    """Refuse a pool where more than MAX_FAILED_FRACTION of `total` sources failed, unless allowed."""
+    if failed and len(failed) > MAX_FAILED_FRACTION * total and not allow_partial:
+        raise FuteError(f"{len(failed)} of {total} pool sources could not be read ({', '.join(sorted(failed))}); "
+                        f"fix them (python scripts/check_hub.py --pool tells why) or pass --allow_partial_pool True "
+                        f"to go on without them (they are recorded)")
 
 
 def _read_pool_file(path: Path) -> list[PoolExample]:
@@ -153,15 +181,16 @@ def load_hub_pool(
     seed: int = 42,
     num_processes: int = 1,
     loader: Loader | None = None,
-) -> list[PoolExample]:
-    """Load at most `max_per_source` examples from each named hub dataset.
+) -> tuple[list[PoolExample], dict[str, str]]:
+    """(examples, failed sources): at most `max_per_source` examples from each named hub dataset.
 
     Per dataset: a seeded random permutation of row indices is walked in blocks of
     `max_per_source` rows (`select` by index: a large dataset is never turned into a
     Python list) until that many non-empty examples are found; they are returned in
     row order. Names are sorted and handed out to `num_processes` workers in order,
     so the result does not depend on the process count. A dataset that fails to
-    load is skipped with a warning (the reference crashed); a summary is logged.
+    load is skipped with a warning and returned in `failed` (name -> one-line error);
+    a summary is logged.
     `loader` replaces `datasets.load_dataset` (tests use a fake one); with
     num_processes > 1 it must be picklable (a module-level function).
     """
@@ -181,24 +210,24 @@ def load_hub_pool(
     else:
         results = [work(name) for name in names]
 
-    examples, failed = [], []
+    examples, failed = [], {}
     for name, loaded, error in results:
         if error is not None:
             logger.warning("pool dataset %s skipped: %s", name, error)
-            failed.append(name)
+            failed[name] = error
         else:
             examples.extend(loaded)
     logger.info("pool: %d of %d datasets loaded, %d examples%s", len(names) - len(failed), len(names),
                 len(examples), f"; skipped: {', '.join(failed)}" if failed else "")
     if names and len(failed) == len(names):
         raise FuteError("no pool dataset could be loaded (offline?); connect to the hub or build the pool from local JSONL files")
-    return examples
+    return examples, failed
 
 
 def _hub_loader(source: PoolSource) -> Any:
     import datasets  # lazy: importing datasets is slow and most callers never need the hub
 
-    return datasets.load_dataset(source.hub_id, source.config, split=source.split)
+    return datasets.load_dataset(source.hub_id, source.config, split=source.split, revision=source.revision)
 
 
 def _load_one(name: str, max_per_source: int, seed: int, loader: Loader) -> tuple[str, list[PoolExample], str | None]:
@@ -220,7 +249,8 @@ def _load_one(name: str, max_per_source: int, seed: int, loader: Loader) -> tupl
         sample = sorted(kept[:max_per_source], key=lambda pair: pair[0])
         return name, [example for _, example in sample], None
     except Exception as err:  # noqa: BLE001 - any failure of one dataset must not stop the pool
-        return name, [], f"{type(err).__name__}: {err}"
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        return name, [], f"{type(err).__name__}: {first_line}"
 
 
 def _example_from_row(row: dict, templates: tuple[str, ...], name: str) -> PoolExample | None:

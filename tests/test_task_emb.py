@@ -117,6 +117,8 @@ class TestModelEmbeddings:
         assert record["embedding"]["task"] == "sst2"  # read from the checkpoint's record
         assert record["embedding"]["kind"] == "MTE" and record["embedding"]["method"] == "prefix-fute"
         assert record["config"]["num_train_examples"] == 6 * 4  # 6 pool sources x 4
+        pool = record["config"]["pool"]
+        assert pool["failed"] == {} and len(pool["sources"]) == 6 and set(pool["sources"].values()) == {4}
         assert record["config"]["hyper_parameters"]["learning_rate"] == 1e-3
 
     def test_mte_fim_of_a_qa_model(self, tmp_path, finetuned, tiny_t5):
@@ -342,6 +344,25 @@ class TestGenerateModelData:
         assert sorted(line["data_index"] for line in lines) == list(range(count))
 
 
+    def test_the_x_prime_record_names_the_pool_and_a_shrunk_pool_stops(self, tmp_path, tiny_t5):
+        pool = tmp_path / "pool"
+        pool.mkdir()
+        for source in ("agnews", "yelp"):
+            (pool / f"{source}.jsonl").write_text("".join(json.dumps({"text": f"{source} text {i}"}) + "\n"
+                                                          for i in range(4)))
+        (pool / "broken.jsonl").write_text('{"text": "fine"}\n{"text": \n')
+        argv = ["--save_path", str(tmp_path / "x"), "--task_type", "sa", "--input_type", "model",
+                "--task_emb_type", "prefix", "--task_emb_model_lm_name", str(tiny_t5),
+                "--generate_model_data_only", "True", "--unsup_data_path", str(pool),
+                "--max_data_for_task_emb_train", "3"]
+        with pytest.raises(FuteError, match=r"1 of 3 pool sources could not be read \(broken.jsonl\)"):
+            run_task_emb.main(argv)
+        assert run_task_emb.main([*argv, "--allow_partial_pool", "True"]) == 6
+        pool_info = json.loads((tmp_path / "x.record.json").read_text())["config"]["pool"]
+        assert pool_info["sources"] == {"agnews": 3, "yelp": 3}
+        assert list(pool_info["failed"]) == ["broken.jsonl"] and "broken.jsonl:2" in pool_info["failed"]["broken.jsonl"]
+
+
 class TestBadInput:
     def test_missing_checkpoint(self, tmp_path, tiny_t5):
         with pytest.raises(FuteError, match="--load_path .*does not exist"):
@@ -537,7 +558,7 @@ def test_x_prime_is_the_pool_shuffled_once(tmp_path, tiny_t5):
                        "--task_emb_type", "prefix", "--generate_model_data_only", "True",
                        "--task_emb_model_lm_name", str(tiny_t5), "--unsup_data_path", str(POOL),
                        "--max_data_for_task_emb_train", "3"])
-    pool = sample_per_source(read_local_pool(POOL), 3, 42)
+    pool = sample_per_source(read_local_pool(POOL)[0], 3, 42)
     random.Random(42).shuffle(pool)
     lines = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text().splitlines()]
     assert [line["content"] for line in lines] == [e.text_pair or e.text for e in pool]

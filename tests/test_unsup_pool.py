@@ -14,7 +14,9 @@ from data_utils.unsup_pool import (
     PoolExample,
     build_inputs,
     drop_excluded_sources,
+    check_pool_failures,
     load_hub_pool,
+    pool_record,
     pool_names,
     read_local_pool,
     sample_per_source,
@@ -93,7 +95,8 @@ def test_read_local_pool_fields_and_default_source(tmp_path):
         json.dumps({"text": "c"}),
         json.dumps({"text": "d", "text_pair": ""}),
     ])
-    got = read_local_pool(path)
+    got, failed = read_local_pool(path)
+    assert failed == {}
     assert got == [
         PoolExample("c", None, "mypool"),
         PoolExample("d", None, "mypool"),
@@ -104,7 +107,26 @@ def test_read_local_pool_fields_and_default_source(tmp_path):
 def test_read_local_pool_folder_reads_every_file(tmp_path):
     _write_lines(tmp_path / "b.jsonl", [json.dumps({"text": "from b"})])
     _write_lines(tmp_path / "a.jsonl", [json.dumps({"text": "from a"})])
-    assert [(e.text, e.source) for e in read_local_pool(tmp_path)] == [("from a", "a"), ("from b", "b")]
+    assert [(e.text, e.source) for e in read_local_pool(tmp_path)[0]] == [("from a", "a"), ("from b", "b")]
+
+
+def test_a_pool_folder_records_the_files_it_cannot_read(tmp_path, caplog):
+    _write_lines(tmp_path / "a.jsonl", [json.dumps({"text": "from a"})])
+    _write_lines(tmp_path / "broken.jsonl", [json.dumps({"text": "ok"}), "{not json"])
+    with caplog.at_level(logging.WARNING, logger="data_utils.unsup_pool"):
+        examples, failed = read_local_pool(tmp_path)
+    assert [e.source for e in examples] == ["a"]
+    assert list(failed) == ["broken.jsonl"] and "broken.jsonl:2" in failed["broken.jsonl"]
+    assert "pool file broken.jsonl left out" in caplog.text
+    assert pool_record(examples, failed) == {"sources": {"a": 1}, "failed": failed}
+
+
+def test_more_than_a_tenth_of_the_sources_failing_stops_unless_allowed():
+    failed = {"x": "OSError: gone", "y": "DatasetNotFoundError: no such repo"}
+    check_pool_failures(failed, total=20, allow_partial=False)  # 10%: still fine
+    with pytest.raises(FuteError, match=r"2 of 19 pool sources could not be read \(x, y\).*--allow_partial_pool True"):
+        check_pool_failures(failed, total=19, allow_partial=False)
+    check_pool_failures(failed, total=19, allow_partial=True)
 
 
 def test_read_local_pool_malformed_line_names_file_and_line(tmp_path):
@@ -163,7 +185,8 @@ NAMES = ["imdb", "glue_mrpc", "sick", "glue_cola"]
 
 
 def test_load_hub_pool_sample_matches_seeded_permutation():
-    got = load_hub_pool(NAMES, max_per_source=10, seed=7, loader=_fake_loader)
+    got, failed = load_hub_pool(NAMES, max_per_source=10, seed=7, loader=_fake_loader)
+    assert failed == {}
     assert [e.source for e in got] == [n for n in sorted(NAMES) for _ in range(10)]
     # Independent computation: the first 10 non-empty rows of the seeded permutation.
     perm = np.random.default_rng(7).permutation(ROWS)
@@ -177,22 +200,24 @@ def test_load_hub_pool_sample_matches_seeded_permutation():
 
 
 def test_load_hub_pool_independent_of_process_count():
-    one = load_hub_pool(NAMES, max_per_source=6, seed=42, num_processes=1, loader=_fake_loader)
-    two = load_hub_pool(list(reversed(NAMES)), max_per_source=6, seed=42, num_processes=2, loader=_fake_loader)
+    one, _ = load_hub_pool(NAMES, max_per_source=6, seed=42, num_processes=1, loader=_fake_loader)
+    two, _ = load_hub_pool(list(reversed(NAMES)), max_per_source=6, seed=42, num_processes=2, loader=_fake_loader)
     assert one == two and len(one) == 24
 
 
 def test_load_hub_pool_reads_by_index_blocks():
     spy = _SpyDataset(100_000)
-    got = load_hub_pool(["imdb"], max_per_source=8, seed=0, loader=lambda source: spy)
+    got, _ = load_hub_pool(["imdb"], max_per_source=8, seed=0, loader=lambda source: spy)
     assert len(got) == 8
     assert [len(block) for block in spy.selected] == [8]  # one block of 8 rows, never the whole set
 
 
 def test_load_hub_pool_skips_a_failing_dataset(caplog):
     with caplog.at_level(logging.WARNING, logger="data_utils.unsup_pool"):
-        got = load_hub_pool(NAMES, max_per_source=4, seed=0, loader=_failing_imdb_loader)
+        got, failed = load_hub_pool(NAMES, max_per_source=4, seed=0, loader=_failing_imdb_loader)
     assert sorted({e.source for e in got}) == ["glue_cola", "glue_mrpc", "sick"]
+    assert list(failed) == ["imdb"] and "hub unreachable" in failed["imdb"] and "\n" not in failed["imdb"]
+    assert pool_record(got, failed)["sources"] == {"glue_cola": 4, "glue_mrpc": 4, "sick": 4}
     assert any("imdb" in r.getMessage() and "hub unreachable" in r.getMessage() for r in caplog.records)
 
 
@@ -209,13 +234,18 @@ def test_load_hub_pool_unknown_name():
 def test_default_loader_calls_load_dataset_with_table_entry(monkeypatch):
     calls = []
 
-    def fake_load_dataset(path, name=None, split=None):
-        calls.append((path, name, split))
+    def fake_load_dataset(path, name=None, split=None, revision=None):
+        calls.append((path, name, split, revision))
+        if path == "CogComp/trec":
+            return datasets.Dataset.from_dict({"text": ["a question?"], "coarse_label": [0]})
         return datasets.Dataset.from_dict({"sentence1": ["x", "y"], "sentence2": ["u", "v"]})
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    got = load_hub_pool(["glue_rte"], max_per_source=5, seed=0)
-    assert calls == [("nyu-mll/glue", "rte", "train")]
+    got, _ = load_hub_pool(["glue_rte"], max_per_source=5, seed=0)
+    assert calls == [("nyu-mll/glue", "rte", "train", None)]
+    # A script-only repository is read from its parquet conversion.
+    trec, _ = load_hub_pool(["trec"], max_per_source=5, seed=0)
+    assert calls[-1] == ("CogComp/trec", None, "train", "refs/convert/parquet") and trec[0].text == "a question?"
     assert [(e.text, e.text_pair) for e in got] == [("sentence 1: x", "sentence 2: u"), ("sentence 1: y", "sentence 2: v")]
 
 
