@@ -38,6 +38,10 @@ class DatasetSpec:
     metrics: every metric reported; main_metric is also reported as "best".
     llm_genre / llm_eval_split: set for the six LLM evaluation sets.
     multiqa_name: for the MultiQA QA sets, the file name stem of the published data.
+    revision: the hub revision to read (e.g. "refs/convert/parquet", the automatic parquet
+        conversion of a repository that holds only a loading script); None = main.
+    archive: (file in the hub repository, member) of a published zip whose member holds the
+        data as "<sentence>@<label>" lines in latin-1, read when nothing on the hub loads.
     tsv_rename / tsv_columns: GLUE's original TSV downloads (glue_data/<TASK>/train.tsv,
         dev.tsv) name some columns otherwise: (TSV column, field) pairs to rename, and the
         column names of a file without a header row (CoLA's).
@@ -59,6 +63,8 @@ class DatasetSpec:
     llm_genre: str | None = None
     llm_eval_split: str | None = None
     multiqa_name: str | None = None
+    revision: str | None = None
+    archive: tuple[str, str] | None = None
     tsv_rename: tuple[tuple[str, str], ...] = ()
     tsv_columns: tuple[str, ...] = ()
     notes: str = field(default="", compare=False)
@@ -100,8 +106,12 @@ CR_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
                 labels=("neutral", "entails"), notes="labels are strings in the hub data"),
     DatasetSpec("snli", "cr", "stanfordnlp/snli", inputs=("premise", "hypothesis"), labels=_NLI3,
                 notes="examples labelled -1 (no gold label) are dropped"),
+    # takala/financial_phrasebank holds only a loading script, which datasets>=4 refuses: its parquet
+    # conversion is read if the hub has one for sentences_allagree, otherwise the published zip in the
+    # same repository (Sentences_AllAgree.txt, the paper's data).
     DatasetSpec("financial_phrasebank", "cr", "takala/financial_phrasebank", "sentences_allagree", dev_split=None,
-                inputs=("sentence",), labels=("negative", "neutral", "positive")),
+                inputs=("sentence",), labels=("negative", "neutral", "positive"), revision="refs/convert/parquet",
+                archive=("data/FinancialPhraseBank-v1.0.zip", "FinancialPhraseBank-v1.0/Sentences_AllAgree.txt")),
     DatasetSpec("medqa", "cr", "medalpaca/medical_meadow_medqa", dev_split=None, inputs=("input", "instruction"),
                 labels=("A", "B", "C", "D", "E"), label_field="output", label_transform="first_char"),
     DatasetSpec("medical_questions_pairs", "cr", "curaihealth/medical_questions_pairs", dev_split=None,

@@ -200,7 +200,8 @@ def load_raw_splits(spec: DatasetSpec, dataset_path: str | None = None) -> dict[
         if dataset_path is None and spec.multiqa_name is not None:
             rows[role] = read_table(download_multiqa(spec, "train" if role == "train" else "dev"))
         else:
-            if dataset_path is not None and not Path(dataset_path).is_dir():
+            local_archive = dataset_path is not None and _local_archive(spec, Path(dataset_path)) is not None
+            if dataset_path is not None and not Path(dataset_path).is_dir() and not local_archive:
                 raise FuteError(f"--dataset_path {dataset_path} is not a folder; it must hold one file per split, "
                                 f"e.g. {spec.train_split}.jsonl")
             rows[role] = load_split(spec, split, dataset_path)[0]
@@ -225,6 +226,9 @@ def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -
     if dataset_path is None:
         return _read_hub_split(spec, split), spec.hub_id or ""
     path = Path(dataset_path)
+    archive = _local_archive(spec, path)
+    if archive is not None:
+        return read_archive(spec, archive), str(archive)
     if path.is_file():
         return read_table(path, spec), str(path)
     if not path.is_dir():
@@ -241,12 +245,65 @@ def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:
     import datasets
 
     try:
-        data = datasets.load_dataset(spec.hub_id, spec.hub_config, split=split)
+        data = datasets.load_dataset(spec.hub_id, spec.hub_config, split=split, revision=spec.revision)
     except Exception as err:  # the hub raises many types; all mean the same to the user
+        message = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        if spec.archive is not None:
+            logger.info("%s: %s; reading the published archive %s instead", spec.hub_id, message, spec.archive[0])
+            return read_archive(spec, download_archive(spec))
         raise FuteError(f"cannot load {spec.hub_id} ({spec.hub_config or 'default'}) split {split} from the hub: "
-                        f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; "
-                        f"pass --dataset_path with local files") from None
+                        f"{message}; pass --dataset_path with local files") from None
     return data.to_list()
+
+
+def _local_archive(spec: DatasetSpec, path: Path) -> Path | None:
+    """A local copy of `spec.archive`: the zip or member file given, or the member file in a folder."""
+    if spec.archive is None:
+        return None
+    if path.is_file() and path.suffix in (".zip", ".txt"):
+        return path
+    member = path / Path(spec.archive[1]).name
+    return member if member.is_file() else None
+
+
+def download_archive(spec: DatasetSpec) -> Path:
+    """The dataset's published zip, downloaded once into the Hugging Face cache."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(spec.hub_id, spec.archive[0], repo_type="dataset"))
+    except Exception as err:  # noqa: BLE001 - offline, gone, gated: all mean the same to the user
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FuteError(f"cannot download {spec.archive[0]} of {spec.hub_id} ({first_line}); pass --dataset_path "
+                        f"with a local copy of {Path(spec.archive[1]).name} or of the zip") from None
+
+
+def read_archive(spec: DatasetSpec, path: Path) -> list[dict]:
+    """Rows {input field: sentence, label field: label name} of `spec.archive`'s member.
+
+    `path` is the zip or the member file itself. Each non-empty line is "<sentence>@<label>"
+    (the sentence may hold "@" itself: the label follows the last one), in latin-1.
+    """
+    import zipfile
+
+    member = spec.archive[1]
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            if member not in archive.namelist():
+                raise FuteError(f"{path} holds no {member}; give the published FinancialPhraseBank-v1.0.zip or "
+                                f"{Path(member).name} itself")
+            raw = archive.read(member)
+    else:
+        raw = path.read_bytes()
+    rows = []
+    for number, line in enumerate(raw.decode("latin-1").splitlines(), start=1):
+        if not line.strip():
+            continue
+        sentence, at, label = line.rpartition("@")
+        if not at:
+            raise FuteError(f"{path}:{number}: not a '<sentence>@<label>' line")
+        rows.append({spec.inputs[0]: sentence.strip(), spec.label_field: label.strip()})
+    return rows
 
 
 # ----------------------------------------------------------------------------- examples

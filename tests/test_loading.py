@@ -346,3 +346,89 @@ def test_a_tsv_line_with_extra_fields_names_the_file(tmp_path):
     (tmp_path / "dev.tsv").write_text("sentence\tlabel\na\t1\n")
     with pytest.raises(FuteError, match=r"train.tsv: cannot be read as TSV"):
         load_examples(DATASETS["sst2"], str(tmp_path))
+
+
+# ------------------------------------------------------------------ financial_phrasebank: script-only on the hub
+
+PHRASEBANK_LINES = ["Sales rose 5 % .@positive", "The caf\xe9 closed .@negative", "Shares were flat .@neutral",
+                    "Mail us @ the office .@neutral"] * 5  # latin-1 text; an "@" inside a sentence
+
+
+def phrasebank_zip(path: Path, member="FinancialPhraseBank-v1.0/Sentences_AllAgree.txt") -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, ("\r\n".join(PHRASEBANK_LINES) + "\r\n").encode("latin-1"))
+    return path
+
+
+def expected_phrasebank():
+    labels = {"negative": 0, "neutral": 1, "positive": 2}
+    return sorted((line.rpartition("@")[0].strip(), labels[line.rpartition("@")[2]]) for line in PHRASEBANK_LINES)
+
+
+def as_pairs(splits):
+    return sorted((e["text"], e["label"]) for role in ("train", "dev") for e in splits[role])
+
+
+def test_financial_phrasebank_falls_back_to_the_published_zip(tmp_path, monkeypatch):
+    import datasets
+    import huggingface_hub
+
+    calls = []
+
+    def script_only(path, name=None, split=None, revision=None):
+        calls.append((path, name, split, revision))
+        raise RuntimeError("Dataset scripts are no longer supported, but found financial_phrasebank.py")
+
+    def download(repo_id, filename, repo_type=None):
+        calls.append((repo_id, filename, repo_type))
+        return str(phrasebank_zip(tmp_path / "FinancialPhraseBank-v1.0.zip"))
+
+    monkeypatch.setattr(datasets, "load_dataset", script_only)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    splits = load_examples(DATASETS["financial_phrasebank"])
+    assert calls == [("takala/financial_phrasebank", "sentences_allagree", "train", "refs/convert/parquet"),
+                     ("takala/financial_phrasebank", "data/FinancialPhraseBank-v1.0.zip", "dataset")]
+    assert as_pairs(splits) == expected_phrasebank() and (len(splits["train"]), len(splits["dev"])) == (16, 4)
+
+
+def test_financial_phrasebank_from_the_parquet_conversion_when_the_hub_has_it(monkeypatch):
+    import datasets
+
+    rows = {"sentence": ["Up .", "Down .", "Flat ."] * 4, "label": [2, 0, 1] * 4}
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None, revision=None:
+                        datasets.Dataset.from_dict(rows))
+    splits = load_examples(DATASETS["financial_phrasebank"])
+    assert sorted(as_pairs(splits)) == sorted(zip(rows["sentence"], rows["label"]))
+
+
+@pytest.mark.parametrize("given", ["zip", "txt", "folder"])
+def test_financial_phrasebank_from_a_local_copy(tmp_path, given):
+    zip_path = phrasebank_zip(tmp_path / "FinancialPhraseBank-v1.0.zip")
+    txt = tmp_path / "copy" / "Sentences_AllAgree.txt"
+    txt.parent.mkdir()
+    txt.write_bytes(("\n".join(PHRASEBANK_LINES) + "\n").encode("latin-1"))
+    path = {"zip": zip_path, "txt": txt, "folder": txt.parent}[given]
+    assert as_pairs(load_examples(DATASETS["financial_phrasebank"], str(path))) == expected_phrasebank()
+
+
+def test_financial_phrasebank_offline_names_the_local_copy(monkeypatch):
+    import datasets
+    import huggingface_hub
+
+    def offline(*args, **kwargs):
+        raise OSError("We couldn't connect to the hub")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(FuteError, match="cannot download data/FinancialPhraseBank-v1.0.zip.*--dataset_path.*"
+                                        "Sentences_AllAgree.txt"):
+        load_examples(DATASETS["financial_phrasebank"])
+
+
+def test_a_line_without_a_label_names_file_and_line(tmp_path):
+    bad = tmp_path / "Sentences_AllAgree.txt"
+    bad.write_bytes(b"Good .@positive\nno label here\n")
+    with pytest.raises(FuteError, match=r"Sentences_AllAgree.txt:2: not a '<sentence>@<label>' line"):
+        load_examples(DATASETS["financial_phrasebank"], str(bad))
