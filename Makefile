@@ -2,6 +2,7 @@
 #   make test       install everything into .venv (once) and run the test suite
 #   make demo       install everything into .venv (once) and run the CPU demo
 #   make test-min   install the lowest versions requirements.txt admits into .venv-min and run the fast suite
+#   make check-hub  (needs network) check that every dataset and pool source loads from the hub today
 PYTHON   ?= python3
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
@@ -14,7 +15,7 @@ MIN_STAMP := $(MIN_VENV)/.installed
 # that admits newer releases would pull a CUDA build of several GB.
 TORCH    := torch==2.13.0
 
-.PHONY: setup setup-min test test-fast test-min demo clean
+.PHONY: setup setup-min test test-fast test-min check-hub demo clean
 
 setup: $(STAMP)
 
@@ -45,6 +46,9 @@ test-fast: setup
 
 test-min: setup-min
 	HF_HUB_OFFLINE=1 $(MIN_PY) -m pytest -q -m "not slow"
+
+check-hub: setup
+	$(PY) scripts/check_hub.py --pool --json hub_check.json
 
 demo: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/demo.py
