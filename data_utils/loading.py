@@ -437,8 +437,11 @@ def load_examples(spec: DatasetSpec, dataset_path: str | None = None,
 def _check_fields(row: dict, fields: tuple[str, ...], where: str, index: int) -> None:
     missing = [f for f in fields if f not in row]
     if missing:
-        raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))}); "
-                        f"local files must use the hub dataset's field names")
+        # A spreadsheet in a locale with decimal commas exports CSV with ";" between cells.
+        hint = ("; the file looks ';'-separated: export it as comma-separated CSV" if len(row) == 1
+                and ";" in next(iter(row)) else "; local files must use the hub dataset's field names")
+        raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))})"
+                        f"{hint}")
 
 
 def _check_not_empty(examples: list[dict], missing: int, where: str) -> None:

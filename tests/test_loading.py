@@ -432,3 +432,9 @@ def test_a_line_without_a_label_names_file_and_line(tmp_path):
     bad.write_bytes(b"Good .@positive\nno label here\n")
     with pytest.raises(FuteError, match=r"Sentences_AllAgree.txt:2: not a '<sentence>@<label>' line"):
         load_examples(DATASETS["financial_phrasebank"], str(bad))
+
+
+def test_a_semicolon_separated_spreadsheet_export_names_the_fix(tmp_path):
+    path = both_splits(tmp_path / "d", lambda f, s: (f / f"{s}.csv").write_text("sentence;label\ngood;1\n"))
+    with pytest.raises(FuteError, match="looks ';'-separated: export it as comma-separated CSV"):
+        load_examples(DATASETS["sst2"], path)
