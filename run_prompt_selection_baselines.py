@@ -1,4 +1,4 @@
-"""Score the 13 prompts of one LLM on one dataset with every prompt-selection baseline (SPEC section 5).
+"""Score the 13 prompts of one LLM on one dataset with every prompt-selection baseline (docs/method.md section 6).
 
 Example (the reference's command):
     python run_prompt_selection_baselines.py --save_path=./result/ps/llama-13b_sst2 \

@@ -1,6 +1,6 @@
 """Task embeddings: prefix (TuPaTE-style) or FIM (TaskEmb-style), baseline or FUTE, on a surrogate model.
 
-Modes (SPEC sections 1 and 3):
+Modes (docs/method.md, sections 1-4):
   --input_type data                   DTE of a labelled dataset (--is_baseline True: the original
                                       method's fixed schedule; False: FUTE's, with early stopping)
   --input_type model --load_path CKPT MTE of a fine-tuned LM, learned from its outputs on x'
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     if args.generate_model_data_only:
         return generate_model_inputs(args, argv)
 
-    # Hyper-parameters: the table of SPEC section 3, flags win (TextEmb reads the data like a DTE).
+    # Hyper-parameters: the table of docs/method.md section 4, flags win (TextEmb reads the data like a DTE).
     input_kind = "llm" if args.llm_mode else args.input_type
     method = "fim" if args.task_emb_type == "text" else args.task_emb_type
     hp = pipeline.hyper_parameters(input_kind, args.task_type, method, args.is_baseline, {

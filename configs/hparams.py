@@ -1,4 +1,4 @@
-"""Default hyper-parameters (SPEC section 3), as data.
+"""Default hyper-parameters (docs/method.md section 4), as data.
 
 A flag given on the command line always wins over these values; the resolved
 values are written into the JSON record next to every output.

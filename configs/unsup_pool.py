@@ -181,8 +181,8 @@ POOL_SOURCES: dict[str, PoolSource] = {
 
 # Transfer experiments: the reference's `get_exclude_read_list_transfer()` (the CR/QA
 # targets present in the pool) plus two targets the reference forgot, so their
-# training text leaked into x' (SPEC section 8).
-# Targets of SPEC section 6 that are not in the pool, so nothing to exclude: wnli/mrpc/...
+# training text leaked into x' (docs/method.md section 8).
+# Transfer targets (configs/datasets.py) that are not in the pool, so nothing to exclude: wnli/mrpc/...
 # are glue_*; stsb, snli, medqa, squad_v2 and the MultiQA sets have no pool entry.
 EXCLUDE_FOR_TRANSFER: tuple[str, ...] = (
     "glue_cola",
@@ -203,14 +203,14 @@ EXCLUDE_FOR_TRANSFER: tuple[str, ...] = (
 )
 
 # LLM prompt selection: the reference's `get_exclude_read_list_llm()` per task type.
-# (Its "mcqa" entry, for a task type SPEC does not cover, is left out.)
+# (Its "mcqa" entry, for a task type this project does not cover, is left out.)
 # wanli is an NLI test set but is not in the pool, so it needs no entry.
 EXCLUDE_FOR_LLM: dict[str, tuple[str, ...]] = {
     "sa": ("glue_sst2", "imdb", "rotten_tomatoes"),
     "nli": ("superglue_cb", "anli"),
 }
 
-# The LLM evaluation sets of SPEC section 6 -> their pool name (None: not in the pool).
+# The LLM evaluation sets (configs/datasets.py) -> their pool name (None: not in the pool).
 LLM_EVAL_SETS_IN_POOL: dict[str, dict[str, str | None]] = {
     "sa": {"sst2": "glue_sst2", "imdb": "imdb", "rotten_tomatoes": "rotten_tomatoes"},
     "nli": {"cb": "superglue_cb", "anli": "anli", "wanli": None},

@@ -1,4 +1,4 @@
-"""Prompt-selection baselines: one score per prompt, higher = better (SPEC section 5).
+"""Prompt-selection baselines: one score per prompt, higher = better (docs/method.md section 6).
 
 Every function is pure and works on plain arrays; reading the inference files is
 the entry script's job. Shapes, for P prompts, N examples and L labels:

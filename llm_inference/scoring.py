@@ -1,6 +1,6 @@
 """Scoring a prompt with an LLM: greedy generation, verbalizer scores, prompt perplexity.
 
-For one example and one prompt (SPEC section 4):
+For one example and one prompt (docs/method.md section 5):
 
 1. The user message is rendered and formatted with the model's chat template
    (token ids of the formatted text, no extra special tokens: the template writes them).

@@ -13,7 +13,7 @@ An inference file is recognised by its top-level keys (`prompt_index`, `task`,
   score = max over its verbalizers, softmax over labels, prediction = the label of
   the best verbalizer), in the genre's one label order.
 
-The task metric of a prompt (Performance in SPEC section 7) is the dataset's main
+The task metric of a prompt (Performance in docs/method.md section 7) is the dataset's main
 metric from configs/datasets.py (accuracy for SA, macro-F1 for NLI), recomputed
 from predictions and gold labels; a file's own summary, when it has one, must agree.
 

@@ -60,7 +60,7 @@ class TrainingSet:
 
 
 def hyper_parameters(input_kind: str, task_type: str, method: str, is_baseline: bool, overrides: dict) -> dict:
-    """SPEC section 3's table for this mode, with every flag the user gave taking precedence.
+    """The defaults table of docs/method.md section 4 for this mode, with every flag the user gave taking precedence.
 
     Checked before any model loads: sizes and epochs at least 1, the batch a multiple of
     the accumulation steps (FuteError naming the flag)."""

@@ -77,7 +77,7 @@ def test_every_prompt_renders(genre, number):
 
 
 def test_prompt_files_match_spec_table():
-    # Checked by hand against SPEC section 4 and the original's sa_use.json / nli_use.json.
+    # Checked by hand against the paper's prompts (README, configs/prompts/) and the original's sa_use.json / nli_use.json.
     sa1 = load_prompt("sa", 1)
     assert sa1.template == "{text} How does the viewer feel about the movie? "
     assert sa1.verbalizers == {"positive": ("good", "Good", "positive"), "negative": ("bad", "Bad", "negative")}

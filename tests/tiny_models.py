@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_MAX_LENGTH = 512
 
-# Every verbalizer of the SA and NLI prompts (SPEC section 4).
+# Every verbalizer of the SA and NLI prompts (configs/prompts/).
 VERBALIZER_WORDS: tuple[str, ...] = (
     "yes", "Yes", "no", "No", "good", "Good", "bad", "Bad", "positive", "negative",
     "maybe", "Maybe", "correct", "uncertain", "incorrect", "true", "True", "false",
