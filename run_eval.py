@@ -22,6 +22,7 @@ from pathlib import Path
 
 from data_utils import cli
 from data_utils.errors import FuteError
+from configs.datasets import GENRES
 from configs.models import MODEL_ALIASES
 from data_utils.io import atomic_open, read_json, run_record, write_json
 from llm_inference import selection_eval, selection_files
@@ -393,7 +394,7 @@ def _add_fute_scores(scores, sources, prompt_sets, emb_dir: str, methods: list[s
 def _llm_genre(embedding: records.Embedding) -> str | None:
     """sa / nli for an LLM MTE (its record's task_type), None for any other embedding."""
     task_type = embedding.config.get("task_type")
-    return task_type if task_type in selection_eval.GENRES else None
+    return task_type if task_type in GENRES else None
 
 
 def _find_llm_mte(embeddings, method: str, model: str, prompt: int, genre: str, emb_dir: str) -> records.Embedding:

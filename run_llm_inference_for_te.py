@@ -48,11 +48,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from configs.datasets import GENRES
 from data_utils import cli
 from data_utils.io import run_record, write_json
 from llm_inference.data import read_model_inputs
 from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer, load_llm_model
-from llm_inference.prompts import GENRES, load_prompt
+from llm_inference.prompts import load_prompt
 from llm_inference.records import ResultLog, check_same_inputs, example_record, prompt_info
 from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
 

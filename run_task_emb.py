@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from configs.datasets import TASK_TYPES
 from configs.hparams import UNSUP_POOL
 from data_utils import cli
 from data_utils.errors import FuteError
@@ -35,9 +36,6 @@ from task_emb.models import load_tokenizer, resolve_checkpoint
 from task_emb.targets import SOFT_LABEL_LOSSES
 
 logger = logging.getLogger("run_task_emb")
-
-TASK_TYPES = ("cr", "qa", "sa", "nli")
-
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -20,6 +20,10 @@ GENRE_LABELS: dict[str, tuple[str, ...]] = {
     "sa": ("negative", "positive"),
     "nli": ("entailment", "neutral", "contradiction"),
 }
+GENRES: tuple[str, ...] = tuple(GENRE_LABELS)
+# What a task embedding is learned for: a dataset class (classification/regression, extractive QA)
+# or an LLM task genre.
+TASK_TYPES: tuple[str, ...] = ("cr", "qa", *GENRES)
 
 # Where the eight MultiQA sets are published (SQuAD-2.0 JSON, gzipped).
 MULTIQA_URL = "https://multiqa.s3.amazonaws.com/squad2-0_format_data/{name}_{split}.json.gz"

@@ -29,13 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from configs.datasets import TASK_TYPES
+from configs.hparams import UNSUP_POOL
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
 from data_utils.errors import FuteError
 from data_utils.io import iter_jsonl_lines, write_jsonl
 
 logger = logging.getLogger(__name__)
 
-TASK_TYPES = ("cr", "qa", "sa", "nli")
 # A pool with more failed sources than this fraction is refused unless the user allows it.
 MAX_FAILED_FRACTION = 0.1
 EXCLUDE_CHOICES = ("transfer", "sa", "nli", "none")
@@ -177,7 +178,7 @@ def drop_excluded_sources(examples: Sequence[PoolExample], exclude: str) -> list
 
 def load_hub_pool(
     names: Iterable[str],
-    max_per_source: int = 1000,
+    max_per_source: int = UNSUP_POOL["max_per_source"],
     seed: int = 42,
     num_processes: int = 1,
     loader: Loader | None = None,
@@ -378,7 +379,7 @@ def write_model_inputs(
     path: str | Path,
     examples: Sequence[PoolExample],
     task_type: str,
-    max_lines: int = 10000,
+    max_lines: int = UNSUP_POOL["max_llm_lines"],
     seed: int = 42,
     overwrite: bool = False,
     cr_is_pair: bool = False,

@@ -26,13 +26,13 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from configs.datasets import GENRES
 from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)
 
-NUM_PROMPTS = 13
-NUM_TEMPLATES = 10
-GENRES = ("sa", "nli")
+NUM_TEMPLATES = 10  # per genre, in configs/prompts/<genre>.json
+NUM_PROMPTS = 13  # the templates, then templates 0-2 again with chain-of-thought
 
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "configs" / "prompts"
 

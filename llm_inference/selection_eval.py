@@ -33,13 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
+from configs.datasets import GENRES
 from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)
 
 NdcgFn = Callable[[Sequence[float]], float]
 
-GENRES = ("sa", "nli")
 GENRE_NAMES = {"sa": "SA", "nli": "NLI"}
 NUMBERS = ("performance", "rate", "ndcg")
 NUMBER_NAMES = {"performance": "Performance", "rate": "Rate", "ndcg": "NDCG"}

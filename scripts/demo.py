@@ -47,6 +47,7 @@ import run_task_emb  # noqa: E402
 from data_utils import cli  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from llm_inference.models import unpack_gguf  # noqa: E402
+from llm_inference.prompts import NUM_PROMPTS  # noqa: E402
 
 logger = logging.getLogger("demo")
 SAMPLES = ROOT / "data" / "samples"
@@ -55,7 +56,6 @@ SAMPLES = ROOT / "data" / "samples"
 CR_TASKS = "sst2,rotten_tomatoes,mrpc,qqp"
 QA_TASKS = "cq,comqa"
 LLM_SETS = {"sa": "sst2", "nli": "cb"}  # one evaluation set per LLM genre
-NUM_PROMPTS = 13
 
 
 def package_path(package: str, *parts: str) -> str:

@@ -9,7 +9,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from data_utils.errors import FuteError
 from llm_inference.models import load_llm, resolve_model
-from llm_inference.prompts import GENRES, NUM_PROMPTS, apply_chat_template, cot_followup_message, load_prompt
+from configs.datasets import GENRES
+from llm_inference.prompts import NUM_PROMPTS, apply_chat_template, cot_followup_message, load_prompt
 from llm_inference.scoring import (
     GenerationSettings,
     PromptScorer,

@@ -10,8 +10,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import GenerationConfig, PreTrainedTokenizerFast
 
 from data_utils.errors import FuteError
+from configs.datasets import GENRES
 from llm_inference.prompts import (
-    GENRES,
     NUM_PROMPTS,
     apply_chat_template,
     build_messages,
