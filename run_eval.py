@@ -107,7 +107,7 @@ def _ndcg_description(args: argparse.Namespace, everything: str) -> str:
 
 def _report_head(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     """The first keys of a table's JSON: how it was made, and the NDCG settings it used."""
-    return {"record": run_record(dict(vars(args)), list(argv) if argv is not None else None),
+    return {"record": run_record(dict(vars(args)), argv, __file__),
             "ndcg_gain": args.ndcg_gain, "ndcg_k": args.ndcg_k, "ndcg_scale": args.ndcg_scale}
 
 
@@ -260,7 +260,7 @@ def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, 
     paths = plot_embeddings(chosen, stem, seed=args.seed, title=args.title or method)
     config = dict(vars(args), embeddings=[str(e.path) for e in chosen])
     write_json(_output(stem, ".record.json"),
-               run_record(config, list(argv) if argv is not None else None))
+               run_record(config, argv, __file__))
     return paths
 
 

@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "results": results,
     }
     write_json(save_path, output)
-    write_json(save_path.with_suffix(".record.json"), run_record({**vars(args), "device": str(device)}, argv))
+    write_json(save_path.with_suffix(".record.json"), run_record({**vars(args), "device": str(device)}, argv, __file__))
     log.path.unlink(missing_ok=True)
     logger.info("%s: accuracy %.4f, macro-F1 %.4f on %d examples", save_path,
                 output["summary"]["accuracy"], output["summary"]["macro_f1"], len(results))

@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unscored = sum(line["token_info"].get("answer_scored") is False for line in log.load().values())
     config = {**vars(args), "device": str(device), "lines": len(examples), "chat_template": template.record(),
               "unscored_answers": unscored}
-    write_json(log.path.with_suffix(".record.json"), run_record(config, argv))
+    write_json(log.path.with_suffix(".record.json"), run_record(config, argv, __file__))
     return len(pending)
 
 

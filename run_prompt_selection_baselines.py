@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     config = {**vars(args), "save_path": str(save_path)}
     output["record"] = {
-        **run_record(config, list(argv) if argv is not None else None),
+        **run_record(config, argv, __file__),
         "model": prompts.model,
         "dataset": prompts.dataset,
         "task": prompts.genre,

@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     with atomic_open(save_path, "wb") as handle:
         np.save(handle, embedding)
     config = {**vars(args), "device": str(device), "hyper_parameters": hp, **training.info}
-    record = run_record(config, argv)
+    record = run_record(config, argv, __file__)
     record["embedding"] = {"task": training.task_name, "kind": "DTE" if input_kind == "data" else "MTE",
                            "method": method_name,
                            "dim": int(embedding.shape[0]), "dtype": args.save_dtype}
@@ -218,7 +218,7 @@ def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) 
     count = write_model_inputs(args.save_path, examples, args.task_type, max_lines=UNSUP_POOL["max_llm_lines"],
                                seed=UNSUP_POOL["seed"], overwrite=args.overwrite, tokenizer=tokenizer)
     write_json(Path(args.save_path).with_suffix(".record.json"),
-               run_record({**vars(args), "lines": count, "pool": pool_info}, argv))
+               run_record({**vars(args), "lines": count, "pool": pool_info}, argv, __file__))
     return count
 
 

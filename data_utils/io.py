@@ -130,11 +130,15 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_record(config: dict[str, Any], argv: list[str] | None = None) -> dict[str, Any]:
-    """A small JSON-able record of how an output was made: command, config, versions."""
-    command = argv if argv is not None else sys.argv[1:]
+def run_record(config: dict[str, Any], argv: list[str] | None, script: str) -> dict[str, Any]:
+    """A small JSON-able record of how an output was made: command, config, versions.
+
+    The command is the entry `script` (a path or name) with its arguments, as it would be
+    typed, also when the script's main() was called from Python (the demo, a test).
+    """
+    command = list(argv) if argv is not None else sys.argv[1:]
     return {
-        "command": " ".join([Path(sys.argv[0]).name, *command]),
+        "command": " ".join([Path(script).name, *command]),
         "config": config,
         "versions": package_versions(),
     }

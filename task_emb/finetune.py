@@ -110,7 +110,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
         scores = evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
     logger.info("%s dev scores: %s", spec.name, {k: round(v, 4) for k, v in scores.items()})
     record = run_record(_resolved_config(task, args, spec, device, source_dataset, len(splits["train"]),
-                                         len(splits["dev"])), argv)
+                                         len(splits["dev"])), argv, f"run_{task}_train.py")
     if args.model_save_path:
         save_checkpoint(model, tokenizer, args.model_save_path)
         write_json(Path(args.model_save_path) / RECORD_NAME, record)

@@ -92,6 +92,8 @@ def test_cr_classification_writes_checkpoint_scores_and_record(data, tmp_path, r
     record = json.loads((tmp_path / "sst2_score.record.json").read_text())
     assert record["config"]["to_train_dataset"] == "sst2" and record["config"]["seed"] == 42
     assert record["config"]["source_dataset"] is None and "torch" in record["versions"]
+    # The command as it would be typed, whoever called main() (here pytest).
+    assert record["command"] == " ".join(["run_cr_train.py", *map(str, cr_args(data, tmp_path, "sst2", model))])
 
     # Reloaded checkpoint, one example at a time (no padding): same accuracy as reported.
     rows = read_rows(data / "sst2" / "validation.jsonl")
@@ -118,6 +120,7 @@ def test_qa_fine_tuning_reports_squad_v2_scores(data, tmp_path, request, model_f
         assert key in scores
     assert scores["best"] == scores["f1"] and 0.0 <= scores["f1"] <= 1.0
     assert (tmp_path / "cq_ckpt" / "hf_checkpoint" / "config.json").is_file()
+    assert json.loads((tmp_path / "cq_score.record.json").read_text())["command"].startswith("run_qa_train.py ")
 
 
 def test_same_seed_gives_the_same_scores(data, tmp_path, tiny_bert):

@@ -60,6 +60,7 @@ class TestDatasetEmbeddings:
         np.testing.assert_array_equal(saved, embedding)
         assert saved.shape == (prefix_length(tiny_t5),) and saved.dtype == np.float32
         record = record_of(tmp_path / "sst2_prefix_True.npy")
+        assert record["command"].startswith("run_task_emb.py --task_type cr --input_type data")
         assert record["embedding"] == {"task": "sst2", "kind": "DTE", "method": "prefix-baseline",
                                        "dim": saved.shape[0], "dtype": "float32"}
         # The table's baseline defaults, with the flags given here winning.
