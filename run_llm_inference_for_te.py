@@ -108,12 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         constant = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
         with tqdm(total=len(pending), desc=f"{args.task_genre} prompt {prompt.number}", disable=None) as bar:
             for batch, scores in scorer.score_all(pending, args.batch_size):
-                log.append([_line(example, score, prompt, constant) for example, score in zip(batch, scores)])
+                lines = [_line(example, score, prompt, constant) for example, score in zip(batch, scores)]
+                log.append(lines)
+                done.update((line["data_index"], line) for line in lines)
                 bar.update(len(batch))
         logger.info("%s: %d lines added", log.path, len(pending))
 
     # The record of how the y' file was made: a separate file, so the JSONL holds only y' lines.
-    unscored = sum(line["token_info"].get("answer_scored") is False for line in log.load().values())
+    unscored = sum(line["token_info"].get("answer_scored") is False for line in done.values())
     config = {**vars(args), "device": str(device), "lines": len(examples), "chat_template": template.record(),
               "unscored_answers": unscored}
     write_json(log.path.with_suffix(".record.json"), run_record(config, argv, __file__))

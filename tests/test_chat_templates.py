@@ -259,3 +259,20 @@ def test_llama_2_chat_ids_are_unchanged_by_taking_them_in_context():
     assert generation_prompt.endswith(" [/INST]")
     for word in prompt.verbalizer_list:  # yes, Yes, no, No
         assert answer_token_ids(tokenizer, generation_prompt, word) == tokenizer.encode(word, add_special_tokens=False)
+
+
+def test_the_y_prime_record_counts_unscored_answers_of_the_whole_file(tmp_path):
+    import run_llm_inference_for_te
+
+    folder = answer_yes_model(sentencepiece_tokenizer(), tmp_path / "model")
+    template = tmp_path / "llama2.jinja"
+    template.write_text(LLAMA_2)
+    x_prime = tmp_path / "x.jsonl"
+    x_prime.write_text("".join(json.dumps({"content": text, "data_index": i}) + "\n"
+                               for i, text in enumerate(["Fine.", "Dull.", "Great fun."])))
+    argv = ["--model", str(folder), "--task_genre", "sa", "--prompt_number", "0", "--bit", "32", "--device", "cpu",
+            "--data_load_path", str(x_prime), "--chat_template", str(template), "--save_path", str(tmp_path / "y")]
+    assert run_llm_inference_for_te.main(argv) == 3
+    assert run_llm_inference_for_te.main(argv) == 0  # a rerun adds nothing and counts the whole file again
+    record = json.loads((tmp_path / "y.record.json").read_text())["config"]
+    assert record["unscored_answers"] == 3 and record["chat_template"]["source"] == f"file {template}"
