@@ -25,6 +25,12 @@ DEV_SPLIT = {"train_fraction": 0.8, "seed": 42}
 
 # Prefix tuning (TuPaTE-style): prefix length and dropout on the prefixes.
 PREFIX = {"prefix_len": 16, "dropout": 0.15}
+# A prefix embedding that moved less than this fraction of its initialisation's norm from it
+# (||e - e0|| / ||e0||) is flagged as under-trained: it mostly measures the shared start e0.
+# Measured on all-MiniLM-L6-v2: DTEs that learned their task moved 1.06-2.0 (demo sample data)
+# and 1.6-7.3 (400 real examples per task); MTEs at a demo's budget 0.06-0.67, and those
+# landed next to whichever DTE stayed closest to e0, not next to their own task.
+UNDERTRAINED_PREFIX_DISPLACEMENT = 0.8
 
 # Task embeddings (run_task_emb.py), keyed by (input, task group, method, baseline):
 #   input: "data" (a labelled dataset), "model" (a fine-tuned LM on x'), "llm" (LLM y' from JSONL)

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from configs.datasets import GENRE_LABELS, DatasetSpec
-from configs.hparams import PREFIX, TASK_EMB
+from configs.hparams import PREFIX, TASK_EMB, UNDERTRAINED_PREFIX_DISPLACEMENT
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.io import iter_jsonl, read_json
@@ -31,7 +31,7 @@ from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.fim import fim_embedding
 from task_emb.models import (RECORD_NAME, fine_tuned_dataset, load_base_model, load_head_model, load_tokenizer,
                              resolve_model_name)
-from task_emb.prefix import PrefixTaskModel
+from task_emb.prefix import PrefixTaskModel, displacement_from_init
 from task_emb.targets import llm_label_distribution, regression_loss, soft_label_loss, span_to_characters
 from task_emb.trainer import TrainConfig, check_training_flags, train
 
@@ -274,7 +274,18 @@ def learn_embedding(method: str, surrogate: str, training: TrainingSet, tokenize
     result = train(model, loader, lambda batch: loss(model, batch), config, device, evaluate,
                    desc=f"{method} {training.task_name}")
     training.info.update(epochs_run=result.epochs_run, best_epoch=result.best_epoch, best_dev=result.best_scores)
+    diagnostics = {"optimizer_steps": result.optimizer_steps, "final_train_loss": result.final_train_loss}
+    training.info["diagnostics"] = diagnostics
     if method == "prefix":
+        diagnostics.update(displacement_from_init(model.prefix_encoder, seed))
+        diagnostics["undertrained"] = diagnostics["relative_displacement"] < UNDERTRAINED_PREFIX_DISPLACEMENT
+        if diagnostics["undertrained"]:
+            logger.warning(
+                "the prefix embedding of %s moved only %.2f of its initialisation's norm from it (cosine %.3f, %d "
+                "optimiser steps; below %.2f counts as under-trained): it mostly measures the shared starting point. "
+                "Give it more training: more x' (--max_data_for_task_emb_train), more epochs (--max_epochs) or a "
+                "higher --learning_rate", training.task_name, diagnostics["relative_displacement"],
+                diagnostics["cosine_to_init"], result.optimizer_steps, UNDERTRAINED_PREFIX_DISPLACEMENT)
         return model.embedding().astype(np.float32)
     fim_batches = make_loader(training.features, tokenizer, micro_batch, shuffle=False)
     return fim_embedding(model, tqdm(fim_batches, desc="fim", leave=False, disable=None), lambda batch: loss(model, batch),

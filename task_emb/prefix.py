@@ -177,6 +177,17 @@ class PrefixEncoder(nn.Module):
         return EncoderDecoderCache(self_cache, cross_cache)
 
 
+def displacement_from_init(encoder: PrefixEncoder, seed: int) -> dict[str, float]:
+    """How far the embedding e moved from e0, the embedding of a fresh encoder with the same seed
+    and shape (every run with that seed and surrogate starts from it):
+    relative_displacement = ||e - e0|| / ||e0||, cosine_to_init = cos(e, e0)."""
+    e = encoder.embedding().astype(np.float64)
+    e0 = PrefixEncoder(encoder.shape, encoder.prefix_len, seed).embedding().astype(np.float64)
+    norm_e0 = np.linalg.norm(e0)
+    return {"relative_displacement": float(np.linalg.norm(e - e0) / norm_e0),
+            "cosine_to_init": float(e @ e0 / (np.linalg.norm(e) * norm_e0))}
+
+
 @contextlib.contextmanager
 def _cache_fed_to(module: nn.Module, cache: Cache) -> Iterator[None]:
     """Within the block, every forward of `module` receives `cache` under its own keyword."""

@@ -38,10 +38,15 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """epochs_run, optimizer_steps: what ran; final_train_loss: the mean batch loss of the last epoch;
+    best_epoch/best_scores: early stopping's choice (None without it); history: one record per epoch."""
+
     epochs_run: int
     best_epoch: int | None
     best_scores: dict[str, float] | None
     history: list[dict]
+    optimizer_steps: int = 0
+    final_train_loss: float | None = None
 
 
 # The reference's rule (and that of transformers' run_glue examples): a parameter is not
@@ -97,10 +102,10 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
 
     best_score, best_state, best_epoch, best_scores = -math.inf, None, None, None
     history, epochs_without_gain = [], 0
-    epoch = 0
+    epoch, optimizer_steps = 0, 0
     for epoch in range(1, config.max_epochs + 1):
         model.train()
-        running = None
+        running, loss_sum = None, 0.0
         progress = tqdm(batches, desc=f"{desc} epoch {epoch}/{config.max_epochs}", leave=False, disable=None)
         for step, batch in enumerate(progress, start=1):
             batch = {k: v.to(device) for k, v in batch.items()}
@@ -111,9 +116,11 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                optimizer_steps += 1
+            loss_sum += loss.item()
             running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-            progress.set_postfix(loss=f"{running:.4f}")
-        record = {"epoch": epoch, "train_loss": running}
+            progress.set_postfix(loss=f"{running:.4f}")  # a smoothed loss for the bar
+        record = {"epoch": epoch, "train_loss": loss_sum / max(len(batches), 1)}  # the epoch's mean batch loss
         if evaluate is not None and config.patience is not None:
             scores = evaluate()
             record.update({f"dev_{k}": v for k, v in scores.items()})
@@ -130,7 +137,9 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
             break
     if best_state is not None:
         _restore(model, best_state)
-    return TrainResult(epochs_run=epoch, best_epoch=best_epoch, best_scores=best_scores, history=history)
+    return TrainResult(epochs_run=epoch, best_epoch=best_epoch, best_scores=best_scores, history=history,
+                       optimizer_steps=optimizer_steps,
+                       final_train_loss=history[-1]["train_loss"] if history else None)
 
 
 def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -135,3 +135,23 @@ def test_batch_must_split_into_accumulation_steps():
     with pytest.raises(FuteError, match="--batch_size 8 must be a multiple of --gradient_accumulation_steps 16"):
         check_training_flags({"batch_size": 8, "gradient_accumulation_steps": 16, "max_epochs": 1, "max_len": 8})
     check_training_flags({"batch_size": 32, "gradient_accumulation_steps": 16, "max_epochs": 1, "max_len": 8})
+
+
+def test_optimizer_steps_and_the_epoch_mean_loss():
+    """5 batches, accumulation 2: steps at batches 2, 4 and the last, partial one -> 3 per epoch. Each
+    epoch's train_loss is the mean of its batch losses, recomputed here from the same parameters."""
+    torch.manual_seed(0)
+    model = Tiny()
+    batches = [{"x": torch.randn(2, 3)} for _ in range(5)]
+    seen = []
+
+    def loss_fn(batch):
+        loss = model(batch["x"]).pow(2).mean()
+        seen.append(loss.item())
+        return loss
+
+    result = train(model, batches, loss_fn, TrainConfig(learning_rate=0.01, max_epochs=2, gradient_accumulation_steps=2),
+                   torch.device("cpu"))
+    assert result.optimizer_steps == 2 * 3
+    assert [record["train_loss"] for record in result.history] == pytest.approx([sum(seen[:5]) / 5, sum(seen[5:]) / 5])
+    assert result.final_train_loss == result.history[-1]["train_loss"]
