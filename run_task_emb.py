@@ -70,8 +70,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="split each batch into this many forward passes (default: the reference's per mode)")
     p.add_argument("--batch_size", type=int, default=None, help="override the effective batch size")
     p.add_argument("--max_len", type=int, default=None, help="override the maximum input length in tokens")
-    p.add_argument("--max_data_for_task_emb_train", type=int, default=None,
-                   help=f"x' per pool dataset (default {UNSUP_POOL['max_per_source']})")
+    p.add_argument("--max_data_for_task_emb_train", type=int, default=UNSUP_POOL["max_per_source"],
+                   help="x' per pool dataset")
     p.add_argument("--model_te_read_num_processes", type=int, default=10,
                    help="processes that load the hub pool in parallel")
     p.add_argument("--allow_partial_pool", type=cli.str2bool, default=False,
@@ -103,7 +103,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _check_mode(args: argparse.Namespace) -> None:
     """Reject flag combinations that have no meaning, with the fix in the message."""
-    if args.max_data_for_task_emb_train is not None and args.max_data_for_task_emb_train < 1:
+    if args.max_data_for_task_emb_train < 1:
         raise FuteError(f"--max_data_for_task_emb_train must be at least 1, got {args.max_data_for_task_emb_train}")
     if args.generate_model_data_only:
         if args.task_type not in ("sa", "nli"):
@@ -194,7 +194,7 @@ def load_pool(args: argparse.Namespace, exclude: str) -> tuple[list, dict]:
 
     Sources that failed are recorded; more than 10% of them stop the run unless --allow_partial_pool.
     """
-    per_source = args.max_data_for_task_emb_train or UNSUP_POOL["max_per_source"]
+    per_source = args.max_data_for_task_emb_train
     if args.unsup_data_path:
         examples, failed = read_local_pool(args.unsup_data_path)
         local = drop_excluded_sources(examples, exclude)

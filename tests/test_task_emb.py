@@ -595,3 +595,10 @@ def test_x_prime_is_the_pool_shuffled_once(tmp_path, tiny_t5):
     lines = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text().splitlines()]
     assert [line["content"] for line in lines] == [e.text_pair or e.text for e in pool]
     assert [line["data_index"] for line in lines] == list(range(len(pool)))
+
+
+def test_the_record_holds_the_resolved_pool_size(tmp_path, tiny_t5):
+    run_task_emb.main(["--save_path", str(tmp_path / "x"), "--task_type", "sa", "--input_type", "model",
+                       "--task_emb_type", "prefix", "--task_emb_model_lm_name", str(tiny_t5),
+                       "--generate_model_data_only", "True", "--unsup_data_path", str(POOL)])
+    assert json.loads((tmp_path / "x.record.json").read_text())["config"]["max_data_for_task_emb_train"] == 1000
