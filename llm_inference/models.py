@@ -114,8 +114,8 @@ def choose_chat_template(name: str, tokenizer, template_file: str | None = None)
         own = getattr(tokenizer, "chat_template", None)
         if own is not None and _renderings(tokenizer, own) != _renderings(tokenizer, chosen.text):
             logger.warning("the chat template that %s (%s) carries today renders prompts differently from the "
-                           "paper's: using the paper's, pinned in %s (pass --chat_template FILE to use another)",
-                           name, MODEL_ALIASES[name], chosen.source.split(" ")[0])
+                           "paper's: using the paper's, pinned in configs/chat_templates/%s (pass --chat_template "
+                           "FILE to use another)", name, MODEL_ALIASES[name], path.name)
     elif getattr(tokenizer, "chat_template", None) is not None:
         chosen = ChatTemplate(tokenizer.chat_template, f"the tokenizer of {name}")
     else:
