@@ -101,10 +101,20 @@ ANSWER_PIECE = {"llama-2": "▁yes", "mixtral-2023": "▁yes", "mixtral-now": "�
                 "chatml": "yes"}
 
 
+def byte_level_tokenizer(path, chat_template: str) -> PreTrainedTokenizerFast:
+    """The tiny GPT-2 byte-level BPE, given the special tokens of the templates above."""
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.add_special_tokens({"bos_token": "<s>", "eos_token": "</s>", "additional_special_tokens": SPECIALS[3:]})
+    tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+@pytest.mark.parametrize("kind", ["sentencepiece", "byte-level"])
 @pytest.mark.parametrize("style", STYLES)
-def test_each_style_renders_and_keeps_the_system_turn_only_where_shown(style):
+def test_each_style_renders_and_keeps_the_system_turn_only_where_shown(style, kind, tiny_gpt2):
     template, rendering, keeps = STYLES[style]
-    tokenizer = sentencepiece_tokenizer(template)
+    tokenizer = sentencepiece_tokenizer(template) if kind == "sentencepiece" else byte_level_tokenizer(tiny_gpt2,
+                                                                                                        template)
     if rendering is None:
         with pytest.raises(TemplateError):
             tokenizer.apply_chat_template(SYSTEM_AND_USER, tokenize=False, add_generation_prompt=True)
@@ -127,6 +137,16 @@ def test_verbalizer_ids_are_the_tokens_written_after_the_generation_prompt(style
     # its ids are what they were before ids were taken in context.
     assert answer_token_ids(tokenizer, "", "yes") == tokenizer.encode("yes", add_special_tokens=False)
     assert tokenizer.encode("yes", add_special_tokens=False) == piece_ids(tokenizer, "▁yes")
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_byte_level_verbalizer_ids_follow_the_generation_prompt(style, tiny_gpt2):
+    tokenizer = byte_level_tokenizer(tiny_gpt2, STYLES[style][0])
+    _, generation_prompt = format_first_turn(tokenizer, load_prompt("sa", 0), {"text": "A fine film."},
+                                             keeps_system_message(tokenizer))
+    spaced = ANSWER_PIECE[style].startswith("▁")  # the same styles answer after a space in either vocabulary
+    assert answer_token_ids(tokenizer, generation_prompt, "yes") == tokenizer.encode(
+        " yes" if spaced else "yes", add_special_tokens=False)
 
 
 def test_byte_level_bpe_chatml_answers_without_the_space_marker(tiny_gpt2):
