@@ -21,6 +21,18 @@ GENRE_LABELS: dict[str, tuple[str, ...]] = {
     "nli": ("entailment", "neutral", "contradiction"),
 }
 GENRES: tuple[str, ...] = tuple(GENRE_LABELS)
+# Task families for the unified-space evaluation (task_emb/space_eval.py): the MTE of a model
+# fine-tuned on a task should land nearest a DTE of the same family. Every registry dataset is in one.
+TASK_FAMILIES: dict[str, tuple[str, ...]] = {
+    "sentiment": ("sst2", "imdb", "rotten_tomatoes", "financial_phrasebank"),
+    "paraphrase": ("mrpc", "qqp", "stsb", "medical_questions_pairs"),
+    "nli": ("rte", "mnli", "snli", "qnli", "wnli", "scitail", "cb", "anli", "wanli"),
+    "acceptability": ("cola",),
+    "question answering": ("boolq", "medqa", "squad", "squad_v2", "cq", "comqa", "wikihop", "duorcp", "duorcs",
+                           "newsqa", "drop", "hotpotqa"),
+}
+# The family an LLM + prompt MTE of each genre should land in.
+GENRE_FAMILY: dict[str, str] = {"sa": "sentiment", "nli": "nli"}
 # What a task embedding is learned for: a dataset class (classification/regression, extractive QA)
 # or an LLM task genre.
 TASK_TYPES: tuple[str, ...] = ("cr", "qa", *GENRES)

@@ -121,20 +121,22 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def plot_heatmap(similarity: np.ndarray, labels: Sequence[str], path: Path, title: str) -> Path:
-    """Cosine-similarity matrix as a heatmap, values written in the cells when there are few."""
-    n = len(labels)
-    size = max(4.0, 0.45 * n + 2.0)
-    figure = Figure(figsize=(size + 1.0, size))
+def plot_heatmap(similarity: np.ndarray, labels: Sequence[str], path: Path, title: str,
+                 column_labels: Sequence[str] | None = None) -> Path:
+    """Cosine-similarity matrix [rows, columns] as a heatmap (square unless `column_labels` are given),
+    values written in the cells when there are few."""
+    column_labels = labels if column_labels is None else column_labels
+    rows, columns = len(labels), len(column_labels)
+    figure = Figure(figsize=(max(4.0, 0.45 * columns + 2.0) + 1.0, max(4.0, 0.45 * rows + 2.0)))
     axes = figure.add_subplot()
     image = axes.imshow(similarity, cmap="viridis")
     figure.colorbar(image, ax=axes, label="cosine similarity")
-    axes.set_xticks(range(n), labels, rotation=90, fontsize=8)
-    axes.set_yticks(range(n), labels, fontsize=8)
-    if n <= 20:
+    axes.set_xticks(range(columns), column_labels, rotation=90, fontsize=8)
+    axes.set_yticks(range(rows), labels, fontsize=8)
+    if max(rows, columns) <= 20:
         middle = (similarity.min() + similarity.max()) / 2  # dark text on the bright half of viridis
-        for i in range(n):
-            for j in range(n):
+        for i in range(rows):
+            for j in range(columns):
                 colour = "black" if similarity[i, j] > middle else "white"
                 axes.text(j, i, f"{similarity[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
     axes.set_title(title)

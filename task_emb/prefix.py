@@ -177,6 +177,13 @@ class PrefixEncoder(nn.Module):
         return EncoderDecoderCache(self_cache, cross_cache)
 
 
+def initial_embedding(surrogate: str, seed: int) -> np.ndarray:
+    """e0: the embedding every prefix run with `seed` on `surrogate` (a hub id or folder) starts from."""
+    from transformers import AutoConfig
+
+    return PrefixEncoder(prefix_shapes(AutoConfig.from_pretrained(surrogate)), seed=seed).embedding()
+
+
 def displacement_from_init(encoder: PrefixEncoder, seed: int) -> dict[str, float]:
     """How far the embedding e moved from e0, the embedding of a fresh encoder with the same seed
     and shape (every run with that seed and surrogate starts from it):

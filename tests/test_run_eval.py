@@ -187,7 +187,7 @@ def test_plot_end_to_end(sweep):
 def test_every_flag_has_help():
     parser = run_eval.build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "subcommand").choices
-    assert set(subparsers) == {"transfer", "plot", "prompt"}
+    assert set(subparsers) == {"transfer", "plot", "prompt", "space"}
     for sub in subparsers.values():
         for action in sub._actions:
             if action.dest != "help":

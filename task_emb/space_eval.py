@@ -1,0 +1,127 @@
+"""The unified space, measured: does a model task embedding land next to its own task's dataset embedding?
+
+FUTE's central claim is that the MTE of a model fine-tuned on task t lies next to the
+DTE of t, because both are learned on the same surrogate. For every MTE of one method:
+
+- own rank: the rank (1 = nearest) of the DTE of the model's own task among all DTEs of
+  that method, by cosine similarity (ties broken by task name);
+- family rank: the rank of the nearest DTE of the same task family (configs/datasets.py
+  TASK_FAMILIES: sentiment, paraphrase, NLI, ...); an LLM + prompt MTE has no own task,
+  only the family of its genre (SA: sentiment, NLI: nli);
+- the mean reciprocal rank (MRR) of each over the MTEs.
+
+Each is computed twice: on the embeddings as they are, and on their displacements
+e - e0 from the initialisation e0 that every prefix embedding of a run with the same
+seed and surrogate starts from. Raw cosines of barely trained prefixes mostly compare
+e0 with itself; displacements compare what training added. FIM embeddings have no e0:
+their displacement columns stay empty.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from configs.datasets import GENRE_FAMILY, TASK_FAMILIES
+from task_emb.records import Embedding
+from task_emb.transfer_eval import cosine
+
+FAMILY_OF = {task: family for family, tasks in TASK_FAMILIES.items() for task in tasks}
+VIEWS = ("raw", "displacement")
+
+
+@dataclass
+class SpaceRank:
+    """Where one MTE lands among the DTEs of its method, in one view (raw or displacement)."""
+
+    method: str
+    mte: str
+    view: str
+    family: str | None
+    own_rank: int | None
+    family_rank: int | None
+    nearest: str
+
+
+def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
+    """DTE task names, nearest first by cosine with `mte`; equal cosines in name order."""
+    similarity = {task: cosine(mte, vector) for task, vector in dtes.items()}
+    return sorted(similarity, key=lambda task: (-similarity[task], task))
+
+
+def family_of(embedding: Embedding) -> str | None:
+    """The task family of an MTE: its task's family, or for an LLM + prompt MTE its genre's."""
+    genre = embedding.config.get("task_type") if ":" in embedding.task else None
+    return GENRE_FAMILY.get(genre) if genre else FAMILY_OF.get(embedding.task)
+
+
+def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embedding],
+                    e0: np.ndarray | None) -> list[SpaceRank]:
+    """A SpaceRank per MTE and view; the displacement view only with `e0`."""
+    views: dict[str, Callable[[np.ndarray], np.ndarray]] = {"raw": lambda v: v}
+    if e0 is not None:
+        views["displacement"] = lambda v: v - e0
+    ranks = []
+    for view, transform in views.items():
+        dte_vectors = {d.task: transform(np.asarray(d.vector(), dtype=np.float64)) for d in dtes}
+        for mte in mtes:
+            order = rank_dtes(transform(np.asarray(mte.vector(), dtype=np.float64)), dte_vectors)
+            family = family_of(mte)
+            own = order.index(mte.task) + 1 if mte.task in order else None
+            in_family = [i + 1 for i, task in enumerate(order) if family is not None and FAMILY_OF.get(task) == family]
+            ranks.append(SpaceRank(method, mte.task, view, family, own, in_family[0] if in_family else None,
+                                   order[0]))
+    return ranks
+
+
+def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float | None:
+    found = [1.0 / rank for rank in ranks if rank is not None]
+    return float(np.mean(found)) if found else None
+
+
+def summarise(ranks: Sequence[SpaceRank]) -> list[dict]:
+    """Per method and view: counts and MRRs of LM MTEs (own task, family) and LLM MTEs (family)."""
+    rows = []
+    for method in sorted({r.method for r in ranks}):
+        for view in VIEWS:
+            chosen = [r for r in ranks if r.method == method and r.view == view]
+            if not chosen:
+                continue
+            lm = [r for r in chosen if ":" not in r.mte]
+            llm = [r for r in chosen if ":" in r.mte]
+            rows.append({"method": method, "view": view, "lm_mtes": len(lm),
+                         "own_mrr": mean_reciprocal_rank([r.own_rank for r in lm]),
+                         "family_mrr": mean_reciprocal_rank([r.family_rank for r in lm]),
+                         "llm_mtes": len(llm),
+                         "llm_family_mrr": mean_reciprocal_rank([r.family_rank for r in llm])})
+    return rows
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+SUMMARY_COLUMNS = ("method", "view", "lm_mtes", "own_mrr", "family_mrr", "llm_mtes", "llm_family_mrr")
+RANK_COLUMNS = ("method", "view", "mte", "family", "own_rank", "family_rank", "nearest")
+
+
+def summary_markdown(rows: Sequence[dict]) -> str:
+    header = ("| Method | View | LM MTEs | own-task MRR | family MRR | LLM MTEs | LLM family MRR |\n"
+              "|---|---|---|---|---|---|---|\n")
+    return header + "".join("| " + " | ".join(_cell(row[c]) for c in SUMMARY_COLUMNS) + " |\n" for row in rows)
+
+
+def ranks_markdown(ranks: Sequence[SpaceRank]) -> str:
+    header = "| Method | View | MTE | Family | own rank | family rank | nearest DTE |\n|---|---|---|---|---|---|---|\n"
+    return header + "".join("| " + " | ".join(_cell(asdict(r)[c]) for c in RANK_COLUMNS) + " |\n" for r in ranks)
+
+
+def similarity_matrix(mtes: Sequence[Embedding], dtes: Sequence[Embedding], e0: np.ndarray | None) -> np.ndarray:
+    """[MTEs, DTEs] cosines, of displacements when `e0` is given."""
+    shift = e0 if e0 is not None else 0.0
+    rows = [np.asarray(m.vector(), dtype=np.float64) - shift for m in mtes]
+    columns = [np.asarray(d.vector(), dtype=np.float64) - shift for d in dtes]
+    return np.array([[cosine(r, c) for c in columns] for r in rows])

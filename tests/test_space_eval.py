@@ -1,0 +1,119 @@
+"""The unified-space evaluation (task_emb/space_eval.py, run_eval.py space): ranks against a direct computation,
+and the displacement view on embeddings that stayed near their shared initialisation."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import run_eval
+from configs.datasets import DATASETS, GENRE_FAMILY, GENRES, TASK_FAMILIES
+from data_utils.errors import FuteError
+from task_emb.prefix import initial_embedding
+from task_emb.records import load_embeddings
+from task_emb.space_eval import evaluate_method, mean_reciprocal_rank
+
+
+def write_embedding(folder: Path, name: str, task: str, kind: str, method: str, vector, config: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / f"{name}.npy", np.asarray(vector, dtype=np.float32))
+    record = {"command": "run_task_emb.py ...", "config": config, "versions": {},
+              "embedding": {"task": task, "kind": kind, "method": method, "dim": len(vector)}}
+    (folder / f"{name}.record.json").write_text(json.dumps(record))
+
+
+def direct_ranks(mte: np.ndarray, dtes: dict[str, np.ndarray]) -> list[str]:
+    """Nearest first, computed here with numpy only (ties cannot occur with random vectors)."""
+    names = list(dtes)
+    cos = [float(mte @ dtes[n] / np.linalg.norm(mte) / np.linalg.norm(dtes[n])) for n in names]
+    return [names[i] for i in np.argsort(cos)[::-1]]
+
+
+def test_every_registry_dataset_has_one_family_and_every_genre_a_family():
+    members = [task for tasks in TASK_FAMILIES.values() for task in tasks]
+    assert sorted(members) == sorted(DATASETS) and len(members) == len(set(members))
+    assert set(GENRE_FAMILY) == set(GENRES) and set(GENRE_FAMILY.values()) <= set(TASK_FAMILIES)
+
+
+def test_ranks_and_mrr_against_a_direct_computation(tmp_path):
+    rng = np.random.default_rng(0)
+    dte_tasks = ["sst2", "rotten_tomatoes", "mrpc", "qqp", "rte"]
+    dtes = {task: rng.normal(size=32) for task in dte_tasks}
+    mtes = {"sst2": rng.normal(size=32), "qqp": rng.normal(size=32), "cola": rng.normal(size=32)}
+    for task, vector in dtes.items():
+        write_embedding(tmp_path, f"{task}_dte", task, "DTE", "fim-fute", vector, {"task_emb_type": "fim"})
+    for task, vector in mtes.items():
+        write_embedding(tmp_path, f"{task}_mte", task, "MTE", "fim-fute", vector, {"task_emb_type": "fim"})
+    write_embedding(tmp_path, "llm", "llama:p3", "MTE", "fim-fute", rng.normal(size=32),
+                    {"task_emb_type": "fim", "task_type": "nli"})
+    embeddings = load_embeddings(tmp_path)
+    ranks = evaluate_method("fim-fute", [e for e in embeddings if e.kind == "MTE"],
+                            [e for e in embeddings if e.kind == "DTE"], e0=None)
+    assert {r.view for r in ranks} == {"raw"}  # no e0: no displacement view
+    by_mte = {r.mte: r for r in ranks}
+    dte32 = {t: v.astype(np.float32).astype(np.float64) for t, v in dtes.items()}
+    for task in ("sst2", "qqp"):
+        order = direct_ranks(mtes[task].astype(np.float32).astype(np.float64), dte32)
+        family = {"sst2": {"sst2", "rotten_tomatoes"}, "qqp": {"mrpc", "qqp"}}[task]
+        assert by_mte[task].own_rank == order.index(task) + 1
+        assert by_mte[task].family_rank == min(order.index(t) for t in family) + 1
+        assert by_mte[task].nearest == order[0]
+    assert by_mte["cola"].own_rank is None and by_mte["cola"].family_rank is None  # no acceptability DTE
+    llm = by_mte["llama:p3"]
+    assert llm.family == "nli" and llm.own_rank is None
+    assert llm.family_rank == direct_ranks(np.load(tmp_path / "llm.npy").astype(np.float64), dte32).index("rte") + 1
+    assert mean_reciprocal_rank([1, 2, None, 4]) == pytest.approx((1 + 0.5 + 0.25) / 3)
+
+
+def test_displacements_find_the_own_task_where_raw_cosines_find_the_shared_start(tmp_path, tiny_bert):
+    """Prefix embeddings as the demo makes them: DTEs moved far from e0 except rte's, MTEs barely moved but
+    along their own task's direction. Raw cosines send every MTE to rte; displacements to its own task."""
+    rng = np.random.default_rng(1)
+    e0 = initial_embedding(str(tiny_bert), 42).astype(np.float64)
+    scale = np.linalg.norm(e0)
+    tasks = ["sst2", "rotten_tomatoes", "mrpc", "qqp", "rte"]
+    directions = {t: (lambda v: v / np.linalg.norm(v))(rng.normal(size=e0.size)) for t in tasks}
+    config = {"task_emb_type": "prefix", "task_emb_model_lm_name": str(tiny_bert), "seed": 42}
+    emb_dir = tmp_path / "emb"
+    for task in tasks:
+        moved = 0.3 if task == "rte" else 2.0
+        write_embedding(emb_dir, f"{task}_dte", task, "DTE", "prefix-fute", e0 + moved * scale * directions[task],
+                        config)
+    for task in ("sst2", "mrpc", "qqp"):
+        noise = 0.2 * rng.normal(size=e0.size) / np.sqrt(e0.size)
+        write_embedding(emb_dir, f"{task}_mte", task, "MTE", "prefix-fute",
+                        e0 + 0.1 * scale * (directions[task] + noise), config)
+    out = run_eval.main(["space", f"--emb_dir={emb_dir}", f"--save_path={tmp_path / 'space'}"])
+    rows = {(r["method"], r["view"]): r for r in out["summary"]}
+    raw, moved = rows[("prefix-fute", "raw")], rows[("prefix-fute", "displacement")]
+    assert all(r["nearest"] == "rte" for r in out["ranks"] if r["view"] == "raw")
+    assert raw["own_mrr"] < 0.6 and moved["own_mrr"] == 1.0 and moved["family_mrr"] == 1.0
+    assert moved["lm_mtes"] == 3 and moved["llm_mtes"] == 0 and moved["llm_family_mrr"] is None
+    # Every output is written; the CSV and JSON hold the same numbers.
+    summary_csv = list(csv.DictReader((tmp_path / "space.csv").read_text(encoding="utf-8").splitlines()))
+    assert float(summary_csv[1]["own_mrr"]) == pytest.approx(moved["own_mrr"])
+    assert json.loads((tmp_path / "space.json").read_text())["summary"] == out["summary"]
+    assert (tmp_path / "space_ranks.csv").read_text().count("\n") == 1 + 2 * 3
+    assert "| prefix-fute | displacement | 3 | 1.000 | 1.000 | 0 | - |" in (tmp_path / "space.md").read_text()
+    assert Path(out["plots"]["prefix-fute"]).read_bytes().startswith(b"\x89PNG")
+
+    raw_only = run_eval.main(["space", f"--emb_dir={emb_dir}", f"--save_path={tmp_path / 'raw'}",
+                              "--displacement", "False"])
+    assert {r["view"] for r in raw_only["summary"]} == {"raw"}
+
+
+def test_space_needs_both_kinds_and_one_initialisation(tmp_path, tiny_bert):
+    only_dtes = tmp_path / "dtes"
+    write_embedding(only_dtes, "a", "sst2", "DTE", "prefix-fute", np.ones(4), {})
+    with pytest.raises(FuteError, match="needs both kinds"):
+        run_eval.main(["space", f"--emb_dir={only_dtes}", f"--save_path={tmp_path / 's'}"])
+    mixed = tmp_path / "mixed"
+    write_embedding(mixed, "d", "sst2", "DTE", "prefix-fute", np.ones(4),
+                    {"task_emb_type": "prefix", "task_emb_model_lm_name": "a", "seed": 42})
+    write_embedding(mixed, "m", "sst2", "MTE", "prefix-fute", np.ones(4),
+                    {"task_emb_type": "prefix", "task_emb_model_lm_name": "a", "seed": 7})
+    with pytest.raises(FuteError, match="do not share one surrogate and seed.*--displacement False"):
+        run_eval.main(["space", f"--emb_dir={mixed}", f"--save_path={tmp_path / 's'}"])
