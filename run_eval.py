@@ -304,8 +304,8 @@ def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
                                      _output(stem, f"_{method}_heatmap.png"), f"{method}: MTEs x DTEs, cosine ({view})",
                                      column_labels=[d.task for d in dtes])
     summary = space_eval.summarise(ranks)
-    _write_text(_output(stem, ".md"), "# Unified space\n\n" + space_eval.summary_markdown(summary) + "\n"
-                + space_eval.ranks_markdown(ranks))
+    _write_text(_output(stem, ".md"), "# Unified space\n\n" + space_eval.summary_markdown(summary)
+                + "\n## Per MTE\n\n" + space_eval.ranks_markdown(ranks))
     _write_text(_output(stem, ".csv"), _csv(space_eval.SUMMARY_COLUMNS, summary))
     _write_text(_output(stem, "_ranks.csv"), _csv(space_eval.RANK_COLUMNS, [vars(r) for r in ranks]))
     report = {"summary": summary, "ranks": [vars(r) for r in ranks]}

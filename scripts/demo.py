@@ -13,7 +13,7 @@ project). Every stage of the paper runs, at a small size:
  3. model task embeddings of every fine-tuned model (x' from the sample pool);
  4. x' for the LLM (sa, nli); the LLM on the SA and NLI sample sets under all 13
     prompts; its y' on x' under every prompt; the LLM+prompt task embeddings;
- 5. the prompt-selection baselines; both evaluation tables; the plots.
+ 5. the prompt-selection baselines; both evaluation tables, the unified-space table; the plots.
 
 Each step is skipped when its output exists, so a second run reuses finished
 steps. Every step calls an entry script's main() in this process, exactly as its
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
                       "--input_type", "model", "--llm_mode", "True", "--task_emb_type", "prefix", "--task_type", genre,
                       "--lm_model_name", llm_name, "--max_epochs", "2", *surrogate])
 
-    # 5. Prompt-selection baselines per dataset; the two tables; the plots.
+    # 5. Prompt-selection baselines per dataset; the two tables and the unified space; the plots.
     full_prompt_set = sorted(args.prompts) == list(range(NUM_PROMPTS))
     if full_prompt_set:
         for dataset in LLM_SETS.values():
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
                      ["--paths", ",".join(str(out / "llm" / f"{dataset}_p{k}.json") for k in range(NUM_PROMPTS)),
                       "--save_path", str(out / "selection" / dataset), "--self_select_model", "llama-13b"])
     results = {"transfer": out / "eval" / "transfer.md", "prompt": out / "eval" / "prompt.md",
-               "plots": out / "eval" / "plots"}
+               "space": out / "eval" / "space.md", "plots": out / "eval" / "plots"}
     run.step(results["transfer"], run_eval.main,
              ["transfer", "--emb_dir", str(emb), "--score_dir", str(out / "runs"), "--save_path", str(out / "eval" / "transfer"),
               "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb",
@@ -217,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
         run.step(results["prompt"], run_eval.main,
                  ["prompt", "--inference_dir", str(out / "llm"), "--baseline_scores", str(out / "selection"),
                   "--emb_dir", str(emb), "--save_path", str(out / "eval" / "prompt"), "--fute_methods", "prefix-fute"])
+    run.step(results["space"], run_eval.main,
+             ["space", "--emb_dir", str(emb), "--save_path", str(out / "eval" / "space"),
+              "--methods", "prefix-fute,fim-fute"])
     for method in ("prefix-fute", "fim-fute"):
         run.step(out / "eval" / f"{method}_heatmap.png", run_eval.main,
                  ["plot", "--emb_dir", str(emb), "--method", method, "--save_path", str(out / "eval" / method),
@@ -226,11 +229,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
               "--save_path", str(out / "eval" / "llm_prompts"),
               "--tasks", ",".join(f"{llm_name}:p{k}" for k in args.prompts)])
 
-    # The dev scores, the two tables and where the plots are.
+    # The dev scores, the three tables and where the plots are.
     minutes = (time.time() - run.started) / 60
     print(f"\nFUTE demo: {run.ran} steps run, {run.skipped} reused, {minutes:.1f} min. Outputs in {out}/\n")
     print_dev_scores(out / "runs")
-    for key in ("transfer", "prompt"):
+    for key in ("transfer", "prompt", "space"):
         if results[key].exists():
             print(results[key].read_text().split("\n## ")[0].strip(), "\n")
     print("Plots:")

@@ -53,8 +53,11 @@ def test_every_stage_leaves_well_formed_output(demo_run):
     assert all(len(selection[key]) == 13 for key in ("mi", "ge", "le", "mdl", "zlpm", "zpm", "zmv", "spell"))
     assert "FUTE + TuPaTE" in results["transfer"].read_text()
     assert "FUTE" in results["prompt"].read_text()
+    space = json.loads((out / "eval" / "space.json").read_text())
+    assert {(row["method"], row["view"]) for row in space["summary"]} == {
+        ("prefix-fute", "raw"), ("prefix-fute", "displacement"), ("fim-fute", "raw")}
     pngs = sorted((out / "eval").glob("*.png"))
-    assert len(pngs) == 9 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert len(pngs) == 11 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
 def test_a_second_run_reuses_every_step(demo_run, capsys):
