@@ -282,63 +282,27 @@ def add_space_args(parser: argparse.ArgumentParser) -> None:
 
 def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     """Own-task and family ranks of every MTE among its method's DTEs, raw and as displacements."""
-    embeddings = records.load_embeddings(args.emb_dir)
-    by_method = {}
-    for method in sorted({e.method for e in embeddings}):
-        dtes = sorted((e for e in embeddings if e.method == method and e.kind == "DTE"), key=lambda e: e.task)
-        mtes = sorted((e for e in embeddings if e.method == method and e.kind == "MTE"), key=lambda e: e.task)
-        if dtes and mtes and (args.methods is None or method in args.methods):
-            records.check_same_dim([*dtes, *mtes], f"method {method}")
-            by_method[method] = (mtes, dtes)
-    missing = sorted(set(args.methods or ()) - set(by_method))
-    if missing or not by_method:
-        raise FuteError(f"no DTEs and MTEs of method(s) {', '.join(missing) or 'any'} in {args.emb_dir}; the unified "
-                        f"space needs both kinds of one method")
+    chosen = space_eval.select(records.load_embeddings(args.emb_dir), args.methods, args.emb_dir)
     stem = _stem(args.save_path)
     ranks, plots = [], {}
-    for method, (mtes, dtes) in by_method.items():
-        e0 = _initial_embedding(method, [*mtes, *dtes]) if args.displacement else None
+    for method, (mtes, dtes) in chosen.items():
+        e0 = space_eval.initial_embedding_of(method, [*mtes, *dtes]) if args.displacement else None
         ranks.extend(space_eval.evaluate_method(method, mtes, dtes, e0))
         view = "displacement from e0" if e0 is not None else "raw"
         plots[method] = plot_heatmap(space_eval.similarity_matrix(mtes, dtes, e0), [m.task for m in mtes],
                                      _output(stem, f"_{method}_heatmap.png"), f"{method}: MTEs x DTEs, cosine ({view})",
                                      column_labels=[d.task for d in dtes])
     summary = space_eval.summarise(ranks)
+    rank_rows = [vars(r) for r in ranks]
     _write_text(_output(stem, ".md"), "# Unified space\n\n" + space_eval.summary_markdown(summary)
                 + "\n## Per MTE\n\n" + space_eval.ranks_markdown(ranks))
-    _write_text(_output(stem, ".csv"), _csv(space_eval.SUMMARY_COLUMNS, summary))
-    _write_text(_output(stem, "_ranks.csv"), _csv(space_eval.RANK_COLUMNS, [vars(r) for r in ranks]))
-    report = {"summary": summary, "ranks": [vars(r) for r in ranks]}
+    _write_text(_output(stem, ".csv"), space_eval.as_csv(space_eval.SUMMARY_COLUMNS, summary))
+    _write_text(_output(stem, "_ranks.csv"), space_eval.as_csv(space_eval.RANK_COLUMNS, rank_rows))
+    report = {"summary": summary, "ranks": rank_rows}
     write_json(_output(stem, ".json"), report)
     write_json(_output(stem, ".record.json"), run_record(dict(vars(args)), argv, __file__))
     logger.info("unified space:\n%s", space_eval.summary_markdown(summary))
     return {**report, "plots": plots}
-
-
-def _initial_embedding(method: str, embeddings: Sequence[records.Embedding]):
-    """e0 of a prefix method (None for others), from the one surrogate and seed its records name."""
-    if any(e.config.get("task_emb_type") != "prefix" for e in embeddings):
-        return None
-    starts = {(e.config.get("task_emb_model_lm_name"), e.config.get("seed")) for e in embeddings}
-    if len(starts) != 1 or None in next(iter(starts)):
-        raise FuteError(f"the {method} embeddings do not share one surrogate and seed ({sorted(map(str, starts))}), "
-                        f"so they have no common initialisation; pass --displacement False")
-    from task_emb.models import resolve_model_name
-    from task_emb.prefix import initial_embedding
-
-    surrogate, seed = next(iter(starts))
-    return initial_embedding(resolve_model_name(surrogate), int(seed)).astype("float64")
-
-
-def _csv(columns: Sequence[str], rows: Sequence[dict]) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- prompt

@@ -18,13 +18,16 @@ their displacement columns stay empty.
 """
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from configs.datasets import GENRE_FAMILY, TASK_FAMILIES
-from task_emb.records import Embedding
+from data_utils.errors import FuteError
+from task_emb.records import Embedding, check_same_dim
 from task_emb.transfer_eval import cosine
 
 FAMILY_OF = {task: family for family, tasks in TASK_FAMILIES.items() for task in tasks}
@@ -42,6 +45,38 @@ class SpaceRank:
     own_rank: int | None
     family_rank: int | None
     nearest: str
+
+
+def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str
+           ) -> dict[str, tuple[list[Embedding], list[Embedding]]]:
+    """method -> (its MTEs, its DTEs), sorted by task, for every method (of `methods`) that has both kinds."""
+    chosen = {}
+    for method in sorted({e.method for e in embeddings}):
+        mtes = sorted((e for e in embeddings if e.method == method and e.kind == "MTE"), key=lambda e: e.task)
+        dtes = sorted((e for e in embeddings if e.method == method and e.kind == "DTE"), key=lambda e: e.task)
+        if mtes and dtes and (methods is None or method in methods):
+            check_same_dim([*mtes, *dtes], f"method {method}")
+            chosen[method] = (mtes, dtes)
+    missing = sorted(set(methods or ()) - set(chosen))
+    if missing or not chosen:
+        raise FuteError(f"no DTEs and MTEs of method(s) {', '.join(missing) or 'any'} in {where}; the unified space "
+                        f"needs both kinds of one method")
+    return chosen
+
+
+def initial_embedding_of(method: str, embeddings: Sequence[Embedding]) -> np.ndarray | None:
+    """e0 of a prefix method (None for other methods), from the one surrogate and seed its records name."""
+    if any(e.config.get("task_emb_type") != "prefix" for e in embeddings):
+        return None
+    starts = {(e.config.get("task_emb_model_lm_name"), e.config.get("seed")) for e in embeddings}
+    if len(starts) != 1 or None in next(iter(starts)):
+        raise FuteError(f"the {method} embeddings do not share one surrogate and seed ({sorted(map(str, starts))}), "
+                        f"so they have no common initialisation; pass --displacement False")
+    from task_emb.models import resolve_model_name  # loads torch and transformers: only for prefix methods
+    from task_emb.prefix import initial_embedding
+
+    surrogate, seed = next(iter(starts))
+    return initial_embedding(resolve_model_name(surrogate), int(seed)).astype(np.float64)
 
 
 def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
@@ -112,6 +147,14 @@ def summary_markdown(rows: Sequence[dict]) -> str:
     header = ("| Method | View | LM MTEs | own-task MRR | family MRR | LLM MTEs | LLM family MRR |\n"
               "|---|---|---|---|---|---|---|\n")
     return header + "".join("| " + " | ".join(_cell(row[c]) for c in SUMMARY_COLUMNS) + " |\n" for row in rows)
+
+
+def as_csv(columns: Sequence[str], rows: Sequence[Mapping]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def ranks_markdown(ranks: Sequence[SpaceRank]) -> str:
