@@ -41,6 +41,7 @@ class SpaceRank:
     method: str
     mte: str
     view: str
+    llm: bool  # an LLM + prompt MTE (its record's llm_mode), ranked only against its genre's family
     family: str | None
     own_rank: int | None
     family_rank: int | None
@@ -85,10 +86,15 @@ def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
     return sorted(similarity, key=lambda task: (-similarity[task], task))
 
 
+def is_llm(embedding: Embedding) -> bool:
+    return bool(embedding.config.get("llm_mode"))
+
+
 def family_of(embedding: Embedding) -> str | None:
-    """The task family of an MTE: its task's family, or for an LLM + prompt MTE its genre's."""
-    genre = embedding.config.get("task_type") if ":" in embedding.task else None
-    return GENRE_FAMILY.get(genre) if genre else FAMILY_OF.get(embedding.task)
+    """The task family of an MTE: its task's family, or for an LLM + prompt MTE its genre's (task_type)."""
+    if is_llm(embedding):
+        return GENRE_FAMILY.get(embedding.config.get("task_type"))
+    return FAMILY_OF.get(embedding.task)
 
 
 def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embedding],
@@ -103,10 +109,10 @@ def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embed
         for mte in mtes:
             order = rank_dtes(transform(np.asarray(mte.vector(), dtype=np.float64)), dte_vectors)
             family = family_of(mte)
-            own = order.index(mte.task) + 1 if mte.task in order else None
+            own = order.index(mte.task) + 1 if mte.task in order and not is_llm(mte) else None
             in_family = [i + 1 for i, task in enumerate(order) if family is not None and FAMILY_OF.get(task) == family]
-            ranks.append(SpaceRank(method, mte.task, view, family, own, in_family[0] if in_family else None,
-                                   order[0]))
+            ranks.append(SpaceRank(method, mte.task, view, is_llm(mte), family, own,
+                                   in_family[0] if in_family else None, order[0]))
     return ranks
 
 
@@ -123,8 +129,8 @@ def summarise(ranks: Sequence[SpaceRank]) -> list[dict]:
             chosen = [r for r in ranks if r.method == method and r.view == view]
             if not chosen:
                 continue
-            lm = [r for r in chosen if ":" not in r.mte]
-            llm = [r for r in chosen if ":" in r.mte]
+            lm = [r for r in chosen if not r.llm]
+            llm = [r for r in chosen if r.llm]
             rows.append({"method": method, "view": view, "lm_mtes": len(lm),
                          "own_mrr": mean_reciprocal_rank([r.own_rank for r in lm]),
                          "family_mrr": mean_reciprocal_rank([r.family_rank for r in lm]),

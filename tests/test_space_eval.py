@@ -48,7 +48,7 @@ def test_ranks_and_mrr_against_a_direct_computation(tmp_path):
     for task, vector in mtes.items():
         write_embedding(tmp_path, f"{task}_mte", task, "MTE", "fim-fute", vector, {"task_emb_type": "fim"})
     write_embedding(tmp_path, "llm", "llama:p3", "MTE", "fim-fute", rng.normal(size=32),
-                    {"task_emb_type": "fim", "task_type": "nli"})
+                    {"task_emb_type": "fim", "task_type": "nli", "llm_mode": True})
     embeddings = load_embeddings(tmp_path)
     ranks = evaluate_method("fim-fute", [e for e in embeddings if e.kind == "MTE"],
                             [e for e in embeddings if e.kind == "DTE"], e0=None)
