@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,10 +71,16 @@ def _require_folder(folder: str | Path, flag: str) -> Path:
 # ---------------------------------------------------------------- embeddings
 
 
+def natural_key(text: str) -> tuple:
+    """A sort key that orders the numbers inside a text by value: "p2" before "p10"."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part)
+
+
 def load_embeddings(folder: str | Path, flag: str = "--emb_dir") -> list[Embedding]:
-    """Every `*.npy` under `folder` (recursively), each with its record; none at all is an error."""
+    """Every `*.npy` under `folder` (recursively), each with its record, in natural path order (p2 before
+    p10, so tables and plots list prompts in order); none at all is an error."""
     folder = _require_folder(folder, flag)
-    embeddings = [_read_embedding(path) for path in sorted(folder.rglob("*.npy"))]
+    embeddings = [_read_embedding(path) for path in sorted(folder.rglob("*.npy"), key=lambda p: natural_key(str(p)))]
     if not embeddings:
         raise FuteError(f"no embeddings (*.npy with a .record.json beside) under {folder}; check {flag}")
     return embeddings

@@ -27,7 +27,7 @@ import numpy as np
 
 from configs.datasets import GENRE_FAMILY, TASK_FAMILIES
 from data_utils.errors import FuteError
-from task_emb.records import Embedding, check_same_dim
+from task_emb.records import Embedding, check_same_dim, natural_key
 from task_emb.transfer_eval import cosine
 
 FAMILY_OF = {task: family for family, tasks in TASK_FAMILIES.items() for task in tasks}
@@ -53,8 +53,10 @@ def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where
     """method -> (its MTEs, its DTEs), sorted by task, for every method (of `methods`) that has both kinds."""
     chosen = {}
     for method in sorted({e.method for e in embeddings}):
-        mtes = sorted((e for e in embeddings if e.method == method and e.kind == "MTE"), key=lambda e: e.task)
-        dtes = sorted((e for e in embeddings if e.method == method and e.kind == "DTE"), key=lambda e: e.task)
+        mtes = sorted((e for e in embeddings if e.method == method and e.kind == "MTE"),
+                      key=lambda e: natural_key(e.task))
+        dtes = sorted((e for e in embeddings if e.method == method and e.kind == "DTE"),
+                      key=lambda e: natural_key(e.task))
         if mtes and dtes and (methods is None or method in methods):
             check_same_dim([*mtes, *dtes], f"method {method}")
             chosen[method] = (mtes, dtes)

@@ -99,3 +99,18 @@ def test_prompt_number_from_the_task_name_when_the_record_has_none(tmp_path):
     dte = Embedding(path=tmp_path / "d.npy", task="sst2", kind="DTE", method="fim-fute", dim=4)
     assert plots.prompt_number(mte) == 11 and plots.point_style(mte) == ("prompt 11 (CoT)", "^")
     assert plots.prompt_number(dte) is None and plots.point_style(dte) == ("cr", "o")
+
+
+def test_prompts_come_in_natural_order(tmp_path):
+    """p2 before p10 (the demo's heatmap listed p0, p1, p10, p11, p12, p2, ...)."""
+    from task_emb.records import natural_key
+
+    assert sorted(["p10", "p2", "p1", "a10b2", "a10b10", "a9"], key=natural_key) == [
+        "a9", "a10b2", "a10b10", "p1", "p2", "p10"]
+    for prompt in (10, 2, 0, 12, 1):
+        np.save(tmp_path / f"smollm2_sa_p{prompt}.npy", np.ones(3, dtype=np.float32))
+        (tmp_path / f"smollm2_sa_p{prompt}.record.json").write_text(json.dumps(
+            {"config": {"task_type": "sa", "llm_mode": True},
+             "embedding": {"task": f"smollm2:p{prompt}", "kind": "MTE", "method": "prefix-fute", "dim": 3}}))
+    labels = plots.embedding_labels(load_embeddings(tmp_path))
+    assert labels == [f"smollm2:p{k} (sa)" for k in (0, 1, 2, 10, 12)]
