@@ -44,7 +44,8 @@ from data_utils.metrics import compute_metrics
 from llm_inference.data import get_llm_spec, load_eval_examples
 from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer, load_llm_model
 from llm_inference.prompts import load_prompt
-from llm_inference.records import ResultLog, check_identity, check_same_inputs, example_record, prompt_info
+from llm_inference.records import (ResultLog, check_identity, check_same_inputs, example_record, prompt_info,
+                                   unscored_answers)
 from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
@@ -164,9 +165,8 @@ def _strip_identity(record: dict[str, Any]) -> dict[str, Any]:
 def _summary(results: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, Any]:
     predictions = [result["normalized_pred"] for result in results]
     gold = [result["normalized_answer"] for result in results]
-    unscored = sum(result["token_info"].get("answer_scored") is False for result in results)
     return {**compute_metrics(("accuracy", "macro_f1"), predictions, gold),
-            "num_examples": len(results), "labels": list(labels), "unscored_answers": unscored}
+            "num_examples": len(results), "labels": list(labels), "unscored_answers": unscored_answers(results)}
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ from data_utils.io import run_record, write_json
 from llm_inference.data import read_model_inputs
 from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer, load_llm_model
 from llm_inference.prompts import load_prompt
-from llm_inference.records import ResultLog, check_same_inputs, example_record, prompt_info
+from llm_inference.records import ResultLog, check_same_inputs, example_record, prompt_info, unscored_answers
 from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
@@ -115,9 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("%s: %d lines added", log.path, len(pending))
 
     # The record of how the y' file was made: a separate file, so the JSONL holds only y' lines.
-    unscored = sum(line["token_info"].get("answer_scored") is False for line in done.values())
     config = {**vars(args), "device": str(device), "lines": len(examples), "chat_template": template.record(),
-              "unscored_answers": unscored}
+              "unscored_answers": unscored_answers(done.values())}
     write_json(log.path.with_suffix(".record.json"), run_record(config, argv, __file__))
     return len(pending)
 

@@ -141,7 +141,7 @@ def _archive_check(spec: DatasetSpec, split: str, why: str) -> HubCheck:
 
 def _check_rows(spec: DatasetSpec, split: str, rows: list[dict], features: Any) -> HubCheck:
     wanted = QA_FIELDS if spec.task == "qa" else (*spec.inputs, spec.label_field)
-    present = set(features) if features else set().union(*(row.keys() for row in rows)) if rows else set()
+    present = _field_names(rows, features)
     missing = [field for field in wanted if field not in present]
     if missing:
         return HubCheck(spec.name, spec.hub_id, split, "missing field",
@@ -154,6 +154,13 @@ def _check_rows(spec: DatasetSpec, split: str, rows: list[dict], features: Any) 
     if moved:
         return HubCheck(spec.name, spec.hub_id, split, "moved", f"the hub answers as {moved}")
     return HubCheck(spec.name, spec.hub_id, split, OK, f"{len(rows)} rows read")
+
+
+def _field_names(rows: list[dict], features: Any) -> set[str]:
+    """The dataset's fields: from its features where the stream declares them, else from the rows read."""
+    if features:
+        return set(features)
+    return set().union(*(row.keys() for row in rows)) if rows else set()
 
 
 def _label_mismatch(spec: DatasetSpec, rows: list[dict], features: Any) -> str:
@@ -175,7 +182,7 @@ def check_pool_source(name: str, source: PoolSource, rows: int = 20) -> HubCheck
     found, features, failure = _fetch(source.hub_id, source.config, source.split, source.revision, rows)
     if failure is not None:
         return HubCheck(name, source.hub_id, source.split, failure.status, failure.detail)
-    present = set(features) if features else set().union(*(row.keys() for row in found)) if found else set()
+    present = _field_names(found, features)
     wanted = {field.split("[")[0] for template in source.templates
               for field in _template_fields(template)}
     missing = sorted(wanted - present)

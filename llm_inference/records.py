@@ -125,6 +125,11 @@ def prompt_info(prompt) -> dict[str, Any]:
     }
 
 
+def unscored_answers(records: Iterable[dict[str, Any]]) -> int:
+    """How many results answered a verbalizer under an id that was not scored (token_info.answer_scored false)."""
+    return sum(record["token_info"].get("answer_scored") is False for record in records)
+
+
 def example_record(example: dict[str, Any], score, labels: dict[str, Any]) -> dict[str, Any]:
     """One finished example: the original's per-example fields plus the label view.
 
