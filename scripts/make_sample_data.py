@@ -1,16 +1,19 @@
 """Write the project's small sample datasets under data/samples/ (deterministic, stdlib only).
 
-Real hub datasets cannot be downloaded offline, so each sample set mimics one
-dataset of the registry: same name, split names, field names and label encoding
-as the Hugging Face hub dataset, with template-based English text. Every set is
-drawn from its own ``random.Random(f"{seed}/{name}")``, so adding or changing
+Real hub datasets cannot be downloaded offline, so each sample set stands in for one
+dataset of the registry, configs/datasets.py, which says what the set looks like: its
+split names (training, dev and LLM evaluation split), its input fields, its label field
+and label names in index order, and whether it is a regression or a QA set. This script
+holds only what the registry does not: the English text (word lists, templates and the
+code that fills them), the size of each split, the hub's id fields, and a line for the
+README. Every set is drawn from its own ``random.Random(f"{seed}/{name}")``, so changing
 one set never changes the others, and a rerun rewrites identical bytes.
 
 Layout written (the loader reads ``<out_dir>/<name>/<split>.jsonl``)::
 
     <out_dir>/<name>/<split>.jsonl   one JSON object per line, UTF-8
     <out_dir>/unsup_pool.jsonl       the unlabelled x' pool: {"text", "source"[, "text_pair"]}
-    <out_dir>/README.md              what each set is (generated from the tables below)
+    <out_dir>/README.md              what each set is (generated from SAMPLES and the registry)
 
 Usage: ``python scripts/make_sample_data.py [--out_dir DIR] [--seed 42]``.
 The committed files are made with the defaults; tests/test_sample_data.py checks that.
@@ -27,17 +30,31 @@ import string
 import sys
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from configs.datasets import DATASETS, GENRE_LABELS, DatasetSpec  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
+DEFAULT_OUT_DIR = ROOT / "data" / "samples"
 DEFAULT_SEED = 42
 MAX_TRIES = 500  # draws per example before giving up on finding an unseen text
 POOL_PER_SOURCE = 100
 
 Row = dict[str, Any]
+
+
+class Example(NamedTuple):
+    """What a maker returns for the class it was asked for."""
+
+    texts: tuple[str, ...]  # one per input field of the registry, in its order (spec.inputs)
+    label: Any = None  # the label, where it is not the class asked for (STS-B's score)
+    extra: Mapping[str, Any] = {}  # hub fields the registry does not hold (dr_id, a QA title and answers)
 
 
 # --------------------------------------------------------------------------------------
@@ -83,101 +100,85 @@ def _hex_id(rng: random.Random, width: int = 24) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Shared word lists
+# Shared word lists (people, companies and towns are fictional, so that no sample states
+# a false fact about a real one)
 # --------------------------------------------------------------------------------------
 
 FIRST_NAMES = [  # (name, subject pronoun)
-    ("Anna", "she"), ("Ben", "he"), ("Clara", "she"), ("David", "he"), ("Elena", "she"),
-    ("Farid", "he"), ("Grace", "she"), ("Hugo", "he"), ("Ines", "she"), ("Jonas", "he"),
-    ("Kara", "she"), ("Leo", "he"), ("Maya", "she"), ("Nikolai", "he"), ("Olivia", "she"),
-    ("Pablo", "he"), ("Rosa", "she"), ("Samuel", "he"), ("Tara", "she"), ("Umar", "he"),
-    ("Vera", "she"), ("Walter", "he"), ("Yuki", "she"), ("Marco", "he"), ("Lucia", "she"),
-    ("Henrik", "he"), ("Amara", "she"), ("Tomas", "he"), ("Nadia", "she"), ("Oscar", "he"),
+    ("Anna", "she"), ("Ben", "he"), ("Clara", "she"), ("David", "he"), ("Elena", "she"), ("Farid", "he"),
+    ("Grace", "she"), ("Hugo", "he"), ("Ines", "she"), ("Jonas", "he"), ("Kara", "she"), ("Leo", "he"),
+    ("Maya", "she"), ("Nikolai", "he"), ("Olivia", "she"), ("Pablo", "he"), ("Rosa", "she"), ("Samuel", "he"),
+    ("Tara", "she"), ("Umar", "he"), ("Vera", "she"), ("Walter", "he"), ("Yuki", "she"), ("Marco", "he"),
+    ("Lucia", "she"), ("Henrik", "he"), ("Amara", "she"), ("Tomas", "he"), ("Nadia", "she"), ("Oscar", "he"),
 ]
-LAST_NAMES = [
-    "Adler", "Brooks", "Castillo", "Dunn", "Eriksen", "Fischer", "Garcia", "Holm", "Ivanova",
-    "Jensen", "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov", "Rossi", "Sato",
-    "Tanaka", "Varga", "Whitfield", "Ybarra", "Zeller", "Hartley", "Mensah", "Quiroga",
-]
+LAST_NAMES = ["Adler", "Brooks", "Castillo", "Dunn", "Eriksen", "Fischer", "Garcia", "Holm", "Ivanova", "Jensen",
+              "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov", "Rossi", "Sato", "Tanaka", "Varga",
+              "Whitfield", "Ybarra", "Zeller", "Hartley", "Mensah", "Quiroga"]
 PRONOUNS = {"she": ("she", "her", "her"), "he": ("he", "him", "his")}  # subject, object, possessive
-
-TOWNS = [  # fictional, so that no sample states a false fact about a real place
-    "Eastholm", "Marrowby", "Kelvarra", "Dunmere", "Ashcombe", "Veldtown", "Lorimar",
-    "Brackenford", "Solvik", "Pellham", "Redwater", "Stonebridge", "Halden Cross", "Mirefield",
-    "Corran", "Wexley", "Ambervale", "Thornbury", "Lisgard", "Oakhollow",
-]
-CITIES = [
-    "Paris", "Toronto", "Nairobi", "Osaka", "Lisbon", "Denver", "Melbourne", "Cairo", "Oslo",
-    "Seoul", "Chicago", "Madrid", "Mumbai", "Dublin", "Helsinki", "Boston", "Lima", "Prague",
-    "Austin", "Manila",
-]
+TOWNS = ["Eastholm", "Marrowby", "Kelvarra", "Dunmere", "Ashcombe", "Veldtown", "Lorimar", "Brackenford", "Solvik",
+         "Pellham", "Redwater", "Stonebridge", "Halden Cross", "Mirefield", "Corran", "Wexley", "Ambervale",
+         "Thornbury", "Lisgard", "Oakhollow"]
+CITIES = ["Paris", "Toronto", "Nairobi", "Osaka", "Lisbon", "Denver", "Melbourne", "Cairo", "Oslo", "Seoul",
+          "Chicago", "Madrid", "Mumbai", "Dublin", "Helsinki", "Boston", "Lima", "Prague", "Austin", "Manila"]
 COUNTRIES = [  # (country, nationality)
-    ("Norway", "Norwegian"), ("Canada", "Canadian"), ("Portugal", "Portuguese"),
-    ("Kenya", "Kenyan"), ("Chile", "Chilean"), ("Poland", "Polish"), ("Japan", "Japanese"),
-    ("Ireland", "Irish"), ("Italy", "Italian"), ("Australia", "Australian"),
-    ("Finland", "Finnish"), ("Mexico", "Mexican"),
+    ("Norway", "Norwegian"), ("Canada", "Canadian"), ("Portugal", "Portuguese"), ("Kenya", "Kenyan"),
+    ("Chile", "Chilean"), ("Poland", "Polish"), ("Japan", "Japanese"), ("Ireland", "Irish"), ("Italy", "Italian"),
+    ("Australia", "Australian"), ("Finland", "Finnish"), ("Mexico", "Mexican"),
 ]
-RIVERS = ["the Arden", "the Selka", "the Varro", "the Mistle", "the Brann", "the Tolva",
-          "the Quill", "the Oster", "the Lune", "the Dravik"]
+RIVERS = ["the Arden", "the Selka", "the Varro", "the Mistle", "the Brann", "the Tolva", "the Quill", "the Oster",
+          "the Lune", "the Dravik"]
 REGIONS = ["northern", "southern", "eastern", "western", "central"]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
-COMPANIES = [
-    "Brightloom", "Nordwave", "Keystone Robotics", "Larkspur Foods", "Tidewell", "Orbitra",
-    "Copperleaf Games", "Halcyon Motors", "Quillon Software", "Meridian Optics", "Fernway Bikes",
-    "Solace Audio", "Pinecrest Labs", "Vantor Airlines", "Bluehaven Textiles", "Granite Bay Bank",
-]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+COMPANIES = ["Brightloom", "Nordwave", "Keystone Robotics", "Larkspur Foods", "Tidewell", "Orbitra",
+             "Copperleaf Games", "Halcyon Motors", "Quillon Software", "Meridian Optics", "Fernway Bikes",
+             "Solace Audio", "Pinecrest Labs", "Vantor Airlines", "Bluehaven Textiles", "Granite Bay Bank"]
 
 
 def _person(rng: random.Random) -> dict[str, str]:
     """A fictional person: name, first, last and pronoun forms."""
     first, pron = _pick(rng, FIRST_NAMES)
     subj, obj, poss = PRONOUNS[pron]
-    return {"name": f"{first} {_pick(rng, LAST_NAMES)}", "first": first,
-            "pron": subj, "obj": obj, "poss": poss}
+    return {"name": f"{first} {_pick(rng, LAST_NAMES)}", "first": first, "pron": subj, "obj": obj, "poss": poss}
 
 
 # --------------------------------------------------------------------------------------
-# Sentiment family
+# Sentiment: makers get a label name ("negative", "neutral", "positive")
 # --------------------------------------------------------------------------------------
 
-MOVIE_NOUNS = ["film", "movie", "picture", "drama", "comedy", "thriller", "documentary",
-               "sequel", "remake", "musical", "western", "romance", "horror film",
-               "animated feature", "biopic", "war epic", "mystery", "satire", "road movie",
-               "family film"]
-ASPECTS = ["acting", "script", "soundtrack", "cinematography", "pacing", "dialogue", "ending",
-           "cast", "plot", "visual effects", "humor", "direction", "editing", "lead performance",
-           "screenplay", "score", "production design", "final act", "opening scene", "story"]
-POS_ADJ = ["wonderful", "gripping", "charming", "moving", "brilliant", "funny", "heartfelt",
-           "stunning", "clever", "delightful", "powerful", "beautiful", "thrilling", "touching",
-           "witty", "engaging", "memorable", "superb", "inventive", "warm", "absorbing",
-           "graceful", "sharp", "tender", "exhilarating"]
-NEG_ADJ = ["dull", "tedious", "clumsy", "boring", "lifeless", "predictable", "shallow", "bland",
-           "confusing", "forgettable", "tiresome", "awkward", "pointless", "sluggish", "hollow",
-           "messy", "stale", "irritating", "flat", "overlong", "joyless", "incoherent", "lazy",
-           "grating", "painful"]
-POS_VP = ["kept me smiling", "earns every laugh", "stays with you", "holds your attention",
-          "rewards your patience", "feels fresh", "lifts the spirit", "never loses its grip",
-          "deserves a big audience", "won me over", "finds real emotion", "sparkles with life"]
-NEG_VP = ["drags on forever", "wastes its cast", "falls apart", "goes nowhere",
-          "never finds its footing", "overstays its welcome", "left me cold",
-          "insults the audience", "squanders a good idea", "runs out of steam",
-          "feels like a chore", "misses every mark"]
-INTENSIFIERS = ["truly", "remarkably", "genuinely", "thoroughly", "surprisingly",
-                "consistently", "utterly", "quite", "mostly", "often"]
-POS_VERDICT = ["a must-see", "worth the ticket", "a small triumph", "one to remember",
-               "a real treat", "an easy recommendation"]
-NEG_VERDICT = ["a chore to sit through", "a waste of two hours", "a misfire", "best avoided",
-               "a real letdown", "an easy pass"]
+MOVIE_NOUNS = ["film", "movie", "picture", "drama", "comedy", "thriller", "documentary", "sequel", "remake",
+               "musical", "western", "romance", "horror film", "animated feature", "biopic", "war epic", "mystery",
+               "satire", "road movie", "family film"]
+ASPECTS = ["acting", "script", "soundtrack", "cinematography", "pacing", "dialogue", "ending", "cast", "plot",
+           "visual effects", "humor", "direction", "editing", "lead performance", "screenplay", "score",
+           "production design", "final act", "opening scene", "story"]
+POS_ADJ = ["wonderful", "gripping", "charming", "moving", "brilliant", "funny", "heartfelt", "stunning", "clever",
+           "delightful", "powerful", "beautiful", "thrilling", "touching", "witty", "engaging", "memorable", "superb",
+           "inventive", "warm", "absorbing", "graceful", "sharp", "tender", "exhilarating"]
+NEG_ADJ = ["dull", "tedious", "clumsy", "boring", "lifeless", "predictable", "shallow", "bland", "confusing",
+           "forgettable", "tiresome", "awkward", "pointless", "sluggish", "hollow", "messy", "stale", "irritating",
+           "flat", "overlong", "joyless", "incoherent", "lazy", "grating", "painful"]
+POS_VP = ["kept me smiling", "earns every laugh", "stays with you", "holds your attention", "rewards your patience",
+          "feels fresh", "lifts the spirit", "never loses its grip", "deserves a big audience", "won me over",
+          "finds real emotion", "sparkles with life"]
+NEG_VP = ["drags on forever", "wastes its cast", "falls apart", "goes nowhere", "never finds its footing",
+          "overstays its welcome", "left me cold", "insults the audience", "squanders a good idea",
+          "runs out of steam", "feels like a chore", "misses every mark"]
+INTENSIFIERS = ["truly", "remarkably", "genuinely", "thoroughly", "surprisingly", "consistently", "utterly", "quite",
+                "mostly", "often"]
+POS_VERDICT = ["a must-see", "worth the ticket", "a small triumph", "one to remember", "a real treat",
+               "an easy recommendation"]
+NEG_VERDICT = ["a chore to sit through", "a waste of two hours", "a misfire", "best avoided", "a real letdown",
+               "an easy pass"]
 POS_FEELING = ["uplifted", "moved", "delighted", "grateful", "energized", "hopeful"]
 NEG_FEELING = ["exhausted", "cheated", "bored", "numb", "annoyed", "restless"]
-TITLE_ADJ = ["Last", "Silent", "Broken", "Golden", "Hidden", "Crimson", "Lonely", "Endless",
-             "Frozen", "Distant", "Quiet", "Burning"]
-TITLE_NOUN = ["Harbor", "Garden", "Signal", "Winter", "Orchard", "Promise", "Voyage",
-              "Lighthouse", "Bridge", "Horizon", "Kingdom", "River"]
-ROLES = ["detective", "lonely widow", "young teacher", "retired boxer", "ship captain",
-         "small-town mayor", "con artist", "village doctor", "struggling painter", "night nurse"]
+TITLE_ADJ = ["Last", "Silent", "Broken", "Golden", "Hidden", "Crimson", "Lonely", "Endless", "Frozen", "Distant",
+             "Quiet", "Burning"]
+TITLE_NOUN = ["Harbor", "Garden", "Signal", "Winter", "Orchard", "Promise", "Voyage", "Lighthouse", "Bridge",
+              "Horizon", "Kingdom", "River"]
+ROLES = ["detective", "lonely widow", "young teacher", "retired boxer", "ship captain", "small-town mayor",
+         "con artist", "village doctor", "struggling painter", "night nurse"]
 
 
 def _title(rng: random.Random) -> str:
@@ -207,17 +208,16 @@ def _review_slots(rng: random.Random, positive: bool) -> dict[str, str]:
 # fifth of the examples, contrast templates whose surface words point the other way.
 SST2_TEMPLATES = [
     "{intens} {adj} {noun}", "a {adj} , {adj2} {noun}", "the {aspect} is {adj} and {adj2}",
-    "a {adj} {noun} that {vp}", "{name}'s {adj} {aspect}", "this {noun} {vp}",
-    "{adj} from start to finish", "the most {adj} {noun} in years",
-    "{name}'s {noun} is {intens} {adj}", "a {adj} {aspect} and a {adj2} {aspect2}",
-    "{intens} {adj} , and it {vp}", "{adj} , {adj2} and {adj3}",
-    "the {aspect} {vp}", "a {intens} {adj} piece of filmmaking",
+    "a {adj} {noun} that {vp}", "{name}'s {adj} {aspect}", "this {noun} {vp}", "{adj} from start to finish",
+    "the most {adj} {noun} in years", "{name}'s {noun} is {intens} {adj}", "a {adj} {aspect} and a {adj2} {aspect2}",
+    "{intens} {adj} , and it {vp}", "{adj} , {adj2} and {adj3}", "the {aspect} {vp}",
+    "a {intens} {adj} piece of filmmaking",
 ]
 SST2_CONTRAST = {
-    1: ["never {neg_adj} , always {adj}", "not a {neg_adj} moment in it",
-        "the {aspect} is a bit {neg_adj} , but the {noun} {vp}", "hardly {neg_adj} at all"],
-    0: ["far from {pos_adj}", "not nearly as {pos_adj} as it wants to be",
-        "a {pos_adj} idea buried in a {adj} {noun}", "even the {pos_adj} {aspect} {vp}"],
+    "positive": ["never {neg_adj} , always {adj}", "not a {neg_adj} moment in it",
+                 "the {aspect} is a bit {neg_adj} , but the {noun} {vp}", "hardly {neg_adj} at all"],
+    "negative": ["far from {pos_adj}", "not nearly as {pos_adj} as it wants to be",
+                 "a {pos_adj} idea buried in a {adj} {noun}", "even the {pos_adj} {aspect} {vp}"],
 }
 RT_TEMPLATES = [
     "{name}'s {noun} is a {adj} , {adj2} piece of work that {vp} .",
@@ -232,35 +232,30 @@ RT_TEMPLATES = [
     "{name} directs with a {adj} touch , and the {aspect} {vp} .",
 ]
 RT_CONTRAST = {
-    1: ["the {aspect} is a little {neg_adj} , but the {noun} {vp} and the {aspect2} is {adj} .",
-        "don't let the {neg_adj} first half fool you : {title} is {verdict} ."],
-    0: ["even a {pos_adj} {aspect} can't rescue this {adj} {noun} .",
-        "what should have been a {pos_adj} {noun} {vp} ."],
+    "positive": ["the {aspect} is a little {neg_adj} , but the {noun} {vp} and the {aspect2} is {adj} .",
+                 "don't let the {neg_adj} first half fool you : {title} is {verdict} ."],
+    "negative": ["even a {pos_adj} {aspect} can't rescue this {adj} {noun} .",
+                 "what should have been a {pos_adj} {noun} {vp} ."],
 }
 IMDB_OPENERS = [
-    "I watched {title} last {when} with {company}.",
-    "I went into {title} knowing almost nothing about it.",
-    "{title} was recommended to me by a {friend}.",
-    "I finally caught {title} on {platform}.",
-    "{actor} stars in this {noun} from director {name}.",
-    "I had read a lot about {title} before seeing it.",
+    "I watched {title} last {when} with {company}.", "I went into {title} knowing almost nothing about it.",
+    "{title} was recommended to me by a {friend}.", "I finally caught {title} on {platform}.",
+    "{actor} stars in this {noun} from director {name}.", "I had read a lot about {title} before seeing it.",
 ]
 IMDB_MIDDLES = [
     "The {aspect} is {adj} and the {aspect2} is {intens} {adj2}.",
-    "{actor} is {adj} as the {role}, and the {aspect} {vp}.",
-    "From the first scene, the {noun} {vp}.",
-    "Every scene feels {adj}, and the {aspect} is {adj2}.",
-    "It is a {adj}, {adj2} {noun} that {vp}.",
+    "{actor} is {adj} as the {role}, and the {aspect} {vp}.", "From the first scene, the {noun} {vp}.",
+    "Every scene feels {adj}, and the {aspect} is {adj2}.", "It is a {adj}, {adj2} {noun} that {vp}.",
 ]
 IMDB_CONTRAST = {
-    1: ["The {aspect} is a bit {neg_adj} at times, but the {noun} {vp}."],
-    0: ["The {aspect} is {pos_adj}, but the {noun} {vp}."],
+    "positive": ["The {aspect} is a bit {neg_adj} at times, but the {noun} {vp}."],
+    "negative": ["The {aspect} is {pos_adj}, but the {noun} {vp}."],
 }
 IMDB_CLOSERS = {
-    1: ["I would happily watch it again.", "{score}/10, highly recommended.",
-        "Do not miss this one.", "It is one of the best things I have seen this year."],
-    0: ["{score}/10, I cannot recommend it.", "I want those two hours back.",
-        "Skip it and read a book instead.", "I nearly walked out halfway through."],
+    "positive": ["I would happily watch it again.", "{score}/10, highly recommended.", "Do not miss this one.",
+                 "It is one of the best things I have seen this year."],
+    "negative": ["{score}/10, I cannot recommend it.", "I want those two hours back.",
+                 "Skip it and read a book instead.", "I nearly walked out halfway through."],
 }
 IMDB_EXTRA = {
     "when": ["weekend", "night", "Friday", "month"],
@@ -270,79 +265,75 @@ IMDB_EXTRA = {
 }
 
 
-def _choose_template(rng: random.Random, shared: list[str], contrast: dict[int, list[str]],
-                     label: int) -> str:
+def _choose_template(rng: random.Random, shared: list[str], contrast: dict[str, list[str]], label: str) -> str:
     return _pick(rng, contrast[label]) if rng.random() < 0.2 else _pick(rng, shared)
 
 
-def make_sst2(rng: random.Random, label: int) -> Row:
-    slots = _review_slots(rng, positive=label == 1)
+def make_sst2(rng: random.Random, label: str) -> Example:
+    slots = _review_slots(rng, label == "positive")
     text = _fill(_choose_template(rng, SST2_TEMPLATES, SST2_CONTRAST, label), slots)
-    return {"sentence": _spaced(text.lower()) + " ", "label": label}
+    return Example((_spaced(text.lower()) + " ",))
 
 
-def make_rotten_tomatoes(rng: random.Random, label: int) -> Row:
-    slots = _review_slots(rng, positive=label == 1)
+def make_rotten_tomatoes(rng: random.Random, label: str) -> Example:
+    slots = _review_slots(rng, label == "positive")
     text = _fill(_choose_template(rng, RT_TEMPLATES, RT_CONTRAST, label), slots)
-    return {"text": _spaced(text.lower(), split_clitics=False), "label": label}
+    return Example((_spaced(text.lower(), split_clitics=False),))
 
 
-def make_imdb(rng: random.Random, label: int) -> Row:
-    slots = _review_slots(rng, positive=label == 1)
+def make_imdb(rng: random.Random, label: str) -> Example:
+    slots = _review_slots(rng, label == "positive")
     slots.update({k: _pick(rng, v) for k, v in IMDB_EXTRA.items()})
-    slots["score"] = rng.randint(7, 10) if label else rng.randint(1, 4)
-    parts = [_pick(rng, IMDB_OPENERS),
-             _choose_template(rng, IMDB_MIDDLES, IMDB_CONTRAST, label)]
+    slots["score"] = rng.randint(7, 10) if label == "positive" else rng.randint(1, 4)
+    parts = [_pick(rng, IMDB_OPENERS), _choose_template(rng, IMDB_MIDDLES, IMDB_CONTRAST, label)]
     if rng.random() < 0.7:
         parts.append(_pick(rng, IMDB_CLOSERS[label]))
-    return {"text": " ".join(_fill(p, slots) for p in parts), "label": label}
+    return Example((" ".join(_fill(p, slots) for p in parts),))
 
 
-FP_COMPANIES = ["Nordvik Oyj", "Kestrel Group", "Aalto Paper", "Baltic Steelworks",
-                "Lumo Telecom", "Harju Foods", "Saimaa Logistics", "Pohja Cables",
-                "Vesta Shipping", "Kivi Construction", "Tapiola Retail", "Lakeside Pharma"]
-FP_METRICS = ["net sales", "operating profit", "pre-tax profit", "revenue", "order intake",
-              "net profit", "operating income"]
-FP_PERIODS = ["the first quarter of 2008", "the second quarter of 2009", "2007",
-              "January-June 2010", "the third quarter of 2006", "the fourth quarter of 2008",
-              "January-September 2009", "the financial year 2010"]
+FP_COMPANIES = ["Nordvik Oyj", "Kestrel Group", "Aalto Paper", "Baltic Steelworks", "Lumo Telecom", "Harju Foods",
+                "Saimaa Logistics", "Pohja Cables", "Vesta Shipping", "Kivi Construction", "Tapiola Retail",
+                "Lakeside Pharma"]
+FP_METRICS = ["net sales", "operating profit", "pre-tax profit", "revenue", "order intake", "net profit",
+              "operating income"]
+FP_PERIODS = ["the first quarter of 2008", "the second quarter of 2009", "2007", "January-June 2010",
+              "the third quarter of 2006", "the fourth quarter of 2008", "January-September 2009",
+              "the financial year 2010"]
 FP_CITIES = ["Helsinki", "Tampere", "Oulu", "Espoo", "Turku", "Stockholm", "Tallinn", "Riga"]
 FP_TEMPLATES = {
-    2: ["{co}'s {metric} rose to EUR {hi} mn from EUR {lo} mn in {period} .",
-        "{co} said its {metric} increased by {pct} % in {period} .",
-        "{co} has won a contract worth EUR {hi} mn from {client} .",
-        "Shares in {co} jumped {pct} % after the company raised its outlook for {period} .",
-        "In {period} , {co} improved its {metric} to EUR {hi} mn .",
-        "{co} expects its {metric} to grow clearly in {period} ."],
-    0: ["{co}'s {metric} fell to EUR {lo} mn from EUR {hi} mn in {period} .",
-        "{co} said its {metric} decreased by {pct} % in {period} .",
-        "{co} will cut {jobs} jobs at its plant in {city} .",
-        "Shares in {co} dropped {pct} % after the company lowered its outlook for {period} .",
-        "{co} swung to an operating loss of EUR {lo} mn in {period} .",
-        "{co} warned that its {metric} will decline in {period} ."],
-    1: ["{co} is headquartered in {city} .",
-        "{co} will publish its results for {period} on {day} {month} .",
-        "The company employs about {jobs} people in {city} .",
-        "{co} operates {num} stores in the Nordic countries .",
-        "The contract covers the delivery of equipment to {client} .",
-        "{co}'s {metric} for {period} will be reported in EUR ."],
+    "positive": ["{co}'s {metric} rose to EUR {hi} mn from EUR {lo} mn in {period} .",
+                 "{co} said its {metric} increased by {pct} % in {period} .",
+                 "{co} has won a contract worth EUR {hi} mn from {client} .",
+                 "Shares in {co} jumped {pct} % after the company raised its outlook for {period} .",
+                 "In {period} , {co} improved its {metric} to EUR {hi} mn .",
+                 "{co} expects its {metric} to grow clearly in {period} ."],
+    "negative": ["{co}'s {metric} fell to EUR {lo} mn from EUR {hi} mn in {period} .",
+                 "{co} said its {metric} decreased by {pct} % in {period} .",
+                 "{co} will cut {jobs} jobs at its plant in {city} .",
+                 "Shares in {co} dropped {pct} % after the company lowered its outlook for {period} .",
+                 "{co} swung to an operating loss of EUR {lo} mn in {period} .",
+                 "{co} warned that its {metric} will decline in {period} ."],
+    "neutral": ["{co} is headquartered in {city} .",
+                "{co} will publish its results for {period} on {day} {month} .",
+                "The company employs about {jobs} people in {city} .",
+                "{co} operates {num} stores in the Nordic countries .",
+                "The contract covers the delivery of equipment to {client} .",
+                "{co}'s {metric} for {period} will be reported in EUR ."],
 }
 
 
-def make_financial_phrasebank(rng: random.Random, label: int) -> Row:
+def make_financial_phrasebank(rng: random.Random, label: str) -> Example:
     lo = round(rng.uniform(2, 90), 1)
     co, client = rng.sample(FP_COMPANIES, 2)
-    slots = {"co": co, "client": client, "metric": _pick(rng, FP_METRICS),
-             "period": _pick(rng, FP_PERIODS), "city": _pick(rng, FP_CITIES),
-             "lo": lo, "hi": round(lo * rng.uniform(1.1, 1.9), 1),
-             "pct": rng.randint(2, 35), "jobs": rng.randrange(20, 900, 10),
-             "num": rng.randint(5, 120), "day": rng.randint(1, 28), "month": _pick(rng, MONTHS)}
-    text = _fill(_pick(rng, FP_TEMPLATES[label]), slots)
-    return {"sentence": _spaced(text), "label": label}
+    slots = {"co": co, "client": client, "metric": _pick(rng, FP_METRICS), "period": _pick(rng, FP_PERIODS),
+             "city": _pick(rng, FP_CITIES), "lo": lo, "hi": round(lo * rng.uniform(1.1, 1.9), 1),
+             "pct": rng.randint(2, 35), "jobs": rng.randrange(20, 900, 10), "num": rng.randint(5, 120),
+             "day": rng.randint(1, 28), "month": _pick(rng, MONTHS)}
+    return Example((_spaced(_fill(_pick(rng, FP_TEMPLATES[label]), slots)),))
 
 
 # --------------------------------------------------------------------------------------
-# Paraphrase family
+# Paraphrase: makers get a label name (STS-B: a similarity level 0-5)
 # --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -356,21 +347,16 @@ class Event:
 QUARTERS = ["first-quarter", "second-quarter", "third-quarter", "fourth-quarter"]
 OFFICIALS = ["Finance Minister", "Health Secretary", "Governor", "Mayor", "Education Minister"]
 ORGS = ["ministry", "city council", "state agency", "health service", "school board"]
-POLICIES = ["raise the minimum wage next year", "close three rural hospitals",
-            "hire 500 new teachers", "cut spending on road repairs",
-            "expand free bus travel for students", "delay the new tax on fuel"]
-JOURNALS = ["the Journal of Public Health", "Nature Medicine", "the Lancet",
-            "the British Medical Journal", "Science"]
-FINDINGS = ["regular walking lowers the risk of heart disease",
-            "people who sleep less than six hours eat more sugar",
-            "drinking coffee does not harm the liver",
-            "children who read daily do better at maths",
+POLICIES = ["raise the minimum wage next year", "close three rural hospitals", "hire 500 new teachers",
+            "cut spending on road repairs", "expand free bus travel for students", "delay the new tax on fuel"]
+JOURNALS = ["the Journal of Public Health", "Nature Medicine", "the Lancet", "the British Medical Journal", "Science"]
+FINDINGS = ["regular walking lowers the risk of heart disease", "people who sleep less than six hours eat more sugar",
+            "drinking coffee does not harm the liver", "children who read daily do better at maths",
             "air pollution raises the risk of asthma in adults",
             "working from home reduces stress for most employees"]
 RACES = ["mayoral race", "Senate primary", "governor's race", "party leadership contest"]
 STORMS = ["winter storm", "tropical storm", "thunderstorm", "snowstorm", "ice storm"]
-STATES = ["northern Texas", "the Midwest", "southern Ontario", "coastal Oregon",
-          "eastern Kentucky", "central Florida"]
+STATES = ["northern Texas", "the Midwest", "southern Ontario", "coastal Oregon", "eastern Kentucky", "central Florida"]
 CRIMES = ["bank fraud", "tax evasion", "armed robbery", "insider trading", "bribery"]
 PROBES = ["Helios", "Orion", "Juno Two", "Kestrel", "Artemis Lander"]
 
@@ -379,90 +365,76 @@ def _news_slots(rng: random.Random) -> dict[str, Any]:
     co, co2 = rng.sample(COMPANIES, 2)
     p = _person(rng)
     y = rng.randint(12, 400)
-    return {"co": co, "co2": co2, "person": p["name"], "day": _pick(rng, DAYS),
-            "city": _pick(rng, CITIES), "quarter": _pick(rng, QUARTERS),
-            "y": y, "x": y + rng.randint(5, 150), "n": rng.randint(12, 240),
+    return {"co": co, "co2": co2, "person": p["name"], "day": _pick(rng, DAYS), "city": _pick(rng, CITIES),
+            "quarter": _pick(rng, QUARTERS), "y": y, "x": y + rng.randint(5, 150), "n": rng.randint(12, 240),
             "p": rng.randint(3, 62), "price": f"{rng.uniform(4, 95):.2f}",
             "official": f"{_pick(rng, OFFICIALS)} {p['name']}", "org": _pick(rng, ORGS),
-            "policy": _pick(rng, POLICIES), "journal": _pick(rng, JOURNALS),
-            "finding": _pick(rng, FINDINGS), "race": _pick(rng, RACES),
-            "storm": _pick(rng, STORMS), "region": _pick(rng, STATES),
+            "policy": _pick(rng, POLICIES), "journal": _pick(rng, JOURNALS), "finding": _pick(rng, FINDINGS),
+            "race": _pick(rng, RACES), "storm": _pick(rng, STORMS), "region": _pick(rng, STATES),
             "homes": rng.randrange(2000, 90000, 500), "years": rng.randint(2, 25),
-            "adults": _number(rng.randrange(800, 60000, 100)),
-            "crime": _pick(rng, CRIMES), "bn": round(rng.uniform(1.2, 19.5), 1),
-            "probe": _pick(rng, PROBES), "month": _pick(rng, MONTHS),
+            "adults": _number(rng.randrange(800, 60000, 100)), "crime": _pick(rng, CRIMES),
+            "bn": round(rng.uniform(1.2, 19.5), 1), "probe": _pick(rng, PROBES), "month": _pick(rng, MONTHS),
             "year": rng.randint(2025, 2031),
             "building": _pick(rng, ["city hall", "parliament", "courthouse", "embassy"])}
 
 
 MRPC_EVENTS = [
-    Event((
-        "{co} reported {quarter} profit of ${x} million , up from ${y} million a year earlier .",
-        "{co} said its {quarter} profit rose to ${x} million from ${y} million a year ago .",
-        "Profit at {co} climbed to ${x} million in the {quarter} period , compared with "
-        "${y} million a year before .",
-    ), ("x", "y", "co", "quarter")),
-    Event((
-        "Police in {city} arrested {n} people on {day} after a protest outside the {building} .",
-        "Officers detained {n} protesters outside the {building} in {city} on {day} .",
-        "On {day} , {n} people were arrested at a protest outside the {city} {building} .",
-    ), ("n", "city", "day", "building")),
-    Event((
-        "{official} said on {day} that the {org} would {policy} .",
-        "The {org} will {policy} , {official} announced on {day} .",
-        "On {day} , {official} announced that the {org} plans to {policy} .",
-    ), ("policy", "org", "official")),
-    Event((
-        "A study of {adults} adults published in {journal} found that {finding} .",
-        "Research involving {adults} adults , published in {journal} , showed that {finding} .",
-        "{journal} published a study of {adults} adults showing that {finding} .",
-    ), ("finding", "adults", "journal")),
-    Event((
-        "Shares of {co} fell {p} percent to ${price} on {day} .",
-        "{co} stock dropped {p} percent on {day} , closing at ${price} .",
-        "On {day} , {co} shares lost {p} percent to end at ${price} .",
-    ), ("p", "price", "day", "co")),
-    Event((
-        "{person} won the {race} with {p} percent of the vote .",
-        "{person} took {p} percent of the vote to win the {race} .",
-        "With {p} percent of the ballots , {person} captured the {race} .",
-    ), ("person", "p", "race")),
-    Event((
-        "A {storm} hit {region} on {day} , leaving about {homes} homes without power .",
-        "About {homes} homes in {region} lost power on {day} after a {storm} swept through .",
-        "The {storm} that struck {region} on {day} cut electricity to roughly {homes} homes .",
-    ), ("homes", "region", "storm", "day")),
-    Event((
-        "{person} was sentenced to {years} years in prison for {crime} .",
-        "A judge sentenced {person} to {years} years behind bars for {crime} .",
-        "{person} received a prison term of {years} years for {crime} .",
-    ), ("years", "crime", "person")),
-    Event((
-        "{co} agreed to buy {co2} for about ${bn} billion in cash .",
-        "{co} will acquire {co2} in a cash deal worth roughly ${bn} billion .",
-        "{co2} is being bought by {co} for around ${bn} billion in cash .",
-    ), ("bn", "co2", "co")),
-    Event((
-        "The agency said the {probe} probe would launch in {month} {year} .",
-        "The {probe} probe is scheduled to lift off in {month} {year} , the agency said .",
-        "According to the agency , the launch of the {probe} probe is set for {month} {year} .",
-    ), ("month", "year", "probe")),
+    Event(("{co} reported {quarter} profit of ${x} million , up from ${y} million a year earlier .",
+           "{co} said its {quarter} profit rose to ${x} million from ${y} million a year ago .",
+           "Profit at {co} climbed to ${x} million in the {quarter} period , compared with "
+           "${y} million a year before ."),
+          ("x", "y", "co", "quarter")),
+    Event(("Police in {city} arrested {n} people on {day} after a protest outside the {building} .",
+           "Officers detained {n} protesters outside the {building} in {city} on {day} .",
+           "On {day} , {n} people were arrested at a protest outside the {city} {building} ."),
+          ("n", "city", "day", "building")),
+    Event(("{official} said on {day} that the {org} would {policy} .",
+           "The {org} will {policy} , {official} announced on {day} .",
+           "On {day} , {official} announced that the {org} plans to {policy} ."),
+          ("policy", "org", "official")),
+    Event(("A study of {adults} adults published in {journal} found that {finding} .",
+           "Research involving {adults} adults , published in {journal} , showed that {finding} .",
+           "{journal} published a study of {adults} adults showing that {finding} ."),
+          ("finding", "adults", "journal")),
+    Event(("Shares of {co} fell {p} percent to ${price} on {day} .",
+           "{co} stock dropped {p} percent on {day} , closing at ${price} .",
+           "On {day} , {co} shares lost {p} percent to end at ${price} ."),
+          ("p", "price", "day", "co")),
+    Event(("{person} won the {race} with {p} percent of the vote .",
+           "{person} took {p} percent of the vote to win the {race} .",
+           "With {p} percent of the ballots , {person} captured the {race} ."),
+          ("person", "p", "race")),
+    Event(("A {storm} hit {region} on {day} , leaving about {homes} homes without power .",
+           "About {homes} homes in {region} lost power on {day} after a {storm} swept through .",
+           "The {storm} that struck {region} on {day} cut electricity to roughly {homes} homes ."),
+          ("homes", "region", "storm", "day")),
+    Event(("{person} was sentenced to {years} years in prison for {crime} .",
+           "A judge sentenced {person} to {years} years behind bars for {crime} .",
+           "{person} received a prison term of {years} years for {crime} ."),
+          ("years", "crime", "person")),
+    Event(("{co} agreed to buy {co2} for about ${bn} billion in cash .",
+           "{co} will acquire {co2} in a cash deal worth roughly ${bn} billion .",
+           "{co2} is being bought by {co} for around ${bn} billion in cash ."),
+          ("bn", "co2", "co")),
+    Event(("The agency said the {probe} probe would launch in {month} {year} .",
+           "The {probe} probe is scheduled to lift off in {month} {year} , the agency said .",
+           "According to the agency , the launch of the {probe} probe is set for {month} {year} ."),
+          ("month", "year", "probe")),
 ]
 
 
-def make_mrpc(rng: random.Random, label: int) -> Row:
+def make_mrpc(rng: random.Random, label: str) -> Example:
     event = _pick(rng, MRPC_EVENTS)
     form1, form2 = rng.sample(event.forms, 2)
     slots = _news_slots(rng)
     other = dict(slots)
-    if label == 0:
+    if label == "not_equivalent":
         # A non-paraphrase changes one or two facts of the same event, as MRPC's
         # negatives mostly share the topic and many words.
         for key in rng.sample(event.alter, rng.choice((1, 2))):
             while other[key] == slots[key]:
                 other[key] = _news_slots(rng)[key]
-    return {"sentence1": _cap(_fill(form1, slots)), "sentence2": _cap(_fill(form2, other)),
-            "label": label}
+    return Example((_cap(_fill(form1, slots)), _cap(_fill(form2, other))))
 
 
 @dataclass(frozen=True)
@@ -474,24 +446,21 @@ class Intent:
 
 
 QQP_TOPICS = {
-    "skill": ["Python", "Java", "machine learning", "guitar", "Spanish", "photography",
-              "data science", "graphic design", "piano", "French", "web development", "chess"],
-    "city": ["Toronto", "Berlin", "Tokyo", "Lisbon", "Melbourne", "Austin", "Dublin", "Seoul",
-             "Mumbai", "Prague", "Vancouver", "Cape Town"],
-    "habit": ["procrastinating", "biting my nails", "checking my phone at night",
-              "snacking late at night", "overthinking everything", "drinking too much soda",
-              "waking up late", "spending too much money online"],
-    "thing": ["Minecraft", "yoga", "K-pop", "cricket", "coffee", "anime", "Reddit",
-              "electric cars", "podcasts", "sushi"],
+    "skill": ["Python", "Java", "machine learning", "guitar", "Spanish", "photography", "data science",
+              "graphic design", "piano", "French", "web development", "chess"],
+    "city": ["Toronto", "Berlin", "Tokyo", "Lisbon", "Melbourne", "Austin", "Dublin", "Seoul", "Mumbai", "Prague",
+             "Vancouver", "Cape Town"],
+    "habit": ["procrastinating", "biting my nails", "checking my phone at night", "snacking late at night",
+              "overthinking everything", "drinking too much soda", "waking up late", "spending too much money online"],
+    "thing": ["Minecraft", "yoga", "K-pop", "cricket", "coffee", "anime", "Reddit", "electric cars", "podcasts",
+              "sushi"],
 }
 QQP_INTENTS = [
     Intent("skill", ("How do I learn {t}?", "What is the best way to learn {t}?",
-                     "How can I start learning {t} on my own?",
-                     "What are good resources for learning {t}?")),
+                     "How can I start learning {t} on my own?", "What are good resources for learning {t}?")),
     Intent("skill", ("What jobs can I get if I know {t}?", "Which careers need {t} skills?",
                      "What kind of work can I do with {t}?")),
-    Intent("skill", ("How long does it take to learn {t}?",
-                     "How many months do I need to get good at {t}?",
+    Intent("skill", ("How long does it take to learn {t}?", "How many months do I need to get good at {t}?",
                      "How much time is needed to learn {t} well?")),
     Intent("city", ("What are the best places to visit in {t}?", "What should I see in {t}?",
                     "Which sights in {t} are worth visiting?")),
@@ -501,53 +470,43 @@ QQP_INTENTS = [
                     "How much money do I need to live in {t}?")),
     Intent("habit", ("How can I stop {t}?", "What is the best way to quit {t}?",
                      "How do I get rid of the habit of {t}?")),
-    Intent("habit", ("Why do I keep {t}?", "What causes me to keep {t}?",
-                     "What is the reason I can't stop {t}?")),
-    Intent("thing", ("Why is {t} so popular?", "What makes {t} so popular?",
-                     "Why do so many people like {t}?")),
-    Intent("thing", ("Is {t} overrated?", "Do you think {t} is overrated?",
-                     "Is {t} really as good as people say?")),
+    Intent("habit", ("Why do I keep {t}?", "What causes me to keep {t}?", "What is the reason I can't stop {t}?")),
+    Intent("thing", ("Why is {t} so popular?", "What makes {t} so popular?", "Why do so many people like {t}?")),
+    Intent("thing", ("Is {t} overrated?", "Do you think {t} is overrated?", "Is {t} really as good as people say?")),
 ]
 
 
-def _question_pair(rng: random.Random, intents: list[Intent], topics: dict[str, list[str]],
-                   label: int) -> tuple[str, str]:
+def make_qqp(rng: random.Random, label: str) -> Example:
     """Duplicate: two phrasings of one (intent, topic). Otherwise a near miss or a stranger."""
-    intent = _pick(rng, intents)
-    topic = _pick(rng, topics[intent.topics])
+    intent = _pick(rng, QQP_INTENTS)
+    topic = _pick(rng, QQP_TOPICS[intent.topics])
     q1, q2 = rng.sample(intent.forms, 2)
-    if label == 1:
-        return q1.format(t=topic), q2.format(t=topic)
+    if label == "duplicate":
+        return Example((q1.format(t=topic), q2.format(t=topic)))
     kind = rng.randrange(3)
     if kind == 0:  # same topic, another intent on it
-        other = _pick(rng, [i for i in intents if i.topics == intent.topics and i is not intent])
-        return q1.format(t=topic), _pick(rng, other.forms).format(t=topic)
+        other = _pick(rng, [i for i in QQP_INTENTS if i.topics == intent.topics and i is not intent])
+        return Example((q1.format(t=topic), _pick(rng, other.forms).format(t=topic)))
     if kind == 1:  # same intent, another topic
-        other_topic = _pick(rng, [t for t in topics[intent.topics] if t != topic])
-        return q1.format(t=topic), q2.format(t=other_topic)
-    other = _pick(rng, [i for i in intents if i.topics != intent.topics])
-    return q1.format(t=topic), _pick(rng, other.forms).format(t=_pick(rng, topics[other.topics]))
-
-
-def make_qqp(rng: random.Random, label: int) -> Row:
-    q1, q2 = _question_pair(rng, QQP_INTENTS, QQP_TOPICS, label)
-    return {"question1": q1, "question2": q2, "label": label}
+        other_topic = _pick(rng, [t for t in QQP_TOPICS[intent.topics] if t != topic])
+        return Example((q1.format(t=topic), q2.format(t=other_topic)))
+    other = _pick(rng, [i for i in QQP_INTENTS if i.topics != intent.topics])
+    return Example((q1.format(t=topic), _pick(rng, other.forms).format(t=_pick(rng, QQP_TOPICS[other.topics]))))
 
 
 MED_TOPICS = {
-    "condition": ["asthma", "diabetes", "high blood pressure", "migraines", "eczema",
-                  "acid reflux", "arthritis", "anemia", "psoriasis", "gout", "sinusitis"],
+    "condition": ["asthma", "diabetes", "high blood pressure", "migraines", "eczema", "acid reflux", "arthritis",
+                  "anemia", "psoriasis", "gout", "sinusitis"],
     "infection": ["the flu", "strep throat", "shingles", "pink eye", "chickenpox", "a cold sore"],
-    "drug": ["ibuprofen", "metformin", "amoxicillin", "lisinopril", "sertraline",
-             "omeprazole", "prednisone", "cetirizine", "atorvastatin"],
+    "drug": ["ibuprofen", "metformin", "amoxicillin", "lisinopril", "sertraline", "omeprazole", "prednisone",
+             "cetirizine", "atorvastatin"],
 }
 MED_INTENTS = [
     Intent("condition", ("What are the early signs of {t}?", "How can I tell if I have {t}?",
                          "Which symptoms point to {t}?")),
     Intent("condition", ("What is the best treatment for {t}?", "How is {t} usually treated?",
                          "What can a doctor do for {t}?")),
-    Intent("condition", ("What foods should I avoid if I have {t}?",
-                         "Are there foods that make {t} worse?",
+    Intent("condition", ("What foods should I avoid if I have {t}?", "Are there foods that make {t} worse?",
                          "Which things should I not eat with {t}?")),
     Intent("condition", ("Can I exercise if I have {t}?", "Is it okay to work out with {t}?",
                          "Is physical activity safe for someone with {t}?")),
@@ -555,8 +514,7 @@ MED_INTENTS = [
                          "Is there a way to avoid getting {t}?")),
     Intent("infection", ("Is {t} contagious?", "Can I catch {t} from someone else?",
                          "Does {t} spread from person to person?")),
-    Intent("infection", ("How long does {t} last?", "How many days until {t} goes away?",
-                         "When will {t} clear up?")),
+    Intent("infection", ("How long does {t} last?", "How many days until {t} goes away?", "When will {t} clear up?")),
     Intent("drug", ("What side effects can {t} cause?", "Are there side effects of taking {t}?",
                     "What problems can {t} cause when I take it?")),
     Intent("drug", ("Can I drink alcohol while taking {t}?", "Is it safe to have a beer on {t}?",
@@ -564,19 +522,18 @@ MED_INTENTS = [
     Intent("drug", ("Is it safe to take {t} during pregnancy?", "Can a pregnant woman use {t}?",
                     "Should I stop {t} if I am pregnant?")),
 ]
-MED_PREFIXES = ["", "", "", "Doctor, ", "Quick question: ", "I am {age} years old. ",
-                "My {relative} asked me this. ", "I was wondering: "]
+MED_PREFIXES = ["", "", "", "Doctor, ", "Quick question: ", "I am {age} years old. ", "My {relative} asked me this. ",
+                "I was wondering: "]
 
 
-def make_medical_questions_pairs(rng: random.Random, label: int) -> Row:
+def make_medical_questions_pairs(rng: random.Random, label: str) -> Example:
     # The hub set's negatives are written by the same doctor on the same topic,
     # so every pair here shares its condition or drug.
     intent = _pick(rng, MED_INTENTS)
     topic = _pick(rng, MED_TOPICS[intent.topics])
     q1, q2 = rng.sample(intent.forms, 2)
-    if label == 0:
-        other = _pick(rng, [i for i in MED_INTENTS
-                            if i.topics == intent.topics and i is not intent])
+    if label == "otherwise":
+        other = _pick(rng, [i for i in MED_INTENTS if i.topics == intent.topics and i is not intent])
         q2 = _pick(rng, other.forms)
     slots = {"age": rng.randint(19, 78),
              "relative": _pick(rng, ["mother", "father", "wife", "husband", "son", "friend"])}
@@ -587,14 +544,14 @@ def make_medical_questions_pairs(rng: random.Random, label: int) -> Row:
             question = question[:1].lower() + question[1:]
         return prefix + question
 
-    return {"dr_id": rng.randint(1, 11), "question_1": with_prefix(q1.format(t=topic)),
-            "question_2": with_prefix(q2.format(t=topic)), "label": label}
+    dr_id = rng.randint(1, 11)  # the hub's doctor id
+    return Example((with_prefix(q1.format(t=topic)), with_prefix(q2.format(t=topic))), extra={"dr_id": dr_id})
 
 
-STS_SUBJECTS = [("a man", "a guy"), ("a woman", "a lady"), ("a boy", "a young boy"),
-                ("a girl", "a young girl"), ("a child", "a kid"), ("an old man", "an elderly man"),
-                ("a young woman", "a young lady"), ("a teenager", "a teen"),
-                ("a person", "someone"), ("a police officer", "a cop")]
+STS_LEVELS = (0, 1, 2, 3, 4, 5)  # STS guideline: 5 same meaning ... 0 unrelated
+STS_SUBJECTS = [("a man", "a guy"), ("a woman", "a lady"), ("a boy", "a young boy"), ("a girl", "a young girl"),
+                ("a child", "a kid"), ("an old man", "an elderly man"), ("a young woman", "a young lady"),
+                ("a teenager", "a teen"), ("a person", "someone"), ("a police officer", "a cop")]
 STS_ACTIONS = [  # (verb forms with {o}, objects)
     (("is playing {o}", "plays {o}"), ("a guitar", "a piano", "a flute", "the drums", "a violin")),
     (("is slicing {o}", "is cutting {o}", "cuts {o}"),
@@ -608,9 +565,8 @@ STS_ACTIONS = [  # (verb forms with {o}, objects)
     (("is carrying {o}", "carries {o}"), ("a box", "a bag", "a basket", "a ladder")),
     (("is peeling {o}", "peels {o}"), ("an orange", "a banana", "some potatoes", "a carrot")),
 ]
-STS_PLACES = [("in a kitchen", "in the kitchen"), ("on a beach", "on the beach"),
-              ("in a park", "at the park"), ("on a stage", "on stage"),
-              ("in a field", "in the field"), ("on a street", "on the street"),
+STS_PLACES = [("in a kitchen", "in the kitchen"), ("on a beach", "on the beach"), ("in a park", "at the park"),
+              ("on a stage", "on stage"), ("in a field", "in the field"), ("on a street", "on the street"),
               ("in a garden", "in the garden"), ("at a market", "at the market")]
 
 
@@ -618,8 +574,8 @@ def _sts_sentence(subject: str, verb: str, obj: str, place: str) -> str:
     return _cap(" ".join(w for w in (subject, verb.format(o=obj), place) if w)) + "."
 
 
-def make_stsb(rng: random.Random, level: int) -> Row:
-    """Pairs at six similarity levels (STS guideline: 5 same meaning ... 0 unrelated)."""
+def make_stsb(rng: random.Random, level: int) -> Example:
+    """A pair at one of six similarity levels; its score is the level, jittered by up to 0.4."""
     subj_i, subj_j = rng.sample(range(len(STS_SUBJECTS)), 2)
     act_i, act_j = rng.sample(range(len(STS_ACTIONS)), 2)
     place_i, place_j = rng.sample(range(len(STS_PLACES)), 2)
@@ -631,6 +587,7 @@ def make_stsb(rng: random.Random, level: int) -> Row:
     place_syn = place_syn if place else ""
     v1, v2 = rng.sample(verbs, 2)
     s1 = _sts_sentence(subject, v1, obj, place)
+    verbs2, objects2 = STS_ACTIONS[act_j]
     if level == 5:    # same meaning, other words
         s2 = _sts_sentence(subject_syn, v2, obj, place_syn)
     elif level == 4:  # same event, the place dropped or added
@@ -638,56 +595,50 @@ def make_stsb(rng: random.Random, level: int) -> Row:
     elif level == 3:  # same subject and action, another object
         s2 = _sts_sentence(subject, v2, obj2, place_syn)
     elif level == 2:  # same subject, another action
-        verbs2, objects2 = STS_ACTIONS[act_j]
         s2 = _sts_sentence(subject, verbs2[0], _pick(rng, objects2), place)
     elif level == 1:  # same setting only
-        verbs2, objects2 = STS_ACTIONS[act_j]
-        s2 = _sts_sentence(STS_SUBJECTS[subj_j][0], verbs2[0], _pick(rng, objects2),
-                           place or STS_PLACES[place_i][0])
+        s2 = _sts_sentence(STS_SUBJECTS[subj_j][0], verbs2[0], _pick(rng, objects2), place or STS_PLACES[place_i][0])
     else:             # unrelated
-        verbs2, objects2 = STS_ACTIONS[act_j]
         s2 = _sts_sentence(STS_SUBJECTS[subj_j][0], verbs2[0], _pick(rng, objects2),
                            _pick(rng, (STS_PLACES[place_j][0], "")))
     if rng.random() < 0.5:
         s1, s2 = s2, s1
     score = min(5.0, max(0.0, level + rng.choice((-0.4, -0.2, 0.0, 0.0, 0.2, 0.4))))
-    return {"sentence1": s1, "sentence2": s2, "label": round(score, 1)}
+    return Example((s1, s2), label=round(score, 1))
 
 
 # --------------------------------------------------------------------------------------
-# NLI family
+# NLI: makers get a label name (entailment / neutral / contradiction, RTE's not_entailment)
 # --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Scenario:
-    """A premise family: premise forms and hypothesis forms per label, filled from ``slots``.
-
-    ``hyps`` maps a label name (entailment / neutral / contradiction) to hypothesis forms.
-    """
+    """A premise family: premise forms, and hypothesis forms per label name, filled from ``slots``."""
 
     slots: Callable[[random.Random], dict[str, Any]]
     premises: tuple[str, ...]
     hyps: Mapping[str, tuple[str, ...]]
 
 
-def _make_nli(rng: random.Random, scenarios: Sequence[Scenario],
-              label_name: str) -> tuple[str, str]:
+def make_nli(scenarios: Sequence[Scenario], rng: random.Random, label: str) -> Example:
+    """(premise, hypothesis) from one of ``scenarios``."""
+    if label == "not_entailment":  # RTE's two-way labels: neutral or contradiction
+        label = _pick(rng, ("neutral", "contradiction"))
     scenario = _pick(rng, scenarios)
     slots = scenario.slots(rng)
     premise = _fill(_pick(rng, scenario.premises), slots)
-    hypothesis = _fill(_pick(rng, scenario.hyps[label_name]), slots)
-    return premise, _cap(hypothesis)
+    hypothesis = _cap(_fill(_pick(rng, scenario.hyps[label]), slots))
+    # Telephone-genre premises (MNLI) stay lower-case and unpunctuated, as MNLI's transcripts are.
+    return Example((premise if premise.startswith(("yeah", "i ")) else _cap(premise), hypothesis))
 
 
-SNLI_PEOPLE = [("man", "person"), ("woman", "person"), ("boy", "child"), ("girl", "child"),
-               ("young man", "person"), ("young woman", "person"), ("old man", "person"),
-               ("old woman", "person")]
-SNLI_ATTRS = ["in a red shirt", "wearing a blue hat", "with a backpack", "in a yellow jacket",
-              "with long hair", "wearing sunglasses", "in a striped sweater", "in a green coat"]
+SNLI_PEOPLE = [("man", "person"), ("woman", "person"), ("boy", "child"), ("girl", "child"), ("young man", "person"),
+               ("young woman", "person"), ("old man", "person"), ("old woman", "person")]
+SNLI_ATTRS = ["in a red shirt", "wearing a blue hat", "with a backpack", "in a yellow jacket", "with long hair",
+              "wearing sunglasses", "in a striped sweater", "in a green coat"]
 SNLI_ACTS = [  # (activity, places, entailed generalisations, incompatible activities)
     ("is playing a guitar", ("on a street corner", "on a stage", "in a park"),
-     ("is playing an instrument", "is making music"),
-     ("is sleeping in bed", "is swimming in a pool")),
+     ("is playing an instrument", "is making music"), ("is sleeping in bed", "is swimming in a pool")),
     ("is riding a bicycle", ("down a busy street", "along a beach path", "through a park"),
      ("is riding a bike", "is on a bike"), ("is sitting on a couch", "is asleep in bed")),
     ("is cooking noodles", ("in a small kitchen", "at a street stall"),
@@ -703,11 +654,9 @@ SNLI_ACTS = [  # (activity, places, entailed generalisations, incompatible activ
     ("is jumping into a lake", ("from a wooden dock", "from a big rock"),
      ("is jumping into water", "is outdoors"), ("is sitting in an office", "is baking a cake")),
     ("is throwing a ball to a dog", ("in a park", "on a beach"),
-     ("is playing with a dog", "is playing with an animal"),
-     ("is sleeping in bed", "is sitting at a desk")),
+     ("is playing with a dog", "is playing with an animal"), ("is sleeping in bed", "is sitting at a desk")),
     ("is taking a photograph", ("of a tall building", "of the sunset"),
-     ("is using a camera", "is taking a picture"),
-     ("is napping with eyes closed", "is swimming underwater")),
+     ("is using a camera", "is taking a picture"), ("is napping with eyes closed", "is swimming underwater")),
     ("is carrying a stack of boxes", ("up a flight of stairs", "across a warehouse"),
      ("is carrying something", "is holding boxes"), ("is sitting down and resting", "is swimming")),
     ("is singing into a microphone", ("on a stage", "at a wedding"),
@@ -719,8 +668,8 @@ SNLI_ACTS = [  # (activity, places, entailed generalisations, incompatible activ
 ]
 SNLI_NEUTRAL_MODS = ["for the first time", "to earn some extra money", "while waiting for a friend",
                      "after a long day at work", "to impress someone", "on a cold morning"]
-SNLI_NEUTRAL_FACTS = ["is a professional", "is on vacation", "is very tired",
-                      "is celebrating a birthday", "is happy", "is late for work", "is famous"]
+SNLI_NEUTRAL_FACTS = ["is a professional", "is on vacation", "is very tired", "is celebrating a birthday", "is happy",
+                      "is late for work", "is famous"]
 
 
 def _snli_slots(rng: random.Random) -> dict[str, Any]:
@@ -734,36 +683,28 @@ def _snli_slots(rng: random.Random) -> dict[str, Any]:
 SNLI_SCENARIOS = [Scenario(
     _snli_slots,
     ("A {noun} {attr} {act} {place}.", "A {noun} {act} {place}.", "A {noun} {attr} {act}."),
-    {"entailment": ("A {general} {gen}.", "The {noun} {gen}.", "Someone {gen}.",
-                    "A {noun} {act}."),
-     "neutral": ("The {noun} {act} {mod}.", "The {noun} {fact}.", "A {noun} {fact}.",
-                 "The {general} {gen} {mod}."),
+    {"entailment": ("A {general} {gen}.", "The {noun} {gen}.", "Someone {gen}.", "A {noun} {act}."),
+     "neutral": ("The {noun} {act} {mod}.", "The {noun} {fact}.", "A {noun} {fact}.", "The {general} {gen} {mod}."),
      "contradiction": ("The {noun} {contra}.", "Nobody {act}.", "A {noun} {attr} {contra}.",
                        "The {general} {contra}.")},
 )]
-NLI3 = ("entailment", "neutral", "contradiction")
-
-
-def make_snli(rng: random.Random, label: int) -> Row:
-    premise, hypothesis = _make_nli(rng, SNLI_SCENARIOS, NLI3[label])
-    return {"premise": premise, "hypothesis": hypothesis, "label": label}
 
 
 def _mnli_slots(rng: random.Random) -> dict[str, Any]:
     p = _person(rng)
     return {
         "name": p["first"], "pron": p["pron"], "poss": p["poss"], "town": _pick(rng, TOWNS),
-        "site": _pick(rng, ["the old cathedral", "the harbor fortress", "the royal gardens",
-                            "the stone bridge", "the spice market", "the abbey ruins"]),
+        "site": _pick(rng, ["the old cathedral", "the harbor fortress", "the royal gardens", "the stone bridge",
+                            "the spice market", "the abbey ruins"]),
         "century": _pick(rng, ["twelfth", "fifteenth", "seventeenth", "eighteenth"]),
         "season": _pick(rng, ["summer", "spring", "autumn"]),
-        "agency": _pick(rng, ["the Department of Transport", "the tax office",
-                              "the housing agency", "the state health board"]),
-        "program": _pick(rng, ["online filing system", "new scheduling software",
-                               "simplified permit process", "shared records database"]),
+        "agency": _pick(rng, ["the Department of Transport", "the tax office", "the housing agency",
+                              "the state health board"]),
+        "program": _pick(rng, ["online filing system", "new scheduling software", "simplified permit process",
+                               "shared records database"]),
         "pct": rng.randint(10, 45),
-        "activity": _pick(rng, ["camping", "gardening", "fishing", "baking bread",
-                                "cross-country skiing", "painting", "bird watching"]),
+        "activity": _pick(rng, ["camping", "gardening", "fishing", "baking bread", "cross-country skiing", "painting",
+                                "bird watching"]),
         "hard": _pick(rng, ["expensive", "tiring", "messy", "complicated", "time-consuming"]),
         "hall": _pick(rng, ["the hallway", "the stairwell", "the corridor"]),
         "work": _pick(rng, ["novel", "album", "film", "memoir", "play"]),
@@ -777,101 +718,63 @@ def _mnli_slots(rng: random.Random) -> dict[str, Any]:
     }
 
 
-MNLI_SCENARIOS = [
-    Scenario(_mnli_slots,
-             ("Built in the {century} century, {site} in {town} still draws thousands of "
-              "visitors every {season}, most of whom arrive by ferry.",),
-             {"entailment": ("{site} in {town} is popular with visitors.",
-                             "Many visitors come to {town} by ferry."),
-              "neutral": ("{site} is the oldest building in {town}.",
-                          "The ferry to {town} is expensive."),
-              "contradiction": ("Hardly anyone visits {site} in {town}.",
-                                "{site} in {town} was built only ten years ago.")}),
-    Scenario(_mnli_slots,
-             ("{agency} expects the {program} to cut average processing times by about "
-              "{pct} percent over the next two years.",),
-             {"entailment": ("{agency} thinks processing will get faster.",
-                             "The {program} is expected to save time."),
-              "neutral": ("The {program} cost more than expected.",
-                          "{agency} plans to hire new staff for the {program}."),
-              "contradiction": ("{agency} expects processing times to increase.",
-                                "The {program} is not expected to change processing times.")}),
-    Scenario(_mnli_slots,
-             ("yeah well we tried {activity} a couple of times last year but honestly it was "
-              "just too {hard} for us so we gave it up",),
-             {"entailment": ("They have tried {activity} before.",
-                             "They no longer do {activity}."),
-              "neutral": ("They tried {activity} with their children.",
-                          "Their neighbors got them interested in {activity}."),
-              "contradiction": ("They have never tried {activity}.",
-                                "They enjoy {activity} so much that they do it every weekend.")}),
-    Scenario(_mnli_slots,
-             ("{name} closed the door quietly and waited in the dark until the footsteps in "
-              "{hall} had faded away.",),
-             {"entailment": ("{name} waited for the footsteps to fade.", "{name} shut the door."),
-              "neutral": ("{name} was hiding from {poss} landlord.",
-                          "The footsteps belonged to a police officer."),
-              "contradiction": ("{name} flung the door open and ran into {hall}.",
-                                "{name} left the door wide open.")}),
-    Scenario(_mnli_slots,
-             ("Critics have called {name}'s new {work} the most ambitious of {poss} career, "
-              "although sales so far have been modest.",),
-             {"entailment": ("{name}'s new {work} has not sold especially well.",
-                             "Critics see the {work} as ambitious."),
-              "neutral": ("{name} plans to retire after this {work}.",
-                          "{name}'s previous {work} sold better."),
-              "contradiction": ("{name}'s new {work} has been a huge commercial success.",
-                                "Critics called the {work} unambitious.")}),
-    Scenario(_mnli_slots,
-             ("From {month} onward the museum will stay open until {hour} on Thursdays, and "
-              "admission after six will be free for students.",),
-             {"entailment": ("Students can get in free on Thursday evenings.",
-                             "The museum will be open late on Thursdays."),
-              "neutral": ("The change was requested by students.",
-                          "Most visitors come to the museum on weekends."),
-              "contradiction": ("The museum will close early on Thursdays.",
-                                "Students must pay full price on Thursday evenings.")}),
-    Scenario(_mnli_slots,
-             ("Visitors to {island} should bring cash, since the island's {shops} small shops "
-              "rarely accept cards.",),
-             {"entailment": ("Cards are not widely accepted on {island}.",
-                             "There are shops on {island}."),
-              "neutral": ("{island} has a bank.", "Most visitors to {island} come from abroad."),
-              "contradiction": ("Every shop on {island} takes credit cards.",
-                                "There are no shops on {island}.")}),
-    Scenario(_mnli_slots,
-             ("Under the proposed rule, farms with fewer than {staff} employees would be exempt "
-              "from the new reporting requirements.",),
-             {"entailment": ("Small farms would not have to file the new reports.",
-                             "Some farms would be exempt from the rule."),
-              "neutral": ("Most farms have fewer than {staff} employees.",
-                          "Farmers asked for the exemption."),
-              "contradiction": ("All farms would have to file the new reports.",
-                                "The rule would exempt only the largest farms.")}),
-    Scenario(_mnli_slots,
-             ("{name} had promised to be home by {hour}, but the last bus from {town} was "
-              "already pulling away when {pron} reached the stop.",),
-             {"entailment": ("{name} missed the last bus.",
-                             "{name} had promised to be home at a certain time."),
-              "neutral": ("{name} had to walk home.", "{name}'s family was angry."),
-              "contradiction": ("{name} caught the last bus with time to spare.",
-                                "{name} never said when {pron} would be home.")}),
-    Scenario(_mnli_slots,
-             ("i think the schools around here are pretty good actually my {kid} goes to "
-              "{school} and the teachers there really seem to care",),
-             {"entailment": ("The speaker's {kid} attends {school}.",
-                             "The speaker has a good opinion of the local schools."),
-              "neutral": ("{school} is a private school.", "The speaker works as a teacher."),
-              "contradiction": ("The speaker thinks the local schools are terrible.",
-                                "The speaker has no children.")}),
-]
+def _scenarios(slots: Callable[[random.Random], dict[str, Any]], *rows: tuple) -> list[Scenario]:
+    """Scenarios of one premise each: rows of (premise, entailment, neutral, contradiction hypotheses)."""
+    return [Scenario(slots, (premise,), {"entailment": ent, "neutral": neu, "contradiction": con})
+            for premise, ent, neu, con in rows]
 
 
-def make_mnli(rng: random.Random, label: int) -> Row:
-    premise, hypothesis = _make_nli(rng, MNLI_SCENARIOS, NLI3[label])
-    # Telephone-genre premises stay lower-case and unpunctuated, as MNLI's transcripts are.
-    return {"premise": premise if premise.startswith(("yeah", "i ")) else _cap(premise),
-            "hypothesis": hypothesis, "label": label}
+MNLI_SCENARIOS = _scenarios(
+    _mnli_slots,
+    ("Built in the {century} century, {site} in {town} still draws thousands of visitors every {season}, most of "
+     "whom arrive by ferry.",
+     ("{site} in {town} is popular with visitors.", "Many visitors come to {town} by ferry."),
+     ("{site} is the oldest building in {town}.", "The ferry to {town} is expensive."),
+     ("Hardly anyone visits {site} in {town}.", "{site} in {town} was built only ten years ago.")),
+    ("{agency} expects the {program} to cut average processing times by about {pct} percent over the next two years.",
+     ("{agency} thinks processing will get faster.", "The {program} is expected to save time."),
+     ("The {program} cost more than expected.", "{agency} plans to hire new staff for the {program}."),
+     ("{agency} expects processing times to increase.",
+      "The {program} is not expected to change processing times.")),
+    ("yeah well we tried {activity} a couple of times last year but honestly it was just too {hard} for us so we "
+     "gave it up",
+     ("They have tried {activity} before.", "They no longer do {activity}."),
+     ("They tried {activity} with their children.", "Their neighbors got them interested in {activity}."),
+     ("They have never tried {activity}.", "They enjoy {activity} so much that they do it every weekend.")),
+    ("{name} closed the door quietly and waited in the dark until the footsteps in {hall} had faded away.",
+     ("{name} waited for the footsteps to fade.", "{name} shut the door."),
+     ("{name} was hiding from {poss} landlord.", "The footsteps belonged to a police officer."),
+     ("{name} flung the door open and ran into {hall}.", "{name} left the door wide open.")),
+    ("Critics have called {name}'s new {work} the most ambitious of {poss} career, although sales so far have been "
+     "modest.",
+     ("{name}'s new {work} has not sold especially well.", "Critics see the {work} as ambitious."),
+     ("{name} plans to retire after this {work}.", "{name}'s previous {work} sold better."),
+     ("{name}'s new {work} has been a huge commercial success.", "Critics called the {work} unambitious.")),
+    ("From {month} onward the museum will stay open until {hour} on Thursdays, and admission after six will be free "
+     "for students.",
+     ("Students can get in free on Thursday evenings.", "The museum will be open late on Thursdays."),
+     ("The change was requested by students.", "Most visitors come to the museum on weekends."),
+     ("The museum will close early on Thursdays.", "Students must pay full price on Thursday evenings.")),
+    ("Visitors to {island} should bring cash, since the island's {shops} small shops rarely accept cards.",
+     ("Cards are not widely accepted on {island}.", "There are shops on {island}."),
+     ("{island} has a bank.", "Most visitors to {island} come from abroad."),
+     ("Every shop on {island} takes credit cards.", "There are no shops on {island}.")),
+    ("Under the proposed rule, farms with fewer than {staff} employees would be exempt from the new reporting "
+     "requirements.",
+     ("Small farms would not have to file the new reports.", "Some farms would be exempt from the rule."),
+     ("Most farms have fewer than {staff} employees.", "Farmers asked for the exemption."),
+     ("All farms would have to file the new reports.", "The rule would exempt only the largest farms.")),
+    ("{name} had promised to be home by {hour}, but the last bus from {town} was already pulling away when {pron} "
+     "reached the stop.",
+     ("{name} missed the last bus.", "{name} had promised to be home at a certain time."),
+     ("{name} had to walk home.", "{name}'s family was angry."),
+     ("{name} caught the last bus with time to spare.", "{name} never said when {pron} would be home.")),
+    ("i think the schools around here are pretty good actually my {kid} goes to {school} and the teachers there "
+     "really seem to care",
+     ("The speaker's {kid} attends {school}.", "The speaker has a good opinion of the local schools."),
+     ("{school} is a private school.", "The speaker works as a teacher."),
+     ("The speaker thinks the local schools are terrible.", "The speaker has no children.")),
+)
 
 
 def _rte_slots(rng: random.Random) -> dict[str, Any]:
@@ -880,142 +783,100 @@ def _rte_slots(rng: random.Random) -> dict[str, Any]:
     city, city2 = rng.sample(CITIES, 2)
     (country, _), (country2, _) = rng.sample(COUNTRIES, 2)
     region, region2 = rng.sample(STATES, 2)
-    team, team2 = rng.sample(["Riverside United", "Northport City", "Eastholm Rovers",
-                              "the Harbor Hawks", "Lakeside Athletic", "the Valley Foxes"], 2)
-    return {"name": p["name"], "name2": p2["name"], "co": co, "co2": co2, "city": city,
-            "city2": city2, "country": country, "country2": country2, "region": region,
-            "region2": region2, "team": team, "team2": team2, "day": _pick(rng, DAYS),
-            "bn": round(rng.uniform(1.5, 30.0), 1), "town": _pick(rng, TOWNS),
-            "thing": _pick(rng, ["temple", "Roman villa", "fortified farm", "burial mound",
-                                 "harbor wall", "bronze-age village"]),
+    team, team2 = rng.sample(["Riverside United", "Northport City", "Eastholm Rovers", "the Harbor Hawks",
+                              "Lakeside Athletic", "the Valley Foxes"], 2)
+    return {"name": p["name"], "name2": p2["name"], "co": co, "co2": co2, "city": city, "city2": city2,
+            "country": country, "country2": country2, "region": region, "region2": region2, "team": team,
+            "team2": team2, "day": _pick(rng, DAYS), "bn": round(rng.uniform(1.5, 30.0), 1),
+            "town": _pick(rng, TOWNS),
+            "thing": _pick(rng, ["temple", "Roman villa", "fortified farm", "burial mound", "harbor wall",
+                                 "bronze-age village"]),
             "age": _pick(rng, ["1,000", "2,000", "3,500", "4,000"]),
-            "org": _pick(rng, ["national museum", "central bank", "football federation",
-                               "state broadcaster", "space agency"]),
-            "small": _pick(rng, ["city orchestra", "regional airport", "university press",
-                                 "national archive"]),
+            "org": _pick(rng, ["national museum", "central bank", "football federation", "state broadcaster",
+                               "space agency"]),
+            "small": _pick(rng, ["city orchestra", "regional airport", "university press", "national archive"]),
             "disaster": _pick(rng, ["earthquake", "flood", "landslide", "cyclone"]),
             "deaths": rng.randint(3, 80), "title": _title(rng),
-            "prize": _pick(rng, ["Northern Book Prize", "Harbor Fiction Award",
-                                 "Golden Quill Prize"]),
+            "prize": _pick(rng, ["Northern Book Prize", "Harbor Fiction Award", "Golden Quill Prize"]),
             "year": rng.randint(1995, 2023), "books": rng.randint(3, 9),
             "s1": rng.randint(2, 4), "s2": rng.randint(0, 1),
             "cup": _pick(rng, ["league cup", "national cup", "regional championship"]),
-            "gap": rng.randint(8, 40), "ban": _pick(rng, ["smoking in restaurants and bars",
-                                                         "single-use plastic bags",
-                                                         "fireworks in city centers",
-                                                         "phones in primary schools"])}
+            "gap": rng.randint(8, 40),
+            "ban": _pick(rng, ["smoking in restaurants and bars", "single-use plastic bags",
+                               "fireworks in city centers", "phones in primary schools"])}
 
 
-RTE_SCENARIOS = [
-    Scenario(_rte_slots,
-             ("{co}, which is based in {city}, announced on {day} that it had agreed to acquire "
-              "{co2} for {bn} billion dollars.",),
-             {"entailment": ("{co} is buying {co2}.", "{co} is based in {city}."),
-              "neutral": ("{co} sold a factory to {co2} last year.",
-                          "{co2} has more employees than {co}."),
-              "contradiction": ("{co2} is buying {co}.", "{co} is based in {city2}.")}),
-    Scenario(_rte_slots,
-             ("Archaeologists working near {town} have uncovered the remains of a {thing} that "
-              "they believe is more than {age} years old.",),
-             {"entailment": ("Remains of a {thing} were found near {town}.",
-                             "The {thing} is thought to be over {age} years old."),
-              "neutral": ("The archaeologists came from a university in {city}.",
-                          "The {thing} will be opened to tourists."),
-              "contradiction": ("The {thing} was built recently.",
-                                "Nothing was found near {town}.")}),
-    Scenario(_rte_slots,
-             ("{name}, who previously ran the {small}, was named head of the {org} on {day}, "
-              "replacing {name2}.",),
-             {"entailment": ("{name} is the new head of the {org}.",
-                             "{name2} no longer leads the {org}."),
-              "neutral": ("{name} founded the {small}.", "{name2} retired from public life."),
-              "contradiction": ("{name2} was named head of the {org}.",
-                                "{name} has never worked for the {small}.")}),
-    Scenario(_rte_slots,
-             ("At least {deaths} people died when a {disaster} struck {region} early on {day}, "
-              "officials said.",),
-             {"entailment": ("A {disaster} hit {region}.", "People died in {region}."),
-              "neutral": ("The {disaster} was the worst ever recorded in {region}.",
-                          "Foreign aid arrived in {region} on {day}."),
-              "contradiction": ("Nobody was hurt in the {disaster}.",
-                                "The {disaster} struck {region2}.")}),
-    Scenario(_rte_slots,
-             ("The novel {title}, written by {name}, won the {prize} in {year}, beating five "
-              "other books on the shortlist.",),
-             {"entailment": ("{name} wrote {title}.", "{title} won the {prize}."),
-              "neutral": ("{name} has written {books} novels.",
-                          "{title} was made into a film."),
-              "contradiction": ("{title} was written by {name2}.",
-                                "{title} did not win the {prize}.")}),
-    Scenario(_rte_slots,
-             ("{team} beat {team2} {s1}-{s2} on {day} to win their first {cup} title in {gap} "
-              "years.",),
-             {"entailment": ("{team} won the {cup}.", "{team2} lost to {team}."),
-              "neutral": ("The final was played in {city}.", "{team2} had won the {cup} before."),
-              "contradiction": ("{team2} won the {cup}.", "{team} lost the final.")}),
-    Scenario(_rte_slots,
-             ("The parliament of {country} passed a law on {day} that bans {ban}, following "
-              "months of debate.",),
-             {"entailment": ("{country} has banned {ban}.", "A new law was passed in {country}."),
-              "neutral": ("Most people in {country} support the ban.",
-                          "{country2} is planning a similar law."),
-              "contradiction": ("{country} still allows {ban}.",
-                                "The parliament of {country} rejected the ban.")}),
-]
-
-
-def make_rte(rng: random.Random, label: int) -> Row:
-    # not_entailment mixes neutral and contradiction, as RTE's two-way labels do.
-    label_name = "entailment" if label == 0 else _pick(rng, ("neutral", "contradiction"))
-    premise, hypothesis = _make_nli(rng, RTE_SCENARIOS, label_name)
-    return {"sentence1": _cap(premise), "sentence2": hypothesis, "label": label}
-
+RTE_SCENARIOS = _scenarios(
+    _rte_slots,
+    ("{co}, which is based in {city}, announced on {day} that it had agreed to acquire {co2} for {bn} billion "
+     "dollars.",
+     ("{co} is buying {co2}.", "{co} is based in {city}."),
+     ("{co} sold a factory to {co2} last year.", "{co2} has more employees than {co}."),
+     ("{co2} is buying {co}.", "{co} is based in {city2}.")),
+    ("Archaeologists working near {town} have uncovered the remains of a {thing} that they believe is more than "
+     "{age} years old.",
+     ("Remains of a {thing} were found near {town}.", "The {thing} is thought to be over {age} years old."),
+     ("The archaeologists came from a university in {city}.", "The {thing} will be opened to tourists."),
+     ("The {thing} was built recently.", "Nothing was found near {town}.")),
+    ("{name}, who previously ran the {small}, was named head of the {org} on {day}, replacing {name2}.",
+     ("{name} is the new head of the {org}.", "{name2} no longer leads the {org}."),
+     ("{name} founded the {small}.", "{name2} retired from public life."),
+     ("{name2} was named head of the {org}.", "{name} has never worked for the {small}.")),
+    ("At least {deaths} people died when a {disaster} struck {region} early on {day}, officials said.",
+     ("A {disaster} hit {region}.", "People died in {region}."),
+     ("The {disaster} was the worst ever recorded in {region}.", "Foreign aid arrived in {region} on {day}."),
+     ("Nobody was hurt in the {disaster}.", "The {disaster} struck {region2}.")),
+    ("The novel {title}, written by {name}, won the {prize} in {year}, beating five other books on the shortlist.",
+     ("{name} wrote {title}.", "{title} won the {prize}."),
+     ("{name} has written {books} novels.", "{title} was made into a film."),
+     ("{title} was written by {name2}.", "{title} did not win the {prize}.")),
+    ("{team} beat {team2} {s1}-{s2} on {day} to win their first {cup} title in {gap} years.",
+     ("{team} won the {cup}.", "{team2} lost to {team}."),
+     ("The final was played in {city}.", "{team2} had won the {cup} before."),
+     ("{team2} won the {cup}.", "{team} lost the final.")),
+    ("The parliament of {country} passed a law on {day} that bans {ban}, following months of debate.",
+     ("{country} has banned {ban}.", "A new law was passed in {country}."),
+     ("Most people in {country} support the ban.", "{country2} is planning a similar law."),
+     ("{country} still allows {ban}.", "The parliament of {country} rejected the ban.")),
+)
 
 CB_CONTEXTS = [
     "It had been a long week at the office.", "The rain had not stopped since morning.",
     "A: We talked about it all the way home.", "B: Well, you know how things are around here.",
     "Nobody said much at dinner that night.", "The house was quiet when they got back.",
     "A: Did you hear what happened on Friday?", "B: I've been thinking about it a lot.",
-    "The letter arrived on a grey Tuesday.", "They had waited at the station for an hour.",
-    "", "",
+    "The letter arrived on a grey Tuesday.", "They had waited at the station for an hour.", "", "",
 ]
 CB_CLAUSES = [
-    "{other} had left the party early", "the train would be late again",
-    "the shop on the corner had closed for good", "the dog had eaten the birthday cake",
-    "the letter was from {other}", "the roof needed to be repaired",
-    "the bank would lend them the money", "the children had broken the window",
-    "the old house was haunted", "the meeting had gone badly",
-    "{other} was moving to another city", "the car would not start",
-    "the tickets were already sold out", "{other} had lied about the accident",
-    "the garden needed more water", "the new teacher was from abroad",
-    "the river had flooded the lower road", "{other} would win the election",
+    "{other} had left the party early", "the train would be late again", "the shop on the corner had closed for good",
+    "the dog had eaten the birthday cake", "the letter was from {other}", "the roof needed to be repaired",
+    "the bank would lend them the money", "the children had broken the window", "the old house was haunted",
+    "the meeting had gone badly", "{other} was moving to another city", "the car would not start",
+    "the tickets were already sold out", "{other} had lied about the accident", "the garden needed more water",
+    "the new teacher was from abroad", "the river had flooded the lower road", "{other} would win the election",
 ]
-CB_FRAMES = {
+CB_FRAMES = {  # the premise embeds the clause under a verb that commits the speaker to it, or not
     "entailment": ("{name} realized that {clause}.", "{name} knew perfectly well that {clause}.",
-                   "It was clear to {name} that {clause}.",
-                   "B: I found out yesterday that {clause}.",
+                   "It was clear to {name} that {clause}.", "B: I found out yesterday that {clause}.",
                    "{name} was relieved to learn that {clause}.", "{name} noticed that {clause}."),
-    "contradiction": ("B: I don't think {clause}.",
-                      "{name} pretended that {clause}, but it was not so.",
+    "contradiction": ("B: I don't think {clause}.", "{name} pretended that {clause}, but it was not so.",
                       "{name} used to believe that {clause}, but {pron} knows better now.",
-                      "{name} falsely claimed that {clause}.",
-                      "It turned out to be untrue that {clause}."),
+                      "{name} falsely claimed that {clause}.", "It turned out to be untrue that {clause}."),
     "neutral": ("{name} wondered whether {clause}.", "B: I'm not sure {clause}.",
                 "{name} suspected that {clause}, but nobody could say for certain.",
-                "B: Do you think {clause}? A: I really couldn't tell you.",
-                "{name} asked if {clause}.", "Maybe {clause}; {name} had no way of knowing."),
+                "B: Do you think {clause}? A: I really couldn't tell you.", "{name} asked if {clause}.",
+                "Maybe {clause}; {name} had no way of knowing."),
 }
-CB_LABELS = ("entailment", "contradiction", "neutral")  # the hub's order
 
 
-def make_cb(rng: random.Random, label: int) -> Row:
+def make_cb(rng: random.Random, label: str) -> Example:
+    """(premise, hypothesis): the hypothesis is the clause the premise embeds."""
     p, other = _person(rng), _person(rng)
     clause = _pick(rng, CB_CLAUSES).format(other=other["name"])
-    frame = _pick(rng, CB_FRAMES[CB_LABELS[label]])
-    premise = " ".join(s for s in (_pick(rng, CB_CONTEXTS),
-                                   _cap(_fill(frame, {"name": p["first"], "pron": p["pron"],
-                                                      "clause": clause}))) if s)
-    return {"premise": premise, "hypothesis": clause, "label": label}
+    frame = _pick(rng, CB_FRAMES[label])
+    context = _pick(rng, CB_CONTEXTS)
+    sentence = _cap(_fill(frame, {"name": p["first"], "pron": p["pron"], "clause": clause}))
+    return Example((" ".join(s for s in (context, sentence) if s), clause))
 
 
 ANLI_JOBS = [  # (occupation, what they are known for)
@@ -1028,8 +889,9 @@ ANLI_JOBS = [  # (occupation, what they are known for)
     ("journalist", "reported from more than thirty countries"),
     ("singer", "released four albums with the band Paper Lanterns"),
 ]
-SIBLINGS = ["no siblings", "one brother", "two sisters", "three brothers",
-            "two brothers and two sisters"]
+SIBLINGS = ["no siblings", "one brother", "two sisters", "three brothers", "two brothers and two sisters"]
+ORDINALS = ["second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+            "twelfth"]
 
 
 def _anli_slots(rng: random.Random) -> dict[str, Any]:
@@ -1048,96 +910,69 @@ def _anli_slots(rng: random.Random) -> dict[str, Any]:
     pop = rng.randint(1200, 48000)
     km = rng.randint(12, 140)
     edition = rng.randint(2, 12)
-    ordinals = ["second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-                "tenth", "eleventh", "twelfth"]
     return {
         "name": p["name"], "pron": _cap(p["pron"]), "poss": p["poss"], "job": job,
-        "known": known.format(city=_pick(rng, CITIES)), "nat": nat, "country": country,
-        "country2": country2, "town": town, "town2": town2, "river": river, "river2": river2,
-        "born": born, "birthday": f"{_pick(rng, MONTHS)} {rng.randint(1, 28)}",
-        "decade": f"{decade}s", "other_decade": f"{decade + _pick(rng, (-20, -10, 10, 20))}s",
-        "before": born + rng.randint(1, 6), "after": born + rng.randint(1, 6),
-        "siblings": SIBLINGS[sib],
+        "known": known.format(city=_pick(rng, CITIES)), "nat": nat, "country": country, "country2": country2,
+        "town": town, "town2": town2, "river": river, "river2": river2, "born": born,
+        "birthday": f"{_pick(rng, MONTHS)} {rng.randint(1, 28)}", "decade": f"{decade}s",
+        "other_decade": f"{decade + _pick(rng, (-20, -10, 10, 20))}s",
+        "before": born + rng.randint(1, 6), "after": born + rng.randint(1, 6), "siblings": SIBLINGS[sib],
         "sib_true": "is not an only child" if sib else "grew up without brothers or sisters",
         "sib_false": "is an only child" if sib else "has an older brother",
-        "event": _pick(rng, ["regatta", "chess olympiad", "robotics cup", "choir festival",
-                             "rowing championship"]),
-        "year": rng.randint(1990, 2022), "start": start, "end": start + length - 1,
-        "days": length, "month": month, "month2": month2, "teams": n_teams,
-        "fewer_teams": n_teams - rng.randint(2, 5), "more_teams": n_teams - rng.randint(1, 6),
-        "nations": rng.randint(2, 9), "edition": ordinals[edition - 2],
-        "region": _pick(rng, REGIONS), "pop": _number(pop),
-        "pop_up": _number((pop // 1000 + 1) * 1000), "pop_down": _number(pop // 1000 * 1000),
-        "census": rng.randint(2001, 2021), "km": km, "km_less": km - rng.randint(2, 10),
+        "event": _pick(rng, ["regatta", "chess olympiad", "robotics cup", "choir festival", "rowing championship"]),
+        "year": rng.randint(1990, 2022), "start": start, "end": start + length - 1, "days": length,
+        "month": month, "month2": month2, "teams": n_teams, "fewer_teams": n_teams - rng.randint(2, 5),
+        "more_teams": n_teams - rng.randint(1, 6), "nations": rng.randint(2, 9), "edition": ORDINALS[edition - 2],
+        "region": _pick(rng, REGIONS), "pop": _number(pop), "pop_up": _number((pop // 1000 + 1) * 1000),
+        "pop_down": _number(pop // 1000 * 1000), "census": rng.randint(2001, 2021), "km": km,
+        "km_less": km - rng.randint(2, 10),
     }
 
 
-ANLI_SCENARIOS = [
-    Scenario(_anli_slots,
-             ("{name} (born {birthday}, {born}) is a {nat} {job} who {known}. {pron} grew up in "
-              "{town} with {siblings}.",),
-             {"entailment": ("{name} was born in the {decade}.", "{name} was born before {before}.",
-                             "{name} {sib_true}.", "{name} spent {poss} childhood in {town}."),
-              "neutral": ("{name} is married.", "{name} still lives in {town}.",
-                          "{name} has won a national award.", "{name} speaks three languages."),
-              "contradiction": ("{name} was born in the {other_decade}.",
-                                "{name} was born after {after}.", "{name} {sib_false}.",
-                                "{name} grew up in {town2}.")}),
-    Scenario(_anli_slots,
-             ("The {year} {town} {event} was held from {start} to {end} {month}, with {teams} "
-              "teams from {nations} countries taking part. It was the {edition} edition of the "
-              "event.",),
-             {"entailment": ("The {event} lasted {days} days.",
-                             "More than {more_teams} teams took part in the {event}.",
-                             "The {event} had been held before {year}."),
-              "neutral": ("A team from {town} won the {year} {event}.",
-                          "Tickets for the {year} {event} sold out.",
-                          "The {event} will return to {town} next year."),
-              "contradiction": ("Fewer than {fewer_teams} teams took part in the {event}.",
-                                "The {year} {town} {event} was held in {month2}.",
-                                "The {year} {event} was the first edition of the event.")}),
-    Scenario(_anli_slots,
-             ("{town} is a small town in {region} {country}, with a population of {pop} at the "
-              "{census} census. It lies on {river}, about {km} kilometres from the coast.",),
-             {"entailment": ("{town} had fewer than {pop_up} residents in {census}.",
-                             "{town} is in {country}.",
-                             "{town} lies more than {km_less} kilometres from the sea."),
-              "neutral": ("The population of {town} grew after {census}.",
-                          "{town} has a railway station.",
-                          "Most people in {town} work in farming."),
-              "contradiction": ("{town} had fewer than {pop_down} residents in {census}.",
-                                "{town} lies on {river2}.",
-                                "{town} is a coastal town in {country2}.")}),
-]
-
-
-def make_anli(rng: random.Random, label: int) -> Row:
-    premise, hypothesis = _make_nli(rng, ANLI_SCENARIOS, NLI3[label])
-    return {"premise": premise, "hypothesis": hypothesis, "label": label}
+ANLI_SCENARIOS = _scenarios(
+    _anli_slots,
+    ("{name} (born {birthday}, {born}) is a {nat} {job} who {known}. {pron} grew up in {town} with {siblings}.",
+     ("{name} was born in the {decade}.", "{name} was born before {before}.", "{name} {sib_true}.",
+      "{name} spent {poss} childhood in {town}."),
+     ("{name} is married.", "{name} still lives in {town}.", "{name} has won a national award.",
+      "{name} speaks three languages."),
+     ("{name} was born in the {other_decade}.", "{name} was born after {after}.", "{name} {sib_false}.",
+      "{name} grew up in {town2}.")),
+    ("The {year} {town} {event} was held from {start} to {end} {month}, with {teams} teams from {nations} countries "
+     "taking part. It was the {edition} edition of the event.",
+     ("The {event} lasted {days} days.", "More than {more_teams} teams took part in the {event}.",
+      "The {event} had been held before {year}."),
+     ("A team from {town} won the {year} {event}.", "Tickets for the {year} {event} sold out.",
+      "The {event} will return to {town} next year."),
+     ("Fewer than {fewer_teams} teams took part in the {event}.", "The {year} {town} {event} was held in {month2}.",
+      "The {year} {event} was the first edition of the event.")),
+    ("{town} is a small town in {region} {country}, with a population of {pop} at the {census} census. It lies on "
+     "{river}, about {km} kilometres from the coast.",
+     ("{town} had fewer than {pop_up} residents in {census}.", "{town} is in {country}.",
+      "{town} lies more than {km_less} kilometres from the sea."),
+     ("The population of {town} grew after {census}.", "{town} has a railway station.",
+      "Most people in {town} work in farming."),
+     ("{town} had fewer than {pop_down} residents in {census}.", "{town} lies on {river2}.",
+      "{town} is a coastal town in {country2}.")),
+)
 
 
 def _wanli_slots(rng: random.Random) -> dict[str, Any]:
     p = _person(rng)
     day1, day2 = rng.sample(DAYS, 2)
-    step, step2 = _pick(rng, [("clean the surface", "apply the paint"),
-                              ("read the instructions", "assemble the shelf"),
-                              ("preheat the oven", "put the bread in"),
-                              ("back up your files", "install the update"),
-                              ("measure the room", "buy the carpet"),
-                              ("soak the beans", "cook them"),
+    step, step2 = _pick(rng, [("clean the surface", "apply the paint"), ("read the instructions", "assemble the shelf"),
+                              ("preheat the oven", "put the bread in"), ("back up your files", "install the update"),
+                              ("measure the room", "buy the carpet"), ("soak the beans", "cook them"),
                               ("turn off the power", "replace the light switch")])
     return {
         "name": p["first"], "poss": p["poss"], "pron": p["pron"],
-        "group": _pick(rng, ["students", "workers", "residents", "players", "volunteers",
-                             "nurses", "members"]),
+        "group": _pick(rng, ["students", "workers", "residents", "players", "volunteers", "nurses", "members"]),
         "place": _pick(rng, ["school", "factory", "village", "club", "shelter", "hospital"]),
-        "vp": _pick(rng, ["speak two languages", "own a bicycle", "live nearby",
-                          "arrive before eight", "bring their own lunch", "have a pet at home"]),
+        "vp": _pick(rng, ["speak two languages", "own a bicycle", "live nearby", "arrive before eight",
+                          "bring their own lunch", "have a pet at home"]),
         "city": _pick(rng, CITIES), "year": rng.randint(1990, 2015),
-        "event": _pick(rng, ["meeting", "concert", "book club", "team dinner", "parade",
-                             "school fair"]),
-        "day1": day1, "day2": day2, "step": step, "step2": step2,
-        "month": _pick(rng, MONTHS),
+        "event": _pick(rng, ["meeting", "concert", "book club", "team dinner", "parade", "school fair"]),
+        "day1": day1, "day2": day2, "step": step, "step2": step2, "month": _pick(rng, MONTHS),
         "outdoor": _pick(rng, ["park", "courtyard", "garden", "town square"]),
         "kid": _pick(rng, ["son", "daughter", "nephew", "niece"]),
         "show": _pick(rng, ["school play", "piano recital", "football match", "dance show"]),
@@ -1145,58 +980,45 @@ def _wanli_slots(rng: random.Random) -> dict[str, Any]:
     }
 
 
-WANLI_SCENARIOS = [
-    Scenario(_wanli_slots, ("Most of the {group} at the {place} {vp}.",),
-             {"entailment": ("Some of the {group} at the {place} {vp}.",),
-              "neutral": ("All of the {group} at the {place} {vp}.",
-                          "The {group} at the {place} like their jobs."),
-              "contradiction": ("None of the {group} at the {place} {vp}.",)}),
-    Scenario(_wanli_slots, ("{name} has lived in {city} since {year}.",),
-             {"entailment": ("{name} lives in {city}.", "{name} has been in {city} for years."),
-              "neutral": ("{name} moved to {city} for work.", "{name} likes living in {city}."),
-              "contradiction": ("{name} has never lived in {city}.",
-                                "{name} moved away from {city} in {year}.")}),
-    Scenario(_wanli_slots, ("The {event} was moved from {day1} to {day2}.",),
-             {"entailment": ("The {event} is no longer on {day1}.",
-                             "The {event} will take place on {day2}."),
-              "neutral": ("The {event} was moved because of the weather.",
-                          "Fewer people will come to the {event} on {day2}."),
-              "contradiction": ("The {event} is still planned for {day1}.",
-                                "The date of the {event} has not changed.")}),
-    Scenario(_wanli_slots, ("The first step is to {step}, and only then should you {step2}.",),
-             {"entailment": ("You should {step} before you {step2}.",),
-              "neutral": ("Most people skip the first step.", "The whole job takes about an hour."),
-              "contradiction": ("You should {step2} before you {step}.",)}),
-    Scenario(_wanli_slots,
-             ("The discount is only available to {group} who sign up before {month}.",),
-             {"entailment": ("{group} who sign up late will not get the discount.",),
-              "neutral": ("Most {group} will sign up before {month}.",
-                          "The discount is worth twenty percent."),
-              "contradiction": ("Anyone can get the discount at any time.",)}),
-    Scenario(_wanli_slots, ("Unless it rains, the {event} will be held in the {outdoor}.",),
-             {"entailment": ("If it does not rain, the {event} will be in the {outdoor}.",),
-              "neutral": ("It will probably rain on the day of the {event}.",
-                          "The {event} was in the {outdoor} last year too."),
-              "contradiction": ("The {event} will be held in the {outdoor} even if it rains.",)}),
-    Scenario(_wanli_slots, ("{name} apologized for missing {poss} {kid}'s {show}.",),
-             {"entailment": ("{name} missed the {show}.",),
-              "neutral": ("{name} was working late that evening.", "The {show} was a success."),
-              "contradiction": ("{name} was at the {show}.", "{name} did not miss the {show}.")}),
-    Scenario(_wanli_slots, ("Although the {item} was expensive, {name} bought it anyway.",),
-             {"entailment": ("{name} bought the {item}.", "The {item} cost a lot."),
-              "neutral": ("{name} regrets buying the {item}.",
-                          "{name} bought the {item} as a gift."),
-              "contradiction": ("{name} decided not to buy the {item}.", "The {item} was cheap.")}),
-]
-
-
-def make_wanli(rng: random.Random, gold: str) -> Row:
-    premise, hypothesis = _make_nli(rng, WANLI_SCENARIOS, gold)
-    return {"premise": premise, "hypothesis": hypothesis, "gold": gold}
+WANLI_SCENARIOS = _scenarios(
+    _wanli_slots,
+    ("Most of the {group} at the {place} {vp}.",
+     ("Some of the {group} at the {place} {vp}.",),
+     ("All of the {group} at the {place} {vp}.", "The {group} at the {place} like their jobs."),
+     ("None of the {group} at the {place} {vp}.",)),
+    ("{name} has lived in {city} since {year}.",
+     ("{name} lives in {city}.", "{name} has been in {city} for years."),
+     ("{name} moved to {city} for work.", "{name} likes living in {city}."),
+     ("{name} has never lived in {city}.", "{name} moved away from {city} in {year}.")),
+    ("The {event} was moved from {day1} to {day2}.",
+     ("The {event} is no longer on {day1}.", "The {event} will take place on {day2}."),
+     ("The {event} was moved because of the weather.", "Fewer people will come to the {event} on {day2}."),
+     ("The {event} is still planned for {day1}.", "The date of the {event} has not changed.")),
+    ("The first step is to {step}, and only then should you {step2}.",
+     ("You should {step} before you {step2}.",),
+     ("Most people skip the first step.", "The whole job takes about an hour."),
+     ("You should {step2} before you {step}.",)),
+    ("The discount is only available to {group} who sign up before {month}.",
+     ("{group} who sign up late will not get the discount.",),
+     ("Most {group} will sign up before {month}.", "The discount is worth twenty percent."),
+     ("Anyone can get the discount at any time.",)),
+    ("Unless it rains, the {event} will be held in the {outdoor}.",
+     ("If it does not rain, the {event} will be in the {outdoor}.",),
+     ("It will probably rain on the day of the {event}.", "The {event} was in the {outdoor} last year too."),
+     ("The {event} will be held in the {outdoor} even if it rains.",)),
+    ("{name} apologized for missing {poss} {kid}'s {show}.",
+     ("{name} missed the {show}.",),
+     ("{name} was working late that evening.", "The {show} was a success."),
+     ("{name} was at the {show}.", "{name} did not miss the {show}.")),
+    ("Although the {item} was expensive, {name} bought it anyway.",
+     ("{name} bought the {item}.", "The {item} cost a lot."),
+     ("{name} regrets buying the {item}.", "{name} bought the {item} as a gift."),
+     ("{name} decided not to buy the {item}.", "The {item} was cheap.")),
+)
 
 
 # --------------------------------------------------------------------------------------
-# QA family (SQuAD v2 format)
+# Extractive QA (SQuAD v2): makers get True (answerable) or False
 # --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -1205,6 +1027,16 @@ class Fact:
 
     sentence: str
     questions: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A kind of article: its slots, the fact that leads every context, the optional facts, the slot titling it."""
+
+    slots: Callable[[random.Random], dict[str, Any]]
+    lead: Fact
+    facts: tuple[Fact, ...]
+    title: str
 
 
 def _fill_with_spans(template: str, slots: Mapping[str, Any]) -> tuple[str, dict[str, int]]:
@@ -1218,40 +1050,39 @@ def _fill_with_spans(template: str, slots: Mapping[str, Any]) -> tuple[str, dict
     return text, starts
 
 
-def _make_qa(rng: random.Random, answerable: bool, slots: dict[str, Any], lead: Fact,
-             optional: Sequence[Fact], title: str) -> Row:
-    """Context = the lead fact + 1-3 optional facts. An unanswerable question asks about a
-    fact left out of the context (SQuAD v2's plausible-but-unanswerable questions)."""
-    k = rng.randint(1, min(3, len(optional) - 1))
-    chosen = rng.sample(list(optional), k)
-    missing = [f for f in optional if f not in chosen]
+def make_qa(first_share: float, first: Topic, second: Topic, rng: random.Random, answerable: bool) -> Example:
+    """(question, context), with a title and SQuAD v2 answers. The context is the lead fact and 1-3
+    optional facts; an unanswerable question asks about a fact left out of it (SQuAD v2's
+    plausible-but-unanswerable questions)."""
+    topic = first if rng.random() < first_share else second
+    slots = topic.slots(rng)
+    chosen = rng.sample(list(topic.facts), rng.randint(1, min(3, len(topic.facts) - 1)))
+    missing = [f for f in topic.facts if f not in chosen]
     context, spans = "", {}
-    for fact in [lead, *chosen]:
+    for fact in [topic.lead, *chosen]:
         if context:
             context += " "
         text, starts = _fill_with_spans(fact.sentence, slots)
         for key, start in starts.items():
             spans.setdefault(key, len(context) + start)
         context += text
-    asked_from = [lead, *chosen] if answerable else missing
-    fact = _pick(rng, asked_from)
+    fact = _pick(rng, [topic.lead, *chosen] if answerable else missing)
     key = _pick(rng, sorted(fact.questions))
     question = _pick(rng, fact.questions[key]).format_map(slots)
     answers = ({"text": [str(slots[key])], "answer_start": [spans[key]]} if answerable
                else {"text": [], "answer_start": []})
-    return {"title": title, "context": context, "question": question, "answers": answers}
+    return Example((question, context), extra={"title": slots[topic.title], "answers": answers})
 
 
-CQ_JOBS = ["painter", "poet", "architect", "composer", "engineer", "photographer",
-           "sculptor", "historian", "astronomer", "novelist"]
-CQ_WORK_KINDS = {"painter": "painting", "poet": "collection", "architect": "building",
-                 "composer": "symphony", "engineer": "bridge", "photographer": "series",
-                 "sculptor": "statue", "historian": "book", "astronomer": "book",
-                 "novelist": "novel"}
-CQ_AWARDS = ["Lorimar Medal", "Northern Arts Prize", "Order of the Silver Oak",
-             "Ashcombe Fellowship", "Golden Compass Award"]
-LANDMARKS = ["the Old Clock Tower", "the Salt Market", "the Harbor Lighthouse",
-             "the Glass Museum", "the North Gate", "the Weavers' Hall", "the Iron Bridge"]
+CQ_JOBS = ["painter", "poet", "architect", "composer", "engineer", "photographer", "sculptor", "historian",
+           "astronomer", "novelist"]
+CQ_WORK_KINDS = {"painter": "painting", "poet": "collection", "architect": "building", "composer": "symphony",
+                 "engineer": "bridge", "photographer": "series", "sculptor": "statue", "historian": "book",
+                 "astronomer": "book", "novelist": "novel"}
+CQ_AWARDS = ["Lorimar Medal", "Northern Arts Prize", "Order of the Silver Oak", "Ashcombe Fellowship",
+             "Golden Compass Award"]
+LANDMARKS = ["the Old Clock Tower", "the Salt Market", "the Harbor Lighthouse", "the Glass Museum", "the North Gate",
+             "the Weavers' Hall", "the Iron Bridge"]
 
 
 def _cq_person_slots(rng: random.Random) -> dict[str, Any]:
@@ -1259,20 +1090,29 @@ def _cq_person_slots(rng: random.Random) -> dict[str, Any]:
     country, _ = _pick(rng, COUNTRIES)
     job = _pick(rng, CQ_JOBS)
     born = rng.randint(1801, 1960)
-    return {"name": p["name"], "Pron": _cap(p["pron"]), "Poss": _cap(p["poss"]),
-            "poss": p["poss"], "born": born, "birthplace": _pick(rng, TOWNS),
-            "country": country, "job": job, "job_art": _article(job),
-            "work_kind": CQ_WORK_KINDS[job], "work": _title(rng),
-            "work_year": born + rng.randint(22, 50), "spouse": spouse["name"],
-            "married": born + rng.randint(20, 35), "spouse_town": _pick(rng, TOWNS),
+    return {"name": p["name"], "Pron": _cap(p["pron"]), "Poss": _cap(p["poss"]), "poss": p["poss"], "born": born,
+            "birthplace": _pick(rng, TOWNS), "country": country, "job": job, "job_art": _article(job),
+            "work_kind": CQ_WORK_KINDS[job], "work": _title(rng), "work_year": born + rng.randint(22, 50),
+            "spouse": spouse["name"], "married": born + rng.randint(20, 35), "spouse_town": _pick(rng, TOWNS),
             "award": _pick(rng, CQ_AWARDS), "award_year": born + rng.randint(30, 60)}
 
 
-CQ_PERSON_LEAD = Fact("{name} was born in {birthplace}, {country}, in {born}.", {
+def _cq_place_slots(rng: random.Random) -> dict[str, Any]:
+    country, _ = _pick(rng, COUNTRIES)
+    founded = rng.randint(900, 1850)
+    mayor = _person(rng)
+    return {"town": _pick(rng, TOWNS), "size": _pick(rng, ["town", "city", "market town", "port city"]),
+            "region": _pick(rng, REGIONS), "country": country, "river": _pick(rng, RIVERS), "founded": founded,
+            "origin": _pick(rng, ["trading post", "fishing village", "river crossing", "mining camp"]),
+            "census": rng.randint(2001, 2021), "population": _number(rng.randint(2500, 260000)),
+            "landmark": _pick(rng, LANDMARKS), "landmark_year": founded + rng.randint(50, 400),
+            "mayor": mayor["name"], "mayor_year": rng.randint(2005, 2022)}
+
+
+CQ_PERSON = Topic(_cq_person_slots, Fact("{name} was born in {birthplace}, {country}, in {born}.", {
     "born": ("When was {name} born?", "In what year was {name} born?"),
     "birthplace": ("Where was {name} born?", "In which town was {name} born?"),
-    "country": ("In which country was {name} born?",)})
-CQ_PERSON_FACTS = [
+    "country": ("In which country was {name} born?",)}), (
     Fact("{Pron} worked as {job_art} {job} for most of {poss} life.", {
         "job": ("What was {name}'s profession?", "What did {name} do for a living?")}),
     Fact("{Poss} best-known work is the {work_kind} {work}, completed in {work_year}.", {
@@ -1284,27 +1124,10 @@ CQ_PERSON_FACTS = [
     Fact("{Pron} received the {award} in {award_year}.", {
         "award": ("Which award did {name} receive?", "What prize was {name} given?"),
         "award_year": ("When did {name} receive the {award}?",)}),
-]
-
-
-def _cq_place_slots(rng: random.Random) -> dict[str, Any]:
-    country, _ = _pick(rng, COUNTRIES)
-    founded = rng.randint(900, 1850)
-    mayor = _person(rng)
-    return {"town": _pick(rng, TOWNS), "size": _pick(rng, ["town", "city", "market town",
-                                                            "port city"]),
-            "region": _pick(rng, REGIONS), "country": country, "river": _pick(rng, RIVERS),
-            "founded": founded, "origin": _pick(rng, ["trading post", "fishing village",
-                                                      "river crossing", "mining camp"]),
-            "census": rng.randint(2001, 2021), "population": _number(rng.randint(2500, 260000)),
-            "landmark": _pick(rng, LANDMARKS), "landmark_year": founded + rng.randint(50, 400),
-            "mayor": mayor["name"], "mayor_year": rng.randint(2005, 2022)}
-
-
-CQ_PLACE_LEAD = Fact("{town} is a {size} in {region} {country}, on the banks of {river}.", {
+), "name")
+CQ_PLACE = Topic(_cq_place_slots, Fact("{town} is a {size} in {region} {country}, on the banks of {river}.", {
     "river": ("Which river does {town} lie on?", "On which river is {town} located?"),
-    "country": ("In which country is {town}?", "What country is {town} in?")})
-CQ_PLACE_FACTS = [
+    "country": ("In which country is {town}?", "What country is {town} in?")}), (
     Fact("It was founded in {founded} as a {origin}.", {
         "founded": ("When was {town} founded?", "In what year was {town} founded?"),
         "origin": ("What was {town} when it was founded?",)}),
@@ -1312,21 +1135,11 @@ CQ_PLACE_FACTS = [
         "population": ("What was the population of {town} in {census}?",
                        "How many people lived in {town} at the {census} census?")}),
     Fact("Its best-known landmark is {landmark}, built in {landmark_year}.", {
-        "landmark": ("What is the best-known landmark in {town}?",
-                     "Which landmark is {town} famous for?"),
+        "landmark": ("What is the best-known landmark in {town}?", "Which landmark is {town} famous for?"),
         "landmark_year": ("When was {landmark} in {town} built?",)}),
     Fact("Since {mayor_year}, the town has been led by mayor {mayor}.", {
         "mayor": ("Who is the mayor of {town}?", "Who has led {town} since {mayor_year}?")}),
-]
-
-
-def make_cq(rng: random.Random, answerable: bool) -> Row:
-    if rng.random() < 0.5:
-        slots = _cq_person_slots(rng)
-        return _make_qa(rng, answerable, slots, CQ_PERSON_LEAD, CQ_PERSON_FACTS, slots["name"])
-    slots = _cq_place_slots(rng)
-    return _make_qa(rng, answerable, slots, CQ_PLACE_LEAD, CQ_PLACE_FACTS, slots["town"])
-
+), "town")
 
 COMQA_INDUSTRIES = {  # company -> (industry, product noun, product names)
     "Brightloom": ("lighting", "desk lamp", ("Halo", "Glow Mini", "Beam Pro")),
@@ -1341,9 +1154,8 @@ COMQA_INDUSTRIES = {  # company -> (industry, product noun, product names)
     "Fernway Bikes": ("bicycle", "folding bike", ("Fern Fold", "City Hopper", "Trailfern")),
     "Solace Audio": ("audio", "wireless headphone", ("Calm One", "Studio Q", "Quiet Pods")),
 }
-COMQA_EVENTS = ["Harbor Lights Festival", "Northern Code Summit", "Riverside Jazz Week",
-                "Open Fields Fair", "Silver Screen Days", "Green Roof Expo", "Lantern Book Fair",
-                "Coastal Robotics Cup"]
+COMQA_EVENTS = ["Harbor Lights Festival", "Northern Code Summit", "Riverside Jazz Week", "Open Fields Fair",
+                "Silver Screen Days", "Green Roof Expo", "Lantern Book Fair", "Coastal Robotics Cup"]
 COMQA_ORGANIZERS = ["the city council", "a local volunteer group", "the chamber of commerce",
                     "the regional arts board", "a student society"]
 
@@ -1352,46 +1164,41 @@ def _comqa_company_slots(rng: random.Random) -> dict[str, Any]:
     company = _pick(rng, sorted(COMQA_INDUSTRIES))
     industry, noun, products = COMQA_INDUSTRIES[company]
     founded = rng.randint(1950, 2015)
-    return {"company": company, "industry": industry, "noun": noun,
-            "industry_art": _article(industry), "noun_art": _article(noun),
-            "product": f"{company.split()[0]} {_pick(rng, products)}", "founded": founded,
-            "founder": _person(rng)["name"], "hq": _pick(rng, CITIES),
+    return {"company": company, "industry": industry, "noun": noun, "industry_art": _article(industry),
+            "noun_art": _article(noun), "product": f"{company.split()[0]} {_pick(rng, products)}",
+            "founded": founded, "founder": _person(rng)["name"], "hq": _pick(rng, CITIES),
             "ceo": _person(rng)["name"], "ceo_year": founded + rng.randint(3, 12),
             "launch": founded + rng.randint(1, 10), "price": f"${rng.randint(19, 999)}",
             "staff": _number(rng.randrange(40, 25000, 10))}
 
 
-COMQA_COMPANY_LEAD = Fact(
+def _comqa_event_slots(rng: random.Random) -> dict[str, Any]:
+    first = rng.randint(1960, 2012)
+    year = first + rng.randint(5, 12)
+    return {"event": _pick(rng, COMQA_EVENTS), "city": _pick(rng, CITIES), "month": _pick(rng, MONTHS),
+            "first": first, "organizer": _pick(rng, COMQA_ORGANIZERS), "year": year,
+            "visitors": _number(rng.randrange(1500, 90000, 100)), "opener": _person(rng)["name"],
+            "days": _pick(rng, ["two", "three", "four", "five"])}
+
+
+# ComQA's questions are lower-case, as typed into a search box.
+COMQA_COMPANY = Topic(_comqa_company_slots, Fact(
     "{company} is {industry_art} {industry} company founded in {founded} by {founder}.", {
-    "founder": ("who founded {company}?", "who started {company}?"),
-    "founded": ("when was {company} founded?", "what year did {company} start?")})
-COMQA_COMPANY_FACTS = [
+        "founder": ("who founded {company}?", "who started {company}?"),
+        "founded": ("when was {company} founded?", "what year did {company} start?")}), (
     Fact("The company is headquartered in {hq} and employs about {staff} people.", {
         "hq": ("where is {company} headquartered?", "where is {company} based?"),
         "staff": ("how many people work at {company}?",)}),
     Fact("Its chief executive, {ceo}, took over in {ceo_year}.", {
         "ceo": ("who is the ceo of {company}?", "who runs {company}?")}),
     Fact("It is best known for the {product}, {noun_art} {noun} launched in {launch} at {price}.", {
-        "product": ("what is {company} best known for?",
-                    "what is {company}'s most famous product?"),
+        "product": ("what is {company} best known for?", "what is {company}'s most famous product?"),
         "launch": ("when did the {product} come out?", "what year was the {product} released?"),
         "price": ("how much did the {product} cost at launch?",)}),
-]
-
-
-def _comqa_event_slots(rng: random.Random) -> dict[str, Any]:
-    first = rng.randint(1960, 2012)
-    year = first + rng.randint(5, 12)
-    return {"event": _pick(rng, COMQA_EVENTS), "city": _pick(rng, CITIES),
-            "month": _pick(rng, MONTHS), "first": first, "organizer": _pick(rng, COMQA_ORGANIZERS),
-            "year": year, "visitors": _number(rng.randrange(1500, 90000, 100)),
-            "opener": _person(rng)["name"], "days": _pick(rng, ["two", "three", "four", "five"])}
-
-
-COMQA_EVENT_LEAD = Fact("The {event} is held in {city} every {month} and lasts {days} days.", {
+), "company")
+COMQA_EVENT = Topic(_comqa_event_slots, Fact("The {event} is held in {city} every {month} and lasts {days} days.", {
     "city": ("where is the {event} held?", "which city hosts the {event}?"),
-    "month": ("what month is the {event}?", "when does the {event} take place?")})
-COMQA_EVENT_FACTS = [
+    "month": ("what month is the {event}?", "when does the {event} take place?")}), (
     Fact("It was first organized in {first} by {organizer}.", {
         "first": ("when was the first {event}?", "when did the {event} start?"),
         "organizer": ("who organizes the {event}?",)}),
@@ -1400,140 +1207,118 @@ COMQA_EVENT_FACTS = [
                      "how many visitors did the {event} have in {year}?")}),
     Fact("The {year} edition was opened by {opener}.", {
         "opener": ("who opened the {event} in {year}?",)}),
-]
-
-
-def make_comqa(rng: random.Random, answerable: bool) -> Row:
-    if rng.random() < 0.55:
-        slots = _comqa_company_slots(rng)
-        return _make_qa(rng, answerable, slots, COMQA_COMPANY_LEAD, COMQA_COMPANY_FACTS,
-                        slots["company"])
-    slots = _comqa_event_slots(rng)
-    return _make_qa(rng, answerable, slots, COMQA_EVENT_LEAD, COMQA_EVENT_FACTS, slots["event"])
+), "event")
 
 
 # --------------------------------------------------------------------------------------
-# The table of sample datasets
+# The sample sets: what the registry does not say about them
 # --------------------------------------------------------------------------------------
-
-QA_CLASSES = (True,) * 17 + (False,) * 3  # 15% unanswerable
-
 
 @dataclass(frozen=True)
-class SampleSet:
-    """One sample dataset: how to make an example of a given class, and its splits.
+class Sample:
+    """How one registry dataset's sample set is made.
 
-    ``classes`` are cycled through in each split (then shuffled) so labels are balanced;
-    ``text_fields`` together must be unique across all splits (no leakage between splits);
-    ``id_field`` is filled after generation with the hub's kind of id.
+    make(rng, cls) is asked for each class in turn (cycled, then shuffled, so every split is
+    balanced): by default the registry's label names; ``classes`` replaces them where the set
+    has none (STS-B's similarity levels, QA's answerable or not). ``sizes`` = examples in the
+    training split and in every other split the registry names. ``id_field`` is a hub id field
+    placed before the inputs, filled with ``id_kind`` "hex" (24 hex digits) or "index" (counting
+    over all splits), or by the maker where no kind is given.
     """
 
-    name: str
-    make: Callable[[random.Random, Any], Row]
-    classes: tuple[Any, ...]
-    splits: Mapping[str, int]
-    fields: tuple[str, ...]
-    text_fields: tuple[str, ...]
-    labels: str
-    about: str
+    make: Callable[[random.Random, Any], Example]
+    sizes: tuple[int, int]
+    about: str  # the README's "mimics" column
     id_field: str | None = None
-    id_kind: str = ""  # "split_index" (GLUE idx), "global_index", "hex"
+    id_kind: str = ""
+    classes: tuple[Any, ...] = ()
+    label_as_name: bool = False  # the hub stores the label as its name, not its index
 
 
-SAMPLE_SETS = [
-    SampleSet("sst2", make_sst2, (0, 1), {"train": 240, "validation": 60},
-              ("sentence", "label", "idx"), ("sentence",), "0 negative, 1 positive",
-              "GLUE SST-2: short lower-cased movie-review phrases", "idx", "split_index"),
-    SampleSet("rotten_tomatoes", make_rotten_tomatoes, (0, 1),
-              {"train": 240, "validation": 60, "test": 60}, ("text", "label"), ("text",),
-              "0 negative, 1 positive", "Rotten Tomatoes movie-review snippets"),
-    SampleSet("imdb", make_imdb, (0, 1), {"train": 240, "test": 60}, ("text", "label"),
-              ("text",), "0 negative, 1 positive",
-              "IMDB reviews of 2-3 sentences (no validation split, as on the hub)"),
-    SampleSet("financial_phrasebank", make_financial_phrasebank, (0, 1, 2), {"train": 240},
-              ("sentence", "label"), ("sentence",), "0 negative, 1 neutral, 2 positive",
-              "Financial PhraseBank news sentences (train only, as on the hub)"),
-    SampleSet("mrpc", make_mrpc, (0, 1), {"train": 240, "validation": 60},
-              ("sentence1", "sentence2", "label", "idx"), ("sentence1", "sentence2"),
-              "0 not_equivalent, 1 equivalent", "GLUE MRPC: news sentence pairs", "idx",
-              "split_index"),
-    SampleSet("qqp", make_qqp, (0, 1), {"train": 240, "validation": 60},
-              ("question1", "question2", "label", "idx"), ("question1", "question2"),
-              "0 not_duplicate, 1 duplicate", "GLUE QQP: question pairs", "idx", "split_index"),
-    SampleSet("medical_questions_pairs", make_medical_questions_pairs, (0, 1), {"train": 200},
-              ("dr_id", "question_1", "question_2", "label"), ("question_1", "question_2"),
-              "0 otherwise, 1 similar",
-              "medical question pairs; a negative shares the condition or drug (train only)"),
-    SampleSet("stsb", make_stsb, (0, 1, 2, 3, 4, 5), {"train": 240, "validation": 60},
-              ("sentence1", "sentence2", "label", "idx"), ("sentence1", "sentence2"),
-              "float similarity 0.0-5.0", "GLUE STS-B: caption pairs at six similarity levels",
-              "idx", "split_index"),
-    SampleSet("rte", make_rte, (0, 1), {"train": 240, "validation": 60},
-              ("sentence1", "sentence2", "label", "idx"), ("sentence1", "sentence2"),
-              "0 entailment, 1 not_entailment", "GLUE RTE: news premises, short hypotheses",
-              "idx", "split_index"),
-    SampleSet("snli", make_snli, (0, 1, 2), {"train": 240, "validation": 60},
-              ("premise", "hypothesis", "label"), ("premise", "hypothesis"),
-              "0 entailment, 1 neutral, 2 contradiction", "SNLI: image-caption premises"),
-    SampleSet("mnli", make_mnli, (0, 1, 2), {"train": 240, "validation_matched": 60},
-              ("premise", "hypothesis", "label", "idx"), ("premise", "hypothesis"),
-              "0 entailment, 1 neutral, 2 contradiction",
-              "GLUE MNLI: travel, government, telephone, fiction and opinion premises", "idx",
-              "split_index"),
-    SampleSet("cb", make_cb, (0, 1, 2), {"train": 120, "validation": 60},
-              ("premise", "hypothesis", "label", "idx"), ("premise", "hypothesis"),
-              "0 entailment, 1 contradiction, 2 neutral (the hub's order)",
-              "SuperGLUE CommitmentBank: embedded clauses under factive/non-factive verbs",
-              "idx", "split_index"),
-    SampleSet("anli", make_anli, (0, 1, 2), {"train_r3": 240, "dev_r3": 60, "test_r3": 60},
-              ("uid", "premise", "hypothesis", "label"), ("premise", "hypothesis"),
-              "0 entailment, 1 neutral, 2 contradiction",
-              "ANLI round 3: biographies, events and towns with numeric reasoning", "uid", "hex"),
-    SampleSet("wanli", make_wanli, NLI3, {"train": 240, "test": 60},
-              ("id", "premise", "hypothesis", "gold"), ("premise", "hypothesis"),
-              'gold is the string "entailment" / "neutral" / "contradiction"',
-              "WANLI: short everyday premises with quantifiers, conditions and time", "id",
-              "global_index"),
-    SampleSet("cq", make_cq, QA_CLASSES, {"train": 200, "validation": 50},
-              ("id", "title", "context", "question", "answers"), ("context", "question"),
-              "SQuAD v2 answers; about 15% unanswerable (empty lists)",
-              "ComplexQuestions-like extractive QA about people and places", "id", "hex"),
-    SampleSet("comqa", make_comqa, QA_CLASSES, {"train": 200, "validation": 50},
-              ("id", "title", "context", "question", "answers"), ("context", "question"),
-              "SQuAD v2 answers; about 15% unanswerable (empty lists)",
-              "ComQA-like extractive QA about companies, products and events "
-              "(lower-case questions)",
-              "id", "hex"),
-]
+QA_CLASSES = (True,) * 17 + (False,) * 3  # 15% unanswerable
+SQUAD_FIELDS = ("id", "title", "context", "question", "answers")  # a QA row, in SQuAD v2's order
+IDX_HUBS = ("nyu-mll/glue", "aps/super_glue")  # their rows end with "idx", counting from 0 in each split
+
+SAMPLES: dict[str, Sample] = {
+    "sst2": Sample(make_sst2, (240, 60), "GLUE SST-2: short lower-cased movie-review phrases"),
+    "rotten_tomatoes": Sample(make_rotten_tomatoes, (240, 60), "Rotten Tomatoes movie-review snippets"),
+    "imdb": Sample(make_imdb, (240, 60), "IMDB reviews of 2-3 sentences (no validation split, as on the hub)"),
+    "financial_phrasebank": Sample(make_financial_phrasebank, (240, 60),
+                                   "Financial PhraseBank news sentences (train only, as on the hub)"),
+    "mrpc": Sample(make_mrpc, (240, 60), "GLUE MRPC: news sentence pairs"),
+    "qqp": Sample(make_qqp, (240, 60), "GLUE QQP: question pairs"),
+    "medical_questions_pairs": Sample(
+        make_medical_questions_pairs, (200, 60),
+        "medical question pairs; a negative shares the condition or drug (train only)", id_field="dr_id"),
+    "stsb": Sample(make_stsb, (240, 60), "GLUE STS-B: caption pairs at six similarity levels", classes=STS_LEVELS),
+    "rte": Sample(partial(make_nli, RTE_SCENARIOS), (240, 60), "GLUE RTE: news premises, short hypotheses"),
+    "snli": Sample(partial(make_nli, SNLI_SCENARIOS), (240, 60), "SNLI: image-caption premises"),
+    "mnli": Sample(partial(make_nli, MNLI_SCENARIOS), (240, 60),
+                   "GLUE MNLI: travel, government, telephone, fiction and opinion premises"),
+    "cb": Sample(make_cb, (120, 60),
+                 "SuperGLUE CommitmentBank: embedded clauses under factive/non-factive verbs"),
+    "anli": Sample(partial(make_nli, ANLI_SCENARIOS), (240, 60),
+                   "ANLI round 3: biographies, events and towns with numeric reasoning", id_field="uid", id_kind="hex"),
+    "wanli": Sample(partial(make_nli, WANLI_SCENARIOS), (240, 60),
+                    "WANLI: short everyday premises with quantifiers, conditions and time", id_field="id",
+                    id_kind="index", label_as_name=True),
+    "cq": Sample(partial(make_qa, 0.5, CQ_PERSON, CQ_PLACE), (200, 50),
+                 "ComplexQuestions-like extractive QA about people and places", id_field="id", id_kind="hex",
+                 classes=QA_CLASSES),
+    "comqa": Sample(partial(make_qa, 0.55, COMQA_COMPANY, COMQA_EVENT), (200, 50),
+                    "ComQA-like extractive QA about companies, products and events (lower-case questions)",
+                    id_field="id", id_kind="hex", classes=QA_CLASSES),
+}
 
 
-def generate_set(spec: SampleSet, seed: int) -> dict[str, list[Row]]:
-    """All splits of one sample set, balanced over ``spec.classes``, no text repeated."""
-    rng = random.Random(f"{seed}/{spec.name}")
-    seen: set[tuple[Any, ...]] = set()
+def split_sizes(spec: DatasetSpec, sample: Sample) -> dict[str, int]:
+    """The registry's training, dev and LLM evaluation splits (those it names) -> examples in each."""
+    names = dict.fromkeys(s for s in (spec.train_split, spec.dev_split, spec.llm_eval_split) if s)
+    train, other = sample.sizes
+    return {name: train if name == spec.train_split else other for name in names}
+
+
+def row_fields(spec: DatasetSpec, sample: Sample) -> tuple[str, ...]:
+    """The fields of a row, in the hub's order."""
+    if spec.task == "qa":
+        return SQUAD_FIELDS
+    ids = (sample.id_field,) if sample.id_field else ()
+    return (*ids, *spec.inputs, spec.label_field, *(("idx",) if spec.hub_id in IDX_HUBS else ()))
+
+
+def generate_set(name: str, seed: int) -> dict[str, list[Row]]:
+    """All splits of one sample set, its classes balanced in every split, no input texts repeated."""
+    spec, sample = DATASETS[name], SAMPLES[name]
+    classes = sample.classes or spec.labels
+    fields = row_fields(spec, sample)
+    rng = random.Random(f"{seed}/{name}")
+    seen: set[tuple[str, ...]] = set()
     splits: dict[str, list[Row]] = {}
-    running = 0
-    for split, size in spec.splits.items():
-        classes = [spec.classes[i % len(spec.classes)] for i in range(size)]
-        rng.shuffle(classes)
+    count = 0  # examples made so far, over all splits
+    for split, size in split_sizes(spec, sample).items():
+        wanted = [classes[i % len(classes)] for i in range(size)]
+        rng.shuffle(wanted)
         rows = []
-        for cls in classes:
+        for cls in wanted:
             for _ in range(MAX_TRIES):
-                row = spec.make(rng, cls)
-                key = tuple(row[f] for f in spec.text_fields)
-                if key not in seen:
+                example = sample.make(rng, cls)
+                if example.texts not in seen:
                     break
             else:
-                raise RuntimeError(f"{spec.name}: templates too few for {size} unique examples")
-            seen.add(key)
-            if spec.id_kind == "split_index":
-                row[spec.id_field] = len(rows)
-            elif spec.id_kind == "global_index":
-                row[spec.id_field] = running
-            elif spec.id_kind == "hex":
-                row[spec.id_field] = _hex_id(rng)
-            running += 1
-            rows.append({f: row[f] for f in spec.fields})
+                raise RuntimeError(f"{name}: templates too few for {size} unique examples")
+            seen.add(example.texts)
+            row = {**example.extra, **dict(zip(spec.inputs, example.texts, strict=True))}
+            if spec.task == "cr":  # as the hub stores it: the index of the label's name in the registry, or the name
+                row[spec.label_field] = (example.label if example.label is not None
+                                         else cls if sample.label_as_name else spec.labels.index(cls))
+            if sample.id_kind == "hex":
+                row[sample.id_field] = _hex_id(rng)
+            elif sample.id_kind == "index":
+                row[sample.id_field] = count
+            if "idx" in fields:
+                row["idx"] = len(rows)
+            count += 1
+            rows.append({f: row[f] for f in fields})
         splits[split] = rows
     return splits
 
@@ -1544,21 +1329,72 @@ def generate_set(spec: SampleSet, seed: int) -> dict[str, list[Row]]:
 
 POOL_SLOTS = {
     "dish": ["ramen", "pizza", "curry", "pancakes", "fish tacos", "lentil soup", "dumplings"],
-    "venue": ["the corner bistro", "Luigi's", "the hotel restaurant", "the new food truck",
-              "the station cafe"],
-    "app": ["the banking app", "this budgeting app", "the new photo editor", "the weather app",
-            "this language app"],
-    "gadget": ["these earbuds", "the blender", "this backpack", "the office chair",
-               "this phone case", "the electric kettle"],
+    "venue": ["the corner bistro", "Luigi's", "the hotel restaurant", "the new food truck", "the station cafe"],
+    "app": ["the banking app", "this budgeting app", "the new photo editor", "the weather app", "this language app"],
+    "gadget": ["these earbuds", "the blender", "this backpack", "the office chair", "this phone case",
+               "the electric kettle"],
     "good": ["excellent", "friendly", "spotless", "reliable", "fantastic", "fast"],
     "bad": ["rude", "cold", "greasy", "buggy", "flimsy", "slow"],
     "item": ["milk", "batteries", "a birthday card", "stamps", "dog food", "light bulbs"],
-    "chore": ["water the plants", "take out the recycling", "call the plumber",
-              "return the library books", "pay the electricity bill"],
+    "chore": ["water the plants", "take out the recycling", "call the plumber", "return the library books",
+              "pay the electricity bill"],
     "team": ["Northport City", "Riverside United", "the Valley Foxes", "Lakeside Athletic"],
-    "topic": ["interest rates", "school funding", "a new rail line", "water prices",
-              "the fishing quota"],
+    "topic": ["interest rates", "school funding", "a new rail line", "water prices", "the fishing quota"],
 }
+POOL_TEXTS = {  # single-text sources: templates
+    "sentiment": ["The {dish} at {venue} was {good}, and the staff were {good} too.",
+                  "The {dish} at {venue} was {bad} and the waiter was {bad}.",
+                  "I have used {app} for a month and it is {good}.", "{app} keeps crashing; honestly it is {bad}.",
+                  "Returned {gadget} after a week because they felt {bad}.",
+                  "Really happy with {gadget}, {good} and worth the price.",
+                  "Our stay at the hotel in {city} was {good} from start to end.",
+                  "The room in {city} was {bad} and the shower barely worked."],
+    "news": ["{country} and {country2} signed a trade agreement on {day}, officials said.",
+             "The central bank of {country} kept its main rate at {pct} percent.",
+             "Heavy rain closed {n} schools across {town} on {day}.",
+             "{team} beat their rivals {a}-{b} on {day} in front of a full stadium.",
+             "Lawmakers in {city} will vote in {month} on {topic}.",
+             "{co} said it will open a new office in {city} next year.",
+             "Train services between {city} and {city2} resumed on {day} after repairs."],
+    "everyday": ["I need to buy {item} before the shop closes.", "Can you remind me to {chore} tomorrow?",
+                 "The bus was {n} minutes late again this morning.", "We are having {dish} for dinner tonight.",
+                 "{name} said the meeting starts at {time} on {day}.", "Don't forget to {chore} before {day}.",
+                 "My neighbor {name} lent me a ladder for the weekend."],
+}
+POOL_PAIRS = {  # pair sources: (text, the text_pair, or candidates of which one is drawn)
+    "paraphrase": [
+        ("The meeting starts at {time}.", ("We begin the meeting at {time}.", "The meeting was cancelled.")),
+        ("{name} moved to {city} last year.",
+         ("Last year {name} relocated to {city}.", "{name} visited {city2} last year.")),
+        ("The library closes early on {day}.",
+         ("On {day} the library shuts early.", "The library is open late on {day}.")),
+        ("{name} forgot to {chore}.", ("{name} did not remember to {chore}.", "{name2} remembered to {chore}.")),
+        ("Prices of {item} went up again.",
+         ("{item} became more expensive again.", "{item} is cheaper than last month.")),
+    ],
+    "nli": [
+        ("A dog is chasing a red ball across a muddy yard.",
+         ("An animal is playing outside.", "The dog is asleep.", "The dog belongs to a child.")),
+        ("Two cooks are chopping vegetables in a busy kitchen.",
+         ("People are preparing food.", "The kitchen is empty.", "The cooks work at a hotel.")),
+        ("{name} is fixing a flat tire on the side of the road.",
+         ("{name} is repairing a tire.", "{name} is driving on a highway.", "{name} is late for work.")),
+        ("A crowd is waiting outside the stadium in {city} before the match.",
+         ("People are gathered outside.", "The stadium is deserted.", "The match will be sold out.")),
+        ("A nurse in {town} is checking a patient's blood pressure.",
+         ("Someone's blood pressure is being measured.", "The nurse is on holiday.", "The patient is feeling dizzy.")),
+    ],
+    "question": [  # a question and a short passage that may or may not answer it
+        ("When did {full} open the bakery in {town}?",
+         "{full} opened a small bakery in {town} in {year}, selling rye bread and pastries."),
+        ("How many schools closed in {town}?", "Officials in {town} closed {n} schools on {day} because of flooding."),
+        ("Who won the match on {day}?", "{team} won {a}-{b} on {day}, their third win in a row."),
+        ("What does {co} plan to open in {city}?",
+         "{co} announced plans for a research office in {city}, hiring {n} engineers."),
+        ("Where does {name} work?", "{name} has worked at the public library in {city} since {year}."),
+    ],
+}
+POOL_SOURCES = ("sentiment", "paraphrase", "nli", "question", "news", "everyday")
 
 
 def _pool_row(rng: random.Random, source: str) -> Row:
@@ -1566,95 +1402,17 @@ def _pool_row(rng: random.Random, source: str) -> Row:
     p, q = _person(rng), _person(rng)
     city, city2 = rng.sample(CITIES, 2)
     (country, _), (country2, _) = rng.sample(COUNTRIES, 2)
-    s.update(name=p["first"], name2=q["first"], full=p["name"], city=city, city2=city2,
-             country=country, country2=country2, town=_pick(rng, TOWNS),
-             day=_pick(rng, DAYS), month=_pick(rng, MONTHS), n=rng.randint(2, 60),
-             pct=round(rng.uniform(0.5, 9.5), 1),
-             time=f"{rng.randint(7, 11)}:{_pick(rng, ['00', '15', '30', '45'])}",
-             a=rng.randint(0, 4), b=rng.randint(0, 4), co=_pick(rng, COMPANIES),
-             year=rng.randint(1950, 2020))
-    if source == "sentiment":
-        text = _fill(_pick(rng, [
-            "The {dish} at {venue} was {good}, and the staff were {good} too.",
-            "The {dish} at {venue} was {bad} and the waiter was {bad}.",
-            "I have used {app} for a month and it is {good}.",
-            "{app} keeps crashing; honestly it is {bad}.",
-            "Returned {gadget} after a week because they felt {bad}.",
-            "Really happy with {gadget}, {good} and worth the price.",
-            "Our stay at the hotel in {city} was {good} from start to end.",
-            "The room in {city} was {bad} and the shower barely worked."]), s)
-        return {"text": _cap(text), "source": source}
-    if source == "news":
-        text = _fill(_pick(rng, [
-            "{country} and {country2} signed a trade agreement on {day}, officials said.",
-            "The central bank of {country} kept its main rate at {pct} percent.",
-            "Heavy rain closed {n} schools across {town} on {day}.",
-            "{team} beat their rivals {a}-{b} on {day} in front of a full stadium.",
-            "Lawmakers in {city} will vote in {month} on {topic}.",
-            "{co} said it will open a new office in {city} next year.",
-            "Train services between {city} and {city2} resumed on {day} after repairs."]), s)
-        return {"text": _cap(text), "source": source}
-    if source == "everyday":
-        text = _fill(_pick(rng, [
-            "I need to buy {item} before the shop closes.",
-            "Can you remind me to {chore} tomorrow?",
-            "The bus was {n} minutes late again this morning.",
-            "We are having {dish} for dinner tonight.",
-            "{name} said the meeting starts at {time} on {day}.",
-            "Don't forget to {chore} before {day}.",
-            "My neighbor {name} lent me a ladder for the weekend."]), s)
-        return {"text": _cap(text), "source": source}
-    if source == "paraphrase":
-        first, same, other = _pick(rng, [
-            ("The meeting starts at {time}.", "We begin the meeting at {time}.",
-             "The meeting was cancelled."),
-            ("{name} moved to {city} last year.", "Last year {name} relocated to {city}.",
-             "{name} visited {city2} last year."),
-            ("The library closes early on {day}.", "On {day} the library shuts early.",
-             "The library is open late on {day}."),
-            ("{name} forgot to {chore}.", "{name} did not remember to {chore}.",
-             "{name2} remembered to {chore}."),
-            ("Prices of {item} went up again.", "{item} became more expensive again.",
-             "{item} is cheaper than last month.")])
-        pair = _pick(rng, (same, other))
-        return {"text": _cap(_fill(first, s)), "text_pair": _cap(_fill(pair, s)), "source": source}
-    if source == "nli":
-        premise, hyps = _pick(rng, [
-            ("A dog is chasing a red ball across a muddy yard.",
-             ("An animal is playing outside.", "The dog is asleep.",
-              "The dog belongs to a child.")),
-            ("Two cooks are chopping vegetables in a busy kitchen.",
-             ("People are preparing food.", "The kitchen is empty.", "The cooks work at a hotel.")),
-            ("{name} is fixing a flat tire on the side of the road.",
-             ("{name} is repairing a tire.", "{name} is driving on a highway.",
-              "{name} is late for work.")),
-            ("A crowd is waiting outside the stadium in {city} before the match.",
-             ("People are gathered outside.", "The stadium is deserted.",
-              "The match will be sold out.")),
-            ("A nurse in {town} is checking a patient's blood pressure.",
-             ("Someone's blood pressure is being measured.", "The nurse is on holiday.",
-              "The patient is feeling dizzy.")),
-        ])
-        return {"text": _cap(_fill(premise, s)), "text_pair": _cap(_fill(_pick(rng, hyps), s)),
-                "source": source}
-    # "question": a question with a short passage that may or may not answer it
-    question, passage = _pick(rng, [
-        ("When did {full} open the bakery in {town}?",
-         "{full} opened a small bakery in {town} in {year}, selling rye bread and pastries."),
-        ("How many schools closed in {town}?",
-         "Officials in {town} closed {n} schools on {day} because of flooding."),
-        ("Who won the match on {day}?",
-         "{team} won {a}-{b} on {day}, their third win in a row."),
-        ("What does {co} plan to open in {city}?",
-         "{co} announced plans for a research office in {city}, hiring {n} engineers."),
-        ("Where does {name} work?",
-         "{name} has worked at the public library in {city} since {year}."),
-    ])
-    return {"text": _cap(_fill(question, s)), "text_pair": _cap(_fill(passage, s)),
-            "source": source}
-
-
-POOL_SOURCES = ("sentiment", "paraphrase", "nli", "question", "news", "everyday")
+    s.update(name=p["first"], name2=q["first"], full=p["name"], city=city, city2=city2, country=country,
+             country2=country2, town=_pick(rng, TOWNS), day=_pick(rng, DAYS), month=_pick(rng, MONTHS),
+             n=rng.randint(2, 60), pct=round(rng.uniform(0.5, 9.5), 1),
+             time=f"{rng.randint(7, 11)}:{_pick(rng, ['00', '15', '30', '45'])}", a=rng.randint(0, 4),
+             b=rng.randint(0, 4), co=_pick(rng, COMPANIES), year=rng.randint(1950, 2020))
+    if source in POOL_TEXTS:
+        return {"text": _cap(_fill(_pick(rng, POOL_TEXTS[source]), s)), "source": source}
+    text, pair = _pick(rng, POOL_PAIRS[source])
+    if not isinstance(pair, str):
+        pair = _pick(rng, pair)
+    return {"text": _cap(_fill(text, s)), "text_pair": _cap(_fill(pair, s)), "source": source}
 
 
 def generate_pool(seed: int, exclude: set[str]) -> list[Row]:
@@ -1693,6 +1451,20 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _labels_note(spec: DatasetSpec, sample: Sample) -> str:
+    """The README's "labels" column, from the registry's label names."""
+    if spec.task == "qa":
+        return "SQuAD v2 answers; about 15% unanswerable (empty lists)"
+    if spec.regression:
+        return "float similarity 0.0-5.0"
+    if sample.label_as_name:
+        return f"{spec.label_field} is the string " + " / ".join(f'"{label}"' for label in spec.labels)
+    note = ", ".join(f"{i} {label}" for i, label in enumerate(spec.labels))
+    if spec.llm_genre and spec.labels != GENRE_LABELS[spec.llm_genre]:
+        note += " (the hub's order)"  # differs from the order the LLM genre uses
+    return note
+
+
 def _readme(seed: int) -> str:
     lines = [
         "# Sample datasets",
@@ -1714,10 +1486,11 @@ def _readme(seed: int) -> str:
         "| name | splits (examples) | fields | labels | mimics |",
         "|---|---|---|---|---|",
     ]
-    for spec in SAMPLE_SETS:
-        splits = ", ".join(f"{k} {v}" for k, v in spec.splits.items())
-        fields = ", ".join(f"`{f}`" for f in spec.fields)
-        lines.append(f"| `{spec.name}` | {splits} | {fields} | {spec.labels} | {spec.about} |")
+    for name, sample in SAMPLES.items():
+        spec = DATASETS[name]
+        splits = ", ".join(f"{k} {v}" for k, v in split_sizes(spec, sample).items())
+        fields = ", ".join(f"`{f}`" for f in row_fields(spec, sample))
+        lines.append(f"| `{name}` | {splits} | {fields} | {_labels_note(spec, sample)} | {sample.about} |")
     lines += [
         "",
         "QA sets follow SQuAD v2: `answers = {\"text\": [...], \"answer_start\": [...]}`, where",
@@ -1751,12 +1524,12 @@ def write_samples(out_dir: Path, seed: int = DEFAULT_SEED) -> list[Path]:
     """Generate every sample set, the pool and the README under ``out_dir``; return the paths."""
     written = []
     all_texts: set[str] = set()
-    for spec in SAMPLE_SETS:
-        for split, rows in generate_set(spec, seed).items():
-            path = out_dir / spec.name / f"{split}.jsonl"
+    for name in SAMPLES:
+        for split, rows in generate_set(name, seed).items():
+            path = out_dir / name / f"{split}.jsonl"
             _write_atomic(path, _jsonl(rows))
             written.append(path)
-            all_texts.update(str(r[f]) for r in rows for f in spec.text_fields)
+            all_texts.update(str(r[f]) for r in rows for f in DATASETS[name].inputs)
     pool_path = out_dir / "unsup_pool.jsonl"
     _write_atomic(pool_path, _jsonl(generate_pool(seed, all_texts)))
     readme_path = out_dir / "README.md"

@@ -6,6 +6,7 @@ the hub datasets' schemas, not read from the generator, so a drift in either sho
 from __future__ import annotations
 
 import collections
+import dataclasses
 import importlib.util
 import json
 import re
@@ -17,6 +18,8 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
+
+from configs.datasets import DATASETS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
@@ -112,6 +115,40 @@ def test_generator_output_differs_with_another_seed(generator: ModuleType,
     generator.main(["--out_dir", str(tmp_path), "--seed", "7"])
     assert (tmp_path / "sst2" / "train.jsonl").read_bytes() != \
         (SAMPLES / "sst2" / "train.jsonl").read_bytes()
+
+
+def test_generator_covers_exactly_the_expected_sets(generator: ModuleType) -> None:
+    assert list(generator.SAMPLES) == list(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_registry_gives_the_expected_layout(name: str) -> None:
+    """The generator reads splits, fields and labels from the registry: they must be the hub's."""
+    spec = DATASETS[name]
+    splits, fields, label_field, values, _ = EXPECTED[name]
+    named = [s for s in (spec.train_split, spec.dev_split, spec.llm_eval_split) if s]
+    assert list(dict.fromkeys(named)) == list(splits)
+    assert set(spec.inputs) <= set(fields)
+    if spec.task == "cr":
+        assert spec.label_field == label_field
+        if values is not None:
+            assert values in (set(range(len(spec.labels))), set(spec.labels))
+
+
+def test_generator_takes_the_layout_from_the_registry(generator: ModuleType,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renamed splits, fields and label field in the registry show up in the rows, same texts."""
+    spec = DATASETS["mnli"]
+    renamed = dataclasses.replace(spec, train_split="fit", dev_split="dev", inputs=("a", "b"),
+                                  label_field="gold")
+    monkeypatch.setitem(generator.DATASETS, "mnli", renamed)
+    data = generator.generate_set("mnli", 42)
+    assert list(data) == ["fit", "dev"]
+    committed = _load("mnli")
+    for split, old_split in (("fit", "train"), ("dev", "validation_matched")):
+        assert [tuple(row) for row in data[split]] == [("a", "b", "gold", "idx")] * len(data[split])
+        assert [(r["a"], r["b"], r["gold"], r["idx"]) for r in data[split]] == \
+            [(r["premise"], r["hypothesis"], r["label"], r["idx"]) for r in committed[old_split]]
 
 
 def test_layout_has_exactly_the_expected_files() -> None:
