@@ -23,9 +23,11 @@ import numpy as np
 
 from configs.datasets import TASK_TYPES
 from configs.hparams import UNSUP_POOL
+from configs.methods import FAMILIES, method_of
 from data_utils import cli
 from data_utils.errors import FuteError
-from data_utils.io import atomic_open, ensure_parent_writable, run_record, write_json
+from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
+from data_utils.io import ensure_parent_writable, run_record, write_json
 from data_utils.loading import get_spec
 from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,
                                    pool_record, read_local_pool, sample_per_source, shuffle_examples,
@@ -49,7 +51,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="cr (classification/regression), qa (extractive QA), sa / nli (LLM task genres)")
     p.add_argument("--input_type", required=True, choices=("data", "model"),
                    help="data: a labelled dataset (DTE); model: a model's outputs on x' (MTE)")
-    p.add_argument("--task_emb_type", required=True, choices=("prefix", "fim", "text"),
+    p.add_argument("--task_emb_type", required=True, choices=FAMILIES,
                    help="prefix (TuPaTE-style), fim (TaskEmb-style), or text (the TextEmb baseline: mean final "
                         "hidden state of the surrogate over the dataset; data input only)")
     p.add_argument("--to_train_dataset", default=None,
@@ -165,27 +167,29 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
         training = pipeline.llm_training_set(args.load_path, args.task_type, args.lm_model_name, tokenizer, hp["max_len"])
 
     # Learn the embedding on the surrogate and save it with its record.
+    embedding_method = method_of(args.task_emb_type, fute=not args.is_baseline)
     if args.task_emb_type == "text":
         embedding = pipeline.text_embedding(args.task_emb_model_lm_name, training.features, tokenizer, micro_batch,
                                             device)
-        method_name = "textemb"
     else:
         embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer,
                                              hp, device, args.seed, args.data_loader_shuffle, args.fim_estimator,
                                              args.soft_label_loss)
-        method_name = f"{args.task_emb_type}-{'baseline' if args.is_baseline else 'fute'}"
     embedding = embedding.astype(args.save_dtype)
-    with atomic_open(save_path, "wb") as handle:
-        np.save(handle, embedding)
+    info = EmbeddingInfo(method=embedding_method.id, family=embedding_method.family, fute=embedding_method.fute,
+                         kind="DTE" if input_kind == "data" else "MTE", task=training.task,
+                         model=training.llm if args.llm_mode else _named(args.lm_model_name, input_kind),
+                         llm=args.llm_mode, prompt=training.prompt, surrogate=args.task_emb_model_lm_name,
+                         seed=args.seed, dim=int(embedding.shape[0]), dtype=args.save_dtype)
     config = {**vars(args), "device": str(device), "hyper_parameters": hp, **training.info}
-    record = run_record(config, argv, __file__)
-    record["embedding"] = {"task": training.task_name, "kind": "DTE" if input_kind == "data" else "MTE",
-                           "method": method_name,
-                           "dim": int(embedding.shape[0]), "dtype": args.save_dtype}
-    write_json(save_path.with_suffix(".record.json"), record)
-    logger.info("saved %s embedding of %s (%d values) to %s", record["embedding"]["method"], training.task_name,
-                embedding.shape[0], save_path)
+    write_embedding(save_path, embedding, info, run_record(config, argv, __file__))
+    logger.info("saved %s embedding of %s (%d values) to %s", info.method, info.label, info.dim, save_path)
     return embedding
+
+
+def _named(model: str, input_kind: str) -> str | None:
+    """The model an LM's MTE describes, as --lm_model_name names it (None for a DTE or when not given)."""
+    return None if input_kind == "data" or model == "none" else model
 
 
 def load_pool(args: argparse.Namespace, exclude: str) -> tuple[list, dict]:

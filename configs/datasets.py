@@ -21,6 +21,10 @@ GENRE_LABELS: dict[str, tuple[str, ...]] = {
     "nli": ("entailment", "neutral", "contradiction"),
 }
 GENRES: tuple[str, ...] = tuple(GENRE_LABELS)
+# The prompts of each genre (configs/prompts/<genre>.json): NUM_TEMPLATES templates, numbered from 0,
+# then templates 0-2 again with the chain-of-thought instruction: prompt numbers 0..NUM_PROMPTS-1.
+NUM_TEMPLATES = 10
+NUM_PROMPTS = 13
 # Task families for the unified-space evaluation (task_emb/space_eval.py): the MTE of a model
 # fine-tuned on a task should land nearest a DTE of the same family. Every registry dataset is in one.
 TASK_FAMILIES: dict[str, tuple[str, ...]] = {
@@ -173,3 +177,8 @@ QA_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
 DATASETS: dict[str, DatasetSpec] = {**CR_DATASETS, **QA_DATASETS}
 
 LLM_DATASETS: dict[str, DatasetSpec] = {name: spec for name, spec in CR_DATASETS.items() if spec.llm_genre}
+
+
+def is_cot_prompt(number: int) -> bool:
+    """True for the chain-of-thought prompts (10-12: templates 0-2 with the CoT instruction)."""
+    return number >= NUM_TEMPLATES

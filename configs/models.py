@@ -1,7 +1,9 @@
 """Model aliases: short names used in the paper's commands -> Hugging Face ids.
 
 Anything that is not an alias is passed to `from_pretrained` unchanged: a hub id,
-a local folder, or (for LLMs) a `.gguf` file.
+a local folder, or (for LLMs) a `.gguf` file. `hub_id` and `alias_of` are the one
+place an alias is resolved; the loaders add what is theirs (checkpoint folders,
+GGUF files) on top.
 """
 
 MODEL_ALIASES: dict[str, str] = {
@@ -18,3 +20,28 @@ PINNED_CHAT_TEMPLATES: dict[str, str] = {
     "llama-70b": "llama-2-chat.jinja",
     "mixtral": "mixtral-8x7b-instruct-v0.1-2023-12.jinja",
 }
+
+
+def hub_id(name: str) -> str:
+    """The hub id of an alias; any other name (hub id, folder, file) unchanged."""
+    return MODEL_ALIASES.get(name, name)
+
+
+def alias_of(name: str) -> str:
+    """The alias of a hub id (or the alias itself); any other name unchanged."""
+    return next((alias for alias, hub in MODEL_ALIASES.items() if name in (alias, hub)), name)
+
+
+def model_slug(name: str) -> str:
+    """A short name for tables, plots and file names: the alias, else the last path component of a hub id,
+    folder or file, without .gguf ("Qwen/Qwen3-8B" -> "Qwen3-8B", "/models/smollm2.gguf" -> "smollm2")."""
+    alias = alias_of(name)
+    if alias in MODEL_ALIASES:
+        return alias
+    last = name.rstrip("/").rsplit("/", 1)[-1]
+    return last[: -len(".gguf")] if last.lower().endswith(".gguf") else last
+
+
+def same_model(a: str, b: str) -> bool:
+    """True when two names denote one model, whether by alias or by hub id."""
+    return hub_id(a) == hub_id(b)

@@ -30,22 +30,56 @@ def str2bool(value: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"expected True/False/true/false/1/0, got {value!r}")
 
 
+def csv_list(value: str) -> list[str]:
+    """argparse type of a comma-separated list: "a, b,c" -> ["a", "b", "c"]; nothing is an error."""
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list, got nothing")
+    return items
+
+
+def positive_int(value: str) -> int:
+    """argparse type of an integer >= 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def positive_float(value: str) -> float:
+    """argparse type of a finite number > 0."""
+    number = float(value)
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return number
+
+
 def with_suffix(path: str, suffix: str) -> str:
     """An output path with its file type: `suffix` is appended unless the path ends with it."""
     return path if path.endswith(suffix) else path + suffix
 
 
-def add_common_args(parser: argparse.ArgumentParser) -> None:
+def add_common_args(parser: argparse.ArgumentParser, device: bool = True) -> None:
+    """--seed, --log_level and (for scripts that run models) --device."""
     parser.add_argument("--seed", type=int, default=42, help="random seed for data order, sampling and initialisation")
-    parser.add_argument("--device", default="auto",
-                        help="torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:1, ...")
+    if device:
+        parser.add_argument("--device", default="auto",
+                            help="torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:1, ...")
     parser.add_argument("--log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="logging verbosity")
 
 
 def start(args: argparse.Namespace):
-    """What every entry script does first: apply --log_level, seed everything, resolve --device."""
+    """What every entry script does first: apply --log_level, seed everything, resolve --device.
+
+    A script without --device (run_eval.py) runs no model: it seeds python and numpy only and
+    never imports torch, so reading results stays light.
+    """
     logging.getLogger().setLevel(getattr(logging, args.log_level))
+    if not hasattr(args, "device"):
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        return None
     if not sys.stderr.isatty():  # progress bars in a log file are noise
         from transformers.utils import logging as hf_logging
 

@@ -151,3 +151,33 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def require_folder(folder: str | os.PathLike, flag: str) -> Path:
+    """`folder` as a Path; not a folder is an error naming `flag`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FuteError(f"{flag} {folder} is not a folder; pass the folder the earlier step wrote to")
+    return folder
+
+
+# Extensions a table's --save_path stem may be given with by habit (dropped: every table writes several).
+TABLE_SUFFIXES = (".md", ".csv", ".json", ".png")
+
+
+def output_stem(save_path: str | os.PathLike) -> Path:
+    """A table's --save_path as a stem: a known extension given by habit is dropped."""
+    path = Path(save_path)
+    return path.with_suffix("") if path.suffix in TABLE_SUFFIXES else path
+
+
+def stem_file(stem: Path, suffix: str) -> Path:
+    """<stem><suffix>, appended to the full name: a dot in the stem (k0.5, llama-2.0) stays."""
+    return stem.with_name(stem.name + suffix)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` atomically (UTF-8)."""
+    with atomic_open(path) as handle:
+        handle.write(text)
+    return Path(path)

@@ -1,4 +1,4 @@
-"""Classification / regression metrics, computed locally with scikit-learn and scipy.
+"""Classification / regression metrics, computed locally with scikit-learn and scipy, and NDCG.
 
 The reference loaded GLUE-style metrics with `evaluate.load`, which needs the hub;
 these functions give the same numbers offline. Every metric takes
@@ -17,8 +17,15 @@ Degenerate correlations: when either side is constant (or N < 2) the correlation
 undefined (scipy returns nan). We return 0.0 instead, and log a warning, for two reasons:
 0.0 is what sklearn's Matthews correlation already returns in the same situation, and a
 nan dev score would silently break early stopping (`nan > best` is always False).
+
+NDCG (`ndcg`) scores a ranking against graded relevance rel_i of the items in predicted order:
+    DCG@k = sum_{i=1..k} gain(c * rel_i) / log2(i + 1),   NDCG@k = DCG@k / DCG@k of the ideal order,
+gain(x) = x ("linear", as sklearn.metrics.ndcg_score) or 2^x - 1 ("exponential"), c a relevance
+scale (100 reads scores in [0, 1] as percent points, which only changes the exponential gain).
+Both tables of the paper use it: sources ranked for a target, prompts ranked for an LLM.
 """
 import logging
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -114,3 +121,68 @@ def predictions_from_logits(logits: np.ndarray, regression: bool) -> np.ndarray:
     if logits.ndim < 2:
         raise FuteError(f"classification logits must have shape [N, num_labels], got {logits.shape}")
     return np.argmax(logits, axis=-1)
+
+
+# ---------------------------------------------------------------- ranking
+
+GAINS = ("linear", "exponential")
+
+
+def gain(relevance: np.ndarray, kind: str) -> np.ndarray:
+    """linear: rel; exponential: 2^rel - 1."""
+    if kind == "linear":
+        return relevance
+    if kind == "exponential":
+        return np.power(2.0, relevance) - 1.0
+    raise FuteError(f"unknown NDCG gain {kind!r}; use one of {', '.join(GAINS)}")
+
+
+def dcg(relevance_in_order: Sequence[float], gain_kind: str = "linear", k: int | None = None) -> float:
+    """DCG@k = sum_{i=1..k} gain(rel_i) / log2(i + 1) over the given order (all items when k is None)."""
+    rel = np.asarray(relevance_in_order, dtype=np.float64)[:k]
+    discounts = np.log2(np.arange(2, rel.shape[0] + 2))
+    with np.errstate(over="ignore"):
+        gains = gain(rel, gain_kind)
+    if not np.all(np.isfinite(gains)):
+        raise FuteError(f"the {gain_kind} NDCG gain of relevance up to {rel.max():g} overflows; use a smaller "
+                        f"--ndcg_scale or --ndcg_gain linear")
+    return float(np.sum(gains / discounts))
+
+
+def ndcg(relevance_in_order: Sequence[float], gain_kind: str = "linear", k: int | None = None,
+         scale: float = 1.0) -> float:
+    """DCG@k of the given order / DCG@k of the same relevances sorted best first, relevance multiplied by `scale`.
+
+    Relevance must be non-negative (a negative gain makes the ratio meaningless).
+    All-zero relevance gives 0, as sklearn.metrics.ndcg_score does.
+    """
+    if k is not None and k < 1:
+        raise FuteError(f"the NDCG cut-off k must be at least 1, got {k}")
+    if not scale > 0:
+        raise FuteError(f"the NDCG relevance scale must be positive, got {scale}")
+    if any(r < 0 for r in relevance_in_order):
+        raise FuteError(f"NDCG needs non-negative relevance, got {min(relevance_in_order)}")
+    scaled = [scale * r for r in relevance_in_order]
+    ideal = dcg(sorted(scaled, reverse=True), gain_kind, k)
+    return 0.0 if ideal == 0.0 else dcg(scaled, gain_kind, k) / ideal
+
+
+@dataclass(frozen=True)
+class NdcgSettings:
+    """The NDCG a table reports: gain ("linear" | "exponential"), cut-off k (None = all), relevance scale."""
+
+    gain: str = "linear"
+    k: int | None = None
+    scale: float = 1.0
+
+    def __call__(self, relevance_in_order: Sequence[float]) -> float:
+        return ndcg(relevance_in_order, self.gain, self.k, self.scale)
+
+    def to_json(self) -> dict:
+        return {"ndcg_gain": self.gain, "ndcg_k": self.k, "ndcg_scale": self.scale}
+
+    def describe(self, everything: str) -> str:
+        """E.g. "NDCG (linear gain, all ranks)" or "NDCG (exponential gain, relevance x 100, top 3)"."""
+        cutoff = everything if self.k is None else f"top {self.k}"
+        scale = "" if self.scale == 1 else f", relevance x {self.scale:g}"
+        return f"NDCG ({self.gain} gain{scale}, {cutoff})"

@@ -26,13 +26,10 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from configs.datasets import GENRES
+from configs.datasets import GENRES, NUM_PROMPTS, NUM_TEMPLATES, is_cot_prompt
 from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)
-
-NUM_TEMPLATES = 10  # per genre, in configs/prompts/<genre>.json
-NUM_PROMPTS = 13  # the templates, then templates 0-2 again with chain-of-thought
 
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "configs" / "prompts"
 
@@ -117,7 +114,7 @@ def load_prompt(genre: str, number: int) -> Prompt:
         number=number,
         genre=genre,
         template_id=template_id,
-        is_cot=number >= NUM_TEMPLATES,
+        is_cot=is_cot_prompt(number),
         template=entry["template"],
         verbalizers={label: tuple(entry["verbalizers"][label]) for label in spec["label_space_order"]},
         labels=tuple(spec["labels"]),

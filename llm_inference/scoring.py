@@ -42,10 +42,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
+from data_utils.artifacts.llm_outputs import label_distribution as artifact_label_distribution
 from data_utils.errors import FuteError
 from data_utils.hf_compat import cache_keyword, returned_cache
 from llm_inference.prompts import (
@@ -379,20 +379,6 @@ def iter_batches(items: Sequence[Any], batch_size: int, fn: Callable[[Sequence[A
 # ----------------------------------------------------------------------------- labels
 
 def label_distribution(word_scores: Sequence[float], prompt: Prompt) -> dict[str, Any]:
-    """The label view of one example's verbalizer scores, in the genre's label order.
-
-    label score s_l = max over the label's verbalizers of their scores (no floor at 0);
-    normalized_prob = softmax(s); normalized_pred = the label of the best verbalizer
-    (first one on a tie), as an index into prompt.labels.
-    """
-    scores = np.asarray(word_scores, dtype=np.float64)
-    owners = prompt.verbalizer_labels
-    label_scores = np.array([scores[[i for i, owner in enumerate(owners) if owner == label]].max()
-                             for label in prompt.labels])
-    shifted = np.exp(label_scores - label_scores.max())
-    best_label = owners[int(scores.argmax())]
-    return {
-        "label_scores": label_scores.tolist(),
-        "normalized_prob": (shifted / shifted.sum()).tolist(),
-        "normalized_pred": prompt.labels.index(best_label),
-    }
+    """The label view of one example's verbalizer scores under `prompt`, in the genre's label order
+    (data_utils.artifacts.llm_outputs.label_distribution: max over a label's verbalizers, softmax)."""
+    return artifact_label_distribution(word_scores, prompt.verbalizer_labels, prompt.labels)

@@ -18,9 +18,8 @@ without scores for one of those datasets gets no average for that genre. The tab
 show how many datasets each LLM's genre average covers, and a warning is logged when
 LLMs in one table are averaged over different datasets.
 
-NDCG is passed in as a function of the relevance list in predicted order: the
-project's one NDCG lives in task_emb/transfer_eval.py, and llm_inference never
-imports task_emb (the entry script wires the two).
+NDCG is passed in as a function of the relevance list in predicted order (a
+data_utils.metrics.NdcgSettings, with the table's gain, cut-off and scale).
 """
 from __future__ import annotations
 
@@ -29,11 +28,11 @@ import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from configs.datasets import GENRES
+from configs.models import model_slug
 from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)
@@ -187,18 +186,13 @@ def _rows(summary, order: Sequence[str], names: Mapping[str, str], cell: Callabl
             yield genre, method, names.get(method, method), cells
 
 
-def model_label(model: str) -> str:
-    """A column label: an alias or hub id as it is, a local model folder or file by its name only."""
-    return Path(model).name if model.startswith((".", "/", "~")) or Path(model).exists() else model
-
-
 def summary_markdown(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
     """The slides' second table: rows = category x method; columns = LLM x {Performance, Rate, NDCG}, in percent.
 
     Each genre starts with a row "datasets averaged": per LLM, n (the datasets).
     """
     models = sorted(summary)
-    header = ["Category", "Method"] + [f"{model_label(model)} {NUMBER_NAMES[n]}" for model in models
+    header = ["Category", "Method"] + [f"{model_slug(model)} {NUMBER_NAMES[n]}" for model in models
                                        for n in NUMBERS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     covered = genre_datasets(summary)

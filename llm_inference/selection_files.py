@@ -1,25 +1,14 @@
-"""Reading the inference files that prompt selection scores: one LLM, one dataset, prompts 0-12 once each.
+"""The prompt sets that prompt selection scores: one LLM, one dataset, prompts 0-12 once each.
 
-An inference file is recognised by its top-level keys (`prompt_index`, `task`,
-`dataset`, `model`, `results`), never by its name. Two layouts are read:
-
-- this project's (run_llm_inference.py): per result `data_index`, `normalized_prob`
-  ([L] in the genre's label order), `normalized_pred`, `normalized_answer`,
-  `prompt_ppl`; a top-level `summary` with the metrics.
-- the original's: per result `data_id`, `token_info` {`word_scores`, `verbalizers`},
-  `data_entry.answer` (the dataset's own label, an index or a name), `prompt_ppl`;
-  no label view and no summary. The label view is derived here exactly as this
-  project's scoring derives it (llm_inference.scoring.label_distribution: label
-  score = max over its verbalizers, softmax over labels, prediction = the label of
-  the best verbalizer), in the genre's one label order.
+Inference files are read by data_utils.artifacts.llm_outputs (this project's layout and the
+original's, recognised by their top-level keys, never by their names). Here they are grouped
+by (LLM, dataset) and checked as a set: all 13 prompts, the same examples, and one value of
+each run setting in SETTING_KEYS (quantisation, verbalizer scoring, sampling seed, model
+variant), since scores of prompts run under different settings are not comparable.
 
 The task metric of a prompt (Performance in docs/method.md section 7) is the dataset's main
-metric from configs/datasets.py (accuracy for SA, macro-F1 for NLI), recomputed
-from predictions and gold labels; a file's own summary, when it has one, must agree.
-
-The 13 files of a set must share the run settings in SETTING_KEYS (quantisation,
-verbalizer scoring, sampling seed, model variant): scores of prompts run under
-different settings are not comparable.
+metric from configs/datasets.py (accuracy for SA, macro-F1 for NLI), recomputed from
+predictions and gold labels; a file's own summary, when it has one, must agree.
 """
 from __future__ import annotations
 
@@ -29,64 +18,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from configs.datasets import GENRE_LABELS, LLM_DATASETS
+from configs.datasets import LLM_DATASETS, NUM_PROMPTS
+from data_utils.artifacts.llm_outputs import (INFERENCE_KEYS, SETTING_KEYS, PromptOutputs, is_inference_output,
+                                              read_inference_file)
 from data_utils.errors import FuteError
 from data_utils.io import read_json
-from data_utils.loading import label_index
-from data_utils.metrics import compute_metrics
-from llm_inference.prompts import NUM_PROMPTS, Prompt
-from llm_inference.scoring import label_distribution
 
 logger = logging.getLogger(__name__)
-
-INFERENCE_KEYS = ("prompt_index", "task", "dataset", "model", "results")
-# Top-level keys every file of one prompt set must agree on (absent = None, e.g. the
-# original's files have no verbalizer_tokens).
-SETTING_KEYS = ("bit", "verbalizer_tokens", "seed", "variant")
-# A file's summary and the recomputed metric are the same sklearn computation; anything
-# beyond float noise means the file was edited or its results were mixed.
-_SUMMARY_TOLERANCE = 1e-6
-
-
-@dataclass(frozen=True)
-class PromptOutputs:
-    """One inference file: one LLM, one dataset, one prompt, N examples in data_index order.
-
-    probs: float [N, L] (genre label order); preds, answers: int [N]; ppl: float [N].
-    preds is the file's own prediction (the label of the best verbalizer), which can differ
-    from probs.argmax() when two labels tie exactly. settings: the SETTING_KEYS values.
-    """
-
-    path: Path
-    model: str
-    dataset: str
-    genre: str
-    prompt: int
-    layout: str
-    data_index: tuple[int, ...]
-    probs: np.ndarray
-    preds: np.ndarray
-    answers: np.ndarray
-    ppl: np.ndarray
-    summary: dict[str, Any]
-    settings: dict[str, Any]
-
-    @property
-    def metric(self) -> str:
-        return LLM_DATASETS[self.dataset].main_metric
-
-    def performance(self) -> float:
-        """The dataset's main metric of this prompt, recomputed; checked against the file's summary."""
-        value = compute_metrics((self.metric,), self.preds, self.answers)[self.metric]
-        stated = self.summary.get(self.metric)
-        if stated is not None and abs(float(stated) - value) > _SUMMARY_TOLERANCE:
-            raise FuteError(f"{self.path}: summary says {self.metric} {stated}, its results give {value:.6f}; "
-                            f"the file was edited or mixes runs: re-run run_llm_inference.py for it")
-        return value
 
 
 @dataclass(frozen=True)
@@ -133,103 +74,6 @@ class PromptSet:
     def performance(self) -> np.ndarray:
         """[P] the task metric of each prompt (see PromptOutputs.performance)."""
         return np.array([run.performance() for run in self.runs])
-
-
-def is_inference_output(content: Any) -> bool:
-    """True for the top-level object of an inference file (either layout)."""
-    return isinstance(content, dict) and all(key in content for key in INFERENCE_KEYS)
-
-
-def read_inference_file(path: str | Path, content: dict | None = None) -> PromptOutputs:
-    """Read and check one inference file (`content`: its already parsed JSON, if at hand)."""
-    path = Path(path)
-    content = read_json(path) if content is None else content
-    if not is_inference_output(content):
-        raise FuteError(f"{path} is not an output of run_llm_inference.py (needs top-level keys "
-                        f"{', '.join(INFERENCE_KEYS)}); pass the inference files, one per prompt")
-    dataset = str(content["dataset"])
-    if dataset not in LLM_DATASETS:
-        raise FuteError(f"{path}: dataset {dataset!r} is not an LLM evaluation set; known: "
-                        f"{', '.join(sorted(LLM_DATASETS))}")
-    genre = LLM_DATASETS[dataset].llm_genre
-    if content["task"] != genre:
-        raise FuteError(f"{path}: task {content['task']!r} does not match dataset {dataset} (a {genre} set); "
-                        f"the file is inconsistent: re-run run_llm_inference.py for it")
-    prompt = content["prompt_index"]
-    if isinstance(prompt, bool) or not isinstance(prompt, int) or not 0 <= prompt < NUM_PROMPTS:
-        raise FuteError(f"{path}: prompt_index {prompt!r} is not a prompt number 0-{NUM_PROMPTS - 1}")
-    results = content["results"]
-    if not isinstance(results, list) or not results:
-        raise FuteError(f"{path} holds no results; re-run run_llm_inference.py for it")
-    if "normalized_prob" in results[0]:
-        layout, rows = "fute", [_fute_row(result, path, i) for i, result in enumerate(results)]
-    else:
-        layout, rows = "original", _original_rows(content, dataset, genre, path)
-    rows.sort(key=lambda row: row[0])
-    indices = [row[0] for row in rows]
-    if len(set(indices)) != len(indices):
-        raise FuteError(f"{path}: an example (data_index) appears twice; the file mixes two runs")
-    labels = GENRE_LABELS[genre]
-    try:
-        probs = np.array([row[1] for row in rows], dtype=np.float64)
-    except (ValueError, TypeError):  # ragged rows or non-numbers
-        probs = None
-    if probs is None or probs.ndim != 2 or probs.shape[1] != len(labels):
-        raise FuteError(f"{path}: normalized_prob must hold {len(labels)} numbers ({', '.join(labels)}) per "
-                        f"example; the file is damaged: re-run run_llm_inference.py for it")
-    preds = np.array([row[2] for row in rows])
-    answers = np.array([row[3] for row in rows])
-    for name, values in (("normalized_pred", preds), ("normalized_answer", answers)):
-        if not np.issubdtype(values.dtype, np.integer) or values.min() < 0 or values.max() >= len(labels):
-            raise FuteError(f"{path}: {name} must be label indices 0-{len(labels) - 1} ({', '.join(labels)})")
-    return PromptOutputs(path=path, model=str(content["model"]), dataset=dataset, genre=genre, prompt=prompt,
-                         layout=layout, data_index=tuple(indices), probs=probs, preds=preds, answers=answers,
-                         ppl=np.array([row[4] for row in rows], dtype=np.float64),
-                         summary=content.get("summary") or {},
-                         settings={key: content.get(key) for key in SETTING_KEYS})
-
-
-def _fute_row(result: dict, path: Path, position: int) -> tuple:
-    try:
-        return (int(result["data_index"]), result["normalized_prob"], result["normalized_pred"],
-                result["normalized_answer"], result["prompt_ppl"])
-    except (KeyError, TypeError) as err:
-        raise FuteError(f"{path}: result {position} lacks {err}; the file is incomplete: re-run "
-                        f"run_llm_inference.py for it") from None
-
-
-def _original_rows(content: dict, dataset: str, genre: str, path: Path) -> list[tuple]:
-    """The label view of every result of a file in the original's layout."""
-    spec, labels = LLM_DATASETS[dataset], GENRE_LABELS[genre]
-    try:
-        choices = content["prompt_info"]["answer_choices"]
-        prompt = Prompt(number=content["prompt_index"], genre=genre, template_id=content["prompt_index"] % 10,
-                        is_cot=bool(content.get("cot")), template="",
-                        verbalizers={label: tuple(words) for label, words in choices.items()},
-                        labels=labels, fields=())
-    except (KeyError, TypeError, AttributeError):
-        raise FuteError(f"{path}: no prompt_info.answer_choices; a file in the original's layout needs them") from None
-    if set(choices) != set(labels):
-        raise FuteError(f"{path}: answer_choices name labels {sorted(choices)}, not the {genre} labels {list(labels)}")
-    rows = []
-    for position, result in enumerate(content["results"]):
-        where = f"{path} result {position}"
-        try:
-            word_scores = result["token_info"]["word_scores"]
-            index, answer, ppl = result["data_id"], result["data_entry"]["answer"], result["prompt_ppl"]
-        except (KeyError, TypeError) as err:
-            raise FuteError(f"{where} lacks {err}; the file is neither this project's layout nor the "
-                            f"original's") from None
-        if len(word_scores) != len(prompt.verbalizer_labels):
-            raise FuteError(f"{where}: {len(word_scores)} word_scores for {len(prompt.verbalizer_labels)} "
-                            f"verbalizers in answer_choices; the file is inconsistent")
-        view = label_distribution(word_scores, prompt)
-        gold = label_index(spec, answer, str(path), index)
-        if gold is None:
-            raise FuteError(f"{where}: no gold label; prompt selection needs labelled examples")
-        rows.append((int(index), view["normalized_prob"], view["normalized_pred"],
-                     labels.index(spec.labels[gold]), ppl))
-    return rows
 
 
 def check_prompt_set(outputs: Sequence[PromptOutputs]) -> PromptSet:

@@ -44,10 +44,14 @@ import run_llm_inference_for_te  # noqa: E402
 import run_prompt_selection_baselines  # noqa: E402
 import run_qa_train  # noqa: E402
 import run_task_emb  # noqa: E402
+from configs.datasets import NUM_PROMPTS  # noqa: E402
+from configs.models import model_slug  # noqa: E402
+from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
+from data_utils.artifacts.paths import ResultLayout  # noqa: E402
+from data_utils.io import stem_file  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from llm_inference.models import unpack_gguf  # noqa: E402
-from llm_inference.prompts import NUM_PROMPTS  # noqa: E402
 
 logger = logging.getLogger("demo")
 SAMPLES = ROOT / "data" / "samples"
@@ -125,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
 
         torch.set_num_threads(args.threads)
     out = Path(args.out)
+    layout = ResultLayout(out)
     run = Runner()
     lm = ["--lm_model_name", args.lm]
     fit = ["--max_train_examples", str(args.train_examples), "--batch_size", "16"]
@@ -134,110 +139,113 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     scripts = {**{t: (run_cr_train.main, []) for t in args.cr_tasks}, **{t: (run_qa_train.main, qa_len) for t in args.qa_tasks}}
     ft = ["--learning_rate", "1e-4", *fit, *lm]
     for task, (train, extra) in scripts.items():
-        run.step(out / "runs" / f"{task}_score.json", train,
+        run.step(layout.score(task), train,
                  ["--to_train_dataset", task, "--dataset_path", str(SAMPLES / task), *ft, *extra,
-                  "--max_epochs", str(args.epochs), "--model_save_path", str(out / "models" / task), "--score_save_path", str(out / "runs" / f"{task}_score")])
+                  "--max_epochs", str(args.epochs), "--model_save_path", str(layout.checkpoint(task)),
+                  "--score_save_path", str(layout.score(task))])
     pairs = [(s, t) for group in (args.cr_tasks, args.qa_tasks) for s in group for t in group if s != t]
     pairs += [(s, t) for s in args.qa_tasks for t in args.cr_tasks]
     for source, target in pairs:
         train, extra = scripts[target]
-        name = f"{source}__{target}"
-        run.step(out / "runs" / f"{name}_score.json", train,
+        run.step(layout.score(target, source), train,
                  ["--to_train_dataset", target, "--dataset_path", str(SAMPLES / target), *ft, *extra,
-                  "--max_epochs", str(args.transfer_epochs), "--load_path", str(out / "models" / source), "--score_save_path", str(out / "runs" / f"{name}_score")])
+                  "--max_epochs", str(args.transfer_epochs), "--load_path", str(layout.checkpoint(source)),
+                  "--score_save_path", str(layout.score(target, source))])
 
     # 2. Dataset task embeddings of every task (and of the LLM sets), on the LM as surrogate.
-    emb = out / "emb"
+    emb = layout.embeddings()
     surrogate = ["--task_emb_model_lm_name", args.lm, "--batch_size", "16", "--gradient_accumulation_steps", "1"]
     for task in dict.fromkeys((*args.cr_tasks, *args.qa_tasks, *LLM_SETS.values())):
         task_type = "qa" if task in args.qa_tasks else "cr"
         common = ["--task_type", task_type, "--input_type", "data", "--to_train_dataset", task,
                   "--dataset_path", str(SAMPLES / task), "--max_train_examples", str(args.train_examples),
                   *surrogate, *(qa_len if task_type == "qa" else [])]
-        for method, baseline, epochs in (("prefix", "True", args.emb_epochs), ("prefix", "False", args.emb_epochs + 1),
-                                         ("fim", "True", 1), ("fim", "False", 1), ("text", "True", 1)):
-            name = {"text": "textemb"}.get(method, f"{method}-{'baseline' if baseline == 'True' else 'fute'}")
-            run.step(emb / name / f"{task}.npy", run_task_emb.main,
-                     [*common, "--task_emb_type", method, "--is_baseline", baseline, "--max_epochs", str(epochs),
-                      "--save_path", str(emb / name / task)])
+        for family, fute, epochs in (("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1),
+                                     ("fim", False, 1), ("fim", True, 1), ("text", False, 1)):
+            path = layout.dte(method_of(family, fute).id, task)
+            run.step(path, run_task_emb.main,
+                     [*common, "--task_emb_type", family, "--is_baseline", str(not fute), "--max_epochs", str(epochs),
+                      "--save_path", str(path)])
 
     # 3. Model task embeddings of every fine-tuned model, from its outputs on x' of the sample pool.
     pool = ["--unsup_data_path", str(SAMPLES / "unsup_pool.jsonl"), "--max_data_for_task_emb_train",
             str(args.pool_per_source)]
     for task in (*args.cr_tasks, *args.qa_tasks):
         task_type = "qa" if task in args.qa_tasks else "cr"
-        for method in ("prefix", "fim"):
-            run.step(emb / f"{method}-fute" / f"{task}__model.npy", run_task_emb.main,
-                     ["--task_type", task_type, "--input_type", "model", "--task_emb_type", method,
-                      "--load_path", str(out / "models" / task), *surrogate, *pool,
-                      *(qa_len if task_type == "qa" else []), "--save_path", str(emb / f"{method}-fute" / f"{task}__model")])
+        for family in ("prefix", "fim"):
+            path = layout.mte(method_of(family, fute=True).id, task)
+            run.step(path, run_task_emb.main,
+                     ["--task_type", task_type, "--input_type", "model", "--task_emb_type", family,
+                      "--load_path", str(layout.checkpoint(task)), *surrogate, *pool,
+                      *(qa_len if task_type == "qa" else []), "--save_path", str(path)])
 
     # 4. The LLM: x' per genre; each prompt on the evaluation set and on x'; LLM+prompt embeddings.
     llm_model = unpack_gguf(args.llm, out / "smollm2") if args.llm.endswith(".gguf") else args.llm
     # SmolLM2 splits a few verbalizers (e.g. "uncertain"): score those by their first token.
     llm = ["--model", llm_model, "--bit", str(args.llm_bit), "--cot_max_new_tokens", str(args.cot_max_new_tokens),
            "--verbalizer_tokens", "first"]
-    llm_name = "smollm2"
     for genre, dataset in LLM_SETS.items():
-        x_path = out / "llm_te" / f"{genre}_x.jsonl"
+        x_path = layout.llm_inputs(genre)
         run.step(x_path, run_task_emb.main,
                  ["--save_path", str(x_path), "--task_type", genre, "--input_type", "model", "--task_emb_type", "prefix",
                   "--generate_model_data_only", "True", "--task_emb_model_lm_name", args.lm,
                   "--unsup_data_path", str(SAMPLES / "unsup_pool.jsonl"),
                   "--max_data_for_task_emb_train", str(args.llm_x_per_source)])
         for prompt in args.prompts:
-            run.step(out / "llm" / f"{dataset}_p{prompt}.json", run_llm_inference.main,
-                     ["--save_path", str(out / "llm" / f"{dataset}_p{prompt}"), "--dataset_name", dataset,
+            run.step(layout.inference(llm_model, dataset, prompt), run_llm_inference.main,
+                     ["--save_path", str(layout.inference(llm_model, dataset, prompt)), "--dataset_name", dataset,
                       "--dataset_path", str(SAMPLES / dataset), "--prompt_number", str(prompt),
                       "--max_examples", str(args.llm_examples), *llm])
-            y_path = out / "llm_te" / f"{genre}_p{prompt}.jsonl"
+            y_path = layout.llm_answers(llm_model, genre, prompt)
             run.step(y_path.with_suffix(".done"), run_llm_inference_for_te.main,
                      ["--save_path", str(y_path), "--data_load_path", str(x_path), "--prompt_number", str(prompt),
                       "--task_genre", genre, *llm], marker=True)
-            run.step(emb / "prefix-fute" / f"{llm_name}_{genre}_p{prompt}.npy", run_task_emb.main,
-                     ["--save_path", str(emb / "prefix-fute" / f"{llm_name}_{genre}_p{prompt}"), "--load_path", str(y_path),
-                      "--input_type", "model", "--llm_mode", "True", "--task_emb_type", "prefix", "--task_type", genre,
-                      "--lm_model_name", llm_name, "--max_epochs", "2", *surrogate])
+            mte = layout.llm_mte("prefix-fute", llm_model, genre, prompt)
+            run.step(mte, run_task_emb.main,
+                     ["--save_path", str(mte), "--load_path", str(y_path), "--input_type", "model", "--llm_mode",
+                      "True", "--task_emb_type", "prefix", "--task_type", genre, "--lm_model_name", llm_model,
+                      "--max_epochs", "2", *surrogate])
 
     # 5. Prompt-selection baselines per dataset; the two tables and the unified space; the plots.
     full_prompt_set = sorted(args.prompts) == list(range(NUM_PROMPTS))
     if full_prompt_set:
         for dataset in LLM_SETS.values():
-            run.step(out / "selection" / f"{dataset}.json", run_prompt_selection_baselines.main,
-                     ["--paths", ",".join(str(out / "llm" / f"{dataset}_p{k}.json") for k in range(NUM_PROMPTS)),
-                      "--save_path", str(out / "selection" / dataset), "--self_select_model", "llama-13b"])
-    results = {"transfer": out / "eval" / "transfer.md", "prompt": out / "eval" / "prompt.md",
-               "space": out / "eval" / "space.md", "plots": out / "eval" / "plots"}
+            run.step(layout.selection(llm_model, dataset), run_prompt_selection_baselines.main,
+                     ["--paths", ",".join(str(layout.inference(llm_model, dataset, k)) for k in range(NUM_PROMPTS)),
+                      "--save_path", str(layout.selection(llm_model, dataset)), "--self_select_model", "llama-13b"])
+    results = {name: layout.table(name).with_suffix(".md") for name in ("transfer", "prompt", "space")}
     run.step(results["transfer"], run_eval.main,
-             ["transfer", "--emb_dir", str(emb), "--score_dir", str(out / "runs"), "--save_path", str(out / "eval" / "transfer"),
+             ["transfer", "--emb_dir", str(emb), "--score_dir", str(layout.finetune_dir()),
+              "--save_path", str(layout.table("transfer")),
               "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb",
               # No CR->QA transfers here (time): a QA target's all-class pool is its QA sources.
               "--allow_missing_pairs", "True"])
     if full_prompt_set:
         run.step(results["prompt"], run_eval.main,
-                 ["prompt", "--inference_dir", str(out / "llm"), "--baseline_scores", str(out / "selection"),
-                  "--emb_dir", str(emb), "--save_path", str(out / "eval" / "prompt"), "--fute_methods", "prefix-fute"])
+                 ["prompt", "--inference_dir", str(layout.inference_dir()), "--baseline_scores",
+                  str(layout.selection_dir()), "--emb_dir", str(emb), "--save_path", str(layout.table("prompt")),
+                  "--fute_methods", "prefix-fute"])
     run.step(results["space"], run_eval.main,
-             ["space", "--emb_dir", str(emb), "--save_path", str(out / "eval" / "space"),
+             ["space", "--emb_dir", str(emb), "--save_path", str(layout.table("space")),
               "--methods", "prefix-fute,fim-fute"])
     for method in ("prefix-fute", "fim-fute"):
-        run.step(out / "eval" / f"{method}_heatmap.png", run_eval.main,
-                 ["plot", "--emb_dir", str(emb), "--method", method, "--save_path", str(out / "eval" / method),
+        run.step(stem_file(layout.plot(method), "_heatmap.png"), run_eval.main,
+                 ["plot", "--emb_dir", str(emb), "--method", method, "--save_path", str(layout.plot(method)),
                   "--tasks", ",".join((*args.cr_tasks, *args.qa_tasks))])
-    run.step(out / "eval" / "llm_prompts_heatmap.png", run_eval.main,
-             ["plot", "--emb_dir", str(emb), "--method", "prefix-fute", "--kinds", "MTE",
-              "--save_path", str(out / "eval" / "llm_prompts"),
-              "--tasks", ",".join(f"{llm_name}:p{k}" for k in args.prompts)])
+    llm_prompts = layout.plot("llm_prompts")
+    run.step(stem_file(llm_prompts, "_heatmap.png"), run_eval.main,
+             ["plot", "--emb_dir", str(emb), "--method", "prefix-fute", "--kinds", "MTE", "--save_path", str(llm_prompts),
+              "--tasks", ",".join(f"{model_slug(llm_model)}:p{k}" for k in args.prompts)])
 
     # The dev scores, the three tables and where the plots are.
     minutes = (time.time() - run.started) / 60
     print(f"\nFUTE demo: {run.ran} steps run, {run.skipped} reused, {minutes:.1f} min. Outputs in {out}/\n")
-    print_dev_scores(out / "runs")
+    print_dev_scores(layout.finetune_dir())
     for key in ("transfer", "prompt", "space"):
         if results[key].exists():
             print(results[key].read_text().split("\n## ")[0].strip(), "\n")
     print("Plots:")
-    for png in sorted((out / "eval").glob("*.png")):
+    for png in sorted((out / "eval").rglob("*.png")):
         print(f"  {png}")
     return results
 
@@ -245,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
 def print_dev_scores(folder: Path) -> None:
     """Fine-tuning and transfer dev scores, one line per run (the main metric of the target)."""
     print("Dev scores after fine-tuning (source -> target for transfer runs)")
-    for path in sorted(folder.glob("*_score.json")):
+    for path in sorted(folder.rglob("*_score.json")):
         config = json.loads(path.with_suffix(".record.json").read_text())["config"]
         run = config["to_train_dataset"]
         if config.get("source_dataset"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,14 +24,14 @@ from configs.datasets import GENRE_LABELS, DatasetSpec
 from configs.hparams import PREFIX, TASK_EMB, UNDERTRAINED_PREFIX_DISPLACEMENT
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
-from data_utils.io import iter_jsonl, read_json
+from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.fim import fim_embedding
 from task_emb.models import (RECORD_NAME, fine_tuned_dataset, load_base_model, load_head_model, load_tokenizer,
                              resolve_model_name)
 from task_emb.prefix import PrefixTaskModel, displacement_from_init
-from task_emb.targets import llm_label_distribution, regression_loss, soft_label_loss, span_to_characters
+from task_emb.targets import regression_loss, soft_label_loss, span_to_characters
 from task_emb.trainer import TrainConfig, check_training_flags, train
 
 logger = logging.getLogger(__name__)
@@ -54,9 +53,18 @@ class TrainingSet:
     features: list[dict]
     head: Head
     target: str  # "gold": the dataset's labels; "soft": distributions; "value": regression; "span": QA
-    task_name: str  # what the embedding describes
+    task: str  # what the embedding describes: the dataset, or the LLM task genre (sa / nli)
     evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None
     info: dict = field(default_factory=dict)
+    llm: str | None = None  # an LLM + prompt MTE: the LLM ...
+    prompt: int | None = None  # ... and its prompt number
+
+    @property
+    def label(self) -> str:
+        """The task, or "<llm>:p<k>" for an LLM + prompt, as logs and progress bars name it."""
+        if self.llm is None:
+            return self.task
+        return self.llm if self.prompt is None else f"{self.llm}:p{self.prompt}"
 
 
 def hyper_parameters(input_kind: str, task_type: str, method: str, is_baseline: bool, overrides: dict) -> dict:
@@ -147,89 +155,17 @@ def _rows(batches: list[np.ndarray]):
     return (row for batch in batches for row in batch)
 
 
-def read_llm_outputs(path: str, task_type: str) -> tuple[list[dict], list[list[float]], dict]:
-    """x'/y' JSONL of run_llm_inference_for_te.py -> (inputs, label distributions, provenance).
-
-    Each line holds the input (sa: "content" or "text"; nli: "premise", "hypothesis",
-    either at the top level or under "data_entry"), "data_index", and "token_info"
-    with the verbalizer scores "word_scores" and "verbalizers"; the label of each
-    verbalizer comes from "prompt_info"/"answer_choices" (label -> verbalizers).
-    Lines are sorted by data_index; a repeated index is an error, and a file that does
-    not answer every x' line is logged as a warning (`_warn_if_incomplete`).
-    """
-    if task_type not in GENRE_LABELS:
-        raise FuteError(f"--llm_mode needs --task_type sa or nli, not {task_type!r}")
-    labels = GENRE_LABELS[task_type]
-    rows: dict[int, tuple[dict, list[float]]] = {}
-    provenance: dict = {}
-    for line_number, line in enumerate(iter_jsonl(path), start=1):
-        where = f"{path}: record {line_number}"
-        try:
-            entry = line.get("data_entry", line)
-            token_info = line["token_info"]
-            choices = line.get("answer_choices") or line["prompt_info"]["answer_choices"]
-            index = int(line["data_index"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise FuteError(f"{where} lacks {err} (expected data_index, token_info, prompt_info.answer_choices); "
-                            f"is it a file written by run_llm_inference_for_te.py?") from None
-        verbalizer_label = {v: label for label, vs in choices.items() for v in vs}
-        try:
-            example = ({"text": entry.get("content", entry.get("text"))} if task_type == "sa"
-                       else {"text": entry["premise"], "text_pair": entry["hypothesis"]})
-            probs = llm_label_distribution(token_info["word_scores"],
-                                           [verbalizer_label[v] for v in token_info["verbalizers"]], labels)
-        except (KeyError, ValueError) as err:
-            raise FuteError(f"{where}: {err}; does --task_type {task_type} match the file?") from None
-        if example["text"] is None:
-            raise FuteError(f"{where}: no 'content' field for --task_type sa")
-        if index in rows:
-            raise FuteError(f"{where}: data_index {index} appears twice; the file mixes two runs")
-        rows[index] = (example, probs.tolist())
-        for key in ("model", "prompt_number", "prompt_index"):
-            if key in line:
-                if provenance.setdefault(key, line[key]) != line[key]:
-                    raise FuteError(f"{where}: {key} {line[key]!r} differs from earlier lines ({provenance[key]!r})")
-    if not rows:
-        raise FuteError(f"{path} holds no LLM outputs")
-    _warn_if_incomplete(path, sorted(rows))
-    ordered = [rows[i] for i in sorted(rows)]
-    return [x for x, _ in ordered], [y for _, y in ordered], provenance
-
-
-def _warn_if_incomplete(path: str, indices: list[int]) -> None:
-    """Warn when the y' file does not answer every x' line (an LLM run that was killed).
-
-    x' is numbered 0..n-1, so a gap in data_index is a missing answer. A run that
-    stopped early leaves no gap, only fewer lines: the writer's record beside the file
-    (`<name>.record.json`, written when a run finishes, config.lines = the x' count)
-    tells how many there should be; without it completeness cannot be checked.
-    """
-    fix = "rerun run_llm_inference_for_te.py on the same files to complete it"
-    missing = indices[-1] + 1 - len(indices)
-    if missing:
-        logger.warning("%s: %d y' lines but data_index runs up to %d: %d x' lines are missing (a killed run?); %s",
-                       path, len(indices), indices[-1], missing, fix)
-    record = Path(path).with_suffix(".record.json")
-    if not record.is_file():
-        logger.warning("%s: no %s beside it (written when run_llm_inference_for_te.py finishes), so whether every "
-                       "x' line was answered cannot be checked", path, record.name)
-        return
-    config = read_json(record).get("config")
-    lines = config.get("lines") if isinstance(config, dict) else None
-    if isinstance(lines, int) and lines != len(indices):
-        logger.warning("%s: %d y' lines for %d x' lines (%s); %s", path, len(indices), lines, record.name, fix)
-
-
 def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_len: int) -> TrainingSet:
-    inputs, distributions, provenance = read_llm_outputs(path, task_type)
-    features = tokenize_cr(inputs, tokenizer, max_len)
-    for feature, probs in zip(features, distributions):
+    """The LLM's answers y' to x' (the JSONL of run_llm_inference_for_te.py): its label distributions."""
+    answers = read_answers(path, task_type)
+    features = tokenize_cr(answers.inputs, tokenizer, max_len)
+    for feature, probs in zip(features, answers.probs):
         feature["labels"] = probs
-    prompt = provenance.get("prompt_number", provenance.get("prompt_index"))
-    model = llm_name if llm_name != "none" else provenance.get("model", "llm")
-    name = f"{model}:p{prompt}" if prompt is not None else Path(path).stem
-    info = {"num_train_examples": len(features), "llm_model": provenance.get("model"), "prompt_number": prompt}
-    return TrainingSet(features, Head("cr", GENRE_LABELS[task_type]), "soft", name, info=info)
+    info = {"num_train_examples": len(features), "llm_model": answers.model, "prompt_number": answers.prompt}
+    # The LLM as the y' lines name it (as run_llm_inference.py's files do); --lm_model_name when they do not.
+    llm = answers.model or (llm_name if llm_name != "none" else "llm")
+    return TrainingSet(features, Head("cr", GENRE_LABELS[task_type]), "soft", task_type, info=info, llm=llm,
+                       prompt=answers.prompt)
 
 
 def model_dataset_of(load_path: str, to_train_dataset: str | None) -> DatasetSpec:
@@ -272,7 +208,7 @@ def learn_embedding(method: str, surrogate: str, training: TrainingSet, tokenize
                          gradient_accumulation_steps=hp["gradient_accumulation_steps"], patience=hp["patience"])
     evaluate = (lambda: training.evaluate(model)) if training.evaluate is not None else None
     result = train(model, loader, lambda batch: loss(model, batch), config, device, evaluate,
-                   desc=f"{method} {training.task_name}")
+                   desc=f"{method} {training.label}")
     training.info.update(epochs_run=result.epochs_run, best_epoch=result.best_epoch, best_dev=result.best_scores)
     diagnostics = {"optimizer_steps": result.optimizer_steps, "final_train_loss": result.final_train_loss}
     training.info["diagnostics"] = diagnostics
@@ -284,7 +220,7 @@ def learn_embedding(method: str, surrogate: str, training: TrainingSet, tokenize
                 "the prefix embedding of %s moved only %.2f of its initialisation's norm from it (cosine %.3f, %d "
                 "optimiser steps; below %.2f counts as under-trained): it mostly measures the shared starting point. "
                 "Give it more training: more x' (--max_data_for_task_emb_train), more epochs (--max_epochs) or a "
-                "higher --learning_rate", training.task_name, diagnostics["relative_displacement"],
+                "higher --learning_rate", training.label, diagnostics["relative_displacement"],
                 diagnostics["cosine_to_init"], result.optimizer_steps, UNDERTRAINED_PREFIX_DISPLACEMENT)
         return model.embedding().astype(np.float32)
     fim_batches = make_loader(training.features, tokenizer, micro_batch, shuffle=False)

@@ -10,13 +10,12 @@ L2-normalised embeddings (the space where the paper compares tasks), so a
   perplexity min(30, max(1, (n - 1) / 3)) (sklearn needs perplexity < n), exact gradients
   up to 500 points.
 
-Points are coloured by class (cr / qa from configs/datasets.py); LLM MTEs (records
-naming a prompt) are coloured by prompt, CoT prompts (10-12) with a triangle.
+Points are coloured by class (cr / qa from configs/datasets.py); LLM + prompt MTEs are
+coloured by prompt, CoT prompts (10-12) with a triangle.
 """
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,35 +27,20 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from configs.datasets import DATASETS  # noqa: E402
+from configs.datasets import DATASETS, is_cot_prompt  # noqa: E402
+from data_utils.artifacts.embeddings import Embedding, check_same_dim  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.io import atomic_open  # noqa: E402
-from task_emb.records import Embedding  # noqa: E402
-from task_emb.transfer_eval import cosine_matrix  # noqa: E402
+from data_utils.similarity import cosine_matrix  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-FIRST_COT_PROMPT = 10
 MIN_POINTS = 3
 EXACT_TSNE_MAX_POINTS = 500
 MTE_MARKER = "s"  # an MTE of a fine-tuned model, beside the dataset embeddings (circles)
 
 
 # ---------------------------------------------------------------- labels and styles
-
-
-def prompt_number(embedding: Embedding) -> int | None:
-    """The prompt of an LLM MTE: config "prompt_number", or run_task_emb.py's config["llm"] provenance
-    ("prompt_number" or "prompt_index"), or the task name's ":p<N>" suffix; None for other embeddings."""
-    llm = embedding.config.get("llm") if isinstance(embedding.config.get("llm"), dict) else {}
-    for value in (embedding.config.get("prompt_number"), llm.get("prompt_number"), llm.get("prompt_index")):
-        if value is not None:
-            return int(value)
-    if embedding.kind == "MTE":
-        match = re.search(r":p(\d+)$", embedding.task)
-        if match:
-            return int(match.group(1))
-    return None
 
 
 def embedding_labels(embeddings: Sequence[Embedding]) -> list[str]:
@@ -66,9 +50,8 @@ def embedding_labels(embeddings: Sequence[Embedding]) -> list[str]:
     """
     labels = []
     for e in embeddings:
-        if prompt_number(e) is not None:
-            task_type = e.config.get("task_type")
-            labels.append(f"{e.task} ({task_type})" if task_type else e.task)
+        if e.info.llm:
+            labels.append(f"{e.info.label} ({e.task})")
         else:
             labels.append(e.task if e.kind == "DTE" else f"{e.task} (MTE)")
     counts = Counter(labels)
@@ -77,9 +60,9 @@ def embedding_labels(embeddings: Sequence[Embedding]) -> list[str]:
 
 def point_style(embedding: Embedding) -> tuple[str, str]:
     """(colour group, marker): class for datasets, prompt for LLM MTEs (CoT prompts as triangles)."""
-    prompt = prompt_number(embedding)
-    if prompt is not None:
-        cot = prompt >= FIRST_COT_PROMPT
+    prompt = embedding.info.prompt
+    if embedding.info.llm and prompt is not None:
+        cot = is_cot_prompt(prompt)
         return f"prompt {prompt}{' (CoT)' if cot else ''}", "^" if cot else "o"
     spec = DATASETS.get(embedding.task)
     return (spec.task if spec else "other"), (MTE_MARKER if embedding.kind == "MTE" else "o")
@@ -178,3 +161,25 @@ def plot_embeddings(embeddings: Sequence[Embedding], stem: str | Path, seed: int
         "tsne": plot_projection(tsne_from_cosine(similarity, seed), labels, styles,
                                 stem.with_name(stem.name + "_tsne.png"), f"{title}: t-SNE"),
     }
+
+
+def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Sequence[str],
+                  tasks: Sequence[str] | None, stem: Path, seed: int, title: str | None,
+                  where: str | Path) -> tuple[dict[str, Path], list[Embedding]]:
+    """Plot the embeddings of one method (the only one there when None) of `kinds`, restricted to `tasks`
+    (as tables name them: a dataset or "<llm>:p<k>"); returns the plots and the embeddings drawn."""
+    methods = sorted({e.method for e in embeddings})
+    method = method or (methods[0] if len(methods) == 1 else None)
+    if method is None:
+        raise FuteError(f"{where} holds embeddings of several methods ({', '.join(methods)}); choose one with --method")
+    chosen = [e for e in embeddings if e.method == method and e.kind in kinds
+              and (tasks is None or e.info.label in tasks)]
+    missing = sorted(set(tasks or ()) - {e.info.label for e in chosen})
+    if missing:
+        raise FuteError(f"missing embedding: no {'/'.join(kinds)} of method {method} for task(s) "
+                        f"{', '.join(missing)} in {where}")
+    if not chosen:
+        raise FuteError(f"no {'/'.join(kinds)} embeddings of method {method} in {where}; check --method "
+                        f"and --kinds (methods there: {', '.join(methods)})")
+    check_same_dim(chosen, f"method {method}")
+    return plot_embeddings(chosen, stem, seed=seed, title=title or method), chosen

@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from configs.datasets import GENRE_FAMILY, TASK_FAMILIES
+from configs.methods import FAMILIES_WITH_INIT
+from data_utils.artifacts.embeddings import Embedding, check_same_dim, natural_key
 from data_utils.errors import FuteError
-from task_emb.records import Embedding, check_same_dim, natural_key
-from task_emb.transfer_eval import cosine
+from data_utils.similarity import cosine
 
 FAMILY_OF = {task: family for family, tasks in TASK_FAMILIES.items() for task in tasks}
 VIEWS = ("raw", "displacement")
@@ -41,7 +42,7 @@ class SpaceRank:
     method: str
     mte: str
     view: str
-    llm: bool  # an LLM + prompt MTE (its record's llm_mode), ranked only against its genre's family
+    llm: bool  # an LLM + prompt MTE, ranked only against its genre's family
     family: str | None
     own_rank: int | None
     family_rank: int | None
@@ -54,7 +55,7 @@ def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where
     chosen = {}
     for method in sorted({e.method for e in embeddings}):
         mtes = sorted((e for e in embeddings if e.method == method and e.kind == "MTE"),
-                      key=lambda e: natural_key(e.task))
+                      key=lambda e: natural_key(e.info.label))
         dtes = sorted((e for e in embeddings if e.method == method and e.kind == "DTE"),
                       key=lambda e: natural_key(e.task))
         if mtes and dtes and (methods is None or method in methods):
@@ -68,10 +69,11 @@ def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where
 
 
 def initial_embedding_of(method: str, embeddings: Sequence[Embedding]) -> np.ndarray | None:
-    """e0 of a prefix method (None for other methods), from the one surrogate and seed its records name."""
-    if any(e.config.get("task_emb_type") != "prefix" for e in embeddings):
+    """e0 of a method whose family starts from a shared initialisation (None for others), from the one
+    surrogate and seed its records name."""
+    if any(e.info.family not in FAMILIES_WITH_INIT for e in embeddings):
         return None
-    starts = {(e.config.get("task_emb_model_lm_name"), e.config.get("seed")) for e in embeddings}
+    starts = {(e.info.surrogate, e.info.seed) for e in embeddings}
     if len(starts) != 1 or None in next(iter(starts)):
         raise FuteError(f"the {method} embeddings do not share one surrogate and seed ({sorted(map(str, starts))}), "
                         f"so they have no common initialisation; pass --displacement False")
@@ -88,15 +90,9 @@ def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
     return sorted(similarity, key=lambda task: (-similarity[task], task))
 
 
-def is_llm(embedding: Embedding) -> bool:
-    return bool(embedding.config.get("llm_mode"))
-
-
 def family_of(embedding: Embedding) -> str | None:
-    """The task family of an MTE: its task's family, or for an LLM + prompt MTE its genre's (task_type)."""
-    if is_llm(embedding):
-        return GENRE_FAMILY.get(embedding.config.get("task_type"))
-    return FAMILY_OF.get(embedding.task)
+    """The task family of an MTE: its task's family, or for an LLM + prompt MTE its genre's."""
+    return GENRE_FAMILY.get(embedding.task) if embedding.info.llm else FAMILY_OF.get(embedding.task)
 
 
 def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embedding],
@@ -111,9 +107,9 @@ def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embed
         for mte in mtes:
             order = rank_dtes(transform(np.asarray(mte.vector(), dtype=np.float64)), dte_vectors)
             family = family_of(mte)
-            own = order.index(mte.task) + 1 if mte.task in order and not is_llm(mte) else None
+            own = order.index(mte.task) + 1 if mte.task in order and not mte.info.llm else None
             in_family = [i + 1 for i, task in enumerate(order) if family is not None and FAMILY_OF.get(task) == family]
-            ranks.append(SpaceRank(method, mte.task, view, is_llm(mte), family, own,
+            ranks.append(SpaceRank(method, mte.info.label, view, mte.info.llm, family, own,
                                    in_family[0] if in_family else None, order[0]))
     return ranks
 
@@ -176,3 +172,42 @@ def similarity_matrix(mtes: Sequence[Embedding], dtes: Sequence[Embedding], e0: 
     rows = [np.asarray(m.vector(), dtype=np.float64) - shift for m in mtes]
     columns = [np.asarray(d.vector(), dtype=np.float64) - shift for d in dtes]
     return np.array([[cosine(r, c) for c in columns] for r in rows])
+
+
+@dataclass
+class SpaceTable:
+    """Ranks of every MTE (per method and view), their summary, and per method the [MTEs, DTEs] cosines."""
+
+    ranks: list[SpaceRank]
+    summary: list[dict]
+    matrices: dict[str, tuple[np.ndarray, list[str], list[str], str]]  # method -> (matrix, rows, columns, view)
+
+    def summary_markdown(self) -> str:
+        return summary_markdown(self.summary)
+
+    def markdown(self) -> str:
+        return ("# Unified space\n\n" + summary_markdown(self.summary) + "\n## Per MTE\n\n"
+                + ranks_markdown(self.ranks))
+
+    def csv(self) -> str:
+        return as_csv(SUMMARY_COLUMNS, self.summary)
+
+    def ranks_csv(self) -> str:
+        return as_csv(RANK_COLUMNS, [asdict(r) for r in self.ranks])
+
+    def to_json(self) -> dict:
+        return {"summary": self.summary, "ranks": [asdict(r) for r in self.ranks]}
+
+
+def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
+                      displacement: bool) -> SpaceTable:
+    """Own-task and family ranks of every MTE among its method's DTEs, raw and (with `displacement`, for
+    methods with a shared initialisation) as displacements from e0."""
+    ranks, matrices = [], {}
+    for method, (mtes, dtes) in select(embeddings, methods, where).items():
+        e0 = initial_embedding_of(method, [*mtes, *dtes]) if displacement else None
+        ranks.extend(evaluate_method(method, mtes, dtes, e0))
+        view = "displacement from e0" if e0 is not None else "raw"
+        matrices[method] = (similarity_matrix(mtes, dtes, e0), [m.info.label for m in mtes], [d.task for d in dtes],
+                            view)
+    return SpaceTable(ranks, summarise(ranks), matrices)

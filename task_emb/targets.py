@@ -7,14 +7,12 @@ that the surrogate T learns from:
 - extractive QA: M's argmax start/end tokens, turned into a character span of the
   context, which is mapped onto T's own tokens later (the reference reused M's
   token positions for T's tokenizer);
-- LLM: per label, the max verbalizer score over that label's verbalizers, then a
-  softmax over labels (`llm_label_distribution`).
+- LLM: the label distribution each y' line carries (data_utils.artifacts.llm_outputs).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -40,25 +38,6 @@ def soft_label_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str = "bc
 def regression_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """MSE between outputs [B, 1] (or [B]) and targets [B], as Hugging Face's regression loss."""
     return F.mse_loss(outputs.reshape(-1), targets.reshape(-1))
-
-
-def llm_label_distribution(word_scores: Sequence[float], verbalizer_labels: Sequence[str],
-                           labels: Sequence[str]) -> np.ndarray:
-    """Verbalizer scores -> a distribution over `labels` (in that order).
-
-    score(label) = max over the verbalizers v of that label of word_scores[v]
-    (no clipping at 0: the reference started each label at 0, which clipped
-    negative scores); then softmax over labels.
-    """
-    scores = np.full(len(labels), -np.inf)
-    for score, label in zip(word_scores, verbalizer_labels):
-        index = labels.index(label)
-        scores[index] = max(scores[index], float(score))
-    if np.isinf(scores).any():
-        missing = [label for label, s in zip(labels, scores) if np.isinf(s)]
-        raise ValueError(f"no verbalizer score for label(s) {missing}")
-    shifted = np.exp(scores - scores.max())
-    return shifted / shifted.sum()
 
 
 def span_to_characters(start: int, end: int, offsets: Sequence[tuple[int, int] | None]) -> tuple[int, int] | None:

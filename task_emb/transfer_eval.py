@@ -1,6 +1,7 @@
 """Transferability evaluation (the paper's first table): rank sources for a target, score the ranking.
 
-Pure functions on plain dicts and arrays; reading files is task_emb/records.py's job.
+Pure functions on plain dicts and arrays; reading files is data_utils/artifacts' job, building the
+table from them task_emb/transfer_table.py's.
 
 For a target t, every candidate source s != t gets a predicted value (the cosine
 similarity of their embeddings, or the source's training-set size for DataSize),
@@ -11,7 +12,7 @@ against the ground truth score(s, t) (t's dev score after fine-tuning on s, then
   is better. Ties in the truth: when several sources share the highest score, rho
   is the rank of the first of them in the predicted order (choosing any of them
   is equally good).
-- NDCG: DCG of the predicted order divided by DCG of the ideal order, with
+- NDCG (data_utils.metrics.ndcg): DCG of the predicted order divided by DCG of the ideal order, with
       DCG@k = sum_{i=1..k} gain(c * rel_i) / log2(i + 1),   rel_i = score of the source at rank i,
   gain(x) = x ("linear", the default, as sklearn.metrics.ndcg_score) or
   2^x - 1 ("exponential"); c = the relevance scale (1 by default; 100 reads scores
@@ -37,101 +38,28 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from configs.methods import method_order, paper_name
 from data_utils.errors import FuteError
+from data_utils.metrics import ndcg
 
 logger = logging.getLogger(__name__)
 
-GAINS = ("linear", "exponential")
 SCOPES = ("in_class", "all_class")
 CLASSES = ("cr", "qa")
+# The baseline that needs no embedding: rank sources by training-set size.
 DATASIZE = "datasize"
 
-# Method ids (from the embedding records) -> the paper's row names, in the paper's row order.
-DISPLAY_NAMES = {
-    DATASIZE: "DataSize",
-    "textemb": "TextEmb",
-    "fim-baseline": "TaskEmb",
-    "prefix-baseline": "TuPaTE",
-    "fim-fute": "FUTE + TaskEmb",
-    "prefix-fute": "FUTE + TuPaTE",
-}
 
-# Cosine similarity reads long vectors (a t5-base FIM has ~2e8 floats, often memory-mapped
-# float16) in slices of this many elements, so no float64 copy of a whole vector is made.
-_CHUNK = 1 << 22
+def row_name(method: str) -> str:
+    """The paper's row name of a method id (DataSize, or an embedding method of configs/methods.py)."""
+    return "DataSize" if method == DATASIZE else paper_name(method)
 
 
-def display_name(method: str) -> str:
-    return DISPLAY_NAMES.get(method, method)
+def row_order(methods: Sequence[str]) -> list[str]:
+    """The paper's rows in its order (DataSize first), then any other method alphabetically."""
+    return ([DATASIZE] if DATASIZE in methods else []) + method_order([m for m in methods if m != DATASIZE])
 
-
-def method_order(methods: Sequence[str]) -> list[str]:
-    """The paper's rows first, in its order; any other method after them, alphabetically."""
-    known = [m for m in DISPLAY_NAMES if m in methods]
-    return known + sorted(m for m in set(methods) if m not in DISPLAY_NAMES)
-
-
-def source_kind(method: str) -> str:
-    """FUTE compares the MTE of the model fine-tuned on s with the DTE of t; baselines compare DTEs."""
-    return "MTE" if method.endswith("-fute") else "DTE"
-
-
-# ---------------------------------------------------------------- similarity
-
-
-def _check_shapes(a: np.ndarray, b: np.ndarray) -> None:
-    if a.shape != b.shape:
-        raise FuteError(f"cannot compare embeddings of shapes {a.shape} and {b.shape}; they come from different "
-                        f"surrogates or methods")
-
-
-def dot(a: np.ndarray, b: np.ndarray) -> float:
-    """a.b for 1-D arrays of equal length, accumulated in float64 slices (one pass over each)."""
-    _check_shapes(a, b)
-    total = 0.0
-    for start in range(0, a.shape[0], _CHUNK):
-        total += float(np.asarray(a[start:start + _CHUNK], dtype=np.float64)
-                       @ np.asarray(b[start:start + _CHUNK], dtype=np.float64))
-    return total
-
-
-def squared_norm(a: np.ndarray) -> float:
-    """|a|^2 of a 1-D array, accumulated in float64 slices."""
-    total = 0.0
-    for start in range(0, a.shape[0], _CHUNK):
-        x = np.asarray(a[start:start + _CHUNK], dtype=np.float64)
-        total += float(x @ x)
-    return total
-
-
-def cosine_from_parts(dot_ab: float, squared_norm_a: float, squared_norm_b: float) -> float:
-    """a.b / sqrt(|a|^2 |b|^2); an all-zero embedding is an error."""
-    if squared_norm_a == 0.0 or squared_norm_b == 0.0:
-        raise FuteError("an embedding is all zeros, so its cosine similarity is undefined; recompute it")
-    return dot_ab / math.sqrt(squared_norm_a * squared_norm_b)
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """cos(a, b) = a.b / (|a| |b|) for 1-D arrays of equal length, accumulated in float64 slices."""
-    _check_shapes(a, b)
-    return cosine_from_parts(dot(a, b), squared_norm(a), squared_norm(b))
-
-
-def cosine_matrix(vectors: Sequence[np.ndarray]) -> np.ndarray:
-    """[n, n] matrix of pairwise cosine similarities (symmetric, ones on the diagonal).
-
-    Each vector's norm is computed once, so a pair costs one dot product.
-    """
-    n = len(vectors)
-    norms = [squared_norm(v) for v in vectors]
-    matrix = np.eye(n)
-    for i in range(n):
-        for j in range(i + 1, n):
-            matrix[i, j] = matrix[j, i] = cosine_from_parts(dot(vectors[i], vectors[j]), norms[i], norms[j])
-    return matrix
-
-
-# ---------------------------------------------------------------- ranking metrics
+# ---------------------------------------------------------------- ranking
 
 
 def rank_sources(predicted: Mapping[str, float]) -> list[str]:
@@ -145,43 +73,6 @@ def rank_of_best(order: Sequence[str], truth: Mapping[str, float]) -> int:
     return next(rank for rank, source in enumerate(order, start=1) if truth[source] == best)
 
 
-def gain(relevance: np.ndarray, kind: str) -> np.ndarray:
-    """linear: rel; exponential: 2^rel - 1."""
-    if kind == "linear":
-        return relevance
-    if kind == "exponential":
-        return np.power(2.0, relevance) - 1.0
-    raise FuteError(f"unknown NDCG gain {kind!r}; use one of {', '.join(GAINS)}")
-
-
-def dcg(relevance_in_order: Sequence[float], gain_kind: str = "linear", k: int | None = None) -> float:
-    """DCG@k = sum_{i=1..k} gain(rel_i) / log2(i + 1) over the given order (all items when k is None)."""
-    rel = np.asarray(relevance_in_order, dtype=np.float64)[:k]
-    discounts = np.log2(np.arange(2, rel.shape[0] + 2))
-    with np.errstate(over="ignore"):
-        gains = gain(rel, gain_kind)
-    if not np.all(np.isfinite(gains)):
-        raise FuteError(f"the {gain_kind} NDCG gain of relevance up to {rel.max():g} overflows; use a smaller "
-                        f"--ndcg_scale or --ndcg_gain linear")
-    return float(np.sum(gains / discounts))
-
-
-def ndcg(relevance_in_order: Sequence[float], gain_kind: str = "linear", k: int | None = None,
-         scale: float = 1.0) -> float:
-    """DCG@k of the given order / DCG@k of the same relevances sorted best first, relevance multiplied by `scale`.
-
-    Relevance must be non-negative (a negative gain makes the ratio meaningless).
-    All-zero relevance gives 0, as sklearn.metrics.ndcg_score does.
-    """
-    if k is not None and k < 1:
-        raise FuteError(f"--ndcg_k must be at least 1, got {k}")
-    if not scale > 0:
-        raise FuteError(f"--ndcg_scale must be positive, got {scale}")
-    if any(r < 0 for r in relevance_in_order):
-        raise FuteError("NDCG needs non-negative relevance; the transfer scores contain a negative value")
-    scaled = [scale * r for r in relevance_in_order]
-    ideal = dcg(sorted(scaled, reverse=True), gain_kind, k)
-    return 0.0 if ideal == 0.0 else dcg(scaled, gain_kind, k) / ideal
 
 
 # ---------------------------------------------------------------- per target and summary
@@ -290,9 +181,9 @@ def summary_markdown(summaries: Mapping[str, Mapping[str, Mapping[str, dict]]]) 
     header = ["Method"] + [f"{cls.upper()} {scope.replace('_', '-')} {'ρ↓' if metric == 'rho' else 'NDCG↑'}"
                            for cls, scope, metric in _columns()]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for method in method_order(list(summaries)):
+    for method in row_order(list(summaries)):
         cells = [_cell(summaries[method][cls][scope][metric], metric) for cls, scope, metric in _columns()]
-        lines.append("| " + " | ".join([display_name(method), *cells]) + " |")
+        lines.append("| " + " | ".join([row_name(method), *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -302,9 +193,9 @@ def summary_csv(summaries: Mapping[str, Mapping[str, Mapping[str, dict]]]) -> st
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["method", "name", *[f"{c}_{s}_{m}" for c, s, m in keys]])
-    for method in method_order(list(summaries)):
+    for method in row_order(list(summaries)):
         values = [summaries[method][c][s][m] for c, s, m in keys]
-        writer.writerow([method, display_name(method), *["" if v is None else v for v in values]])
+        writer.writerow([method, row_name(method), *["" if v is None else v for v in values]])
     return buffer.getvalue()
 
 
@@ -315,7 +206,7 @@ def _number(value: float) -> str:
 
 def targets_markdown(method: str, results: Mapping[str, Mapping[str, TargetResult]]) -> str:
     """Per target: rho, NDCG and the ranked sources with their predicted values and transfer scores."""
-    lines = [f"## {display_name(method)} ({method})", ""]
+    lines = [f"## {row_name(method)} ({method})", ""]
     for scope in SCOPES:
         if not results[scope]:
             continue

@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from data_utils.artifacts.embeddings import read_embedding
+from data_utils.artifacts.paths import ResultLayout
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -32,31 +35,38 @@ def demo_run(tmp_path_factory, tiny_bert, tiny_llama):
 
 
 def test_every_stage_leaves_well_formed_output(demo_run):
-    _, _, out, results = demo_run
+    _, argv, out, results = demo_run
     # 1. fine-tuning and transfer scores
-    for name in ("sst2", "cq", "sst2__mrpc", "cq__comqa", "cq__sst2"):
-        scores = json.loads((out / "runs" / f"{name}_score.json").read_text())
+    layout, llm = ResultLayout(out), argv[argv.index("--llm") + 1]
+    for target, source in (("sst2", None), ("cq", None), ("mrpc", "sst2"), ("comqa", "cq"), ("sst2", "cq")):
+        scores = json.loads(layout.score(target, source).read_text())
         assert 0.0 <= scores["best"] <= 1.0
-    # 2-4. embeddings with their records
-    for path in ("prefix-baseline/sst2", "fim-fute/cq", "textemb/cb", "prefix-fute/mrpc__model",
-                 "fim-fute/comqa__model", "prefix-fute/smollm2_sa_p0", "prefix-fute/smollm2_nli_p12"):
-        vector = np.load(out / "emb" / f"{path}.npy")
-        record = json.loads((out / "emb" / f"{path}.record.json").read_text())
-        assert vector.ndim == 1 and np.isfinite(vector).all() and record["embedding"]["dim"] == vector.size
+    # 2-4. embeddings with their records, which say what each is
+    for path, kind, task in ((layout.dte("prefix-baseline", "sst2"), "DTE", "sst2"),
+                             (layout.dte("fim-fute", "cq"), "DTE", "cq"), (layout.dte("textemb", "cb"), "DTE", "cb"),
+                             (layout.mte("prefix-fute", "mrpc"), "MTE", "mrpc"),
+                             (layout.mte("fim-fute", "comqa"), "MTE", "comqa"),
+                             (layout.llm_mte("prefix-fute", llm, "sa", 0), "MTE", "sa"),
+                             (layout.llm_mte("prefix-fute", llm, "nli", 12), "MTE", "nli")):
+        embedding = read_embedding(path)
+        vector = embedding.vector()
+        assert vector.ndim == 1 and np.isfinite(vector).all() and embedding.dim == vector.size
+        assert (embedding.kind, embedding.task, embedding.method in path.parent.name) == (kind, task, True)
+    assert read_embedding(layout.llm_mte("prefix-fute", llm, "nli", 12)).info.prompt == 12
     # 4. LLM outputs
-    lines = (out / "llm_te" / "nli_p11.jsonl").read_text().splitlines()
-    assert len(lines) == len((out / "llm_te" / "nli_x.jsonl").read_text().splitlines())
-    inference = json.loads((out / "llm" / "cb_p10.json").read_text())
+    lines = layout.llm_answers(llm, "nli", 11).read_text().splitlines()
+    assert len(lines) == len(layout.llm_inputs("nli").read_text().splitlines())
+    inference = json.loads(layout.inference(llm, "cb", 10).read_text())
     assert inference["cot"] and len(inference["results"]) == 4 and "chat_history" in inference["results"][0]
     # 5. baselines, tables, plots
-    selection = json.loads((out / "selection" / "sst2.json").read_text())
+    selection = json.loads(layout.selection(llm, "sst2").read_text())
     assert all(len(selection[key]) == 13 for key in ("mi", "ge", "le", "mdl", "zlpm", "zpm", "zmv", "spell"))
     assert "FUTE + TuPaTE" in results["transfer"].read_text()
     assert "FUTE" in results["prompt"].read_text()
-    space = json.loads((out / "eval" / "space.json").read_text())
+    space = json.loads(layout.table("space").with_suffix(".json").read_text())
     assert {(row["method"], row["view"]) for row in space["summary"]} == {
         ("prefix-fute", "raw"), ("prefix-fute", "displacement"), ("fim-fute", "raw")}
-    pngs = sorted((out / "eval").glob("*.png"))
+    pngs = sorted((out / "eval").rglob("*.png"))
     assert len(pngs) == 11 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 

@@ -1,23 +1,31 @@
 """Plots: PNG files are written and non-empty; projections agree with sklearn; styles follow the records."""
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
+from configs.methods import METHODS_BY_ID
+from data_utils.artifacts.embeddings import Embedding, EmbeddingInfo, load_embeddings, natural_key, write_embedding
 from data_utils.errors import FuteError
 from task_emb import plots
-from task_emb.records import Embedding, load_embeddings
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _write(folder: Path, name: str, task: str, kind: str, vector, config=None) -> None:
-    np.save(folder / f"{name}.npy", np.asarray(vector, dtype=np.float32))
-    record = {"command": "", "config": config or {}, "versions": {},
-              "embedding": {"task": task, "kind": kind, "method": "prefix-fute", "dim": len(vector)}}
-    (folder / f"{name}.record.json").write_text(json.dumps(record))
+def _info(task: str, kind: str, dim: int, method: str = "prefix-fute", llm: str | None = None,
+          prompt: int | None = None) -> EmbeddingInfo:
+    family = METHODS_BY_ID[method].family
+    return EmbeddingInfo(method=method, family=family, fute=METHODS_BY_ID[method].fute, kind=kind, task=task,
+                         model=llm, llm=llm is not None, prompt=prompt, surrogate="t5-base", seed=42, dim=dim)
+
+
+def _write(folder: Path, name: str, task: str, kind: str, vector, llm: str | None = None,
+           prompt: int | None = None) -> None:
+    """Through the one writer run_task_emb.py uses, so the plots read the layout really written."""
+    vector = np.asarray(vector, dtype=np.float32)
+    write_embedding(folder / f"{name}.npy", vector, _info(task, kind, vector.size, llm=llm, prompt=prompt),
+                    {"command": "run_task_emb.py", "config": {}, "versions": {}})
 
 
 def _assert_png(path: Path) -> None:
@@ -72,11 +80,8 @@ def test_dataset_and_model_embeddings_are_plotted(tmp_path):
 def test_llm_prompts_are_coloured_by_prompt_with_cot_marked(tmp_path):
     rng = np.random.default_rng(3)
     for prompt in range(13):
-        # The brief's layout (top-level prompt_number) and run_task_emb.py's (provenance under "llm").
-        _write(tmp_path, f"llama_sa_{prompt}", f"llama-13b:p{prompt}", "MTE", rng.normal(size=10),
-               {"prompt_number": prompt, "task_type": "sa"})
-        _write(tmp_path, f"llama_nli_{prompt}", f"llama-13b:p{prompt}", "MTE", rng.normal(size=10),
-               {"llm": {"model": "llama-13b", "prompt_number": prompt}, "task_type": "nli"})
+        for genre in ("sa", "nli"):
+            _write(tmp_path, f"llama_{genre}_{prompt}", genre, "MTE", rng.normal(size=10), "llama-13b", prompt)
     embeddings = load_embeddings(tmp_path)
     styles = [plots.point_style(e) for e in embeddings]
     assert {marker for (group, marker) in styles if "CoT" in group} == {"^"}
@@ -89,28 +94,24 @@ def test_llm_prompts_are_coloured_by_prompt_with_cot_marked(tmp_path):
 
 
 def test_too_few_embeddings_is_refused(tmp_path):
-    embedding = Embedding(path=tmp_path / "a.npy", task="mrpc", kind="DTE", method="textemb", dim=2)
+    embedding = Embedding(path=tmp_path / "a.npy", info=_info("mrpc", "DTE", 2, method="textemb"))
     with pytest.raises(FuteError, match="at least 3"):
         plots.plot_embeddings([embedding, embedding], tmp_path / "x")
 
 
-def test_prompt_number_from_the_task_name_when_the_record_has_none(tmp_path):
-    mte = Embedding(path=tmp_path / "m.npy", task="mixtral:p11", kind="MTE", method="fim-fute", dim=4)
-    dte = Embedding(path=tmp_path / "d.npy", task="sst2", kind="DTE", method="fim-fute", dim=4)
-    assert plots.prompt_number(mte) == 11 and plots.point_style(mte) == ("prompt 11 (CoT)", "^")
-    assert plots.prompt_number(dte) is None and plots.point_style(dte) == ("cr", "o")
+def test_point_style_follows_the_record_not_the_name(tmp_path):
+    mte = Embedding(path=tmp_path / "sst2.npy", info=_info("sa", "MTE", 4, method="fim-fute", llm="mixtral",
+                                                           prompt=11))
+    dte = Embedding(path=tmp_path / "mixtral_p11.npy", info=_info("sst2", "DTE", 4, method="fim-fute"))
+    assert plots.point_style(mte) == ("prompt 11 (CoT)", "^") and plots.embedding_labels([mte]) == ["mixtral:p11 (sa)"]
+    assert plots.point_style(dte) == ("cr", "o")
 
 
 def test_prompts_come_in_natural_order(tmp_path):
     """p2 before p10 (the demo's heatmap listed p0, p1, p10, p11, p12, p2, ...)."""
-    from task_emb.records import natural_key
-
     assert sorted(["p10", "p2", "p1", "a10b2", "a10b10", "a9"], key=natural_key) == [
         "a9", "a10b2", "a10b10", "p1", "p2", "p10"]
     for prompt in (10, 2, 0, 12, 1):
-        np.save(tmp_path / f"smollm2_sa_p{prompt}.npy", np.ones(3, dtype=np.float32))
-        (tmp_path / f"smollm2_sa_p{prompt}.record.json").write_text(json.dumps(
-            {"config": {"task_type": "sa", "llm_mode": True},
-             "embedding": {"task": f"smollm2:p{prompt}", "kind": "MTE", "method": "prefix-fute", "dim": 3}}))
+        _write(tmp_path, f"smollm2_sa_p{prompt}", "sa", "MTE", np.ones(3), "smollm2", prompt)
     labels = plots.embedding_labels(load_embeddings(tmp_path))
     assert labels == [f"smollm2:p{k} (sa)" for k in (0, 1, 2, 10, 12)]

@@ -222,7 +222,7 @@ def prompt_sweep(tmp_path):
             vectors[genre, prompt] = rng.normal(size=DIM)
             write_embedding(emb, f"llama-13b_{genre}_p{prompt}", f"llama-13b:p{prompt}", "MTE", "prefix-fute",
                             vectors[genre, prompt], {"task_type": genre, "llm_model": "llama-13b",
-                                                     "prompt_number": prompt})
+                                                     "prompt_number": prompt, "llm_mode": True})
     return {"inference": inference, "baselines": baselines, "emb": emb, "vectors": vectors, "correct": correct,
             "out": tmp_path / "out" / "prompt"}
 
@@ -293,7 +293,7 @@ def test_a_dot_in_save_path_is_kept_in_every_output_name(sweep):
     assert sorted(p.name for p in sweep["out"].iterdir()) == ["k0.5.csv", "k0.5.json", "k0.5.md"]
 
 
-def test_ndcg_scale_is_applied_and_recorded_in_transfer(sweep):
+def test_ndcg_scale_is_applied_and_recorded_in_transfer(capsys, sweep):
     stem = sweep["out"] / "percent"
     report = run_eval.main(["transfer", f"--emb_dir={sweep['emb_dir']}", f"--score_dir={sweep['score_dir']}",
                             f"--save_path={stem}", "--tasks=mrpc,rte,cola", "--methods=prefix-fute",
@@ -303,9 +303,12 @@ def test_ndcg_scale_is_applied_and_recorded_in_transfer(sweep):
     rel = [r["transfer_score"] for r in result["ranking"]]
     assert result["ndcg"] == pytest.approx((2 ** (100 * rel[0]) - 1) / (2 ** (100 * max(rel)) - 1))
     assert "NDCG (exponential gain, relevance x 100, top 1)" in stem.with_name("percent.md").read_text()
-    with pytest.raises(FuteError, match="--ndcg_scale must be positive"):
-        run_eval.main(["transfer", f"--emb_dir={sweep['emb_dir']}", f"--score_dir={sweep['score_dir']}",
-                       f"--save_path={stem}", "--ndcg_scale=0"])
+    for flag, message in (("--ndcg_scale=0", "argument --ndcg_scale: must be a positive number, got 0"),
+                          ("--ndcg_k=0", "argument --ndcg_k: must be at least 1, got 0")):
+        with pytest.raises(SystemExit):  # refused at parse time, before anything is read
+            run_eval.main(["transfer", f"--emb_dir={sweep['emb_dir']}", f"--score_dir={sweep['score_dir']}",
+                           f"--save_path={stem}", flag])
+        assert message in capsys.readouterr().err
 
 
 def test_missing_transfer_pairs_are_an_error_unless_allowed(sweep, caplog):
@@ -325,7 +328,7 @@ def test_missing_transfer_pairs_are_an_error_unless_allowed(sweep, caplog):
 
 def test_llm_only_methods_are_skipped_by_default_and_a_missing_dte_names_methods(sweep, caplog):
     write_embedding(sweep["emb_dir"], "llama_p0", "llama-13b:p0", "MTE", "fim-fute", np.ones(DIM),
-                    {"task_type": "sa"})
+                    {"task_type": "sa", "llm_mode": True, "llm_model": "llama-13b", "prompt_number": 0})
     argv = ["transfer", f"--emb_dir={sweep['emb_dir']}", f"--score_dir={sweep['score_dir']}",
             f"--save_path={sweep['out'] / 't'}"]
     with caplog.at_level("WARNING"):

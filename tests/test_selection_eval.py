@@ -10,7 +10,7 @@ from sklearn.metrics import ndcg_score
 from data_utils.errors import FuteError
 from llm_inference import selection_eval
 from llm_inference.selection_files import find_prompt_sets, read_inference_file
-from task_emb.transfer_eval import ndcg
+from data_utils.metrics import ndcg
 
 NDCG = functools.partial(ndcg, gain_kind="linear", k=None)
 LABELS = {"sa": ["negative", "positive"], "nli": ["entailment", "neutral", "contradiction"]}

@@ -13,7 +13,7 @@ import run_eval
 from configs.datasets import DATASETS, GENRE_FAMILY, GENRES, TASK_FAMILIES
 from data_utils.errors import FuteError
 from task_emb.prefix import initial_embedding
-from task_emb.records import load_embeddings
+from data_utils.artifacts.embeddings import load_embeddings
 from task_emb.space_eval import evaluate_method, mean_reciprocal_rank
 
 
@@ -48,7 +48,8 @@ def test_ranks_and_mrr_against_a_direct_computation(tmp_path):
     for task, vector in mtes.items():
         write_embedding(tmp_path, f"{task}_mte", task, "MTE", "fim-fute", vector, {"task_emb_type": "fim"})
     write_embedding(tmp_path, "llm", "llama:p3", "MTE", "fim-fute", rng.normal(size=32),
-                    {"task_emb_type": "fim", "task_type": "nli", "llm_mode": True})
+                    {"task_emb_type": "fim", "task_type": "nli", "llm_mode": True, "lm_model_name": "llama",
+                     "prompt_number": 3})
     embeddings = load_embeddings(tmp_path)
     ranks = evaluate_method("fim-fute", [e for e in embeddings if e.kind == "MTE"],
                             [e for e in embeddings if e.kind == "DTE"], e0=None)

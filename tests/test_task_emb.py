@@ -12,7 +12,7 @@ import run_task_emb
 from configs.datasets import GENRE_LABELS
 from data_utils.errors import FuteError
 from task_emb.prefix import prefix_shapes
-from task_emb.targets import llm_label_distribution
+from data_utils.artifacts.llm_outputs import label_distribution, read_answers
 
 SAMPLES = Path(__file__).parents[1] / "data" / "samples"
 POOL = SAMPLES / "unsup_pool.jsonl"
@@ -61,8 +61,10 @@ class TestDatasetEmbeddings:
         assert saved.shape == (prefix_length(tiny_t5),) and saved.dtype == np.float32
         record = record_of(tmp_path / "sst2_prefix_True.npy")
         assert record["command"].startswith("run_task_emb.py --task_type cr --input_type data")
-        assert record["embedding"] == {"task": "sst2", "kind": "DTE", "method": "prefix-baseline",
-                                       "dim": saved.shape[0], "dtype": "float32"}
+        assert record["embedding"] == {"method": "prefix-baseline", "family": "prefix", "fute": False, "kind": "DTE",
+                                       "task": "sst2", "model": None, "llm": False, "prompt": None,
+                                       "surrogate": str(tiny_t5), "seed": 42, "dim": saved.shape[0],
+                                       "dtype": "float32"}
         # The table's baseline defaults, with the flags given here winning.
         hp = record["config"]["hyper_parameters"]
         assert hp["learning_rate"] == 1e-2 and hp["max_len"] == 128 and hp["patience"] is None
@@ -275,16 +277,16 @@ class TestLlmEmbeddings:
         embedding = run_task_emb.main(self.llm_args(tmp_path, tmp_path / "xy.jsonl", tiny_t5, genre))
         assert embedding.shape == (prefix_length(tiny_t5),)
         record = record_of(tmp_path / f"llm_{genre}.npy")
-        assert record["embedding"]["task"] == "tiny-llm:p3" and record["embedding"]["kind"] == "MTE"
+        assert record["embedding"]["kind"] == "MTE" and record["embedding"]["llm"] is True
+        assert (record["embedding"]["task"], record["embedding"]["model"], record["embedding"]["prompt"]) == (
+            genre, "tiny-llm", 3)
         assert record["config"]["hyper_parameters"]["max_len"] == 512 - 16
 
     def test_llm_soft_labels_are_max_verbalizer_then_softmax_in_genre_order(self, tmp_path):
-        from task_emb.pipeline import read_llm_outputs
-
         lines = write_llm_outputs(tmp_path / "xy.jsonl", "sa")
-        inputs, distributions, provenance = read_llm_outputs(str(tmp_path / "xy.jsonl"), "sa")
-        assert provenance == {"model": "tiny-llm", "prompt_index": 3}
-        for line, x, probs in zip(lines, inputs, distributions):
+        answers = read_answers(tmp_path / "xy.jsonl", "sa")
+        assert (answers.model, answers.prompt) == ("tiny-llm", 3)
+        for line, x, probs in zip(lines, answers.inputs, answers.probs):
             yes, yes2, no, no2 = line["token_info"]["word_scores"]
             negative, positive = max(no, no2), max(yes, yes2)  # GENRE_LABELS["sa"] order
             expected = np.exp([negative, positive]) / np.exp([negative, positive]).sum()
@@ -296,7 +298,6 @@ class TestLlmEmbeddings:
                                                          caplog):
         """The real writer on the tiny Llama: y' = the writer's own softmax over labels (normalized_prob)."""
         import run_llm_inference_for_te
-        from task_emb.pipeline import read_llm_outputs
 
         texts = ["The movie was good.", "A bad film.", "I loved it.", "Boring and slow.", "Fine acting."]
         (tmp_path / "x.jsonl").write_text("".join(json.dumps({"content": t, "data_index": i}) + "\n"
@@ -306,30 +307,29 @@ class TestLlmEmbeddings:
                                        "--task_genre", "sa", "--bit", "32", "--batch_size", "2", "--device", "cpu"])
         written = sorted((json.loads(line) for line in (tmp_path / "y.jsonl").read_text().splitlines()),
                          key=lambda line: line["data_index"])
-        inputs, distributions, provenance = read_llm_outputs(str(tmp_path / "y.jsonl"), "sa")
-        assert inputs == [{"text": t} for t in texts]
-        assert provenance["prompt_index"] == 1 and provenance["model"] == str(tiny_llama)
-        for line, probs in zip(written, distributions):
+        answers = read_answers(tmp_path / "y.jsonl", "sa")
+        assert answers.inputs == [{"text": t} for t in texts]
+        assert answers.prompt == 1 and answers.model == str(tiny_llama)
+        for line, probs in zip(written, answers.probs):
             assert probs == pytest.approx(line["normalized_prob"], abs=1e-6)
         run_task_emb.main(self.llm_args(tmp_path, tmp_path / "y.jsonl", tiny_t5, "sa"))
-        assert record_of(tmp_path / "llm_sa.npy")["embedding"]["task"] == "tiny-llm:p1"
+        info = record_of(tmp_path / "llm_sa.npy")["embedding"]
+        assert (info["task"], info["model"], info["prompt"]) == ("sa", str(tiny_llama), 1)  # as the y' lines name it
         # The writer's record knows the x' count: a finished file is silent, a cut one is not.
         caplog.clear()
-        with caplog.at_level("WARNING", logger="task_emb.pipeline"):
-            read_llm_outputs(str(tmp_path / "y.jsonl"), "sa")
+        with caplog.at_level("WARNING", logger="data_utils.artifacts.llm_outputs"):
+            read_answers(tmp_path / "y.jsonl", "sa")
             assert not caplog.records
             kept = (tmp_path / "y.jsonl").read_text().splitlines(keepends=True)[:3]
             (tmp_path / "y.jsonl").write_text("".join(kept))
-            read_llm_outputs(str(tmp_path / "y.jsonl"), "sa")
+            read_answers(tmp_path / "y.jsonl", "sa")
         assert "y.jsonl: 3 y' lines for 5 x' lines" in caplog.text
 
     @staticmethod
     def warnings_reading(path, caplog):
-        from task_emb.pipeline import read_llm_outputs
-
         caplog.clear()
-        with caplog.at_level("WARNING", logger="task_emb.pipeline"):
-            read_llm_outputs(str(path), "nli")
+        with caplog.at_level("WARNING", logger="data_utils.artifacts.llm_outputs"):
+            read_answers(path, "nli")
         return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
 
     def test_an_incomplete_file_is_warned_about(self, tmp_path, caplog):
@@ -350,7 +350,7 @@ class TestLlmEmbeddings:
         assert len(messages) == 1 and "no killed.record.json beside it" in messages[0]
 
     def test_negative_verbalizer_scores_are_not_clipped(self):
-        probs = llm_label_distribution([-3.0, -1.0], ["negative", "positive"], ("negative", "positive"))
+        probs = label_distribution([-3.0, -1.0], ["negative", "positive"], ("negative", "positive"))["normalized_prob"]
         assert probs == pytest.approx(np.exp([-3.0, -1.0]) / np.exp([-3.0, -1.0]).sum())
 
     def test_malformed_line_names_file_and_line(self, tmp_path, tiny_t5):

@@ -7,8 +7,13 @@ import pytest
 from sklearn.metrics import ndcg_score
 
 from data_utils.errors import FuteError
-from task_emb import records
+from data_utils import similarity
+from data_utils.artifacts import embeddings as artifact_embeddings
+from data_utils.artifacts import scores
+from data_utils.artifacts.embeddings import find_embedding, load_embeddings
+from data_utils.metrics import ndcg
 from task_emb import transfer_eval as te
+from task_emb.transfer_table import similarity_table
 
 # A 4-task example: truth[t][s] = score on t after s -> t; predicted[t][s] = cosine similarity.
 TRUTH = {
@@ -54,9 +59,9 @@ def test_rho_and_ndcg_on_four_tasks_match_hand_computation():
 def test_exponential_gain_and_cutoff_by_hand():
     g = lambda rel: 2 ** rel - 1  # noqa: E731
     expected = (g(0.4) / 1 + g(0.9) / L3 + g(0.5) / 2) / (g(0.9) / 1 + g(0.5) / L3 + g(0.4) / 2)
-    assert te.ndcg([0.4, 0.9, 0.5], "exponential") == pytest.approx(expected, abs=1e-12)
+    assert ndcg([0.4, 0.9, 0.5], "exponential") == pytest.approx(expected, abs=1e-12)
     # Top 1 only: the predicted first source (0.4) against the ideal first (0.9).
-    assert te.ndcg([0.4, 0.9, 0.5], "linear", k=1) == pytest.approx(0.4 / 0.9)
+    assert ndcg([0.4, 0.9, 0.5], "linear", k=1) == pytest.approx(0.4 / 0.9)
     result = te.evaluate_target("b", "cr", PREDICTED["b"], TRUTH["b"], "linear", k=2)
     assert result.ndcg == pytest.approx((0.4 + 0.9 / L3) / (0.9 + 0.5 / L3))
 
@@ -65,24 +70,24 @@ def test_ndcg_scale_multiplies_relevance_before_the_gain_by_hand():
     g = lambda rel: 2 ** rel - 1  # noqa: E731
     # Percent points: gains 2^40 - 1, 2^90 - 1, 2^50 - 1 in the predicted order.
     expected = (g(40) / 1 + g(90) / L3 + g(50) / 2) / (g(90) / 1 + g(50) / L3 + g(40) / 2)
-    assert te.ndcg([0.4, 0.9, 0.5], "exponential", scale=100) == pytest.approx(expected, rel=1e-12)
+    assert ndcg([0.4, 0.9, 0.5], "exponential", scale=100) == pytest.approx(expected, rel=1e-12)
     assert expected == pytest.approx(1 / L3, abs=1e-6)  # the best source, at rank 2, dominates: ~ 1/log2(3)
     # The linear gain is scale-free; the exponential one on [0, 1] scores is nearly linear.
-    assert te.ndcg([0.4, 0.9, 0.5], "linear", scale=100) == pytest.approx(te.ndcg([0.4, 0.9, 0.5]), rel=1e-12)
-    assert te.ndcg([0.4, 0.9, 0.5], "exponential") > 0.8
+    assert ndcg([0.4, 0.9, 0.5], "linear", scale=100) == pytest.approx(ndcg([0.4, 0.9, 0.5]), rel=1e-12)
+    assert ndcg([0.4, 0.9, 0.5], "exponential") > 0.8
     # 13 SA prompts with accuracies 0.50, 0.535, ..., 0.92 in the worst order (ascending):
     worst = [0.5 + 0.035 * i for i in range(13)]
     dcg_worst = sum(g(100 * r) / math.log2(i + 2) for i, r in enumerate(worst))
     dcg_ideal = sum(g(100 * r) / math.log2(i + 2) for i, r in enumerate(sorted(worst, reverse=True)))
-    value = te.ndcg(worst, "exponential", scale=100)
+    value = ndcg(worst, "exponential", scale=100)
     assert value == pytest.approx(dcg_worst / dcg_ideal, rel=1e-12)
-    assert value < 0.5 < te.ndcg(worst, "exponential") and te.ndcg(worst, "linear") > 0.8
+    assert value < 0.5 < ndcg(worst, "exponential") and ndcg(worst, "linear") > 0.8
     evaluated = te.evaluate_target("b", "cr", PREDICTED["b"], TRUTH["b"], "exponential", scale=100)
     assert evaluated.ndcg == pytest.approx(expected, rel=1e-12)  # b's order: d (0.4), c (0.9), a (0.5)
-    with pytest.raises(FuteError, match="--ndcg_scale must be positive"):
-        te.ndcg([0.5], scale=0)
+    with pytest.raises(FuteError, match="relevance scale must be positive"):
+        ndcg([0.5], scale=0)
     with pytest.raises(FuteError, match="overflows; use a smaller --ndcg_scale"):
-        te.ndcg([0.5, 1.0], "exponential", scale=2000)
+        ndcg([0.5, 1.0], "exponential", scale=2000)
 
 
 def test_ndcg_is_the_standard_one_not_the_originals_inverse_permutation():
@@ -93,7 +98,7 @@ def test_ndcg_is_the_standard_one_not_the_originals_inverse_permutation():
     # The original's unused NDCGEvaluator put the truth value of predicted rank r at the r-th
     # item by truth: A (predicted 3rd) gets 0.1, B (1st) 0.3, C (2nd) 0.2 -> the inverse permutation.
     inverse = (g(10) + g(30) / L3 + g(20) / 2) / ideal
-    ours = te.ndcg([0.2, 0.1, 0.3], "exponential", scale=100)
+    ours = ndcg([0.2, 0.1, 0.3], "exponential", scale=100)
     assert ours == pytest.approx(standard, rel=1e-12)
     assert ours != pytest.approx(inverse, rel=1e-3)
 
@@ -104,19 +109,19 @@ def test_linear_ndcg_matches_sklearn():
         relevance = rng.uniform(0, 100, size=n)
         scores = rng.permutation(n).astype(float)  # no ties: sklearn averages tied positions
         order = np.argsort(-scores)
-        ours = te.ndcg(relevance[order].tolist(), "linear", k)
+        ours = ndcg(relevance[order].tolist(), "linear", k)
         assert ours == pytest.approx(ndcg_score([relevance], [scores], k=k), abs=1e-12)
 
 
 def test_ndcg_edge_cases():
-    assert te.ndcg([0.0, 0.0]) == 0.0
-    assert te.ndcg([3.0, 2.0, 1.0]) == pytest.approx(1.0)
+    assert ndcg([0.0, 0.0]) == 0.0
+    assert ndcg([3.0, 2.0, 1.0]) == pytest.approx(1.0)
     with pytest.raises(FuteError, match="non-negative"):
-        te.ndcg([0.5, -0.1])
-    with pytest.raises(FuteError, match="ndcg_k"):
-        te.ndcg([0.5], k=0)
+        ndcg([0.5, -0.1])
+    with pytest.raises(FuteError, match="cut-off k must be at least 1"):
+        ndcg([0.5], k=0)
     with pytest.raises(FuteError, match="gain"):
-        te.ndcg([0.5], "quadratic")
+        ndcg([0.5], "quadratic")
 
 
 def test_a_nan_transfer_score_is_refused():
@@ -161,24 +166,24 @@ def test_cosine_against_numpy_in_float16():
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(2, 1000)).astype(np.float16)
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    assert te.cosine(a, b) == pytest.approx(a64 @ b64 / np.linalg.norm(a64) / np.linalg.norm(b64), abs=1e-12)
+    assert similarity.cosine(a, b) == pytest.approx(a64 @ b64 / np.linalg.norm(a64) / np.linalg.norm(b64), abs=1e-12)
     with pytest.raises(FuteError, match="shapes"):
-        te.cosine(a, b[:10])
+        similarity.cosine(a, b[:10])
     with pytest.raises(FuteError, match="all zeros"):
-        te.cosine(a, np.zeros_like(a))
+        similarity.cosine(a, np.zeros_like(a))
 
 
 def test_cosine_matrix_computes_each_norm_once_and_matches_numpy(monkeypatch):
     rng = np.random.default_rng(2)
     vectors = list(rng.normal(size=(4, 300)).astype(np.float16))
     calls = []
-    real = te.squared_norm
-    monkeypatch.setattr(te, "squared_norm", lambda v: calls.append(1) or real(v))
-    matrix = te.cosine_matrix(vectors)
+    real = similarity.squared_norm
+    monkeypatch.setattr(similarity, "squared_norm", lambda v: calls.append(1) or real(v))
+    matrix = similarity.cosine_matrix(vectors)
     assert len(calls) == 4
     unit = np.array([v.astype(np.float64) / np.linalg.norm(v.astype(np.float64)) for v in vectors])
     np.testing.assert_allclose(matrix, unit @ unit.T, atol=1e-12)
-    assert matrix[0, 1] == te.cosine(vectors[0], vectors[1])  # identical, not just close
+    assert matrix[0, 1] == similarity.cosine(vectors[0], vectors[1])  # identical, not just close
 
 
 def test_similarity_table_reads_each_norm_once_and_matches_numpy(tmp_path, monkeypatch):
@@ -188,17 +193,17 @@ def test_similarity_table_reads_each_norm_once_and_matches_numpy(tmp_path, monke
         vectors[task] = rng.normal(size=64).astype(np.float16)
         _write_embedding(tmp_path, task, task, "DTE", "textemb", vectors[task].tolist())
     calls = []
-    real = records.squared_norm
-    monkeypatch.setattr(records, "squared_norm", lambda v: calls.append(1) or real(v))
+    real = artifact_embeddings.squared_norm
+    monkeypatch.setattr(artifact_embeddings, "squared_norm", lambda v: calls.append(1) or real(v))
     pairs = {"mrpc": ["rte", "cola"], "rte": ["mrpc", "cola"], "cola": ["mrpc", "rte"]}
-    table = records.similarity_table(records.load_embeddings(tmp_path), "textemb", pairs, tmp_path)
+    table = similarity_table(load_embeddings(tmp_path), "textemb", pairs, tmp_path)
     assert len(calls) == 3  # one per embedding, not two per pair
     for target, sources in pairs.items():
         for source in sources:
             a, b = vectors[source].astype(np.float64), vectors[target].astype(np.float64)
             expected = a @ b / np.linalg.norm(a) / np.linalg.norm(b)
             assert table[target][source] == pytest.approx(expected, abs=1e-12)
-            assert table[target][source] == te.cosine(np.load(tmp_path / f"{source}.npy"),
+            assert table[target][source] == similarity.cosine(np.load(tmp_path / f"{source}.npy"),
                                                       np.load(tmp_path / f"{target}.npy"))
 
 
@@ -229,8 +234,8 @@ def test_similarity_table_pairs_fute_mte_with_target_dte(tmp_path):
     _write_embedding(tmp_path, "mrpc_mte", "mrpc", "MTE", "prefix-fute", [0.0, 1.0])
     _write_embedding(tmp_path, "rte_dte", "rte", "DTE", "prefix-fute", [1.0, 1.0])
     _write_embedding(tmp_path, "rte_mte", "rte", "MTE", "prefix-fute", [1.0, 0.0])
-    embeddings = records.load_embeddings(tmp_path)
-    table = records.similarity_table(embeddings, "prefix-fute", {"mrpc": ["rte"], "rte": ["mrpc"]}, tmp_path)
+    embeddings = load_embeddings(tmp_path)
+    table = similarity_table(embeddings, "prefix-fute", {"mrpc": ["rte"], "rte": ["mrpc"]}, tmp_path)
     assert table["mrpc"]["rte"] == pytest.approx(1.0)  # MTE(rte) = [1, 0] vs DTE(mrpc) = [1, 0]
     assert table["rte"]["mrpc"] == pytest.approx(1 / math.sqrt(2))  # MTE(mrpc) = [0, 1] vs DTE(rte) = [1, 1]
 
@@ -238,17 +243,17 @@ def test_similarity_table_pairs_fute_mte_with_target_dte(tmp_path):
 def test_readers_refuse_bad_embeddings(tmp_path):
     _write_embedding(tmp_path, "a", "mrpc", "DTE", "textemb", [1.0, 2.0])
     _write_embedding(tmp_path, "b", "rte", "DTE", "textemb", [1.0, 2.0, 3.0])
-    embeddings = records.load_embeddings(tmp_path)
+    embeddings = load_embeddings(tmp_path)
     with pytest.raises(FuteError, match="different dimensions"):
-        records.similarity_table(embeddings, "textemb", {"mrpc": ["rte"]}, tmp_path)
+        similarity_table(embeddings, "textemb", {"mrpc": ["rte"]}, tmp_path)
     with pytest.raises(FuteError, match="no DTE of method textemb for task cola"):
-        records.find_embedding(embeddings, "textemb", "DTE", "cola", tmp_path)
+        find_embedding(embeddings, "textemb", "DTE", "cola", tmp_path)
     _write_embedding(tmp_path, "c", "mrpc", "DTE", "textemb", [1.0, 2.0])
     with pytest.raises(FuteError, match="2 DTE embeddings of method textemb for task mrpc"):
-        records.find_embedding(records.load_embeddings(tmp_path), "textemb", "DTE", "mrpc", tmp_path)
+        find_embedding(load_embeddings(tmp_path), "textemb", "DTE", "mrpc", tmp_path)
     np.save(tmp_path / "orphan.npy", np.zeros(2))
     with pytest.raises(FuteError, match="no record"):
-        records.load_embeddings(tmp_path)
+        load_embeddings(tmp_path)
 
 
 def test_finetune_runs_give_transfer_scores_and_sizes(tmp_path):
@@ -261,18 +266,18 @@ def test_finetune_runs_give_transfer_scores_and_sizes(tmp_path):
     write_run("rte", "rte", None, 0.6, 2490)
     write_run("mrpc", "mrpc", None, 0.8, 3668)
     write_run("mrpc_rte", "rte", "mrpc", 0.7, 2490)
-    runs = records.load_finetune_runs(tmp_path)
-    assert records.transfer_scores(runs) == {"rte": {"mrpc": 0.7}}
-    assert records.train_sizes(runs) == {"rte": 2490, "mrpc": 3668}
+    runs = scores.load_finetune_runs(tmp_path)
+    assert scores.transfer_scores(runs) == {"rte": {"mrpc": 0.7}}
+    assert scores.train_sizes(runs) == {"rte": 2490, "mrpc": 3668}
     write_run("mrpc_rte_again", "rte", "mrpc", 0.71, 2490)
     with pytest.raises(FuteError, match="two transfer runs mrpc -> rte"):
-        records.transfer_scores(records.load_finetune_runs(tmp_path))
-    assert records.task_class("squad") == "qa" and records.task_class("boolq") == "cr"
+        scores.transfer_scores(scores.load_finetune_runs(tmp_path))
+    assert scores.task_class("squad") == "qa" and scores.task_class("boolq") == "cr"
     (tmp_path / "mrpc_rte_again.json").unlink()
     (tmp_path / "mrpc_rte_again.record.json").unlink()
     for bad, shown in ((None, "None"), (float("nan"), "nan"), ("0.7", "'0.7'")):
         write_run("mrpc_rte", "rte", "mrpc", bad, 2490)  # json.dumps writes NaN, which json.load reads
         with pytest.raises(FuteError, match=f"mrpc_rte.json: 'best' is {shown}, not a finite number"):
-            records.load_finetune_runs(tmp_path)
+            scores.load_finetune_runs(tmp_path)
     with pytest.raises(FuteError, match="unknown dataset"):
-        records.task_class("my_data")
+        scores.task_class("my_data")

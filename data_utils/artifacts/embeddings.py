@@ -1,0 +1,239 @@
+"""Task embeddings on disk: `<name>.npy` (a 1-D float array) + `<name>.record.json` beside it.
+
+The record is `data_utils.io.run_record` (command, config, versions) plus an "embedding"
+entry, `EmbeddingInfo` as JSON: what the embedding is. Records written before that entry
+was complete ({"task", "kind", "method", "dim", "dtype"}, an LLM MTE's task "<llm>:p<k>")
+are read from the run's config, which has always held the rest (llm_mode, task_type,
+prompt_number, lm_model_name, task_emb_model_lm_name, seed).
+
+Vectors are memory-mapped, not read: a t5-base FIM has ~2e8 floats.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from configs.datasets import GENRES
+from configs.methods import METHODS_BY_ID
+from configs.models import model_slug
+from data_utils.errors import FuteError
+from data_utils.io import atomic_open, read_json, require_folder, write_json
+from data_utils.similarity import cosine_from_parts, dot, squared_norm
+
+RECORD_SUFFIX = ".record.json"
+KINDS = ("DTE", "MTE")
+
+
+@dataclass(frozen=True)
+class EmbeddingInfo:
+    """What one task embedding describes and how it was computed.
+
+    method: the id in configs/methods.py (prefix-fute, fim-baseline, textemb, ...);
+    family: prefix | fim | text; fute: computed under FUTE's schedule;
+    kind: "DTE" (of a dataset) or "MTE" (of a model);
+    task: the dataset (a DTE), the dataset the model was fine-tuned on (an LM's MTE), or the
+        task genre sa | nli (an LLM + prompt MTE);
+    model: the model embedded (an MTE; None for a DTE or when the run did not name it); for an LLM, as
+        the LLM scripts were given it (alias, hub id or path), which is how inference files name it;
+    llm: an LLM + prompt MTE; prompt: its prompt number (0-12), else None;
+    surrogate: the model T the embedding was learned on; seed: the run's seed (a prefix's e0);
+    dim: the number of values; dtype: their storage type.
+    """
+
+    method: str
+    family: str | None
+    fute: bool
+    kind: str
+    task: str
+    model: str | None
+    llm: bool
+    prompt: int | None
+    surrogate: str | None
+    seed: int | None
+    dim: int
+    dtype: str = "float32"
+
+    @property
+    def label(self) -> str:
+        """How tables and plots name it: the task, or "<llm>:p<k>" for an LLM + prompt MTE (configs.models.model_slug)."""
+        if not self.llm:
+            return self.task
+        name = model_slug(self.model or "llm")
+        return name if self.prompt is None else f"{name}:p{self.prompt}"
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """One task embedding on disk: its path, what it is, and the config of the run that made it."""
+
+    path: Path
+    info: EmbeddingInfo
+    config: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def method(self) -> str:
+        return self.info.method
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    @property
+    def dim(self) -> int:
+        return self.info.dim
+
+    def vector(self) -> np.ndarray:
+        """The [dim] vector, memory-mapped read-only."""
+        return np.load(self.path, mmap_mode="r")
+
+
+def record_path(path: str | Path) -> Path:
+    """`<name>.record.json` beside `<name>.<ext>`."""
+    path = Path(path)
+    return path.with_name(path.name[: -len(path.suffix)] + RECORD_SUFFIX if path.suffix else path.name + RECORD_SUFFIX)
+
+
+# ---------------------------------------------------------------- writer
+
+
+def write_embedding(path: str | Path, vector: np.ndarray, info: EmbeddingInfo, record: dict[str, Any]) -> None:
+    """Save `vector` ([dim]) atomically and its record (`record` + the "embedding" entry) beside it."""
+    if vector.ndim != 1 or vector.shape[0] != info.dim or str(vector.dtype) != info.dtype:
+        raise ValueError(f"vector of shape {vector.shape} dtype {vector.dtype} does not match {info}")
+    with atomic_open(path, "wb") as handle:
+        np.save(handle, vector)
+    write_json(record_path(path), {**record, "embedding": asdict(info)})
+
+
+# ---------------------------------------------------------------- reader
+
+
+def natural_key(text: str) -> tuple:
+    """A sort key that orders the numbers inside a text by value: "p2" before "p10"."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part)
+
+
+def load_embeddings(folder: str | Path, flag: str = "--emb_dir") -> list[Embedding]:
+    """Every `*.npy` under `folder` (recursively), each with its record, in natural path order (p2 before
+    p10, so tables and plots list prompts in order); none at all is an error."""
+    folder = require_folder(folder, flag)
+    embeddings = [read_embedding(path) for path in sorted(folder.rglob("*.npy"), key=lambda p: natural_key(str(p)))]
+    if not embeddings:
+        raise FuteError(f"no embeddings (*.npy with a .record.json beside) under {folder}; check {flag}")
+    return embeddings
+
+
+def read_embedding(path: str | Path) -> Embedding:
+    """One embedding and its record; a missing or foreign record, or a vector that disagrees with it, is an error."""
+    path = Path(path)
+    beside = record_path(path)
+    if not beside.is_file():
+        raise FuteError(f"{path} has no record {beside.name} beside it; re-run run_task_emb.py for it "
+                        f"or move it out of the folder")
+    record = read_json(beside)
+    entry = record.get("embedding") if isinstance(record, dict) else None
+    if not isinstance(entry, dict) or not {"task", "kind", "method"} <= entry.keys():
+        raise FuteError(f"{beside}: no 'embedding' entry with task, kind and method; it is not an embedding record")
+    if entry["kind"] not in KINDS:
+        raise FuteError(f"{beside}: embedding kind {entry['kind']!r} is not one of {', '.join(KINDS)}")
+    try:
+        vector = np.load(path, mmap_mode="r")
+    except ValueError as err:
+        raise FuteError(f"{path}: not a readable .npy file ({err})") from None
+    if vector.ndim != 1 or not np.issubdtype(vector.dtype, np.floating):
+        raise FuteError(f"{path}: expected a 1-D float array, got shape {vector.shape} dtype {vector.dtype}")
+    if entry.get("dim") is not None and int(entry["dim"]) != vector.shape[0]:
+        raise FuteError(f"{path}: holds {vector.shape[0]} values but its record says dim {entry['dim']}; "
+                        f"the pair is out of sync, re-run run_task_emb.py")
+    config = record.get("config") or {}
+    info = _info(entry, config, dim=int(vector.shape[0]), dtype=str(vector.dtype))
+    return Embedding(path=path, info=info, config=config)
+
+
+def _info(entry: dict, config: dict, dim: int, dtype: str) -> EmbeddingInfo:
+    """EmbeddingInfo from a record's "embedding" entry, completed from the run's config for older records."""
+    method = str(entry["method"])
+    known = METHODS_BY_ID.get(method)
+    llm = bool(entry.get("llm", config.get("llm_mode", False)))
+    if "family" in entry:
+        family, fute = entry["family"], bool(entry["fute"])
+    else:
+        family = known.family if known else config.get("task_emb_type")
+        fute = known.fute if known else not config.get("is_baseline", False)
+    task = str(entry["task"])
+    model = entry.get("model")
+    prompt = entry.get("prompt")
+    if "model" not in entry:  # an older record
+        named = config.get("lm_model_name")
+        model = config.get("llm_model") or named if llm else named
+        model = None if model == "none" else model
+        if llm:
+            task = config.get("task_type") if config.get("task_type") in GENRES else task
+            prompt = config.get("prompt_number")
+        elif entry["kind"] == "DTE":
+            model = None
+    return EmbeddingInfo(method=method, family=family, fute=fute, kind=entry["kind"], task=task,
+                         model=None if model is None else str(model), llm=llm,
+                         prompt=None if prompt is None else int(prompt),
+                         surrogate=entry.get("surrogate", config.get("task_emb_model_lm_name")),
+                         seed=entry.get("seed", config.get("seed")), dim=dim, dtype=dtype)
+
+
+# ---------------------------------------------------------------- choosing
+
+
+def the_only(found: Sequence[Embedding], missing: str, what: str, advice: str = "keep one") -> Embedding:
+    """found[0] when it is the only one; none is FuteError(missing), several name their paths."""
+    if not found:
+        raise FuteError(missing)
+    if len(found) > 1:
+        raise FuteError(f"{len(found)} {what}: {', '.join(str(e.path) for e in found)}; {advice}")
+    return found[0]
+
+
+def find_embedding(embeddings: Iterable[Embedding], method: str, kind: str, task: str, folder: str | Path,
+                   methods_flag: str = "--methods") -> Embedding:
+    """The one embedding of (method, kind, task) that is not an LLM's; missing or ambiguous is an error."""
+    found = [e for e in embeddings if (e.method, e.kind, e.task) == (method, kind, task) and not e.info.llm]
+    return the_only(found,
+                    missing=f"missing embedding: no {kind} of method {method} for task {task} in {folder}; compute "
+                            f"it with run_task_emb.py, leave {task} out of --tasks or {method} out of {methods_flag}",
+                    what=f"{kind} embeddings of method {method} for task {task}",
+                    advice="keep one (e.g. put other models' embeddings in another folder)")
+
+
+def check_same_dim(embeddings: Sequence[Embedding], what: str) -> None:
+    """Embeddings compared with each other must have one length (one surrogate, one method)."""
+    dims = sorted({e.dim for e in embeddings})
+    if len(dims) > 1:
+        examples = ", ".join(f"{e.path.name}={e.dim}" for e in embeddings[:6])
+        raise FuteError(f"{what}: embeddings of different dimensions {dims} ({examples}); they come from different "
+                        f"surrogates or settings, keep one kind per method")
+
+
+class CosineCache:
+    """Cosine similarities of embeddings, each embedding's norm computed once (per path).
+
+    A FIM vector has ~2e8 floats; with the norms cached, a pair costs one pass (the dot product)
+    instead of three. The numbers are exactly those of data_utils.similarity.cosine.
+    """
+
+    def __init__(self) -> None:
+        self._squared_norms: dict[Path, float] = {}
+
+    def squared_norm(self, embedding: Embedding) -> float:
+        if embedding.path not in self._squared_norms:
+            self._squared_norms[embedding.path] = squared_norm(embedding.vector())
+        return self._squared_norms[embedding.path]
+
+    def cosine(self, a: Embedding, b: Embedding) -> float:
+        return cosine_from_parts(dot(a.vector(), b.vector()), self.squared_norm(a), self.squared_norm(b))

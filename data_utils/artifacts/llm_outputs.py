@@ -1,0 +1,314 @@
+"""What an LLM run writes, and its readers: the label view of verbalizer scores, the y' lines
+of run_llm_inference_for_te.py and the inference files of run_llm_inference.py.
+
+Label view (`label_distribution`): for one example, each label's score is the max over that
+label's verbalizers of their scores (no floor at 0: the original started each label at 0,
+which clipped negative scores); normalized_prob = softmax over the labels, in the genre's
+one label order (configs/datasets.py GENRE_LABELS); normalized_pred = the label of the best
+verbalizer (the first on a tie). Every y' line and inference result carries it; a reader
+derives it only for files in the original's layout, which lack it.
+
+y' line: {**identity, "seed", "cot", "variant", "prompt_info", "data_index", the x' text fields,
+"data_entry", "input_prompt", "token_info", "prompt_ppl", "label_scores", "normalized_prob",
+"normalized_pred"[, "chat_history"]}, one per x' line (see run_llm_inference_for_te.py).
+
+Inference file: one JSON object {"prompt_index", "prompt_info", "task", "dataset", "model",
+settings..., "summary", "results"} (see run_llm_inference.py); the original's layout (per result
+"data_id", "token_info", "data_entry.answer", no label view) is read as well.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from configs.datasets import GENRE_LABELS, LLM_DATASETS, NUM_PROMPTS
+from data_utils.artifacts.embeddings import record_path
+from data_utils.errors import FuteError
+from data_utils.io import iter_jsonl, read_json
+from data_utils.loading import label_index
+from data_utils.metrics import compute_metrics
+
+logger = logging.getLogger(__name__)
+
+# The top-level keys that make a JSON file an inference file (either layout).
+INFERENCE_KEYS = ("prompt_index", "task", "dataset", "model", "results")
+# Run settings every file of one prompt set must share (absent = None: the original's files have
+# no verbalizer_tokens): scores of prompts run under different settings are not comparable.
+SETTING_KEYS = ("bit", "verbalizer_tokens", "seed", "variant")
+# A file's summary and the recomputed metric are the same sklearn computation; anything
+# beyond float noise means the file was edited or its results were mixed.
+_SUMMARY_TOLERANCE = 1e-6
+
+
+# ---------------------------------------------------------------- the label view
+
+
+def label_distribution(word_scores: Sequence[float], verbalizer_labels: Sequence[str],
+                       labels: Sequence[str]) -> dict[str, Any]:
+    """{"label_scores" [L], "normalized_prob" [L], "normalized_pred"} of one example's verbalizer scores.
+
+    word_scores[i] is the score of a verbalizer of label verbalizer_labels[i]; the outputs follow
+    `labels`. A label with no verbalizer score is a FuteError.
+    """
+    scores = np.asarray(word_scores, dtype=np.float64)
+    if scores.shape != (len(verbalizer_labels),):
+        raise FuteError(f"{scores.size} verbalizer scores for {len(verbalizer_labels)} verbalizers")
+    label_scores = np.full(len(labels), -np.inf)
+    for score, label in zip(scores, verbalizer_labels):
+        if label not in labels:
+            raise FuteError(f"verbalizer label {label!r} is not one of {', '.join(labels)}")
+        index = labels.index(label)
+        label_scores[index] = max(label_scores[index], score)
+    if np.isinf(label_scores).any():
+        missing = [label for label, s in zip(labels, label_scores) if np.isinf(s)]
+        raise FuteError(f"no verbalizer score for label(s) {', '.join(missing)}")
+    shifted = np.exp(label_scores - label_scores.max())
+    return {"label_scores": label_scores.tolist(), "normalized_prob": (shifted / shifted.sum()).tolist(),
+            "normalized_pred": list(labels).index(verbalizer_labels[int(scores.argmax())])}
+
+
+def verbalizer_labels(answer_choices: dict[str, Sequence[str]]) -> list[str]:
+    """The label of each verbalizer, in the flat order of prompt_info.answer_choices (label -> words)."""
+    return [label for label, words in answer_choices.items() for _ in words]
+
+
+# ---------------------------------------------------------------- y' lines
+
+
+def answer_line(identity: dict[str, Any], settings: dict[str, Any], data_index: int, inputs: dict[str, Any],
+                result: dict[str, Any]) -> dict[str, Any]:
+    """One y' line: the run's identity and settings, the x' line's index and text fields, the result."""
+    return {**identity, **settings, "data_index": data_index, **inputs, **result}
+
+
+@dataclass(frozen=True)
+class Answers:
+    """A y' file read for training: inputs[i] ({"text"[, "text_pair"]}) with the LLM's label distribution
+    probs[i] ([L], the genre's label order), in data_index order; model / prompt as the lines say."""
+
+    inputs: list[dict[str, str]]
+    probs: list[list[float]]
+    model: str | None
+    prompt: int | None
+
+
+def read_answers(path: str | Path, genre: str) -> Answers:
+    """The y' JSONL of run_llm_inference_for_te.py (or the original's), checked and sorted by data_index.
+
+    Each line holds the input (sa: "content" or "text"; nli: "premise", "hypothesis", at the
+    top level or under "data_entry"), "data_index", and either "normalized_prob" or the
+    verbalizer scores ("token_info") with "prompt_info.answer_choices" to derive it. A repeated
+    index or a line of another model or prompt is an error; a file that does not answer every
+    x' line is logged as a warning.
+    """
+    if genre not in GENRE_LABELS:
+        raise FuteError(f"--llm_mode needs --task_type sa or nli, not {genre!r}")
+    labels = GENRE_LABELS[genre]
+    rows: dict[int, tuple[dict, list[float]]] = {}
+    provenance: dict[str, Any] = {}
+    for line_number, line in enumerate(iter_jsonl(path), start=1):
+        where = f"{path}: record {line_number}"
+        try:
+            entry = line.get("data_entry", line)
+            index = int(line["data_index"])
+            example = ({"text": entry.get("content", entry.get("text"))} if genre == "sa"
+                       else {"text": entry["premise"], "text_pair": entry["hypothesis"]})
+            probs = line.get("normalized_prob")
+            if probs is None:
+                choices = line.get("answer_choices") or line["prompt_info"]["answer_choices"]
+                probs = label_distribution(line["token_info"]["word_scores"], verbalizer_labels(choices),
+                                           labels)["normalized_prob"]
+        except (KeyError, TypeError, ValueError) as err:
+            raise FuteError(f"{where} lacks {err} (expected data_index, the {genre} text fields and normalized_prob "
+                            f"or token_info with prompt_info.answer_choices); is it a y' file of "
+                            f"run_llm_inference_for_te.py for --task_type {genre}?") from None
+        if example["text"] is None:
+            raise FuteError(f"{where}: no 'content' field for --task_type sa")
+        if len(probs) != len(labels):
+            raise FuteError(f"{where}: {len(probs)} label probabilities for the {len(labels)} {genre} labels; "
+                            f"does --task_type {genre} match the file?")
+        if index in rows:
+            raise FuteError(f"{where}: data_index {index} appears twice; the file mixes two runs")
+        rows[index] = (example, [float(p) for p in probs])
+        for key in ("model", "prompt_index", "prompt_number"):
+            if key in line and provenance.setdefault(key, line[key]) != line[key]:
+                raise FuteError(f"{where}: {key} {line[key]!r} differs from earlier lines ({provenance[key]!r})")
+    if not rows:
+        raise FuteError(f"{path} holds no LLM outputs")
+    _warn_if_incomplete(Path(path), sorted(rows))
+    ordered = [rows[i] for i in sorted(rows)]
+    prompt = provenance.get("prompt_index", provenance.get("prompt_number"))
+    return Answers(inputs=[x for x, _ in ordered], probs=[y for _, y in ordered], model=provenance.get("model"),
+                   prompt=None if prompt is None else int(prompt))
+
+
+def _warn_if_incomplete(path: Path, indices: list[int]) -> None:
+    """Warn when the y' file does not answer every x' line (an LLM run that was killed).
+
+    x' is numbered 0..n-1, so a gap in data_index is a missing answer. A run that
+    stopped early leaves no gap, only fewer lines: the writer's record beside the file
+    (written when a run finishes, config.lines = the x' count) tells how many there
+    should be; without it completeness cannot be checked.
+    """
+    fix = "rerun run_llm_inference_for_te.py on the same files to complete it"
+    missing = indices[-1] + 1 - len(indices)
+    if missing:
+        logger.warning("%s: %d y' lines but data_index runs up to %d: %d x' lines are missing (a killed run?); %s",
+                       path, len(indices), indices[-1], missing, fix)
+    record = record_path(path)
+    if not record.is_file():
+        logger.warning("%s: no %s beside it (written when run_llm_inference_for_te.py finishes), so whether every "
+                       "x' line was answered cannot be checked", path, record.name)
+        return
+    config = read_json(record).get("config")
+    lines = config.get("lines") if isinstance(config, dict) else None
+    if isinstance(lines, int) and lines != len(indices):
+        logger.warning("%s: %d y' lines for %d x' lines (%s); %s", path, len(indices), lines, record.name, fix)
+
+
+# ---------------------------------------------------------------- inference files
+
+
+def inference_output(identity: dict[str, Any], genre: str, prompt_info: dict[str, Any], chat_template: dict,
+                     seed: int, summary: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The inference file of one (LLM, dataset, prompt): identity (model, dataset, prompt_index, bit,
+    verbalizer_tokens, chat_template_sha256[, cot_max_new_tokens]), settings, summary and results."""
+    head = {"prompt_index": identity["prompt_index"], "prompt_info": prompt_info, "task": genre}
+    settings = {"chat_template": chat_template, "seed": seed, "variant": None, "cot": prompt_info["cot"]}
+    return {**head, **identity, **settings, "summary": summary, "results": results}
+
+
+@dataclass(frozen=True)
+class PromptOutputs:
+    """One inference file: one LLM, one dataset, one prompt, N examples in data_index order.
+
+    probs: float [N, L] (genre label order); preds, answers: int [N]; ppl: float [N].
+    preds is the file's own prediction (the label of the best verbalizer), which can differ
+    from probs.argmax() when two labels tie exactly. settings: the SETTING_KEYS values.
+    """
+
+    path: Path
+    model: str
+    dataset: str
+    genre: str
+    prompt: int
+    layout: str
+    data_index: tuple[int, ...]
+    probs: np.ndarray
+    preds: np.ndarray
+    answers: np.ndarray
+    ppl: np.ndarray
+    summary: dict[str, Any]
+    settings: dict[str, Any]
+
+    @property
+    def metric(self) -> str:
+        return LLM_DATASETS[self.dataset].main_metric
+
+    def performance(self) -> float:
+        """The dataset's main metric of this prompt, recomputed; checked against the file's summary."""
+        value = compute_metrics((self.metric,), self.preds, self.answers)[self.metric]
+        stated = self.summary.get(self.metric)
+        if stated is not None and abs(float(stated) - value) > _SUMMARY_TOLERANCE:
+            raise FuteError(f"{self.path}: summary says {self.metric} {stated}, its results give {value:.6f}; "
+                            f"the file was edited or mixes runs: re-run run_llm_inference.py for it")
+        return value
+
+
+def is_inference_output(content: Any) -> bool:
+    """True for the top-level object of an inference file (either layout)."""
+    return isinstance(content, dict) and all(key in content for key in INFERENCE_KEYS)
+
+
+def read_inference_file(path: str | Path, content: dict | None = None) -> PromptOutputs:
+    """Read and check one inference file (`content`: its already parsed JSON, if at hand)."""
+    path = Path(path)
+    content = read_json(path) if content is None else content
+    if not is_inference_output(content):
+        raise FuteError(f"{path} is not an output of run_llm_inference.py (needs top-level keys "
+                        f"{', '.join(INFERENCE_KEYS)}); pass the inference files, one per prompt")
+    dataset = str(content["dataset"])
+    if dataset not in LLM_DATASETS:
+        raise FuteError(f"{path}: dataset {dataset!r} is not an LLM evaluation set; known: "
+                        f"{', '.join(sorted(LLM_DATASETS))}")
+    genre = LLM_DATASETS[dataset].llm_genre
+    if content["task"] != genre:
+        raise FuteError(f"{path}: task {content['task']!r} does not match dataset {dataset} (a {genre} set); "
+                        f"the file is inconsistent: re-run run_llm_inference.py for it")
+    prompt = content["prompt_index"]
+    if isinstance(prompt, bool) or not isinstance(prompt, int) or not 0 <= prompt < NUM_PROMPTS:
+        raise FuteError(f"{path}: prompt_index {prompt!r} is not a prompt number 0-{NUM_PROMPTS - 1}")
+    results = content["results"]
+    if not isinstance(results, list) or not results:
+        raise FuteError(f"{path} holds no results; re-run run_llm_inference.py for it")
+    if "normalized_prob" in results[0]:
+        layout, rows = "fute", [_fute_row(result, path, i) for i, result in enumerate(results)]
+    else:
+        layout, rows = "original", _original_rows(content, dataset, genre, path)
+    rows.sort(key=lambda row: row[0])
+    indices = [row[0] for row in rows]
+    if len(set(indices)) != len(indices):
+        raise FuteError(f"{path}: an example (data_index) appears twice; the file mixes two runs")
+    labels = GENRE_LABELS[genre]
+    try:
+        probs = np.array([row[1] for row in rows], dtype=np.float64)
+    except (ValueError, TypeError):  # ragged rows or non-numbers
+        probs = None
+    if probs is None or probs.ndim != 2 or probs.shape[1] != len(labels):
+        raise FuteError(f"{path}: normalized_prob must hold {len(labels)} numbers ({', '.join(labels)}) per "
+                        f"example; the file is damaged: re-run run_llm_inference.py for it")
+    preds = np.array([row[2] for row in rows])
+    answers = np.array([row[3] for row in rows])
+    for name, values in (("normalized_pred", preds), ("normalized_answer", answers)):
+        if not np.issubdtype(values.dtype, np.integer) or values.min() < 0 or values.max() >= len(labels):
+            raise FuteError(f"{path}: {name} must be label indices 0-{len(labels) - 1} ({', '.join(labels)})")
+    return PromptOutputs(path=path, model=str(content["model"]), dataset=dataset, genre=genre, prompt=prompt,
+                         layout=layout, data_index=tuple(indices), probs=probs, preds=preds, answers=answers,
+                         ppl=np.array([row[4] for row in rows], dtype=np.float64),
+                         summary=content.get("summary") or {},
+                         settings={key: content.get(key) for key in SETTING_KEYS})
+
+
+def _fute_row(result: dict, path: Path, position: int) -> tuple:
+    try:
+        return (int(result["data_index"]), result["normalized_prob"], result["normalized_pred"],
+                result["normalized_answer"], result["prompt_ppl"])
+    except (KeyError, TypeError) as err:
+        raise FuteError(f"{path}: result {position} lacks {err}; the file is incomplete: re-run "
+                        f"run_llm_inference.py for it") from None
+
+
+def _original_rows(content: dict, dataset: str, genre: str, path: Path) -> list[tuple]:
+    """The label view of every result of a file in the original's layout."""
+    spec, labels = LLM_DATASETS[dataset], GENRE_LABELS[genre]
+    try:
+        choices = content["prompt_info"]["answer_choices"]
+        owners = verbalizer_labels(choices)
+    except (KeyError, TypeError, AttributeError):
+        raise FuteError(f"{path}: no prompt_info.answer_choices; a file in the original's layout needs them") from None
+    if set(choices) != set(labels):
+        raise FuteError(f"{path}: answer_choices name labels {sorted(choices)}, not the {genre} labels {list(labels)}")
+    rows = []
+    for position, result in enumerate(content["results"]):
+        where = f"{path} result {position}"
+        try:
+            word_scores = result["token_info"]["word_scores"]
+            index, answer, ppl = result["data_id"], result["data_entry"]["answer"], result["prompt_ppl"]
+        except (KeyError, TypeError) as err:
+            raise FuteError(f"{where} lacks {err}; the file is neither this project's layout nor the "
+                            f"original's") from None
+        if len(word_scores) != len(owners):
+            raise FuteError(f"{where}: {len(word_scores)} word_scores for {len(owners)} "
+                            f"verbalizers in answer_choices; the file is inconsistent")
+        view = label_distribution(word_scores, owners, labels)
+        gold = label_index(spec, answer, str(path), index)
+        if gold is None:
+            raise FuteError(f"{where}: no gold label; prompt selection needs labelled examples")
+        rows.append((int(index), view["normalized_prob"], view["normalized_pred"],
+                     labels.index(spec.labels[gold]), ppl))
+    return rows

@@ -1,0 +1,87 @@
+"""Where a sweep or the demo puts each artifact, under one result folder: the one function per kind.
+
+    finetune/<d>_ckpt/, finetune/<d>_score.json                    the LM fine-tuned on d
+    finetune/transfer/<s>__<t>_ckpt/, .../<s>__<t>_score.json      the LM fine-tuned on s, then on t
+    emb/<method>/<d>_dte.npy                                       dataset task embedding (DTE) of d
+    emb/<method>/<d>_mte.npy                                       MTE of the LM fine-tuned on d
+    emb/<method>/<llm>_<g>_p<k>_mte.npy                            MTE of the LLM under prompt k, genre g
+    llm/<llm>/<d>_p<k>.json                                        LLM inference on d with prompt k
+    llm_te/<g>_x.jsonl, llm_te/<llm>_<g>_p<k>.jsonl                x' of genre g; the LLM's answers y'
+    selection/<llm>_<d>.json                                       prompt-selection baseline scores
+    eval/<table>.{md,csv,json}, eval/plots/                        tables and plots
+
+<method> is an id of configs/methods.py; <llm> is configs.models.model_slug of the LLM's name.
+Every output X.ext gets X.record.json beside it (a checkpoint: fute_record.json inside). The
+names only place files: what a file is, readers learn from its record.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from configs.models import model_slug
+
+
+@dataclass(frozen=True)
+class ResultLayout:
+    """The artifact paths under one result folder `root`."""
+
+    root: Path
+
+    def checkpoint(self, dataset: str, source: str | None = None) -> Path:
+        """The fine-tuned LM (a folder): on `dataset`, or on `source` then `dataset`."""
+        return self._finetune(dataset, source, "_ckpt")
+
+    def score(self, dataset: str, source: str | None = None) -> Path:
+        """Its dev scores (JSON)."""
+        return self._finetune(dataset, source, "_score.json")
+
+    def finetune_dir(self) -> Path:
+        """Every fine-tuning run (the transfer table's --score_dir)."""
+        return self.root / "finetune"
+
+    def _finetune(self, dataset: str, source: str | None, suffix: str) -> Path:
+        if source is None:
+            return self.finetune_dir() / f"{dataset}{suffix}"
+        return self.finetune_dir() / "transfer" / f"{source}__{dataset}{suffix}"
+
+    def embeddings(self) -> Path:
+        return self.root / "emb"
+
+    def dte(self, method: str, dataset: str) -> Path:
+        return self.embeddings() / method / f"{dataset}_dte.npy"
+
+    def mte(self, method: str, dataset: str) -> Path:
+        """The MTE of the LM fine-tuned on `dataset`."""
+        return self.embeddings() / method / f"{dataset}_mte.npy"
+
+    def llm_mte(self, method: str, llm: str, genre: str, prompt: int) -> Path:
+        return self.embeddings() / method / f"{model_slug(llm)}_{genre}_p{prompt}_mte.npy"
+
+    def inference_dir(self) -> Path:
+        return self.root / "llm"
+
+    def inference(self, llm: str, dataset: str, prompt: int) -> Path:
+        return self.inference_dir() / model_slug(llm) / f"{dataset}_p{prompt}.json"
+
+    def llm_inputs(self, genre: str) -> Path:
+        """x' of a genre, for the LLMs to answer."""
+        return self.root / "llm_te" / f"{genre}_x.jsonl"
+
+    def llm_answers(self, llm: str, genre: str, prompt: int) -> Path:
+        """y': the LLM's answers to x' under a prompt."""
+        return self.root / "llm_te" / f"{model_slug(llm)}_{genre}_p{prompt}.jsonl"
+
+    def selection_dir(self) -> Path:
+        return self.root / "selection"
+
+    def selection(self, llm: str, dataset: str) -> Path:
+        return self.selection_dir() / f"{model_slug(llm)}_{dataset}.json"
+
+    def table(self, name: str) -> Path:
+        """The stem of a table (transfer, prompt, space): <stem>.md, .csv, .json."""
+        return self.root / "eval" / name
+
+    def plot(self, name: str) -> Path:
+        """The stem of a set of plots."""
+        return self.root / "eval" / "plots" / name

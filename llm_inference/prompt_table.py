@@ -1,0 +1,173 @@
+"""The prompt-selection table (the paper's second) from the files of earlier steps.
+
+Truth: per (LLM, dataset), the 13 inference files and each prompt's actual task metric
+(llm_inference/selection_files.py). Each method scores the 13 prompts:
+
+- a baseline (MI, LocalE, ..., SPELL) by its score file from run_prompt_selection_baselines.py.
+  A score file counts only if it was computed from the very inference files found here: its
+  record's inputs_sha256 must equal their fingerprint (selection_files.PromptSet.fingerprint);
+  two files for one (LLM, dataset), or none, are errors.
+- FUTE by cos(MTE of the LLM under prompt p, DTE of the dataset), one method (prefix-fute,
+  fim-fute, ...) at a time; the LLM may be named by alias or hub id on either side.
+
+llm_inference/selection_eval.py turns the scores into Performance, Rate and NDCG.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from configs.methods import method_order, paper_name
+from configs.models import same_model
+from data_utils.artifacts.embeddings import (CosineCache, Embedding, check_same_dim, find_embedding, load_embeddings,
+                                             the_only)
+from data_utils.errors import FuteError
+from data_utils.io import read_json
+from data_utils.metrics import NdcgSettings
+from llm_inference import selection_eval, selection_files
+from llm_inference.selection_files import PromptSet
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (LLM, dataset)
+
+
+@dataclass
+class PromptTable:
+    """Every (LLM, dataset) evaluated, the averages per LLM and genre, and where each method's scores came from."""
+
+    prompt_sets: list[PromptSet]
+    evaluations: list[selection_eval.DatasetEvaluation]
+    summary: dict
+    sources: dict[Key, dict[str, object]]
+    fute_methods: list[str]
+    ndcg: NdcgSettings
+
+    @property
+    def order(self) -> list[str]:
+        return [*selection_eval.BASELINE_NAMES, *method_order(self.fute_methods)]
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {**selection_eval.BASELINE_NAMES, **{m: paper_name(m) for m in self.fute_methods}}
+
+    def summary_markdown(self) -> str:
+        return selection_eval.summary_markdown(self.summary, self.order, self.names)
+
+    def markdown(self) -> str:
+        parts = ["# Prompt selection", "",
+                 "Performance: the task metric (SA accuracy, NLI macro-F1) of the selected prompt; Rate: Performance / "
+                 f"the best prompt's; {self.ndcg.describe('all prompts')} of the method's ranking. In percent, "
+                 "averaged over each genre's datasets (their number per LLM in the *datasets averaged* rows).", "",
+                 self.summary_markdown()]
+        for e in self.evaluations:
+            parts += [f"## {e.model} on {e.dataset} ({e.metric}; best prompt(s) {', '.join(map(str, e.best_prompts))})",
+                      "", "| method | selected | Performance | Rate | NDCG |", "|---|---|---|---|---|"]
+            for method in [m for m in self.order if m in e.methods]:
+                r = e.methods[method]
+                parts.append(f"| {self.names.get(method, method)} | {r.selected} | {100 * r.performance:.1f} | "
+                             f"{100 * r.rate:.1f} | {100 * r.ndcg:.1f} |")
+            parts.append("")
+        return "\n".join(parts)
+
+    def csv(self) -> str:
+        return selection_eval.summary_csv(self.summary, self.order, self.names)
+
+    def to_json(self) -> dict:
+        return {**self.ndcg.to_json(), "summary": self.summary,
+                "datasets": [{**e.to_json(), "inference_files": [str(run.path) for run in s.runs],
+                              "score_sources": self.sources[s.model, s.dataset]}
+                             for e, s in zip(self.evaluations, self.prompt_sets)]}
+
+
+def build_prompt_table(inference_dir: str | Path, baseline_scores: str | None, emb_dir: str | Path | None,
+                       fute_methods: Sequence[str] | None, ndcg: NdcgSettings) -> PromptTable:
+    """Per (LLM, dataset): each method's selected prompt, Performance, Rate, NDCG; averages per LLM and genre."""
+    if baseline_scores is None and emb_dir is None:
+        raise FuteError("nothing to evaluate: pass --baseline_scores, --emb_dir or both")
+    prompt_sets = selection_files.find_prompt_sets(inference_dir)
+    scores: dict[Key, dict[str, list[float]]] = {(s.model, s.dataset): {} for s in prompt_sets}
+    sources: dict[Key, dict[str, object]] = {key: {} for key in scores}
+    if baseline_scores is not None:
+        add_baseline_scores(scores, sources, prompt_sets, baseline_scores)
+    methods: list[str] = []
+    if emb_dir is not None:
+        methods = add_fute_scores(scores, sources, prompt_sets, emb_dir, fute_methods)
+    evaluations = [selection_eval.evaluate_dataset(s.model, s.dataset, s.genre, s.metric, s.performance(),
+                                                   scores[s.model, s.dataset], ndcg) for s in prompt_sets]
+    return PromptTable(prompt_sets, evaluations, selection_eval.summarise(evaluations), sources, methods, ndcg)
+
+
+def baseline_files(spec: str) -> list[Path]:
+    """--baseline_scores: a folder (every JSON under it) or comma-separated files."""
+    if Path(spec).is_dir():
+        return sorted(Path(spec).rglob("*.json"))
+    paths = [Path(item.strip()) for item in spec.split(",") if item.strip()]
+    for path in paths:
+        if not path.is_file():
+            raise FuteError(f"--baseline_scores: {path} is neither a folder nor a file")
+    return paths
+
+
+def add_baseline_scores(scores: dict[Key, dict], sources: dict[Key, dict], prompt_sets: Sequence[PromptSet],
+                        spec: str) -> None:
+    """scores[(model, dataset)][key] = the baseline's 13 scores, from the score files that match the prompt sets."""
+    fingerprints = {(s.model, s.dataset): s.fingerprint() for s in prompt_sets}
+    found: dict[Key, Path] = {}
+    for path in baseline_files(spec):
+        content = read_json(path)
+        record = content.get("record") if isinstance(content, dict) else None
+        if not isinstance(record, dict) or not {"model", "dataset"} <= record.keys():
+            continue  # not a baseline score file (a record, an inference file, ...)
+        key = (str(record["model"]), str(record["dataset"]))
+        if key not in scores:
+            logger.warning("%s: scores of %s on %s, which have no inference files in --inference_dir; ignored",
+                           path, *key)
+            continue
+        if key in found:
+            raise FuteError(f"two baseline score files for {key[0]} on {key[1]}: {found[key]} and {path}; keep one")
+        if record.get("inputs_sha256") != fingerprints[key]:
+            raise FuteError(f"{path} was not computed from the inference files of {key[0]} on {key[1]} in "
+                            f"--inference_dir (their fingerprint differs from its record's inputs_sha256); re-run "
+                            f"run_prompt_selection_baselines.py on them")
+        found[key] = path
+        for method in selection_eval.BASELINE_NAMES:
+            if method in content:
+                scores[key][method] = content[method]
+                sources[key][method] = str(path)
+    missing = sorted(set(scores) - set(found))
+    if missing:
+        listed = ", ".join(f"{model} on {dataset}" for model, dataset in missing)
+        raise FuteError(f"no baseline scores for {listed} in {spec}; run run_prompt_selection_baselines.py for them")
+
+
+def add_fute_scores(scores: dict[Key, dict], sources: dict[Key, dict], prompt_sets: Sequence[PromptSet],
+                    emb_dir: str | Path, methods: Sequence[str] | None) -> list[str]:
+    """scores[(model, dataset)][method] = [cos(MTE of model + prompt p, DTE of dataset) for p in 0..12]."""
+    embeddings = load_embeddings(emb_dir)
+    cache = CosineCache()  # an LLM's 13 MTEs serve every dataset of the genre: one norm each
+    methods = list(methods or sorted({e.method for e in embeddings if e.info.llm}))
+    if not methods:
+        raise FuteError(f"no LLM + prompt MTEs (run_task_emb.py --llm_mode True) under {emb_dir}; check --emb_dir")
+    for s in prompt_sets:
+        for method in methods:
+            dte = find_embedding(embeddings, method, "DTE", s.dataset, emb_dir, "--fute_methods")
+            mtes = [llm_mte(embeddings, method, s.model, p, s.genre, emb_dir) for p in range(len(s.runs))]
+            check_same_dim([dte, *mtes], f"method {method}")
+            scores[s.model, s.dataset][method] = [cache.cosine(mte, dte) for mte in mtes]
+            sources[s.model, s.dataset][method] = {"dte": str(dte.path), "mtes": [str(mte.path) for mte in mtes]}
+    return methods
+
+
+def llm_mte(embeddings: Sequence[Embedding], method: str, model: str, prompt: int, genre: str,
+            emb_dir: str | Path) -> Embedding:
+    """The MTE of (LLM, prompt) for the genre, by its record; missing or ambiguous is an error."""
+    found = [e for e in embeddings if e.method == method and e.info.llm and e.task == genre
+             and e.info.prompt == prompt and e.info.model is not None and same_model(e.info.model, model)]
+    return the_only(found,
+                    missing=f"missing embedding: no {genre} MTE of method {method} for LLM {model} prompt "
+                            f"{prompt} in {emb_dir}; compute it with run_task_emb.py --llm_mode True "
+                            f"--task_type {genre}",
+                    what=f"{genre} MTEs of method {method} for LLM {model} prompt {prompt}")

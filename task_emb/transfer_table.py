@@ -1,0 +1,153 @@
+"""The transferability table (the paper's first) from the files of earlier steps.
+
+Truth: the transfer score of every (source, target) pair among the chosen tasks, from the
+fine-tuning runs. Predictions: per embedding method, cos(source embedding of s, DTE of t),
+where the source embedding is the MTE of the model fine-tuned on s for a FUTE method and
+the DTE of s for a baseline (what the method's record says, configs/methods.py); DataSize
+ranks by training-set size. task_emb/transfer_eval.py ranks and scores each target.
+
+Missing pairs are an error unless allowed: a target ranked over fewer sources than the
+others would get a smaller, easier candidate pool without anyone noticing.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from configs.methods import METHODS_BY_ID
+from data_utils.artifacts import scores
+from data_utils.artifacts.embeddings import CosineCache, Embedding, check_same_dim, find_embedding, load_embeddings
+from data_utils.errors import FuteError
+from data_utils.metrics import NdcgSettings
+from task_emb import transfer_eval
+from task_emb.transfer_eval import DATASIZE, TargetResult
+
+logger = logging.getLogger(__name__)
+
+Table = dict[str, dict[str, float]]  # [target][source] -> value
+
+
+@dataclass
+class TransferTable:
+    """Every method's results (scope -> target -> TargetResult) and summary, with the target classes."""
+
+    classes: dict[str, str]
+    results: dict[str, dict[str, dict[str, TargetResult]]]
+    summaries: dict[str, dict[str, dict[str, dict]]]
+    ndcg: NdcgSettings
+
+    def summary_markdown(self) -> str:
+        return transfer_eval.summary_markdown(self.summaries)
+
+    def markdown(self) -> str:
+        parts = ["# Transferability", "",
+                 f"ρ: rank of the truly best source (lower is better). {self.ndcg.describe('all ranks')}, in percent.",
+                 "", self.summary_markdown()]
+        parts += [transfer_eval.targets_markdown(method, self.results[method])
+                  for method in transfer_eval.row_order(list(self.results))]
+        return "\n".join(parts)
+
+    def csv(self) -> str:
+        return transfer_eval.summary_csv(self.summaries)
+
+    def to_json(self) -> dict:
+        return {**self.ndcg.to_json(), "classes": self.classes, "summary": self.summaries,
+                "targets": {method: {scope: {t: r.to_json() for t, r in by_target.items()}
+                                     for scope, by_target in result.items()}
+                            for method, result in self.results.items()}}
+
+
+def build_transfer_table(emb_dir: str | Path, score_dir: str | Path, tasks: Sequence[str] | None,
+                         methods: Sequence[str] | None, datasize: bool, allow_missing_pairs: bool,
+                         ndcg: NdcgSettings) -> TransferTable:
+    """Read scores and embeddings, rank the sources of each target per method, score the rankings."""
+    runs = scores.load_finetune_runs(score_dir)
+    truth, tasks = restrict(scores.transfer_scores(runs), tasks, score_dir, allow_missing_pairs)
+    classes = {task: scores.task_class(task) for task in tasks}
+    pairs = {target: sorted(sources) for target, sources in truth.items()}
+
+    embeddings = load_embeddings(emb_dir)
+    methods = list(methods or default_methods(embeddings, tasks, emb_dir))
+    predicted = {method: similarity_table(embeddings, method, pairs, emb_dir) for method in methods}
+    if datasize:
+        predicted[DATASIZE] = datasize_table(scores.train_sizes(runs), pairs, score_dir)
+
+    results = {method: transfer_eval.evaluate_method(table, truth, classes, ndcg.gain, ndcg.k, ndcg.scale)
+               for method, table in predicted.items()}
+    summaries = {method: transfer_eval.summarise(result) for method, result in results.items()}
+    return TransferTable(classes, results, summaries, ndcg)
+
+
+def restrict(truth: Table, tasks: Sequence[str] | None, score_dir: str | Path,
+             allow_missing: bool) -> tuple[Table, list[str]]:
+    """The transfer scores among `tasks` (default: every dataset in them), and the tasks.
+
+    A listed task with no score at all is an error; so is a missing (source, target) pair
+    among the tasks, unless allow_missing (then a warning lists them).
+    """
+    if tasks is None:
+        tasks = sorted({t for t in truth} | {s for row in truth.values() for s in row})
+    kept = {t: {s: v for s, v in truth[t].items() if s in tasks and s != t} for t in tasks if t in truth}
+    kept = {t: row for t, row in kept.items() if row}
+    involved = set(kept) | {s for row in kept.values() for s in row}
+    for task in tasks:
+        if task not in involved:
+            raise FuteError(f"no transfer score involves {task} (as source or target) among --tasks in {score_dir}; "
+                            f"run the transfer fine-tuning or drop {task} from --tasks")
+    missing = {t: [s for s in sorted(tasks) if s != t and s not in kept.get(t, {})] for t in sorted(tasks)}
+    missing = {t: sources for t, sources in missing.items() if sources}
+    if missing:
+        count = sum(len(sources) for sources in missing.values())
+        listed = "; ".join(f"{t} from {', '.join(sources)}" for t, sources in missing.items())
+        if not allow_missing:
+            raise FuteError(f"{count} transfer pair(s) among the tasks have no score in {score_dir}: {listed}; run "
+                            f"them, drop tasks with --tasks, or pass --allow_missing_pairs True to rank each target "
+                            f"over the sources it has")
+        logger.warning("%d transfer pair(s) have no score, so those targets are ranked over fewer sources: %s",
+                       count, listed)
+    return kept, sorted(tasks)
+
+
+def default_methods(embeddings: Sequence[Embedding], tasks: Sequence[str], emb_dir: str | Path) -> list[str]:
+    """Every method with a DTE of at least one task; the others (e.g. LLM-only embeddings) are skipped."""
+    methods = sorted({e.method for e in embeddings})
+    chosen = sorted({e.method for e in embeddings if e.kind == "DTE" and e.task in tasks})
+    skipped = [m for m in methods if m not in chosen]
+    if skipped:
+        logger.warning("methods with no DTE of any of the tasks in %s are skipped: %s (choose with --methods)",
+                       emb_dir, ", ".join(skipped))
+    if not chosen:
+        raise FuteError(f"no DTE of any of the tasks {', '.join(tasks)} in {emb_dir}; check --emb_dir and --tasks")
+    return chosen
+
+
+def source_kind(method: str, embeddings: Sequence[Embedding]) -> str:
+    """MTE for a FUTE method (the model fine-tuned on s against the DTE of t), DTE for a baseline; a method
+    configs/methods.py does not list is what its records say."""
+    known = METHODS_BY_ID.get(method)
+    fute = {known.fute} if known else {e.info.fute for e in embeddings if e.method == method}
+    if len(fute) != 1:
+        raise FuteError(f"the records of method {method} disagree on whether it is a FUTE method; keep one kind")
+    return "MTE" if fute.pop() else "DTE"
+
+
+def similarity_table(embeddings: Sequence[Embedding], method: str, pairs: dict[str, Sequence[str]],
+                     folder: str | Path) -> Table:
+    """predicted[t][s] = cosine(source embedding of s, DTE of t) for every target t and its sources s."""
+    kind = source_kind(method, embeddings)
+    targets = {t: find_embedding(embeddings, method, "DTE", t, folder) for t in pairs}
+    sources = {s: find_embedding(embeddings, method, kind, s, folder) for srcs in pairs.values() for s in srcs}
+    check_same_dim([*targets.values(), *sources.values()], f"method {method}")
+    cache = CosineCache()
+    return {t: {s: cache.cosine(sources[s], targets[t]) for s in srcs} for t, srcs in pairs.items()}
+
+
+def datasize_table(sizes: dict[str, int], pairs: dict[str, Sequence[str]], score_dir: str | Path) -> Table:
+    """predicted[t][s] = training-set size of s (bigger = predicted better)."""
+    for source in sorted({s for sources in pairs.values() for s in sources}):
+        if source not in sizes:
+            raise FuteError(f"DataSize needs the plain fine-tuning run of {source} (no --load_path) in {score_dir}; "
+                            f"run it or pass --datasize False")
+    return {t: {s: float(sizes[s]) for s in sources} for t, sources in pairs.items()}

@@ -1,0 +1,92 @@
+"""The artifacts that pass between stages: one writer and one reader each, older records still read, and
+reading results (both tables) without loading torch."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from configs.methods import METHODS, method_of
+from data_utils.artifacts.embeddings import EmbeddingInfo, read_embedding, write_embedding
+from data_utils.artifacts.llm_outputs import label_distribution
+from data_utils.errors import FuteError
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_an_older_record_reads_as_the_record_written_today(tmp_path):
+    """Records written before the typed entry (task "<llm>:p<k>", the rest in the run's config) give the same info."""
+    vector = np.arange(1, 5, dtype=np.float32)
+    info = EmbeddingInfo(method="prefix-fute", family="prefix", fute=True, kind="MTE", task="nli", model="llama-13b",
+                         llm=True, prompt=7, surrogate="t5-base", seed=3, dim=4)
+    config = {"llm_mode": True, "task_type": "nli", "prompt_number": 7, "lm_model_name": "llama-13b",
+              "llm_model": "llama-13b", "task_emb_type": "prefix", "is_baseline": False,
+              "task_emb_model_lm_name": "t5-base", "seed": 3}
+    write_embedding(tmp_path / "new.npy", vector, info, {"command": "run_task_emb.py", "config": config})
+    np.save(tmp_path / "old.npy", vector)
+    (tmp_path / "old.record.json").write_text(json.dumps({"command": "run_task_emb.py", "config": config,
+        "embedding": {"task": "llama-13b:p7", "kind": "MTE", "method": "prefix-fute", "dim": 4, "dtype": "float32"}}))
+    assert read_embedding(tmp_path / "old.npy").info == read_embedding(tmp_path / "new.npy").info == info
+    assert info.label == "llama-13b:p7"
+    # An older DTE and an LM's MTE: the dataset is the task, a DTE describes no model.
+    for kind, model in (("DTE", None), ("MTE", "bert-base-uncased")):
+        np.save(tmp_path / f"{kind}.npy", vector)
+        (tmp_path / f"{kind}.record.json").write_text(json.dumps({"config": {
+            "llm_mode": False, "lm_model_name": "bert-base-uncased", "task_emb_type": "fim", "is_baseline": False,
+            "task_emb_model_lm_name": "t5-base", "seed": 42},
+            "embedding": {"task": "mrpc", "kind": kind, "method": "fim-fute", "dim": 4}}))
+        read = read_embedding(tmp_path / f"{kind}.npy").info
+        assert (read.task, read.model, read.llm, read.family, read.fute) == ("mrpc", model, False, "fim", True)
+
+
+def test_the_writer_refuses_a_vector_its_info_does_not_describe(tmp_path):
+    info = EmbeddingInfo(method="textemb", family="text", fute=False, kind="DTE", task="cb", model=None, llm=False,
+                         prompt=None, surrogate="t5-base", seed=42, dim=3)
+    with pytest.raises(ValueError, match="does not match"):
+        write_embedding(tmp_path / "x.npy", np.zeros(4, dtype=np.float32), info, {})
+    assert not (tmp_path / "x.npy").exists()
+
+
+def test_each_family_and_schedule_has_one_method():
+    assert method_of("prefix", fute=True).id == "prefix-fute" and method_of("fim", fute=False).id == "fim-baseline"
+    assert method_of("text", fute=True) == method_of("text", fute=False)  # TextEmb trains nothing: one method
+    assert len({(m.family, m.fute) for m in METHODS}) == len(METHODS)
+    with pytest.raises(KeyError):
+        method_of("lora", fute=True)
+
+
+def test_label_distribution_is_max_per_label_then_softmax():
+    view = label_distribution([0.5, 2.0, -1.0, 1.0], ["positive", "positive", "negative", "negative"],
+                              ("negative", "positive"))
+    expected = np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum()
+    assert view["label_scores"] == [1.0, 2.0] and view["normalized_prob"] == pytest.approx(expected.tolist())
+    assert view["normalized_pred"] == 1
+    with pytest.raises(FuteError, match="no verbalizer score for label"):
+        label_distribution([0.1], ["positive"], ("negative", "positive"))
+
+
+def test_building_both_tables_does_not_import_torch(tmp_path):
+    """run_eval.py transfer and prompt read JSON and .npy files only: the check runs in a fresh interpreter."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import run_eval
+from data_utils.errors import FuteError
+for argv in (["transfer", "--emb_dir", {str(tmp_path)!r}, "--score_dir", {str(tmp_path)!r}, "--save_path", "x"],
+             ["prompt", "--inference_dir", {str(tmp_path)!r}, "--emb_dir", {str(tmp_path)!r}, "--save_path", "x"]):
+    try:
+        run_eval.main(argv)
+    except FuteError:
+        pass  # an empty folder: what matters is what was imported on the way
+loaded = sorted(name for name in ("torch", "transformers") if name in sys.modules)
+print("loaded:", ",".join(loaded))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("loaded:"), result.stdout
