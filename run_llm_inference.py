@@ -38,6 +38,7 @@ from typing import Any
 from tqdm import tqdm
 
 from data_utils import cli
+from data_utils.artifacts.llm_outputs import inference_output
 from data_utils.errors import FuteError
 from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
 from data_utils.metrics import compute_metrics
@@ -116,23 +117,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     # Assemble the output in data order, with the summary metrics.
     results = [_strip_identity(done[example["data_index"]]) for example in examples]
-    output = {
-        "prompt_index": prompt.number,
-        "prompt_info": prompt_info(prompt),
-        "task": spec.llm_genre,
-        "dataset": spec.name,
-        "model": args.model,
-        "bit": args.bit,
-        "verbalizer_tokens": args.verbalizer_tokens,
-        "chat_template": template.record(),
-        "chat_template_sha256": template.sha256,
-        "seed": args.seed,
-        "variant": None,
-        "cot": prompt.is_cot,
-        **cot_identity,
-        "summary": _summary(results, prompt.labels),
-        "results": results,
-    }
+    summary = _summary(results, prompt.labels)
+    output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
+                              results)
     write_json(save_path, output)
     write_json(save_path.with_suffix(".record.json"), run_record({**vars(args), "device": str(device)}, argv, __file__))
     log.path.unlink(missing_ok=True)

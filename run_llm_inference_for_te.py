@@ -50,6 +50,7 @@ from tqdm import tqdm
 
 from configs.datasets import GENRES
 from data_utils import cli
+from data_utils.artifacts.llm_outputs import answer_line
 from data_utils.io import run_record, write_json
 from llm_inference.data import read_model_inputs
 from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer, load_llm_model
@@ -121,10 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return len(pending)
 
 
-def _line(example: dict[str, Any], score, prompt, constant: dict[str, Any]) -> dict[str, Any]:
-    record = example_record(example, score, label_distribution(score.word_scores, prompt))
+def _line(example: dict[str, Any], score, prompt, settings: dict[str, Any]) -> dict[str, Any]:
+    result = example_record(example, score, label_distribution(score.word_scores, prompt))
     inputs = {key: value for key, value in example["inputs"].items() if key != "data_index"}
-    return {**constant, "data_index": example["data_index"], **inputs, **record}
+    return answer_line(settings, example["data_index"], inputs, result)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from configs.models import MODEL_ALIASES
+from configs.models import alias_of
 from data_utils import cli
 from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
 from llm_inference import prompt_selection as ps
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 def _self_select(prompts: PromptSet, args: argparse.Namespace) -> dict[str, Any]:
     """{"model", "order_file", "order"} for Self-Select, or {"model", "reason"} when it is skipped."""
-    model = args.self_select_model or _alias(prompts.model)
+    model = args.self_select_model or alias_of(prompts.model)
     if args.self_select_order_file is None:
         known = [key for key in read_json(ps.DEFAULT_SELF_SELECT_ORDERS) if not key.startswith("_")]
         if model not in known:
@@ -127,11 +127,6 @@ def _self_select(prompts: PromptSet, args: argparse.Namespace) -> dict[str, Any]
     order = ps.load_self_select_order(model, prompts.genre, prompts.dataset, args.self_select_order_file)
     return {"model": model, "order_file": str(args.self_select_order_file or ps.DEFAULT_SELF_SELECT_ORDERS),
             "order": order}
-
-
-def _alias(model: str) -> str:
-    """The alias of a hub id in configs/models.py (the files may name the LLM either way)."""
-    return next((alias for alias, hub_id in MODEL_ALIASES.items() if hub_id == model), model)
 
 
 if __name__ == "__main__":

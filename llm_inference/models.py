@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from jinja2 import TemplateError
 
-from configs.models import MODEL_ALIASES, PINNED_CHAT_TEMPLATES
+from configs.models import MODEL_ALIASES, PINNED_CHAT_TEMPLATES, hub_id
 from data_utils import cli
 from data_utils.errors import FuteError
 from data_utils.hf_compat import load_pretrained
@@ -64,7 +64,7 @@ class ModelSource:
 
 def resolve_model(name: str) -> ModelSource:
     """An alias -> its hub id; a path ending in .gguf -> (its folder, its file name); else unchanged."""
-    name = MODEL_ALIASES.get(name, name)
+    name = hub_id(name)
     if name.lower().endswith(".gguf"):
         path = Path(name).expanduser()
         if not path.is_file():

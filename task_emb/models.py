@@ -18,7 +18,7 @@ from transformers import (AutoConfig, AutoModel, AutoModelForQuestionAnswering, 
                           AutoTokenizer)
 
 from configs.datasets import DatasetSpec
-from configs.models import MODEL_ALIASES
+from configs.models import hub_id
 from data_utils.errors import FuteError
 from data_utils.hf_compat import load_pretrained
 from data_utils.io import read_json
@@ -39,7 +39,7 @@ RECORD_NAME = "fute_record.json"
 def resolve_model_name(name: str) -> str:
     """What `from_pretrained` reads for a model name: an alias's hub id, the `hf_checkpoint/` of a
     checkpoint folder this project wrote (a --model_save_path), or the name unchanged."""
-    name = MODEL_ALIASES.get(name, name)
+    name = hub_id(name)
     if (Path(name) / HF_SUBDIR / "config.json").is_file():
         return str(Path(name) / HF_SUBDIR)
     return name

@@ -80,10 +80,11 @@ def verbalizer_labels(answer_choices: dict[str, Sequence[str]]) -> list[str]:
 # ---------------------------------------------------------------- y' lines
 
 
-def answer_line(identity: dict[str, Any], settings: dict[str, Any], data_index: int, inputs: dict[str, Any],
+def answer_line(settings: dict[str, Any], data_index: int, inputs: dict[str, Any],
                 result: dict[str, Any]) -> dict[str, Any]:
-    """One y' line: the run's identity and settings, the x' line's index and text fields, the result."""
-    return {**identity, **settings, "data_index": data_index, **inputs, **result}
+    """One y' line, less the run's identity that the result log puts first (llm_inference.records.ResultLog):
+    the run's settings, the x' line's index and text fields, the scored result."""
+    return {**settings, "data_index": data_index, **inputs, **result}
 
 
 @dataclass(frozen=True)
