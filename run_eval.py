@@ -14,7 +14,7 @@ Examples:
     python run_eval.py space --emb_dir=./result/emb --save_path=./result/eval/space
     python run_eval.py plot --emb_dir=./result/emb --method=prefix-fute --save_path=./result/eval/prefix_fute
 
-Every table writes <stem>.md, <stem>.csv and <stem>.json (with the run record); the logic is in
+Each table writes <stem>.md, .csv, .json (led by the run record). This script only wires: the logic is in
 task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py and task_emb/plots.py.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ def add_transfer_args(parser: argparse.ArgumentParser) -> None:
 
 def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     table = build_transfer_table(args.emb_dir, args.score_dir, args.tasks, args.methods, args.datasize,
-                                 args.allow_missing_pairs, _ndcg(args))
+                                 args.allow_missing_pairs, NdcgSettings(args.ndcg_gain, args.ndcg_k, args.ndcg_scale))
     return _write_table(args, argv, "transfer table", table)
 
 
@@ -100,8 +100,8 @@ def add_prompt_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
-    table = build_prompt_table(args.inference_dir, args.baseline_scores, args.emb_dir, args.fute_methods,
-                               _ndcg(args))
+    ndcg = NdcgSettings(args.ndcg_gain, args.ndcg_k, args.ndcg_scale)
+    table = build_prompt_table(args.inference_dir, args.baseline_scores, args.emb_dir, args.fute_methods, ndcg)
     return _write_table(args, argv, "prompt-selection table", table)
 
 
@@ -152,10 +152,6 @@ def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, 
     return paths
 
 
-def _ndcg(args: argparse.Namespace) -> NdcgSettings:
-    return NdcgSettings(args.ndcg_gain, args.ndcg_k, args.ndcg_scale)
-
-
 def _write_table(args: argparse.Namespace, argv: Sequence[str] | None, what: str, table) -> dict:
     """<stem>.md, <stem>.csv and <stem>.json (led by the run record); returns the JSON report."""
     stem = output_stem(args.save_path)
@@ -194,7 +190,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None):
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     cli.start(args)  # no torch work here: this applies --log_level and --seed
     return SUBCOMMANDS[args.subcommand][2](args, argv)
 
