@@ -23,7 +23,7 @@ import numpy as np
 
 from configs.datasets import TASK_TYPES
 from configs.hparams import UNSUP_POOL
-from configs.methods import FAMILIES, method_of
+from configs.methods import FAMILIES_BY_NAME, method_of
 from data_utils import cli
 from data_utils.errors import FuteError
 from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
@@ -35,6 +35,7 @@ from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_exclu
 from task_emb import pipeline
 from task_emb.fim import FIM_ESTIMATORS
 from task_emb.models import load_tokenizer, resolve_checkpoint
+from task_emb.surrogate import LearnOptions
 from task_emb.targets import SOFT_LABEL_LOSSES
 
 logger = logging.getLogger("run_task_emb")
@@ -51,7 +52,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="cr (classification/regression), qa (extractive QA), sa / nli (LLM task genres)")
     p.add_argument("--input_type", required=True, choices=("data", "model"),
                    help="data: a labelled dataset (DTE); model: a model's outputs on x' (MTE)")
-    p.add_argument("--task_emb_type", required=True, choices=FAMILIES,
+    p.add_argument("--task_emb_type", required=True, choices=tuple(FAMILIES_BY_NAME),
                    help="prefix (TuPaTE-style), fim (TaskEmb-style), or text (the TextEmb baseline: mean final "
                         "hidden state of the surrogate over the dataset; data input only)")
     p.add_argument("--to_train_dataset", default=None,
@@ -138,14 +139,13 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     if args.generate_model_data_only:
         return generate_model_inputs(args, argv)
 
-    # Hyper-parameters: the table of docs/method.md section 4, flags win (TextEmb reads the data like a DTE).
+    # Hyper-parameters: the family's defaults (configs/methods.py), flags win.
     input_kind = "llm" if args.llm_mode else args.input_type
-    method = "fim" if args.task_emb_type == "text" else args.task_emb_type
-    hp = pipeline.hyper_parameters(input_kind, args.task_type, method, args.is_baseline, {
+    hp = pipeline.hyper_parameters(input_kind, args.task_type, args.task_emb_type, args.is_baseline, {
         "learning_rate": args.learning_rate, "max_epochs": args.max_epochs, "batch_size": args.batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps, "max_len": args.max_len})
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
-    micro_batch = hp["batch_size"] // hp["gradient_accumulation_steps"]
+    micro_batch = hp["micro_batch_size"]
 
     # Training data for the surrogate.
     if input_kind == "data":
@@ -168,13 +168,10 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
 
     # Learn the embedding on the surrogate and save it with its record.
     embedding_method = method_of(args.task_emb_type, fute=not args.is_baseline)
-    if args.task_emb_type == "text":
-        embedding = pipeline.text_embedding(args.task_emb_model_lm_name, training.features, tokenizer, micro_batch,
-                                            device)
-    else:
-        embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer,
-                                             hp, device, args.seed, args.data_loader_shuffle, args.fim_estimator,
-                                             args.soft_label_loss)
+    options = LearnOptions(seed=args.seed, shuffle=args.data_loader_shuffle, fim_estimator=args.fim_estimator,
+                           soft_label_loss=args.soft_label_loss)
+    embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer, hp,
+                                         device, options)
     embedding = embedding.astype(args.save_dtype)
     info = EmbeddingInfo(method=embedding_method.id, family=embedding_method.family, fute=embedding_method.fute,
                          kind="DTE" if input_kind == "data" else "MTE", task=training.task,

@@ -55,8 +55,8 @@ from data_utils.loading import get_spec, load_examples  # noqa: E402
 from data_utils.unsup_pool import build_inputs, read_local_pool, sample_per_source, shuffle_examples  # noqa: E402
 from task_emb.fim import FIM_ESTIMATORS, fim_embedding  # noqa: E402
 from task_emb.models import load_head_model, load_tokenizer  # noqa: E402
-from task_emb.pipeline import (TrainingSet, data_training_set, hyper_parameters, make_loss,  # noqa: E402
-                               model_training_set)
+from task_emb.pipeline import data_training_set, hyper_parameters, model_training_set  # noqa: E402
+from task_emb.surrogate import TrainingSet, make_loss  # noqa: E402
 from task_emb.prefix import PrefixTaskModel  # noqa: E402
 from task_emb.trainer import TrainConfig, train  # noqa: E402
 from measure import PEAKS, measure  # noqa: E402  (benchmarks/measure.py)
@@ -76,7 +76,7 @@ def tokens_per_example(training: TrainingSet) -> float:
 # ----------------------------------------------------------------------------- the phases
 
 def surrogate(path: str, training: TrainingSet, tokenizer, prefix: bool, device: torch.device) -> torch.nn.Module:
-    """T with the head of the training set, wrapped for prefix-tuning as learn_embedding does."""
+    """T with the head of the training set, wrapped for prefix-tuning as task_emb.prefix.learn does."""
     head = training.head
     model = load_head_model(path, head.task, head.labels, head.regression, tokenizer)
     if prefix:
@@ -85,7 +85,7 @@ def surrogate(path: str, training: TrainingSet, tokenizer, prefix: bool, device:
 
 
 def one_epoch(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: dict, device: torch.device) -> None:
-    """One training epoch exactly as learn_embedding runs it (no dev evaluation)."""
+    """One training epoch exactly as task_emb.surrogate.fit_surrogate runs it (no dev evaluation)."""
     micro_batch = hp["batch_size"] // hp["gradient_accumulation_steps"]
     loader = make_loader(training.features, tokenizer, micro_batch, shuffle=False, seed=SEED)
     loss = make_loss(training.target, "bce")

@@ -32,34 +32,21 @@ PREFIX = {"prefix_len": 16, "dropout": 0.15}
 # landed next to whichever DTE stayed closest to e0, not next to their own task.
 UNDERTRAINED_PREFIX_DISPLACEMENT = 0.8
 
-# Task embeddings (run_task_emb.py), keyed by (input, task group, method, baseline):
-#   input: "data" (a labelled dataset), "model" (a fine-tuned LM on x'), "llm" (LLM y' from JSONL)
-#   task group: "cr" or "qa" ("sa"/"nli" use "cr": they are classification heads)
-#   method: "prefix" or "fim"; baseline: True = the original method's fixed schedule.
-# batch_size is the effective batch; patience=None means a fixed number of epochs.
-# gradient_accumulation_steps is the reference's default split of that batch.
-_DATA_CR = {"batch_size": 32, "max_len": 128, "gradient_accumulation_steps": 1}
-_DATA_QA = {"batch_size": 32, "max_len": 384, "gradient_accumulation_steps": 1}
-_MODEL = {"batch_size": 128, "max_epochs": 1, "patience": None}
-# LLM mode: inputs up to the surrogate's 512 positions minus the prefix's (the reference's 512 - 16).
-_LLM = {**_MODEL, "max_len": 512 - PREFIX["prefix_len"]}
-TASK_EMB = {
-    ("data", "cr", "prefix", True): {**_DATA_CR, "learning_rate": 1e-2, "max_epochs": 60, "patience": None},
-    ("data", "cr", "fim", True): {**_DATA_CR, "learning_rate": 2e-5, "max_epochs": 3, "patience": None},
-    ("data", "cr", "prefix", False): {**_DATA_CR, "learning_rate": 1e-2, "max_epochs": 120, "patience": 4},
-    ("data", "cr", "fim", False): {**_DATA_CR, "learning_rate": 2e-5, "max_epochs": 120, "patience": 4},
-    ("data", "qa", "prefix", True): {**_DATA_QA, "learning_rate": 5e-3, "max_epochs": 30, "patience": None},
-    ("data", "qa", "fim", True): {**_DATA_QA, "learning_rate": 3e-5, "max_epochs": 3, "patience": None},
-    ("data", "qa", "prefix", False): {**_DATA_QA, "learning_rate": 5e-3, "max_epochs": 60, "patience": 4},
-    ("data", "qa", "fim", False): {**_DATA_QA, "learning_rate": 3e-5, "max_epochs": 60, "patience": 4},
-    ("model", "cr", "prefix", False): {**_MODEL, "learning_rate": 1e-3, "max_len": 128, "gradient_accumulation_steps": 16},
-    ("model", "cr", "fim", False): {**_MODEL, "learning_rate": 2e-5, "max_len": 128, "gradient_accumulation_steps": 32},
-    ("model", "qa", "prefix", False): {**_MODEL, "learning_rate": 1e-3, "max_len": 384, "gradient_accumulation_steps": 16},
-    ("model", "qa", "fim", False): {**_MODEL, "learning_rate": 2e-5, "max_len": 384, "gradient_accumulation_steps": 32},
-    # LLM mode: the README's command passes --max_epochs 3; the reference's default was 1.
-    ("llm", "cr", "prefix", False): {**_LLM, "learning_rate": 1e-3, "gradient_accumulation_steps": 16},
-    ("llm", "cr", "fim", False): {**_LLM, "learning_rate": 2e-5, "gradient_accumulation_steps": 32},
+# Task embeddings (run_task_emb.py): the pieces every method's defaults share. Each method's own
+# table (learning rate, epochs, patience per input and task group) is its entry in configs/methods.py.
+# batch_size is the effective batch; gradient_accumulation_steps the reference's default split of it.
+TASK_EMB_DATA = {
+    "cr": {"batch_size": 32, "max_len": 128, "gradient_accumulation_steps": 1},
+    "qa": {"batch_size": 32, "max_len": 384, "gradient_accumulation_steps": 1},
 }
+# Model input (the MTE of a fine-tuned LM, learned from its outputs on x'): one epoch, batch 128.
+TASK_EMB_MODEL = {
+    "cr": {"batch_size": 128, "max_epochs": 1, "patience": None, "max_len": 128},
+    "qa": {"batch_size": 128, "max_epochs": 1, "patience": None, "max_len": 384},
+}
+# LLM mode: inputs up to the surrogate's 512 positions minus the prefix's (the reference's 512 - 16);
+# the README's command passes --max_epochs 3, the reference's default was 1.
+TASK_EMB_LLM = {"batch_size": 128, "max_epochs": 1, "patience": None, "max_len": 512 - PREFIX["prefix_len"]}
 
 # Unsupervised pool for model task embeddings.
 UNSUP_POOL = {"max_per_source": 1000, "seed": 42, "max_llm_lines": 10000}

@@ -1,21 +1,31 @@
-"""The task-embedding methods, one entry each: what `run_task_emb.py --task_emb_type` learns and how
-the paper's tables name the result.
+"""The task-embedding methods, as data: one entry per family, the one place a new method is registered.
 
-A method is a family (how the embedding is computed: prefix, fim or text) under a schedule:
-the original method's ("baseline": TuPaTE's and TaskEmb's fixed epochs, DTEs only) or FUTE's
-(early-stopped DTEs, and MTEs of models on the shared surrogate). Its id is what records store,
-what `--methods` takes and the folder the sweeps write it to. The entries are in the paper's
-row order.
+A family is how an embedding is computed (prefix, fim, text): the module whose `learn` function
+computes it (task_emb/<family>.py, called by task_emb.pipeline.learn_embedding), its default
+hyper-parameters, and the methods it gives, one per schedule: the original method's ("baseline":
+TuPaTE's and TaskEmb's fixed epochs, DTEs only) and FUTE's (early-stopped DTEs, and MTEs of models
+on the shared surrogate). A method's id is what records store, what --methods takes and the folder
+the sweeps write it to.
+
+Defaults are keyed by (input, task group, baseline): input "data" (a labelled dataset), "model"
+(a fine-tuned LM's outputs on x') or "llm" (an LLM's y'); task group "cr" or "qa" (the LLM genres
+sa / nli use "cr": classification heads); baseline True = the original method's schedule.
+patience None = a fixed number of epochs. Every flag given on the command line wins.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from configs.hparams import TASK_EMB_DATA, TASK_EMB_LLM, TASK_EMB_MODEL
+
+Defaults = Mapping[tuple[str, str, bool], Mapping[str, object]]
 
 
 @dataclass(frozen=True)
 class EmbeddingMethod:
-    """id: in records, --methods and folder names; family: --task_emb_type; fute: FUTE's schedule (its
-    FUTE methods compare the MTE of a source model with the DTE of a target); paper_name: the tables' row."""
+    """id: in records, --methods and folder names; family: --task_emb_type; fute: FUTE's schedule (a FUTE
+    method compares the MTE of a source model with the DTE of a target); paper_name: the tables' row."""
 
     id: str
     family: str
@@ -23,31 +33,80 @@ class EmbeddingMethod:
     paper_name: str
 
 
-METHODS: tuple[EmbeddingMethod, ...] = (
-    EmbeddingMethod("textemb", "text", fute=False, paper_name="TextEmb"),
-    EmbeddingMethod("fim-baseline", "fim", fute=False, paper_name="TaskEmb"),
-    EmbeddingMethod("prefix-baseline", "prefix", fute=False, paper_name="TuPaTE"),
-    EmbeddingMethod("fim-fute", "fim", fute=True, paper_name="FUTE + TaskEmb"),
-    EmbeddingMethod("prefix-fute", "prefix", fute=True, paper_name="FUTE + TuPaTE"),
+@dataclass(frozen=True)
+class EmbeddingFamily:
+    """name: --task_emb_type; module: the module with `learn` (task_emb.pipeline.learn_embedding calls it);
+    methods: its methods (at most one per schedule); defaults: its hyper-parameters;
+    shared_init: every task starts from one seeded e0 (its displacement e - e0 is what training added)."""
+
+    name: str
+    module: str
+    methods: tuple[EmbeddingMethod, ...]
+    defaults: Defaults
+    shared_init: bool = False
+
+
+def _schedules(data: Mapping[str, dict], fute_data: Mapping[str, dict], model: Mapping[str, dict] | None,
+               llm: Mapping | None) -> dict:
+    """(input, group, baseline) -> defaults, from per-group values of each input."""
+    table = {}
+    for group in ("cr", "qa"):
+        table["data", group, True] = {**TASK_EMB_DATA[group], **data[group], "patience": None}
+        table["data", group, False] = {**TASK_EMB_DATA[group], **fute_data[group], "patience": 4}
+        if model is not None:
+            table["model", group, False] = {**TASK_EMB_MODEL[group], **model}
+    if llm is not None:
+        table["llm", "cr", False] = {**TASK_EMB_LLM, **llm}
+    return table
+
+
+FAMILIES: tuple[EmbeddingFamily, ...] = (
+    EmbeddingFamily(
+        # TextEmb (TaskEmb's baseline): no training, it reads the data as a DTE does (batch, length).
+        name="text", module="task_emb.textemb",
+        methods=(EmbeddingMethod("textemb", "text", fute=False, paper_name="TextEmb"),),
+        defaults={("data", group, baseline): TASK_EMB_DATA[group] for group in ("cr", "qa")
+                  for baseline in (True, False)}),
+    EmbeddingFamily(
+        name="fim", module="task_emb.fim",
+        methods=(EmbeddingMethod("fim-baseline", "fim", fute=False, paper_name="TaskEmb"),
+                 EmbeddingMethod("fim-fute", "fim", fute=True, paper_name="FUTE + TaskEmb")),
+        defaults=_schedules(data={"cr": {"learning_rate": 2e-5, "max_epochs": 3},
+                                  "qa": {"learning_rate": 3e-5, "max_epochs": 3}},
+                            fute_data={"cr": {"learning_rate": 2e-5, "max_epochs": 120},
+                                       "qa": {"learning_rate": 3e-5, "max_epochs": 60}},
+                            model={"learning_rate": 2e-5, "gradient_accumulation_steps": 32},
+                            llm={"learning_rate": 2e-5, "gradient_accumulation_steps": 32})),
+    EmbeddingFamily(
+        name="prefix", module="task_emb.prefix", shared_init=True,
+        methods=(EmbeddingMethod("prefix-baseline", "prefix", fute=False, paper_name="TuPaTE"),
+                 EmbeddingMethod("prefix-fute", "prefix", fute=True, paper_name="FUTE + TuPaTE")),
+        defaults=_schedules(data={"cr": {"learning_rate": 1e-2, "max_epochs": 60},
+                                  "qa": {"learning_rate": 5e-3, "max_epochs": 30}},
+                            fute_data={"cr": {"learning_rate": 1e-2, "max_epochs": 120},
+                                       "qa": {"learning_rate": 5e-3, "max_epochs": 60}},
+                            model={"learning_rate": 1e-3, "gradient_accumulation_steps": 16},
+                            llm={"learning_rate": 1e-3, "gradient_accumulation_steps": 16})),
 )
+FAMILIES_BY_NAME: dict[str, EmbeddingFamily] = {family.name: family for family in FAMILIES}
+# Every method, in the paper's row order: the baselines, then FUTE's, each in family order.
+METHODS: tuple[EmbeddingMethod, ...] = tuple(sorted((m for f in FAMILIES for m in f.methods),
+                                                    key=lambda m: (m.fute, [f.name for f in FAMILIES].index(m.family))))
 METHODS_BY_ID: dict[str, EmbeddingMethod] = {method.id: method for method in METHODS}
-# --task_emb_type: the families, in first-seen order.
-FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(method.family for method in METHODS))
-# Families whose embedding is learned from an initialisation e0 that is the same for every task
-# (seeded): their displacement e - e0 is what training added.
-FAMILIES_WITH_INIT: tuple[str, ...] = ("prefix",)
 
 
 def method_of(family: str, fute: bool) -> EmbeddingMethod:
     """The method `family` computes under FUTE's schedule (fute) or the original's; a family with a single
     method (text: TextEmb, which trains nothing) has it under either. KeyError for an unknown family."""
-    methods = [method for method in METHODS if method.family == family]
+    if family not in FAMILIES_BY_NAME:
+        raise KeyError(f"no method of family {family!r}; known: {', '.join(FAMILIES_BY_NAME)}")
+    methods = FAMILIES_BY_NAME[family].methods
     for method in methods:
         if method.fute == fute:
             return method
     if len(methods) == 1:
         return methods[0]
-    raise KeyError(f"no method of family {family!r}; known: {', '.join(FAMILIES)}")
+    raise KeyError(f"family {family!r} has no {'FUTE' if fute else 'baseline'} method")
 
 
 def paper_name(method_id: str) -> str:

@@ -51,9 +51,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 from transformers.pytorch_utils import Conv1D
 
 from data_utils.errors import FuteError
+from data_utils.features import make_loader
+from task_emb.surrogate import LearnOptions, TrainingSet, fit_surrogate, head_model, make_loss, micro_batch_size
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,17 @@ FIM_SUBMODULES: dict[str, tuple[str, ...] | None] = {
     # Decoder-only base models hold no head (the LM/score head sits beside them).
     **dict.fromkeys(("gpt2", "gpt_neo", "gptj", "llama", "mistral", "mixtral", "qwen2", "gemma", "opt"), None),
 }
+
+
+def learn(surrogate: str, training: TrainingSet, tokenizer, hp: dict, device, options: LearnOptions) -> np.ndarray:
+    """Fine-tune the surrogate on the training set, then return the diagonal FIM of its loss over that set
+    (`fim_embedding` with options.fim_estimator), flattened."""
+    model = head_model(surrogate, training, tokenizer).to(device)
+    fit_surrogate(model, training, tokenizer, hp, device, options, "fim")
+    loss = make_loss(training.target, options.soft_label_loss)
+    batches = make_loader(training.features, tokenizer, micro_batch_size(hp), shuffle=False)
+    return fim_embedding(model, tqdm(batches, desc="fim", leave=False, disable=None), lambda batch: loss(model, batch),
+                         estimator=options.fim_estimator, device=device)
 
 
 def fim_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:

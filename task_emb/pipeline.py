@@ -1,86 +1,54 @@
 """One task embedding, from a labelled dataset (DTE), a fine-tuned model (MTE) or LLM outputs (MTE).
 
 The steps, whatever the input:
-1. training data for the surrogate T: T-tokenized inputs with their targets
-   (gold labels; the soft labels y' of a model run once on x'; or LLM y');
-2. T with a task head for those targets;
-3. prefix: freeze T, learn per-layer prefixes (+ head); the embedding is the
-   layer-mean of the prefixes. fim: fine-tune all of T, then take the diagonal
-   Fisher information of the loss over the training data.
-The TextEmb baseline (`text_embedding`) needs no training: the mean of T's final
-hidden states over the dataset's tokens.
+1. training data for the surrogate T (a task_emb.surrogate.TrainingSet): T-tokenized inputs
+   with their targets (gold labels; the soft labels y' of a model run once on x'; or LLM y');
+2. the family's defaults (configs/methods.py) with the flags given;
+3. the family's `learn` on T: prefix (task_emb/prefix.py) freezes T and learns per-layer
+   prefixes (+ head), the embedding is their layer-mean; fim (task_emb/fim.py) fine-tunes
+   all of T, then takes the diagonal Fisher information of the loss over the training data;
+   text (task_emb/textemb.py, the TextEmb baseline) trains nothing: the mean of T's final
+   hidden states over the dataset's tokens.
 """
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from configs.datasets import GENRE_LABELS, DatasetSpec
-from configs.hparams import PREFIX, TASK_EMB, UNDERTRAINED_PREFIX_DISPLACEMENT
+from configs.methods import FAMILIES_BY_NAME
+from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
-from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
-from task_emb.fim import fim_embedding
-from task_emb.models import (RECORD_NAME, fine_tuned_dataset, load_base_model, load_head_model, load_tokenizer,
-                             resolve_model_name)
-from task_emb.prefix import PrefixTaskModel, displacement_from_init
-from task_emb.targets import regression_loss, soft_label_loss, span_to_characters
-from task_emb.trainer import TrainConfig, check_training_flags, train
+from task_emb.models import RECORD_NAME, fine_tuned_dataset, load_head_model, load_tokenizer
+from task_emb.surrogate import Head, LearnOptions, TrainingSet, micro_batch_size
+from task_emb.targets import span_to_characters
+from task_emb.trainer import check_training_flags
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class Head:
-    """What T's output head predicts: "cr" with labels (or regression), or "qa"."""
-
-    task: str
-    labels: tuple[str, ...] = ()
-    regression: bool = False
-
-
-@dataclass
-class TrainingSet:
-    """T-tokenized training features, how to score them, and (for early stopping) how to evaluate."""
-
-    features: list[dict]
-    head: Head
-    target: str  # "gold": the dataset's labels; "soft": distributions; "value": regression; "span": QA
-    task: str  # what the embedding describes: the dataset, or the LLM task genre (sa / nli)
-    evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None
-    info: dict = field(default_factory=dict)
-    llm: str | None = None  # an LLM + prompt MTE: the LLM ...
-    prompt: int | None = None  # ... and its prompt number
-
-    @property
-    def label(self) -> str:
-        """The task, or "<llm>:p<k>" for an LLM + prompt, as logs and progress bars name it."""
-        if self.llm is None:
-            return self.task
-        return self.llm if self.prompt is None else f"{self.llm}:p{self.prompt}"
-
-
-def hyper_parameters(input_kind: str, task_type: str, method: str, is_baseline: bool, overrides: dict) -> dict:
-    """The defaults table of docs/method.md section 4 for this mode, with every flag the user gave taking precedence.
+def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: bool, overrides: dict) -> dict:
+    """The family's defaults (configs/methods.py) for this mode, with every flag the user gave taking precedence,
+    and the micro-batch they imply ("micro_batch_size").
 
     Checked before any model loads: sizes and epochs at least 1, the batch a multiple of
     the accumulation steps (FuteError naming the flag)."""
     group = "qa" if task_type == "qa" else "cr"
-    key = (input_kind, group, method, is_baseline)
-    if key not in TASK_EMB:
-        raise FuteError(f"no task-embedding defaults for input {input_kind}, task {task_type}, method {method}, "
-                        f"baseline {is_baseline}; --is_baseline True only applies to --input_type data")
-    values = dict(TASK_EMB[key])
+    defaults = FAMILIES_BY_NAME[family].defaults
+    key = (input_kind, group, is_baseline)
+    if key not in defaults:
+        raise FuteError(f"no {family} task-embedding defaults for input {input_kind}, task {task_type}, baseline "
+                        f"{is_baseline}; --is_baseline True only applies to --input_type data")
+    values = dict(defaults[key])
     values.update({k: v for k, v in overrides.items() if v is not None})
     check_training_flags(values)
-    return values
+    return {**values, "micro_batch_size": micro_batch_size(values)}
 
 
 # ----------------------------------------------------------------------------- training data
@@ -179,69 +147,9 @@ def model_dataset_of(load_path: str, to_train_dataset: str | None) -> DatasetSpe
 
 # ----------------------------------------------------------------------------- learning the embedding
 
-def make_loss(target: str, soft_label_loss_kind: str) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
-    """loss(model, batch): the model's own loss for gold labels and spans, ours for soft labels/values."""
-    if target in ("gold", "span"):
-        return lambda model, batch: model(**batch).loss
-
-    def loss(model, batch):
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        logits = model(**inputs).logits
-        if target == "value":
-            return regression_loss(logits, batch["labels"])
-        return soft_label_loss(logits, batch["labels"], soft_label_loss_kind)
-    return loss
-
-
-def learn_embedding(method: str, surrogate: str, training: TrainingSet, tokenizer, hp: dict, device,
-                    seed: int, shuffle: bool, fim_estimator: str, soft_label_loss_kind: str) -> np.ndarray:
-    """Train on the surrogate and return the task embedding (1-D float32)."""
-    head = training.head
-    model = load_head_model(resolve_model_name(surrogate), head.task, head.labels, head.regression, tokenizer)
-    if method == "prefix":
-        model = PrefixTaskModel(model, prefix_len=PREFIX["prefix_len"], seed=seed, dropout=PREFIX["dropout"])
-    model.to(device)
-    micro_batch = hp["batch_size"] // hp["gradient_accumulation_steps"]
-    loader = make_loader(training.features, tokenizer, micro_batch, shuffle, seed)
-    loss = make_loss(training.target, soft_label_loss_kind)
-    config = TrainConfig(learning_rate=hp["learning_rate"], max_epochs=hp["max_epochs"],
-                         gradient_accumulation_steps=hp["gradient_accumulation_steps"], patience=hp["patience"])
-    evaluate = (lambda: training.evaluate(model)) if training.evaluate is not None else None
-    result = train(model, loader, lambda batch: loss(model, batch), config, device, evaluate,
-                   desc=f"{method} {training.label}")
-    training.info.update(epochs_run=result.epochs_run, best_epoch=result.best_epoch, best_dev=result.best_scores)
-    diagnostics = {"optimizer_steps": result.optimizer_steps, "final_train_loss": result.final_train_loss}
-    training.info["diagnostics"] = diagnostics
-    if method == "prefix":
-        diagnostics.update(displacement_from_init(model.prefix_encoder, seed))
-        diagnostics["undertrained"] = diagnostics["relative_displacement"] < UNDERTRAINED_PREFIX_DISPLACEMENT
-        if diagnostics["undertrained"]:
-            logger.warning(
-                "the prefix embedding of %s moved only %.2f of its initialisation's norm from it (cosine %.3f, %d "
-                "optimiser steps; below %.2f counts as under-trained): it mostly measures the shared starting point. "
-                "Give it more training: more x' (--max_data_for_task_emb_train), more epochs (--max_epochs) or a "
-                "higher --learning_rate", training.label, diagnostics["relative_displacement"],
-                diagnostics["cosine_to_init"], result.optimizer_steps, UNDERTRAINED_PREFIX_DISPLACEMENT)
-        return model.embedding().astype(np.float32)
-    fim_batches = make_loader(training.features, tokenizer, micro_batch, shuffle=False)
-    return fim_embedding(model, tqdm(fim_batches, desc="fim", leave=False, disable=None), lambda batch: loss(model, batch),
-                         estimator=fim_estimator, device=device)
-
-
-@torch.no_grad()
-def text_embedding(surrogate: str, features: list[dict], tokenizer, batch_size: int, device) -> np.ndarray:
-    """TextEmb (TaskEmb's baseline): the mean of T's final hidden states over every non-padding
-    token of the dataset, [hidden_size]. An encoder-decoder model uses its encoder."""
-    model = load_base_model(resolve_model_name(surrogate)).to(device).eval()
-    total, count = None, 0
-    inputs = [{k: v for k, v in f.items() if k not in ("labels", "start_positions", "end_positions")}
-              for f in features]
-    for batch in tqdm(make_loader(inputs, tokenizer, batch_size, shuffle=False), desc="textemb", leave=False,
-                      disable=None):
-        batch = {k: v.to(device) for k, v in batch.items()}
-        hidden = model(**batch).last_hidden_state  # [B, T, H]
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        summed = (hidden * mask).sum(dim=(0, 1))
-        total = summed if total is None else total + summed
-        count += int(mask.sum())
-    return (total / max(count, 1)).float().cpu().numpy()
+def learn_embedding(family: str, surrogate: str, training: TrainingSet, tokenizer, hp: dict, device,
+                    options: LearnOptions) -> np.ndarray:
+    """The task embedding (1-D) of `family` on the surrogate: the `learn` of the module its entry in
+    configs/methods.py names (task_emb.prefix, task_emb.fim, task_emb.textemb, ...)."""
+    module = importlib.import_module(FAMILIES_BY_NAME[family].module)
+    return module.learn(surrogate, training, tokenizer, hp, device, options)

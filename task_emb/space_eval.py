@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from configs.datasets import GENRE_FAMILY, TASK_FAMILIES
-from configs.methods import FAMILIES_WITH_INIT
+from configs.methods import FAMILIES_BY_NAME
 from data_utils.artifacts.embeddings import Embedding, check_same_dim, natural_key
 from data_utils.errors import FuteError
 from data_utils.similarity import cosine
@@ -71,7 +71,8 @@ def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where
 def initial_embedding_of(method: str, embeddings: Sequence[Embedding]) -> np.ndarray | None:
     """e0 of a method whose family starts from a shared initialisation (None for others), from the one
     surrogate and seed its records name."""
-    if any(e.info.family not in FAMILIES_WITH_INIT for e in embeddings):
+    if any(e.info.family not in FAMILIES_BY_NAME or not FAMILIES_BY_NAME[e.info.family].shared_init
+           for e in embeddings):
         return None
     starts = {(e.info.surrogate, e.info.seed) for e in embeddings}
     if len(starts) != 1 or None in next(iter(starts)):

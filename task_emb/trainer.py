@@ -60,7 +60,7 @@ def check_training_flags(values: Mapping[str, Any]) -> None:
     """FuteError naming the flag when a size or epoch count is below 1, or the batch cannot be
     split into --gradient_accumulation_steps equal forward passes."""
     for key in ("batch_size", "gradient_accumulation_steps", "max_epochs", "max_len"):
-        if values[key] < 1:
+        if key in values and values[key] < 1:
             raise FuteError(f"--{key} must be at least 1, got {values[key]}")
     if values["batch_size"] % values["gradient_accumulation_steps"]:
         raise FuteError(f"--batch_size {values['batch_size']} must be a multiple of --gradient_accumulation_steps "

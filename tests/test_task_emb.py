@@ -107,10 +107,10 @@ class TestDatasetEmbeddings:
     def test_prefix_diagnostics_against_the_seeded_initialisation(self, tmp_path, tiny_t5, caplog, monkeypatch):
         from transformers import AutoConfig
 
-        from task_emb import pipeline
+        from task_emb import prefix
         from task_emb.prefix import PrefixEncoder
 
-        with caplog.at_level("WARNING", logger="task_emb.pipeline"):
+        with caplog.at_level("WARNING", logger="task_emb.prefix"):
             embedding = run_task_emb.main(data_args(tmp_path, tiny_t5, "sst2", "prefix", "True",
                                                     "--learning_rate", "1e-7"))
         e0 = PrefixEncoder(prefix_shapes(AutoConfig.from_pretrained(tiny_t5)), seed=42).embedding().astype(np.float64)
@@ -124,7 +124,7 @@ class TestDatasetEmbeddings:
         assert "moved only 0.00 of its initialisation's norm" in caplog.text and "--max_epochs" in caplog.text
 
         caplog.clear()
-        monkeypatch.setattr(pipeline, "UNDERTRAINED_PREFIX_DISPLACEMENT", 0.0)
+        monkeypatch.setattr(prefix, "UNDERTRAINED_PREFIX_DISPLACEMENT", 0.0)
         run_task_emb.main(data_args(tmp_path, tiny_t5, "sst2", "prefix", "True", "--overwrite", "True"))
         diagnostics = record_of(tmp_path / "sst2_prefix_True.npy")["config"]["diagnostics"]
         assert diagnostics["undertrained"] is False and "moved only" not in caplog.text
@@ -525,7 +525,7 @@ class TestLosses:
     def test_the_pipelines_default_soft_label_loss_is_bce(self):
         from types import SimpleNamespace
 
-        from task_emb.pipeline import make_loss
+        from task_emb.surrogate import make_loss
 
         args = run_task_emb.parse_args(["--save_path", "x", "--task_type", "sa", "--input_type", "model",
                                         "--task_emb_type", "prefix", "--llm_mode", "True", "--load_path", "y.jsonl"])

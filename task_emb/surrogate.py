@@ -1,0 +1,101 @@
+"""What every learned task embedding shares: a training set for the surrogate T and the loop that fits T to it.
+
+A family's `learn` (task_emb/prefix.py, task_emb/fim.py, ...) gets the TrainingSet, the
+resolved hyper-parameters and the run's options; `fit_surrogate` trains a model on the set
+(the model's own loss for gold labels and spans, ours for soft labels and values) and records
+what ran, for the embedding's record.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from data_utils.features import make_loader
+from task_emb.models import load_head_model, resolve_model_name
+from task_emb.targets import regression_loss, soft_label_loss
+from task_emb.trainer import TrainConfig, TrainResult, train
+
+
+@dataclass
+class Head:
+    """What T's output head predicts: "cr" with labels (or regression), or "qa"."""
+
+    task: str
+    labels: tuple[str, ...] = ()
+    regression: bool = False
+
+
+@dataclass
+class TrainingSet:
+    """T-tokenized training features, how to score them, and (for early stopping) how to evaluate."""
+
+    features: list[dict]
+    head: Head
+    target: str  # "gold": the dataset's labels; "soft": distributions; "value": regression; "span": QA
+    task: str  # what the embedding describes: the dataset, or the LLM task genre (sa / nli)
+    evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None
+    info: dict = field(default_factory=dict)
+    llm: str | None = None  # an LLM + prompt MTE: the LLM ...
+    prompt: int | None = None  # ... and its prompt number
+
+    @property
+    def label(self) -> str:
+        """The task, or "<llm>:p<k>" for an LLM + prompt, as logs and progress bars name it."""
+        if self.llm is None:
+            return self.task
+        return self.llm if self.prompt is None else f"{self.llm}:p{self.prompt}"
+
+
+@dataclass(frozen=True)
+class LearnOptions:
+    """The run's choices a family may use: seed, shuffling, the FIM estimator, the soft-label loss."""
+
+    seed: int = 42
+    shuffle: bool = False
+    fim_estimator: str = "reference"
+    soft_label_loss: str = "bce"
+
+
+def micro_batch_size(hp: dict[str, Any]) -> int:
+    """Examples per forward pass: the effective batch split into gradient_accumulation_steps passes."""
+    return hp["batch_size"] // hp["gradient_accumulation_steps"]
+
+
+def make_loss(target: str, soft_label_loss_kind: str) -> Callable[[torch.nn.Module, dict], torch.Tensor]:
+    """loss(model, batch): the model's own loss for gold labels and spans, ours for soft labels/values."""
+    if target in ("gold", "span"):
+        return lambda model, batch: model(**batch).loss
+
+    def loss(model, batch):
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        logits = model(**inputs).logits
+        if target == "value":
+            return regression_loss(logits, batch["labels"])
+        return soft_label_loss(logits, batch["labels"], soft_label_loss_kind)
+    return loss
+
+
+def head_model(surrogate: str, training: TrainingSet, tokenizer) -> torch.nn.Module:
+    """The surrogate T (alias, hub id or folder) with a fresh head for the training set's targets."""
+    head = training.head
+    return load_head_model(resolve_model_name(surrogate), head.task, head.labels, head.regression, tokenizer)
+
+
+def fit_surrogate(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: dict[str, Any], device,
+                  options: LearnOptions, desc: str) -> TrainResult:
+    """Train `model` on the set with the hyper-parameters; epochs, early stopping's choice, optimiser steps
+    and the final training loss go into training.info (diagnostics under "diagnostics")."""
+    loader = make_loader(training.features, tokenizer, micro_batch_size(hp), options.shuffle, options.seed)
+    loss = make_loss(training.target, options.soft_label_loss)
+    config = TrainConfig(learning_rate=hp["learning_rate"], max_epochs=hp["max_epochs"],
+                         gradient_accumulation_steps=hp["gradient_accumulation_steps"], patience=hp["patience"])
+    evaluate = (lambda: training.evaluate(model)) if training.evaluate is not None else None
+    result = train(model, loader, lambda batch: loss(model, batch), config, device, evaluate,
+                   desc=f"{desc} {training.label}")
+    training.info.update(epochs_run=result.epochs_run, best_epoch=result.best_epoch, best_dev=result.best_scores)
+    training.info["diagnostics"] = {"optimizer_steps": result.optimizer_steps,
+                                    "final_train_loss": result.final_train_loss}
+    return result
