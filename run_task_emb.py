@@ -73,7 +73,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="split each batch into this many forward passes (default: the reference's per mode)")
     p.add_argument("--batch_size", type=int, default=None, help="override the effective batch size")
     p.add_argument("--max_len", type=int, default=None, help="override the maximum input length in tokens")
-    p.add_argument("--max_data_for_task_emb_train", type=int, default=UNSUP_POOL["max_per_source"],
+    p.add_argument("--max_data_for_task_emb_train", type=cli.positive_int, default=UNSUP_POOL["max_per_source"],
                    help="x' per pool dataset")
     p.add_argument("--model_te_read_num_processes", type=int, default=10,
                    help="processes that load the hub pool in parallel")
@@ -106,8 +106,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _check_mode(args: argparse.Namespace) -> None:
     """Reject flag combinations that have no meaning, with the fix in the message."""
-    if args.max_data_for_task_emb_train < 1:
-        raise FuteError(f"--max_data_for_task_emb_train must be at least 1, got {args.max_data_for_task_emb_train}")
     if args.generate_model_data_only:
         if args.task_type not in ("sa", "nli"):
             raise FuteError("--generate_model_data_only writes LLM inputs: use --task_type sa or nli")
@@ -217,7 +215,7 @@ def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) 
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
     examples, pool_info = load_pool(args, exclude=args.task_type)
     count = write_model_inputs(args.save_path, examples, args.task_type, max_lines=UNSUP_POOL["max_llm_lines"],
-                               seed=UNSUP_POOL["seed"], overwrite=args.overwrite, tokenizer=tokenizer)
+                               seed=UNSUP_POOL["seed"], tokenizer=tokenizer)
     write_json(Path(args.save_path).with_suffix(".record.json"),
                run_record({**vars(args), "lines": count, "pool": pool_info}, argv, __file__))
     return count

@@ -381,7 +381,6 @@ def write_model_inputs(
     task_type: str,
     max_lines: int = UNSUP_POOL["max_llm_lines"],
     seed: int = 42,
-    overwrite: bool = False,
     cr_is_pair: bool = False,
     tokenizer: Any = None,
     max_length: int = 512,
@@ -392,16 +391,14 @@ def write_model_inputs(
     once by the caller); when more than `max_lines` remain, they are ranked by kind
     (see `_build_one`; stable, so the given order decides within a kind), the first
     `max_lines` kept and shuffled with `seed`. Field names are the reference's
-    ({"content"} for sa, {"premise", "hypothesis"} for nli). An existing file is an
-    error unless `overwrite`.
+    ({"content"} for sa, {"premise", "hypothesis"} for nli). The file is written atomically;
+    whether an existing one may be replaced is the caller's decision (run_task_emb.py --overwrite).
     """
     if max_lines < 1:
         raise FuteError(f"max_lines must be >= 1, got {max_lines}")
     if not examples:
         raise FuteError(f"no pool examples to write to {path}; check the pool source and exclusion list")
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FuteError(f"{path} already exists; delete it, choose another --save_path, or pass overwrite=True")
     built = [_build_one(e, task_type, cr_is_pair, tokenizer, max_length) for e in examples]
     if len(built) > max_lines:
         built = sorted(built, key=lambda pair: pair[1])[:max_lines]

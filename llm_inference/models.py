@@ -211,9 +211,9 @@ def add_llm_args(parser) -> None:
                         help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
     parser.add_argument("--bit", type=int, default=8, choices=BITS,
                         help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
-    parser.add_argument("--batch_size", type=int, default=8,
+    parser.add_argument("--batch_size", type=cli.positive_int, default=8,
                         help="examples per forward pass (halved automatically on out-of-memory)")
-    parser.add_argument("--cot_max_new_tokens", type=int, default=None,
+    parser.add_argument("--cot_max_new_tokens", type=cli.positive_int, default=None,
                         help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
     parser.add_argument("--chat_template", default=None,
                         help="a jinja chat template file to format the prompts with (default: the paper's pinned "
@@ -226,10 +226,6 @@ def add_llm_args(parser) -> None:
 
 def check_llm_args(args) -> None:
     """Refuse bad values of the flags of add_llm_args at parse time, before any model loads."""
-    if args.batch_size < 1:
-        raise FuteError(f"--batch_size must be at least 1, got {args.batch_size}")
-    if args.cot_max_new_tokens is not None and args.cot_max_new_tokens < 1:
-        raise FuteError(f"--cot_max_new_tokens must be at least 1, got {args.cot_max_new_tokens}")
     check_precision(args.model, args.bit)
     if args.chat_template is not None and not Path(args.chat_template).is_file():
         raise FuteError(f"--chat_template {args.chat_template} is not a file; give a jinja chat template file")

@@ -94,12 +94,12 @@ def load_generation_settings(path: Path = GENERATION_CONFIG) -> dict[str, Genera
 def generation_settings(cot_max_new_tokens: int | None = None) -> dict[str, GenerationSettings]:
     """The configured settings, with the reasoning turn's length cap replaced when one is given.
 
-    The entry scripts check the flag at parse time (models.check_llm_args); this check is for other callers.
+    The entry scripts refuse a cap below 1 at parse time (--cot_max_new_tokens); here it is a ValueError.
     """
     settings = load_generation_settings()
     if cot_max_new_tokens is not None:
         if cot_max_new_tokens < 1:
-            raise FuteError(f"--cot_max_new_tokens must be at least 1, got {cot_max_new_tokens}")
+            raise ValueError(f"the reasoning cap must be at least 1 token, got {cot_max_new_tokens}")
         settings["cot"] = replace(settings["cot"], max_new_tokens=cot_max_new_tokens)
     return settings
 

@@ -264,7 +264,7 @@ def test_model_loading_errors(tmp_path):
         resolve_model(str(tmp_path / "missing.gguf"))
     with pytest.raises(FuteError, match="not an alias .*llama-13b"):
         load_llm("llama-7b", 32, torch.device("cpu"))
-    with pytest.raises(FuteError, match="cot_max_new_tokens"):
+    with pytest.raises(ValueError, match="reasoning cap must be at least 1 token"):
         generation_settings(0)
 
 

@@ -559,9 +559,10 @@ class TestFlagChecks:
         with pytest.raises(FuteError, match="--batch_size 8 must be a multiple of --gradient_accumulation_steps 16"):
             run_task_emb.main(args)
 
-    def test_pool_size_below_one(self, tmp_path):
-        with pytest.raises(FuteError, match="--max_data_for_task_emb_train must be at least 1, got 0"):
+    def test_pool_size_below_one(self, tmp_path, capsys):
+        with pytest.raises(SystemExit):  # refused by the parser, before anything loads
             run_task_emb.main(self.args(tmp_path, "--max_data_for_task_emb_train", "0"))
+        assert "argument --max_data_for_task_emb_train: must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_a_local_pool_honours_the_exclusion_lists(tmp_path, tiny_t5, caplog):
@@ -602,3 +603,38 @@ def test_the_record_holds_the_resolved_pool_size(tmp_path, tiny_t5):
                        "--task_emb_type", "prefix", "--task_emb_model_lm_name", str(tiny_t5),
                        "--generate_model_data_only", "True", "--unsup_data_path", str(POOL)])
     assert json.loads((tmp_path / "x.record.json").read_text())["config"]["max_data_for_task_emb_train"] == 1000
+
+
+def test_a_new_method_family_is_its_module_and_one_registry_entry(tmp_path, tiny_bert, monkeypatch):
+    """What adding a method (say a LoRA embedding) takes: a module with `learn` and one entry in
+    configs/methods.py; run_task_emb.py, the record and its reader need nothing else."""
+    import sys
+    import types
+
+    from configs.methods import FAMILIES_BY_NAME, EmbeddingFamily, EmbeddingMethod
+    from data_utils.artifacts.embeddings import read_embedding
+
+    seen = {}
+
+    def learn(surrogate, training, tokenizer, hp, device, options):
+        seen.update(surrogate=surrogate, examples=len(training.features), hp=hp, seed=options.seed)
+        return np.full(3, len(training.features), dtype=np.float32)
+
+    monkeypatch.setitem(sys.modules, "fake_lora", types.SimpleNamespace(learn=learn))
+    defaults = {("data", "cr", False): {"batch_size": 8, "max_len": 64, "gradient_accumulation_steps": 2,
+                                        "learning_rate": 1e-4, "max_epochs": 2, "patience": None}}
+    monkeypatch.setitem(FAMILIES_BY_NAME, "lora", EmbeddingFamily(
+        name="lora", module="fake_lora", methods=(EmbeddingMethod("lora-fute", "lora", True, "FUTE + LoRA"),),
+        defaults=defaults))
+    run_task_emb.main(["--task_type", "cr", "--input_type", "data", "--task_emb_type", "lora", "--to_train_dataset",
+                       "sst2", "--dataset_path", str(SAMPLES / "sst2"), "--max_train_examples", "16",
+                       "--task_emb_model_lm_name", str(tiny_bert), "--save_path", str(tmp_path / "lora")])
+    assert seen["surrogate"] == str(tiny_bert) and seen["examples"] == 16 and seen["seed"] == 42
+    assert seen["hp"] == {**defaults["data", "cr", False], "micro_batch_size": 4}
+    embedding = read_embedding(tmp_path / "lora.npy")
+    assert (embedding.method, embedding.info.family, embedding.info.fute, embedding.kind) == ("lora-fute", "lora",
+                                                                                               True, "DTE")
+    assert embedding.vector().tolist() == [16.0] * 3
+    with pytest.raises(FuteError, match="no lora task-embedding defaults for input data, task cr, baseline True"):
+        run_task_emb.main(["--task_type", "cr", "--input_type", "data", "--task_emb_type", "lora", "--is_baseline",
+                           "True", "--to_train_dataset", "sst2", "--save_path", str(tmp_path / "lora_baseline")])

@@ -408,14 +408,12 @@ def test_write_model_inputs_cap_keeps_reference_priority(tmp_path):
     assert again.read_text() == path.read_text()
 
 
-def test_write_model_inputs_refuses_an_existing_file(tmp_path):
+def test_write_model_inputs_replaces_a_file_whole(tmp_path):
+    """Whether to replace is run_task_emb.py's decision (--overwrite, checked before any work); the write
+    itself replaces the file atomically, never appends."""
     path = tmp_path / "x.jsonl"
     write_model_inputs(path, [SINGLE, PAIR], "sa")
-    before = path.read_text()
-    with pytest.raises(FuteError, match="already exists"):
-        write_model_inputs(path, [SINGLE, PAIR], "sa")
-    assert path.read_text() == before
-    assert write_model_inputs(path, [SINGLE], "sa", overwrite=True) == 1
+    assert write_model_inputs(path, [SINGLE], "sa") == 1
     assert json.loads(path.read_text()) == {"content": "only text", "data_index": 0}
 
 
