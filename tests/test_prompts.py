@@ -76,8 +76,9 @@ def test_every_prompt_renders(genre, number):
     assert message.endswith("\n" + instruction)
 
 
-def test_prompt_files_match_spec_table():
-    # Checked by hand against the paper's prompts (README, configs/prompts/) and the original's sa_use.json / nli_use.json.
+def test_prompt_files_match_the_papers_prompts():
+    """Guard of paper facts: these values are written out from the paper's prompts and the original's
+    sa_use.json / nli_use.json, checked by hand, so an edit of configs/prompts/ that changes them shows."""
     sa1 = load_prompt("sa", 1)
     assert sa1.template == "{text} How does the viewer feel about the movie? "
     assert sa1.verbalizers == {"positive": ("good", "Good", "positive"), "negative": ("bad", "Bad", "negative")}
@@ -213,6 +214,7 @@ def test_first_token_mode_scores_a_split_verbalizer_by_its_first_token():
 
 
 def test_generation_settings():
+    """Guard of paper facts (the original's generate() arguments), and a check that every key is read."""
     settings = json.loads((ROOT / "configs" / "generation.json").read_text())
     vanilla, cot = settings["vanilla"]["generate_kwargs"], settings["cot"]["generate_kwargs"]
     assert (vanilla["max_new_tokens"], vanilla["do_sample"], vanilla["num_beams"]) == (5, False, 1)
