@@ -35,7 +35,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
 
 from data_utils import cli
 from data_utils.artifacts.llm_outputs import inference_output
@@ -43,16 +42,15 @@ from data_utils.errors import FuteError
 from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
 from data_utils.metrics import compute_metrics
 from llm_inference.data import get_llm_spec, load_eval_examples
-from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer, load_llm_model
+from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer
 from llm_inference.prompts import load_prompt
+from llm_inference.runs import LazyModel, run_identity, score_pending
 from llm_inference.records import (ResultLog, check_identity, check_same_inputs, example_record, prompt_info,
                                    unscored_answers)
-from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
+from llm_inference.scoring import generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
 
-IDENTITY_KEYS = ("model", "dataset", "prompt_index", "bit", "verbalizer_tokens", "chat_template_sha256",
-                 "cot_max_new_tokens")
 INPUT_FLAGS = "--dataset_path, --max_examples or --seed"
 
 
@@ -88,11 +86,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run.
-    # The reasoning length is part of a CoT run's identity only, so vanilla outputs keep their keys.
-    identity = {"model": args.model, "dataset": spec.name, "prompt_index": prompt.number, "bit": args.bit,
-                "verbalizer_tokens": args.verbalizer_tokens, "chat_template_sha256": template.sha256}
-    cot_identity = {"cot_max_new_tokens": settings["cot"].max_new_tokens} if prompt.is_cot else {}
-    identity.update(cot_identity)
+    identity = run_identity(args, prompt, template, settings, {"dataset": spec.name})
     save_path = ensure_parent_writable(args.save_path)
     done = _finished_results(save_path, identity)
     log = ResultLog(f"{save_path}.partial.jsonl", identity)
@@ -105,18 +99,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%d examples to score, %d already done", len(pending), len(examples) - len(pending))
 
-    if pending:
-        model = load_llm_model(args.model, args.bit, device)
-        scorer = PromptScorer(model, tokenizer, prompt, settings, args.verbalizer_tokens)
-        with tqdm(total=len(pending), desc=f"{spec.name} prompt {prompt.number}", disable=None) as bar:
-            for batch, scores in scorer.score_all(pending, args.batch_size):
-                records = [_record(example, score, prompt) for example, score in zip(batch, scores)]
-                log.append(records)
-                done.update((record["data_index"], record) for record in records)
-                bar.update(len(batch))
+    score_pending(pending, log, done, LazyModel(args.model, args.bit, device), tokenizer, prompt, settings,
+                  args.verbalizer_tokens, args.batch_size, lambda example, score: _record(example, score, prompt),
+                  desc=f"{spec.name} prompt {prompt.number}")
 
     # Assemble the output in data order, with the summary metrics.
-    results = [_strip_identity(done[example["data_index"]]) for example in examples]
+    results = [_strip_identity(done[example["data_index"]], identity) for example in examples]
     summary = _summary(results, prompt.labels)
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
                               results)
@@ -145,8 +133,9 @@ def _record(example: dict[str, Any], score, prompt) -> dict[str, Any]:
     return record
 
 
-def _strip_identity(record: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in record.items() if key not in IDENTITY_KEYS}
+def _strip_identity(record: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
+    """A result as the output lists it: the run's identity is said once, at the top."""
+    return {key: value for key, value in record.items() if key not in identity}
 
 
 def _summary(results: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, Any]:

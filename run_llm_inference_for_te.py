@@ -46,17 +46,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from tqdm import tqdm
 
 from configs.datasets import GENRES
 from data_utils import cli
 from data_utils.artifacts.llm_outputs import answer_line
 from data_utils.io import run_record, write_json
 from llm_inference.data import read_model_inputs
-from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer, load_llm_model
+from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer
 from llm_inference.prompts import load_prompt
+from llm_inference.runs import LazyModel, run_identity, score_pending
 from llm_inference.records import ResultLog, check_same_inputs, example_record, prompt_info, unscored_answers
-from llm_inference.scoring import PromptScorer, generation_settings, label_distribution
+from llm_inference.scoring import generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
 
@@ -88,13 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = cli.start(args)
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
 
-    # What is done already (a torn last line is repaired; another run's file is refused). The
-    # reasoning length is part of a CoT run's identity only, so vanilla lines keep their keys.
-    identity = {"model": args.model, "task_genre": args.task_genre, "prompt_index": prompt.number, "bit": args.bit,
-                "verbalizer_tokens": args.verbalizer_tokens, "chat_template_sha256": template.sha256}
-    if prompt.is_cot:
-        identity["cot_max_new_tokens"] = settings["cot"].max_new_tokens
-    log = ResultLog(args.save_path, identity)
+    # What is done already (a torn last line is repaired; another run's file is refused).
+    log = ResultLog(args.save_path, run_identity(args, prompt, template, settings, {"task_genre": args.task_genre}))
     done = log.load()
 
     # The x' lines; earlier lines must come from this same x' file.
@@ -103,17 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%s: %d x' lines, %d already answered", args.data_load_path, len(examples), len(examples) - len(pending))
 
-    if pending:
-        model = load_llm_model(args.model, args.bit, device)
-        scorer = PromptScorer(model, tokenizer, prompt, settings, args.verbalizer_tokens)
-        constant = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
-        with tqdm(total=len(pending), desc=f"{args.task_genre} prompt {prompt.number}", disable=None) as bar:
-            for batch, scores in scorer.score_all(pending, args.batch_size):
-                lines = [_line(example, score, prompt, constant) for example, score in zip(batch, scores)]
-                log.append(lines)
-                done.update((line["data_index"], line) for line in lines)
-                bar.update(len(batch))
-        logger.info("%s: %d lines added", log.path, len(pending))
+    run_settings = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
+    score_pending(pending, log, done, LazyModel(args.model, args.bit, device), tokenizer, prompt, settings,
+                  args.verbalizer_tokens, args.batch_size,
+                  lambda example, score: _line(example, score, prompt, run_settings),
+                  desc=f"{args.task_genre} prompt {prompt.number}")
+    logger.info("%s: %d lines added", log.path, len(pending))
 
     # The record of how the y' file was made: a separate file, so the JSONL holds only y' lines.
     config = {**vars(args), "device": str(device), "lines": len(examples), "chat_template": template.record(),

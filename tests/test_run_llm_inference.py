@@ -168,8 +168,9 @@ def test_refuses_results_of_other_data_and_never_shrinks_a_finished_file(tmp_pat
     # Results of a killed run count too: another --dataset_path cannot finish them.
     (tmp_path / "data.json").rename(tmp_path / "kept.json")
     partial = tmp_path / "data.json.partial.jsonl"
-    partial.write_text("".join(json.dumps({**{k: v for k, v in six.items() if k in run_llm_inference.IDENTITY_KEYS},
-                                           **result}) + "\n" for result in six["results"][:3]))
+    identity = ("model", "dataset", "prompt_index", "bit", "verbalizer_tokens", "chat_template_sha256")
+    partial.write_text("".join(json.dumps({**{k: six[k] for k in identity}, **result}) + "\n"
+                               for result in six["results"][:3]))
     with pytest.raises(FuteError, match="other input text"):
         run(tmp_path / "data", tiny_llama, path=other)
 

@@ -1,0 +1,65 @@
+"""What both LLM entry scripts do for one (LLM, prompt, inputs) run: its identity, and scoring what is not done.
+
+A run's identity (`run_identity`) is written into every result and compared on resume
+(llm_inference.records): the model as given, what it answers (dataset or task genre), the
+prompt, the bit width, how verbalizers are scored, the chat template's SHA-256 and, for a
+CoT prompt only, the reasoning cap (so a vanilla run's results keep their keys).
+`score_pending` scores the examples not done yet, appending each batch to the run's
+result log; the model is a `LazyModel`, loaded on first use: a finished run never loads it,
+and several runs of one process share one load.
+"""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from llm_inference.models import ChatTemplate, load_llm_model
+from llm_inference.prompts import Prompt
+from llm_inference.records import ResultLog
+from llm_inference.scoring import ExampleScore, GenerationSettings, PromptScorer
+
+
+def run_identity(args: argparse.Namespace, prompt: Prompt, template: ChatTemplate,
+                 settings: dict[str, GenerationSettings], subject: dict[str, Any]) -> dict[str, Any]:
+    """The keys that tell this run's results from any other's; `subject`: {"dataset": d} or {"task_genre": g}."""
+    identity = {"model": args.model, **subject, "prompt_index": prompt.number, "bit": args.bit,
+                "verbalizer_tokens": args.verbalizer_tokens, "chat_template_sha256": template.sha256}
+    if prompt.is_cot:
+        identity["cot_max_new_tokens"] = settings["cot"].max_new_tokens
+    return identity
+
+
+class LazyModel:
+    """The LLM of --model at --bit on a device, loaded the first time it is asked for, then kept."""
+
+    def __init__(self, name: str, bit: int, device: torch.device):
+        self.name, self.bit, self.device = name, bit, device
+        self._model = None
+        self.loads = 0
+
+    def get(self):
+        if self._model is None:
+            self._model = load_llm_model(self.name, self.bit, self.device)
+            self.loads += 1
+        return self._model
+
+
+def score_pending(pending: Sequence[dict[str, Any]], log: ResultLog, done: dict[int, dict[str, Any]],
+                  model: LazyModel, tokenizer, prompt: Prompt, settings: dict[str, GenerationSettings],
+                  verbalizer_tokens: str, batch_size: int,
+                  to_record: Callable[[dict[str, Any], ExampleScore], dict[str, Any]], desc: str) -> None:
+    """Score `pending` in batches; each batch's records (`to_record(example, score)`) are appended to the
+    log and added to `done` (data_index -> record) before the next batch starts."""
+    if not pending:
+        return
+    scorer = PromptScorer(model.get(), tokenizer, prompt, settings, verbalizer_tokens)
+    with tqdm(total=len(pending), desc=desc, disable=None) as bar:
+        for batch, scores in scorer.score_all(pending, batch_size):
+            records = [to_record(example, score) for example, score in zip(batch, scores)]
+            log.append(records)
+            done.update((record["data_index"], record) for record in records)
+            bar.update(len(batch))
