@@ -1,5 +1,6 @@
-"""The paper's sweep scripts (scripts/sweep_*.sh) in dry-run mode: the commands they list, that every
-command is accepted by its entry script's parser, and that finished steps are skipped."""
+"""The paper's sweeps (scripts/sweep.py, and the scripts/sweep_*.sh that call it): the commands they list,
+that every command is accepted by its entry script's parser, that finished steps are skipped, the job
+list with its dependencies, N steps at a time over GPUs, and SLURM job arrays."""
 from __future__ import annotations
 
 import importlib
@@ -25,7 +26,8 @@ SMALL = ["--cr_datasets", "mrpc,rte", "--qa_datasets", "cq", "--llm_datasets", "
 
 def sweep(name: str, out: Path, *flags: str, python: str = sys.executable, dry_run: bool = True,
           timeout: int = 60) -> subprocess.CompletedProcess:
-    argv = ["bash", str(REPO / "scripts" / f"sweep_{name}.sh"), "--out", str(out), *flags]
+    """scripts/sweep.py run by this Python; its steps by `python` ($PYTHON)."""
+    argv = [sys.executable, str(REPO / "scripts" / "sweep.py"), name, "--out", str(out), *flags]
     env = {**os.environ, "PYTHON": python}
     return subprocess.run(argv + (["--dry_run"] if dry_run else []), capture_output=True, text=True, env=env,
                           cwd=out.parent, timeout=timeout)
@@ -45,8 +47,9 @@ def test_finetune_lists_exact_commands(tmp_path):
     def train(script, target, source=None):
         cmd = [sys.executable, script, "--to_train_dataset", target, "--lm_model_name", "bert-base-uncased"]
         if source is None:
-            return cmd + ["--model_save_path", f"{ft}/{target}_ckpt", "--score_save_path", f"{ft}/{target}_score"]
-        return cmd + ["--load_path", f"{ft}/{source}_ckpt", "--score_save_path", f"{ft}/transfer/{source}__{target}_score"]
+            return cmd + ["--model_save_path", f"{ft}/{target}_ckpt", "--score_save_path", f"{ft}/{target}_score.json"]
+        return cmd + ["--load_path", f"{ft}/{source}_ckpt",
+                      "--score_save_path", f"{ft}/transfer/{source}__{target}_score.json"]
 
     cr, qa = "run_cr_train.py", "run_qa_train.py"
     expected = [
@@ -126,7 +129,7 @@ def test_finished_steps_are_skipped(tmp_path):
     after = commands("finetune", out, *SMALL)
     dropped = [cmd for cmd in before if cmd not in after]
     assert [cmd[cmd.index("--score_save_path") + 1] for cmd in dropped] == [
-        f"{out}/finetune/rte_score", f"{out}/finetune/transfer/cq__mrpc_score"]
+        f"{out}/finetune/rte_score.json", f"{out}/finetune/transfer/cq__mrpc_score.json"]
     assert len(after) == len(before) - 2
 
 
@@ -154,9 +157,8 @@ def test_a_real_run_prints_each_command_and_stops_at_the_first_failure(tmp_path)
     """Without --dry_run every step runs in order; a failing step ends the sweep with its status."""
     log = tmp_path / "calls.log"
     fake = tmp_path / "fake_python"
-    # The sweep's own name check runs real Python on stdin ("-"); entry scripts are logged, the second fails.
+    # Entry scripts are logged; the second fails.
     fake.write_text(f"""#!/usr/bin/env bash
-if [[ $1 == - ]]; then exec {shlex.quote(sys.executable)} "$@"; fi
 echo "$*" >> {shlex.quote(str(log))}
 [[ $(wc -l < {shlex.quote(str(log))}) -lt 2 ]] || exit 3
 """)
@@ -174,7 +176,7 @@ echo "$*" >> {shlex.quote(str(log))}
     (["--cr_datasets", "mrpc,nope"], "unknown dataset 'nope'"),
     (["--prompts", "0,13"], "not a prompt number 0-12"),
     (["--emb_types", "lora"], "unknown method lora"),
-    (["--no_such_flag", "1"], "unknown option --no_such_flag"),
+    (["--no_such_flag", "1"], "unrecognized arguments: --no_such_flag"),
 ])
 def test_bad_options_stop_before_any_command(tmp_path, flags, message):
     result = sweep("task_emb", tmp_path / "result", *flags)
@@ -263,3 +265,132 @@ def test_the_sweeps_run_for_real_on_tiny_models_and_sample_data(tmp_path, tiny_b
     for name in SWEEPS:
         again = sweep(name, out, *local, *flags[name], dry_run=False)
         assert again.returncode == 0 and again.stdout == "", f"sweep_{name}.sh ran again:\n{again.stdout}"
+
+
+# ---------------------------------------------------------------- the job graph and its launchers
+
+ONE_CLASS = ["--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "", "--llms", "", "--emb_types", "prefix"]
+
+
+def job_list(out: Path, *flags: str, name: str = "all") -> dict[str, list[str]]:
+    """--list as step -> the steps it waits for."""
+    result = sweep(name, out, *flags, "--list")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert rows[0] == ["step", "stage", "waits_for", "command"]
+    return {row[0]: [] if row[2] == "-" else row[2].split(",") for row in rows[1:]}
+
+
+def test_each_step_waits_exactly_for_what_it_reads(tmp_path):
+    out = tmp_path / "result"
+    waits = job_list(out, *ONE_CLASS)
+    assert waits["transfer_rte__mrpc"] == ["finetune_rte"]  # its source's fine-tune only
+    assert waits["prefix-fute_mte_cola"] == ["finetune_cola"]  # the checkpoint it embeds
+    assert waits["finetune_mrpc"] == [] and waits["prefix-fute_dte_mrpc"] == []
+    table = set(waits["table_transfer"])  # everything the table reads
+    assert {"finetune_mrpc", "transfer_mrpc__cola", "prefix-baseline_dte_rte", "textemb_dte_cola",
+            "prefix-fute_mte_rte"} <= table and len(table) == 3 + 6 + 3 * 3 + 3
+    assert set(waits["plot_prefix-fute_lm"]) >= {f"prefix-fute_mte_{d}" for d in ("mrpc", "rte", "cola")}
+    # A finished step is neither listed nor waited for.
+    (out / "finetune").mkdir(parents=True)
+    (out / "finetune" / "rte_score.json").write_text("{}")
+    after = job_list(out, *ONE_CLASS)
+    assert "finetune_rte" not in after and after["transfer_rte__mrpc"] == []
+
+
+def fake_python(tmp_path: Path, fail_on: str | None = None) -> tuple[Path, Path]:
+    """A $PYTHON that logs "start|end <score path> <CUDA_VISIBLE_DEVICES>" around a short sleep, and
+    exits 3 for the command naming `fail_on`."""
+    log, fake = tmp_path / "events.log", tmp_path / "fake_python"
+    fail = f'[[ "$*" == *{shlex.quote(fail_on)}* ]] && exit 3' if fail_on else ""
+    fake.write_text(f"""#!/usr/bin/env bash
+name=$(echo "$*" | sed -E 's/.*--score_save_path ([^ ]*).*/\\1/')
+echo "start $(basename $name) ${{CUDA_VISIBLE_DEVICES:-none}}" >> {shlex.quote(str(log))}
+sleep 0.3
+{fail}
+echo "end $(basename $name)" >> {shlex.quote(str(log))}
+""")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    return fake, log
+
+
+def test_jobs_run_at_once_over_gpus_after_what_they_read(tmp_path):
+    fake, log = fake_python(tmp_path)
+    out = tmp_path / "result"
+    result = sweep("finetune", out, "--cr_datasets", "mrpc,rte", "--qa_datasets", "", "--jobs", "2",
+                   "--gpus", "0,1", python=str(fake), dry_run=False)
+    assert result.returncode == 0, result.stderr
+    events = [line.split() for line in log.read_text().splitlines()]
+    order = [(kind, name) for kind, name, *_ in events]
+    # Both fine-tunes start before either ends (two at a time), each on a GPU of its own.
+    assert [kind for kind, _ in order[:2]] == ["start", "start"]
+    assert sorted(e[2] for e in events[:2]) == ["0", "1"]
+    # A transfer starts only after its source's fine-tune ended.
+    for source, target in (("mrpc", "rte"), ("rte", "mrpc")):
+        assert order.index(("end", f"{source}_score.json")) < order.index(("start", f"{source}__{target}_score.json"))
+    assert sorted(p.name for p in (out / "logs").iterdir()) == [
+        "finetune_mrpc.log", "finetune_rte.log", "transfer_mrpc__rte.log", "transfer_rte__mrpc.log"]
+    assert (out / "logs" / "finetune_mrpc.log").read_text().startswith("$ ")
+
+
+def test_a_failed_step_holds_back_only_what_reads_it(tmp_path):
+    fake, log = fake_python(tmp_path, fail_on="finetune/mrpc_score.json")
+    result = sweep("finetune", tmp_path / "result", "--cr_datasets", "mrpc,rte", "--qa_datasets", "", "--jobs", "2",
+                   python=str(fake), dry_run=False)
+    assert result.returncode == 1
+    started = [line.split()[1] for line in log.read_text().splitlines() if line.startswith("start")]
+    assert "mrpc__rte_score.json" not in started  # reads the failed fine-tune's checkpoint
+    assert "rte__mrpc_score.json" in started  # does not
+    assert "not started: transfer_mrpc__rte" in result.stdout and "failed (3): finetune_mrpc" in result.stdout
+
+
+def test_slurm_dry_run_shows_one_array_per_stage_waiting_for_what_it_reads(tmp_path):
+    out = tmp_path / "result"
+    result = sweep("finetune", out, "--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "", "--launcher", "slurm",
+                   "--slurm_args", "--partition=gpu --time=2:00:00")
+    assert result.returncode == 0, result.stderr
+    sbatch = [shlex.split(line) for line in result.stdout.splitlines() if line.startswith("sbatch")]
+    assert len(sbatch) == 2
+    for argv, size in zip(sbatch, (3, 6)):
+        assert {"--parsable", "--requeue", f"--array=0-{size - 1}", "--partition=gpu", "--time=2:00:00"} <= set(argv)
+    assert not any(arg.startswith("--dependency") for arg in sbatch[0])
+    assert "--dependency=afterok:<finetune>_0:<finetune>_1:<finetune>_2" in sbatch[1]
+    assert not (out / "slurm").exists()  # a dry run writes nothing
+
+
+def test_slurm_submission_depends_on_the_exact_array_tasks(tmp_path):
+    sys.path.insert(0, str(REPO / "scripts"))
+    sweep_cli = importlib.import_module("sweep")
+    from sweeps import launch, paper
+
+    out = tmp_path / "result"
+    (out / "finetune").mkdir(parents=True)
+    (out / "finetune" / "mrpc_score.json").write_text("{}")  # done: neither submitted nor waited for
+    args = sweep_cli.build_parser().parse_args(["finetune", "--out", str(out), "--cr_datasets", "mrpc,rte,cola",
+                                                "--qa_datasets", ""])
+    graph = paper.build("finetune", sweep_cli.options_from(args, tmp_path), [])
+    submitted = []
+
+    def sbatch(argv):
+        submitted.append(argv)
+        return str(100 + len(submitted))
+
+    tasks = launch.submit_slurm(graph, graph.pending(), out, ["--qos=low"], dry_run=False, sbatch=sbatch,
+                                echo=lambda line: None)
+    assert tasks["finetune_rte"] == "101_0" and tasks["finetune_cola"] == "101_1"
+    assert "--dependency=afterok:101_0:101_1" in submitted[1] and "--qos=low" in submitted[1]
+    script = Path(submitted[1][-1]).read_text()
+    transfers = [s for s in graph.pending() if s.stage == "transfer"]
+    assert len(transfers) == 6 and "transfer_mrpc__rte.log" in script
+    for i, step in enumerate(transfers):
+        assert f"  {i}) {step.command()} >> " in script
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_the_bash_sweeps_are_the_python_sweeps(tmp_path, name):
+    """scripts/sweep_<name>.sh (the commands of earlier versions) runs scripts/sweep.py <name>."""
+    out = tmp_path / "result"
+    bash = subprocess.run(["bash", str(REPO / "scripts" / f"sweep_{name}.sh"), "--out", str(out), *SMALL, "--dry_run"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}, timeout=60)
+    assert bash.returncode == 0, bash.stderr
+    assert bash.stdout == sweep(name, out, *SMALL).stdout != ""

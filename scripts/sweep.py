@@ -1,0 +1,146 @@
+"""The paper's sweeps: every step of one sweep, run here (in order, or N at a time over GPUs) or on SLURM.
+
+    python scripts/sweep.py finetune --out ./result --lm bert-base-uncased [--cr_datasets mrpc,rte]
+    python scripts/sweep.py task_emb --out ./result --surrogate t5-base --jobs 4 --gpus 0,1,2,3
+    python scripts/sweep.py llm --out ./result --llms llama-13b,mixtral --launcher slurm \\
+        --slurm_args "--partition=gpu --gres=gpu:1 --time=24:00:00"
+    python scripts/sweep.py eval --out ./result
+
+Sweeps: finetune (the transfer scores), task_emb (DTEs, TextEmb, the fine-tuned models' MTEs),
+llm (x', LLM inference, y', LLM + prompt MTEs, the prompt-selection baselines), eval (the two tables
+and the plots), all (the four as one graph: each step waits exactly for what it reads, e.g. a
+transfer for its source's fine-tune, an MTE for its model, the tables for everything). A step whose output exists is done and skipped, so a sweep run again does only
+what is missing. --list prints the pending steps with what each waits for; --dry_run prints the
+commands (or, with --launcher slurm, the sbatch commands) and runs nothing. Output layout:
+data_utils/artifacts/paths.py; every step's log under --jobs > 1 or SLURM: <out>/logs/<step>.log.
+Lists are comma-separated; the defaults are the paper's.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's packages
+
+from configs.datasets import CR_DATASETS, LLM_DATASETS, NUM_PROMPTS, QA_DATASETS  # noqa: E402
+from configs.methods import METHODS  # noqa: E402
+from sweeps import launch, paper  # noqa: E402
+
+PAPER_CR = ("wnli,mrpc,cola,stsb,rte,boolq,sst2,scitail,qnli,snli,qqp,mnli,financial_phrasebank,medqa,"
+            "medical_questions_pairs")
+PAPER_QA = "cq,comqa,wikihop,duorcp,duorcs,newsqa,drop,hotpotqa,squad,squad_v2"
+PAPER_LLM_SETS = "sst2,imdb,rotten_tomatoes,cb,anli,wanli"
+PAPER_LLMS = "llama-13b,llama-70b,mixtral"
+# --emb_types: the families with a FUTE method (TextEmb, a baseline only, always runs); the paper's two first.
+EMB_TYPES = tuple(dict.fromkeys(["prefix", "fim", *(m.family for m in METHODS if m.fute)]))
+
+
+class SweepError(Exception):
+    """A bad option: one line on stderr, status 2, nothing run."""
+
+
+def names(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("sweep", choices=paper.CHOICES, help="which sweep; all: the four as one graph")
+    p.add_argument("--out", default="./result", help="result folder (default ./result)")
+    p.add_argument("--lm", default="bert-base-uncased", help="LM fine-tuned on the CR/QA sources")
+    p.add_argument("--surrogate", default="t5-base", help="surrogate model T of every task embedding")
+    p.add_argument("--llms", default=PAPER_LLMS, help="LLMs: aliases, hub ids, folders or .gguf files")
+    p.add_argument("--bit", type=int, default=8, choices=(4, 8, 16, 32), help="LLM weights (default 8)")
+    p.add_argument("--cr_datasets", default=PAPER_CR, help="CR transfer pool (default: TaskEmb's 15)")
+    p.add_argument("--qa_datasets", default=PAPER_QA, help="QA transfer pool (default: the 10 QA datasets)")
+    p.add_argument("--llm_datasets", default=PAPER_LLM_SETS, help="LLM evaluation sets")
+    p.add_argument("--prompts", default=None, help=f"prompt numbers (default 0-{NUM_PROMPTS - 1}; 10-12 are CoT)")
+    p.add_argument("--emb_types", default=",".join(EMB_TYPES), help="task embedding families (default prefix,fim)")
+    p.add_argument("--data_dir", default=None, help="read every dataset from DIR/<dataset>/ instead of the hub")
+    p.add_argument("--pool", default=None, help="the unsupervised pool x' is drawn from (JSONL) instead of the hub's")
+    p.add_argument("--extra", default="", help="flags appended to the sweep's steps (llm: its LLM steps; eval: "
+                                               "its two tables); they win")
+    p.add_argument("--te_extra", default="", help="llm sweep: flags appended to its run_task_emb.py steps")
+    p.add_argument("--list", action="store_true", help="print the pending steps and what each waits for; run nothing")
+    p.add_argument("--dry_run", action="store_true", help="print what would run or be submitted; run nothing")
+    p.add_argument("--jobs", type=int, default=1, help="steps run at once on this machine (default 1: in order)")
+    p.add_argument("--gpus", default="", help="GPU ids for --jobs: each running model step gets one of its own")
+    p.add_argument("--launcher", choices=("local", "slurm"), default="local", help="run here or submit to SLURM")
+    p.add_argument("--slurm_args", default="", help="sbatch options for every job array, e.g. "
+                                                    "\"--partition=gpu --gres=gpu:1 --time=24:00:00\"")
+    return p
+
+
+def options_from(args: argparse.Namespace, here: Path) -> paper.SweepOptions:
+    """The sweep's options, checked against configs/ (SweepError naming the option); relative paths are
+    made absolute against `here`, the folder the sweep starts from (steps run from the repository)."""
+    def absolute(path: str) -> Path:
+        return (here / path).resolve() if not Path(path).is_absolute() else Path(path)
+
+    def model(name: str) -> str:  # a model folder or file relative to `here`; else a hub id or alias
+        return str(absolute(name)) if not Path(name).is_absolute() and (here / name).exists() else name
+
+    for flag, listed, known in (("--cr_datasets", args.cr_datasets, CR_DATASETS),
+                                ("--qa_datasets", args.qa_datasets, QA_DATASETS),
+                                ("--llm_datasets", args.llm_datasets, LLM_DATASETS)):
+        for name in names(listed):
+            if name not in known:
+                raise SweepError(f"{flag}: unknown dataset {name!r}; known: {','.join(known)}")
+    prompts = names(args.prompts) if args.prompts is not None else [str(p) for p in range(NUM_PROMPTS)]
+    for prompt in prompts:
+        if not (prompt.isdigit() and int(prompt) < NUM_PROMPTS):
+            raise SweepError(f"--prompts: {prompt!r} is not a prompt number 0-{NUM_PROMPTS - 1}")
+    for family in names(args.emb_types):
+        if family not in EMB_TYPES:
+            raise SweepError(f"--emb_types: unknown method {family}; use {', '.join(EMB_TYPES)}")
+    data_dir = absolute(args.data_dir) if args.data_dir else None
+    if data_dir is not None and not data_dir.is_dir():
+        raise SweepError(f"--data_dir: no folder {data_dir}")
+    pool = absolute(args.pool) if args.pool else None
+    if pool is not None and not pool.is_file():
+        raise SweepError(f"--pool: no file {pool}")
+    if args.jobs < 1:
+        raise SweepError(f"--jobs must be at least 1, got {args.jobs}")
+    return paper.SweepOptions(
+        out=absolute(args.out), python=os.environ.get("PYTHON", sys.executable), lm=model(args.lm),
+        surrogate=model(args.surrogate), llms=[model(name) for name in names(args.llms)], bit=args.bit,
+        cr=names(args.cr_datasets), qa=names(args.qa_datasets), llm_sets=names(args.llm_datasets),
+        prompts=[int(p) for p in prompts], emb_types=names(args.emb_types), data_dir=data_dir, pool=pool,
+        extra=shlex.split(args.extra), te_extra=shlex.split(args.te_extra))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        options = options_from(args, Path.cwd())
+    except SweepError as err:
+        print(f"sweep.py: {err}", file=sys.stderr)
+        return 2
+    notes: list[str] = []
+    graph = paper.build(args.sweep, options, notes)
+    for note in notes:
+        print(f"# {note}", file=sys.stderr)
+    pending = graph.pending()
+    if len(pending) < len(graph.steps):
+        print(f"# {len(graph.steps) - len(pending)} of {len(graph.steps)} steps done already", file=sys.stderr)
+    if args.list:
+        sys.stdout.write(launch.job_list(graph, pending))
+        return 0
+    if args.launcher == "slurm":
+        if pending:
+            launch.submit_slurm(graph, pending, options.out, shlex.split(args.slurm_args), args.dry_run)
+        return 0
+    if args.dry_run:
+        for step in pending:
+            print(step.command())
+        return 0
+    return launch.run_local(graph, pending, args.jobs, names(args.gpus), options.out / "logs")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
