@@ -17,6 +17,9 @@ label may come as "1", "1.0", 1.0, " positive", "TRUE" or a boolean (see `label_
 CR examples come out as {"text", "text_pair" (pairs only), "label"}; QA examples
 as {"id", "title", "context", "question", "answers": {"text": [...],
 "answer_start": [...]}}.
+
+(Longer than the project's other modules, on purpose: every source a dataset can come from
+ends in the same two example layouts, and the rules for reading them belong together.)
 """
 from __future__ import annotations
 

@@ -39,6 +39,10 @@ once (see `_add_outer_squares`). `torch.func.vmap` was the first choice but cann
 through transformers 5's attention-mask code (`padding_mask.all()` is data-dependent
 control flow). Models with other layers holding FIM parameters (T5's RMS norm and
 relative position bias, Llama's RMS norm) use a per-example loop: exact, slower.
+
+(Longer than the project's other modules, on purpose: the three estimators and the
+per-example gradient formulas they rest on are one piece of arithmetic, checked
+against autograd as one.)
 """
 from __future__ import annotations
 
