@@ -1,10 +1,16 @@
-"""Answer a labelled dataset with one LLM and one prompt; save verbalizer scores, predictions, perplexity.
+"""Answer labelled datasets with one LLM and one or more prompts; save verbalizer scores, predictions, perplexity.
 
-Example (the reference's command, plus the new flags):
+Examples (the reference's command; then every prompt on two sets, the model loaded once):
     python run_llm_inference.py --model=llama-13b --dataset_name=sst2 --prompt_number=0 --bit=8 \
         --save_path=./result/llm/llama-13b_sst2_0
+    python run_llm_inference.py --model=llama-13b --dataset_name=sst2,cb --prompt_number=0-12 --bit=8 \
+        --save_path=./result/llm/llama-13b/{dataset}_p{prompt}
 
-Output `--save_path` (".json" appended when missing), written atomically at the end:
+With several datasets or prompts, each (dataset, prompt) gets the file its placeholders name, and
+each is written, resumed and refused as if it had been run alone; one that fails (e.g. its local
+data is missing) is reported at the end and the others are written (llm_inference/runs.py).
+
+Output `--save_path` (".json" appended when missing), written atomically at the end of its run:
 
     {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens",
      "chat_template": {"source", "sha256"}, "chat_template_sha256", "seed", "variant", "cot",
@@ -30,11 +36,11 @@ this run's (another --dataset_path), or results of examples outside this run's s
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
 
 from data_utils import cli
 from data_utils.artifacts.llm_outputs import inference_output
@@ -44,7 +50,9 @@ from data_utils.metrics import compute_metrics
 from llm_inference.data import get_llm_spec, load_eval_examples
 from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer
 from llm_inference.prompts import load_prompt
-from llm_inference.runs import LazyModel, run_identity, score_pending
+from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
+from llm_inference.runs import (LazyModel, check_placeholders, fill, prompt_numbers,
+                               run_each, run_identity, score_pending)
 from llm_inference.records import (ResultLog, check_identity, check_same_inputs, example_record, prompt_info,
                                    unscored_answers)
 from llm_inference.scoring import generation_settings, label_distribution
@@ -55,16 +63,20 @@ INPUT_FLAGS = "--dataset_path, --max_examples or --seed"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Run one LLM with one prompt (0-12) on a labelled dataset.")
-    parser.add_argument("--save_path", required=True, help="output JSON ('.json' is appended if missing)")
-    parser.add_argument("--dataset_name", required=True, help="sst2, imdb, rotten_tomatoes, cb, anli or wanli")
-    parser.add_argument("--prompt_number", type=int, required=True,
-                        help="prompt 0-12 of the dataset's genre; 10-12 are prompts 0-2 with chain-of-thought")
+    parser = argparse.ArgumentParser(description="Run one LLM with one or more prompts (0-12) on labelled datasets.")
+    parser.add_argument("--save_path", required=True,
+                        help="output JSON ('.json' is appended if missing); with several datasets or prompts it "
+                             "names each file with {dataset} and {prompt}, e.g. ./result/{dataset}_p{prompt}")
+    parser.add_argument("--dataset_name", type=cli.csv_list, required=True,
+                        help="sst2, imdb, rotten_tomatoes, cb, anli or wanli; several comma-separated")
+    parser.add_argument("--prompt_number", type=prompt_numbers, required=True,
+                        help="prompt 0-12 of the dataset's genre (10-12 are prompts 0-2 with chain-of-thought); "
+                             "several as 0,3,10 or 0-12: the model is loaded once for all")
     parser.add_argument("--max_examples", type=int, default=1000,
                         help="score a seeded sample of at most this many examples of the evaluation split")
     parser.add_argument("--dataset_path", default=None,
                         help="local data instead of the hub: a folder with <eval split>.jsonl (json/csv/parquet) "
-                             "or that one file, with the hub dataset's field names")
+                             "or that one file, with the hub dataset's field names; {dataset} with several")
     add_llm_args(parser)
     return parser
 
@@ -73,35 +85,52 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     args.save_path = cli.with_suffix(args.save_path, ".json")
     check_llm_args(args)
+    several_datasets = len(args.dataset_name) > 1
+    check_placeholders("--save_path", args.save_path, DATASET_FIELD, several_datasets)
+    check_placeholders("--save_path", args.save_path, PROMPT_FIELD, len(args.prompt_number) > 1)
+    check_placeholders("--dataset_path", args.dataset_path, DATASET_FIELD, several_datasets)
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Score the sample, write the output JSON, return it."""
+def main(argv: Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+    """Score every (dataset, prompt), write each output JSON; return the output (one dataset and prompt)
+    or the outputs in (dataset, prompt) order (several)."""
     args = parse_args(argv)
-    spec = get_llm_spec(args.dataset_name)
-    prompt = load_prompt(spec.llm_genre, args.prompt_number)
+    specs = [get_llm_spec(name) for name in args.dataset_name]
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
+    model = LazyModel(args.model, args.bit, device)
+    runs = [(fill(args.save_path, spec.name, number),
+             functools.partial(run_one, args, argv, spec, number, tokenizer, template, settings, model, device))
+            for spec in specs for number in args.prompt_number]
+    outputs = run_each(runs)
+    logger.info("%d output(s), the model loaded %d time(s)", len(outputs), model.loads)
+    return outputs[0] if len(runs) == 1 else outputs
+
+
+def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: int, tokenizer, template,
+            settings, model: LazyModel, device) -> dict[str, Any]:
+    """One (dataset, prompt): score its sample, write its output JSON and record, return the output."""
+    prompt = load_prompt(spec.llm_genre, number)
+    save_path = ensure_parent_writable(fill(args.save_path, spec.name, number))
+    dataset_path = None if args.dataset_path is None else fill(args.dataset_path, spec.name)
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run.
     identity = run_identity(args, prompt, template, settings, {"dataset": spec.name})
-    save_path = ensure_parent_writable(args.save_path)
     done = _finished_results(save_path, identity)
     log = ResultLog(f"{save_path}.partial.jsonl", identity)
     done.update(log.load())
 
     # Data: a seeded sample of the evaluation split; only what is not done yet is scored. Earlier
     # results must be of this very sample: the output holds exactly it, and none is dropped.
-    examples = load_eval_examples(spec, prompt.fields, args.dataset_path, args.max_examples, args.seed)
+    examples = load_eval_examples(spec, prompt.fields, dataset_path, args.max_examples, args.seed)
     check_same_inputs(done, examples, str(save_path), INPUT_FLAGS)
     pending = [example for example in examples if example["data_index"] not in done]
-    logger.info("%d examples to score, %d already done", len(pending), len(examples) - len(pending))
+    logger.info("%s: %d examples to score, %d already done", save_path, len(pending), len(examples) - len(pending))
 
-    score_pending(pending, log, done, LazyModel(args.model, args.bit, device), tokenizer, prompt, settings,
-                  args.verbalizer_tokens, args.batch_size, lambda example, score: _record(example, score, prompt),
-                  desc=f"{spec.name} prompt {prompt.number}")
+    score_pending(pending, log, done, model, tokenizer, prompt, settings, args.verbalizer_tokens, args.batch_size,
+                  lambda example, score: _record(example, score, prompt), desc=f"{spec.name} prompt {prompt.number}")
 
     # Assemble the output in data order, with the summary metrics.
     results = [_strip_identity(done[example["data_index"]], identity) for example in examples]
@@ -109,7 +138,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
                               results)
     write_json(save_path, output)
-    write_json(save_path.with_suffix(".record.json"), run_record({**vars(args), "device": str(device)}, argv, __file__))
+    config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
+              "dataset_path": dataset_path, "device": str(device)}
+    write_json(save_path.with_suffix(".record.json"), run_record(config, argv, __file__))
     log.path.unlink(missing_ok=True)
     logger.info("%s: accuracy %.4f, macro-F1 %.4f on %d examples", save_path,
                 output["summary"]["accuracy"], output["summary"]["macro_f1"], len(results))

@@ -1,8 +1,13 @@
-"""Answer the model-task-embedding inputs x' with one LLM and one prompt: the y' JSONL.
+"""Answer the model-task-embedding inputs x' with one LLM and one or more prompts: a y' JSONL per prompt.
 
-Example (the reference's command):
+Examples (the reference's command; then all 13 prompts, the model loaded once):
     python run_llm_inference_for_te.py --model=llama-13b --prompt_number=0 --task_genre=sa --bit=8 \
         --data_load_path=./result/mte_data/sa_x.jsonl --save_path=./result/mte_data/llama-13b_sa_0
+    python run_llm_inference_for_te.py --model=llama-13b --prompt_number=0-12 --task_genre=sa --bit=8 \
+        --data_load_path=./result/mte_data/sa_x.jsonl --save_path=./result/mte_data/llama-13b_sa_p{prompt}
+
+With several prompts each gets the file {prompt} names, resumed and refused as if it were run
+alone; one that fails is reported at the end and the others are written (llm_inference/runs.py).
 
 Input `--data_load_path`: the x' JSONL written by run_task_emb.py --generate_model_data_only,
 one object per line: {"content", "data_index"} for sa, {"premise", "hypothesis", "data_index"}
@@ -42,10 +47,10 @@ unscored answers); it is rewritten by every run that finishes.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
-
 
 from configs.datasets import GENRES
 from data_utils import cli
@@ -54,7 +59,9 @@ from data_utils.io import run_record, write_json
 from llm_inference.data import read_model_inputs
 from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer
 from llm_inference.prompts import load_prompt
-from llm_inference.runs import LazyModel, run_identity, score_pending
+from data_utils.artifacts.paths import PROMPT_FIELD
+from llm_inference.runs import (LazyModel, check_placeholders, fill, prompt_numbers, run_each,
+                               run_identity, score_pending)
 from llm_inference.records import ResultLog, check_same_inputs, example_record, prompt_info, unscored_answers
 from llm_inference.scoring import generation_settings, label_distribution
 
@@ -62,12 +69,15 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Run one LLM with one prompt on the x' JSONL of model task "
-                                                 "embedding; append its answers y' as JSONL.")
-    parser.add_argument("--save_path", required=True, help="output JSONL ('.jsonl' is appended if missing)")
+    parser = argparse.ArgumentParser(description="Run one LLM with one or more prompts on the x' JSONL of model "
+                                                 "task embedding; append its answers y' as JSONL, a file per prompt.")
+    parser.add_argument("--save_path", required=True,
+                        help="output JSONL ('.jsonl' is appended if missing); with several prompts it names each "
+                             "file with {prompt}, e.g. ./result/llama-13b_sa_p{prompt}")
     parser.add_argument("--data_load_path", required=True, help="the x' JSONL to answer")
-    parser.add_argument("--prompt_number", type=int, required=True,
-                        help="prompt 0-12 of --task_genre; 10-12 are prompts 0-2 with chain-of-thought")
+    parser.add_argument("--prompt_number", type=prompt_numbers, required=True,
+                        help="prompt 0-12 of --task_genre (10-12 are prompts 0-2 with chain-of-thought); several as "
+                             "0,3,10 or 0-12: the model is loaded once for all")
     parser.add_argument("--task_genre", required=True, choices=GENRES, help="sa (sentiment) or nli")
     add_llm_args(parser)
     return parser
@@ -77,36 +87,49 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     args.save_path = cli.with_suffix(args.save_path, ".jsonl")
     check_llm_args(args)
+    check_placeholders("--save_path", args.save_path, PROMPT_FIELD, len(args.prompt_number) > 1)
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Append a y' line for every x' line not yet in --save_path; return how many were added."""
+    """Append a y' line for every x' line not yet in each prompt's file; return how many were added in all."""
     args = parse_args(argv)
-    prompt = load_prompt(args.task_genre, args.prompt_number)
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
-
-    # What is done already (a torn last line is repaired; another run's file is refused).
-    log = ResultLog(args.save_path, run_identity(args, prompt, template, settings, {"task_genre": args.task_genre}))
-    done = log.load()
-
-    # The x' lines; earlier lines must come from this same x' file.
     examples = read_model_inputs(args.data_load_path, args.task_genre)
+    model = LazyModel(args.model, args.bit, device)
+    runs = [(fill(args.save_path, prompt=number),
+             functools.partial(answer_one, args, argv, number, examples, tokenizer, template, settings, model, device))
+            for number in args.prompt_number]
+    added = run_each(runs)
+    logger.info("%d y' file(s), the model loaded %d time(s)", len(added), model.loads)
+    return sum(added)
+
+
+def answer_one(args: argparse.Namespace, argv: Sequence[str] | None, number: int, examples: list[dict[str, Any]],
+               tokenizer, template, settings, model: LazyModel, device) -> int:
+    """One prompt: append the y' lines its file lacks, rewrite its record; return how many were added."""
+    prompt = load_prompt(args.task_genre, number)
+    save_path = fill(args.save_path, prompt=number)
+
+    # What is done already (a torn last line is repaired; another run's file is refused); earlier lines
+    # must come from this same x' file.
+    log = ResultLog(save_path, run_identity(args, prompt, template, settings, {"task_genre": args.task_genre}))
+    done = log.load()
     check_same_inputs(done, examples, str(log.path), "--data_load_path")
     pending = [example for example in examples if example["data_index"] not in done]
-    logger.info("%s: %d x' lines, %d already answered", args.data_load_path, len(examples), len(examples) - len(pending))
+    logger.info("%s: %d x' lines, %d already answered", log.path, len(examples), len(examples) - len(pending))
 
     run_settings = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
-    score_pending(pending, log, done, LazyModel(args.model, args.bit, device), tokenizer, prompt, settings,
-                  args.verbalizer_tokens, args.batch_size,
+    score_pending(pending, log, done, model, tokenizer, prompt, settings, args.verbalizer_tokens, args.batch_size,
                   lambda example, score: _line(example, score, prompt, run_settings),
                   desc=f"{args.task_genre} prompt {prompt.number}")
     logger.info("%s: %d lines added", log.path, len(pending))
 
     # The record of how the y' file was made: a separate file, so the JSONL holds only y' lines.
-    config = {**vars(args), "device": str(device), "lines": len(examples), "chat_template": template.record(),
+    config = {**vars(args), "prompt_number": number, "save_path": str(log.path), "device": str(device),
+              "lines": len(examples), "chat_template": template.record(),
               "unscored_answers": unscored_answers(done.values())}
     write_json(log.path.with_suffix(".record.json"), run_record(config, argv, __file__))
     return len(pending)

@@ -1,4 +1,5 @@
-"""What both LLM entry scripts do for one (LLM, prompt, inputs) run: its identity, and scoring what is not done.
+"""What both LLM entry scripts do for each (LLM, prompt, inputs) run: its identity, scoring what is not
+done, and running several runs on one model load.
 
 A run's identity (`run_identity`) is written into every result and compared on resume
 (llm_inference.records): the model as given, what it answers (dataset or task genre), the
@@ -7,20 +8,82 @@ CoT prompt only, the reasoning cap (so a vanilla run's results keep their keys).
 `score_pending` scores the examples not done yet, appending each batch to the run's
 result log; the model is a `LazyModel`, loaded on first use: a finished run never loads it,
 and several runs of one process share one load.
+
+Several runs in one command: `--prompt_number 0-12` (or 0,3,10) and, for run_llm_inference.py,
+`--dataset_name sst2,cb`; `--save_path` (and a local `--dataset_path`) then names each run's
+file with the placeholders {dataset} and {prompt}. Each file is written, resumed, checked and
+refused exactly as if its run were alone (`run_each`); a run that fails with a FuteError is
+reported and the others go on.
 """
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from tqdm import tqdm
 
+from configs.datasets import NUM_PROMPTS
+from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
+from data_utils.errors import FuteError
 from llm_inference.models import ChatTemplate, load_llm_model
 from llm_inference.prompts import Prompt
 from llm_inference.records import ResultLog
 from llm_inference.scoring import ExampleScore, GenerationSettings, PromptScorer
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def prompt_numbers(value: str) -> list[int]:
+    """argparse type of --prompt_number: "3", "0,3,10", "0-12" or "0-2,10" -> the prompt numbers, in order."""
+    numbers: list[int] = []
+    for part in (piece.strip() for piece in value.split(",")):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if match is None:
+            raise argparse.ArgumentTypeError(f"{value!r}: use a prompt number, a list (0,3,10) or a range (0-12)")
+        numbers += range(int(match[1]), int(match[2] or match[1]) + 1)
+    bad = [n for n in numbers if n >= NUM_PROMPTS]
+    if bad or len(set(numbers)) != len(numbers) or not numbers:
+        raise argparse.ArgumentTypeError(f"{value!r}: prompts are 0-{NUM_PROMPTS - 1}, each at most once")
+    return numbers
+
+
+def check_placeholders(flag: str, value: str | None, field: str, several: bool) -> None:
+    """With several datasets (prompts), each run's file must be told apart: `value` must hold `field`."""
+    if several and value is not None and field not in value:
+        raise FuteError(f"{flag} {value} must contain {field} when several are given, so that each run writes "
+                        f"its own file (e.g. ./result/{DATASET_FIELD}_p{PROMPT_FIELD}.json)")
+
+
+def fill(template: str, dataset: str | None = None, prompt: int | None = None) -> str:
+    """`template` with {dataset} and {prompt} replaced (nothing else: other braces stay)."""
+    if dataset is not None:
+        template = template.replace(DATASET_FIELD, dataset)
+    return template if prompt is None else template.replace(PROMPT_FIELD, str(prompt))
+
+
+def run_each(runs: Sequence[tuple[str, Callable[[], T]]]) -> list[T]:
+    """Call every run (name, function) in order; a single run's FuteError propagates as it is. With several,
+    a run that fails with a FuteError is logged and skipped, the others go on, and a FuteError naming
+    every failed run is raised at the end (their files are left as they were; the others are written)."""
+    if len(runs) == 1:
+        return [runs[0][1]()]
+    results, failed = [], []
+    for name, run in runs:
+        try:
+            results.append(run())
+        except FuteError as err:
+            logger.error("%s failed: %s", name, err)
+            failed.append(f"{name} ({err})")
+    if failed:
+        raise FuteError(f"{len(failed)} of {len(runs)} runs failed, the other {len(runs) - len(failed)} are written: "
+                        + "; ".join(failed))
+    return results
 
 
 def run_identity(args: argparse.Namespace, prompt: Prompt, template: ChatTemplate,

@@ -48,10 +48,11 @@ from configs.datasets import NUM_PROMPTS  # noqa: E402
 from configs.models import model_slug  # noqa: E402
 from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
-from data_utils.artifacts.paths import ResultLayout  # noqa: E402
+from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
 from data_utils.io import stem_file  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from llm_inference.models import unpack_gguf  # noqa: E402
+from sweeps.graph import all_answered, all_exist  # noqa: E402
 
 logger = logging.getLogger("demo")
 SAMPLES = ROOT / "data" / "samples"
@@ -108,17 +109,14 @@ class Runner:
         self.ran = self.skipped = 0
         self.started = time.time()
 
-    def step(self, output: Path, main: Callable, argv: list[str], marker: bool = False) -> None:
-        """Run main(argv) unless `output` exists. marker=True: `output` is a marker file written
-        after success, for steps whose own output is appended to (and so exists before it is done)."""
-        if output.exists():
+    def step(self, done: Path | Callable[[], bool], main: Callable, argv: list[str]) -> None:
+        """Run main(argv) unless it is done: its output `done` exists, or the check `done()` says so."""
+        if done() if callable(done) else done.exists():
             self.skipped += 1
             return
         name = Path(sys.modules[main.__module__].__file__).name
         logger.info("[%s] python %s %s", time.strftime("%H:%M:%S"), name, " ".join(argv))
         main(argv)
-        if marker:
-            output.touch()
         self.ran += 1
 
 
@@ -191,15 +189,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
                   "--generate_model_data_only", "True", "--task_emb_model_lm_name", args.lm,
                   "--unsup_data_path", str(SAMPLES / "unsup_pool.jsonl"),
                   "--max_data_for_task_emb_train", str(args.llm_x_per_source)])
-        for prompt in args.prompts:
-            run.step(layout.inference(llm_model, dataset, prompt), run_llm_inference.main,
-                     ["--save_path", str(layout.inference(llm_model, dataset, prompt)), "--dataset_name", dataset,
-                      "--dataset_path", str(SAMPLES / dataset), "--prompt_number", str(prompt),
-                      "--max_examples", str(args.llm_examples), *llm])
-            y_path = layout.llm_answers(llm_model, genre, prompt)
-            run.step(y_path.with_suffix(".done"), run_llm_inference_for_te.main,
-                     ["--save_path", str(y_path), "--data_load_path", str(x_path), "--prompt_number", str(prompt),
-                      "--task_genre", genre, *llm], marker=True)
+        # Every prompt in one command per script: the LLM loads once for all of them.
+        prompts = ",".join(map(str, args.prompts))
+        outputs = [layout.inference(llm_model, dataset, prompt) for prompt in args.prompts]
+        run.step(all_exist(outputs), run_llm_inference.main,
+                 ["--save_path", str(layout.inference(llm_model, dataset, PROMPT_FIELD)), "--dataset_name", dataset,
+                  "--dataset_path", str(SAMPLES / dataset), "--prompt_number", prompts,
+                  "--max_examples", str(args.llm_examples), *llm])
+        answers = [layout.llm_answers(llm_model, genre, prompt) for prompt in args.prompts]
+        run.step(all_answered(answers, x_path), run_llm_inference_for_te.main,
+                 ["--save_path", str(layout.llm_answers(llm_model, genre, PROMPT_FIELD)), "--data_load_path",
+                  str(x_path), "--prompt_number", prompts, "--task_genre", genre, *llm])
+        for prompt, y_path in zip(args.prompts, answers):
             mte = layout.llm_mte("prefix-fute", llm_model, genre, prompt)
             run.step(mte, run_task_emb.main,
                      ["--save_path", str(mte), "--load_path", str(y_path), "--input_type", "model", "--llm_mode",

@@ -44,10 +44,15 @@ def lines_of(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
-def answered_line_for_line(output: Path, inputs: Path) -> Callable[[], bool]:
-    """Done check of a JSONL that a script appends to, one line per line of `inputs` (a partial file is
-    continued by the script itself, so it is not done)."""
-    return lambda: lines_of(inputs) > 0 and lines_of(output) == lines_of(inputs)
+def all_exist(outputs: Sequence[Path]) -> Callable[[], bool]:
+    """Done check of a step that writes several files: every one of them exists."""
+    return lambda: all(path.exists() for path in outputs)
+
+
+def all_answered(outputs: Sequence[Path], inputs: Path) -> Callable[[], bool]:
+    """Done check of JSONL files that a script appends to, one line per line of `inputs` each (a partial
+    file is continued by the script itself, so it is not done)."""
+    return lambda: lines_of(inputs) > 0 and all(lines_of(output) == lines_of(inputs) for output in outputs)
 
 
 class Graph:

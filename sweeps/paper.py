@@ -12,8 +12,8 @@ from pathlib import Path
 from configs.datasets import LLM_DATASETS, NUM_PROMPTS
 from configs.methods import method_of
 from configs.models import model_slug
-from data_utils.artifacts.paths import ResultLayout
-from sweeps.graph import Graph, Step, answered_line_for_line
+from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD, ResultLayout
+from sweeps.graph import Graph, Step, all_answered, all_exist
 
 SWEEPS = ("finetune", "task_emb", "llm", "eval")
 # "all": the four in one graph, so every step waits exactly for the steps it reads across sweeps
@@ -149,21 +149,28 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                "--generate_model_data_only", "True", "--max_data_for_task_emb_train", str(LLM_X_PER_SOURCE),
                *o.pool_flags(), "--task_emb_model_lm_name", o.surrogate, "--save_path", str(layout.llm_inputs(g)),
                *o.te_extra], [layout.llm_inputs(g)], gpu=False)
+    # One command per LLM for every (set, prompt), one per (LLM, genre) for every prompt's y': the model
+    # loads once per command; each file is written and resumed as a run of its own.
+    prompts = ",".join(map(str, o.prompts))
     for model in o.llms:
-        for d in o.llm_sets:
-            for p in o.prompts:
-                path = layout.inference(model, d, p)
-                _step(graph, o, f"inference_{model_slug(model)}_{d}_p{p}", "llm_inference",
-                      ["run_llm_inference.py", "--model", model, "--bit", str(o.bit), "--dataset_name", d,
-                       *o.data(d), "--prompt_number", str(p), "--save_path", str(path), *o.extra], [path])
+        if not o.llm_sets:
+            break
+        outputs = [layout.inference(model, d, p) for d in o.llm_sets for p in o.prompts]
+        data = [] if o.data_dir is None else ["--dataset_path", str(o.data_dir / DATASET_FIELD)]
+        _step(graph, o, f"inference_{model_slug(model)}", "llm_inference",
+              ["run_llm_inference.py", "--model", model, "--bit", str(o.bit), "--dataset_name", ",".join(o.llm_sets),
+               *data, "--prompt_number", prompts, "--save_path",
+               str(layout.inference(model, DATASET_FIELD, PROMPT_FIELD)), *o.extra],
+              outputs, done_check=all_exist(outputs))
     for model in o.llms:
         for g in o.genres:
-            for p in o.prompts:
-                x, y = layout.llm_inputs(g), layout.llm_answers(model, g, p)
-                _step(graph, o, f"answers_{model_slug(model)}_{g}_p{p}", "llm_answers",
-                      ["run_llm_inference_for_te.py", "--model", model, "--bit", str(o.bit), "--task_genre", g,
-                       "--prompt_number", str(p), "--data_load_path", str(x), "--save_path", str(y), *o.extra],
-                      [y], inputs=[x], done_check=answered_line_for_line(y, x))
+            x = layout.llm_inputs(g)
+            outputs = [layout.llm_answers(model, g, p) for p in o.prompts]
+            _step(graph, o, f"answers_{model_slug(model)}_{g}", "llm_answers",
+                  ["run_llm_inference_for_te.py", "--model", model, "--bit", str(o.bit), "--task_genre", g,
+                   "--prompt_number", prompts, "--data_load_path", str(x), "--save_path",
+                   str(layout.llm_answers(model, g, PROMPT_FIELD)), *o.extra],
+                  outputs, inputs=[x], done_check=all_answered(outputs, x))
     for family in o.emb_types:
         method = method_of(family, True).id
         for model in o.llms:

@@ -141,7 +141,7 @@ def test_refuses_to_mix_runs_and_bad_input(tmp_path, tiny_llama, sst2_dir):
         run(tmp_path / "mix", tiny_llama, "--verbalizer_tokens", "first", path=sst2_dir)
     with pytest.raises(FuteError, match="unknown dataset 'mnli'.*sst2"):
         run(tmp_path / "x", tiny_llama, dataset="mnli", path=sst2_dir)
-    with pytest.raises(FuteError, match="out of range"):
+    with pytest.raises(SystemExit):  # refused by the parser: prompts are 0-12
         run(tmp_path / "x", tiny_llama, path=sst2_dir, prompt="13")
     with pytest.raises(FuteError, match="not an alias"):
         run(tmp_path / "x", "llama-7b", path=sst2_dir)
@@ -199,6 +199,70 @@ def test_bad_llm_flags_are_refused_while_parsing(script, flag, capsys):
     with pytest.raises(SystemExit):
         script.parse_args(argv)
     assert f"argument {flag}: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_several_datasets_and_prompts_load_the_model_once_and_equal_single_runs(tmp_path, tiny_llama, sst2_dir,
+                                                                                monkeypatch):
+    """--dataset_name sst2,cb --prompt_number 0,10 with {dataset}/{prompt}: one load, four files, each the
+    file a single run writes; a rerun resumes each file as a single run would."""
+    from llm_inference import runs
+
+    (tmp_path / "cb").mkdir()
+    write_jsonl(tmp_path / "cb" / "validation.jsonl", [{"premise": p, "hypothesis": h, "label": y} for p, h, y in CB])
+    loads = []
+    real_load = runs.load_llm_model
+    monkeypatch.setattr(runs, "load_llm_model", lambda *a: loads.append(a) or real_load(*a))
+    many = run(tmp_path / "many" / "{dataset}_p{prompt}", tiny_llama, "--cot_max_new_tokens", "3",
+               dataset="sst2,cb", prompt="0,10", path=tmp_path / "{dataset}")
+    assert len(loads) == 1 and len(many) == 4
+    for i, (dataset, prompt) in enumerate((("sst2", 0), ("sst2", 10), ("cb", 0), ("cb", 10))):
+        alone = run(tmp_path / "alone" / f"{dataset}_p{prompt}", tiny_llama, "--cot_max_new_tokens", "3",
+                    dataset=dataset, prompt=str(prompt), path=tmp_path / dataset)
+        written = json.loads((tmp_path / "many" / f"{dataset}_p{prompt}.json").read_text())
+        assert written == many[i] == json.loads(json.dumps(alone))
+        record = json.loads((tmp_path / "many" / f"{dataset}_p{prompt}.record.json").read_text())["config"]
+        assert (record["dataset_name"], record["prompt_number"]) == (dataset, prompt)
+    # A rerun finds every file done: nothing is scored, so the model is not loaded again.
+    loads.clear()
+    run(tmp_path / "many" / "{dataset}_p{prompt}", tiny_llama, "--cot_max_new_tokens", "3", dataset="sst2,cb",
+        prompt="0,10", path=tmp_path / "{dataset}")
+    assert loads == []
+
+
+def test_one_failing_run_does_not_stop_the_others(tmp_path, tiny_llama, sst2_dir):
+    """imdb has no local data here: its runs fail with the reason, sst2's are written, the command fails."""
+    with pytest.raises(FuteError, match=r"2 of 4 runs failed, the other 2 are written: .*imdb_p0.json"):
+        run(tmp_path / "{dataset}_p{prompt}", tiny_llama, dataset="imdb,sst2", prompt="0-1", path=tmp_path / "{dataset}")
+    assert sorted(p.name for p in tmp_path.glob("*_p?.json")) == ["sst2_p0.json", "sst2_p1.json"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dataset_name", "sst2,cb", "--prompt_number", "0", "--save_path", "out_p{prompt}"], "must contain {dataset}"),
+    (["--dataset_name", "sst2", "--prompt_number", "0-2", "--save_path", "{dataset}"], "must contain {prompt}"),
+    (["--dataset_name", "sst2,cb", "--prompt_number", "0", "--save_path", "{dataset}", "--dataset_path", "data"],
+     "--dataset_path data must contain {dataset}"),
+])
+def test_several_runs_need_a_file_each(flags, message):
+    with pytest.raises(FuteError, match=message):
+        run_llm_inference.parse_args(["--model", "m", *flags])
+
+
+@pytest.mark.parametrize("value, numbers", [("3", [3]), ("0,3,10", [0, 3, 10]), ("0-12", list(range(13))),
+                                            ("0-2,10", [0, 1, 2, 10])])
+def test_prompt_numbers(value, numbers):
+    from llm_inference.runs import prompt_numbers
+
+    assert prompt_numbers(value) == numbers
+
+
+@pytest.mark.parametrize("value", ["13", "0-13", "2,2", "a", "1-", ""])
+def test_prompt_numbers_refused(value):
+    import argparse
+
+    from llm_inference.runs import prompt_numbers
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        prompt_numbers(value)
 
 
 # ----------------------------------------------------------------------------- run_llm_inference_for_te.py
@@ -347,3 +411,18 @@ def test_8_and_4_bit_keep_float16_around_the_quantized_layers_as_the_original(ti
         projection = model.model.layers[0].self_attn.q_proj
         assert type(projection).__name__ == layer and getattr(projection, "compute_dtype", None) == compute
         assert model.model.embed_tokens.weight.dtype == model.lm_head.weight.dtype == torch.float16
+
+
+def test_te_several_prompts_load_once_and_equal_single_runs(tmp_path, tiny_llama):
+    x = write_jsonl(tmp_path / "x.jsonl", [{"content": s, "data_index": i} for i, (s, _) in enumerate(SST2)])
+    assert run_te(tmp_path / "many_p{prompt}", tiny_llama, x, prompt="1-2") == 12
+    for prompt in (1, 2):
+        assert run_te(tmp_path / f"alone_p{prompt}", tiny_llama, x, prompt=str(prompt)) == 6
+        many = sorted(read_lines(tmp_path / f"many_p{prompt}.jsonl"), key=lambda line: line["data_index"])
+        alone = sorted(read_lines(tmp_path / f"alone_p{prompt}.jsonl"), key=lambda line: line["data_index"])
+        assert many == alone and many[0]["prompt_index"] == prompt
+        record = json.loads((tmp_path / f"many_p{prompt}.record.json").read_text())["config"]
+        assert (record["prompt_number"], record["lines"]) == (prompt, 6)
+    assert run_te(tmp_path / "many_p{prompt}", tiny_llama, x, prompt="1-2") == 0  # done: nothing added
+    with pytest.raises(FuteError, match=r"must contain \{prompt\}"):
+        run_te(tmp_path / "one_file", tiny_llama, x, prompt="1-2")

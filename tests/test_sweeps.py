@@ -67,12 +67,12 @@ def test_llm_lists_exact_commands(tmp_path):
     expected = [[py, "run_task_emb.py", "--task_type", g, "--input_type", "model", "--task_emb_type", "prefix",
                  "--generate_model_data_only", "True", "--max_data_for_task_emb_train", "100",
                  "--task_emb_model_lm_name", "t5-base", "--save_path", f"{te}/{g}_x.jsonl"] for g in ("sa", "nli")]
-    expected += [[py, "run_llm_inference.py", "--model", "llama-13b", "--bit", "8", "--dataset_name", d,
-                  "--prompt_number", p, "--save_path", f"{out}/llm/llama-13b/{d}_p{p}.json"]
-                 for d in ("sst2", "cb") for p in ("0", "10")]
+    # One command per LLM for every (set, prompt) and one per (LLM, genre) for y': one model load each.
+    expected += [[py, "run_llm_inference.py", "--model", "llama-13b", "--bit", "8", "--dataset_name", "sst2,cb",
+                  "--prompt_number", "0,10", "--save_path", f"{out}/llm/llama-13b/{{dataset}}_p{{prompt}}.json"]]
     expected += [[py, "run_llm_inference_for_te.py", "--model", "llama-13b", "--bit", "8", "--task_genre", g,
-                  "--prompt_number", p, "--data_load_path", f"{te}/{g}_x.jsonl",
-                  "--save_path", f"{te}/llama-13b_{g}_p{p}.jsonl"] for g in ("sa", "nli") for p in ("0", "10")]
+                  "--prompt_number", "0,10", "--data_load_path", f"{te}/{g}_x.jsonl",
+                  "--save_path", f"{te}/llama-13b_{g}_p{{prompt}}.jsonl"] for g in ("sa", "nli")]
     expected += [[py, "run_task_emb.py", "--task_type", g, "--input_type", "model", "--llm_mode", "True",
                   "--task_emb_type", t, "--load_path", f"{te}/llama-13b_{g}_p{p}.jsonl", "--lm_model_name",
                   "llama-13b", "--task_emb_model_lm_name", "t5-base",
@@ -117,7 +117,10 @@ def test_selection_baselines_cover_all_13_prompts(tmp_path):
     assert selection == [[sys.executable, "run_prompt_selection_baselines.py", "--paths", expected_paths,
                           "--save_path", f"{out}/selection/llama-13b_sst2.json"]]
     _check_accepted(selection[0])
-    assert len([cmd for cmd in listed if cmd[1] == "run_llm_inference.py"]) == 13
+    inference = [cmd for cmd in listed if cmd[1] == "run_llm_inference.py"]
+    assert len(inference) == 1 and inference[0][inference[0].index("--prompt_number") + 1] == ",".join(
+        map(str, range(13)))
+    _check_accepted(inference[0])
 
 
 def test_finished_steps_are_skipped(tmp_path):
@@ -141,13 +144,15 @@ def test_answers_to_x_are_done_once_every_line_is_answered(tmp_path):
     y_path = te / "llama-13b_sa_p0.jsonl"
 
     def listed_y() -> list[str]:
-        return [cmd[-1] for cmd in commands("llm", out, *SMALL) if cmd[1] == "run_llm_inference_for_te.py"]
+        return [cmd[cmd.index("--task_genre") + 1] for cmd in commands("llm", out, *SMALL)
+                if cmd[1] == "run_llm_inference_for_te.py"]
 
     y_path.write_text('{"data_index": 1}\n')  # a killed run: listed again, the script continues it
-    assert str(y_path) in listed_y()
+    assert listed_y() == ["sa", "nli"]
     y_path.write_text('{"data_index": 1}\n{"data_index": 0}\n')
-    assert str(y_path) not in listed_y()
-    assert len(listed_y()) == 3
+    assert listed_y() == ["sa", "nli"]  # prompt 10 of sa is not answered yet
+    (te / "llama-13b_sa_p10.jsonl").write_text('{"data_index": 0}\n{"data_index": 1}\n')
+    assert listed_y() == ["nli"]
     # The x' of sa exists, so its generation step is gone and nli's is the only one left.
     x_steps = [cmd for cmd in commands("llm", out, *SMALL) if "--generate_model_data_only" in cmd]
     assert [cmd[cmd.index("--task_type") + 1] for cmd in x_steps] == ["nli"]
@@ -202,7 +207,7 @@ def test_local_data_pool_and_model_paths(tmp_path):
         for cmd in commands(name, out, *local):
             script, input_type = cmd[1], value(cmd, "--input_type")
             if script in ("run_cr_train.py", "run_qa_train.py", "run_llm_inference.py") or input_type == "data":
-                dataset = value(cmd, "--to_train_dataset") or value(cmd, "--dataset_name")
+                dataset = value(cmd, "--to_train_dataset") or "{dataset}"  # the LLM command names every set
                 assert value(cmd, "--dataset_path") == f"{tmp_path}/data/{dataset}", cmd
                 checked += 1
             if input_type == "model" and "--llm_mode" not in cmd:

@@ -21,6 +21,10 @@ from pathlib import Path
 
 from configs.models import model_slug
 
+# The placeholders an LLM script's --save_path (and --dataset_path) may hold when it runs several
+# datasets or prompts in one command: each run's file gets its own name.
+DATASET_FIELD, PROMPT_FIELD = "{dataset}", "{prompt}"
+
 
 @dataclass(frozen=True)
 class ResultLayout:
