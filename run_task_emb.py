@@ -36,6 +36,7 @@ from task_emb import pipeline
 from task_emb.fim import FIM_ESTIMATORS
 from task_emb.models import load_tokenizer, resolve_checkpoint
 from task_emb.surrogate import LearnOptions
+from task_emb.trainer import finish, resume_path_for, run_identity
 from task_emb.targets import SOFT_LABEL_LOSSES
 
 logger = logging.getLogger("run_task_emb")
@@ -167,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     # Learn the embedding on the surrogate and save it with its record.
     embedding_method = method_of(args.task_emb_type, fute=not args.is_baseline)
     options = LearnOptions(seed=args.seed, shuffle=args.data_loader_shuffle, fim_estimator=args.fim_estimator,
-                           soft_label_loss=args.soft_label_loss)
+                           soft_label_loss=args.soft_label_loss, resume_path=resume_path_for(save_path),
+                           identity=run_identity(vars(args)))
     embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer, hp,
                                          device, options)
     embedding = embedding.astype(args.save_dtype)
@@ -178,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
                          seed=args.seed, dim=int(embedding.shape[0]), dtype=args.save_dtype)
     config = {**vars(args), "device": str(device), "hyper_parameters": hp, **training.info}
     write_embedding(save_path, embedding, info, run_record(config, argv, __file__))
+    finish(options.resume_path)
     logger.info("saved %s embedding of %s (%d values) to %s", info.method, info.label, info.dim, save_path)
     return embedding
 

@@ -19,7 +19,7 @@ from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
 from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, fine_tuned_dataset, load_task_model, load_tokenizer,
                              resolve_checkpoint, save_checkpoint)
-from task_emb.trainer import TrainConfig, check_training_flags, train
+from task_emb.trainer import TrainConfig, check_training_flags, finish, resume_path_for, run_identity, train
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +72,10 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
         raise FuteError(f"{args.score_save_path} already exists; pass --overwrite True to replace it "
                         f"(and its checkpoint), or choose another --score_save_path")
     ensure_parent_writable(args.score_save_path)
+    resume_path = resume_path_for(args.score_save_path)  # a killed run of these flags continues from it
     if args.model_save_path:
         checkpoint = Path(args.model_save_path) / STATE_DICT_NAME
-        if checkpoint.exists() and not args.overwrite:
+        if checkpoint.exists() and not args.overwrite and not resume_path.exists():
             raise FuteError(f"{args.model_save_path} already holds a checkpoint (of another run, or of this one killed "
                             f"before its scores were written); pass --overwrite True to replace it, or choose another "
                             f"--model_save_path")
@@ -101,7 +102,8 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     # Train for a fixed number of epochs, as the reference did.
     config = TrainConfig(learning_rate=args.learning_rate, max_epochs=args.max_epochs,
                          gradient_accumulation_steps=args.gradient_accumulation_steps)
-    train(model, train_loader, lambda batch: model(**batch).loss, config, device, desc=spec.name)
+    train(model, train_loader, lambda batch: model(**batch).loss, config, device, desc=spec.name,
+          resume_path=resume_path, identity=run_identity(vars(args)))
 
     # Evaluate on dev and save.
     if task == "cr":
@@ -116,6 +118,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
         write_json(Path(args.model_save_path) / RECORD_NAME, record)
     write_json(args.score_save_path, scores)
     write_json(Path(args.score_save_path).with_suffix(".record.json"), record)
+    finish(resume_path)
     return scores
 
 

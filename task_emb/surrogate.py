@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -51,12 +52,16 @@ class TrainingSet:
 
 @dataclass(frozen=True)
 class LearnOptions:
-    """The run's choices a family may use: seed, shuffling, the FIM estimator, the soft-label loss."""
+    """The run's choices a family may use: seed, shuffling, the FIM estimator, the soft-label loss, and where
+    training keeps its state after every epoch so that a killed run resumes (task_emb.trainer), with the
+    run's identity."""
 
     seed: int = 42
     shuffle: bool = False
     fim_estimator: str = "reference"
     soft_label_loss: str = "bce"
+    resume_path: Path | None = None
+    identity: dict = field(default_factory=dict)
 
 
 def micro_batch_size(hp: dict[str, Any]) -> int:
@@ -94,7 +99,7 @@ def fit_surrogate(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: 
                          gradient_accumulation_steps=hp["gradient_accumulation_steps"], patience=hp["patience"])
     evaluate = (lambda: training.evaluate(model)) if training.evaluate is not None else None
     result = train(model, loader, lambda batch: loss(model, batch), config, device, evaluate,
-                   desc=f"{desc} {training.label}")
+                   desc=f"{desc} {training.label}", resume_path=options.resume_path, identity=options.identity)
     training.info.update(epochs_run=result.epochs_run, best_epoch=result.best_epoch, best_dev=result.best_scores)
     training.info["diagnostics"] = {"optimizer_steps": result.optimizer_steps,
                                     "final_train_loss": result.final_train_loss}

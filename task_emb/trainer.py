@@ -1,17 +1,30 @@
 """The one training loop of the project: AdamW, linear warm-up schedule, accumulation, clipping,
-optional early stopping with the best state restored.
+optional early stopping with the best state restored, and resuming after a kill.
 
 Models return raw (un-scaled) losses; only this loop divides by the number of
 accumulation steps, so a loss means the same thing everywhere else.
+
+Resuming (`resume_path`): after every epoch the whole training state is saved there, atomically:
+the trainable tensors and buffers, the optimiser and scheduler states, the random states
+(python, numpy, torch, CUDA) and the data order's generator, early stopping's best state,
+the history and what identifies the run. A run given the same path finds the state of its
+last finished epoch and continues with the next one, so a run killed mid-way (a SLURM job
+preempted or out of time) and run again ends where an uninterrupted run ends. A state saved by
+another run (another identity) is refused. The caller deletes the file once its outputs are
+written (`finish`).
 """
 from __future__ import annotations
 
 import logging
 import math
+import os
+import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
@@ -83,7 +96,8 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.
 
 
 def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, config: TrainConfig,
-          device: torch.device, evaluate: EvalFn | None = None, desc: str = "train") -> TrainResult:
+          device: torch.device, evaluate: EvalFn | None = None, desc: str = "train",
+          resume_path: str | os.PathLike | None = None, identity: Mapping[str, Any] | None = None) -> TrainResult:
     """Train `model` on `batches` (re-iterated every epoch).
 
     With `config.patience`, `evaluate()` runs after every epoch; its "best" value is
@@ -93,6 +107,9 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
     the patience. Training stops after `patience` epochs without a gain and the best
     state is restored. Only trainable tensors (and buffers) are kept for that: frozen
     parameters never change, so restoring the rest is exact.
+
+    With `resume_path`, the training state is saved there after every epoch and, when the
+    file exists (of a run with the same `identity`), training continues after its epoch.
     """
     steps_per_epoch = math.ceil(len(batches) / config.gradient_accumulation_steps)
     total_steps = max(1, steps_per_epoch * config.max_epochs)
@@ -103,7 +120,19 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
     best_score, best_state, best_epoch, best_scores = -math.inf, None, None, None
     history, epochs_without_gain = [], 0
     epoch, optimizer_steps = 0, 0
-    for epoch in range(1, config.max_epochs + 1):
+    generator = getattr(batches, "generator", None)  # a shuffling DataLoader's: the data order
+    identity = dict(identity or {})
+    saved = _load_state(resume_path, identity) if resume_path is not None else None
+    if saved is not None:
+        _restore(model, saved["tensors"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        _set_random_states(saved["random"], generator)
+        epoch, optimizer_steps, history = saved["epoch"], saved["optimizer_steps"], saved["history"]
+        best_score, best_state, best_epoch, best_scores, epochs_without_gain = saved["best"]
+        logger.info("%s: resuming after epoch %d (saved in %s)", desc, epoch, resume_path)
+    stopped = saved is not None and saved["stopped"]  # early stopping had ended the run
+    for epoch in range(epoch + 1, 0 if stopped else config.max_epochs + 1):
         model.train()
         running, loss_sum = None, 0.0
         progress = tqdm(batches, desc=f"{desc} epoch {epoch}/{config.max_epochs}", leave=False, disable=None)
@@ -132,7 +161,14 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
                 epochs_without_gain += 1
         logger.info("epoch %d: %s", epoch, {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()})
         history.append(record)
-        if config.patience is not None and epochs_without_gain >= config.patience:
+        stopped = config.patience is not None and epochs_without_gain >= config.patience
+        if resume_path is not None:
+            _save_state(resume_path, {
+                "identity": identity, "epoch": epoch, "stopped": stopped, "optimizer_steps": optimizer_steps,
+                "history": history, "tensors": _trainable_state(model), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "random": _random_states(generator),
+                "best": (best_score, best_state, best_epoch, best_scores, epochs_without_gain)})
+        if stopped:
             logger.info("early stop after epoch %d (best epoch %s)", epoch, best_epoch)
             break
     if best_state is not None:
@@ -140,6 +176,66 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
     return TrainResult(epochs_run=epoch, best_epoch=best_epoch, best_scores=best_scores, history=history,
                        optimizer_steps=optimizer_steps,
                        final_train_loss=history[-1]["train_loss"] if history else None)
+
+
+# Flags that do not change what a run computes: a run resumed with other values of them is the same run.
+NOT_IDENTITY = ("overwrite", "device", "log_level")
+
+
+def run_identity(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """What identifies a run for resuming: its flags, less NOT_IDENTITY."""
+    return {key: value for key, value in flags.items() if key not in NOT_IDENTITY}
+
+
+def resume_path_for(output: str | os.PathLike) -> Path:
+    """Where the run writing `output` keeps its training state: `<output without suffix>.training_state.pt`."""
+    output = Path(output)
+    return output.with_name(output.stem + ".training_state.pt")
+
+
+def finish(resume_path: str | os.PathLike | None) -> None:
+    """Delete a run's saved training state, once the outputs it led to are written."""
+    if resume_path is not None:
+        Path(resume_path).unlink(missing_ok=True)
+
+
+def _random_states(generator: torch.Generator | None) -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "data_order": generator.get_state() if generator is not None else None}
+
+
+def _set_random_states(states: dict[str, Any], generator: torch.Generator | None) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    if generator is not None and states["data_order"] is not None:
+        generator.set_state(states["data_order"])
+
+
+def _save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """torch.save to a temporary file beside `path`, then rename: a kill never leaves half a state."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_state(path: str | os.PathLike, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved state at `path` (None when there is none); a state of another run is a FuteError."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    # Our own file, written by _save_state: python and numpy random states are not plain tensors.
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("identity") != identity:
+        differs = sorted(k for k in {*identity, *state.get("identity", {})}
+                         if identity.get(k) != state.get("identity", {}).get(k))
+        raise FuteError(f"{path} holds the training state of another run (it differs in {', '.join(differs)}); "
+                        f"rerun with that run's flags to finish it, or delete the file to start afresh")
+    return state
 
 
 def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -345,3 +345,40 @@ def test_sizes_below_one_are_refused_before_any_model_loads(tmp_path, flag, valu
     with pytest.raises(FuteError, match=f"{flag} must be at least 1, got {value}"):
         run_cr_train.main(["--to_train_dataset", "sst2", "--lm_model_name", str(tmp_path / "no_model"),
                            "--score_save_path", str(tmp_path / "s"), flag, value])
+
+
+@pytest.mark.slow
+def test_a_fine_tune_killed_after_its_first_epoch_resumes_to_the_uninterrupted_scores(tmp_path, tiny_bert):
+    """A real kill -9 of run_cr_train.py once its first epoch is saved; the same command run again continues
+    from that epoch (shuffled data, dropout) and ends with the scores of a run never interrupted."""
+    import os
+    import signal
+    import time
+
+    repo = Path(__file__).resolve().parent.parent
+
+    def command(name: str) -> list[str]:
+        return [sys.executable, "run_cr_train.py", "--to_train_dataset", "sst2", "--dataset_path",
+                str(repo / "data" / "samples" / "sst2"), "--lm_model_name", str(tiny_bert), "--max_epochs", "3", "--max_train_examples", "120",
+                "--batch_size", "4", "--data_loader_shuffle", "True", "--learning_rate", "1e-3", "--device", "cpu",
+                "--score_save_path", str(tmp_path / name), "--model_save_path", str(tmp_path / f"{name}_ckpt")]
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    subprocess.run(command("full"), cwd=repo, env=env, check=True, capture_output=True, timeout=300)
+    state = tmp_path / "resumed.training_state.pt"
+    process = subprocess.Popen(command("resumed"), cwd=repo, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    while not state.exists() and process.poll() is None:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert not (tmp_path / "resumed.json").exists(), "the run finished before it could be killed"
+    killed_after = torch.load(state, weights_only=False)["epoch"]
+    assert 1 <= killed_after < 3
+    again = subprocess.run(command("resumed"), cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"resuming after epoch {killed_after}" in again.stderr
+    full = json.loads((tmp_path / "full.json").read_text())
+    resumed = json.loads((tmp_path / "resumed.json").read_text())
+    assert resumed == pytest.approx(full, abs=1e-6)
+    assert not state.exists()  # deleted once the outputs were written

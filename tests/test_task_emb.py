@@ -426,6 +426,19 @@ class TestBadInput:
         with pytest.raises(FuteError, match="sst2 is a cr dataset; use --task_type cr"):
             run_task_emb.main(args)
 
+    def test_the_training_state_is_kept_per_run_and_deleted_once_the_embedding_is_written(self, tmp_path, tiny_t5):
+        import torch
+
+        args = data_args(tmp_path, tiny_t5, "sst2", "prefix", "True")
+        state = tmp_path / "sst2_prefix_True.training_state.pt"
+        torch.save({"identity": {"to_train_dataset": "mrpc"}}, state)  # left by a run with other flags
+        with pytest.raises(FuteError, match="training state of another run.*to_train_dataset"):
+            run_task_emb.main(args)
+        assert not (tmp_path / "sst2_prefix_True.npy").exists()
+        state.unlink()
+        run_task_emb.main(args)
+        assert (tmp_path / "sst2_prefix_True.npy").exists() and not state.exists()
+
     def test_existing_embedding_is_not_overwritten(self, tmp_path, tiny_t5):
         (tmp_path / "sst2_prefix_True.npy").write_bytes(b"keep")
         with pytest.raises(FuteError, match="already exists"):

@@ -155,3 +155,82 @@ def test_optimizer_steps_and_the_epoch_mean_loss():
     assert result.optimizer_steps == 2 * 3
     assert [record["train_loss"] for record in result.history] == pytest.approx([sum(seen[:5]) / 5, sum(seen[5:]) / 5])
     assert result.final_train_loss == result.history[-1]["train_loss"]
+
+
+class Dropping(torch.nn.Module):
+    """Dropout (the torch random state), a trainable layer; trained on shuffled batches (the data order)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+        self.dropout = torch.nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.layer(self.dropout(x))
+
+
+class Killed(Exception):
+    pass
+
+
+def resumable_run(resume_path, kill_in_epoch=None, max_epochs=4, patience=None, scores=None):
+    """Train Dropping on a shuffling DataLoader; raise Killed in the first step of epoch `kill_in_epoch`."""
+    torch.manual_seed(0)
+    model = Dropping()
+    features = [{"x": torch.tensor([float(i % 7), 1.0, float(i % 5), 2.0]), "y": torch.tensor(float(i % 3))}
+                for i in range(24)]
+    # As data_utils.features.make_loader shuffles: a DataLoader with a seeded generator of its own.
+    loader = torch.utils.data.DataLoader(features, batch_size=4, shuffle=True,
+                                         generator=torch.Generator().manual_seed(3))
+    calls, epochs = [0], iter(scores or [])
+
+    def loss(batch):
+        calls[0] += 1
+        if kill_in_epoch is not None and calls[0] == (kill_in_epoch - 1) * len(loader) + 1:
+            raise Killed
+        return (model(batch["x"]).squeeze(-1) - batch["y"]).pow(2).mean()
+
+    evaluate = (lambda: {"best": next(epochs)}) if scores else None
+    result = train(model, loader, loss, TrainConfig(learning_rate=0.05, max_epochs=max_epochs, patience=patience),
+                   torch.device("cpu"), evaluate, resume_path=resume_path, identity={"run": "a"})
+    return result, model
+
+
+@pytest.mark.parametrize("kill_in_epoch", [2, 4])
+def test_a_killed_run_resumes_to_what_an_uninterrupted_run_gives(tmp_path, kill_in_epoch):
+    expected, expected_model = resumable_run(None)
+    state = tmp_path / "run.training_state.pt"
+    with pytest.raises(Killed):
+        resumable_run(state, kill_in_epoch=kill_in_epoch)
+    assert torch.load(state, weights_only=False)["epoch"] == kill_in_epoch - 1
+    torch.manual_seed(123)  # whatever happened to the random state in between
+    resumed, model = resumable_run(state)
+    assert_state_equal(model, expected_model.state_dict())
+    assert resumed.history == expected.history and resumed.optimizer_steps == expected.optimizer_steps == 24
+    assert resumed.epochs_run == 4
+
+
+def test_a_resumed_run_keeps_early_stopping_where_it_was(tmp_path):
+    scores = [0.5, 0.4, 0.3, 0.2, 0.9]
+    expected, expected_model = resumable_run(None, max_epochs=5, patience=2, scores=scores)
+    assert expected.epochs_run == 3 and expected.best_epoch == 1
+    state = tmp_path / "s.pt"
+    with pytest.raises(Killed):
+        resumable_run(state, kill_in_epoch=3, max_epochs=5, patience=2, scores=scores)
+    resumed, model = resumable_run(state, max_epochs=5, patience=2, scores=scores[2:])
+    assert (resumed.epochs_run, resumed.best_epoch) == (3, 1)
+    assert_state_equal(model, expected_model.state_dict())
+    # Once stopped, a rerun trains nothing more and restores the same best state.
+    again, model = resumable_run(state, max_epochs=5, patience=2)
+    assert again.epochs_run == 3 and again.history == expected.history
+    assert_state_equal(model, expected_model.state_dict())
+
+
+def test_the_state_of_another_run_is_refused(tmp_path):
+    state = tmp_path / "s.pt"
+    resumable_run(state, max_epochs=1)
+    saved = torch.load(state, weights_only=False)
+    saved["identity"] = {"run": "b"}
+    torch.save(saved, state)
+    with pytest.raises(FuteError, match="training state of another run.*differs in run"):
+        resumable_run(state)
