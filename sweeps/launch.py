@@ -8,12 +8,16 @@ its own through CUDA_VISIBLE_DEVICES (and waits for a free one); after a failure
 depend on it are not started, the others go on, and the status is 1.
 
 SLURM (`submit_slurm`): one job array per stage, in graph order; an array waits (afterok) for the
-array tasks of the steps its steps read; every task appends to `<out>/logs/<step>.log` and is
-submitted with --requeue, so a preempted step runs again and resumes from what it saved. Steps
-already done are not submitted; after failures, a resubmission submits only what is missing.
+array tasks of the steps its steps read, also those of sweeps submitted before (recorded in
+`<out>/slurm/jobs.json`), and is cancelled when one of them fails (--kill-on-invalid-dep); every
+task appends to `<out>/logs/<step>.log` and is submitted with --requeue, so a preempted step
+runs again and resumes from what it saved. Steps already done, or queued or running from an
+earlier submission, are not submitted; after failures, a resubmission submits only what is
+missing.
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -99,29 +103,43 @@ def array_script(steps: Sequence[Step], logs: Path) -> str:
 
 
 def submit_slurm(graph: Graph, pending: Sequence[Step], out: Path, slurm_args: Sequence[str], dry_run: bool,
-                 sbatch: Callable[[list[str]], str] | None = None, echo: Callable[[str], None] = print) -> dict[str, str]:
+                 sbatch: Callable[[list[str]], str] | None = None, queued: Callable[[], set[str]] | None = None,
+                 echo: Callable[[str], None] = print) -> dict[str, str]:
     """Submit one array per stage of the pending steps; returns step name -> "<job id>_<task>".
 
-    `sbatch(argv)` submits and returns the job id (default: the sbatch command with --parsable).
-    With dry_run nothing is written or submitted: the sbatch commands are printed, each followed
-    by its steps, and the job ids shown are placeholders.
+    A step also waits for a queued or running array task of an earlier submission (another sweep's,
+    recorded in <out>/slurm/jobs.json) that writes a file it reads and that does not exist yet: the
+    four sweeps may be submitted one after another. `sbatch(argv)` submits and returns the job id
+    (default: the sbatch command, --parsable); `queued()` gives the array tasks SLURM still holds
+    (default: squeue). With dry_run nothing is written or submitted: the sbatch commands are
+    printed, each followed by its steps, and the job ids shown are placeholders.
     """
     logs, scripts = out / "logs", out / "slurm"
+    recorded_path = scripts / "jobs.json"
+    recorded = json.loads(recorded_path.read_text()) if recorded_path.is_file() else {}
+    alive = (queued or _queued)() if recorded else set()
+    queued_already = [step for step in pending if all(recorded.get(str(path)) in alive for path in step.outputs)]
+    if queued_already:  # submitted before and still in SLURM's queue: not twice
+        echo(f"# {len(queued_already)} step(s) queued or running already: "
+             f"{', '.join(step.name for step in queued_already)}")
+        pending = [step for step in pending if step not in queued_already]
     if not dry_run:
         logs.mkdir(parents=True, exist_ok=True)
         scripts.mkdir(parents=True, exist_ok=True)
     sbatch = sbatch or _sbatch
-    stages = list(dict.fromkeys(step.stage for step in pending))
     task_of: dict[str, str] = {}
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for number, stage in enumerate(stages):
+    for number, stage in enumerate(dict.fromkeys(step.stage for step in pending)):
         steps = [step for step in pending if step.stage == stage]
         read = {dep.name for step in steps for dep in graph.pending_dependencies(step, pending)}
-        waits = [task_of[step.name] for step in pending if step.name in read]  # in submission order
-        if any(dep.stage == stage for step in steps for dep in graph.pending_dependencies(step, pending)):
+        if read & {step.name for step in steps}:
             raise ValueError(f"stage {stage} has a step that reads another of its own steps")
+        waits = [task_of[step.name] for step in pending if step.name in read]  # in submission order
+        earlier = {recorded[str(path)] for step in steps for path in step.inputs
+                   if not path.exists() and recorded.get(str(path)) in alive}
+        waits += sorted(earlier - set(waits))
         argv = ["sbatch", "--parsable", f"--job-name=fute_{stage}", f"--array=0-{len(steps) - 1}", "--requeue",
-                f"--output={logs / f'slurm_{stage}_%A_%a.out'}", *slurm_args]
+                "--kill-on-invalid-dep=yes", f"--output={logs / f'slurm_{stage}_%A_%a.out'}", *slurm_args]
         if waits:
             argv.append("--dependency=afterok:" + ":".join(waits))
         script = scripts / f"{stamp}_{number:02d}_{stage}.sh"
@@ -134,8 +152,19 @@ def submit_slurm(graph: Graph, pending: Sequence[Step], out: Path, slurm_args: S
             script.write_text(array_script(steps, logs))
             job = sbatch([*argv, str(script)])
             echo(f"submitted {stage}: job {job}, {len(steps)} step(s)")
-        task_of.update({step.name: f"{job}_{i}" for i, step in enumerate(steps)})
+        for i, step in enumerate(steps):
+            task_of[step.name] = f"{job}_{i}"
+            if not dry_run:
+                recorded.update({str(path): f"{job}_{i}" for path in step.outputs})
+        if not dry_run:
+            recorded_path.write_text(json.dumps(recorded, indent=1))
     return task_of
+
+
+def _queued() -> set[str]:
+    """The array tasks ("<job>_<task>") SLURM holds now, pending or running."""
+    result = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True)
+    return set(result.stdout.split()) if result.returncode == 0 else set()
 
 
 def _sbatch(argv: list[str]) -> str:

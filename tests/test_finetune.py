@@ -348,7 +348,8 @@ def test_sizes_below_one_are_refused_before_any_model_loads(tmp_path, flag, valu
 
 
 @pytest.mark.slow
-def test_a_fine_tune_killed_after_its_first_epoch_resumes_to_the_uninterrupted_scores(tmp_path, tiny_bert):
+def test_a_fine_tune_killed_after_its_first_epoch_resumes_to_the_uninterrupted_scores(tmp_path, tiny_bert,
+                                                                                      one_torch_thread):
     """A real kill -9 of run_cr_train.py once its first epoch is saved; the same command run again continues
     from that epoch (shuffled data, dropout) and ends with the scores of a run never interrupted."""
     import os
@@ -363,8 +364,8 @@ def test_a_fine_tune_killed_after_its_first_epoch_resumes_to_the_uninterrupted_s
                 "--batch_size", "4", "--data_loader_shuffle", "True", "--learning_rate", "1e-3", "--device", "cpu",
                 "--score_save_path", str(tmp_path / name), "--model_save_path", str(tmp_path / f"{name}_ckpt")]
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    subprocess.run(command("full"), cwd=repo, env=env, check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # one thread, as here
+    run_cr_train.main(command("full")[2:])  # the uninterrupted run, in this process
     state = tmp_path / "resumed.training_state.pt"
     process = subprocess.Popen(command("resumed"), cwd=repo, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

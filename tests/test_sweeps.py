@@ -232,12 +232,8 @@ def test_eval_without_llms_makes_the_transfer_table_only_and_plots_need_three_ta
     assert "no prefix-fute LM plot: a plot needs at least 3 tasks" in two.stderr
 
 
-@pytest.mark.slow
-def test_the_sweeps_run_for_real_on_tiny_models_and_sample_data(tmp_path, tiny_bert, tiny_llama):
-    """The four sweeps without --dry_run, in the README's order, on data/samples (--data_dir, --pool)
-    with the tiny BERT as LM and surrogate and the tiny Llama as LLM: every output appears, and a
-    second run of each sweep finds every step done."""
-    out = tmp_path / "result"
+def tiny_flags(tiny_bert: Path, tiny_llama: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """The tiny-model sweep on data/samples: the options every sweep takes, and each sweep's own."""
     local = ["--data_dir", str(REPO / "data" / "samples"), "--pool", str(REPO / "data" / "samples" / "unsup_pool.jsonl"),
              "--lm", str(tiny_bert), "--surrogate", str(tiny_bert), "--cr_datasets", "mrpc,rte", "--qa_datasets", "",
              "--llms", str(tiny_llama), "--llm_datasets", "sst2", "--prompts", "0", "--emb_types", "prefix"]
@@ -249,27 +245,129 @@ def test_the_sweeps_run_for_real_on_tiny_models_and_sample_data(tmp_path, tiny_b
                 "--te_extra", "--max_epochs 1 --max_data_for_task_emb_train 10 --device cpu --log_level WARNING"],
         "eval": ["--llms", ""],  # one prompt of 13: no prompt-selection baselines, so no prompt table
     }
-    for name in SWEEPS:
-        result = sweep(name, out, *local, *flags[name], dry_run=False, timeout=600)
-        assert result.returncode == 0, f"sweep_{name}.sh failed:\n{result.stderr[-3000:]}"
-        assert result.stdout.strip(), f"sweep_{name}.sh ran nothing"
+    return local, flags
 
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory, tiny_bert, tiny_llama) -> Path:
+    """The four sweeps run here, in the README's order, two steps at a time (--jobs 2: what a step writes
+    does not depend on what runs beside it; the one-after-another launcher is tested with a fake Python)."""
+    out = tmp_path_factory.mktemp("local") / "result"
+    local, flags = tiny_flags(tiny_bert, tiny_llama)
+    for name in SWEEPS:
+        result = sweep(name, out, *local, *flags[name], "--jobs", "2", dry_run=False, timeout=600)
+        assert result.returncode == 0, f"sweep {name} failed:\n{result.stderr[-3000:]}"
+        assert result.stdout.strip(), f"sweep {name} ran nothing"
+    return out
+
+
+@pytest.mark.slow
+def test_the_sweeps_run_for_real_on_tiny_models_and_sample_data(local_run, tiny_bert, tiny_llama):
+    """The four sweeps without --dry_run on data/samples (--data_dir, --pool) with the tiny BERT as LM and
+    surrogate and the tiny Llama as LLM: every output appears, each step has its log, and a second run of
+    each, one step after another, finds every step done."""
+    out = local_run
     llm = tiny_llama.name
+    assert [path for path in tiny_sweep_outputs(llm) if not (out / path).is_file()] == []
+    assert {"finetune_mrpc.log", "transfer_rte__mrpc.log", "table_transfer.log"} <= {
+        path.name for path in (out / "logs").iterdir()}
+    x_lines = (out / "llm_te" / "sa_x.jsonl").read_text().splitlines()
+    assert len((out / "llm_te" / f"{llm}_sa_p0.jsonl").read_text().splitlines()) == len(x_lines) > 0
+    table = json.loads((out / "eval" / "transfer.json").read_text())
+    assert {"datasize", "textemb", "prefix-baseline", "prefix-fute"} <= set(json.dumps(table).replace('"', " ").split())
+    local, flags = tiny_flags(tiny_bert, tiny_llama)
+    for name in SWEEPS:
+        again = sweep(name, out, *local, *flags[name], dry_run=False)
+        assert again.returncode == 0 and again.stdout == "", f"sweep {name} ran again:\n{again.stdout}"
+
+
+def tiny_sweep_outputs(llm: str) -> list[str]:
+    """What the tiny-model sweep writes, relative to --out."""
     expected = [f"finetune/{d}_score.json" for d in ("mrpc", "rte")]
     expected += [f"finetune/transfer/{s}__{t}_score.json" for s, t in (("mrpc", "rte"), ("rte", "mrpc"))]
     expected += [f"emb/{m}/{d}_dte.npy" for m in ("prefix-baseline", "textemb", "prefix-fute") for d in ("mrpc", "rte")]
     expected += ["emb/prefix-fute/sst2_dte.npy", "emb/prefix-fute/mrpc_mte.npy", "emb/prefix-fute/rte_mte.npy",
                  f"llm/{llm}/sst2_p0.json", "llm_te/sa_x.jsonl", f"llm_te/{llm}_sa_p0.jsonl",
                  f"emb/prefix-fute/{llm}_sa_p0_mte.npy", "eval/transfer.md", "eval/transfer.json"]
-    assert [path for path in expected if not (out / path).is_file()] == []
-    x_lines = (out / "llm_te" / "sa_x.jsonl").read_text().splitlines()
-    assert len((out / "llm_te" / f"{llm}_sa_p0.jsonl").read_text().splitlines()) == len(x_lines) > 0
-    table = json.loads((out / "eval" / "transfer.json").read_text())
-    assert {"datasize", "textemb", "prefix-baseline", "prefix-fute"} <= set(json.dumps(table).replace('"', " ").split())
+    return expected
 
+
+def slurm_is_up() -> bool:
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "is UP" in ping.stdout
+
+
+def wait_for_the_queue(timeout: float = 900) -> None:
+    import time
+
+    deadline = time.time() + timeout
+    while subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout.strip():
+        assert time.time() < deadline, "SLURM jobs still queued"
+        time.sleep(1)
+
+
+def assert_same_results(out: Path, reference: Path, paths: list[str]) -> None:
+    """Scores and tables equal as numbers, embeddings as arrays, LLM outputs by their label distributions."""
+    import numpy as np
+
+    def numbers(value):
+        if isinstance(value, dict):
+            return {k: numbers(v) for k, v in value.items() if k != "record"}
+        if isinstance(value, list):
+            return [numbers(v) for v in value]
+        return pytest.approx(value, rel=1e-4, abs=1e-6) if isinstance(value, float) else value
+
+    for path in paths:
+        ours, theirs = out / path, reference / path
+        if path.endswith(".npy"):
+            np.testing.assert_allclose(np.load(ours), np.load(theirs), rtol=1e-4, atol=1e-6, err_msg=path)
+        elif path.endswith(".jsonl"):
+            def lines(p):
+                rows = [json.loads(line) for line in p.read_text().splitlines()]
+                return sorted((row["data_index"], row.get("normalized_prob"), row.get("content")) for row in rows)
+            assert [(i, pytest.approx(prob, rel=1e-4) if prob else prob, text) for i, prob, text in lines(ours)] \
+                == lines(theirs), path
+        elif path.endswith(".json"):
+            reference_json = {k: v for k, v in json.loads(theirs.read_text()).items() if k != "record"}
+            assert reference_json == numbers(json.loads(ours.read_text())), path
+
+
+@pytest.mark.slow
+def test_the_sweeps_on_a_real_slurm_cluster_equal_the_local_run(local_run, tiny_bert, tiny_llama,
+                                                                      tmp_path):
+    """The four sweeps submitted one after another with --launcher slurm (each waits for the array tasks of
+    the others that it reads), on the one-node cluster of .ci/slurm.sh: every output equals the local
+    run's. Then a cancelled array task (scancel) leaves its step and the table that reads it undone, and
+    the same submission again completes them."""
+    if not slurm_is_up():
+        pytest.skip("no SLURM cluster answers here (scontrol ping); start one with `bash .ci/slurm.sh start`")
+    local, flags = tiny_flags(tiny_bert, tiny_llama)
+    out = tmp_path / "result"
     for name in SWEEPS:
-        again = sweep(name, out, *local, *flags[name], dry_run=False)
-        assert again.returncode == 0 and again.stdout == "", f"sweep_{name}.sh ran again:\n{again.stdout}"
+        result = sweep(name, out, *local, *flags[name], "--launcher", "slurm", dry_run=False)
+        assert result.returncode == 0, result.stderr
+    wait_for_the_queue()
+    paths = tiny_sweep_outputs(tiny_llama.name)
+    assert [path for path in paths if not (out / path).is_file()] == []
+    assert_same_results(out, local_run, paths)
+    assert (out / "logs" / "transfer_mrpc__rte.log").is_file()  # each step has its log
+
+    # A cancelled task: its step and the table reading it are not done; resubmitting finishes both.
+    for path in ("finetune/transfer/mrpc__rte_score.json", "eval/transfer.json", "eval/transfer.md"):
+        (out / path).unlink()
+    submitted = sweep("finetune", out, *local, *flags["finetune"], "--launcher", "slurm", dry_run=False)
+    job = submitted.stdout.split("job ")[1].split(",")[0]
+    sweep("eval", out, *local, *flags["eval"], "--launcher", "slurm", dry_run=False)
+    subprocess.run(["scancel", f"{job}_0"], check=True)
+    wait_for_the_queue()
+    assert not (out / "finetune/transfer/mrpc__rte_score.json").exists() and not (out / "eval/transfer.json").exists()
+    for name in ("finetune", "eval"):
+        assert sweep(name, out, *local, *flags[name], "--launcher", "slurm", dry_run=False).returncode == 0
+    wait_for_the_queue()
+    assert_same_results(out, local_run, paths)
 
 
 # ---------------------------------------------------------------- the job graph and its launchers
@@ -399,3 +497,39 @@ def test_the_bash_sweeps_are_the_python_sweeps(tmp_path, name):
                           capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}, timeout=60)
     assert bash.returncode == 0, bash.stderr
     assert bash.stdout == sweep(name, out, *SMALL).stdout != ""
+
+
+def test_a_sweep_submitted_later_waits_for_the_tasks_of_an_earlier_one(tmp_path):
+    """task_emb submitted after finetune: its MTEs wait for the fine-tunes' array tasks (from jobs.json) while
+    SLURM still holds them, and not once they are gone."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    sweep_cli = importlib.import_module("sweep")
+    from sweeps import launch, paper
+
+    out = tmp_path / "result"
+    flags = ["--out", str(out), "--cr_datasets", "mrpc,rte", "--qa_datasets", "", "--llms", "", "--emb_types", "prefix"]
+    submitted = []
+
+    def submit(name, queued):
+        graph = paper.build(name, sweep_cli.options_from(sweep_cli.build_parser().parse_args([name, *flags]),
+                                                         tmp_path), [])
+
+        def sbatch(argv):
+            submitted.append(argv)
+            return str(200 + len(submitted))
+
+        return launch.submit_slurm(graph, graph.pending(), out, [], False, sbatch, lambda: queued, lambda line: None)
+
+    tasks = submit("finetune", set())
+    assert (tasks["finetune_mrpc"], tasks["finetune_rte"]) == ("201_0", "201_1")
+    assert [arg for arg in submitted[1] if arg.startswith("--dependency")] == ["--dependency=afterok:201_0:201_1"]
+    # Submitted again while all of it is queued: nothing is submitted twice.
+    submitted.clear()
+    assert submit("finetune", {"201_0", "201_1", "202_0", "202_1"}) == {} and submitted == []
+    submit("task_emb", {"201_0", "201_1", "202_0"})
+    mte = next(argv for argv in submitted if "--job-name=fute_mte" in argv)
+    assert "--dependency=afterok:201_0:201_1" in mte
+    assert not any(arg.startswith("--dependency") for argv in submitted if argv is not mte for arg in argv)
+    submitted.clear()
+    submit("task_emb", set())  # the fine-tunes are no longer queued (they ran, or failed)
+    assert not any(arg.startswith("--dependency") for argv in submitted for arg in argv)
