@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -106,8 +107,10 @@ class LazyModel:
 
     def get(self):
         if self._model is None:
+            started = time.perf_counter()
             self._model = load_llm_model(self.name, self.bit, self.device)
             self.loads += 1
+            logger.info("model loaded in %.2f s", time.perf_counter() - started)
         return self._model
 
 
