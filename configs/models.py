@@ -12,6 +12,9 @@ MODEL_ALIASES: dict[str, str] = {
     "mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1",
 }
 
+# LLM weight widths --bit takes: 4 and 8 through bitsandbytes, 16 and 32 as dtypes.
+BITS: tuple[int, ...] = (4, 8, 16, 32)
+
 # The chat format of the paper's runs, pinned for its aliases (files in configs/chat_templates/):
 # the hub's templates change (Mixtral-8x7B-Instruct-v0.1's now takes a system message), and an
 # alias must keep rendering the prompts the paper's tables were measured with.

@@ -37,14 +37,13 @@ from pathlib import Path
 import torch
 from jinja2 import TemplateError
 
-from configs.models import MODEL_ALIASES, PINNED_CHAT_TEMPLATES, hub_id
+from configs.models import BITS, MODEL_ALIASES, PINNED_CHAT_TEMPLATES, hub_id
 from data_utils import cli
 from data_utils.errors import FuteError
 from data_utils.hf_compat import load_pretrained
 
 logger = logging.getLogger(__name__)
 
-BITS = (4, 8, 16, 32)
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "configs" / "chat_templates"
 # Conversations rendered to tell two templates apart by what they produce, not by their text.
 _PROBES = (

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 from configs.datasets import CR_DATASETS, LLM_DATASETS, NUM_PROMPTS, QA_DATASETS  # noqa: E402
 from configs.methods import METHODS  # noqa: E402
+from configs.models import BITS  # noqa: E402
 from sweeps import launch, paper  # noqa: E402
 
 PAPER_CR = ("wnli,mrpc,cola,stsb,rte,boolq,sst2,scitail,qnli,snli,qqp,mnli,financial_phrasebank,medqa,"
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lm", default="bert-base-uncased", help="LM fine-tuned on the CR/QA sources")
     p.add_argument("--surrogate", default="t5-base", help="surrogate model T of every task embedding")
     p.add_argument("--llms", default=PAPER_LLMS, help="LLMs: aliases, hub ids, folders or .gguf files")
-    p.add_argument("--bit", type=int, default=8, choices=(4, 8, 16, 32), help="LLM weights (default 8)")
+    p.add_argument("--bit", type=int, default=8, choices=BITS, help="LLM weights (default 8)")
     p.add_argument("--cr_datasets", default=PAPER_CR, help="CR transfer pool (default: TaskEmb's 15)")
     p.add_argument("--qa_datasets", default=PAPER_QA, help="QA transfer pool (default: the 10 QA datasets)")
     p.add_argument("--llm_datasets", default=PAPER_LLM_SETS, help="LLM evaluation sets")

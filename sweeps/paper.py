@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from configs.datasets import LLM_DATASETS, NUM_PROMPTS
+from configs.hparams import UNSUP_POOL
 from configs.methods import method_of
 from configs.models import model_slug
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD, ResultLayout
@@ -19,8 +20,6 @@ SWEEPS = ("finetune", "task_emb", "llm", "eval")
 # "all": the four in one graph, so every step waits exactly for the steps it reads across sweeps
 # (an MTE for its model's fine-tune, a table for everything); each part gets the flags as alone.
 CHOICES = (*SWEEPS, "all")
-# x' per pool dataset for the LLMs (the reference README's 100; at most 10,000 lines in all).
-LLM_X_PER_SOURCE = 100
 # A plot needs at least this many embeddings (task_emb.plots.MIN_POINTS).
 MIN_PLOTTED = 3
 
@@ -146,7 +145,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     for g in o.genres:
         _step(graph, o, f"x_{g}", "x",
               ["run_task_emb.py", "--task_type", g, "--input_type", "model", "--task_emb_type", "prefix",
-               "--generate_model_data_only", "True", "--max_data_for_task_emb_train", str(LLM_X_PER_SOURCE),
+               "--generate_model_data_only", "True", "--max_data_for_task_emb_train", str(UNSUP_POOL["llm_x_per_source"]),
                *o.pool_flags(), "--task_emb_model_lm_name", o.surrogate, "--save_path", str(layout.llm_inputs(g)),
                *o.te_extra], [layout.llm_inputs(g)], gpu=False)
     # One command per LLM for every (set, prompt), one per (LLM, genre) for every prompt's y': the model
