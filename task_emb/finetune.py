@@ -19,7 +19,8 @@ from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
 from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, fine_tuned_dataset, load_task_model, load_tokenizer,
                              resolve_checkpoint, save_checkpoint)
-from task_emb.trainer import TrainConfig, check_training_flags, finish, resume_path_for, run_identity, train
+from task_emb.trainer import (TrainConfig, check_training_flags, finish, micro_batch_size, resume_path_for,
+                              run_identity, train)
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     # Data.
     tokenizer = load_tokenizer(_tokenizer_source(args))
     splits = load_examples(spec, args.dataset_path, args.max_train_examples, args.seed)
-    micro_batch = args.batch_size // args.gradient_accumulation_steps
+    micro_batch = micro_batch_size(vars(args))
     if task == "cr":
         train_features = tokenize_cr(splits["train"], tokenizer, args.max_len)
         dev_features = tokenize_cr(splits["dev"], tokenizer, args.max_len)

@@ -17,7 +17,7 @@ import torch
 from data_utils.features import make_loader
 from task_emb.models import load_head_model, resolve_model_name
 from task_emb.targets import regression_loss, soft_label_loss
-from task_emb.trainer import TrainConfig, TrainResult, train
+from task_emb.trainer import TrainConfig, TrainResult, micro_batch_size, train
 
 
 @dataclass
@@ -62,11 +62,6 @@ class LearnOptions:
     soft_label_loss: str = "bce"
     resume_path: Path | None = None
     identity: dict = field(default_factory=dict)
-
-
-def micro_batch_size(hp: dict[str, Any]) -> int:
-    """Examples per forward pass: the effective batch split into gradient_accumulation_steps passes."""
-    return hp["batch_size"] // hp["gradient_accumulation_steps"]
 
 
 def make_loss(target: str, soft_label_loss_kind: str) -> Callable[[torch.nn.Module, dict], torch.Tensor]:

@@ -13,7 +13,8 @@ from tqdm.auto import tqdm
 
 from data_utils.features import make_loader
 from task_emb.models import load_base_model, resolve_model_name
-from task_emb.surrogate import LearnOptions, TrainingSet, micro_batch_size
+from task_emb.surrogate import LearnOptions, TrainingSet
+from task_emb.trainer import micro_batch_size
 
 
 @torch.no_grad()

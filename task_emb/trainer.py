@@ -80,6 +80,12 @@ def check_training_flags(values: Mapping[str, Any]) -> None:
                         f"{values['gradient_accumulation_steps']}")
 
 
+def micro_batch_size(values: Mapping[str, Any]) -> int:
+    """Examples per forward pass: the effective batch split into gradient_accumulation_steps passes
+    (an exact split, by check_training_flags)."""
+    return values["batch_size"] // values["gradient_accumulation_steps"]
+
+
 def no_decay_parameter_names(model: torch.nn.Module) -> set[str]:
     """Names of the parameters without weight decay: those containing "bias" or "LayerNorm.weight"."""
     return {name for name, _ in model.named_parameters() if any(part in name for part in NO_DECAY_SUBSTRINGS)}
