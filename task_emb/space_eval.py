@@ -51,7 +51,8 @@ class SpaceRank:
 
 def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str
            ) -> dict[str, tuple[list[Embedding], list[Embedding]]]:
-    """method -> (its MTEs, its DTEs), in natural order of their labels (p2 before p10), for every method (of `methods`) that has both kinds."""
+    """method -> (its MTEs, its DTEs) in natural order of their labels (p2 before p10), for every method
+    (of `methods`) that has both kinds."""
     chosen = {}
     for method in sorted({e.method for e in embeddings}):
         mtes = sorted((e for e in embeddings if e.method == method and e.kind == "MTE"),
