@@ -131,8 +131,8 @@ def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
 def add_plot_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--emb_dir", required=True, help=EMB_DIR_HELP)
     parser.add_argument("--save_path", required=True,
-                        help="output stem: writes <stem>_heatmap.png, <stem>_pca.png, <stem>_tsne.png and "
-                             "<stem>.record.json")
+                        help="output stem: writes <stem>_heatmap.png, <stem>_pca.png, <stem>_tsne.png, "
+                             "<stem>.record.json and, for a prefix method, <stem>_displacement_heatmap.png")
     parser.add_argument("--method", default=None,
                         help="embedding method to plot (e.g. prefix-fute); required when --emb_dir holds several")
     parser.add_argument("--kinds", type=cli.csv_list, default=list(KINDS),
@@ -141,12 +141,15 @@ def add_plot_args(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated embeddings to include, as tables name them (a dataset, e.g. mrpc, or "
                              "an LLM + prompt, e.g. llama-13b:p3); default: all")
     parser.add_argument("--title", default=None, help="figure title (default: the method)")
+    parser.add_argument("--displacement", type=cli.str2bool, default=True,
+                        help="for a prefix method, also draw the cosines of the displacements e - e0 from the shared "
+                             "initialisation (needs the surrogate named in the records, to rebuild e0) (True/False)")
 
 
 def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, Path]:
     stem = output_stem(args.save_path)
     paths, chosen = plot_selected(load_embeddings(args.emb_dir), args.method, args.kinds, args.tasks, stem,
-                                  args.seed, args.title, args.emb_dir)
+                                  args.seed, args.title, args.emb_dir, args.displacement)
     write_json(stem_file(stem, ".record.json"),
                run_record(dict(vars(args), embeddings=[str(e.path) for e in chosen]), argv, __file__))
     return paths

@@ -10,12 +10,18 @@ L2-normalised embeddings (the space where the paper compares tasks), so a
   perplexity min(30, max(1, (n - 1) / 3)) (sklearn needs perplexity < n), exact gradients
   up to 500 points.
 
+The heatmap's colour scale spans the off-diagonal cells only (the diagonal is 1 by definition):
+barely trained prefix embeddings all start from one seeded initialisation e0 and their raw
+cosines lie within 0.99-1.00. For them a second heatmap shows the cosines of the
+displacements e - e0 (as the unified space does, task_emb/space_eval.py), i.e. what training added.
+
 Points are coloured by class (cr / qa from configs/datasets.py); LLM + prompt MTEs are
 coloured by prompt, CoT prompts (10-12) with a triangle.
 """
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +30,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: never open a window, work on machines without a display
 import numpy as np  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
@@ -32,6 +39,7 @@ from data_utils.artifacts.embeddings import Embedding, check_same_dim  # noqa: E
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.io import atomic_open  # noqa: E402
 from data_utils.similarity import cosine_matrix  # noqa: E402
+from task_emb.space_eval import initial_embedding_of  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -104,24 +112,53 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
+def colour_limits(similarity: np.ndarray, self_similarity: bool = True) -> tuple[float, float]:
+    """(min, max) of the cells that set the colour scale of a [rows, columns] similarity matrix.
+
+    For a self-similarity matrix (square, ones on the diagonal by definition) only the off-diagonal cells
+    count: barely trained prefix embeddings all lie within 0.99-1.00 of one another, and only a scale fitted
+    to their range tells them apart. Otherwise (or with one cell) all cells count.
+    """
+    cells = similarity
+    if self_similarity and similarity.shape[0] > 1:
+        cells = similarity[~np.eye(similarity.shape[0], dtype=bool)]
+    return float(cells.min()), float(cells.max())
+
+
+def cell_decimals(low: float, high: float) -> int:
+    """Decimals of the values written in the cells: 2, or enough to tell apart values within a narrow range."""
+    span = high - low
+    return 2 if span >= 0.1 or span <= 0.0 else min(4, 1 - math.floor(math.log10(span)))
+
+
 def plot_heatmap(similarity: np.ndarray, labels: Sequence[str], path: Path, title: str,
                  column_labels: Sequence[str] | None = None) -> Path:
     """Cosine-similarity matrix [rows, columns] as a heatmap (square unless `column_labels` are given),
-    values written in the cells when there are few."""
+    values written in the cells when there are few.
+
+    The colour scale spans `colour_limits` (the off-diagonal range of a square matrix, its diagonal then
+    shown in the top colour), and the colour bar says so.
+    """
+    self_similarity = column_labels is None
     column_labels = labels if column_labels is None else column_labels
     rows, columns = len(labels), len(column_labels)
+    low, high = colour_limits(similarity, self_similarity)
+    # A constant matrix still needs a scale with a span: its one value is drawn in the middle colour.
+    norm = Normalize(low, high) if high > low else Normalize(low - 0.5, high + 0.5)
     figure = Figure(figsize=(max(4.0, 0.45 * columns + 2.0) + 1.0, max(4.0, 0.45 * rows + 2.0)))
     axes = figure.add_subplot()
-    image = axes.imshow(similarity, cmap="viridis")
-    figure.colorbar(image, ax=axes, label="cosine similarity")
+    image = axes.imshow(similarity, cmap="viridis", norm=norm)
+    scope = "off-diagonal" if self_similarity else "all cells"
+    figure.colorbar(image, ax=axes, label=f"cosine similarity (colour scale: {scope} range {low:.3f} to {high:.3f})")
     axes.set_xticks(range(columns), column_labels, rotation=90, fontsize=8)
     axes.set_yticks(range(rows), labels, fontsize=8)
     if max(rows, columns) <= 20:
-        middle = (similarity.min() + similarity.max()) / 2  # dark text on the bright half of viridis
+        decimals = cell_decimals(low, high)
         for i in range(rows):
             for j in range(columns):
-                colour = "black" if similarity[i, j] > middle else "white"
-                axes.text(j, i, f"{similarity[i, j]:.2f}", ha="center", va="center", fontsize=6, color=colour)
+                colour = "black" if norm(similarity[i, j]) > 0.5 else "white"  # dark text on the bright half of viridis
+                axes.text(j, i, f"{similarity[i, j]:.{decimals}f}", ha="center", va="center", fontsize=6,
+                          color=colour)
     axes.set_title(title)
     return _save(figure, path)
 
@@ -145,29 +182,47 @@ def plot_projection(coords: np.ndarray, labels: Sequence[str], styles: Sequence[
     return _save(figure, path)
 
 
+def displacement_cosines(embeddings: Sequence[Embedding], e0: np.ndarray) -> np.ndarray:
+    """[n, n] cosines of the displacements e_i - e0 from the shared initialisation e0 ([dim])."""
+    if any(e.dim != e0.size for e in embeddings):
+        raise FuteError(f"e0 has {e0.size} values, the embeddings {sorted({e.dim for e in embeddings})}: their records "
+                        f"name another surrogate than the one they were learned on; pass --displacement False")
+    return cosine_matrix([np.asarray(e.vector(), dtype=np.float64) - e0 for e in embeddings])
+
+
 def plot_embeddings(embeddings: Sequence[Embedding], stem: str | Path, seed: int = 42,
-                    title: str = "task embeddings") -> dict[str, Path]:
-    """Write <stem>_heatmap.png, <stem>_pca.png and <stem>_tsne.png; return them by name."""
+                    title: str = "task embeddings", e0: np.ndarray | None = None) -> dict[str, Path]:
+    """Write <stem>_heatmap.png, <stem>_pca.png and <stem>_tsne.png, and with `e0` (the shared initialisation
+    of prefix embeddings, [dim]) <stem>_displacement_heatmap.png, the cosines of e - e0; return them by name."""
     if len(embeddings) < MIN_POINTS:
         raise FuteError(f"{len(embeddings)} embedding(s) selected; a plot needs at least {MIN_POINTS}")
     labels = embedding_labels(embeddings)
     styles = [point_style(e) for e in embeddings]
     similarity = cosine_matrix([e.vector() for e in embeddings])
     stem = Path(stem)
-    return {
+    paths = {
         "heatmap": plot_heatmap(similarity, labels, stem.with_name(stem.name + "_heatmap.png"), title),
         "pca": plot_projection(pca_from_cosine(similarity), labels, styles,
                                stem.with_name(stem.name + "_pca.png"), f"{title}: PCA"),
         "tsne": plot_projection(tsne_from_cosine(similarity, seed), labels, styles,
                                 stem.with_name(stem.name + "_tsne.png"), f"{title}: t-SNE"),
     }
+    if e0 is not None:
+        paths["displacement_heatmap"] = plot_heatmap(
+            displacement_cosines(embeddings, e0), labels, stem.with_name(stem.name + "_displacement_heatmap.png"),
+            f"{title}: displacement from e0 (cosine of e - e0)")
+    return paths
 
 
 def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Sequence[str],
                   tasks: Sequence[str] | None, stem: Path, seed: int, title: str | None,
-                  where: str | Path) -> tuple[dict[str, Path], list[Embedding]]:
+                  where: str | Path, displacement: bool = True) -> tuple[dict[str, Path], list[Embedding]]:
     """Plot the embeddings of one method (the only one there when None) of `kinds`, restricted to `tasks`
-    (as tables name them: a dataset or "<llm>:p<k>"); returns the plots and the embeddings drawn."""
+    (as tables name them: a dataset or "<llm>:p<k>"); returns the plots and the embeddings drawn.
+
+    With `displacement`, a method whose family starts from a shared initialisation (prefix) also gets the
+    displacement heatmap (e0 rebuilt from the surrogate and seed of the records, as the unified space does).
+    """
     methods = sorted({e.method for e in embeddings})
     method = method or (methods[0] if len(methods) == 1 else None)
     if method is None:
@@ -182,4 +237,5 @@ def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Se
         raise FuteError(f"no {'/'.join(kinds)} embeddings of method {method} in {where}; check --method "
                         f"and --kinds (methods there: {', '.join(methods)})")
     check_same_dim(chosen, f"method {method}")
-    return plot_embeddings(chosen, stem, seed=seed, title=title or method), chosen
+    e0 = initial_embedding_of(method, chosen) if displacement else None
+    return plot_embeddings(chosen, stem, seed=seed, title=title or method, e0=e0), chosen

@@ -67,7 +67,8 @@ def test_every_stage_leaves_well_formed_output(demo_run):
     assert {(row["method"], row["view"]) for row in space["summary"]} == {
         ("prefix-fute", "raw"), ("prefix-fute", "displacement"), ("fim-fute", "raw")}
     pngs = sorted((out / "eval").rglob("*.png"))
-    assert len(pngs) == 11 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    # 2 space heatmaps; 3 plots each for prefix-fute, fim-fute and the LLM prompts, + 2 prefix displacement heatmaps
+    assert len(pngs) == 13 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
 def test_a_second_run_reuses_every_step(demo_run, capsys):
