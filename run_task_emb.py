@@ -86,6 +86,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dataset_path", default=None, help="data input: local dataset folder (one file per split)")
     p.add_argument("--max_train_examples", type=int, default=None,
                    help="data input: a seeded sample of at most this many training examples")
+    p.add_argument("--max_dev_examples", type=cli.positive_int, default=None,
+                   help="data input: evaluate on a seeded sample of at most this many dev examples (default: all)")
     p.add_argument("--data_loader_shuffle", type=cli.str2bool, default=False,
                    help="shuffle the training data every epoch (the reference did not)")
     p.add_argument("--fim_estimator", choices=FIM_ESTIMATORS, default="reference",
@@ -152,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
         if (spec.task == "qa") != (args.task_type == "qa"):
             raise FuteError(f"{spec.name} is a {spec.task} dataset; use --task_type {spec.task}")
         training = pipeline.data_training_set(spec, tokenizer, hp["max_len"], args.dataset_path,
-                                              args.max_train_examples, args.seed, micro_batch, device)
+                                              args.max_train_examples, args.seed, micro_batch, device,
+                                              args.max_dev_examples)
     elif input_kind == "model":
         checkpoint = resolve_checkpoint(args.load_path)
         spec = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)

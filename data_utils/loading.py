@@ -421,18 +421,20 @@ def _answer_lists(answers, where: str, index: int) -> tuple[list[str], list[int]
     return [str(t) for t in answers.get("text", [])], [int(s) for s in answers.get("answer_start", [])]
 
 
-def load_examples(spec: DatasetSpec, dataset_path: str | None = None,
-                  max_train_examples: int | None = None, seed: int = 42) -> dict[str, list[dict]]:
-    """{'train': examples, 'dev': examples} ready for tokenisation."""
+def load_examples(spec: DatasetSpec, dataset_path: str | None = None, max_train_examples: int | None = None,
+                  seed: int = 42, max_dev_examples: int | None = None) -> dict[str, list[dict]]:
+    """{'train': examples, 'dev': examples} ready for tokenisation; each split optionally cut to a seeded
+    sample of at most `max_train_examples` / `max_dev_examples` examples (in file order)."""
     raw = load_raw_splits(spec, dataset_path)
     origin = dataset_path or spec.hub_id or spec.multiqa_name
     splits = {}
     for role, rows in raw.items():
         where = f"{spec.name} {role} ({origin})"
         splits[role] = qa_examples(rows, where) if spec.task == "qa" else cr_examples(spec, rows, where)
-    if max_train_examples is not None and len(splits["train"]) > max_train_examples:
-        keep = sorted(random.Random(seed).sample(range(len(splits["train"])), max_train_examples))
-        splits["train"] = [splits["train"][i] for i in keep]
+    for role, limit in (("train", max_train_examples), ("dev", max_dev_examples)):
+        if limit is not None and len(splits[role]) > limit:
+            keep = sorted(random.Random(seed).sample(range(len(splits[role])), limit))
+            splits[role] = [splits[role][i] for i in keep]
     logger.info("%s: %d train / %d dev examples", spec.name, len(splits["train"]), len(splits["dev"]))
     return splits
 

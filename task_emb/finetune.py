@@ -48,6 +48,8 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     parser.add_argument("--max_len", type=int, default=defaults["max_len"], help="maximum tokens per input")
     parser.add_argument("--max_train_examples", type=int, default=None,
                         help="use a seeded sample of at most this many training examples")
+    parser.add_argument("--max_dev_examples", type=cli.positive_int, default=None,
+                        help="score on a seeded sample of at most this many dev examples (default: all)")
     parser.add_argument("--dataset_path", default=None,
                         help="read the dataset from this local folder (one file per split) instead of the hub")
     parser.add_argument("--data_loader_shuffle", type=cli.str2bool, default=True,
@@ -86,7 +88,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
 
     # Data.
     tokenizer = load_tokenizer(_tokenizer_source(args))
-    splits = load_examples(spec, args.dataset_path, args.max_train_examples, args.seed)
+    splits = load_examples(spec, args.dataset_path, args.max_train_examples, args.seed, args.max_dev_examples)
     micro_batch = micro_batch_size(vars(args))
     if task == "cr":
         train_features = tokenize_cr(splits["train"], tokenizer, args.max_len)

@@ -54,9 +54,10 @@ def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: 
 # ----------------------------------------------------------------------------- training data
 
 def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: str | None,
-                      max_train_examples: int | None, seed: int, micro_batch: int, device) -> TrainingSet:
-    """A labelled dataset: gold labels; the dev split drives early stopping."""
-    splits = load_examples(spec, dataset_path, max_train_examples, seed)
+                      max_train_examples: int | None, seed: int, micro_batch: int, device,
+                      max_dev_examples: int | None = None) -> TrainingSet:
+    """A labelled dataset: gold labels; the dev split (or a seeded sample of it) drives early stopping."""
+    splits = load_examples(spec, dataset_path, max_train_examples, seed, max_dev_examples)
     if spec.task == "qa":
         features, _ = tokenize_qa(splits["train"], tokenizer, max_len)
         dev_features, dev_meta = tokenize_qa(splits["dev"], tokenizer, max_len)

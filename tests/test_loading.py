@@ -84,6 +84,17 @@ def test_max_train_examples_is_a_seeded_sample_in_original_order(tmp_path):
     assert len(first) == 10 and numbers == sorted(numbers)
 
 
+def test_max_dev_examples_is_a_seeded_sample_of_dev_and_leaves_train_alone(tmp_path):
+    rows = [{"sentence": f"s{i}", "label": i % 2} for i in range(50)]
+    write_jsonl(tmp_path / "train.jsonl", rows[:8])
+    write_jsonl(tmp_path / "validation.jsonl", rows)
+    splits = load_examples(DATASETS["sst2"], str(tmp_path), seed=3, max_dev_examples=7)
+    expected = sorted(random.Random(3).sample(range(50), 7))
+    assert [e["text"] for e in splits["dev"]] == [f"s{i}" for i in expected]
+    assert [e["text"] for e in splits["train"]] == [f"s{i}" for i in range(8)]
+    assert len(load_examples(DATASETS["sst2"], str(tmp_path), max_dev_examples=80)["dev"]) == 50
+
+
 def test_squad_format_json_gz_is_flattened(tmp_path):
     squad = {"data": [{"title": "T", "paragraphs": [{"context": "Paris is in France.", "qas": [
         {"id": "q1", "question": "Where is Paris?", "answers": [{"text": "France", "answer_start": 12}]},
