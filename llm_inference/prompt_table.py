@@ -61,7 +61,7 @@ class PromptTable:
                  "Performance: the task metric (SA accuracy, NLI macro-F1) of the selected prompt; Rate: Performance / "
                  f"the best prompt's; {self.ndcg.describe('all prompts')} of the method's ranking. In percent, "
                  "averaged over each genre's datasets (their number per LLM in the *datasets averaged* rows).", "",
-                 self.summary_markdown()]
+                 self.summary_markdown(), *self.tie_notes()]
         for e in self.evaluations:
             parts += [f"## {e.model} on {e.dataset} ({e.metric}; best prompt(s) {', '.join(map(str, e.best_prompts))})",
                       "", "| method | selected | Performance | Rate | NDCG |", "|---|---|---|---|---|"]
@@ -71,6 +71,12 @@ class PromptTable:
                              f"{100 * r.rate:.1f} | {100 * r.ndcg:.1f} |")
             parts.append("")
         return "\n".join(parts)
+
+    def tie_notes(self) -> list[str]:
+        """A line per (LLM, dataset) on which every prompt scores the same, whose rows then say nothing."""
+        return [f"Note: every prompt of {e.model} scores {100 * e.performance[0]:.1f} on {e.dataset} (e.g. one class "
+                f"predicted for every example), so there every method has Rate 100 and NDCG 100: that dataset cannot "
+                f"tell the methods apart.\n" for e in self.evaluations if e.prompts_tie]
 
     def csv(self) -> str:
         return selection_eval.summary_csv(self.summary, self.order, self.names)

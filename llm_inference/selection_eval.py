@@ -112,8 +112,13 @@ class DatasetEvaluation:
         best = max(self.performance)
         return [p for p, value in enumerate(self.performance) if value == best]
 
+    @property
+    def prompts_tie(self) -> bool:
+        """Every prompt scores the same: any selection is the best one, so this dataset cannot rank methods."""
+        return len(set(self.performance)) == 1
+
     def to_json(self) -> dict:
-        return {**asdict(self), "best_prompts": self.best_prompts}
+        return {**asdict(self), "best_prompts": self.best_prompts, "prompts_tie": self.prompts_tie}
 
 
 def evaluate_dataset(model: str, dataset: str, genre: str, metric: str, performance: Sequence[float],

@@ -396,3 +396,23 @@ def test_prompt_dotted_stem_ndcg_scale_sources_counts_and_foreign_baselines(prom
                                         r"llama-13b on imdb in --inference_dir .*re-run"):
         run_eval.main(["prompt", "--inference_dir", str(s["inference"]), "--baseline_scores", str(s["baselines"]),
                        "--save_path", str(s["out"])])
+
+
+def test_a_dataset_on_which_every_prompt_scores_the_same_is_named_in_the_table(tmp_path):
+    """Rate and NDCG are 100 for every method on such a dataset: the table says so instead of leaving it to be read."""
+    import run_prompt_selection_baselines
+    from test_selection_eval import CORRECT, synthetic_set
+
+    inference, baselines = tmp_path / "llm", tmp_path / "ps"
+    for dataset, right in (("sst2", [6] * 13), ("imdb", CORRECT)):
+        (inference / dataset).mkdir(parents=True)
+        paths = synthetic_set(inference / dataset, dataset=dataset, correct=right)["paths"]
+        run_prompt_selection_baselines.main(["--paths", ",".join(map(str, paths)),
+                                             "--save_path", str(baselines / f"llama-13b_{dataset}")])
+    out = tmp_path / "prompt"
+    report = run_eval.main(["prompt", "--inference_dir", str(inference), "--baseline_scores", str(baselines),
+                            "--save_path", str(out)])
+    ties = {entry["dataset"]: entry["prompts_tie"] for entry in report["datasets"]}
+    assert ties == {"sst2": True, "imdb": False}
+    summary = out.with_suffix(".md").read_text().split("\n## ")[0]  # what the demo prints
+    assert "every prompt of llama-13b scores 60.0 on sst2" in summary and "on imdb" not in summary
