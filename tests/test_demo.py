@@ -59,7 +59,7 @@ def test_every_stage_leaves_well_formed_output(demo_run):
     inference = json.loads(layout.inference(llm, "cb", 10).read_text())
     assert inference["cot"] and len(inference["results"]) == 4 and "chat_history" in inference["results"][0]
     # 5. baselines, tables, plots
-    selection = json.loads(layout.selection(llm, "sst2").read_text())
+    selection = json.loads(layout.selection(llm, "rotten_tomatoes").read_text())
     assert all(len(selection[key]) == 13 for key in ("mi", "ge", "le", "mdl", "zlpm", "zpm", "zmv", "spell"))
     assert "FUTE + TuPaTE" in results["transfer"].read_text()
     assert "FUTE" in results["prompt"].read_text()
