@@ -57,10 +57,8 @@ from configs.models import model_slug  # noqa: E402
 from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
 from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
-from data_utils.chance import chance_score  # noqa: E402
 from data_utils.io import stem_file  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
-from data_utils.loading import get_spec, load_examples  # noqa: E402
 from llm_inference.models import unpack_gguf  # noqa: E402
 from sweeps.graph import all_answered, all_exist  # noqa: E402
 from task_emb.plots import MIN_POINTS  # noqa: E402
@@ -252,7 +250,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
                   "--load_path", str(layout.checkpoint(source)), "--score_save_path", str(layout.score(target, source))])
 
     # 2. Dataset task embeddings of every task (and of the LLM sets), on the LM as surrogate.
-    emb = layout.embeddings()
     for task in dict.fromkeys((*fine_tuned, *(LLM_SETS.values() if with_llm else ()))):
         task_type = "qa" if task in args.qa_tasks else "cr"
         common = ["--task_type", task_type, "--input_type", "data", "--to_train_dataset", task,
@@ -291,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     # The dev scores, the three tables and where the plots are.
     minutes = (time.time() - run.started) / 60
     print(f"\nFUTE demo: {run.ran} steps run, {run.skipped} reused, {minutes:.1f} min. Outputs in {out}/\n")
-    print_dev_scores(layout.finetune_dir(), data, args.dev_examples)
+    print_dev_scores(layout.finetune_dir())
     for key in ("transfer", "prompt", "space"):
         if results.get(key) is not None and results[key].exists():
             print(results[key].read_text().split("\n## ")[0].strip(), "\n")
@@ -337,17 +334,16 @@ def evaluate(args: argparse.Namespace, layout: ResultLayout, run: Runner, fine_t
              llm_model: str | None) -> dict[str, Path | None]:
     """The prompt-selection baselines, the three tables and the plots; returns the tables' Markdown files."""
     emb = layout.embeddings()
-    results: dict[str, Path | None] = {name: layout.table(name).with_suffix(".md") for name in ("transfer", "space")}
+    results: dict[str, Path | None] = {"transfer": None, "prompt": None,
+                                       "space": layout.table("space").with_suffix(".md")}
     if fine_tuned:
+        results["transfer"] = layout.table("transfer").with_suffix(".md")
         run.step(results["transfer"], run_eval.main,
                  ["transfer", "--emb_dir", str(emb), "--score_dir", str(layout.finetune_dir()),
                   "--save_path", str(layout.table("transfer")),
                   "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb",
                   # No CR->QA transfers here (time): a QA target's all-class pool is its QA sources.
                   "--allow_missing_pairs", "True"])
-    else:
-        results["transfer"] = None
-    results["prompt"] = None
     if llm_model is not None and sorted(args.prompts) == list(range(NUM_PROMPTS)):
         for dataset in LLM_SETS.values():
             run.step(layout.selection(llm_model, dataset), run_prompt_selection_baselines.main,
@@ -374,25 +370,18 @@ def evaluate(args: argparse.Namespace, layout: ResultLayout, run: Runner, fine_t
     return results
 
 
-def print_dev_scores(folder: Path, data: DataSource, dev_examples: int | None) -> None:
-    """Fine-tuning and transfer dev scores, one line per run (the target's main metric), beside the best
-    guess that reads no input (CR: one class for all; QA: the context's first words; data_utils/chance.py)."""
+def print_dev_scores(folder: Path) -> None:
+    """Fine-tuning and transfer dev scores, one line per run (the target's main metric), beside the best guess
+    that reads no input, as each run recorded it (one class for all; QA: the context's first words)."""
     print("Dev scores after fine-tuning (source -> target for transfer runs), and the guess to beat")
-    guesses: dict[str, str] = {}
     for path in sorted(folder.rglob("*_score.json")):
         config = json.loads(path.with_suffix(".record.json").read_text())["config"]
         target = config["to_train_dataset"]
-        if target not in guesses:
-            spec = get_spec(target)
-            dev = load_examples(spec, config.get("dataset_path"), max_train_examples=1, seed=config.get("seed", 42),
-                                max_dev_examples=dev_examples)["dev"]
-            guess = chance_score(spec, dev)
-            guesses[target] = f"{guess[0]:.3f} ({guess[1]})" if guess else "-"
         name = f"{config['source_dataset']} -> {target}" if config.get("source_dataset") else target
-        print(f"  {name:<32} {config['main_metric']:<10} {json.loads(path.read_text())['best']:.3f}   "
-              f"guess {guesses[target]}")
+        guess = config.get("dev_guess")
+        print(f"  {name:<32} {config['main_metric']:<10} {json.loads(path.read_text())['best']:.3f}   guess "
+              + (f"{guess['score']:.3f} ({guess['guess']})" if guess else "-"))
     print()
-
 
 if __name__ == "__main__":
     cli.exit_with(main)

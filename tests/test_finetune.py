@@ -100,10 +100,16 @@ def test_cr_classification_writes_checkpoint_scores_and_record(data, tmp_path, r
     logits = dev_logits(tmp_path / "sst2_ckpt" / "hf_checkpoint", rows, ("sentence",))
     accuracy = np.mean(logits.argmax(1) == np.array([r["label"] for r in rows]))
     assert saved["accuracy"] == pytest.approx(accuracy) and saved["best"] == saved["accuracy"]
+    # The guess to beat: the majority class's accuracy on the same dev rows, counted here.
+    gold = [r["label"] for r in rows]
+    majority = max(set(gold), key=gold.count)
+    assert record["config"]["dev_guess"] == {"score": pytest.approx(gold.count(majority) / len(gold)),
+                                             "guess": f"always {('negative', 'positive')[majority]}"}
 
 
 def test_cr_regression_on_t5_reports_spearman(data, tmp_path, tiny_t5):
     scores = run_cr_train.main(cr_args(data, tmp_path, "stsb", tiny_t5))
+    assert json.loads((tmp_path / "stsb_score.record.json").read_text())["config"]["dev_guess"] is None  # regression
     rows = read_rows(data / "stsb" / "validation.jsonl")
     logits = dev_logits(tmp_path / "stsb_ckpt" / "hf_checkpoint", rows, ("sentence1", "sentence2"))
     gold = [r["label"] for r in rows]
