@@ -38,6 +38,7 @@ from configs.datasets import DATASETS, is_cot_prompt  # noqa: E402
 from data_utils.artifacts.embeddings import Embedding, check_same_dim  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.io import atomic_open  # noqa: E402
+from task_emb.space_eval import displaced  # noqa: E402
 from data_utils.similarity import cosine_matrix  # noqa: E402
 from task_emb.space_eval import initial_embedding_of  # noqa: E402
 
@@ -184,10 +185,7 @@ def plot_projection(coords: np.ndarray, labels: Sequence[str], styles: Sequence[
 
 def displacement_cosines(embeddings: Sequence[Embedding], e0: np.ndarray) -> np.ndarray:
     """[n, n] cosines of the displacements e_i - e0 from the shared initialisation e0 ([dim])."""
-    if any(e.dim != e0.size for e in embeddings):
-        raise FuteError(f"e0 has {e0.size} values, the embeddings {sorted({e.dim for e in embeddings})}: their records "
-                        f"name another surrogate than the one they were learned on; pass --displacement False")
-    return cosine_matrix([np.asarray(e.vector(), dtype=np.float64) - e0 for e in embeddings])
+    return cosine_matrix(displaced(embeddings, e0))
 
 
 def plot_embeddings(embeddings: Sequence[Embedding], stem: str | Path, seed: int = 42,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -100,14 +100,12 @@ def family_of(embedding: Embedding) -> str | None:
 def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embedding],
                     e0: np.ndarray | None) -> list[SpaceRank]:
     """A SpaceRank per MTE and view; the displacement view only with `e0`."""
-    views: dict[str, Callable[[np.ndarray], np.ndarray]] = {"raw": lambda v: v}
-    if e0 is not None:
-        views["displacement"] = lambda v: v - e0
+    views = {"raw": None, **({"displacement": e0} if e0 is not None else {})}
     ranks = []
-    for view, transform in views.items():
-        dte_vectors = {d.task: transform(np.asarray(d.vector(), dtype=np.float64)) for d in dtes}
-        for mte in mtes:
-            order = rank_dtes(transform(np.asarray(mte.vector(), dtype=np.float64)), dte_vectors)
+    for view, shift in views.items():
+        dte_vectors = dict(zip((d.task for d in dtes), displaced(dtes, shift)))
+        for mte, vector in zip(mtes, displaced(mtes, shift)):
+            order = rank_dtes(vector, dte_vectors)
             family = family_of(mte)
             own = order.index(mte.task) + 1 if mte.task in order and not mte.info.llm else None
             in_family = [i + 1 for i, task in enumerate(order) if family is not None and FAMILY_OF.get(task) == family]
@@ -168,12 +166,21 @@ def ranks_markdown(ranks: Sequence[SpaceRank]) -> str:
     return header + "".join("| " + " | ".join(_cell(asdict(r)[c]) for c in RANK_COLUMNS) + " |\n" for r in ranks)
 
 
+def displaced(embeddings: Sequence[Embedding], e0: np.ndarray | None) -> list[np.ndarray]:
+    """The embeddings' vectors (float64), as displacements e - e0 when `e0` ([dim]) is given; an e0 of
+    another size means the records name another surrogate than the one the embeddings were learned on."""
+    if e0 is None:
+        return [np.asarray(e.vector(), dtype=np.float64) for e in embeddings]
+    if any(e.dim != e0.size for e in embeddings):
+        raise FuteError(f"e0 has {e0.size} values, the embeddings {sorted({e.dim for e in embeddings})}: their records "
+                        f"name another surrogate than the one they were learned on; pass --displacement False")
+    return [np.asarray(e.vector(), dtype=np.float64) - e0 for e in embeddings]
+
+
 def similarity_matrix(mtes: Sequence[Embedding], dtes: Sequence[Embedding], e0: np.ndarray | None) -> np.ndarray:
     """[MTEs, DTEs] cosines, of displacements when `e0` is given."""
-    shift = e0 if e0 is not None else 0.0
-    rows = [np.asarray(m.vector(), dtype=np.float64) - shift for m in mtes]
-    columns = [np.asarray(d.vector(), dtype=np.float64) - shift for d in dtes]
-    return np.array([[cosine(r, c) for c in columns] for r in rows])
+    columns = displaced(dtes, e0)
+    return np.array([[cosine(row, column) for column in columns] for row in displaced(mtes, e0)])
 
 
 @dataclass

@@ -118,3 +118,14 @@ def test_space_needs_both_kinds_and_one_initialisation(tmp_path, tiny_bert):
                     {"task_emb_type": "prefix", "task_emb_model_lm_name": "a", "seed": 7})
     with pytest.raises(FuteError, match="do not share one surrogate and seed.*--displacement False"):
         run_eval.main(["space", f"--emb_dir={mixed}", f"--save_path={tmp_path / 's'}"])
+
+
+def test_an_initialisation_of_another_size_is_refused_not_broadcast(tmp_path, tiny_bert):
+    """Records that name another surrogate than the embeddings were learned on: e0 has another size."""
+    folder = tmp_path / "emb"
+    config = {"task_emb_type": "prefix", "task_emb_model_lm_name": str(tiny_bert), "seed": 42}
+    size = initial_embedding(str(tiny_bert), 42).size
+    write_embedding(folder, "d", "sst2", "DTE", "prefix-fute", np.ones(size + 1), config)
+    write_embedding(folder, "m", "sst2", "MTE", "prefix-fute", np.ones(size + 1), config)
+    with pytest.raises(FuteError, match=f"e0 has {size} values.*another surrogate.*--displacement False"):
+        run_eval.main(["space", f"--emb_dir={folder}", f"--save_path={tmp_path / 's'}"])
