@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from configs.models import model_slug
 from data_utils.features import make_loader
 from task_emb.models import load_head_model, resolve_model_name
 from task_emb.targets import regression_loss, soft_label_loss
@@ -44,10 +45,12 @@ class TrainingSet:
 
     @property
     def label(self) -> str:
-        """The task, or "<llm>:p<k>" for an LLM + prompt, as logs and progress bars name it."""
+        """The task, or "<llm>:p<k>" for an LLM + prompt as tables name it (configs.models.model_slug: the last
+        path component, not the folder the LLM was read from), for logs and progress bars."""
         if self.llm is None:
             return self.task
-        return self.llm if self.prompt is None else f"{self.llm}:p{self.prompt}"
+        llm = model_slug(self.llm)
+        return llm if self.prompt is None else f"{llm}:p{self.prompt}"
 
 
 @dataclass(frozen=True)

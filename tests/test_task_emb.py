@@ -651,3 +651,15 @@ def test_a_new_method_family_is_its_module_and_one_registry_entry(tmp_path, tiny
     with pytest.raises(FuteError, match="no lora task-embedding defaults for input data, task cr, baseline True"):
         run_task_emb.main(["--task_type", "cr", "--input_type", "data", "--task_emb_type", "lora", "--is_baseline",
                            "True", "--to_train_dataset", "sst2", "--save_path", str(tmp_path / "lora_baseline")])
+
+
+def test_an_llm_training_set_is_named_as_tables_name_it():
+    """Logs and warnings name an LLM + prompt MTE by the LLM's short name, not the folder it was read from."""
+    from task_emb.surrogate import Head, TrainingSet
+
+    def label(llm, prompt):
+        return TrainingSet([], Head("cr", ("negative", "positive")), "soft", "sa", llm=llm, prompt=prompt).label
+
+    assert label("/tmp/demo/smollm2", 3) == "smollm2:p3" and label("some-org/Some-LLM-7B", None) == "Some-LLM-7B"
+    assert label("meta-llama/Llama-2-13b-chat-hf", 0) == "llama-13b:p0"  # the paper's alias, as in the tables
+    assert TrainingSet([], Head("cr", ("a", "b")), "gold", "sst2").label == "sst2"
