@@ -145,6 +145,7 @@ def fake_hub(tmp_path, monkeypatch):
     return calls
 
 
+@pytest.mark.slow  # ~40 s: the whole demo on tiny models; the hub is faked, so library versions hardly matter
 def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, fake_hub, monkeypatch, tiny_bert,
                                                                      tiny_llama):
     from configs.datasets import DATASETS
