@@ -194,3 +194,54 @@ def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, f
     assert len(fake_hub) == count
     with pytest.raises(FuteError, match="holds at most 1 x' per source.*delete it"):
         demo.main([*argv, "--pool_per_source", "2"])
+
+
+# ---------------------------------------------------------------- --data_dir, --parts and their errors
+
+
+def test_choices_of_data_and_parts_are_checked_before_anything_runs(tmp_path, capsys):
+    demo = load_demo()
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--data", "hub", "--data_dir", str(tmp_path)])
+    assert "--data hub and --data_dir exclude each other" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--parts", "cr,fim"])
+    assert "unknown part(s) fim" in capsys.readouterr().err
+    args = demo.parse_args(["--data", "hub", "--parts", "cr", "--lm", "m"])
+    assert (args.dev_examples, args.qa_tasks, args.llm) == (demo.HUB_DEV_EXAMPLES, [], None)
+    assert demo.parse_args(["--lm", "m", "--llm", "l"]).dev_examples is None  # local data: every dev example
+
+    (tmp_path / "sst2").mkdir()
+    with pytest.raises(FuteError, match=f"{tmp_path} has no folder for mrpc.*--parts"):
+        demo.main(["--data_dir", str(tmp_path), "--parts", "cr", "--cr_tasks", "sst2,mrpc", "--lm", "m"])
+
+
+def test_a_data_dir_pool_beside_the_tasks_is_used_and_an_explicit_pool_wins(tmp_path):
+    source = load_demo().DataSource("dir", tmp_path)
+    assert source.dataset_args("sst2") == ["--dataset_path", str(tmp_path / "sst2")]
+    assert source.pool(None) == load_demo().SAMPLE_POOL  # none beside the tasks: the bundled sample pool
+    (tmp_path / "unsup_pool.jsonl").write_text('{"text": "x"}\n')
+    assert source.pool(None) == tmp_path / "unsup_pool.jsonl" and source.pool("mine.jsonl") == Path("mine.jsonl")
+
+
+def test_data_dir_reads_every_task_and_the_pool_from_the_folder(tmp_path, tiny_bert):
+    import shutil
+
+    data = tmp_path / "data"
+    for task in ("sst2", "mrpc"):
+        shutil.copytree(ROOT / "data" / "samples" / task, data / task)
+    (data / "unsup_pool.jsonl").write_text("".join(json.dumps({"text": f"text {i}", "source": f"mine{i % 2}"}) + "\n"
+                                                   for i in range(8)))
+    out = tmp_path / "demo"
+    results = load_demo().main(["--data_dir", str(data), "--parts", "cr", "--out", str(out), "--lm", str(tiny_bert),
+                                "--cr_tasks", "sst2,mrpc", "--train_examples", "16", "--epochs", "1",
+                                "--transfer_examples", "16", "--emb_examples", "16", "--emb_epochs", "1",
+                                "--pool_per_source", "3"])
+    layout = ResultLayout(out)
+    for task in ("sst2", "mrpc"):
+        config = json.loads(layout.score(task).with_suffix(".record.json").read_text())["config"]
+        assert config["dataset_path"] == str(data / task)
+    config = json.loads(record_path(layout.mte("fim-fute", "mrpc")).read_text())["config"]
+    assert config["unsup_data_path"] == str(data / "unsup_pool.jsonl")
+    assert config["pool"]["sources"] == {"mine0": 3, "mine1": 3}
+    assert not (out / "llm").exists() and results["prompt"] is None and results["transfer"].exists()
