@@ -1,0 +1,169 @@
+"""How much training a model task embedding needs to land in its task's place in the unified space.
+
+For the fine-tuned models of a finished demo run (`scripts/demo.py --out RUN`), learns the
+FUTE MTE of every model again at each budget of a grid (x' per pool source, epochs,
+learning rate) and ranks it among the run's FUTE DTEs of the same method, as
+`run_eval.py space` does. Prints one line per (method, budget):
+
+    method  x'/src  x'  epochs  lr  steps  disp  | raw: own family  | e-e0: own family | s
+
+- steps: optimiser steps of one MTE; disp: mean ||e - e0|| / ||e0|| of the prefix MTEs;
+- own: the MTEs whose nearest DTE is their own task's, of all MTEs; family: those whose
+  nearest DTE is of their own task family (configs/datasets.py TASK_FAMILIES); raw: cosines
+  of the embeddings; e-e0: cosines of their displacements from the shared initialisation;
+- s: wall seconds of the budget's MTEs (y' included; kept with them, so a rerun shows them too).
+
+A FIM MTE fine-tunes the surrogate on y' before reading the Fisher information off it: its
+budget is x' and epochs at the learning rate of --fim_learning_rate (default: the method's).
+
+    python benchmarks/mte_budget.py --run demo_output --pool data/samples/unsup_pool.jsonl \
+        --x_per_source 24,96 --epochs 2,4 --learning_rates 1e-3,1e-2 --families prefix,fim
+
+Budgets run per learning rate, cheapest first (x' x epochs); --stop_when_found ends a learning
+rate's series at its first budget whose MTEs all land nearest a DTE of their own task family
+(in the raw or the displacement view). Each budget's
+MTEs are written under --out/<method>/<budget>/ and reused by a second run; the rows go to
+--out/budgets.json as they come.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import run_task_emb  # noqa: E402
+from configs.methods import method_of  # noqa: E402
+from data_utils import cli  # noqa: E402
+from data_utils.artifacts.embeddings import load_embeddings, read_embedding  # noqa: E402
+from data_utils.artifacts.paths import ResultLayout  # noqa: E402
+from data_utils.errors import FuteError  # noqa: E402
+from task_emb.space_eval import build_space_table  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", required=True, help="a finished demo output folder (fine-tuned models and FUTE DTEs)")
+    p.add_argument("--pool", required=True, help="x' pool (JSONL), as the demo's --pool")
+    p.add_argument("--out", default=None, help="where the MTEs go (default: RUN/mte_budget)")
+    p.add_argument("--tasks", type=cli.csv_list, default=None,
+                   help="fine-tuned CR tasks (default: every task with a checkpoint and a FUTE DTE in RUN)")
+    p.add_argument("--families", type=cli.csv_list, default=["prefix", "fim"], help="prefix, fim or both")
+    p.add_argument("--x_per_source", type=cli.csv_list, default=["24", "96"], help="x' per pool source")
+    p.add_argument("--epochs", type=cli.csv_list, default=["2", "4"], help="epochs of an MTE")
+    p.add_argument("--learning_rates", type=cli.csv_list, default=["1e-3", "1e-2"],
+                   help="learning rates of a prefix MTE")
+    p.add_argument("--fim_learning_rate", default=None, help="learning rate of a FIM MTE (default: the method's)")
+    p.add_argument("--surrogate", default=None,
+                   help="the surrogate T (default: the one the run's DTEs name in their records)")
+    p.add_argument("--batch_size", type=cli.positive_int, default=16, help="effective batch of an MTE (the demo's)")
+    p.add_argument("--stop_when_found", type=cli.str2bool, default=False,
+                   help="end a learning rate's series at its first budget whose MTEs all land nearest a DTE of "
+                        "their own task family")
+    p.add_argument("--threads", type=cli.positive_int, default=None, help="torch CPU threads")
+    return p.parse_args(argv)
+
+
+def budgets(args: argparse.Namespace, rate: str | None) -> list[tuple[int, int, str | None]]:
+    """(x' per source, epochs, `rate`) cheapest first: by x' x epochs, then x'."""
+    grid = itertools.product(map(int, args.x_per_source), map(int, args.epochs), [rate])
+    return sorted(grid, key=lambda b: (b[0] * b[1], b[0]))
+
+
+def run_budget(args, layout: ResultLayout, family: str, tasks: list[str], surrogate: str,
+               budget: tuple[int, int, str | None], folder: Path) -> float:
+    """Learn the MTE of every task's model at one budget into `folder` (those not there yet); returns the wall
+    seconds its MTEs took, kept in <folder>/wall_seconds.txt across runs that reuse them."""
+    x_per_source, epochs, rate = budget
+    timing = folder / "wall_seconds.txt"
+    spent = float(timing.read_text()) if timing.exists() else 0.0
+    for task in tasks:
+        path = folder / f"{task}_mte.npy"
+        if path.exists():
+            continue
+        started = time.time()
+        run_task_emb.main(["--task_type", "cr", "--input_type", "model", "--task_emb_type", family,
+                           "--load_path", str(layout.checkpoint(task)), "--task_emb_model_lm_name", surrogate,
+                           "--unsup_data_path", args.pool, "--max_data_for_task_emb_train", str(x_per_source),
+                           "--max_epochs", str(epochs), *(["--learning_rate", rate] if rate else []),
+                           "--batch_size", str(args.batch_size), "--gradient_accumulation_steps", "1",
+                           "--save_path", str(path)])
+        spent += time.time() - started
+        timing.write_text(f"{spent:.1f}\n")
+    return spent
+
+
+HEADER = "method        x'/src    x'  epochs  lr      steps  disp  | raw: own family | e-e0: own family |     s"
+
+
+def format_row(row: dict) -> str:
+    disp = f"{row['displacement']:.2f}" if row["displacement"] is not None else "  - "
+    return (f"{row['method']:<12} {row['x_per_source']:>7} {row['x_prime']:>5} {row['epochs']:>7}  "
+            f"{str(row['learning_rate']):<7} {str(row['steps']):>5}  {disp}  | {row['raw_own']:>8} "
+            f"{row['raw_family']:>6} | {row['displacement_own']:>9} {row['displacement_family']:>6} | "
+            f"{row['seconds']:5.0f}")
+
+
+def count_nearest(table, method: str, view: str, field: str) -> str:
+    ranks = [r for r in table.ranks if r.method == method and r.view == view and not r.llm]
+    return f"{sum(getattr(r, field) == 1 for r in ranks)}/{len(ranks)}" if ranks else "-"
+
+
+def main(argv=None) -> list[dict]:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    layout = ResultLayout(Path(args.run))
+    out = Path(args.out or layout.root / "mte_budget")
+    rows = []
+    for family in args.families:
+        method = method_of(family, fute=True).id
+        dtes = [e for e in load_embeddings(layout.embeddings() / method) if e.kind == "DTE"]
+        tasks = args.tasks or sorted(e.task for e in dtes if layout.checkpoint(e.task).is_dir())
+        if not tasks:
+            raise FuteError(f"{args.run} has no fine-tuned model with a {method} DTE; run scripts/demo.py first")
+        surrogate = args.surrogate or dtes[0].info.surrogate
+        stopped: set[str | None] = set()  # learning rates whose series found its smallest budget
+        rates = args.learning_rates if family == "prefix" else [args.fim_learning_rate]
+        for budget in (b for rate in rates for b in budgets(args, rate)):
+            x_per_source, epochs, rate = budget
+            if rate in stopped:
+                continue
+            folder = out / method / f"x{x_per_source}_e{epochs}_lr{rate or 'default'}"
+            seconds = run_budget(args, layout, family, tasks, surrogate, budget, folder)
+            mtes = [read_embedding(folder / f"{task}_mte.npy") for task in tasks]
+            table = build_space_table([*dtes, *mtes], [method], str(folder), displacement=True)
+            diagnostics = [m.config.get("diagnostics", {}) for m in mtes]
+            displacement = [d["relative_displacement"] for d in diagnostics if "relative_displacement" in d]
+            row = {"method": method, "x_per_source": x_per_source, "epochs": epochs,
+                   "learning_rate": mtes[0].config["hyper_parameters"]["learning_rate"],
+                   "x_prime": sum(mtes[0].config["pool"]["sources"].values()),
+                   "steps": diagnostics[0].get("optimizer_steps"),
+                   "displacement": sum(displacement) / len(displacement) if displacement else None,
+                   **{f"{view}_{field}": count_nearest(table, method, view, f"{field}_rank")
+                      for view in ("raw", "displacement") for field in ("own", "family")},
+                   "seconds": seconds}
+            rows.append(row)
+            (out / "budgets.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if the sweep is stopped
+            print(HEADER, format_row(row), sep="\n", flush=True)
+            found = any(row[f"{view}_family"] == f"{len(tasks)}/{len(tasks)}" for view in ("raw", "displacement"))
+            if args.stop_when_found and found:
+                stopped.add(rate)
+    print("\nAll budgets:", HEADER, *map(format_row, rows), sep="\n")  # the steps' logs scatter the lines above
+    return rows
+
+
+if __name__ == "__main__":
+    cli.exit_with(main)
