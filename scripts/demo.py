@@ -53,11 +53,11 @@ import run_prompt_selection_baselines  # noqa: E402
 import run_qa_train  # noqa: E402
 import run_task_emb  # noqa: E402
 from configs.datasets import NUM_PROMPTS  # noqa: E402
+from configs.hparams import UNSUP_POOL  # noqa: E402
 from configs.models import model_slug  # noqa: E402
 from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
 from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
-from configs.hparams import UNSUP_POOL  # noqa: E402
 from data_utils.io import read_json, stem_file, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.unsup_pool import (check_pool_failures, load_hub_pool, pool_names, pool_record,  # noqa: E402
