@@ -487,15 +487,16 @@ def _save(
     return path
 
 
+# BERT and RoBERTa sizes: hidden 32, 2 layers, 2 heads.
+_ENCODER_SIZES = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+
+
 def build_tiny_bert(path: str | Path) -> Path:
     """Tiny uncased BERT (hidden 32, 2 layers, 2 heads) saved as BertForMaskedLM."""
     tokenizer = train_bert_tokenizer()
     config = BertConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
+        **_ENCODER_SIZES,
         max_position_embeddings=MODEL_MAX_LENGTH,
         pad_token_id=tokenizer.pad_token_id,
     )
@@ -525,10 +526,7 @@ def build_tiny_roberta(path: str | Path) -> Path:
     tokenizer = train_roberta_tokenizer()
     config = RobertaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
+        **_ENCODER_SIZES,
         # Positions start after the pad id, as in RoBERTa: 512 tokens need 512 + 2 rows.
         max_position_embeddings=MODEL_MAX_LENGTH + 2,
         type_vocab_size=1,
@@ -554,8 +552,8 @@ def build_tiny_gpt2(path: str | Path) -> Path:
     return _save(GPT2LMHeadModel, config, tokenizer, path)
 
 
-def _llm_config_kwargs(tokenizer: LlamaTokenizer) -> dict:
-    """Shared Llama/Mixtral sizes: hidden 32, 2 layers, 4 query heads sharing 2 key/value heads."""
+def _llm_config_kwargs(tokenizer: TokenizersBackend) -> dict:
+    """Shared Llama/Mixtral/Qwen3 sizes: hidden 32, 2 layers, 4 query heads sharing 2 key/value heads."""
     return dict(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -590,20 +588,9 @@ def build_tiny_qwen3(path: str | Path) -> Path:
     """Tiny Qwen3 (hidden 32, 2 layers, 4 query heads sharing 2 key/value heads of 8) saved as
     Qwen3ForCausalLM, with tied embeddings and no pad_token_id in its config, as Qwen3 ships."""
     tokenizer = train_qwen3_tokenizer()
-    config = Qwen3Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=8,
-        max_position_embeddings=MODEL_MAX_LENGTH,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=None,
-    )
+    # Qwen's tokenizer has no BOS (bos_token_id None) and its config names no pad id.
+    sizes = {**_llm_config_kwargs(tokenizer), "pad_token_id": None}
+    config = Qwen3Config(**sizes, head_dim=8, tie_word_embeddings=True)
     return _save(Qwen3ForCausalLM, config, tokenizer, path)
 
 
