@@ -22,10 +22,10 @@ another task:
   LlamaForQuestionAnswering, Qwen2/Qwen3ForQuestionAnswering and others hold the
   backbone as `transformer`, their *ForCausalLM and *ForSequenceClassification as
   `model`, so none of a causal-LM checkpoint's `model.*` weights would reach a QA model
-  (and none of a fine-tuned QA model's `transformer.*` weights a classifier). When the
-  weights the model lacks are exactly the checkpoint's unused ones under another first
-  name, the checkpoint is loaded again with `from_pretrained(key_mapping=...)`, which
-  renames that first name to the model's.
+  (and none of a fine-tuned QA model's `transformer.*` weights a classifier). When most
+  of the backbone weights the model lacks are among the checkpoint's unused ones under
+  another first name, the checkpoint is loaded again with
+  `from_pretrained(key_mapping=...)`, which renames that first name to the model's.
 Any backbone weight still not loaded is a FuteError naming the model and the weights.
 """
 from __future__ import annotations
@@ -142,9 +142,10 @@ def load_pretrained(auto_class: Any, source: str, new_head: bool = True, **kwarg
     head, an LM head), give one INFO line. With new_head False (an LLM, whose LM head
     must be the checkpoint's) every weight must load.
     A checkpoint whose backbone goes by another first name is loaded again under the
-    model's (module docstring; only such checkpoints pay for a second load). Raises FuteError when a backbone weight (or, with
-    new_head False, any weight) is still missing or had to be re-initialised for its
-    shape. Errors of from_pretrained propagate unchanged, after its held report is emitted.
+    model's (module docstring; only such checkpoints pay for a second load).
+    Raises FuteError when a backbone weight (or, with new_head False, any weight) is still
+    missing or had to be re-initialised for its shape. Errors of from_pretrained
+    propagate unchanged, after its held report is emitted.
     """
     model, info = _from_pretrained(auto_class, source, **kwargs)
     report = _LoadReport(model, info)

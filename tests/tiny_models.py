@@ -26,9 +26,10 @@ What each folder imitates, with the real quirks it keeps on purpose:
   Qwen3ForQuestionAnswering holds its backbone as `transformer`, the causal LM as `model`.
 
 All tokenizers are fast (offsets work) and have model_max_length 512. The Llama and
-Mixtral tokenizers pad on the left, as many decoder checkpoints do. AutoTokenizer returns LlamaTokenizer for llama and the
-generic TokenizersBackend for mixtral (transformers maps model type "mixtral" there,
-as it does for the real Mixtral); both behave the same.
+Mixtral tokenizers pad on the left, as many decoder checkpoints do. AutoTokenizer
+returns LlamaTokenizer for llama and the generic TokenizersBackend for mixtral
+(transformers maps model type "mixtral" there, as it does for the real Mixtral); both
+behave the same.
 
 The LLM tokenizers (llama, mixtral, qwen3) guarantee that every word of VERBALIZER_WORDS
 is one token, both from `encode(w, add_special_tokens=False)` and when generated right
