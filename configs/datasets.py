@@ -52,6 +52,9 @@ class DatasetSpec:
     task: "cr" (classification/regression) or "qa" (extractive QA).
     inputs: the text fields fed to the model (two fields = a sentence pair).
     labels: label names in the dataset's own index order; empty for regression.
+    label_range: regression only, the (low, high) a gold value may take (stsb: 0-5). A value
+        outside it is an error naming it, except -1, the hub's marker for "no gold label"
+        (GLUE's test splits), which is read as such when the range excludes it.
     label_field: the field holding the gold label (an int index, or a string
         naming a label, or, with label_transform="first_char", a string whose
         first character names it).
@@ -78,6 +81,7 @@ class DatasetSpec:
     label_field: str = "label"
     label_transform: str | None = None
     regression: bool = False
+    label_range: tuple[float, float] | None = None
     metrics: tuple[str, ...] = ("accuracy",)
     main_metric: str = "accuracy"
     llm_genre: str | None = None
@@ -113,7 +117,7 @@ CR_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
     _glue("cola", ["sentence"], ["unacceptable", "acceptable"], ("matthews_correlation",), "matthews_correlation",
           tsv_columns=("source", "label", "original_label", "sentence")),
     _glue("stsb", ["sentence1", "sentence2"], [], ("pearsonr", "spearmanr"), "spearmanr", regression=True,
-          tsv_rename=(("score", "label"),)),
+          label_range=(0.0, 5.0), tsv_rename=(("score", "label"),)),
     _glue("rte", ["sentence1", "sentence2"], ["entailment", "not_entailment"]),
     _glue("sst2", ["sentence"], ["negative", "positive"], llm_genre="sa", llm_eval_split="validation"),
     _glue("qnli", ["question", "sentence"], ["entailment", "not_entailment"]),
