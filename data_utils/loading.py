@@ -20,7 +20,7 @@ parquet/pandas null, an empty label cell or any of pandas' missing-value texts (
 "NaN", "null", "None", "N/A", "#N/A", ... in any letter case), and the hub's -1 (for
 regression only outside the dataset's `label_range`). Such examples are left out and
 counted, as are examples with an empty input (null, NaN, an empty or blank text); more
-than 10% of either stops the run (`_check_kept`).
+than 10% of either stops the run (`check_kept`).
 
 CR examples come out as {"text", "text_pair" (pairs only), "label"}; QA examples
 as {"id", "title", "context", "question", "answers": {"text": [...],
@@ -375,7 +375,7 @@ def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
 
     An example without a gold label (`label_index` gives None; a row without the label field too, unless
     no row has it: then the field name is wrong) or with an empty input (`input_text`) is left out and
-    counted; `_check_kept` refuses a split that loses too many.
+    counted; `check_kept` refuses a split that loses too many.
     """
     _check_column(rows, spec.label_field, where)
     examples, left_out = [], Counter()
@@ -391,7 +391,7 @@ def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
         if spec.is_pair:
             example["text_pair"] = texts[1]
         examples.append(example)
-    _check_kept(examples, left_out, spec.label_field, where)
+    check_kept(examples, left_out, spec.label_field, where)
     return examples
 
 
@@ -462,7 +462,7 @@ def qa_examples(rows: list[dict], where: str) -> list[dict]:
     parquet; in a CSV cell as JSON or as the Python text pandas' and datasets' `to_csv` write)
     or as SQuAD's per-question list [{"text", "answer_start"}, ...]. No answers at all (null,
     NaN, an empty cell, a row without the field) is no gold label: left out and counted, like
-    an empty context or question (`_check_kept`). Empty lists are a gold label, "unanswerable"
+    an empty context or question (`check_kept`). Empty lists are a gold label, "unanswerable"
     (SQuAD v2), and so is an answer with empty text (some tools write "" at -1). Ids must be
     unique: post-processing and scoring pair predictions with questions by id.
     """
@@ -483,7 +483,7 @@ def qa_examples(rows: list[dict], where: str) -> list[dict]:
                             f"question ids must be unique (drop the id field to number the rows)")
         seen[question_id] = index
         examples.append({"id": question_id, "title": input_text(row.get("title")) or "", **fields})
-    _check_kept(examples, left_out, "answers", where)
+    check_kept(examples, left_out, "answers", where)
     return examples
 
 
@@ -579,7 +579,7 @@ def _check_column(rows: list[dict], field: str, where: str) -> None:
         _check_fields(rows[0], (field,), where, 0)
 
 
-def _check_kept(examples: list[dict], left_out: Counter, label_field: str, where: str) -> None:
+def check_kept(examples: list[dict], left_out: Counter, label_field: str, where: str) -> None:
     """Log what a split lost (`left_out`: field -> examples left out for lacking it), or refuse it.
 
     Refused: a split with no example left; more than MAX_LEFT_OUT_FRACTION without a gold label
