@@ -5,7 +5,6 @@ Every stage must leave well-formed output, and a second run must reuse every ste
 import gzip
 import importlib.util
 import json
-import string
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 from data_utils.artifacts.embeddings import read_embedding, record_path
 from data_utils.artifacts.paths import ResultLayout
 from data_utils.errors import FuteError
+from fake_hub import template_rows
 
 ROOT = Path(__file__).parents[1]
 
@@ -88,20 +88,6 @@ def test_a_second_run_reuses_every_step(demo_run, capsys):
 # ---------------------------------------------------------------- --data hub, through a fake hub
 
 
-def fake_pool_rows(source, texts):
-    """Rows holding every field the pool source's templates read ("{a[b]}": a nested field)."""
-    rows = []
-    for text in texts:
-        row = {}
-        for template in source.templates:
-            for _, field, _, _ in string.Formatter().parse(template):
-                if field:
-                    name, _, key = field.partition("[")
-                    row[name] = {key.rstrip("]"): text} if key else text
-        rows.append(row)
-    return rows
-
-
 @pytest.fixture()
 def fake_hub(tmp_path, monkeypatch):
     """The hub, offline: `datasets.load_dataset` serves the registry's datasets from data/samples and every
@@ -118,12 +104,12 @@ def fake_hub(tmp_path, monkeypatch):
     pool = {(source.hub_id, source.config): source for source in POOL_SOURCES.values()}
     calls = []
 
-    def load_dataset(path, name=None, split=None, revision=None):
+    def load_dataset(path, name=None, split=None, revision=None, data_dir=None, streaming=False):
         calls.append((path, name, split))
         if (path, name) in registry:
             return datasets.Dataset.from_list(list(iter_jsonl(samples / registry[path, name] / f"{split}.jsonl")))
         if (path, name) in pool:
-            return datasets.Dataset.from_list(fake_pool_rows(pool[path, name], [f"{path} row {i}" for i in range(3)]))
+            return datasets.Dataset.from_list(template_rows(pool[path, name], [f"{path} row {i}" for i in range(3)]))
         raise FileNotFoundError(f"Dataset '{path}' doesn't exist on the Hub")
 
     def urlretrieve(url, target):
