@@ -102,6 +102,15 @@ def check_pool_failures(failed: dict[str, str], total: int, allow_partial: bool)
                         f"to go on without them (they are recorded)")
 
 
+def check_failures_per_exclusion(failed: dict[str, str], excludes: Iterable[str], allow_partial: bool) -> None:
+    """`check_pool_failures` for a hub pool loaded once (`pool_names("none")`) and read by runs that each leave out
+    one exclusion list: a run reads `pool_names(exclude)`, so its share is the failures among those over their
+    number; a failed source the run leaves out anyway does not count against it."""
+    for exclude in excludes:
+        read = set(pool_names(exclude))
+        check_pool_failures({name: error for name, error in failed.items() if name in read}, len(read), allow_partial)
+
+
 def write_local_pool(path: str | Path, examples: Sequence[PoolExample]) -> int:
     """Write pool examples as the JSONL `read_local_pool` reads ({"text", "text_pair" when a pair,
     "source"}), atomically, in the order given; return how many. A hub pool saved once this way

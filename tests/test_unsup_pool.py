@@ -14,6 +14,7 @@ from data_utils.errors import FuteError
 from data_utils.unsup_pool import (
     PoolExample,
     build_inputs,
+    check_failures_per_exclusion,
     drop_excluded_sources,
     check_pool_failures,
     load_hub_pool,
@@ -140,6 +141,25 @@ def test_more_than_a_tenth_of_the_sources_failing_stops_unless_allowed():
     with pytest.raises(FuteError, match=r"2 of 19 pool sources could not be read \(x, y\).*--allow_partial_pool True"):
         check_pool_failures(failed, total=19, allow_partial=False)
     check_pool_failures(failed, total=19, allow_partial=True)
+
+
+def test_a_pool_loaded_once_bounds_the_failures_among_the_sources_each_run_reads():
+    """A transfer run reads the pool minus its 15 targets; an sa run minus 3 sets. A failed source counts only for
+    the runs that read it, over the number those runs read."""
+    transfer_reads = [name for name in POOL_SOURCES if name not in EXCLUDE_FOR_TRANSFER]
+    assert len(transfer_reads) == 107 and 0.1 * 107 < 11 < 0.1 * 122
+    # 11 failures, all read by transfer runs: 9.0% of the pool, 10.3% of what a transfer run reads.
+    failed = {name: "OSError: gone" for name in transfer_reads[:11]}
+    check_failures_per_exclusion(failed, ["sa", "nli"], allow_partial=False)  # 11 of 119, of 120: fine
+    with pytest.raises(FuteError, match=r"11 of 107 pool sources could not be read"):
+        check_failures_per_exclusion(failed, ["sa", "transfer"], allow_partial=False)
+    check_failures_per_exclusion(failed, ["transfer"], allow_partial=True)
+    # 13 failures, 3 of them transfer targets that a transfer run leaves out anyway: 10 of 107 is fine there.
+    failed = {**{name: "OSError: gone" for name in transfer_reads[:10]},
+              **{name: "OSError: gone" for name in EXCLUDE_FOR_TRANSFER[:3]}}
+    check_failures_per_exclusion(failed, ["transfer"], allow_partial=False)
+    with pytest.raises(FuteError, match=r"13 of 122 pool sources"):
+        check_failures_per_exclusion(failed, ["none"], allow_partial=False)
 
 
 def test_read_local_pool_malformed_line_names_file_and_line(tmp_path):
