@@ -55,11 +55,13 @@ def test_wiki_bio_context_is_the_title_line_of_the_training_split(tmp_path):
 
 
 def test_a_one_member_archive_may_be_given_as_that_member(tmp_path):
-    lines = ["Caf\xe9 sales rose .@positive", "Mail us @ the office .@neutral", ""]
+    # Lines end where the script's open() ended them: byte 0x85 (U+0085, which str.splitlines would split at)
+    # stays inside its sentence.
+    lines = ["Caf\xe9 sales rose \x85 .@positive", "Mail us @ the office .@neutral", ""]
     member = tmp_path / "Sentences_AllAgree.txt"
     member.write_bytes("\n".join(lines).encode("latin-1"))
     assert open_archive(FINANCIAL_PHRASEBANK_ALLAGREE, member).to_list() == [
-        {"sentence": "Caf\xe9 sales rose .", "label": "positive"},
+        {"sentence": "Caf\xe9 sales rose \x85 .", "label": "positive"},
         {"sentence": "Mail us @ the office .", "label": "neutral"}]
     with pytest.raises(FuteError, match="expected the published ggw_data.zip"):
         open_archive(GIGAWORD_TRAIN, member)
