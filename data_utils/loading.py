@@ -34,7 +34,6 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from configs.archives import Archive
 from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
 from data_utils.archives import open_archive
@@ -252,7 +251,7 @@ def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:
     try:
         return read_split(HubRead.of_dataset(spec, split)).to_list()
     except Exception as err:  # the hub raises many types; all mean the same to the user
-        local = _local_archive_names(spec.archive) if spec.archive else ""
+        local = _local_archive_names(spec) if spec.archive else ""
         raise FuteError(f"cannot load {spec.hub_id} ({spec.hub_config or spec.data_dir or 'default'}) split {split} "
                         f"from the hub: {describe_error(err)}; pass --dataset_path with local files{local}") from None
 
@@ -271,10 +270,11 @@ def _local_archive(spec: DatasetSpec, path: Path) -> Path | None:
     return path / member if (path / member).is_file() else None
 
 
-def _local_archive_names(archive: Archive) -> str:
-    """The local copies of an archive that --dataset_path takes (see `_local_archive`), for an error message."""
-    one_member = f" or {Path(archive.members[0]).name}" if len(archive.members) == 1 else ""
-    return f", or a copy of {Path(archive.file).name}{one_member}"
+def _local_archive_names(spec: DatasetSpec) -> str:
+    """The local copies of `spec.archive` that --dataset_path takes (see `_local_archive`), for an error message."""
+    members = spec.archive.members
+    one_member = f" or {Path(members[0]).name}" if len(members) == 1 else ""
+    return f", or a copy of {Path(spec.archive.file).name}{one_member}"
 
 
 # ----------------------------------------------------------------------------- examples
