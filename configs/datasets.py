@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from configs.archives import FINANCIAL_PHRASEBANK_ALLAGREE, Archive
+
 # The label order of each LLM task genre: every LLM dataset's gold label is
 # mapped into it by name, and all LLM outputs use it.
 GENRE_LABELS: dict[str, tuple[str, ...]] = {
@@ -63,8 +65,11 @@ class DatasetSpec:
     multiqa_name: for the MultiQA QA sets, the file name stem of the published data.
     revision: the hub revision to read (e.g. "refs/convert/parquet", the automatic parquet
         conversion of a repository that holds only a loading script); None = main.
-    archive: (file in the hub repository, member) of a published zip whose member holds the
-        data as "<sentence>@<label>" lines in latin-1, read when nothing on the hub loads.
+    data_dir: the folder of the repository (at `revision`) to read; on the parquet branch,
+        which holds one folder per config and no metadata, this selects the config (with
+        hub_config None). data_utils/hub_read.py describes the read.
+    archive: a source file the repository publishes beside its loading script
+        (configs/archives.py), read when the `datasets` call fails.
     tsv_rename / tsv_columns: GLUE's original TSV downloads (glue_data/<TASK>/train.tsv,
         dev.tsv) name some columns otherwise: (TSV column, field) pairs to rename, and the
         column names of a file without a header row (CoLA's).
@@ -88,7 +93,8 @@ class DatasetSpec:
     llm_eval_split: str | None = None
     multiqa_name: str | None = None
     revision: str | None = None
-    archive: tuple[str, str] | None = None
+    data_dir: str | None = None
+    archive: Archive | None = None
     tsv_rename: tuple[tuple[str, str], ...] = ()
     tsv_columns: tuple[str, ...] = ()
     notes: str = field(default="", compare=False)
@@ -131,11 +137,11 @@ CR_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
     DatasetSpec("snli", "cr", "stanfordnlp/snli", inputs=("premise", "hypothesis"), labels=_NLI3,
                 notes="examples labelled -1 (no gold label) are dropped"),
     # takala/financial_phrasebank holds only a loading script, which datasets>=4 refuses: its parquet
-    # conversion is read if the hub has one for sentences_allagree, otherwise the published zip in the
-    # same repository (Sentences_AllAgree.txt, the paper's data).
-    DatasetSpec("financial_phrasebank", "cr", "takala/financial_phrasebank", "sentences_allagree", dev_split=None,
+    # conversion (one folder per config, selected by data_dir) is read if the hub still has it, otherwise
+    # the published zip in the same repository (Sentences_AllAgree.txt, the paper's data).
+    DatasetSpec("financial_phrasebank", "cr", "takala/financial_phrasebank", None, dev_split=None,
                 inputs=("sentence",), labels=("negative", "neutral", "positive"), revision="refs/convert/parquet",
-                archive=("data/FinancialPhraseBank-v1.0.zip", "FinancialPhraseBank-v1.0/Sentences_AllAgree.txt")),
+                data_dir="sentences_allagree", archive=FINANCIAL_PHRASEBANK_ALLAGREE),
     DatasetSpec("medqa", "cr", "medalpaca/medical_meadow_medqa", dev_split=None, inputs=("input", "instruction"),
                 labels=("A", "B", "C", "D", "E"), label_field="output", label_transform="first_char"),
     DatasetSpec("medical_questions_pairs", "cr", "curaihealth/medical_questions_pairs", dev_split=None,

@@ -49,7 +49,9 @@ import pandas as pd
 
 from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
+from data_utils.archives import open_archive
 from data_utils.errors import FuteError
+from data_utils.hub_read import HubRead, describe_error, read_split
 from data_utils.io import iter_jsonl
 
 logger = logging.getLogger(__name__)
@@ -269,7 +271,7 @@ def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -
     path = Path(dataset_path)
     archive = _local_archive(spec, path)
     if archive is not None:
-        return read_archive(spec, archive), str(archive)
+        return open_archive(spec.archive, archive).to_list(), str(archive)
     if path.is_file():
         return read_table(path, spec), str(path)
     if not path.is_dir():
@@ -283,68 +285,34 @@ def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -
 
 
 def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:
-    import datasets
-
+    """The split from the hub, or from the archive the registry names (the read: data_utils/hub_read.py)."""
     try:
-        data = datasets.load_dataset(spec.hub_id, spec.hub_config, split=split, revision=spec.revision)
+        return read_split(HubRead.of_dataset(spec, split)).to_list()
     except Exception as err:  # the hub raises many types; all mean the same to the user
-        message = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        if spec.archive is not None:
-            logger.info("%s: %s; reading the published archive %s instead", spec.hub_id, message, spec.archive[0])
-            return read_archive(spec, download_archive(spec))
-        raise FuteError(f"cannot load {spec.hub_id} ({spec.hub_config or 'default'}) split {split} from the hub: "
-                        f"{message}; pass --dataset_path with local files") from None
-    return data.to_list()
+        local = _local_archive_names(spec) if spec.archive else ""
+        raise FuteError(f"cannot load {spec.hub_id} ({spec.hub_config or spec.data_dir or 'default'}) split {split} "
+                        f"from the hub: {describe_error(err)}; pass --dataset_path with local files{local}") from None
 
 
 def _local_archive(spec: DatasetSpec, path: Path) -> Path | None:
-    """A local copy of `spec.archive`: the zip or member file given, or the member file in a folder."""
+    """A local copy of `spec.archive`: its zip, or, for a one-member archive, the member file given or in a folder."""
     if spec.archive is None:
         return None
-    if path.is_file() and path.suffix in (".zip", ".txt"):
+    if path.is_file() and path.suffix == ".zip":
         return path
-    member = path / Path(spec.archive[1]).name
-    return member if member.is_file() else None
+    if len(spec.archive.members) != 1:
+        return None
+    member = Path(spec.archive.members[0]).name
+    if path.is_file() and path.suffix == Path(member).suffix:
+        return path
+    return path / member if (path / member).is_file() else None
 
 
-def download_archive(spec: DatasetSpec) -> Path:
-    """The dataset's published zip, downloaded once into the Hugging Face cache."""
-    from huggingface_hub import hf_hub_download
-
-    try:
-        return Path(hf_hub_download(spec.hub_id, spec.archive[0], repo_type="dataset"))
-    except Exception as err:  # noqa: BLE001 - offline, gone, gated: all mean the same to the user
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FuteError(f"cannot download {spec.archive[0]} of {spec.hub_id} ({first_line}); pass --dataset_path "
-                        f"with a local copy of {Path(spec.archive[1]).name} or of the zip") from None
-
-
-def read_archive(spec: DatasetSpec, path: Path) -> list[dict]:
-    """Rows {input field: sentence, label field: label name} of `spec.archive`'s member.
-
-    `path` is the zip or the member file itself. Each non-empty line is "<sentence>@<label>"
-    (the sentence may hold "@" itself: the label follows the last one), in latin-1.
-    """
-    import zipfile
-
-    member = spec.archive[1]
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            if member not in archive.namelist():
-                raise FuteError(f"{path} holds no {member}; give the published FinancialPhraseBank-v1.0.zip or "
-                                f"{Path(member).name} itself")
-            raw = archive.read(member)
-    else:
-        raw = path.read_bytes()
-    rows = []
-    for number, line in enumerate(raw.decode("latin-1").splitlines(), start=1):
-        if not line.strip():
-            continue
-        sentence, at, label = line.rpartition("@")
-        if not at:
-            raise FuteError(f"{path}:{number}: not a '<sentence>@<label>' line")
-        rows.append({spec.inputs[0]: sentence.strip(), spec.label_field: label.strip()})
-    return rows
+def _local_archive_names(spec: DatasetSpec) -> str:
+    """The local copies of `spec.archive` that --dataset_path takes (see `_local_archive`), for an error message."""
+    members = spec.archive.members
+    one_member = f" or {Path(members[0]).name}" if len(members) == 1 else ""
+    return f", or a copy of {Path(spec.archive.file).name}{one_member}"
 
 
 # ----------------------------------------------------------------------------- examples

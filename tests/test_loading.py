@@ -389,8 +389,8 @@ def test_financial_phrasebank_falls_back_to_the_published_zip(tmp_path, monkeypa
 
     calls = []
 
-    def script_only(path, name=None, split=None, revision=None):
-        calls.append((path, name, split, revision))
+    def script_only(path, name=None, split=None, revision=None, data_dir=None, streaming=False):
+        calls.append((path, name, split, revision, data_dir))
         raise RuntimeError("Dataset scripts are no longer supported, but found financial_phrasebank.py")
 
     def download(repo_id, filename, repo_type=None):
@@ -400,7 +400,8 @@ def test_financial_phrasebank_falls_back_to_the_published_zip(tmp_path, monkeypa
     monkeypatch.setattr(datasets, "load_dataset", script_only)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
     splits = load_examples(DATASETS["financial_phrasebank"])
-    assert calls == [("takala/financial_phrasebank", "sentences_allagree", "train", "refs/convert/parquet"),
+    # The parquet branch's folder is the config (a config name would not be found there).
+    assert calls == [("takala/financial_phrasebank", None, "train", "refs/convert/parquet", "sentences_allagree"),
                      ("takala/financial_phrasebank", "data/FinancialPhraseBank-v1.0.zip", "dataset")]
     assert as_pairs(splits) == expected_phrasebank() and (len(splits["train"]), len(splits["dev"])) == (16, 4)
 
@@ -409,8 +410,8 @@ def test_financial_phrasebank_from_the_parquet_conversion_when_the_hub_has_it(mo
     import datasets
 
     rows = {"sentence": ["Up .", "Down .", "Flat ."] * 4, "label": [2, 0, 1] * 4}
-    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None, revision=None:
-                        datasets.Dataset.from_dict(rows))
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None, revision=None, data_dir=None,
+                        streaming=False: datasets.Dataset.from_dict(rows))
     splits = load_examples(DATASETS["financial_phrasebank"])
     assert sorted(as_pairs(splits)) == sorted(zip(rows["sentence"], rows["label"]))
 
