@@ -78,6 +78,22 @@ def tiny_qwen3(tmp_path_factory) -> Path:
     return build_tiny_qwen3(tmp_path_factory.mktemp("tiny_qwen3"))
 
 
+@pytest.fixture
+def hf_records():
+    """Records that reach transformers' own logger (it does not propagate to the root logger)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    hf_logger = logging.getLogger("transformers")
+    hf_logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        hf_logger.removeHandler(handler)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One torch thread for modules of tiny models: on a shared 2-core machine a thread pool

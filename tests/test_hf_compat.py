@@ -181,20 +181,6 @@ def test_cache_keyword_of_real_models_and_a_module_without_one(tiny_llama, tiny_
 # ------------------------------------------------------------------------------- load reports
 
 
-@pytest.fixture
-def hf_records():
-    """Records that reach transformers' own logger (it does not propagate to the root logger)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    hf_logger = logging.getLogger("transformers")
-    hf_logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        hf_logger.removeHandler(handler)
-
-
 def test_a_new_head_gives_one_info_line_and_no_table(tiny_bert, caplog, hf_records):
     with caplog.at_level(logging.INFO, logger="data_utils.hf_compat"):
         model = load_pretrained(AutoModelForSequenceClassification, str(tiny_bert), num_labels=2)
