@@ -34,7 +34,7 @@ def tokenize_cr(examples: Sequence[dict], tokenizer, max_len: int) -> list[dict]
     """
     texts = [e["text"] for e in examples]
     pairs = [e["text_pair"] for e in examples] if examples and "text_pair" in examples[0] else None
-    with cut_at_the_end(tokenizer):
+    with _cut_at_the_end(tokenizer):
         encoded = tokenizer(texts, pairs, truncation="longest_first", max_length=max_len)
     keys = [k for k in tokenizer.model_input_names if k in encoded]
     features = []
@@ -65,7 +65,7 @@ def tokenize_qa(examples: Sequence[dict], tokenizer, max_len: int,
     questions = [e["question"].strip() for e in examples]
     contexts = [e["context"] for e in examples]
     try:
-        with cut_at_the_end(tokenizer):
+        with _cut_at_the_end(tokenizer):
             encoded = tokenizer(questions, contexts, truncation=truncation, max_length=max_len,
                                 return_offsets_mapping=True)
     except Exception as err:  # the fast tokenizers raise a bare Exception when only the context may be cut
@@ -104,7 +104,7 @@ def answer_token_span(answers: dict, offsets: Sequence[tuple[int, int] | None]) 
 
 
 @contextlib.contextmanager
-def cut_at_the_end(tokenizer) -> Iterator[None]:
+def _cut_at_the_end(tokenizer) -> Iterator[None]:
     """Within the block, `tokenizer` truncates at the end of each sequence (its `truncation_side` is
     restored after). The fast tokenizers read the side from the tokenizer on every call; no call
     argument sets it."""
