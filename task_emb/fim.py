@@ -80,7 +80,8 @@ FIM_SUBMODULES: dict[str, tuple[str, ...] | None] = {
     **dict.fromkeys(("bert", "roberta", "xlm-roberta", "electra", "camembert", "deberta", "deberta-v2"),
                     _EMBEDDINGS_ENCODER),
     # Decoder-only base models hold no head (the LM/score head sits beside them).
-    **dict.fromkeys(("gpt2", "gpt_neo", "gptj", "llama", "mistral", "mixtral", "qwen2", "gemma", "opt"), None),
+    **dict.fromkeys(("gpt2", "gpt_neo", "gptj", "llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "opt"),
+                    None),
 }
 
 
