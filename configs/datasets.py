@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from configs.archives import FINANCIAL_PHRASEBANK_ALLAGREE, Archive
+
 # The label order of each LLM task genre: every LLM dataset's gold label is
 # mapped into it by name, and all LLM outputs use it.
 GENRE_LABELS: dict[str, tuple[str, ...]] = {
@@ -52,6 +54,9 @@ class DatasetSpec:
     task: "cr" (classification/regression) or "qa" (extractive QA).
     inputs: the text fields fed to the model (two fields = a sentence pair).
     labels: label names in the dataset's own index order; empty for regression.
+    label_range: regression only, the (low, high) a gold value may take (stsb: 0-5). A value
+        outside it is an error naming it, except -1, the hub's marker for "no gold label"
+        (GLUE's test splits), which is read as such when the range excludes it.
     label_field: the field holding the gold label (an int index, or a string
         naming a label, or, with label_transform="first_char", a string whose
         first character names it).
@@ -60,8 +65,11 @@ class DatasetSpec:
     multiqa_name: for the MultiQA QA sets, the file name stem of the published data.
     revision: the hub revision to read (e.g. "refs/convert/parquet", the automatic parquet
         conversion of a repository that holds only a loading script); None = main.
-    archive: (file in the hub repository, member) of a published zip whose member holds the
-        data as "<sentence>@<label>" lines in latin-1, read when nothing on the hub loads.
+    data_dir: the folder of the repository (at `revision`) to read; on the parquet branch,
+        which holds one folder per config and no metadata, this selects the config (with
+        hub_config None). data_utils/hub_read.py describes the read.
+    archive: a source file the repository publishes beside its loading script
+        (configs/archives.py), read when the `datasets` call fails.
     tsv_rename / tsv_columns: GLUE's original TSV downloads (glue_data/<TASK>/train.tsv,
         dev.tsv) name some columns otherwise: (TSV column, field) pairs to rename, and the
         column names of a file without a header row (CoLA's).
@@ -78,13 +86,15 @@ class DatasetSpec:
     label_field: str = "label"
     label_transform: str | None = None
     regression: bool = False
+    label_range: tuple[float, float] | None = None
     metrics: tuple[str, ...] = ("accuracy",)
     main_metric: str = "accuracy"
     llm_genre: str | None = None
     llm_eval_split: str | None = None
     multiqa_name: str | None = None
     revision: str | None = None
-    archive: tuple[str, str] | None = None
+    data_dir: str | None = None
+    archive: Archive | None = None
     tsv_rename: tuple[tuple[str, str], ...] = ()
     tsv_columns: tuple[str, ...] = ()
     notes: str = field(default="", compare=False)
@@ -113,7 +123,7 @@ CR_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
     _glue("cola", ["sentence"], ["unacceptable", "acceptable"], ("matthews_correlation",), "matthews_correlation",
           tsv_columns=("source", "label", "original_label", "sentence")),
     _glue("stsb", ["sentence1", "sentence2"], [], ("pearsonr", "spearmanr"), "spearmanr", regression=True,
-          tsv_rename=(("score", "label"),)),
+          label_range=(0.0, 5.0), tsv_rename=(("score", "label"),)),
     _glue("rte", ["sentence1", "sentence2"], ["entailment", "not_entailment"]),
     _glue("sst2", ["sentence"], ["negative", "positive"], llm_genre="sa", llm_eval_split="validation"),
     _glue("qnli", ["question", "sentence"], ["entailment", "not_entailment"]),
@@ -127,11 +137,11 @@ CR_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
     DatasetSpec("snli", "cr", "stanfordnlp/snli", inputs=("premise", "hypothesis"), labels=_NLI3,
                 notes="examples labelled -1 (no gold label) are dropped"),
     # takala/financial_phrasebank holds only a loading script, which datasets>=4 refuses: its parquet
-    # conversion is read if the hub has one for sentences_allagree, otherwise the published zip in the
-    # same repository (Sentences_AllAgree.txt, the paper's data).
-    DatasetSpec("financial_phrasebank", "cr", "takala/financial_phrasebank", "sentences_allagree", dev_split=None,
+    # conversion (one folder per config, selected by data_dir) is read if the hub still has it, otherwise
+    # the published zip in the same repository (Sentences_AllAgree.txt, the paper's data).
+    DatasetSpec("financial_phrasebank", "cr", "takala/financial_phrasebank", None, dev_split=None,
                 inputs=("sentence",), labels=("negative", "neutral", "positive"), revision="refs/convert/parquet",
-                archive=("data/FinancialPhraseBank-v1.0.zip", "FinancialPhraseBank-v1.0/Sentences_AllAgree.txt")),
+                data_dir="sentences_allagree", archive=FINANCIAL_PHRASEBANK_ALLAGREE),
     DatasetSpec("medqa", "cr", "medalpaca/medical_meadow_medqa", dev_split=None, inputs=("input", "instruction"),
                 labels=("A", "B", "C", "D", "E"), label_field="output", label_transform="first_char"),
     DatasetSpec("medical_questions_pairs", "cr", "curaihealth/medical_questions_pairs", dev_split=None,

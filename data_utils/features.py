@@ -3,10 +3,20 @@
 Padding is dynamic (to the longest sequence of each batch): the reference padded
 a whole split to its longest example, which gives the same numbers for
 attention-masked models and costs far more compute on short data.
+
+Sides. Features are cut at their end and batches are padded on the right, whatever
+`padding_side` and `truncation_side` the tokenizer was saved with (decoder
+checkpoints such as Llama, Mistral and Qwen often ship "left"). Everything
+downstream counts positions from the start of a sequence: QA span labels and their
+character offsets, the argmax over each feature's own tokens, the prefix mask,
+and decoders that number positions by index (left padding would move every real
+token). Cutting at the end keeps the start of a text and of a QA context, as the
+reference did.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -24,7 +34,8 @@ def tokenize_cr(examples: Sequence[dict], tokenizer, max_len: int) -> list[dict]
     """
     texts = [e["text"] for e in examples]
     pairs = [e["text_pair"] for e in examples] if examples and "text_pair" in examples[0] else None
-    encoded = tokenizer(texts, pairs, truncation="longest_first", max_length=max_len)
+    with _cut_at_the_end(tokenizer):
+        encoded = tokenizer(texts, pairs, truncation="longest_first", max_length=max_len)
     keys = [k for k in tokenizer.model_input_names if k in encoded]
     features = []
     for i, example in enumerate(examples):
@@ -54,8 +65,9 @@ def tokenize_qa(examples: Sequence[dict], tokenizer, max_len: int,
     questions = [e["question"].strip() for e in examples]
     contexts = [e["context"] for e in examples]
     try:
-        encoded = tokenizer(questions, contexts, truncation=truncation, max_length=max_len,
-                            return_offsets_mapping=True)
+        with _cut_at_the_end(tokenizer):
+            encoded = tokenizer(questions, contexts, truncation=truncation, max_length=max_len,
+                                return_offsets_mapping=True)
     except Exception as err:  # the fast tokenizers raise a bare Exception when only the context may be cut
         if "truncat" not in str(err).lower():
             raise
@@ -91,8 +103,22 @@ def answer_token_span(answers: dict, offsets: Sequence[tuple[int, int] | None]) 
     return start, max(start, end)
 
 
+@contextlib.contextmanager
+def _cut_at_the_end(tokenizer) -> Iterator[None]:
+    """Within the block, `tokenizer` truncates at the end of each sequence (its `truncation_side` is
+    restored after). The fast tokenizers read the side from the tokenizer on every call; no call
+    argument sets it."""
+    saved = tokenizer.truncation_side
+    tokenizer.truncation_side = "right"
+    try:
+        yield
+    finally:
+        tokenizer.truncation_side = saved
+
+
 class Collator:
-    """Pads a list of features into a dict of tensors (right padding, the tokenizer's pad id)."""
+    """Pads a list of features into a dict of tensors: on the right, with the tokenizer's pad id,
+    whatever the tokenizer's own `padding_side` (module docstring)."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
@@ -100,7 +126,7 @@ class Collator:
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         label_keys = [k for k in ("labels", "start_positions", "end_positions") if k in features[0]]
         inputs = [{k: v for k, v in f.items() if k not in label_keys} for f in features]
-        batch = dict(self.tokenizer.pad(inputs, padding="longest", return_tensors="pt"))
+        batch = dict(self.tokenizer.pad(inputs, padding="longest", padding_side="right", return_tensors="pt"))
         for key in label_keys:
             values = np.asarray([f[key] for f in features])
             # Float labels: regression values or soft label distributions [B, L].

@@ -12,17 +12,28 @@ FutureWarning per call, removal announced for 5.40). `cache_keyword(module)` nam
 keyword the module's forward accepts and `returned_cache(output)` reads the returned
 cache under whichever field the output class has.
 
-Load reports. transformers prints a table ("LOAD REPORT") whenever a checkpoint's
-weights and the model's differ. Loading a backbone into a model with a new task head
-(fine-tuning, transfer, a surrogate) always differs in the head, so `load_pretrained`
-logs one INFO line for that case and keeps transformers' table only when a weight
-outside the head is missing, the case that signals a real problem.
+Loading checkpoints. `load_pretrained` makes sure that every backbone weight comes from
+the checkpoint; transformers only warns (a "LOAD REPORT" table) and initialises what it
+did not find at random. Two things differ between a checkpoint and a model built for
+another task:
+- the task head: new (or re-initialised for its shape) when a model gets a task the
+  checkpoint was not trained for. That is expected: one INFO line replaces the table.
+- the backbone's attribute name. transformers 5 keeps old names for some head classes:
+  LlamaForQuestionAnswering, Qwen2/Qwen3ForQuestionAnswering and others hold the
+  backbone as `transformer`, their *ForCausalLM and *ForSequenceClassification as
+  `model`, so none of a causal-LM checkpoint's `model.*` weights would reach a QA model
+  (and none of a fine-tuned QA model's `transformer.*` weights a classifier). When most
+  of the backbone weights the model lacks are among the checkpoint's unused ones under
+  another first name, the checkpoint is loaded again with
+  `from_pretrained(key_mapping=...)`, which renames that first name to the model's.
+Any backbone weight still not loaded is a FuteError naming the model and the weights.
 """
 from __future__ import annotations
 
 import functools
 import inspect
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import fields, is_dataclass
 from typing import Any
@@ -123,43 +134,88 @@ def _hf_loggers() -> list[logging.Logger]:
     return [logging.getLogger(name) for name in ("transformers.modeling_utils", "transformers.utils.loading_report")]
 
 
-def load_pretrained(auto_class: Any, source: str, **kwargs: Any) -> nn.Module:
-    """`auto_class.from_pretrained(source, **kwargs)`, with the load report reduced to what matters.
+def load_pretrained(auto_class: Any, source: str, new_head: bool = True, **kwargs: Any) -> nn.Module:
+    """`auto_class.from_pretrained(source, **kwargs)`, with every backbone weight loaded from the checkpoint.
 
-    New head weights (MISSING), re-initialised head weights of another shape
-    (MISMATCH, with `ignore_mismatched_sizes`) and checkpoint weights the model has
-    no place for (UNEXPECTED: an MLM head, a dropped pooler) give one INFO line.
-    A missing weight outside the task head gives transformers' own table, as a
-    warning. Errors propagate unchanged, after any held report is emitted.
+    new_head: the model's head may be new (fine-tuning, transfer, a surrogate): its missing
+    or re-initialised weights, and checkpoint weights the model has no place for (an MLM
+    head, an LM head), give one INFO line. With new_head False (an LLM, whose LM head
+    must be the checkpoint's) every weight must load.
+    A checkpoint whose backbone goes by another first name is loaded again under the
+    model's (module docstring; only such checkpoints pay for a second load).
+    Raises FuteError when a backbone weight (or, with new_head False, any weight) is still
+    missing or had to be re-initialised for its shape. Errors of from_pretrained
+    propagate unchanged, after its held report is emitted.
     """
+    model, info = _from_pretrained(auto_class, source, **kwargs)
+    report = _LoadReport(model, info)
+    renaming = _backbone_renaming(model, report)
+    if renaming is not None:
+        name, prefix = renaming
+        logger.info("%s holds the backbone as %r, %s as %r: loading it again under that name", source, name,
+                    type(model).__name__, prefix.rstrip(".") or "its top level")
+        del model, info  # never two copies in memory
+        model, info = _from_pretrained(auto_class, source, key_mapping={rf"^{re.escape(name)}\.": prefix}, **kwargs)
+        report = _LoadReport(model, info)
+    lost = report.backbone_lost if new_head else report.missing | report.mismatched
+    if lost:
+        what = "backbone weight(s)" if new_head else "weight(s)"
+        raise FuteError(f"{source}: {len(lost)} {what} of {type(model).__name__} are not in the checkpoint or do "
+                        f"not fit it, so they would start from random values: {_short(lost)}; check that "
+                        f"{source} is a complete {model.config.model_type} checkpoint whose config matches its "
+                        f"weights")
+    report.log(source, type(model).__name__)
+    return model
+
+
+class _LoadReport:
+    """What `from_pretrained(output_loading_info=True)` said, split into head and backbone weights."""
+
+    def __init__(self, model: nn.Module, info: dict) -> None:
+        self.missing = set(info.get("missing_keys") or ())
+        self.mismatched = {key for key, *_ in info.get("mismatched_keys") or ()}
+        self.unexpected = set(info.get("unexpected_keys") or ())
+        self.backbone_lost = (self.missing | self.mismatched) - head_parameter_names(model)
+
+    def log(self, source: str, model_name: str) -> None:
+        parts = []
+        if self.missing | self.mismatched:
+            parts.append(f"initialised new head weights {_short(self.missing | self.mismatched)}")
+        if self.unexpected:
+            parts.append(f"dropped checkpoint weights {model_name} has no place for: {_short(self.unexpected)}")
+        if parts:
+            logger.info("%s: %s", source, "; ".join(parts))
+
+
+def _backbone_renaming(model: nn.Module, report: _LoadReport) -> tuple[str, str] | None:
+    """(a first name of the checkpoint's unused weights, the model's backbone prefix) when, renamed, they
+    are most of the missing backbone weights (a checkpoint that also lacks a weight is renamed first,
+    then reported for that weight alone); else None."""
+    missing = report.backbone_lost & report.missing
+    prefix = f"{model.base_model_prefix}." if model.base_model is not model else ""
+    renamed: dict[str, set[str]] = {}
+    for key in report.unexpected:
+        first, _, rest = key.partition(".")
+        renamed.setdefault(first, set()).add(prefix + rest)
+    found = {first: len(missing & keys) for first, keys in renamed.items()}
+    best = max(found, key=found.get, default=None)
+    return None if best is None or 2 * found[best] <= len(missing) else (best, prefix)
+
+
+def _from_pretrained(auto_class: Any, source: str, **kwargs: Any) -> tuple[nn.Module, dict]:
+    """(model, loading info), with transformers' LOAD REPORT held back: `load_pretrained` reports instead."""
     hold = _HoldLoadReports()
     loggers = _hf_loggers()
     for hf_logger in loggers:
         hf_logger.addFilter(hold)
     try:
-        model, info = auto_class.from_pretrained(source, output_loading_info=True, **kwargs)
+        loaded = auto_class.from_pretrained(source, output_loading_info=True, **kwargs)
     except BaseException:
-        _release(hold, loggers)
+        _release(hold, loggers)  # before emitting: the filter would hold the records again
         _emit(hold.held)
         raise
     _release(hold, loggers)
-    missing = set(info.get("missing_keys") or ())
-    mismatched = {key for key, *_ in info.get("mismatched_keys") or ()}
-    unexpected = set(info.get("unexpected_keys") or ())
-    outside_head = missing - head_parameter_names(model)
-    if outside_head:
-        logger.warning("%s: %d weight(s) outside the task head are missing from the checkpoint and were "
-                       "initialised at random: %s", source, len(outside_head), _short(outside_head))
-        _emit(hold.held)
-    elif missing | mismatched | unexpected:
-        parts = []
-        if missing | mismatched:
-            parts.append(f"initialised new head weights {_short(missing | mismatched)}")
-        if unexpected:
-            parts.append(f"dropped checkpoint weights {type(model).__name__} has no place for: "
-                         f"{_short(unexpected)}")
-        logger.info("%s: %s", source, "; ".join(parts))
-    return model
+    return loaded
 
 
 def _release(hold: logging.Filter, loggers: Iterable[logging.Logger]) -> None:

@@ -1,12 +1,15 @@
 """Does every dataset of the registry (and of the pool U) load from where it lives on the hub today?
 
-`scripts/check_hub.py` runs these checks for a user with network access. Nothing is
-downloaded in full: each split the project reads is opened in streaming mode and its
-first rows are checked. Per (dataset, split) one status:
+`scripts/check_hub.py` runs these checks for a user with network access. Each split is
+checked along the path the loaders take (`data_utils.hub_read.HubRead`, built from the
+same registry entry): the `datasets` call is made in streaming mode and its first rows
+are checked; when it fails and the entry names an archive, the archive file's presence
+is checked (nothing is downloaded in full). Per (dataset, split) one status:
 
     ok             loads; the fields exist; labels match the registry
-    ok (archive)   the hub's repository holds only a loading script, but the published
-                   archive the registry names for that case is there (financial_phrasebank)
+    ok (archive)   the `datasets` call fails, but the archive the registry names for that
+                   case is in the repository, so the loaders read it (financial_phrasebank
+                   when its parquet conversion is gone; gigaword, search_qa, wiki_bio)
     moved          loads, but the hub answers under another id (a renamed repository)
     script-only    the repository holds only a loading script, which datasets>=4 refuses
     missing field  a field the project reads is not in the rows
@@ -27,6 +30,7 @@ from typing import Any
 from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
 from configs.unsup_pool import POOL_SOURCES, PoolSource
 from data_utils.errors import FuteError
+from data_utils.hub_read import HubRead, describe_error
 from data_utils.loading import label_index
 
 OK = "ok"
@@ -49,12 +53,6 @@ class HubCheck:
         return self.status in FAILING
 
 
-def _stream(hub_id: str, config: str | None, split: str, revision: str | None):
-    import datasets
-
-    return datasets.load_dataset(hub_id, config, split=split, revision=revision, streaming=True)
-
-
 def _canonical_id(hub_id: str) -> str:
     """The id the hub answers under (differs from `hub_id` for a renamed repository)."""
     from huggingface_hub import HfApi
@@ -62,10 +60,10 @@ def _canonical_id(hub_id: str) -> str:
     return HfApi().dataset_info(hub_id).id
 
 
-def _archive_exists(hub_id: str, filename: str) -> bool:
+def _archive_exists(read: HubRead) -> bool:
     from huggingface_hub import file_exists
 
-    return file_exists(hub_id, filename, repo_type="dataset")
+    return file_exists(read.hub_id, read.archive.file, repo_type="dataset")
 
 
 def _url_exists(url: str) -> bool:
@@ -73,25 +71,32 @@ def _url_exists(url: str) -> bool:
         return 200 <= response.status < 400
 
 
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
-
-
 def _is_script_only(err: Exception) -> bool:
     text = str(err).lower()
     return "scripts are no longer supported" in text or "loading script" in text
 
 
-def _fetch(hub_id: str, config: str | None, split: str, revision: str | None, rows: int
-           ) -> tuple[list[dict] | None, Any, HubCheck | None]:
-    """(first rows, features, None) or (None, None, the failing verdict with empty name)."""
+def _fetch(name: str, read: HubRead, rows: int) -> tuple[list[dict] | None, Any, HubCheck | None]:
+    """(first rows, features, None) or (None, None, the verdict on the failure, archive included)."""
     try:
-        data = _stream(hub_id, config, split, revision)
+        data = read.load(streaming=True)
         return list(itertools.islice(iter(data), rows)), getattr(data, "features", None), None
     except Exception as err:  # noqa: BLE001 - every hub failure becomes a verdict
         status = "script-only" if _is_script_only(err) else "unreachable"
-        return None, None, HubCheck("", hub_id, split, status, _first_line(err))
+        return None, None, _archive_check(name, read, status, describe_error(err))
+
+
+def _archive_check(name: str, read: HubRead, status: str, why: str) -> HubCheck:
+    """The verdict when the `datasets` call failed: the loaders then read the entry's archive, if it has one."""
+    if read.archive is None:
+        return HubCheck(name, read.hub_id, read.split, status, why)
+    try:
+        exists = _archive_exists(read)
+    except Exception as err:  # noqa: BLE001
+        return HubCheck(name, read.hub_id, read.split, "unreachable", f"{why}; archive: {describe_error(err)}")
+    if exists:
+        return HubCheck(name, read.hub_id, read.split, "ok (archive)", f"reads {read.archive.file}")
+    return HubCheck(name, read.hub_id, read.split, status, f"{why}; no {read.archive.file} either")
 
 
 def _moved(hub_id: str) -> str | None:
@@ -113,30 +118,14 @@ def check_dataset(spec: DatasetSpec, rows: int = 20) -> list[HubCheck]:
                 status = OK if _url_exists(url) else "unreachable"
                 detail = url
             except Exception as err:  # noqa: BLE001
-                status, detail = "unreachable", f"{url}: {_first_line(err)}"
+                status, detail = "unreachable", f"{url}: {describe_error(err)}"
             checks.append(HubCheck(spec.name, url, split, status, detail))
         return checks
     checks = []
     for split in splits:
-        found, features, failure = _fetch(spec.hub_id, spec.hub_config, split, spec.revision, rows)
-        if failure is not None:
-            if spec.archive is not None and failure.status == "script-only":
-                checks.append(_archive_check(spec, split, failure.detail))
-            else:
-                checks.append(HubCheck(spec.name, spec.hub_id, split, failure.status, failure.detail))
-            continue
-        checks.append(_check_rows(spec, split, found, features))
+        found, features, failure = _fetch(spec.name, HubRead.of_dataset(spec, split), rows)
+        checks.append(failure or _check_rows(spec, split, found, features))
     return checks
-
-
-def _archive_check(spec: DatasetSpec, split: str, why: str) -> HubCheck:
-    try:
-        exists = _archive_exists(spec.hub_id, spec.archive[0])
-    except Exception as err:  # noqa: BLE001
-        return HubCheck(spec.name, spec.hub_id, split, "unreachable", f"{why}; archive: {_first_line(err)}")
-    if exists:
-        return HubCheck(spec.name, spec.hub_id, split, "ok (archive)", f"reads {spec.archive[0]}")
-    return HubCheck(spec.name, spec.hub_id, split, "script-only", f"{why}; no {spec.archive[0]} either")
 
 
 def _check_rows(spec: DatasetSpec, split: str, rows: list[dict], features: Any) -> HubCheck:
@@ -179,9 +168,9 @@ def _label_mismatch(spec: DatasetSpec, rows: list[dict], features: Any) -> str:
 
 def check_pool_source(name: str, source: PoolSource, rows: int = 20) -> HubCheck:
     """Whether a pool source loads and its templates find their fields in the first rows."""
-    found, features, failure = _fetch(source.hub_id, source.config, source.split, source.revision, rows)
+    found, features, failure = _fetch(name, HubRead.of_pool_source(source), rows)
     if failure is not None:
-        return HubCheck(name, source.hub_id, source.split, failure.status, failure.detail)
+        return failure
     present = _field_names(found, features)
     wanted = {field.split("[")[0] for template in source.templates
               for field in _template_fields(template)}

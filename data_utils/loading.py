@@ -10,9 +10,17 @@ sets are published.
 
 Files as everyday tools write them are read as meant: CSV/TSV cells are kept as text
 (a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored, JSON
-in any of pandas' `to_json` layouts is accepted, TSV is read without quoting (GLUE's
-files hold bare quote characters) with GLUE's column names mapped to the hub's, and a
-label may come as "1", "1.0", 1.0, " positive", "TRUE" or a boolean (see `label_index`).
+in any of pandas' `to_json` layouts is accepted, and so is JSON Lines under a `.json`
+name (what `datasets.Dataset.to_json` writes by default), TSV is read without quoting
+(GLUE's files hold bare quote characters) with GLUE's column names mapped to the hub's,
+and a label may come as "1", "1.0", 1.0, " positive", "TRUE" or a boolean (see `label_index`).
+
+"No gold label" has many spellings, all read as one (`no_label`): JSON null or NaN, a
+parquet/pandas null, an empty label cell or any of pandas' missing-value texts ("NA",
+"NaN", "null", "None", "N/A", "#N/A", ... in any letter case), and the hub's -1 (for
+regression only outside the dataset's `label_range`). Such examples are left out and
+counted, as are examples with an empty input (null, NaN, an empty or blank text); more
+than 10% of either stops the run (`check_kept`).
 
 CR examples come out as {"text", "text_pair" (pairs only), "label"}; QA examples
 as {"id", "title", "context", "question", "answers": {"text": [...],
@@ -23,6 +31,7 @@ ends in the same two example layouts, and the rules for reading them belong toge
 """
 from __future__ import annotations
 
+import ast
 import csv
 import gzip
 import json
@@ -32,19 +41,33 @@ import os
 import random
 import tempfile
 import urllib.request
+from collections import Counter
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
+from data_utils.archives import open_archive
 from data_utils.errors import FuteError
+from data_utils.hub_read import HubRead, describe_error, read_split
 from data_utils.io import iter_jsonl
 
 logger = logging.getLogger(__name__)
 
 LOCAL_SUFFIXES = (".jsonl", ".json", ".json.gz", ".csv", ".tsv", ".parquet")
-# A dataset where more than this fraction of examples has no gold label is
-# refused rather than silently shrunk (the reference used the same bound).
-MAX_MISSING_LABEL_FRACTION = 0.1
+# A split where more than this fraction of examples has no gold label (or the same input empty) is
+# refused rather than silently shrunk (the reference used the same bound for labels).
+MAX_LEFT_OUT_FRACTION = 0.1
+# Label text that means "no value": pandas' read_csv defaults (its `na_values` list, which holds R's NA,
+# Excel's #N/A and the C library's spellings of NaN; listed here, as pandas keeps its copy private) and
+# Python's None, compared in lower case. Only a label is read this way: an input text "NA" stays text.
+MISSING_LABEL_TEXTS = frozenset(text.lower() for text in (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
+    "NULL", "NaN", "None", "n/a", "nan", "null"))
+# The hub's gold label of an unlabelled example (snli's no-consensus pairs, GLUE's test splits).
+HUB_NO_LABEL = -1
 
 
 def get_spec(name: str, task: str | None = None) -> DatasetSpec:
@@ -86,15 +109,18 @@ def read_table(path: Path, spec: DatasetSpec | None = None) -> list[dict]:
     if name.endswith(".csv") or name.endswith(".tsv"):
         return _read_delimited(path, spec)
     if name.endswith(".parquet"):
-        import pandas as pd
-
         return pd.read_parquet(path).to_dict(orient="records")
     if name.endswith(".json") or name.endswith(".json.gz"):
         opener = gzip.open if name.endswith(".gz") else open
         try:
             with opener(path, "rt", encoding="utf-8-sig") as handle:
-                content = json.load(handle)
-        except (json.JSONDecodeError, OSError, EOFError, UnicodeDecodeError) as err:  # EOFError: a truncated .gz
+                text = handle.read()
+            content = json.loads(text)
+        except json.JSONDecodeError as err:
+            if err.msg == "Extra data" and _is_json_object(next((ln for ln in text.splitlines() if ln.strip()), "")):
+                return _json_lines(path)
+            raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
+        except (OSError, EOFError, UnicodeDecodeError) as err:  # EOFError: a truncated .gz
             raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
         if isinstance(content, dict) and "data" in content and "schema" not in content and "columns" not in content:
             return flatten_squad(content)
@@ -106,10 +132,23 @@ def read_table(path: Path, spec: DatasetSpec | None = None) -> list[dict]:
     raise FuteError(f"{path}: unsupported file type; use one of {', '.join(LOCAL_SUFFIXES)}")
 
 
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def _json_lines(path: Path) -> list[dict]:
+    """A `.json` file holding one JSON object per line (datasets' `to_json` default, pandas' `lines=True`)."""
+    if path.name.endswith(".gz"):
+        raise FuteError(f"{path}: gzipped JSON Lines; decompress it (gunzip) and name it {path.name[:-len('.json.gz')]}"
+                        f".jsonl")
+    return list(iter_jsonl(path))
+
+
 def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
     """CSV (comma, standard quoting) or TSV (tab, no quoting), every cell as text; "" is an empty cell."""
-    import pandas as pd
-
     tsv = path.name.endswith(".tsv")
     names = list(spec.tsv_columns) if tsv and spec is not None and spec.tsv_columns else None
     try:
@@ -130,6 +169,7 @@ def _json_rows(content) -> list[dict] | None:
 
     records: [{col: v}, ...]; table: {"schema", "data": records}; split: {"columns", "index", "data": [[...]]};
     columns: {col: {index: v}}; index: {index: {col: v}}; values: [[...]] has no names and is refused.
+    A single object that is none of these is one row (a JSON Lines file of one line).
     """
     if isinstance(content, list):
         return content if all(isinstance(row, dict) for row in content) else None
@@ -140,7 +180,7 @@ def _json_rows(content) -> list[dict] | None:
     if {"columns", "data"} <= set(content):
         return [dict(zip(content["columns"], values)) for values in content["data"]]
     if not all(isinstance(value, dict) for value in content.values()):
-        return None
+        return [content]
     inner = [set(value) for value in content.values()]
     if all(keys == inner[0] for keys in inner) and all(str(key).lstrip("-").isdigit() for key in content):
         return [dict(content[key]) for key in content]  # index layout: one object per row
@@ -231,7 +271,7 @@ def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -
     path = Path(dataset_path)
     archive = _local_archive(spec, path)
     if archive is not None:
-        return read_archive(spec, archive), str(archive)
+        return open_archive(spec.archive, archive).to_list(), str(archive)
     if path.is_file():
         return read_table(path, spec), str(path)
     if not path.is_dir():
@@ -245,110 +285,102 @@ def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -
 
 
 def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:
-    import datasets
-
+    """The split from the hub, or from the archive the registry names (the read: data_utils/hub_read.py)."""
     try:
-        data = datasets.load_dataset(spec.hub_id, spec.hub_config, split=split, revision=spec.revision)
+        return read_split(HubRead.of_dataset(spec, split)).to_list()
     except Exception as err:  # the hub raises many types; all mean the same to the user
-        message = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        if spec.archive is not None:
-            logger.info("%s: %s; reading the published archive %s instead", spec.hub_id, message, spec.archive[0])
-            return read_archive(spec, download_archive(spec))
-        raise FuteError(f"cannot load {spec.hub_id} ({spec.hub_config or 'default'}) split {split} from the hub: "
-                        f"{message}; pass --dataset_path with local files") from None
-    return data.to_list()
+        local = _local_archive_names(spec) if spec.archive else ""
+        raise FuteError(f"cannot load {spec.hub_id} ({spec.hub_config or spec.data_dir or 'default'}) split {split} "
+                        f"from the hub: {describe_error(err)}; pass --dataset_path with local files{local}") from None
 
 
 def _local_archive(spec: DatasetSpec, path: Path) -> Path | None:
-    """A local copy of `spec.archive`: the zip or member file given, or the member file in a folder."""
+    """A local copy of `spec.archive`: its zip, or, for a one-member archive, the member file given or in a folder."""
     if spec.archive is None:
         return None
-    if path.is_file() and path.suffix in (".zip", ".txt"):
+    if path.is_file() and path.suffix == ".zip":
         return path
-    member = path / Path(spec.archive[1]).name
-    return member if member.is_file() else None
+    if len(spec.archive.members) != 1:
+        return None
+    member = Path(spec.archive.members[0]).name
+    if path.is_file() and path.suffix == Path(member).suffix:
+        return path
+    return path / member if (path / member).is_file() else None
 
 
-def download_archive(spec: DatasetSpec) -> Path:
-    """The dataset's published zip, downloaded once into the Hugging Face cache."""
-    from huggingface_hub import hf_hub_download
-
-    try:
-        return Path(hf_hub_download(spec.hub_id, spec.archive[0], repo_type="dataset"))
-    except Exception as err:  # noqa: BLE001 - offline, gone, gated: all mean the same to the user
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise FuteError(f"cannot download {spec.archive[0]} of {spec.hub_id} ({first_line}); pass --dataset_path "
-                        f"with a local copy of {Path(spec.archive[1]).name} or of the zip") from None
-
-
-def read_archive(spec: DatasetSpec, path: Path) -> list[dict]:
-    """Rows {input field: sentence, label field: label name} of `spec.archive`'s member.
-
-    `path` is the zip or the member file itself. Each non-empty line is "<sentence>@<label>"
-    (the sentence may hold "@" itself: the label follows the last one), in latin-1.
-    """
-    import zipfile
-
-    member = spec.archive[1]
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            if member not in archive.namelist():
-                raise FuteError(f"{path} holds no {member}; give the published FinancialPhraseBank-v1.0.zip or "
-                                f"{Path(member).name} itself")
-            raw = archive.read(member)
-    else:
-        raw = path.read_bytes()
-    rows = []
-    for number, line in enumerate(raw.decode("latin-1").splitlines(), start=1):
-        if not line.strip():
-            continue
-        sentence, at, label = line.rpartition("@")
-        if not at:
-            raise FuteError(f"{path}:{number}: not a '<sentence>@<label>' line")
-        rows.append({spec.inputs[0]: sentence.strip(), spec.label_field: label.strip()})
-    return rows
+def _local_archive_names(spec: DatasetSpec) -> str:
+    """The local copies of `spec.archive` that --dataset_path takes (see `_local_archive`), for an error message."""
+    members = spec.archive.members
+    one_member = f" or {Path(members[0]).name}" if len(members) == 1 else ""
+    return f", or a copy of {Path(spec.archive.file).name}{one_member}"
 
 
 # ----------------------------------------------------------------------------- examples
 
+def is_null(value) -> bool:
+    """True for no value at all: None, NaN (python or numpy) or pandas' NA/NaT, as JSON null/NaN, parquet nulls
+    and pandas give it. A container (a list of answers) is a value."""
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
+
+
+def no_label(value) -> bool:
+    """True for every spelling of "no gold label" but the hub's -1 (a number, see `label_index`): a null
+    (`is_null`) or a text in MISSING_LABEL_TEXTS, letter case and surrounding spaces ignored."""
+    return is_null(value) or (isinstance(value, str) and value.strip().lower() in MISSING_LABEL_TEXTS)
+
+
+def input_text(value) -> str | None:
+    """An input field's text as given (a number as its digits); None for an empty input: a null (a NaN cell
+    must never become the sentence "nan") or a text that is empty or blank."""
+    if is_null(value):
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
 def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
-    """Rows -> {"text", "text_pair"?, "label"}; examples without a gold label are dropped."""
-    examples, missing = [], 0
+    """Rows -> {"text", "text_pair"?, "label"}.
+
+    An example without a gold label (`label_index` gives None; a row without the label field too, unless
+    no row has it: then the field name is wrong) or with an empty input (`input_text`) is left out and
+    counted; `check_kept` refuses a split that loses too many.
+    """
+    _check_column(rows, spec.label_field, where)
+    examples, left_out = [], Counter()
     for index, row in enumerate(rows):
-        _check_fields(row, (*spec.inputs, spec.label_field), where, index)
-        label = label_index(spec, row[spec.label_field], where, index)
-        if label is None:
-            missing += 1
+        _check_fields(row, spec.inputs, where, index)
+        label = label_index(spec, row.get(spec.label_field), where, index)
+        texts = [input_text(row[field]) for field in spec.inputs]
+        empty = [field for field, text in zip(spec.inputs, texts) if text is None]
+        if label is None or empty:
+            left_out[spec.label_field if label is None else empty[0]] += 1
             continue
-        example = {"text": str(row[spec.inputs[0]]), "label": label}
+        example = {"text": texts[0], "label": label}
         if spec.is_pair:
-            example["text_pair"] = str(row[spec.inputs[1]])
+            example["text_pair"] = texts[1]
         examples.append(example)
-    _check_not_empty(examples, missing, where)
-    if missing:
-        logger.warning("%s: %d examples have no gold label and are left out", where, missing)
+    check_kept(examples, left_out, spec.label_field, where)
     return examples
 
 
 def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float | None:
     """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label.
 
-    No gold label: None, an empty cell, NaN (parquet, pandas' JSON null) or the hub's -1.
-    A label may be a label name (exact, or in other letter case: Excel's "TRUE"), an
+    No gold label: every spelling `no_label` knows, and the hub's -1 as a number or text ("-1",
+    "-1.0"). A label may be a label name (exact, or in other letter case: Excel's "TRUE"), an
     index as a number or as text ("1", "1.0": pandas writes a label column with a gap as
     floats), or a boolean (boolq's False/True); surrounding spaces are ignored. A
     non-integral number is refused, never rounded.
+
+    Regression: a finite number within `spec.label_range`; -1 outside that range is the hub's
+    "no gold label" (stsb's test split), any other value outside it an error naming the range.
     """
+    if no_label(value):
+        return None
     if isinstance(value, str):
         value = value.strip()
-    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
-        return None
     if spec.regression:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise FuteError(f"{where}: example {index} has label {value!r}, not a number (a regression "
-                            f"target)") from None
+        return _regression_label(spec, value, where, index)
     if spec.label_transform == "first_char":
         value = str(value)[:1]
     if isinstance(value, str):
@@ -357,68 +389,128 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
         same_letters = [i for i, label in enumerate(spec.labels) if label.lower() == value.lower()]
         if len(same_letters) == 1:
             return same_letters[0]
-        try:
-            value = float(value)
-        except ValueError:
-            raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)} "
-                            f"nor an index 0..{len(spec.labels) - 1}") from None
-    if isinstance(value, float) and not value.is_integer():
-        raise FuteError(f"{where}: example {index} has label {value!r}, which is not a class index "
+    try:
+        number = float(value)  # also numpy numbers and booleans
+    except (TypeError, ValueError):
+        raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)} "
+                        f"nor an index 0..{len(spec.labels) - 1}") from None
+    if not number.is_integer():
+        raise FuteError(f"{where}: example {index} has label {number!r}, which is not a class index "
                         f"0..{len(spec.labels) - 1} ({', '.join(spec.labels)})")
-    number = int(value)
-    if number == -1:  # the hub's marker for "no gold label" (snli, glue test splits)
+    if number == HUB_NO_LABEL:
         return None
     if not 0 <= number < len(spec.labels):
-        raise FuteError(f"{where}: example {index} has label {number}, outside 0..{len(spec.labels) - 1} "
+        raise FuteError(f"{where}: example {index} has label {int(number)}, outside 0..{len(spec.labels) - 1} "
                         f"({', '.join(spec.labels)})")
-    return number
+    return int(number)
+
+
+def _regression_label(spec: DatasetSpec, value, where: str, index: int) -> float | None:
+    """A regression target (see label_index); None for the hub's -1 outside the dataset's range."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise FuteError(f"{where}: example {index} has label {value!r}, not a number (a regression "
+                        f"target)") from None
+    if not math.isfinite(number):
+        raise FuteError(f"{where}: example {index} has label {value!r}, not a finite number")
+    low, high = spec.label_range or (-math.inf, math.inf)
+    if low <= number <= high:
+        return number
+    if number == HUB_NO_LABEL:
+        return None
+    raise FuteError(f"{where}: example {index} has label {number:g}, outside {spec.name}'s range {low:g} to {high:g} "
+                    f"(only {HUB_NO_LABEL}, the hub's marker, means no gold label)")
 
 
 def qa_examples(rows: list[dict], where: str) -> list[dict]:
     """Validate SQuAD-style rows and give each a string id (the row number where a row has none).
 
-    Answers come as {"text": [...], "answer_start": [...]} (the hub's layout; CSV stores it as
-    JSON text) or as SQuAD's per-question list [{"text", "answer_start"}, ...]. Ids must be
+    Answers come as {"text": [...], "answer_start": [...]} (the hub's layout; numpy arrays from
+    parquet; in a CSV cell as JSON or as the Python text pandas' and datasets' `to_csv` write)
+    or as SQuAD's per-question list [{"text", "answer_start"}, ...]. No answers at all (null,
+    NaN, an empty cell, a row without the field) is no gold label: left out and counted, like
+    an empty context or question (`check_kept`). Empty lists are a gold label, "unanswerable"
+    (SQuAD v2), and so is an answer with empty text (some tools write "" at -1). Ids must be
     unique: post-processing and scoring pair predictions with questions by id.
     """
-    examples, seen = [], {}
+    _check_column(rows, "answers", where)
+    examples, seen, left_out = [], {}, Counter()
     for index, row in enumerate(rows):
-        _check_fields(row, ("context", "question", "answers"), where, index)
-        texts, starts = _answer_lists(row["answers"], where, index)
-        if len(texts) != len(starts):
-            raise FuteError(f"{where}: example {index} has {len(texts)} answer texts but {len(starts)} answer starts")
+        _check_fields(row, ("context", "question"), where, index)
+        answers = _answers(row.get("answers"), where, index)
+        fields = {"answers": answers, "context": input_text(row["context"]), "question": input_text(row["question"])}
+        empty = [field for field, value in fields.items() if value is None]
+        if empty:
+            left_out[empty[0]] += 1
+            continue
         raw_id = row.get("id")
-        has_id = raw_id is not None and raw_id != "" and not (isinstance(raw_id, float) and math.isnan(raw_id))
-        question_id = str(raw_id) if has_id else str(index)
+        question_id = str(index) if is_null(raw_id) or raw_id == "" else str(raw_id)
         if question_id in seen:
             raise FuteError(f"{where}: examples {seen[question_id]} and {index} share the id {question_id!r}; "
                             f"question ids must be unique (drop the id field to number the rows)")
         seen[question_id] = index
-        examples.append({
-            "id": question_id,
-            "title": str(row.get("title", "")),
-            "context": str(row["context"]),
-            "question": str(row["question"]),
-            "answers": {"text": texts, "answer_start": starts},
-        })
-    _check_not_empty(examples, 0, where)
+        examples.append({"id": question_id, "title": input_text(row.get("title")) or "", **fields})
+    check_kept(examples, left_out, "answers", where)
     return examples
 
 
-def _answer_lists(answers, where: str, index: int) -> tuple[list[str], list[int]]:
-    """(texts, starts) of a row's answers in either layout (see qa_examples)."""
-    if isinstance(answers, str):  # CSV stores the nested value as JSON text
-        try:
-            answers = json.loads(answers)
-        except json.JSONDecodeError:
-            raise FuteError(f"{where}: example {index} has answers {answers[:60]!r}, which is not JSON; write "
-                            '{"text": [...], "answer_start": [...]} in that cell') from None
-    if isinstance(answers, list):  # SQuAD's per-question layout
-        answers = {"text": [a.get("text") for a in answers], "answer_start": [a.get("answer_start") for a in answers]}
-    if not isinstance(answers, dict):
-        raise FuteError(f"{where}: example {index} has answers of type {type(answers).__name__}; expected "
+def _answers(value, where: str, index: int) -> dict | None:
+    """{"text": [...], "answer_start": [...]} of a row's answers in any layout (see qa_examples); None for none."""
+    if isinstance(value, str):
+        if no_label(value):
+            return None
+        value = _cell_value(value, where, index)
+    if is_null(value):
+        return None
+    if isinstance(value, (list, tuple, np.ndarray)) and all(isinstance(answer, dict) for answer in value):
+        value = {"text": [a.get("text") for a in value], "answer_start": [a.get("answer_start") for a in value]}
+    if not isinstance(value, dict) or not {"text", "answer_start"} <= set(value):
+        raise FuteError(f"{where}: example {index} has answers {str(value)[:60]!r}; expected "
                         '{"text": [...], "answer_start": [...]} or a list of {"text", "answer_start"}')
-    return [str(t) for t in answers.get("text", [])], [int(s) for s in answers.get("answer_start", [])]
+    texts, starts = _listed(value["text"]), _listed(value["answer_start"])
+    if len(texts) != len(starts):
+        raise FuteError(f"{where}: example {index} has {len(texts)} answer texts but {len(starts)} answer starts")
+    answers = {"text": [], "answer_start": []}
+    for text, start in zip(texts, starts):
+        if is_null(text) or str(text) == "":
+            continue  # no answer text: the question is unanswerable, whatever the start says
+        number = float(start) if isinstance(start, (int, float, np.number)) else math.nan
+        if not (number.is_integer() and number >= 0):
+            raise FuteError(f"{where}: example {index} has the answer {str(text)!r} at {start!r}; answer_start "
+                            f"must be a character offset 0, 1, ... into the context")
+        answers["text"].append(str(text))
+        answers["answer_start"].append(int(number))
+    return answers
+
+
+def _listed(value) -> list:
+    """A list of a field's answers: a list or numpy array as it is, one text or number as a list of one."""
+    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
+
+
+def _cell_value(text: str, where: str, index: int):
+    """A nested value written into a CSV cell: JSON, or the Python text of pandas' and datasets' `to_csv`
+    ({'text': ['a'], ...}; numpy arrays as array([...], dtype=...)), read as literals only, never run."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(_NumpyAsLiterals().visit(ast.parse(text.strip(), mode="eval")))
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        raise FuteError(f"{where}: example {index} has answers {text[:60]!r}, which is not JSON; write "
+                        '{"text": [...], "answer_start": [...]} in that cell') from None
+
+
+class _NumpyAsLiterals(ast.NodeTransformer):
+    """numpy's reprs, `array([...], dtype=object)` and `np.int64(3)`, -> their one argument, for literal_eval."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        func = node.func
+        numpy = (isinstance(func, ast.Name) and func.id == "array") or (
+            isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("np", "numpy"))
+        return self.visit(node.args[0]) if numpy and len(node.args) == 1 else node
 
 
 def load_examples(spec: DatasetSpec, dataset_path: str | None = None, max_train_examples: int | None = None,
@@ -449,10 +541,24 @@ def _check_fields(row: dict, fields: tuple[str, ...], where: str, index: int) ->
                         f"{hint}")
 
 
-def _check_not_empty(examples: list[dict], missing: int, where: str) -> None:
+def _check_column(rows: list[dict], field: str, where: str) -> None:
+    """A gold-label field that no row has is a wrong field name (an error), not a split without labels."""
+    if rows and not any(field in row for row in rows):
+        _check_fields(rows[0], (field,), where, 0)
+
+
+def check_kept(examples: list[dict], left_out: Counter, label_field: str, where: str) -> None:
+    """Log what a split lost (`left_out`: field -> examples left out for lacking it), or refuse it.
+
+    Refused: a split with no example left; more than MAX_LEFT_OUT_FRACTION without a gold label
+    (an unlabelled test split) or with the same input empty (a wrong column, a broken export).
+    """
+    total = len(examples) + sum(left_out.values())
+    for field, count in sorted(left_out.items(), key=lambda item: item[0] != label_field):
+        what = "no gold label" if field == label_field else f"an empty {field!r}"
+        if count / total > MAX_LEFT_OUT_FRACTION:
+            fix = "is this an unlabelled (test) split?" if field == label_field else f"check the {field!r} column"
+            raise FuteError(f"{where}: {count} of {total} examples have {what}; {fix}")
+        logger.warning("%s: %d examples have %s and are left out", where, count, what)
     if not examples:
         raise FuteError(f"{where}: no usable examples; check the file or the split name")
-    fraction = missing / (missing + len(examples))
-    if fraction > MAX_MISSING_LABEL_FRACTION:
-        raise FuteError(f"{where}: {missing} of {missing + len(examples)} examples have no gold label; "
-                        f"is this an unlabelled (test) split?")

@@ -15,8 +15,13 @@ these functions give the same numbers offline. Every metric takes
 
 Degenerate correlations: when either side is constant (or N < 2) the correlation is
 undefined (scipy returns nan). We return 0.0 instead, and log a warning, for two reasons:
-0.0 is what sklearn's Matthews correlation already returns in the same situation, and a
-nan dev score would silently break early stopping (`nan > best` is always False).
+0.0 is what sklearn's Matthews correlation already returns in the same situation (a
+constant prediction carries no information about the reference), and a nan dev score
+would silently break early stopping (`nan > best` is always False).
+
+Non-finite input (a NaN or inf prediction or reference) is an error, not 0.0: it comes from
+a model whose weights went non-finite, or from broken data, and a 0.0 would pass for a poor
+but working model.
 
 NDCG (`ndcg`) scores a ranking against graded relevance rel_i of the items in predicted order:
     DCG@k = sum_{i=1..k} gain(c * rel_i) / log2(i + 1),   NDCG@k = DCG@k / DCG@k of the ideal order,
@@ -65,10 +70,7 @@ def _correlation(name: str, fn: Callable) -> Callable[[np.ndarray, np.ndarray], 
         x = np.asarray(predictions, dtype=np.float64)
         y = np.asarray(references, dtype=np.float64)
         # Checked before calling scipy, whose answer depends on its version: it warns
-        # (ConstantInputWarning) or raises (N < 2; non-finite input before scipy 1.12) or returns nan.
-        if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            logger.warning("%s is undefined (non-finite input): reporting 0.0", name)
-            return 0.0
+        # (ConstantInputWarning) or raises (N < 2) or returns nan.
         if len(x) < 2 or np.all(x == x[0]) or np.all(y == y[0]):
             logger.warning("%s is undefined (constant input or fewer than 2 values): reporting 0.0", name)
             return 0.0
@@ -105,6 +107,11 @@ def compute_metrics(names: Sequence[str], predictions, references) -> dict[str, 
         )
     if len(references) == 0:
         raise FuteError("no examples to score: the evaluation split is empty")
+    for what, values in (("predictions", predictions), ("references", references)):
+        if values.dtype.kind in "fc" and not np.isfinite(values).all():
+            raise FuteError(f"{np.count_nonzero(~np.isfinite(values))} of {len(values)} {what} are NaN or inf "
+                            f"(first at position {int(np.flatnonzero(~np.isfinite(values))[0])}); a model whose "
+                            f"weights went non-finite, or broken data, cannot be scored")
     return {name: METRICS[name](predictions, references) for name in names}
 
 

@@ -33,6 +33,7 @@ from configs.datasets import TASK_TYPES
 from configs.hparams import UNSUP_POOL
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
 from data_utils.errors import FuteError
+from data_utils.hub_read import HubRead, describe_error, read_split
 from data_utils.io import iter_jsonl_lines, write_jsonl
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ logger = logging.getLogger(__name__)
 MAX_FAILED_FRACTION = 0.1
 EXCLUDE_CHOICES = ("transfer", "sa", "nli", "none")
 
-# A loader takes a table entry and returns an indexable dataset (`datasets.Dataset`
-# or anything with __len__, select(indices) and iteration over dict rows).
+# A loader takes a table entry and returns an indexable dataset (`datasets.Dataset`, an
+# archive's table, or anything with __len__, select(indices) and iteration over dict rows).
 Loader = Callable[[PoolSource], Any]
 
 
@@ -99,6 +100,15 @@ def check_pool_failures(failed: dict[str, str], total: int, allow_partial: bool)
         raise FuteError(f"{len(failed)} of {total} pool sources could not be read ({', '.join(sorted(failed))}); "
                         f"fix them (python scripts/check_hub.py --pool tells why) or pass --allow_partial_pool True "
                         f"to go on without them (they are recorded)")
+
+
+def check_failures_per_exclusion(failed: dict[str, str], excludes: Iterable[str], allow_partial: bool) -> None:
+    """`check_pool_failures` for a hub pool loaded once (`pool_names("none")`) and read by runs that each leave out
+    one exclusion list: a run reads `pool_names(exclude)`, so its share is the failures among those over their
+    number; a failed source the run leaves out anyway does not count against it."""
+    for exclude in excludes:
+        read = set(pool_names(exclude))
+        check_pool_failures({name: error for name, error in failed.items() if name in read}, len(read), allow_partial)
 
 
 def write_local_pool(path: str | Path, examples: Sequence[PoolExample]) -> int:
@@ -202,7 +212,7 @@ def load_hub_pool(
     so the result does not depend on the process count. A dataset that fails to
     load is skipped with a warning and returned in `failed` (name -> one-line error);
     a summary is logged.
-    `loader` replaces `datasets.load_dataset` (tests use a fake one); with
+    `loader` replaces the hub read (`data_utils.hub_read.read_split`; tests use a fake one); with
     num_processes > 1 it must be picklable (a module-level function).
     """
     names = sorted(set(names))
@@ -236,9 +246,8 @@ def load_hub_pool(
 
 
 def _hub_loader(source: PoolSource) -> Any:
-    import datasets  # lazy: importing datasets is slow and most callers never need the hub
-
-    return datasets.load_dataset(source.hub_id, source.config, split=source.split, revision=source.revision)
+    """The source's split from the hub, or from the archive its repository publishes (data_utils/hub_read.py)."""
+    return read_split(HubRead.of_pool_source(source))
 
 
 def _load_one(name: str, max_per_source: int, seed: int, loader: Loader) -> tuple[str, list[PoolExample], str | None]:
@@ -260,8 +269,7 @@ def _load_one(name: str, max_per_source: int, seed: int, loader: Loader) -> tupl
         sample = sorted(kept[:max_per_source], key=lambda pair: pair[0])
         return name, [example for _, example in sample], None
     except Exception as err:  # noqa: BLE001 - any failure of one dataset must not stop the pool
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        return name, [], f"{type(err).__name__}: {first_line}"
+        return name, [], describe_error(err)
 
 
 def _example_from_row(row: dict, templates: tuple[str, ...], name: str) -> PoolExample | None:

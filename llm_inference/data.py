@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from configs.datasets import GENRE_LABELS, LLM_DATASETS, DatasetSpec
 from data_utils.errors import FuteError
 from data_utils.io import iter_jsonl_lines
-from data_utils.loading import label_index, load_split
+from data_utils.loading import check_kept, input_text, label_index, load_split
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
     rows, origin = load_split(spec, spec.llm_eval_split, dataset_path)
     where = f"{spec.name} {spec.llm_eval_split} ({origin})"
     genre_labels = GENRE_LABELS[spec.llm_genre]
-    examples, unlabelled = [], 0
+    examples, left_out = [], Counter()
     for index in sample_indices(len(rows), max_examples, seed):
         row = rows[index]
         missing = [f for f in (*spec.inputs, spec.label_field) if f not in row]
@@ -72,10 +73,12 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
             raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))}); "
                             "local files must use the hub dataset's field names")
         label = label_index(spec, row[spec.label_field], where, index)
-        if label is None:
-            unlabelled += 1
+        texts = {source: input_text(row[source]) for source in spec.inputs}
+        empty = [source for source, text in texts.items() if text is None]
+        if label is None or empty:
+            left_out[spec.label_field if label is None else empty[0]] += 1
             continue
-        fields = {name: str(row[source]) for name, source in zip(prompt_fields, spec.inputs)}
+        fields = {name: texts[source] for name, source in zip(prompt_fields, spec.inputs)}
         answer = row[spec.label_field]
         examples.append({
             "data_index": index,
@@ -84,10 +87,7 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
             "data_entry": {**fields, "answer": answer.item() if hasattr(answer, "item") else answer},
             "label": genre_labels.index(spec.labels[label]),
         })
-    if unlabelled:
-        logger.warning("%s: %d sampled examples have no gold label and are skipped", where, unlabelled)
-    if not examples:
-        raise FuteError(f"{where}: no labelled examples; check the file or the split name")
+    check_kept(examples, left_out, spec.label_field, where)
     logger.info("%s: %d of %d examples (seed %d)", where, len(examples), len(rows), seed)
     return examples
 

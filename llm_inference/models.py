@@ -155,7 +155,7 @@ def load_llm_model(name: str, bit: int, device: torch.device):
     if source.gguf_file:
         kwargs["gguf_file"] = source.gguf_file
     try:
-        model = load_pretrained(AutoModelForCausalLM, source.name, **kwargs)
+        model = load_pretrained(AutoModelForCausalLM, source.name, new_head=False, **kwargs)
     except (OSError, ValueError) as err:
         raise _load_error(name, err) from None
     if device.type != "cuda" and bit in (16, 32):

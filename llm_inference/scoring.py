@@ -14,7 +14,8 @@ For one example and one prompt (docs/method.md section 5):
    score is the processed score of its single token at that step. If all
    `max_new_tokens` steps are blank, step 0 is used (as the original did) and
    `answer_step` is None. A score of -inf (a banned token) is written as -1e5,
-   as the original did, so the JSON stays valid.
+   as the original did, so the JSON stays valid; NaN or +inf (overflowing logits)
+   stops the run.
 4. The prompt perplexity is exp of the mean next-token negative log-likelihood
    of the formatted prompt: for prompt tokens x_0..x_{L-1},
        ppl = exp( -1/(L-1) * sum_{t=1}^{L-1} log p(x_t | x_<t) ),
@@ -206,7 +207,7 @@ class GreedyScorer:
                 scores = self._process(processors, sequences[row], logits[row], step, settings)
                 token = int(scores.argmax())
                 if score_ids is not None and (step == 0 or (answer_step[row] is None and not self.is_blank(token))):
-                    picked[row] = _clean(scores[list(score_ids)])
+                    picked[row] = _verbalizer_scores(scores[list(score_ids)])
                 sequences[row].append(token)
                 generated[row].append(token)
                 if answer_step[row] is None and not self.is_blank(token):
@@ -258,8 +259,17 @@ def _prompt_ppl(logits: torch.Tensor, ids: Sequence[int]) -> float:
     return float(torch.exp(-log_probs.mean()))
 
 
-def _clean(scores: torch.Tensor) -> list[float]:
-    return torch.nan_to_num(scores, nan=0.0, posinf=-NEG_INF_SCORE, neginf=NEG_INF_SCORE).tolist()
+def _verbalizer_scores(scores: torch.Tensor) -> list[float]:
+    """The verbalizers' processed scores as floats: -inf (a token the processors banned) as NEG_INF_SCORE.
+
+    NaN or +inf is a FuteError: no processor produces it, so the model's logits overflowed or its
+    weights are broken, and writing it as a number would pass for an answer.
+    """
+    if (scores.isnan() | scores.isposinf()).any():
+        raise FuteError(f"the LLM's next-token scores hold {'NaN' if scores.isnan().any() else '+inf'}: its logits "
+                        f"overflow in this precision (float16 does in some models: try --bit 32) or its weights are "
+                        f"broken")
+    return scores.nan_to_num(neginf=NEG_INF_SCORE).tolist()
 
 
 # ----------------------------------------------------------------------------- prompts -> scores

@@ -64,8 +64,8 @@ from data_utils.artifacts.completion import (answered, plots_done, record_path, 
 from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
 from data_utils.io import read_json, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
-from data_utils.unsup_pool import (check_pool_failures, load_hub_pool, pool_names, pool_record,  # noqa: E402
-                                   write_local_pool)
+from data_utils.unsup_pool import (check_failures_per_exclusion, load_hub_pool, pool_names,  # noqa: E402
+                                   pool_record, write_local_pool)
 from llm_inference.models import unpack_gguf  # noqa: E402
 from task_emb.plots import MIN_POINTS  # noqa: E402
 
@@ -129,23 +129,25 @@ class DataSource:
                 "hub": "the Hugging Face hub"}[self.kind]
 
 
-def save_hub_pool(path: Path, per_source: int, allow_partial: bool) -> None:
+def save_hub_pool(path: Path, per_source: int, allow_partial: bool, excludes: Sequence[str]) -> None:
     """The hub's CrossFit pool, at most `per_source` examples per dataset, saved once as the JSONL every step
     reads (each run_task_emb.py would otherwise load the ~150 datasets again; exclusions apply per step,
-    by source name). The sources that failed are recorded in <path>.record.json; more than 10% of them
-    stop the demo unless `allow_partial`. A saved pool is reused when it holds at least `per_source`."""
+    by source name). The sources that failed are recorded in <path>.record.json, written after the pool; more
+    than 10% of the sources a step reads (the pool minus each of `excludes`) failing stop the demo unless
+    `allow_partial`. A saved pool is reused when it holds at least `per_source`."""
     record = record_path(path)
-    if recorded(path):  # written after the pool
-        saved = read_json(record)["max_per_source"]
-        if saved < per_source:
-            raise FuteError(f"{path} holds at most {saved} x' per source, fewer than the {per_source} asked for; "
-                            f"delete it (and the model task embeddings) or choose a new --out")
+    if recorded(path):
+        saved = read_json(record)
+        if saved["max_per_source"] < per_source:
+            raise FuteError(f"{path} holds at most {saved['max_per_source']} x' per source, fewer than the "
+                            f"{per_source} asked for; delete it (and the model task embeddings) or choose a new --out")
+        check_failures_per_exclusion(saved["failed"], excludes, allow_partial)
         return
     names = pool_names("none")
     logger.info("[%s] saving the hub's x' pool (%d datasets, at most %d examples each) to %s",
                 time.strftime("%H:%M:%S"), len(names), per_source, path)
     examples, failed = load_hub_pool(names, per_source, UNSUP_POOL["seed"], HUB_POOL_PROCESSES)
-    check_pool_failures(failed, len(names), allow_partial)
+    check_failures_per_exclusion(failed, excludes, allow_partial)
     write_local_pool(path, examples)
     write_json(record, {"max_per_source": per_source, **pool_record(examples, failed)})
 
@@ -260,7 +262,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     pool = data.pool(args.pool)
     if pool is None:
         pool = out / "unsup_pool.jsonl"
-        save_hub_pool(pool, max(args.pool_per_source, args.llm_x_per_source), args.allow_partial_pool)
+        # The MTE steps read the pool minus the transfer targets; the LLM steps minus each genre's test sets.
+        excludes = [*(["transfer"] if args.cr_tasks or args.qa_tasks else []), *(LLM_SETS if with_llm else [])]
+        save_hub_pool(pool, max(args.pool_per_source, args.llm_x_per_source), args.allow_partial_pool, excludes)
     logger.info("x' pool: %s", pool)
     fine_tuned = (*args.cr_tasks, *args.qa_tasks)
     dev = ["--max_dev_examples", str(args.dev_examples)] if args.dev_examples else []

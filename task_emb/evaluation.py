@@ -2,10 +2,13 @@
 
 Score dictionaries keep the reference's layout: every metric by name, "all" (CR:
 the mean of the metrics), "loss" (mean dev loss) and "best" (the dataset's main
-metric, the number that early stopping and the transfer tables use).
+metric, the number that early stopping and the transfer tables use). Every value
+is a finite number: a model whose outputs or loss are NaN or inf is an error, never
+a score (a diverged run would otherwise look like a poor one).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -13,6 +16,7 @@ import torch
 
 from configs.datasets import DatasetSpec
 from configs.hparams import QA_POSTPROCESS
+from data_utils.errors import FuteError
 from data_utils.metrics import compute_metrics, predictions_from_logits
 from data_utils.qa_postprocess import postprocess_qa_predictions
 from data_utils.squad_v2 import squad_v2_scores
@@ -24,17 +28,29 @@ _NEG = -1e9
 @torch.no_grad()
 def collect_outputs(model: torch.nn.Module, batches: Iterable[dict], device: torch.device,
                     keys: tuple[str, ...]) -> tuple[dict[str, list[np.ndarray]], float]:
-    """Run `model` over batches; return each output in `keys` as a list of per-batch arrays, and the mean loss."""
+    """Run `model` over batches; return each output in `keys` as a list of per-batch arrays, and the mean loss
+    (NaN when the batches hold no labels).
+
+    An output that is NaN or inf is a FuteError naming the input (its position in the batches' order):
+    the model's weights are not finite (a diverged training run) or the input overflows it.
+    """
     model.eval()
     outputs: dict[str, list[np.ndarray]] = {key: [] for key in keys}
-    losses = []
+    losses, seen = [], 0
     for batch in batches:
         batch = {k: v.to(device) for k, v in batch.items()}
         result = model(**batch)
         if result.loss is not None:
             losses.append(result.loss.item())
         for key in keys:
-            outputs[key].append(result[key].float().cpu().numpy())
+            values = result[key].float().cpu().numpy()
+            bad = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+            if bad.size:
+                raise FuteError(f"the model gives non-finite {key} for input {seen + bad[0]} (counted from 0; "
+                                f"{bad.size} of the {len(values)} in its batch): its weights are not finite, as after "
+                                f"a diverged training run (train it again with a lower learning rate)")
+            outputs[key].append(values)
+        seen += len(batch["input_ids"])
     return outputs, float(np.mean(losses)) if losses else float("nan")
 
 
@@ -74,7 +90,8 @@ def _pad_rows(batches: list[np.ndarray]) -> np.ndarray:
 
 
 def _finish(scores: dict[str, float], main_metric: str, loss: float) -> dict[str, float]:
-    scores = dict(scores)
-    scores["loss"] = loss
-    scores["best"] = scores[main_metric]
+    scores = {**scores, "loss": loss, "best": scores[main_metric]}
+    broken = {name: value for name, value in scores.items() if not math.isfinite(value)}
+    if broken:
+        raise FuteError(f"dev scores {broken} are not finite; the model or the dev data is broken, no score is written")
     return scores

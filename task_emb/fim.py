@@ -80,7 +80,8 @@ FIM_SUBMODULES: dict[str, tuple[str, ...] | None] = {
     **dict.fromkeys(("bert", "roberta", "xlm-roberta", "electra", "camembert", "deberta", "deberta-v2"),
                     _EMBEDDINGS_ENCODER),
     # Decoder-only base models hold no head (the LM/score head sits beside them).
-    **dict.fromkeys(("gpt2", "gpt_neo", "gptj", "llama", "mistral", "mixtral", "qwen2", "gemma", "opt"), None),
+    **dict.fromkeys(("gpt2", "gpt_neo", "gptj", "llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "opt"),
+                    None),
 }
 
 
@@ -231,13 +232,22 @@ def _fim_mode(model: nn.Module, params: list[nn.Parameter]) -> Iterator[None]:
 
 
 def _to_numpy(flat: torch.Tensor, dtype) -> np.ndarray:
+    """The FIM as a numpy vector of `dtype`. Values below float16's smallest subnormal become 0 (logged: the
+    cosine hardly moves); a non-finite value is a FuteError, as is one beyond float16's range (65504)."""
     full = flat.detach().cpu().numpy()
-    out = full.astype(dtype, copy=False)
-    if np.dtype(dtype) == np.float16:
-        underflow = int(np.count_nonzero((out == 0) & (full != 0)))
-        overflow = int(np.count_nonzero(np.isinf(out)))
-        if underflow or overflow:
-            logger.warning("float16 FIM: %d values flushed to 0, %d overflowed to inf", underflow, overflow)
+    if not np.isfinite(full).all():
+        raise FuteError(f"the FIM holds {np.count_nonzero(~np.isfinite(full))} NaN or inf values: the surrogate's "
+                        f"gradients overflowed (a diverged fine-tune); lower --learning_rate")
+    if np.dtype(dtype) != np.float16:
+        return full.astype(dtype, copy=False)
+    overflow = int(np.count_nonzero(np.abs(full) > np.finfo(np.float16).max))
+    if overflow:
+        raise FuteError(f"{overflow} FIM values exceed float16's range ({np.finfo(np.float16).max:g}); save it "
+                        f"with --save_dtype float32")
+    out = full.astype(np.float16)
+    underflow = int(np.count_nonzero((out == 0) & (full != 0)))
+    if underflow:
+        logger.warning("float16 FIM: %d values below float16's range flushed to 0", underflow)
     return out
 
 

@@ -151,7 +151,13 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
         model = load_pretrained(auto_class, source, config=config, ignore_mismatched_sizes=True, dtype=MODEL_DTYPE)
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
-    if model.config.pad_token_id is None and tokenizer is not None:
+    if tokenizer is not None and model.config.pad_token_id != tokenizer.pad_token_id:
+        # Decoder classifiers read the last token that is not `config.pad_token_id`; the batches are
+        # padded with the tokenizer's pad id, so the two must agree (a checkpoint may say <unk> while
+        # the tokenizer, given none, pads with eos).
+        if model.config.pad_token_id is not None:
+            logger.info("%s: pad token id %s of the model config replaced by the tokenizer's, %s", source,
+                        model.config.pad_token_id, tokenizer.pad_token_id)
         model.config.pad_token_id = tokenizer.pad_token_id
     return model
 
@@ -170,7 +176,10 @@ def save_checkpoint(model, tokenizer, folder: str) -> None:
     folder = Path(folder)
     hf_dir = folder / HF_SUBDIR
     hf_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(hf_dir)
+    # Under the model's own weight names: transformers would otherwise write back the names of the
+    # checkpoint it was loaded from (`model.*` for a Llama QA model read from a causal LM), which
+    # a plain LlamaForQuestionAnswering.from_pretrained does not find.
+    model.save_pretrained(hf_dir, save_original_format=False)
     tokenizer.save_pretrained(hf_dir)
     tmp = folder / f".{STATE_DICT_NAME}.tmp"
     # CPU tensors: a state dict saved from a GPU run loads anywhere without map_location.

@@ -116,6 +116,10 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
 
     With `resume_path`, the training state is saved there after every epoch and, when the
     file exists (of a run with the same `identity`), training continues after its epoch.
+
+    A batch loss that is NaN or inf stops the run with a FuteError naming the epoch, the step
+    and, where it can be told, the batch row at fault (`_non_finite_culprit`); so does a dev
+    score that is not finite; the state saved after the last finished epoch stays as it was.
     """
     steps_per_epoch = math.ceil(len(batches) / config.gradient_accumulation_steps)
     total_steps = max(1, steps_per_epoch * config.max_epochs)
@@ -145,6 +149,10 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
         for step, batch in enumerate(progress, start=1):
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = loss_fn(batch)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise FuteError(f"{desc}: the training loss is {value} at epoch {epoch}, step {step} of {len(batches)}; "
+                                f"{_non_finite_culprit(batch, loss_fn, config.learning_rate)}")
             (loss / config.gradient_accumulation_steps).backward()
             if step % config.gradient_accumulation_steps == 0 or step == len(batches):
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
@@ -152,12 +160,15 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 optimizer_steps += 1
-            loss_sum += loss.item()
-            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            loss_sum += value
+            running = value if running is None else 0.98 * running + 0.02 * value
             progress.set_postfix(loss=f"{running:.4f}")  # a smoothed loss for the bar
         record = {"epoch": epoch, "train_loss": loss_sum / max(len(batches), 1)}  # the epoch's mean batch loss
         if evaluate is not None and config.patience is not None:
             scores = evaluate()
+            if not math.isfinite(scores["best"]):  # NaN would never count as a gain, silently
+                raise FuteError(f"{desc}: the dev score is {scores['best']} after epoch {epoch}; the model's outputs "
+                                f"are not finite")
             record.update({f"dev_{k}": v for k, v in scores.items()})
             if scores["best"] >= best_score:
                 best_score, best_epoch, best_scores = scores["best"], epoch, scores
@@ -182,6 +193,31 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
     return TrainResult(epochs_run=epoch, best_epoch=best_epoch, best_scores=best_scores, history=history,
                        optimizer_steps=optimizer_steps,
                        final_train_loss=history[-1]["train_loss"] if history else None)
+
+
+# Batch entries that are token-level inputs: not worth printing when a row is at fault (its targets are).
+TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _non_finite_culprit(batch: dict[str, torch.Tensor], loss_fn: LossFn, learning_rate: float) -> str:
+    """Why a batch's loss is not finite, as far as can be told: rows of the batch holding a non-finite
+    target or input, else rows whose loss alone is not finite (each run again without gradients; only
+    on this error, so it costs nothing otherwise), else divergence."""
+    size = len(next(iter(batch.values())))
+    for key, tensor in batch.items():
+        if tensor.is_floating_point():
+            bad = (~torch.isfinite(tensor.reshape(size, -1))).any(dim=1).nonzero().flatten().tolist()
+            if bad:
+                return (f"row {bad[0]} of that batch ({len(bad)} of {size} rows) has {key} "
+                        f"{tensor[bad[0]].tolist()}: fix that example")
+    with torch.no_grad():
+        losses = [loss_fn({k: v[row:row + 1] for k, v in batch.items()}).item() for row in range(size)]
+    bad = [row for row, loss in enumerate(losses) if not math.isfinite(loss)]
+    if bad and len(bad) < size:
+        targets = "; ".join(f"{k} {v[bad[0]].tolist()}" for k, v in batch.items() if k not in TOKEN_INPUTS)
+        return f"row {bad[0]} of that batch ({len(bad)} of {size} rows) alone has loss {losses[bad[0]]} ({targets})"
+    return (f"the batch holds no non-finite value and {'every' if bad else 'no'} row alone gives a non-finite loss: "
+            f"training diverged; lower --learning_rate (now {learning_rate:g})")
 
 
 # Flags that do not change what a run computes: a run resumed with other values of them is the same run.

@@ -39,6 +39,14 @@ def tiny_t5(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_roberta(tmp_path_factory) -> Path:
+    """Folder of a tiny RoBERTa (RobertaForMaskedLM + byte-level BPE with <s> </s> <pad> <unk> <mask>)."""
+    from tiny_models import build_tiny_roberta
+
+    return build_tiny_roberta(tmp_path_factory.mktemp("tiny_roberta"))
+
+
+@pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory) -> Path:
     """Folder of a tiny GPT-2 (GPT2LMHeadModel + byte-level BPE); its tokenizer has NO pad token."""
     from tiny_models import build_tiny_gpt2
@@ -60,6 +68,30 @@ def tiny_mixtral(tmp_path_factory) -> Path:
     from tiny_models import build_tiny_mixtral
 
     return build_tiny_mixtral(tmp_path_factory.mktemp("tiny_mixtral"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3(tmp_path_factory) -> Path:
+    """Folder of a tiny Qwen3 (Qwen3ForCausalLM, tied embeddings; no BOS, pad == eos; ChatML template)."""
+    from tiny_models import build_tiny_qwen3
+
+    return build_tiny_qwen3(tmp_path_factory.mktemp("tiny_qwen3"))
+
+
+@pytest.fixture
+def hf_records():
+    """Records that reach transformers' own logger (it does not propagate to the root logger)."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    hf_logger = logging.getLogger("transformers")
+    hf_logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        hf_logger.removeHandler(handler)
 
 
 @pytest.fixture(scope="module")

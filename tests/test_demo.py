@@ -5,7 +5,6 @@ Every stage must leave well-formed output, and a second run must reuse every ste
 import gzip
 import importlib.util
 import json
-import string
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 from data_utils.artifacts.embeddings import read_embedding, record_path
 from data_utils.artifacts.paths import ResultLayout
 from data_utils.errors import FuteError
+from fake_hub import template_rows
 
 ROOT = Path(__file__).parents[1]
 
@@ -88,20 +88,6 @@ def test_a_second_run_reuses_every_step(demo_run, capsys):
 # ---------------------------------------------------------------- --data hub, through a fake hub
 
 
-def fake_pool_rows(source, texts):
-    """Rows holding every field the pool source's templates read ("{a[b]}": a nested field)."""
-    rows = []
-    for text in texts:
-        row = {}
-        for template in source.templates:
-            for _, field, _, _ in string.Formatter().parse(template):
-                if field:
-                    name, _, key = field.partition("[")
-                    row[name] = {key.rstrip("]"): text} if key else text
-        rows.append(row)
-    return rows
-
-
 @pytest.fixture()
 def fake_hub(tmp_path, monkeypatch):
     """The hub, offline: `datasets.load_dataset` serves the registry's datasets from data/samples and every
@@ -118,12 +104,12 @@ def fake_hub(tmp_path, monkeypatch):
     pool = {(source.hub_id, source.config): source for source in POOL_SOURCES.values()}
     calls = []
 
-    def load_dataset(path, name=None, split=None, revision=None):
+    def load_dataset(path, name=None, split=None, revision=None, data_dir=None, streaming=False):
         calls.append((path, name, split))
         if (path, name) in registry:
             return datasets.Dataset.from_list(list(iter_jsonl(samples / registry[path, name] / f"{split}.jsonl")))
         if (path, name) in pool:
-            return datasets.Dataset.from_list(fake_pool_rows(pool[path, name], [f"{path} row {i}" for i in range(3)]))
+            return datasets.Dataset.from_list(template_rows(pool[path, name], [f"{path} row {i}" for i in range(3)]))
         raise FileNotFoundError(f"Dataset '{path}' doesn't exist on the Hub")
 
     def urlretrieve(url, target):
@@ -194,6 +180,24 @@ def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, f
     assert len(fake_hub) == count
     with pytest.raises(FuteError, match="holds at most 1 x' per source.*delete it"):
         demo.main([*argv, "--pool_per_source", "2"])
+
+
+def test_the_hub_pool_is_refused_when_too_many_of_the_sources_a_step_reads_fail(tmp_path, monkeypatch):
+    from configs.unsup_pool import EXCLUDE_FOR_TRANSFER, POOL_SOURCES
+    from data_utils.unsup_pool import PoolExample
+
+    demo = load_demo()
+    read_by_transfer = [name for name in POOL_SOURCES if name not in EXCLUDE_FOR_TRANSFER]
+    failed = {name: "OSError: gone" for name in read_by_transfer[:11]}  # 9.0% of the pool, 10.3% of 107
+    monkeypatch.setattr(demo, "load_hub_pool", lambda names, *args: ([PoolExample("x", None, "agnews")], dict(failed)))
+    pool = tmp_path / "unsup_pool.jsonl"
+    with pytest.raises(FuteError, match=r"11 of 107 pool sources could not be read"):
+        demo.save_hub_pool(pool, 1, False, ["transfer", "sa", "nli"])
+    assert not pool.exists()
+    demo.save_hub_pool(pool, 1, False, ["sa", "nli"])  # the LLM steps read 119 and 120 of the 122
+    assert json.loads(pool.with_suffix(".record.json").read_text())["failed"] == failed
+    with pytest.raises(FuteError, match=r"11 of 107"):  # the saved pool, reused by a run with MTE steps
+        demo.save_hub_pool(pool, 1, False, ["transfer"])
 
 
 # ---------------------------------------------------------------- --data_dir, --parts and their errors

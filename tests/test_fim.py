@@ -115,6 +115,17 @@ def test_float16_output(bert_setup):
     np.testing.assert_allclose(half[big], full[big], rtol=1e-3)
 
 
+def test_a_fim_beyond_float16_or_not_finite_is_an_error(bert_setup):
+    model, batches = bert_setup
+    scaled = lambda factor: (lambda batch: loss_of(model)(batch) * factor)  # noqa: E731 - squares scale by factor^2
+    full = fim_embedding(model, batches, scaled(1e4), "empirical", dtype=np.float32)
+    assert np.isfinite(full).all() and full.max() > np.finfo(np.float16).max  # a float32 FIM fits, a float16 cannot
+    with pytest.raises(FuteError, match=r"exceed float16's range \(65504\); save it with --save_dtype float32"):
+        fim_embedding(model, batches, scaled(1e4), "empirical", dtype=np.float16)
+    with pytest.raises(FuteError, match="NaN or inf values"):
+        fim_embedding(model, batches, scaled(float("nan")), "empirical", dtype=np.float32)
+
+
 def test_bad_arguments_raise(bert_setup):
     model, batches = bert_setup
     with pytest.raises(FuteError, match="estimator"):

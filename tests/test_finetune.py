@@ -389,3 +389,52 @@ def test_a_fine_tune_killed_after_its_first_epoch_resumes_to_the_uninterrupted_s
     resumed = json.loads((tmp_path / "resumed.json").read_text())
     assert resumed == pytest.approx(full, abs=1e-6)
     assert not state.exists()  # deleted once the outputs were written
+
+
+class TestNoLabelAndNonFinite:
+    """The hub's -1 in stsb, a training run that diverges, a model whose outputs are NaN: an error, never a score."""
+
+    @staticmethod
+    def stsb(folder, dev_label):
+        train = [{"sentence1": "a man plays", "sentence2": f"a man sleeps {i}", "label": -1 if i == 5 else i % 5}
+                 for i in range(24)]
+        write_jsonl(folder / "stsb" / "train.jsonl", train)
+        write_jsonl(folder / "stsb" / "validation.jsonl", [{**row, "label": dev_label} for row in train[:8]])
+
+    def test_an_all_minus_one_dev_split_is_the_unlabelled_split_error(self, tmp_path, tiny_bert):
+        self.stsb(tmp_path, -1)
+        with pytest.raises(FuteError, match=r"stsb dev .*: 8 of 8 examples have no gold label; is this an unlabelled "
+                                            r"\(test\) split\?"):
+            run_cr_train.main(cr_args(tmp_path, tmp_path, "stsb", tiny_bert))
+        assert not (tmp_path / "stsb_score.json").exists()
+
+    def test_minus_one_in_stsb_train_is_left_out_not_learned(self, tmp_path, tiny_bert):
+        self.stsb(tmp_path, 2.5)
+        run_cr_train.main(cr_args(tmp_path, tmp_path, "stsb", tiny_bert))
+        config = json.loads((tmp_path / "stsb_score.record.json").read_text())["config"]
+        assert (config["num_train_examples"], config["num_dev_examples"]) == (23, 8)
+
+    def test_a_diverging_fine_tune_stops_and_writes_no_score(self, data, tmp_path, tiny_bert):
+        args = cr_args(data, tmp_path, "stsb", tiny_bert)
+        args[args.index("--learning_rate") + 1] = "1e30"
+        with pytest.raises(FuteError, match=r"^stsb: the training loss is (nan|inf) at epoch 1, step [23] of 3; .*"
+                                            r"training diverged; lower --learning_rate \(now 1e\+30\)$"):
+            run_cr_train.main(args)
+        assert not (tmp_path / "stsb_score.json").exists()
+        assert not (tmp_path / "stsb_ckpt" / "torch_checkpoint.pt").exists()
+
+    @pytest.mark.parametrize("dataset", ["sst2", "stsb"])
+    def test_a_model_with_non_finite_weights_is_not_scored(self, data, tiny_bert, dataset):
+        from data_utils.features import make_loader, tokenize_cr
+        from data_utils.loading import load_examples
+        from task_emb.evaluation import evaluate_cr
+
+        spec, tokenizer = DATASETS[dataset], load_tokenizer(str(tiny_bert))
+        model = load_task_model(spec, str(tiny_bert), tokenizer)
+        with torch.no_grad():
+            model.classifier.weight[0, 0] = float("nan")
+        dev = load_examples(spec, str(data / dataset))["dev"]
+        batches = list(make_loader(tokenize_cr(dev, tokenizer, 32), tokenizer, 4, shuffle=False))
+        with pytest.raises(FuteError, match=r"the model gives non-finite logits for input 0 \(counted from 0; 4 of the "
+                                            r"4 in its batch\): its weights are not finite"):
+            evaluate_cr(model, batches, spec, torch.device("cpu"))

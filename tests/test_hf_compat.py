@@ -181,20 +181,6 @@ def test_cache_keyword_of_real_models_and_a_module_without_one(tiny_llama, tiny_
 # ------------------------------------------------------------------------------- load reports
 
 
-@pytest.fixture
-def hf_records():
-    """Records that reach transformers' own logger (it does not propagate to the root logger)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    hf_logger = logging.getLogger("transformers")
-    hf_logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        hf_logger.removeHandler(handler)
-
-
 def test_a_new_head_gives_one_info_line_and_no_table(tiny_bert, caplog, hf_records):
     with caplog.at_level(logging.INFO, logger="data_utils.hf_compat"):
         model = load_pretrained(AutoModelForSequenceClassification, str(tiny_bert), num_labels=2)
@@ -208,7 +194,7 @@ def test_a_new_head_gives_one_info_line_and_no_table(tiny_bert, caplog, hf_recor
                                            "bert.pooler.dense.weight", "bert.pooler.dense.bias"}
 
 
-def test_a_missing_backbone_weight_keeps_transformers_table(tiny_bert, tmp_path, caplog, hf_records):
+def test_a_missing_backbone_weight_is_an_error_not_a_table(tiny_bert, tmp_path, hf_records):
     model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=2)
     model.save_pretrained(tmp_path)
     weights = load_file(tmp_path / "model.safetensors")
@@ -216,11 +202,9 @@ def test_a_missing_backbone_weight_keeps_transformers_table(tiny_bert, tmp_path,
     del weights[lost]
     save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
     hf_records.clear()  # the report of the plain load above
-    with caplog.at_level(logging.INFO, logger="data_utils.hf_compat"):
+    with pytest.raises(FuteError, match=rf"1 backbone weight\(s\) of BertForSequenceClassification .*{lost}"):
         load_pretrained(AutoModelForSequenceClassification, str(tmp_path))
-    warning = [r for r in caplog.records if r.name == "data_utils.hf_compat"]
-    assert warning[0].levelno == logging.WARNING and lost in warning[0].getMessage()
-    assert any("LOAD REPORT" in r.getMessage() and "MISSING" in r.getMessage() for r in hf_records)
+    assert not [r for r in hf_records if "LOAD REPORT" in r.getMessage()]
 
 
 def test_a_load_error_still_shows_transformers_table(tiny_bert, tmp_path, hf_records):

@@ -118,6 +118,21 @@ def test_scores_and_ppl_match_a_plain_forward(tiny_llama, blank_first):
     assert result.verbalizers == ["yes", "Yes", "no", "No"]
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_logits_are_an_error_not_a_score(tiny_llama, bad):
+    model, tokenizer = load(tiny_llama)
+    scorer = PromptScorer(model, tokenizer, load_prompt("sa", 0))
+    [fine] = scorer.score([SA[0]])
+    assert all(math.isfinite(score) for score in fine.word_scores)
+
+    def overflow(module, args, kwargs, output):
+        output.logits[..., scorer.verbalizer_ids[1]] = bad
+
+    model.register_forward_hook(overflow, with_kwargs=True)
+    with pytest.raises(FuteError, match=r"scores hold (NaN|\+inf).*try --bit 32"):
+        scorer.score([SA[0]])
+
+
 @pytest.mark.parametrize("which", ["llama", "mixtral"])
 def test_batched_equals_one_at_a_time(tiny_llama, tiny_mixtral, which):
     model, tokenizer = load({"llama": tiny_llama, "mixtral": tiny_mixtral}[which])

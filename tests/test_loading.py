@@ -1,4 +1,5 @@
 """Loading datasets from local files: formats, splits, labels and the errors a user can hit."""
+import csv
 import gzip
 import json
 import random
@@ -9,7 +10,7 @@ import pytest
 
 from configs.datasets import DATASETS
 from data_utils.errors import FuteError
-from data_utils.loading import get_spec, load_examples, load_raw_splits, split_train_dev
+from data_utils.loading import get_spec, label_index, load_examples, load_raw_splits, split_train_dev
 
 
 def write_jsonl(path, rows):
@@ -153,13 +154,13 @@ def test_csv_keeps_na_like_text_and_empty_label_cells_mean_no_gold_label(tmp_pat
     splits = load_examples(DATASETS["sst2"], str(tmp_path))
     assert len(splits["train"]) == 19 and splits["train"][0] == {"text": "NA", "label": 0}
 
-    stsb = pd.DataFrame([{"sentence1": "a", "sentence2": "b", "label": float(i)} for i in range(20)])
+    stsb = pd.DataFrame([{"sentence1": "a", "sentence2": "b", "label": i / 4} for i in range(20)])
     stsb.loc[5, "label"] = float("nan")
     (tmp_path / "stsb").mkdir()
     stsb.to_parquet(tmp_path / "stsb" / "train.parquet")
     stsb.to_parquet(tmp_path / "stsb" / "validation.parquet")
     labels = [e["label"] for e in load_examples(DATASETS["stsb"], str(tmp_path / "stsb"))["train"]]
-    assert len(labels) == 19 and 5.0 not in labels and all(label == label for label in labels)  # no NaN
+    assert labels == [i / 4 for i in range(20) if i != 5]
 
 
 def test_qa_ids_are_unique_row_numbers_stand_in_for_missing_ones(tmp_path):
@@ -185,9 +186,9 @@ def test_qa_answers_in_squad_list_layout_and_bad_csv_answers(tmp_path):
     assert example["answers"] == {"text": ["Paris", "Paris is"], "answer_start": [0, 0]}
     (tmp_path / "csv").mkdir()
     for split in ("train", "validation"):
-        pd.DataFrame([{"id": "q", "context": "c", "question": "q", "answers": "{'text': []}"}]).to_csv(
+        pd.DataFrame([{"id": "q", "context": "c", "question": "q", "answers": "Paris at 0"}]).to_csv(
             tmp_path / "csv" / f"{split}.csv", index=False)
-    with pytest.raises(FuteError, match="not JSON"):
+    with pytest.raises(FuteError, match="'Paris at 0', which is not JSON"):
         load_examples(DATASETS["cq"], str(tmp_path / "csv"))
 
 
@@ -388,8 +389,8 @@ def test_financial_phrasebank_falls_back_to_the_published_zip(tmp_path, monkeypa
 
     calls = []
 
-    def script_only(path, name=None, split=None, revision=None):
-        calls.append((path, name, split, revision))
+    def script_only(path, name=None, split=None, revision=None, data_dir=None, streaming=False):
+        calls.append((path, name, split, revision, data_dir))
         raise RuntimeError("Dataset scripts are no longer supported, but found financial_phrasebank.py")
 
     def download(repo_id, filename, repo_type=None):
@@ -399,7 +400,8 @@ def test_financial_phrasebank_falls_back_to_the_published_zip(tmp_path, monkeypa
     monkeypatch.setattr(datasets, "load_dataset", script_only)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
     splits = load_examples(DATASETS["financial_phrasebank"])
-    assert calls == [("takala/financial_phrasebank", "sentences_allagree", "train", "refs/convert/parquet"),
+    # The parquet branch's folder is the config (a config name would not be found there).
+    assert calls == [("takala/financial_phrasebank", None, "train", "refs/convert/parquet", "sentences_allagree"),
                      ("takala/financial_phrasebank", "data/FinancialPhraseBank-v1.0.zip", "dataset")]
     assert as_pairs(splits) == expected_phrasebank() and (len(splits["train"]), len(splits["dev"])) == (16, 4)
 
@@ -408,8 +410,8 @@ def test_financial_phrasebank_from_the_parquet_conversion_when_the_hub_has_it(mo
     import datasets
 
     rows = {"sentence": ["Up .", "Down .", "Flat ."] * 4, "label": [2, 0, 1] * 4}
-    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None, revision=None:
-                        datasets.Dataset.from_dict(rows))
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None, revision=None, data_dir=None,
+                        streaming=False: datasets.Dataset.from_dict(rows))
     splits = load_examples(DATASETS["financial_phrasebank"])
     assert sorted(as_pairs(splits)) == sorted(zip(rows["sentence"], rows["label"]))
 
@@ -449,3 +451,303 @@ def test_a_semicolon_separated_spreadsheet_export_names_the_fix(tmp_path):
     path = both_splits(tmp_path / "d", lambda f, s: (f / f"{s}.csv").write_text("sentence;label\ngood;1\n"))
     with pytest.raises(FuteError, match="looks ';'-separated: export it as comma-separated CSV"):
         load_examples(DATASETS["sst2"], path)
+
+
+# ------------------------------------------------------------------ "no gold label" in every spelling
+
+ROWS = 20
+MISSING = 3  # the row written without a gold label: 1 of 20, under the 10% that stops a run
+
+
+def _qa_answers(i):
+    return {"text": ["Paris"], "answer_start": [14]} if i % 3 else {"text": [], "answer_start": []}
+
+
+# Per task type: the registry dataset, its label field, row i as a file holds it, example i as it must come out.
+NO_LABEL_TASKS = {
+    "classification": ("sst2", "label", lambda i: {"sentence": f"review {i}", "label": i % 2},
+                       lambda i: {"text": f"review {i}", "label": i % 2}),
+    "regression": ("stsb", "label", lambda i: {"sentence1": f"a {i}", "sentence2": f"b {i}", "label": i / 4},
+                   lambda i: {"text": f"a {i}", "text_pair": f"b {i}", "label": i / 4}),
+    "qa": ("cq", "answers", lambda i: {"id": f"q{i}", "title": "t", "context": f"Anna lives in Paris ({i}).",
+                                       "question": f"Where {i}?", "answers": _qa_answers(i)},
+           lambda i: {"id": f"q{i}", "title": "t", "context": f"Anna lives in Paris ({i}).",
+                      "question": f"Where {i}?", "answers": _qa_answers(i)}),
+}
+ABSENT = object()  # the row has no label field at all
+
+
+def _rows_with(task, missing, as_text=False):
+    """The task's rows, row MISSING's label replaced by `missing`; as_text: every label written as text
+    (a CSV cell, or a text column holding a spelling such as "NA"), QA answers as JSON."""
+    _, field, row, _ = NO_LABEL_TASKS[task]
+    rows = [row(i) for i in range(ROWS)]
+    if as_text:
+        for r in rows:
+            r[field] = json.dumps(r[field]) if task == "qa" else str(r[field])
+    if missing is ABSENT:
+        del rows[MISSING][field]
+    else:
+        rows[MISSING][field] = missing
+    return rows
+
+
+def _expected(task):
+    *_, example = NO_LABEL_TASKS[task]
+    return [example(i) for i in range(ROWS) if i != MISSING]
+
+
+def _load_both(task, folder, name):
+    """Load `name` as the train split and a copy as the dev split; both must come out the same."""
+    import shutil
+
+    dataset = NO_LABEL_TASKS[task][0]
+    validation = name.replace("train", "validation", 1)
+    shutil.copy(folder / name, folder / validation)
+    splits = load_examples(DATASETS[dataset], str(folder))
+    assert splits["dev"] == splits["train"]
+    return splits["train"]
+
+
+def _hand_written(rows, path, separator):
+    """Cells as a person or a script writes them: each text exactly (a CSV cell quoted where it must be)."""
+    columns = list(rows[0])
+    if separator == ",":
+        with open(path, "w", newline="") as handle:
+            csv.writer(handle).writerows([columns] + [[row[c] for c in columns] for row in rows])
+    else:  # GLUE's TSV: no quoting
+        path.write_text("".join("\t".join(line) + "\n" for line in [columns] + [[row[c] for c in columns]
+                                                                              for row in rows]))
+
+
+TEXT_SPELLINGS = ["", "NaN", "nan", "NA", "null", "None", "none", "NULL", "N/A", "n/a", "<NA>", "#N/A", " NA ",
+                  "-1", "-1.0"]
+
+
+@pytest.mark.parametrize("task, layout, spelling", [
+    (task, layout, spelling) for task in NO_LABEL_TASKS for layout in ("csv", "tsv", "jsonl")
+    for spelling in TEXT_SPELLINGS if not (task == "qa" and spelling.startswith("-1"))])
+def test_every_text_spelling_of_no_label(tmp_path, task, layout, spelling):
+    """A label cell spelling "no value" as pandas, R, Excel or the hub write it is no gold label: the example
+    is left out, every other one comes out as written."""
+    rows = _rows_with(task, spelling, as_text=True)
+    if layout == "jsonl":
+        write_jsonl(tmp_path / "train.jsonl", rows)
+    else:
+        _hand_written(rows, tmp_path / f"train.{layout}", "," if layout == "csv" else "\t")
+    assert _load_both(task, tmp_path, f"train.{layout}") == _expected(task)
+
+
+def _datasets(rows_or_frame):
+    import datasets
+
+    frame = rows_or_frame if isinstance(rows_or_frame, pd.DataFrame) else pd.DataFrame(rows_or_frame)
+    return datasets.Dataset.from_pandas(frame, preserve_index=False)
+
+
+# The tools users write files with: (file name, writer of a pandas frame or of the rows, writes `ABSENT` rows?).
+TOOL_WRITERS = {
+    "json.dump": ("train.json", lambda rows, path: path.write_text(json.dumps(rows)), "rows"),
+    "jsonl by hand": ("train.jsonl", lambda rows, path: write_jsonl(path, rows), "rows"),
+    **{f"pandas to_json {orient}": ("train.json", lambda frame, path, orient=orient: frame.to_json(path, orient=orient),
+                                    "frame") for orient in ("records", "columns", "index", "split", "table")},
+    "pandas to_json lines, named .json": ("train.json", lambda frame, path: frame.to_json(path, orient="records",
+                                                                                         lines=True), "frame"),
+    "datasets to_json (.json)": ("train.json", lambda frame, path: _datasets(frame).to_json(str(path)), "frame"),
+    "pandas to_csv": ("train.csv", lambda frame, path: frame.to_csv(path, index=False), "frame"),
+    "datasets to_csv": ("train.csv", lambda frame, path: _datasets(frame).to_csv(str(path)), "frame"),
+    "pandas to_parquet": ("train.parquet", lambda frame, path: frame.to_parquet(path), "frame"),
+    "datasets to_parquet": ("train.parquet", lambda frame, path: _datasets(frame).to_parquet(str(path)), "frame"),
+}
+NULLS = {"None": None, "NaN": float("nan"), "pd.NA": pd.NA, "-1": -1, "-1.0": -1.0, "absent": ABSENT}
+
+
+def _tool_writes(task, writer, null):
+    """Whether the writer can write that null: json writes no pd.NA, pandas' frames hold no absent field,
+    and -1 is a label marker, not an answers layout."""
+    by_rows = TOOL_WRITERS[writer][2] == "rows"
+    return not ((task == "qa" and null.startswith("-1")) or (null == "absent" and not by_rows)
+                or (null == "pd.NA" and by_rows))
+
+
+@pytest.mark.parametrize("task, writer, null", [
+    (task, writer, null) for task in NO_LABEL_TASKS for writer in TOOL_WRITERS for null in NULLS
+    if _tool_writes(task, writer, null)])
+def test_no_label_as_every_tool_writes_it(tmp_path, task, writer, null):
+    """null/NaN/pd.NA/-1 (or a row without the field) as json, pandas and datasets write them into JSON, JSON
+    Lines, CSV and parquet: no gold label, the example left out, the others read as written."""
+    name, write, takes = TOOL_WRITERS[writer]
+    missing = NULLS[null]
+    rows = _rows_with(task, missing)
+    frame = pd.DataFrame(rows)
+    if missing is pd.NA and task != "qa":  # pandas' nullable column types
+        frame[NO_LABEL_TASKS[task][1]] = frame[NO_LABEL_TASKS[task][1]].astype("Int64" if task == "classification"
+                                                                                 else "Float64")
+    write(rows if takes == "rows" else frame, tmp_path / name)
+    assert _load_both(task, tmp_path, name) == _expected(task)
+
+
+@pytest.mark.parametrize("task", NO_LABEL_TASKS)
+@pytest.mark.parametrize("unlabelled", [3, ROWS])
+def test_a_mostly_or_wholly_unlabelled_split_is_refused(tmp_path, task, unlabelled):
+    """3 of 20 (over 10%) or all 20 rows without a gold label (a test split: the hub's -1, an empty cell, null):
+    the documented error, for every task type."""
+    dataset, field, row, _ = NO_LABEL_TASKS[task]
+    missing = {"classification": -1, "regression": -1, "qa": None}[task]
+    rows = [{**row(i), field: missing} if i < unlabelled else row(i) for i in range(ROWS)]
+    write_jsonl(tmp_path / "train.jsonl", [row(i) for i in range(ROWS)])
+    write_jsonl(tmp_path / "validation.jsonl", rows)
+    with pytest.raises(FuteError, match=rf"{dataset} dev .*: {unlabelled} of {ROWS} examples have no gold label; "
+                                        r"is this an unlabelled \(test\) split\?"):
+        load_examples(DATASETS[dataset], str(tmp_path))
+
+
+def test_left_out_examples_are_counted_in_the_log(tmp_path, caplog):
+    rows = _rows_with("classification", None)
+    rows[5]["sentence"] = None
+    path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", rows))
+    assert len(load_examples(DATASETS["sst2"], path)["train"]) == ROWS - 2
+    assert "sst2 train" in caplog.text and "1 examples have no gold label and are left out" in caplog.text
+    assert "1 examples have an empty 'sentence' and are left out" in caplog.text
+
+
+@pytest.mark.parametrize("label, expected", [(-1, None), ("-1.0", None), (0, 0.0), ("5", 5.0), (2.5, 2.5)])
+def test_stsb_labels_within_its_range_and_the_hubs_marker(label, expected):
+    assert label_index(DATASETS["stsb"], label, "stsb", 0) == expected
+
+
+@pytest.mark.parametrize("label, message", [
+    (5.5, r"5.5, outside stsb's range 0 to 5 \(only -1, the hub's marker, means no gold label\)"),
+    ("-0.5", "-0.5, outside stsb's range 0 to 5"), (-2, "-2, outside"),
+    ("inf", "'inf', not a finite number"), (float("-inf"), "-inf, not a finite number"),
+    ("high", "'high', not a number")])
+def test_a_regression_label_outside_the_range_is_an_error_naming_it(label, message):
+    with pytest.raises(FuteError, match=f"stsb: example 7 has label {message}"):
+        label_index(DATASETS["stsb"], label, "stsb", 7)
+
+
+def test_minus_one_is_a_value_where_the_range_holds_it():
+    """-1 means "no gold label" only where it cannot be a value: inside a declared range, or without one, it is one."""
+    from dataclasses import replace
+
+    assert label_index(replace(DATASETS["stsb"], label_range=(-5.0, 5.0)), "-1", "x", 0) == -1.0
+    assert label_index(replace(DATASETS["stsb"], label_range=None), -1, "x", 0) == -1.0
+
+
+def test_label_facts_of_the_registry():
+    """Every regression dataset declares its range; no label name reads as "no label"; the spellings of "no
+    label" cover pandas' own default missing-value texts (read_csv's na_values)."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    from data_utils.loading import MISSING_LABEL_TEXTS
+
+    assert all(spec.label_range is not None for spec in DATASETS.values() if spec.regression)
+    assert not {label.lower() for spec in DATASETS.values() for label in spec.labels} & MISSING_LABEL_TEXTS
+    assert {text.lower() for text in STR_NA_VALUES} <= MISSING_LABEL_TEXTS
+
+
+@pytest.mark.parametrize("writer", ["jsonl", "parquet", "csv"])
+def test_an_empty_input_is_left_out_and_never_read_as_the_text_nan(tmp_path, writer):
+    """A null/NaN/empty/blank sentence is a missing input: the example is left out and counted (an input text
+    "NA" stays text, test_csv_cells_stay_text); a NaN never becomes the sentence "nan"."""
+    rows = [{"sentence1": f"a {i}", "sentence2": f"b {i}", "label": i % 2} for i in range(40)]
+    empty = {"jsonl": [None, float("nan"), "", "  "], "parquet": [None, float("nan"), "", " "],
+             "csv": [None, float("nan"), "", ""]}[writer]
+    for i, value in zip((2, 9, 17, 30), empty):
+        rows[i]["sentence1" if i % 2 else "sentence2"] = value
+    frame = pd.DataFrame(rows)
+    write = {"jsonl": lambda f, s: write_jsonl(f / f"{s}.jsonl", rows),
+             "parquet": lambda f, s: frame.to_parquet(f / f"{s}.parquet"),
+             "csv": lambda f, s: frame.to_csv(f / f"{s}.csv", index=False)}[writer]
+    examples = load_examples(DATASETS["mrpc"], both_splits(tmp_path / "d", write))["train"]
+    assert examples == [{"text": f"a {i}", "text_pair": f"b {i}", "label": i % 2} for i in range(40)
+                        if i not in (2, 9, 17, 30)]
+
+
+def test_many_empty_inputs_are_refused_naming_the_column(tmp_path):
+    rows = [{"sentence": None if i < 3 else f"s{i}", "label": i % 2} for i in range(20)]
+    path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", rows))
+    with pytest.raises(FuteError, match="3 of 20 examples have an empty 'sentence'; check the 'sentence' column"):
+        load_examples(DATASETS["sst2"], path)
+
+
+def test_a_label_field_no_row_has_is_a_wrong_name_not_an_unlabelled_split(tmp_path):
+    path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", [{"sentence": "a", "gold": 1}] * 5))
+    with pytest.raises(FuteError, match="example 0 has no field 'label'.*hub dataset's field names"):
+        load_examples(DATASETS["sst2"], path)
+
+
+# ------------------------------------------------------------------ QA answers: no label, unanswerable, layouts
+
+UNANSWERABLE = {"text": [], "answer_start": []}
+QA_CONTEXT = "Anna lives in Paris."
+
+
+PARIS = {"text": ["Paris"], "answer_start": [14]}
+QA_LAYOUTS = {  # name: (answers as a file holds them, as they must come out)
+    "unanswerable (SQuAD v2)": ({"text": [], "answer_start": []}, UNANSWERABLE),
+    "unanswerable, SQuAD's list": ([], UNANSWERABLE),
+    "unanswerable, empty text at -1": ({"text": [""], "answer_start": [-1]}, UNANSWERABLE),
+    "unanswerable, list with empty text": ([{"text": "", "answer_start": -1}], UNANSWERABLE),
+    "starts as floats (pandas)": ({"text": ["Paris"], "answer_start": [14.0]}, PARIS),
+    "one answer, no lists": ({"text": "Paris", "answer_start": 14}, PARIS),
+    "JSON text (a CSV cell)": (json.dumps(PARIS), PARIS),
+    "pandas to_csv text": (str(PARIS), PARIS),
+    "datasets to_csv text": ("{'text': array(['Paris'], dtype=object), 'answer_start': array([14], dtype=int32)}", PARIS),
+    "numpy 2 scalars in text": ("[{'text': 'Paris', 'answer_start': np.int64(14)}]", PARIS),
+}
+
+
+@pytest.mark.parametrize("layout", QA_LAYOUTS)
+def test_qa_answers_in_every_layout(tmp_path, layout):
+    answers, expected = QA_LAYOUTS[layout]
+    rows = [{"id": "q", "context": QA_CONTEXT, "question": "Where?", "answers": answers}]
+    path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", rows))
+    assert load_examples(DATASETS["cq"], path)["train"][0]["answers"] == expected
+
+
+def test_qa_answers_as_parquet_stores_them(tmp_path):
+    """pandas reads parquet's nested lists as numpy arrays: SQuAD's list of answers and the hub's dict of lists."""
+    rows = [{"id": "a", "context": QA_CONTEXT, "question": "Where?", "answers": [{"text": "Paris", "answer_start": 14}]},
+            {"id": "b", "context": QA_CONTEXT, "question": "Who?", "answers": []}]
+    path = both_splits(tmp_path / "d", lambda f, s: pd.DataFrame(rows).to_parquet(f / f"{s}.parquet"))
+    assert [e["answers"] for e in load_examples(DATASETS["cq"], path)["train"]] == [
+        {"text": ["Paris"], "answer_start": [14]}, UNANSWERABLE]
+
+
+@pytest.mark.parametrize("answers, message", [
+    ({"text": ["Paris"], "answer_start": [14.5]}, "has the answer 'Paris' at 14.5; answer_start must be a character"),
+    ({"text": ["Paris"], "answer_start": [-1]}, "has the answer 'Paris' at -1;"),
+    ({"text": ["Paris"]}, "has answers .*; expected"),
+    ({"text": ["Paris", "Anna"], "answer_start": [14]}, "has 2 answer texts but 1 answer starts"),
+    ("Paris", "has answers 'Paris', which is not JSON")], ids=["fraction", "minus one", "no starts", "counts", "text"])
+def test_bad_qa_answers_are_errors(tmp_path, answers, message):
+    rows = [{"id": "q", "context": QA_CONTEXT, "question": "Where?", "answers": answers}]
+    path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", rows))
+    with pytest.raises(FuteError, match=f"example 0 {message}"):
+        load_examples(DATASETS["cq"], path)
+
+
+# ------------------------------------------------------------------ JSON Lines under a .json name
+
+def test_json_lines_of_one_line_named_json(tmp_path):
+    path = both_splits(tmp_path / "d", lambda f, s: (f / f"{s}.json").write_text('{"sentence": "a", "label": 1}\n'))
+    assert load_examples(DATASETS["sst2"], path)["train"] == [{"text": "a", "label": 1}]
+
+
+@pytest.mark.parametrize("text, name, message", [
+    ('{"sentence": "a", "label": 1}\n{"sentence": oops}\n', "train.json", r"train.json:2: not a JSON line"),
+    ('[{"sentence": "a", "label": 1}]\n]\n', "train.json", r"train.json: cannot be read as JSON \(Extra data"),
+    ("sentence,label\na,1\n", "train.json", r"train.json: cannot be read as JSON"),
+    ('{"sentence": "a", "label": 1}\n{"sentence": "b", "label": 0}\n', "train.json.gz",
+     r"train.json.gz: gzipped JSON Lines; decompress it \(gunzip\) and name it train.jsonl")],
+    ids=["bad JSON Lines", "JSON with extra data", "CSV", "gzipped JSON Lines"])
+def test_a_json_file_that_is_neither_json_nor_json_lines_is_an_error(tmp_path, text, name, message):
+    if name.endswith(".gz"):
+        with gzip.open(tmp_path / name, "wt") as handle:
+            handle.write(text)
+    else:
+        (tmp_path / name).write_text(text)
+    write_jsonl(tmp_path / "validation.jsonl", [{"sentence": "a", "label": 1}])
+    with pytest.raises(FuteError, match=message):
+        load_examples(DATASETS["sst2"], str(tmp_path))

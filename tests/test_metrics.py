@@ -84,9 +84,14 @@ def test_degenerate_inputs_give_zero_not_nan():
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("name", ["pearsonr", "spearmanr"])
-def test_non_finite_predictions_give_zero(name, bad):
-    assert compute_metrics([name], [0.1, bad, 0.3], [1.0, 2.0, 3.0]) == {name: 0.0}
+@pytest.mark.parametrize("name", sorted(METRICS))
+@pytest.mark.parametrize("side", ["predictions", "references"])
+def test_non_finite_input_is_an_error_not_a_score(name, bad, side):
+    """A NaN/inf prediction (a diverged model) or reference is never scored, by any metric, as 0.0 or NaN."""
+    values = {"predictions": [1.0, 0.0, 1.0, 0.0], "references": [1.0, 1.0, 0.0, 0.0]}
+    values[side][2] = bad
+    with pytest.raises(FuteError, match=f"1 of 4 {side} are NaN or inf \\(first at position 2\\)"):
+        compute_metrics([name], values["predictions"], values["references"])
 
 
 def test_unknown_metric_lists_known_ones():

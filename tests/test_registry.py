@@ -60,3 +60,16 @@ def test_dev_splits_never_use_a_test_split():
     # No dev split on the hub: cut 80/20 from train.
     for name in ("imdb", "wanli", "financial_phrasebank", "medqa", "medical_questions_pairs"):
         assert DATASETS[name].dev_split is None
+
+
+def test_hub_reads_choose_parquet_configs_by_folder_and_archives_hold_the_fields_read():
+    for spec in DATASETS.values():
+        # The parquet branch holds one folder per config and no metadata: a config name is not found there.
+        assert not (spec.revision == "refs/convert/parquet" and spec.hub_config), spec.name
+        if spec.archive is not None:
+            assert {*spec.inputs, spec.label_field} <= set(spec.archive.fields), spec.name
+    phrasebank = DATASETS["financial_phrasebank"]
+    assert (phrasebank.hub_id, phrasebank.hub_config, phrasebank.revision, phrasebank.data_dir) == (
+        "takala/financial_phrasebank", None, "refs/convert/parquet", "sentences_allagree")
+    assert (phrasebank.archive.file, phrasebank.archive.members) == (
+        "data/FinancialPhraseBank-v1.0.zip", ("FinancialPhraseBank-v1.0/Sentences_AllAgree.txt",))

@@ -98,6 +98,30 @@ def test_seeded_sample_sorted_by_index(tmp_path, tiny_llama, sst2_dir):
     assert [r["data_entry"]["text"] for r in out["results"]] == [SST2[i][0] for i in sorted(order[:4])]
 
 
+@pytest.mark.parametrize("empty", ["", "   ", None, float("nan")])
+def test_llm_examples_with_an_empty_text_are_left_out_never_read_as_nan(tmp_path, empty):
+    import pandas as pd
+
+    from configs.datasets import DATASETS
+    from llm_inference.data import load_eval_examples
+
+    rows = [{"sentence": f"review number {i}", "label": i % 2} for i in range(20)]
+    rows[3]["sentence"] = empty
+    rows[5]["label"] = None
+    folder = tmp_path / "sst2"
+    folder.mkdir()
+    pd.DataFrame(rows).to_parquet(folder / "validation.parquet")
+    examples = load_eval_examples(DATASETS["sst2"], ("text",), str(folder), 100, 42)
+    assert [e["data_index"] for e in examples] == [i for i in range(20) if i not in (3, 5)]
+    assert all(e["fields"]["text"] == f"review number {e['data_index']}" for e in examples)
+
+    for i in (6, 7, 8):  # 4 of 20 empty: a broken column, not a few gaps
+        rows[i]["sentence"] = empty
+    pd.DataFrame(rows).to_parquet(folder / "validation.parquet")
+    with pytest.raises(FuteError, match="4 of 20 examples have an empty 'sentence'; check the 'sentence' column"):
+        load_eval_examples(DATASETS["sst2"], ("text",), str(folder), 100, 42)
+
+
 def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path, tiny_llama, sst2_dir, monkeypatch):
     full = run(tmp_path / "full", tiny_llama, path=sst2_dir)
 

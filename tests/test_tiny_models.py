@@ -7,6 +7,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -18,8 +19,8 @@ from transformers import (
 from tiny_models import BUILDERS, MODEL_MAX_LENGTH, VERBALIZER_WORDS
 
 TEXT = "The reviewer did not enjoy the movie at all."
-ENCODERS = ["tiny_bert", "tiny_t5", "tiny_gpt2"]
-LLMS = ["tiny_llama", "tiny_mixtral"]
+ENCODERS = ["tiny_bert", "tiny_roberta", "tiny_t5", "tiny_gpt2"]
+LLMS = ["tiny_llama", "tiny_mixtral"]  # Llama-2-style tokenizers; the Qwen3 ChatML model has its own tests
 SYSTEM = "You are a helpful assistant."
 USER = "Is this review positive?"
 
@@ -28,7 +29,7 @@ def _folder(request, fixture: str) -> Path:
     return request.getfixturevalue(fixture)
 
 
-@pytest.mark.parametrize("fixture", ENCODERS + LLMS)
+@pytest.mark.parametrize("fixture", [*ENCODERS, *LLMS, "tiny_qwen3"])
 def test_tokenizer_is_fast_with_offsets_and_max_length(request, fixture):
     tokenizer = AutoTokenizer.from_pretrained(_folder(request, fixture))
     assert tokenizer.is_fast
@@ -44,21 +45,24 @@ def test_tokenizer_is_fast_with_offsets_and_max_length(request, fixture):
 
 
 @pytest.mark.parametrize(
-    "fixture, pad",
+    "fixture, pad, in_config",
     [
-        ("tiny_bert", "[PAD]"),
-        ("tiny_t5", "<pad>"),
-        ("tiny_gpt2", None),
-        ("tiny_llama", "<unk>"),
-        ("tiny_mixtral", "<unk>"),
+        ("tiny_bert", "[PAD]", True),
+        ("tiny_roberta", "<pad>", True),
+        ("tiny_t5", "<pad>", True),
+        ("tiny_gpt2", None, False),
+        ("tiny_llama", "<unk>", True),
+        ("tiny_mixtral", "<unk>", True),
+        ("tiny_qwen3", "<|endoftext|>", False),
     ],
 )
-def test_pad_tokens(request, fixture, pad):
-    """GPT-2 has no pad token on purpose, like the real gpt2; the rest have one."""
+def test_pad_tokens(request, fixture, pad, in_config):
+    """GPT-2 has no pad token on purpose, like the real gpt2; Qwen3's tokenizer pads with its eos
+    while its config names no pad id, as Qwen3 ships; the rest have one in both."""
     folder = _folder(request, fixture)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert tokenizer.pad_token == pad
-    assert AutoConfig.from_pretrained(folder).pad_token_id == (None if pad is None else tokenizer.pad_token_id)
+    assert AutoConfig.from_pretrained(folder).pad_token_id == (tokenizer.pad_token_id if in_config else None)
 
 
 @pytest.mark.parametrize("fixture", ENCODERS)
@@ -77,7 +81,7 @@ def test_encoders_load_for_classification_and_qa(request, fixture):
     assert out.start_logits.shape == out.end_logits.shape == (1, seq_len)
     assert torch.isfinite(logits).all() and torch.isfinite(out.start_logits).all()
     model_type = classifier.config.model_type
-    expected = {"bert": "Bert", "t5": "T5", "gpt2": "GPT2"}[model_type]
+    expected = {"bert": "Bert", "roberta": "Roberta", "t5": "T5", "gpt2": "GPT2"}[model_type]
     assert type(classifier).__name__ == f"{expected}ForSequenceClassification"
     assert type(qa).__name__ == f"{expected}ForQuestionAnswering"
     assert classifier.config.vocab_size == len(tokenizer)
@@ -161,6 +165,34 @@ def test_mixtral_chat_template_rejects_system_role(tiny_mixtral):
     ]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     assert text == f"<s>[INST] {USER} [/INST]yes</s>[INST] Why? [/INST]"
+
+
+def test_roberta_pairs_and_its_masked_lm_checkpoint(tiny_roberta):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_roberta)
+    assert [tokenizer.convert_ids_to_tokens(i) for i in range(5)] == ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    ids = tokenizer("a", "b")["input_ids"]
+    assert tokenizer.convert_ids_to_tokens(ids) == ["<s>", "a", "</s>", "</s>", "b", "</s>"]
+    names = set(load_file(tiny_roberta / "model.safetensors"))
+    assert not any("pooler" in name or "classifier" in name for name in names)
+
+
+def test_qwen3_tokenizer_and_model_as_qwen3_ships(tiny_qwen3):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qwen3)
+    assert (tokenizer.bos_token, tokenizer.unk_token) == (None, None)
+    assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
+    assert tokenizer("a b")["input_ids"] == tokenizer.encode("a b", add_special_tokens=False)  # adds nothing
+    prompt = tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}],
+                                           tokenize=False, add_generation_prompt=True)
+    assert prompt == (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{USER}<|im_end|>\n"
+                      "<|im_start|>assistant\n")
+    prompt_ids = tokenizer.encode(prompt, add_special_tokens=False)
+    assert prompt_ids[0] == tokenizer.convert_tokens_to_ids("<|im_start|>")
+    for word in VERBALIZER_WORDS:  # written after the newline that ends the generation prompt
+        ids = tokenizer.encode(word, add_special_tokens=False)
+        assert len(ids) == 1 and tokenizer.encode(prompt + word, add_special_tokens=False) == prompt_ids + ids, word
+    model = AutoModelForCausalLM.from_pretrained(tiny_qwen3)
+    assert model.config.model_type == "qwen3" and model.lm_head.weight is model.model.embed_tokens.weight
+    assert AutoModelForQuestionAnswering.from_config(model.config).base_model_prefix == "transformer"
 
 
 def test_two_builds_are_identical(tmp_path):

@@ -1,5 +1,8 @@
 """The training loop: early stopping (stop, restore, ties as the reference), the saved state,
-the no-decay parameter set (the reference's rule on BERT and T5), and the flag checks."""
+the no-decay parameter set (the reference's rule on BERT and T5), the flag checks, and a loss or dev
+score that is not finite."""
+import re
+
 import pytest
 import torch
 
@@ -234,3 +237,48 @@ def test_the_state_of_another_run_is_refused(tmp_path):
     torch.save(saved, state)
     with pytest.raises(FuteError, match="training state of another run.*differs in run"):
         resumable_run(state)
+
+
+# ------------------------------------------------------------------ a loss or dev score that is not finite
+
+def run_on(batches, learning_rate=0.01, evaluate=None):
+    """Train Tiny for 2 epochs on `batches` ({"x", "y"}), squared error; return the model."""
+    torch.manual_seed(0)
+    model = Tiny()
+    train(model, batches, lambda batch: (model(batch["x"]).squeeze(-1) - batch["y"]).pow(2).mean(),
+          TrainConfig(learning_rate=learning_rate, max_epochs=2, patience=1 if evaluate else None),
+          torch.device("cpu"), evaluate, desc="stsb")
+    return model
+
+
+def good_batches(n=3):
+    return [{"x": torch.full((4, 3), 0.25 * b), "y": torch.arange(4.0)} for b in range(n)]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_target_stops_the_run_naming_epoch_step_and_row(bad):
+    batches = good_batches()
+    batches[1]["y"] = torch.tensor([0.0, 1.0, bad, 3.0])
+    with pytest.raises(FuteError, match=rf"^stsb: the training loss is {bad} at epoch 1, step 2 of 3; row 2 of that "
+                                        rf"batch \(1 of 4 rows\) has y {bad}: fix that example$"):
+        run_on(batches)
+
+
+def test_a_row_whose_loss_alone_overflows_is_named():
+    batches = good_batches()
+    batches[2]["y"] = torch.tensor([0.0, 1.0, 2.0, 2.0 ** 100])  # finite, but its square is not
+    with pytest.raises(FuteError, match=r"at epoch 1, step 3 of 3; row 3 of that batch \(1 of 4 rows\) alone has loss "
+                                        rf"inf \(x \[0.5, 0.5, 0.5\]; y {re.escape(str(2.0 ** 100))}\)$"):
+        run_on(batches)
+
+
+def test_a_diverging_run_names_the_learning_rate():
+    """Weights stepped to ~1e25 overflow every row's output: no row is at fault, the learning rate is."""
+    with pytest.raises(FuteError, match=r"at epoch \d, step \d of 3; .*every row alone gives a non-finite loss: "
+                                        r"training diverged; lower --learning_rate \(now 1e\+25\)$"):
+        run_on(good_batches(), learning_rate=1e25)
+
+
+def test_a_non_finite_dev_score_stops_the_run():
+    with pytest.raises(FuteError, match=r"stsb: the dev score is nan after epoch 1; the model's outputs are not finite"):
+        run_on(good_batches(), evaluate=lambda: {"best": float("nan")})

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, LLM_EVAL_SETS_IN_POOL, POOL_SOURCES
+from fake_hub import template_rows, tiny_archive
 from data_utils import unsup_pool
 from data_utils.errors import FuteError
 from data_utils.unsup_pool import (
     PoolExample,
     build_inputs,
+    check_failures_per_exclusion,
     drop_excluded_sources,
     check_pool_failures,
     load_hub_pool,
@@ -141,6 +143,25 @@ def test_more_than_a_tenth_of_the_sources_failing_stops_unless_allowed():
     check_pool_failures(failed, total=19, allow_partial=True)
 
 
+def test_a_pool_loaded_once_bounds_the_failures_among_the_sources_each_run_reads():
+    """A transfer run reads the pool minus its 15 targets; an sa run minus 3 sets. A failed source counts only for
+    the runs that read it, over the number those runs read."""
+    transfer_reads = [name for name in POOL_SOURCES if name not in EXCLUDE_FOR_TRANSFER]
+    assert len(transfer_reads) == 107 and 0.1 * 107 < 11 < 0.1 * 122
+    # 11 failures, all read by transfer runs: 9.0% of the pool, 10.3% of what a transfer run reads.
+    failed = {name: "OSError: gone" for name in transfer_reads[:11]}
+    check_failures_per_exclusion(failed, ["sa", "nli"], allow_partial=False)  # 11 of 119, of 120: fine
+    with pytest.raises(FuteError, match=r"11 of 107 pool sources could not be read"):
+        check_failures_per_exclusion(failed, ["sa", "transfer"], allow_partial=False)
+    check_failures_per_exclusion(failed, ["transfer"], allow_partial=True)
+    # 13 failures, 3 of them transfer targets that a transfer run leaves out anyway: 10 of 107 is fine there.
+    failed = {**{name: "OSError: gone" for name in transfer_reads[:10]},
+              **{name: "OSError: gone" for name in EXCLUDE_FOR_TRANSFER[:3]}}
+    check_failures_per_exclusion(failed, ["transfer"], allow_partial=False)
+    with pytest.raises(FuteError, match=r"13 of 122 pool sources"):
+        check_failures_per_exclusion(failed, ["none"], allow_partial=False)
+
+
 def test_read_local_pool_malformed_line_names_file_and_line(tmp_path):
     path = _write_lines(tmp_path / "p.jsonl", [json.dumps({"text": "ok"}), "", "{not json"])
     with pytest.raises(FuteError, match=r"p\.jsonl:3"):
@@ -243,22 +264,109 @@ def test_load_hub_pool_unknown_name():
         load_hub_pool(["imdb", "not_a_dataset"], 4, 0, loader=_fake_loader)
 
 
-def test_default_loader_calls_load_dataset_with_table_entry(monkeypatch):
+PARQUET = "refs/convert/parquet"
+# How the hub serves the sources the checks of 2025-26 corrected (written out here, not read from the table):
+# (hub id, config, split, revision, data_dir). On the parquet branch a config is a folder, chosen by data_dir.
+CORRECTED_READS = {
+    "ethos": ("iamollas/ethos", None, "train", PARQUET, "multilabel"),
+    "reddit_tifu": ("ctr4si/reddit_tifu", None, "train", PARQUET, "long"),
+    "financial_phrasebank": ("takala/financial_phrasebank", None, "train", PARQUET, "sentences_allagree"),
+    "tab_fact": ("wenhu/tab_fact", None, "train", PARQUET, "tab_fact"),
+    "lama": ("facebook/lama", None, "train", PARQUET, "squad"),
+    "biomrc": ("nlpaueb/biomrc", None, "train", PARQUET, "biomrc_large_B"),
+    "dream": ("dataset-org/dream", None, "train", PARQUET, "plain_text"),
+    "hatexplain": ("Hate-speech-CNERG/hatexplain", None, "train", PARQUET, "plain_text"),
+    "wiqa": ("allenai/wiqa", None, "train", PARQUET, None),
+    "trec": ("CogComp/trec", None, "train", PARQUET, None),
+    "proto_qa": ("community-datasets/proto_qa", "proto_qa", "train", None, None),
+    "crows_pairs": ("jannalu/crows_pairs_multilingual", "english", "test", None, None),
+    "emo": ("oneonlee/cleansed_emocontext", None, "train", None, None),
+    "glue_rte": ("nyu-mll/glue", "rte", "train", None, None),
+}
+
+
+@pytest.fixture
+def recording_hub(monkeypatch):
+    """`datasets.load_dataset` as a hub serving every pool source two rows; records each call's arguments."""
     calls = []
 
-    def fake_load_dataset(path, name=None, split=None, revision=None):
-        calls.append((path, name, split, revision))
-        if path == "CogComp/trec":
-            return datasets.Dataset.from_dict({"text": ["a question?"], "coarse_label": [0]})
-        return datasets.Dataset.from_dict({"sentence1": ["x", "y"], "sentence2": ["u", "v"]})
+    def load_dataset(path, name=None, split=None, revision=None, data_dir=None, streaming=False):
+        calls.append((path, name, split, revision, data_dir))
+        source = next(s for s in POOL_SOURCES.values() if (s.hub_id, s.config, s.data_dir) == (path, name, data_dir))
+        return datasets.Dataset.from_list(template_rows(source, [f"{path} a", f"{path} b"]))
 
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    got, _ = load_hub_pool(["glue_rte"], max_per_source=5, seed=0)
-    assert calls == [("nyu-mll/glue", "rte", "train", None)]
-    # A script-only repository is read from its parquet conversion.
-    trec, _ = load_hub_pool(["trec"], max_per_source=5, seed=0)
-    assert calls[-1] == ("CogComp/trec", None, "train", "refs/convert/parquet") and trec[0].text == "a question?"
-    assert [(e.text, e.text_pair) for e in got] == [("sentence 1: x", "sentence 2: u"), ("sentence 1: y", "sentence 2: v")]
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    return calls
+
+
+def test_every_source_is_read_with_the_config_revision_and_folder_of_its_entry(recording_hub):
+    for name, source in POOL_SOURCES.items():
+        got, failed = load_hub_pool([name], max_per_source=5, seed=0)
+        assert failed == {} and len(got) == 2, name
+        assert recording_hub[-1] == (source.hub_id, source.config, source.split, source.revision, source.data_dir)
+        # The parquet branch has no config names ("BuilderConfig ... not found"): its folder is the config.
+        assert not (source.revision == PARQUET and source.config), name
+    reads = dict(zip(POOL_SOURCES, recording_hub))
+    assert {name: reads[name] for name in CORRECTED_READS} == CORRECTED_READS
+
+
+def test_fields_of_the_corrected_sources_render(recording_hub, monkeypatch):
+    rows = {"oneonlee/cleansed_emocontext": {"turn1": "hi there", "turn2": "", "turn3": "how are you", "label": 1},
+            "community-datasets/proto_qa": {"normalized-question": "name something in a kitchen", "question": "x"}}
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, split=None, revision=None, data_dir=None,
+                        streaming=False: datasets.Dataset.from_list([rows[path]]))
+    got, _ = load_hub_pool(["emo", "proto_qa"], max_per_source=5, seed=0)
+    assert [(e.source, e.text) for e in got] == [("emo", "hi there how are you"),
+                                                 ("proto_qa", "name something in a kitchen")]
+
+
+def _script_only(path, name=None, split=None, revision=None, data_dir=None, streaming=False):
+    raise RuntimeError(f"Dataset scripts are no longer supported, but found {path.split('/')[1]}.py")
+
+
+# What the reference made of each row the loading script yielded (CrossFit's templates, written out here).
+ARCHIVE_SOURCES = {
+    "gigaword": lambda row: ("summarize: " + row["document"], None),
+    "search_qa": lambda row: (f"question: {row['question']} category: {row['category']}", None),
+    "wiki_bio": lambda row: (row["input_text"]["context"], None),
+    "financial_phrasebank": lambda row: (row["sentence"], None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ARCHIVE_SOURCES))
+def test_a_script_only_source_is_read_from_the_archive_its_repository_publishes(name, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    source, downloads = POOL_SOURCES[name], []
+    path, rows = tiny_archive(source.hub_id, source.archive.file, tmp_path, rows=23)
+
+    def download(repo_id, filename, repo_type=None):
+        downloads.append((repo_id, filename, repo_type))
+        return str(path)
+
+    monkeypatch.setattr(datasets, "load_dataset", _script_only)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    got, failed = load_hub_pool([name], max_per_source=6, seed=3)
+    assert failed == {} and downloads == [(source.hub_id, source.archive.file, "dataset")]
+    chosen = sorted(int(i) for i in np.random.default_rng(3).permutation(23)[:6])  # every row renders: no skips
+    assert [(e.text, e.text_pair) for e in got] == [ARCHIVE_SOURCES[name](rows[i]) for i in chosen]
+
+
+def test_a_source_whose_archive_cannot_be_downloaded_either_records_both_reasons(monkeypatch):
+    import huggingface_hub
+
+    def offline(*args, **kwargs):
+        raise OSError("We couldn't connect to the hub\nretry later")
+
+    monkeypatch.setattr(datasets, "load_dataset", _script_only)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(FuteError, match="no pool dataset could be loaded"):
+        load_hub_pool(["gigaword", "trec"], max_per_source=2, seed=0)
+    _, _, error = unsup_pool._load_one("gigaword", 2, 0, unsup_pool._hub_loader)
+    assert error == ("RuntimeError: Dataset scripts are no longer supported, but found gigaword.py; cannot download "
+                     "data/ggw_data.zip of Harvard/gigaword either (OSError: We couldn't connect to the hub)")
+    _, _, error = unsup_pool._load_one("trec", 2, 0, unsup_pool._hub_loader)
+    assert error == "RuntimeError: Dataset scripts are no longer supported, but found trec.py"  # no archive to try
 
 
 def test_row_rendering_drops_empty_segments_and_joins_lists():
@@ -326,6 +434,13 @@ def test_table_entries_are_well_formed():
             assert fields and all(fields), (name, template)
     for name in [*EXCLUDE_FOR_TRANSFER, *(n for names in EXCLUDE_FOR_LLM.values() for n in names)]:
         assert name in POOL_SOURCES, name
+    # A source read from an archive with named fields reads only those ("{a[b]}" is the dotted field "a.b").
+    for name, source in POOL_SOURCES.items():
+        if source.archive is not None and source.archive.fields:
+            for template in source.templates:
+                for _, field, _, _ in Formatter().parse(template):
+                    if field:
+                        assert field.replace("[", ".").rstrip("]") in source.archive.fields, (name, field)
 
 
 # ---------------------------------------------------------------------------

@@ -11,21 +11,31 @@ What each folder imitates, with the real quirks it keeps on purpose:
   no pooler weights are saved and a classifier initialises its pooler at load.
 - t5: Unigram (sentencepiece-like) with <pad>=0 </s>=1 <unk>=2 and no <extra_id_*>
   sentinels; T5ForConditionalGeneration.
+- roberta: byte-level BPE with <s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=4 (pairs as
+  <s> A </s></s> B </s>); RobertaForMaskedLM, so no pooler or classifier is saved.
 - gpt2: byte-level BPE with <|endoftext|> as bos/eos/unk and NO pad token, like the
   real gpt2: callers must set one (a batch of 2+ fails without); GPT2LMHeadModel.
 - llama: Llama BPE (Metaspace + byte fallback) with <s> </s> <unk>, pad = <unk>, the
   Llama-2 chat template (system role supported); LlamaForCausalLM.
 - mixtral: the same tokenizer with the Mixtral-Instruct template (a system message
   raises); MixtralForCausalLM with 4 experts, 2 per token.
+- qwen3: Qwen2-style byte-level BPE (Qwen's pre-tokenizer regex) with no BOS,
+  <|endoftext|> as eos and pad (pad == eos, as Qwen3 base models ship it), no unk,
+  <|im_start|>/<|im_end|> and a ChatML template; Qwen3ForCausalLM with tied input and
+  output embeddings and no pad_token_id in its config. The transformers 5
+  Qwen3ForQuestionAnswering holds its backbone as `transformer`, the causal LM as `model`.
 
-All tokenizers are fast (offsets work) and have model_max_length 512. The LLM
-tokenizers pad on the left. AutoTokenizer returns LlamaTokenizer for llama and the
-generic TokenizersBackend for mixtral (transformers maps model type "mixtral" there,
-as it does for the real Mixtral); both behave the same.
+All tokenizers are fast (offsets work) and have model_max_length 512. The Llama and
+Mixtral tokenizers pad on the left, as many decoder checkpoints do. AutoTokenizer
+returns LlamaTokenizer for llama and the generic TokenizersBackend for mixtral
+(transformers maps model type "mixtral" there, as it does for the real Mixtral); both
+behave the same.
 
-The LLM tokenizers (llama, mixtral) guarantee that every word of VERBALIZER_WORDS is
-one token, both from `encode(w, add_special_tokens=False)` and when generated right
-after a chat prompt (the Metaspace pre-tokenizer makes both the same "▁w" piece).
+The LLM tokenizers (llama, mixtral, qwen3) guarantee that every word of VERBALIZER_WORDS
+is one token, both from `encode(w, add_special_tokens=False)` and when generated right
+after a chat prompt (llama, mixtral: the Metaspace pre-tokenizer makes both the same
+"▁w" piece; qwen3: ChatML's generation prompt ends in a newline, after which the word is
+written without a leading space, as it is alone).
 Blank tokens exist as in Llama-2: "▁" (a single space; note that `decode([id])` of
 it alone returns "" because the Llama decoder strips one leading space, while
 decoding it after another token gives " ") and the byte-fallback "<0x0A>" (decodes
@@ -40,7 +50,7 @@ from collections import Counter
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import (
     BertConfig,
     BertForMaskedLM,
@@ -55,6 +65,12 @@ from transformers import (
     MixtralForCausalLM,
     PretrainedConfig,
     PreTrainedModel,
+    Qwen2Tokenizer,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+    RobertaConfig,
+    RobertaForMaskedLM,
+    RobertaTokenizer,
     T5Config,
     T5ForConditionalGeneration,
     T5Tokenizer,
@@ -263,6 +279,22 @@ MIXTRAL_CHAT_TEMPLATE = (
 )
 
 
+# ChatML (Qwen): <|im_start|>{role}\n{content}<|im_end|>\n ... <|im_start|>assistant\n
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+# Qwen2's pre-tokenizer split (transformers' Qwen2Tokenizer): contractions, letter runs with
+# one leading non-letter, single digits, punctuation runs, newlines, spaces.
+QWEN_SPLIT = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"""
+    r"""|\s+(?!\S)|\s+"""
+)
+
+
 # ---------------------------------------------------------------------------
 # Tokenizers
 # ---------------------------------------------------------------------------
@@ -365,6 +397,49 @@ def train_gpt2_tokenizer() -> GPT2Tokenizer:
     return GPT2Tokenizer(vocab=vocab, merges=merges, model_max_length=MODEL_MAX_LENGTH)
 
 
+def train_roberta_tokenizer() -> RobertaTokenizer:
+    """RoBERTa's byte-level BPE, vocab 1000: <s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=4, no prefix space."""
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    _, vocab, merges = _train_bpe(
+        1000,
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+        specials,
+        corpus(),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    return RobertaTokenizer(vocab=vocab, merges=merges, model_max_length=MODEL_MAX_LENGTH)
+
+
+def train_qwen3_tokenizer() -> Qwen2Tokenizer:
+    """Qwen2-style byte-level BPE, vocab 1000: <|endoftext|>=0 (eos and pad) <|im_start|>=1 <|im_end|>=2.
+
+    No BOS and no unk, as Qwen's. The verbalizers are also trained as lines of their own,
+    so that each is one piece without the leading-space marker "Ġ", as ChatML's answer
+    (after a newline) writes it. Raises RuntimeError if a verbalizer is not one token there.
+    """
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    pre = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated"),
+         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
+    )
+    lines = corpus() + list(VERBALIZER_WORDS) * 4
+    _, vocab, merges = _train_bpe(1000, pre, specials, lines, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer = Qwen2Tokenizer(
+        vocab=vocab,
+        merges=merges,
+        unk_token=None,
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens=["<|im_start|>", "<|im_end|>"],
+        model_max_length=MODEL_MAX_LENGTH,
+        chat_template=CHATML_TEMPLATE,
+    )
+    not_single = [w for w in VERBALIZER_WORDS if len(tokenizer.encode(w, add_special_tokens=False)) != 1]
+    if not_single:
+        raise RuntimeError(f"tiny Qwen3 tokenizer splits verbalizers {not_single}: add them to the corpus")
+    return tokenizer
+
+
 def train_llm_tokenizer(chat_template: str) -> LlamaTokenizer:
     """Llama-2-style BPE, vocab 1000: <unk>=0 <s>=1 </s>=2, byte tokens <0x00>..<0xFF> = 3..258.
 
@@ -413,15 +488,16 @@ def _save(
     return path
 
 
+# BERT and RoBERTa sizes: hidden 32, 2 layers, 2 heads.
+_ENCODER_SIZES = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+
+
 def build_tiny_bert(path: str | Path) -> Path:
     """Tiny uncased BERT (hidden 32, 2 layers, 2 heads) saved as BertForMaskedLM."""
     tokenizer = train_bert_tokenizer()
     config = BertConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
+        **_ENCODER_SIZES,
         max_position_embeddings=MODEL_MAX_LENGTH,
         pad_token_id=tokenizer.pad_token_id,
     )
@@ -446,6 +522,22 @@ def build_tiny_t5(path: str | Path) -> Path:
     return _save(T5ForConditionalGeneration, config, tokenizer, path)
 
 
+def build_tiny_roberta(path: str | Path) -> Path:
+    """Tiny RoBERTa (hidden 32, 2 layers, 2 heads) saved as RobertaForMaskedLM (no pooler, no classifier)."""
+    tokenizer = train_roberta_tokenizer()
+    config = RobertaConfig(
+        vocab_size=len(tokenizer),
+        **_ENCODER_SIZES,
+        # Positions start after the pad id, as in RoBERTa: 512 tokens need 512 + 2 rows.
+        max_position_embeddings=MODEL_MAX_LENGTH + 2,
+        type_vocab_size=1,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return _save(RobertaForMaskedLM, config, tokenizer, path)
+
+
 def build_tiny_gpt2(path: str | Path) -> Path:
     """Tiny GPT-2 (n_embd 32, 2 layers, 2 heads) saved as GPT2LMHeadModel; no pad token."""
     tokenizer = train_gpt2_tokenizer()
@@ -461,8 +553,8 @@ def build_tiny_gpt2(path: str | Path) -> Path:
     return _save(GPT2LMHeadModel, config, tokenizer, path)
 
 
-def _llm_config_kwargs(tokenizer: LlamaTokenizer) -> dict:
-    """Shared Llama/Mixtral sizes: hidden 32, 2 layers, 4 query heads sharing 2 key/value heads."""
+def _llm_config_kwargs(tokenizer: TokenizersBackend) -> dict:
+    """Shared Llama/Mixtral/Qwen3 sizes: hidden 32, 2 layers, 4 query heads sharing 2 key/value heads."""
     return dict(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -493,10 +585,22 @@ def build_tiny_mixtral(path: str | Path) -> Path:
     return _save(MixtralForCausalLM, config, tokenizer, path)
 
 
+def build_tiny_qwen3(path: str | Path) -> Path:
+    """Tiny Qwen3 (hidden 32, 2 layers, 4 query heads sharing 2 key/value heads of 8) saved as
+    Qwen3ForCausalLM, with tied embeddings and no pad_token_id in its config, as Qwen3 ships."""
+    tokenizer = train_qwen3_tokenizer()
+    # Qwen's tokenizer has no BOS (bos_token_id None) and its config names no pad id.
+    sizes = {**_llm_config_kwargs(tokenizer), "pad_token_id": None}
+    config = Qwen3Config(**sizes, head_dim=8, tie_word_embeddings=True)
+    return _save(Qwen3ForCausalLM, config, tokenizer, path)
+
+
 BUILDERS = {
     "bert": build_tiny_bert,
+    "roberta": build_tiny_roberta,
     "t5": build_tiny_t5,
     "gpt2": build_tiny_gpt2,
     "llama": build_tiny_llama,
     "mixtral": build_tiny_mixtral,
+    "qwen3": build_tiny_qwen3,
 }
