@@ -14,8 +14,9 @@ Examples:
     python run_eval.py space --emb_dir=./result/emb --save_path=./result/eval/space
     python run_eval.py plot --emb_dir=./result/emb --method=prefix-fute --save_path=./result/eval/prefix_fute
 
-Each table writes <stem>.md, .csv, .json (led by the run record). This script only wires: the logic is in
-task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py and task_emb/plots.py.
+Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished. This script
+only wires: the logic is in task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py
+and task_emb/plots.py.
 """
 from __future__ import annotations
 
@@ -121,6 +122,7 @@ def add_space_args(parser: argparse.ArgumentParser) -> None:
 def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     table = build_space_table(load_embeddings(args.emb_dir), args.methods, args.emb_dir, args.displacement)
     stem = output_stem(args.save_path)
+    stem_file(stem, ".json").unlink(missing_ok=True)  # written last, by _write_table: unfinished until then
     plots = {method: plot_heatmap(matrix, rows, stem_file(stem, f"_{method}_heatmap.png"),
                                   f"{method}: MTEs x DTEs, cosine ({view})", column_labels=columns)
              for method, (matrix, rows, columns, view) in table.matrices.items()}
@@ -148,6 +150,7 @@ def add_plot_args(parser: argparse.ArgumentParser) -> None:
 
 def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, Path]:
     stem = output_stem(args.save_path)
+    stem_file(stem, ".record.json").unlink(missing_ok=True)  # written last: it marks the plots finished
     paths, chosen = plot_selected(load_embeddings(args.emb_dir), args.method, args.kinds, args.tasks, stem,
                                   args.seed, args.title, args.emb_dir, args.displacement)
     write_json(stem_file(stem, ".record.json"),
@@ -159,6 +162,7 @@ def _write_table(args: argparse.Namespace, argv: Sequence[str] | None, what: str
     """<stem>.md, <stem>.csv and <stem>.json (led by the run record); returns the JSON report."""
     stem = output_stem(args.save_path)
     report = {"record": run_record(dict(vars(args)), argv, __file__), **table.to_json()}
+    stem_file(stem, ".json").unlink(missing_ok=True)  # written last: it marks the table finished
     for suffix, text in ((".md", table.markdown()), (".csv", table.csv())):
         logger.info("wrote %s", write_text(stem_file(stem, suffix), text))
     write_json(stem_file(stem, ".json"), report)

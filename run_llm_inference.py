@@ -27,7 +27,9 @@ label order (SA: negative, positive; NLI: entailment, neutral, contradiction).
 answer_scored is false when the model's answer token spells a verbalizer under another id
 than the one scored (a warning says so; summary.unscored_answers counts them). While it
 runs, finished examples go to `<save_path>.partial.jsonl` (appended after every batch);
-a rerun continues from there, and the file is removed once the JSON is written. A save
+a rerun continues from there. The output is written atomically, then its record
+`<save_path without .json>.record.json`, its completion marker (pending while the output
+is written: data_utils/artifacts/completion.py); then the partial file is removed. A save
 path holding another run's results is refused: another model, dataset, prompt, bit width,
 verbalizer_tokens, chat template (by the SHA-256 of its text) or (CoT prompts) cot_max_new_tokens, an example whose text differs from
 this run's (another --dataset_path), or results of examples outside this run's sample
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from data_utils import cli
+from data_utils.artifacts.completion import begin, record_path
 from data_utils.artifacts.llm_outputs import inference_output
 from data_utils.errors import FuteError
 from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
@@ -137,10 +140,12 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
     summary = _summary(results, prompt.labels)
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
                               results)
-    write_json(save_path, output)
     config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
               "dataset_path": dataset_path, "device": str(device)}
-    write_json(save_path.with_suffix(".record.json"), run_record(config, argv, __file__))
+    record = run_record(config, argv, __file__)
+    begin(save_path, record)  # its record, written last, marks the output finished
+    write_json(save_path, output)
+    write_json(record_path(save_path), record)
     log.path.unlink(missing_ok=True)
     logger.info("%s: accuracy %.4f, macro-F1 %.4f on %d examples", save_path,
                 output["summary"]["accuracy"], output["summary"]["macro_f1"], len(results))

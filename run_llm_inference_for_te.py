@@ -36,13 +36,16 @@ llm_inference/scoring.py); label_scores, normalized_prob (softmax of label_score
 label y') and normalized_pred use the genre's label order, `prompt_info.labels`
 (sa: negative, positive; nli: entailment, neutral, contradiction). A rerun skips the
 data_index values already in the file; a half-written last line of a killed run is cut
-away (with a warning) before the file is read, so a reader may rely on every line being
-complete once this script has finished. A line of another run is refused, and so is one
-made from another x' file (its data_index is not in --data_load_path, or its text differs).
+away (with a warning) before the file is read. A line of another run is refused, and so is
+one made from another x' file (its data_index is not in --data_load_path, or its text differs).
 
 Beside the output, `<save_path without .jsonl>.record.json` says how it was made (command,
 flags, package versions, line count, the chat template's source and hash, the number of
-unscored answers); it is rewritten by every run that finishes.
+unscored answers) and, under "answers", what the finished file is (its lines and size) and
+the x' it answers (path, lines, SHA-256). It is the file's completion marker
+(data_utils/artifacts/completion.py): pending (`"finished": false`, with the command) from
+before the first line is appended until every x' line is answered. A reader may rely on a
+file whose record matches it.
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ from typing import Any
 
 from configs.datasets import GENRES
 from data_utils import cli
+from data_utils.artifacts.completion import answers_entry, begin, record_path
 from data_utils.artifacts.llm_outputs import answer_line
 from data_utils.io import run_record, write_json
 from llm_inference.data import read_model_inputs
@@ -120,6 +124,8 @@ def answer_one(args: argparse.Namespace, argv: Sequence[str] | None, number: int
     check_same_inputs(done, examples, str(log.path), "--data_load_path")
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%s: %d x' lines, %d already answered", log.path, len(examples), len(examples) - len(pending))
+    config = {**vars(args), "prompt_number": number, "save_path": str(log.path), "device": str(device)}
+    begin(log.path, run_record(config, argv, __file__))  # the file changes: unfinished until its record is written
 
     run_settings = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}
     score_pending(pending, log, done, model, tokenizer, prompt, settings, args.verbalizer_tokens, args.batch_size,
@@ -127,11 +133,12 @@ def answer_one(args: argparse.Namespace, argv: Sequence[str] | None, number: int
                   desc=f"{args.task_genre} prompt {prompt.number}")
     logger.info("%s: %d lines added", log.path, len(pending))
 
-    # The record of how the y' file was made: a separate file, so the JSONL holds only y' lines.
-    config = {**vars(args), "prompt_number": number, "save_path": str(log.path), "device": str(device),
-              "lines": len(examples), "chat_template": template.record(),
-              "unscored_answers": unscored_answers(done.values())}
-    write_json(log.path.with_suffix(".record.json"), run_record(config, argv, __file__))
+    # The record of how the y' file was made, written last (a separate file, so the JSONL holds only y' lines):
+    # what the file is when finished, and the x' it answers.
+    config.update(lines=len(examples), chat_template=template.record(),
+                  unscored_answers=unscored_answers(done.values()))
+    answers = answers_entry(log.path, args.data_load_path, len(done), len(examples))
+    write_json(record_path(log.path), {**run_record(config, argv, __file__), "answers": answers})
     return len(pending)
 
 

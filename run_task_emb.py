@@ -26,6 +26,7 @@ from configs.hparams import UNSUP_POOL
 from configs.methods import FAMILIES_BY_NAME, method_of
 from data_utils import cli
 from data_utils.errors import FuteError
+from data_utils.artifacts.completion import begin, record_path, unfinished
 from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
 from data_utils.io import ensure_parent_writable, run_record, write_json
 from data_utils.loading import get_spec
@@ -132,7 +133,9 @@ def _check_mode(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     args = parse_args(argv)
     save_path = Path(args.save_path)
-    if save_path.exists() and not args.overwrite:
+    if unfinished(save_path):
+        logger.warning("%s: a run writing it did not finish (its record says so); it is computed again", save_path)
+    elif save_path.exists() and not args.overwrite:
         raise FuteError(f"{save_path} already exists; pass --overwrite True to replace it, or choose another "
                         f"--save_path")
     ensure_parent_writable(save_path)
@@ -220,10 +223,11 @@ def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) 
     """x' for an LLM: the pool minus the task's evaluation sets, cut to the surrogate's input budget."""
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
     examples, pool_info = load_pool(args, exclude=args.task_type)
+    config = {**vars(args), "pool": pool_info}
+    begin(args.save_path, run_record(config, argv, __file__))  # unfinished until its record is written
     count = write_model_inputs(args.save_path, examples, args.task_type, max_lines=UNSUP_POOL["max_llm_lines"],
                                seed=UNSUP_POOL["seed"], tokenizer=tokenizer)
-    write_json(Path(args.save_path).with_suffix(".record.json"),
-               run_record({**vars(args), "lines": count, "pool": pool_info}, argv, __file__))
+    write_json(record_path(args.save_path), run_record({**config, "lines": count}, argv, __file__))
     return count
 
 

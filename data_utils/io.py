@@ -6,9 +6,11 @@ step (or a resuming sweep) would mistake for a finished one.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -68,36 +70,81 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """The JSON value in `path` (UTF-8, with or without a byte-order mark); not JSON is a FuteError."""
     path = Path(path)
     if not path.is_file():
         raise FuteError(f"file not found: {path}")
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             return json.load(handle)
     except json.JSONDecodeError as err:
         raise FuteError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
+    except UnicodeDecodeError:
+        raise FuteError(f"{path}: not UTF-8 text; save it as UTF-8") from None
 
 
-def iter_jsonl_lines(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
+# Byte-order marks of the encodings Windows tools write text in: Notepad's and PowerShell's "UTF-8
+# with BOM", and the UTF-16 of Windows PowerShell 5.1's `>` and Out-File. Without one: UTF-8.
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# Bytes the encoding could not decode, as errors="surrogateescape" keeps them (never in decoded text).
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def text_encoding(path: str | os.PathLike) -> str:
+    """The encoding to read a text file in, from its byte-order mark (UTF-8 when it has none)."""
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    return next((encoding for bom, encoding in _BOMS if start.startswith(bom)), "utf-8")
+
+
+def iter_jsonl_lines(path: str | os.PathLike, bad_line: str = "fix or delete that line") -> Iterator[tuple[str, dict]]:
     """Yield (where, record) per non-blank line, where = "file:line" for the caller's own errors.
 
-    A line that is not a JSON object is an error naming file and line.
+    UTF-8, with or without a byte-order mark (also one at the start of a later line, as `cat`
+    of such files leaves), or UTF-16 with one; CRLF line ends too. A line that is not text in
+    that encoding, or not a JSON object, is an error naming file and line (and `bad_line`,
+    what to do about a line that is not JSON).
     """
     path = Path(path)
     if not path.is_file():
         raise FuteError(f"file not found: {path}")
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise FuteError(f"{where}: not a JSON line ({err.msg}); fix or delete that line") from None
-            if not isinstance(record, dict):
-                raise FuteError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            yield where, record
+    encoding = text_encoding(path)
+    try:
+        with open(path, encoding=encoding, errors="surrogateescape") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                line = line.lstrip("\ufeff")  # JSON never starts with U+FEFF: a BOM of a concatenated file
+                if not line.strip():
+                    continue
+                where = f"{path}:{line_number}"
+                if _UNDECODED.search(line):
+                    raise FuteError(f"{where}: not UTF-8 text; save the file as UTF-8")
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise FuteError(f"{where}: not a JSON line ({err.msg}); {bad_line}") from None
+                if not isinstance(record, dict):
+                    raise FuteError(f"{where}: expected a JSON object, got {type(record).__name__}")
+                yield where, record
+    except UnicodeDecodeError as err:  # UTF-16 that is not (surrogateescape covers UTF-8 line by line)
+        raise FuteError(f"{path}: not {encoding.upper()} text ({err.reason}); save the file as UTF-8") from None
+
+
+def complete_lines_end(path: str | os.PathLike) -> int:
+    """The size in bytes of `path`'s complete lines: up to and including its last newline.
+
+    A file that is appended to line by line is complete when this equals its size; the bytes
+    after it are a line torn by a kill (or still being written).
+    """
+    with open(path, "rb") as handle:
+        position = handle.seek(0, os.SEEK_END)
+        while position > 0:
+            step = min(65536, position)
+            position -= step
+            handle.seek(position)
+            newline = handle.read(step).rfind(b"\n")
+            if newline >= 0:
+                return position + newline + 1
+        return 0
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[dict]:

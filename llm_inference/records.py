@@ -18,35 +18,26 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from data_utils.artifacts.completion import DAMAGED_LINE
 from data_utils.errors import FuteError
-from data_utils.io import ensure_parent_writable, iter_jsonl_lines
+from data_utils.io import complete_lines_end, ensure_parent_writable, iter_jsonl_lines
 
 logger = logging.getLogger(__name__)
 
 
 def repair_tail(path: Path) -> bool:
-    """Cut a half-written last line (one without a final newline) off `path`; True when it did."""
-    if not path.is_file() or path.stat().st_size == 0:
+    """Cut a half-written last line (one without a final newline) off `path`; True when it did.
+
+    Only the writer calls this, before it appends: it is the one process writing the file.
+    """
+    if not path.is_file():
         return False
-    with open(path, "rb+") as handle:
-        handle.seek(-1, os.SEEK_END)
-        if handle.read(1) == b"\n":
-            return False
-        content_end = handle.seek(0, os.SEEK_END)
-        # Walk back to the last newline; everything after it is the torn line.
-        position, keep = content_end, 0
-        while position > 0:
-            step = min(65536, position)
-            position -= step
-            handle.seek(position)
-            chunk = handle.read(step)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                keep = position + newline + 1
-                break
-        handle.truncate(keep)
+    size, keep = path.stat().st_size, complete_lines_end(path)
+    if keep == size:
+        return False
+    os.truncate(path, keep)
     logger.warning("%s: the last line was half-written (a killed run?): removed %d bytes; that example is redone",
-                   path, content_end - keep)
+                   path, size - keep)
     return True
 
 
@@ -92,7 +83,7 @@ class ResultLog:
         if not self.path.is_file():
             return done
         repair_tail(self.path)
-        for where, record in iter_jsonl_lines(self.path):
+        for where, record in iter_jsonl_lines(self.path, DAMAGED_LINE):
             if not isinstance(record.get("data_index"), int):
                 raise FuteError(f"{where}: not a result line (no integer data_index); use another --save_path")
             check_identity(record, self.identity, where)

@@ -23,8 +23,9 @@ hundred x' at 1e-2, so that every prefix embedding moves well away from the shar
 initialisation (run_task_emb.py warns when one does not) and every fine-tuned model
 clears the guess printed beside its dev score.
 
-Each step is skipped when its output exists, so a second run reuses finished
-steps. Every step calls an entry script's main() in this process, exactly as its
+Each step is skipped when its outputs are finished (their record, written last, is
+there: data_utils/artifacts/completion.py), so a second run reuses finished steps and
+redoes or continues one a kill interrupted. Every step calls an entry script's main() in this process, exactly as its
 command line would (the command is printed), which saves loading torch and
 transformers a hundred times over.
 """
@@ -38,6 +39,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,13 +59,14 @@ from configs.hparams import UNSUP_POOL  # noqa: E402
 from configs.models import model_slug  # noqa: E402
 from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
+from data_utils.artifacts.completion import (answered, plots_done, record_path, recorded, selection_done,  # noqa: E402
+                                             table_done)
 from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
-from data_utils.io import read_json, stem_file, write_json  # noqa: E402
+from data_utils.io import read_json, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.unsup_pool import (check_failures_per_exclusion, load_hub_pool, pool_names,  # noqa: E402
                                    pool_record, write_local_pool)
 from llm_inference.models import unpack_gguf  # noqa: E402
-from sweeps.graph import all_answered, all_exist  # noqa: E402
 from task_emb.plots import MIN_POINTS  # noqa: E402
 
 logger = logging.getLogger("demo")
@@ -129,11 +132,11 @@ class DataSource:
 def save_hub_pool(path: Path, per_source: int, allow_partial: bool, excludes: Sequence[str]) -> None:
     """The hub's CrossFit pool, at most `per_source` examples per dataset, saved once as the JSONL every step
     reads (each run_task_emb.py would otherwise load the ~150 datasets again; exclusions apply per step,
-    by source name). The sources that failed are recorded in <path>.record.json; more than 10% of the
-    sources a step reads (the pool minus each of `excludes`) failing stop the demo unless `allow_partial`.
-    A saved pool is reused when it holds at least `per_source`."""
-    record = path.with_suffix(".record.json")
-    if path.exists() and record.exists():
+    by source name). The sources that failed are recorded in <path>.record.json, written after the pool; more
+    than 10% of the sources a step reads (the pool minus each of `excludes`) failing stop the demo unless
+    `allow_partial`. A saved pool is reused when it holds at least `per_source`."""
+    record = record_path(path)
+    if recorded(path):
         saved = read_json(record)
         if saved["max_per_source"] < per_source:
             raise FuteError(f"{path} holds at most {saved['max_per_source']} x' per source, fewer than the "
@@ -145,8 +148,8 @@ def save_hub_pool(path: Path, per_source: int, allow_partial: bool, excludes: Se
                 time.strftime("%H:%M:%S"), len(names), per_source, path)
     examples, failed = load_hub_pool(names, per_source, UNSUP_POOL["seed"], HUB_POOL_PROCESSES)
     check_failures_per_exclusion(failed, excludes, allow_partial)
-    write_json(record, {"max_per_source": per_source, **pool_record(examples, failed)})
     write_local_pool(path, examples)
+    write_json(record, {"max_per_source": per_source, **pool_record(examples, failed)})
 
 
 def package_path(package: str, *parts: str) -> str:
@@ -224,20 +227,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 class Runner:
-    """Runs steps in order; a step whose output exists is skipped (and says so)."""
+    """Runs steps in order; a step whose outputs are finished is skipped (and counted)."""
 
     def __init__(self):
         self.ran = self.skipped = 0
         self.started = time.time()
 
-    def step(self, done: Path | Callable[[], bool], main: Callable, argv: list[str]) -> None:
-        """Run main(argv) unless it is done: its output `done` exists, or the check `done()` says so."""
-        if done() if callable(done) else done.exists():
+    def step(self, done: Callable[[], bool], main: Callable, argv: list[str]) -> None:
+        """Run main(argv) unless `done()`, its outputs' check (data_utils.artifacts.completion), says it is done."""
+        if done():
             self.skipped += 1
             return
         name = Path(sys.modules[main.__module__].__file__).name
         logger.info("[%s] python %s %s", time.strftime("%H:%M:%S"), name, " ".join(argv))
         main(argv)
+        if not done():
+            raise FuteError(f"python {name} {' '.join(argv)} returned without finishing its outputs")
         self.ran += 1
 
 
@@ -272,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
                **{t: (run_qa_train.main, qa_len) for t in args.qa_tasks}}
     ft = ["--learning_rate", str(args.learning_rate), "--batch_size", "16", "--lm_model_name", args.lm, *dev]
     for task, (train, extra) in scripts.items():
-        run.step(layout.score(task), train,
+        run.step(partial(recorded, layout.score(task)), train,
                  ["--to_train_dataset", task, *data.dataset_args(task), *ft, *extra,
                   "--max_train_examples", str(args.train_examples), "--max_epochs", str(args.epochs),
                   "--model_save_path", str(layout.checkpoint(task)), "--score_save_path", str(layout.score(task))])
@@ -280,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     pairs += [(s, t) for s in args.qa_tasks for t in args.cr_tasks]
     for source, target in pairs:
         train, extra = scripts[target]
-        run.step(layout.score(target, source), train,
+        run.step(partial(recorded, layout.score(target, source)), train,
                  ["--to_train_dataset", target, *data.dataset_args(target), *ft, *extra,
                   "--max_train_examples", str(args.transfer_examples), "--max_epochs", str(args.transfer_epochs),
                   "--load_path", str(layout.checkpoint(source)), "--score_save_path", str(layout.score(target, source))])
@@ -294,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
         for family, fute, epochs in (("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1),
                                      ("fim", False, 1), ("fim", True, 1), ("text", False, 1)):
             path = layout.dte(method_of(family, fute).id, task)
-            run.step(path, run_task_emb.main,
+            run.step(partial(recorded, path), run_task_emb.main,
                      [*common, "--task_emb_type", family, "--is_baseline", str(not fute), "--max_epochs", str(epochs),
                       "--save_path", str(path)])
 
@@ -307,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
             path = layout.mte(method_of(family, fute=True).id, task)
             # The FIM is read off once from the model's outputs: no learning rate to scale.
             rate = ["--learning_rate", str(args.mte_learning_rate)] if family == "prefix" else []
-            run.step(path, run_task_emb.main,
+            run.step(partial(recorded, path), run_task_emb.main,
                      ["--task_type", task_type, "--input_type", "model", "--task_emb_type", family,
                       "--load_path", str(layout.checkpoint(task)), *surrogate, *mte, *rate,
                       *(qa_len if task_type == "qa" else []), "--save_path", str(path)])
@@ -343,23 +348,23 @@ def run_llm_part(args: argparse.Namespace, data: DataSource, pool_args: list[str
     prompts = ",".join(map(str, args.prompts))
     for genre, dataset in LLM_SETS.items():
         x_path = layout.llm_inputs(genre)
-        run.step(x_path, run_task_emb.main,
+        run.step(partial(recorded, x_path), run_task_emb.main,
                  ["--save_path", str(x_path), "--task_type", genre, "--input_type", "model", "--task_emb_type", "prefix",
                   "--generate_model_data_only", "True", "--task_emb_model_lm_name", args.lm, *pool_args,
                   "--max_data_for_task_emb_train", str(args.llm_x_per_source)])
         # Every prompt in one command per script: the LLM loads once for all of them.
         outputs = [layout.inference(llm_model, dataset, prompt) for prompt in args.prompts]
-        run.step(all_exist(outputs), run_llm_inference.main,
+        run.step(partial(recorded, *outputs), run_llm_inference.main,
                  ["--save_path", str(layout.inference(llm_model, dataset, PROMPT_FIELD)), "--dataset_name", dataset,
                   *data.dataset_args(dataset), "--prompt_number", prompts, "--max_examples", str(args.llm_examples),
                   *llm])
         answers = [layout.llm_answers(llm_model, genre, prompt) for prompt in args.prompts]
-        run.step(all_answered(answers, x_path), run_llm_inference_for_te.main,
+        run.step(partial(answered, x_path, *answers), run_llm_inference_for_te.main,
                  ["--save_path", str(layout.llm_answers(llm_model, genre, PROMPT_FIELD)), "--data_load_path",
                   str(x_path), "--prompt_number", prompts, "--task_genre", genre, *llm])
         for prompt, y_path in zip(args.prompts, answers):
             mte = layout.llm_mte("prefix-fute", llm_model, genre, prompt)
-            run.step(mte, run_task_emb.main,
+            run.step(partial(recorded, mte), run_task_emb.main,
                      ["--save_path", str(mte), "--load_path", str(y_path), "--input_type", "model", "--llm_mode",
                       "True", "--task_emb_type", "prefix", "--task_type", genre, "--lm_model_name", llm_model,
                       "--task_emb_model_lm_name", args.lm, "--batch_size", "4", "--gradient_accumulation_steps", "1",
@@ -374,7 +379,7 @@ def evaluate(args: argparse.Namespace, layout: ResultLayout, run: Runner, fine_t
                                        "space": layout.table("space").with_suffix(".md")}
     if fine_tuned:
         results["transfer"] = layout.table("transfer").with_suffix(".md")
-        run.step(results["transfer"], run_eval.main,
+        run.step(partial(table_done, layout.table("transfer")), run_eval.main,
                  ["transfer", "--emb_dir", str(emb), "--score_dir", str(layout.finetune_dir()),
                   "--save_path", str(layout.table("transfer")),
                   "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb",
@@ -382,25 +387,26 @@ def evaluate(args: argparse.Namespace, layout: ResultLayout, run: Runner, fine_t
                   "--allow_missing_pairs", "True"])
     if llm_model is not None and sorted(args.prompts) == list(range(NUM_PROMPTS)):
         for dataset in LLM_SETS.values():
-            run.step(layout.selection(llm_model, dataset), run_prompt_selection_baselines.main,
+            run.step(partial(selection_done, layout.selection(llm_model, dataset)),
+                     run_prompt_selection_baselines.main,
                      ["--paths", ",".join(str(layout.inference(llm_model, dataset, k)) for k in range(NUM_PROMPTS)),
                       "--save_path", str(layout.selection(llm_model, dataset)), "--self_select_model", "llama-13b"])
         results["prompt"] = layout.table("prompt").with_suffix(".md")
-        run.step(results["prompt"], run_eval.main,
+        run.step(partial(table_done, layout.table("prompt")), run_eval.main,
                  ["prompt", "--inference_dir", str(layout.inference_dir()), "--baseline_scores",
                   str(layout.selection_dir()), "--emb_dir", str(emb), "--save_path", str(layout.table("prompt")),
                   "--fute_methods", "prefix-fute"])
-    run.step(results["space"], run_eval.main,
+    run.step(partial(table_done, layout.table("space")), run_eval.main,
              ["space", "--emb_dir", str(emb), "--save_path", str(layout.table("space")),
               "--methods", "prefix-fute,fim-fute"])
     for method in ("prefix-fute", "fim-fute"):
         if 2 * len(fine_tuned) >= MIN_POINTS:  # a DTE and an MTE per task
-            run.step(stem_file(layout.plot(method), "_heatmap.png"), run_eval.main,
+            run.step(partial(plots_done, layout.plot(method)), run_eval.main,
                      ["plot", "--emb_dir", str(emb), "--method", method, "--save_path", str(layout.plot(method)),
                       "--tasks", ",".join(fine_tuned)])
     if llm_model is not None:
         llm_prompts = layout.plot("llm_prompts")
-        run.step(stem_file(llm_prompts, "_heatmap.png"), run_eval.main,
+        run.step(partial(plots_done, llm_prompts), run_eval.main,
                  ["plot", "--emb_dir", str(emb), "--method", "prefix-fute", "--kinds", "MTE", "--save_path",
                   str(llm_prompts), "--tasks", ",".join(f"{model_slug(llm_model)}:p{k}" for k in args.prompts)])
     return results

@@ -9,11 +9,18 @@
 Sweeps: finetune (the transfer scores), task_emb (DTEs, TextEmb, the fine-tuned models' MTEs),
 llm (x', LLM inference, y', LLM + prompt MTEs, the prompt-selection baselines), eval (the two tables
 and the plots), all (the four as one graph: each step waits exactly for what it reads, e.g. a
-transfer for its source's fine-tune, an MTE for its model, the tables for everything). A step whose output exists is done and skipped, so a sweep run again does only
-what is missing. --list prints the pending steps with what each waits for; --dry_run prints the
-commands (or, with --launcher slurm, the sbatch commands) and runs nothing. Output layout:
-data_utils/artifacts/paths.py; every step's log under --jobs > 1 or SLURM: <out>/logs/<step>.log.
-Lists are comma-separated; the defaults are the paper's.
+transfer for its source's fine-tune, an MTE for its model, the tables for everything). A step is done
+when its outputs are finished (their record, written last, is there: data_utils/artifacts/completion.py)
+and then skipped, so a sweep run again does only what is missing and finishes what a kill interrupted.
+--list prints the pending steps with what each waits for; --dry_run prints the commands (or, with
+--launcher slurm, the sbatch commands) and runs nothing; --status names every step not done (failed,
+held back, queued on SLURM, not run) with its log. Output layout: data_utils/artifacts/paths.py;
+every step's log: <out>/logs/<step>.log. Lists are comma-separated; the defaults are the paper's.
+
+Exit status: 0 every step ran (or was submitted) and succeeded; a step's own status (one after
+another) or 1 (--jobs) when one failed, the step and its log named; 2 a bad option. --status, and
+--launcher slurm --wait once SLURM holds none of the sweep's tasks: 0 every step done, 1 a step
+failed or is held back by one, 3 some are still queued, running or not run.
 """
 from __future__ import annotations
 
@@ -69,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--te_extra", default="", help="llm sweep: flags appended to its run_task_emb.py steps")
     p.add_argument("--list", action="store_true", help="print the pending steps and what each waits for; run nothing")
     p.add_argument("--dry_run", action="store_true", help="print what would run or be submitted; run nothing")
+    p.add_argument("--status", action="store_true",
+                   help="print every step not done with its state (failed, held back, queued, not run) and log; "
+                        "exit 0 when all are done, 1 when one failed, 3 while some are queued or not run")
+    p.add_argument("--wait", type=float, nargs="?", const=60.0, default=None, metavar="SECONDS",
+                   help="--launcher slurm: after submitting, wait until SLURM holds none of the sweep's tasks "
+                        "(asking every SECONDS, default 60), then report as --status does and exit with its status")
     p.add_argument("--jobs", type=int, default=1, help="steps run at once on this machine (default 1: in order)")
     p.add_argument("--gpus", default="", help="GPU ids for --jobs: each running model step gets one of its own")
     p.add_argument("--launcher", choices=("local", "slurm"), default="local", help="run here or submit to SLURM")
@@ -119,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         options = options_from(args, Path.cwd())
+        if args.wait is not None and (args.launcher != "slurm" or args.wait <= 0):
+            raise SweepError("--wait SECONDS (> 0) is for --launcher slurm: a local sweep waits for its steps anyway")
     except SweepError as err:
         print(f"sweep.py: {err}", file=sys.stderr)
         return 2
@@ -132,10 +147,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list:
         sys.stdout.write(launch.job_list(graph, pending))
         return 0
+    if args.status:
+        return launch.report_status(graph, options.out)
     if args.launcher == "slurm":
         if pending:
             launch.submit_slurm(graph, pending, options.out, shlex.split(args.slurm_args), args.dry_run)
-        return 0
+        if args.wait is None or args.dry_run:
+            return 0
+        launch.wait_for_slurm(graph, options.out, args.wait)
+        return launch.report_status(graph, options.out)
     if args.dry_run:
         for step in pending:
             print(step.command())

@@ -1,11 +1,11 @@
 """Steps and their dependencies.
 
-A step is one command of an entry script with the files it writes (`outputs`; the first is the
-one whose presence means done) and the files it reads (`inputs`). A step depends on the steps of
-the same graph that write one of its inputs, so a transfer waits for its source's fine-tune
-only, an embedding for its checkpoint, a table for every file it reads. A step is done when its
-output exists (or `done` says so, e.g. a JSONL answered line for line); a graph run again skips
-what is done.
+A step is one command of an entry script with the files it writes (`outputs`) and the files it
+reads (`inputs`). A step depends on the steps of the same graph that write one of its inputs, so
+a transfer waits for its source's fine-tune only, an embedding for its checkpoint, a table for
+every file it reads. A step is done when its `done` check says so: its outputs are finished, by
+the rule of data_utils/artifacts/completion.py (their record, written last, is there); a graph
+run again skips what is done.
 """
 from __future__ import annotations
 
@@ -18,41 +18,20 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Step:
     """name: unique in its graph (also its log's name); stage: the group a SLURM job array holds;
-    argv: the command, run from the repository root; gpu: it runs a model (gets a GPU when there are)."""
+    argv: the command, run from the repository root; done: the check that its outputs are finished
+    (data_utils.artifacts.completion); gpu: it runs a model (gets a GPU when there are)."""
 
     name: str
     stage: str
     argv: tuple[str, ...]
     outputs: tuple[Path, ...]
+    done: Callable[[], bool] = field(compare=False, repr=False)
     inputs: tuple[Path, ...] = ()
     gpu: bool = True
-    done_check: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
-
-    def done(self) -> bool:
-        return self.done_check() if self.done_check is not None else self.outputs[0].exists()
 
     def command(self) -> str:
         """The command as one shell line, each word quoted only where the shell needs it."""
         return shlex.join(self.argv)
-
-
-def lines_of(path: Path) -> int:
-    """Number of lines of a file (0 when it does not exist)."""
-    if not path.is_file():
-        return 0
-    with open(path, "rb") as handle:
-        return sum(1 for _ in handle)
-
-
-def all_exist(outputs: Sequence[Path]) -> Callable[[], bool]:
-    """Done check of a step that writes several files: every one of them exists."""
-    return lambda: all(path.exists() for path in outputs)
-
-
-def all_answered(outputs: Sequence[Path], inputs: Path) -> Callable[[], bool]:
-    """Done check of JSONL files that a script appends to, one line per line of `inputs` each (a partial
-    file is continued by the script itself, so it is not done)."""
-    return lambda: lines_of(inputs) > 0 and all(lines_of(output) == lines_of(inputs) for output in outputs)
 
 
 class Graph:

@@ -1,12 +1,14 @@
 """The paper's four sweeps as steps: fine-tuning, task embeddings, the LLM side, the tables.
 
-Paths come from data_utils.artifacts.paths.ResultLayout; each step's command is what a user
-would type (`python run_*.py ...`). The paper's lists are the defaults of scripts/sweep.py.
+Paths come from data_utils.artifacts.paths.ResultLayout, each step's done check from
+data_utils.artifacts.completion (as the demo's); each step's command is what a user would type
+(`python run_*.py ...`). The paper's lists are the defaults of scripts/sweep.py.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from configs.datasets import LLM_DATASETS, NUM_PROMPTS
@@ -14,7 +16,8 @@ from configs.hparams import UNSUP_POOL
 from configs.methods import method_of
 from configs.models import model_slug
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD, ResultLayout
-from sweeps.graph import Graph, Step, all_answered, all_exist
+from data_utils.artifacts.completion import answered, plots_done, recorded, selection_done, table_done
+from sweeps.graph import Graph, Step
 
 SWEEPS = ("finetune", "task_emb", "llm", "eval")
 # "all": the four in one graph, so every step waits exactly for the steps it reads across sweeps
@@ -82,8 +85,9 @@ def build(name: str, options: SweepOptions, notes: list[str]) -> Graph:
 
 
 def _step(graph: Graph, options: SweepOptions, name: str, stage: str, script_and_args: Sequence[str],
-          outputs: Sequence[Path], inputs: Sequence[Path] = (), gpu: bool = True, done_check=None) -> None:
-    graph.add(Step(name, stage, (options.python, *script_and_args), tuple(outputs), tuple(inputs), gpu, done_check))
+          outputs: Sequence[Path], done: Callable[[], bool], inputs: Sequence[Path] = (), gpu: bool = True) -> None:
+    """Add a step; `done` is its outputs' check from data_utils.artifacts.completion (bound with partial)."""
+    graph.add(Step(name, stage, (options.python, *script_and_args), tuple(outputs), done, tuple(inputs), gpu))
 
 
 def finetune(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
@@ -94,7 +98,7 @@ def finetune(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
         _step(graph, o, f"finetune_{d}", "finetune",
               [o.train_script(d), "--to_train_dataset", d, *o.data(d), "--lm_model_name", o.lm, "--model_save_path",
                str(layout.checkpoint(d)), "--score_save_path", str(layout.score(d)), *o.extra],
-              [layout.score(d), layout.checkpoint(d)])
+              [layout.score(d), layout.checkpoint(d)], partial(recorded, layout.score(d)))
     for t in (*o.cr, *o.qa):
         for s in (*o.cr, *o.qa):
             if s == t:
@@ -102,7 +106,7 @@ def finetune(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             _step(graph, o, f"transfer_{s}__{t}", "transfer",
                   [o.train_script(t), "--to_train_dataset", t, *o.data(t), "--lm_model_name", o.lm, "--load_path",
                    str(layout.checkpoint(s)), "--score_save_path", str(layout.score(t, s)), *o.extra],
-                  [layout.score(t, s)], inputs=[layout.checkpoint(s)])
+                  [layout.score(t, s)], partial(recorded, layout.score(t, s)), inputs=[layout.checkpoint(s)])
 
 
 def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
@@ -117,7 +121,7 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
         _step(graph, o, f"{method}_dte_{d}", stage,
               ["run_task_emb.py", "--task_type", o.task_class(d), "--input_type", "data", "--task_emb_type", family,
                *schedule, "--to_train_dataset", d, *o.data(d), "--task_emb_model_lm_name", surrogate,
-               "--save_path", str(path), *o.extra], [path])
+               "--save_path", str(path), *o.extra], [path], partial(recorded, path))
 
     for family in o.emb_types:
         for d in lm_sets:
@@ -135,7 +139,7 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                   ["run_task_emb.py", "--task_type", o.task_class(d), "--input_type", "model", "--task_emb_type",
                    family, "--load_path", str(layout.checkpoint(d)), "--to_train_dataset", d, *o.pool_flags(),
                    "--lm_model_name", o.lm, "--task_emb_model_lm_name", o.surrogate, "--save_path", str(path),
-                   *o.extra], [path], inputs=[layout.checkpoint(d)])
+                   *o.extra], [path], partial(recorded, path), inputs=[layout.checkpoint(d)])
 
 
 def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
@@ -147,7 +151,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
               ["run_task_emb.py", "--task_type", g, "--input_type", "model", "--task_emb_type", "prefix",
                "--generate_model_data_only", "True", "--max_data_for_task_emb_train", str(UNSUP_POOL["llm_x_per_source"]),
                *o.pool_flags(), "--task_emb_model_lm_name", o.surrogate, "--save_path", str(layout.llm_inputs(g)),
-               *o.te_extra], [layout.llm_inputs(g)], gpu=False)
+               *o.te_extra], [layout.llm_inputs(g)], partial(recorded, layout.llm_inputs(g)), gpu=False)
     # One command per LLM for every (set, prompt), one per (LLM, genre) for every prompt's y': the model
     # loads once per command; each file is written and resumed as a run of its own.
     prompts = ",".join(map(str, o.prompts))
@@ -160,7 +164,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
               ["run_llm_inference.py", "--model", model, "--bit", str(o.bit), "--dataset_name", ",".join(o.llm_sets),
                *data, "--prompt_number", prompts, "--save_path",
                str(layout.inference(model, DATASET_FIELD, PROMPT_FIELD)), *o.extra],
-              outputs, done_check=all_exist(outputs))
+              outputs, partial(recorded, *outputs))
     for model in o.llms:
         for g in o.genres:
             x = layout.llm_inputs(g)
@@ -169,7 +173,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                   ["run_llm_inference_for_te.py", "--model", model, "--bit", str(o.bit), "--task_genre", g,
                    "--prompt_number", prompts, "--data_load_path", str(x), "--save_path",
                    str(layout.llm_answers(model, g, PROMPT_FIELD)), *o.extra],
-                  outputs, inputs=[x], done_check=all_answered(outputs, x))
+                  outputs, partial(answered, x, *outputs), inputs=[x])
     for family in o.emb_types:
         method = method_of(family, True).id
         for model in o.llms:
@@ -180,11 +184,11 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                           ["run_task_emb.py", "--task_type", g, "--input_type", "model", "--llm_mode", "True",
                            "--task_emb_type", family, "--load_path", str(y), "--lm_model_name", model,
                            "--task_emb_model_lm_name", o.surrogate, "--save_path", str(path), *o.te_extra],
-                          [path], inputs=[y])
+                          [path], partial(recorded, path), inputs=[y])
     for model in o.llms:
         for d in o.llm_sets:
             paths = [layout.inference(model, d, p) for p in range(NUM_PROMPTS)]
-            missing = [p for p, path in enumerate(paths) if not path.exists() and p not in o.prompts]
+            missing = [p for p, path in enumerate(paths) if not recorded(path) and p not in o.prompts]
             if missing:
                 notes.append(f"selection/{model_slug(model)}_{d} waits for prompts {','.join(map(str, missing))} "
                              f"(add them to --prompts)")
@@ -192,7 +196,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             path = layout.selection(model, d)
             _step(graph, o, f"selection_{model_slug(model)}_{d}", "selection",
                   ["run_prompt_selection_baselines.py", "--paths", ",".join(map(str, paths)), "--save_path",
-                   str(path)], [path], inputs=paths, gpu=False)
+                   str(path)], [path], partial(selection_done, path), inputs=paths, gpu=False)
 
 
 def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
@@ -207,7 +211,7 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     _step(graph, o, "table_transfer", "tables",
           ["run_eval.py", "transfer", "--emb_dir", str(layout.embeddings()), "--score_dir", str(layout.finetune_dir()),
            "--tasks", ",".join(lm_sets), "--save_path", str(table), *o.extra],
-          [table.with_suffix(".json")], inputs=[*scores, *lm_embeddings], gpu=False)
+          [table.with_suffix(".json")], partial(table_done, table), inputs=[*scores, *lm_embeddings], gpu=False)
     llm_mtes = [layout.llm_mte(m, model, LLM_DATASETS[d].llm_genre, p) for m in fute_methods for model in o.llms
                 for d in o.llm_sets for p in o.prompts]
     if o.llms:
@@ -217,7 +221,7 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
         _step(graph, o, "table_prompt", "tables",
               ["run_eval.py", "prompt", "--inference_dir", str(layout.inference_dir()), "--baseline_scores",
                str(layout.selection_dir()), "--emb_dir", str(layout.embeddings()), "--save_path", str(table),
-               *o.extra], [table.with_suffix(".json")], inputs=inputs, gpu=False)
+               *o.extra], [table.with_suffix(".json")], partial(table_done, table), inputs=inputs, gpu=False)
     else:
         notes.append("no --llms: no prompt table and no LLM plots")
     llm_labels = [f"{model_slug(model)}:p{p}" for model in o.llms for p in o.prompts]
@@ -233,5 +237,5 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             _step(graph, o, f"plot_{method}_{kind}", "plots",
                   ["run_eval.py", "plot", "--emb_dir", str(layout.embeddings()), "--method", method, "--kinds", "MTE",
                    "--tasks", ",".join(labels), "--save_path", str(stem)],
-                  [stem.with_name(stem.name + ".record.json")],
+                  [stem.with_name(stem.name + ".record.json")], partial(plots_done, stem),
                   inputs=lm_embeddings if kind == "lm" else llm_mtes, gpu=False)

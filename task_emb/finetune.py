@@ -12,14 +12,15 @@ from pathlib import Path
 
 from configs.hparams import FINETUNE
 from data_utils import cli
+from data_utils.artifacts.completion import begin, record_path, unfinished
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.io import ensure_parent_writable, run_record, write_json
 from data_utils.chance import chance_score
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
-from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, fine_tuned_dataset, load_task_model, load_tokenizer,
-                             resolve_checkpoint, save_checkpoint)
+from task_emb.models import (HF_SUBDIR, RECORD_NAME, STATE_DICT_NAME, fine_tuned_dataset, load_task_model,
+                             load_tokenizer, resolve_checkpoint, save_checkpoint)
 from task_emb.trainer import (TrainConfig, check_training_flags, finish, micro_batch_size, resume_path_for,
                               run_identity, train)
 
@@ -72,14 +73,18 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     """Fine-tune, evaluate on dev, save checkpoint + scores + run record; return the dev scores."""
     # Check every output location before spending any compute.
     spec = get_spec(args.to_train_dataset, task)
-    if Path(args.score_save_path).exists() and not args.overwrite:
+    killed = unfinished(args.score_save_path) is not None  # its run began saving and did not finish
+    if killed:
+        logger.warning("%s: a run writing it did not finish (its record says so); it is finished now",
+                       args.score_save_path)
+    elif Path(args.score_save_path).exists() and not args.overwrite:
         raise FuteError(f"{args.score_save_path} already exists; pass --overwrite True to replace it "
                         f"(and its checkpoint), or choose another --score_save_path")
     ensure_parent_writable(args.score_save_path)
     resume_path = resume_path_for(args.score_save_path)  # a killed run of these flags continues from it
     if args.model_save_path:
         checkpoint = Path(args.model_save_path) / STATE_DICT_NAME
-        if checkpoint.exists() and not args.overwrite and not resume_path.exists():
+        if checkpoint.exists() and not args.overwrite and not resume_path.exists() and not killed:
             raise FuteError(f"{args.model_save_path} already holds a checkpoint (of another run, or of this one killed "
                             f"before its scores were written); pass --overwrite True to replace it, or choose another "
                             f"--model_save_path")
@@ -118,11 +123,15 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     config = _resolved_config(task, args, spec, device, source_dataset, len(splits["train"]), len(splits["dev"]))
     config["dev_guess"] = _dev_guess(spec, splits["dev"])
     record = run_record(config, argv, f"run_{task}_train.py")
+    # The score's record is pending while the outputs are written, each before its own record; its final
+    # record, written last, marks the run finished (data_utils/artifacts/completion.py).
+    begin(args.score_save_path, record)
     if args.model_save_path:
+        (Path(args.model_save_path) / RECORD_NAME).unlink(missing_ok=True)
         save_checkpoint(model, tokenizer, args.model_save_path)
         write_json(Path(args.model_save_path) / RECORD_NAME, record)
     write_json(args.score_save_path, scores)
-    write_json(Path(args.score_save_path).with_suffix(".record.json"), record)
+    write_json(record_path(args.score_save_path), record)
     finish(resume_path)
     return scores
 
@@ -136,10 +145,20 @@ def _tokenizer_source(args: argparse.Namespace) -> str:
     return args.lm_model_name
 
 
+def check_checkpoint_finished(load_path: str) -> None:
+    """A checkpoint folder written by this script holds its record, written after the model: without it,
+    the fine-tune writing it was killed while saving (a bare Hugging Face folder has neither)."""
+    folder = Path(load_path)
+    if (folder / HF_SUBDIR).is_dir() and not (folder / RECORD_NAME).is_file():
+        raise FuteError(f"{load_path} is the checkpoint of a fine-tune that did not finish (no {RECORD_NAME}, which is "
+                        f"written last); run that fine-tune's command again: it finishes it")
+
+
 def _source_dataset(load_path: str | None) -> str | None:
     """The dataset the --load_path checkpoint was fine-tuned on (from its record), for transfer tables."""
     if not load_path:
         return None
+    check_checkpoint_finished(load_path)
     dataset = fine_tuned_dataset(load_path)
     if dataset is None:
         logger.warning("%s has no %s: the transfer source is unknown to the evaluation", load_path, RECORD_NAME)

@@ -25,6 +25,7 @@ from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
+from task_emb.finetune import check_checkpoint_finished
 from task_emb.models import RECORD_NAME, fine_tuned_dataset, load_head_model, load_tokenizer
 from task_emb.surrogate import Head, LearnOptions, TrainingSet
 from task_emb.targets import span_to_characters
@@ -130,7 +131,8 @@ def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_le
     features = tokenize_cr(answers.inputs, tokenizer, max_len)
     for feature, probs in zip(features, answers.probs):
         feature["labels"] = probs
-    info = {"num_train_examples": len(features), "llm_model": answers.model, "prompt_number": answers.prompt}
+    info = {"num_train_examples": len(features), "llm_model": answers.model, "prompt_number": answers.prompt,
+            "answers_complete": answers.complete}
     # The LLM as the y' lines name it (as run_llm_inference.py's files do); --lm_model_name when they do not.
     llm = answers.model or (llm_name if llm_name != "none" else "llm")
     return TrainingSet(features, Head("cr", GENRE_LABELS[task_type]), "soft", task_type, info=info, llm=llm,
@@ -139,6 +141,7 @@ def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_le
 
 def model_dataset_of(load_path: str, to_train_dataset: str | None) -> DatasetSpec:
     """The dataset a checkpoint was fine-tuned on: --to_train_dataset, else its fute_record.json."""
+    check_checkpoint_finished(load_path)
     name = to_train_dataset or fine_tuned_dataset(load_path)
     if name is None:
         raise FuteError(f"cannot tell which dataset {load_path} was fine-tuned on (no {RECORD_NAME} beside it); "

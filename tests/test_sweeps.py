@@ -3,6 +3,7 @@ that every command is accepted by its entry script's parser, that finished steps
 list with its dependencies, N steps at a time over GPUs, and SLURM job arrays."""
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -123,12 +124,24 @@ def test_selection_baselines_cover_all_13_prompts(tmp_path):
     _check_accepted(inference[0])
 
 
-def test_finished_steps_are_skipped(tmp_path):
+def finished(path: Path) -> Path:
+    """`path` as a finished step leaves it: the output, then its record `<name>.record.json` beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")
+    path.with_name(path.name.split(".")[0] + ".record.json").write_text("{}")
+    return path
+
+
+def test_finished_steps_are_skipped_and_unfinished_ones_are_not(tmp_path):
     out = tmp_path / "result"
     before = commands("finetune", out, *SMALL)
-    (out / "finetune" / "transfer").mkdir(parents=True)
-    (out / "finetune" / "rte_score.json").write_text("{}")
-    (out / "finetune" / "transfer" / "cq__mrpc_score.json").write_text("{}")
+    finished(out / "finetune" / "rte_score.json")
+    finished(out / "finetune" / "transfer" / "cq__mrpc_score.json")
+    # Killed between its score and its record (the record is written last): not done.
+    (out / "finetune" / "transfer" / "rte__mrpc_score.json").write_text('{"best": 0.5}')
+    (out / "finetune" / "transfer" / "rte__mrpc_score.record.json").write_text('{"finished": false}')
+    # A finished score deleted by hand, its record left: not done.
+    finished(out / "finetune" / "transfer" / "cq__rte_score.json").unlink()
     after = commands("finetune", out, *SMALL)
     dropped = [cmd for cmd in before if cmd not in after]
     assert [cmd[cmd.index("--score_save_path") + 1] for cmd in dropped] == [
@@ -136,45 +149,81 @@ def test_finished_steps_are_skipped(tmp_path):
     assert len(after) == len(before) - 2
 
 
-def test_answers_to_x_are_done_once_every_line_is_answered(tmp_path):
+def write_answers_record(y_path: Path, x_path: Path) -> None:
+    """The record run_llm_inference_for_te.py writes last: the y' file's lines and size, and the x' it answers
+    (lines, SHA-256), computed here from the two files."""
+    entry = {"lines": len(y_path.read_bytes().splitlines()), "bytes": y_path.stat().st_size,
+             "input_lines": len(x_path.read_bytes().splitlines()),
+             "inputs_sha256": hashlib.sha256(x_path.read_bytes()).hexdigest()}
+    y_path.with_suffix(".record.json").write_text(json.dumps({"config": {}, "answers": entry}))
+
+
+def test_answers_to_x_are_done_only_when_their_record_says_every_line_is(tmp_path):
     out = tmp_path / "result"
     te = out / "llm_te"
     te.mkdir(parents=True)
-    (te / "sa_x.jsonl").write_text('{"data_index": 0}\n{"data_index": 1}\n')
-    y_path = te / "llama-13b_sa_p0.jsonl"
+    x_path = te / "sa_x.jsonl"
+    x_path.write_text('{"data_index": 0}\n{"data_index": 1}\n')
+    y0, y10 = te / "llama-13b_sa_p0.jsonl", te / "llama-13b_sa_p10.jsonl"
+
+    def listed(script: str, flag: str) -> list[str]:
+        return [cmd[cmd.index(flag) + 1] for cmd in commands("llm", out, *SMALL) if cmd[1] == script]
 
     def listed_y() -> list[str]:
-        return [cmd[cmd.index("--task_genre") + 1] for cmd in commands("llm", out, *SMALL)
-                if cmd[1] == "run_llm_inference_for_te.py"]
+        return listed("run_llm_inference_for_te.py", "--task_genre")
 
-    y_path.write_text('{"data_index": 1}\n')  # a killed run: listed again, the script continues it
+    # Killed while writing its last line: as many lines as x', the last one torn, no record.
+    y0.write_text('{"data_index": 1}\n{"data_in')
     assert listed_y() == ["sa", "nli"]
-    y_path.write_text('{"data_index": 1}\n{"data_index": 0}\n')
-    assert listed_y() == ["sa", "nli"]  # prompt 10 of sa is not answered yet
-    (te / "llama-13b_sa_p10.jsonl").write_text('{"data_index": 0}\n{"data_index": 1}\n')
+    y0.write_text('{"data_index": 1}\n{"data_index": 0}\n')  # every line, but the run did not finish
+    assert listed_y() == ["sa", "nli"]
+    for y_path in (y0, y10):
+        y_path.write_text('{"data_index": 1}\n{"data_index": 0}\n')
+        write_answers_record(y_path, x_path)
     assert listed_y() == ["nli"]
-    # The x' of sa exists, so its generation step is gone and nli's is the only one left.
-    x_steps = [cmd for cmd in commands("llm", out, *SMALL) if "--generate_model_data_only" in cmd]
-    assert [cmd[cmd.index("--task_type") + 1] for cmd in x_steps] == ["nli"]
+    # A later run killed while appending to a finished file: the file no longer is what its record says.
+    with open(y10, "a") as handle:
+        handle.write('{"data_index": 2, "tok')
+    assert listed_y() == ["sa", "nli"]
+    y10.write_text('{"data_index": 1}\n{"data_index": 0}\n')
+    assert listed_y() == ["nli"]
+    # x' written again with other text: the y' files answer the x' that was.
+    x_path.write_text('{"data_index": 0, "content": "new"}\n{"data_index": 1}\n')
+    assert listed_y() == ["sa", "nli"]
+    # x' itself is done once its record, written after it, is there.
+    assert listed("run_task_emb.py", "--task_type")[:2] == ["sa", "nli"]
+    x_path.with_suffix(".record.json").write_text("{}")
+    assert listed("run_task_emb.py", "--task_type")[:1] == ["nli"]
 
 
-def test_a_real_run_prints_each_command_and_stops_at_the_first_failure(tmp_path):
-    """Without --dry_run every step runs in order; a failing step ends the sweep with its status."""
-    log = tmp_path / "calls.log"
-    fake = tmp_path / "fake_python"
-    # Entry scripts are logged; the second fails.
-    fake.write_text(f"""#!/usr/bin/env bash
-echo "$*" >> {shlex.quote(str(log))}
-[[ $(wc -l < {shlex.quote(str(log))}) -lt 2 ]] || exit 3
-""")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    result = sweep("finetune", tmp_path / "result", *SMALL, python=str(fake), dry_run=False)
+def test_a_real_run_prints_each_command_and_stops_at_the_first_failure_naming_it_and_its_log(tmp_path):
+    """Without --dry_run every step runs in order, its output shown and kept in its log; a failing step ends
+    the sweep with its status and a line naming the step and its log."""
+    fake, events = fake_python(tmp_path, fail_on="finetune/rte_score.json", pause=0)
+    out = tmp_path / "result"
+    result = sweep("finetune", out, *SMALL, python=str(fake), dry_run=False)
     assert result.returncode == 3
-    calls = log.read_text().splitlines()
-    assert [call.split()[:3] for call in calls] == [["run_cr_train.py", "--to_train_dataset", "mrpc"],
-                                                   ["run_cr_train.py", "--to_train_dataset", "rte"]]
-    assert [shlex.split(line)[1:4] for line in result.stdout.splitlines()] == [
+    assert [line.split()[:2] for line in events.read_text().splitlines()] == [
+        ["start", "mrpc_score.json"], ["end", "mrpc_score.json"], ["start", "rte_score.json"]]
+    lines = result.stdout.splitlines()
+    assert [shlex.split(line)[1:4] for line in (lines[0], lines[3])] == [
         ["run_cr_train.py", "--to_train_dataset", "mrpc"], ["run_cr_train.py", "--to_train_dataset", "rte"]]
+    assert lines[1:3] == ["out of mrpc_score.json", "err of mrpc_score.json"]
+    assert lines[4:6] == ["out of rte_score.json", "err of rte_score.json"]
+    rte_log = out / "logs" / "finetune_rte.log"
+    assert lines[6:] == [f"# failed (3): finetune_rte, see {rte_log}"]
+    assert rte_log.read_text().splitlines() == [f"$ {lines[3]}", *lines[4:6]]
+
+
+def test_a_step_that_exits_0_without_finishing_its_outputs_has_failed(tmp_path):
+    fake, _ = fake_python(tmp_path, unfinished_on="finetune/mrpc_score.json", pause=0)
+    out = tmp_path / "result"
+    for jobs, status in (("1", 1), ("2", 1)):
+        result = sweep("finetune", out, *SMALL, "--jobs", jobs, python=str(fake), dry_run=False)
+        assert result.returncode == status
+        assert (f"# failed: finetune_mrpc exited with status 0 but its outputs are not finished, see "
+                f"{out / 'logs' / 'finetune_mrpc.log'}") in result.stdout.splitlines()
+    assert "not started: transfer_mrpc__rte" in result.stdout  # --jobs 2: what reads it is held back
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -355,7 +404,12 @@ def test_the_sweeps_on_a_real_slurm_cluster_equal_the_local_run(local_run, tiny_
     assert_same_results(out, local_run, paths)
     assert (out / "logs" / "transfer_mrpc__rte.log").is_file()  # each step has its log
 
-    # A cancelled task: its step and the table reading it are not done; resubmitting finishes both.
+    for name in SWEEPS:  # --status: every step done
+        status = sweep(name, out, *local, *flags[name], "--status", dry_run=False)
+        assert status.returncode == 0 and status.stdout.splitlines()[1:] == ["step\tstate\tdetail"], status.stdout
+
+    # A cancelled task: its step and the table reading it are not done, --status names both and exits 1;
+    # resubmitting with --wait finishes both and exits 0.
     for path in ("finetune/transfer/mrpc__rte_score.json", "eval/transfer.json", "eval/transfer.md"):
         (out / path).unlink()
     submitted = sweep("finetune", out, *local, *flags["finetune"], "--launcher", "slurm", dry_run=False)
@@ -364,9 +418,15 @@ def test_the_sweeps_on_a_real_slurm_cluster_equal_the_local_run(local_run, tiny_
     subprocess.run(["scancel", f"{job}_0"], check=True)
     wait_for_the_queue()
     assert not (out / "finetune/transfer/mrpc__rte_score.json").exists() and not (out / "eval/transfer.json").exists()
+    for name, step in (("finetune", "transfer_mrpc__rte"), ("eval", "table_transfer")):
+        status = sweep(name, out, *local, *flags[name], "--status", dry_run=False)
+        rows = [line.split("\t") for line in status.stdout.splitlines()[2:]]
+        assert status.returncode == 1 and [row[:2] for row in rows] == [[step, "failed"]], status.stdout
+        assert rows[0][2].startswith("SLURM task ") and f"{out}/logs/{step}.log" in rows[0][2]
     for name in ("finetune", "eval"):
-        assert sweep(name, out, *local, *flags[name], "--launcher", "slurm", dry_run=False).returncode == 0
-    wait_for_the_queue()
+        result = sweep(name, out, *local, *flags[name], "--launcher", "slurm", "--wait", "1", dry_run=False,
+                       timeout=900)
+        assert result.returncode == 0, result.stdout + result.stderr
     assert_same_results(out, local_run, paths)
 
 
@@ -395,22 +455,28 @@ def test_each_step_waits_exactly_for_what_it_reads(tmp_path):
             "prefix-fute_mte_rte"} <= table and len(table) == 3 + 6 + 3 * 3 + 3
     assert set(waits["plot_prefix-fute_lm"]) >= {f"prefix-fute_mte_{d}" for d in ("mrpc", "rte", "cola")}
     # A finished step is neither listed nor waited for.
-    (out / "finetune").mkdir(parents=True)
-    (out / "finetune" / "rte_score.json").write_text("{}")
+    finished(out / "finetune" / "rte_score.json")
     after = job_list(out, *ONE_CLASS)
     assert "finetune_rte" not in after and after["transfer_rte__mrpc"] == []
 
 
-def fake_python(tmp_path: Path, fail_on: str | None = None) -> tuple[Path, Path]:
-    """A $PYTHON that logs "start|end <score path> <CUDA_VISIBLE_DEVICES>" around a short sleep, and
-    exits 3 for the command naming `fail_on`."""
+def fake_python(tmp_path: Path, fail_on: str | None = None, unfinished_on: str | None = None,
+                pause: float = 0.3) -> tuple[Path, Path]:
+    """A $PYTHON for fine-tuning steps: logs "start|end <score file> <CUDA_VISIBLE_DEVICES>" around a short
+    pause, says "out of <score file>" on stdout and "err of <score file>" on stderr, and finishes the step as
+    run_cr_train.py does (the score, then its record); it exits 3 for the command naming `fail_on`, and 0
+    without writing anything for the one naming `unfinished_on`."""
     log, fake = tmp_path / "events.log", tmp_path / "fake_python"
     fail = f'[[ "$*" == *{shlex.quote(fail_on)}* ]] && exit 3' if fail_on else ""
+    unfinished = f'[[ "$*" == *{shlex.quote(unfinished_on)}* ]] && exit 0' if unfinished_on else ""
     fake.write_text(f"""#!/usr/bin/env bash
 name=$(echo "$*" | sed -E 's/.*--score_save_path ([^ ]*).*/\\1/')
 echo "start $(basename $name) ${{CUDA_VISIBLE_DEVICES:-none}}" >> {shlex.quote(str(log))}
-sleep 0.3
+echo "out of $(basename $name)"; echo "err of $(basename $name)" >&2
+sleep {pause}
 {fail}
+{unfinished}
+mkdir -p "$(dirname $name)"; echo '{{"best": 0.5}}' > "$name"; echo '{{}}' > "${{name%.json}}.record.json"
 echo "end $(basename $name)" >> {shlex.quote(str(log))}
 """)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
@@ -444,7 +510,36 @@ def test_a_failed_step_holds_back_only_what_reads_it(tmp_path):
     started = [line.split()[1] for line in log.read_text().splitlines() if line.startswith("start")]
     assert "mrpc__rte_score.json" not in started  # reads the failed fine-tune's checkpoint
     assert "rte__mrpc_score.json" in started  # does not
-    assert "not started: transfer_mrpc__rte" in result.stdout and "failed (3): finetune_mrpc" in result.stdout
+    log = tmp_path / "result" / "logs" / "finetune_mrpc.log"
+    assert f"# failed (3): finetune_mrpc, see {log}" in result.stdout.splitlines()
+    assert "not started: transfer_mrpc__rte" in result.stdout
+    assert result.stdout.splitlines()[-1] == (f"# 1 step(s) failed: finetune_mrpc (see {log}); "
+                                               "1 not started: transfer_mrpc__rte")
+
+
+def status_of(out: Path, *flags: str) -> tuple[int, dict[str, list[str]]]:
+    """--status as (exit status, step -> [state, detail])."""
+    result = sweep("finetune", out, "--cr_datasets", "mrpc,rte", "--qa_datasets", "", *flags, "--status")
+    lines = result.stdout.splitlines()
+    assert lines[1] == "step\tstate\tdetail", result.stdout
+    return result.returncode, {line.split("\t")[0]: line.split("\t")[1:] for line in lines[2:]}
+
+
+def test_status_names_the_failed_steps_with_their_logs_and_what_they_hold_back(tmp_path):
+    out = tmp_path / "result"
+    assert status_of(out) == (3, {name: ["not run", "-"] for name in
+                                  ("finetune_mrpc", "finetune_rte", "transfer_rte__mrpc", "transfer_mrpc__rte")})
+    fake, _ = fake_python(tmp_path, fail_on="finetune/mrpc_score.json", pause=0)
+    sweep("finetune", out, "--cr_datasets", "mrpc,rte", "--qa_datasets", "", "--jobs", "2", python=str(fake),
+          dry_run=False)
+    status, states = status_of(out)
+    assert status == 1
+    assert states == {"finetune_mrpc": ["failed", f"it ran without finishing; see {out}/logs/finetune_mrpc.log"],
+                      "transfer_mrpc__rte": ["held back", "reads the output of finetune_mrpc"]}
+    fake, _ = fake_python(tmp_path, pause=0)
+    assert sweep("finetune", out, "--cr_datasets", "mrpc,rte", "--qa_datasets", "", python=str(fake),
+                 dry_run=False).returncode == 0
+    assert status_of(out) == (0, {})
 
 
 def test_slurm_dry_run_shows_one_array_per_stage_waiting_for_what_it_reads(tmp_path):
@@ -467,8 +562,7 @@ def test_slurm_submission_depends_on_the_exact_array_tasks(tmp_path):
     from sweeps import launch, paper
 
     out = tmp_path / "result"
-    (out / "finetune").mkdir(parents=True)
-    (out / "finetune" / "mrpc_score.json").write_text("{}")  # done: neither submitted nor waited for
+    finished(out / "finetune" / "mrpc_score.json")  # done: neither submitted nor waited for
     args = sweep_cli.build_parser().parse_args(["finetune", "--out", str(out), "--cr_datasets", "mrpc,rte,cola",
                                                 "--qa_datasets", ""])
     graph = paper.build("finetune", sweep_cli.options_from(args, tmp_path), [])
@@ -533,3 +627,42 @@ def test_a_sweep_submitted_later_waits_for_the_tasks_of_an_earlier_one(tmp_path)
     submitted.clear()
     submit("task_emb", set())  # the fine-tunes are no longer queued (they ran, or failed)
     assert not any(arg.startswith("--dependency") for argv in submitted for arg in argv)
+
+
+def test_slurm_wait_reports_the_failed_tasks_and_exits_1(tmp_path):
+    """--launcher slurm --wait, with sbatch and squeue stand-ins on PATH: the sweep returns once SLURM holds none
+    of its tasks, names the step whose task failed (with its log) and the one SLURM cancelled after it, and
+    exits 1; --status says the same later."""
+    out, bin_dir = tmp_path / "result", tmp_path / "bin"
+    bin_dir.mkdir()
+    ft = out / "finetune"
+    # sbatch: job ids 101, 102, ...; squeue: the four array tasks on its first call, then (the tasks over: rte's
+    # fine-tune and its transfer finished, mrpc's fine-tune failed, the transfer reading it cancelled) none.
+    (bin_dir / "sbatch").write_text(f"""#!/usr/bin/env bash
+echo x >> {tmp_path}/submitted; wc -l < {tmp_path}/submitted | awk '{{print 100 + $1}}'
+""")
+    (bin_dir / "squeue").write_text(f"""#!/usr/bin/env bash
+[[ -e {tmp_path}/asked ]] && exit 0
+touch {tmp_path}/asked; printf '101_0\\n101_1\\n102_0\\n102_1\\n'
+for name in rte_score transfer/rte__mrpc_score; do
+    echo '{{}}' > {ft}/$name.json; echo '{{}}' > {ft}/$name.record.json
+done
+echo "Traceback: out of memory" >> {out}/logs/finetune_mrpc.log
+""")
+    for tool in ("sbatch", "squeue"):
+        (bin_dir / tool).chmod(0o755)
+    (ft / "transfer").mkdir(parents=True)
+    argv = [sys.executable, str(REPO / "scripts" / "sweep.py"), "finetune", "--out", str(out), "--cr_datasets",
+            "mrpc,rte", "--qa_datasets", "", "--launcher", "slurm"]
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = subprocess.run([*argv, "--wait", "0.01"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
+    assert rows == [["step", "state", "detail"],
+                    ["finetune_mrpc", "failed", "SLURM task 101_0 ended (failed, cancelled or out of time) without "
+                                                f"finishing; see {out}/logs/finetune_mrpc.log"],
+                    ["transfer_mrpc__rte", "held back", "reads the output of finetune_mrpc"]]
+    again = subprocess.run([*argv, "--status"], capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode == 1 and again.stdout.splitlines()[1:] == result.stdout.splitlines()[-3:]
+    local = subprocess.run([*argv[:-2], "--wait", "5"], capture_output=True, text=True, env=env, timeout=60)
+    assert local.returncode == 2 and "--wait SECONDS (> 0) is for --launcher slurm" in local.stderr

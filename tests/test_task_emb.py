@@ -315,6 +315,7 @@ class TestLlmEmbeddings:
         run_task_emb.main(self.llm_args(tmp_path, tmp_path / "y.jsonl", tiny_t5, "sa"))
         info = record_of(tmp_path / "llm_sa.npy")["embedding"]
         assert (info["task"], info["model"], info["prompt"]) == ("sa", str(tiny_llama), 1)  # as the y' lines name it
+        assert record_of(tmp_path / "llm_sa.npy")["config"]["answers_complete"] is True  # its record said so
         # The writer's record knows the x' count: a finished file is silent, a cut one is not.
         caplog.clear()
         with caplog.at_level("WARNING", logger="data_utils.artifacts.llm_outputs"):

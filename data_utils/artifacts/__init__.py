@@ -8,6 +8,7 @@
 | y' JSONL (one LLM + prompt on x') | run_llm_inference_for_te.py | `llm_outputs.read_answers` | run_task_emb.py --llm_mode |
 
 What an artifact is comes from the typed fields of its record (`embeddings.EmbeddingInfo`,
-`llm_outputs.PromptOutputs`), never from its file name; `paths` names the files of a sweep.
+`llm_outputs.PromptOutputs`), never from its file name; `paths` names the files of a sweep;
+`completion` says when each is finished (its record, written last) for every done check.
 These modules import numpy and configs only, so reading results never loads torch.
 """

@@ -21,11 +21,11 @@ import numpy as np
 from configs.datasets import GENRES
 from configs.methods import METHODS_BY_ID
 from configs.models import model_slug
+from data_utils.artifacts.completion import begin, is_pending, record_path, rerun_hint
 from data_utils.errors import FuteError
 from data_utils.io import atomic_open, read_json, require_folder, write_json
 from data_utils.similarity import cosine_from_parts, dot, squared_norm
 
-RECORD_SUFFIX = ".record.json"
 KINDS = ("DTE", "MTE")
 
 
@@ -96,19 +96,15 @@ class Embedding:
         return np.load(self.path, mmap_mode="r")
 
 
-def record_path(path: str | Path) -> Path:
-    """`<name>.record.json` beside `<name>.<ext>`."""
-    path = Path(path)
-    return path.with_name(path.name[: -len(path.suffix)] + RECORD_SUFFIX if path.suffix else path.name + RECORD_SUFFIX)
-
-
 # ---------------------------------------------------------------- writer
 
 
 def write_embedding(path: str | Path, vector: np.ndarray, info: EmbeddingInfo, record: dict[str, Any]) -> None:
-    """Save `vector` ([dim]) atomically and its record (`record` + the "embedding" entry) beside it."""
+    """Save `vector` ([dim]) atomically, then its record (`record` + the "embedding" entry) beside it: the
+    record is the embedding's completion marker (data_utils/artifacts/completion.py)."""
     if vector.ndim != 1 or vector.shape[0] != info.dim or str(vector.dtype) != info.dtype:
         raise ValueError(f"vector of shape {vector.shape} dtype {vector.dtype} does not match {info}")
+    begin(path, record)
     with atomic_open(path, "wb") as handle:
         np.save(handle, vector)
     write_json(record_path(path), {**record, "embedding": asdict(info)})
@@ -140,6 +136,8 @@ def read_embedding(path: str | Path) -> Embedding:
         raise FuteError(f"{path} has no record {beside.name} beside it; re-run run_task_emb.py for it "
                         f"or move it out of the folder")
     record = read_json(beside)
+    if is_pending(record):
+        raise FuteError(f"{path}: the run writing it did not finish, or is still running; {rerun_hint(record)}")
     entry = record.get("embedding") if isinstance(record, dict) else None
     if not isinstance(entry, dict) or not {"task", "kind", "method"} <= entry.keys():
         raise FuteError(f"{beside}: no 'embedding' entry with task, kind and method; it is not an embedding record")

@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from configs.datasets import GENRE_LABELS, LLM_DATASETS, NUM_PROMPTS
-from data_utils.artifacts.embeddings import record_path
+from data_utils.artifacts.completion import (DAMAGED_LINE, answers_complete, is_pending, record_path, rerun_hint,
+                                             unfinished)
 from data_utils.errors import FuteError
-from data_utils.io import iter_jsonl, read_json
+from data_utils.io import complete_lines_end, iter_jsonl_lines, read_json
 from data_utils.loading import label_index
 from data_utils.metrics import compute_metrics
 
@@ -90,12 +91,14 @@ def answer_line(settings: dict[str, Any], data_index: int, inputs: dict[str, Any
 @dataclass(frozen=True)
 class Answers:
     """A y' file read for training: inputs[i] ({"text"[, "text_pair"]}) with the LLM's label distribution
-    probs[i] ([L], the genre's label order), in data_index order; model / prompt as the lines say."""
+    probs[i] ([L], the genre's label order), in data_index order; model / prompt as the lines say;
+    complete: its record says it answers every x' line (data_utils/artifacts/completion.py)."""
 
     inputs: list[dict[str, str]]
     probs: list[list[float]]
     model: str | None
     prompt: int | None
+    complete: bool
 
 
 def read_answers(path: str | Path, genre: str) -> Answers:
@@ -104,16 +107,25 @@ def read_answers(path: str | Path, genre: str) -> Answers:
     Each line holds the input (sa: "content" or "text"; nli: "premise", "hypothesis", at the
     top level or under "data_entry"), "data_index", and either "normalized_prob" or the
     verbalizer scores ("token_info") with "prompt_info.answer_choices" to derive it. A repeated
-    index or a line of another model or prompt is an error; a file that does not answer every
-    x' line is logged as a warning.
+    index or a line of another model or prompt is an error. A half-written last line (its writer
+    was killed, or is still writing: only the writer may cut it) is an error naming the command
+    that repairs it; a damaged line that ends with its newline is another. A file that does not
+    answer every x' line is read with a warning.
     """
     if genre not in GENRE_LABELS:
         raise FuteError(f"--llm_mode needs --task_type sa or nli, not {genre!r}")
+    path = Path(path)
+    complete = answers_complete(path) is not None
+    if not complete and path.is_file() and complete_lines_end(path) != path.stat().st_size:
+        pending = unfinished(path)
+        fix = (rerun_hint(pending) if pending else f"run the run_llm_inference_for_te.py command with --save_path "
+               f"{path} again (in a sweep: the sweep), which finishes it")
+        raise FuteError(f"{path}: its last line is half-written: the run writing it was killed, or is still "
+                        f"running. Once it is not, {fix}: it cuts the torn line and answers the rest")
     labels = GENRE_LABELS[genre]
     rows: dict[int, tuple[dict, list[float]]] = {}
     provenance: dict[str, Any] = {}
-    for line_number, line in enumerate(iter_jsonl(path), start=1):
-        where = f"{path}: record {line_number}"
+    for where, line in iter_jsonl_lines(path, DAMAGED_LINE):
         try:
             entry = line.get("data_entry", line)
             index = int(line["data_index"])
@@ -141,20 +153,22 @@ def read_answers(path: str | Path, genre: str) -> Answers:
                 raise FuteError(f"{where}: {key} {line[key]!r} differs from earlier lines ({provenance[key]!r})")
     if not rows:
         raise FuteError(f"{path} holds no LLM outputs")
-    _warn_if_incomplete(Path(path), sorted(rows))
+    if not complete:
+        _warn_if_incomplete(path, sorted(rows))
     ordered = [rows[i] for i in sorted(rows)]
     prompt = provenance.get("prompt_index", provenance.get("prompt_number"))
     return Answers(inputs=[x for x, _ in ordered], probs=[y for _, y in ordered], model=provenance.get("model"),
-                   prompt=None if prompt is None else int(prompt))
+                   prompt=None if prompt is None else int(prompt), complete=complete)
 
 
 def _warn_if_incomplete(path: Path, indices: list[int]) -> None:
-    """Warn when the y' file does not answer every x' line (an LLM run that was killed).
+    """Warn about a y' file whose record does not say it answers every x' line (a killed LLM run).
 
-    x' is numbered 0..n-1, so a gap in data_index is a missing answer. A run that
-    stopped early leaves no gap, only fewer lines: the writer's record beside the file
-    (written when a run finishes, config.lines = the x' count) tells how many there
-    should be; without it completeness cannot be checked.
+    x' is numbered 0..n-1, so a gap in data_index is a missing answer. A run that stopped early
+    leaves no gap, only fewer lines, and a pending record (data_utils/artifacts/completion.py) that
+    names its command; a finished record whose "answers" entry no longer matches says the file
+    changed since; a record of an earlier version (config.lines = the x' count) is compared line
+    for line. Without a record, completeness cannot be checked.
     """
     fix = "rerun run_llm_inference_for_te.py on the same files to complete it"
     missing = indices[-1] + 1 - len(indices)
@@ -166,10 +180,19 @@ def _warn_if_incomplete(path: Path, indices: list[int]) -> None:
         logger.warning("%s: no %s beside it (written when run_llm_inference_for_te.py finishes), so whether every "
                        "x' line was answered cannot be checked", path, record.name)
         return
-    config = read_json(record).get("config")
-    lines = config.get("lines") if isinstance(config, dict) else None
-    if isinstance(lines, int) and lines != len(indices):
-        logger.warning("%s: %d y' lines for %d x' lines (%s); %s", path, len(indices), lines, record.name, fix)
+    content = read_json(record)
+    content = content if isinstance(content, dict) else {}
+    if is_pending(content):
+        logger.warning("%s: the run writing it did not finish, or is still running (%s); %s", path, record.name,
+                       rerun_hint(content))
+        return
+    entry, config = content.get("answers"), content.get("config")
+    expected = (entry.get("input_lines") if isinstance(entry, dict)
+                else config.get("lines") if isinstance(config, dict) else None)
+    if isinstance(expected, int) and expected != len(indices):
+        logger.warning("%s: %d y' lines for %d x' lines (%s); %s", path, len(indices), expected, record.name, fix)
+    elif isinstance(entry, dict):
+        logger.warning("%s: changed since %s was written (a run killed or still running); %s", path, record.name, fix)
 
 
 # ---------------------------------------------------------------- inference files

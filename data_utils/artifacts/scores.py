@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from configs.datasets import DATASETS
-from data_utils.artifacts.embeddings import RECORD_SUFFIX
+from data_utils.artifacts.completion import RECORD_SUFFIX, is_pending, rerun_hint
 from data_utils.errors import FuteError
 from data_utils.io import read_json, require_folder
 
@@ -36,12 +36,17 @@ def load_finetune_runs(folder: str | Path, flag: str = "--score_dir") -> list[Fi
     """Every `<score>.json` under `folder` that has a `<score>.record.json` naming its dataset.
 
     JSON files without such a record (checkpoint configs), embedding records and records with no score
-    file beside them are not scores and are skipped.
+    file beside them are not scores and are skipped; a run that did not finish (its record is pending) is
+    skipped with a warning naming the command that finishes it.
     """
     folder = require_folder(folder, flag)
     runs = []
     for record_path in sorted(folder.rglob("*" + RECORD_SUFFIX)):
         record = read_json(record_path)
+        if is_pending(record):
+            logger.warning("%s: its fine-tune did not finish, or is still running; not used: %s", record_path,
+                           rerun_hint(record))
+            continue
         config = record.get("config") if isinstance(record, dict) else None
         if not isinstance(config, dict) or "to_train_dataset" not in config or "embedding" in record:
             continue

@@ -1,0 +1,207 @@
+"""The completion rule (data_utils/artifacts/completion.py): an output is finished when its record, written last,
+is there. Each long writer is killed with a real SIGKILL at its worst moment (tests/killer.py); then the step is
+not done, no reader takes what it left for finished, and the same command run again finishes it with the
+result of a run never interrupted. Also: what readers of appended files do with a torn last line and with a
+damaged line."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import run_cr_train
+import run_llm_inference
+import run_llm_inference_for_te
+import run_task_emb
+from data_utils.artifacts.completion import answered, recorded, unfinished
+from data_utils.artifacts.embeddings import load_embeddings
+from data_utils.artifacts.llm_outputs import read_answers
+from data_utils.artifacts.scores import load_finetune_runs
+from data_utils.errors import FuteError
+from llm_inference.records import ResultLog
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "data" / "samples"
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # one thread, as the tests here
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def killed(moment: list[str], script: str, argv: list[str]) -> None:
+    """`python script argv`, killed by SIGKILL at `moment` (tests/killer.py); it must have died there."""
+    result = subprocess.run([sys.executable, "tests/killer.py", *moment, script, *map(str, argv)], cwd=REPO, env=ENV,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+
+
+def write_x(path: Path, texts: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"content": text, "data_index": i}) + "\n" for i, text in enumerate(texts)))
+    return path
+
+
+# ---------------------------------------------------------------- y' (appended)
+
+
+def test_answers_killed_while_writing_their_last_line(tmp_path, tiny_llama):
+    """The issue's case: x' of 5 lines, y' killed while writing the 5th: 4 lines and a torn one."""
+    x_path = write_x(tmp_path / "sa_x.jsonl", ["Good film.", "A bad film.", "I loved it.", "Boring.", "Fine acting."])
+    common = ["--data_load_path", x_path, "--model", tiny_llama, "--prompt_number", "1", "--task_genre", "sa",
+              "--bit", "32", "--batch_size", "2", "--device", "cpu"]
+    run_llm_inference_for_te.main([str(a) for a in ["--save_path", tmp_path / "full", *common]])
+    y_path = tmp_path / "killed.jsonl"
+    killed(["tear", "2", "killed.jsonl"], "run_llm_inference_for_te.py", ["--save_path", y_path, *common])
+
+    torn = y_path.read_bytes()
+    assert torn.count(b"\n") == 4 and not torn.endswith(b"\n")  # as many lines as x', the last one torn
+    assert not answered(x_path, y_path)
+    command = unfinished(y_path)["command"]  # its pending record names the command that finishes it
+    assert command.startswith(f"run_llm_inference_for_te.py --save_path {y_path} ")
+    torn_message = r"killed.jsonl: its last line is half-written: the run writing it was killed, or is still running"
+    with pytest.raises(FuteError, match=torn_message + r". Once it is not, run `python " + re.escape(command)):
+        read_answers(y_path, "sa")
+    assert y_path.read_bytes() == torn  # a reader leaves it alone: only the writer may cut it
+
+    run_llm_inference_for_te.main([str(a) for a in ["--save_path", y_path, *common]])
+    assert answered(x_path, y_path) and answered(x_path, tmp_path / "full.jsonl")
+    full, resumed = read_answers(tmp_path / "full.jsonl", "sa"), read_answers(y_path, "sa")
+    assert resumed.complete and full.complete and resumed.inputs == full.inputs
+    assert np.allclose(resumed.probs, full.probs, atol=1e-6)
+
+    # A finished file torn later (a second run killed while appending): its record no longer vouches for it.
+    with open(y_path, "a") as handle:
+        handle.write('{"data_index": 5, "token_in')
+    assert not answered(x_path, y_path)
+    with pytest.raises(FuteError, match="its last line is half-written"):
+        read_answers(y_path, "sa")
+
+
+def y_line(index: int) -> str:
+    return json.dumps({"model": "m", "prompt_index": 1, "data_index": index, "content": f"text {index}",
+                       "normalized_prob": [0.25, 0.75]}) + "\n"
+
+
+def test_a_damaged_line_inside_an_appended_file_is_not_a_torn_tail(tmp_path):
+    """A line that ends with its newline but is not JSON was not torn by a kill: the reader and the writer both
+    name the line and what to do, and neither cuts anything."""
+    path = tmp_path / "y.jsonl"
+    damaged = y_line(0) + y_line(1)[:30] + "\n" + y_line(2)
+    path.write_text(damaged)
+    message = r"y.jsonl:2: not a JSON line .*a damaged line .*delete it and run the script that wrote the file again"
+    with pytest.raises(FuteError, match=message):
+        read_answers(path, "sa")
+    with pytest.raises(FuteError, match=message):
+        ResultLog(path, {"model": "m"}).load()
+    assert path.read_text() == damaged
+
+
+def test_the_writer_cuts_a_torn_last_line_and_a_reader_reads_a_file_without_a_record_with_a_warning(tmp_path,
+                                                                                                    caplog):
+    path = tmp_path / "y.jsonl"
+    path.write_text(y_line(0) + y_line(1) + y_line(2)[:25])
+    with caplog.at_level(logging.WARNING):
+        assert sorted(ResultLog(path, {"model": "m"}).load()) == [0, 1]
+    assert path.read_text() == y_line(0) + y_line(1)
+    assert "the last line was half-written" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="data_utils.artifacts.llm_outputs"):
+        answers = read_answers(path, "sa")
+    assert answers.inputs == [{"text": "text 0"}, {"text": "text 1"}] and not answers.complete
+    assert "no y.record.json beside it" in caplog.text
+
+
+# ---------------------------------------------------------------- LLM inference (partial log, then JSON + record)
+
+
+@pytest.mark.parametrize("moment", [["tear", "1", "killed.json.partial.jsonl"], ["after", "killed.json"]],
+                         ids=["mid-line of its partial log", "between its JSON and its record"])
+def test_inference_killed_then_run_again_gives_the_uninterrupted_output(tmp_path, tiny_llama, moment):
+    common = ["--model", tiny_llama, "--dataset_name", "sst2", "--dataset_path", SAMPLES / "sst2", "--prompt_number",
+              "0", "--max_examples", "5", "--bit", "32", "--batch_size", "2", "--device", "cpu"]
+    full = run_llm_inference.main([str(a) for a in ["--save_path", tmp_path / "full", *common]])
+    output = tmp_path / "killed.json"
+    killed(moment, "run_llm_inference.py", ["--save_path", output, *common])
+    assert not recorded(output)
+
+    resumed = run_llm_inference.main([str(a) for a in ["--save_path", output, *common]])
+    assert recorded(output) and not Path(f"{output}.partial.jsonl").exists()
+    assert resumed["summary"] == full["summary"]
+    for a, b in zip(full["results"], resumed["results"]):
+        assert a["data_index"] == b["data_index"] and a["normalized_pred"] == b["normalized_pred"]
+        assert b["token_info"]["word_scores"] == pytest.approx(a["token_info"]["word_scores"], abs=1e-5)
+
+
+# ---------------------------------------------------------------- x', embeddings, fine-tunes (file, then record)
+
+
+def test_x_prime_killed_before_its_record_is_written_again_without_overwrite(tmp_path, tiny_t5, caplog):
+    args = ["--task_type", "sa", "--input_type", "model", "--task_emb_type", "prefix", "--task_emb_model_lm_name",
+            tiny_t5, "--generate_model_data_only", "True", "--unsup_data_path", SAMPLES / "unsup_pool.jsonl",
+            "--max_data_for_task_emb_train", "5"]
+    run_task_emb.main([str(a) for a in ["--save_path", tmp_path / "full.jsonl", *args]])
+    x_path = tmp_path / "killed.jsonl"
+    killed(["after", "killed.jsonl"], "run_task_emb.py", ["--save_path", x_path, *args])
+    assert x_path.is_file() and not recorded(x_path)
+
+    with caplog.at_level(logging.WARNING, logger="run_task_emb"):
+        run_task_emb.main([str(a) for a in ["--save_path", x_path, *args]])
+    assert "killed.jsonl: a run writing it did not finish (its record says so)" in caplog.text
+    assert recorded(x_path) and x_path.read_text() == (tmp_path / "full.jsonl").read_text()
+    with pytest.raises(FuteError, match="already exists; pass --overwrite True"):  # finished: kept
+        run_task_emb.main([str(a) for a in ["--save_path", x_path, *args]])
+
+
+def test_an_embedding_overwritten_and_killed_between_vector_and_record_is_finished_again(tmp_path, tiny_bert):
+    """--overwrite on a finished embedding, killed once the new .npy is in place: its old record went first, so
+    the pair is not taken for finished; the command run again (without --overwrite) finishes it."""
+    path = tmp_path / "emb" / "sst2_dte.npy"
+    args = [str(a) for a in [
+        "--task_type", "cr", "--input_type", "data", "--task_emb_type", "prefix", "--is_baseline", "True",
+        "--to_train_dataset", "sst2", "--dataset_path", SAMPLES / "sst2", "--task_emb_model_lm_name", tiny_bert,
+        "--max_train_examples", "16", "--max_epochs", "1", "--batch_size", "8", "--gradient_accumulation_steps", "1",
+        "--device", "cpu", "--save_path", path]]
+    run_task_emb.main(args)
+    first = np.load(path)
+    killed(["after", "sst2_dte.npy"], "run_task_emb.py", [*args, "--overwrite", "True"])
+    assert path.is_file() and not recorded(path)
+    with pytest.raises(FuteError, match=r"sst2_dte.npy: the run writing it did not finish, or is still running; "
+                                        r"run `python run_task_emb.py --task_type cr"):
+        load_embeddings(tmp_path / "emb")
+
+    again = run_task_emb.main(args)
+    assert recorded(path) and np.array_equal(again, first) and np.array_equal(np.load(path), first)
+    assert [e.path for e in load_embeddings(tmp_path / "emb")] == [path]
+
+
+@pytest.mark.parametrize("moment", ["torch_checkpoint.pt", "killed_score.json"],
+                         ids=["between the checkpoint and its record", "between the score and its record"])
+def test_a_fine_tune_killed_while_saving_is_finished_by_the_same_command(tmp_path, tiny_bert, moment):
+    def argv(name: str) -> list[str]:
+        return [str(a) for a in [
+            "--to_train_dataset", "sst2", "--dataset_path", SAMPLES / "sst2", "--lm_model_name", tiny_bert,
+            "--max_train_examples", "32", "--max_dev_examples", "16", "--max_epochs", "2", "--batch_size", "8",
+            "--learning_rate", "1e-3", "--device", "cpu", "--model_save_path", tmp_path / f"{name}_ckpt",
+            "--score_save_path", tmp_path / f"{name}_score.json"]]
+
+    full = run_cr_train.main(argv("full"))
+    killed(["after", moment], "run_cr_train.py", argv("killed"))
+    score = tmp_path / "killed_score.json"
+    assert not recorded(score)
+    assert [run.path.name for run in load_finetune_runs(tmp_path)] == ["full_score.json"]
+    if moment == "torch_checkpoint.pt":  # a transfer from the checkpoint stops before it trains
+        with pytest.raises(FuteError, match="killed_ckpt is the checkpoint of a fine-tune that did not finish"):
+            run_cr_train.main([*argv("transfer")[:-4], "--load_path", str(tmp_path / "killed_ckpt"),
+                               "--score_save_path", str(tmp_path / "transfer_score.json")])
+
+    resumed = run_cr_train.main(argv("killed"))
+    assert resumed == pytest.approx(full, abs=1e-6)
+    assert recorded(score) and (tmp_path / "killed_ckpt" / "fute_record.json").is_file()
+    assert not (tmp_path / "killed_score.training_state.pt").exists()
+    assert sorted(run.path.name for run in load_finetune_runs(tmp_path)) == ["full_score.json", "killed_score.json"]
