@@ -42,7 +42,10 @@ def squared_norm(a: np.ndarray) -> float:
 
 
 def cosine_from_parts(dot_ab: float, squared_norm_a: float, squared_norm_b: float) -> float:
-    """a.b / sqrt(|a|^2 |b|^2); an all-zero embedding is an error."""
+    """a.b / sqrt(|a|^2 |b|^2); an all-zero embedding, or one holding NaN or inf, is an error."""
+    if not (math.isfinite(squared_norm_a) and math.isfinite(squared_norm_b)):
+        raise FuteError("an embedding holds NaN or inf values (or overflows float64), so its cosine similarity is "
+                        "undefined; recompute it")
     if squared_norm_a == 0.0 or squared_norm_b == 0.0:
         raise FuteError("an embedding is all zeros, so its cosine similarity is undefined; recompute it")
     return dot_ab / math.sqrt(squared_norm_a * squared_norm_b)

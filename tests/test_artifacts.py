@@ -50,6 +50,10 @@ def test_the_writer_refuses_a_vector_its_info_does_not_describe(tmp_path):
     with pytest.raises(ValueError, match="does not match"):
         write_embedding(tmp_path / "x.npy", np.zeros(4, dtype=np.float32), info, {})
     assert not (tmp_path / "x.npy").exists()
+    for bad in (np.nan, np.inf):
+        with pytest.raises(FuteError, match="holds 1 NaN or inf values"):
+            write_embedding(tmp_path / "x.npy", np.array([1.0, bad, 2.0], dtype=np.float32), info, {})
+        assert not (tmp_path / "x.npy").exists() and not (tmp_path / "x.record.json").exists()
 
 
 def test_each_family_and_schedule_has_one_method():

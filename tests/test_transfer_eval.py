@@ -171,6 +171,11 @@ def test_cosine_against_numpy_in_float16():
         similarity.cosine(a, b[:10])
     with pytest.raises(FuteError, match="all zeros"):
         similarity.cosine(a, np.zeros_like(a))
+    for bad in (np.nan, np.inf):
+        c = a.copy()
+        c[7] = bad
+        with pytest.raises(FuteError, match="NaN or inf"):
+            similarity.cosine(a, c)
 
 
 def test_cosine_matrix_computes_each_norm_once_and_matches_numpy(monkeypatch):

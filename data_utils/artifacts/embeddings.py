@@ -101,9 +101,13 @@ class Embedding:
 
 def write_embedding(path: str | Path, vector: np.ndarray, info: EmbeddingInfo, record: dict[str, Any]) -> None:
     """Save `vector` ([dim]) atomically, then its record (`record` + the "embedding" entry) beside it: the
-    record is the embedding's completion marker (data_utils/artifacts/completion.py)."""
+    record is the embedding's completion marker (data_utils/artifacts/completion.py). A vector holding NaN
+    or inf is a FuteError: its cosines would be NaN in every table."""
     if vector.ndim != 1 or vector.shape[0] != info.dim or str(vector.dtype) != info.dtype:
         raise ValueError(f"vector of shape {vector.shape} dtype {vector.dtype} does not match {info}")
+    if not np.isfinite(vector).all():
+        raise FuteError(f"{path}: the {info.method} embedding holds {np.count_nonzero(~np.isfinite(vector))} NaN or "
+                        f"inf values (a diverged run); nothing is written")
     begin(path, record)
     with atomic_open(path, "wb") as handle:
         np.save(handle, vector)
