@@ -19,8 +19,8 @@ from data_utils.io import ensure_parent_writable, run_record, write_json
 from data_utils.chance import chance_score
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
-from task_emb.models import (HF_SUBDIR, RECORD_NAME, STATE_DICT_NAME, fine_tuned_dataset, load_task_model,
-                             load_tokenizer, resolve_checkpoint, save_checkpoint)
+from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, fine_tuned_dataset,
+                             load_task_model, load_tokenizer, resolve_checkpoint, save_checkpoint)
 from task_emb.trainer import (TrainConfig, check_training_flags, finish, micro_batch_size, resume_path_for,
                               run_identity, train)
 
@@ -143,15 +143,6 @@ def _tokenizer_source(args: argparse.Namespace) -> str:
         if (checkpoint / "tokenizer_config.json").is_file():
             return str(checkpoint)
     return args.lm_model_name
-
-
-def check_checkpoint_finished(load_path: str) -> None:
-    """A checkpoint folder written by this script holds its record, written after the model: without it,
-    the fine-tune writing it was killed while saving (a bare Hugging Face folder has neither)."""
-    folder = Path(load_path)
-    if (folder / HF_SUBDIR).is_dir() and not (folder / RECORD_NAME).is_file():
-        raise FuteError(f"{load_path} is the checkpoint of a fine-tune that did not finish (no {RECORD_NAME}, which is "
-                        f"written last); run that fine-tune's command again: it finishes it")
 
 
 def _source_dataset(load_path: str | None) -> str | None:

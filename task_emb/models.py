@@ -58,6 +58,15 @@ def resolve_checkpoint(load_path: str, flag: str = "--load_path") -> str:
     raise FuteError(f"{flag} {load_path} holds no model (no config.json in it or in {HF_SUBDIR}/)")
 
 
+def check_checkpoint_finished(load_path: str) -> None:
+    """A checkpoint folder written by `save_checkpoint` holds its record, written after the model: without it,
+    the fine-tune writing it was killed while saving (a bare Hugging Face folder has neither)."""
+    folder = Path(load_path)
+    if (folder / HF_SUBDIR).is_dir() and not (folder / RECORD_NAME).is_file():
+        raise FuteError(f"{load_path} is the checkpoint of a fine-tune that did not finish (no {RECORD_NAME}, which is "
+                        f"written last); run that fine-tune's command again: it finishes it")
+
+
 def fine_tuned_dataset(load_path: str) -> str | None:
     """The dataset the checkpoint at `load_path` was fine-tuned on, from its record; None without one.
 

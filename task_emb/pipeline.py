@@ -25,8 +25,7 @@ from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
-from task_emb.finetune import check_checkpoint_finished
-from task_emb.models import RECORD_NAME, fine_tuned_dataset, load_head_model, load_tokenizer
+from task_emb.models import RECORD_NAME, check_checkpoint_finished, fine_tuned_dataset, load_head_model, load_tokenizer
 from task_emb.surrogate import Head, LearnOptions, TrainingSet
 from task_emb.targets import span_to_characters
 from task_emb.trainer import check_training_flags, micro_batch_size
