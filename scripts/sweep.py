@@ -7,7 +7,7 @@
     python scripts/sweep.py eval --out ./result
 
 Sweeps: finetune (the transfer scores), task_emb (DTEs, TextEmb, the fine-tuned models' MTEs),
-llm (x', LLM inference, y', LLM + prompt MTEs, the prompt-selection baselines), eval (the two tables
+llm (x', LLM inference, y', LLM + prompt MTEs, the prompt-selection baselines), eval (the three tables
 and the plots), all (the four as one graph: each step waits exactly for what it reads, e.g. a
 transfer for its source's fine-tune, an MTE for its model, the tables for everything). A step is done
 when its outputs are finished (their record, written last, is there: data_utils/artifacts/completion.py)
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data_dir", default=None, help="read every dataset from DIR/<dataset>/ instead of the hub")
     p.add_argument("--pool", default=None, help="the unsupervised pool x' is drawn from (JSONL) instead of the hub's")
     p.add_argument("--extra", default="", help="flags appended to the sweep's steps (llm: its LLM steps; eval: "
-                                               "its two tables); they win")
+                                               "its transfer and prompt tables); they win")
     p.add_argument("--te_extra", default="", help="llm sweep: flags appended to its run_task_emb.py steps")
     p.add_argument("--list", action="store_true", help="print the pending steps and what each waits for; run nothing")
     p.add_argument("--dry_run", action="store_true", help="print what would run or be submitted; run nothing")
