@@ -310,6 +310,32 @@ def test_the_space_table_reads_every_fute_dte_and_mte(tmp_path):
     assert waits == {"fute_dte", "mte", "llm_mte"}
 
 
+def test_list_prints_a_summary_per_stage_and_the_total(tmp_path):
+    """--list: per stage its steps, done, pending and the stages it waits for, then the total (the paper's `all`
+    listed 1,001 TSV lines with no totals); --list tsv: every pending step. Counts from the grid, by hand."""
+    out = tmp_path / "result"
+    finished(out / "finetune" / "rte_score.json")
+    result = sweep("all", out, *ONE_CLASS, "--list")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    # 3 CR sets, prefix only, no LLMs: 3 fine-tunes (rte's done), 6 transfers, 3 + 3 + 3 DTEs, 3 MTEs,
+    # the transfer and space tables, one LM plot.
+    tables = "finetune,transfer,baseline_dte,textemb,fute_dte,mte"
+    assert rows == [["stage", "steps", "done", "pending", "waits_for"],
+                    ["finetune", "3", "1", "2", "-"], ["transfer", "6", "0", "6", "finetune"],
+                    ["baseline_dte", "3", "0", "3", "-"], ["textemb", "3", "0", "3", "-"],
+                    ["fute_dte", "3", "0", "3", "-"], ["mte", "3", "0", "3", "finetune"],
+                    ["tables", "2", "0", "2", tables], ["plots", "1", "0", "1", "baseline_dte,textemb,fute_dte,mte"],
+                    ["total", "24", "1", "23", "-"]]
+    assert len(job_list(out, *ONE_CLASS)) == 23
+    # The paper's grid: 25 LM datasets, 6 LLM sets (sst2 among both), 3 LLMs, 13 prompts, prefix and FIM.
+    grid = {row[0]: int(row[1]) for row in (line.split() for line in sweep("all", out, "--list").stdout.splitlines())
+             if row[0] != "stage"}
+    assert grid == {"finetune": 25, "transfer": 25 * 24, "baseline_dte": 2 * 25, "textemb": 25, "fute_dte": 2 * 30,
+                     "mte": 2 * 25, "x": 2, "llm_inference": 3, "llm_answers": 3 * 2, "llm_mte": 2 * 3 * 2 * 13,
+                     "selection": 3 * 6, "tables": 3, "plots": 2 * 2, "total": 1002}
+
+
 def tiny_flags(tiny_bert: Path, tiny_llama: Path) -> tuple[list[str], dict[str, list[str]]]:
     """The tiny-model sweep on data/samples: the options every sweep takes, and each sweep's own."""
     local = ["--data_dir", str(REPO / "data" / "samples"), "--pool", str(REPO / "data" / "samples" / "unsup_pool.jsonl"),
@@ -466,8 +492,8 @@ ONE_CLASS = ["--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "", "--llms", ""
 
 
 def job_list(out: Path, *flags: str, name: str = "all") -> dict[str, list[str]]:
-    """--list as step -> the steps it waits for."""
-    result = sweep(name, out, *flags, "--list")
+    """--list tsv as step -> the steps it waits for."""
+    result = sweep(name, out, *flags, "--list", "tsv")
     assert result.returncode == 0, result.stderr
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     assert rows[0] == ["step", "stage", "waits_for", "command"]
