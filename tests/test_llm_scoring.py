@@ -275,6 +275,9 @@ def test_cot_runs_two_turns_and_keeps_the_history(tiny_llama, tiny_mixtral, whic
     assert result.answer_step == step
     np.testing.assert_allclose(result.word_scores, expected, atol=1e-4)
     assert result.prompt_ppl == pytest.approx(reference_ppl(model, first), rel=1e-4)
+    # The first word is the scored turn's (its answer), judged against the prompt's verbalizers.
+    assert result.first_word == (result.answer.split() or [""])[0]
+    assert result.first_word_is_verbalizer == (result.first_word.lower() in prompt.verbalizer_list)
     system_in_prompt = "You are a helpful assistant." in result.input_prompt
     assert system_in_prompt == (which == "llama")  # Mixtral's template has no system role
 
