@@ -15,17 +15,23 @@ Output `--save_path` (".json" appended when missing), written atomically at the 
     {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens",
      "chat_template": {"source", "sha256"}, "chat_template_sha256", "seed", "variant", "cot",
      "cot_max_new_tokens" (CoT prompts only),
-     "summary": {"accuracy", "macro_f1", "num_examples", "labels", "unscored_answers"},
+     "summary": {"accuracy", "macro_f1", "num_examples", "labels", "unscored_answers",
+                 "non_verbalizer_answers", "non_verbalizer_words"},
      "results": [one per example, sorted by data_index:
         {"data_index", "data_entry", "input_prompt",
-         "token_info": {"word_scores", "verbalizers", "answer_step", "answer", "answer_scored"},
+         "token_info": {"word_scores", "verbalizers", "answer_step", "answer", "answer_scored",
+                        "first_word", "first_word_is_verbalizer"},
          "prompt_ppl", "label_scores", "normalized_prob", "normalized_pred", "normalized_answer",
          "chat_history" (CoT prompts only)}]}
 
 label_scores / normalized_prob / normalized_pred / normalized_answer use the genre's one
 label order (SA: negative, positive; NLI: entailment, neutral, contradiction).
 answer_scored is false when the model's answer token spells a verbalizer under another id
-than the one scored (a warning says so; summary.unscored_answers counts them). While it
+than the one scored (a warning says so; summary.unscored_answers counts them).
+first_word_is_verbalizer is false when the answer's first word (first_word, e.g. "The") is
+no verbalizer of the prompt: the scores were read where the model wrote something else.
+summary.non_verbalizer_answers counts them (non_verbalizer_words: the most common such
+words), and a warning says so when they are more than half of the examples. While it
 runs, finished examples go to `<save_path>.partial.jsonl` (appended after every batch);
 a rerun continues from there. The output is written atomically, then its record
 `<save_path without .json>.record.json`, its completion marker (pending while the output
@@ -56,8 +62,8 @@ from llm_inference.prompts import load_prompt
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
 from llm_inference.runs import (LazyModel, check_placeholders, fill, prompt_numbers,
                                run_each, run_identity, score_pending)
-from llm_inference.records import (ResultLog, check_identity, check_same_inputs, example_record, prompt_info,
-                                   unscored_answers)
+from llm_inference.records import (ResultLog, answer_counts, check_identity, check_same_inputs, example_record,
+                                   prompt_info, warn_non_verbalizer)
 from llm_inference.scoring import generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
@@ -137,7 +143,7 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
 
     # Assemble the output in data order, with the summary metrics.
     results = [_strip_identity(done[example["data_index"]], identity) for example in examples]
-    summary = _summary(results, prompt.labels)
+    summary = _summary(results, prompt.labels, args.verbalizer_tokens)
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
                               results)
     config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
@@ -147,8 +153,9 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
     write_json(save_path, output)
     write_json(record_path(save_path), record)
     log.path.unlink(missing_ok=True)
-    logger.info("%s: accuracy %.4f, macro-F1 %.4f on %d examples", save_path,
-                output["summary"]["accuracy"], output["summary"]["macro_f1"], len(results))
+    logger.info("%s: accuracy %.4f, macro-F1 %.4f on %d examples (%d answers begin with no verbalizer)", save_path,
+                summary["accuracy"], summary["macro_f1"], len(results), summary["non_verbalizer_answers"])
+    warn_non_verbalizer(f"{save_path} (prompt {prompt.number})", summary, len(results))
     return output
 
 
@@ -174,11 +181,11 @@ def _strip_identity(record: dict[str, Any], identity: dict[str, Any]) -> dict[st
     return {key: value for key, value in record.items() if key not in identity}
 
 
-def _summary(results: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, Any]:
+def _summary(results: list[dict[str, Any]], labels: tuple[str, ...], verbalizer_tokens: str) -> dict[str, Any]:
     predictions = [result["normalized_pred"] for result in results]
     gold = [result["normalized_answer"] for result in results]
     return {**compute_metrics(("accuracy", "macro_f1"), predictions, gold),
-            "num_examples": len(results), "labels": list(labels), "unscored_answers": unscored_answers(results)}
+            "num_examples": len(results), "labels": list(labels), **answer_counts(results, verbalizer_tokens)}
 
 
 if __name__ == "__main__":

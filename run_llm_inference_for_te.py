@@ -26,7 +26,9 @@ and flushed after every batch, in the order examples finish (NOT sorted: sort by
      "data_entry": {"text" | "premise", "hypothesis", "answer": "none"},
      "input_prompt",                                      # the formatted first-turn prompt
      "token_info": {"word_scores": [float], "verbalizers": [str], "answer_step": int | null, "answer": str,
-                    "answer_scored": bool},                # false: the answer is a verbalizer under an unscored id
+                    "answer_scored": bool,                 # false: the answer is a verbalizer under an unscored id
+                    "first_word": str,                     # the answer's first word, e.g. "yes" or "The"
+                    "first_word_is_verbalizer": bool},     # false: the scores are not the model's answer
      "prompt_ppl": float,
      "label_scores": [float], "normalized_prob": [float], "normalized_pred": int,
      "chat_history": [{"role", "content"}, ...]}          # CoT prompts (10-12) only
@@ -41,11 +43,12 @@ one made from another x' file (its data_index is not in --data_load_path, or its
 
 Beside the output, `<save_path without .jsonl>.record.json` says how it was made (command,
 flags, package versions, line count, the chat template's source and hash, the number of
-unscored answers) and, under "answers", what the finished file is (its lines and size) and
-the x' it answers (path, lines, SHA-256). It is the file's completion marker
-(data_utils/artifacts/completion.py): pending (`"finished": false`, with the command) from
-before the first line is appended until every x' line is answered. A reader may rely on a
-file whose record matches it.
+unscored answers and of answers whose first word is no verbalizer, with the most common such
+words: more than half of them is warned about in the log) and, under "answers", what the
+finished file is (its lines and size) and the x' it answers (path, lines, SHA-256). It is
+the file's completion marker (data_utils/artifacts/completion.py): pending (`"finished":
+false`, with the command) from before the first line is appended until every x' line is
+answered. A reader may rely on a file whose record matches it.
 """
 from __future__ import annotations
 
@@ -66,7 +69,8 @@ from llm_inference.prompts import load_prompt
 from data_utils.artifacts.paths import PROMPT_FIELD
 from llm_inference.runs import (LazyModel, check_placeholders, fill, prompt_numbers, run_each,
                                run_identity, score_pending)
-from llm_inference.records import ResultLog, check_same_inputs, example_record, prompt_info, unscored_answers
+from llm_inference.records import (ResultLog, answer_counts, check_same_inputs, example_record, prompt_info,
+                                   warn_non_verbalizer)
 from llm_inference.scoring import generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
@@ -135,8 +139,9 @@ def answer_one(args: argparse.Namespace, argv: Sequence[str] | None, number: int
 
     # The record of how the y' file was made, written last (a separate file, so the JSONL holds only y' lines):
     # what the file is when finished, and the x' it answers.
-    config.update(lines=len(examples), chat_template=template.record(),
-                  unscored_answers=unscored_answers(done.values()))
+    counts = answer_counts(done.values(), args.verbalizer_tokens)
+    warn_non_verbalizer(f"{log.path} (prompt {prompt.number})", counts, len(done))
+    config.update(lines=len(examples), chat_template=template.record(), **counts)
     answers = answers_entry(log.path, args.data_load_path, len(done), len(examples))
     write_json(record_path(log.path), {**run_record(config, argv, __file__), "answers": answers})
     return len(pending)

@@ -7,12 +7,13 @@
     python scripts/sweep.py eval --out ./result
 
 Sweeps: finetune (the transfer scores), task_emb (DTEs, TextEmb, the fine-tuned models' MTEs),
-llm (x', LLM inference, y', LLM + prompt MTEs, the prompt-selection baselines), eval (the two tables
+llm (x', LLM inference, y', LLM + prompt MTEs, the prompt-selection baselines), eval (the three tables
 and the plots), all (the four as one graph: each step waits exactly for what it reads, e.g. a
 transfer for its source's fine-tune, an MTE for its model, the tables for everything). A step is done
 when its outputs are finished (their record, written last, is there: data_utils/artifacts/completion.py)
 and then skipped, so a sweep run again does only what is missing and finishes what a kill interrupted.
---list prints the pending steps with what each waits for; --dry_run prints the commands (or, with
+--list prints per stage the steps done and pending and the stages they wait for (--list tsv: each
+pending step, what it waits for, its command); --dry_run prints the commands (or, with
 --launcher slurm, the sbatch commands) and runs nothing; --status names every step not done (failed,
 held back, queued on SLURM, not run) with its log. Output layout: data_utils/artifacts/paths.py;
 every step's log: <out>/logs/<step>.log. Lists are comma-separated; the defaults are the paper's.
@@ -72,9 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data_dir", default=None, help="read every dataset from DIR/<dataset>/ instead of the hub")
     p.add_argument("--pool", default=None, help="the unsupervised pool x' is drawn from (JSONL) instead of the hub's")
     p.add_argument("--extra", default="", help="flags appended to the sweep's steps (llm: its LLM steps; eval: "
-                                               "its two tables); they win")
+                                               "its transfer and prompt tables); they win")
     p.add_argument("--te_extra", default="", help="llm sweep: flags appended to its run_task_emb.py steps")
-    p.add_argument("--list", action="store_true", help="print the pending steps and what each waits for; run nothing")
+    p.add_argument("--list", nargs="?", const="summary", choices=("summary", "tsv"), default=None,
+                   help="print per stage its steps, how many are done and pending and the stages they wait for, "
+                        "and the total; --list tsv: every pending step, what it waits for and its command; run nothing")
     p.add_argument("--dry_run", action="store_true", help="print what would run or be submitted; run nothing")
     p.add_argument("--status", action="store_true",
                    help="print every step not done with its state (failed, held back, queued, not run) and log; "
@@ -145,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(pending) < len(graph.steps):
         print(f"# {len(graph.steps) - len(pending)} of {len(graph.steps)} steps done already", file=sys.stderr)
     if args.list:
-        sys.stdout.write(launch.job_list(graph, pending))
+        sys.stdout.write((launch.job_list if args.list == "tsv" else launch.stage_summary)(graph, pending))
         return 0
     if args.status:
         return launch.report_status(graph, options.out)
