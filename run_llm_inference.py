@@ -52,19 +52,13 @@ from typing import Any
 
 from data_utils import cli
 from data_utils.artifacts.completion import begin, record_path
-from data_utils.artifacts.llm_outputs import inference_output
-from data_utils.errors import FuteError
-from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
-from data_utils.metrics import compute_metrics
-from llm_inference.data import get_llm_spec, load_eval_examples
-from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer
-from llm_inference.prompts import load_prompt
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
-from llm_inference.runs import (LazyModel, check_placeholders, fill, prompt_numbers,
-                               run_each, run_identity, score_pending)
+from data_utils.errors import FuteError
+from data_utils.io import check_writable, read_json, run_record, write_json
+from data_utils.metrics import compute_metrics
+from llm_inference.options import add_llm_args, check_llm_args, check_placeholders, fill, prompt_numbers
 from llm_inference.records import (ResultLog, answer_counts, check_identity, check_same_inputs, example_record,
                                    prompt_info, warn_non_verbalizer)
-from llm_inference.scoring import generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +66,7 @@ INPUT_FLAGS = "--dataset_path, --max_examples or --seed"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Run one LLM with one or more prompts (0-12) on labelled datasets.")
+    parser = cli.ArgumentParser(description="Run one LLM with one or more prompts (0-12) on labelled datasets.")
     parser.add_argument("--save_path", required=True,
                         help="output JSON ('.json' is appended if missing); with several datasets or prompts it "
                              "names each file with {dataset} and {prompt}, e.g. ./result/{dataset}_p{prompt}")
@@ -85,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="score a seeded sample of at most this many examples of the evaluation split")
     parser.add_argument("--dataset_path", default=None,
                         help="local data instead of the hub: a folder with <eval split>.jsonl (json/csv/parquet) "
-                             "or that one file, with the hub dataset's field names; {dataset} with several")
+                             "or that one file, with the hub dataset's field names; {dataset} with several "
+                             "(default: the hub)")
     add_llm_args(parser)
     return parser
 
@@ -105,6 +100,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, A
     """Score every (dataset, prompt), write each output JSON; return the output (one dataset and prompt)
     or the outputs in (dataset, prompt) order (several)."""
     args = parse_args(argv)
+    # torch, transformers and pandas load here, once the flags are known to be good (--help stays fast).
+    from llm_inference.data import get_llm_spec
+    from llm_inference.models import load_chat_tokenizer
+    from llm_inference.runs import LazyModel, run_each
+    from llm_inference.scoring import generation_settings
+
     specs = [get_llm_spec(name) for name in args.dataset_name]
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
@@ -121,8 +122,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, A
 def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: int, tokenizer, template,
             settings, model: LazyModel, device) -> dict[str, Any]:
     """One (dataset, prompt): score its sample, write its output JSON and record, return the output."""
+    from data_utils.artifacts.llm_outputs import inference_output
+    from llm_inference.data import load_eval_examples
+    from llm_inference.prompts import load_prompt
+    from llm_inference.runs import run_identity, score_pending
+
     prompt = load_prompt(spec.llm_genre, number)
-    save_path = ensure_parent_writable(fill(args.save_path, spec.name, number))
+    save_path = check_writable(fill(args.save_path, spec.name, number))
     dataset_path = None if args.dataset_path is None else fill(args.dataset_path, spec.name)
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run.
@@ -171,6 +177,8 @@ def _finished_results(save_path: Path, identity: dict[str, Any]) -> dict[int, di
 
 
 def _record(example: dict[str, Any], score, prompt) -> dict[str, Any]:
+    from llm_inference.scoring import label_distribution
+
     record = example_record(example, score, label_distribution(score.word_scores, prompt))
     record["normalized_answer"] = example["label"]
     return record

@@ -61,24 +61,18 @@ from typing import Any
 from configs.datasets import GENRES
 from data_utils import cli
 from data_utils.artifacts.completion import answers_entry, begin, record_path
-from data_utils.artifacts.llm_outputs import answer_line
-from data_utils.io import run_record, write_json
-from llm_inference.data import read_model_inputs
-from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer
-from llm_inference.prompts import load_prompt
 from data_utils.artifacts.paths import PROMPT_FIELD
-from llm_inference.runs import (LazyModel, check_placeholders, fill, prompt_numbers, run_each,
-                               run_identity, score_pending)
+from data_utils.io import run_record, write_json
+from llm_inference.options import add_llm_args, check_llm_args, check_placeholders, fill, prompt_numbers
 from llm_inference.records import (ResultLog, answer_counts, check_same_inputs, example_record, prompt_info,
                                    warn_non_verbalizer)
-from llm_inference.scoring import generation_settings, label_distribution
 
 logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Run one LLM with one or more prompts on the x' JSONL of model "
-                                                 "task embedding; append its answers y' as JSONL, a file per prompt.")
+    parser = cli.ArgumentParser(description="Run one LLM with one or more prompts on the x' JSONL of model "
+                                              "task embedding; append its answers y' as JSONL, a file per prompt.")
     parser.add_argument("--save_path", required=True,
                         help="output JSONL ('.jsonl' is appended if missing); with several prompts it names each "
                              "file with {prompt}, e.g. ./result/llama-13b_sa_p{prompt}")
@@ -102,6 +96,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Append a y' line for every x' line not yet in each prompt's file; return how many were added in all."""
     args = parse_args(argv)
+    # torch, transformers and pandas load here, once the flags are known to be good (--help stays fast).
+    from llm_inference.data import read_model_inputs
+    from llm_inference.models import load_chat_tokenizer
+    from llm_inference.runs import LazyModel, run_each
+    from llm_inference.scoring import generation_settings
+
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
@@ -118,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def answer_one(args: argparse.Namespace, argv: Sequence[str] | None, number: int, examples: list[dict[str, Any]],
                tokenizer, template, settings, model: LazyModel, device) -> int:
     """One prompt: append the y' lines its file lacks, rewrite its record; return how many were added."""
+    from llm_inference.prompts import load_prompt
+    from llm_inference.runs import run_identity, score_pending
+
     prompt = load_prompt(args.task_genre, number)
     save_path = fill(args.save_path, prompt=number)
 
@@ -148,6 +151,9 @@ def answer_one(args: argparse.Namespace, argv: Sequence[str] | None, number: int
 
 
 def _line(example: dict[str, Any], score, prompt, settings: dict[str, Any]) -> dict[str, Any]:
+    from data_utils.artifacts.llm_outputs import answer_line
+    from llm_inference.scoring import label_distribution
+
     result = example_record(example, score, label_distribution(score.word_scores, prompt))
     inputs = {key: value for key, value in example["inputs"].items() if key != "data_index"}
     return answer_line(settings, example["data_index"], inputs, result)

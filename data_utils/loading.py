@@ -102,19 +102,46 @@ def read_table(path: Path, spec: DatasetSpec | None = None) -> list[dict]:
     """Rows of a JSONL/JSON/CSV/TSV/parquet file; SQuAD-format JSON is flattened to one row per question.
 
     A TSV file of a dataset with GLUE column names (`spec.tsv_rename`/`tsv_columns`) gets the hub's names.
+    A file without rows (0 bytes, blank lines only, a CSV header alone, JSON `[]`, a parquet file of no rows,
+    a gzip of nothing) is an error saying so, in every format alike.
     """
+    if path.is_file() and path.stat().st_size == 0:
+        raise FuteError(f"{path} is empty (0 bytes); write the split's examples into it, one row each")
+    rows = _file_rows(path, spec)
+    if not rows:
+        raise FuteError(f"{path} holds no rows{_header_note(path)}; write the split's examples into it, one row each")
+    return rows
+
+
+def _header_note(path: Path) -> str:
+    """", only a header (a, b)" for a CSV/TSV file that has one, else nothing: what an empty table holds."""
+    if not path.name.endswith((".csv", ".tsv")):
+        return ""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        header = next((line.strip() for line in handle if line.strip()), "")
+    return f", only a header ({header[:80]})" if header else ""
+
+
+def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
+    """read_table's reading, by file type."""
     name = path.name
     if name.endswith(".jsonl"):
         return list(iter_jsonl(path))
     if name.endswith(".csv") or name.endswith(".tsv"):
         return _read_delimited(path, spec)
     if name.endswith(".parquet"):
-        return pd.read_parquet(path).to_dict(orient="records")
+        try:
+            return pd.read_parquet(path).to_dict(orient="records")
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise FuteError(f"{path}: cannot be read as parquet ({str(err).splitlines()[0]}); write it with "
+                            f"pandas' to_parquet or datasets' to_parquet") from None
     if name.endswith(".json") or name.endswith(".json.gz"):
         opener = gzip.open if name.endswith(".gz") else open
         try:
             with opener(path, "rt", encoding="utf-8-sig") as handle:
                 text = handle.read()
+            if not text.strip():
+                return []
             content = json.loads(text)
         except json.JSONDecodeError as err:
             if err.msg == "Extra data" and _is_json_object(next((ln for ln in text.splitlines() if ln.strip()), "")):
@@ -157,6 +184,8 @@ def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
                             header=None if names else "infer", names=names)
     except UnicodeDecodeError:
         raise FuteError(f"{path}: not UTF-8 text; save it as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
+    except pd.errors.EmptyDataError:  # blank lines only
+        return []
     except pd.errors.ParserError as err:
         raise FuteError(f"{path}: cannot be read as {'TSV' if tsv else 'CSV'}: {str(err).strip()}") from None
     if tsv and spec is not None and spec.tsv_rename:
@@ -173,8 +202,10 @@ def _json_rows(content) -> list[dict] | None:
     """
     if isinstance(content, list):
         return content if all(isinstance(row, dict) for row in content) else None
-    if not isinstance(content, dict) or not content:
+    if not isinstance(content, dict):
         return None
+    if not content:
+        return []  # an empty frame in the index layout
     if "schema" in content and isinstance(content.get("data"), list):
         return [{k: v for k, v in row.items() if k != "index"} for row in content["data"]]
     if {"columns", "data"} <= set(content):

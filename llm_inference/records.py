@@ -26,7 +26,7 @@ from typing import Any
 from data_utils.artifacts.completion import DAMAGED_LINE
 from data_utils.artifacts.llm_outputs import answered_verbalizer, first_word, most_of, non_verbalizer_warning
 from data_utils.errors import FuteError
-from data_utils.io import complete_lines_end, ensure_parent_writable, iter_jsonl_lines
+from data_utils.io import check_writable, complete_lines_end, ensure_parent_writable, iter_jsonl_lines
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class ResultLog:
     """The JSONL log of finished examples of one run (identity: dict of key -> value)."""
 
     def __init__(self, path: str | os.PathLike, identity: dict[str, Any]):
-        self.path = ensure_parent_writable(path)
+        self.path = check_writable(path)
         self.identity = identity
 
     def load(self) -> dict[int, dict[str, Any]]:
@@ -105,7 +105,7 @@ class ResultLog:
         """Append records as lines (identity added) and flush them to disk."""
         lines = [json.dumps({**self.identity, **record}, ensure_ascii=False) + "\n"
                  for record in records]
-        with open(self.path, "a", encoding="utf-8") as handle:
+        with open(ensure_parent_writable(self.path), "a", encoding="utf-8") as handle:
             handle.write("".join(lines))
             handle.flush()
             os.fsync(handle.fileno())

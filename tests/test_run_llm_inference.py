@@ -346,7 +346,7 @@ def test_several_runs_need_a_file_each(flags, message):
 @pytest.mark.parametrize("value, numbers", [("3", [3]), ("0,3,10", [0, 3, 10]), ("0-12", list(range(13))),
                                             ("0-2,10", [0, 1, 2, 10])])
 def test_prompt_numbers(value, numbers):
-    from llm_inference.runs import prompt_numbers
+    from llm_inference.options import prompt_numbers
 
     assert prompt_numbers(value) == numbers
 
@@ -355,7 +355,7 @@ def test_prompt_numbers(value, numbers):
 def test_prompt_numbers_refused(value):
     import argparse
 
-    from llm_inference.runs import prompt_numbers
+    from llm_inference.options import prompt_numbers
 
     with pytest.raises(argparse.ArgumentTypeError):
         prompt_numbers(value)

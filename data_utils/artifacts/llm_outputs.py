@@ -31,7 +31,7 @@ from configs.datasets import GENRE_LABELS, LLM_DATASETS, NUM_PROMPTS
 from data_utils.artifacts.completion import (DAMAGED_LINE, answers_complete, is_pending, record_path, rerun_hint,
                                              unfinished)
 from data_utils.errors import FuteError
-from data_utils.io import complete_lines_end, iter_jsonl_lines, read_json
+from data_utils.io import complete_lines_end, emptiness, iter_jsonl_lines, read_json
 from data_utils.loading import label_index
 from data_utils.metrics import compute_metrics
 
@@ -191,6 +191,8 @@ def read_answers(path: str | Path, genre: str) -> Answers:
                f"{path} again (in a sweep: the sweep), which finishes it")
         raise FuteError(f"{path}: its last line is half-written: the run writing it was killed, or is still "
                         f"running. Once it is not, {fix}: it cuts the torn line and answers the rest")
+    if not path.is_file():
+        raise FuteError(f"no y' file {path}; write it with run_llm_inference_for_te.py first, or check --load_path")
     labels = GENRE_LABELS[genre]
     rows: dict[int, tuple[dict, list[float]]] = {}
     provenance: dict[str, Any] = {}
@@ -221,7 +223,8 @@ def read_answers(path: str | Path, genre: str) -> Answers:
             if key in line and provenance.setdefault(key, line[key]) != line[key]:
                 raise FuteError(f"{where}: {key} {line[key]!r} differs from earlier lines ({provenance[key]!r})")
     if not rows:
-        raise FuteError(f"{path} holds no LLM outputs")
+        raise FuteError(f"{path} holds no LLM outputs ({emptiness(path)}); is it the y' file of "
+                        f"run_llm_inference_for_te.py, run to its end?")
     if not complete:
         _warn_if_incomplete(path, sorted(rows))
     ordered = [rows[i] for i in sorted(rows)]
