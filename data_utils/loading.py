@@ -45,7 +45,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
@@ -130,6 +129,8 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
     if name.endswith(".csv") or name.endswith(".tsv"):
         return _read_delimited(path, spec)
     if name.endswith(".parquet"):
+        import pandas as pd  # slow to import (~0.5 s): only reading a file needs it
+
         try:
             return pd.read_parquet(path).to_dict(orient="records")
         except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
@@ -176,6 +177,8 @@ def _json_lines(path: Path) -> list[dict]:
 
 def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
     """CSV (comma, standard quoting) or TSV (tab, no quoting), every cell as text; "" is an empty cell."""
+    import pandas as pd
+
     tsv = path.name.endswith(".tsv")
     names = list(spec.tsv_columns) if tsv and spec is not None and spec.tsv_columns else None
     try:
@@ -351,6 +354,8 @@ def _local_archive_names(spec: DatasetSpec) -> str:
 def is_null(value) -> bool:
     """True for no value at all: None, NaN (python or numpy) or pandas' NA/NaT, as JSON null/NaN, parquet nulls
     and pandas give it. A container (a list of answers) is a value."""
+    import pandas as pd  # a module lookup once imported; importing it at the top would slow every script's start
+
     return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
