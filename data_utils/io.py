@@ -7,12 +7,14 @@ step (or a resuming sweep) would mistake for a finished one.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import os
 import platform
 import re
 import sys
 import tempfile
+from datetime import datetime, timezone
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -79,6 +81,23 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def json_sha256(rows: Iterable[Any]) -> str:
+    """SHA-256 (hex) of `rows` as JSON lines with sorted keys: what identifies the examples a run trains on."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=_json_default).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -205,14 +224,18 @@ def package_versions() -> dict[str, str]:
 
 
 def run_record(config: dict[str, Any], argv: list[str] | None, script: str) -> dict[str, Any]:
-    """A small JSON-able record of how an output was made: command, config, versions.
+    """A small JSON-able record of how an output was made: command, argv, time, config, versions.
 
     The command is the entry `script` (a path or name) with its arguments, as it would be
-    typed, also when the script's main() was called from Python (the demo, a test).
+    typed, also when the script's main() was called from Python (the demo, a test); argv is the
+    same as a list (what a sweep compares, data_utils/artifacts/completion.py); time is when the
+    record was made (UTC, ISO 8601), which a final record makes the time its output was finished.
     """
-    command = list(argv) if argv is not None else sys.argv[1:]
+    command = [Path(script).name, *(list(argv) if argv is not None else sys.argv[1:])]
     return {
-        "command": " ".join([Path(script).name, *command]),
+        "command": " ".join(command),
+        "argv": command,
+        "time": datetime.now(timezone.utc).isoformat(),
         "config": config,
         "versions": package_versions(),
     }

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from data_utils import cli
-from data_utils.artifacts.completion import begin, record_path, unfinished
+from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
-from data_utils.io import check_writable, run_record, write_json
+from data_utils.io import check_writable, json_sha256, run_record, write_json
 from data_utils.chance import chance_score
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
 from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, fine_tuned_dataset,
-                             load_task_model, load_tokenizer, resolve_checkpoint, save_checkpoint)
+                             load_task_model, load_tokenizer, model_fingerprint, resolve_checkpoint, save_checkpoint)
 from task_emb.options import micro_batch_size
 from task_emb.trainer import TrainConfig, finish, resume_path_for, run_identity, train
 
@@ -48,6 +48,9 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
                             f"--model_save_path")
         check_writable(Path(args.model_save_path) / STATE_DICT_NAME)
     source_dataset = _source_dataset(args.load_path)  # also checks that --load_path holds a model
+    if fresh_start(args.score_save_path, run_record(vars(args), argv, f"run_{task}_train.py"), args.overwrite):
+        if finish(resume_path):  # --overwrite True: a saved state is a killed or finished run's, not this one's
+            logger.info("--overwrite True: %s discarded, training starts afresh", resume_path)
     device = cli.start(args)
 
     # Data.
@@ -69,8 +72,10 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     # Train for a fixed number of epochs, as the reference did.
     config = TrainConfig(learning_rate=args.learning_rate, max_epochs=args.max_epochs,
                          gradient_accumulation_steps=args.gradient_accumulation_steps)
+    identity = run_identity(vars(args), train_data=json_sha256(splits["train"]),
+                            start_model=model_fingerprint(args.load_path or args.lm_model_name))
     train(model, train_loader, lambda batch: model(**batch).loss, config, device, desc=spec.name,
-          resume_path=resume_path, identity=run_identity(vars(args)))
+          resume_path=resume_path, identity=identity)
 
     # Evaluate on dev and save.
     if task == "cr":

@@ -9,6 +9,7 @@ folder directly.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -21,7 +22,7 @@ from configs.datasets import DatasetSpec
 from configs.models import hub_id, looks_local
 from data_utils.errors import FuteError
 from data_utils.hf_compat import load_pretrained
-from data_utils.io import read_json
+from data_utils.io import read_json, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -190,3 +191,24 @@ def save_checkpoint(model, tokenizer, folder: str) -> None:
     torch.save({name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}, tmp)
     os.replace(tmp, folder / STATE_DICT_NAME)
     logger.info("saved checkpoint to %s", folder)
+
+
+def model_fingerprint(name: str) -> str:
+    """What identifies the model read as `name` (its weights, config and tokenizer), so that a training run
+    resumes only on the model it started from (task_emb.trainer.run_identity): for a local folder (or a
+    checkpoint of run_cr_train.py, its hf_checkpoint/), the SHA-256 of its files' names and SHA-256s; for a hub
+    id, "<id>@<commit>" of the snapshot in the hub cache; else the name itself. Every byte is read: ~1 s per GB."""
+    source = resolve_model_name(name)
+    folder = Path(source)
+    if folder.is_dir():
+        digest = hashlib.sha256()
+        for path in sorted(path for path in folder.rglob("*") if path.is_file()):
+            digest.update(f"{path.relative_to(folder)}\0{sha256_of(path)}\n".encode())
+        return digest.hexdigest()
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(source, "config.json")
+    except ValueError:  # not a hub id either
+        cached = None
+    return f"{source}@{Path(cached).parent.name}" if isinstance(cached, str) else source  # snapshots/<commit>/

@@ -23,6 +23,7 @@ from configs.methods import FAMILIES_BY_NAME
 from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
+from data_utils.io import json_sha256
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.models import RECORD_NAME, check_checkpoint_finished, fine_tuned_dataset, load_head_model, load_tokenizer
@@ -55,7 +56,8 @@ def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: 
 def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: str | None,
                       max_train_examples: int | None, seed: int, micro_batch: int, device,
                       max_dev_examples: int | None = None) -> TrainingSet:
-    """A labelled dataset: gold labels; the dev split (or a seeded sample of it) drives early stopping."""
+    """A labelled dataset: gold labels; the dev split (or a seeded sample of it) drives early stopping (its
+    fingerprint, dev_examples_sha256, is part of what a resumed run must match: task_emb.trainer.run_identity)."""
     splits = load_examples(spec, dataset_path, max_train_examples, seed, max_dev_examples)
     if spec.task == "qa":
         features, _ = tokenize_qa(splits["train"], tokenizer, max_len)
@@ -72,7 +74,8 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
             return evaluate_cr(model, dev_batches, spec, device)
     head = Head(spec.task, spec.labels, spec.regression)
     return TrainingSet(features, head, "span" if spec.task == "qa" else "gold", spec.name, evaluate,
-                       {"num_train_examples": len(features), "num_dev_examples": len(splits["dev"])})
+                       {"num_train_examples": len(features), "num_dev_examples": len(splits["dev"]),
+                        "dev_examples_sha256": json_sha256(splits["dev"])})
 
 
 def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], tokenizer, max_len: int,

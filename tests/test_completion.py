@@ -205,3 +205,81 @@ def test_a_fine_tune_killed_while_saving_is_finished_by_the_same_command(tmp_pat
     assert recorded(score) and (tmp_path / "killed_ckpt" / "fute_record.json").is_file()
     assert not (tmp_path / "killed_score.training_state.pt").exists()
     assert sorted(run.path.name for run in load_finetune_runs(tmp_path)) == ["full_score.json", "killed_score.json"]
+
+
+# ---------------------------------------------------------------- a training state left behind
+
+
+def copy_dataset(source: Path, folder: Path) -> Path:
+    """A copy of the sample dataset `source` in `folder`, to be fixed in place later (`flip`)."""
+    folder.mkdir()
+    for split in source.iterdir():
+        (folder / split.name).write_bytes(split.read_bytes())
+    return folder
+
+
+def flip(folder: Path) -> None:
+    """Flip every train label of a binary dataset folder, in place (the tester's "fixed" data)."""
+    rows = [json.loads(line) for line in (folder / "train.jsonl").read_text().splitlines()]
+    (folder / "train.jsonl").write_text("".join(json.dumps({**row, "label": 1 - row["label"]}) + "\n" for row in rows))
+
+
+def fine_tune_argv(data: Path, model: Path, name: str, folder: Path) -> list[str]:
+    return [str(a) for a in [
+        "--to_train_dataset", "sst2", "--dataset_path", data, "--lm_model_name", model, "--max_train_examples", "24",
+        "--max_dev_examples", "8", "--max_epochs", "2", "--batch_size", "8", "--learning_rate", "1e-3", "--device",
+        "cpu", "--model_save_path", folder / f"{name}_ckpt", "--score_save_path", folder / f"{name}.json"]]
+
+
+def embedding_argv(data: Path, model: Path, name: str, folder: Path) -> list[str]:
+    return [str(a) for a in [
+        "--task_type", "cr", "--input_type", "data", "--task_emb_type", "prefix", "--is_baseline", "True",
+        "--to_train_dataset", "sst2", "--dataset_path", data, "--task_emb_model_lm_name", model,
+        "--max_train_examples", "16", "--max_epochs", "2", "--batch_size", "8", "--gradient_accumulation_steps", "1",
+        "--device", "cpu", "--save_path", folder / f"{name}.npy"]]
+
+
+def trained(script: str, folder: Path, name: str):
+    """What a run left that tells how it trained: the checkpoint's weights, or the embedding."""
+    import torch
+
+    if script == "run_cr_train.py":
+        return torch.load(folder / f"{name}_ckpt" / "torch_checkpoint.pt", weights_only=True)
+    return {"embedding": torch.from_numpy(np.load(folder / f"{name}.npy"))}
+
+
+@pytest.mark.parametrize("script,argv,moment", [
+    ("run_cr_train.py", fine_tune_argv, "killed.record.json@2"),  # the first is the pending record
+    ("run_cr_train.py", fine_tune_argv, "killed.training_state.pt"),
+    ("run_task_emb.py", embedding_argv, "killed.record.json@2"),
+    ("run_task_emb.py", embedding_argv, "killed.training_state.pt")],
+    ids=["fine-tune after its record", "fine-tune after epoch 1", "embedding after its record",
+         "embedding after epoch 1"])
+def test_a_training_state_of_other_data_is_never_resumed(tmp_path, tiny_bert, script, argv, moment):
+    """The tester's D2: a run killed after its final record (its training state not yet deleted) or after its
+    first epoch; the data fixed in place (every train label flipped). The same command is refused (a finished
+    output; a state of other data); with --overwrite True it trains afresh, to what a clean run on the fixed data
+    gives: never zero epochs on the new data, never old and new data mixed."""
+    main = run_cr_train.main if script == "run_cr_train.py" else run_task_emb.main
+    data = copy_dataset(SAMPLES / "sst2", tmp_path / "sst2")
+    killed(["after", moment], script, argv(data, tiny_bert, "killed", tmp_path))
+    state = tmp_path / "killed.training_state.pt"
+    assert state.is_file()
+    flip(data)
+
+    refusal = "already exists; pass --overwrite True" if "record" in moment else (
+        r"killed.training_state.pt holds the training state of another run \(it differs in train_data\)")
+    with pytest.raises(FuteError, match=refusal):
+        main(argv(data, tiny_bert, "killed", tmp_path))
+    main(argv(data, tiny_bert, "clean", tmp_path))
+    main([*argv(data, tiny_bert, "killed", tmp_path), "--overwrite", "True"])
+    again, clean = trained(script, tmp_path, "killed"), trained(script, tmp_path, "clean")
+    assert again.keys() == clean.keys() and all(torch_equal(again[key], clean[key]) for key in clean)
+    assert recorded(tmp_path / ("killed.json" if script == "run_cr_train.py" else "killed.npy"))
+    assert not state.exists()
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.allclose(a.float(), b.float(), atol=1e-6))

@@ -28,13 +28,15 @@ written before pending ones existed have no "finished" key and are finished. The
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
-from data_utils.io import read_json, stem_file, write_json
+from data_utils.io import read_json, sha256_of, stem_file, write_json
 
 RECORD_SUFFIX = ".record.json"
+# Flags that do not change what a run computes: a command differing only in them is the same command, and a
+# training state saved under other values of them is the same run's (task_emb.trainer.run_identity).
+NOT_IDENTITY = ("overwrite", "device", "log_level")
 # What to do about a line of an appended file (y', an LLM run's partial log) that is not JSON but ends
 # with its newline: not a kill's torn last line, which the writer repairs, but damage to one example.
 DAMAGED_LINE = ("a damaged line (a kill tears only the last line, before its newline): delete it and run the "
@@ -81,12 +83,18 @@ def rerun_hint(record: dict[str, Any]) -> str:
     return f"run `python {record.get('command')}` again (in a sweep: the sweep), which finishes it"
 
 
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def fresh_start(output: str | Path, record: dict[str, Any], overwrite: bool) -> bool:
+    """Whether this run discards the earlier work on `output` (a training state, a partial log, y' lines): with
+    --overwrite True, unless `output`'s pending record holds this very command line (`record`'s argv), i.e. a
+    run of it was killed and this one continues it (a preempted SLURM task, requeued). Before it discards, the
+    output is marked pending (`begin`), so that this command, run again, continues in its turn."""
+    if not overwrite:
+        return False
+    pending = unfinished(output)
+    if pending is not None and pending.get("argv") == record.get("argv"):
+        return False
+    begin(output, record)
+    return True
 
 
 def answers_entry(answers: str | Path, inputs: str | Path, lines: int, input_lines: int) -> dict[str, Any]:
