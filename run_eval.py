@@ -14,7 +14,8 @@ Examples:
     python run_eval.py space --emb_dir=./result/emb --save_path=./result/eval/space
     python run_eval.py plot --emb_dir=./result/emb --method=prefix-fute --save_path=./result/eval/prefix_fute
 
-Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished. This script
+Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished, holding their
+locks while it runs (a second run writing them is refused). This script
 only wires: the logic is in task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py
 and task_emb/plots.py. Each subcommand imports its module when it runs (they load scikit-learn,
 pandas, matplotlib), so that --help and a bad flag are answered at once.
@@ -27,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from data_utils import cli
+from data_utils.artifacts.completion import writing
 from data_utils.artifacts.embeddings import KINDS, load_embeddings
 from data_utils.io import output_stem, run_record, stem_file, write_json, write_text
 from data_utils.metrics import GAINS, NdcgSettings
@@ -206,7 +208,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None):
     args = build_parser().parse_args(argv)
     cli.start(args)  # no torch work here: this applies --log_level and --seed
-    return SUBCOMMANDS[args.subcommand][2](args, argv)
+    stem = output_stem(args.save_path)
+    written = (".record.json",) if args.subcommand == "plot" else (".json", ".md", ".csv")
+    with writing(*(stem_file(stem, suffix) for suffix in written)):
+        return SUBCOMMANDS[args.subcommand][2](args, argv)
 
 
 if __name__ == "__main__":

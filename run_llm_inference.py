@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from data_utils import cli
-from data_utils.artifacts.completion import begin, record_path
+from data_utils.artifacts.completion import writing, begin, record_path
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
 from data_utils.errors import FuteError
 from data_utils.io import check_writable, read_json, run_record, write_json
@@ -114,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, A
     runs = [(fill(args.save_path, spec.name, number),
              functools.partial(run_one, args, argv, spec, number, tokenizer, template, settings, model, device))
             for spec in specs for number in args.prompt_number]
-    outputs = run_each(runs)
+    with writing(*(path for path, _ in runs)):
+        outputs = run_each(runs)
     logger.info("%d output(s), the model loaded %d time(s)", len(outputs), model.loads)
     return outputs[0] if len(runs) == 1 else outputs
 

@@ -60,7 +60,7 @@ from typing import Any
 
 from configs.datasets import GENRES
 from data_utils import cli
-from data_utils.artifacts.completion import answers_entry, begin, record_path
+from data_utils.artifacts.completion import writing, answers_entry, begin, record_path
 from data_utils.artifacts.paths import PROMPT_FIELD
 from data_utils.io import run_record, write_json
 from llm_inference.options import add_llm_args, check_llm_args, check_placeholders, fill, prompt_numbers
@@ -110,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = [(fill(args.save_path, prompt=number),
              functools.partial(answer_one, args, argv, number, examples, tokenizer, template, settings, model, device))
             for number in args.prompt_number]
-    added = run_each(runs)
+    with writing(*(path for path, _ in runs)):
+        added = run_each(runs)
     logger.info("%d y' file(s), the model loaded %d time(s)", len(added), model.loads)
     return sum(added)
 

@@ -26,7 +26,7 @@ from configs.hparams import UNSUP_POOL
 from configs.methods import FAMILIES_BY_NAME, method_of
 from data_utils import cli
 from data_utils.errors import FuteError
-from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished
+from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
 from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
 from data_utils.io import check_writable, json_sha256, run_record, write_json
 from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,
@@ -136,6 +136,11 @@ def _check_mode(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     args = parse_args(argv)
+    with writing(args.save_path):  # the one run writing it (a second is refused) until it returns
+        return _main(args, argv)
+
+
+def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> np.ndarray | int:
     save_path = Path(args.save_path)
     if unfinished(save_path):
         logger.warning("%s: a run writing it did not finish (its record says so); it is computed again", save_path)

@@ -4,7 +4,8 @@ and what a sweep left behind (`report_status`).
 Every step's output goes to `<out>/logs/<step>.log`, headed by its command. Local (`run_local`):
 with one job, each command is printed and run in order, its output shown here as well, and the
 first failure stops the sweep with its status, naming the step and its log (a rerun resumes:
-done steps are skipped). With N jobs, up to N steps run at once, each as soon as the steps it
+done steps are skipped). A step's command dies with the sweep (`_die_with_parent`), so that a
+sweep killed and started again never runs a second writer beside the first. With N jobs, up to N steps run at once, each as soon as the steps it
 reads are done; a step that needs a model gets a GPU of `gpus` of its own through
 CUDA_VISIBLE_DEVICES (and waits for a free one); after a failure the steps that depend on it are
 not started, the others go on, and the sweep ends with status 1 and a line naming each failed
@@ -22,12 +23,15 @@ when one failed.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from data_utils.io import read_json, write_json
@@ -91,6 +95,20 @@ def _failure(step: Step, status: int, logs: Path) -> tuple[int, str] | None:
     return None
 
 
+def _die_with_parent(sweep: int) -> None:
+    """In a step's process, before its command starts (Popen's preexec_fn): have Linux kill it when the sweep
+    dies. A SIGKILL of the sweep cannot be caught, so no handler in the sweep could stop its steps; without
+    this a step goes on, re-parented to init, and a sweep started again would start a second writer of its
+    outputs (their lock refuses it now, but the first would still be running). `sweep`: the sweep's pid.
+    Not Linux: nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    PR_SET_PDEATHSIG = 1  # noqa: N806  (linux/prctl.h)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != sweep:  # the sweep died before prctl took effect
+        os._exit(1)
+
+
 def _open_log(step: Step, logs: Path):
     """The step's log, opened for appending (binary), headed by its command."""
     log = open(logs / f"{step.name}.log", "ab")
@@ -103,7 +121,8 @@ def _run_teed(step: Step, logs: Path) -> int:
     """Run one step with its output (stdout and stderr) both on this process's stdout and in its log."""
     sys.stdout.flush()
     with _open_log(step, logs) as log:
-        process = subprocess.Popen(step.argv, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(step.argv, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   preexec_fn=partial(_die_with_parent, os.getpid()))
         for chunk in iter(lambda: process.stdout.read1(1 << 16), b""):
             for sink in (sys.stdout.buffer, log):
                 sink.write(chunk)
@@ -146,8 +165,9 @@ def _run_parallel(graph: Graph, pending: Sequence[Step], jobs: int, gpus: list[s
             env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})}
             log = _open_log(step, logs)
             echo(f"{'' if gpu is None else f'CUDA_VISIBLE_DEVICES={gpu} '}{step.command()}")
-            running[step.name] = (step, subprocess.Popen(step.argv, cwd=REPOSITORY, env=env, stdout=log,
-                                                         stderr=subprocess.STDOUT), gpu, log)
+            process = subprocess.Popen(step.argv, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       preexec_fn=partial(_die_with_parent, os.getpid()))
+            running[step.name] = (step, process, gpu, log)
             waiting.remove(step)
         time.sleep(0.05)
     if failed:

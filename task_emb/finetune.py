@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from data_utils import cli
-from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished
+from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.io import check_writable, json_sha256, run_record, write_json
@@ -28,7 +28,13 @@ logger = logging.getLogger(__name__)
 
 
 def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, float]:
-    """Fine-tune, evaluate on dev, save checkpoint + scores + run record; return the dev scores."""
+    """Fine-tune, evaluate on dev, save checkpoint + scores + run record; return the dev scores. The run holds
+    its outputs' locks throughout (data_utils.artifacts.completion.writing): a second run writing them is refused."""
+    with writing(args.score_save_path, *([args.model_save_path] if args.model_save_path else [])):
+        return _run(task, args, argv)
+
+
+def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, float]:
     # Check every output location before spending any compute.
     spec = get_spec(args.to_train_dataset, task)
     killed = unfinished(args.score_save_path) is not None  # its run began saving and did not finish

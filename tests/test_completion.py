@@ -10,8 +10,11 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +22,15 @@ import pytest
 
 import run_cr_train
 import run_llm_inference
+import run_eval
 import run_llm_inference_for_te
 import run_task_emb
-from data_utils.artifacts.completion import answered, recorded, unfinished
+from data_utils.artifacts.completion import answered, record_path, recorded, unfinished, writing
 from data_utils.artifacts.embeddings import load_embeddings
 from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.artifacts.scores import load_finetune_runs
 from data_utils.errors import FuteError
+from data_utils.io import OutputLock, lock_holder, lock_path
 from llm_inference.records import ResultLog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -283,3 +288,113 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.allclose(a.float(), b.float(), atol=1e-6))
+
+
+# ---------------------------------------------------------------- one writer per output
+
+HOLD = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from data_utils.io import OutputLock
+with OutputLock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(300)
+"""
+
+
+@pytest.fixture()
+def hold():
+    """hold(path): a process that holds the lock of `path` (data_utils.io.OutputLock) until the test ends, killed
+    then with SIGKILL; returns what a refusal names it by: "pid <pid> on <host>"."""
+    processes = []
+
+    def start(path: Path) -> str:
+        process = subprocess.Popen([sys.executable, "-c", HOLD.format(repo=str(REPO)), str(path)], cwd=REPO, env=ENV,
+                                   stdout=subprocess.PIPE, text=True)
+        processes.append(process)
+        assert process.stdout.readline() == "held\n"
+        return f"pid {process.pid} on {socket.gethostname()}"
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def test_a_second_writer_is_refused_naming_the_first_and_a_kill_lets_go(tmp_path, hold):
+    output = tmp_path / "out.json"
+    first = hold(output)
+    assert lock_holder(output) == first
+    with pytest.raises(FuteError, match=re.escape(f"{output} is being written by another run ({first}); wait for it")):
+        with OutputLock(output):
+            pass
+    pid = int(first.split()[1])
+    os.kill(pid, signal.SIGKILL)  # the OS lets go of a dead process's lock: no kill leaves it held
+    while lock_holder(output) is not None and time.sleep(0.05) is None and Path(f"/proc/{pid}").exists():
+        pass
+    assert lock_holder(output) is None
+    with OutputLock(output):
+        assert lock_holder(output) == f"pid {os.getpid()} on {socket.gethostname()}"
+    assert not lock_path(output).exists() and lock_holder(output) is None
+
+
+def test_temporaries_a_killed_write_left_are_removed_by_the_next_writer_of_that_output_only(tmp_path, caplog):
+    """A kill inside atomic_open leaves `.<name>.XXXXXXXX.tmp`; the next writer of that output (holding its lock)
+    removes it and its record's, and leaves every other file alone."""
+    output = tmp_path / "out.json"
+    write = ("import os, signal, sys; sys.path.insert(0, {repo!r}); from data_utils.io import atomic_open\n"
+             "with atomic_open(sys.argv[1]) as handle:\n    handle.write('half'); handle.flush(); "
+             "os.kill(os.getpid(), signal.SIGKILL)")
+    for path in (output, record_path(output)):
+        result = subprocess.run([sys.executable, "-c", write.format(repo=str(REPO)), str(path)], env=ENV)
+        assert result.returncode == -signal.SIGKILL
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert len(left) == 2 and all(re.fullmatch(r"\.out(\.record)?\.json\.\w{8}\.tmp", name) for name in left)
+    others = [tmp_path / ".other.json.abcd1234.tmp", tmp_path / ".out.json.tmp", tmp_path / "out.json.abcd1234.tmp"]
+    for path in others:
+        path.write_text("not ours")
+    with caplog.at_level(logging.WARNING), writing(output):
+        pass
+    assert f"{output}: removed 2 temporary file(s) a killed run left" in caplog.text
+    assert sorted(tmp_path.iterdir()) == sorted(others)
+
+
+def writers(tmp_path: Path, tiny_llama: str) -> dict[str, tuple[Callable, list[str], Path]]:
+    """Every entry script that writes an output: (its main, a command, the output whose lock it takes)."""
+    x_path, tiny_llama = write_x(tmp_path / "sa_x.jsonl", ["Good film.", "Boring."]), str(tiny_llama)
+    llm = ["--model", tiny_llama, "--prompt_number", "1", "--bit", "32", "--device", "cpu"]
+    return {
+        "y'": (run_llm_inference_for_te.main, ["--save_path", str(tmp_path / "y.jsonl"), "--data_load_path",
+                                                str(x_path), "--task_genre", "sa", *llm], tmp_path / "y.jsonl"),
+        "inference": (run_llm_inference.main, ["--save_path", str(tmp_path / "i.json"), "--dataset_name", "sst2",
+                                               "--dataset_path", str(SAMPLES / "sst2"), "--max_examples", "2", *llm],
+                      tmp_path / "i.json"),
+        "embedding": (run_task_emb.main, ["--task_type", "cr", "--input_type", "data", "--task_emb_type", "prefix",
+                                          "--to_train_dataset", "sst2", "--task_emb_model_lm_name", tiny_llama,
+                                          "--save_path", str(tmp_path / "e.npy")], tmp_path / "e.npy"),
+        "fine-tune": (run_cr_train.main, ["--to_train_dataset", "sst2", "--lm_model_name", tiny_llama,
+                                          "--model_save_path", str(tmp_path / "ckpt"), "--score_save_path",
+                                          str(tmp_path / "s.json")], tmp_path / "ckpt"),
+        "table": (run_eval.main, ["transfer", "--emb_dir", str(tmp_path), "--score_dir", str(tmp_path),
+                                  "--save_path", str(tmp_path / "t")], tmp_path / "t.csv")}
+
+
+@pytest.mark.parametrize("writer", ["y'", "inference", "embedding", "fine-tune", "table"])
+def test_every_writer_is_refused_while_another_run_writes_its_output(tmp_path, tiny_llama, hold, writer):
+    """The tester's D3 without a sweep: two identical y' commands a second apart appended to one file. The second
+    run of any writer is refused, naming the first, and changes nothing."""
+    main, argv, output = writers(tmp_path, tiny_llama)[writer]
+    first = hold(output)
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(FuteError, match=re.escape(f"is being written by another run ({first})")):
+        main(argv)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_y_file_with_an_example_twice_is_refused(tmp_path):
+    """What two runs appending at once left (before y' files had a lock): the writer and --status refuse it."""
+    y_path = tmp_path / "y.jsonl"
+    y_path.write_text('{"data_index": 0}\n{"data_index": 1}\n{"data_index": 0}\n')
+    with pytest.raises(FuteError, match=r"y.jsonl:3: data_index 0 appears twice: two runs wrote to y.jsonl at "
+                                        r"once; run again with --overwrite True"):
+        ResultLog(y_path, {}).load()

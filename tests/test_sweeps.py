@@ -11,6 +11,7 @@ import shlex
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -722,3 +723,35 @@ echo "Traceback: out of memory" >> {out}/logs/finetune_mrpc.log
     assert again.returncode == 1 and again.stdout.splitlines()[1:] == result.stdout.splitlines()[-3:]
     local = subprocess.run([*argv[:-2], "--wait", "5"], capture_output=True, text=True, env=env, timeout=60)
     assert local.returncode == 2 and "--wait SECONDS (> 0) is for --launcher slurm" in local.stderr
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_step_dies_with_the_sweep_killed_by_sigkill(tmp_path, jobs):
+    """The tester's D3: kill -9 of a running sweep left its step running (re-parented to init); started again, the
+    sweep ran a second writer beside it. Now the step's command dies with the sweep (PR_SET_PDEATHSIG)."""
+    pids, fake = tmp_path / "pids", tmp_path / "fake_python"
+    fake.write_text(f"#!/usr/bin/env bash\necho $$ >> {shlex.quote(str(pids))}\nexec sleep 300\n")
+    fake.chmod(0o755)
+    argv = [sys.executable, str(REPO / "scripts" / "sweep.py"), "finetune", "--out", str(tmp_path / "result"),
+            "--cr_datasets", "mrpc,rte", "--qa_datasets", "", "--jobs", jobs]
+    sweep_process = subprocess.Popen(argv, env={**os.environ, "PYTHON": str(fake)}, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(pids.read_text().split() if pids.exists() else []) < int(jobs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    steps = [int(pid) for pid in pids.read_text().split()]
+    assert len(steps) == int(jobs) and all(alive(pid) for pid in steps)
+    sweep_process.kill()
+    sweep_process.wait()
+    deadline = time.monotonic() + 10
+    while any(map(alive, steps)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(alive, steps))
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, dead and not yet reaped by init, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -6,8 +6,9 @@ output, it replaces the record with a pending one (`begin`: `{"finished": false,
 "config"}`), so a kill at any moment leaves either the finished output with its record, or a
 pending record that names the command that finishes it. Run again, the writer continues or
 redoes an output whose record is pending (`unfinished`), with a warning; an output with a
-finished record, or none at all (not this script's), needs --overwrite. A step is done only
-when its marker says so:
+finished record, or none at all (not this script's), needs --overwrite. A writer holds its
+outputs' locks while it runs (`writing`): a second writer of the same output is refused. A step
+is done only when its marker says so:
 
 | artifact | written between its pending record and its record | done check |
 |---|---|---|
@@ -28,10 +29,15 @@ written before pending ones existed have no "finished" key and are finished. The
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from data_utils.io import read_json, sha256_of, stem_file, write_json
+from data_utils.io import OutputLock, read_json, remove_temporaries, sha256_of, stem_file, write_json
+
+logger = logging.getLogger(__name__)
 
 RECORD_SUFFIX = ".record.json"
 # Flags that do not change what a run computes: a command differing only in them is the same command, and a
@@ -95,6 +101,20 @@ def fresh_start(output: str | Path, record: dict[str, Any], overwrite: bool) -> 
         return False
     begin(output, record)
     return True
+
+
+@contextmanager
+def writing(*outputs: str | Path) -> Iterator[None]:
+    """Hold the lock of every output for the block (data_utils.io.OutputLock: a second writer is refused, naming
+    the first); holding them, remove what a killed run left of their atomic writes (outputs and records)."""
+    with ExitStack() as stack:
+        for output in outputs:
+            stack.enter_context(OutputLock(output))
+        for output in outputs:
+            removed = remove_temporaries(output) + remove_temporaries(record_path(output))
+            if removed:
+                logger.warning("%s: removed %d temporary file(s) a killed run left", output, removed)
+        yield
 
 
 def answers_entry(answers: str | Path, inputs: str | Path, lines: int, input_lines: int) -> dict[str, Any]:
