@@ -39,7 +39,11 @@ is written: data_utils/artifacts/completion.py); then the partial file is remove
 path holding another run's results is refused: another model, dataset, prompt, bit width,
 verbalizer_tokens, chat template (by the SHA-256 of its text) or (CoT prompts) cot_max_new_tokens, an example whose text differs from
 this run's (another --dataset_path), or results of examples outside this run's sample
-(another --max_examples or --seed): finished results are never dropped.
+(another --max_examples or --seed): finished results are never dropped, unless --overwrite True
+asks to score every example again. A finished output is not written again by a later run of the
+same examples (its record keeps its time, so what was made from it stays current). While a
+command runs it holds the lock of each of its outputs: a second command writing one of them is
+refused, naming the first.
 """
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from data_utils import cli
-from data_utils.artifacts.completion import writing, begin, record_path
+from data_utils.artifacts.completion import begin, fresh_start, record_path, recorded, writing
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
 from data_utils.errors import FuteError
 from data_utils.io import check_writable, read_json, run_record, write_json
@@ -132,11 +136,18 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
     save_path = check_writable(fill(args.save_path, spec.name, number))
     dataset_path = None if args.dataset_path is None else fill(args.dataset_path, spec.name)
 
-    # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run.
+    # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run; none
+    # with --overwrite True.
     identity = run_identity(args, prompt, template, settings, {"dataset": spec.name})
-    done = _finished_results(save_path, identity)
+    config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
+              "dataset_path": dataset_path}
     log = ResultLog(f"{save_path}.partial.jsonl", identity)
-    done.update(log.load())
+    if fresh_start(save_path, run_record(config, argv, __file__), args.overwrite):
+        log.path.unlink(missing_ok=True)
+        done = {}
+    else:
+        done = _finished_results(save_path, identity)
+        done.update(log.load())
 
     # Data: a seeded sample of the evaluation split; only what is not done yet is scored. Earlier
     # results must be of this very sample: the output holds exactly it, and none is dropped.
@@ -144,6 +155,9 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
     check_same_inputs(done, examples, str(save_path), INPUT_FLAGS)
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%s: %d examples to score, %d already done", save_path, len(pending), len(examples) - len(pending))
+    if not pending and recorded(save_path) and not log.path.exists():
+        logger.info("%s: finished already, kept as it is", save_path)
+        return read_json(save_path)
 
     score_pending(pending, log, done, model, tokenizer, prompt, settings, args.verbalizer_tokens, args.batch_size,
                   lambda example, score: _record(example, score, prompt), desc=f"{spec.name} prompt {prompt.number}")
@@ -153,9 +167,7 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
     summary = _summary(results, prompt.labels, args.verbalizer_tokens)
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
                               results)
-    config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
-              "dataset_path": dataset_path, "device": str(device)}
-    record = run_record(config, argv, __file__)
+    record = run_record({**config, "device": str(device)}, argv, __file__)
     begin(save_path, record)  # its record, written last, marks the output finished
     write_json(save_path, output)
     write_json(record_path(save_path), record)

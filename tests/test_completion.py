@@ -25,7 +25,7 @@ import run_llm_inference
 import run_eval
 import run_llm_inference_for_te
 import run_task_emb
-from data_utils.artifacts.completion import answered, record_path, recorded, unfinished, writing
+from data_utils.artifacts.completion import record_path, recorded, unfinished, writing
 from data_utils.artifacts.embeddings import load_embeddings
 from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.artifacts.scores import load_finetune_runs
@@ -66,7 +66,7 @@ def test_answers_killed_while_writing_their_last_line(tmp_path, tiny_llama):
 
     torn = y_path.read_bytes()
     assert torn.count(b"\n") == 4 and not torn.endswith(b"\n")  # as many lines as x', the last one torn
-    assert not answered(x_path, y_path)
+    assert not recorded(y_path)
     command = unfinished(y_path)["command"]  # its pending record names the command that finishes it
     assert command.startswith(f"run_llm_inference_for_te.py --save_path {y_path} ")
     torn_message = r"killed.jsonl: its last line is half-written: the run writing it was killed, or is still running"
@@ -75,7 +75,7 @@ def test_answers_killed_while_writing_their_last_line(tmp_path, tiny_llama):
     assert y_path.read_bytes() == torn  # a reader leaves it alone: only the writer may cut it
 
     run_llm_inference_for_te.main([str(a) for a in ["--save_path", y_path, *common]])
-    assert answered(x_path, y_path) and answered(x_path, tmp_path / "full.jsonl")
+    assert recorded(y_path) and recorded(tmp_path / "full.jsonl")
     full, resumed = read_answers(tmp_path / "full.jsonl", "sa"), read_answers(y_path, "sa")
     assert resumed.complete and full.complete and resumed.inputs == full.inputs
     assert np.allclose(resumed.probs, full.probs, atol=1e-6)
@@ -83,7 +83,7 @@ def test_answers_killed_while_writing_their_last_line(tmp_path, tiny_llama):
     # A finished file torn later (a second run killed while appending): its record no longer vouches for it.
     with open(y_path, "a") as handle:
         handle.write('{"data_index": 5, "token_in')
-    assert not answered(x_path, y_path)
+    assert not recorded(y_path)
     with pytest.raises(FuteError, match="its last line is half-written"):
         read_answers(y_path, "sa")
 
