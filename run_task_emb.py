@@ -176,11 +176,12 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     options = LearnOptions(seed=args.seed, shuffle=args.data_loader_shuffle, fim_estimator=args.fim_estimator,
                            soft_label_loss=args.soft_label_loss, resume_path=resume_path_for(save_path),
                            identity=run_identity(vars(args)))
+    kind = "DTE" if input_kind == "data" else "MTE"
     embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer, hp,
-                                         device, options)
+                                         device, options, kind)
     embedding = embedding.astype(args.save_dtype)
     info = EmbeddingInfo(method=embedding_method.id, family=embedding_method.family, fute=embedding_method.fute,
-                         kind="DTE" if input_kind == "data" else "MTE", task=training.task,
+                         kind=kind, task=training.task,
                          model=training.llm if args.llm_mode else _named(args.lm_model_name, input_kind),
                          llm=args.llm_mode, prompt=training.prompt, surrogate=args.task_emb_model_lm_name,
                          seed=args.seed, dim=int(embedding.shape[0]), dtype=args.save_dtype)
