@@ -35,7 +35,7 @@ from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_exclu
                                    write_model_inputs)
 from task_emb import pipeline
 from task_emb.fim import FIM_ESTIMATORS
-from task_emb.models import load_tokenizer, resolve_checkpoint
+from task_emb.models import describe_model, load_tokenizer, resolve_checkpoint
 from task_emb.surrogate import LearnOptions
 from task_emb.trainer import finish, resume_path_for, run_identity
 from task_emb.targets import SOFT_LABEL_LOSSES
@@ -184,7 +184,9 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
                          kind=kind, task=training.task,
                          model=training.llm if args.llm_mode else _named(args.lm_model_name, input_kind),
                          llm=args.llm_mode, prompt=training.prompt, surrogate=args.task_emb_model_lm_name,
-                         seed=args.seed, dim=int(embedding.shape[0]), dtype=args.save_dtype)
+                         seed=args.seed, dim=int(embedding.shape[0]), dtype=args.save_dtype,
+                         surrogate_ref=describe_model(args.task_emb_model_lm_name, save_path.parent),
+                         model_ref=describe_model(args.load_path, save_path.parent) if input_kind == "model" else None)
     config = {**vars(args), "device": str(device), "hyper_parameters": hp, **training.info}
     write_embedding(save_path, embedding, info, run_record(config, argv, __file__))
     finish(options.resume_path)

@@ -178,11 +178,12 @@ class PrefixEncoder(nn.Module):
         return EncoderDecoderCache(self_cache, cross_cache)
 
 
-def initial_embedding(surrogate: str, seed: int) -> np.ndarray:
-    """e0: the embedding every prefix run with `seed` on `surrogate` (a hub id or folder) starts from."""
+def initial_embedding(surrogate: str, seed: int, revision: str | None = None) -> np.ndarray:
+    """e0: the embedding every prefix run with `seed` on `surrogate` (a hub id, at `revision`, or a folder)
+    starts from. It depends on the surrogate's config alone."""
     from transformers import AutoConfig
 
-    return PrefixEncoder(prefix_shapes(AutoConfig.from_pretrained(surrogate)), seed=seed).embedding()
+    return PrefixEncoder(prefix_shapes(AutoConfig.from_pretrained(surrogate, revision=revision)), seed=seed).embedding()
 
 
 def displacement_from_init(encoder: PrefixEncoder, seed: int) -> dict[str, float]:

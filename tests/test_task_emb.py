@@ -61,10 +61,12 @@ class TestDatasetEmbeddings:
         assert saved.shape == (prefix_length(tiny_t5),) and saved.dtype == np.float32
         record = record_of(tmp_path / "sst2_prefix_True.npy")
         assert record["command"].startswith("run_task_emb.py --task_type cr --input_type data")
+        surrogate_ref = record["embedding"].pop("surrogate_ref")
         assert record["embedding"] == {"method": "prefix-baseline", "family": "prefix", "fute": False, "kind": "DTE",
                                        "task": "sst2", "model": None, "llm": False, "prompt": None,
                                        "surrogate": str(tiny_t5), "seed": 42, "dim": saved.shape[0],
-                                       "dtype": "float32"}
+                                       "dtype": "float32", "model_ref": None}
+        assert surrogate_ref["given"] == str(tiny_t5) and surrogate_ref["path"] == str(Path(tiny_t5).resolve())
         # The table's baseline defaults, with the flags given here winning.
         hp = record["config"]["hyper_parameters"]
         assert hp["learning_rate"] == 1e-2 and hp["max_len"] == 128 and hp["patience"] is None
