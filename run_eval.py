@@ -19,7 +19,8 @@ Examples:
 
 Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished. This script
 only wires: the logic is in task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py,
-task_emb/compare.py and task_emb/plots.py.
+task_emb/compare.py and task_emb/plots.py. Each subcommand imports its module when it runs (they load
+scikit-learn, pandas, matplotlib), so that --help and a bad flag are answered at once.
 """
 from __future__ import annotations
 
@@ -33,21 +34,18 @@ from data_utils.artifacts.embeddings import KINDS, load_embeddings, read_embeddi
 from data_utils.errors import FuteError
 from data_utils.io import output_stem, run_record, stem_file, write_json, write_text
 from data_utils.metrics import GAINS, NdcgSettings
-from llm_inference.prompt_table import build_prompt_table
-from task_emb.compare import compare
-from task_emb.plots import choose, plot_heatmap, plot_selected
-from task_emb.space_eval import build_space_table
-from task_emb.transfer_table import build_transfer_table
 
 logger = logging.getLogger(__name__)
 
 EMB_DIR_HELP = "folder (searched recursively) of task embeddings: <name>.npy + <name>.record.json"
+SAVE_HELP = "output stem: writes <stem>.md (tables), <stem>.csv (summary), <stem>.json (everything)"
 
 
 def add_choice_args(parser: argparse.ArgumentParser) -> None:
     """Which embeddings of --emb_dir (task_emb.plots.choose)."""
     parser.add_argument("--method", default=None,
-                        help="embedding method (e.g. prefix-fute); required when --emb_dir holds several")
+                        help="embedding method (e.g. prefix-fute); required when --emb_dir holds several "
+                             "(default: the one method in --emb_dir)")
     parser.add_argument("--kinds", type=cli.csv_list, default=list(KINDS),
                         help="comma-separated kinds to include: DTE, MTE or both (default)")
     parser.add_argument("--tasks", type=cli.csv_list, default=None,
@@ -61,8 +59,8 @@ def add_displacement_args(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"{what} (needs the surrogate the records name, to rebuild e0) (True/False)")
     parser.add_argument("--surrogate", default=None,
                         help="a copy of that surrogate, for when the recorded paths and hub id do not reach it "
-                             "(results copied to another machine); it must have the recorded content hash")
-SAVE_HELP = "output stem: writes <stem>.md (tables), <stem>.csv (summary), <stem>.json (everything)"
+                             "(results copied to another machine); it must have the recorded content hash "
+                             "(default: the surrogate the records name)")
 
 
 def add_ndcg_args(parser: argparse.ArgumentParser, relevance: str, ranked: str, default_k: str) -> None:
@@ -101,6 +99,8 @@ def add_transfer_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    from task_emb.transfer_table import build_transfer_table
+
     table = build_transfer_table(args.emb_dir, args.score_dir, args.tasks, args.methods, args.datasize,
                                  args.allow_missing_pairs, NdcgSettings(args.ndcg_gain, args.ndcg_k, args.ndcg_scale))
     return _write_table(args, argv, "transfer table", table)
@@ -126,6 +126,8 @@ def add_prompt_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    from llm_inference.prompt_table import build_prompt_table
+
     ndcg = NdcgSettings(args.ndcg_gain, args.ndcg_k, args.ndcg_scale)
     table = build_prompt_table(args.inference_dir, args.baseline_scores, args.emb_dir, args.fute_methods, ndcg)
     return _write_table(args, argv, "prompt-selection table", table)
@@ -144,6 +146,9 @@ def add_space_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    from task_emb.plots import plot_heatmap
+    from task_emb.space_eval import build_space_table
+
     table = build_space_table(load_embeddings(args.emb_dir), args.methods, args.emb_dir, args.displacement,
                               args.surrogate)
     stem = output_stem(args.save_path)
@@ -167,6 +172,8 @@ def add_plot_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, Path]:
+    from task_emb.plots import plot_selected
+
     stem = output_stem(args.save_path)
     stem_file(stem, ".record.json").unlink(missing_ok=True)  # written last: it marks the plots finished
     paths, chosen = plot_selected(load_embeddings(args.emb_dir), args.method, args.kinds, args.tasks, stem,
@@ -179,9 +186,10 @@ def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, 
 def add_compare_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embeddings", type=cli.csv_list, default=None,
                         help="comma-separated embedding files (<name>.npy, each with its <name>.record.json), of one "
-                             "dimension; or choose them from --emb_dir")
+                             "dimension (default: none, choose them from --emb_dir)")
     parser.add_argument("--emb_dir", default=None,
-                        help=EMB_DIR_HELP + "; with --method, --kinds and --tasks choosing among them as for plot")
+                        help=EMB_DIR_HELP + "; with --method, --kinds and --tasks choosing among them as for plot "
+                             "(default: none, give --embeddings)")
     parser.add_argument("--save_path", required=True,
                         help="output stem: writes <stem>.md (the matrices), <stem>.csv (one row per pair), <stem>.json "
                              "(matrices and pairs, the run record first), <stem>_heatmap.png and, with a shared "
@@ -192,6 +200,9 @@ def add_compare_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    from task_emb.compare import compare
+    from task_emb.plots import choose, plot_heatmap
+
     if (args.embeddings is None) == (args.emb_dir is None):
         raise FuteError("give the embeddings to compare either as --embeddings FILE,FILE,... or as --emb_dir DIR "
                         "(with --method, --kinds, --tasks), not both")
@@ -243,7 +254,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable, Callable]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Turn embeddings and scores into the paper's tables and plots.")
+    parser = cli.ArgumentParser(description="Turn embeddings and scores into the paper's tables and plots.")
     subparsers = parser.add_subparsers(dest="subcommand", required=True, metavar="{" + ",".join(SUBCOMMANDS) + "}")
     for name, (help_text, add_arguments, _) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)

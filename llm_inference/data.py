@@ -22,7 +22,7 @@ from typing import Any
 
 from configs.datasets import GENRE_LABELS, LLM_DATASETS, DatasetSpec
 from data_utils.errors import FuteError
-from data_utils.io import iter_jsonl_lines
+from data_utils.io import emptiness, iter_jsonl_lines
 from data_utils.loading import check_kept, input_text, label_index, load_split
 
 logger = logging.getLogger(__name__)
@@ -118,5 +118,6 @@ def read_model_inputs(path: str | Path, genre: str) -> list[dict[str, Any]]:
         examples.append({"data_index": index, "fields": fields, "inputs": record,
                          "data_entry": {**fields, "answer": "none"}, "label": None})
     if not examples:
-        raise FuteError(f"{path}: no x' lines")
+        raise FuteError(f"{path} holds no x' lines ({emptiness(path)}); write it with run_task_emb.py "
+                        f"--generate_model_data_only True")
     return examples

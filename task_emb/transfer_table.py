@@ -64,7 +64,14 @@ def build_transfer_table(emb_dir: str | Path, score_dir: str | Path, tasks: Sequ
                          ndcg: NdcgSettings) -> TransferTable:
     """Read scores and embeddings, rank the sources of each target per method, score the rankings."""
     runs = scores.load_finetune_runs(score_dir)
-    truth, tasks = restrict(scores.transfer_scores(runs), tasks, score_dir, allow_missing_pairs)
+    transfers = scores.transfer_scores(runs)
+    if not transfers:
+        found = ", ".join(sorted({run.target for run in runs}))
+        raise FuteError(f"no transfer runs under --score_dir {score_dir}: its {len(runs)} fine-tuning score(s) ({found}) "
+                        f"are all plain fine-tunes; the table ranks sources by transfer scores, from runs continued "
+                        f"from a source's checkpoint (run_cr_train.py/run_qa_train.py --load_path). Run those, or "
+                        f"look at the embeddings without them (run_eval.py space, plot)")
+    truth, tasks = restrict(transfers, tasks, score_dir, allow_missing_pairs)
     classes = {task: scores.task_class(task) for task in tasks}
     pairs = {target: sorted(sources) for target, sources in truth.items()}
 
