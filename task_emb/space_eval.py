@@ -57,19 +57,30 @@ class SpaceRank:
     undertrained: bool  # the MTE's run flagged it
 
 
-def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str
+def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
+           dtes: Sequence[str] | None = None, mtes: Sequence[str] | None = None
            ) -> dict[str, tuple[list[Embedding], list[Embedding]]]:
     """method -> (its MTEs, its DTEs) in natural order of their labels (p2 before p10), for every method
-    (of `methods`) that has both kinds."""
+    (of `methods`) that has both kinds; only the DTEs of the datasets `dtes` and the MTEs labelled `mtes`
+    when given (a sweep names what it declared, so the table never depends on what else the folder holds).
+
+    Raises FuteError naming a method, DTE or MTE that was asked for and is not in `where`."""
     chosen = {}
     for method in sorted({e.method for e in embeddings}):
-        mtes = sorted((e for e in embeddings if e.method == method and e.kind == "MTE"),
+        own = [e for e in embeddings if e.method == method and (methods is None or method in methods)]
+        rows = sorted((e for e in own if e.kind == "MTE" and (mtes is None or e.info.label in mtes)),
                       key=lambda e: natural_key(e.info.label))
-        dtes = sorted((e for e in embeddings if e.method == method and e.kind == "DTE"),
-                      key=lambda e: natural_key(e.task))
-        if mtes and dtes and (methods is None or method in methods):
-            check_same_dim([*mtes, *dtes], f"method {method}")
-            chosen[method] = (mtes, dtes)
+        columns = sorted((e for e in own if e.kind == "DTE" and (dtes is None or e.task in dtes)),
+                         key=lambda e: natural_key(e.task))
+        if not (rows and columns):
+            continue
+        absent = [f"MTE {m}" for m in mtes or () if m not in {e.info.label for e in rows}]
+        absent += [f"DTE {d}" for d in dtes or () if d not in {e.task for e in columns}]
+        if absent:
+            raise FuteError(f"{', '.join(absent)} of method {method} not in {where}; run the steps that make "
+                            f"them, or leave them out of --mtes/--dtes")
+        check_same_dim([*rows, *columns], f"method {method}")
+        chosen[method] = (rows, columns)
     missing = sorted(set(methods or ()) - set(chosen))
     if missing or not chosen:
         raise FuteError(f"no DTEs and MTEs of method(s) {', '.join(missing) or 'any'} in {where}; the unified space "
@@ -221,12 +232,13 @@ class SpaceTable:
 
 
 def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
-                      displacement: bool, surrogate: str | None = None) -> SpaceTable:
+                      displacement: bool, surrogate: str | None = None, dte_tasks: Sequence[str] | None = None,
+                      mte_labels: Sequence[str] | None = None) -> SpaceTable:
     """Own-task and family ranks of every MTE among its method's DTEs, raw and (with `displacement`, for
     methods with a shared initialisation) as displacements from e0 (rebuilt from the surrogate the records
-    name, or from `surrogate`, a copy of it)."""
+    name, or from `surrogate`, a copy of it); `dte_tasks` and `mte_labels` narrow the choice as `select`'s `dtes` and `mtes` do."""
     ranks, matrices, undertrained = [], {}, []
-    for method, (mtes, dtes) in select(embeddings, methods, where).items():
+    for method, (mtes, dtes) in select(embeddings, methods, where, dte_tasks, mte_labels).items():
         e0 = initial_embedding_of([*mtes, *dtes], method, surrogate) if displacement else None
         ranks.extend(evaluate_method(method, mtes, dtes, e0))
         view = "displacement from e0" if e0 is not None else "raw"
