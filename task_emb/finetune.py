@@ -16,7 +16,7 @@ from data_utils.artifacts.completion import begin, fresh_start, record_path, unf
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.io import check_writable, json_sha256, run_record, write_json
-from data_utils.chance import chance_score
+from data_utils.chance import dev_guess
 from data_utils.loading import get_spec, load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
 from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, fine_tuned_dataset,
@@ -90,7 +90,7 @@ def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dic
         scores = evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
     logger.info("%s dev scores: %s", spec.name, {k: round(v, 4) for k, v in scores.items()})
     config = _resolved_config(task, args, spec, device, source_dataset, len(splits["train"]), len(splits["dev"]))
-    config["dev_guess"] = _dev_guess(spec, splits["dev"])
+    config["dev_guess"] = dev_guess(spec, splits["dev"])
     record = run_record(config, argv, f"run_{task}_train.py")
     # The score's record is pending while the outputs are written, each before its own record; its final
     # record, written last, marks the run finished (data_utils/artifacts/completion.py).
@@ -123,13 +123,6 @@ def _source_dataset(load_path: str | None) -> str | None:
     if dataset is None:
         logger.warning("%s has no %s: the transfer source is unknown to the evaluation", load_path, RECORD_NAME)
     return dataset
-
-
-def _dev_guess(spec, dev: list[dict]) -> dict | None:
-    """The score on these dev examples of the best guess that reads no input (data_utils/chance.py), recorded
-    so that a reader of the scores can tell learning from a constant answer; None for regression."""
-    guess = chance_score(spec, dev)
-    return None if guess is None else {"score": guess[0], "guess": guess[1]}
 
 
 def _resolved_config(task, args, spec, device, source_dataset, n_train, n_dev) -> dict:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,9 +39,8 @@ from configs.datasets import DATASETS, is_cot_prompt  # noqa: E402
 from data_utils.artifacts.embeddings import Embedding, check_same_dim  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.io import atomic_open  # noqa: E402
-from task_emb.space_eval import displaced  # noqa: E402
 from data_utils.similarity import cosine_matrix  # noqa: E402
-from task_emb.space_eval import initial_embedding_of  # noqa: E402
+from task_emb.displacement import displaced, initial_embedding_of  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ MTE_MARKER = "s"  # an MTE of a fine-tuned model, beside the dataset embeddings 
 def embedding_labels(embeddings: Sequence[Embedding]) -> list[str]:
     """The task; "(MTE)" added for an MTE of a fine-tuned model, the task type (sa/nli) for an LLM MTE.
 
-    A label that would still repeat gets its file name.
+    A label that would still repeat gets its file name, and one that still repeats then (files of one name in
+    several folders) its path below the folders' common parent.
     """
     labels = []
     for e in embeddings:
@@ -64,7 +65,13 @@ def embedding_labels(embeddings: Sequence[Embedding]) -> list[str]:
         else:
             labels.append(e.task if e.kind == "DTE" else f"{e.task} (MTE)")
     counts = Counter(labels)
-    return [f"{label} [{e.path.stem}]" if counts[label] > 1 else label for label, e in zip(labels, embeddings)]
+    named = [f"{label} [{e.path.stem}]" if counts[label] > 1 else label for label, e in zip(labels, embeddings)]
+    counts = Counter(named)
+    if len(counts) == len(named):
+        return named
+    root = os.path.commonpath([e.path.resolve().parent for e in embeddings])
+    return [f"{label} [{os.path.relpath(e.path.resolve(), root)}]" if counts[name] > 1 else name
+            for label, name, e in zip(labels, named, embeddings)]
 
 
 def point_style(embedding: Embedding) -> tuple[str, str]:
@@ -212,15 +219,10 @@ def plot_embeddings(embeddings: Sequence[Embedding], stem: str | Path, seed: int
     return paths
 
 
-def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Sequence[str],
-                  tasks: Sequence[str] | None, stem: Path, seed: int, title: str | None,
-                  where: str | Path, displacement: bool = True) -> tuple[dict[str, Path], list[Embedding]]:
-    """Plot the embeddings of one method (the only one there when None) of `kinds`, restricted to `tasks`
-    (as tables name them: a dataset or "<llm>:p<k>"); returns the plots and the embeddings drawn.
-
-    With `displacement`, a method whose family starts from a shared initialisation (prefix) also gets the
-    displacement heatmap (e0 rebuilt from the surrogate and seed of the records, as the unified space does).
-    """
+def choose(embeddings: Sequence[Embedding], method: str | None, kinds: Sequence[str], tasks: Sequence[str] | None,
+           where: str | Path) -> list[Embedding]:
+    """The embeddings of one method (the only one there when None) of `kinds`, restricted to `tasks` (as tables
+    name them: a dataset or "<llm>:p<k>"), of one dimension; a task or method with none is an error."""
     methods = sorted({e.method for e in embeddings})
     method = method or (methods[0] if len(methods) == 1 else None)
     if method is None:
@@ -235,5 +237,20 @@ def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Se
         raise FuteError(f"no {'/'.join(kinds)} embeddings of method {method} in {where}; check --method "
                         f"and --kinds (methods there: {', '.join(methods)})")
     check_same_dim(chosen, f"method {method}")
-    e0 = initial_embedding_of(method, chosen) if displacement else None
+    return chosen
+
+
+def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Sequence[str],
+                  tasks: Sequence[str] | None, stem: Path, seed: int, title: str | None,
+                  where: str | Path, displacement: bool = True, surrogate: str | None = None
+                  ) -> tuple[dict[str, Path], list[Embedding]]:
+    """Plot the embeddings `choose` picks; returns the plots and the embeddings drawn.
+
+    With `displacement`, a method whose family starts from a shared initialisation (prefix) also gets the
+    displacement heatmap (e0 rebuilt from the surrogate the records name, or from `surrogate`, a copy of it,
+    as the unified space does).
+    """
+    chosen = choose(embeddings, method, kinds, tasks, where)
+    method = chosen[0].method
+    e0 = initial_embedding_of(chosen, method, surrogate) if displacement else None
     return plot_embeddings(chosen, stem, seed=seed, title=title or method, e0=e0), chosen

@@ -9,6 +9,7 @@
 
 What an artifact is comes from the typed fields of its record (`embeddings.EmbeddingInfo`,
 `llm_outputs.PromptOutputs`), never from its file name; `paths` names the files of a sweep;
-`completion` says when each is finished (its record, written last) for every done check.
+`completion` says when each is finished (its record, written last) for every done check;
+`model_ref` records where a model was read, so that a reader elsewhere finds it again.
 These modules import numpy and configs only, so reading results never loads torch.
 """
