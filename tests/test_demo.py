@@ -5,6 +5,7 @@ Every stage must leave well-formed output, and a second run must reuse every ste
 import gzip
 import importlib.util
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,32 @@ def test_a_second_run_reuses_every_step(demo_run, capsys):
     assert "# Transferability" in printed and "# Prompt selection" in printed  # both tables are printed
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_a_step_made_by_other_flags_is_stale_and_redone_with_overwrite(demo_run, caplog):
+    """A step is done only when its outputs were made by its own command, end to end: the demo again with another
+    --mte_epochs. Each MTE of a fine-tuned model is stale and run again with --overwrite True (run_task_emb.py
+    refuses to replace a finished embedding without it); the tables and plots that read them are made again after
+    them; every other output is reused as it was."""
+    demo, argv, out, _ = demo_run
+    layout = ResultLayout(out)
+    mtes = [layout.mte(method, task) for method in ("prefix-fute", "fim-fute") for task in ("sst2", "mrpc", "cq", "comqa")]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    with caplog.at_level(logging.WARNING, logger="demo"):
+        demo.main([*argv, "--mte_epochs", "3"])
+    stale = [message for message in caplog.messages if message.startswith("# stale: ")]
+    assert sorted(m.split(" for ")[1].split(" (")[0] for m in stale if m.startswith("# stale: run_task_emb.py")) \
+        == sorted(map(str, mtes))
+    assert all(m.endswith("; run again with --overwrite True") for m in stale if "run_task_emb.py" in m)
+    assert all("--mte_epochs" not in m and "--max_epochs 2, now 3" in m for m in stale if "run_task_emb.py" in m)
+    for path in mtes:
+        record = json.loads(record_path(path).read_text())
+        assert record["argv"][-4:] == ["--save_path", str(path), "--overwrite", "True"]
+        assert record["config"]["max_epochs"] == 3
+    changed = {p for p, time in before.items() if p.exists() and p.stat().st_mtime_ns != time}
+    made_again = {*mtes, *map(record_path, mtes)}
+    assert made_again <= changed
+    assert all(p in made_again or p.is_relative_to(out / "eval") for p in changed), sorted(changed - made_again)
 
 
 # ---------------------------------------------------------------- --data hub, through a fake hub
