@@ -29,7 +29,7 @@ from data_utils.errors import FuteError
 from data_utils.artifacts.completion import begin, record_path, unfinished
 from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
 from data_utils.io import ensure_parent_writable, run_record, write_json
-from data_utils.loading import get_spec
+from data_utils.declarations import get_spec
 from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,
                                    pool_record, read_local_pool, sample_per_source, shuffle_examples,
                                    write_model_inputs)
@@ -58,8 +58,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="prefix (TuPaTE-style), fim (TaskEmb-style), or text (the TextEmb baseline: mean final "
                         "hidden state of the surrogate over the dataset; data input only)")
     p.add_argument("--to_train_dataset", default=None,
-                   help="data input: the dataset; model input: the dataset the model was fine-tuned on "
-                        "(read from the checkpoint's record when omitted)")
+                   help="data input: the dataset, a registry name or a declaration file (.yaml, .yml, .json; "
+                        "docs/your_data.md); model input: the dataset the model was fine-tuned on (read from the "
+                        "checkpoint's record when omitted)")
     p.add_argument("--lm_model_name", default="none",
                    help="the model being embedded (its base name for a fine-tuned LM, the LLM's name in --llm_mode); "
                         "recorded only")
@@ -84,7 +85,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--unsup_data_path", default=None,
                    help="local x' pool: a JSONL file (or folder of them) with 'text' and optional 'text_pair'; "
                         "default: the CrossFit datasets from the hub")
-    p.add_argument("--dataset_path", default=None, help="data input: local dataset folder (one file per split)")
+    p.add_argument("--dataset_path", default=None,
+                   help="data input: read the dataset from here: a folder with one file per split, or one file (the "
+                        "training split; dev is a seeded 80/20 cut of it)")
     p.add_argument("--max_train_examples", type=int, default=None,
                    help="data input: a seeded sample of at most this many training examples")
     p.add_argument("--max_dev_examples", type=cli.positive_int, default=None,
@@ -161,13 +164,13 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
                                               args.max_dev_examples)
     elif input_kind == "model":
         checkpoint = resolve_checkpoint(args.load_path)
-        spec = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)
+        spec, data = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)
         if spec.task != args.task_type:
             raise FuteError(f"the model was fine-tuned on {spec.name}, a {spec.task} dataset; use --task_type {spec.task}")
         pool, pool_info = load_pool(args, exclude="transfer")
         inputs = build_inputs(pool, args.task_type, cr_is_pair=spec.is_pair)
         training = pipeline.model_training_set(checkpoint, spec, inputs, tokenizer, hp["max_len"], micro_batch, device)
-        training.info["pool"] = pool_info
+        training.info.update(pool=pool_info, data=data)
     else:
         training = pipeline.llm_training_set(args.load_path, args.task_type, args.lm_model_name, tokenizer, hp["max_len"])
 

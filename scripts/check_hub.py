@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from configs.datasets import DATASETS  # noqa: E402
+from data_utils.declarations import DATASETS  # noqa: E402
 from configs.unsup_pool import POOL_SOURCES  # noqa: E402
 from data_utils import cli  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402

@@ -37,7 +37,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from configs.datasets import DATASETS, GENRE_LABELS, DatasetSpec  # noqa: E402
+from configs.datasets import GENRE_LABELS, DatasetSpec  # noqa: E402
+from data_utils.declarations import DATASETS  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's packages
 
-from configs.datasets import CR_DATASETS, LLM_DATASETS, NUM_PROMPTS, QA_DATASETS  # noqa: E402
+from configs.datasets import NUM_PROMPTS  # noqa: E402
+from data_utils.declarations import CR_DATASETS, LLM_DATASETS, QA_DATASETS  # noqa: E402
 from configs.methods import METHODS  # noqa: E402
 from configs.models import BITS  # noqa: E402
 from sweeps import launch, paper  # noqa: E402

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from configs.datasets import LLM_DATASETS, NUM_PROMPTS
+from configs.datasets import NUM_PROMPTS
+from data_utils.declarations import LLM_DATASETS
 from configs.hparams import UNSUP_POOL
 from configs.methods import method_of
 from configs.models import model_slug

@@ -13,13 +13,15 @@ from pathlib import Path
 from configs.hparams import FINETUNE
 from data_utils import cli
 from data_utils.artifacts.completion import begin, record_path, unfinished
+from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.io import ensure_parent_writable, run_record, write_json
 from data_utils.chance import chance_score
-from data_utils.loading import get_spec, load_examples
+from data_utils.declarations import get_spec
+from data_utils.loading import load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
-from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, fine_tuned_dataset,
+from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, fine_tuned_config,
                              load_task_model, load_tokenizer, resolve_checkpoint, save_checkpoint)
 from task_emb.trainer import (TrainConfig, check_training_flags, finish, micro_batch_size, resume_path_for,
                               run_identity, train)
@@ -31,7 +33,9 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     defaults = FINETUNE[task]
     what = {"cr": "a classification/regression", "qa": "an extractive QA"}[task]
     parser = argparse.ArgumentParser(description=f"Fine-tune an LM on {what} dataset (optionally after another).")
-    parser.add_argument("--to_train_dataset", required=True, help="dataset name from configs/datasets.py")
+    parser.add_argument("--to_train_dataset", required=True,
+                        help="the dataset: a registry name (configs/datasets.yaml) or the path of a declaration file "
+                             "(.yaml, .yml, .json) of one's own (docs/your_data.md)")
     parser.add_argument("--lm_model_name", required=True,
                         help="base model: Hugging Face id or local folder (also its tokenizer when --load_path "
                              "has none)")
@@ -53,7 +57,8 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     parser.add_argument("--max_dev_examples", type=cli.positive_int, default=None,
                         help="score on a seeded sample of at most this many dev examples (default: all)")
     parser.add_argument("--dataset_path", default=None,
-                        help="read the dataset from this local folder (one file per split) instead of the hub")
+                        help="read the dataset from here instead of the hub or its declared files: a folder with one "
+                             "file per split, or one file (the training split; dev is a seeded 80/20 cut of it)")
     parser.add_argument("--data_loader_shuffle", type=cli.str2bool, default=True,
                         help="shuffle the training data every epoch (True/False)")
     parser.add_argument("--overwrite", type=cli.str2bool, default=False,
@@ -89,7 +94,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
                             f"before its scores were written); pass --overwrite True to replace it, or choose another "
                             f"--model_save_path")
         ensure_parent_writable(Path(args.model_save_path) / "x")
-    source_dataset = _source_dataset(args.load_path)  # also checks that --load_path holds a model
+    source = _source_data(args.load_path)  # also checks that --load_path holds a model
     device = cli.start(args)
 
     # Data.
@@ -120,7 +125,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     else:
         scores = evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
     logger.info("%s dev scores: %s", spec.name, {k: round(v, 4) for k, v in scores.items()})
-    config = _resolved_config(task, args, spec, device, source_dataset, len(splits["train"]), len(splits["dev"]))
+    config = _resolved_config(task, args, spec, device, source, len(splits["train"]), len(splits["dev"]))
     config["dev_guess"] = _dev_guess(spec, splits["dev"])
     record = run_record(config, argv, f"run_{task}_train.py")
     # The score's record is pending while the outputs are written, each before its own record; its final
@@ -145,15 +150,17 @@ def _tokenizer_source(args: argparse.Namespace) -> str:
     return args.lm_model_name
 
 
-def _source_dataset(load_path: str | None) -> str | None:
-    """The dataset the --load_path checkpoint was fine-tuned on (from its record), for transfer tables."""
+def _source_data(load_path: str | None) -> dict | None:
+    """The data the --load_path checkpoint was fine-tuned on, as its record names it (for transfer tables):
+    {"name", "data"}; None without --load_path, {"name": None} for a checkpoint without a record."""
     if not load_path:
         return None
     check_checkpoint_finished(load_path)
-    dataset = fine_tuned_dataset(load_path)
-    if dataset is None:
+    config = fine_tuned_config(load_path)
+    if config is None:
         logger.warning("%s has no %s: the transfer source is unknown to the evaluation", load_path, RECORD_NAME)
-    return dataset
+        return {"name": None, "data": None}
+    return {"name": from_config(config).name, "data": config.get("data")}
 
 
 def _dev_guess(spec, dev: list[dict]) -> dict | None:
@@ -163,8 +170,11 @@ def _dev_guess(spec, dev: list[dict]) -> dict | None:
     return None if guess is None else {"score": guess[0], "guess": guess[1]}
 
 
-def _resolved_config(task, args, spec, device, source_dataset, n_train, n_dev) -> dict:
+def _resolved_config(task, args, spec, device, source, n_train, n_dev) -> dict:
+    """The flags, resolved values and the data: which dataset (`data`, data_utils/artifacts/data_identity.py) and,
+    for a transfer run, the dataset its model was fine-tuned on first (`source_dataset`, `source_data`)."""
     config = dict(vars(args))
-    config.update(task_type=task, device=str(device), main_metric=spec.main_metric, source_dataset=source_dataset,
-                  num_train_examples=n_train, num_dev_examples=n_dev)
+    config.update(task_type=task, device=str(device), main_metric=spec.main_metric,
+                  source_dataset=source and source["name"], source_data=source and source["data"],
+                  num_train_examples=n_train, num_dev_examples=n_dev, data=describe(spec, args.dataset_path))
     return config

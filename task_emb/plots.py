@@ -15,8 +15,9 @@ barely trained prefix embeddings all start from one seeded initialisation e0 and
 cosines lie within 0.99-1.00. For them a second heatmap shows the cosines of the
 displacements e - e0 (as the unified space does, task_emb/space_eval.py), i.e. what training added.
 
-Points are coloured by class (cr / qa from configs/datasets.py); LLM + prompt MTEs are
-coloured by prompt, CoT prompts (10-12) with a triangle.
+Points are coloured by class (cr / qa, as the records name the data); LLM + prompt MTEs are
+coloured by prompt, CoT prompts (10-12) with a triangle. Datasets of one name made from different
+data are told apart in every label, with a warning (data_utils/artifacts/data_identity.py).
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from configs.datasets import DATASETS, is_cot_prompt  # noqa: E402
+from configs.datasets import is_cot_prompt  # noqa: E402
+from data_utils.artifacts.data_identity import TaskLabels, dataset_of  # noqa: E402
 from data_utils.artifacts.embeddings import Embedding, check_same_dim  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.io import atomic_open  # noqa: E402
@@ -52,19 +54,21 @@ MTE_MARKER = "s"  # an MTE of a fine-tuned model, beside the dataset embeddings 
 # ---------------------------------------------------------------- labels and styles
 
 
-def embedding_labels(embeddings: Sequence[Embedding]) -> list[str]:
-    """The task; "(MTE)" added for an MTE of a fine-tuned model, the task type (sa/nli) for an LLM MTE.
+def embedding_labels(embeddings: Sequence[Embedding], labels: TaskLabels | None = None) -> list[str]:
+    """The task (as `labels` names it: datasets of one name with different data told apart, data_identity.py);
+    "(MTE)" added for an MTE of a fine-tuned model, the task type (sa/nli) for an LLM MTE.
 
     A label that would still repeat gets its file name.
     """
-    labels = []
+    labels = labels or TaskLabels.of_embeddings(embeddings)
+    shown = []
     for e in embeddings:
         if e.info.llm:
-            labels.append(f"{e.info.label} ({e.task})")
+            shown.append(f"{e.info.label} ({e.task})")
         else:
-            labels.append(e.task if e.kind == "DTE" else f"{e.task} (MTE)")
-    counts = Counter(labels)
-    return [f"{label} [{e.path.stem}]" if counts[label] > 1 else label for label, e in zip(labels, embeddings)]
+            shown.append(labels.of(e) if e.kind == "DTE" else f"{labels.of(e)} (MTE)")
+    counts = Counter(shown)
+    return [f"{label} [{e.path.stem}]" if counts[label] > 1 else label for label, e in zip(shown, embeddings)]
 
 
 def point_style(embedding: Embedding) -> tuple[str, str]:
@@ -73,8 +77,8 @@ def point_style(embedding: Embedding) -> tuple[str, str]:
     if embedding.info.llm and prompt is not None:
         cot = is_cot_prompt(prompt)
         return f"prompt {prompt}{' (CoT)' if cot else ''}", "^" if cot else "o"
-    spec = DATASETS.get(embedding.task)
-    return (spec.task if spec else "other"), (MTE_MARKER if embedding.kind == "MTE" else "o")
+    identity = dataset_of(embedding)
+    return (identity and identity.task or "other"), (MTE_MARKER if embedding.kind == "MTE" else "o")
 
 
 # ---------------------------------------------------------------- projections
@@ -189,12 +193,14 @@ def displacement_cosines(embeddings: Sequence[Embedding], e0: np.ndarray) -> np.
 
 
 def plot_embeddings(embeddings: Sequence[Embedding], stem: str | Path, seed: int = 42,
-                    title: str = "task embeddings", e0: np.ndarray | None = None) -> dict[str, Path]:
+                    title: str = "task embeddings", e0: np.ndarray | None = None,
+                    labels: TaskLabels | None = None) -> dict[str, Path]:
     """Write <stem>_heatmap.png, <stem>_pca.png and <stem>_tsne.png, and with `e0` (the shared initialisation
-    of prefix embeddings, [dim]) <stem>_displacement_heatmap.png, the cosines of e - e0; return them by name."""
+    of prefix embeddings, [dim]) <stem>_displacement_heatmap.png, the cosines of e - e0; return them by name.
+    Points are named as `labels` names their tasks (by default as these embeddings tell them apart)."""
     if len(embeddings) < MIN_POINTS:
         raise FuteError(f"{len(embeddings)} embedding(s) selected; a plot needs at least {MIN_POINTS}")
-    labels = embedding_labels(embeddings)
+    labels = embedding_labels(embeddings, labels)
     styles = [point_style(e) for e in embeddings]
     similarity = cosine_matrix([e.vector() for e in embeddings])
     stem = Path(stem)
@@ -225,9 +231,11 @@ def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Se
     method = method or (methods[0] if len(methods) == 1 else None)
     if method is None:
         raise FuteError(f"{where} holds embeddings of several methods ({', '.join(methods)}); choose one with --method")
-    chosen = [e for e in embeddings if e.method == method and e.kind in kinds
-              and (tasks is None or e.info.label in tasks)]
-    missing = sorted(set(tasks or ()) - {e.info.label for e in chosen})
+    candidates = [e for e in embeddings if e.method == method and e.kind in kinds]
+    labels = TaskLabels.of_embeddings(candidates)
+    wanted = None if tasks is None else labels.named(tasks)
+    chosen = [e for e in candidates if wanted is None or labels.of(e) in wanted]
+    missing = sorted(set(wanted or ()) - {labels.of(e) for e in chosen})
     if missing:
         raise FuteError(f"missing embedding: no {'/'.join(kinds)} of method {method} for task(s) "
                         f"{', '.join(missing)} in {where}")
@@ -236,4 +244,4 @@ def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Se
                         f"and --kinds (methods there: {', '.join(methods)})")
     check_same_dim(chosen, f"method {method}")
     e0 = initial_embedding_of(method, chosen) if displacement else None
-    return plot_embeddings(chosen, stem, seed=seed, title=title or method, e0=e0), chosen
+    return plot_embeddings(chosen, stem, seed=seed, title=title or method, e0=e0, labels=labels), chosen

@@ -5,10 +5,14 @@ DTE of t, because both are learned on the same surrogate. For every MTE of one m
 
 - own rank: the rank (1 = nearest) of the DTE of the model's own task among all DTEs of
   that method, by cosine similarity (ties broken by task name);
-- family rank: the rank of the nearest DTE of the same task family (configs/datasets.py
-  TASK_FAMILIES: sentiment, paraphrase, NLI, ...); an LLM + prompt MTE has no own task,
-  only the family of its genre (SA: sentiment, NLI: nli);
+- family rank: the rank of the nearest DTE of the same task family (each dataset's `family`:
+  sentiment, paraphrase, NLI, ...); an LLM + prompt MTE has no own task, only the family of
+  its genre (SA: sentiment, NLI: nli);
 - the mean reciprocal rank (MRR) of each over the MTEs.
+
+A task is its dataset's data, not its name: the DTE of a dataset of one's own named like
+another (rotten_tomatoes) is another task, told apart in every label and warned about
+(data_utils/artifacts/data_identity.py), so an MTE's own task is the DTE of its own data only.
 
 Each is computed twice: on the embeddings as they are, and on their displacements
 e - e0 from the initialisation e0 that every prefix embedding of a run with the same
@@ -21,17 +25,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from configs.datasets import GENRE_FAMILY, TASK_FAMILIES
+from configs.datasets import GENRE_FAMILY
 from configs.methods import FAMILIES_BY_NAME
+from data_utils.artifacts.data_identity import TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import Embedding, check_same_dim, natural_key
 from data_utils.errors import FuteError
 from data_utils.similarity import cosine
 
-FAMILY_OF = {task: family for family, tasks in TASK_FAMILIES.items() for task in tasks}
 VIEWS = ("raw", "displacement")
 
 
@@ -93,23 +97,27 @@ def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
 
 
 def family_of(embedding: Embedding) -> str | None:
-    """The task family of an MTE: its task's family, or for an LLM + prompt MTE its genre's."""
-    return GENRE_FAMILY.get(embedding.task) if embedding.info.llm else FAMILY_OF.get(embedding.task)
+    """The task family of an embedding: its dataset's family, or for an LLM + prompt MTE its genre's."""
+    identity = dataset_of(embedding)
+    return GENRE_FAMILY.get(embedding.task) if identity is None else identity.family
 
 
 def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embedding],
-                    e0: np.ndarray | None) -> list[SpaceRank]:
-    """A SpaceRank per MTE and view; the displacement view only with `e0`."""
+                    e0: np.ndarray | None, labels: TaskLabels | None = None) -> list[SpaceRank]:
+    """A SpaceRank per MTE and view; the displacement view only with `e0`. Tasks are named by `labels` (by
+    default those of these embeddings)."""
+    labels = labels or TaskLabels.of_embeddings([*mtes, *dtes])
     views = {"raw": None, **({"displacement": e0} if e0 is not None else {})}
+    families = {labels.of(d): family_of(d) for d in dtes}
     ranks = []
     for view, shift in views.items():
-        dte_vectors = dict(zip((d.task for d in dtes), displaced(dtes, shift)))
+        dte_vectors = dict(zip(map(labels.of, dtes), displaced(dtes, shift)))
         for mte, vector in zip(mtes, displaced(mtes, shift)):
             order = rank_dtes(vector, dte_vectors)
-            family = family_of(mte)
-            own = order.index(mte.task) + 1 if mte.task in order and not mte.info.llm else None
-            in_family = [i + 1 for i, task in enumerate(order) if family is not None and FAMILY_OF.get(task) == family]
-            ranks.append(SpaceRank(method, mte.info.label, view, mte.info.llm, family, own,
+            task, family = labels.of(mte), family_of(mte)
+            own = order.index(task) + 1 if task in order and not mte.info.llm else None
+            in_family = [i + 1 for i, dte in enumerate(order) if family is not None and families[dte] == family]
+            ranks.append(SpaceRank(method, task, view, mte.info.llm, family, own,
                                    in_family[0] if in_family else None, order[0]))
     return ranks
 
@@ -190,12 +198,14 @@ class SpaceTable:
     ranks: list[SpaceRank]
     summary: list[dict]
     matrices: dict[str, tuple[np.ndarray, list[str], list[str], str]]  # method -> (matrix, rows, columns, view)
+    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels)
 
     def summary_markdown(self) -> str:
         return summary_markdown(self.summary)
 
     def markdown(self) -> str:
-        return ("# Unified space\n\n" + summary_markdown(self.summary) + "\n## Per MTE\n\n"
+        warnings = "".join(f"Warning: {note}.\n\n" for note in self.notes)
+        return ("# Unified space\n\n" + warnings + summary_markdown(self.summary) + "\n## Per MTE\n\n"
                 + ranks_markdown(self.ranks))
 
     def csv(self) -> str:
@@ -205,7 +215,7 @@ class SpaceTable:
         return as_csv(RANK_COLUMNS, [asdict(r) for r in self.ranks])
 
     def to_json(self) -> dict:
-        return {"summary": self.summary, "ranks": [asdict(r) for r in self.ranks]}
+        return {"summary": self.summary, "ranks": [asdict(r) for r in self.ranks], "notes": self.notes}
 
 
 def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
@@ -213,10 +223,12 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
     """Own-task and family ranks of every MTE among its method's DTEs, raw and (with `displacement`, for
     methods with a shared initialisation) as displacements from e0."""
     ranks, matrices = [], {}
-    for method, (mtes, dtes) in select(embeddings, methods, where).items():
+    chosen = select(embeddings, methods, where)
+    labels = TaskLabels.of_embeddings([e for mtes, dtes in chosen.values() for e in (*mtes, *dtes)])
+    for method, (mtes, dtes) in chosen.items():
         e0 = initial_embedding_of(method, [*mtes, *dtes]) if displacement else None
-        ranks.extend(evaluate_method(method, mtes, dtes, e0))
+        ranks.extend(evaluate_method(method, mtes, dtes, e0, labels))
         view = "displacement from e0" if e0 is not None else "raw"
-        matrices[method] = (similarity_matrix(mtes, dtes, e0), [m.info.label for m in mtes], [d.task for d in dtes],
-                            view)
-    return SpaceTable(ranks, summarise(ranks), matrices)
+        matrices[method] = (similarity_matrix(mtes, dtes, e0), [labels.of(m) for m in mtes],
+                            [labels.of(d) for d in dtes], view)
+    return SpaceTable(ranks, summarise(ranks), matrices, labels.notes)

@@ -94,7 +94,7 @@ def fake_hub(tmp_path, monkeypatch):
     pool dataset a few rows; MultiQA downloads write the sample QA sets as SQuAD-2.0 JSON. Records each call."""
     import datasets
 
-    from configs.datasets import DATASETS
+    from data_utils.declarations import DATASETS
     from configs.unsup_pool import POOL_SOURCES
     from data_utils import loading
     from data_utils.io import iter_jsonl
@@ -134,7 +134,7 @@ def fake_hub(tmp_path, monkeypatch):
 @pytest.mark.slow  # ~40 s: the whole demo on tiny models; the hub is faked, so library versions hardly matter
 def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, fake_hub, monkeypatch, tiny_bert,
                                                                      tiny_llama):
-    from configs.datasets import DATASETS
+    from data_utils.declarations import DATASETS
     from configs.unsup_pool import EXCLUDE_FOR_TRANSFER, POOL_SOURCES
 
     from data_utils import unsup_pool

@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from configs.datasets import DATASETS
+from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
-from data_utils.loading import get_spec, label_index, load_examples, load_raw_splits, split_train_dev
+from data_utils.declarations import get_spec
+from data_utils.loading import label_index, load_examples, load_raw_splits, split_train_dev
 
 
 def write_jsonl(path, rows):
@@ -21,7 +22,7 @@ def write_jsonl(path, rows):
 def test_unknown_dataset_lists_the_known_ones():
     with pytest.raises(FuteError, match="unknown dataset 'nope'.*mrpc.*wnli"):
         get_spec("nope", "cr")
-    with pytest.raises(FuteError, match="known: .*squad"):
+    with pytest.raises(FuteError, match="mrpc is a cr dataset, not qa: use run_cr_train.py"):
         get_spec("mrpc", "qa")  # a CR dataset is not a QA dataset
 
 
