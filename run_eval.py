@@ -59,8 +59,9 @@ def add_transfer_args(parser: argparse.ArgumentParser) -> None:
                              "from run_cr_train.py/run_qa_train.py, plain and transfer runs")
     parser.add_argument("--save_path", required=True, help=SAVE_HELP)
     parser.add_argument("--tasks", type=cli.csv_list, default=None,
-                        help="comma-separated datasets to evaluate (sources and targets); default: every dataset "
-                             "in the transfer scores. Each one needs an embedding for every method")
+                        help="comma-separated datasets to evaluate (sources and targets): names, labels as the tables "
+                             "write them (name@digest) or declaration files; default: every dataset in the transfer "
+                             "scores. Each one needs an embedding for every method")
     parser.add_argument("--methods", type=cli.csv_list, default=None,
                         help="comma-separated embedding methods from the records (e.g. prefix-baseline,prefix-fute,"
                              "fim-baseline,fim-fute,textemb); default: every method in --emb_dir with a DTE of "
@@ -140,8 +141,8 @@ def add_plot_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds", type=cli.csv_list, default=list(KINDS),
                         help="comma-separated kinds to include: DTE, MTE or both (default)")
     parser.add_argument("--tasks", type=cli.csv_list, default=None,
-                        help="comma-separated embeddings to include, as tables name them (a dataset, e.g. mrpc, or "
-                             "an LLM + prompt, e.g. llama-13b:p3); default: all")
+                        help="comma-separated embeddings to include, as tables name them (a dataset, e.g. mrpc, "
+                             "mrpc@<digest> or a declaration file, or an LLM + prompt, e.g. llama-13b:p3); default: all")
     parser.add_argument("--title", default=None, help="figure title (default: the method)")
     parser.add_argument("--displacement", type=cli.str2bool, default=True,
                         help="for a prefix method, also draw the cosines of the displacements e - e0 from the shared "

@@ -426,6 +426,14 @@ def get_spec(dataset: str, task: str | None = None, script: str | None = None) -
     return spec
 
 
+def check_own_name(spec: DatasetSpec, where: str) -> None:
+    """Where outputs are placed, and found done, by dataset name (a sweep, the demo), a declared dataset must not
+    take a registry dataset's name: its outputs would be taken for the registry's."""
+    if spec.declaration is not None and spec.name in DATASETS:
+        raise FuteError(f"{spec.declaration.given} declares {spec.name}, a registry dataset's name; {where} names "
+                        f"its outputs by dataset: give the declaration a name of its own")
+
+
 def recorded_spec(entry: Any, name: str, where: str) -> DatasetSpec:
     """The dataset an output's record names: the declaration its `data` entry carries (see
     data_utils/artifacts/data_identity.py), else the registry dataset `name` (records of the registry's, and

@@ -179,7 +179,8 @@ MINIMAL = "name: x\ntask: cr\nlabels: [negative, positive]\nfiles: {train: revie
     (MINIMAL + "llm: {genre: sentiment}\n", r"llm.genre: 'sentiment' is not one of sa, nli"),
     ("name: x\ntask: cr\nlabels: [bad, good]\nfiles: {train: reviews.csv}\nllm: {genre: sa}\n",
      r"llm.labels: label 'bad' is not a sa label .* map it .* or give verbalizers"),
-    (MINIMAL + "llm: {genre: sa, labels: {negative: awful}}\n", r"llm.labels.negative: maps to 'awful', not a sa label"),
+    (MINIMAL + "llm: {genre: sa, labels: {negative: awful}}\n",
+     r"llm.labels.negative: maps to 'awful', not a sa label"),
     (MINIMAL + "llm: {genre: sa, verbalizers: {negative: [bad]}}\n", r"llm.verbalizers: no words for 'positive'"),
     (MINIMAL + "llm: {genre: sa, verbalizers: {negative: [bad], positive: []}}\n",
      r"llm.verbalizers.positive: give at least one answer word"),
@@ -214,3 +215,21 @@ def test_a_registry_name_in_a_declaration_is_allowed_with_a_warning(tmp_path, ca
     spec = get_spec(str(declare(tmp_path, DECLARATION.replace("mysent", "rotten_tomatoes"))))
     assert spec.name == "rotten_tomatoes" and spec != DATASETS["rotten_tomatoes"]
     assert "the name of a registry dataset: its outputs are told apart" in caplog.text
+
+
+def test_llm_labels_map_into_the_genre_or_keep_their_own_words(tmp_path):
+    from llm_inference.data import dataset_prompt
+
+    write_reviews(tmp_path)
+    mapped = get_spec(str(declare(tmp_path, "name: m\ntask: cr\nlabels: [good, bad]\nfiles: {train: reviews.csv}\n"
+                                            "llm: {genre: sa, labels: {good: positive, bad: negative}}\n", "m.yaml")))
+    assert mapped.llm_label_names == ("negative", "positive") and [mapped.llm_label(i) for i in (0, 1)] == [1, 0]
+    assert dataset_prompt(mapped, 0) == dataset_prompt(DATASETS["sst2"], 0)  # the genre's own prompt
+    topics = get_spec(str(declare(tmp_path, "name: t\ntask: cr\nlabels: [sports, politics, tech]\nfiles: {train: "
+                                            "reviews.csv}\nllm:\n  genre: sa\n  verbalizers: {sports: [ball], "
+                                            "politics: [vote], tech: [code, Code]}\n", "t.yaml")))
+    prompt = dataset_prompt(topics, 10)
+    assert (prompt.labels, prompt.verbalizer_list, prompt.verbalizer_labels) == (
+        ("sports", "politics", "tech"), ("ball", "vote", "code", "Code"), ("sports", "politics", "tech", "tech"))
+    assert prompt.label_space == "ball, vote, code, Code" and prompt.is_cot and prompt.genre == "sa"
+    assert [topics.llm_label(i) for i in range(3)] == [0, 1, 2]

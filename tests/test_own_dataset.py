@@ -23,20 +23,13 @@ from data_utils.errors import FuteError
 from llm_inference.selection_files import check_prompt_set
 from task_emb import plots
 
+import test_declarations  # tests/: its example declaration
+
 POOL = Path(__file__).parents[1] / "data" / "samples" / "unsup_pool.jsonl"
 FAST = ["--max_epochs", "1", "--batch_size", "8"]
-DECLARATION = """\
-name: mysent
-task: cr
-family: sentiment
-columns: {text: review, label: sentiment}
-labels: [negative, positive]
-label_values: {neg: negative, pos: positive}
-files: {train: data/reviews.csv}
-llm:
-  genre: sa
-  verbalizers: {negative: [bad, Bad], positive: [good, Good]}
-"""
+# test_declarations.py's mysent, with its own verbalizers for the LLM.
+DECLARATION = test_declarations.DECLARATION + (
+    "llm:\n  genre: sa\n  verbalizers: {negative: [bad, Bad], positive: [good, Good]}\n")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +62,8 @@ def test_a_csv_of_ones_own_runs_through_every_script_under_its_own_name(own, tmp
     assert data["name"] == "mysent" and data["declaration"] == {
         "given": "mysent.yaml", "path": str(declared), "sha256": hashlib.sha256(declared.read_bytes()).hexdigest()}
     csv = own / "data" / "reviews.csv"
-    assert data["sources"] == [{"split": "train", "path": str(csv), "sha256": hashlib.sha256(csv.read_bytes()).hexdigest()}]
+    assert data["sources"] == [
+        {"split": "train", "path": str(csv), "sha256": hashlib.sha256(csv.read_bytes()).hexdigest()}]
     assert record(out / "ckpt" / "fute_record.json")["config"]["data"] == data
     assert record(out / "score.record.json")["config"]["num_dev_examples"] == 8  # the seeded 80/20 cut of 40
 

@@ -9,6 +9,8 @@
 
 What an artifact is comes from the typed fields of its record (`embeddings.EmbeddingInfo`,
 `llm_outputs.PromptOutputs`), never from its file name; `paths` names the files of a sweep;
-`completion` says when each is finished (its record, written last) for every done check.
-These modules import numpy and configs only, so reading results never loads torch.
+`completion` says when each is finished (its record, written last) for every done check;
+`data_identity` says which data each was made from (the records' `data` entry), so that tables
+tell two datasets of one name apart. These modules import numpy, PyYAML and configs only, so
+reading results never loads torch.
 """

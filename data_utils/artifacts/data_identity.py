@@ -14,9 +14,10 @@ the data its --load_path model was fine-tuned on; LLM inference files: `data`) c
 
 digest = SHA-256 of the name, the declaration's SHA-256 and each split's data: a local file's
 SHA-256, or where on the hub it is read from. The splits are those the dataset names (train, dev,
-the LLM's) that its source holds; a --dataset_path that is one file is one source (split null). Tables name a task by its dataset's name, or, where one name
-comes with several digests in the files they read, "<name>@<first 8 hex digits>", and warn
-(`TaskLabels`). Records written before this entry existed read as the dataset their config names,
+the LLM's) that its source holds; a --dataset_path that is one file is one source (split null).
+Tables name a task by its dataset's name, or, where one name comes with several digests in the files
+they read, "<name>@<first 8 hex digits>", and warn (`TaskLabels`).
+Records written before this entry existed read as the dataset their config names,
 with no digest ("<name>@unrecorded" beside a recorded one).
 """
 from __future__ import annotations
