@@ -275,6 +275,8 @@ def split_source(spec: DatasetSpec, split: str, dataset_path: str | None = None)
     None for data from the hub or MultiQA. A missing file is a FuteError naming what to pass."""
     if dataset_path is None:
         if spec.files:
+            if split not in dict(spec.files):
+                raise FuteError(f"{spec.name} names no file for split {split!r} (files: {', '.join(dict(spec.files))})")
             return Path(dict(spec.files)[split])
         if spec.hub_id is None and spec.multiqa_name is None:
             where = spec.declaration.given if spec.declaration else "its declaration"

@@ -67,7 +67,7 @@ def describe(spec: DatasetSpec, dataset_path: str | None = None) -> dict[str, An
     for split in splits:
         try:
             path = split_source(spec, split, dataset_path) if split else Path(dataset_path)
-        except (FuteError, KeyError):  # a split its source does not hold (a dev cut; a folder of one split)
+        except FuteError:  # a split its source does not hold (a dev cut; a folder of one split)
             continue
         if path is None:
             where = spec.multiqa_name or " ".join(filter(None, (spec.hub_id, spec.hub_config or spec.data_dir,
