@@ -9,17 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from data_utils.cli import exit_with
-from task_emb import finetune
+from task_emb.options import parse_finetune_args
 
 TASK = "cr"
 
 
 def parse_args(argv: Sequence[str] | None = None):
-    return finetune.parse_args(TASK, argv)
+    return parse_finetune_args(TASK, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
-    return finetune.run(TASK, parse_args(argv), argv)
+    args = parse_args(argv)
+    from task_emb import finetune  # torch and transformers: loaded once the flags are known to be good
+
+    return finetune.run(TASK, args, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ Examples:
 
 Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished. This script
 only wires: the logic is in task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py
-and task_emb/plots.py.
+and task_emb/plots.py. Each subcommand imports its module when it runs (they load scikit-learn,
+pandas, matplotlib), so that --help and a bad flag are answered at once.
 """
 from __future__ import annotations
 
@@ -29,10 +30,6 @@ from data_utils import cli
 from data_utils.artifacts.embeddings import KINDS, load_embeddings
 from data_utils.io import output_stem, run_record, stem_file, write_json, write_text
 from data_utils.metrics import GAINS, NdcgSettings
-from llm_inference.prompt_table import build_prompt_table
-from task_emb.plots import plot_heatmap, plot_selected
-from task_emb.space_eval import build_space_table
-from task_emb.transfer_table import build_transfer_table
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +74,8 @@ def add_transfer_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    from task_emb.transfer_table import build_transfer_table
+
     table = build_transfer_table(args.emb_dir, args.score_dir, args.tasks, args.methods, args.datasize,
                                  args.allow_missing_pairs, NdcgSettings(args.ndcg_gain, args.ndcg_k, args.ndcg_scale))
     return _write_table(args, argv, "transfer table", table)
@@ -102,6 +101,8 @@ def add_prompt_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    from llm_inference.prompt_table import build_prompt_table
+
     ndcg = NdcgSettings(args.ndcg_gain, args.ndcg_k, args.ndcg_scale)
     table = build_prompt_table(args.inference_dir, args.baseline_scores, args.emb_dir, args.fute_methods, ndcg)
     return _write_table(args, argv, "prompt-selection table", table)
@@ -121,6 +122,9 @@ def add_space_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    from task_emb.plots import plot_heatmap
+    from task_emb.space_eval import build_space_table
+
     table = build_space_table(load_embeddings(args.emb_dir), args.methods, args.emb_dir, args.displacement)
     stem = output_stem(args.save_path)
     stem_file(stem, ".json").unlink(missing_ok=True)  # written last, by _write_table: unfinished until then
@@ -137,7 +141,8 @@ def add_plot_args(parser: argparse.ArgumentParser) -> None:
                         help="output stem: writes <stem>_heatmap.png, <stem>_pca.png, <stem>_tsne.png, "
                              "<stem>.record.json and, for a prefix method, <stem>_displacement_heatmap.png")
     parser.add_argument("--method", default=None,
-                        help="embedding method to plot (e.g. prefix-fute); required when --emb_dir holds several")
+                        help="embedding method to plot (e.g. prefix-fute); required when --emb_dir holds several "
+                             "(default: the one method in --emb_dir)")
     parser.add_argument("--kinds", type=cli.csv_list, default=list(KINDS),
                         help="comma-separated kinds to include: DTE, MTE or both (default)")
     parser.add_argument("--tasks", type=cli.csv_list, default=None,
@@ -150,6 +155,8 @@ def add_plot_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, Path]:
+    from task_emb.plots import plot_selected
+
     stem = output_stem(args.save_path)
     stem_file(stem, ".record.json").unlink(missing_ok=True)  # written last: it marks the plots finished
     paths, chosen = plot_selected(load_embeddings(args.emb_dir), args.method, args.kinds, args.tasks, stem,
@@ -184,7 +191,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable, Callable]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Turn embeddings and scores into the paper's tables and plots.")
+    parser = cli.ArgumentParser(description="Turn embeddings and scores into the paper's tables and plots.")
     subparsers = parser.add_subparsers(dest="subcommand", required=True, metavar="{" + ",".join(SUBCOMMANDS) + "}")
     for name, (help_text, add_arguments, _) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)

@@ -16,10 +16,12 @@ Output `--save_path` (".json" appended when missing), written atomically at the 
      "chat_template": {"source", "sha256"}, "chat_template_sha256", "seed", "variant", "cot",
      "cot_max_new_tokens" (CoT prompts only), "data" (which data: data_utils/artifacts/data_identity.py;
      a declared dataset's digest is also part of the run's identity, as data_digest),
-     "summary": {"accuracy", "macro_f1", "num_examples", "labels", "unscored_answers"},
+     "summary": {"accuracy", "macro_f1", "num_examples", "labels", "unscored_answers",
+                 "non_verbalizer_answers", "non_verbalizer_words"},
      "results": [one per example, sorted by data_index:
         {"data_index", "data_entry", "input_prompt",
-         "token_info": {"word_scores", "verbalizers", "answer_step", "answer", "answer_scored"},
+         "token_info": {"word_scores", "verbalizers", "answer_step", "answer", "answer_scored",
+                        "first_word", "first_word_is_verbalizer"},
          "prompt_ppl", "label_scores", "normalized_prob", "normalized_pred", "normalized_answer",
          "chat_history" (CoT prompts only)}]}
 
@@ -27,7 +29,11 @@ label_scores / normalized_prob / normalized_pred / normalized_answer use the gen
 label order (SA: negative, positive; NLI: entailment, neutral, contradiction), or a declared
 dataset's own labels when it brings its own verbalizers (summary.labels names the order).
 answer_scored is false when the model's answer token spells a verbalizer under another id
-than the one scored (a warning says so; summary.unscored_answers counts them). While it
+than the one scored (a warning says so; summary.unscored_answers counts them).
+first_word_is_verbalizer is false when the answer's first word (first_word, e.g. "The") is
+no verbalizer of the prompt: the scores were read where the model wrote something else.
+summary.non_verbalizer_answers counts them (non_verbalizer_words: the most common such
+words), and a warning says so when they are more than half of the examples. While it
 runs, finished examples go to `<save_path>.partial.jsonl` (appended after every batch);
 a rerun continues from there. The output is written atomically, then its record
 `<save_path without .json>.record.json`, its completion marker (pending while the output
@@ -49,18 +55,13 @@ from typing import Any
 from data_utils import cli
 from data_utils.artifacts.completion import begin, record_path
 from data_utils.artifacts.data_identity import describe
-from data_utils.artifacts.llm_outputs import inference_output
-from data_utils.errors import FuteError
-from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
-from data_utils.metrics import compute_metrics
-from llm_inference.data import dataset_prompt, get_llm_spec, load_eval_examples
-from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
-from llm_inference.runs import (LazyModel, check_placeholders, fill, prompt_numbers,
-                               run_each, run_identity, score_pending)
-from llm_inference.records import (ResultLog, check_identity, check_same_inputs, example_record, prompt_info,
-                                   unscored_answers)
-from llm_inference.scoring import generation_settings, label_distribution
+from data_utils.errors import FuteError
+from data_utils.io import check_writable, read_json, run_record, write_json
+from data_utils.metrics import compute_metrics
+from llm_inference.options import add_llm_args, check_llm_args, check_placeholders, fill, prompt_numbers
+from llm_inference.records import (ResultLog, answer_counts, check_identity, check_same_inputs, example_record,
+                                   prompt_info, warn_non_verbalizer)
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ INPUT_FLAGS = "--dataset_path, --max_examples or --seed"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Run one LLM with one or more prompts (0-12) on labelled datasets.")
+    parser = cli.ArgumentParser(description="Run one LLM with one or more prompts (0-12) on labelled datasets.")
     parser.add_argument("--save_path", required=True,
                         help="output JSON ('.json' is appended if missing); with several datasets or prompts it "
                              "names each file with {dataset} and {prompt}, e.g. ./result/{dataset}_p{prompt}")
@@ -81,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_examples", type=int, default=1000,
                         help="score a seeded sample of at most this many examples of the evaluation split")
     parser.add_argument("--dataset_path", default=None,
-                        help="local data instead of the hub or the declared files: a folder with <eval split>.jsonl "
+                        help="local data instead of the declared files or the hub: a folder with <eval split>.jsonl "
                              "(json/csv/parquet) or that one file, with the dataset's field names; {dataset} with "
-                             "several")
+                             "several (default: the declared files or the hub)")
     add_llm_args(parser)
     return parser
 
@@ -103,6 +104,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, A
     """Score every (dataset, prompt), write each output JSON; return the output (one dataset and prompt)
     or the outputs in (dataset, prompt) order (several)."""
     args = parse_args(argv)
+    # torch, transformers and pandas load here, once the flags are known to be good (--help stays fast).
+    from llm_inference.data import get_llm_spec
+    from llm_inference.models import load_chat_tokenizer
+    from llm_inference.runs import LazyModel, run_each
+    from llm_inference.scoring import generation_settings
+
     specs = [get_llm_spec(name) for name in args.dataset_name]
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
@@ -119,8 +126,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, A
 def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: int, tokenizer, template,
             settings, model: LazyModel, device) -> dict[str, Any]:
     """One (dataset, prompt): score its sample, write its output JSON and record, return the output."""
+    from data_utils.artifacts.llm_outputs import inference_output
+    from llm_inference.data import dataset_prompt, load_eval_examples
+    from llm_inference.runs import run_identity, score_pending
+
     prompt = dataset_prompt(spec, number)
-    save_path = ensure_parent_writable(fill(args.save_path, spec.name, number))
+    save_path = check_writable(fill(args.save_path, spec.name, number))
     dataset_path = None if args.dataset_path is None else fill(args.dataset_path, spec.name)
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run. A declared
@@ -144,7 +155,7 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
 
     # Assemble the output in data order, with the summary metrics.
     results = [_strip_identity(done[example["data_index"]], identity) for example in examples]
-    summary = _summary(results, prompt.labels)
+    summary = _summary(results, prompt.labels, args.verbalizer_tokens)
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
                               results, data)
     config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
@@ -154,8 +165,9 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
     write_json(save_path, output)
     write_json(record_path(save_path), record)
     log.path.unlink(missing_ok=True)
-    logger.info("%s: accuracy %.4f, macro-F1 %.4f on %d examples", save_path,
-                output["summary"]["accuracy"], output["summary"]["macro_f1"], len(results))
+    logger.info("%s: accuracy %.4f, macro-F1 %.4f on %d examples (%d answers begin with no verbalizer)", save_path,
+                summary["accuracy"], summary["macro_f1"], len(results), summary["non_verbalizer_answers"])
+    warn_non_verbalizer(f"{save_path} (prompt {prompt.number})", summary, len(results))
     return output
 
 
@@ -171,6 +183,8 @@ def _finished_results(save_path: Path, identity: dict[str, Any]) -> dict[int, di
 
 
 def _record(example: dict[str, Any], score, prompt) -> dict[str, Any]:
+    from llm_inference.scoring import label_distribution
+
     record = example_record(example, score, label_distribution(score.word_scores, prompt))
     record["normalized_answer"] = example["label"]
     return record
@@ -181,11 +195,11 @@ def _strip_identity(record: dict[str, Any], identity: dict[str, Any]) -> dict[st
     return {key: value for key, value in record.items() if key not in identity}
 
 
-def _summary(results: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, Any]:
+def _summary(results: list[dict[str, Any]], labels: tuple[str, ...], verbalizer_tokens: str) -> dict[str, Any]:
     predictions = [result["normalized_pred"] for result in results]
     gold = [result["normalized_answer"] for result in results]
     return {**compute_metrics(("accuracy", "macro_f1"), predictions, gold),
-            "num_examples": len(results), "labels": list(labels), "unscored_answers": unscored_answers(results)}
+            "num_examples": len(results), "labels": list(labels), **answer_counts(results, verbalizer_tokens)}
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ and flushed after every batch, in the order examples finish (NOT sorted: sort by
      "data_entry": {"text" | "premise", "hypothesis", "answer": "none"},
      "input_prompt",                                      # the formatted first-turn prompt
      "token_info": {"word_scores": [float], "verbalizers": [str], "answer_step": int | null, "answer": str,
-                    "answer_scored": bool},                # false: the answer is a verbalizer under an unscored id
+                    "answer_scored": bool,                 # false: the answer is a verbalizer under an unscored id
+                    "first_word": str,                     # the answer's first word, e.g. "yes" or "The"
+                    "first_word_is_verbalizer": bool},     # false: the scores are not the model's answer
      "prompt_ppl": float,
      "label_scores": [float], "normalized_prob": [float], "normalized_pred": int,
      "chat_history": [{"role", "content"}, ...]}          # CoT prompts (10-12) only
@@ -41,11 +43,12 @@ one made from another x' file (its data_index is not in --data_load_path, or its
 
 Beside the output, `<save_path without .jsonl>.record.json` says how it was made (command,
 flags, package versions, line count, the chat template's source and hash, the number of
-unscored answers) and, under "answers", what the finished file is (its lines and size) and
-the x' it answers (path, lines, SHA-256). It is the file's completion marker
-(data_utils/artifacts/completion.py): pending (`"finished": false`, with the command) from
-before the first line is appended until every x' line is answered. A reader may rely on a
-file whose record matches it.
+unscored answers and of answers whose first word is no verbalizer, with the most common such
+words: more than half of them is warned about in the log) and, under "answers", what the
+finished file is (its lines and size) and the x' it answers (path, lines, SHA-256). It is
+the file's completion marker (data_utils/artifacts/completion.py): pending (`"finished":
+false`, with the command) from before the first line is appended until every x' line is
+answered. A reader may rely on a file whose record matches it.
 """
 from __future__ import annotations
 
@@ -58,23 +61,18 @@ from typing import Any
 from configs.datasets import GENRES
 from data_utils import cli
 from data_utils.artifacts.completion import answers_entry, begin, record_path
-from data_utils.artifacts.llm_outputs import answer_line
-from data_utils.io import run_record, write_json
-from llm_inference.data import read_model_inputs
-from llm_inference.models import add_llm_args, check_llm_args, load_chat_tokenizer
-from llm_inference.prompts import load_prompt
 from data_utils.artifacts.paths import PROMPT_FIELD
-from llm_inference.runs import (LazyModel, check_placeholders, fill, prompt_numbers, run_each,
-                               run_identity, score_pending)
-from llm_inference.records import ResultLog, check_same_inputs, example_record, prompt_info, unscored_answers
-from llm_inference.scoring import generation_settings, label_distribution
+from data_utils.io import run_record, write_json
+from llm_inference.options import add_llm_args, check_llm_args, check_placeholders, fill, prompt_numbers
+from llm_inference.records import (ResultLog, answer_counts, check_same_inputs, example_record, prompt_info,
+                                   warn_non_verbalizer)
 
 logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Run one LLM with one or more prompts on the x' JSONL of model "
-                                                 "task embedding; append its answers y' as JSONL, a file per prompt.")
+    parser = cli.ArgumentParser(description="Run one LLM with one or more prompts on the x' JSONL of model "
+                                              "task embedding; append its answers y' as JSONL, a file per prompt.")
     parser.add_argument("--save_path", required=True,
                         help="output JSONL ('.jsonl' is appended if missing); with several prompts it names each "
                              "file with {prompt}, e.g. ./result/llama-13b_sa_p{prompt}")
@@ -98,6 +96,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Append a y' line for every x' line not yet in each prompt's file; return how many were added in all."""
     args = parse_args(argv)
+    # torch, transformers and pandas load here, once the flags are known to be good (--help stays fast).
+    from llm_inference.data import read_model_inputs
+    from llm_inference.models import load_chat_tokenizer
+    from llm_inference.runs import LazyModel, run_each
+    from llm_inference.scoring import generation_settings
+
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
@@ -114,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def answer_one(args: argparse.Namespace, argv: Sequence[str] | None, number: int, examples: list[dict[str, Any]],
                tokenizer, template, settings, model: LazyModel, device) -> int:
     """One prompt: append the y' lines its file lacks, rewrite its record; return how many were added."""
+    from llm_inference.prompts import load_prompt
+    from llm_inference.runs import run_identity, score_pending
+
     prompt = load_prompt(args.task_genre, number)
     save_path = fill(args.save_path, prompt=number)
 
@@ -135,14 +142,18 @@ def answer_one(args: argparse.Namespace, argv: Sequence[str] | None, number: int
 
     # The record of how the y' file was made, written last (a separate file, so the JSONL holds only y' lines):
     # what the file is when finished, and the x' it answers.
-    config.update(lines=len(examples), chat_template=template.record(),
-                  unscored_answers=unscored_answers(done.values()))
+    counts = answer_counts(done.values(), args.verbalizer_tokens)
+    warn_non_verbalizer(f"{log.path} (prompt {prompt.number})", counts, len(done))
+    config.update(lines=len(examples), chat_template=template.record(), **counts)
     answers = answers_entry(log.path, args.data_load_path, len(done), len(examples))
     write_json(record_path(log.path), {**run_record(config, argv, __file__), "answers": answers})
     return len(pending)
 
 
 def _line(example: dict[str, Any], score, prompt, settings: dict[str, Any]) -> dict[str, Any]:
+    from data_utils.artifacts.llm_outputs import answer_line
+    from llm_inference.scoring import label_distribution
+
     result = example_record(example, score, label_distribution(score.word_scores, prompt))
     inputs = {key: value for key, value in example["inputs"].items() if key != "data_index"}
     return answer_line(settings, example["data_index"], inputs, result)

@@ -33,9 +33,7 @@ from typing import Any
 
 from configs.models import alias_of
 from data_utils import cli
-from data_utils.io import ensure_parent_writable, read_json, run_record, write_json
-from llm_inference import prompt_selection as ps
-from llm_inference.selection_files import PromptSet, load_prompt_set
+from data_utils.io import check_writable, read_json, run_record, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +41,8 @@ SELF_SELECT = "selfsel"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Score 13 prompts of one LLM on one dataset with every "
-                                                 "prompt-selection baseline.")
+    parser = cli.ArgumentParser(description="Score 13 prompts of one LLM on one dataset with every "
+                                            "prompt-selection baseline.")
     parser.add_argument("--paths", required=True,
                         help="comma-separated inference files of run_llm_inference.py, one per prompt 0-12 "
                              "(13 files, one LLM, one dataset)")
@@ -71,7 +69,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Read the 13 files, score them with every baseline, write and return the scores."""
     args = parse_args(argv)
     cli.start(args)
-    save_path = ensure_parent_writable(args.save_path)
+    save_path = check_writable(args.save_path)
+    # scipy, scikit-learn and pandas load here, once the flags are known to be good (--help stays fast).
+    from llm_inference import prompt_selection as ps
+    from llm_inference.selection_files import load_prompt_set
 
     # Inputs: 13 checked files -> [P, N, L] label distributions, [P, N] predictions and perplexities.
     prompts = load_prompt_set(args.paths)
@@ -114,8 +115,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return output
 
 
-def _self_select(prompts: PromptSet, args: argparse.Namespace) -> dict[str, Any]:
-    """{"model", "order_file", "order"} for Self-Select, or {"model", "reason"} when it is skipped."""
+def _self_select(prompts, args: argparse.Namespace) -> dict[str, Any]:
+    """{"model", "order_file", "order"} for Self-Select, or {"model", "reason"} when it is skipped;
+    `prompts`: the llm_inference.selection_files.PromptSet scored."""
+    from llm_inference import prompt_selection as ps
+
     model = args.self_select_model or alias_of(prompts.model)
     if args.self_select_order_file is None:
         known = [key for key in read_json(ps.DEFAULT_SELF_SELECT_ORDERS) if not key.startswith("_")]

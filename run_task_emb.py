@@ -28,28 +28,24 @@ from data_utils import cli
 from data_utils.errors import FuteError
 from data_utils.artifacts.completion import begin, record_path, unfinished
 from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
-from data_utils.io import ensure_parent_writable, run_record, write_json
-from data_utils.declarations import get_spec
+from data_utils.io import check_writable, run_record, write_json
 from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,
                                    pool_record, read_local_pool, sample_per_source, shuffle_examples,
                                    write_model_inputs)
-from task_emb import pipeline
-from task_emb.fim import FIM_ESTIMATORS
-from task_emb.models import load_tokenizer, resolve_checkpoint
-from task_emb.surrogate import LearnOptions
-from task_emb.trainer import finish, resume_path_for, run_identity
-from task_emb.targets import SOFT_LABEL_LOSSES
+from task_emb.options import FIM_ESTIMATORS, SOFT_LABEL_LOSSES
 
 logger = logging.getLogger("run_task_emb")
 
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--save_path", required=True,
                    help="output: the embedding (.npy appended if missing), or the x' JSONL with "
                         "--generate_model_data_only")
     p.add_argument("--load_path", default=None,
                    help="model input: the fine-tuned checkpoint (--model_save_path of run_cr_train/run_qa_train), "
-                        "or with --llm_mode the x'/y' JSONL of run_llm_inference_for_te.py")
+                        "or with --llm_mode the x'/y' JSONL of run_llm_inference_for_te.py (default: none; data "
+                        "input reads no model)")
     p.add_argument("--task_type", required=True, choices=TASK_TYPES,
                    help="cr (classification/regression), qa (extractive QA), sa / nli (LLM task genres)")
     p.add_argument("--input_type", required=True, choices=("data", "model"),
@@ -59,8 +55,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "hidden state of the surrogate over the dataset; data input only)")
     p.add_argument("--to_train_dataset", default=None,
                    help="data input: the dataset, a registry name or a declaration file (.yaml, .yml, .json; "
-                        "docs/your_data.md); model input: the dataset the model was fine-tuned on (read from the "
-                        "checkpoint's record when omitted)")
+                        "docs/your_data.md); model input: the dataset the model was fine-tuned on (default: read "
+                        "from the checkpoint's record)")
     p.add_argument("--lm_model_name", default="none",
                    help="the model being embedded (its base name for a fine-tuned LM, the LLM's name in --llm_mode); "
                         "recorded only")
@@ -70,12 +66,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--llm_mode", type=cli.str2bool, default=False, help="learn an LLM's MTE from --load_path JSONL")
     p.add_argument("--generate_model_data_only", type=cli.str2bool, default=False,
                    help="only write x' (sa or nli) as JSONL to --save_path for LLM inference")
-    p.add_argument("--learning_rate", type=float, default=None, help="override the default learning rate")
-    p.add_argument("--max_epochs", type=int, default=None, help="override the default (maximum) number of epochs")
+    p.add_argument("--learning_rate", type=float, default=None,
+                   help="learning rate (default: the method's for this input and task, configs/methods.py)")
+    p.add_argument("--max_epochs", type=int, default=None,
+                   help="(maximum) number of epochs (default: the method's, configs/methods.py)")
     p.add_argument("--gradient_accumulation_steps", type=int, default=None,
-                   help="split each batch into this many forward passes (default: the reference's per mode)")
-    p.add_argument("--batch_size", type=int, default=None, help="override the effective batch size")
-    p.add_argument("--max_len", type=int, default=None, help="override the maximum input length in tokens")
+                   help="split each batch into this many forward passes (default: the method's, e.g. 16 for a "
+                        "prefix MTE; when it does not divide --batch_size, the fewest steps that do, in forward "
+                        "passes no larger than the default's; the value used is recorded)")
+    p.add_argument("--batch_size", type=int, default=None,
+                   help="effective batch size (default: the method's, configs/methods.py: 32 for data input, "
+                        "128 for model input)")
+    p.add_argument("--max_len", type=int, default=None,
+                   help="maximum input length in tokens (default: 128 CR, 384 QA, 496 LLM)")
     p.add_argument("--max_data_for_task_emb_train", type=cli.positive_int, default=UNSUP_POOL["max_per_source"],
                    help="x' per pool dataset")
     p.add_argument("--model_te_read_num_processes", type=int, default=10,
@@ -87,9 +90,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "default: the CrossFit datasets from the hub")
     p.add_argument("--dataset_path", default=None,
                    help="data input: read the dataset from here: a folder with one file per split, or one file (the "
-                        "training split; dev is a seeded 80/20 cut of it)")
+                        "training split; dev is a seeded 80/20 cut of it) (default: the declared files or the hub)")
     p.add_argument("--max_train_examples", type=int, default=None,
-                   help="data input: a seeded sample of at most this many training examples")
+                   help="data input: a seeded sample of at most this many training examples (default: all)")
     p.add_argument("--max_dev_examples", type=cli.positive_int, default=None,
                    help="data input: evaluate on a seeded sample of at most this many dev examples (default: all)")
     p.add_argument("--data_loader_shuffle", type=cli.str2bool, default=False,
@@ -141,10 +144,16 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     elif save_path.exists() and not args.overwrite:
         raise FuteError(f"{save_path} already exists; pass --overwrite True to replace it, or choose another "
                         f"--save_path")
-    ensure_parent_writable(save_path)
+    check_writable(save_path)
     device = cli.start(args)
     if args.generate_model_data_only:
         return generate_model_inputs(args, argv)
+    # torch, transformers and pandas: loaded once the flags are known to be good.
+    from data_utils.declarations import get_spec
+    from task_emb import pipeline
+    from task_emb.models import load_tokenizer, resolve_checkpoint
+    from task_emb.surrogate import LearnOptions
+    from task_emb.trainer import finish, resume_path_for, run_identity
 
     # Hyper-parameters: the family's defaults (configs/methods.py), flags win.
     input_kind = "llm" if args.llm_mode else args.input_type
@@ -224,6 +233,8 @@ def load_pool(args: argparse.Namespace, exclude: str) -> tuple[list, dict]:
 
 def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """x' for an LLM: the pool minus the task's evaluation sets, cut to the surrogate's input budget."""
+    from task_emb.models import load_tokenizer
+
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
     examples, pool_info = load_pool(args, exclude=args.task_type)
     config = {**vars(args), "pool": pool_info}

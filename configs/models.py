@@ -45,6 +45,11 @@ def model_slug(name: str) -> str:
     return last[: -len(".gguf")] if last.lower().endswith(".gguf") else last
 
 
+def looks_local(name: str) -> bool:
+    """A path-like name (./x, /x, ~/x) is a folder or file, never a hub id like "org/model"."""
+    return name.startswith((".", "/", "~"))
+
+
 def same_model(a: str, b: str) -> bool:
     """True when two names denote one model, whether by alias or by hub id."""
     return hub_id(a) == hub_id(b)

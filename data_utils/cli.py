@@ -1,4 +1,8 @@
-"""What every entry script shares: boolean flags, --seed/--device, logging, seeding, exit codes."""
+"""What every entry script shares: its parser (defaults in --help, one-line errors), boolean flags,
+--seed/--device, logging, seeding, exit codes.
+
+Nothing here imports torch, nor numpy: a parser is built, and --help printed, without loading them.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,9 +10,8 @@ import logging
 import os
 import random
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
-
-import numpy as np
 
 from data_utils.errors import FuteError
 
@@ -16,6 +19,39 @@ logger = logging.getLogger("fute")
 
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n"}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help shows every option's default as "(default: X)" after its help (a list as a,b,c), unless the help
+    already says what its default is. Required options and switches get none, and neither does a default of
+    None or "": such a help says what leaving the option out means. (argparse's ArgumentDefaultsHelpFormatter
+    would print "(default: None)" and repeat defaults the help states.) Descriptions and epilogs keep their
+    lines."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (action.required or action.nargs == 0 or default in (None, "") or default is argparse.SUPPRESS
+                or "default" in text.lower()):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        """Wrapped at spaces only: a name with hyphens (bert-base-uncased, prefix-fute) stays on one line."""
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Every entry script's parser: defaults in --help (`HelpFormatter`), and a bad flag reported on one line,
+    `prog: error: <what>; see prog --help`, with exit status 2 (argparse's own puts its usage block above)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
 def str2bool(value: str | bool) -> bool:
@@ -77,10 +113,12 @@ def start(args: argparse.Namespace):
     """
     logging.getLogger().setLevel(getattr(logging, args.log_level))
     if not hasattr(args, "device"):
+        import numpy as np
+
         random.seed(args.seed)
         np.random.seed(args.seed)
         return None
-    if not sys.stderr.isatty():  # progress bars in a log file are noise
+    if not sys.stderr.isatty():  # transformers' bars are noise in a log file (ours log lines: data_utils/progress.py)
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
@@ -95,6 +133,7 @@ def setup_logging(level: str = "INFO") -> None:
 
 def set_seed(seed: int) -> None:
     """Seed python, numpy and torch so that a rerun on the same hardware repeats itself."""
+    import numpy as np
     import torch
 
     random.seed(seed)

@@ -28,8 +28,27 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def check_writable(path: str | os.PathLike) -> Path:
+    """`path` as a Path, once it is known that it can be written, creating nothing: the nearest folder of it
+    that exists (its parent, or the first above it) must be a folder this process may write to.
+
+    Entry scripts check their outputs with it before any compute. The folders are made by the first write
+    (`ensure_parent_writable`), so a run that fails before it writes leaves nothing behind.
+    """
+    path = Path(path)
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FuteError(f"cannot create the folder {path.parent} for {path}: {existing} is a file; choose another "
+                        f"path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FuteError(f"the folder {existing} is not writable; choose another path for {path.name}")
+    return path
+
+
 def ensure_parent_writable(path: str | os.PathLike) -> Path:
-    """Create the parent folder of `path` and check that it can be written to."""
+    """Create the parent folder of `path` and check that it can be written to (a writer, right before it writes)."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     try:
@@ -78,6 +97,9 @@ def read_json(path: str | os.PathLike) -> Any:
         with open(path, encoding="utf-8-sig") as handle:
             return json.load(handle)
     except json.JSONDecodeError as err:
+        if not path.read_bytes().strip():
+            raise FuteError(f"{path} is empty ({emptiness(path)}): it holds no JSON; the step that writes it did not "
+                            f"write it, or this is not the file meant") from None
         raise FuteError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
     except UnicodeDecodeError:
         raise FuteError(f"{path}: not UTF-8 text; save it as UTF-8") from None
@@ -127,6 +149,11 @@ def iter_jsonl_lines(path: str | os.PathLike, bad_line: str = "fix or delete tha
                 yield where, record
     except UnicodeDecodeError as err:  # UTF-16 that is not (surrogateescape covers UTF-8 line by line)
         raise FuteError(f"{path}: not {encoding.upper()} text ({err.reason}); save the file as UTF-8") from None
+
+
+def emptiness(path: str | os.PathLike) -> str:
+    """What a file that yielded no lines holds, for its error message: "0 bytes" or "blank lines only"."""
+    return "0 bytes" if Path(path).stat().st_size == 0 else "blank lines only"
 
 
 def complete_lines_end(path: str | os.PathLike) -> int:

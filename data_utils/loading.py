@@ -45,7 +45,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from configs.datasets import DEV_CUT, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
@@ -92,19 +91,48 @@ def read_table(path: Path, spec: DatasetSpec | None = None) -> list[dict]:
     """Rows of a JSONL/JSON/CSV/TSV/parquet file; SQuAD-format JSON is flattened to one row per question.
 
     A TSV file of a dataset with GLUE column names (`spec.tsv_rename`/`tsv_columns`) gets the hub's names.
+    A file without rows (0 bytes, blank lines only, a CSV header alone, JSON `[]`, a parquet file of no rows,
+    a gzip of nothing) is an error saying so, in every format alike.
     """
+    if path.is_file() and path.stat().st_size == 0:
+        raise FuteError(f"{path} is empty (0 bytes); write the split's examples into it, one row each")
+    rows = _file_rows(path, spec)
+    if not rows:
+        raise FuteError(f"{path} holds no rows{_header_note(path)}; write the split's examples into it, one row each")
+    return rows
+
+
+def _header_note(path: Path) -> str:
+    """", only a header (a, b)" for a CSV/TSV file that has one, else nothing: what an empty table holds."""
+    if not path.name.endswith((".csv", ".tsv")):
+        return ""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        header = next((line.strip() for line in handle if line.strip()), "")
+    return f", only a header ({header[:80]})" if header else ""
+
+
+def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
+    """read_table's reading, by file type."""
     name = path.name
     if name.endswith(".jsonl"):
         return list(iter_jsonl(path))
     if name.endswith(".csv") or name.endswith(".tsv"):
         return _read_delimited(path, spec)
     if name.endswith(".parquet"):
-        return pd.read_parquet(path).to_dict(orient="records")
+        import pandas as pd  # slow to import (~0.5 s): only reading a file needs it
+
+        try:
+            return pd.read_parquet(path).to_dict(orient="records")
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise FuteError(f"{path}: cannot be read as parquet ({str(err).splitlines()[0]}); write it with "
+                            f"pandas' to_parquet or datasets' to_parquet") from None
     if name.endswith(".json") or name.endswith(".json.gz"):
         opener = gzip.open if name.endswith(".gz") else open
         try:
             with opener(path, "rt", encoding="utf-8-sig") as handle:
                 text = handle.read()
+            if not text.strip():
+                return []
             content = json.loads(text)
         except json.JSONDecodeError as err:
             if err.msg == "Extra data" and _is_json_object(next((ln for ln in text.splitlines() if ln.strip()), "")):
@@ -139,6 +167,8 @@ def _json_lines(path: Path) -> list[dict]:
 
 def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
     """CSV (comma, standard quoting) or TSV (tab, no quoting), every cell as text; "" is an empty cell."""
+    import pandas as pd
+
     tsv = path.name.endswith(".tsv")
     names = list(spec.tsv_columns) if tsv and spec is not None and spec.tsv_columns else None
     try:
@@ -147,6 +177,8 @@ def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
                             header=None if names else "infer", names=names)
     except UnicodeDecodeError:
         raise FuteError(f"{path}: not UTF-8 text; save it as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
+    except pd.errors.EmptyDataError:  # blank lines only
+        return []
     except pd.errors.ParserError as err:
         raise FuteError(f"{path}: cannot be read as {'TSV' if tsv else 'CSV'}: {str(err).strip()}") from None
     if tsv and spec is not None and spec.tsv_rename:
@@ -163,8 +195,10 @@ def _json_rows(content) -> list[dict] | None:
     """
     if isinstance(content, list):
         return content if all(isinstance(row, dict) for row in content) else None
-    if not isinstance(content, dict) or not content:
+    if not isinstance(content, dict):
         return None
+    if not content:
+        return []  # an empty frame in the index layout
     if "schema" in content and isinstance(content.get("data"), list):
         return [{k: v for k, v in row.items() if k != "index"} for row in content["data"]]
     if {"columns", "data"} <= set(content):
@@ -351,6 +385,8 @@ def _local_archive_names(spec: DatasetSpec) -> str:
 def is_null(value) -> bool:
     """True for no value at all: None, NaN (python or numpy) or pandas' NA/NaT, as JSON null/NaN, parquet nulls
     and pandas give it. A container (a list of answers) is a value."""
+    import pandas as pd  # a module lookup once imported; importing it at the top would slow every script's start
+
     return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
@@ -421,9 +457,11 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
     try:
         number = float(value)  # also numpy numbers and booleans
     except (TypeError, ValueError):
-        values = f" nor a value of label_values ({', '.join(dict(spec.label_values))})" if spec.label_values else ""
-        raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)}{values} "
-                        f"nor an index 0..{len(spec.labels) - 1}") from None
+        values = (f" nor a value of label_values ({', '.join(dict(spec.label_values))})" if spec.label_values else
+                  "; a dataset declared in a file of one's own maps other words to labels (label_values, "
+                  "docs/your_data.md)" if spec.declaration is None else "")
+        raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)} nor an index "
+                        f"0..{len(spec.labels) - 1}{values}") from None
     if not number.is_integer():
         raise FuteError(f"{where}: example {index} has label {number!r}, which is not a class index "
                         f"0..{len(spec.labels) - 1} ({', '.join(spec.labels)})")
@@ -586,7 +624,8 @@ def _check_fields(row: dict, fields: tuple[str, ...], where: str, index: int) ->
     if missing:
         # A spreadsheet in a locale with decimal commas exports CSV with ";" between cells.
         hint = ("; the file looks ';'-separated: export it as comma-separated CSV" if len(row) == 1
-                and ";" in next(iter(row)) else "; local files must use the hub dataset's field names")
+                and ";" in next(iter(row)) else "; local files must use the dataset's field names, or declare "
+                "their columns in a dataset file of one's own (columns:, docs/your_data.md)")
         raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))})"
                         f"{hint}")
 

@@ -28,14 +28,15 @@ NDCG (`ndcg`) scores a ranking against graded relevance rel_i of the items in pr
 gain(x) = x ("linear", as sklearn.metrics.ndcg_score) or 2^x - 1 ("exponential"), c a relevance
 scale (100 reads scores in [0, 1] as percent points, which only changes the exponential gain).
 Both tables of the paper use it: sources ranked for a target, prompts ranked for an LLM.
+
+scikit-learn and scipy are imported by the metrics that call them, so that a parser offering
+`GAINS` (run_eval.py) is built without loading them.
 """
 import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy import stats
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from data_utils.errors import FuteError
 
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 
 def _accuracy(predictions: np.ndarray, references: np.ndarray) -> float:
+    from sklearn.metrics import accuracy_score
+
     return float(accuracy_score(references, predictions))
 
 
@@ -52,19 +55,25 @@ def _binary_f1(predictions: np.ndarray, references: np.ndarray) -> float:
         raise FuteError(
             f"metric 'f1' is binary (labels 0/1) but got labels {sorted(labels)}; use 'macro_f1' instead"
         )
+    from sklearn.metrics import f1_score
+
     return float(f1_score(references, predictions, pos_label=1, average="binary", zero_division=0.0))
 
 
 def _macro_f1(predictions: np.ndarray, references: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
     return float(f1_score(references, predictions, average="macro", zero_division=0.0))
 
 
 def _matthews(predictions: np.ndarray, references: np.ndarray) -> float:
+    from sklearn.metrics import matthews_corrcoef
+
     return float(matthews_corrcoef(references, predictions))
 
 
-def _correlation(name: str, fn: Callable) -> Callable[[np.ndarray, np.ndarray], float]:
-    """Wrap a scipy correlation so that an undefined value comes back as 0.0 (see module doc)."""
+def _correlation(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """scipy.stats' correlation `name`, an undefined value coming back as 0.0 (see module doc)."""
 
     def metric(predictions: np.ndarray, references: np.ndarray) -> float:
         x = np.asarray(predictions, dtype=np.float64)
@@ -74,7 +83,9 @@ def _correlation(name: str, fn: Callable) -> Callable[[np.ndarray, np.ndarray], 
         if len(x) < 2 or np.all(x == x[0]) or np.all(y == y[0]):
             logger.warning("%s is undefined (constant input or fewer than 2 values): reporting 0.0", name)
             return 0.0
-        return float(fn(x, y).statistic)
+        from scipy import stats
+
+        return float(getattr(stats, name)(x, y).statistic)
 
     return metric
 
@@ -84,8 +95,8 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "f1": _binary_f1,
     "macro_f1": _macro_f1,
     "matthews_correlation": _matthews,
-    "pearsonr": _correlation("pearsonr", stats.pearsonr),
-    "spearmanr": _correlation("spearmanr", stats.spearmanr),
+    "pearsonr": _correlation("pearsonr"),
+    "spearmanr": _correlation("spearmanr"),
 }
 
 

@@ -34,7 +34,8 @@ from configs.hparams import UNSUP_POOL
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
 from data_utils.errors import FuteError
 from data_utils.hub_read import HubRead, describe_error, read_split
-from data_utils.io import iter_jsonl_lines, write_jsonl
+from data_utils.io import emptiness, iter_jsonl_lines, write_jsonl
+from data_utils.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,9 @@ def _read_pool_file(path: Path) -> list[PoolExample]:
             raise FuteError(f"{where}: 'text_pair' must be a string or absent")
         source = record.get("source") or path.stem
         examples.append(PoolExample(text=text, text_pair=pair or None, source=str(source)))
+    if not examples:
+        raise FuteError(f"{path} holds no pool lines ({emptiness(path)}); write one JSON object with a non-empty "
+                        f"'text' per line")
     return examples
 
 
@@ -227,9 +231,10 @@ def load_hub_pool(
     work = partial(_load_one, max_per_source=max_per_source, seed=seed, loader=loader or _hub_loader)
     if num_processes > 1 and len(names) > 1:
         with multiprocessing.Pool(min(num_processes, len(names))) as pool:
-            results = pool.map(work, names)  # map keeps the input order
+            ordered = pool.imap(work, names)  # in the input order, each as it is done
+            results = list(progress(ordered, total=len(names), desc="pool", unit="datasets"))
     else:
-        results = [work(name) for name in names]
+        results = [work(name) for name in progress(names, desc="pool", unit="datasets")]
 
     examples, failed = [], {}
     for name, loaded, error in results:
@@ -417,7 +422,8 @@ def write_model_inputs(
     if not examples:
         raise FuteError(f"no pool examples to write to {path}; check the pool source and exclusion list")
     path = Path(path)
-    built = [_build_one(e, task_type, cr_is_pair, tokenizer, max_length) for e in examples]
+    built = [_build_one(e, task_type, cr_is_pair, tokenizer, max_length)
+             for e in progress(examples, desc=f"{task_type} x'", unit="examples")]
     if len(built) > max_lines:
         built = sorted(built, key=lambda pair: pair[1])[:max_lines]
         random.Random(seed).shuffle(built)

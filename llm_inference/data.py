@@ -25,7 +25,7 @@ from typing import Any
 from configs.datasets import DatasetSpec
 from data_utils.declarations import LLM_DATASETS, get_spec, is_declaration
 from data_utils.errors import FuteError
-from data_utils.io import iter_jsonl_lines
+from data_utils.io import emptiness, iter_jsonl_lines
 from data_utils.loading import check_kept, input_text, label_index, load_eval_split
 from llm_inference.prompts import Prompt, load_prompt
 
@@ -135,5 +135,6 @@ def read_model_inputs(path: str | Path, genre: str) -> list[dict[str, Any]]:
         examples.append({"data_index": index, "fields": fields, "inputs": record,
                          "data_entry": {**fields, "answer": "none"}, "label": None})
     if not examples:
-        raise FuteError(f"{path}: no x' lines")
+        raise FuteError(f"{path} holds no x' lines ({emptiness(path)}); write it with run_task_emb.py "
+                        f"--generate_model_data_only True")
     return examples

@@ -37,10 +37,10 @@ from pathlib import Path
 import torch
 from jinja2 import TemplateError
 
-from configs.models import BITS, MODEL_ALIASES, PINNED_CHAT_TEMPLATES, hub_id
-from data_utils import cli
+from configs.models import MODEL_ALIASES, PINNED_CHAT_TEMPLATES, looks_local
 from data_utils.errors import FuteError
 from data_utils.hf_compat import load_pretrained
+from llm_inference.options import check_precision, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -51,25 +51,6 @@ _PROBES = (
     [{"role": "system", "content": "S"}, {"role": "user", "content": "U1"}],
     [{"role": "user", "content": "U1"}, {"role": "assistant", "content": "A1"}, {"role": "user", "content": "U2"}],
 )
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where the weights come from: `name` for from_pretrained, plus the file name of a GGUF model."""
-
-    name: str
-    gguf_file: str | None = None
-
-
-def resolve_model(name: str) -> ModelSource:
-    """An alias -> its hub id; a path ending in .gguf -> (its folder, its file name); else unchanged."""
-    name = hub_id(name)
-    if name.lower().endswith(".gguf"):
-        path = Path(name).expanduser()
-        if not path.is_file():
-            raise FuteError(f"GGUF file not found: {path}; give the path of an existing .gguf file")
-        return ModelSource(str(path.parent), path.name)
-    return ModelSource(name)
 
 
 @dataclass(frozen=True)
@@ -165,17 +146,6 @@ def load_llm_model(name: str, bit: int, device: torch.device):
     return model
 
 
-def check_precision(name: str, bit: int) -> ModelSource:
-    """The model's source, once `bit` is known to suit it: a GGUF file cannot be quantized again."""
-    if bit not in BITS:
-        raise FuteError(f"--bit {bit} is not supported; use one of {', '.join(map(str, BITS))}")
-    source = resolve_model(name)
-    if source.gguf_file and bit in (4, 8):
-        raise FuteError(f"{name} is a GGUF file, which is already quantized and is de-quantized on load; "
-                        f"it cannot be quantized again with bitsandbytes: use --bit 32 or --bit 16")
-    return source
-
-
 def load_llm(name: str, bit: int, device: torch.device, template_file: str | None = None):
     """(model in eval mode, tokenizer) for `name` at `bit` precision on `device`."""
     check_precision(name, bit)
@@ -184,6 +154,9 @@ def load_llm(name: str, bit: int, device: torch.device, template_file: str | Non
 
 
 def _load_error(name: str, err: Exception) -> FuteError:
+    if looks_local(name) and not Path(name).expanduser().exists():
+        return FuteError(f"model folder {name} does not exist; pass an alias ({', '.join(MODEL_ALIASES)}), a hub id, "
+                         f"an existing folder or a .gguf file")
     first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
     return FuteError(f"cannot load model {name!r}: it is not an alias ({', '.join(MODEL_ALIASES)}), "
                      f"and loading it as a hub id, local folder or .gguf file failed: {first_line}")
@@ -202,32 +175,6 @@ def _precision_kwargs(bit: int, device: torch.device) -> dict:
         # bitsandbytes places the weights itself when it quantizes; on CPU it must be told where.
         kwargs["device_map"] = "cpu"
     return kwargs
-
-
-def add_llm_args(parser) -> None:
-    """The flags both LLM entry scripts share: the model, its precision, batching, CoT length, seed, device."""
-    parser.add_argument("--model", required=True,
-                        help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
-    parser.add_argument("--bit", type=int, default=8, choices=BITS,
-                        help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
-    parser.add_argument("--batch_size", type=cli.positive_int, default=8,
-                        help="examples per forward pass (halved automatically on out-of-memory)")
-    parser.add_argument("--cot_max_new_tokens", type=cli.positive_int, default=None,
-                        help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
-    parser.add_argument("--chat_template", default=None,
-                        help="a jinja chat template file to format the prompts with (default: the paper's pinned "
-                             "template for llama-13b/llama-70b/mixtral, the tokenizer's own for other models)")
-    parser.add_argument("--verbalizer_tokens", choices=("single", "first"), default="single",
-                        help="single: every verbalizer must be one token (the original); first: score a "
-                             "multi-token verbalizer by its first token (for small vocabularies)")
-    cli.add_common_args(parser)
-
-
-def check_llm_args(args) -> None:
-    """Refuse bad values of the flags of add_llm_args at parse time, before any model loads."""
-    check_precision(args.model, args.bit)
-    if args.chat_template is not None and not Path(args.chat_template).is_file():
-        raise FuteError(f"--chat_template {args.chat_template} is not a file; give a jinja chat template file")
 
 
 def unpack_gguf(gguf: str, folder: str | Path) -> str:

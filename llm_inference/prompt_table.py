@@ -10,6 +10,11 @@ Truth: per (LLM, dataset), the 13 inference files and each prompt's actual task 
 - FUTE by cos(MTE of the LLM under prompt p, DTE of the dataset), one method (prefix-fute,
   fim-fute, ...) at a time; the LLM may be named by alias or hub id on either side.
 
+Beside each (LLM, dataset), per prompt: its Performance and how many of its answers begin
+with a word that is no verbalizer (the verbalizer scores were then read where the model wrote
+something else); a prompt where they are more than half is warned about under the summary
+and in the log.
+
 llm_inference/selection_eval.py turns the scores into Performance, Rate and NDCG.
 """
 from __future__ import annotations
@@ -23,6 +28,7 @@ from configs.methods import method_order, paper_name
 from configs.models import same_model
 from data_utils.artifacts.embeddings import (CosineCache, Embedding, check_same_dim, find_embedding, load_embeddings,
                                              the_only)
+from data_utils.artifacts.llm_outputs import NOT_AN_ANSWER, most_of
 from data_utils.errors import FuteError
 from data_utils.io import read_json
 from data_utils.metrics import NdcgSettings
@@ -60,16 +66,18 @@ class PromptTable:
         parts = ["# Prompt selection", "",
                  "Performance: the task metric (SA accuracy, NLI macro-F1) of the selected prompt; Rate: Performance / "
                  f"the best prompt's; {self.ndcg.describe('all prompts')} of the method's ranking. In percent, "
-                 "averaged over each genre's datasets (their number per LLM in the *datasets averaged* rows).", "",
-                 self.summary_markdown(), *self.tie_notes()]
-        for e in self.evaluations:
+                 "averaged over each genre's datasets (their number per LLM in the *datasets averaged* rows). Under "
+                 "each LLM and dataset, every prompt's Performance and how many of its answers began with a word that "
+                 "is no verbalizer.", "",
+                 self.summary_markdown(), *self.tie_notes(), *(f"{note}\n" for note in self.answer_notes())]
+        for e, s in zip(self.evaluations, self.prompt_sets):
             parts += [f"## {e.model} on {e.dataset} ({e.metric}; best prompt(s) {', '.join(map(str, e.best_prompts))})",
                       "", "| method | selected | Performance | Rate | NDCG |", "|---|---|---|---|---|"]
             for method in [m for m in self.order if m in e.methods]:
                 r = e.methods[method]
                 parts.append(f"| {self.names.get(method, method)} | {r.selected} | {100 * r.performance:.1f} | "
                              f"{100 * r.rate:.1f} | {100 * r.ndcg:.1f} |")
-            parts.append("")
+            parts += ["", *prompt_rows(e.performance, s.non_verbalizer_answers, s.num_examples), ""]
         return "\n".join(parts)
 
     def tie_notes(self) -> list[str]:
@@ -78,12 +86,26 @@ class PromptTable:
                 f"predicted for every example), so there every method has Rate 100 and NDCG 100: that dataset cannot "
                 f"tell the methods apart.\n" for e in self.evaluations if e.prompts_tie]
 
+    def answer_notes(self) -> list[str]:
+        """A warning per (LLM, dataset) with prompts most of whose answers begin with no verbalizer."""
+        notes = []
+        for s in self.prompt_sets:
+            total = s.num_examples
+            most = [(p, n) for p, n in enumerate(s.non_verbalizer_answers) if n is not None and most_of(n, total)]
+            if most:
+                listed = ", ".join(f"{p} ({n} of {total})" for p, n in most)
+                notes.append(f"Warning: most answers of {s.model} on {s.dataset} under prompt(s) {listed} begin with "
+                             f"a word that is no verbalizer: {NOT_AN_ANSWER}, so those prompts' Performance, and "
+                             f"every method's choice among them, say little of the model.")
+        return notes
+
     def csv(self) -> str:
         return selection_eval.summary_csv(self.summary, self.order, self.names)
 
     def to_json(self) -> dict:
         return {**self.ndcg.to_json(), "summary": self.summary,
                 "datasets": [{**e.to_json(), "inference_files": [str(run.path) for run in s.runs],
+                              "num_examples": s.num_examples, "non_verbalizer_answers": s.non_verbalizer_answers,
                               "score_sources": self.sources[s.model, s.dataset]}
                              for e, s in zip(self.evaluations, self.prompt_sets)]}
 
@@ -103,7 +125,19 @@ def build_prompt_table(inference_dir: str | Path, baseline_scores: str | None, e
         methods = add_fute_scores(scores, sources, prompt_sets, emb_dir, fute_methods)
     evaluations = [selection_eval.evaluate_dataset(s.model, s.dataset, s.genre, s.metric, s.performance(),
                                                    scores[s.model, s.dataset], ndcg) for s in prompt_sets]
-    return PromptTable(prompt_sets, evaluations, selection_eval.summarise(evaluations), sources, methods, ndcg)
+    table = PromptTable(prompt_sets, evaluations, selection_eval.summarise(evaluations), sources, methods, ndcg)
+    for note in table.answer_notes():
+        logger.warning(note)
+    return table
+
+
+def prompt_rows(performance: Sequence[float], non_verbalizer: Sequence[int | None], total: int) -> list[str]:
+    """The per-prompt table of one (LLM, dataset): Performance (percent) and answers that are no verbalizer
+    (count of `total`; "-" where the files do not say)."""
+    cells = [f"{n}/{total}" if n is not None else "-" for n in non_verbalizer]
+    return [f"| prompt | {' | '.join(map(str, range(len(performance))))} |", "|---" * (len(performance) + 1) + "|",
+            f"| Performance | {' | '.join(f'{100 * v:.1f}' for v in performance)} |",
+            f"| answers no verbalizer | {' | '.join(cells)} |"]
 
 
 def baseline_files(spec: str) -> list[Path]:

@@ -8,21 +8,30 @@ line without its newline, which `repair_tail` cuts away (with a warning) before
 anything reads the file. A line whose identity differs from the current run's
 is refused: results of two models or prompts are never mixed in one file;
 `check_same_inputs` refuses results of other input data.
+
+Also here: what every result holds (`example_record`, `prompt_info`) and the counts of
+answers a run's summary gives (`answer_counts`), with the warning when most answers of a
+prompt are no verbalizer (`warn_non_verbalizer`).
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from data_utils.artifacts.completion import DAMAGED_LINE
+from data_utils.artifacts.llm_outputs import answered_verbalizer, first_word, most_of, non_verbalizer_warning
 from data_utils.errors import FuteError
-from data_utils.io import complete_lines_end, ensure_parent_writable, iter_jsonl_lines
+from data_utils.io import check_writable, complete_lines_end, ensure_parent_writable, iter_jsonl_lines
 
 logger = logging.getLogger(__name__)
+
+# How many of the most common first words that are no verbalizer a run's summary lists.
+NON_VERBALIZER_WORDS = 5
 
 
 def repair_tail(path: Path) -> bool:
@@ -74,7 +83,7 @@ class ResultLog:
     """The JSONL log of finished examples of one run (identity: dict of key -> value)."""
 
     def __init__(self, path: str | os.PathLike, identity: dict[str, Any]):
-        self.path = ensure_parent_writable(path)
+        self.path = check_writable(path)
         self.identity = identity
 
     def load(self) -> dict[int, dict[str, Any]]:
@@ -96,7 +105,7 @@ class ResultLog:
         """Append records as lines (identity added) and flush them to disk."""
         lines = [json.dumps({**self.identity, **record}, ensure_ascii=False) + "\n"
                  for record in records]
-        with open(self.path, "a", encoding="utf-8") as handle:
+        with open(ensure_parent_writable(self.path), "a", encoding="utf-8") as handle:
             handle.write("".join(lines))
             handle.flush()
             os.fsync(handle.fileno())
@@ -116,9 +125,27 @@ def prompt_info(prompt) -> dict[str, Any]:
     }
 
 
-def unscored_answers(records: Iterable[dict[str, Any]]) -> int:
-    """How many results answered a verbalizer under an id that was not scored (token_info.answer_scored false)."""
-    return sum(record["token_info"].get("answer_scored") is False for record in records)
+def answer_counts(records: Iterable[dict[str, Any]], verbalizer_tokens: str) -> dict[str, Any]:
+    """The answer counts of a run's results, for its summary (or y' record):
+
+    unscored_answers: answers that spell a verbalizer under an id that was not scored (answer_scored false);
+    non_verbalizer_answers: answers whose first word is no verbalizer of the prompt (a result written before
+    first_word_is_verbalizer existed is judged from its answer: llm_outputs.answered_verbalizer);
+    non_verbalizer_words: the most common such first words (at most NON_VERBALIZER_WORDS) with their counts.
+    """
+    infos = [record["token_info"] for record in records]
+    words = Counter(info.get("first_word", first_word(info.get("answer", ""))) for info in infos
+                    if answered_verbalizer(info, verbalizer_tokens) is False)
+    return {"unscored_answers": sum(info.get("answer_scored") is False for info in infos),
+            "non_verbalizer_answers": sum(words.values()),
+            "non_verbalizer_words": dict(words.most_common(NON_VERBALIZER_WORDS))}
+
+
+def warn_non_verbalizer(what: str, counts: dict[str, Any], total: int) -> None:
+    """Log the warning when most of a run's `total` answers begin with no verbalizer (counts: `answer_counts`)."""
+    if most_of(counts["non_verbalizer_answers"], total):
+        logger.warning(non_verbalizer_warning(what, counts["non_verbalizer_answers"], total,
+                                              counts["non_verbalizer_words"]))
 
 
 def example_record(example: dict[str, Any], score, labels: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +164,8 @@ def example_record(example: dict[str, Any], score, labels: dict[str, Any]) -> di
             "answer_step": score.answer_step,
             "answer": score.answer,
             "answer_scored": score.answer_scored,
+            "first_word": score.first_word,
+            "first_word_is_verbalizer": score.first_word_is_verbalizer,
         },
         "prompt_ppl": score.prompt_ppl,
         **labels,

@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import torch
-from tqdm import tqdm
 
-from configs.datasets import NUM_PROMPTS
-from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
 from data_utils.errors import FuteError
+from data_utils.progress import progress
 from llm_inference.models import ChatTemplate, load_llm_model
 from llm_inference.prompts import Prompt
 from llm_inference.records import ResultLog
@@ -38,34 +35,6 @@ from llm_inference.scoring import ExampleScore, GenerationSettings, PromptScorer
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-def prompt_numbers(value: str) -> list[int]:
-    """argparse type of --prompt_number: "3", "0,3,10", "0-12" or "0-2,10" -> the prompt numbers, in order."""
-    numbers: list[int] = []
-    for part in (piece.strip() for piece in value.split(",")):
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-        if match is None:
-            raise argparse.ArgumentTypeError(f"{value!r}: use a prompt number, a list (0,3,10) or a range (0-12)")
-        numbers += range(int(match[1]), int(match[2] or match[1]) + 1)
-    bad = [n for n in numbers if n >= NUM_PROMPTS]
-    if bad or len(set(numbers)) != len(numbers) or not numbers:
-        raise argparse.ArgumentTypeError(f"{value!r}: prompts are 0-{NUM_PROMPTS - 1}, each at most once")
-    return numbers
-
-
-def check_placeholders(flag: str, value: str | None, field: str, several: bool) -> None:
-    """With several datasets (prompts), each run's file must be told apart: `value` must hold `field`."""
-    if several and value is not None and field not in value:
-        raise FuteError(f"{flag} {value} must contain {field} when several are given, so that each run writes "
-                        f"its own file (e.g. ./result/{DATASET_FIELD}_p{PROMPT_FIELD}.json)")
-
-
-def fill(template: str, dataset: str | None = None, prompt: int | None = None) -> str:
-    """`template` with {dataset} and {prompt} replaced (nothing else: other braces stay)."""
-    if dataset is not None:
-        template = template.replace(DATASET_FIELD, dataset)
-    return template if prompt is None else template.replace(PROMPT_FIELD, str(prompt))
 
 
 def run_each(runs: Sequence[tuple[str, Callable[[], T]]]) -> list[T]:
@@ -123,7 +92,7 @@ def score_pending(pending: Sequence[dict[str, Any]], log: ResultLog, done: dict[
     if not pending:
         return
     scorer = PromptScorer(model.get(), tokenizer, prompt, settings, verbalizer_tokens)
-    with tqdm(total=len(pending), desc=desc, disable=None) as bar:
+    with progress(total=len(pending), desc=desc, unit="examples") as bar:
         for batch, scores in scorer.score_all(pending, batch_size):
             records = [to_record(example, score) for example, score in zip(batch, scores)]
             log.append(records)

@@ -13,7 +13,9 @@ For one example and one prompt (docs/method.md section 5):
    to only whitespace: a space or a newline before the answer); a verbalizer's
    score is the processed score of its single token at that step. If all
    `max_new_tokens` steps are blank, step 0 is used (as the original did) and
-   `answer_step` is None. A score of -inf (a banned token) is written as -1e5,
+   `answer_step` is None. That token's text is the answer's first word; when it
+   is no verbalizer ("The"), the scores are not what the model answered, and the
+   example says so (`first_word_is_verbalizer`). A score of -inf (a banned token) is written as -1e5,
    as the original did, so the JSON stays valid; NaN or +inf (overflowing logits)
    stops the run.
 4. The prompt perplexity is exp of the mean next-token negative log-likelihood
@@ -46,6 +48,7 @@ from typing import Any
 import torch
 from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
+from data_utils.artifacts.llm_outputs import first_word, is_verbalizer_word
 from data_utils.artifacts.llm_outputs import label_distribution as artifact_label_distribution
 from data_utils.errors import FuteError
 from data_utils.hf_compat import cache_keyword, returned_cache
@@ -125,6 +128,9 @@ class TurnResult:
 class ExampleScore:
     """What one example gets from one prompt (the per-example fields of the output files).
 
+    first_word: the answer's first word, the text of the token the scores were read at ("" when every
+    step was blank); first_word_is_verbalizer: whether it is one of the prompt's verbalizers
+    (data_utils.artifacts.llm_outputs.is_verbalizer_word): when not, the scores are not the model's answer.
     answer_scored is False when the greedy answer token decodes to a verbalizer but is not
     a scored id (the model wrote the word as another token than the one scored).
     """
@@ -135,6 +141,8 @@ class ExampleScore:
     answer_step: int | None
     answer: str
     prompt_ppl: float
+    first_word: str
+    first_word_is_verbalizer: bool
     chat_history: list[dict[str, str]] | None = None
     answer_scored: bool = True
 
@@ -289,6 +297,7 @@ class PromptScorer:
         _, generation_prompt = self.first_turn({field: field for field in prompt.fields})
         ids = verbalizer_token_ids(tokenizer, prompt, verbalizer_tokens, generation_prompt)
         self.verbalizer_ids = [token for label in prompt.verbalizers for token in ids[label]]
+        self.verbalizer_tokens = verbalizer_tokens
         self._warned_unscored = False
 
     def first_turn(self, example: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
@@ -335,6 +344,7 @@ class PromptScorer:
             logger.warning("no non-blank token in %d generated steps: verbalizer scores taken at step 0",
                            len(result.generated))
         answer = self.tokenizer.decode(result.generated, skip_special_tokens=False)
+        word = first_word(answer)
         return ExampleScore(
             input_prompt=text,
             word_scores=result.scores,
@@ -342,6 +352,8 @@ class PromptScorer:
             answer_step=result.answer_step,
             answer=answer,
             prompt_ppl=float(ppl),
+            first_word=word,
+            first_word_is_verbalizer=is_verbalizer_word(word, self.prompt.verbalizer_list, self.verbalizer_tokens),
             chat_history=None if history is None else [*history, {"role": "assistant", "content": answer}],
             answer_scored=self._answer_scored(result),
         )

@@ -77,6 +77,15 @@ class PromptSet:
         """[P] the task metric of each prompt (see PromptOutputs.performance)."""
         return np.array([run.performance() for run in self.runs])
 
+    @property
+    def num_examples(self) -> int:
+        return len(self.runs[0].data_index)
+
+    @property
+    def non_verbalizer_answers(self) -> list[int | None]:
+        """[P] how many answers of each prompt begin with a word that is no verbalizer (None: not known)."""
+        return [run.non_verbalizer_answers for run in self.runs]
+
 
 def check_prompt_set(outputs: Sequence[PromptOutputs]) -> PromptSet:
     """The 13 files of one (LLM, dataset), prompts 0-12 once each, all on the same examples."""

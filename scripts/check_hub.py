@@ -26,20 +26,19 @@ from data_utils.declarations import DATASETS  # noqa: E402
 from configs.unsup_pool import POOL_SOURCES  # noqa: E402
 from data_utils import cli  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
-from data_utils.hub_check import HubCheck, as_rows, run_checks  # noqa: E402
 from data_utils.io import write_json  # noqa: E402
 
 logger = logging.getLogger("check_hub")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="all",
                         help="comma-separated registry names to check (default: all of configs/datasets.yaml)")
     parser.add_argument("--pool", type=cli.str2bool, nargs="?", const=True, default=False,
                         help="also check every source of the unsupervised pool (configs/unsup_pool.py)")
     parser.add_argument("--rows", type=int, default=20, help="rows streamed and checked per split")
-    parser.add_argument("--json", default=None, help="also write the verdicts to this JSON file")
+    parser.add_argument("--json", default=None, help="also write the verdicts to this JSON file (default: none)")
     parser.add_argument("--log_level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="logging verbosity")
     args = parser.parse_args(argv)
@@ -55,7 +54,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _print(check: HubCheck) -> None:
+def _print(check) -> None:
+    """One verdict (a data_utils.hub_check.HubCheck) as a line of the table."""
     print(f"{check.name:28s} {check.split:18s} {check.status:15s} {check.hub_id}  {check.detail}", flush=True)
 
 
@@ -63,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the checks; return the exit status (1 when a registry dataset fails)."""
     args = parse_args(argv)
     logging.getLogger().setLevel(args.log_level)
+    from data_utils.hub_check import as_rows, run_checks  # pandas and the hub client, once the flags are good
+
     print(f"{'dataset':28s} {'split':18s} {'status':15s} hub id  detail")
     checks = run_checks(args.datasets, sorted(POOL_SOURCES) if args.pool else (), args.rows, progress=_print)
     if args.json:

@@ -67,8 +67,6 @@ from data_utils.io import read_json, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.unsup_pool import (check_failures_per_exclusion, load_hub_pool, pool_names,  # noqa: E402
                                    pool_record, write_local_pool)
-from llm_inference.models import unpack_gguf  # noqa: E402
-from task_emb.plots import MIN_POINTS  # noqa: E402
 
 logger = logging.getLogger("demo")
 SAMPLES = ROOT / "data" / "samples"
@@ -169,12 +167,13 @@ def package_path(package: str, *parts: str) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="demo_output", help="output folder (finished steps in it are reused)")
     p.add_argument("--data", choices=("samples", "hub"), default="samples",
                    help="the bundled sample data, or the same tasks from the Hugging Face hub")
     p.add_argument("--data_dir", default=None,
-                   help="read every task from DIR/<task> (the registry's local layout) instead; see --parts")
+                   help="read every task from DIR/<task> (the registry's local layout) instead of --data; see "
+                        "--parts (default: none)")
     p.add_argument("--parts", type=cli.csv_list, default=PARTS,
                    help=f"comma-separated parts to run, of {','.join(PARTS)} (the LLM part needs both LLM sets)")
     p.add_argument("--pool", default=None,
@@ -335,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     # 4. The LLM: x' per genre; each prompt on the evaluation set and on x'; LLM+prompt embeddings.
     llm_model = None
     if with_llm:
+        from llm_inference.models import unpack_gguf  # torch and transformers, once the flags are known to be good
+
         llm_model = unpack_gguf(args.llm, out / "smollm2") if args.llm.endswith(".gguf") else args.llm
         run_llm_part(args, data, pool_args, layout, run, llm_model)
 
@@ -389,6 +390,8 @@ def run_llm_part(args: argparse.Namespace, data: DataSource, pool_args: list[str
 def evaluate(args: argparse.Namespace, layout: ResultLayout, run: Runner, fine_tuned: Sequence[str],
              llm_model: str | None) -> dict[str, Path | None]:
     """The prompt-selection baselines, the three tables and the plots; returns the tables' Markdown files."""
+    from task_emb.plots import MIN_POINTS  # matplotlib
+
     emb = layout.embeddings()
     results: dict[str, Path | None] = {"transfer": None, "prompt": None,
                                        "space": layout.table("space").with_suffix(".md")}

@@ -7,12 +7,13 @@
     python scripts/sweep.py eval --out ./result
 
 Sweeps: finetune (the transfer scores), task_emb (DTEs, TextEmb, the fine-tuned models' MTEs),
-llm (x', LLM inference, y', LLM + prompt MTEs, the prompt-selection baselines), eval (the two tables
+llm (x', LLM inference, y', LLM + prompt MTEs, the prompt-selection baselines), eval (the three tables
 and the plots), all (the four as one graph: each step waits exactly for what it reads, e.g. a
 transfer for its source's fine-tune, an MTE for its model, the tables for everything). A step is done
 when its outputs are finished (their record, written last, is there: data_utils/artifacts/completion.py)
 and then skipped, so a sweep run again does only what is missing and finishes what a kill interrupted.
---list prints the pending steps with what each waits for; --dry_run prints the commands (or, with
+--list prints per stage the steps done and pending and the stages they wait for (--list tsv: each
+pending step, what it waits for, its command); --dry_run prints the commands (or, with
 --launcher slurm, the sbatch commands) and runs nothing; --status names every step not done (failed,
 held back, queued on SLURM, not run) with its log. Output layout: data_utils/artifacts/paths.py;
 every step's log: <out>/logs/<step>.log. Lists are comma-separated; the defaults are the paper's.
@@ -39,6 +40,7 @@ from data_utils.declarations import (CR_DATASETS, LLM_DATASETS, QA_DATASETS, che
 from data_utils.errors import FuteError  # noqa: E402
 from configs.methods import METHODS  # noqa: E402
 from configs.models import BITS  # noqa: E402
+from data_utils import cli  # noqa: E402
 from sweeps import launch, paper  # noqa: E402
 
 PAPER_CR = ("wnli,mrpc,cola,stsb,rte,boolq,sst2,scitail,qnli,snli,qqp,mnli,financial_phrasebank,medqa,"
@@ -59,8 +61,7 @@ def names(value: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("sweep", choices=paper.CHOICES, help="which sweep; all: the four as one graph")
     p.add_argument("--out", default="./result", help="result folder (default ./result)")
     p.add_argument("--lm", default="bert-base-uncased", help="LM fine-tuned on the CR/QA sources")
@@ -74,12 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm_datasets", default=PAPER_LLM_SETS, help="LLM evaluation sets")
     p.add_argument("--prompts", default=None, help=f"prompt numbers (default 0-{NUM_PROMPTS - 1}; 10-12 are CoT)")
     p.add_argument("--emb_types", default=",".join(EMB_TYPES), help="task embedding families (default prefix,fim)")
-    p.add_argument("--data_dir", default=None, help="read every dataset from DIR/<dataset>/ instead of the hub")
-    p.add_argument("--pool", default=None, help="the unsupervised pool x' is drawn from (JSONL) instead of the hub's")
+    p.add_argument("--data_dir", default=None,
+                   help="read every dataset from DIR/<dataset>/ instead of the hub (default: the hub)")
+    p.add_argument("--pool", default=None, help="the unsupervised pool x' is drawn from (JSONL) instead of the hub's "
+                                              "(default: the hub's CrossFit datasets)")
     p.add_argument("--extra", default="", help="flags appended to the sweep's steps (llm: its LLM steps; eval: "
-                                               "its two tables); they win")
-    p.add_argument("--te_extra", default="", help="llm sweep: flags appended to its run_task_emb.py steps")
-    p.add_argument("--list", action="store_true", help="print the pending steps and what each waits for; run nothing")
+                                               "its transfer and prompt tables); they win (default: none)")
+    p.add_argument("--te_extra", default="",
+                   help="llm sweep: flags appended to its run_task_emb.py steps (default: none)")
+    p.add_argument("--list", nargs="?", const="summary", choices=("summary", "tsv"), default=None,
+                   help="print per stage its steps, how many are done and pending and the stages they wait for, "
+                        "and the total; --list tsv: every pending step, what it waits for and its command; run "
+                        "nothing (default: run the sweep)")
     p.add_argument("--dry_run", action="store_true", help="print what would run or be submitted; run nothing")
     p.add_argument("--status", action="store_true",
                    help="print every step not done with its state (failed, held back, queued, not run) and log; "
@@ -88,10 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--launcher slurm: after submitting, wait until SLURM holds none of the sweep's tasks "
                         "(asking every SECONDS, default 60), then report as --status does and exit with its status")
     p.add_argument("--jobs", type=int, default=1, help="steps run at once on this machine (default 1: in order)")
-    p.add_argument("--gpus", default="", help="GPU ids for --jobs: each running model step gets one of its own")
+    p.add_argument("--gpus", default="", help="GPU ids for --jobs: each running model step gets one of its own "
+                                              "(default: none, CUDA_VISIBLE_DEVICES as it is)")
     p.add_argument("--launcher", choices=("local", "slurm"), default="local", help="run here or submit to SLURM")
     p.add_argument("--slurm_args", default="", help="sbatch options for every job array, e.g. "
-                                                    "\"--partition=gpu --gres=gpu:1 --time=24:00:00\"")
+                                                    "\"--partition=gpu --gres=gpu:1 --time=24:00:00\" (default: none)")
     return p
 
 
@@ -177,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(pending) < len(graph.steps):
         print(f"# {len(graph.steps) - len(pending)} of {len(graph.steps)} steps done already", file=sys.stderr)
     if args.list:
-        sys.stdout.write(launch.job_list(graph, pending))
+        sys.stdout.write((launch.job_list if args.list == "tsv" else launch.stage_summary)(graph, pending))
         return 0
     if args.status:
         return launch.report_status(graph, options.out)

@@ -45,6 +45,26 @@ def job_list(graph: Graph, pending: Sequence[Step]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def stage_summary(graph: Graph, pending: Sequence[Step]) -> str:
+    """One line per stage, in graph order: its steps, how many are done and pending, and the stages whose pending
+    steps its pending steps wait for; then the total. Columns aligned, for reading (job_list is for tools)."""
+    left = {step.name for step in pending}
+    stages: dict[str, list[Step]] = {}
+    for step in graph.steps:
+        stages.setdefault(step.stage, []).append(step)
+    order = list(stages)
+    rows = [("stage", "steps", "done", "pending", "waits_for")]
+    for stage, steps in stages.items():
+        waiting = [step for step in steps if step.name in left]
+        upstream = {dep.stage for step in waiting for dep in graph.pending_dependencies(step, pending)}
+        rows.append((stage, len(steps), len(steps) - len(waiting), len(waiting),
+                     ",".join(sorted(upstream, key=order.index)) or "-"))
+    rows.append(("total", len(graph.steps), len(graph.steps) - len(pending), len(pending), "-"))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return "".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n"
+                   for row in rows)
+
+
 def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[str], logs: Path,
               echo: Callable[[str], None] = print) -> int:
     """Run the pending steps; 0 when every one succeeded, else a failing status (see the module docstring)."""

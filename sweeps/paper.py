@@ -33,7 +33,8 @@ class SweepOptions:
     """What a sweep covers; paths are absolute. Datasets are named as outputs name them: a registry name, or
     the name a declaration file gives (`declared`: name -> its DatasetSpec, whose file the steps are given).
     extra: flags appended to the sweep's steps (the LLM sweep: to its LLM steps, te_extra to its
-    run_task_emb.py steps; the eval sweep: to its two tables)."""
+    run_task_emb.py steps; the eval sweep: to its transfer and prompt tables, whose flags the space table and
+    the plots do not take)."""
 
     out: Path
     python: str
@@ -219,7 +220,8 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
 
 
 def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
-    """The transferability table, the prompt table (with LLMs) and the plots of each FUTE method's MTEs."""
+    """The transferability table, the prompt table (with LLMs), the unified-space table (every FUTE method's MTEs
+    among its DTEs) and the plots of each FUTE method's MTEs."""
     layout, lm_sets = o.layout, [*o.cr, *o.qa]
     fute_methods = [method_of(family, True).id for family in o.emb_types]
     scores = [layout.score(d) for d in lm_sets] + [layout.score(t, s) for t in lm_sets for s in lm_sets if s != t]
@@ -243,6 +245,17 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                *o.extra], [table.with_suffix(".json")], partial(table_done, table), inputs=inputs, gpu=False)
     else:
         notes.append("no --llms: no prompt table and no LLM plots")
+    # The unified space (FUTE's central claim): where every MTE lands among its method's DTEs.
+    mtes = [layout.mte(m, d) for m in fute_methods for d in lm_sets] + llm_mtes
+    if mtes:
+        table = layout.table("space")
+        dtes = [layout.dte(m, d) for m in fute_methods for d in dict.fromkeys((*lm_sets, *o.llm_sets_in_use))]
+        _step(graph, o, "table_space", "tables",
+              ["run_eval.py", "space", "--emb_dir", str(layout.embeddings()), "--methods", ",".join(fute_methods),
+               "--save_path", str(table)], [table.with_suffix(".json")], partial(table_done, table),
+              inputs=list(dict.fromkeys([*dtes, *mtes])), gpu=False)
+    else:
+        notes.append("no CR/QA datasets and no --llms: no model task embeddings, so no unified-space table")
     llm_labels = [f"{model_slug(model)}:p{p}" for model in o.llms for p in o.prompts]
     for method in fute_methods:
         for kind, labels in (("lm", lm_sets), ("llm", llm_labels)):

@@ -18,6 +18,7 @@ from configs.datasets import DatasetSpec
 from configs.hparams import QA_POSTPROCESS
 from data_utils.errors import FuteError
 from data_utils.metrics import compute_metrics, predictions_from_logits
+from data_utils.progress import progress
 from data_utils.qa_postprocess import postprocess_qa_predictions
 from data_utils.squad_v2 import squad_v2_scores
 
@@ -27,9 +28,9 @@ _NEG = -1e9
 
 @torch.no_grad()
 def collect_outputs(model: torch.nn.Module, batches: Iterable[dict], device: torch.device,
-                    keys: tuple[str, ...]) -> tuple[dict[str, list[np.ndarray]], float]:
+                    keys: tuple[str, ...], desc: str = "dev") -> tuple[dict[str, list[np.ndarray]], float]:
     """Run `model` over batches; return each output in `keys` as a list of per-batch arrays, and the mean loss
-    (NaN when the batches hold no labels).
+    (NaN when the batches hold no labels). `desc` names the pass in progress lines.
 
     An output that is NaN or inf is a FuteError naming the input (its position in the batches' order):
     the model's weights are not finite (a diverged training run) or the input overflows it.
@@ -37,7 +38,7 @@ def collect_outputs(model: torch.nn.Module, batches: Iterable[dict], device: tor
     model.eval()
     outputs: dict[str, list[np.ndarray]] = {key: [] for key in keys}
     losses, seen = [], 0
-    for batch in batches:
+    for batch in progress(batches, desc=desc, unit="batches"):
         batch = {k: v.to(device) for k, v in batch.items()}
         result = model(**batch)
         if result.loss is not None:

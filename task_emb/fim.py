@@ -55,17 +55,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 from transformers.pytorch_utils import Conv1D
 
 from data_utils.errors import FuteError
 from data_utils.features import make_loader
+from data_utils.progress import progress
+from task_emb.options import FIM_ESTIMATORS, micro_batch_size
 from task_emb.surrogate import LearnOptions, TrainingSet, fit_surrogate, head_model, make_loss
-from task_emb.trainer import micro_batch_size
 
 logger = logging.getLogger(__name__)
 
-FIM_ESTIMATORS: tuple[str, ...] = ("reference", "batch", "empirical")
 PER_EXAMPLE_MODES: tuple[str, ...] = ("auto", "hooks", "loop")
 OUTPUT_DTYPES = (np.float16, np.float32, np.float64)
 
@@ -92,8 +91,8 @@ def learn(surrogate: str, training: TrainingSet, tokenizer, hp: dict, device, op
     fit_surrogate(model, training, tokenizer, hp, device, options, "fim")
     loss = make_loss(training.target, options.soft_label_loss)
     batches = make_loader(training.features, tokenizer, micro_batch_size(hp), shuffle=False)
-    return fim_embedding(model, tqdm(batches, desc="fim", leave=False, disable=None), lambda batch: loss(model, batch),
-                         estimator=options.fim_estimator, device=device)
+    return fim_embedding(model, progress(batches, desc=f"fim ({options.fim_estimator})", unit="batches"),
+                         lambda batch: loss(model, batch), estimator=options.fim_estimator, device=device)
 
 
 def fim_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:

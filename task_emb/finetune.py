@@ -1,7 +1,8 @@
 """Fine-tuning an LM on one CR or QA dataset, optionally continuing from a checkpoint (task transfer).
 
 Shared by run_cr_train.py and run_qa_train.py, which differ only in the task
-type. Reads top to bottom: args -> data -> model -> train -> evaluate -> save.
+type (their flags: task_emb/options.py). Reads top to bottom: args -> data -> model ->
+train -> evaluate -> save.
 """
 from __future__ import annotations
 
@@ -10,68 +11,22 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from configs.hparams import FINETUNE
 from data_utils import cli
 from data_utils.artifacts.completion import begin, record_path, unfinished
 from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
-from data_utils.io import ensure_parent_writable, run_record, write_json
+from data_utils.io import check_writable, run_record, write_json
 from data_utils.chance import chance_score
 from data_utils.declarations import get_spec
 from data_utils.loading import load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
 from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, fine_tuned_config,
                              load_task_model, load_tokenizer, resolve_checkpoint, save_checkpoint)
-from task_emb.trainer import (TrainConfig, check_training_flags, finish, micro_batch_size, resume_path_for,
-                              run_identity, train)
+from task_emb.options import micro_batch_size
+from task_emb.trainer import TrainConfig, finish, resume_path_for, run_identity, train
 
 logger = logging.getLogger(__name__)
-
-
-def build_parser(task: str) -> argparse.ArgumentParser:
-    defaults = FINETUNE[task]
-    what = {"cr": "a classification/regression", "qa": "an extractive QA"}[task]
-    parser = argparse.ArgumentParser(description=f"Fine-tune an LM on {what} dataset (optionally after another).")
-    parser.add_argument("--to_train_dataset", required=True,
-                        help="the dataset: a registry name (configs/datasets.yaml) or the path of a declaration file "
-                             "(.yaml, .yml, .json) of one's own (docs/your_data.md)")
-    parser.add_argument("--lm_model_name", required=True,
-                        help="base model: Hugging Face id or local folder (also its tokenizer when --load_path "
-                             "has none)")
-    parser.add_argument("--model_save_path", default=None,
-                        help="folder for the checkpoint (hf_checkpoint/ + torch_checkpoint.pt); omit it to keep "
-                             "only the scores, e.g. for transfer runs that no later step loads")
-    parser.add_argument("--score_save_path", required=True, help="dev scores JSON ('.json' is appended if missing)")
-    parser.add_argument("--load_path", default=None,
-                        help="continue from this checkpoint (a --model_save_path of an earlier run): task transfer")
-    parser.add_argument("--gradient_accumulation_steps", type=int, default=1,
-                        help="split each batch of --batch_size examples into this many forward passes")
-    parser.add_argument("--max_epochs", type=int, default=defaults["max_epochs"], help="training epochs")
-    parser.add_argument("--learning_rate", type=float, default=defaults["learning_rate"], help="AdamW learning rate")
-    parser.add_argument("--batch_size", type=int, default=defaults["batch_size"],
-                        help="effective batch size (examples per optimiser step)")
-    parser.add_argument("--max_len", type=int, default=defaults["max_len"], help="maximum tokens per input")
-    parser.add_argument("--max_train_examples", type=int, default=None,
-                        help="use a seeded sample of at most this many training examples")
-    parser.add_argument("--max_dev_examples", type=cli.positive_int, default=None,
-                        help="score on a seeded sample of at most this many dev examples (default: all)")
-    parser.add_argument("--dataset_path", default=None,
-                        help="read the dataset from here instead of the hub or its declared files: a folder with one "
-                             "file per split, or one file (the training split; dev is a seeded 80/20 cut of it)")
-    parser.add_argument("--data_loader_shuffle", type=cli.str2bool, default=True,
-                        help="shuffle the training data every epoch (True/False)")
-    parser.add_argument("--overwrite", type=cli.str2bool, default=False,
-                        help="replace an existing score file and checkpoint instead of refusing")
-    cli.add_common_args(parser)
-    return parser
-
-
-def parse_args(task: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    args = build_parser(task).parse_args(argv)
-    args.score_save_path = cli.with_suffix(args.score_save_path, ".json")
-    check_training_flags(vars(args))
-    return args
 
 
 def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, float]:
@@ -85,7 +40,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     elif Path(args.score_save_path).exists() and not args.overwrite:
         raise FuteError(f"{args.score_save_path} already exists; pass --overwrite True to replace it "
                         f"(and its checkpoint), or choose another --score_save_path")
-    ensure_parent_writable(args.score_save_path)
+    check_writable(args.score_save_path)
     resume_path = resume_path_for(args.score_save_path)  # a killed run of these flags continues from it
     if args.model_save_path:
         checkpoint = Path(args.model_save_path) / STATE_DICT_NAME
@@ -93,7 +48,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
             raise FuteError(f"{args.model_save_path} already holds a checkpoint (of another run, or of this one killed "
                             f"before its scores were written); pass --overwrite True to replace it, or choose another "
                             f"--model_save_path")
-        ensure_parent_writable(Path(args.model_save_path) / "x")
+        check_writable(Path(args.model_save_path) / STATE_DICT_NAME)
     source = _source_data(args.load_path)  # also checks that --load_path holds a model
     device = cli.start(args)
 

@@ -18,7 +18,7 @@ from transformers import (AutoConfig, AutoModel, AutoModelForQuestionAnswering, 
                           AutoTokenizer)
 
 from configs.datasets import DatasetSpec
-from configs.models import hub_id
+from configs.models import hub_id, looks_local
 from data_utils.errors import FuteError
 from data_utils.hf_compat import load_pretrained
 from data_utils.io import read_json
@@ -88,13 +88,8 @@ def fine_tuned_config(load_path: str) -> dict | None:
     return config
 
 
-def _looks_local(name: str) -> bool:
-    """A path-like name (./x, /x, ~/x) is a folder, never a hub id like "org/model"."""
-    return name.startswith((".", "/", "~"))
-
-
 def _load_error(name: str, err: Exception) -> FuteError:
-    if _looks_local(name) and not Path(name).exists():
+    if looks_local(name) and not Path(name).expanduser().exists():
         return FuteError(f"model folder {name} does not exist; pass a Hugging Face id or an existing folder")
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return FuteError(f"cannot load model {name!r}: {first_line}; check the id/folder (the hub needs network "

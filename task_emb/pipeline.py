@@ -30,7 +30,7 @@ from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.models import RECORD_NAME, check_checkpoint_finished, fine_tuned_config, load_head_model, load_tokenizer
 from task_emb.surrogate import Head, LearnOptions, TrainingSet
 from task_emb.targets import span_to_characters
-from task_emb.trainer import check_training_flags, micro_batch_size
+from task_emb.options import micro_batch_size, resolve_batch_split
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +39,16 @@ def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: 
     """The family's defaults (configs/methods.py) for this mode, with every flag the user gave taking precedence,
     and the micro-batch they imply ("micro_batch_size").
 
-    Checked before any model loads: sizes and epochs at least 1, the batch a multiple of
-    the accumulation steps (FuteError naming the flag)."""
+    A --batch_size given without --gradient_accumulation_steps gets accumulation steps that split it
+    (task_emb.options.fitting_accumulation). Checked before any model loads: sizes and epochs at least 1,
+    the batch a multiple of the accumulation steps (FuteError naming the flag)."""
     group = "qa" if task_type == "qa" else "cr"
     defaults = FAMILIES_BY_NAME[family].defaults
     key = (input_kind, group, is_baseline)
     if key not in defaults:
         raise FuteError(f"no {family} task-embedding defaults for input {input_kind}, task {task_type}, baseline "
                         f"{is_baseline}; --is_baseline True only applies to --input_type data")
-    values = dict(defaults[key])
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    check_training_flags(values)
+    values = resolve_batch_split(defaults[key], overrides)
     return {**values, "micro_batch_size": micro_batch_size(values)}
 
 
@@ -91,7 +90,7 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
         # slot with an empty context, and only_second could not cut it.
         m_features, m_meta = tokenize_qa(examples, m_tokenizer, max_len, truncation="longest_first")
         outputs, _ = collect_outputs(m_model, make_loader(m_features, m_tokenizer, micro_batch, False), device,
-                                     ("start_logits", "end_logits"))
+                                     ("start_logits", "end_logits"), desc=f"y' of {spec.name}'s model on x'")
         # Argmax over each feature's own tokens: the batch's padding is no prediction of M, and
         # leaving it out makes y' independent of which examples share a batch.
         lengths = [len(offsets) for offsets in m_meta["offsets"]]
@@ -109,7 +108,7 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
     else:
         m_features = tokenize_cr(inputs, m_tokenizer, max_len)
         outputs, _ = collect_outputs(m_model, make_loader(m_features, m_tokenizer, micro_batch, False), device,
-                                     ("logits",))
+                                     ("logits",), desc=f"y' of {spec.name}'s model on x'")
         logits = torch.from_numpy(np.concatenate(outputs["logits"]))
         targets = logits[:, 0] if spec.regression else torch.softmax(logits, dim=-1)
         features = tokenize_cr(inputs, tokenizer, max_len)

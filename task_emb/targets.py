@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-SOFT_LABEL_LOSSES = ("bce", "ce")
+from task_emb.options import SOFT_LABEL_LOSSES
 
 
 def soft_label_loss(logits: torch.Tensor, targets: torch.Tensor, kind: str = "bce") -> torch.Tensor:

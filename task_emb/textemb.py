@@ -9,12 +9,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
 from data_utils.features import make_loader
+from data_utils.progress import progress
 from task_emb.models import load_base_model, resolve_model_name
+from task_emb.options import micro_batch_size
 from task_emb.surrogate import LearnOptions, TrainingSet
-from task_emb.trainer import micro_batch_size
 
 
 @torch.no_grad()
@@ -25,8 +24,8 @@ def learn(surrogate: str, training: TrainingSet, tokenizer, hp: dict[str, Any], 
     total, count = None, 0
     inputs = [{k: v for k, v in f.items() if k not in ("labels", "start_positions", "end_positions")}
               for f in training.features]
-    for batch in tqdm(make_loader(inputs, tokenizer, micro_batch_size(hp), shuffle=False), desc="textemb",
-                      leave=False, disable=None):
+    for batch in progress(make_loader(inputs, tokenizer, micro_batch_size(hp), shuffle=False), desc="textemb",
+                          unit="batches"):
         batch = {k: v.to(device) for k, v in batch.items()}
         hidden = model(**batch).last_hidden_state  # [B, T, H]
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from configs.hparams import OPTIMIZER
 from data_utils.errors import FuteError
+from data_utils.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -67,23 +67,6 @@ class TrainResult:
 # decays the `layer_norm` weights and exempts `relative_attention_bias` (an embedding
 # table), which we keep: the effect is tiny at lr 2e-5 and it is what the paper ran.
 NO_DECAY_SUBSTRINGS = ("bias", "LayerNorm.weight")
-
-
-def check_training_flags(values: Mapping[str, Any]) -> None:
-    """FuteError naming the flag when a size or epoch count is below 1, or the batch cannot be
-    split into --gradient_accumulation_steps equal forward passes."""
-    for key in ("batch_size", "gradient_accumulation_steps", "max_epochs", "max_len"):
-        if key in values and values[key] < 1:
-            raise FuteError(f"--{key} must be at least 1, got {values[key]}")
-    if values["batch_size"] % values["gradient_accumulation_steps"]:
-        raise FuteError(f"--batch_size {values['batch_size']} must be a multiple of --gradient_accumulation_steps "
-                        f"{values['gradient_accumulation_steps']}")
-
-
-def micro_batch_size(values: Mapping[str, Any]) -> int:
-    """Examples per forward pass: the effective batch split into gradient_accumulation_steps passes
-    (an exact split, by check_training_flags)."""
-    return values["batch_size"] // values["gradient_accumulation_steps"]
 
 
 def no_decay_parameter_names(model: torch.nn.Module) -> set[str]:
@@ -145,8 +128,8 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
     for epoch in range(epoch + 1, 0 if stopped else config.max_epochs + 1):
         model.train()
         running, loss_sum = None, 0.0
-        progress = tqdm(batches, desc=f"{desc} epoch {epoch}/{config.max_epochs}", leave=False, disable=None)
-        for step, batch in enumerate(progress, start=1):
+        bar = progress(batches, desc=f"{desc} epoch {epoch}/{config.max_epochs}", unit="batches")
+        for step, batch in enumerate(bar, start=1):
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = loss_fn(batch)
             value = loss.item()
@@ -162,7 +145,7 @@ def train(model: torch.nn.Module, batches: Iterable[dict], loss_fn: LossFn, conf
                 optimizer_steps += 1
             loss_sum += value
             running = value if running is None else 0.98 * running + 0.02 * value
-            progress.set_postfix(loss=f"{running:.4f}")  # a smoothed loss for the bar
+            bar.set_postfix(loss=f"{running:.4f}")  # a smoothed loss for the bar and the log lines
         record = {"epoch": epoch, "train_loss": loss_sum / max(len(batches), 1)}  # the epoch's mean batch loss
         if evaluate is not None and config.patience is not None:
             scores = evaluate()
@@ -260,6 +243,7 @@ def _set_random_states(states: dict[str, Any], generator: torch.Generator | None
 def _save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """torch.save to a temporary file beside `path`, then rename: a kill never leaves half a state."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # the output's folder, made by the first write
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)

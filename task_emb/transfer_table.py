@@ -73,8 +73,14 @@ def build_transfer_table(emb_dir: str | Path, score_dir: str | Path, tasks: Sequ
     embeddings = load_embeddings(emb_dir)
     identities = [i for run in runs for i in (run.target, run.source) if i is not None]
     labels = TaskLabels([*identities, *filter(None, map(dataset_of, embeddings))], "the scores and embeddings")
-    chosen = None if tasks is None else labels.named(tasks)
-    truth, tasks = restrict(scores.transfer_scores(runs, labels), chosen, score_dir, allow_missing_pairs)
+    transfers = scores.transfer_scores(runs, labels)
+    if not transfers:
+        found = ", ".join(sorted({labels(run.target) for run in runs}))
+        raise FuteError(f"no transfer runs under --score_dir {score_dir}: its {len(runs)} fine-tuning score(s) ({found}) "
+                        f"are all plain fine-tunes; the table ranks sources by transfer scores, from runs continued "
+                        f"from a source's checkpoint (run_cr_train.py/run_qa_train.py --load_path). Run those, or "
+                        f"look at the embeddings without them (run_eval.py space, plot)")
+    truth, tasks = restrict(transfers, None if tasks is None else labels.named(tasks), score_dir, allow_missing_pairs)
     classes = _classes(identities, labels, tasks)
     pairs = {target: sorted(sources) for target, sources in truth.items()}
 

@@ -13,7 +13,7 @@ import pytest
 
 from configs.methods import METHODS, method_of
 from data_utils.artifacts.embeddings import EmbeddingInfo, read_embedding, write_embedding
-from data_utils.artifacts.llm_outputs import label_distribution
+from data_utils.artifacts.llm_outputs import answered_verbalizer, first_word, is_verbalizer_word, label_distribution
 from data_utils.errors import FuteError
 
 ROOT = Path(__file__).parents[1]
@@ -72,6 +72,29 @@ def test_label_distribution_is_max_per_label_then_softmax():
     assert view["normalized_pred"] == 1
     with pytest.raises(FuteError, match="no verbalizer score for label"):
         label_distribution([0.1], ["positive"], ("negative", "positive"))
+
+
+@pytest.mark.parametrize("answer, mode, word, verbalizer", [
+    ("yes", "single", "yes", True),
+    ("\n YES", "single", "YES", True),  # case: the instruction asks for lower case, an answer in capitals is one
+    ("No.", "single", "No.", True),  # punctuation and symbols at either end are cut
+    ('"yes"', "single", '"yes"', True),
+    ("**", "single", "**", False),
+    ("The", "single", "The", False),
+    ("\n\n", "single", "", False),  # every step blank: no answer
+    ("unc", "first", "unc", True),  # "uncertain" split into tokens, scored at its first
+    ("unc", "single", "unc", False),
+    ("uncertainty", "first", "uncertainty", False),
+])
+def test_an_answer_is_a_verbalizer_by_its_first_word_without_case_and_marks(answer, mode, word, verbalizer):
+    verbalizers = ["yes", "Yes", "no", "No", "uncertain"]
+    assert first_word(answer) == word
+    assert is_verbalizer_word(first_word(answer), verbalizers, mode) is verbalizer
+    # A result written before the per-example field existed is judged from its answer; the field wins.
+    assert answered_verbalizer({"answer": answer, "verbalizers": verbalizers}, mode) is verbalizer
+    assert answered_verbalizer({"answer": answer, "verbalizers": verbalizers,
+                                "first_word_is_verbalizer": not verbalizer}, mode) is not verbalizer
+    assert answered_verbalizer({"word_scores": [0.1]}, mode) is None  # the original's layout: not known
 
 
 def test_building_both_tables_does_not_import_torch(tmp_path):

@@ -1,6 +1,7 @@
 """LLM scoring on the tiny Llama and Mixtral: verbalizer scores and perplexity against a hand-written
 greedy loop (plain forward of the whole sequence, penalties by hand), batching, CoT, OOM fallback."""
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -194,10 +195,46 @@ def test_all_blank_steps_fall_back_to_step_zero(tiny_llama, caplog):
         [result] = scorer.score([{"text": "ok"}])
     assert result.answer_step is None
     assert result.answer == tokenizer.decode([newline] * 5)
+    assert (result.first_word, result.first_word_is_verbalizer) == ("", False)  # no answer is no verbalizer
     assert sum("no non-blank token in 5 generated steps" in r.getMessage() for r in caplog.records) == 1
     with torch.no_grad():
         logits = model(torch.tensor([encode(tokenizer, result.input_prompt)])).logits[0, -1]
     np.testing.assert_allclose(result.word_scores, logits[flat_ids(tokenizer, prompt)].tolist(), atol=1e-4)
+
+
+def answer_with(model, token_id: int) -> None:
+    """Make `token_id` the model's greedy token at every step (not blank: the answer step is 0)."""
+    def boost(module, args, kwargs, output):
+        output.logits[:, -1, token_id] += 100.0
+    model.register_forward_hook(boost, with_kwargs=True)
+
+
+@pytest.mark.parametrize("which", ["llama", "mixtral"])
+@pytest.mark.parametrize("piece, word, verbalizer",
+                         [("▁The", "The", False), ('"', '"', False), ("▁Yes", "Yes", True)])
+def test_each_example_says_whether_its_first_word_is_a_verbalizer(tiny_llama, tiny_mixtral, which, piece, word,
+                                                                  verbalizer):
+    """SmolLM2 answered "The" to every example: its scores were read at "The", not at an answer."""
+    model, tokenizer = load({"llama": tiny_llama, "mixtral": tiny_mixtral}[which])
+    answer_with(model, tokenizer.convert_tokens_to_ids(piece))
+    [result] = PromptScorer(model, tokenizer, load_prompt("sa", 0)).score([SA[0]])  # yes, Yes, no, No
+    assert (result.answer_step, result.answer.strip(), result.first_word) == (0, word, word)
+    assert result.first_word_is_verbalizer is verbalizer
+    assert result.answer_scored  # its own meaning: a verbalizer written under an unscored id
+
+
+def test_the_first_piece_of_a_verbalizer_split_into_tokens_is_its_answer(tiny_llama):
+    """--verbalizer_tokens first scores "filmy" (the tiny vocabulary's "▁film" "y") at "▁film", the one token a
+    scoring turn writes: "film" is that verbalizer's answer there, "The" is none."""
+    model, tokenizer = load(tiny_llama)
+    prompt = replace(load_prompt("sa", 0), verbalizers={"positive": ("filmy",), "negative": ("no",)})
+    with pytest.raises(FuteError, match="'filmy' .* not one token"):
+        PromptScorer(model, tokenizer, prompt)
+    for piece, verbalizer in (("▁film", True), ("▁The", False)):
+        steered, _ = load(tiny_llama)
+        answer_with(steered, tokenizer.convert_tokens_to_ids(piece))
+        [result] = PromptScorer(steered, tokenizer, prompt, verbalizer_tokens="first").score([SA[1]])
+        assert (result.first_word, result.first_word_is_verbalizer) == (piece[1:], verbalizer)
 
 
 def test_only_the_last_logits_are_computed_without_perplexity(tiny_llama):
@@ -238,6 +275,9 @@ def test_cot_runs_two_turns_and_keeps_the_history(tiny_llama, tiny_mixtral, whic
     assert result.answer_step == step
     np.testing.assert_allclose(result.word_scores, expected, atol=1e-4)
     assert result.prompt_ppl == pytest.approx(reference_ppl(model, first), rel=1e-4)
+    # The first word is the scored turn's (its answer), judged against the prompt's verbalizers.
+    assert result.first_word == (result.answer.split() or [""])[0]
+    assert result.first_word_is_verbalizer == (result.first_word.lower() in prompt.verbalizer_list)
     system_in_prompt = "You are a helpful assistant." in result.input_prompt
     assert system_in_prompt == (which == "llama")  # Mixtral's template has no system role
 

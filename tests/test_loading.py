@@ -3,6 +3,7 @@ import csv
 import gzip
 import json
 import random
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -113,14 +114,39 @@ def test_squad_format_json_gz_is_flattened(tmp_path):
 def test_missing_field_names_the_field_and_the_fix(tmp_path):
     write_jsonl(tmp_path / "train.jsonl", [{"sentence1": "a", "label": 0}])
     write_jsonl(tmp_path / "validation.jsonl", [{"sentence1": "a", "label": 0}])
-    with pytest.raises(FuteError, match="no field 'sentence2'.*hub dataset's field names"):
+    with pytest.raises(FuteError, match="no field 'sentence2'.*or declare their columns"):
         load_examples(DATASETS["mrpc"], str(tmp_path))
 
 
-def test_empty_dataset_is_refused(tmp_path):
-    (tmp_path / "train.jsonl").write_text("")
+def _empty_frame() -> pd.DataFrame:
+    return pd.DataFrame({"sentence": pd.Series([], dtype=str), "label": pd.Series([], dtype="int64")})
+
+
+@pytest.mark.parametrize("name,write,says", [
+    ("train.csv", lambda p: p.write_bytes(b""), " is empty (0 bytes)"),
+    ("train.csv", lambda p: _empty_frame().to_csv(p, index=False), " holds no rows, only a header (sentence,label)"),
+    ("train.csv", lambda p: p.write_text("\n\n"), " holds no rows"),
+    ("train.tsv", lambda p: p.write_bytes(b""), " is empty (0 bytes)"),
+    ("train.tsv", lambda p: p.write_text("sentence\tlabel\n"), " holds no rows, only a header (sentence\tlabel)"),
+    ("train.jsonl", lambda p: p.write_bytes(b""), " is empty (0 bytes)"),
+    ("train.jsonl", lambda p: p.write_text("\n \n"), " holds no rows"),
+    ("train.json", lambda p: p.write_bytes(b""), " is empty (0 bytes)"),
+    ("train.json", lambda p: p.write_text(" \n"), " holds no rows"),
+    *[("train.json", lambda p, orient=orient: _empty_frame().to_json(p, orient=orient), " holds no rows")
+      for orient in ("records", "columns", "index", "split", "table")],
+    ("train.json", lambda p: _empty_frame().to_json(p, orient="records", lines=True), " holds no rows"),
+    ("train.json.gz", lambda p: p.write_bytes(gzip.compress(b"")), " holds no rows"),
+    ("train.json.gz", lambda p: p.write_bytes(b""), " is empty (0 bytes)"),
+    ("train.parquet", lambda p: p.write_bytes(b""), " is empty (0 bytes)"),
+    ("train.parquet", lambda p: _empty_frame().to_parquet(p), " holds no rows"),
+    ("train.parquet", lambda p: p.write_text("not parquet"), ": cannot be read as parquet"),
+])
+def test_an_empty_file_of_every_format_is_one_error_saying_so(tmp_path, name, write, says):
+    """A file without rows, as each tool writes one (pandas' every JSON layout, a CSV header alone, a gzip of
+    nothing), says so, naming the file (a CSV used to end in a 46-line pandas traceback)."""
+    write(tmp_path / name)
     write_jsonl(tmp_path / "validation.jsonl", [{"sentence": "a", "label": 0}])
-    with pytest.raises(FuteError, match="no usable examples"):
+    with pytest.raises(FuteError, match=re.escape(f"{tmp_path / name}{says}")):
         load_examples(DATASETS["sst2"], str(tmp_path))
 
 
@@ -674,7 +700,7 @@ def test_many_empty_inputs_are_refused_naming_the_column(tmp_path):
 
 def test_a_label_field_no_row_has_is_a_wrong_name_not_an_unlabelled_split(tmp_path):
     path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", [{"sentence": "a", "gold": 1}] * 5))
-    with pytest.raises(FuteError, match="example 0 has no field 'label'.*hub dataset's field names"):
+    with pytest.raises(FuteError, match="example 0 has no field 'label'.*or declare their columns"):
         load_examples(DATASETS["sst2"], path)
 
 

@@ -416,3 +416,36 @@ def test_a_dataset_on_which_every_prompt_scores_the_same_is_named_in_the_table(t
     assert ties == {"sst2": True, "imdb": False}
     summary = out.with_suffix(".md").read_text().split("\n## ")[0]  # what the demo prints
     assert "every prompt of llama-13b scores 60.0 on sst2" in summary and "on imdb" not in summary
+
+
+def test_the_prompt_table_counts_answers_that_are_no_verbalizer_per_prompt_and_warns_when_most(tmp_path, caplog):
+    """Issue 24: the LLM wrote "The" where an answer was asked for. Per prompt, the table shows how many answers began
+    with no verbalizer; more than half is warned about under the summary and in the log."""
+    import run_prompt_selection_baselines
+    from test_selection_eval import CORRECT, write_inference_file
+
+    inference, baselines, out = tmp_path / "llm", tmp_path / "ps", tmp_path / "prompt"
+    inference.mkdir()
+    answers = [i % 2 for i in range(10)]
+    others = {2: 8, 4: 5, 7: 10}  # prompt -> answers that are no verbalizer, of 10 (4: half, not most)
+    paths = []
+    for prompt, k in enumerate(CORRECT):
+        preds = [a if i < k else 1 - a for i, a in enumerate(answers)]
+        said = ["\nThe" if i < others.get(prompt, 0) else ["no", "Yes."][i % 2] for i in range(10)]
+        paths.append(write_inference_file(inference, "llama-13b", "sst2", prompt, answers, preds, 0.6, 10.0,
+                                          said=said if prompt != 12 else None))  # 12: a file that keeps no answers
+    run_prompt_selection_baselines.main(["--paths", ",".join(map(str, paths)), "--save_path", str(baselines / "s")])
+    with caplog.at_level("WARNING", logger="llm_inference.prompt_table"):
+        report = run_eval.main(["prompt", "--inference_dir", str(inference), "--baseline_scores", str(baselines),
+                                "--save_path", str(out)])
+    counts = [others.get(p, 0) for p in range(12)] + [None]
+    [entry] = report["datasets"]
+    assert (entry["non_verbalizer_answers"], entry["num_examples"]) == (counts, 10)
+    markdown = out.with_suffix(".md").read_text()
+    cells = " | ".join("-" if n is None else f"{n}/10" for n in counts)
+    assert f"| answers no verbalizer | {cells} |" in markdown
+    assert f"| Performance | {' | '.join(f'{10 * k:.1f}' for k in CORRECT)} |" in markdown
+    summary = markdown.split("\n## ")[0]  # under the summary table, as the demo prints it
+    warning = "most answers of llama-13b on sst2 under prompt(s) 2 (8 of 10), 7 (10 of 10) begin with a word"
+    assert warning in summary
+    assert [r.getMessage() for r in caplog.records if warning in r.getMessage()] != []

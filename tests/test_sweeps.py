@@ -104,10 +104,10 @@ def test_every_command_is_accepted(tmp_path, name, capsys):
     for cmd in listed:
         assert cmd[0] == sys.executable
         _check_accepted(cmd)
-    # --extra reaches every step except the eval plots (sweep_eval.sh sends it to its table steps only).
+    # --extra reaches every step except the eval plots and space table (it goes to the transfer and prompt tables).
     with_extra = [cmd for cmd in listed if cmd[-2:] == ["--seed", "7"]]
-    plots = [cmd for cmd in listed if cmd[1:3] == ["run_eval.py", "plot"]]
-    assert len(with_extra) + len(plots) == len(listed)
+    without = [cmd for cmd in listed if cmd[1:3] in (["run_eval.py", "plot"], ["run_eval.py", "space"])]
+    assert len(with_extra) + len(without) == len(listed)
 
 
 def test_selection_baselines_cover_all_13_prompts(tmp_path):
@@ -312,15 +312,70 @@ def test_datasets_of_ones_own_are_declaration_files_named_as_their_outputs(tmp_p
         assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
-def test_eval_without_llms_makes_the_transfer_table_only_and_plots_need_three_tasks(tmp_path):
+def test_eval_without_llms_makes_the_transfer_and_space_tables_only_and_plots_need_three_tasks(tmp_path):
     out = tmp_path / "result"
     listed = commands("eval", out, "--llms", "", "--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "")
-    assert [cmd[1:3] for cmd in listed] == [["run_eval.py", "transfer"], ["run_eval.py", "plot"],
-                                            ["run_eval.py", "plot"]]
-    assert all(cmd[cmd.index("--save_path") + 1].endswith("_lm") for cmd in listed[1:])
+    assert [cmd[1:3] for cmd in listed] == [["run_eval.py", "transfer"], ["run_eval.py", "space"],
+                                            ["run_eval.py", "plot"], ["run_eval.py", "plot"]]
+    assert all(cmd[cmd.index("--save_path") + 1].endswith("_lm") for cmd in listed[2:])
     two = sweep("eval", out, "--llms", "", "--cr_datasets", "mrpc,rte", "--qa_datasets", "")
-    assert [shlex.split(line)[1:3] for line in two.stdout.splitlines()] == [["run_eval.py", "transfer"]]
+    assert [shlex.split(line)[1:3] for line in two.stdout.splitlines()] == [["run_eval.py", "transfer"],
+                                                                           ["run_eval.py", "space"]]
     assert "no prefix-fute LM plot: a plot needs at least 3 tasks" in two.stderr
+    none = sweep("eval", out, "--llms", "", "--cr_datasets", "", "--qa_datasets", "")
+    assert "no unified-space table" in none.stderr and "run_eval.py space" not in none.stdout
+
+
+def test_the_space_table_reads_every_fute_dte_and_mte(tmp_path):
+    """The unified-space table (the README's central claim), in the eval sweep: run_eval.py space over the FUTE
+    methods, reading the DTEs of every dataset (the LLM sets too) and every MTE (fine-tuned models, LLM + prompt)."""
+    out = tmp_path / "result"
+    [space] = [cmd for cmd in commands("eval", out, *SMALL) if cmd[1:3] == ["run_eval.py", "space"]]
+    assert space[3:] == ["--emb_dir", f"{out}/emb", "--methods", "prefix-fute,fim-fute",
+                         "--save_path", f"{out}/eval/space"]
+    _check_accepted(space)
+    sys.path.insert(0, str(REPO / "scripts"))
+    sweep_cli = importlib.import_module("sweep")
+    from sweeps import paper
+
+    args = sweep_cli.build_parser().parse_args(["all", "--out", str(out), *SMALL])
+    graph = paper.build("all", sweep_cli.options_from(args, tmp_path), [])
+    [step] = [s for s in graph.steps if s.name == "table_space"]
+    emb = out / "emb"
+    methods = ("prefix-fute", "fim-fute")
+    expected = {emb / m / f"{d}_dte.npy" for m in methods for d in ("mrpc", "rte", "cq", "sst2", "cb")}
+    expected |= {emb / m / f"{d}_mte.npy" for m in methods for d in ("mrpc", "rte", "cq")}
+    expected |= {emb / m / f"llama-13b_{g}_p{p}_mte.npy" for m in methods for g in ("sa", "nli") for p in (0, 10)}
+    assert set(step.inputs) == expected and len(step.inputs) == len(expected)
+    assert step.outputs == (out / "eval" / "space.json",) and not step.gpu
+    waits = {s.stage for s in graph.pending_dependencies(step, graph.pending())}
+    assert waits == {"fute_dte", "mte", "llm_mte"}
+
+
+def test_list_prints_a_summary_per_stage_and_the_total(tmp_path):
+    """--list: per stage its steps, done, pending and the stages it waits for, then the total (the paper's `all`
+    listed 1,001 TSV lines with no totals); --list tsv: every pending step. Counts from the grid, by hand."""
+    out = tmp_path / "result"
+    finished(out / "finetune" / "rte_score.json")
+    result = sweep("all", out, *ONE_CLASS, "--list")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    # 3 CR sets, prefix only, no LLMs: 3 fine-tunes (rte's done), 6 transfers, 3 + 3 + 3 DTEs, 3 MTEs,
+    # the transfer and space tables, one LM plot.
+    tables = "finetune,transfer,baseline_dte,textemb,fute_dte,mte"
+    assert rows == [["stage", "steps", "done", "pending", "waits_for"],
+                    ["finetune", "3", "1", "2", "-"], ["transfer", "6", "0", "6", "finetune"],
+                    ["baseline_dte", "3", "0", "3", "-"], ["textemb", "3", "0", "3", "-"],
+                    ["fute_dte", "3", "0", "3", "-"], ["mte", "3", "0", "3", "finetune"],
+                    ["tables", "2", "0", "2", tables], ["plots", "1", "0", "1", "baseline_dte,textemb,fute_dte,mte"],
+                    ["total", "24", "1", "23", "-"]]
+    assert len(job_list(out, *ONE_CLASS)) == 23
+    # The paper's grid: 25 LM datasets, 6 LLM sets (sst2 among both), 3 LLMs, 13 prompts, prefix and FIM.
+    grid = {row[0]: int(row[1]) for row in (line.split() for line in sweep("all", out, "--list").stdout.splitlines())
+             if row[0] != "stage"}
+    assert grid == {"finetune": 25, "transfer": 25 * 24, "baseline_dte": 2 * 25, "textemb": 25, "fute_dte": 2 * 30,
+                     "mte": 2 * 25, "x": 2, "llm_inference": 3, "llm_answers": 3 * 2, "llm_mte": 2 * 3 * 2 * 13,
+                     "selection": 3 * 6, "tables": 3, "plots": 2 * 2, "total": 1002}
 
 
 def tiny_flags(tiny_bert: Path, tiny_llama: Path) -> tuple[list[str], dict[str, list[str]]]:
@@ -379,7 +434,8 @@ def tiny_sweep_outputs(llm: str) -> list[str]:
     expected += [f"emb/{m}/{d}_dte.npy" for m in ("prefix-baseline", "textemb", "prefix-fute") for d in ("mrpc", "rte")]
     expected += ["emb/prefix-fute/sst2_dte.npy", "emb/prefix-fute/mrpc_mte.npy", "emb/prefix-fute/rte_mte.npy",
                  f"llm/{llm}/sst2_p0.json", "llm_te/sa_x.jsonl", f"llm_te/{llm}_sa_p0.jsonl",
-                 f"emb/prefix-fute/{llm}_sa_p0_mte.npy", "eval/transfer.md", "eval/transfer.json"]
+                 f"emb/prefix-fute/{llm}_sa_p0_mte.npy", "eval/transfer.md", "eval/transfer.json",
+                 "eval/space.md", "eval/space.json"]
     return expected
 
 
@@ -478,8 +534,8 @@ ONE_CLASS = ["--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "", "--llms", ""
 
 
 def job_list(out: Path, *flags: str, name: str = "all") -> dict[str, list[str]]:
-    """--list as step -> the steps it waits for."""
-    result = sweep(name, out, *flags, "--list")
+    """--list tsv as step -> the steps it waits for."""
+    result = sweep(name, out, *flags, "--list", "tsv")
     assert result.returncode == 0, result.stderr
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     assert rows[0] == ["step", "stage", "waits_for", "command"]

@@ -566,10 +566,12 @@ class TestFlagChecks:
         with pytest.raises(FuteError, match=f"^{flag} must be at least 1, got 0$"):
             run_task_emb.main(self.args(tmp_path, flag, "0"))
 
-    def test_batch_not_a_multiple_of_the_modes_accumulation_steps(self, tmp_path):
+    def test_a_batch_that_the_accumulation_given_cannot_split(self, tmp_path):
+        """Both given and in conflict: refused (a batch given alone gets steps that fit: tests/test_cli.py)."""
         args = ["--save_path", str(tmp_path / "e"), "--task_type", "sa", "--input_type", "model", "--llm_mode", "True",
                 "--task_emb_type", "prefix", "--load_path", str(tmp_path / "y.jsonl"),
-                "--task_emb_model_lm_name", str(tmp_path / "no_model"), "--batch_size", "8"]
+                "--task_emb_model_lm_name", str(tmp_path / "no_model"), "--batch_size", "8",
+                "--gradient_accumulation_steps", "16"]
         with pytest.raises(FuteError, match="--batch_size 8 must be a multiple of --gradient_accumulation_steps 16"):
             run_task_emb.main(args)
 

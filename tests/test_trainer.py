@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from data_utils.errors import FuteError
-from task_emb.trainer import TrainConfig, build_optimizer, check_training_flags, no_decay_parameter_names, train
+from task_emb.options import check_training_flags
+from task_emb.trainer import TrainConfig, build_optimizer, no_decay_parameter_names, train
 
 
 class Tiny(torch.nn.Module):

@@ -19,6 +19,7 @@ settings..., "summary", "results"} (see run_llm_inference.py); the original's la
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from data_utils.declarations import LLM_DATASETS, recorded_spec
 from data_utils.artifacts.completion import (DAMAGED_LINE, answers_complete, is_pending, record_path, rerun_hint,
                                              unfinished)
 from data_utils.errors import FuteError
-from data_utils.io import complete_lines_end, iter_jsonl_lines, read_json
+from data_utils.io import complete_lines_end, emptiness, iter_jsonl_lines, read_json
 from data_utils.loading import label_index
 from data_utils.metrics import compute_metrics
 
@@ -79,6 +80,74 @@ def verbalizer_labels(answer_choices: dict[str, Sequence[str]]) -> list[str]:
     return [label for label, words in answer_choices.items() for _ in words]
 
 
+# ---------------------------------------------------------------- answers that are no verbalizer
+
+
+def first_word(answer: str) -> str:
+    """The first whitespace-separated piece of an answer, as the model wrote it ("" for an all-blank answer).
+
+    A scoring turn's answer ends with the token its verbalizer scores were read at (llm_inference/scoring.py),
+    so this is that token's text: "No", "The", '"', "**".
+    """
+    pieces = answer.split()
+    return pieces[0] if pieces else ""
+
+
+def is_verbalizer_word(word: str, verbalizers: Sequence[str], verbalizer_tokens: str | None) -> bool:
+    """Whether an answer's first word is one of the verbalizers (docs/method.md section 5).
+
+    Compared without case and without punctuation or symbols at either end ("Yes", "YES" and "yes." are
+    the verbalizer yes; '"' and "**" are none). With verbalizer_tokens "first" a verbalizer split into
+    several tokens is scored at its first token, the only one a scoring turn writes, so a first word that
+    begins a verbalizer counts too ("unc" of "uncertain"). A blank answer (no word) is no verbalizer.
+    """
+    core = _strip_marks(word).casefold()
+    if not core:
+        return False
+    words = [v.casefold() for v in verbalizers]
+    return core in words or (verbalizer_tokens == "first" and any(v.startswith(core) for v in words))
+
+
+def _strip_marks(word: str) -> str:
+    """`word` without the punctuation and symbol characters (Unicode categories P*, S*) at either end."""
+    marks = [unicodedata.category(char)[0] in "PS" for char in word]
+    if all(marks):
+        return ""
+    return word[marks.index(False): len(word) - marks[::-1].index(False)]
+
+
+def answered_verbalizer(token_info: dict[str, Any], verbalizer_tokens: str | None) -> bool | None:
+    """Whether one result's answer begins with a verbalizer: its token_info.first_word_is_verbalizer, or for
+    a result written before that field existed, `is_verbalizer_word` of its answer; None when it has neither
+    (the original's layout keeps no answer)."""
+    known = token_info.get("first_word_is_verbalizer")
+    if isinstance(known, bool):
+        return known
+    answer, verbalizers = token_info.get("answer"), token_info.get("verbalizers")
+    if not isinstance(answer, str) or not verbalizers:
+        return None
+    return is_verbalizer_word(first_word(answer), verbalizers, verbalizer_tokens)
+
+
+# What a non-verbalizer answer means for the scores, in every warning about it.
+NOT_AN_ANSWER = "their verbalizer scores were read where the model wrote that word, not an answer"
+
+
+def most_of(count: int, total: int) -> bool:
+    """More than half: the share of non-verbalizer answers that is warned about."""
+    return 2 * count > total
+
+
+def non_verbalizer_warning(what: str, count: int, total: int, words: dict[str, int]) -> str:
+    """The warning for a run most of whose answers (`count` of `total`) begin with no verbalizer;
+    `what` names the run ("<file> (prompt 3)"), `words` the most common such first words with their counts."""
+    seen = ", ".join(f"{word!r} {n}" for word, n in words.items())
+    return (f"{what}: {count} of {total} answers begin with a word that is no verbalizer of the prompt (most often: "
+            f"{seen}): {NOT_AN_ANSWER}, so the predictions say little of the model (token_info.first_word of each "
+            f"result says what it wrote; a model that follows the answer instruction, or another chat template, "
+            f"answers with a verbalizer)")
+
+
 # ---------------------------------------------------------------- y' lines
 
 
@@ -123,6 +192,8 @@ def read_answers(path: str | Path, genre: str) -> Answers:
                f"{path} again (in a sweep: the sweep), which finishes it")
         raise FuteError(f"{path}: its last line is half-written: the run writing it was killed, or is still "
                         f"running. Once it is not, {fix}: it cuts the torn line and answers the rest")
+    if not path.is_file():
+        raise FuteError(f"no y' file {path}; write it with run_llm_inference_for_te.py first, or check --load_path")
     labels = GENRE_LABELS[genre]
     rows: dict[int, tuple[dict, list[float]]] = {}
     provenance: dict[str, Any] = {}
@@ -153,7 +224,8 @@ def read_answers(path: str | Path, genre: str) -> Answers:
             if key in line and provenance.setdefault(key, line[key]) != line[key]:
                 raise FuteError(f"{where}: {key} {line[key]!r} differs from earlier lines ({provenance[key]!r})")
     if not rows:
-        raise FuteError(f"{path} holds no LLM outputs")
+        raise FuteError(f"{path} holds no LLM outputs ({emptiness(path)}); is it the y' file of "
+                        f"run_llm_inference_for_te.py, run to its end?")
     if not complete:
         _warn_if_incomplete(path, sorted(rows))
     ordered = [rows[i] for i in sorted(rows)]
@@ -220,6 +292,8 @@ class PromptOutputs:
     label of the best verbalizer), which can differ from probs.argmax() when two labels tie exactly.
     settings: the SETTING_KEYS values; metric: the dataset's main metric; data: its digest
     (data_utils/artifacts/data_identity.py; None for files without one).
+    verbalizer_answers: bool [N], whether each answer's first word is a verbalizer
+    (`answered_verbalizer`); None when a result does not say (the original's layout).
     """
 
     path: Path
@@ -238,6 +312,12 @@ class PromptOutputs:
     labels: tuple[str, ...]
     metric: str
     data: str | None = None
+    verbalizer_answers: tuple[bool, ...] | None = None
+
+    @property
+    def non_verbalizer_answers(self) -> int | None:
+        """How many answers begin with a word that is no verbalizer (None: not known)."""
+        return None if self.verbalizer_answers is None else self.verbalizer_answers.count(False)
 
     def performance(self) -> float:
         """The dataset's main metric of this prompt, recomputed; checked against the file's summary."""
@@ -280,6 +360,8 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
         layout, rows = "fute", [_fute_row(result, path, i) for i, result in enumerate(results)]
     else:
         layout, rows = "original", _original_rows(content, spec, path)
+    verbalizer_tokens = content.get("verbalizer_tokens")
+    rows = [(*row, answered_verbalizer(_token_info(result), verbalizer_tokens)) for row, result in zip(rows, results)]
     rows.sort(key=lambda row: row[0])
     indices = [row[0] for row in rows]
     if len(set(indices)) != len(indices):
@@ -297,12 +379,19 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
     for name, values in (("normalized_pred", preds), ("normalized_answer", answers)):
         if not np.issubdtype(values.dtype, np.integer) or values.min() < 0 or values.max() >= len(labels):
             raise FuteError(f"{path}: {name} must be label indices 0-{len(labels) - 1} ({', '.join(labels)})")
+    verbalizer_answers = tuple(row[5] for row in rows)
     return PromptOutputs(path=path, model=str(content["model"]), dataset=dataset, genre=genre, prompt=prompt,
                          layout=layout, data_index=tuple(indices), probs=probs, preds=preds, answers=answers,
                          ppl=np.array([row[4] for row in rows], dtype=np.float64),
                          summary=content.get("summary") or {},
                          settings={key: content.get(key) for key in SETTING_KEYS}, labels=labels,
-                         metric=spec.main_metric, data=(content.get("data") or {}).get("digest"))
+                         metric=spec.main_metric, data=(content.get("data") or {}).get("digest"),
+                         verbalizer_answers=None if None in verbalizer_answers else verbalizer_answers)
+
+
+def _token_info(result: Any) -> dict[str, Any]:
+    info = result.get("token_info") if isinstance(result, dict) else None
+    return info if isinstance(info, dict) else {}
 
 
 def _fute_row(result: dict, path: Path, position: int) -> tuple:
