@@ -147,7 +147,8 @@ def add_plot_args(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated kinds to include: DTE, MTE or both (default)")
     parser.add_argument("--tasks", type=cli.csv_list, default=None,
                         help="comma-separated embeddings to include, as tables name them (a dataset, e.g. mrpc, "
-                             "mrpc@<digest> or a declaration file, or an LLM + prompt, e.g. llama-13b:p3); default: all")
+                             "mrpc@<digest> or a declaration file, or an LLM + prompt, e.g. llama-13b:p3); "
+                             "default: all")
     parser.add_argument("--title", default=None, help="figure title (default: the method)")
     parser.add_argument("--displacement", type=cli.str2bool, default=True,
                         help="for a prefix method, also draw the cosines of the displacements e - e0 from the shared "

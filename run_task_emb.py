@@ -90,7 +90,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "default: the CrossFit datasets from the hub")
     p.add_argument("--dataset_path", default=None,
                    help="data input: read the dataset from here: a folder with one file per split, or one file (the "
-                        "training split; dev is a seeded 80/20 cut of it) (default: the declared files or the hub)")
+                        "training split; dev is a seeded 80/20 cut of it) (default: the declared files or the "
+                        "hub)")
     p.add_argument("--max_train_examples", type=int, default=None,
                    help="data input: a seeded sample of at most this many training examples (default: all)")
     p.add_argument("--max_dev_examples", type=cli.positive_int, default=None,

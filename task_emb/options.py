@@ -54,7 +54,8 @@ def build_finetune_parser(task: str) -> argparse.ArgumentParser:
                         help="score on a seeded sample of at most this many dev examples (default: all)")
     parser.add_argument("--dataset_path", default=None,
                         help="read the dataset from here: a folder with one file per split, or one file (the "
-                             "training split; dev is a seeded 80/20 cut of it) (default: the declared files or the hub)")
+                             "training split; dev is a seeded 80/20 cut of it) (default: the declared files or the "
+                             "hub)")
     parser.add_argument("--data_loader_shuffle", type=cli.str2bool, default=True,
                         help="shuffle the training data every epoch (True/False)")
     parser.add_argument("--overwrite", type=cli.str2bool, default=False,
