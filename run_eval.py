@@ -5,6 +5,7 @@ Subcommands:
     prompt    the prompt-selection table (Performance, Rate and NDCG per method, per LLM, SA and NLI)
     space     the unified space: where each MTE lands among its method's DTEs (own-task and family ranks)
     plot      cosine-similarity heatmap + PCA and t-SNE projections of a set of embeddings
+    compare   the cosines between any chosen embeddings (raw and as displacements from e0), as numbers
 
 Examples:
     python run_eval.py transfer --emb_dir=./result/emb --score_dir=./result/scores \
@@ -13,11 +14,13 @@ Examples:
         --emb_dir=./result/llm_emb --save_path=./result/eval/prompt
     python run_eval.py space --emb_dir=./result/emb --save_path=./result/eval/space
     python run_eval.py plot --emb_dir=./result/emb --method=prefix-fute --save_path=./result/eval/prefix_fute
+    python run_eval.py compare --embeddings=./result/emb/sst2_dte.npy,./result/emb/mine_dte.npy \
+        --save_path=./result/eval/sst2_vs_mine
 
 Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished. This script
-only wires: the logic is in task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py
-and task_emb/plots.py. Each subcommand imports its module when it runs (they load scikit-learn,
-pandas, matplotlib), so that --help and a bad flag are answered at once.
+only wires: the logic is in task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py,
+task_emb/compare.py and task_emb/plots.py. Each subcommand imports its module when it runs (they load
+scikit-learn, pandas, matplotlib), so that --help and a bad flag are answered at once.
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from data_utils import cli
-from data_utils.artifacts.embeddings import KINDS, load_embeddings
+from data_utils.artifacts.embeddings import KINDS, load_embeddings, read_embedding
+from data_utils.errors import FuteError
 from data_utils.io import output_stem, run_record, stem_file, write_json, write_text
 from data_utils.metrics import GAINS, NdcgSettings
 
@@ -35,6 +39,29 @@ logger = logging.getLogger(__name__)
 
 EMB_DIR_HELP = "folder (searched recursively) of task embeddings: <name>.npy + <name>.record.json"
 SAVE_HELP = "output stem: writes <stem>.md (tables), <stem>.csv (summary), <stem>.json (everything)"
+
+
+def add_choice_args(parser: argparse.ArgumentParser) -> None:
+    """Which embeddings of --emb_dir (task_emb.plots.choose)."""
+    parser.add_argument("--method", default=None,
+                        help="embedding method (e.g. prefix-fute); required when --emb_dir holds several "
+                             "(default: the one method in --emb_dir)")
+    parser.add_argument("--kinds", type=cli.csv_list, default=list(KINDS),
+                        help="comma-separated kinds to include: DTE, MTE or both (default)")
+    parser.add_argument("--tasks", type=cli.csv_list, default=None,
+                        help="comma-separated embeddings to include, as tables name them (a dataset, e.g. mrpc, "
+                             "mrpc@<digest> or a declaration file, or an LLM + prompt, e.g. llama-13b:p3); "
+                             "default: all")
+
+
+def add_displacement_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """--displacement and --surrogate: e0, rebuilt from the surrogate the records name (task_emb/displacement.py)."""
+    parser.add_argument("--displacement", type=cli.str2bool, default=True,
+                        help=f"{what} (needs the surrogate the records name, to rebuild e0) (True/False)")
+    parser.add_argument("--surrogate", default=None,
+                        help="a copy of that surrogate, for when the recorded paths and hub id do not reach it "
+                             "(results copied to another machine); it must have the recorded content hash "
+                             "(default: the surrogate the records name)")
 
 
 def add_ndcg_args(parser: argparse.ArgumentParser, relevance: str, ranked: str, default_k: str) -> None:
@@ -116,16 +143,16 @@ def add_space_args(parser: argparse.ArgumentParser) -> None:
                              "and <stem>_<method>_heatmap.png")
     parser.add_argument("--methods", type=cli.csv_list, default=None,
                         help="comma-separated methods (default: every method with both DTEs and MTEs)")
-    parser.add_argument("--displacement", type=cli.str2bool, default=True,
-                        help="also rank by the displacements e - e0 from the shared prefix initialisation (prefix "
-                             "methods; needs the surrogate named in the records, to rebuild e0)")
+    add_displacement_args(parser, "also rank by the displacements e - e0 from the shared prefix initialisation "
+                                  "(prefix methods)")
 
 
 def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     from task_emb.plots import plot_heatmap
     from task_emb.space_eval import build_space_table
 
-    table = build_space_table(load_embeddings(args.emb_dir), args.methods, args.emb_dir, args.displacement)
+    table = build_space_table(load_embeddings(args.emb_dir), args.methods, args.emb_dir, args.displacement,
+                              args.surrogate)
     stem = output_stem(args.save_path)
     stem_file(stem, ".json").unlink(missing_ok=True)  # written last, by _write_table: unfinished until then
     plots = {method: plot_heatmap(matrix, rows, stem_file(stem, f"_{method}_heatmap.png"),
@@ -140,19 +167,10 @@ def add_plot_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save_path", required=True,
                         help="output stem: writes <stem>_heatmap.png, <stem>_pca.png, <stem>_tsne.png, "
                              "<stem>.record.json and, for a prefix method, <stem>_displacement_heatmap.png")
-    parser.add_argument("--method", default=None,
-                        help="embedding method to plot (e.g. prefix-fute); required when --emb_dir holds several "
-                             "(default: the one method in --emb_dir)")
-    parser.add_argument("--kinds", type=cli.csv_list, default=list(KINDS),
-                        help="comma-separated kinds to include: DTE, MTE or both (default)")
-    parser.add_argument("--tasks", type=cli.csv_list, default=None,
-                        help="comma-separated embeddings to include, as tables name them (a dataset, e.g. mrpc, "
-                             "mrpc@<digest> or a declaration file, or an LLM + prompt, e.g. llama-13b:p3); "
-                             "default: all")
+    add_choice_args(parser)
     parser.add_argument("--title", default=None, help="figure title (default: the method)")
-    parser.add_argument("--displacement", type=cli.str2bool, default=True,
-                        help="for a prefix method, also draw the cosines of the displacements e - e0 from the shared "
-                             "initialisation (needs the surrogate named in the records, to rebuild e0) (True/False)")
+    add_displacement_args(parser, "for a prefix method, also draw the cosines of the displacements e - e0 from the "
+                                  "shared initialisation")
 
 
 def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, Path]:
@@ -161,10 +179,54 @@ def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, 
     stem = output_stem(args.save_path)
     stem_file(stem, ".record.json").unlink(missing_ok=True)  # written last: it marks the plots finished
     paths, chosen = plot_selected(load_embeddings(args.emb_dir), args.method, args.kinds, args.tasks, stem,
-                                  args.seed, args.title, args.emb_dir, args.displacement)
+                                  args.seed, args.title, args.emb_dir, args.displacement, args.surrogate)
     write_json(stem_file(stem, ".record.json"),
                run_record(dict(vars(args), embeddings=[str(e.path) for e in chosen]), argv, __file__))
     return paths
+
+
+def add_compare_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--embeddings", type=cli.csv_list, default=None,
+                        help="comma-separated embedding files (<name>.npy, each with its <name>.record.json), of one "
+                             "dimension (default: none, choose them from --emb_dir)")
+    parser.add_argument("--emb_dir", default=None,
+                        help=EMB_DIR_HELP + "; with --method, --kinds and --tasks choosing among them as for plot "
+                             "(default: none, give --embeddings)")
+    parser.add_argument("--save_path", required=True,
+                        help="output stem: writes <stem>.md (the matrices), <stem>.csv (one row per pair), <stem>.json "
+                             "(matrices and pairs, the run record first), <stem>_heatmap.png and, with a shared "
+                             "initialisation, <stem>_displacement_heatmap.png")
+    add_choice_args(parser)
+    add_displacement_args(parser, "also compare the displacements e - e0 from the shared initialisation of prefix "
+                                  "embeddings of one surrogate and seed")
+
+
+def run_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
+    from task_emb.compare import compare
+    from task_emb.plots import choose, plot_heatmap
+
+    if (args.embeddings is None) == (args.emb_dir is None):
+        raise FuteError("give the embeddings to compare either as --embeddings FILE,FILE,... or as --emb_dir DIR "
+                        "(with --method, --kinds, --tasks), not both")
+    if args.embeddings is not None:
+        files = [Path(cli.with_suffix(path, ".npy")) for path in args.embeddings]
+        missing = [str(path) for path in files if not path.is_file()]
+        if missing:
+            raise FuteError(f"--embeddings: no such file {', '.join(missing)}")
+        chosen = [read_embedding(path) for path in files]
+    else:
+        chosen = choose(load_embeddings(args.emb_dir), args.method, args.kinds, args.tasks, args.emb_dir)
+    table = compare(chosen, args.displacement, args.surrogate)
+    stem = output_stem(args.save_path)
+    stem_file(stem, ".json").unlink(missing_ok=True)  # written last, by _write_table: unfinished until then
+    plots = {"heatmap": plot_heatmap(table.raw, table.labels, stem_file(stem, "_heatmap.png"), "cosine similarity")}
+    moved = stem_file(stem, "_displacement_heatmap.png")
+    if table.displacement is None:
+        moved.unlink(missing_ok=True)  # of an earlier run: these embeddings have none
+    else:
+        plots["displacement_heatmap"] = plot_heatmap(table.displacement, table.labels, moved,
+                                                     "displacement from e0 (cosine of e - e0)")
+    return {**_write_table(args, argv, "cosine similarity", table), "plots": plots}
 
 
 def _write_table(args: argparse.Namespace, argv: Sequence[str] | None, what: str, table) -> dict:
@@ -188,6 +250,8 @@ SUBCOMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "plot": ("cosine heatmap and PCA / t-SNE projections of task embeddings", add_plot_args, run_plot),
     "space": ("unified space: where each MTE lands among its method's DTEs (own-task and family ranks, MRR)",
               add_space_args, run_space),
+    "compare": ("cosines between any chosen embeddings, raw and as displacements from e0 (Markdown, CSV, JSON, "
+                "heatmaps)", add_compare_args, run_compare),
 }
 
 

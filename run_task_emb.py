@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     # torch, transformers and pandas: loaded once the flags are known to be good.
     from data_utils.declarations import get_spec
     from task_emb import pipeline
-    from task_emb.models import load_tokenizer, resolve_checkpoint
+    from task_emb.models import describe_model, load_tokenizer, resolve_checkpoint
     from task_emb.surrogate import LearnOptions
     from task_emb.trainer import finish, resume_path_for, run_identity
 
@@ -189,14 +189,17 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     options = LearnOptions(seed=args.seed, shuffle=args.data_loader_shuffle, fim_estimator=args.fim_estimator,
                            soft_label_loss=args.soft_label_loss, resume_path=resume_path_for(save_path),
                            identity=run_identity(vars(args)))
+    kind = "DTE" if input_kind == "data" else "MTE"
     embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer, hp,
-                                         device, options)
+                                         device, options, kind)
     embedding = embedding.astype(args.save_dtype)
     info = EmbeddingInfo(method=embedding_method.id, family=embedding_method.family, fute=embedding_method.fute,
-                         kind="DTE" if input_kind == "data" else "MTE", task=training.task,
+                         kind=kind, task=training.task,
                          model=training.llm if args.llm_mode else _named(args.lm_model_name, input_kind),
                          llm=args.llm_mode, prompt=training.prompt, surrogate=args.task_emb_model_lm_name,
-                         seed=args.seed, dim=int(embedding.shape[0]), dtype=args.save_dtype)
+                         seed=args.seed, dim=int(embedding.shape[0]), dtype=args.save_dtype,
+                         surrogate_ref=describe_model(args.task_emb_model_lm_name, save_path.parent),
+                         model_ref=describe_model(args.load_path, save_path.parent) if input_kind == "model" else None)
     config = {**vars(args), "device": str(device), "hyper_parameters": hp, **training.info}
     write_embedding(save_path, embedding, info, run_record(config, argv, __file__))
     finish(options.resume_path)

@@ -31,6 +31,10 @@ PREFIX = {"prefix_len": 16, "dropout": 0.15}
 # and 1.6-7.3 (400 real examples per task); MTEs at a demo's budget 0.06-0.67, and those
 # landed next to whichever DTE stayed closest to e0, not next to their own task.
 UNDERTRAINED_PREFIX_DISPLACEMENT = 0.8
+# An MTE's surrogate is checked against the best constant answer on this many of its x' (the first, in
+# the pool's seeded order; task_emb/undertraining.py): one forward pass each after training, under 1% of
+# the training passes of a paper-sized LM MTE (~120,000 x'), about 3% of an LLM MTE's (10,000 x').
+UNDERTRAINED_FIT_EXAMPLES = 1000
 
 # Task embeddings (run_task_emb.py): the pieces every method's defaults share. Each method's own
 # table (learning rate, epochs, patience per input and task group) is its entry in configs/methods.py.

@@ -49,3 +49,10 @@ def first_span_score(examples: Sequence[dict], max_words: int = FIRST_SPAN_MAX_W
 def chance_score(spec: DatasetSpec, examples: Sequence[dict]) -> tuple[float, str] | None:
     """The guess to beat on `examples` of `spec`: (score, what the guess is), None when there is none."""
     return first_span_score(examples) if spec.task == "qa" else constant_class_score(spec, examples)
+
+
+def dev_guess(spec: DatasetSpec, dev: Sequence[dict]) -> dict | None:
+    """{"score", "guess"} of `chance_score` on these dev examples, as records hold it ("dev_guess"), so that a reader
+    can tell learning from a constant answer; None when there is no guess (regression)."""
+    guess = chance_score(spec, dev)
+    return None if guess is None else {"score": guess[0], "guess": guess[1]}

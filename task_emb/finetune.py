@@ -17,7 +17,7 @@ from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.io import check_writable, run_record, write_json
-from data_utils.chance import chance_score
+from data_utils.chance import dev_guess
 from data_utils.declarations import get_spec
 from data_utils.loading import load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
@@ -81,7 +81,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
         scores = evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
     logger.info("%s dev scores: %s", spec.name, {k: round(v, 4) for k, v in scores.items()})
     config = _resolved_config(task, args, spec, device, source, len(splits["train"]), len(splits["dev"]))
-    config["dev_guess"] = _dev_guess(spec, splits["dev"])
+    config["dev_guess"] = dev_guess(spec, splits["dev"])
     record = run_record(config, argv, f"run_{task}_train.py")
     # The score's record is pending while the outputs are written, each before its own record; its final
     # record, written last, marks the run finished (data_utils/artifacts/completion.py).
@@ -116,13 +116,6 @@ def _source_data(load_path: str | None) -> dict | None:
         logger.warning("%s has no %s: the transfer source is unknown to the evaluation", load_path, RECORD_NAME)
         return {"name": None, "data": None}
     return {"name": from_config(config).name, "data": config.get("data")}
-
-
-def _dev_guess(spec, dev: list[dict]) -> dict | None:
-    """The score on these dev examples of the best guess that reads no input (data_utils/chance.py), recorded
-    so that a reader of the scores can tell learning from a constant answer; None for regression."""
-    guess = chance_score(spec, dev)
-    return None if guess is None else {"score": guess[0], "guess": guess[1]}
 
 
 def _resolved_config(task, args, spec, device, source, n_train, n_dev) -> dict:

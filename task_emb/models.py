@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from transformers import (AutoConfig, AutoModel, AutoModelForQuestionAnswering, 
 
 from configs.datasets import DatasetSpec
 from configs.models import hub_id, looks_local
+from data_utils.artifacts.model_ref import ModelRef, content_hash, local_candidates, local_ref
 from data_utils.errors import FuteError
 from data_utils.hf_compat import load_pretrained
 from data_utils.io import read_json
@@ -56,6 +58,59 @@ def resolve_checkpoint(load_path: str, flag: str = "--load_path") -> str:
         raise FuteError(f"{flag} {load_path} does not exist; point it at the --model_save_path of an earlier "
                         f"run_cr_train.py/run_qa_train.py run")
     raise FuteError(f"{flag} {load_path} holds no model (no config.json in it or in {HF_SUBDIR}/)")
+
+
+def describe_model(name: str, record_folder: str | Path) -> ModelRef:
+    """How a record in `record_folder` names the model read as `name` (alias, hub id, folder, checkpoint folder
+    of run_cr_train.py, file): a local one by its absolute and relative paths and content hash, a hub id by the
+    commit of the snapshot in the hub cache and that snapshot's hash (data_utils/artifacts/model_ref.py)."""
+    source = resolve_model_name(name)
+    if Path(source).exists():
+        return local_ref(name, name, record_folder, source)
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(source, "config.json")
+    except ValueError:  # not a hub id either: recorded as given
+        cached = None
+    if not isinstance(cached, str):  # not in the cache (a model read some other way): its id alone
+        return ModelRef(given=name, hub_id=source)
+    snapshot = Path(cached).parent  # the hub cache's layout: snapshots/<commit>/
+    return ModelRef(given=name, hub_id=source, revision=snapshot.name, sha256=content_hash(snapshot))
+
+
+def locate_model(refs: Sequence[tuple[ModelRef, Path]], override: str | None, what: str, advice: str
+                 ) -> tuple[str, str | None]:
+    """(what from_pretrained reads, the revision) for the one model named by `refs`, (reference, folder of the
+    record holding it) pairs: `override` (a flag pointing at a copy, which must have the recorded content hash),
+    else the first local candidate with that hash (model_ref.local_candidates), else the hub id at its commit
+    (a reference of an older record, with the name alone, is tried as a hub id too). FuteError naming `advice`
+    when `override` is not the model, or when there is neither a local copy nor a hub id."""
+    recorded = {ref.sha256 for ref, _ in refs if ref.sha256}
+    if override is not None:
+        source = resolve_model_name(override)
+        if not Path(source).exists():
+            raise FuteError(f"{override} does not exist; point it at a copy of the {what}")
+        if recorded and content_hash(source) not in recorded:
+            raise FuteError(f"{override} is not the {what} the records name ({refs[0][0].describe()}): its content "
+                            f"hash differs; point it at a copy of that model, or {advice}")
+        return source, None
+    hashes: dict[Path, str] = {}  # each candidate read once, however many records lead to it
+    for ref, folder in refs:
+        for candidate in local_candidates(ref, folder):
+            source = resolve_model_name(str(candidate))
+            if ref.sha256 is None:
+                return source, None
+            if candidate not in hashes:
+                hashes[candidate] = content_hash(source)
+            if hashes[candidate] == ref.sha256:
+                return source, None
+    for ref, _ in refs:
+        if ref.hub_id or ref.path is None:
+            return ref.hub_id or ref.given, ref.revision
+    names = ", ".join(sorted({ref.describe() for ref, _ in refs}))
+    raise FuteError(f"the {what} {names} is not found (not there, not relative to the records, or another model "
+                    f"there); {advice}")
 
 
 def check_checkpoint_finished(load_path: str) -> None:

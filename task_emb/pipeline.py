@@ -21,11 +21,13 @@ import torch
 from configs.datasets import GENRE_LABELS, DatasetSpec
 from configs.methods import FAMILIES_BY_NAME
 from data_utils.artifacts.llm_outputs import read_answers
+from data_utils.chance import dev_guess
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.declarations import get_spec, recorded_spec
 from data_utils.loading import load_examples
+from task_emb import undertraining
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.models import RECORD_NAME, check_checkpoint_finished, fine_tuned_config, load_head_model, load_tokenizer
 from task_emb.surrogate import Head, LearnOptions, TrainingSet
@@ -57,7 +59,8 @@ def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: 
 def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: str | None,
                       max_train_examples: int | None, seed: int, micro_batch: int, device,
                       max_dev_examples: int | None = None) -> TrainingSet:
-    """A labelled dataset: gold labels; the dev split (or a seeded sample of it) drives early stopping."""
+    """A labelled dataset: gold labels; the dev split (or a seeded sample of it) drives early stopping, and the
+    surrogate's final score on it is checked against the guess that reads no input (task_emb/undertraining.py)."""
     splits = load_examples(spec, dataset_path, max_train_examples, seed, max_dev_examples)
     if spec.task == "qa":
         features, _ = tokenize_qa(splits["train"], tokenizer, max_len)
@@ -75,7 +78,7 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
     head = Head(spec.task, spec.labels, spec.regression)
     return TrainingSet(features, head, "span" if spec.task == "qa" else "gold", spec.name, evaluate,
                        {"num_train_examples": len(features), "num_dev_examples": len(splits["dev"]),
-                        "data": describe(spec, dataset_path)})
+                        "dev_guess": dev_guess(spec, splits["dev"]), "data": describe(spec, dataset_path)})
 
 
 def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], tokenizer, max_len: int,
@@ -162,8 +165,11 @@ def model_dataset_of(load_path: str, to_train_dataset: str | None) -> tuple[Data
 # ----------------------------------------------------------------------------- learning the embedding
 
 def learn_embedding(family: str, surrogate: str, training: TrainingSet, tokenizer, hp: dict, device,
-                    options: LearnOptions) -> np.ndarray:
+                    options: LearnOptions, kind: str) -> np.ndarray:
     """The task embedding (1-D) of `family` on the surrogate: the `learn` of the module its entry in
-    configs/methods.py names (task_emb.prefix, task_emb.fim, task_emb.textemb, ...)."""
+    configs/methods.py names (task_emb.prefix, task_emb.fim, task_emb.textemb, ...); then whether the
+    embedding of `kind` (DTE, MTE) is under-trained goes into its diagnostics (task_emb/undertraining.py)."""
     module = importlib.import_module(FAMILIES_BY_NAME[family].module)
-    return module.learn(surrogate, training, tokenizer, hp, device, options)
+    embedding = module.learn(surrogate, training, tokenizer, hp, device, options)
+    undertraining.flag(training, kind)
+    return embedding

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,9 +41,8 @@ from data_utils.artifacts.data_identity import TaskLabels, dataset_of  # noqa: E
 from data_utils.artifacts.embeddings import Embedding, check_same_dim  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.io import atomic_open  # noqa: E402
-from task_emb.space_eval import displaced  # noqa: E402
 from data_utils.similarity import cosine_matrix  # noqa: E402
-from task_emb.space_eval import initial_embedding_of  # noqa: E402
+from task_emb.displacement import displaced, initial_embedding_of  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ def embedding_labels(embeddings: Sequence[Embedding], labels: TaskLabels | None 
     """The task (as `labels` names it: datasets of one name with different data told apart, data_identity.py);
     "(MTE)" added for an MTE of a fine-tuned model, the task type (sa/nli) for an LLM MTE.
 
-    A label that would still repeat gets its file name.
+    A label that would still repeat gets its file name, and one that still repeats then (files of one name in
+    several folders) its path below the folders' common parent.
     """
     labels = labels or TaskLabels.of_embeddings(embeddings)
     shown = []
@@ -68,7 +69,13 @@ def embedding_labels(embeddings: Sequence[Embedding], labels: TaskLabels | None 
         else:
             shown.append(labels.of(e) if e.kind == "DTE" else f"{labels.of(e)} (MTE)")
     counts = Counter(shown)
-    return [f"{label} [{e.path.stem}]" if counts[label] > 1 else label for label, e in zip(shown, embeddings)]
+    named = [f"{label} [{e.path.stem}]" if counts[label] > 1 else label for label, e in zip(shown, embeddings)]
+    counts = Counter(named)
+    if len(counts) == len(named):
+        return named
+    root = os.path.commonpath([e.path.resolve().parent for e in embeddings])
+    return [f"{label} [{os.path.relpath(e.path.resolve(), root)}]" if counts[name] > 1 else name
+            for label, name, e in zip(shown, named, embeddings)]
 
 
 def point_style(embedding: Embedding) -> tuple[str, str]:
@@ -193,14 +200,12 @@ def displacement_cosines(embeddings: Sequence[Embedding], e0: np.ndarray) -> np.
 
 
 def plot_embeddings(embeddings: Sequence[Embedding], stem: str | Path, seed: int = 42,
-                    title: str = "task embeddings", e0: np.ndarray | None = None,
-                    labels: TaskLabels | None = None) -> dict[str, Path]:
+                    title: str = "task embeddings", e0: np.ndarray | None = None) -> dict[str, Path]:
     """Write <stem>_heatmap.png, <stem>_pca.png and <stem>_tsne.png, and with `e0` (the shared initialisation
-    of prefix embeddings, [dim]) <stem>_displacement_heatmap.png, the cosines of e - e0; return them by name.
-    Points are named as `labels` names their tasks (by default as these embeddings tell them apart)."""
+    of prefix embeddings, [dim]) <stem>_displacement_heatmap.png, the cosines of e - e0; return them by name."""
     if len(embeddings) < MIN_POINTS:
         raise FuteError(f"{len(embeddings)} embedding(s) selected; a plot needs at least {MIN_POINTS}")
-    labels = embedding_labels(embeddings, labels)
+    labels = embedding_labels(embeddings)
     styles = [point_style(e) for e in embeddings]
     similarity = cosine_matrix([e.vector() for e in embeddings])
     stem = Path(stem)
@@ -218,21 +223,17 @@ def plot_embeddings(embeddings: Sequence[Embedding], stem: str | Path, seed: int
     return paths
 
 
-def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Sequence[str],
-                  tasks: Sequence[str] | None, stem: Path, seed: int, title: str | None,
-                  where: str | Path, displacement: bool = True) -> tuple[dict[str, Path], list[Embedding]]:
-    """Plot the embeddings of one method (the only one there when None) of `kinds`, restricted to `tasks`
-    (as tables name them: a dataset or "<llm>:p<k>"); returns the plots and the embeddings drawn.
-
-    With `displacement`, a method whose family starts from a shared initialisation (prefix) also gets the
-    displacement heatmap (e0 rebuilt from the surrogate and seed of the records, as the unified space does).
-    """
+def choose(embeddings: Sequence[Embedding], method: str | None, kinds: Sequence[str], tasks: Sequence[str] | None,
+           where: str | Path) -> list[Embedding]:
+    """The embeddings of one method (the only one there when None) of `kinds`, restricted to `tasks` (as tables
+    name them: a dataset, "<name>@<digest>" or a declaration file, or "<llm>:p<k>"), of one dimension; a task or
+    method with none is an error."""
     methods = sorted({e.method for e in embeddings})
     method = method or (methods[0] if len(methods) == 1 else None)
     if method is None:
         raise FuteError(f"{where} holds embeddings of several methods ({', '.join(methods)}); choose one with --method")
     candidates = [e for e in embeddings if e.method == method and e.kind in kinds]
-    labels = TaskLabels.of_embeddings(candidates)
+    labels = TaskLabels.of_embeddings(candidates, warn=False)  # the plot or comparison of those chosen warns
     wanted = None if tasks is None else labels.named(tasks)
     chosen = [e for e in candidates if wanted is None or labels.of(e) in wanted]
     missing = sorted(set(wanted or ()) - {labels.of(e) for e in chosen})
@@ -243,5 +244,20 @@ def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Se
         raise FuteError(f"no {'/'.join(kinds)} embeddings of method {method} in {where}; check --method "
                         f"and --kinds (methods there: {', '.join(methods)})")
     check_same_dim(chosen, f"method {method}")
-    e0 = initial_embedding_of(method, chosen) if displacement else None
-    return plot_embeddings(chosen, stem, seed=seed, title=title or method, e0=e0, labels=labels), chosen
+    return chosen
+
+
+def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Sequence[str],
+                  tasks: Sequence[str] | None, stem: Path, seed: int, title: str | None,
+                  where: str | Path, displacement: bool = True, surrogate: str | None = None
+                  ) -> tuple[dict[str, Path], list[Embedding]]:
+    """Plot the embeddings `choose` picks; returns the plots and the embeddings drawn.
+
+    With `displacement`, a method whose family starts from a shared initialisation (prefix) also gets the
+    displacement heatmap (e0 rebuilt from the surrogate the records name, or from `surrogate`, a copy of it,
+    as the unified space does).
+    """
+    chosen = choose(embeddings, method, kinds, tasks, where)
+    method = chosen[0].method
+    e0 = initial_embedding_of(chosen, method, surrogate) if displacement else None
+    return plot_embeddings(chosen, stem, seed=seed, title=title or method, e0=e0), chosen

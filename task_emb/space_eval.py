@@ -19,22 +19,29 @@ e - e0 from the initialisation e0 that every prefix embedding of a run with the 
 seed and surrogate starts from. Raw cosines of barely trained prefixes mostly compare
 e0 with itself; displacements compare what training added. FIM embeddings have no e0:
 their displacement columns stay empty.
+
+Embeddings whose runs flagged them as under-trained (task_emb/undertraining.py) are counted
+per method, marked in the per-MTE ranks and listed with their reasons: their cosines say
+little about their task.
 """
 from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from configs.datasets import GENRE_FAMILY
-from configs.methods import FAMILIES_BY_NAME
 from data_utils.artifacts.data_identity import TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import Embedding, check_same_dim, natural_key
 from data_utils.errors import FuteError
 from data_utils.similarity import cosine
+from task_emb.displacement import displaced, initial_embedding_of
+
+logger = logging.getLogger(__name__)
 
 VIEWS = ("raw", "displacement")
 
@@ -51,6 +58,7 @@ class SpaceRank:
     own_rank: int | None
     family_rank: int | None
     nearest: str
+    undertrained: bool  # the MTE's run flagged it
 
 
 def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str
@@ -71,23 +79,6 @@ def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where
         raise FuteError(f"no DTEs and MTEs of method(s) {', '.join(missing) or 'any'} in {where}; the unified space "
                         f"needs both kinds of one method")
     return chosen
-
-
-def initial_embedding_of(method: str, embeddings: Sequence[Embedding]) -> np.ndarray | None:
-    """e0 of a method whose family starts from a shared initialisation (None for others), from the one
-    surrogate and seed its records name."""
-    if any(e.info.family not in FAMILIES_BY_NAME or not FAMILIES_BY_NAME[e.info.family].shared_init
-           for e in embeddings):
-        return None
-    starts = {(e.info.surrogate, e.info.seed) for e in embeddings}
-    if len(starts) != 1 or None in next(iter(starts)):
-        raise FuteError(f"the {method} embeddings do not share one surrogate and seed ({sorted(map(str, starts))}), "
-                        f"so they have no common initialisation; pass --displacement False")
-    from task_emb.models import resolve_model_name  # loads torch and transformers: only for prefix methods
-    from task_emb.prefix import initial_embedding
-
-    surrogate, seed = next(iter(starts))
-    return initial_embedding(resolve_model_name(surrogate), int(seed)).astype(np.float64)
 
 
 def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
@@ -118,7 +109,7 @@ def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embed
             own = order.index(task) + 1 if task in order and not mte.info.llm else None
             in_family = [i + 1 for i, dte in enumerate(order) if family is not None and families[dte] == family]
             ranks.append(SpaceRank(method, task, view, mte.info.llm, family, own,
-                                   in_family[0] if in_family else None, order[0]))
+                                   in_family[0] if in_family else None, order[0], bool(mte.undertrained)))
     return ranks
 
 
@@ -127,8 +118,9 @@ def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float | None:
     return float(np.mean(found)) if found else None
 
 
-def summarise(ranks: Sequence[SpaceRank]) -> list[dict]:
-    """Per method and view: counts and MRRs of LM MTEs (own task, family) and LLM MTEs (family)."""
+def summarise(ranks: Sequence[SpaceRank], undertrained: Mapping[str, int] | None = None) -> list[dict]:
+    """Per method and view: counts and MRRs of LM MTEs (own task, family) and LLM MTEs (family), and the number of
+    the method's embeddings (MTEs and DTEs) flagged as under-trained (`undertrained`, by method)."""
     rows = []
     for method in sorted({r.method for r in ranks}):
         for view in VIEWS:
@@ -141,23 +133,28 @@ def summarise(ranks: Sequence[SpaceRank]) -> list[dict]:
                          "own_mrr": mean_reciprocal_rank([r.own_rank for r in lm]),
                          "family_mrr": mean_reciprocal_rank([r.family_rank for r in lm]),
                          "llm_mtes": len(llm),
-                         "llm_family_mrr": mean_reciprocal_rank([r.family_rank for r in llm])})
+                         "llm_family_mrr": mean_reciprocal_rank([r.family_rank for r in llm]),
+                         "undertrained": (undertrained or {}).get(method, 0)})
     return rows
 
 
 def _cell(value) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else ""
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-SUMMARY_COLUMNS = ("method", "view", "lm_mtes", "own_mrr", "family_mrr", "llm_mtes", "llm_family_mrr")
-RANK_COLUMNS = ("method", "view", "mte", "family", "own_rank", "family_rank", "nearest")
+SUMMARY_COLUMNS = ("method", "view", "lm_mtes", "own_mrr", "family_mrr", "llm_mtes", "llm_family_mrr",
+                   "undertrained")
+RANK_COLUMNS = ("method", "view", "mte", "family", "own_rank", "family_rank", "nearest", "undertrained")
+FLAG_COLUMNS = ("method", "kind", "embedding", "reasons", "path")
 
 
 def summary_markdown(rows: Sequence[dict]) -> str:
-    header = ("| Method | View | LM MTEs | own-task MRR | family MRR | LLM MTEs | LLM family MRR |\n"
-              "|---|---|---|---|---|---|---|\n")
+    header = ("| Method | View | LM MTEs | own-task MRR | family MRR | LLM MTEs | LLM family MRR | under-trained |\n"
+              "|---|---|---|---|---|---|---|---|\n")
     return header + "".join("| " + " | ".join(_cell(row[c]) for c in SUMMARY_COLUMNS) + " |\n" for row in rows)
 
 
@@ -170,19 +167,9 @@ def as_csv(columns: Sequence[str], rows: Sequence[Mapping]) -> str:
 
 
 def ranks_markdown(ranks: Sequence[SpaceRank]) -> str:
-    header = "| Method | View | MTE | Family | own rank | family rank | nearest DTE |\n|---|---|---|---|---|---|---|\n"
+    header = ("| Method | View | MTE | Family | own rank | family rank | nearest DTE | under-trained MTE |\n"
+              "|---|---|---|---|---|---|---|---|\n")
     return header + "".join("| " + " | ".join(_cell(asdict(r)[c]) for c in RANK_COLUMNS) + " |\n" for r in ranks)
-
-
-def displaced(embeddings: Sequence[Embedding], e0: np.ndarray | None) -> list[np.ndarray]:
-    """The embeddings' vectors (float64), as displacements e - e0 when `e0` ([dim]) is given; an e0 of
-    another size means the records name another surrogate than the one the embeddings were learned on."""
-    if e0 is None:
-        return [np.asarray(e.vector(), dtype=np.float64) for e in embeddings]
-    if any(e.dim != e0.size for e in embeddings):
-        raise FuteError(f"e0 has {e0.size} values, the embeddings {sorted({e.dim for e in embeddings})}: their records "
-                        f"name another surrogate than the one they were learned on; pass --displacement False")
-    return [np.asarray(e.vector(), dtype=np.float64) - e0 for e in embeddings]
 
 
 def similarity_matrix(mtes: Sequence[Embedding], dtes: Sequence[Embedding], e0: np.ndarray | None) -> np.ndarray:
@@ -191,13 +178,38 @@ def similarity_matrix(mtes: Sequence[Embedding], dtes: Sequence[Embedding], e0: 
     return np.array([[cosine(row, column) for column in columns] for row in displaced(mtes, e0)])
 
 
+def flagged(embeddings: Sequence[Embedding], labels: Sequence[str] | None = None) -> list[dict]:
+    """One row (FLAG_COLUMNS) per embedding its run flagged as under-trained, named by `labels` (default: as
+    tables name them), with the reasons."""
+    labels = labels or [e.info.label for e in embeddings]
+    return [{"method": e.method, "kind": e.kind, "embedding": label, "reasons": "; ".join(e.undertrained),
+             "path": str(e.path)} for e, label in zip(embeddings, labels) if e.undertrained]
+
+
+def flagged_markdown(rows: Sequence[dict]) -> str:
+    """The under-trained embeddings as a Markdown section ("" when there are none)."""
+    if not rows:
+        return ""
+    return ("\n## Under-trained embeddings\n\nTheir runs flagged them (task_emb/undertraining.py): their cosines say "
+            "little about their task.\n\n| Method | Kind | Embedding | Why | File |\n|---|---|---|---|---|\n"
+            + "".join("| " + " | ".join(row[c].replace("|", "\\|") for c in FLAG_COLUMNS) + " |\n" for row in rows))
+
+
+def warn_flagged(rows: Sequence[dict]) -> None:
+    if rows:
+        logger.warning("%d embedding(s) flagged as under-trained by their runs, listed in the table: %s", len(rows),
+                       ", ".join(f"{row['embedding']} ({row['method']} {row['kind']})" for row in rows))
+
+
 @dataclass
 class SpaceTable:
-    """Ranks of every MTE (per method and view), their summary, and per method the [MTEs, DTEs] cosines."""
+    """Ranks of every MTE (per method and view), their summary, per method the [MTEs, DTEs] cosines, and the
+    embeddings flagged as under-trained."""
 
     ranks: list[SpaceRank]
     summary: list[dict]
     matrices: dict[str, tuple[np.ndarray, list[str], list[str], str]]  # method -> (matrix, rows, columns, view)
+    undertrained: list[dict]
     notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels)
 
     def summary_markdown(self) -> str:
@@ -206,7 +218,7 @@ class SpaceTable:
     def markdown(self) -> str:
         warnings = "".join(f"Warning: {note}.\n\n" for note in self.notes)
         return ("# Unified space\n\n" + warnings + summary_markdown(self.summary) + "\n## Per MTE\n\n"
-                + ranks_markdown(self.ranks))
+                + ranks_markdown(self.ranks) + flagged_markdown(self.undertrained))
 
     def csv(self) -> str:
         return as_csv(SUMMARY_COLUMNS, self.summary)
@@ -215,20 +227,25 @@ class SpaceTable:
         return as_csv(RANK_COLUMNS, [asdict(r) for r in self.ranks])
 
     def to_json(self) -> dict:
-        return {"summary": self.summary, "ranks": [asdict(r) for r in self.ranks], "notes": self.notes}
+        return {"summary": self.summary, "ranks": [asdict(r) for r in self.ranks], "undertrained": self.undertrained,
+                "notes": self.notes}
 
 
 def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
-                      displacement: bool) -> SpaceTable:
+                      displacement: bool, surrogate: str | None = None) -> SpaceTable:
     """Own-task and family ranks of every MTE among its method's DTEs, raw and (with `displacement`, for
-    methods with a shared initialisation) as displacements from e0."""
-    ranks, matrices = [], {}
+    methods with a shared initialisation) as displacements from e0 (rebuilt from the surrogate the records
+    name, or from `surrogate`, a copy of it)."""
+    ranks, matrices, undertrained = [], {}, []
     chosen = select(embeddings, methods, where)
     labels = TaskLabels.of_embeddings([e for mtes, dtes in chosen.values() for e in (*mtes, *dtes)])
     for method, (mtes, dtes) in chosen.items():
-        e0 = initial_embedding_of(method, [*mtes, *dtes]) if displacement else None
+        e0 = initial_embedding_of([*mtes, *dtes], method, surrogate) if displacement else None
         ranks.extend(evaluate_method(method, mtes, dtes, e0, labels))
         view = "displacement from e0" if e0 is not None else "raw"
         matrices[method] = (similarity_matrix(mtes, dtes, e0), [labels.of(m) for m in mtes],
                             [labels.of(d) for d in dtes], view)
-    return SpaceTable(ranks, summarise(ranks), matrices, labels.notes)
+        undertrained.extend(flagged([*mtes, *dtes], [labels.of(e) for e in (*mtes, *dtes)]))
+    warn_flagged(undertrained)
+    counts = {method: sum(row["method"] == method for row in undertrained) for method in matrices}
+    return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained, labels.notes)

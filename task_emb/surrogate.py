@@ -20,6 +20,7 @@ from task_emb.models import load_head_model, resolve_model_name
 from task_emb.targets import regression_loss, soft_label_loss
 from task_emb.options import micro_batch_size
 from task_emb.trainer import TrainConfig, TrainResult, train
+from task_emb.undertraining import surrogate_result
 
 
 @dataclass
@@ -90,8 +91,9 @@ def head_model(surrogate: str, training: TrainingSet, tokenizer) -> torch.nn.Mod
 
 def fit_surrogate(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: dict[str, Any], device,
                   options: LearnOptions, desc: str) -> TrainResult:
-    """Train `model` on the set with the hyper-parameters; epochs, early stopping's choice, optimiser steps
-    and the final training loss go into training.info (diagnostics under "diagnostics")."""
+    """Train `model` on the set with the hyper-parameters; epochs, early stopping's choice, optimiser steps,
+    the final training loss and the trained surrogate's own result (task_emb/undertraining.py) go into
+    training.info (diagnostics under "diagnostics")."""
     loader = make_loader(training.features, tokenizer, micro_batch_size(hp), options.shuffle, options.seed)
     loss = make_loss(training.target, options.soft_label_loss)
     config = TrainConfig(learning_rate=hp["learning_rate"], max_epochs=hp["max_epochs"],
@@ -101,5 +103,7 @@ def fit_surrogate(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: 
                    desc=f"{desc} {training.label}", resume_path=options.resume_path, identity=options.identity)
     training.info.update(epochs_run=result.epochs_run, best_epoch=result.best_epoch, best_dev=result.best_scores)
     training.info["diagnostics"] = {"optimizer_steps": result.optimizer_steps,
-                                    "final_train_loss": result.final_train_loss}
+                                    "final_train_loss": result.final_train_loss,
+                                    **surrogate_result(model, training, tokenizer, micro_batch_size(hp), device,
+                                                       options.soft_label_loss, result.best_scores)}
     return result

@@ -136,7 +136,7 @@ def test_the_issues_defaults_are_shown(monkeypatch):
     ("run_llm_inference_for_te.py", ["--save_path", "x", "--model", "m", "--data_load_path", "x", "--prompt_number",
                                      "0", "--task_genre", "qa"], "argument --task_genre: invalid choice: 'qa'"),
     ("run_prompt_selection_baselines.py", ["--paths", "a"], "the following arguments are required: --save_path"),
-    ("run_eval.py", ["tranfser"], "argument {transfer,prompt,plot,space}: invalid choice: 'tranfser'"),
+    ("run_eval.py", ["tranfser"], "argument {transfer,prompt,plot,space,compare}: invalid choice: 'tranfser'"),
     ("run_eval.py", ["transfer", "--emb_dir", "e"], "the following arguments are required: --score_dir, --save_path"),
     ("scripts/sweep.py", ["finetune", "--bit", "3"], "argument --bit: invalid choice: 3"),
     ("scripts/demo.py", ["--parts", "cr,fim"], "--parts: unknown part(s) fim"),

@@ -169,7 +169,7 @@ def write_score(folder: Path, name: str, target: dict, source: dict | None, best
     (folder / f"{name}.record.json").write_text(json.dumps({"command": "", "config": config, "versions": {}}))
 
 
-def test_the_transfer_table_and_plots_tell_two_datasets_of_one_name_apart(tmp_path, caplog):
+def test_the_transfer_table_plots_and_compare_tell_two_datasets_of_one_name_apart(tmp_path, caplog):
     """On main the two rotten_tomatoes were one task: "two transfer runs mrpc -> rotten_tomatoes; keep one"."""
     sets = {"hub": RT_HUB, "own": RT_OWN, "mrpc": MRPC}
     truth = {("hub", "own"): 0.9, ("mrpc", "own"): 0.6, ("own", "hub"): 0.8, ("mrpc", "hub"): 0.7,
@@ -198,6 +198,11 @@ def test_the_transfer_table_and_plots_tell_two_datasets_of_one_name_apart(tmp_pa
                                                                    "rotten_tomatoes@aaaaaaaa"], tmp_path / "p",
                                         0, None, tmp_path, displacement=False)
     assert len(chosen) == 3 and paths["heatmap"].is_file()
+    compared = run_eval.main(["compare", "--emb_dir", str(tmp_path / "emb"), "--save_path", str(tmp_path / "c"),
+                              "--displacement", "False"])
+    assert sorted(e["label"] for e in compared["embeddings"]) == ["mrpc", "rotten_tomatoes@aaaaaaaa",
+                                                                  "rotten_tomatoes@bbbbbbbb"]
+    assert "2 different datasets named rotten_tomatoes" in (tmp_path / "c.md").read_text()
 
 
 def test_a_task_of_unknown_class_is_named(tmp_path):

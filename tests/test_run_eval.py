@@ -191,7 +191,7 @@ def test_plot_end_to_end(sweep):
 def test_every_flag_has_help():
     parser = run_eval.build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "subcommand").choices
-    assert set(subparsers) == {"transfer", "plot", "prompt", "space"}
+    assert set(subparsers) == {"transfer", "plot", "prompt", "space", "compare"}
     for sub in subparsers.values():
         for action in sub._actions:
             if action.dest != "help":
@@ -449,3 +449,70 @@ def test_the_prompt_table_counts_answers_that_are_no_verbalizer_per_prompt_and_w
     warning = "most answers of llama-13b on sst2 under prompt(s) 2 (8 of 10), 7 (10 of 10) begin with a word"
     assert warning in summary
     assert [r.getMessage() for r in caplog.records if warning in r.getMessage()] != []
+
+
+def test_compare_writes_the_cosines_of_any_embeddings_checked_against_numpy(tmp_path, tiny_bert):
+    """Three prefix embeddings near their shared start e0, one of them under-trained and one of the same file name
+    in another folder: raw cosines and cosines of e - e0, in Markdown, CSV and JSON, with both heatmaps."""
+    from task_emb.prefix import initial_embedding
+
+    e0 = initial_embedding(str(tiny_bert), 42).astype(np.float64)
+    rng = np.random.default_rng(11)
+    config = {"task_emb_type": "prefix", "task_emb_model_lm_name": str(tiny_bert), "seed": 42}
+    flagged = {**config, "diagnostics": {"undertrained": True, "undertrained_reasons": [
+        "surrogate dev score 0.533 <= 0.533 of the guess 'always positive'"]}}
+    files = [tmp_path / "a" / "mine_dte.npy", tmp_path / "b" / "mine_dte.npy", tmp_path / "a" / "sst2_dte.npy"]
+    for path, task, record in zip(files, ("mine", "mine", "sst2"), (config, flagged, config)):
+        path.parent.mkdir(exist_ok=True)
+        write_embedding(path.parent, path.stem, task, "DTE", "prefix-fute",
+                        e0 + 0.05 * np.linalg.norm(e0) * rng.normal(size=e0.size) / np.sqrt(e0.size), record)
+    vectors = np.stack([np.load(path).astype(np.float64) for path in files])
+    units = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    moved = (vectors - e0) / np.linalg.norm(vectors - e0, axis=1, keepdims=True)
+    raw, displacement = units @ units.T, moved @ moved.T
+
+    stem = tmp_path / "out" / "mine_vs_sst2"
+    report = run_eval.main(["compare", "--embeddings", ",".join(str(path) for path in files),
+                            f"--save_path={stem}"])
+    labels = ["mine [a/mine_dte.npy]", "mine [b/mine_dte.npy]", "sst2"]
+    assert [e["label"] for e in report["embeddings"]] == labels
+    np.testing.assert_allclose(report["raw"], raw, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(report["displacement"], displacement, rtol=0, atol=1e-12)
+    assert json.loads(stem.with_name("mine_vs_sst2.json").read_text())["displacement"] == report["displacement"]
+    assert json.loads(stem.with_name("mine_vs_sst2.json").read_text())["record"]["command"].startswith("run_eval.py")
+    pairs = read_csv(stem.with_name("mine_vs_sst2.csv"))
+    assert [(row["a"], row["b"]) for row in pairs] == [(labels[0], labels[1]), (labels[0], labels[2]),
+                                                        (labels[1], labels[2])]
+    for row, (i, j) in zip(pairs, ((0, 1), (0, 2), (1, 2))):
+        assert float(row["raw_cosine"]) == pytest.approx(raw[i, j], abs=1e-12)
+        assert float(row["displacement_cosine"]) == pytest.approx(displacement[i, j], abs=1e-12)
+        assert row["a_undertrained"] == str(i == 1) and row["b_undertrained"] == str(j == 1)
+    markdown = stem.with_name("mine_vs_sst2.md").read_text()
+    assert f"| {labels[0]} | 1.0000 | {displacement[0, 1]:.4f} | {displacement[0, 2]:.4f} |" in markdown
+    assert f"| {labels[1]} | prefix-fute | DTE | yes | {files[1]} |" in markdown
+    assert "0.533 <= 0.533 of the guess 'always positive'" in markdown
+    for name in ("heatmap", "displacement_heatmap"):
+        assert Path(report["plots"][name]).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_compare_without_a_shared_initialisation_and_bad_choices(sweep):
+    """FIM-like embeddings chosen from a folder have raw cosines only; the choice must be unambiguous."""
+    out = sweep["out"] / "cmp"
+    for task in ("mrpc", "rte"):
+        write_embedding(sweep["emb_dir"], f"{task}_fim", task, "DTE", "fim-fute", sweep["vectors"]["prefix-fute",
+                                                                                                     "DTE", task])
+    report = run_eval.main(["compare", f"--emb_dir={sweep['emb_dir']}", "--method=fim-fute", f"--save_path={out}"])
+    a, b = (sweep["vectors"]["prefix-fute", "DTE", task].astype(np.float64) for task in ("mrpc", "rte"))
+    assert report["raw"][0][1] == pytest.approx(a @ b / np.linalg.norm(a) / np.linalg.norm(b), abs=1e-12)
+    assert report["displacement"] is None and "only prefix embeddings" in report["no_displacement"]
+    assert "No displacement view: only prefix" in out.with_name("cmp.md").read_text()
+    assert read_csv(out.with_name("cmp.csv"))[0]["displacement_cosine"] == ""
+    assert not out.with_name("cmp_displacement_heatmap.png").exists()
+    one = str(sweep["emb_dir"] / "mrpc_fim.npy")
+    for argv, message in ((["--method=fim-fute"], "either as --embeddings"),
+                          ([f"--emb_dir={sweep['emb_dir']}", f"--embeddings={one}"], "not both"),
+                          ([f"--embeddings={one}"], "needs at least 2"),
+                          ([f"--embeddings={one},{sweep['emb_dir'] / 'nope.npy'}"], "no such file .*nope.npy"),
+                          ([f"--emb_dir={sweep['emb_dir']}"], "several methods")):
+        with pytest.raises(FuteError, match=message):
+            run_eval.main(["compare", f"--save_path={out}", *argv])

@@ -130,3 +130,27 @@ def test_an_initialisation_of_another_size_is_refused_not_broadcast(tmp_path, ti
     write_embedding(folder, "m", "sst2", "MTE", "prefix-fute", np.ones(size + 1), config)
     with pytest.raises(FuteError, match=f"e0 has {size} values.*another surrogate.*--displacement False"):
         run_eval.main(["space", f"--emb_dir={folder}", f"--save_path={tmp_path / 's'}"])
+
+
+def test_under_trained_embeddings_are_counted_marked_and_listed(tmp_path, caplog):
+    rng = np.random.default_rng(3)
+    flagged = {"task_emb_type": "fim", "diagnostics": {"undertrained": True, "undertrained_reasons": [
+        "surrogate dev score 0.533 <= 0.533 of the guess 'always positive'"]}}
+    plain = {"task_emb_type": "fim", "diagnostics": {"undertrained": False, "undertrained_reasons": []}}
+    old = {"task_emb_type": "prefix", "diagnostics": {"undertrained": True, "relative_displacement": 0.31}}
+    for name, task, kind, config in (("a", "sst2", "DTE", flagged), ("b", "mrpc", "DTE", plain),
+                                     ("c", "sst2", "MTE", old), ("d", "mrpc", "MTE", plain)):
+        write_embedding(tmp_path / "emb", name, task, kind, "fim-fute", rng.normal(size=8), config)
+    with caplog.at_level("WARNING", logger="task_emb.space_eval"):
+        out = run_eval.main(["space", f"--emb_dir={tmp_path / 'emb'}", f"--save_path={tmp_path / 'space'}"])
+    assert out["summary"][0]["undertrained"] == 2
+    assert {r["mte"]: r["undertrained"] for r in out["ranks"]} == {"sst2": True, "mrpc": False}
+    assert [(row["embedding"], row["kind"], row["reasons"]) for row in out["undertrained"]] == [
+        ("sst2", "MTE", "relative displacement from e0 0.31"),  # a record written before reasons were recorded
+        ("sst2", "DTE", "surrogate dev score 0.533 <= 0.533 of the guess 'always positive'")]
+    markdown = (tmp_path / "space.md").read_text()
+    rows = {line.split(" | ")[2]: line for line in markdown.splitlines() if line.startswith("| fim-fute | raw | ")
+            and line.count("|") == 9}
+    assert rows["sst2"].endswith(" | yes |") and rows["mrpc"].endswith(" |  |")
+    assert "## Under-trained embeddings" in markdown
+    assert "| fim-fute | raw | 2 |" in markdown and "2 embedding(s) flagged as under-trained" in caplog.text

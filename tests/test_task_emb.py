@@ -61,10 +61,12 @@ class TestDatasetEmbeddings:
         assert saved.shape == (prefix_length(tiny_t5),) and saved.dtype == np.float32
         record = record_of(tmp_path / "sst2_prefix_True.npy")
         assert record["command"].startswith("run_task_emb.py --task_type cr --input_type data")
+        surrogate_ref = record["embedding"].pop("surrogate_ref")
         assert record["embedding"] == {"method": "prefix-baseline", "family": "prefix", "fute": False, "kind": "DTE",
                                        "task": "sst2", "model": None, "llm": False, "prompt": None,
                                        "surrogate": str(tiny_t5), "seed": 42, "dim": saved.shape[0],
-                                       "dtype": "float32"}
+                                       "dtype": "float32", "model_ref": None}
+        assert surrogate_ref["given"] == str(tiny_t5) and surrogate_ref["path"] == str(Path(tiny_t5).resolve())
         # The table's baseline defaults, with the flags given here winning.
         hp = record["config"]["hyper_parameters"]
         assert hp["learning_rate"] == 1e-2 and hp["max_len"] == 128 and hp["patience"] is None
@@ -107,10 +109,10 @@ class TestDatasetEmbeddings:
     def test_prefix_diagnostics_against_the_seeded_initialisation(self, tmp_path, tiny_t5, caplog, monkeypatch):
         from transformers import AutoConfig
 
-        from task_emb import prefix
+        from task_emb import undertraining
         from task_emb.prefix import PrefixEncoder
 
-        with caplog.at_level("WARNING", logger="task_emb.prefix"):
+        with caplog.at_level("WARNING", logger="task_emb.undertraining"):
             embedding = run_task_emb.main(data_args(tmp_path, tiny_t5, "sst2", "prefix", "True",
                                                     "--learning_rate", "1e-7"))
         e0 = PrefixEncoder(prefix_shapes(AutoConfig.from_pretrained(tiny_t5)), seed=42).embedding().astype(np.float64)
@@ -121,18 +123,22 @@ class TestDatasetEmbeddings:
             embedding @ e0 / np.linalg.norm(embedding) / np.linalg.norm(e0), rel=1e-6)
         assert diagnostics["optimizer_steps"] == 2  # 16 examples, batch 8, 1 epoch
         assert diagnostics["final_train_loss"] > 0 and diagnostics["undertrained"] is True
-        assert "moved only 0.00 of its initialisation's norm" in caplog.text and "--max_epochs" in caplog.text
+        assert any(reason.startswith("moved 0.00 of the norm of e0") for reason in diagnostics["undertrained_reasons"])
+        assert "moved 0.00 of the norm of e0" in caplog.text and "--max_epochs" in caplog.text
 
         caplog.clear()
-        monkeypatch.setattr(prefix, "UNDERTRAINED_PREFIX_DISPLACEMENT", 0.0)
-        run_task_emb.main(data_args(tmp_path, tiny_t5, "sst2", "prefix", "True", "--overwrite", "True"))
+        monkeypatch.setattr(undertraining, "UNDERTRAINED_PREFIX_DISPLACEMENT", 0.0)
+        with caplog.at_level("WARNING", logger="task_emb.undertraining"):
+            run_task_emb.main(data_args(tmp_path, tiny_t5, "sst2", "prefix", "True", "--overwrite", "True"))
         diagnostics = record_of(tmp_path / "sst2_prefix_True.npy")["config"]["diagnostics"]
-        assert diagnostics["undertrained"] is False and "moved only" not in caplog.text
+        assert not any(reason.startswith("moved") for reason in diagnostics["undertrained_reasons"])
+        assert "moved" not in caplog.text
 
     def test_fim_diagnostics_have_no_displacement(self, tmp_path, tiny_bert):
         run_task_emb.main(data_args(tmp_path, tiny_bert, "sst2", "fim", "True"))
         diagnostics = record_of(tmp_path / "sst2_fim_True.npy")["config"]["diagnostics"]
-        assert set(diagnostics) == {"optimizer_steps", "final_train_loss"} and diagnostics["optimizer_steps"] == 2
+        assert set(diagnostics) == {"optimizer_steps", "final_train_loss", "dev_score", "undertrained",
+                                    "undertrained_reasons"} and diagnostics["optimizer_steps"] == 2
 
 
 class TestModelEmbeddings:

@@ -202,7 +202,8 @@ def outputs_under(folder: Path, workdir: Path) -> dict[str, np.ndarray]:
                                     ("prefix MTE", "prefix", m_cr), ("FIM MTE", "fim", m_cr),
                                     ("QA prefix DTE", "prefix", qa), ("QA prefix MTE", "prefix", m_qa)):
         torch.manual_seed(0)
-        out[label] = learn_embedding(family, str(folder), training, tokenizer, HP, CPU, LearnOptions(seed=0))
+        out[label] = learn_embedding(family, str(folder), training, tokenizer, HP, CPU, LearnOptions(seed=0),
+                                     "MTE" if "MTE" in label else "DTE")
     return out
 
 

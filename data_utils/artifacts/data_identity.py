@@ -118,9 +118,10 @@ def dataset_of(embedding) -> DataIdentity | None:
 
 class TaskLabels:
     """How a table names the task of each of its inputs: by the dataset's name, or "<name>@<digest>" where the
-    inputs hold one name with several digests (each such name is warned about once and listed in `notes`)."""
+    inputs hold one name with several digests (each such name is listed in `notes` and, with `warn`, logged as a
+    warning)."""
 
-    def __init__(self, identities: Iterable[DataIdentity], what: str = "the inputs"):
+    def __init__(self, identities: Iterable[DataIdentity], what: str = "the inputs", warn: bool = True):
         found: dict[str, dict[str | None, DataIdentity]] = {}
         for identity in identities:
             found.setdefault(identity.name, {}).setdefault(identity.digest, identity)
@@ -134,12 +135,13 @@ class TaskLabels:
                 listed = "; ".join(sorted(f"{self._labels[i.key]}: {i.origin}" for i in by_digest.values()))
                 self.notes.append(f"{what} hold {len(by_digest)} different datasets named {name} ({listed}); they "
                                   f"are told apart by their data, and none counts as another's task")
-                logger.warning("%s", self.notes[-1])
+                if warn:
+                    logger.warning("%s", self.notes[-1])
         self._identities = {i.key: i for by_digest in found.values() for i in by_digest.values()}
 
     @classmethod
-    def of_embeddings(cls, embeddings: Iterable, what: str = "the embeddings") -> TaskLabels:
-        return cls(filter(None, map(dataset_of, embeddings)), what)
+    def of_embeddings(cls, embeddings: Iterable, what: str = "the embeddings", warn: bool = True) -> TaskLabels:
+        return cls(filter(None, map(dataset_of, embeddings)), what, warn)
 
     def __call__(self, identity: DataIdentity) -> str:
         return self._labels[identity.key]

@@ -22,6 +22,7 @@ from configs.datasets import GENRES
 from configs.methods import METHODS_BY_ID
 from configs.models import model_slug
 from data_utils.artifacts.completion import begin, is_pending, record_path, rerun_hint
+from data_utils.artifacts.model_ref import ModelRef, ref_from_json
 from data_utils.errors import FuteError
 from data_utils.io import atomic_open, read_json, require_folder, write_json
 from data_utils.similarity import cosine_from_parts, dot, squared_norm
@@ -41,8 +42,11 @@ class EmbeddingInfo:
     model: the model embedded (an MTE; None for a DTE or when the run did not name it); for an LLM, as
         the LLM scripts were given it (alias, hub id or path), which is how inference files name it;
     llm: an LLM + prompt MTE; prompt: its prompt number (0-12), else None;
-    surrogate: the model T the embedding was learned on; seed: the run's seed (a prefix's e0);
-    dim: the number of values; dtype: their storage type.
+    surrogate: the model T the embedding was learned on, as given; seed: the run's seed (a prefix's e0);
+    dim: the number of values; dtype: their storage type;
+    surrogate_ref: where T was read from (paths, hub commit, content hash: data_utils/artifacts/model_ref.py);
+    model_ref: the same for the fine-tuned checkpoint an LM's MTE describes (None for DTEs and LLM MTEs);
+    both None in records written before they existed.
     """
 
     method: str
@@ -57,6 +61,8 @@ class EmbeddingInfo:
     seed: int | None
     dim: int
     dtype: str = "float32"
+    surrogate_ref: ModelRef | None = None
+    model_ref: ModelRef | None = None
 
     @property
     def label(self) -> str:
@@ -94,6 +100,16 @@ class Embedding:
     def vector(self) -> np.ndarray:
         """The [dim] vector, memory-mapped read-only."""
         return np.load(self.path, mmap_mode="r")
+
+    @property
+    def undertrained(self) -> list[str]:
+        """Why its run flagged it as under-trained (task_emb/undertraining.py); empty when it did not. A record
+        written before reasons were recorded gives its displacement from e0, then the only reason."""
+        diagnostics = self.config.get("diagnostics") or {}
+        if not diagnostics.get("undertrained"):
+            return []
+        return list(diagnostics.get("undertrained_reasons")
+                    or [f"relative displacement from e0 {diagnostics.get('relative_displacement', float('nan')):.2f}"])
 
 
 # ---------------------------------------------------------------- writer
@@ -187,7 +203,9 @@ def _info(entry: dict, config: dict, dim: int, dtype: str) -> EmbeddingInfo:
                          model=None if model is None else str(model), llm=llm,
                          prompt=None if prompt is None else int(prompt),
                          surrogate=entry.get("surrogate", config.get("task_emb_model_lm_name")),
-                         seed=entry.get("seed", config.get("seed")), dim=dim, dtype=dtype)
+                         seed=entry.get("seed", config.get("seed")), dim=dim, dtype=dtype,
+                         surrogate_ref=ref_from_json(entry.get("surrogate_ref")),
+                         model_ref=ref_from_json(entry.get("model_ref")))
 
 
 # ---------------------------------------------------------------- choosing
