@@ -143,6 +143,13 @@ def add_space_args(parser: argparse.ArgumentParser) -> None:
                              "and <stem>_<method>_heatmap.png")
     parser.add_argument("--methods", type=cli.csv_list, default=None,
                         help="comma-separated methods (default: every method with both DTEs and MTEs)")
+    parser.add_argument("--dtes", type=cli.csv_list, default=None,
+                        help="comma-separated datasets whose DTEs the MTEs are ranked among, as tables name them (a "
+                             "dataset, e.g. mrpc, mrpc@<digest> or a declaration file; default: every DTE of the "
+                             "method in --emb_dir)")
+    parser.add_argument("--mtes", type=cli.csv_list, default=None,
+                        help="comma-separated MTEs to rank, as tables name them (a dataset as for --dtes, or an LLM "
+                             "+ prompt, e.g. llama-13b:p3; default: every MTE of the method in --emb_dir)")
     add_displacement_args(parser, "also rank by the displacements e - e0 from the shared prefix initialisation "
                                   "(prefix methods)")
 
@@ -152,7 +159,7 @@ def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     from task_emb.space_eval import build_space_table
 
     table = build_space_table(load_embeddings(args.emb_dir), args.methods, args.emb_dir, args.displacement,
-                              args.surrogate)
+                              args.surrogate, args.dtes, args.mtes)
     stem = output_stem(args.save_path)
     stem_file(stem, ".json").unlink(missing_ok=True)  # written last, by _write_table: unfinished until then
     plots = {method: plot_heatmap(matrix, rows, stem_file(stem, f"_{method}_heatmap.png"),

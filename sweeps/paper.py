@@ -246,17 +246,21 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     else:
         notes.append("no --llms: no prompt table and no LLM plots")
     # The unified space (FUTE's central claim): where every MTE lands among its method's DTEs.
+    # The table ranks exactly the embeddings this sweep declares (--dtes, --mtes): under SLURM it runs as soon
+    # as they exist, and other runs' embeddings in the same folder must not change it.
     mtes = [layout.mte(m, d) for m in fute_methods for d in lm_sets] + llm_mtes
+    llm_labels = [f"{model_slug(model)}:p{p}" for model in o.llms for p in o.prompts]
     if mtes:
         table = layout.table("space")
-        dtes = [layout.dte(m, d) for m in fute_methods for d in dict.fromkeys((*lm_sets, *o.llm_sets_in_use))]
+        dte_sets = list(dict.fromkeys((*lm_sets, *o.llm_sets_in_use)))
+        dtes = [layout.dte(m, d) for m in fute_methods for d in dte_sets]
         _step(graph, o, "table_space", "tables",
               ["run_eval.py", "space", "--emb_dir", str(layout.embeddings()), "--methods", ",".join(fute_methods),
+               "--dtes", ",".join(dte_sets), "--mtes", ",".join([*lm_sets, *llm_labels]),
                "--save_path", str(table)], [table.with_suffix(".json")], partial(table_done, table),
               inputs=list(dict.fromkeys([*dtes, *mtes])), gpu=False)
     else:
         notes.append("no CR/QA datasets and no --llms: no model task embeddings, so no unified-space table")
-    llm_labels = [f"{model_slug(model)}:p{p}" for model in o.llms for p in o.prompts]
     for method in fute_methods:
         for kind, labels in (("lm", lm_sets), ("llm", llm_labels)):
             if kind == "llm" and not o.llms:

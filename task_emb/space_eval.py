@@ -61,24 +61,48 @@ class SpaceRank:
     undertrained: bool  # the MTE's run flagged it
 
 
-def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str
+def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
+           dtes: Sequence[str] | None = None, mtes: Sequence[str] | None = None
            ) -> dict[str, tuple[list[Embedding], list[Embedding]]]:
     """method -> (its MTEs, its DTEs) in natural order of their labels (p2 before p10), for every method
-    (of `methods`) that has both kinds."""
+    (of `methods`) that has both kinds; only the DTEs `dtes` and the MTEs `mtes` name when given (a sweep names
+    what it declared, so the table never depends on what else the folder holds). Both name embeddings as
+    `TaskLabels.named` reads them: a dataset's name (every dataset of that name), "<name>@<digest>" as a
+    table labels one of two datasets of one name, a declaration file, or an LLM + prompt ("<llm>:p<k>").
+
+    Raises FuteError naming a method, DTE or MTE that was asked for and is not in `where`."""
     chosen = {}
     for method in sorted({e.method for e in embeddings}):
-        mtes = sorted((e for e in embeddings if e.method == method and e.kind == "MTE"),
-                      key=lambda e: natural_key(e.info.label))
-        dtes = sorted((e for e in embeddings if e.method == method and e.kind == "DTE"),
-                      key=lambda e: natural_key(e.task))
-        if mtes and dtes and (methods is None or method in methods):
-            check_same_dim([*mtes, *dtes], f"method {method}")
-            chosen[method] = (mtes, dtes)
+        own = [e for e in embeddings if e.method == method and (methods is None or method in methods)]
+        labels = TaskLabels.of_embeddings(own, warn=False)  # the table built from those chosen warns
+        rows, absent_mtes = _named(own, "MTE", mtes, labels)
+        columns, absent_dtes = _named(own, "DTE", dtes, labels)
+        if not (rows and columns):
+            continue
+        absent = [f"MTE {m}" for m in absent_mtes] + [f"DTE {d}" for d in absent_dtes]
+        if absent:
+            raise FuteError(f"{', '.join(absent)} of method {method} not in {where}; run the steps that make "
+                            f"them, or leave them out of --mtes/--dtes")
+        check_same_dim([*rows, *columns], f"method {method}")
+        chosen[method] = (sorted(rows, key=lambda e: natural_key(labels.of(e))),
+                          sorted(columns, key=lambda e: natural_key(labels.of(e))))
     missing = sorted(set(methods or ()) - set(chosen))
     if missing or not chosen:
         raise FuteError(f"no DTEs and MTEs of method(s) {', '.join(missing) or 'any'} in {where}; the unified space "
                         f"needs both kinds of one method")
     return chosen
+
+
+def _named(embeddings: Sequence[Embedding], kind: str, asked: Sequence[str] | None, labels: TaskLabels
+           ) -> tuple[list[Embedding], list[str]]:
+    """(the embeddings of `kind` that `asked` names, all when None; the names in `asked` that name none)."""
+    found = [e for e in embeddings if e.kind == kind]
+    if asked is None:
+        return found, []
+    shown = {labels.of(e) for e in found}
+    wanted = {name: set(labels.named([name])) & shown for name in asked}
+    picked = set().union(*wanted.values())
+    return [e for e in found if labels.of(e) in picked], [name for name, hits in wanted.items() if not hits]
 
 
 def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
@@ -232,12 +256,14 @@ class SpaceTable:
 
 
 def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
-                      displacement: bool, surrogate: str | None = None) -> SpaceTable:
+                      displacement: bool, surrogate: str | None = None, dte_tasks: Sequence[str] | None = None,
+                      mte_labels: Sequence[str] | None = None) -> SpaceTable:
     """Own-task and family ranks of every MTE among its method's DTEs, raw and (with `displacement`, for
     methods with a shared initialisation) as displacements from e0 (rebuilt from the surrogate the records
-    name, or from `surrogate`, a copy of it)."""
+    name, or from `surrogate`, a copy of it); `dte_tasks` and `mte_labels` narrow the choice as `select`'s
+    `dtes` and `mtes` do."""
     ranks, matrices, undertrained = [], {}, []
-    chosen = select(embeddings, methods, where)
+    chosen = select(embeddings, methods, where, dte_tasks, mte_labels)
     labels = TaskLabels.of_embeddings([e for mtes, dtes in chosen.values() for e in (*mtes, *dtes)])
     for method, (mtes, dtes) in chosen.items():
         e0 = initial_embedding_of([*mtes, *dtes], method, surrogate) if displacement else None

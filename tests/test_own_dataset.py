@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -131,13 +132,17 @@ def write_embedding(folder: Path, name: str, kind: str, method: str, vector, dat
         {"command": "run_task_emb.py", "config": config, "versions": {}, "embedding": info}))
 
 
+def write_two_rotten_tomatoes(folder: Path) -> None:
+    """The registry's rotten_tomatoes DTE, a user's rotten_tomatoes DTE and MTE, and mrpc's DTE."""
+    write_embedding(folder, "rt_hub_dte", "DTE", "fim-fute", [0.9, 0.1, 0.0, 0.0], RT_HUB)  # nearest the MTE
+    write_embedding(folder, "mrpc_dte", "DTE", "fim-fute", [0.5, 0.5, 0.5, 0.0], MRPC)
+    write_embedding(folder, "rt_own_dte", "DTE", "fim-fute", [0.0, 0.0, 0.2, 1.0], RT_OWN)  # farthest
+    write_embedding(folder, "rt_own_mte", "MTE", "fim-fute", [1.0, 0.0, 0.0, 0.0], RT_OWN)
+
+
 def test_a_users_rotten_tomatoes_is_not_the_registrys_in_the_space_table(tmp_path, caplog):
     """On main both DTEs were one task: the user's model found "its own task" in the real rotten_tomatoes DTE."""
-    own_mte = np.array([1.0, 0.0, 0.0, 0.0])
-    write_embedding(tmp_path, "rt_hub_dte", "DTE", "fim-fute", [0.9, 0.1, 0.0, 0.0], RT_HUB)  # nearest
-    write_embedding(tmp_path, "mrpc_dte", "DTE", "fim-fute", [0.5, 0.5, 0.5, 0.0], MRPC)
-    write_embedding(tmp_path, "rt_own_dte", "DTE", "fim-fute", [0.0, 0.0, 0.2, 1.0], RT_OWN)  # farthest
-    write_embedding(tmp_path, "rt_own_mte", "MTE", "fim-fute", own_mte, RT_OWN)
+    write_two_rotten_tomatoes(tmp_path)
     with caplog.at_level(logging.WARNING):
         report = run_eval.main(["space", "--emb_dir", str(tmp_path), "--save_path", str(tmp_path / "space")])
     (rank,) = report["ranks"]
@@ -149,6 +154,28 @@ def test_a_users_rotten_tomatoes_is_not_the_registrys_in_the_space_table(tmp_pat
     assert note in (tmp_path / "space.md").read_text() and note in caplog.text
     ranks_csv = (tmp_path / "space_ranks.csv").read_text()
     assert "rotten_tomatoes@bbbbbbbb" in ranks_csv and "rotten_tomatoes@aaaaaaaa" in ranks_csv
+
+
+@pytest.mark.parametrize("dtes, mtes, columns, own_rank", [
+    ("rotten_tomatoes,mrpc", "rotten_tomatoes", ["mrpc", "rotten_tomatoes@aaaaaaaa", "rotten_tomatoes@bbbbbbbb"], 3),
+    ("mrpc,rotten_tomatoes@bbbbbbbb", "rotten_tomatoes@bbbbbbbb", ["mrpc", "rotten_tomatoes"], 2),
+])
+def test_space_dtes_and_mtes_name_datasets_of_one_name_as_the_tables_do(tmp_path, dtes, mtes, columns, own_rank):
+    """--dtes/--mtes take a name (every dataset of that name) or the label that tells one apart; the table then
+    labels what it holds (one rotten_tomatoes left: its name alone). Cosines of the MTE e_1 = (1, 0, 0, 0): the
+    registry's 0.994, mrpc's 0.577, its own 0."""
+    write_two_rotten_tomatoes(tmp_path / "emb")
+    report = run_eval.main(["space", "--emb_dir", str(tmp_path / "emb"), "--dtes", dtes, "--mtes", mtes,
+                            "--save_path", str(tmp_path / "space")])
+    (rank,) = report["ranks"]
+    assert rank["own_rank"] == own_rank and rank["mte"] == columns[-1]
+    assert len(report["notes"]) == len(columns) - 2  # the warning where two are told apart
+    rows = [line for line in (tmp_path / "space.md").read_text().splitlines() if line.startswith("|")]
+    shown = set(re.findall(r"rotten_tomatoes(?:@\w+)?", "\n".join(rows)))
+    assert sorted(shown) == columns[1:]
+    with pytest.raises(FuteError, match=r"DTE rotten_tomatoes@cccccccc of method fim-fute not in"):
+        run_eval.main(["space", "--emb_dir", str(tmp_path / "emb"), "--dtes", "mrpc,rotten_tomatoes@cccccccc",
+                       "--save_path", str(tmp_path / "other")])
 
 
 def test_records_written_before_data_was_recorded_are_one_dataset_per_name(tmp_path):

@@ -70,6 +70,32 @@ def test_ranks_and_mrr_against_a_direct_computation(tmp_path):
     assert mean_reciprocal_rank([1, 2, None, 4]) == pytest.approx((1 + 0.5 + 0.25) / 3)
 
 
+def test_dtes_and_mtes_narrow_the_table_to_what_a_sweep_declared(tmp_path):
+    """--dtes/--mtes: the ranks are those among the named DTEs only, other embeddings in the folder (another
+    run's, an LLM MTE still being made) change nothing, and a named embedding that is absent is an error."""
+    rng = np.random.default_rng(1)
+    vectors = {name: rng.normal(size=16) for name in ("sst2", "mrpc", "rte", "qqp")}
+    for task, vector in vectors.items():
+        write_embedding(tmp_path / "emb", f"{task}_dte", task, "DTE", "fim-fute", vector, {"task_emb_type": "fim"})
+    write_embedding(tmp_path / "emb", "sst2_mte", "sst2", "MTE", "fim-fute", vectors["sst2"] + rng.normal(size=16),
+                    {"task_emb_type": "fim"})
+    write_embedding(tmp_path / "emb", "llm", "sentiment", "MTE", "fim-fute", rng.normal(size=16),
+                    {"task_emb_type": "fim", "task_type": "sentiment", "llm_mode": True, "lm_model_name": "llama",
+                     "prompt_number": 0})
+    save = tmp_path / "space"
+    run_eval.main(["space", "--emb_dir", str(tmp_path / "emb"), "--dtes", "sst2,mrpc,rte", "--mtes", "sst2",
+                   "--save_path", str(save)])
+    table = json.loads(save.with_suffix(".json").read_text())
+    assert [row["mte"] for row in table["ranks"]] == ["sst2"]
+    mte = np.load(tmp_path / "emb" / "sst2_mte.npy").astype(np.float64)
+    kept = {t: np.load(tmp_path / "emb" / f"{t}_dte.npy").astype(np.float64) for t in ("sst2", "mrpc", "rte")}
+    order = direct_ranks(mte, kept)
+    assert table["ranks"][0]["own_rank"] == order.index("sst2") + 1 and table["ranks"][0]["nearest"] == order[0]
+    with pytest.raises(FuteError, match=r"MTE llama:p1, DTE cola of method fim-fute not in .*--mtes/--dtes"):
+        run_eval.main(["space", "--emb_dir", str(tmp_path / "emb"), "--dtes", "sst2,cola", "--mtes",
+                       "sst2,llama:p1", "--save_path", str(tmp_path / "other")])
+
+
 def test_displacements_find_the_own_task_where_raw_cosines_find_the_shared_start(tmp_path, tiny_bert):
     """Prefix embeddings as the demo makes them: DTEs moved far from e0 except rte's, MTEs barely moved but
     along their own task's direction. Raw cosines send every MTE to rte; displacements to its own task."""

@@ -328,10 +328,12 @@ def test_eval_without_llms_makes_the_transfer_and_space_tables_only_and_plots_ne
 
 def test_the_space_table_reads_every_fute_dte_and_mte(tmp_path):
     """The unified-space table (the README's central claim), in the eval sweep: run_eval.py space over the FUTE
-    methods, reading the DTEs of every dataset (the LLM sets too) and every MTE (fine-tuned models, LLM + prompt)."""
+    methods, reading the DTEs of every dataset (the LLM sets too) and every MTE (fine-tuned models, LLM + prompt),
+    named, so that embeddings the sweep does not declare cannot enter it."""
     out = tmp_path / "result"
     [space] = [cmd for cmd in commands("eval", out, *SMALL) if cmd[1:3] == ["run_eval.py", "space"]]
     assert space[3:] == ["--emb_dir", f"{out}/emb", "--methods", "prefix-fute,fim-fute",
+                         "--dtes", "mrpc,rte,cq,sst2,cb", "--mtes", "mrpc,rte,cq,llama-13b:p0,llama-13b:p10",
                          "--save_path", f"{out}/eval/space"]
     _check_accepted(space)
     sys.path.insert(0, str(REPO / "scripts"))
