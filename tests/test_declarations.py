@@ -233,3 +233,21 @@ def test_llm_labels_map_into_the_genre_or_keep_their_own_words(tmp_path):
         ("sports", "politics", "tech"), ("ball", "vote", "code", "Code"), ("sports", "politics", "tech", "tech"))
     assert prompt.label_space == "ball, vote, code, Code" and prompt.is_cot and prompt.genre == "sa"
     assert [topics.llm_label(i) for i in range(3)] == [0, 1, 2]
+
+
+def test_the_llm_answers_the_split_its_declaration_names_by_default_the_dev_cut(tmp_path):
+    """On main the split came from a borrowed registry name: rotten_tomatoes wanted a test file, sst2 a validation."""
+    from llm_inference.data import load_eval_examples
+
+    write_reviews(tmp_path, REVIEWS[:6], "train.csv")
+    write_reviews(tmp_path, REVIEWS[6:], "test.csv")
+    text = (DECLARATION.replace("files: {train: data/reviews.csv}", "files: {train: train.csv, test: test.csv}")
+            .replace("neg: negative,", "neg: negative, POS: positive,") + "llm: {genre: sa}\n")
+    order = list(range(6))
+    random.Random(42).shuffle(order)  # the dev cut: the last 20% of the seeded shuffle of train.csv
+    dev = [REVIEWS[i][0] for i in order[-2:]]
+    read = get_spec(str(declare(tmp_path, text)))
+    assert [e["fields"]["content"] for e in load_eval_examples(read, ("content",), None, 10, 0)] == dev
+    read = get_spec(str(declare(tmp_path, text.replace("{genre: sa}", "{genre: sa, split: test}"), "t.yaml")))
+    assert [e["fields"]["content"] for e in load_eval_examples(read, ("content",), None, 10, 0)] == [
+        review for review, _ in REVIEWS[6:]]

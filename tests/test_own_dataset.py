@@ -109,11 +109,15 @@ def test_a_csv_of_ones_own_runs_through_every_script_under_its_own_name(own, tmp
 
 # ---------------------------------------------------------------- told apart
 
+MY_RT = DECLARATION.replace("mysent", "rotten_tomatoes")  # the file RT_OWN was declared by (its SHA-256)
+
+
 def data_entry(name: str, digest_char: str, origin: str, family: str = "sentiment", task: str = "cr") -> dict:
     source = {"split": "train", "hub": origin[len("hub "):]} if origin.startswith("hub ") else {
         "split": "train", "path": origin, "sha256": "0" * 64}
     return {"name": name, "task": task, "family": family, "digest": digest_char * 64,
-            "declaration": {"given": origin, "path": origin, "sha256": "1" * 64} if origin.endswith(".yaml") else None,
+            "declaration": {"given": origin, "path": origin, "sha256": hashlib.sha256(MY_RT.encode()).hexdigest()}
+            if origin.endswith(".yaml") else None,
             "spec": None, "sources": [] if origin.endswith(".yaml") else [source]}
 
 
@@ -159,12 +163,15 @@ def test_a_users_rotten_tomatoes_is_not_the_registrys_in_the_space_table(tmp_pat
 @pytest.mark.parametrize("dtes, mtes, columns, own_rank", [
     ("rotten_tomatoes,mrpc", "rotten_tomatoes", ["mrpc", "rotten_tomatoes@aaaaaaaa", "rotten_tomatoes@bbbbbbbb"], 3),
     ("mrpc,rotten_tomatoes@bbbbbbbb", "rotten_tomatoes@bbbbbbbb", ["mrpc", "rotten_tomatoes"], 2),
+    ("mrpc,{file}", "{file}", ["mrpc", "rotten_tomatoes"], 2),  # the file that declared it, moved since
 ])
 def test_space_dtes_and_mtes_name_datasets_of_one_name_as_the_tables_do(tmp_path, dtes, mtes, columns, own_rank):
-    """--dtes/--mtes take a name (every dataset of that name) or the label that tells one apart; the table then
-    labels what it holds (one rotten_tomatoes left: its name alone). Cosines of the MTE e_1 = (1, 0, 0, 0): the
-    registry's 0.994, mrpc's 0.577, its own 0."""
+    """--dtes/--mtes take a name (every dataset of that name), the label that tells one apart or the declaration
+    file; the table then labels what it holds (one rotten_tomatoes left: its name alone). Cosines of the MTE
+    e_1 = (1, 0, 0, 0): the registry's 0.994, mrpc's 0.577, its own 0."""
     write_two_rotten_tomatoes(tmp_path / "emb")
+    (tmp_path / "mine.yaml").write_text(MY_RT)
+    dtes, mtes = (names.format(file=tmp_path / "mine.yaml") for names in (dtes, mtes))
     report = run_eval.main(["space", "--emb_dir", str(tmp_path / "emb"), "--dtes", dtes, "--mtes", mtes,
                             "--save_path", str(tmp_path / "space")])
     (rank,) = report["ranks"]

@@ -32,7 +32,7 @@ from typing import Any
 
 from configs.datasets import DatasetSpec
 from data_utils.artifacts.completion import sha256_of
-from data_utils.declarations import DATASETS, is_declaration, read_declaration, to_declaration
+from data_utils.declarations import DATASETS, is_declaration, to_declaration
 from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)
@@ -43,13 +43,15 @@ DIGEST_SHOWN = 8  # hex digits of a digest in a table's label
 @dataclass(frozen=True)
 class DataIdentity:
     """One dataset as a record names it: name, class (cr / qa), task family, digest (None: an older record),
-    and where the data came from, for messages (`origin`)."""
+    where the data came from, for messages (`origin`), and the SHA-256 of the file that declared it (`declared`;
+    None: the registry)."""
 
     name: str
     task: str | None
     family: str | None
     digest: str | None
     origin: str
+    declared: str | None = None
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -92,7 +94,8 @@ def identity_of(entry: dict[str, Any]) -> DataIdentity:
     paths = [Path(s["path"]).parent for s in sources if "path" in s]
     hub = [s["hub"] for s in sources if "hub" in s]
     origin = declaration.get("path") or (f"hub {hub[0]}" if hub else str(paths[0]) if paths else "unrecorded")
-    return DataIdentity(str(entry["name"]), entry.get("task"), entry.get("family"), entry.get("digest"), origin)
+    return DataIdentity(str(entry["name"]), entry.get("task"), entry.get("family"), entry.get("digest"), origin,
+                        declaration.get("sha256"))
 
 
 def from_config(config: dict[str, Any], name: str | None = None, key: str = "data") -> DataIdentity | None:
@@ -153,11 +156,16 @@ class TaskLabels:
 
     def named(self, tasks: Iterable[str]) -> list[str]:
         """The labels `tasks` select, in the order given: a label, a name (every label of that name) or a
-        declaration file (its dataset's name); a task found nowhere is kept as given, for the caller to refuse."""
+        declaration file (the datasets declared by a file of its content, whatever its name or place now); a task
+        found nowhere is kept as given, for the caller to refuse."""
         chosen = []
         for task in tasks:
-            name = read_declaration(task).name if is_declaration(task) else task
-            chosen += [label for key, label in self._labels.items() if name in (label, key[0])] or [name]
+            if is_declaration(task):
+                declared = sha256_of(task) if Path(task).is_file() else "no such file"
+                found = [label for key, label in self._labels.items() if self._identities[key].declared == declared]
+            else:
+                found = [label for key, label in self._labels.items() if task in (label, key[0])]
+            chosen += found or [task]
         return list(dict.fromkeys(chosen))
 
     def identity(self, label: str) -> DataIdentity:
