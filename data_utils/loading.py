@@ -1,12 +1,12 @@
 """Raw data -> train/dev lists of examples, from the hub or from local files.
 
-Only the registry in `configs/datasets.py` says what a dataset looks like; this
-module reads it. Local data (`--dataset_path`) is a folder with one file per
-split named after the split (`train.jsonl`, `validation.jsonl`, `dev_r3.csv`,
-...) in JSONL, JSON, CSV, TSV or parquet, with the hub dataset's field names; a
-`validation*` split may also be named `dev*` (GLUE's `dev.tsv`, `dev_matched.tsv`).
-QA data may also be SQuAD-format JSON (optionally gzipped), which is how the MultiQA
-sets are published.
+Only a dataset's DatasetSpec (the registry's, or a declaration's: data_utils/declarations.py)
+says what it looks like; this module reads it. Local data is the files a declaration names,
+or `--dataset_path`: a folder with one file per split named after the split (`train.jsonl`,
+`validation.jsonl`, `dev_r3.csv`, ...), or one file, the training split (its dev split a
+seeded cut); in JSONL, JSON, CSV, TSV or parquet, with the dataset's field names; a
+`validation*` split may also be named `dev*` (GLUE's `dev.tsv`, `dev_matched.tsv`). QA data
+may also be SQuAD-format JSON (optionally gzipped), which is how the MultiQA sets are published.
 
 Files as everyday tools write them are read as meant: CSV/TSV cells are kept as text
 (a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored, JSON
@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
+from configs.datasets import DEV_CUT, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
 from data_utils.archives import open_archive
 from data_utils.errors import FuteError
@@ -67,16 +67,6 @@ MISSING_LABEL_TEXTS = frozenset(text.lower() for text in (
     "NULL", "NaN", "None", "n/a", "nan", "null"))
 # The hub's gold label of an unlabelled example (snli's no-consensus pairs, GLUE's test splits).
 HUB_NO_LABEL = -1
-
-
-def get_spec(name: str, task: str | None = None) -> DatasetSpec:
-    """The registry entry of `name`; an unknown name lists the known ones."""
-    spec = DATASETS.get(name)
-    if spec is None or (task is not None and spec.task != task):
-        known = sorted(n for n, s in DATASETS.items() if task is None or s.task == task)
-        script = {"cr": "run_cr_train.py", "qa": "run_qa_train.py"}.get(task or "", "this script")
-        raise FuteError(f"unknown dataset {name!r} for {script}; known: {', '.join(known)}")
-    return spec
 
 
 def cache_dir() -> Path:
@@ -268,24 +258,16 @@ def download_multiqa(spec: DatasetSpec, split: str) -> Path:
 # ----------------------------------------------------------------------------- splits
 
 def load_raw_splits(spec: DatasetSpec, dataset_path: str | None = None) -> dict[str, list[dict]]:
-    """{'train': rows, 'dev': rows}; a dataset without a dev split is cut 80/20 (seed 42)."""
-    wanted = {"train": spec.train_split, "dev": spec.dev_split}
-    rows: dict[str, list[dict]] = {}
-    for role, split in wanted.items():
-        if split is None:
-            continue
-        if dataset_path is None and spec.multiqa_name is not None:
-            rows[role] = read_table(download_multiqa(spec, "train" if role == "train" else "dev"))
-        else:
-            local_archive = dataset_path is not None and _local_archive(spec, Path(dataset_path)) is not None
-            if dataset_path is not None and not Path(dataset_path).is_dir() and not local_archive:
-                raise FuteError(f"--dataset_path {dataset_path} is not a folder; it must hold one file per split, "
-                                f"e.g. {spec.train_split}.jsonl")
-            rows[role] = load_split(spec, split, dataset_path)[0]
+    """{'train': rows, 'dev': rows}. The dev split is cut 80/20 from train (seed 42) for a dataset without one,
+    and when `dataset_path` is one file: the training split."""
+    one_file = dataset_path is not None and _one_file(spec, Path(dataset_path))
+    wanted = {"train": spec.train_split, "dev": None if one_file else spec.dev_split}
+    rows = {role: load_split(spec, split, dataset_path)[0] for role, split in wanted.items() if split is not None}
     if "dev" not in rows:
         rows["train"], rows["dev"] = split_train_dev(rows["train"])
-        logger.info("%s has no dev split: cut %d train / %d dev (seed %d)",
-                    spec.name, len(rows["train"]), len(rows["dev"]), DEV_SPLIT["seed"])
+        logger.info("%s: %s, so dev is a seeded cut of train: %d train / %d dev (seed %d)", spec.name,
+                    f"--dataset_path {dataset_path} is one file" if one_file else "no dev split",
+                    len(rows["train"]), len(rows["dev"]), DEV_SPLIT["seed"])
     return rows
 
 
@@ -298,24 +280,73 @@ def split_train_dev(rows: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> tuple[list[dict], str]:
-    """(rows, origin) of one named split: from the hub, a local folder (`<split>.jsonl`, ...) or,
-    when `dataset_path` is a file, that file itself."""
+    """(rows, origin) of one named split, from `split_source`: a local file (or the registry's archive), else the
+    hub or MultiQA's published files. Columns a declaration renames (QA) come under their fields' names."""
+    source = split_source(spec, split, dataset_path)
+    if source is None and spec.multiqa_name is not None:
+        path = download_multiqa(spec, "train" if split == spec.train_split else "dev")
+        rows, origin = read_table(path), str(path)
+    elif source is None:
+        rows, origin = _read_hub_split(spec, split), spec.hub_id or ""
+    elif _local_archive(spec, source) == source:
+        rows, origin = open_archive(spec.archive, source).to_list(), str(source)
+    else:
+        rows, origin = read_table(source, spec), str(source)
+    return _renamed(spec, rows, origin), origin
+
+
+def load_eval_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> tuple[list[dict], str]:
+    """(rows, origin) of the split an LLM answers: `load_split`, except that "dev" of a dataset without a dev
+    split is its dev cut (the examples a fine-tune is scored on), and a `dataset_path` file is the split itself."""
+    if split != DEV_CUT or spec.dev_split is not None or (dataset_path is not None and Path(dataset_path).is_file()):
+        return load_split(spec, split, dataset_path)
+    source = split_source(spec, spec.train_split, dataset_path)
+    return load_raw_splits(spec, dataset_path)["dev"], f"the dev cut of {source or spec.hub_id or spec.multiqa_name}"
+
+
+def split_source(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> Path | None:
+    """The local file split `split` is read from: in (or as) `dataset_path`, else the file its declaration names;
+    None for data from the hub or MultiQA. A missing file is a FuteError naming what to pass."""
     if dataset_path is None:
-        return _read_hub_split(spec, split), spec.hub_id or ""
+        if spec.files:
+            if split not in dict(spec.files):
+                raise FuteError(f"{spec.name} names no file for split {split!r} (files: {', '.join(dict(spec.files))})")
+            return Path(dict(spec.files)[split])
+        if spec.hub_id is None and spec.multiqa_name is None:
+            where = spec.declaration.given if spec.declaration else "its declaration"
+            raise FuteError(f"{spec.name} names no data: pass --dataset_path, or name its files in {where} "
+                            f"(files: {{train: ...}})")
+        return None
     path = Path(dataset_path)
     archive = _local_archive(spec, path)
-    if archive is not None:
-        return open_archive(spec.archive, archive).to_list(), str(archive)
-    if path.is_file():
-        return read_table(path, spec), str(path)
+    if archive is not None or path.is_file():
+        return archive or path
     if not path.is_dir():
         raise FuteError(f"--dataset_path {path} does not exist; give a folder with one file per split, e.g. "
                         f"{split}.jsonl, or one file holding the split")
     found = find_split_file(path, split)
     if found is None:
         raise FuteError(f"no file for split {split!r} of {spec.name} in {path}; expected {split}.jsonl "
-                        f"(or {', '.join(s for s in LOCAL_SUFFIXES[1:])})")
-    return read_table(found, spec), str(found)
+                        f"(or {', '.join(s for s in LOCAL_SUFFIXES[1:])}), or pass one file as --dataset_path")
+    return found
+
+
+def _one_file(spec: DatasetSpec, path: Path) -> bool:
+    """A --dataset_path that is one data file (not the registry's archive, which holds every split)."""
+    return path.is_file() and _local_archive(spec, path) is None
+
+
+def _renamed(spec: DatasetSpec, rows: list[dict], origin: str) -> list[dict]:
+    """Rows with a declaration's QA columns (spec.columns) under their fields' names; a column no row has is
+    a FuteError naming the declaration's key."""
+    if not spec.columns:
+        return rows
+    renames = dict(spec.columns)
+    for column, field in renames.items():
+        if rows and not any(column in row for row in rows):
+            raise FuteError(f"{origin}: no column {column!r}, which {spec.name}'s columns.{field} names (columns: "
+                            f"{', '.join(sorted(rows[0]))})")
+    return [{renames.get(key, key): value for key, value in row.items()} for row in rows]
 
 
 def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:
@@ -403,10 +434,11 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
     """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label.
 
     No gold label: every spelling `no_label` knows, and the hub's -1 as a number or text ("-1",
-    "-1.0"). A label may be a label name (exact, or in other letter case: Excel's "TRUE"), an
-    index as a number or as text ("1", "1.0": pandas writes a label column with a gap as
-    floats), or a boolean (boolq's False/True); surrounding spaces are ignored. A
-    non-integral number is refused, never rounded.
+    "-1.0"). A label may be a label name or a value the dataset's label_values maps to one (exact,
+    or in other letter case: Excel's "TRUE"; a number names the label its digits spell, so that
+    labels 1-5 read 1 as "1"), an index as a number or as text ("1", "1.0": pandas writes a label
+    column with a gap as floats), or a boolean (boolq's False/True); surrounding spaces are
+    ignored. A non-integral number is refused, never rounded.
 
     Regression: a finite number within `spec.label_range`; -1 outside that range is the hub's
     "no gold label" (stsb's test split), any other value outside it an error naming the range.
@@ -419,17 +451,17 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
         return _regression_label(spec, value, where, index)
     if spec.label_transform == "first_char":
         value = str(value)[:1]
-    if isinstance(value, str):
-        if value in spec.labels:
-            return spec.labels.index(value)
-        same_letters = [i for i, label in enumerate(spec.labels) if label.lower() == value.lower()]
-        if len(same_letters) == 1:
-            return same_letters[0]
+    name = _label_name(spec, value)
+    if name is not None:
+        return spec.labels.index(name)
     try:
         number = float(value)  # also numpy numbers and booleans
     except (TypeError, ValueError):
-        raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)} "
-                        f"nor an index 0..{len(spec.labels) - 1}") from None
+        values = (f" nor a value of label_values ({', '.join(dict(spec.label_values))})" if spec.label_values else
+                  "; a dataset declared in a file of one's own maps other words to labels (label_values, "
+                  "docs/your_data.md)" if spec.declaration is None else "")
+        raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)} nor an index "
+                        f"0..{len(spec.labels) - 1}{values}") from None
     if not number.is_integer():
         raise FuteError(f"{where}: example {index} has label {number!r}, which is not a class index "
                         f"0..{len(spec.labels) - 1} ({', '.join(spec.labels)})")
@@ -439,6 +471,26 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
         raise FuteError(f"{where}: example {index} has label {int(number)}, outside 0..{len(spec.labels) - 1} "
                         f"({', '.join(spec.labels)})")
     return int(number)
+
+
+def _label_name(spec: DatasetSpec, value) -> str | None:
+    """The label a raw value names (see label_index): a value of spec.label_values, else a label name; exact,
+    else in other letter case when that matches one label only. None when it names none."""
+    if isinstance(value, (bool, np.bool_)):
+        text = str(bool(value))
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float, np.number)) and float(value).is_integer():
+        text = str(int(value))
+    else:
+        return None
+    for names in (dict(spec.label_values), {label: label for label in spec.labels}):
+        if text in names:
+            return names[text]
+        same_letters = {label for written, label in names.items() if written.lower() == text.lower()}
+        if len(same_letters) == 1:
+            return same_letters.pop()
+    return None
 
 
 def _regression_label(spec: DatasetSpec, value, where: str, index: int) -> float | None:
@@ -572,7 +624,8 @@ def _check_fields(row: dict, fields: tuple[str, ...], where: str, index: int) ->
     if missing:
         # A spreadsheet in a locale with decimal commas exports CSV with ";" between cells.
         hint = ("; the file looks ';'-separated: export it as comma-separated CSV" if len(row) == 1
-                and ";" in next(iter(row)) else "; local files must use the hub dataset's field names")
+                and ";" in next(iter(row)) else "; local files must use the dataset's field names, or declare "
+                "their columns in a dataset file of one's own (columns:, docs/your_data.md)")
         raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))})"
                         f"{hint}")
 

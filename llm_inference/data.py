@@ -4,26 +4,30 @@ An example is {"data_index": int, "fields": {prompt field: text}, "data_entry": 
 "label": int | None}:
 
 - fields are the prompt's placeholders (SA: text; NLI: premise, hypothesis),
-  filled from the registry's `inputs` of the dataset, or from the x' line
+  filled from the dataset's `inputs`, or from the x' line
   (SA: "content"; NLI: "premise", "hypothesis");
 - data_entry is what the original wrote per example (the fields plus "answer":
   the gold label as stored in the data, or "none" for x');
-- label is the gold label's index in the genre's label order (configs.datasets.GENRE_LABELS),
-  mapped by label NAME (cb stores entailment, contradiction, neutral; the genre order
-  is entailment, neutral, contradiction).
+- label is the gold label's index in the order the LLM's answers are scored in: the genre's
+  (configs.datasets.GENRE_LABELS), mapped by label NAME (cb stores entailment, contradiction,
+  neutral; the genre order is entailment, neutral, contradiction; a declaration may map its
+  names, llm.labels), or a declared dataset's own labels when it brings its own verbalizers.
 """
 from __future__ import annotations
 
 import logging
 import random
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from configs.datasets import GENRE_LABELS, LLM_DATASETS, DatasetSpec
+from configs.datasets import DatasetSpec
+from data_utils.declarations import LLM_DATASETS, get_spec, is_declaration
 from data_utils.errors import FuteError
 from data_utils.io import emptiness, iter_jsonl_lines
-from data_utils.loading import check_kept, input_text, label_index, load_split
+from data_utils.loading import check_kept, input_text, label_index, load_eval_split
+from llm_inference.prompts import Prompt, load_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +39,25 @@ MODEL_INPUT_FIELDS: dict[str, dict[str, str]] = {
 
 
 def get_llm_spec(name: str) -> DatasetSpec:
-    """The registry entry of an LLM evaluation dataset; an unknown name lists the known ones."""
-    spec = LLM_DATASETS.get(name)
-    if spec is None:
-        raise FuteError(f"unknown dataset {name!r} for LLM inference; known: {', '.join(sorted(LLM_DATASETS))}")
+    """An LLM evaluation dataset: a registry name or a declaration file with an `llm` entry; an unknown name
+    lists the known ones."""
+    if not is_declaration(name) and name not in LLM_DATASETS:
+        raise FuteError(f"unknown dataset {name!r} for LLM inference; known: {', '.join(sorted(LLM_DATASETS))}; or "
+                        f"a declaration file of one's own with an llm entry (docs/your_data.md)")
+    spec = get_spec(name, script="run_llm_inference.py")
+    if spec.llm_genre is None:
+        raise FuteError(f"{name} declares no llm entry, so no prompt can answer it; add llm: {{genre: sa}} (or nli), "
+                        f"with verbalizers for labels of its own (docs/your_data.md)")
     return spec
+
+
+def dataset_prompt(spec: DatasetSpec, number: int) -> Prompt:
+    """Prompt `number` of the dataset's genre; with the dataset's own verbalizers, those words answer for its own
+    labels in the genre's templates."""
+    prompt = load_prompt(spec.llm_genre, number)
+    if not spec.llm_verbalizers:
+        return prompt
+    return replace(prompt, verbalizers=dict(spec.llm_verbalizers), labels=spec.labels)
 
 
 def sample_indices(total: int, max_examples: int, seed: int) -> list[int]:
@@ -56,22 +74,21 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
     """A seeded sample of at most max_examples of the dataset's evaluation split, sorted by index.
 
     dataset_path: a folder holding `<llm_eval_split>.jsonl` (or .json/.csv/.parquet), or one
-    such file; None reads the split from the hub.
+    such file; None reads the split from the declaration's files or the hub.
     """
     if max_examples < 1:
         raise FuteError(f"--max_examples must be at least 1, got {max_examples}")
     if len(prompt_fields) != len(spec.inputs):
         raise FuteError(f"{spec.name} has inputs {spec.inputs}, which do not fill the prompt fields {prompt_fields}")
-    rows, origin = load_split(spec, spec.llm_eval_split, dataset_path)
+    rows, origin = load_eval_split(spec, spec.llm_eval_split, dataset_path)
     where = f"{spec.name} {spec.llm_eval_split} ({origin})"
-    genre_labels = GENRE_LABELS[spec.llm_genre]
     examples, left_out = [], Counter()
     for index in sample_indices(len(rows), max_examples, seed):
         row = rows[index]
         missing = [f for f in (*spec.inputs, spec.label_field) if f not in row]
         if missing:
             raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))}); "
-                            "local files must use the hub dataset's field names")
+                            "local files must use the dataset's field names (a declaration's columns)")
         label = label_index(spec, row[spec.label_field], where, index)
         texts = {source: input_text(row[source]) for source in spec.inputs}
         empty = [source for source, text in texts.items() if text is None]
@@ -85,7 +102,7 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
             "fields": fields,
             # numpy scalars (from CSV or parquet) -> python, so the record is plain JSON.
             "data_entry": {**fields, "answer": answer.item() if hasattr(answer, "item") else answer},
-            "label": genre_labels.index(spec.labels[label]),
+            "label": spec.llm_label(label),
         })
     check_kept(examples, left_out, spec.label_field, where)
     logger.info("%s: %d of %d examples (seed %d)", where, len(examples), len(rows), seed)

@@ -122,8 +122,9 @@ def check_checkpoint_finished(load_path: str) -> None:
                         f"written last); run that fine-tune's command again: it finishes it")
 
 
-def fine_tuned_dataset(load_path: str) -> str | None:
-    """The dataset the checkpoint at `load_path` was fine-tuned on, from its record; None without one.
+def fine_tuned_config(load_path: str) -> dict | None:
+    """The config of the run that fine-tuned the checkpoint at `load_path` (its dataset: to_train_dataset and,
+    in newer records, data), from its record; None without one.
 
     The record sits beside `hf_checkpoint/` in the folder that `save_checkpoint` fills,
     so it is looked for only there: a bare Hugging Face folder has none (its parent's
@@ -136,11 +137,10 @@ def fine_tuned_dataset(load_path: str) -> str | None:
         return None
     content = read_json(record)
     config = content.get("config") if isinstance(content, dict) else None
-    dataset = config.get("to_train_dataset") if isinstance(config, dict) else None
-    if not dataset:
+    if not isinstance(config, dict) or not config.get("to_train_dataset"):
         raise FuteError(f"{record} has no config.to_train_dataset, so the dataset of {load_path} is unknown; "
                         f"it was not written by run_cr_train.py/run_qa_train.py: repair or delete it")
-    return dataset
+    return config
 
 
 def _load_error(name: str, err: Exception) -> FuteError:

@@ -24,10 +24,12 @@ from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.chance import dev_guess
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
-from data_utils.loading import get_spec, load_examples
+from data_utils.artifacts.data_identity import describe, from_config
+from data_utils.declarations import get_spec, recorded_spec
+from data_utils.loading import load_examples
 from task_emb import undertraining
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
-from task_emb.models import RECORD_NAME, check_checkpoint_finished, fine_tuned_dataset, load_head_model, load_tokenizer
+from task_emb.models import RECORD_NAME, check_checkpoint_finished, fine_tuned_config, load_head_model, load_tokenizer
 from task_emb.surrogate import Head, LearnOptions, TrainingSet
 from task_emb.targets import span_to_characters
 from task_emb.options import micro_batch_size, resolve_batch_split
@@ -76,7 +78,7 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
     head = Head(spec.task, spec.labels, spec.regression)
     return TrainingSet(features, head, "span" if spec.task == "qa" else "gold", spec.name, evaluate,
                        {"num_train_examples": len(features), "num_dev_examples": len(splits["dev"]),
-                        "dev_guess": dev_guess(spec, splits["dev"])})
+                        "dev_guess": dev_guess(spec, splits["dev"]), "data": describe(spec, dataset_path)})
 
 
 def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], tokenizer, max_len: int,
@@ -141,14 +143,23 @@ def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_le
                        prompt=answers.prompt)
 
 
-def model_dataset_of(load_path: str, to_train_dataset: str | None) -> DatasetSpec:
-    """The dataset a checkpoint was fine-tuned on: --to_train_dataset, else its fute_record.json."""
+def model_dataset_of(load_path: str, to_train_dataset: str | None) -> tuple[DatasetSpec, dict]:
+    """(the dataset a checkpoint was fine-tuned on, its data entry): --to_train_dataset (a registry name or a
+    declaration file) or else the checkpoint's fute_record.json, which also names the data (its `data` entry,
+    data_utils/artifacts/data_identity.py; an older record only the dataset)."""
     check_checkpoint_finished(load_path)
-    name = to_train_dataset or fine_tuned_dataset(load_path)
-    if name is None:
+    config = fine_tuned_config(load_path) or {}
+    if to_train_dataset is None and not config:
         raise FuteError(f"cannot tell which dataset {load_path} was fine-tuned on (no {RECORD_NAME} beside it); "
                         f"pass --to_train_dataset")
-    return get_spec(name)
+    where = f"{load_path}/{RECORD_NAME}"
+    spec = (get_spec(to_train_dataset) if to_train_dataset
+            else recorded_spec(config.get("data"), config["to_train_dataset"], where))
+    if config and from_config(config).name != spec.name:
+        raise FuteError(f"{load_path} was fine-tuned on {from_config(config).name} ({where}), not on "
+                        f"{to_train_dataset}; drop --to_train_dataset or pass the right one")
+    data = config.get("data") or {"name": spec.name, "task": spec.task, "family": spec.family, "digest": None}
+    return spec, data
 
 
 # ----------------------------------------------------------------------------- learning the embedding

@@ -13,7 +13,7 @@ import huggingface_hub
 import pytest
 from datasets import ClassLabel, Features, Value
 
-from configs.datasets import DATASETS
+from data_utils.declarations import DATASETS
 from configs.unsup_pool import POOL_SOURCES, PoolSource
 from data_utils import loading, unsup_pool
 from data_utils.errors import FuteError

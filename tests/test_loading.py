@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from configs.datasets import DATASETS
+from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
-from data_utils.loading import get_spec, label_index, load_examples, load_raw_splits, split_train_dev
+from data_utils.declarations import get_spec
+from data_utils.loading import label_index, load_examples, load_raw_splits, split_train_dev
 
 
 def write_jsonl(path, rows):
@@ -22,7 +23,7 @@ def write_jsonl(path, rows):
 def test_unknown_dataset_lists_the_known_ones():
     with pytest.raises(FuteError, match="unknown dataset 'nope'.*mrpc.*wnli"):
         get_spec("nope", "cr")
-    with pytest.raises(FuteError, match="known: .*squad"):
+    with pytest.raises(FuteError, match="mrpc is a cr dataset, not qa: use run_cr_train.py"):
         get_spec("mrpc", "qa")  # a CR dataset is not a QA dataset
 
 
@@ -113,7 +114,7 @@ def test_squad_format_json_gz_is_flattened(tmp_path):
 def test_missing_field_names_the_field_and_the_fix(tmp_path):
     write_jsonl(tmp_path / "train.jsonl", [{"sentence1": "a", "label": 0}])
     write_jsonl(tmp_path / "validation.jsonl", [{"sentence1": "a", "label": 0}])
-    with pytest.raises(FuteError, match="no field 'sentence2'.*hub dataset's field names"):
+    with pytest.raises(FuteError, match="no field 'sentence2'.*or declare their columns"):
         load_examples(DATASETS["mrpc"], str(tmp_path))
 
 
@@ -699,7 +700,7 @@ def test_many_empty_inputs_are_refused_naming_the_column(tmp_path):
 
 def test_a_label_field_no_row_has_is_a_wrong_name_not_an_unlabelled_split(tmp_path):
     path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", [{"sentence": "a", "gold": 1}] * 5))
-    with pytest.raises(FuteError, match="example 0 has no field 'label'.*hub dataset's field names"):
+    with pytest.raises(FuteError, match="example 0 has no field 'label'.*or declare their columns"):
         load_examples(DATASETS["sst2"], path)
 
 

@@ -62,7 +62,10 @@ def test_output_layout_summary_and_gold_mapped_by_name(tmp_path, tiny_mixtral):
     saved = json.loads((tmp_path / "cb_out.json").read_text())
     assert saved == json.loads(json.dumps(out))
     assert set(saved) == {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens",
-                          "chat_template", "chat_template_sha256", "seed", "variant", "cot", "summary", "results"}
+                          "chat_template", "chat_template_sha256", "seed", "variant", "cot", "summary", "results",
+                          "data"}
+    assert saved["data"]["name"] == "cb" and saved["data"]["sources"] == [
+        {"split": None, "path": str(cb_file), "sha256": hashlib.sha256(cb_file.read_bytes()).hexdigest()}]
     assert saved["verbalizer_tokens"] == "single"
     own_template = AutoTokenizer.from_pretrained(tiny_mixtral).chat_template
     assert saved["chat_template"] == {"source": f"the tokenizer of {tiny_mixtral}",
@@ -102,7 +105,7 @@ def test_seeded_sample_sorted_by_index(tmp_path, tiny_llama, sst2_dir):
 def test_llm_examples_with_an_empty_text_are_left_out_never_read_as_nan(tmp_path, empty):
     import pandas as pd
 
-    from configs.datasets import DATASETS
+    from data_utils.declarations import DATASETS
     from llm_inference.data import load_eval_examples
 
     rows = [{"sentence": f"review number {i}", "label": i % 2} for i in range(20)]

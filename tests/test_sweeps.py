@@ -270,6 +270,48 @@ def test_local_data_pool_and_model_paths(tmp_path):
     assert result.returncode == 2 and "--data_dir: no folder" in result.stderr
 
 
+MYSENT = """name: mysent
+task: cr
+columns: {text: review, label: sentiment}
+labels: [negative, positive]
+files: {train: reviews.csv}
+llm: {genre: sa}
+"""
+
+
+def test_datasets_of_ones_own_are_declaration_files_named_as_their_outputs(tmp_path):
+    """The steps get the declaration's absolute path, outputs and tables its name; under --data_dir the declared
+    LLM set (which names its own data) gets an LLM command of its own. On main: "unknown dataset"."""
+    (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,positive\n")
+    (tmp_path / "mysent.yaml").write_text(MYSENT)
+    (tmp_path / "data").mkdir()
+    declared, out = str(tmp_path / "mysent.yaml"), tmp_path / "result"
+    listed = [cmd for name in SWEEPS for cmd in commands(
+        name, out, "--cr_datasets", "mrpc,mysent.yaml", "--qa_datasets", "", "--llm_datasets", "sst2,mysent.yaml",
+        "--llms", "llama-13b", "--prompts", "0", "--emb_types", "prefix", "--data_dir", "data")]
+
+    def value(cmd: list[str], flag: str) -> str | None:
+        return cmd[cmd.index(flag) + 1] if flag in cmd else None
+
+    ours = [cmd for cmd in listed if declared in cmd]
+    # fine-tune, 2 transfers' target, baseline/TextEmb/FUTE DTEs, the MTE, one LLM command
+    assert len(ours) == 1 + 1 + 3 + 1 + 1
+    assert all(value(cmd, "--dataset_path") is None for cmd in ours)  # its declaration names its data
+    saved = {value(cmd, "--save_path") or value(cmd, "--score_save_path") for cmd in ours}
+    assert {str(out / "finetune" / "mysent_score.json"), str(out / "emb" / "prefix-fute" / "mysent_dte.npy")} <= saved
+    inference = [cmd for cmd in listed if cmd[1] == "run_llm_inference.py"]
+    assert [(value(cmd, "--dataset_name"), value(cmd, "--dataset_path")) for cmd in inference] == [
+        ("sst2", f"{tmp_path}/data/{{dataset}}"), (declared, None)]
+    transfer = next(cmd for cmd in listed if cmd[1:3] == ["run_eval.py", "transfer"])
+    assert value(transfer, "--tasks") == "mrpc,mysent"
+    (tmp_path / "rte.yaml").write_text(MYSENT.replace("mysent", "rte"))
+    for flags, message in ((["--cr_datasets", "rte.yaml"], "declares rte, a registry dataset's name; a sweep names"),
+                           (["--qa_datasets", "mysent.yaml"], "declares a cr dataset: cr datasets go in --cr_datasets"),
+                           (["--cr_datasets", "gone.yaml"], f"declaration {tmp_path}/gone.yaml not found")):
+        result = sweep("finetune", out, *flags)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
 def test_eval_without_llms_makes_the_transfer_and_space_tables_only_and_plots_need_three_tasks(tmp_path):
     out = tmp_path / "result"
     listed = commands("eval", out, "--llms", "", "--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "")

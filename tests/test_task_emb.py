@@ -485,7 +485,7 @@ def test_textemb_is_the_mean_final_hidden_state_over_dataset_tokens(tmp_path, ti
     assert record["embedding"]["method"] == "textemb" and record["embedding"]["kind"] == "DTE"
     # Independent: every training example alone (no padding), all tokens pooled together.
     from data_utils.loading import load_examples
-    from configs.datasets import DATASETS
+    from data_utils.declarations import DATASETS
 
     texts = [e["text"] for e in load_examples(DATASETS["sst2"], str(SAMPLES / "sst2"), 16, 42)["train"]]
     model, tokenizer = AutoModel.from_pretrained(tiny_bert).eval(), AutoTokenizer.from_pretrained(tiny_bert)

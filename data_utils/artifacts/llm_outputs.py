@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from configs.datasets import GENRE_LABELS, LLM_DATASETS, NUM_PROMPTS
+from configs.datasets import GENRE_LABELS, NUM_PROMPTS, DatasetSpec
+from data_utils.declarations import LLM_DATASETS, recorded_spec
 from data_utils.artifacts.completion import (DAMAGED_LINE, answers_complete, is_pending, record_path, rerun_hint,
                                              unfinished)
 from data_utils.errors import FuteError
@@ -271,21 +272,26 @@ def _warn_if_incomplete(path: Path, indices: list[int]) -> None:
 
 
 def inference_output(identity: dict[str, Any], genre: str, prompt_info: dict[str, Any], chat_template: dict,
-                     seed: int, summary: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+                     seed: int, summary: dict[str, Any], results: list[dict[str, Any]],
+                     data: dict[str, Any] | None = None) -> dict[str, Any]:
     """The inference file of one (LLM, dataset, prompt): identity (model, dataset, prompt_index, bit,
-    verbalizer_tokens, chat_template_sha256[, cot_max_new_tokens]), settings, summary and results."""
+    verbalizer_tokens, chat_template_sha256[, cot_max_new_tokens][, data_digest]), settings, summary, results and
+    `data`, which data was answered (data_utils/artifacts/data_identity.py: a declared dataset's declaration
+    with it, for the readers)."""
     head = {"prompt_index": identity["prompt_index"], "prompt_info": prompt_info, "task": genre}
     settings = {"chat_template": chat_template, "seed": seed, "variant": None, "cot": prompt_info["cot"]}
-    return {**head, **identity, **settings, "summary": summary, "results": results}
+    return {**head, **identity, **settings, "summary": summary, "results": results, "data": data}
 
 
 @dataclass(frozen=True)
 class PromptOutputs:
     """One inference file: one LLM, one dataset, one prompt, N examples in data_index order.
 
-    probs: float [N, L] (genre label order); preds, answers: int [N]; ppl: float [N].
-    preds is the file's own prediction (the label of the best verbalizer), which can differ
-    from probs.argmax() when two labels tie exactly. settings: the SETTING_KEYS values.
+    probs: float [N, L] (the order of `labels`: the genre's, or a declared dataset's own with its own
+    verbalizers); preds, answers: int [N]; ppl: float [N]. preds is the file's own prediction (the
+    label of the best verbalizer), which can differ from probs.argmax() when two labels tie exactly.
+    settings: the SETTING_KEYS values; metric: the dataset's main metric; data: its digest
+    (data_utils/artifacts/data_identity.py; None for files without one).
     verbalizer_answers: bool [N], whether each answer's first word is a verbalizer
     (`answered_verbalizer`); None when a result does not say (the original's layout).
     """
@@ -303,11 +309,10 @@ class PromptOutputs:
     ppl: np.ndarray
     summary: dict[str, Any]
     settings: dict[str, Any]
+    labels: tuple[str, ...]
+    metric: str
+    data: str | None = None
     verbalizer_answers: tuple[bool, ...] | None = None
-
-    @property
-    def metric(self) -> str:
-        return LLM_DATASETS[self.dataset].main_metric
 
     @property
     def non_verbalizer_answers(self) -> int | None:
@@ -337,10 +342,11 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
         raise FuteError(f"{path} is not an output of run_llm_inference.py (needs top-level keys "
                         f"{', '.join(INFERENCE_KEYS)}); pass the inference files, one per prompt")
     dataset = str(content["dataset"])
-    if dataset not in LLM_DATASETS:
+    if dataset not in LLM_DATASETS and not (content.get("data") or {}).get("spec"):
         raise FuteError(f"{path}: dataset {dataset!r} is not an LLM evaluation set; known: "
-                        f"{', '.join(sorted(LLM_DATASETS))}")
-    genre = LLM_DATASETS[dataset].llm_genre
+                        f"{', '.join(sorted(LLM_DATASETS))}, or a declared one (its file then carries the declaration)")
+    spec = recorded_spec(content.get("data"), dataset, str(path))
+    genre = spec.llm_genre
     if content["task"] != genre:
         raise FuteError(f"{path}: task {content['task']!r} does not match dataset {dataset} (a {genre} set); "
                         f"the file is inconsistent: re-run run_llm_inference.py for it")
@@ -353,14 +359,14 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
     if "normalized_prob" in results[0]:
         layout, rows = "fute", [_fute_row(result, path, i) for i, result in enumerate(results)]
     else:
-        layout, rows = "original", _original_rows(content, dataset, genre, path)
+        layout, rows = "original", _original_rows(content, spec, path)
     verbalizer_tokens = content.get("verbalizer_tokens")
     rows = [(*row, answered_verbalizer(_token_info(result), verbalizer_tokens)) for row, result in zip(rows, results)]
     rows.sort(key=lambda row: row[0])
     indices = [row[0] for row in rows]
     if len(set(indices)) != len(indices):
         raise FuteError(f"{path}: an example (data_index) appears twice; the file mixes two runs")
-    labels = GENRE_LABELS[genre]
+    labels = spec.llm_label_names
     try:
         probs = np.array([row[1] for row in rows], dtype=np.float64)
     except (ValueError, TypeError):  # ragged rows or non-numbers
@@ -378,7 +384,8 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
                          layout=layout, data_index=tuple(indices), probs=probs, preds=preds, answers=answers,
                          ppl=np.array([row[4] for row in rows], dtype=np.float64),
                          summary=content.get("summary") or {},
-                         settings={key: content.get(key) for key in SETTING_KEYS},
+                         settings={key: content.get(key) for key in SETTING_KEYS}, labels=labels,
+                         metric=spec.main_metric, data=(content.get("data") or {}).get("digest"),
                          verbalizer_answers=None if None in verbalizer_answers else verbalizer_answers)
 
 
@@ -396,9 +403,9 @@ def _fute_row(result: dict, path: Path, position: int) -> tuple:
                         f"run_llm_inference.py for it") from None
 
 
-def _original_rows(content: dict, dataset: str, genre: str, path: Path) -> list[tuple]:
+def _original_rows(content: dict, spec: DatasetSpec, path: Path) -> list[tuple]:
     """The label view of every result of a file in the original's layout."""
-    spec, labels = LLM_DATASETS[dataset], GENRE_LABELS[genre]
+    genre, labels = spec.llm_genre, spec.llm_label_names
     try:
         choices = content["prompt_info"]["answer_choices"]
         owners = verbalizer_labels(choices)
@@ -422,6 +429,5 @@ def _original_rows(content: dict, dataset: str, genre: str, path: Path) -> list[
         gold = label_index(spec, answer, str(path), index)
         if gold is None:
             raise FuteError(f"{where}: no gold label; prompt selection needs labelled examples")
-        rows.append((int(index), view["normalized_prob"], view["normalized_pred"],
-                     labels.index(spec.labels[gold]), ppl))
+        rows.append((int(index), view["normalized_prob"], view["normalized_pred"], spec.llm_label(gold), ppl))
     return rows
