@@ -11,8 +11,9 @@ sets are published.
 Files as everyday tools write them are read as meant: CSV/TSV cells are kept as text
 (a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored, JSON
 in any of pandas' `to_json` layouts is accepted, and so is JSON Lines under a `.json`
-name (what `datasets.Dataset.to_json` writes by default), TSV is read without quoting
-(GLUE's files hold bare quote characters) with GLUE's column names mapped to the hub's,
+name (what `datasets.Dataset.to_json` writes by default), TSV is read with CSV quoting where
+pandas' or datasets' `to_csv(sep="\t")` wrote it and without where GLUE did (bare quote characters),
+with GLUE's column names mapped to the hub's, a row of the wrong width is an error naming its line,
 and a label may come as "1", "1.0", 1.0, " positive", "TRUE" or a boolean (see `label_index`).
 
 "No gold label" has many spellings, all read as one (`no_label`): JSON null or NaN, a
@@ -34,11 +35,13 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
+import io
 import json
 import logging
 import math
 import os
 import random
+import re
 import tempfile
 import urllib.request
 from collections import Counter
@@ -51,7 +54,7 @@ from configs.hparams import DEV_SPLIT
 from data_utils.archives import open_archive
 from data_utils.errors import FuteError
 from data_utils.hub_read import HubRead, describe_error, read_split
-from data_utils.io import iter_jsonl
+from data_utils.io import iter_jsonl, text_encoding
 
 logger = logging.getLogger(__name__)
 
@@ -175,25 +178,57 @@ def _json_lines(path: Path) -> list[dict]:
     return list(iter_jsonl(path))
 
 
-def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
-    """CSV (comma, standard quoting) or TSV (tab, no quoting), every cell as text; "" is an empty cell."""
-    import pandas as pd
+# A CSV-quoted cell of a TSV file: "..." with every inner quote doubled, ending where its cell ends. A TSV file
+# whose every quote lies in such cells was written with CSV quoting (pandas' and datasets' to_csv(sep="\t"));
+# any other quote is GLUE's: bare, part of the text (a GLUE cell cannot hold a tab or a line break).
+_QUOTED_TSV_CELL = re.compile(r'(?:^|(?<=\t))"(?:[^"]|"")*"(?=\t|\r|\n|\Z)', re.MULTILINE)
 
+
+def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
+    """CSV (comma, standard quoting) or TSV rows, every cell as text ("" for an empty cell); blank lines are skipped.
+
+    A TSV file is read with CSV quoting when its quotes are all CSV quoting (see `_QUOTED_TSV_CELL`), else without
+    quoting, as GLUE writes it. A row whose number of cells is not the header's is an error naming file and line.
+    """
     tsv = path.name.endswith(".tsv")
-    names = list(spec.tsv_columns) if tsv and spec is not None and spec.tsv_columns else None
+    kind = "TSV" if tsv else "CSV"
+    encoding = text_encoding(path)
     try:
-        frame = pd.read_csv(path, sep="\t" if tsv else ",", quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
-                            dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            header=None if names else "infer", names=names)
+        with open(path, encoding=encoding, newline="") as handle:
+            text = handle.read()
     except UnicodeDecodeError:
-        raise FuteError(f"{path}: not UTF-8 text; save it as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
-    except pd.errors.EmptyDataError:  # blank lines only
-        return []
-    except pd.errors.ParserError as err:
-        raise FuteError(f"{path}: cannot be read as {'TSV' if tsv else 'CSV'}: {str(err).strip()}") from None
-    if tsv and spec is not None and spec.tsv_rename:
-        frame = frame.rename(columns=dict(spec.tsv_rename))
-    return frame.to_dict(orient="records")
+        raise FuteError(f"{path}: not {'UTF-8' if encoding.startswith('utf-8') else encoding.upper()} text; save it "
+                        f"as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
+    quoted = not tsv or ('"' in text and '"' not in _QUOTED_TSV_CELL.sub("", text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if tsv else ",",
+                        quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE, strict=True)
+    header = list(spec.tsv_columns) if tsv and spec is not None and spec.tsv_columns else None
+    rows, line = [], 0
+    try:
+        for cells in reader:
+            first, line = line + 1, reader.line_num
+            if not cells:
+                continue  # a blank line
+            if header is None:
+                header = [dict(spec.tsv_rename).get(name, name) if tsv and spec else name for name in cells]
+                continue
+            if len(cells) != len(header):
+                raise FuteError(f"{path}:{first}: {len(cells)} cells where the header has {len(header)} "
+                                f"({', '.join(header)[:80]}); {_width_fix(kind, quoted)}")
+            rows.append(dict(zip(header, cells)))
+    except csv.Error as err:
+        raise FuteError(f"{path}:{reader.line_num}: cannot be read as {kind} ({err}); {_width_fix(kind, quoted)}") \
+            from None
+    return rows
+
+
+def _width_fix(kind: str, quoted: bool) -> str:
+    """What fixes a delimited file whose rows do not parse to the header's width."""
+    if not quoted:
+        return ("a cell holding a tab or a line break must be quoted as CSV does (pandas' to_csv(sep=\"\\t\") "
+                "writes it so), or that line fixed")
+    return (f"quote a cell holding {'a tab' if kind == 'TSV' else 'a comma'}, a quote or a line break as "
+            f"\"...\" with inner quotes doubled (pandas' to_csv writes it so), or fix that line")
 
 
 def _json_rows(content) -> list[dict] | None:

@@ -379,10 +379,54 @@ def test_glue_mnli_tsv_uses_gold_label_and_dev_matched(tmp_path):
     assert splits["dev"][0]["label"] == 2
 
 
-def test_a_tsv_line_with_extra_fields_names_the_file(tmp_path):
-    (tmp_path / "train.tsv").write_text("sentence\tlabel\na\t1\nb\t0\textra\n")
-    (tmp_path / "dev.tsv").write_text("sentence\tlabel\na\t1\n")
-    with pytest.raises(FuteError, match=r"train.tsv: cannot be read as TSV"):
+# Texts that a TSV writer with CSV quoting must quote: quotes, a tab, a line break (also CRLF), a quote first.
+QUOTING_TEXTS = ['He said "hi"', "line one\nline two", "a\ttab", 'Yes," he said', '"quoted whole"', "crlf\r\nend",
+                 "plain", " spaced ", ""]
+
+
+@pytest.mark.parametrize("writer", ["pandas", "datasets"])
+@pytest.mark.parametrize("suffix", ["tsv", "csv"])
+def test_delimited_files_with_csv_quoting_are_read_as_written(tmp_path, writer, suffix):
+    """pandas' and datasets' to_csv (sep="\\t" for TSV) quote a cell holding a quote, a tab or a line break: each
+    text comes back exactly, none split into a broken row or left with stray quotes."""
+    rows = [{"sentence": text, "label": i % 2} for i, text in enumerate(QUOTING_TEXTS * 3) if text]
+    frame = pd.DataFrame(rows)
+    sep = "\t" if suffix == "tsv" else ","
+    for split in ("train", "validation"):
+        path = tmp_path / f"{split}.{suffix}"
+        if writer == "pandas":
+            frame.to_csv(path, sep=sep, index=False)
+        else:
+            _datasets(frame).to_csv(str(path), sep=sep, index=False)
+    expected = [{"text": row["sentence"], "label": row["label"]} for row in rows]
+    assert load_examples(DATASETS["sst2"], str(tmp_path))["train"] == expected
+
+
+@pytest.mark.parametrize("texts", [['"Yes," he said .', 'a "b" c'], ['"Yes," he said .'], ['a "b" c', '"whole"x'],
+                                   ['"open quote', "b"]])
+def test_glue_tsv_with_bare_quotes_is_not_read_as_csv_quoting(tmp_path, texts):
+    """GLUE's TSV keeps quotes as text, also at a cell's start: a file whose quotes are not all CSV quoting
+    (a quote after a quoted part, inside a cell, or never closed) is read without quoting."""
+    body = "sentence\tlabel\n" + "".join(f"{text}\t1\n" for text in texts)
+    (tmp_path / "train.tsv").write_text(body)
+    (tmp_path / "dev.tsv").write_text(body)
+    assert [e["text"] for e in load_examples(DATASETS["sst2"], str(tmp_path))["train"]] == texts
+
+
+@pytest.mark.parametrize("name, body, line", [
+    ("train.tsv", "sentence\tlabel\na\t1\nb\t0\textra\n", 3),
+    ("train.tsv", "sentence\tlabel\na\t1\nb\n", 3),  # a text that held a line break, GLUE-style
+    ("train.tsv", 'sentence\tlabel\n"a"\t1\n"b\n"c\t1\n', 3),  # CSV-quoted, one line short
+    ("train.csv", "sentence,label\na,1\nb,0,extra\n", 3),
+    ("train.csv", "sentence,label\na,1\n\nb\n", 4),
+    ("train.csv", 'sentence,label\n"a" b,1\n', 2),  # text after a quoted part
+])
+def test_a_row_of_the_wrong_width_names_file_and_line(tmp_path, name, body, line):
+    """Never dropped, never padded with empty cells: the row's file and line (1-based, the header is line 1)."""
+    (tmp_path / name).write_text(body)
+    (tmp_path / name.replace("train", "validation")).write_text(body.split("\n")[0] + "\na\t1\n".replace(
+        "\t", "\t" if name.endswith("tsv") else ","))
+    with pytest.raises(FuteError, match=rf"{name}:{line}: "):
         load_examples(DATASETS["sst2"], str(tmp_path))
 
 
