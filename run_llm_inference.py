@@ -16,7 +16,8 @@ Output `--save_path` (".json" appended when missing), written atomically at the 
      "chat_template": {"source", "sha256"}, "chat_template_sha256", "seed", "variant", "cot",
      "cot_max_new_tokens" (CoT prompts only),
      "summary": {"accuracy", "macro_f1", "num_examples", "labels", "unscored_answers",
-                 "non_verbalizer_answers", "non_verbalizer_words"},
+                 "non_verbalizer_answers", "non_verbalizer_words",
+                 "split": {"rows", "examples", "no_gold_label", "empty_input", "empty_rows"}},
      "results": [one per example, sorted by data_index:
         {"data_index", "data_entry", "input_prompt",
          "token_info": {"word_scores", "verbalizers", "answer_step", "answer", "answer_scored",
@@ -24,6 +25,9 @@ Output `--save_path` (".json" appended when missing), written atomically at the 
          "prompt_ppl", "label_scores", "normalized_prob", "normalized_pred", "normalized_answer",
          "chat_history" (CoT prompts only)}]}
 
+The sample is drawn from the split's usable examples; summary.split counts the whole split: its rows, the
+usable examples, and the rows left out for no gold label, an empty input or every cell empty (a split with
+more than 10% without a gold label, or with one input empty, is refused whatever --max_examples).
 label_scores / normalized_prob / normalized_pred / normalized_answer use the genre's one
 label order (SA: negative, positive; NLI: entailment, neutral, contradiction).
 answer_scored is false when the model's answer token spells a verbalizer under another id
@@ -139,7 +143,7 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
 
     # Data: a seeded sample of the evaluation split; only what is not done yet is scored. Earlier
     # results must be of this very sample: the output holds exactly it, and none is dropped.
-    examples = load_eval_examples(spec, prompt.fields, dataset_path, args.max_examples, args.seed)
+    examples, split_counts = load_eval_examples(spec, prompt.fields, dataset_path, args.max_examples, args.seed)
     check_same_inputs(done, examples, str(save_path), INPUT_FLAGS)
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%s: %d examples to score, %d already done", save_path, len(pending), len(examples) - len(pending))
@@ -149,7 +153,7 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
 
     # Assemble the output in data order, with the summary metrics.
     results = [_strip_identity(done[example["data_index"]], identity) for example in examples]
-    summary = _summary(results, prompt.labels, args.verbalizer_tokens)
+    summary = {**_summary(results, prompt.labels, args.verbalizer_tokens), "split": split_counts}
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
                               results)
     config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),

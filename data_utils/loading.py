@@ -9,7 +9,8 @@ QA data may also be SQuAD-format JSON (optionally gzipped), which is how the Mul
 sets are published.
 
 Files as everyday tools write them are read as meant: CSV/TSV cells are kept as text
-(a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored, JSON
+(a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored and UTF-16 with one
+(Windows PowerShell's `>`) is read as such, JSON
 in any of pandas' `to_json` layouts is accepted, and so is JSON Lines under a `.json`
 name (what `datasets.Dataset.to_json` writes by default), TSV is read with CSV quoting where
 pandas' or datasets' `to_csv(sep="\t")` wrote it and without where GLUE did (bare quote characters),
@@ -49,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
+from configs.datasets import DATASETS, GENRE_LABELS, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
 from data_utils.archives import open_archive
 from data_utils.errors import FuteError
@@ -70,6 +71,11 @@ MISSING_LABEL_TEXTS = frozenset(text.lower() for text in (
     "NULL", "NaN", "None", "n/a", "nan", "null"))
 # The hub's gold label of an unlabelled example (snli's no-consensus pairs, GLUE's test splits).
 HUB_NO_LABEL = -1
+# SNLI's and MultiNLI's own files (JSON Lines, TSV) mark a pair without annotator consensus with the gold
+# label "-" (the hub gives these -1): no gold label in a three-way NLI dataset.
+NLI_NO_CONSENSUS = "-"
+# The left-out key of a row with every cell empty (check_kept counts these apart from examples).
+EMPTY_ROW = "<empty row>"
 
 
 def get_spec(name: str, task: str | None = None) -> DatasetSpec:
@@ -119,7 +125,7 @@ def _header_note(path: Path) -> str:
     """", only a header (a, b)" for a CSV/TSV file that has one, else nothing: what an empty table holds."""
     if not path.name.endswith((".csv", ".tsv")):
         return ""
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+    with open(path, encoding=text_encoding(path), errors="replace") as handle:
         header = next((line.strip() for line in handle if line.strip()), "")
     return f", only a header ({header[:80]})" if header else ""
 
@@ -141,8 +147,9 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
                             f"pandas' to_parquet or datasets' to_parquet") from None
     if name.endswith(".json") or name.endswith(".json.gz"):
         opener = gzip.open if name.endswith(".gz") else open
+        encoding = "utf-8-sig" if name.endswith(".gz") else text_encoding(path)
         try:
-            with opener(path, "rt", encoding="utf-8-sig") as handle:
+            with opener(path, "rt", encoding=encoding) as handle:
                 text = handle.read()
             if not text.strip():
                 return []
@@ -151,7 +158,9 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
             if err.msg == "Extra data" and _is_json_object(next((ln for ln in text.splitlines() if ln.strip()), "")):
                 return _json_lines(path)
             raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
-        except (OSError, EOFError, UnicodeDecodeError) as err:  # EOFError: a truncated .gz
+        except UnicodeDecodeError:
+            raise FuteError(f"{path}: not {encoding.replace('-sig', '').upper()} text; save it as UTF-8") from None
+        except (OSError, EOFError) as err:  # EOFError: a truncated .gz
             raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
         if isinstance(content, dict) and "data" in content and "schema" not in content and "columns" not in content:
             return flatten_squad(content)
@@ -414,31 +423,48 @@ def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
 
     An example without a gold label (`label_index` gives None; a row without the label field too, unless
     no row has it: then the field name is wrong) or with an empty input (`input_text`) is left out and
-    counted; `check_kept` refuses a split that loses too many.
+    counted, and so is a row with every cell empty (`EMPTY_ROW`); `check_kept` refuses a split that loses
+    too many.
     """
-    _check_column(rows, spec.label_field, where)
+    check_column(rows, spec.label_field, where)
     examples, left_out = [], Counter()
     for index, row in enumerate(rows):
-        _check_fields(row, spec.inputs, where, index)
-        label = label_index(spec, row.get(spec.label_field), where, index)
-        texts = [input_text(row[field]) for field in spec.inputs]
-        empty = [field for field, text in zip(spec.inputs, texts) if text is None]
-        if label is None or empty:
-            left_out[spec.label_field if label is None else empty[0]] += 1
-            continue
-        example = {"text": texts[0], "label": label}
-        if spec.is_pair:
-            example["text_pair"] = texts[1]
-        examples.append(example)
+        example = cr_example(spec, row, where, index)
+        if isinstance(example, str):
+            left_out[example] += 1
+        else:
+            examples.append(example)
     check_kept(examples, left_out, spec.label_field, where)
     return examples
+
+
+def cr_example(spec: DatasetSpec, row: dict, where: str, index: int) -> dict | str:
+    """Row `index` -> its example {"text", "text_pair"?, "label"}, or why it is left out: EMPTY_ROW, the label
+    field (no gold label) or the first input field that is empty (see `cr_examples`)."""
+    if is_empty_row(row):
+        return EMPTY_ROW
+    _check_fields(row, spec.inputs, where, index)
+    label = label_index(spec, row.get(spec.label_field), where, index)
+    texts = [input_text(row[field]) for field in spec.inputs]
+    empty = [field for field, text in zip(spec.inputs, texts) if text is None]
+    if label is None or empty:
+        return spec.label_field if label is None else empty[0]
+    example = {"text": texts[0], "label": label}
+    if spec.is_pair:
+        example["text_pair"] = texts[1]
+    return example
+
+
+def is_empty_row(row: dict) -> bool:
+    """True for a row with every cell null or blank: a spreadsheet's trailing rows, not an example."""
+    return all(is_null(value) or (isinstance(value, str) and not value.strip()) for value in row.values())
 
 
 def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float | None:
     """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label.
 
-    No gold label: every spelling `no_label` knows, and the hub's -1 as a number or text ("-1",
-    "-1.0"). A label may be a label name (exact, or in other letter case: Excel's "TRUE"), an
+    No gold label: every spelling `no_label` knows, the hub's -1 as a number or text ("-1",
+    "-1.0"), and in a three-way NLI dataset SNLI's and MultiNLI's "-" (`NLI_NO_CONSENSUS`). A label may be a label name (exact, or in other letter case: Excel's "TRUE"), an
     index as a number or as text ("1", "1.0": pandas writes a label column with a gap as
     floats), or a boolean (boolq's False/True); surrounding spaces are ignored. A
     non-integral number is refused, never rounded.
@@ -450,6 +476,8 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
         return None
     if isinstance(value, str):
         value = value.strip()
+        if value == NLI_NO_CONSENSUS and set(spec.labels) == set(GENRE_LABELS["nli"]):
+            return None
     if spec.regression:
         return _regression_label(spec, value, where, index)
     if spec.label_transform == "first_char":
@@ -501,13 +529,16 @@ def qa_examples(rows: list[dict], where: str) -> list[dict]:
     parquet; in a CSV cell as JSON or as the Python text pandas' and datasets' `to_csv` write)
     or as SQuAD's per-question list [{"text", "answer_start"}, ...]. No answers at all (null,
     NaN, an empty cell, a row without the field) is no gold label: left out and counted, like
-    an empty context or question (`check_kept`). Empty lists are a gold label, "unanswerable"
+    an empty context or question and a row of empty cells (`check_kept`). Empty lists are a gold label, "unanswerable"
     (SQuAD v2), and so is an answer with empty text (some tools write "" at -1). Ids must be
     unique: post-processing and scoring pair predictions with questions by id.
     """
-    _check_column(rows, "answers", where)
+    check_column(rows, "answers", where)
     examples, seen, left_out = [], {}, Counter()
     for index, row in enumerate(rows):
+        if is_empty_row(row):
+            left_out[EMPTY_ROW] += 1
+            continue
         _check_fields(row, ("context", "question"), where, index)
         answers = _answers(row.get("answers"), where, index)
         fields = {"answers": answers, "context": input_text(row["context"]), "question": input_text(row["question"])}
@@ -612,18 +643,25 @@ def _check_fields(row: dict, fields: tuple[str, ...], where: str, index: int) ->
                         f"{hint}")
 
 
-def _check_column(rows: list[dict], field: str, where: str) -> None:
+def check_column(rows: list[dict], field: str, where: str) -> None:
     """A gold-label field that no row has is a wrong field name (an error), not a split without labels."""
     if rows and not any(field in row for row in rows):
         _check_fields(rows[0], (field,), where, 0)
 
 
-def check_kept(examples: list[dict], left_out: Counter, label_field: str, where: str) -> None:
-    """Log what a split lost (`left_out`: field -> examples left out for lacking it), or refuse it.
+def check_kept(examples: list, left_out: Counter, label_field: str, where: str) -> dict[str, int]:
+    """Log what a split lost (`left_out`: field -> examples left out for lacking it; EMPTY_ROW -> rows of
+    empty cells), or refuse it; return the counts, for a run's record.
 
-    Refused: a split with no example left; more than MAX_LEFT_OUT_FRACTION without a gold label
-    (an unlabelled test split) or with the same input empty (a wrong column, a broken export).
+    Refused: a split with no example left; more than MAX_LEFT_OUT_FRACTION of its examples without a gold
+    label (an unlabelled test split) or with the same input empty (a wrong column, a broken export). Rows of
+    empty cells are no examples: they are counted apart and never tip that rule.
+    Counts: {"rows", "examples" (kept), "no_gold_label", "empty_input", "empty_rows"}.
     """
+    empty_rows = left_out.pop(EMPTY_ROW, 0)
+    if empty_rows:
+        logger.warning("%s: %d rows with every cell empty (a spreadsheet's trailing rows?) are skipped", where,
+                       empty_rows)
     total = len(examples) + sum(left_out.values())
     for field, count in sorted(left_out.items(), key=lambda item: item[0] != label_field):
         what = "no gold label" if field == label_field else f"an empty {field!r}"
@@ -633,3 +671,6 @@ def check_kept(examples: list[dict], left_out: Counter, label_field: str, where:
         logger.warning("%s: %d examples have %s and are left out", where, count, what)
     if not examples:
         raise FuteError(f"{where}: no usable examples; check the file or the split name")
+    no_label = left_out.get(label_field, 0)
+    return {"rows": total + empty_rows, "examples": len(examples), "no_gold_label": no_label,
+            "empty_input": total - len(examples) - no_label, "empty_rows": empty_rows}

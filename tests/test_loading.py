@@ -4,6 +4,7 @@ import gzip
 import json
 import random
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,8 @@ import pytest
 
 from configs.datasets import DATASETS
 from data_utils.errors import FuteError
-from data_utils.loading import get_spec, label_index, load_examples, load_raw_splits, split_train_dev
+from data_utils.loading import (cr_examples, get_spec, label_index, load_examples, load_raw_splits, load_split,
+                                 split_train_dev)
 
 
 def write_jsonl(path, rows):
@@ -679,6 +681,81 @@ def test_left_out_examples_are_counted_in_the_log(tmp_path, caplog):
     assert len(load_examples(DATASETS["sst2"], path)["train"]) == ROWS - 2
     assert "sst2 train" in caplog.text and "1 examples have no gold label and are left out" in caplog.text
     assert "1 examples have an empty 'sentence' and are left out" in caplog.text
+
+
+def _excel_csv(frame, path):
+    """A spreadsheet's CSV export: CRLF line ends, a UTF-8 byte-order mark, trailing rows of empty cells."""
+    text = frame.to_csv(index=False, lineterminator="\r\n") + ",\r\n" * 5
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+
+
+EMPTY_ROW_WRITERS = {
+    "excel csv": ("train.csv", _excel_csv),
+    "tsv": ("train.tsv", lambda frame, path: path.write_text(frame.to_csv(sep="\t", index=False) + "\t\n" * 5)),
+    "parquet of null rows": ("train.parquet", lambda frame, path: pd.concat(
+        [frame, pd.DataFrame([{c: None for c in frame}] * 5)]).to_parquet(path)),
+    "jsonl of nulls and {}": ("train.jsonl", lambda frame, path: write_jsonl(path, frame.to_dict(orient="records")
+                                                                              + [{}] * 2 + [{"sentence": None,
+                                                                                             "label": None}] * 3)),
+}
+
+
+@pytest.mark.parametrize("writer", EMPTY_ROW_WRITERS)
+def test_rows_with_every_cell_empty_are_counted_apart_not_as_unlabelled(tmp_path, writer, caplog):
+    """5 empty rows after 10 examples (a third of the rows): counted and logged as empty rows, never as examples
+    without a gold label (which would refuse the split)."""
+    name, write = EMPTY_ROW_WRITERS[writer]
+    rows = [{"sentence": f"review {i}", "label": i % 2} for i in range(10)]
+    write(pd.DataFrame(rows), tmp_path / name)
+    shutil.copy(tmp_path / name, tmp_path / name.replace("train", "validation"))
+    splits = load_examples(DATASETS["sst2"], str(tmp_path))
+    assert splits["train"] == splits["dev"] == [{"text": r["sentence"], "label": r["label"]} for r in rows]
+    assert "5 rows with every cell empty" in caplog.text and "no gold label" not in caplog.text
+    qa_rows = [{"id": f"q{i}", "context": "Anna lives in Paris.", "question": "Where?",
+                "answers": {"text": ["Paris"], "answer_start": [14]}} for i in range(10)]
+    for split in ("train", "validation"):
+        write_jsonl(tmp_path / "qa" / f"{split}.jsonl", qa_rows + [{"id": None, "context": "", "question": " ",
+                                                                    "answers": None}] * 5)
+    assert [e["id"] for e in load_examples(DATASETS["cq"], str(tmp_path / "qa"))["dev"]] == [f"q{i}" for i in range(10)]
+
+
+def test_check_kept_counts_each_reason(caplog):
+    from collections import Counter
+
+    from data_utils.loading import EMPTY_ROW, check_kept
+
+    counts = check_kept([{}] * 18, Counter({"label": 1, "sentence": 1, EMPTY_ROW: 7}), "label", "x")
+    assert counts == {"rows": 27, "examples": 18, "no_gold_label": 1, "empty_input": 1, "empty_rows": 7}
+
+
+@pytest.mark.parametrize("dataset, layout", [("snli", "jsonl"), ("mnli", "tsv"), ("wanli", "jsonl")])
+def test_nli_no_consensus_dash_is_no_gold_label(tmp_path, dataset, layout):
+    """SNLI's and MultiNLI's own files mark a pair without annotator consensus with the gold label "-"."""
+    spec = DATASETS[dataset]
+    rows = [{"premise": f"p{i}", "hypothesis": "h", spec.label_field: "-" if i == 4 else ("entailment", "neutral",
+            "contradiction")[i % 3]} for i in range(20)]
+    if layout == "tsv":  # GLUE's MNLI columns
+        rows = [{"sentence1": r["premise"], "sentence2": r["hypothesis"], "gold_label": r["label"]} for r in rows]
+        pd.DataFrame(rows).to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+    else:
+        write_jsonl(tmp_path / "train.jsonl", rows)
+    examples = cr_examples(spec, load_split(spec, "train", str(tmp_path))[0], "x")
+    assert [e["text"] for e in examples] == [f"p{i}" for i in range(20) if i != 4]
+    with pytest.raises(FuteError, match=r"label '-', not one of"):
+        label_index(DATASETS["sst2"], "-", "x", 0)  # only NLI data uses it
+
+
+@pytest.mark.parametrize("name", ["train.json", "train.csv", "train.tsv", "train.jsonl"])
+def test_utf16_files_are_read(tmp_path, name):
+    """Windows PowerShell 5.1's `>` and Out-File write UTF-16 with a byte-order mark."""
+    rows = [{"sentence": f"caf\xe9 {i}", "label": i % 2} for i in range(5)]
+    frame = pd.DataFrame(rows)
+    text = {"train.json": frame.to_json(orient="records"), "train.jsonl": frame.to_json(orient="records", lines=True),
+            "train.csv": frame.to_csv(index=False), "train.tsv": frame.to_csv(sep="\t", index=False)}[name]
+    for split in ("train", "validation"):
+        (tmp_path / name.replace("train", split)).write_text(text, encoding="utf-16")
+    expected = [{"text": r["sentence"], "label": r["label"]} for r in rows]
+    assert load_examples(DATASETS["sst2"], str(tmp_path))["dev"] == expected
 
 
 @pytest.mark.parametrize("label, expected", [(-1, None), ("-1.0", None), (0, 0.0), ("5", 5.0), (2.5, 2.5)])
