@@ -224,6 +224,21 @@ class TestModelEmbeddings:
                 covered = x["text_pair"][offsets[feature["start_positions"]][0]:offsets[feature["end_positions"]][1]]
                 assert text.strip() in covered
 
+    def test_a_qa_model_that_answers_nothing_gives_no_mte(self, tmp_path, tiny_bert, tiny_t5, monkeypatch):
+        """y' with no answer at all (answered_fraction 0) would train an MTE on "no answer" alone: refused."""
+        import torch
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        from task_emb import pipeline
+
+        AutoModelForQuestionAnswering.from_pretrained(tiny_bert).save_pretrained(tmp_path / "m")
+        AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(tmp_path / "m")
+        monkeypatch.setattr(pipeline, "span_to_characters", lambda *args: None)  # every span outside the context
+        inputs = [{"text": "who", "text_pair": "a man and his dog"}] * 3
+        with pytest.raises(FuteError, match="m answers none of the 3 x' questions .*a trained QA model"):
+            pipeline.model_training_set(str(tmp_path / "m"), pipeline.get_spec("cq"), inputs,
+                                        AutoTokenizer.from_pretrained(tiny_t5), 96, 8, torch.device("cpu"))
+
     def test_targets_are_the_models_softmax_computed_once(self, finetuned, tiny_t5, monkeypatch):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
