@@ -464,7 +464,8 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
     """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label.
 
     No gold label: every spelling `no_label` knows, the hub's -1 as a number or text ("-1",
-    "-1.0"), and in a three-way NLI dataset SNLI's and MultiNLI's "-" (`NLI_NO_CONSENSUS`). A label may be a label name (exact, or in other letter case: Excel's "TRUE"), an
+    "-1.0"), and in a three-way NLI dataset SNLI's and MultiNLI's "-" (`NLI_NO_CONSENSUS`).
+    A label may be a label name (exact, or in other letter case: Excel's "TRUE"), an
     index as a number or as text ("1", "1.0": pandas writes a label column with a gap as
     floats), or a boolean (boolq's False/True); surrounding spaces are ignored. A
     non-integral number is refused, never rounded.
@@ -529,8 +530,8 @@ def qa_examples(rows: list[dict], where: str) -> list[dict]:
     parquet; in a CSV cell as JSON or as the Python text pandas' and datasets' `to_csv` write)
     or as SQuAD's per-question list [{"text", "answer_start"}, ...]. No answers at all (null,
     NaN, an empty cell, a row without the field) is no gold label: left out and counted, like
-    an empty context or question and a row of empty cells (`check_kept`). Empty lists are a gold label, "unanswerable"
-    (SQuAD v2), and so is an answer with empty text (some tools write "" at -1). Ids must be
+    an empty context or question and a row of empty cells (`check_kept`). Empty lists are a gold
+    label, "unanswerable" (SQuAD v2), and so is an answer with empty text (some tools write "" at -1). Ids must be
     unique: post-processing and scoring pair predictions with questions by id.
     """
     check_column(rows, "answers", where)
