@@ -187,20 +187,20 @@ def _json_lines(path: Path) -> list[dict]:
     return list(iter_jsonl(path))
 
 
-# A CSV-quoted cell of a TSV file: "..." with every inner quote doubled, ending where its cell ends. A TSV file
-# whose every quote lies in such cells was written with CSV quoting (pandas' and datasets' to_csv(sep="\t"));
-# any other quote is GLUE's: bare, part of the text (a GLUE cell cannot hold a tab or a line break).
+# A CSV-quoted cell of a TSV file: "..." with every inner quote doubled, ending where its cell ends.
 _QUOTED_TSV_CELL = re.compile(r'(?:^|(?<=\t))"(?:[^"]|"")*"(?=\t|\r|\n|\Z)', re.MULTILINE)
 
 
 def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
     """CSV (comma, standard quoting) or TSV rows, every cell as text ("" for an empty cell); blank lines are skipped.
 
-    A TSV file is read with CSV quoting when its quotes are all CSV quoting (see `_QUOTED_TSV_CELL`), else without
-    quoting, as GLUE writes it. A row whose number of cells is not the header's is an error naming file and line.
+    A TSV file is read with CSV quoting (pandas' and datasets' to_csv(sep="\t")) when every quote in it lies in
+    a CSV-quoted cell (`_QUOTED_TSV_CELL`), else without quoting, as GLUE writes it (bare quotes are text; a GLUE
+    cell holds no tab or line break). A file that reads both ways with quoted cells holding tabs or line breaks
+    (`"` alone in one GLUE cell, `a"` ending a later one, reads as one quoted cell) is an error, never guessed.
+    A row whose number of cells is not the header's is an error naming file and line.
     """
     tsv = path.name.endswith(".tsv")
-    kind = "TSV" if tsv else "CSV"
     encoding = text_encoding(path)
     try:
         with open(path, encoding=encoding, newline="") as handle:
@@ -208,10 +208,32 @@ def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
     except UnicodeDecodeError:
         raise FuteError(f"{path}: not {'UTF-8' if encoding.startswith('utf-8') else encoding.upper()} text; save it "
                         f"as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
-    quoted = not tsv or ('"' in text and '"' not in _QUOTED_TSV_CELL.sub("", text))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if tsv else ",",
+    if not tsv:
+        return _delimited_rows(path, text, ",", True, None)
+    header = list(spec.tsv_columns) if spec is not None and spec.tsv_columns else None
+    rename = dict(spec.tsv_rename) if spec is not None else {}
+    cells = list(_QUOTED_TSV_CELL.finditer(text))
+    quoted = bool(cells) and sum(cell[0].count('"') for cell in cells) == text.count('"')
+    spanning = next((cell for cell in cells if set(cell[0]) & {"\t", "\n", "\r"}), None) if quoted else None
+    if spanning is not None:
+        try:
+            _delimited_rows(path, text, "\t", False, header, rename)
+        except FuteError:
+            pass  # without quoting its rows break apart: the quoted cells hold tabs or line breaks
+        else:
+            raise FuteError(f"{path}:{text.count(chr(10), 0, spanning.start()) + 1}: a quoted cell holds a tab or a "
+                            f"line break, yet every line also reads as a row of GLUE's unquoted TSV: which is meant "
+                            f"cannot be told; save the split as .csv or .jsonl")
+    return _delimited_rows(path, text, "\t", quoted, header, rename)
+
+
+def _delimited_rows(path: Path, text: str, delimiter: str, quoted: bool, header: list[str] | None,
+                    rename: dict[str, str] | None = None) -> list[dict]:
+    """The rows of a delimited file's text, with CSV quoting or none; `header` for a file without one (its
+    first row otherwise), each name as `rename` maps it."""
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
                         quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE, strict=True)
-    header = list(spec.tsv_columns) if tsv and spec is not None and spec.tsv_columns else None
     rows, line = [], 0
     try:
         for cells in reader:
@@ -219,7 +241,7 @@ def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
             if not cells:
                 continue  # a blank line
             if header is None:
-                header = [dict(spec.tsv_rename).get(name, name) if tsv and spec else name for name in cells]
+                header = [(rename or {}).get(name, name) for name in cells]
                 continue
             if len(cells) != len(header):
                 raise FuteError(f"{path}:{first}: {len(cells)} cells where the header has {len(header)} "

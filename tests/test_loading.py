@@ -415,6 +415,38 @@ def test_glue_tsv_with_bare_quotes_is_not_read_as_csv_quoting(tmp_path, texts):
     assert [e["text"] for e in load_examples(DATASETS["sst2"], str(tmp_path))["train"]] == texts
 
 
+def test_random_texts_written_by_pandas_read_back_exactly_or_a_clear_error(tmp_path):
+    """Texts of quotes, tabs, line breaks, commas and spaces (seeded), through pandas' to_csv as TSV and CSV: each
+    file reads back exactly, or (a TSV whose lines also read as GLUE's, see the next test) is an error; never
+    a silent misread."""
+    from data_utils.loading import read_table
+
+    rng = random.Random(0)
+    errors = 0
+    for trial in range(150):
+        texts = ["".join(rng.choice('a"\t\n ,') for _ in range(rng.randint(1, 8))) for _ in range(5)]
+        frame = pd.DataFrame({"sentence": texts, "label": [1] * 5})
+        for sep, name in (("\t", "f.tsv"), (",", "f.csv")):
+            frame.to_csv(tmp_path / name, sep=sep, index=False)
+            try:
+                assert [row["sentence"] for row in read_table(tmp_path / name)] == texts
+            except FuteError as err:
+                assert name == "f.tsv" and "which is meant cannot be told" in str(err)
+                errors += 1
+    assert errors < 5
+
+
+def test_a_tsv_that_reads_both_ways_is_an_error_not_a_guess(tmp_path):
+    """GLUE-style rows `"` and `he said"` read as one CSV-quoted cell holding a tab and a line break, and each
+    line is also a row of unquoted TSV: neither reading is guessed."""
+    body = 'sentence\tlabel\nfine\t1\n"\t1\nhe said"\t0\n'
+    (tmp_path / "train.tsv").write_text(body)
+    (tmp_path / "dev.tsv").write_text(body)
+    with pytest.raises(FuteError, match=r"train.tsv:3: a quoted cell holds a tab or a line break, yet every "
+                                        r"line also reads as a row of GLUE's unquoted TSV.*save the split as .csv"):
+        load_examples(DATASETS["sst2"], str(tmp_path))
+
+
 @pytest.mark.parametrize("name, body, line", [
     ("train.tsv", "sentence\tlabel\na\t1\nb\t0\textra\n", 3),
     ("train.tsv", "sentence\tlabel\na\t1\nb\n", 3),  # a text that held a line break, GLUE-style
