@@ -17,7 +17,8 @@ Output `--save_path` (".json" appended when missing), written atomically at the 
      "cot_max_new_tokens" (CoT prompts only), "data" (which data: data_utils/artifacts/data_identity.py;
      a declared dataset's digest is also part of the run's identity, as data_digest),
      "summary": {"accuracy", "macro_f1", "num_examples", "labels", "unscored_answers",
-                 "non_verbalizer_answers", "non_verbalizer_words"},
+                 "non_verbalizer_answers", "non_verbalizer_words",
+                 "split": {"rows", "examples", "no_gold_label", "empty_input", "empty_rows"}},
      "results": [one per example, sorted by data_index:
         {"data_index", "data_entry", "input_prompt",
          "token_info": {"word_scores", "verbalizers", "answer_step", "answer", "answer_scored",
@@ -25,6 +26,9 @@ Output `--save_path` (".json" appended when missing), written atomically at the 
          "prompt_ppl", "label_scores", "normalized_prob", "normalized_pred", "normalized_answer",
          "chat_history" (CoT prompts only)}]}
 
+The sample is drawn from the split's usable examples; summary.split counts the whole split: its rows, the
+usable examples, and the rows left out for no gold label, an empty input or every cell empty (a split with
+more than 10% without a gold label, or with one input empty, is refused whatever --max_examples).
 label_scores / normalized_prob / normalized_pred / normalized_answer use the genre's one
 label order (SA: negative, positive; NLI: entailment, neutral, contradiction), or a declared
 dataset's own labels when it brings its own verbalizers (summary.labels names the order).
@@ -136,7 +140,7 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run. A declared
     # dataset's identity includes its data (declaration and files), so results of an edited one are refused.
-    examples = load_eval_examples(spec, prompt.fields, dataset_path, args.max_examples, args.seed)
+    examples, split_counts = load_eval_examples(spec, prompt.fields, dataset_path, args.max_examples, args.seed)
     data = describe(spec, dataset_path)
     subject = {"dataset": spec.name, **({"data_digest": data["digest"]} if spec.declaration else {})}
     identity = run_identity(args, prompt, template, settings, subject)
@@ -155,7 +159,7 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
 
     # Assemble the output in data order, with the summary metrics.
     results = [_strip_identity(done[example["data_index"]], identity) for example in examples]
-    summary = _summary(results, prompt.labels, args.verbalizer_tokens)
+    summary = {**_summary(results, prompt.labels, args.verbalizer_tokens), "split": split_counts}
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
                               results, data)
     config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),

@@ -9,10 +9,12 @@ seeded cut); in JSONL, JSON, CSV, TSV or parquet, with the dataset's field names
 may also be SQuAD-format JSON (optionally gzipped), which is how the MultiQA sets are published.
 
 Files as everyday tools write them are read as meant: CSV/TSV cells are kept as text
-(a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored, JSON
+(a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored and UTF-16 with one
+(Windows PowerShell's `>`) is read as such, JSON
 in any of pandas' `to_json` layouts is accepted, and so is JSON Lines under a `.json`
-name (what `datasets.Dataset.to_json` writes by default), TSV is read without quoting
-(GLUE's files hold bare quote characters) with GLUE's column names mapped to the hub's,
+name (what `datasets.Dataset.to_json` writes by default), TSV is read with CSV quoting where
+pandas' or datasets' `to_csv(sep="\t")` wrote it and without where GLUE did (bare quote characters),
+with GLUE's column names mapped to the hub's, a row of the wrong width is an error naming its line,
 and a label may come as "1", "1.0", 1.0, " positive", "TRUE" or a boolean (see `label_index`).
 
 "No gold label" has many spellings, all read as one (`no_label`): JSON null or NaN, a
@@ -34,11 +36,13 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
+import io
 import json
 import logging
 import math
 import os
 import random
+import re
 import tempfile
 import urllib.request
 from collections import Counter
@@ -46,12 +50,12 @@ from pathlib import Path
 
 import numpy as np
 
-from configs.datasets import DEV_CUT, MULTIQA_URL, DatasetSpec
+from configs.datasets import DEV_CUT, GENRE_LABELS, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
 from data_utils.archives import open_archive
 from data_utils.errors import FuteError
 from data_utils.hub_read import HubRead, describe_error, read_split
-from data_utils.io import iter_jsonl
+from data_utils.io import iter_jsonl, text_encoding
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +71,11 @@ MISSING_LABEL_TEXTS = frozenset(text.lower() for text in (
     "NULL", "NaN", "None", "n/a", "nan", "null"))
 # The hub's gold label of an unlabelled example (snli's no-consensus pairs, GLUE's test splits).
 HUB_NO_LABEL = -1
+# SNLI's and MultiNLI's own files (JSON Lines, TSV) mark a pair without annotator consensus with the gold
+# label "-" (the hub gives these -1): no gold label in a three-way NLI dataset.
+NLI_NO_CONSENSUS = "-"
+# The left-out key of a row with every cell empty (check_kept counts these apart from examples).
+EMPTY_ROW = "<empty row>"
 
 
 def cache_dir() -> Path:
@@ -106,7 +115,7 @@ def _header_note(path: Path) -> str:
     """", only a header (a, b)" for a CSV/TSV file that has one, else nothing: what an empty table holds."""
     if not path.name.endswith((".csv", ".tsv")):
         return ""
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+    with open(path, encoding=text_encoding(path), errors="replace") as handle:
         header = next((line.strip() for line in handle if line.strip()), "")
     return f", only a header ({header[:80]})" if header else ""
 
@@ -128,8 +137,9 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
                             f"pandas' to_parquet or datasets' to_parquet") from None
     if name.endswith(".json") or name.endswith(".json.gz"):
         opener = gzip.open if name.endswith(".gz") else open
+        encoding = "utf-8-sig" if name.endswith(".gz") else text_encoding(path)
         try:
-            with opener(path, "rt", encoding="utf-8-sig") as handle:
+            with opener(path, "rt", encoding=encoding) as handle:
                 text = handle.read()
             if not text.strip():
                 return []
@@ -138,7 +148,9 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
             if err.msg == "Extra data" and _is_json_object(next((ln for ln in text.splitlines() if ln.strip()), "")):
                 return _json_lines(path)
             raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
-        except (OSError, EOFError, UnicodeDecodeError) as err:  # EOFError: a truncated .gz
+        except UnicodeDecodeError:
+            raise FuteError(f"{path}: not {encoding.replace('-sig', '').upper()} text; save it as UTF-8") from None
+        except (OSError, EOFError) as err:  # EOFError: a truncated .gz
             raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
         if isinstance(content, dict) and "data" in content and "schema" not in content and "columns" not in content:
             return flatten_squad(content)
@@ -165,25 +177,80 @@ def _json_lines(path: Path) -> list[dict]:
     return list(iter_jsonl(path))
 
 
-def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
-    """CSV (comma, standard quoting) or TSV (tab, no quoting), every cell as text; "" is an empty cell."""
-    import pandas as pd
+# A CSV-quoted cell of a TSV file: "..." with every inner quote doubled, from a cell's start (the file's, a
+# line's or after a tab) to its end. Written to begin with the quote, which `re` then searches for quickly.
+_QUOTED_TSV_CELL = re.compile(r'"(?<![^\t\n\r]")[^"]*(?:""[^"]*)*"(?=[\t\r\n]|\Z)')
 
+
+def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
+    """CSV (comma, standard quoting) or TSV rows, every cell as text ("" for an empty cell); blank lines are skipped.
+
+    A TSV file is read with CSV quoting (pandas' and datasets' to_csv(sep="\t")) when every quote in it lies in
+    a CSV-quoted cell (`_QUOTED_TSV_CELL`), else without quoting, as GLUE writes it (bare quotes are text; a GLUE
+    cell holds no tab or line break). A file that reads both ways with quoted cells holding tabs or line breaks
+    (`"` alone in one GLUE cell, `a"` ending a later one, reads as one quoted cell) is an error, never guessed.
+    A row whose number of cells is not the header's is an error naming file and line.
+    """
     tsv = path.name.endswith(".tsv")
-    names = list(spec.tsv_columns) if tsv and spec is not None and spec.tsv_columns else None
+    encoding = text_encoding(path)
     try:
-        frame = pd.read_csv(path, sep="\t" if tsv else ",", quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
-                            dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            header=None if names else "infer", names=names)
+        with open(path, encoding=encoding, newline="") as handle:
+            text = handle.read()
     except UnicodeDecodeError:
-        raise FuteError(f"{path}: not UTF-8 text; save it as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
-    except pd.errors.EmptyDataError:  # blank lines only
-        return []
-    except pd.errors.ParserError as err:
-        raise FuteError(f"{path}: cannot be read as {'TSV' if tsv else 'CSV'}: {str(err).strip()}") from None
-    if tsv and spec is not None and spec.tsv_rename:
-        frame = frame.rename(columns=dict(spec.tsv_rename))
-    return frame.to_dict(orient="records")
+        raise FuteError(f"{path}: not {'UTF-8' if encoding.startswith('utf-8') else encoding.upper()} text; save it "
+                        f"as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
+    if not tsv:
+        return _delimited_rows(path, text, ",", True, None)
+    header = list(spec.tsv_columns) if spec is not None and spec.tsv_columns else None
+    rename = dict(spec.tsv_rename) if spec is not None else {}
+    cells = list(_QUOTED_TSV_CELL.finditer(text))
+    quoted = bool(cells) and sum(cell[0].count('"') for cell in cells) == text.count('"')
+    spanning = next((cell for cell in cells if set(cell[0]) & {"\t", "\n", "\r"}), None) if quoted else None
+    if spanning is not None:
+        try:
+            _delimited_rows(path, text, "\t", False, header, rename)
+        except FuteError:
+            pass  # without quoting its rows break apart: the quoted cells hold tabs or line breaks
+        else:
+            raise FuteError(f"{path}:{text.count(chr(10), 0, spanning.start()) + 1}: a quoted cell holds a tab or a "
+                            f"line break, yet every line also reads as a row of GLUE's unquoted TSV: which is meant "
+                            f"cannot be told; save the split as .csv or .jsonl")
+    return _delimited_rows(path, text, "\t", quoted, header, rename)
+
+
+def _delimited_rows(path: Path, text: str, delimiter: str, quoted: bool, header: list[str] | None,
+                    rename: dict[str, str] | None = None) -> list[dict]:
+    """The rows of a delimited file's text, with CSV quoting or none; `header` for a file without one (its
+    first row otherwise), each name as `rename` maps it."""
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE, strict=True)
+    rows, line = [], 0
+    try:
+        for cells in reader:
+            first, line = line + 1, reader.line_num
+            if not cells:
+                continue  # a blank line
+            if header is None:
+                header = [(rename or {}).get(name, name) for name in cells]
+                continue
+            if len(cells) != len(header):
+                raise FuteError(f"{path}:{first}: {len(cells)} cells where the header has {len(header)} "
+                                f"({', '.join(header)[:80]}); {_width_fix(kind, quoted)}")
+            rows.append(dict(zip(header, cells)))
+    except csv.Error as err:
+        raise FuteError(f"{path}:{reader.line_num}: cannot be read as {kind} ({err}); {_width_fix(kind, quoted)}") \
+            from None
+    return rows
+
+
+def _width_fix(kind: str, quoted: bool) -> str:
+    """What fixes a delimited file whose rows do not parse to the header's width."""
+    if not quoted:
+        return ("a cell holding a tab or a line break must be quoted as CSV does (pandas' to_csv(sep=\"\\t\") "
+                "writes it so), or that line fixed")
+    return (f"quote a cell holding {'a tab' if kind == 'TSV' else 'a comma'}, a quote or a line break as "
+            f"\"...\" with inner quotes doubled (pandas' to_csv writes it so), or fix that line")
 
 
 def _json_rows(content) -> list[dict] | None:
@@ -410,31 +477,49 @@ def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
 
     An example without a gold label (`label_index` gives None; a row without the label field too, unless
     no row has it: then the field name is wrong) or with an empty input (`input_text`) is left out and
-    counted; `check_kept` refuses a split that loses too many.
+    counted, and so is a row with every cell empty (`EMPTY_ROW`); `check_kept` refuses a split that loses
+    too many.
     """
-    _check_column(rows, spec.label_field, where)
+    check_column(rows, spec.label_field, where)
     examples, left_out = [], Counter()
     for index, row in enumerate(rows):
-        _check_fields(row, spec.inputs, where, index)
-        label = label_index(spec, row.get(spec.label_field), where, index)
-        texts = [input_text(row[field]) for field in spec.inputs]
-        empty = [field for field, text in zip(spec.inputs, texts) if text is None]
-        if label is None or empty:
-            left_out[spec.label_field if label is None else empty[0]] += 1
-            continue
-        example = {"text": texts[0], "label": label}
-        if spec.is_pair:
-            example["text_pair"] = texts[1]
-        examples.append(example)
+        example = cr_example(spec, row, where, index)
+        if isinstance(example, str):
+            left_out[example] += 1
+        else:
+            examples.append(example)
     check_kept(examples, left_out, spec.label_field, where)
     return examples
+
+
+def cr_example(spec: DatasetSpec, row: dict, where: str, index: int) -> dict | str:
+    """Row `index` -> its example {"text", "text_pair"?, "label"}, or why it is left out: EMPTY_ROW, the label
+    field (no gold label) or the first input field that is empty (see `cr_examples`)."""
+    if is_empty_row(row):
+        return EMPTY_ROW
+    _check_fields(row, spec.inputs, where, index)
+    label = label_index(spec, row.get(spec.label_field), where, index)
+    texts = [input_text(row[field]) for field in spec.inputs]
+    empty = [field for field, text in zip(spec.inputs, texts) if text is None]
+    if label is None or empty:
+        return spec.label_field if label is None else empty[0]
+    example = {"text": texts[0], "label": label}
+    if spec.is_pair:
+        example["text_pair"] = texts[1]
+    return example
+
+
+def is_empty_row(row: dict) -> bool:
+    """True for a row with every cell null or blank: a spreadsheet's trailing rows, not an example."""
+    return all(is_null(value) or (isinstance(value, str) and not value.strip()) for value in row.values())
 
 
 def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float | None:
     """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label.
 
-    No gold label: every spelling `no_label` knows, and the hub's -1 as a number or text ("-1",
-    "-1.0"). A label may be a label name or a value the dataset's label_values maps to one (exact,
+    No gold label: every spelling `no_label` knows, the hub's -1 as a number or text ("-1",
+    "-1.0"), and in a three-way NLI dataset SNLI's and MultiNLI's "-" (`NLI_NO_CONSENSUS`).
+    A label may be a label name or a value the dataset's label_values maps to one (exact,
     or in other letter case: Excel's "TRUE"; a number names the label its digits spell, so that
     labels 1-5 read 1 as "1"), an index as a number or as text ("1", "1.0": pandas writes a label
     column with a gap as floats), or a boolean (boolq's False/True); surrounding spaces are
@@ -447,6 +532,8 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
         return None
     if isinstance(value, str):
         value = value.strip()
+        if value == NLI_NO_CONSENSUS and set(spec.labels) == set(GENRE_LABELS["nli"]):
+            return None
     if spec.regression:
         return _regression_label(spec, value, where, index)
     if spec.label_transform == "first_char":
@@ -518,13 +605,16 @@ def qa_examples(rows: list[dict], where: str) -> list[dict]:
     parquet; in a CSV cell as JSON or as the Python text pandas' and datasets' `to_csv` write)
     or as SQuAD's per-question list [{"text", "answer_start"}, ...]. No answers at all (null,
     NaN, an empty cell, a row without the field) is no gold label: left out and counted, like
-    an empty context or question (`check_kept`). Empty lists are a gold label, "unanswerable"
-    (SQuAD v2), and so is an answer with empty text (some tools write "" at -1). Ids must be
+    an empty context or question and a row of empty cells (`check_kept`). Empty lists are a gold
+    label, "unanswerable" (SQuAD v2), and so is an answer with empty text (some tools write "" at -1). Ids must be
     unique: post-processing and scoring pair predictions with questions by id.
     """
-    _check_column(rows, "answers", where)
+    check_column(rows, "answers", where)
     examples, seen, left_out = [], {}, Counter()
     for index, row in enumerate(rows):
+        if is_empty_row(row):
+            left_out[EMPTY_ROW] += 1
+            continue
         _check_fields(row, ("context", "question"), where, index)
         answers = _answers(row.get("answers"), where, index)
         fields = {"answers": answers, "context": input_text(row["context"]), "question": input_text(row["question"])}
@@ -630,18 +720,25 @@ def _check_fields(row: dict, fields: tuple[str, ...], where: str, index: int) ->
                         f"{hint}")
 
 
-def _check_column(rows: list[dict], field: str, where: str) -> None:
+def check_column(rows: list[dict], field: str, where: str) -> None:
     """A gold-label field that no row has is a wrong field name (an error), not a split without labels."""
     if rows and not any(field in row for row in rows):
         _check_fields(rows[0], (field,), where, 0)
 
 
-def check_kept(examples: list[dict], left_out: Counter, label_field: str, where: str) -> None:
-    """Log what a split lost (`left_out`: field -> examples left out for lacking it), or refuse it.
+def check_kept(examples: list, left_out: Counter, label_field: str, where: str) -> dict[str, int]:
+    """Log what a split lost (`left_out`: field -> examples left out for lacking it; EMPTY_ROW -> rows of
+    empty cells), or refuse it; return the counts, for a run's record.
 
-    Refused: a split with no example left; more than MAX_LEFT_OUT_FRACTION without a gold label
-    (an unlabelled test split) or with the same input empty (a wrong column, a broken export).
+    Refused: a split with no example left; more than MAX_LEFT_OUT_FRACTION of its examples without a gold
+    label (an unlabelled test split) or with the same input empty (a wrong column, a broken export). Rows of
+    empty cells are no examples: they are counted apart and never tip that rule.
+    Counts: {"rows", "examples" (kept), "no_gold_label", "empty_input", "empty_rows"}.
     """
+    empty_rows = left_out.pop(EMPTY_ROW, 0)
+    if empty_rows:
+        logger.warning("%s: %d rows with every cell empty (a spreadsheet's trailing rows?) are skipped", where,
+                       empty_rows)
     total = len(examples) + sum(left_out.values())
     for field, count in sorted(left_out.items(), key=lambda item: item[0] != label_field):
         what = "no gold label" if field == label_field else f"an empty {field!r}"
@@ -651,3 +748,6 @@ def check_kept(examples: list[dict], left_out: Counter, label_field: str, where:
         logger.warning("%s: %d examples have %s and are left out", where, count, what)
     if not examples:
         raise FuteError(f"{where}: no usable examples; check the file or the split name")
+    no_label = left_out.get(label_field, 0)
+    return {"rows": total + empty_rows, "examples": len(examples), "no_gold_label": no_label,
+            "empty_input": total - len(examples) - no_label, "empty_rows": empty_rows}

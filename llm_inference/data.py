@@ -26,7 +26,7 @@ from configs.datasets import DatasetSpec
 from data_utils.declarations import LLM_DATASETS, get_spec, is_declaration
 from data_utils.errors import FuteError
 from data_utils.io import emptiness, iter_jsonl_lines
-from data_utils.loading import check_kept, input_text, label_index, load_eval_split
+from data_utils.loading import check_column, check_kept, cr_example, load_eval_split
 from llm_inference.prompts import Prompt, load_prompt
 
 logger = logging.getLogger(__name__)
@@ -70,9 +70,14 @@ def sample_indices(total: int, max_examples: int, seed: int) -> list[int]:
 
 
 def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], dataset_path: str | None,
-                       max_examples: int, seed: int) -> list[dict[str, Any]]:
-    """A seeded sample of at most max_examples of the dataset's evaluation split, sorted by index.
+                       max_examples: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """(examples, counts): a seeded sample of at most max_examples of the dataset's usable evaluation examples,
+    sorted by index, and `check_kept`'s counts of the whole split.
 
+    The whole split is judged first, as the LM side does (`data_utils.loading.cr_examples`): a row without a
+    gold label (also one that lacks the label field), with an empty input or with every cell empty is left
+    out and counted, and a split with too many such rows is refused whatever the sample; the sample is then
+    drawn among the usable examples (`sample_indices`). data_index is the row's index in the split.
     dataset_path: a folder holding `<llm_eval_split>.jsonl` (or .json/.csv/.parquet), or one
     such file; None reads the split from the declaration's files or the hub.
     """
@@ -82,31 +87,29 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
         raise FuteError(f"{spec.name} has inputs {spec.inputs}, which do not fill the prompt fields {prompt_fields}")
     rows, origin = load_eval_split(spec, spec.llm_eval_split, dataset_path)
     where = f"{spec.name} {spec.llm_eval_split} ({origin})"
-    examples, left_out = [], Counter()
-    for index in sample_indices(len(rows), max_examples, seed):
-        row = rows[index]
-        missing = [f for f in (*spec.inputs, spec.label_field) if f not in row]
-        if missing:
-            raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))}); "
-                            "local files must use the dataset's field names (a declaration's columns)")
-        label = label_index(spec, row[spec.label_field], where, index)
-        texts = {source: input_text(row[source]) for source in spec.inputs}
-        empty = [source for source, text in texts.items() if text is None]
-        if label is None or empty:
-            left_out[spec.label_field if label is None else empty[0]] += 1
-            continue
-        fields = {name: texts[source] for name, source in zip(prompt_fields, spec.inputs)}
-        answer = row[spec.label_field]
+    check_column(rows, spec.label_field, where)
+    usable, left_out = {}, Counter()
+    for index, row in enumerate(rows):
+        example = cr_example(spec, row, where, index)
+        if isinstance(example, str):
+            left_out[example] += 1
+        else:
+            usable[index] = example
+    counts = check_kept(list(usable.values()), left_out, spec.label_field, where)
+    indices = list(usable)
+    examples = []
+    for index in (indices[i] for i in sample_indices(len(indices), max_examples, seed)):
+        example, answer = usable[index], rows[index][spec.label_field]
+        fields = dict(zip(prompt_fields, [example["text"], example.get("text_pair")]))
         examples.append({
             "data_index": index,
             "fields": fields,
             # numpy scalars (from CSV or parquet) -> python, so the record is plain JSON.
             "data_entry": {**fields, "answer": answer.item() if hasattr(answer, "item") else answer},
-            "label": spec.llm_label(label),
+            "label": spec.llm_label(example["label"]),
         })
-    check_kept(examples, left_out, spec.label_field, where)
-    logger.info("%s: %d of %d examples (seed %d)", where, len(examples), len(rows), seed)
-    return examples
+    logger.info("%s: %d of %d usable examples (seed %d)", where, len(examples), len(usable), seed)
+    return examples, counts
 
 
 def read_model_inputs(path: str | Path, genre: str) -> list[dict[str, Any]]:

@@ -105,6 +105,12 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
             if span is not None:
                 example["answers"] = {"text": [example["context"][span[0]:span[1]]], "answer_start": [span[0]]}
                 answered += 1
+        if not answered:
+            # Every target is "no answer": the embedding describes no answering at all. A warning, not an error:
+            # an untrained model's MTE is a legitimate point of comparison; its record says answered_fraction 0.
+            logger.warning("%s answers none of the %d x' questions (every argmax span is outside the context): its MTE "
+                           "learns no answer; check that it is a trained QA model (its dev scores)", checkpoint,
+                           len(examples))
         features, _ = tokenize_qa(examples, tokenizer, max_len, truncation="longest_first")
         info = {"answered_fraction": answered / max(1, len(examples))}
         target = "span"

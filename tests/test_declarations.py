@@ -247,7 +247,7 @@ def test_the_llm_answers_the_split_its_declaration_names_by_default_the_dev_cut(
     random.Random(42).shuffle(order)  # the dev cut: the last 20% of the seeded shuffle of train.csv
     dev = [REVIEWS[i][0] for i in order[-2:]]
     read = get_spec(str(declare(tmp_path, text)))
-    assert [e["fields"]["content"] for e in load_eval_examples(read, ("content",), None, 10, 0)] == dev
+    assert [e["fields"]["content"] for e in load_eval_examples(read, ("content",), None, 10, 0)[0]] == dev
     read = get_spec(str(declare(tmp_path, text.replace("{genre: sa}", "{genre: sa, split: test}"), "t.yaml")))
-    assert [e["fields"]["content"] for e in load_eval_examples(read, ("content",), None, 10, 0)] == [
+    assert [e["fields"]["content"] for e in load_eval_examples(read, ("content",), None, 10, 0)[0]] == [
         review for review, _ in REVIEWS[6:]]

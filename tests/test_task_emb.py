@@ -1,6 +1,7 @@
 """run_task_emb.py end to end on tiny models: every mode of the original README, records, bad input,
 and the unified-space sanity check."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +224,23 @@ class TestModelEmbeddings:
                                       return_offsets_mapping=True)["offset_mapping"]
                 covered = x["text_pair"][offsets[feature["start_positions"]][0]:offsets[feature["end_positions"]][1]]
                 assert text.strip() in covered
+
+    def test_a_qa_model_that_answers_nothing_is_warned_about(self, tmp_path, tiny_bert, tiny_t5, monkeypatch,
+                                                            caplog):
+        """y' with no answer at all trains an MTE on "no answer" alone: a warning, and answered_fraction 0."""
+        import torch
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        from task_emb import pipeline
+
+        AutoModelForQuestionAnswering.from_pretrained(tiny_bert).save_pretrained(tmp_path / "m")
+        AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(tmp_path / "m")
+        monkeypatch.setattr(pipeline, "span_to_characters", lambda *args: None)  # every span outside the context
+        inputs = [{"text": "who", "text_pair": "a man and his dog"}] * 3
+        training = pipeline.model_training_set(str(tmp_path / "m"), pipeline.get_spec("cq"), inputs,
+                                               AutoTokenizer.from_pretrained(tiny_t5), 96, 8, torch.device("cpu"))
+        assert training.info["answered_fraction"] == 0
+        assert re.search(r"m answers none of the 3 x' questions .*a trained QA model", caplog.text)
 
     def test_targets_are_the_models_softmax_computed_once(self, finetuned, tiny_t5, monkeypatch):
         import torch

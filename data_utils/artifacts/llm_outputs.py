@@ -46,6 +46,9 @@ SETTING_KEYS = ("bit", "verbalizer_tokens", "seed", "variant")
 # A file's summary and the recomputed metric are the same sklearn computation; anything
 # beyond float noise means the file was edited or its results were mixed.
 _SUMMARY_TOLERANCE = 1e-6
+# How far from 1 a written label distribution may sum: this project's writers sum to 1 within float noise,
+# another writer may round each probability (4 decimals: off by up to 1.5e-4 over 3 labels).
+PROB_SUM_TOLERANCE = 1e-3
 
 
 # ---------------------------------------------------------------- the label view
@@ -73,6 +76,23 @@ def label_distribution(word_scores: Sequence[float], verbalizer_labels: Sequence
     shifted = np.exp(label_scores - label_scores.max())
     return {"label_scores": label_scores.tolist(), "normalized_prob": (shifted / shifted.sum()).tolist(),
             "normalized_pred": list(labels).index(verbalizer_labels[int(scores.argmax())])}
+
+
+def distribution_problem(probs: Any, num_labels: int) -> str | None:
+    """What keeps `probs` from being a label distribution over `num_labels` labels (None: nothing): it must
+    be a list of num_labels finite, non-negative numbers summing to 1 within PROB_SUM_TOLERANCE."""
+    if not isinstance(probs, (list, tuple)) or not all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) for p in probs):
+        return "is not a list of numbers"
+    if len(probs) != num_labels:
+        return f"holds {len(probs)} numbers for {num_labels} labels"
+    if not all(np.isfinite(probs)):
+        return "holds a value that is not a finite number"
+    if min(probs) < 0:
+        return f"holds the negative value {min(probs)!r}"
+    if abs(sum(probs) - 1) > PROB_SUM_TOLERANCE:
+        return f"sums to {sum(probs):.6g}, not 1"
+    return None
 
 
 def verbalizer_labels(answer_choices: dict[str, Sequence[str]]) -> list[str]:
@@ -176,7 +196,8 @@ def read_answers(path: str | Path, genre: str) -> Answers:
 
     Each line holds the input (sa: "content" or "text"; nli: "premise", "hypothesis", at the
     top level or under "data_entry"), "data_index", and either "normalized_prob" or the
-    verbalizer scores ("token_info") with "prompt_info.answer_choices" to derive it. A repeated
+    verbalizer scores ("token_info") with "prompt_info.answer_choices" to derive it; a normalized_prob that
+    is no distribution over the genre's labels (`distribution_problem`) is an error naming file:line. A repeated
     index or a line of another model or prompt is an error. A half-written last line (its writer
     was killed, or is still writing: only the writer may cut it) is an error naming the command
     that repairs it; a damaged line that ends with its newline is another. A file that does not
@@ -206,17 +227,19 @@ def read_answers(path: str | Path, genre: str) -> Answers:
             probs = line.get("normalized_prob")
             if probs is None:
                 choices = line.get("answer_choices") or line["prompt_info"]["answer_choices"]
-                probs = label_distribution(line["token_info"]["word_scores"], verbalizer_labels(choices),
-                                           labels)["normalized_prob"]
+                probs = _derived_probs(line["token_info"]["word_scores"], verbalizer_labels(choices), labels, where)
         except (KeyError, TypeError, ValueError) as err:
             raise FuteError(f"{where} lacks {err} (expected data_index, the {genre} text fields and normalized_prob "
                             f"or token_info with prompt_info.answer_choices); is it a y' file of "
                             f"run_llm_inference_for_te.py for --task_type {genre}?") from None
         if example["text"] is None:
             raise FuteError(f"{where}: no 'content' field for --task_type sa")
-        if len(probs) != len(labels):
-            raise FuteError(f"{where}: {len(probs)} label probabilities for the {len(labels)} {genre} labels; "
-                            f"does --task_type {genre} match the file?")
+        problem = distribution_problem(probs, len(labels))
+        if problem is not None:
+            field = "normalized_prob" if "normalized_prob" in line else "token_info.word_scores"
+            fix = (f"does --task_type {genre} ({', '.join(labels)}) match the file?" if "numbers for" in problem
+                   else "the file is damaged or not written by run_llm_inference_for_te.py: rerun it")
+            raise FuteError(f"{where}: {field} {problem}; {fix}")
         if index in rows:
             raise FuteError(f"{where}: data_index {index} appears twice; the file mixes two runs")
         rows[index] = (example, [float(p) for p in probs])
@@ -232,6 +255,17 @@ def read_answers(path: str | Path, genre: str) -> Answers:
     prompt = provenance.get("prompt_index", provenance.get("prompt_number"))
     return Answers(inputs=[x for x, _ in ordered], probs=[y for _, y in ordered], model=provenance.get("model"),
                    prompt=None if prompt is None else int(prompt), complete=complete)
+
+
+def _derived_probs(word_scores: Any, owners: list[str], labels: Sequence[str], where: str) -> list[float]:
+    """normalized_prob of a y' line in the original's layout, from its verbalizer scores (`label_distribution`)."""
+    if not np.isfinite(np.asarray(word_scores, dtype=np.float64)).all():
+        raise FuteError(f"{where}: token_info.word_scores holds a value that is not a finite number; the file is "
+                        f"damaged: rerun the LLM for it")
+    try:
+        return label_distribution(word_scores, owners, labels)["normalized_prob"]
+    except FuteError as err:
+        raise FuteError(f"{where}: token_info.word_scores: {err}") from None
 
 
 def _warn_if_incomplete(path: Path, indices: list[int]) -> None:
@@ -374,6 +408,11 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
     if probs is None or probs.ndim != 2 or probs.shape[1] != len(labels):
         raise FuteError(f"{path}: normalized_prob must hold {len(labels)} numbers ({', '.join(labels)}) per "
                         f"example; the file is damaged: re-run run_llm_inference.py for it")
+    problem = next(((position, problem) for position, problem in enumerate(
+        distribution_problem(row[1], len(labels)) for row in rows) if problem is not None), None)
+    if problem is not None:
+        raise FuteError(f"{path}: example {indices[problem[0]]}'s normalized_prob {problem[1]}; the file is damaged: "
+                        f"re-run run_llm_inference.py for it")
     preds = np.array([row[2] for row in rows])
     answers = np.array([row[3] for row in rows])
     for name, values in (("normalized_pred", preds), ("normalized_answer", answers)):
