@@ -83,7 +83,8 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
                        micro_batch: int, device) -> TrainingSet:
     """A fine-tuned model M on x': its outputs y' are computed once here and reused every epoch."""
     m_tokenizer = load_tokenizer(checkpoint)
-    m_model = load_head_model(checkpoint, spec.task, spec.labels, spec.regression, m_tokenizer).to(device)
+    m_model = load_head_model(checkpoint, spec.task, spec.labels, spec.regression, m_tokenizer,
+                              own_head=True).to(device)
     if spec.task == "qa":
         examples = [{"id": str(i), "question": x["text"], "context": x["text_pair"],
                      "answers": {"text": [], "answer_start": []}} for i, x in enumerate(inputs)]
