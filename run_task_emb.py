@@ -55,7 +55,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "hidden state of the surrogate over the dataset; data input only)")
     p.add_argument("--to_train_dataset", default=None,
                    help="data input: the dataset; model input: the dataset the model was fine-tuned on "
-                        "(default: read from the checkpoint's record)")
+                        "(default: read from the checkpoint's record, which it must match)")
     p.add_argument("--lm_model_name", default="none",
                    help="the model being embedded (its base name for a fine-tuned LM, the LLM's name in --llm_mode); "
                         "recorded only")

@@ -143,9 +143,17 @@ def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_le
 
 
 def model_dataset_of(load_path: str, to_train_dataset: str | None) -> DatasetSpec:
-    """The dataset a checkpoint was fine-tuned on: --to_train_dataset, else its fute_record.json."""
+    """The dataset a checkpoint was fine-tuned on: its fute_record.json's, else --to_train_dataset.
+
+    Both given must agree: an MTE is labelled with the dataset, and one of a model fine-tuned on
+    another would describe that other task under this one's name (FuteError naming both)."""
     check_checkpoint_finished(load_path)
-    name = to_train_dataset or fine_tuned_dataset(load_path)
+    recorded = fine_tuned_dataset(load_path)
+    if recorded is not None and to_train_dataset is not None and recorded != to_train_dataset:
+        raise FuteError(f"--to_train_dataset {to_train_dataset}, but {load_path} was fine-tuned on {recorded} (its "
+                        f"{RECORD_NAME}); leave --to_train_dataset out, or point --load_path at a checkpoint of "
+                        f"{to_train_dataset}")
+    name = recorded or to_train_dataset
     if name is None:
         raise FuteError(f"cannot tell which dataset {load_path} was fine-tuned on (no {RECORD_NAME} beside it); "
                         f"pass --to_train_dataset")

@@ -321,7 +321,9 @@ class TestCheckpointRecord:
         folder = self.checkpoint(tmp_path / "m", {"config": {"to_train_dataset": "mrpc"}})
         assert fine_tuned_dataset(str(folder)) == fine_tuned_dataset(str(folder / "hf_checkpoint")) == "mrpc"
         assert model_dataset_of(str(folder / "hf_checkpoint"), None).name == "mrpc"
-        assert model_dataset_of(str(folder), "sst2").name == "sst2"  # the flag wins
+        assert model_dataset_of(str(folder), "mrpc").name == "mrpc"
+        with pytest.raises(FuteError, match=r"--to_train_dataset sst2, but .* was fine-tuned on mrpc"):
+            model_dataset_of(str(folder), "sst2")  # a flag that disagrees with the record
 
     def test_a_bare_folder_does_not_read_its_parents_record(self, tmp_path):
         from task_emb.models import fine_tuned_dataset
