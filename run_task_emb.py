@@ -158,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     hp = pipeline.hyper_parameters(input_kind, args.task_type, args.task_emb_type, args.is_baseline, {
         "learning_rate": args.learning_rate, "max_epochs": args.max_epochs, "batch_size": args.batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps, "max_len": args.max_len})
+    checkpoint = resolve_checkpoint(args.load_path) if input_kind == "model" else None
+    pipeline.check_input_length(args.task_emb_type, args.task_emb_model_lm_name, hp["max_len"], checkpoint)
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
     micro_batch = hp["micro_batch_size"]
 
@@ -170,7 +172,6 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
                                               args.max_train_examples, args.seed, micro_batch, device,
                                               args.max_dev_examples)
     elif input_kind == "model":
-        checkpoint = resolve_checkpoint(args.load_path)
         spec = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)
         if spec.task != args.task_type:
             raise FuteError(f"the model was fine-tuned on {spec.name}, a {spec.task} dataset; use --task_type {spec.task}")

@@ -22,7 +22,7 @@ from configs.datasets import DatasetSpec
 from configs.models import hub_id, looks_local
 from data_utils.artifacts.model_ref import ModelRef, content_hash, local_candidates, local_ref
 from data_utils.errors import FuteError
-from data_utils.hf_compat import head_parameter_names, load_pretrained
+from data_utils.hf_compat import head_parameter_names, load_pretrained, position_limit
 from data_utils.io import read_json
 from data_utils.label_order import named, order_by_name
 
@@ -59,6 +59,22 @@ def resolve_checkpoint(load_path: str, flag: str = "--load_path") -> str:
         raise FuteError(f"{flag} {load_path} does not exist; point it at the --model_save_path of an earlier "
                         f"run_cr_train.py/run_qa_train.py run")
     raise FuteError(f"{flag} {load_path} holds no model (no config.json in it or in {HF_SUBDIR}/)")
+
+
+def check_max_len(name: str, max_len: int, flag: str = "--max_len", reserved: int = 0) -> None:
+    """Refuse inputs of `max_len` tokens, plus `reserved` positions (a prefix's), that the model `name` (alias, hub
+    id, folder, checkpoint folder) has no positions for (hf_compat.position_limit): FuteError naming `flag`, the
+    limit and the value to pass, before any data is read or model run."""
+    source = resolve_model_name(name)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as err:
+        raise _load_error(name, err) from None
+    limit = position_limit(config)
+    if limit is not None and max_len + reserved > limit:
+        held = f", {reserved} of them taken by the prefix" if reserved else ""
+        raise FuteError(f"{flag} {max_len} is longer than {name} takes: {limit} positions (its "
+                        f"max_position_embeddings){held}; pass {flag} {limit - reserved} or less")
 
 
 def describe_model(name: str, record_folder: str | Path) -> ModelRef:

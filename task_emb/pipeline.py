@@ -27,7 +27,8 @@ from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.loading import get_spec, load_examples
 from task_emb import undertraining
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
-from task_emb.models import RECORD_NAME, check_checkpoint_finished, fine_tuned_dataset, load_head_model, load_tokenizer
+from task_emb.models import (RECORD_NAME, check_checkpoint_finished, check_max_len, fine_tuned_dataset, load_head_model,
+                             load_tokenizer)
 from task_emb.surrogate import Head, LearnOptions, TrainingSet
 from task_emb.targets import span_to_characters
 from task_emb.options import micro_batch_size, resolve_batch_split
@@ -50,6 +51,16 @@ def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: 
                         f"{is_baseline}; --is_baseline True only applies to --input_type data")
     values = resolve_batch_split(defaults[key], overrides)
     return {**values, "micro_batch_size": micro_batch_size(values)}
+
+
+def check_input_length(family: str, surrogate: str, max_len: int, checkpoint: str | None = None) -> None:
+    """--max_len against the positions of the surrogate T (less those the family's inputs do not get: the
+    prefix's, `RESERVED_POSITIONS` of its module) and of the fine-tuned model M read on x' (`checkpoint`);
+    FuteError naming the flag and the value to pass (task_emb.models.check_max_len)."""
+    module = importlib.import_module(FAMILIES_BY_NAME[family].module)
+    check_max_len(surrogate, max_len, reserved=getattr(module, "RESERVED_POSITIONS", 0))
+    if checkpoint is not None:
+        check_max_len(checkpoint, max_len)
 
 
 # ----------------------------------------------------------------------------- training data
