@@ -6,7 +6,8 @@ stores ClassLabel integers whose meaning is the column's own `names`; a checkpoi
 (entailment, not_entailment) continued on wnli (not_entailment, entailment). Read as if
 index i were the dataset's label i, each silently swaps classes. Here such names are
 matched to a dataset's labels by name (in any letter case, as `loading.label_index` reads a
-label name): `order_by_name` gives, for every dataset label, its index in the other list.
+label name, or cut short as the hub's imdb writes "neg", "pos"): `order_by_name` gives, for
+every dataset label, its index in the other list.
 
 Names that say nothing are not names: transformers' default "LABEL_0", "LABEL_1", ... and
 the ClassLabel default "0", "1", ... (`ClassLabel(num_classes=n)`). Indices under them are
@@ -31,11 +32,24 @@ def named(names: Sequence[str]) -> bool:
 
 def order_by_name(names: Sequence[str], labels: Sequence[str]) -> list[int] | None:
     """For each of `labels`, the index of the same name in `names`; None unless `names` are `labels` in some
-    order (letter case aside). order_by_name(["Positive", "negative"], ["negative", "positive"]) == [1, 0]."""
-    position = {str(name).lower(): index for index, name in enumerate(names)}
-    if len(position) != len(names) or len(names) != len(labels) or set(position) != {x.lower() for x in labels}:
+    order. order_by_name(["Positive", "negative"], ["negative", "positive"]) == [1, 0].
+
+    The same name: equal in any letter case or, for a label no name equals, the one name that it begins
+    with or that begins with it (at least 3 letters): the hub's imdb and rotten_tomatoes call the
+    registry's negative and positive "neg" and "pos"."""
+    lowered = [str(name).lower() for name in names]
+    if len(set(lowered)) != len(names) or len(names) != len(labels):
         return None
-    return [position[label.lower()] for label in labels]
+    order = [lowered.index(label.lower()) if label.lower() in lowered else None for label in labels]
+    for i, label in enumerate(labels):
+        if order[i] is None:
+            free = [k for k, name in enumerate(lowered) if k not in order and _abbreviates(name, label.lower())]
+            order[i] = free[0] if len(free) == 1 else None
+    return order if None not in order and len(set(order)) == len(order) else None
+
+
+def _abbreviates(a: str, b: str) -> bool:
+    return min(len(a), len(b)) >= 3 and (a.startswith(b) or b.startswith(a))
 
 
 def class_label_names(features: Mapping, field: str) -> list[str] | None:
@@ -48,25 +62,28 @@ def class_label_names(features: Mapping, field: str) -> list[str] | None:
 
 
 def labels_by_name(rows: list[dict], features: Mapping, spec: DatasetSpec | None, where: str) -> list[dict]:
-    """`rows` with the integers of a ClassLabel label column replaced by their own names, which
-    `loading.label_index` then reads by name; rows unchanged when the column is no ClassLabel, its names are
-    the dataset's in its order or say nothing (`named`). Values that are not a class index (the hub's -1, no
-    gold label) stay as they are.
+    """`rows` with the integers of a ClassLabel label column replaced by the dataset's label of the same
+    name (`order_by_name`), which `loading.label_index` then reads; rows unchanged when the column is no
+    ClassLabel, or its names are the dataset's in its order or say nothing (`named`). Values that are not a
+    class index (the hub's -1, no gold label) stay as they are.
 
     Raises FuteError naming both lists when the column's names are not the dataset's labels in any order.
     """
     if spec is None or spec.regression:
         return rows
     names = class_label_names(features, spec.label_field)
-    if not names or not named(names) or [n.lower() for n in names] == [x.lower() for x in spec.labels]:
+    if not names or not named(names):
         return rows
-    if order_by_name(names, spec.labels) is None:
+    order = order_by_name(names, spec.labels)
+    if order is None:
         raise FuteError(f"{where}: its {spec.label_field!r} column is a ClassLabel whose integers mean {names}, "
                         f"not {spec.name}'s labels {list(spec.labels)}; is this {spec.name}? write the file with "
                         f"the label names as text, or with ClassLabel(names={list(spec.labels)})")
-    field = spec.label_field
+    if order == list(range(len(names))):
+        return rows
+    field, label_of = spec.label_field, {k: spec.labels[i] for i, k in enumerate(order)}
 
     def name_of(value):
-        inside = isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value < len(names)
-        return names[value] if inside else value
+        inside = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value in label_of
+        return label_of[value] if inside else value
     return [{**row, field: name_of(row.get(field))} if field in row else row for row in rows]

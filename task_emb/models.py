@@ -261,13 +261,13 @@ def _checkpoint_label_order(source: str, labels: tuple[str, ...], own_head: bool
         names = list(AutoConfig.from_pretrained(source).id2label.values())
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
-    if not named(names) or [name.lower() for name in names] == [label.lower() for label in labels]:
+    if not named(names):
         return None
     order = order_by_name(names, labels)
     if order is None and own_head:
         raise FuteError(f"{source} names its outputs {names}, not the labels {list(labels)} of the dataset it is "
                         f"read for; give the --to_train_dataset it was fine-tuned on, or a checkpoint of that dataset")
-    return order
+    return None if order == list(range(len(labels))) else order
 
 
 def _reorder_outputs(model, order: list[int]) -> None:

@@ -62,7 +62,10 @@ def test_names_and_their_order():
     assert order_by_name(["Positive", "NEGATIVE"], ["negative", "positive"]) == [1, 0]
     assert order_by_name(["CONTRADICTION", "NEUTRAL", "ENTAILMENT"], ["entailment", "neutral", "contradiction"]) \
         == [2, 1, 0]
-    assert order_by_name(["neg", "pos"], ["negative", "positive"]) is None
+    assert order_by_name(["pos", "neg"], ["negative", "positive"]) == [1, 0]  # the hub's imdb abbreviations
+    assert order_by_name(["bad", "good"], ["negative", "positive"]) is None
+    assert order_by_name(["not_entailment", "entailment"], ["entailment", "not_entailment"]) == [1, 0]
+    assert order_by_name(["neutral", "entails"], ["entailment", "not_entailment"]) is None
     assert order_by_name(["negative", "negative"], ["negative", "positive"]) is None
     assert not named(["LABEL_0", "LABEL_1"]) and not named(["0", "1", "2"]) and named(["LABEL_0", "positive"])
 
@@ -118,7 +121,7 @@ def test_mte_soft_labels_are_in_the_datasets_label_order(tmp_path, tiny_bert, ti
 
 
 @pytest.mark.parametrize("names, message", [
-    (["neg", "pos"], "names its outputs ['neg', 'pos'], not the labels ['negative', 'positive']"),
+    (["bad", "good"], "names its outputs ['bad', 'good'], not the labels ['negative', 'positive']"),
     (["LABEL_0", "LABEL_1", "LABEL_2"], "are not in the checkpoint or do not fit it"),  # a 3-way head for sst2
 ])
 def test_mte_refuses_a_head_that_is_not_the_datasets(tmp_path, tiny_bert, tiny_t5, names, message):
@@ -159,10 +162,14 @@ def test_a_parquet_class_label_of_other_names_is_refused(tmp_path):
         load_examples(get_spec("sst2"), str(tmp_path))
 
 
-def test_a_hub_class_label_is_read_by_its_names(monkeypatch):
-    features = datasets.Features({"sentence": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=["positive", "negative"])})
-    table = datasets.Dataset.from_dict({"sentence": ["great", "awful", "?"], "label": [0, 1, -1]}, features=features)
+@pytest.mark.parametrize("dataset, names, expected", [("sst2", ["positive", "negative"], [1, 0, None]),
+                                                      ("imdb", ["neg", "pos"], [0, 1, None])])  # the hub's own
+def test_a_hub_class_label_is_read_by_its_names(monkeypatch, dataset, names, expected):
+    spec = get_spec(dataset)
+    features = datasets.Features({name: datasets.Value("string") for name in spec.inputs}
+                                 | {spec.label_field: datasets.ClassLabel(names=names)})
+    rows = {**{name: ["great", "awful", "?"] for name in spec.inputs}, spec.label_field: [0, 1, -1]}
+    table = datasets.Dataset.from_dict(rows, features=features)
     monkeypatch.setattr(loading, "read_split", lambda read: table)
-    rows = loading._read_hub_split(get_spec("sst2"), "train")
-    assert [loading.label_index(get_spec("sst2"), row["label"], "hub", i) for i, row in enumerate(rows)] == [1, 0, None]
+    rows = loading._read_hub_split(spec, "train")
+    assert [loading.label_index(spec, row[spec.label_field], "hub", i) for i, row in enumerate(rows)] == expected
