@@ -73,3 +73,36 @@ def test_an_mte_refuses_a_max_len_beyond_the_fine_tuned_models_positions(tmp_pat
                            str(m), "--to_train_dataset", "sst2", "--task_emb_model_lm_name", str(tiny_t5),
                            "--unsup_data_path", str(POOL), "--max_len", "96", "--save_path", str(tmp_path / "mte")])
     assert not (tmp_path / "mte.npy").exists()
+
+
+# ----------------------------------------------------------------------------- LLM scoring
+
+def llama_with_positions(source: Path, folder: Path, positions: int) -> Path:
+    """A copy of tiny Llama that says it has `positions` positions (rotary: the weights are the same)."""
+    shutil.copytree(source, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "max_position_embeddings": positions}))
+    return folder
+
+
+@pytest.mark.parametrize("cot", [False, True])
+def test_llm_scoring_refuses_a_prompt_or_generation_past_the_models_positions(tmp_path, tiny_llama, cot):
+    """A vanilla prompt longer than the model's positions; a CoT prompt that fits, whose reasoning would not.
+    Before, a rotary model ran on at positions it was never trained on (exit 0)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from llm_inference.prompts import load_prompt
+    from llm_inference.scoring import PromptScorer, generation_settings
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    prompt = load_prompt("sa", 10 if cot else 0)
+    example = {"text": "The movie was good and I would watch it again."}
+    probe = PromptScorer(AutoModelForCausalLM.from_pretrained(tiny_llama), tokenizer, prompt)
+    length = len(probe.greedy.encode(probe.first_turn(example)[1]))
+    limit = length + 2 if cot else length - 1
+    model = AutoModelForCausalLM.from_pretrained(llama_with_positions(tiny_llama, tmp_path / "llama", limit)).eval()
+    scorer = PromptScorer(model, tokenizer, prompt, generation_settings(cot_max_new_tokens=8))
+    reached = length + 3 if cot else length
+    with pytest.raises(FuteError, match=rf"reach {reached} tokens, more than the {limit} positions of .*llama \(its "
+                                        rf"max_position_embeddings\); shorten"):
+        scorer.score([example])
