@@ -164,7 +164,8 @@ class GreedyScorer:
         # [B, W, V] for a prompt of W tokens (a CoT follow-up is ~1.5k). generate() checks the same way.
         self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._cache_keyword = cache_keyword(model)
-        self.positions = position_limit(model.config)  # None: no limit (relative positions)
+        # None: no limit (relative positions, or a wrapper module without a config)
+        self.positions = position_limit(getattr(model, "config", None))
 
     def is_blank(self, token_id: int) -> bool:
         """Whether the token decodes to only whitespace (special tokens decode to their text: not blank)."""
