@@ -56,7 +56,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--to_train_dataset", default=None,
                    help="data input: the dataset, a registry name or a declaration file (.yaml, .yml, .json; "
                         "docs/your_data.md); model input: the dataset the model was fine-tuned on (default: read "
-                        "from the checkpoint's record)")
+                        "from the checkpoint's record, which it must match)")
     p.add_argument("--lm_model_name", default="none",
                    help="the model being embedded (its base name for a fine-tuned LM, the LLM's name in --llm_mode); "
                         "recorded only")
@@ -161,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     hp = pipeline.hyper_parameters(input_kind, args.task_type, args.task_emb_type, args.is_baseline, {
         "learning_rate": args.learning_rate, "max_epochs": args.max_epochs, "batch_size": args.batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps, "max_len": args.max_len})
+    checkpoint = resolve_checkpoint(args.load_path) if input_kind == "model" else None
+    pipeline.check_input_length(args.task_emb_type, args.task_emb_model_lm_name, hp["max_len"], checkpoint)
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
     micro_batch = hp["micro_batch_size"]
 

@@ -56,6 +56,7 @@ from data_utils.archives import open_archive
 from data_utils.errors import FuteError
 from data_utils.hub_read import HubRead, describe_error, read_split
 from data_utils.io import iter_jsonl, text_encoding
+from data_utils.label_order import labels_by_name
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +132,11 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
         import pandas as pd  # slow to import (~0.5 s): only reading a file needs it
 
         try:
-            return pd.read_parquet(path).to_dict(orient="records")
+            rows = pd.read_parquet(path).to_dict(orient="records")
         except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
             raise FuteError(f"{path}: cannot be read as parquet ({str(err).splitlines()[0]}); write it with "
                             f"pandas' to_parquet or datasets' to_parquet") from None
+        return labels_by_name(rows, _parquet_features(path), spec, str(path))
     if name.endswith(".json") or name.endswith(".json.gz"):
         opener = gzip.open if name.endswith(".gz") else open
         encoding = "utf-8-sig" if name.endswith(".gz") else text_encoding(path)
@@ -160,6 +162,18 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
                             f"'data' key")
         return rows
     raise FuteError(f"{path}: unsupported file type; use one of {', '.join(LOCAL_SUFFIXES)}")
+
+
+def _parquet_features(path: Path) -> dict:
+    """The datasets Features (dict form) that datasets' to_parquet stores in the file's metadata; {} without."""
+    import pyarrow.parquet as pq
+
+    stored = (pq.read_schema(path).metadata or {}).get(b"huggingface")
+    try:
+        features = json.loads(stored)["info"]["features"] if stored else {}
+    except (ValueError, KeyError, TypeError):  # metadata of another tool: no ClassLabel to read
+        return {}
+    return features if isinstance(features, dict) else {}
 
 
 def _is_json_object(line: str) -> bool:
@@ -419,11 +433,14 @@ def _renamed(spec: DatasetSpec, rows: list[dict], origin: str) -> list[dict]:
 def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:
     """The split from the hub, or from the archive the registry names (the read: data_utils/hub_read.py)."""
     try:
-        return read_split(HubRead.of_dataset(spec, split)).to_list()
+        table = read_split(HubRead.of_dataset(spec, split))
+        rows = table.to_list()
     except Exception as err:  # the hub raises many types; all mean the same to the user
         local = _local_archive_names(spec) if spec.archive else ""
         raise FuteError(f"cannot load {spec.hub_id} ({spec.hub_config or spec.data_dir or 'default'}) split {split} "
                         f"from the hub: {describe_error(err)}; pass --dataset_path with local files{local}") from None
+    features = getattr(table, "features", None)  # a datasets.Dataset's; an archive's table has none
+    return labels_by_name(rows, features.to_dict() if features is not None else {}, spec, spec.hub_id or spec.name)
 
 
 def _local_archive(spec: DatasetSpec, path: Path) -> Path | None:

@@ -21,8 +21,8 @@ from data_utils.chance import dev_guess
 from data_utils.declarations import get_spec
 from data_utils.loading import load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
-from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, fine_tuned_config,
-                             load_task_model, load_tokenizer, resolve_checkpoint, save_checkpoint)
+from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, check_max_len,
+                             fine_tuned_config, load_task_model, load_tokenizer, resolve_checkpoint, save_checkpoint)
 from task_emb.options import micro_batch_size
 from task_emb.trainer import TrainConfig, finish, resume_path_for, run_identity, train
 
@@ -50,6 +50,7 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
                             f"--model_save_path")
         check_writable(Path(args.model_save_path) / STATE_DICT_NAME)
     source = _source_data(args.load_path)  # also checks that --load_path holds a model
+    check_max_len(resolve_checkpoint(args.load_path) if args.load_path else args.lm_model_name, args.max_len)
     device = cli.start(args)
 
     # Data.

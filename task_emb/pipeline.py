@@ -29,7 +29,8 @@ from data_utils.declarations import get_spec, recorded_spec
 from data_utils.loading import load_examples
 from task_emb import undertraining
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
-from task_emb.models import RECORD_NAME, check_checkpoint_finished, fine_tuned_config, load_head_model, load_tokenizer
+from task_emb.models import (RECORD_NAME, check_checkpoint_finished, check_max_len, fine_tuned_config,
+                             load_head_model, load_tokenizer)
 from task_emb.surrogate import Head, LearnOptions, TrainingSet
 from task_emb.targets import span_to_characters
 from task_emb.options import micro_batch_size, resolve_batch_split
@@ -52,6 +53,16 @@ def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: 
                         f"{is_baseline}; --is_baseline True only applies to --input_type data")
     values = resolve_batch_split(defaults[key], overrides)
     return {**values, "micro_batch_size": micro_batch_size(values)}
+
+
+def check_input_length(family: str, surrogate: str, max_len: int, checkpoint: str | None = None) -> None:
+    """--max_len against the positions of the surrogate T (less those the family's inputs do not get: the
+    prefix's, `RESERVED_POSITIONS` of its module) and of the fine-tuned model M read on x' (`checkpoint`);
+    FuteError naming the flag and the value to pass (task_emb.models.check_max_len)."""
+    module = importlib.import_module(FAMILIES_BY_NAME[family].module)
+    check_max_len(surrogate, max_len, reserved=getattr(module, "RESERVED_POSITIONS", 0))
+    if checkpoint is not None:
+        check_max_len(checkpoint, max_len)
 
 
 # ----------------------------------------------------------------------------- training data
@@ -85,7 +96,8 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
                        micro_batch: int, device) -> TrainingSet:
     """A fine-tuned model M on x': its outputs y' are computed once here and reused every epoch."""
     m_tokenizer = load_tokenizer(checkpoint)
-    m_model = load_head_model(checkpoint, spec.task, spec.labels, spec.regression, m_tokenizer).to(device)
+    m_model = load_head_model(checkpoint, spec.task, spec.labels, spec.regression, m_tokenizer,
+                              own_head=True).to(device)
     if spec.task == "qa":
         examples = [{"id": str(i), "question": x["text"], "context": x["text_pair"],
                      "answers": {"text": [], "answer_start": []}} for i, x in enumerate(inputs)]

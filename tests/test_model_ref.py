@@ -17,7 +17,8 @@ from data_utils.artifacts import model_ref
 from data_utils.artifacts.embeddings import load_embeddings
 from data_utils.artifacts.model_ref import content_hash
 from data_utils.errors import FuteError
-from task_emb.models import describe_model
+from data_utils.declarations import get_spec
+from task_emb.models import describe_model, load_head_model
 from task_emb.prefix import initial_embedding
 
 ROOT = Path(__file__).parents[1]
@@ -82,10 +83,12 @@ def learn(surrogate: str, save_path: str, dataset: str = "sst2", *extra: str) ->
 
 @pytest.fixture()
 def results(tmp_path, tiny_bert, monkeypatch):
-    """work/models/tiny (a copy of the tiny BERT) given as the RELATIVE path models/tiny from work/: three DTEs,
-    and the MTE of work/models/tiny itself (M, with a new head) as the model of sst2."""
+    """work/models/tiny (a copy of the tiny BERT with an sst2 classifier head) given as the RELATIVE path
+    models/tiny from work/: three DTEs, and the MTE of work/models/tiny itself as the model of sst2 (an MTE
+    reads M's own head, so M has one)."""
     work = tmp_path / "work"
     shutil.copytree(tiny_bert, work / "models" / "tiny")
+    load_head_model(str(tiny_bert), "cr", get_spec("sst2").labels).save_pretrained(work / "models" / "tiny")
     monkeypatch.chdir(work)
     for dataset in ("sst2", "mrpc", "rte"):
         learn("models/tiny", f"emb/{dataset}_dte", dataset)

@@ -162,6 +162,19 @@ class TestModelEmbeddings:
         assert pool["failed"] == {} and len(pool["sources"]) == 6 and set(pool["sources"].values()) == {4}
         assert record["config"]["hyper_parameters"]["learning_rate"] == 1e-3
 
+    def test_a_dataset_other_than_the_checkpoints_record_is_refused(self, tmp_path, finetuned, tiny_t5, monkeypatch):
+        """An MTE labelled mrpc of a model fine-tuned on sst2 would describe sst2 under mrpc's name (issue 23, D10);
+        refused before any model loads."""
+        from task_emb import pipeline
+
+        monkeypatch.setattr(pipeline, "model_training_set", lambda *a, **k: pytest.fail("the model was run"))
+        args = self.model_args(tmp_path, finetuned / "sst2_bert", tiny_t5, "cr", "prefix", "--to_train_dataset", "mrpc")
+        with pytest.raises(FuteError, match=r"sst2_bert was fine-tuned on sst2 \(.*fute_record.json\), not on mrpc; "
+                                            r"drop --to_train_dataset or pass the right one"):
+            run_task_emb.main(args)
+        assert not list(tmp_path.glob("mte_*"))
+        assert pipeline.model_dataset_of(str(finetuned / "sst2_bert"), "sst2")[0].name == "sst2"  # the same: fine
+
     def test_mte_fim_of_a_qa_model(self, tmp_path, finetuned, tiny_t5):
         embedding = run_task_emb.main(self.model_args(tmp_path, finetuned / "cq_bert", tiny_t5, "qa", "fim",
                                                       "--max_len", "96"))
