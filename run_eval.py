@@ -51,8 +51,9 @@ def add_choice_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds", type=cli.csv_list, default=list(KINDS),
                         help="comma-separated kinds to include: DTE, MTE or both (default)")
     parser.add_argument("--tasks", type=cli.csv_list, default=None,
-                        help="comma-separated embeddings to include, as tables name them (a dataset, e.g. mrpc, or "
-                             "an LLM + prompt, e.g. llama-13b:p3); default: all")
+                        help="comma-separated embeddings to include, as tables name them (a dataset, e.g. mrpc, "
+                             "mrpc@<digest> or a declaration file, or an LLM + prompt, e.g. llama-13b:p3); "
+                             "default: all")
 
 
 def add_displacement_args(parser: argparse.ArgumentParser, what: str) -> None:
@@ -84,8 +85,9 @@ def add_transfer_args(parser: argparse.ArgumentParser) -> None:
                              "from run_cr_train.py/run_qa_train.py, plain and transfer runs")
     parser.add_argument("--save_path", required=True, help=SAVE_HELP)
     parser.add_argument("--tasks", type=cli.csv_list, default=None,
-                        help="comma-separated datasets to evaluate (sources and targets); default: every dataset "
-                             "in the transfer scores. Each one needs an embedding for every method")
+                        help="comma-separated datasets to evaluate (sources and targets): names, labels as the tables "
+                             "write them (name@digest) or declaration files; default: every dataset in the transfer "
+                             "scores. Each one needs an embedding for every method")
     parser.add_argument("--methods", type=cli.csv_list, default=None,
                         help="comma-separated embedding methods from the records (e.g. prefix-baseline,prefix-fute,"
                              "fim-baseline,fim-fute,textemb); default: every method in --emb_dir with a DTE of "
@@ -144,11 +146,12 @@ def add_space_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", type=cli.csv_list, default=None,
                         help="comma-separated methods (default: every method with both DTEs and MTEs)")
     parser.add_argument("--dtes", type=cli.csv_list, default=None,
-                        help="comma-separated datasets whose DTEs the MTEs are ranked among (default: every DTE of "
-                             "the method in --emb_dir)")
+                        help="comma-separated datasets whose DTEs the MTEs are ranked among, as tables name them (a "
+                             "dataset, e.g. mrpc, mrpc@<digest> or a declaration file; default: every DTE of the "
+                             "method in --emb_dir)")
     parser.add_argument("--mtes", type=cli.csv_list, default=None,
-                        help="comma-separated MTEs to rank, as tables name them (a dataset, e.g. mrpc, or an LLM + "
-                             "prompt, e.g. llama-13b:p3; default: every MTE of the method in --emb_dir)")
+                        help="comma-separated MTEs to rank, as tables name them (a dataset as for --dtes, or an LLM "
+                             "+ prompt, e.g. llama-13b:p3; default: every MTE of the method in --emb_dir)")
     add_displacement_args(parser, "also rank by the displacements e - e0 from the shared prefix initialisation "
                                   "(prefix methods)")
 

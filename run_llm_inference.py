@@ -14,9 +14,11 @@ Output `--save_path` (".json" appended when missing), written atomically at the 
 
     {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens",
      "chat_template": {"source", "sha256"}, "chat_template_sha256", "seed", "variant", "cot",
-     "cot_max_new_tokens" (CoT prompts only),
+     "cot_max_new_tokens" (CoT prompts only), "data" (which data: data_utils/artifacts/data_identity.py;
+     a declared dataset's digest is also part of the run's identity, as data_digest),
      "summary": {"accuracy", "macro_f1", "num_examples", "labels", "unscored_answers",
-                 "non_verbalizer_answers", "non_verbalizer_words"},
+                 "non_verbalizer_answers", "non_verbalizer_words",
+                 "split": {"rows", "examples", "no_gold_label", "empty_input", "empty_rows"}},
      "results": [one per example, sorted by data_index:
         {"data_index", "data_entry", "input_prompt",
          "token_info": {"word_scores", "verbalizers", "answer_step", "answer", "answer_scored",
@@ -24,8 +26,12 @@ Output `--save_path` (".json" appended when missing), written atomically at the 
          "prompt_ppl", "label_scores", "normalized_prob", "normalized_pred", "normalized_answer",
          "chat_history" (CoT prompts only)}]}
 
+The sample is drawn from the split's usable examples; summary.split counts the whole split: its rows, the
+usable examples, and the rows left out for no gold label, an empty input or every cell empty (a split with
+more than 10% without a gold label, or with one input empty, is refused whatever --max_examples).
 label_scores / normalized_prob / normalized_pred / normalized_answer use the genre's one
-label order (SA: negative, positive; NLI: entailment, neutral, contradiction).
+label order (SA: negative, positive; NLI: entailment, neutral, contradiction), or a declared
+dataset's own labels when it brings its own verbalizers (summary.labels names the order).
 answer_scored is false when the model's answer token spells a verbalizer under another id
 than the one scored (a warning says so; summary.unscored_answers counts them).
 first_word_is_verbalizer is false when the answer's first word (first_word, e.g. "The") is
@@ -56,6 +62,7 @@ from typing import Any
 
 from data_utils import cli
 from data_utils.artifacts.completion import begin, fresh_start, record_path, recorded, writing
+from data_utils.artifacts.data_identity import describe
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
 from data_utils.errors import FuteError
 from data_utils.io import check_writable, read_json, run_record, write_json
@@ -75,16 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output JSON ('.json' is appended if missing); with several datasets or prompts it "
                              "names each file with {dataset} and {prompt}, e.g. ./result/{dataset}_p{prompt}")
     parser.add_argument("--dataset_name", type=cli.csv_list, required=True,
-                        help="sst2, imdb, rotten_tomatoes, cb, anli or wanli; several comma-separated")
+                        help="sst2, imdb, rotten_tomatoes, cb, anli or wanli, or a declaration file (.yaml, .yml, "
+                             ".json) with an llm entry (docs/your_data.md); several comma-separated")
     parser.add_argument("--prompt_number", type=prompt_numbers, required=True,
                         help="prompt 0-12 of the dataset's genre (10-12 are prompts 0-2 with chain-of-thought); "
                              "several as 0,3,10 or 0-12: the model is loaded once for all")
     parser.add_argument("--max_examples", type=int, default=1000,
                         help="score a seeded sample of at most this many examples of the evaluation split")
     parser.add_argument("--dataset_path", default=None,
-                        help="local data instead of the hub: a folder with <eval split>.jsonl (json/csv/parquet) "
-                             "or that one file, with the hub dataset's field names; {dataset} with several "
-                             "(default: the hub)")
+                        help="local data instead of the declared files or the hub: a folder with <eval split>.jsonl "
+                             "(json/csv/parquet) or that one file, with the dataset's field names; {dataset} with "
+                             "several (default: the declared files or the hub)")
     add_llm_args(parser)
     return parser
 
@@ -128,19 +136,22 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
             settings, model: LazyModel, device) -> dict[str, Any]:
     """One (dataset, prompt): score its sample, write its output JSON and record, return the output."""
     from data_utils.artifacts.llm_outputs import inference_output
-    from llm_inference.data import load_eval_examples
-    from llm_inference.prompts import load_prompt
+    from llm_inference.data import dataset_prompt, load_eval_examples
     from llm_inference.runs import run_identity, score_pending
 
-    prompt = load_prompt(spec.llm_genre, number)
+    prompt = dataset_prompt(spec, number)
     save_path = check_writable(fill(args.save_path, spec.name, number))
     dataset_path = None if args.dataset_path is None else fill(args.dataset_path, spec.name)
 
     # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run; none
-    # with --overwrite True.
-    identity = run_identity(args, prompt, template, settings, {"dataset": spec.name})
+    # with --overwrite True. A declared dataset's identity includes its data (declaration and files), so results
+    # of an edited one are refused.
+    examples, split_counts = load_eval_examples(spec, prompt.fields, dataset_path, args.max_examples, args.seed)
+    data = describe(spec, dataset_path)
+    subject = {"dataset": spec.name, **({"data_digest": data["digest"]} if spec.declaration else {})}
+    identity = run_identity(args, prompt, template, settings, subject)
     config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
-              "dataset_path": dataset_path}
+              "dataset_path": dataset_path, "data": data}
     log = ResultLog(f"{save_path}.partial.jsonl", identity)
     if fresh_start(save_path, run_record(config, argv, __file__), args.overwrite):
         log.path.unlink(missing_ok=True)
@@ -149,9 +160,8 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
         done = _finished_results(save_path, identity)
         done.update(log.load())
 
-    # Data: a seeded sample of the evaluation split; only what is not done yet is scored. Earlier
-    # results must be of this very sample: the output holds exactly it, and none is dropped.
-    examples = load_eval_examples(spec, prompt.fields, dataset_path, args.max_examples, args.seed)
+    # Only what is not done yet of the sample is scored. Earlier results must be of this very sample: the output
+    # holds exactly it, and none is dropped.
     check_same_inputs(done, examples, str(save_path), INPUT_FLAGS)
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%s: %d examples to score, %d already done", save_path, len(pending), len(examples) - len(pending))
@@ -164,9 +174,9 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
 
     # Assemble the output in data order, with the summary metrics.
     results = [_strip_identity(done[example["data_index"]], identity) for example in examples]
-    summary = _summary(results, prompt.labels, args.verbalizer_tokens)
+    summary = {**_summary(results, prompt.labels, args.verbalizer_tokens), "split": split_counts}
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
-                              results)
+                              results, data)
     record = run_record({**config, "device": str(device)}, argv, __file__)
     begin(save_path, record)  # its record, written last, marks the output finished
     write_json(save_path, output)

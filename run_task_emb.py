@@ -54,8 +54,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="prefix (TuPaTE-style), fim (TaskEmb-style), or text (the TextEmb baseline: mean final "
                         "hidden state of the surrogate over the dataset; data input only)")
     p.add_argument("--to_train_dataset", default=None,
-                   help="data input: the dataset; model input: the dataset the model was fine-tuned on "
-                        "(default: read from the checkpoint's record)")
+                   help="data input: the dataset, a registry name or a declaration file (.yaml, .yml, .json; "
+                        "docs/your_data.md); model input: the dataset the model was fine-tuned on (default: read "
+                        "from the checkpoint's record, which it must match)")
     p.add_argument("--lm_model_name", default="none",
                    help="the model being embedded (its base name for a fine-tuned LM, the LLM's name in --llm_mode); "
                         "recorded only")
@@ -88,7 +89,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="local x' pool: a JSONL file (or folder of them) with 'text' and optional 'text_pair'; "
                         "default: the CrossFit datasets from the hub")
     p.add_argument("--dataset_path", default=None,
-                   help="data input: local dataset folder (one file per split) (default: the hub)")
+                   help="data input: read the dataset from here: a folder with one file per split, or one file (the "
+                        "training split; dev is a seeded 80/20 cut of it) (default: the declared files or the "
+                        "hub)")
     p.add_argument("--max_train_examples", type=int, default=None,
                    help="data input: a seeded sample of at most this many training examples (default: all)")
     p.add_argument("--max_dev_examples", type=cli.positive_int, default=None,
@@ -152,7 +155,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> np.ndarray | 
     if args.generate_model_data_only:
         return generate_model_inputs(args, argv)
     # torch, transformers and pandas: loaded once the flags are known to be good.
-    from data_utils.loading import get_spec
+    from data_utils.declarations import get_spec
     from task_emb import pipeline
     from task_emb.models import describe_model, load_tokenizer, model_fingerprint, resolve_checkpoint
     from task_emb.surrogate import LearnOptions
@@ -167,6 +170,8 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> np.ndarray | 
     hp = pipeline.hyper_parameters(input_kind, args.task_type, args.task_emb_type, args.is_baseline, {
         "learning_rate": args.learning_rate, "max_epochs": args.max_epochs, "batch_size": args.batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps, "max_len": args.max_len})
+    checkpoint = resolve_checkpoint(args.load_path) if input_kind == "model" else None
+    pipeline.check_input_length(args.task_emb_type, args.task_emb_model_lm_name, hp["max_len"], checkpoint)
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
     micro_batch = hp["micro_batch_size"]
 
@@ -180,13 +185,13 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> np.ndarray | 
                                               args.max_dev_examples)
     elif input_kind == "model":
         checkpoint = resolve_checkpoint(args.load_path)
-        spec = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)
+        spec, data = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)
         if spec.task != args.task_type:
             raise FuteError(f"the model was fine-tuned on {spec.name}, a {spec.task} dataset; use --task_type {spec.task}")
         pool, pool_info = load_pool(args, exclude="transfer")
         inputs = build_inputs(pool, args.task_type, cr_is_pair=spec.is_pair)
         training = pipeline.model_training_set(checkpoint, spec, inputs, tokenizer, hp["max_len"], micro_batch, device)
-        training.info["pool"] = pool_info
+        training.info.update(pool=pool_info, data=data)
     else:
         training = pipeline.llm_training_set(args.load_path, args.task_type, args.lm_model_name, tokenizer, hp["max_len"])
 

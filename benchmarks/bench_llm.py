@@ -126,7 +126,7 @@ def load_sample(prompt, n: int, seed: int) -> list[dict]:
         if len(examples) >= n:
             break
         spec = get_llm_spec(name)
-        part = load_eval_examples(spec, prompt.fields, str(SAMPLES / name), n - len(examples), seed)
+        part, _ = load_eval_examples(spec, prompt.fields, str(SAMPLES / name), n - len(examples), seed)
         examples += [{**e, "data_index": offset * 10**6 + e["data_index"]} for e in part]
     return examples
 

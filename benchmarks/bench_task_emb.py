@@ -51,7 +51,8 @@ import transformers  # noqa: E402
 
 from configs.hparams import PREFIX  # noqa: E402
 from data_utils.features import make_loader  # noqa: E402
-from data_utils.loading import get_spec, load_examples  # noqa: E402
+from data_utils.declarations import get_spec  # noqa: E402
+from data_utils.loading import load_examples  # noqa: E402
 from data_utils.unsup_pool import build_inputs, read_local_pool, sample_per_source, shuffle_examples  # noqa: E402
 from task_emb.fim import FIM_ESTIMATORS, fim_embedding  # noqa: E402
 from task_emb.models import load_head_model, load_tokenizer  # noqa: E402

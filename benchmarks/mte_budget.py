@@ -9,7 +9,7 @@ learning rate) and ranks it among the run's FUTE DTEs of the same method, as
 
 - steps: optimiser steps of one MTE; disp: mean ||e - e0|| / ||e0|| of the prefix MTEs;
 - own: the MTEs whose nearest DTE is their own task's, of all MTEs; family: those whose
-  nearest DTE is of their own task family (configs/datasets.py TASK_FAMILIES); raw: cosines
+  nearest DTE is of their own task family (each dataset's family, configs/datasets.yaml); raw: cosines
   of the embeddings; e-e0: cosines of their displacements from the shared initialisation;
 - s: wall seconds of the budget's MTEs (y' included; kept with them, so a rerun shows them too).
 

@@ -1,20 +1,16 @@
-"""Every dataset of the paper, as data: where it lives, its splits, fields, labels and metrics.
+"""What a dataset is (`DatasetSpec`), and the facts shared by every dataset: LLM genres, prompts, task types.
 
-Nothing about a dataset is hard-coded anywhere else. Label names are listed in
-the index order of the Hugging Face dataset itself (the original's schema listed
-some in another order, e.g. wnli and financial_phrasebank). A dataset whose
-`dev_split` is None is cut 80/20 from its training split with seed 42.
-
-Hub ids are the datasets' current homes (the un-namespaced ids the original used,
-such as "glue" or "imdb", moved, and `datasets` >= 4 no longer runs loading
-scripts). They could not be checked from the offline machine this was written
-on: if one moved again, pass the data through `--dataset_path`.
+The datasets themselves are data: the paper's are declared in `configs/datasets.yaml`, a
+user's own in a file of the same form (docs/your_data.md), and both are read by one parser,
+`data_utils/declarations.py`, into `DatasetSpec`s (`data_utils.declarations.DATASETS` is the
+registry). Label names are listed in the index order of the Hugging Face dataset itself (the
+original's schema listed some in another order, e.g. wnli and financial_phrasebank).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from configs.archives import FINANCIAL_PHRASEBANK_ALLAGREE, Archive
+from configs.archives import Archive
 
 # The label order of each LLM task genre: every LLM dataset's gold label is
 # mapped into it by name, and all LLM outputs use it.
@@ -27,57 +23,75 @@ GENRES: tuple[str, ...] = tuple(GENRE_LABELS)
 # then templates 0-2 again with the chain-of-thought instruction: prompt numbers 0..NUM_PROMPTS-1.
 NUM_TEMPLATES = 10
 NUM_PROMPTS = 13
-# Task families for the unified-space evaluation (task_emb/space_eval.py): the MTE of a model
-# fine-tuned on a task should land nearest a DTE of the same family. Every registry dataset is in one.
-TASK_FAMILIES: dict[str, tuple[str, ...]] = {
-    "sentiment": ("sst2", "imdb", "rotten_tomatoes", "financial_phrasebank"),
-    "paraphrase": ("mrpc", "qqp", "stsb", "medical_questions_pairs"),
-    "nli": ("rte", "mnli", "snli", "qnli", "wnli", "scitail", "cb", "anli", "wanli"),
-    "acceptability": ("cola",),
-    "question answering": ("boolq", "medqa", "squad", "squad_v2", "cq", "comqa", "wikihop", "duorcp", "duorcs",
-                           "newsqa", "drop", "hotpotqa"),
-}
 # The family an LLM + prompt MTE of each genre should land in.
 GENRE_FAMILY: dict[str, str] = {"sa": "sentiment", "nli": "nli"}
 # What a task embedding is learned for: a dataset class (classification/regression, extractive QA)
 # or an LLM task genre.
 TASK_TYPES: tuple[str, ...] = ("cr", "qa", *GENRES)
 
+# The split an LLM evaluation set without a dev split answers by default: its dev cut (DatasetSpec).
+DEV_CUT = "dev"
 # Where the eight MultiQA sets are published (SQuAD-2.0 JSON, gzipped).
 MULTIQA_URL = "https://multiqa.s3.amazonaws.com/squad2-0_format_data/{name}_{split}.json.gz"
 
 
 @dataclass(frozen=True)
+class Declaration:
+    """Where a dataset declared outside the registry came from: the file as given on the command line,
+    its absolute path and the SHA-256 of its bytes (recorded with every output made from it)."""
+
+    given: str
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
-    """One dataset's facts.
+    """One dataset's facts (the keys of a declaration, docs/your_data.md, in brackets).
 
     task: "cr" (classification/regression) or "qa" (extractive QA).
-    inputs: the text fields fed to the model (two fields = a sentence pair).
+    family: the task family the unified-space table groups it in (sentiment, paraphrase, nli,
+        ...); None for none.
+    inputs: the fields holding the text fed to the model, the first and (a sentence pair) the
+        second text [columns.text, columns.text_pair]; QA: question and context.
     labels: label names in the dataset's own index order; empty for regression.
+    label_field: the field holding the gold label [columns.label]: an int index, a string naming
+        a label (or a value of label_values), or, with label_transform="first_char", a string
+        whose first character names it.
+    label_values: (value in the data, label name) pairs, for data that spells labels otherwise
+        ("neg" for negative).
     label_range: regression only, the (low, high) a gold value may take (stsb: 0-5). A value
         outside it is an error naming it, except -1, the hub's marker for "no gold label"
         (GLUE's test splits), which is read as such when the range excludes it.
-    label_field: the field holding the gold label (an int index, or a string
-        naming a label, or, with label_transform="first_char", a string whose
-        first character names it).
     metrics: every metric reported; main_metric is also reported as "best".
-    llm_genre / llm_eval_split: set for the six LLM evaluation sets.
+    train_split / dev_split: the splits' names [splits]; dev_split None = a seeded 80/20 cut of
+        train (configs/hparams.py DEV_SPLIT).
+    files: (split, absolute path) of local data [files: train, dev, test]; the splits are then
+        "train", "dev" (when given) and "test".
+    columns: QA only, (column in the data, field it is read as) pairs for data whose columns are
+        not named question, context, answers, id, title.
+    llm_genre / llm_eval_split: an LLM evaluation set: the genre whose prompts it is answered
+        with, and the split answered (DEV_CUT with dev_split None: the dev cut) [llm.genre, llm.split].
+    llm_labels: (label, genre label) pairs where a label's name is not the genre's [llm.labels].
+    llm_verbalizers: (label, answer words) pairs: the dataset's own verbalizers, used with its
+        genre's templates, in place of the genre's labels and words [llm.verbalizers].
+    hub_id / hub_config / revision / data_dir: where the data is on the Hugging Face hub [hub]:
+        revision e.g. "refs/convert/parquet", the automatic parquet conversion of a repository
+        that holds only a loading script; data_dir the folder of the repository to read (on the
+        parquet branch, one folder per config: it selects the config, with hub_config None).
+        data_utils/hub_read.py describes the read.
     multiqa_name: for the MultiQA QA sets, the file name stem of the published data.
-    revision: the hub revision to read (e.g. "refs/convert/parquet", the automatic parquet
-        conversion of a repository that holds only a loading script); None = main.
-    data_dir: the folder of the repository (at `revision`) to read; on the parquet branch,
-        which holds one folder per config and no metadata, this selects the config (with
-        hub_config None). data_utils/hub_read.py describes the read.
     archive: a source file the repository publishes beside its loading script
         (configs/archives.py), read when the `datasets` call fails.
     tsv_rename / tsv_columns: GLUE's original TSV downloads (glue_data/<TASK>/train.tsv,
         dev.tsv) name some columns otherwise: (TSV column, field) pairs to rename, and the
         column names of a file without a header row (CoLA's).
+    declaration: the file that declared it; None for the registry's own.
     """
 
     name: str
     task: str
-    hub_id: str | None
+    hub_id: str | None = None
     hub_config: str | None = None
     train_split: str = "train"
     dev_split: str | None = "validation"
@@ -98,6 +112,13 @@ class DatasetSpec:
     tsv_rename: tuple[tuple[str, str], ...] = ()
     tsv_columns: tuple[str, ...] = ()
     notes: str = field(default="", compare=False)
+    family: str | None = None
+    label_values: tuple[tuple[str, str], ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
+    columns: tuple[tuple[str, str], ...] = ()
+    llm_labels: tuple[tuple[str, str], ...] = ()
+    llm_verbalizers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    declaration: Declaration | None = field(default=None, compare=False)
 
     @property
     def num_labels(self) -> int:
@@ -107,86 +128,16 @@ class DatasetSpec:
     def is_pair(self) -> bool:
         return len(self.inputs) == 2
 
+    @property
+    def llm_label_names(self) -> tuple[str, ...]:
+        """The labels an LLM's answers are scored in: the dataset's own with its own verbalizers, else its
+        genre's (GENRE_LABELS)."""
+        return self.labels if self.llm_verbalizers else GENRE_LABELS[self.llm_genre]
 
-def _glue(config: str, inputs, labels, metrics=("accuracy",), main="accuracy", **kw) -> DatasetSpec:
-    return DatasetSpec(name=config, task="cr", hub_id="nyu-mll/glue", hub_config=config, inputs=tuple(inputs),
-                       labels=tuple(labels), metrics=tuple(metrics), main_metric=main, **kw)
-
-
-_NLI3 = ("entailment", "neutral", "contradiction")
-_MACRO = ("accuracy", "macro_f1")
-
-CR_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
-    _glue("wnli", ["sentence1", "sentence2"], ["not_entailment", "entailment"]),
-    _glue("mrpc", ["sentence1", "sentence2"], ["not_equivalent", "equivalent"], ("accuracy", "f1"), "f1",
-          tsv_rename=(("Quality", "label"), ("#1 String", "sentence1"), ("#2 String", "sentence2"))),
-    _glue("cola", ["sentence"], ["unacceptable", "acceptable"], ("matthews_correlation",), "matthews_correlation",
-          tsv_columns=("source", "label", "original_label", "sentence")),
-    _glue("stsb", ["sentence1", "sentence2"], [], ("pearsonr", "spearmanr"), "spearmanr", regression=True,
-          label_range=(0.0, 5.0), tsv_rename=(("score", "label"),)),
-    _glue("rte", ["sentence1", "sentence2"], ["entailment", "not_entailment"]),
-    _glue("sst2", ["sentence"], ["negative", "positive"], llm_genre="sa", llm_eval_split="validation"),
-    _glue("qnli", ["question", "sentence"], ["entailment", "not_entailment"]),
-    _glue("qqp", ["question1", "question2"], ["not_duplicate", "duplicate"], ("accuracy", "f1"), "f1",
-          tsv_rename=(("is_duplicate", "label"),)),
-    _glue("mnli", ["premise", "hypothesis"], _NLI3, dev_split="validation_matched",
-          tsv_rename=(("sentence1", "premise"), ("sentence2", "hypothesis"), ("gold_label", "label"))),
-    DatasetSpec("boolq", "cr", "aps/super_glue", "boolq", inputs=("question", "passage"), labels=("False", "True")),
-    DatasetSpec("scitail", "cr", "allenai/scitail", "tsv_format", inputs=("premise", "hypothesis"),
-                labels=("neutral", "entails"), notes="labels are strings in the hub data"),
-    DatasetSpec("snli", "cr", "stanfordnlp/snli", inputs=("premise", "hypothesis"), labels=_NLI3,
-                notes="examples labelled -1 (no gold label) are dropped"),
-    # takala/financial_phrasebank holds only a loading script, which datasets>=4 refuses: its parquet
-    # conversion (one folder per config, selected by data_dir) is read if the hub still has it, otherwise
-    # the published zip in the same repository (Sentences_AllAgree.txt, the paper's data).
-    DatasetSpec("financial_phrasebank", "cr", "takala/financial_phrasebank", None, dev_split=None,
-                inputs=("sentence",), labels=("negative", "neutral", "positive"), revision="refs/convert/parquet",
-                data_dir="sentences_allagree", archive=FINANCIAL_PHRASEBANK_ALLAGREE),
-    DatasetSpec("medqa", "cr", "medalpaca/medical_meadow_medqa", dev_split=None, inputs=("input", "instruction"),
-                labels=("A", "B", "C", "D", "E"), label_field="output", label_transform="first_char"),
-    DatasetSpec("medical_questions_pairs", "cr", "curaihealth/medical_questions_pairs", dev_split=None,
-                inputs=("question_1", "question_2"), labels=("otherwise", "similar"),
-                metrics=("accuracy", "f1"), main_metric="f1"),
-    # The six LLM evaluation sets also have CR entries, for their dataset task embeddings.
-    DatasetSpec("cb", "cr", "aps/super_glue", "cb", inputs=("premise", "hypothesis"),
-                labels=("entailment", "contradiction", "neutral"), metrics=_MACRO, main_metric="macro_f1",
-                llm_genre="nli", llm_eval_split="validation"),
-    DatasetSpec("anli", "cr", "facebook/anli", train_split="train_r3", dev_split="dev_r3",
-                inputs=("premise", "hypothesis"), labels=_NLI3, metrics=_MACRO, main_metric="macro_f1",
-                llm_genre="nli", llm_eval_split="test_r3"),
-    DatasetSpec("wanli", "cr", "alisawuffles/WANLI", dev_split=None, inputs=("premise", "hypothesis"),
-                labels=_NLI3, label_field="gold", metrics=_MACRO, main_metric="macro_f1",
-                llm_genre="nli", llm_eval_split="test"),
-    DatasetSpec("imdb", "cr", "stanfordnlp/imdb", dev_split=None, inputs=("text",), labels=("negative", "positive"),
-                llm_genre="sa", llm_eval_split="test"),
-    DatasetSpec("rotten_tomatoes", "cr", "cornell-movie-review-data/rotten_tomatoes", inputs=("text",),
-                labels=("negative", "positive"), llm_genre="sa", llm_eval_split="test"),
-]}
-
-
-def _multiqa(name: str, stem: str) -> DatasetSpec:
-    return DatasetSpec(name=name, task="qa", hub_id=None, multiqa_name=stem, inputs=("question", "context"),
-                       metrics=("exact", "f1"), main_metric="f1")
-
-
-QA_DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
-    DatasetSpec("squad", "qa", "rajpurkar/squad", inputs=("question", "context"), metrics=("exact", "f1"),
-                main_metric="f1"),
-    DatasetSpec("squad_v2", "qa", "rajpurkar/squad_v2", inputs=("question", "context"), metrics=("exact", "f1"),
-                main_metric="f1"),
-    _multiqa("cq", "ComplexQuestions"),
-    _multiqa("comqa", "ComQA"),
-    _multiqa("wikihop", "WikiHop"),
-    _multiqa("duorcp", "DuoRC_Paraphrase"),
-    _multiqa("duorcs", "DuoRC_Self"),
-    _multiqa("newsqa", "NewsQA"),
-    _multiqa("drop", "DROP"),
-    _multiqa("hotpotqa", "HotpotQA"),
-]}
-
-DATASETS: dict[str, DatasetSpec] = {**CR_DATASETS, **QA_DATASETS}
-
-LLM_DATASETS: dict[str, DatasetSpec] = {name: spec for name, spec in CR_DATASETS.items() if spec.llm_genre}
+    def llm_label(self, index: int) -> int:
+        """The gold label of index `index` (in `labels`) -> its index in `llm_label_names`, by name."""
+        name = self.labels[index]
+        return self.llm_label_names.index(name if self.llm_verbalizers else dict(self.llm_labels).get(name, name))
 
 
 def is_cot_prompt(number: int) -> bool:

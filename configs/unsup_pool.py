@@ -212,7 +212,7 @@ POOL_SOURCES: dict[str, PoolSource] = {
 # Transfer experiments: the reference's `get_exclude_read_list_transfer()` (the CR/QA
 # targets present in the pool) plus two targets the reference forgot, so their
 # training text leaked into x' (docs/method.md section 8).
-# Transfer targets (configs/datasets.py) that are not in the pool, so nothing to exclude: wnli/mrpc/...
+# Transfer targets (configs/datasets.yaml) that are not in the pool, so nothing to exclude: wnli/mrpc/...
 # are glue_*; stsb, snli, medqa, squad_v2 and the MultiQA sets have no pool entry.
 EXCLUDE_FOR_TRANSFER: tuple[str, ...] = (
     "glue_cola",
@@ -240,7 +240,7 @@ EXCLUDE_FOR_LLM: dict[str, tuple[str, ...]] = {
     "nli": ("superglue_cb", "anli"),
 }
 
-# The LLM evaluation sets (configs/datasets.py) -> their pool name (None: not in the pool).
+# The LLM evaluation sets (configs/datasets.yaml) -> their pool name (None: not in the pool).
 LLM_EVAL_SETS_IN_POOL: dict[str, dict[str, str | None]] = {
     "sa": {"sst2": "glue_sst2", "imdb": "imdb", "rotten_tomatoes": "rotten_tomatoes"},
     "nli": {"cb": "superglue_cb", "anli": "anli", "wanli": None},

@@ -101,8 +101,22 @@ def add_common_args(parser: argparse.ArgumentParser, device: bool = True) -> Non
     if device:
         parser.add_argument("--device", default="auto",
                             help="torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="logging verbosity")
+    parser.add_argument("--log_level", default=env_log_level(), choices=LOG_LEVELS,
+                        help="logging verbosity (default: $FUTE_LOG_LEVEL, else INFO)")
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def env_log_level() -> str:
+    """$FUTE_LOG_LEVEL (any letter case), else INFO: the level of every entry script without --log_level.
+
+    Raises FuteError for a value that is no level."""
+    level = os.environ.get("FUTE_LOG_LEVEL", "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise FuteError(f"FUTE_LOG_LEVEL={os.environ['FUTE_LOG_LEVEL']!r} is no log level; set one of "
+                        f"{', '.join(LOG_LEVELS)}, or unset it")
+    return level
 
 
 def start(args: argparse.Namespace):
@@ -172,5 +186,6 @@ def run_entry(main: Callable[[Sequence[str] | None], object], argv: Sequence[str
 
 def exit_with(main: Callable[[Sequence[str] | None], object]) -> None:
     """`if __name__ == "__main__": exit_with(main)` in every entry script."""
-    setup_logging(os.environ.get("FUTE_LOG_LEVEL", "INFO"))
+    level = os.environ.get("FUTE_LOG_LEVEL", "INFO").upper()
+    setup_logging(level if level in LOG_LEVELS else "INFO")  # a bad value is reported once the flags are read
     sys.exit(run_entry(main))

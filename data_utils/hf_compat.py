@@ -27,6 +27,10 @@ another task:
   another first name, the checkpoint is loaded again with
   `from_pretrained(key_mapping=...)`, which renames that first name to the model's.
 Any backbone weight still not loaded is a FuteError naming the model and the weights.
+
+Input length. `position_limit(config)` is the most tokens an input of the model may hold
+(its position table's size), so that a --max_len beyond it is refused before any run
+rather than an index error deep in the model.
 """
 from __future__ import annotations
 
@@ -86,6 +90,36 @@ def returned_cache(output: Any) -> Any:
     name = _output_cache_field(type(output)) or next(
         (name for name in CACHE_KEYWORDS if name in getattr(output, "__dict__", {})), None)
     return getattr(output, name) if name else None
+
+
+# ----------------------------------------------------------------------------- input length
+
+def position_limit(config: Any) -> int | None:
+    """The most tokens one input of `config`'s model may hold; None when the config declares no limit (T5's
+    relative positions).
+
+    That is `max_position_embeddings` (GPT-2's n_positions), less the rows a position table
+    skips: RoBERTa and its kin number positions from pad_token_id + 1, so roberta-base's 514
+    rows take 512 tokens. The skip is read from the model built on the meta device (no
+    weights, no memory): a table of max_position_embeddings rows with a padding row.
+    """
+    limit = getattr(config, "max_position_embeddings", None)
+    if not isinstance(limit, int):
+        return None
+    import torch
+    from transformers import AutoModel
+
+    try:
+        with torch.device("meta"):
+            model = AutoModel.from_config(config)
+    except Exception:  # noqa: BLE001 - a config transformers cannot build bare (no AutoModel entry, ...): its limit
+        return limit
+    words = model.get_input_embeddings()
+    for module in model.modules():
+        if (isinstance(module, nn.Embedding) and module is not words and module.num_embeddings == limit
+                and module.padding_idx is not None):
+            return limit - module.padding_idx - 1
+    return limit
 
 
 # ----------------------------------------------------------------------------- loading

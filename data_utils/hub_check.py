@@ -13,7 +13,7 @@ is checked (nothing is downloaded in full). Per (dataset, split) one status:
     moved          loads, but the hub answers under another id (a renamed repository)
     script-only    the repository holds only a loading script, which datasets>=4 refuses
     missing field  a field the project reads is not in the rows
-    label mismatch the label names or order differ from the registry (read from the
+    label mismatch the label names differ from the registry's, in any order (read from the
                    dataset's ClassLabel feature where it has one, else from the values seen)
     unreachable    anything else (offline, gone, gated: the message says which)
 
@@ -27,10 +27,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
+from configs.datasets import MULTIQA_URL, DatasetSpec
+from data_utils.declarations import DATASETS
 from configs.unsup_pool import POOL_SOURCES, PoolSource
 from data_utils.errors import FuteError
 from data_utils.hub_read import HubRead, describe_error
+from data_utils.label_order import named, order_by_name
 from data_utils.loading import label_index
 
 OK = "ok"
@@ -157,7 +159,11 @@ def _label_mismatch(spec: DatasetSpec, rows: list[dict], features: Any) -> str:
     feature = features.get(spec.label_field) if features else None
     names = getattr(feature, "names", None)
     if names is not None and spec.label_transform is None:
-        return "" if tuple(names) == spec.labels else f"hub order {list(names)}, registry {list(spec.labels)}"
+        # The loader reads a ClassLabel by its names (data_utils.label_order), so only names that are not the
+        # registry's labels in some order would be misread.
+        if not named(names) or order_by_name(names, spec.labels) is not None:
+            return ""
+        return f"hub labels {list(names)} are not the registry's {list(spec.labels)} in any order"
     for index, row in enumerate(rows):
         try:
             label_index(spec, row[spec.label_field], f"{spec.name} row", index)

@@ -1,18 +1,20 @@
 """Raw data -> train/dev lists of examples, from the hub or from local files.
 
-Only the registry in `configs/datasets.py` says what a dataset looks like; this
-module reads it. Local data (`--dataset_path`) is a folder with one file per
-split named after the split (`train.jsonl`, `validation.jsonl`, `dev_r3.csv`,
-...) in JSONL, JSON, CSV, TSV or parquet, with the hub dataset's field names; a
-`validation*` split may also be named `dev*` (GLUE's `dev.tsv`, `dev_matched.tsv`).
-QA data may also be SQuAD-format JSON (optionally gzipped), which is how the MultiQA
-sets are published.
+Only a dataset's DatasetSpec (the registry's, or a declaration's: data_utils/declarations.py)
+says what it looks like; this module reads it. Local data is the files a declaration names,
+or `--dataset_path`: a folder with one file per split named after the split (`train.jsonl`,
+`validation.jsonl`, `dev_r3.csv`, ...), or one file, the training split (its dev split a
+seeded cut); in JSONL, JSON, CSV, TSV or parquet, with the dataset's field names; a
+`validation*` split may also be named `dev*` (GLUE's `dev.tsv`, `dev_matched.tsv`). QA data
+may also be SQuAD-format JSON (optionally gzipped), which is how the MultiQA sets are published.
 
 Files as everyday tools write them are read as meant: CSV/TSV cells are kept as text
-(a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored, JSON
+(a sentence "1.50" or "NA" stays that text), a UTF-8 byte-order mark is ignored and UTF-16 with one
+(Windows PowerShell's `>`) is read as such, JSON
 in any of pandas' `to_json` layouts is accepted, and so is JSON Lines under a `.json`
-name (what `datasets.Dataset.to_json` writes by default), TSV is read without quoting
-(GLUE's files hold bare quote characters) with GLUE's column names mapped to the hub's,
+name (what `datasets.Dataset.to_json` writes by default), TSV is read with CSV quoting where
+pandas' or datasets' `to_csv(sep="\t")` wrote it and without where GLUE did (bare quote characters),
+with GLUE's column names mapped to the hub's, a row of the wrong width is an error naming its line,
 and a label may come as "1", "1.0", 1.0, " positive", "TRUE" or a boolean (see `label_index`).
 
 "No gold label" has many spellings, all read as one (`no_label`): JSON null or NaN, a
@@ -34,11 +36,13 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
+import io
 import json
 import logging
 import math
 import os
 import random
+import re
 import tempfile
 import urllib.request
 from collections import Counter
@@ -46,12 +50,13 @@ from pathlib import Path
 
 import numpy as np
 
-from configs.datasets import DATASETS, MULTIQA_URL, DatasetSpec
+from configs.datasets import DEV_CUT, GENRE_LABELS, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
 from data_utils.archives import open_archive
 from data_utils.errors import FuteError
 from data_utils.hub_read import HubRead, describe_error, read_split
-from data_utils.io import iter_jsonl
+from data_utils.io import iter_jsonl, text_encoding
+from data_utils.label_order import labels_by_name
 
 logger = logging.getLogger(__name__)
 
@@ -67,16 +72,11 @@ MISSING_LABEL_TEXTS = frozenset(text.lower() for text in (
     "NULL", "NaN", "None", "n/a", "nan", "null"))
 # The hub's gold label of an unlabelled example (snli's no-consensus pairs, GLUE's test splits).
 HUB_NO_LABEL = -1
-
-
-def get_spec(name: str, task: str | None = None) -> DatasetSpec:
-    """The registry entry of `name`; an unknown name lists the known ones."""
-    spec = DATASETS.get(name)
-    if spec is None or (task is not None and spec.task != task):
-        known = sorted(n for n, s in DATASETS.items() if task is None or s.task == task)
-        script = {"cr": "run_cr_train.py", "qa": "run_qa_train.py"}.get(task or "", "this script")
-        raise FuteError(f"unknown dataset {name!r} for {script}; known: {', '.join(known)}")
-    return spec
+# SNLI's and MultiNLI's own files (JSON Lines, TSV) mark a pair without annotator consensus with the gold
+# label "-" (the hub gives these -1): no gold label in a three-way NLI dataset.
+NLI_NO_CONSENSUS = "-"
+# The left-out key of a row with every cell empty (check_kept counts these apart from examples).
+EMPTY_ROW = "<empty row>"
 
 
 def cache_dir() -> Path:
@@ -116,7 +116,7 @@ def _header_note(path: Path) -> str:
     """", only a header (a, b)" for a CSV/TSV file that has one, else nothing: what an empty table holds."""
     if not path.name.endswith((".csv", ".tsv")):
         return ""
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+    with open(path, encoding=text_encoding(path), errors="replace") as handle:
         header = next((line.strip() for line in handle if line.strip()), "")
     return f", only a header ({header[:80]})" if header else ""
 
@@ -132,14 +132,16 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
         import pandas as pd  # slow to import (~0.5 s): only reading a file needs it
 
         try:
-            return pd.read_parquet(path).to_dict(orient="records")
+            rows = pd.read_parquet(path).to_dict(orient="records")
         except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
             raise FuteError(f"{path}: cannot be read as parquet ({str(err).splitlines()[0]}); write it with "
                             f"pandas' to_parquet or datasets' to_parquet") from None
+        return labels_by_name(rows, _parquet_features(path), spec, str(path))
     if name.endswith(".json") or name.endswith(".json.gz"):
         opener = gzip.open if name.endswith(".gz") else open
+        encoding = "utf-8-sig" if name.endswith(".gz") else text_encoding(path)
         try:
-            with opener(path, "rt", encoding="utf-8-sig") as handle:
+            with opener(path, "rt", encoding=encoding) as handle:
                 text = handle.read()
             if not text.strip():
                 return []
@@ -148,7 +150,9 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
             if err.msg == "Extra data" and _is_json_object(next((ln for ln in text.splitlines() if ln.strip()), "")):
                 return _json_lines(path)
             raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
-        except (OSError, EOFError, UnicodeDecodeError) as err:  # EOFError: a truncated .gz
+        except UnicodeDecodeError:
+            raise FuteError(f"{path}: not {encoding.replace('-sig', '').upper()} text; save it as UTF-8") from None
+        except (OSError, EOFError) as err:  # EOFError: a truncated .gz
             raise FuteError(f"{path}: cannot be read as JSON ({err})") from None
         if isinstance(content, dict) and "data" in content and "schema" not in content and "columns" not in content:
             return flatten_squad(content)
@@ -158,6 +162,18 @@ def _file_rows(path: Path, spec: DatasetSpec | None) -> list[dict]:
                             f"'data' key")
         return rows
     raise FuteError(f"{path}: unsupported file type; use one of {', '.join(LOCAL_SUFFIXES)}")
+
+
+def _parquet_features(path: Path) -> dict:
+    """The datasets Features (dict form) that datasets' to_parquet stores in the file's metadata; {} without."""
+    import pyarrow.parquet as pq
+
+    stored = (pq.read_schema(path).metadata or {}).get(b"huggingface")
+    try:
+        features = json.loads(stored)["info"]["features"] if stored else {}
+    except (ValueError, KeyError, TypeError):  # metadata of another tool: no ClassLabel to read
+        return {}
+    return features if isinstance(features, dict) else {}
 
 
 def _is_json_object(line: str) -> bool:
@@ -175,25 +191,80 @@ def _json_lines(path: Path) -> list[dict]:
     return list(iter_jsonl(path))
 
 
-def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
-    """CSV (comma, standard quoting) or TSV (tab, no quoting), every cell as text; "" is an empty cell."""
-    import pandas as pd
+# A CSV-quoted cell of a TSV file: "..." with every inner quote doubled, from a cell's start (the file's, a
+# line's or after a tab) to its end. Written to begin with the quote, which `re` then searches for quickly.
+_QUOTED_TSV_CELL = re.compile(r'"(?<![^\t\n\r]")[^"]*(?:""[^"]*)*"(?=[\t\r\n]|\Z)')
 
+
+def _read_delimited(path: Path, spec: DatasetSpec | None) -> list[dict]:
+    """CSV (comma, standard quoting) or TSV rows, every cell as text ("" for an empty cell); blank lines are skipped.
+
+    A TSV file is read with CSV quoting (pandas' and datasets' to_csv(sep="\t")) when every quote in it lies in
+    a CSV-quoted cell (`_QUOTED_TSV_CELL`), else without quoting, as GLUE writes it (bare quotes are text; a GLUE
+    cell holds no tab or line break). A file that reads both ways with quoted cells holding tabs or line breaks
+    (`"` alone in one GLUE cell, `a"` ending a later one, reads as one quoted cell) is an error, never guessed.
+    A row whose number of cells is not the header's is an error naming file and line.
+    """
     tsv = path.name.endswith(".tsv")
-    names = list(spec.tsv_columns) if tsv and spec is not None and spec.tsv_columns else None
+    encoding = text_encoding(path)
     try:
-        frame = pd.read_csv(path, sep="\t" if tsv else ",", quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
-                            dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            header=None if names else "infer", names=names)
+        with open(path, encoding=encoding, newline="") as handle:
+            text = handle.read()
     except UnicodeDecodeError:
-        raise FuteError(f"{path}: not UTF-8 text; save it as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
-    except pd.errors.EmptyDataError:  # blank lines only
-        return []
-    except pd.errors.ParserError as err:
-        raise FuteError(f"{path}: cannot be read as {'TSV' if tsv else 'CSV'}: {str(err).strip()}") from None
-    if tsv and spec is not None and spec.tsv_rename:
-        frame = frame.rename(columns=dict(spec.tsv_rename))
-    return frame.to_dict(orient="records")
+        raise FuteError(f"{path}: not {'UTF-8' if encoding.startswith('utf-8') else encoding.upper()} text; save it "
+                        f"as UTF-8 (a spreadsheet's \"CSV UTF-8\" format)") from None
+    if not tsv:
+        return _delimited_rows(path, text, ",", True, None)
+    header = list(spec.tsv_columns) if spec is not None and spec.tsv_columns else None
+    rename = dict(spec.tsv_rename) if spec is not None else {}
+    cells = list(_QUOTED_TSV_CELL.finditer(text))
+    quoted = bool(cells) and sum(cell[0].count('"') for cell in cells) == text.count('"')
+    spanning = next((cell for cell in cells if set(cell[0]) & {"\t", "\n", "\r"}), None) if quoted else None
+    if spanning is not None:
+        try:
+            _delimited_rows(path, text, "\t", False, header, rename)
+        except FuteError:
+            pass  # without quoting its rows break apart: the quoted cells hold tabs or line breaks
+        else:
+            raise FuteError(f"{path}:{text.count(chr(10), 0, spanning.start()) + 1}: a quoted cell holds a tab or a "
+                            f"line break, yet every line also reads as a row of GLUE's unquoted TSV: which is meant "
+                            f"cannot be told; save the split as .csv or .jsonl")
+    return _delimited_rows(path, text, "\t", quoted, header, rename)
+
+
+def _delimited_rows(path: Path, text: str, delimiter: str, quoted: bool, header: list[str] | None,
+                    rename: dict[str, str] | None = None) -> list[dict]:
+    """The rows of a delimited file's text, with CSV quoting or none; `header` for a file without one (its
+    first row otherwise), each name as `rename` maps it."""
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE, strict=True)
+    rows, line = [], 0
+    try:
+        for cells in reader:
+            first, line = line + 1, reader.line_num
+            if not cells:
+                continue  # a blank line
+            if header is None:
+                header = [(rename or {}).get(name, name) for name in cells]
+                continue
+            if len(cells) != len(header):
+                raise FuteError(f"{path}:{first}: {len(cells)} cells where the header has {len(header)} "
+                                f"({', '.join(header)[:80]}); {_width_fix(kind, quoted)}")
+            rows.append(dict(zip(header, cells)))
+    except csv.Error as err:
+        raise FuteError(f"{path}:{reader.line_num}: cannot be read as {kind} ({err}); {_width_fix(kind, quoted)}") \
+            from None
+    return rows
+
+
+def _width_fix(kind: str, quoted: bool) -> str:
+    """What fixes a delimited file whose rows do not parse to the header's width."""
+    if not quoted:
+        return ("a cell holding a tab or a line break must be quoted as CSV does (pandas' to_csv(sep=\"\\t\") "
+                "writes it so), or that line fixed")
+    return (f"quote a cell holding {'a tab' if kind == 'TSV' else 'a comma'}, a quote or a line break as "
+            f"\"...\" with inner quotes doubled (pandas' to_csv writes it so), or fix that line")
 
 
 def _json_rows(content) -> list[dict] | None:
@@ -268,24 +339,16 @@ def download_multiqa(spec: DatasetSpec, split: str) -> Path:
 # ----------------------------------------------------------------------------- splits
 
 def load_raw_splits(spec: DatasetSpec, dataset_path: str | None = None) -> dict[str, list[dict]]:
-    """{'train': rows, 'dev': rows}; a dataset without a dev split is cut 80/20 (seed 42)."""
-    wanted = {"train": spec.train_split, "dev": spec.dev_split}
-    rows: dict[str, list[dict]] = {}
-    for role, split in wanted.items():
-        if split is None:
-            continue
-        if dataset_path is None and spec.multiqa_name is not None:
-            rows[role] = read_table(download_multiqa(spec, "train" if role == "train" else "dev"))
-        else:
-            local_archive = dataset_path is not None and _local_archive(spec, Path(dataset_path)) is not None
-            if dataset_path is not None and not Path(dataset_path).is_dir() and not local_archive:
-                raise FuteError(f"--dataset_path {dataset_path} is not a folder; it must hold one file per split, "
-                                f"e.g. {spec.train_split}.jsonl")
-            rows[role] = load_split(spec, split, dataset_path)[0]
+    """{'train': rows, 'dev': rows}. The dev split is cut 80/20 from train (seed 42) for a dataset without one,
+    and when `dataset_path` is one file: the training split."""
+    one_file = dataset_path is not None and _one_file(spec, Path(dataset_path))
+    wanted = {"train": spec.train_split, "dev": None if one_file else spec.dev_split}
+    rows = {role: load_split(spec, split, dataset_path)[0] for role, split in wanted.items() if split is not None}
     if "dev" not in rows:
         rows["train"], rows["dev"] = split_train_dev(rows["train"])
-        logger.info("%s has no dev split: cut %d train / %d dev (seed %d)",
-                    spec.name, len(rows["train"]), len(rows["dev"]), DEV_SPLIT["seed"])
+        logger.info("%s: %s, so dev is a seeded cut of train: %d train / %d dev (seed %d)", spec.name,
+                    f"--dataset_path {dataset_path} is one file" if one_file else "no dev split",
+                    len(rows["train"]), len(rows["dev"]), DEV_SPLIT["seed"])
     return rows
 
 
@@ -298,34 +361,86 @@ def split_train_dev(rows: list[dict]) -> tuple[list[dict], list[dict]]:
 
 
 def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> tuple[list[dict], str]:
-    """(rows, origin) of one named split: from the hub, a local folder (`<split>.jsonl`, ...) or,
-    when `dataset_path` is a file, that file itself."""
+    """(rows, origin) of one named split, from `split_source`: a local file (or the registry's archive), else the
+    hub or MultiQA's published files. Columns a declaration renames (QA) come under their fields' names."""
+    source = split_source(spec, split, dataset_path)
+    if source is None and spec.multiqa_name is not None:
+        path = download_multiqa(spec, "train" if split == spec.train_split else "dev")
+        rows, origin = read_table(path), str(path)
+    elif source is None:
+        rows, origin = _read_hub_split(spec, split), spec.hub_id or ""
+    elif _local_archive(spec, source) == source:
+        rows, origin = open_archive(spec.archive, source).to_list(), str(source)
+    else:
+        rows, origin = read_table(source, spec), str(source)
+    return _renamed(spec, rows, origin), origin
+
+
+def load_eval_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> tuple[list[dict], str]:
+    """(rows, origin) of the split an LLM answers: `load_split`, except that "dev" of a dataset without a dev
+    split is its dev cut (the examples a fine-tune is scored on), and a `dataset_path` file is the split itself."""
+    if split != DEV_CUT or spec.dev_split is not None or (dataset_path is not None and Path(dataset_path).is_file()):
+        return load_split(spec, split, dataset_path)
+    source = split_source(spec, spec.train_split, dataset_path)
+    return load_raw_splits(spec, dataset_path)["dev"], f"the dev cut of {source or spec.hub_id or spec.multiqa_name}"
+
+
+def split_source(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> Path | None:
+    """The local file split `split` is read from: in (or as) `dataset_path`, else the file its declaration names;
+    None for data from the hub or MultiQA. A missing file is a FuteError naming what to pass."""
     if dataset_path is None:
-        return _read_hub_split(spec, split), spec.hub_id or ""
+        if spec.files:
+            if split not in dict(spec.files):
+                raise FuteError(f"{spec.name} names no file for split {split!r} (files: {', '.join(dict(spec.files))})")
+            return Path(dict(spec.files)[split])
+        if spec.hub_id is None and spec.multiqa_name is None:
+            where = spec.declaration.given if spec.declaration else "its declaration"
+            raise FuteError(f"{spec.name} names no data: pass --dataset_path, or name its files in {where} "
+                            f"(files: {{train: ...}})")
+        return None
     path = Path(dataset_path)
     archive = _local_archive(spec, path)
-    if archive is not None:
-        return open_archive(spec.archive, archive).to_list(), str(archive)
-    if path.is_file():
-        return read_table(path, spec), str(path)
+    if archive is not None or path.is_file():
+        return archive or path
     if not path.is_dir():
         raise FuteError(f"--dataset_path {path} does not exist; give a folder with one file per split, e.g. "
                         f"{split}.jsonl, or one file holding the split")
     found = find_split_file(path, split)
     if found is None:
         raise FuteError(f"no file for split {split!r} of {spec.name} in {path}; expected {split}.jsonl "
-                        f"(or {', '.join(s for s in LOCAL_SUFFIXES[1:])})")
-    return read_table(found, spec), str(found)
+                        f"(or {', '.join(s for s in LOCAL_SUFFIXES[1:])}), or pass one file as --dataset_path")
+    return found
+
+
+def _one_file(spec: DatasetSpec, path: Path) -> bool:
+    """A --dataset_path that is one data file (not the registry's archive, which holds every split)."""
+    return path.is_file() and _local_archive(spec, path) is None
+
+
+def _renamed(spec: DatasetSpec, rows: list[dict], origin: str) -> list[dict]:
+    """Rows with a declaration's QA columns (spec.columns) under their fields' names; a column no row has is
+    a FuteError naming the declaration's key."""
+    if not spec.columns:
+        return rows
+    renames = dict(spec.columns)
+    for column, field in renames.items():
+        if rows and not any(column in row for row in rows):
+            raise FuteError(f"{origin}: no column {column!r}, which {spec.name}'s columns.{field} names (columns: "
+                            f"{', '.join(sorted(rows[0]))})")
+    return [{renames.get(key, key): value for key, value in row.items()} for row in rows]
 
 
 def _read_hub_split(spec: DatasetSpec, split: str) -> list[dict]:
     """The split from the hub, or from the archive the registry names (the read: data_utils/hub_read.py)."""
     try:
-        return read_split(HubRead.of_dataset(spec, split)).to_list()
+        table = read_split(HubRead.of_dataset(spec, split))
+        rows = table.to_list()
     except Exception as err:  # the hub raises many types; all mean the same to the user
         local = _local_archive_names(spec) if spec.archive else ""
         raise FuteError(f"cannot load {spec.hub_id} ({spec.hub_config or spec.data_dir or 'default'}) split {split} "
                         f"from the hub: {describe_error(err)}; pass --dataset_path with local files{local}") from None
+    features = getattr(table, "features", None)  # a datasets.Dataset's; an archive's table has none
+    return labels_by_name(rows, features.to_dict() if features is not None else {}, spec, spec.hub_id or spec.name)
 
 
 def _local_archive(spec: DatasetSpec, path: Path) -> Path | None:
@@ -379,34 +494,53 @@ def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
 
     An example without a gold label (`label_index` gives None; a row without the label field too, unless
     no row has it: then the field name is wrong) or with an empty input (`input_text`) is left out and
-    counted; `check_kept` refuses a split that loses too many.
+    counted, and so is a row with every cell empty (`EMPTY_ROW`); `check_kept` refuses a split that loses
+    too many.
     """
-    _check_column(rows, spec.label_field, where)
+    check_column(rows, spec.label_field, where)
     examples, left_out = [], Counter()
     for index, row in enumerate(rows):
-        _check_fields(row, spec.inputs, where, index)
-        label = label_index(spec, row.get(spec.label_field), where, index)
-        texts = [input_text(row[field]) for field in spec.inputs]
-        empty = [field for field, text in zip(spec.inputs, texts) if text is None]
-        if label is None or empty:
-            left_out[spec.label_field if label is None else empty[0]] += 1
-            continue
-        example = {"text": texts[0], "label": label}
-        if spec.is_pair:
-            example["text_pair"] = texts[1]
-        examples.append(example)
+        example = cr_example(spec, row, where, index)
+        if isinstance(example, str):
+            left_out[example] += 1
+        else:
+            examples.append(example)
     check_kept(examples, left_out, spec.label_field, where)
     return examples
+
+
+def cr_example(spec: DatasetSpec, row: dict, where: str, index: int) -> dict | str:
+    """Row `index` -> its example {"text", "text_pair"?, "label"}, or why it is left out: EMPTY_ROW, the label
+    field (no gold label) or the first input field that is empty (see `cr_examples`)."""
+    if is_empty_row(row):
+        return EMPTY_ROW
+    _check_fields(row, spec.inputs, where, index)
+    label = label_index(spec, row.get(spec.label_field), where, index)
+    texts = [input_text(row[field]) for field in spec.inputs]
+    empty = [field for field, text in zip(spec.inputs, texts) if text is None]
+    if label is None or empty:
+        return spec.label_field if label is None else empty[0]
+    example = {"text": texts[0], "label": label}
+    if spec.is_pair:
+        example["text_pair"] = texts[1]
+    return example
+
+
+def is_empty_row(row: dict) -> bool:
+    """True for a row with every cell null or blank: a spreadsheet's trailing rows, not an example."""
+    return all(is_null(value) or (isinstance(value, str) and not value.strip()) for value in row.values())
 
 
 def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float | None:
     """A raw gold label -> its index in spec.labels (a float for regression); None = no gold label.
 
-    No gold label: every spelling `no_label` knows, and the hub's -1 as a number or text ("-1",
-    "-1.0"). A label may be a label name (exact, or in other letter case: Excel's "TRUE"), an
-    index as a number or as text ("1", "1.0": pandas writes a label column with a gap as
-    floats), or a boolean (boolq's False/True); surrounding spaces are ignored. A
-    non-integral number is refused, never rounded.
+    No gold label: every spelling `no_label` knows, the hub's -1 as a number or text ("-1",
+    "-1.0"), and in a three-way NLI dataset SNLI's and MultiNLI's "-" (`NLI_NO_CONSENSUS`).
+    A label may be a label name or a value the dataset's label_values maps to one (exact,
+    or in other letter case: Excel's "TRUE"; a number names the label its digits spell, so that
+    labels 1-5 read 1 as "1"), an index as a number or as text ("1", "1.0": pandas writes a label
+    column with a gap as floats), or a boolean (boolq's False/True); surrounding spaces are
+    ignored. A non-integral number is refused, never rounded.
 
     Regression: a finite number within `spec.label_range`; -1 outside that range is the hub's
     "no gold label" (stsb's test split), any other value outside it an error naming the range.
@@ -415,21 +549,23 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
         return None
     if isinstance(value, str):
         value = value.strip()
+        if value == NLI_NO_CONSENSUS and set(spec.labels) == set(GENRE_LABELS["nli"]):
+            return None
     if spec.regression:
         return _regression_label(spec, value, where, index)
     if spec.label_transform == "first_char":
         value = str(value)[:1]
-    if isinstance(value, str):
-        if value in spec.labels:
-            return spec.labels.index(value)
-        same_letters = [i for i, label in enumerate(spec.labels) if label.lower() == value.lower()]
-        if len(same_letters) == 1:
-            return same_letters[0]
+    name = _label_name(spec, value)
+    if name is not None:
+        return spec.labels.index(name)
     try:
         number = float(value)  # also numpy numbers and booleans
     except (TypeError, ValueError):
-        raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)} "
-                        f"nor an index 0..{len(spec.labels) - 1}") from None
+        values = (f" nor a value of label_values ({', '.join(dict(spec.label_values))})" if spec.label_values else
+                  "; a dataset declared in a file of one's own maps other words to labels (label_values, "
+                  "docs/your_data.md)" if spec.declaration is None else "")
+        raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)} nor an index "
+                        f"0..{len(spec.labels) - 1}{values}") from None
     if not number.is_integer():
         raise FuteError(f"{where}: example {index} has label {number!r}, which is not a class index "
                         f"0..{len(spec.labels) - 1} ({', '.join(spec.labels)})")
@@ -439,6 +575,26 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
         raise FuteError(f"{where}: example {index} has label {int(number)}, outside 0..{len(spec.labels) - 1} "
                         f"({', '.join(spec.labels)})")
     return int(number)
+
+
+def _label_name(spec: DatasetSpec, value) -> str | None:
+    """The label a raw value names (see label_index): a value of spec.label_values, else a label name; exact,
+    else in other letter case when that matches one label only. None when it names none."""
+    if isinstance(value, (bool, np.bool_)):
+        text = str(bool(value))
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float, np.number)) and float(value).is_integer():
+        text = str(int(value))
+    else:
+        return None
+    for names in (dict(spec.label_values), {label: label for label in spec.labels}):
+        if text in names:
+            return names[text]
+        same_letters = {label for written, label in names.items() if written.lower() == text.lower()}
+        if len(same_letters) == 1:
+            return same_letters.pop()
+    return None
 
 
 def _regression_label(spec: DatasetSpec, value, where: str, index: int) -> float | None:
@@ -466,13 +622,16 @@ def qa_examples(rows: list[dict], where: str) -> list[dict]:
     parquet; in a CSV cell as JSON or as the Python text pandas' and datasets' `to_csv` write)
     or as SQuAD's per-question list [{"text", "answer_start"}, ...]. No answers at all (null,
     NaN, an empty cell, a row without the field) is no gold label: left out and counted, like
-    an empty context or question (`check_kept`). Empty lists are a gold label, "unanswerable"
-    (SQuAD v2), and so is an answer with empty text (some tools write "" at -1). Ids must be
+    an empty context or question and a row of empty cells (`check_kept`). Empty lists are a gold
+    label, "unanswerable" (SQuAD v2), and so is an answer with empty text (some tools write "" at -1). Ids must be
     unique: post-processing and scoring pair predictions with questions by id.
     """
-    _check_column(rows, "answers", where)
+    check_column(rows, "answers", where)
     examples, seen, left_out = [], {}, Counter()
     for index, row in enumerate(rows):
+        if is_empty_row(row):
+            left_out[EMPTY_ROW] += 1
+            continue
         _check_fields(row, ("context", "question"), where, index)
         answers = _answers(row.get("answers"), where, index)
         fields = {"answers": answers, "context": input_text(row["context"]), "question": input_text(row["question"])}
@@ -572,23 +731,31 @@ def _check_fields(row: dict, fields: tuple[str, ...], where: str, index: int) ->
     if missing:
         # A spreadsheet in a locale with decimal commas exports CSV with ";" between cells.
         hint = ("; the file looks ';'-separated: export it as comma-separated CSV" if len(row) == 1
-                and ";" in next(iter(row)) else "; local files must use the hub dataset's field names")
+                and ";" in next(iter(row)) else "; local files must use the dataset's field names, or declare "
+                "their columns in a dataset file of one's own (columns:, docs/your_data.md)")
         raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))})"
                         f"{hint}")
 
 
-def _check_column(rows: list[dict], field: str, where: str) -> None:
+def check_column(rows: list[dict], field: str, where: str) -> None:
     """A gold-label field that no row has is a wrong field name (an error), not a split without labels."""
     if rows and not any(field in row for row in rows):
         _check_fields(rows[0], (field,), where, 0)
 
 
-def check_kept(examples: list[dict], left_out: Counter, label_field: str, where: str) -> None:
-    """Log what a split lost (`left_out`: field -> examples left out for lacking it), or refuse it.
+def check_kept(examples: list, left_out: Counter, label_field: str, where: str) -> dict[str, int]:
+    """Log what a split lost (`left_out`: field -> examples left out for lacking it; EMPTY_ROW -> rows of
+    empty cells), or refuse it; return the counts, for a run's record.
 
-    Refused: a split with no example left; more than MAX_LEFT_OUT_FRACTION without a gold label
-    (an unlabelled test split) or with the same input empty (a wrong column, a broken export).
+    Refused: a split with no example left; more than MAX_LEFT_OUT_FRACTION of its examples without a gold
+    label (an unlabelled test split) or with the same input empty (a wrong column, a broken export). Rows of
+    empty cells are no examples: they are counted apart and never tip that rule.
+    Counts: {"rows", "examples" (kept), "no_gold_label", "empty_input", "empty_rows"}.
     """
+    empty_rows = left_out.pop(EMPTY_ROW, 0)
+    if empty_rows:
+        logger.warning("%s: %d rows with every cell empty (a spreadsheet's trailing rows?) are skipped", where,
+                       empty_rows)
     total = len(examples) + sum(left_out.values())
     for field, count in sorted(left_out.items(), key=lambda item: item[0] != label_field):
         what = "no gold label" if field == label_field else f"an empty {field!r}"
@@ -598,3 +765,6 @@ def check_kept(examples: list[dict], left_out: Counter, label_field: str, where:
         logger.warning("%s: %d examples have %s and are left out", where, count, what)
     if not examples:
         raise FuteError(f"{where}: no usable examples; check the file or the split name")
+    no_label = left_out.get(label_field, 0)
+    return {"rows": total + empty_rows, "examples": len(examples), "no_gold_label": no_label,
+            "empty_input": total - len(examples) - no_label, "empty_rows": empty_rows}

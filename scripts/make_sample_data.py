@@ -1,7 +1,7 @@
 """Write the project's small sample datasets under data/samples/ (deterministic, stdlib only).
 
 Real hub datasets cannot be downloaded offline, so each sample set stands in for one
-dataset of the registry, configs/datasets.py, which says what the set looks like: its
+dataset of the registry, configs/datasets.yaml, which says what the set looks like: its
 split names (training, dev and LLM evaluation split), its input fields, its label field
 and label names in index order, and whether it is a regression or a QA set. This script
 holds only what the registry does not: the English text (word lists, templates and the
@@ -37,7 +37,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from configs.datasets import DATASETS, GENRE_LABELS, DatasetSpec  # noqa: E402
+from configs.datasets import GENRE_LABELS, DatasetSpec  # noqa: E402
+from data_utils.declarations import DATASETS  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's packages
 
-from configs.datasets import CR_DATASETS, LLM_DATASETS, NUM_PROMPTS, QA_DATASETS  # noqa: E402
+from configs.datasets import NUM_PROMPTS, DatasetSpec  # noqa: E402
+from data_utils.declarations import (CR_DATASETS, LLM_DATASETS, QA_DATASETS, check_own_name, get_spec,  # noqa: E402
+                                     is_declaration)
+from data_utils.errors import FuteError  # noqa: E402
 from configs.methods import METHODS  # noqa: E402
 from configs.models import BITS  # noqa: E402
 from data_utils import cli  # noqa: E402
@@ -72,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate", default="t5-base", help="surrogate model T of every task embedding")
     p.add_argument("--llms", default=PAPER_LLMS, help="LLMs: aliases, hub ids, folders or .gguf files")
     p.add_argument("--bit", type=int, default=8, choices=BITS, help="LLM weights (default 8)")
-    p.add_argument("--cr_datasets", default=PAPER_CR, help="CR transfer pool (default: TaskEmb's 15)")
+    p.add_argument("--cr_datasets", default=PAPER_CR,
+                   help="CR transfer pool (default: TaskEmb's 15); registry names or declaration files (.yaml, .yml, "
+                        ".json: docs/your_data.md)")
     p.add_argument("--qa_datasets", default=PAPER_QA, help="QA transfer pool (default: the 10 QA datasets)")
     p.add_argument("--llm_datasets", default=PAPER_LLM_SETS, help="LLM evaluation sets")
     p.add_argument("--prompts", default=None, help=f"prompt numbers (default 0-{NUM_PROMPTS - 1}; 10-12 are CoT)")
@@ -115,12 +120,39 @@ def options_from(args: argparse.Namespace, here: Path) -> paper.SweepOptions:
     def model(name: str) -> str:  # a model folder or file relative to `here`; else a hub id or alias
         return str(absolute(name)) if not Path(name).is_absolute() and (here / name).exists() else name
 
-    for flag, listed, known in (("--cr_datasets", args.cr_datasets, CR_DATASETS),
-                                ("--qa_datasets", args.qa_datasets, QA_DATASETS),
-                                ("--llm_datasets", args.llm_datasets, LLM_DATASETS)):
-        for name in names(listed):
-            if name not in known:
-                raise SweepError(f"{flag}: unknown dataset {name!r}; known: {','.join(known)}")
+    declared: dict[str, DatasetSpec] = {}
+
+    def datasets(flag: str, listed: str, known: dict[str, DatasetSpec]) -> list[str]:
+        """The names of the datasets listed: registry names, or declaration files (read here, from `here`)."""
+        chosen = []
+        for value in names(listed):
+            if not is_declaration(value):
+                if value not in known:
+                    raise SweepError(f"{flag}: unknown dataset {value!r}; known: {','.join(known)}, or a declaration "
+                                     f"file (.yaml, .yml, .json) of one's own")
+                chosen.append(value)
+                continue
+            try:
+                spec = get_spec(str(absolute(value)))
+                check_own_name(spec, "a sweep")
+            except FuteError as err:
+                raise SweepError(f"{flag}: {err}") from None
+            if declared.get(spec.name, spec) != spec:
+                raise SweepError(f"{flag}: {value} declares {spec.name}, as another declaration does; a sweep names "
+                                 f"its outputs by dataset: give each a name of its own")
+            fits = {"--cr_datasets": spec.task == "cr", "--qa_datasets": spec.task == "qa",
+                    "--llm_datasets": spec.llm_genre is not None}[flag]
+            if not fits:
+                what = f"a {spec.task} dataset" + ("" if spec.llm_genre else " with no llm entry")
+                raise SweepError(f"{flag}: {value} declares {what}: cr datasets go in --cr_datasets, qa ones in "
+                                 f"--qa_datasets, ones with an llm entry in --llm_datasets")
+            declared[spec.name] = spec
+            chosen.append(spec.name)
+        return chosen
+
+    cr = datasets("--cr_datasets", args.cr_datasets, CR_DATASETS)
+    qa = datasets("--qa_datasets", args.qa_datasets, QA_DATASETS)
+    llm_sets = datasets("--llm_datasets", args.llm_datasets, LLM_DATASETS)
     prompts = names(args.prompts) if args.prompts is not None else [str(p) for p in range(NUM_PROMPTS)]
     for prompt in prompts:
         if not (prompt.isdigit() and int(prompt) < NUM_PROMPTS):
@@ -139,9 +171,9 @@ def options_from(args: argparse.Namespace, here: Path) -> paper.SweepOptions:
     return paper.SweepOptions(
         out=absolute(args.out), python=os.environ.get("PYTHON", sys.executable), lm=model(args.lm),
         surrogate=model(args.surrogate), llms=[model(name) for name in names(args.llms)], bit=args.bit,
-        cr=names(args.cr_datasets), qa=names(args.qa_datasets), llm_sets=names(args.llm_datasets),
-        prompts=[int(p) for p in prompts], emb_types=names(args.emb_types), data_dir=data_dir, pool=pool,
-        extra=shlex.split(args.extra), te_extra=shlex.split(args.te_extra))
+        cr=cr, qa=qa, llm_sets=llm_sets, prompts=[int(p) for p in prompts], emb_types=names(args.emb_types),
+        data_dir=data_dir, pool=pool, extra=shlex.split(args.extra), te_extra=shlex.split(args.te_extra),
+        declared=declared)
 
 
 def _to_run(step: Step, state: tuple[str, str]) -> Step:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from configs.datasets import LLM_DATASETS, NUM_PROMPTS
+from configs.datasets import NUM_PROMPTS, DatasetSpec
+from data_utils.declarations import DATASETS
 from configs.hparams import UNSUP_POOL
 from configs.methods import method_of
 from configs.models import model_slug
@@ -29,9 +30,11 @@ MIN_PLOTTED = 3
 
 @dataclass
 class SweepOptions:
-    """What a sweep covers; paths are absolute. extra: flags appended to the sweep's steps (the LLM sweep:
-    to its LLM steps, te_extra to its run_task_emb.py steps; the eval sweep: to its transfer and prompt tables,
-    whose flags the space table and the plots do not take)."""
+    """What a sweep covers; paths are absolute. Datasets are named as outputs name them: a registry name, or
+    the name a declaration file gives (`declared`: name -> its DatasetSpec, whose file the steps are given).
+    extra: flags appended to the sweep's steps (the LLM sweep: to its LLM steps, te_extra to its
+    run_task_emb.py steps; the eval sweep: to its transfer and prompt tables, whose flags the space table and
+    the plots do not take)."""
 
     out: Path
     python: str
@@ -48,6 +51,7 @@ class SweepOptions:
     pool: Path | None = None
     extra: list[str] = field(default_factory=list)
     te_extra: list[str] = field(default_factory=list)
+    declared: dict[str, DatasetSpec] = field(default_factory=dict)
 
     @property
     def layout(self) -> ResultLayout:
@@ -61,14 +65,32 @@ class SweepOptions:
     @property
     def genres(self) -> list[str]:
         """The genres of the LLM evaluation sets in use, in first-seen order."""
-        return list(dict.fromkeys(LLM_DATASETS[d].llm_genre for d in self.llm_sets_in_use))
+        return list(dict.fromkeys(self.spec(d).llm_genre for d in self.llm_sets_in_use))
+
+    def spec(self, dataset: str) -> DatasetSpec:
+        return self.declared.get(dataset) or DATASETS[dataset]
+
+    def dataset(self, dataset: str) -> str:
+        """How a step is given the dataset: its registry name, or its declaration file."""
+        return self.declared[dataset].declaration.path if dataset in self.declared else dataset
 
     def data(self, dataset: str) -> list[str]:
-        return [] if self.data_dir is None else ["--dataset_path", str(self.data_dir / dataset)]
+        """--dataset_path of a registry dataset under --data_dir (a declared one names its own data)."""
+        if self.data_dir is None or dataset in self.declared:
+            return []
+        return ["--dataset_path", str(self.data_dir / dataset)]
 
     def data_folders(self, *datasets: str) -> list[Path]:
-        """The --data_dir folders of `datasets` (a step's sources; none for the hub)."""
-        return [] if self.data_dir is None else [self.data_dir / dataset for dataset in datasets]
+        """What a step reads of `datasets` (its sources): a declared dataset's declaration and the files it names,
+        a registry dataset's --data_dir folder (nothing for the hub)."""
+        sources = []
+        for dataset in datasets:
+            if dataset in self.declared:
+                spec = self.declared[dataset]
+                sources += [Path(spec.declaration.path), *(Path(path) for _, path in spec.files)]
+            elif self.data_dir is not None:
+                sources.append(self.data_dir / dataset)
+        return sources
 
     def pool_files(self) -> list[Path]:
         return [] if self.pool is None else [self.pool]
@@ -106,7 +128,8 @@ def finetune(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     layout = o.layout
     for d in (*o.cr, *o.qa):
         _step(graph, o, f"finetune_{d}", "finetune",
-              [o.train_script(d), "--to_train_dataset", d, *o.data(d), "--lm_model_name", o.lm, "--model_save_path",
+              [o.train_script(d), "--to_train_dataset", o.dataset(d), *o.data(d), "--lm_model_name", o.lm,
+               "--model_save_path",
                str(layout.checkpoint(d)), "--score_save_path", str(layout.score(d)), *o.extra],
               [layout.score(d), layout.checkpoint(d)], sources=o.data_folders(d))
     for t in (*o.cr, *o.qa):
@@ -114,7 +137,8 @@ def finetune(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             if s == t:
                 continue
             _step(graph, o, f"transfer_{s}__{t}", "transfer",
-                  [o.train_script(t), "--to_train_dataset", t, *o.data(t), "--lm_model_name", o.lm, "--load_path",
+                  [o.train_script(t), "--to_train_dataset", o.dataset(t), *o.data(t), "--lm_model_name", o.lm,
+                   "--load_path",
                    str(layout.checkpoint(s)), "--score_save_path", str(layout.score(t, s)), *o.extra],
                   [layout.score(t, s)], inputs=[layout.checkpoint(s)], sources=o.data_folders(t))
 
@@ -130,7 +154,7 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
         schedule = [] if family == "text" else ["--is_baseline", str(not fute)]
         _step(graph, o, f"{method}_dte_{d}", stage,
               ["run_task_emb.py", "--task_type", o.task_class(d), "--input_type", "data", "--task_emb_type", family,
-               *schedule, "--to_train_dataset", d, *o.data(d), "--task_emb_model_lm_name", surrogate,
+               *schedule, "--to_train_dataset", o.dataset(d), *o.data(d), "--task_emb_model_lm_name", surrogate,
                "--save_path", str(path), *o.extra], [path], sources=o.data_folders(d))
 
     for family in o.emb_types:
@@ -147,7 +171,8 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             path = layout.mte(method, d)
             _step(graph, o, f"{method}_mte_{d}", "mte",
                   ["run_task_emb.py", "--task_type", o.task_class(d), "--input_type", "model", "--task_emb_type",
-                   family, "--load_path", str(layout.checkpoint(d)), "--to_train_dataset", d, *o.pool_flags(),
+                   family, "--load_path", str(layout.checkpoint(d)), "--to_train_dataset", o.dataset(d),
+                   *o.pool_flags(),
                    "--lm_model_name", o.lm, "--task_emb_model_lm_name", o.surrogate, "--save_path", str(path),
                    *o.extra], [path], inputs=[layout.checkpoint(d)], sources=o.pool_files())
 
@@ -163,18 +188,20 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                *o.pool_flags(), "--task_emb_model_lm_name", o.surrogate, "--save_path", str(layout.llm_inputs(g)),
                *o.te_extra], [layout.llm_inputs(g)], sources=o.pool_files(), gpu=False)
     # One command per LLM for every (set, prompt), one per (LLM, genre) for every prompt's y': the model
-    # loads once per command; each file is written and resumed as a run of its own.
+    # loads once per command; each file is written and resumed as a run of its own. Under --data_dir, the
+    # declared sets (which name their own data) get a command of their own.
     prompts = ",".join(map(str, o.prompts))
+    local = [d for d in o.llm_sets if o.data_dir is not None and d not in o.declared]
+    groups = [(local, ["--dataset_path", str(o.data_dir / DATASET_FIELD)] if local else []),
+              ([d for d in o.llm_sets if d not in local], [])]
     for model in o.llms:
-        if not o.llm_sets:
-            break
-        outputs = [layout.inference(model, d, p) for d in o.llm_sets for p in o.prompts]
-        data = [] if o.data_dir is None else ["--dataset_path", str(o.data_dir / DATASET_FIELD)]
-        _step(graph, o, f"inference_{model_slug(model)}", "llm_inference",
-              ["run_llm_inference.py", "--model", model, "--bit", str(o.bit), "--dataset_name", ",".join(o.llm_sets),
-               *data, "--prompt_number", prompts, "--save_path",
-               str(layout.inference(model, DATASET_FIELD, PROMPT_FIELD)), *o.extra],
-              outputs, sources=o.data_folders(*o.llm_sets), selectors=("--dataset_name", "--prompt_number"))
+        for index, (sets, data) in enumerate(group for group in groups if group[0]):
+            outputs = [layout.inference(model, d, p) for d in sets for p in o.prompts]
+            _step(graph, o, f"inference_{model_slug(model)}" + ("_declared" if index else ""), "llm_inference",
+                  ["run_llm_inference.py", "--model", model, "--bit", str(o.bit), "--dataset_name",
+                   ",".join(map(o.dataset, sets)), *data, "--prompt_number", prompts, "--save_path",
+                   str(layout.inference(model, DATASET_FIELD, PROMPT_FIELD)), *o.extra],
+                  outputs, sources=o.data_folders(*sets), selectors=("--dataset_name", "--prompt_number"))
     for model in o.llms:
         for g in o.genres:
             x = layout.llm_inputs(g)
@@ -223,7 +250,7 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
           ["run_eval.py", "transfer", "--emb_dir", str(layout.embeddings()), "--score_dir", str(layout.finetune_dir()),
            "--tasks", ",".join(lm_sets), "--save_path", str(table), *o.extra],
           [table.with_suffix(".json")], inputs=[*scores, *lm_embeddings], redo=(), gpu=False)
-    llm_mtes = [layout.llm_mte(m, model, LLM_DATASETS[d].llm_genre, p) for m in fute_methods for model in o.llms
+    llm_mtes = [layout.llm_mte(m, model, o.spec(d).llm_genre, p) for m in fute_methods for model in o.llms
                 for d in o.llm_sets for p in o.prompts]
     if o.llms:
         table = layout.table("prompt")

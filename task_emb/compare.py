@@ -4,16 +4,19 @@ For n embeddings of one dimension (files, or a selection of a folder as `run_eva
 it), the [n, n] cosines of the embeddings as they are ("raw") and, where they share an
 initialisation e0 (prefix embeddings of one surrogate and seed: task_emb/displacement.py), of
 their displacements e - e0, what training added. Every cosine is data_utils.similarity's.
-Embeddings their runs flagged as under-trained (task_emb/undertraining.py) are marked.
+Embeddings their runs flagged as under-trained (task_emb/undertraining.py) are marked; two datasets of
+one name made from different data are told apart in the labels, with a warning
+(data_utils/artifacts/data_identity.py).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from configs.methods import FAMILIES
+from data_utils.artifacts.data_identity import TaskLabels
 from data_utils.artifacts.embeddings import Embedding, check_same_dim
 from data_utils.errors import FuteError
 from data_utils.similarity import cosine_matrix
@@ -35,6 +38,7 @@ class Comparison:
     raw: np.ndarray
     displacement: np.ndarray | None
     no_displacement: str = ""
+    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels)
 
     def pairs(self) -> list[dict]:
         """One row per pair (i < j): labels, both cosines, and whether each embedding is flagged as under-trained."""
@@ -56,7 +60,8 @@ class Comparison:
     def markdown(self) -> str:
         rows = "".join(f"| {label} | {e.method} | {e.kind} | {'yes' if e.undertrained else ''} | {e.path} |\n"
                        for label, e in zip(self.labels, self.embeddings))
-        text = ("# Cosine similarity of task embeddings\n\n| Embedding | Method | Kind | under-trained | File |\n"
+        text = ("# Cosine similarity of task embeddings\n\n" + "".join(f"Warning: {note}.\n\n" for note in self.notes)
+                + "| Embedding | Method | Kind | under-trained | File |\n"
                 "|---|---|---|---|---|\n" + rows + "\n## Raw\n\n" + _matrix_markdown(self.raw, self.labels))
         if self.displacement is not None:
             text += ("\n## Displacements from the shared initialisation e0 (cosine of e - e0)\n\n"
@@ -74,7 +79,7 @@ class Comparison:
                                 "undertrained": e.undertrained} for label, e in zip(self.labels, self.embeddings)],
                 "raw": self.raw.tolist(),
                 "displacement": None if self.displacement is None else self.displacement.tolist(),
-                "no_displacement": self.no_displacement or None, "pairs": self.pairs()}
+                "no_displacement": self.no_displacement or None, "pairs": self.pairs(), "notes": self.notes}
 
 
 def _matrix_markdown(matrix: np.ndarray, labels: Sequence[str]) -> str:
@@ -90,7 +95,8 @@ def compare(embeddings: Sequence[Embedding], displacement: bool = True, surrogat
     if len(embeddings) < 2:
         raise FuteError(f"{len(embeddings)} embedding(s) chosen; a comparison needs at least 2")
     check_same_dim(embeddings, "the compared embeddings")
-    labels = embedding_labels(embeddings)
+    tasks = TaskLabels.of_embeddings(embeddings)
+    labels = embedding_labels(embeddings, tasks)
     raw = cosine_matrix([e.vector() for e in embeddings])
     e0 = initial_embedding_of(embeddings, "compared", surrogate) if displacement else None
     moved = None if e0 is None else cosine_matrix(displaced(embeddings, e0))
@@ -99,4 +105,4 @@ def compare(embeddings: Sequence[Embedding], displacement: bool = True, surrogat
     why = (f"{NO_DISPLACEMENT} was given" if not displacement else
            f"only {shared} embeddings start from a shared initialisation, these are {families}")
     warn_flagged(flagged(embeddings, labels))
-    return Comparison(embeddings, labels, raw, moved, "" if moved is not None else why)
+    return Comparison(embeddings, labels, raw, moved, "" if moved is not None else why, tasks.notes)

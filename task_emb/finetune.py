@@ -13,14 +13,17 @@ from pathlib import Path
 
 from data_utils import cli
 from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
+from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.io import check_writable, json_sha256, run_record, write_json
 from data_utils.chance import dev_guess
-from data_utils.loading import get_spec, load_examples
+from data_utils.declarations import get_spec
+from data_utils.loading import load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
-from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, fine_tuned_dataset,
-                             load_task_model, load_tokenizer, model_fingerprint, resolve_checkpoint, save_checkpoint)
+from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, check_max_len,
+                             fine_tuned_config, load_task_model, load_tokenizer, model_fingerprint, resolve_checkpoint,
+                             save_checkpoint)
 from task_emb.options import micro_batch_size
 from task_emb.trainer import TrainConfig, finish, resume_path_for, run_identity, train
 
@@ -53,7 +56,8 @@ def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dic
                             f"before its scores were written); pass --overwrite True to replace it, or choose another "
                             f"--model_save_path")
         check_writable(Path(args.model_save_path) / STATE_DICT_NAME)
-    source_dataset = _source_dataset(args.load_path)  # also checks that --load_path holds a model
+    source = _source_data(args.load_path)  # also checks that --load_path holds a model
+    check_max_len(resolve_checkpoint(args.load_path) if args.load_path else args.lm_model_name, args.max_len)
     if fresh_start(args.score_save_path, run_record(vars(args), argv, f"run_{task}_train.py"), args.overwrite):
         if finish(resume_path):  # --overwrite True: a saved state is a killed or finished run's, not this one's
             logger.info("--overwrite True: %s discarded, training starts afresh", resume_path)
@@ -89,7 +93,7 @@ def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dic
     else:
         scores = evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
     logger.info("%s dev scores: %s", spec.name, {k: round(v, 4) for k, v in scores.items()})
-    config = _resolved_config(task, args, spec, device, source_dataset, len(splits["train"]), len(splits["dev"]))
+    config = _resolved_config(task, args, spec, device, source, len(splits["train"]), len(splits["dev"]))
     config["dev_guess"] = dev_guess(spec, splits["dev"])
     record = run_record(config, argv, f"run_{task}_train.py")
     # The score's record is pending while the outputs are written, each before its own record; its final
@@ -114,19 +118,24 @@ def _tokenizer_source(args: argparse.Namespace) -> str:
     return args.lm_model_name
 
 
-def _source_dataset(load_path: str | None) -> str | None:
-    """The dataset the --load_path checkpoint was fine-tuned on (from its record), for transfer tables."""
+def _source_data(load_path: str | None) -> dict | None:
+    """The data the --load_path checkpoint was fine-tuned on, as its record names it (for transfer tables):
+    {"name", "data"}; None without --load_path, {"name": None} for a checkpoint without a record."""
     if not load_path:
         return None
     check_checkpoint_finished(load_path)
-    dataset = fine_tuned_dataset(load_path)
-    if dataset is None:
+    config = fine_tuned_config(load_path)
+    if config is None:
         logger.warning("%s has no %s: the transfer source is unknown to the evaluation", load_path, RECORD_NAME)
-    return dataset
+        return {"name": None, "data": None}
+    return {"name": from_config(config).name, "data": config.get("data")}
 
 
-def _resolved_config(task, args, spec, device, source_dataset, n_train, n_dev) -> dict:
+def _resolved_config(task, args, spec, device, source, n_train, n_dev) -> dict:
+    """The flags, resolved values and the data: which dataset (`data`, data_utils/artifacts/data_identity.py) and,
+    for a transfer run, the dataset its model was fine-tuned on first (`source_dataset`, `source_data`)."""
     config = dict(vars(args))
-    config.update(task_type=task, device=str(device), main_metric=spec.main_metric, source_dataset=source_dataset,
-                  num_train_examples=n_train, num_dev_examples=n_dev)
+    config.update(task_type=task, device=str(device), main_metric=spec.main_metric,
+                  source_dataset=source and source["name"], source_data=source and source["data"],
+                  num_train_examples=n_train, num_dev_examples=n_dev, data=describe(spec, args.dataset_path))
     return config

@@ -22,8 +22,9 @@ from configs.datasets import DatasetSpec
 from configs.models import hub_id, looks_local
 from data_utils.artifacts.model_ref import ModelRef, content_hash, local_candidates, local_ref
 from data_utils.errors import FuteError
-from data_utils.hf_compat import load_pretrained
+from data_utils.hf_compat import head_parameter_names, load_pretrained, position_limit
 from data_utils.io import read_json
+from data_utils.label_order import named, order_by_name
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,22 @@ def resolve_checkpoint(load_path: str, flag: str = "--load_path") -> str:
         raise FuteError(f"{flag} {load_path} does not exist; point it at the --model_save_path of an earlier "
                         f"run_cr_train.py/run_qa_train.py run")
     raise FuteError(f"{flag} {load_path} holds no model (no config.json in it or in {HF_SUBDIR}/)")
+
+
+def check_max_len(name: str, max_len: int, flag: str = "--max_len", reserved: int = 0) -> None:
+    """Refuse inputs of `max_len` tokens, plus `reserved` positions (a prefix's), that the model `name` (alias, hub
+    id, folder, checkpoint folder) has no positions for (hf_compat.position_limit): FuteError naming `flag`, the
+    limit and the value to pass, before any data is read or model run."""
+    source = resolve_model_name(name)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as err:
+        raise _load_error(name, err) from None
+    limit = position_limit(config)
+    if limit is not None and max_len + reserved > limit:
+        held = f", {reserved} of them taken by the prefix" if reserved else ""
+        raise FuteError(f"{flag} {max_len} is longer than {name} takes: {limit} positions (its "
+                        f"max_position_embeddings){held}; pass {flag} {limit - reserved} or less")
 
 
 def describe_model(name: str, record_folder: str | Path) -> ModelRef:
@@ -122,8 +139,9 @@ def check_checkpoint_finished(load_path: str) -> None:
                         f"written last); run that fine-tune's command again: it finishes it")
 
 
-def fine_tuned_dataset(load_path: str) -> str | None:
-    """The dataset the checkpoint at `load_path` was fine-tuned on, from its record; None without one.
+def fine_tuned_config(load_path: str) -> dict | None:
+    """The config of the run that fine-tuned the checkpoint at `load_path` (its dataset: to_train_dataset and,
+    in newer records, data), from its record; None without one.
 
     The record sits beside `hf_checkpoint/` in the folder that `save_checkpoint` fills,
     so it is looked for only there: a bare Hugging Face folder has none (its parent's
@@ -136,11 +154,10 @@ def fine_tuned_dataset(load_path: str) -> str | None:
         return None
     content = read_json(record)
     config = content.get("config") if isinstance(content, dict) else None
-    dataset = config.get("to_train_dataset") if isinstance(config, dict) else None
-    if not dataset:
+    if not isinstance(config, dict) or not config.get("to_train_dataset"):
         raise FuteError(f"{record} has no config.to_train_dataset, so the dataset of {load_path} is unknown; "
                         f"it was not written by run_cr_train.py/run_qa_train.py: repair or delete it")
-    return dataset
+    return config
 
 
 def _load_error(name: str, err: Exception) -> FuteError:
@@ -176,7 +193,7 @@ def load_task_model(spec: DatasetSpec, model_name: str, tokenizer, load_path: st
 
 
 def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regression: bool = False,
-                    tokenizer=None):
+                    tokenizer=None, own_head: bool = False):
     """`source` with a classification (len(labels) outputs), regression (1 output) or QA head.
 
     Dispatches on the task, never on the model's name: any architecture whose
@@ -184,7 +201,17 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
     its shape fits and re-initialised otherwise (`ignore_mismatched_sizes`), what the
     reference did for transfer, and what a base model fine-tuned on another task (an
     MNLI checkpoint given for STS-B) needs.
+
+    Output i is always `labels[i]`: a kept head whose config names the same labels in
+    another order (id2label {0: "positive", 1: "negative"}; an rte checkpoint continued on
+    wnli) has its output rows put in `labels`' order (data_utils/label_order.py). Names of
+    other labels are another task's head, kept as it is for transfer.
+
+    own_head: the head must be the checkpoint's own, for these labels (the MTE reads a
+    fine-tuned model's outputs as the dataset's): every weight must load, and a config
+    that names other labels is a FuteError naming both lists.
     """
+    order = _checkpoint_label_order(source, labels, own_head) if task == "cr" and not regression else None
     kwargs = {}
     if task == "cr":
         auto_class = AutoModelForSequenceClassification
@@ -207,9 +234,14 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
         raise FuteError(f"{source} (model_type {config.model_type!r}) has no {head} head in transformers; "
                         f"choose a model with one (BERT, GPT-2, T5, Llama, ...)")
     try:
-        model = load_pretrained(auto_class, source, config=config, ignore_mismatched_sizes=True, dtype=MODEL_DTYPE)
+        model = load_pretrained(auto_class, source, new_head=not own_head, config=config,
+                                ignore_mismatched_sizes=True, dtype=MODEL_DTYPE)
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
+    if order is not None:
+        _reorder_outputs(model, order)
+        logger.info("%s: its head's outputs put in the dataset's label order %s (the checkpoint's rows %s)",
+                    source, list(labels), order)
     if tokenizer is not None and model.config.pad_token_id != tokenizer.pad_token_id:
         # Decoder classifiers read the last token that is not `config.pad_token_id`; the batches are
         # padded with the tokenizer's pad id, so the two must agree (a checkpoint may say <unk> while
@@ -219,6 +251,38 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
                         model.config.pad_token_id, tokenizer.pad_token_id)
         model.config.pad_token_id = tokenizer.pad_token_id
     return model
+
+
+def _checkpoint_label_order(source: str, labels: tuple[str, ...], own_head: bool) -> list[int] | None:
+    """The checkpoint row of each of `labels` when `source`'s config names them in another order; None when
+    its head's rows are already in `labels`' order, its names are transformers' LABEL_<i> defaults, or (own_head
+    False) it names another task's labels. FuteError for other labels when own_head."""
+    try:
+        names = list(AutoConfig.from_pretrained(source).id2label.values())
+    except (OSError, ValueError) as err:
+        raise _load_error(source, err) from None
+    if not named(names):
+        return None
+    order = order_by_name(names, labels)
+    if order is None and own_head:
+        raise FuteError(f"{source} names its outputs {names}, not the labels {list(labels)} of the dataset it is "
+                        f"read for; give the --to_train_dataset it was fine-tuned on, or a checkpoint of that dataset")
+    return None if order == list(range(len(labels))) else order
+
+
+def _reorder_outputs(model, order: list[int]) -> None:
+    """Put the rows of the classifier's output layer (the last Linear of the head with one row per label:
+    BERT's classifier, RoBERTa's and T5's out_proj, GPT-2's and Llama's score) in `order`."""
+    head = head_parameter_names(model)
+    outputs = [module for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)
+               and f"{name}.weight" in head and module.out_features == len(order)]
+    if not outputs:
+        raise FuteError(f"{type(model).__name__}: no output layer of {len(order)} rows found in its head to put in "
+                        f"the dataset's label order; save the checkpoint with its labels in that order")
+    with torch.no_grad():
+        for param in (outputs[-1].weight, outputs[-1].bias):
+            if param is not None:
+                param.copy_(param[order].clone())
 
 
 def load_base_model(source: str):

@@ -28,7 +28,9 @@ def build_finetune_parser(task: str) -> argparse.ArgumentParser:
     what = {"cr": "a classification/regression", "qa": "an extractive QA"}[task]
     parser = cli.ArgumentParser(prog=f"run_{task}_train.py",
                                 description=f"Fine-tune an LM on {what} dataset (optionally after another).")
-    parser.add_argument("--to_train_dataset", required=True, help="dataset name from configs/datasets.py")
+    parser.add_argument("--to_train_dataset", required=True,
+                        help="the dataset: a registry name (configs/datasets.yaml) or the path of a declaration file "
+                             "(.yaml, .yml, .json) of one's own (docs/your_data.md)")
     parser.add_argument("--lm_model_name", required=True,
                         help="base model: Hugging Face id or local folder (also its tokenizer when --load_path "
                              "has none)")
@@ -51,8 +53,9 @@ def build_finetune_parser(task: str) -> argparse.ArgumentParser:
     parser.add_argument("--max_dev_examples", type=cli.positive_int, default=None,
                         help="score on a seeded sample of at most this many dev examples (default: all)")
     parser.add_argument("--dataset_path", default=None,
-                        help="read the dataset from this local folder (one file per split) instead of the hub "
-                             "(default: the hub)")
+                        help="read the dataset from here: a folder with one file per split, or one file (the "
+                             "training split; dev is a seeded 80/20 cut of it) (default: the declared files or the "
+                             "hub)")
     parser.add_argument("--data_loader_shuffle", type=cli.str2bool, default=True,
                         help="shuffle the training data every epoch (True/False)")
     parser.add_argument("--overwrite", type=cli.str2bool, default=False,

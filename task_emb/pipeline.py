@@ -24,11 +24,14 @@ from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.chance import dev_guess
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
+from data_utils.artifacts.data_identity import describe, from_config
+from data_utils.declarations import get_spec, recorded_spec
 from data_utils.io import json_sha256
-from data_utils.loading import get_spec, load_examples
+from data_utils.loading import load_examples
 from task_emb import undertraining
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
-from task_emb.models import RECORD_NAME, check_checkpoint_finished, fine_tuned_dataset, load_head_model, load_tokenizer
+from task_emb.models import (RECORD_NAME, check_checkpoint_finished, check_max_len, fine_tuned_config,
+                             load_head_model, load_tokenizer)
 from task_emb.surrogate import Head, LearnOptions, TrainingSet
 from task_emb.targets import span_to_characters
 from task_emb.options import micro_batch_size, resolve_batch_split
@@ -51,6 +54,16 @@ def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: 
                         f"{is_baseline}; --is_baseline True only applies to --input_type data")
     values = resolve_batch_split(defaults[key], overrides)
     return {**values, "micro_batch_size": micro_batch_size(values)}
+
+
+def check_input_length(family: str, surrogate: str, max_len: int, checkpoint: str | None = None) -> None:
+    """--max_len against the positions of the surrogate T (less those the family's inputs do not get: the
+    prefix's, `RESERVED_POSITIONS` of its module) and of the fine-tuned model M read on x' (`checkpoint`);
+    FuteError naming the flag and the value to pass (task_emb.models.check_max_len)."""
+    module = importlib.import_module(FAMILIES_BY_NAME[family].module)
+    check_max_len(surrogate, max_len, reserved=getattr(module, "RESERVED_POSITIONS", 0))
+    if checkpoint is not None:
+        check_max_len(checkpoint, max_len)
 
 
 # ----------------------------------------------------------------------------- training data
@@ -78,14 +91,16 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
     head = Head(spec.task, spec.labels, spec.regression)
     return TrainingSet(features, head, "span" if spec.task == "qa" else "gold", spec.name, evaluate,
                        {"num_train_examples": len(features), "num_dev_examples": len(splits["dev"]),
-                        "dev_guess": dev_guess(spec, splits["dev"]), "dev_examples_sha256": json_sha256(splits["dev"])})
+                        "dev_guess": dev_guess(spec, splits["dev"]), "dev_examples_sha256": json_sha256(splits["dev"]),
+                        "data": describe(spec, dataset_path)})
 
 
 def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], tokenizer, max_len: int,
                        micro_batch: int, device) -> TrainingSet:
     """A fine-tuned model M on x': its outputs y' are computed once here and reused every epoch."""
     m_tokenizer = load_tokenizer(checkpoint)
-    m_model = load_head_model(checkpoint, spec.task, spec.labels, spec.regression, m_tokenizer).to(device)
+    m_model = load_head_model(checkpoint, spec.task, spec.labels, spec.regression, m_tokenizer,
+                              own_head=True).to(device)
     if spec.task == "qa":
         examples = [{"id": str(i), "question": x["text"], "context": x["text_pair"],
                      "answers": {"text": [], "answer_start": []}} for i, x in enumerate(inputs)]
@@ -105,6 +120,12 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
             if span is not None:
                 example["answers"] = {"text": [example["context"][span[0]:span[1]]], "answer_start": [span[0]]}
                 answered += 1
+        if not answered:
+            # Every target is "no answer": the embedding describes no answering at all. A warning, not an error:
+            # an untrained model's MTE is a legitimate point of comparison; its record says answered_fraction 0.
+            logger.warning("%s answers none of the %d x' questions (every argmax span is outside the context): its MTE "
+                           "learns no answer; check that it is a trained QA model (its dev scores)", checkpoint,
+                           len(examples))
         features, _ = tokenize_qa(examples, tokenizer, max_len, truncation="longest_first")
         info = {"answered_fraction": answered / max(1, len(examples))}
         target = "span"
@@ -143,14 +164,23 @@ def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_le
                        prompt=answers.prompt)
 
 
-def model_dataset_of(load_path: str, to_train_dataset: str | None) -> DatasetSpec:
-    """The dataset a checkpoint was fine-tuned on: --to_train_dataset, else its fute_record.json."""
+def model_dataset_of(load_path: str, to_train_dataset: str | None) -> tuple[DatasetSpec, dict]:
+    """(the dataset a checkpoint was fine-tuned on, its data entry): --to_train_dataset (a registry name or a
+    declaration file) or else the checkpoint's fute_record.json, which also names the data (its `data` entry,
+    data_utils/artifacts/data_identity.py; an older record only the dataset)."""
     check_checkpoint_finished(load_path)
-    name = to_train_dataset or fine_tuned_dataset(load_path)
-    if name is None:
+    config = fine_tuned_config(load_path) or {}
+    if to_train_dataset is None and not config:
         raise FuteError(f"cannot tell which dataset {load_path} was fine-tuned on (no {RECORD_NAME} beside it); "
                         f"pass --to_train_dataset")
-    return get_spec(name)
+    where = f"{load_path}/{RECORD_NAME}"
+    spec = (get_spec(to_train_dataset) if to_train_dataset
+            else recorded_spec(config.get("data"), config["to_train_dataset"], where))
+    if config and from_config(config).name != spec.name:
+        raise FuteError(f"{load_path} was fine-tuned on {from_config(config).name} ({where}), not on "
+                        f"{to_train_dataset}; drop --to_train_dataset or pass the right one")
+    data = config.get("data") or {"name": spec.name, "task": spec.task, "family": spec.family, "digest": None}
+    return spec, data
 
 
 # ----------------------------------------------------------------------------- learning the embedding

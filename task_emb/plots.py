@@ -15,8 +15,9 @@ barely trained prefix embeddings all start from one seeded initialisation e0 and
 cosines lie within 0.99-1.00. For them a second heatmap shows the cosines of the
 displacements e - e0 (as the unified space does, task_emb/space_eval.py), i.e. what training added.
 
-Points are coloured by class (cr / qa from configs/datasets.py); LLM + prompt MTEs are
-coloured by prompt, CoT prompts (10-12) with a triangle.
+Points are coloured by class (cr / qa, as the records name the data); LLM + prompt MTEs are
+coloured by prompt, CoT prompts (10-12) with a triangle. Datasets of one name made from different
+data are told apart in every label, with a warning (data_utils/artifacts/data_identity.py).
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from configs.datasets import DATASETS, is_cot_prompt  # noqa: E402
+from configs.datasets import is_cot_prompt  # noqa: E402
+from data_utils.artifacts.data_identity import TaskLabels, dataset_of  # noqa: E402
 from data_utils.artifacts.embeddings import Embedding, check_same_dim  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.io import atomic_open  # noqa: E402
@@ -52,26 +54,28 @@ MTE_MARKER = "s"  # an MTE of a fine-tuned model, beside the dataset embeddings 
 # ---------------------------------------------------------------- labels and styles
 
 
-def embedding_labels(embeddings: Sequence[Embedding]) -> list[str]:
-    """The task; "(MTE)" added for an MTE of a fine-tuned model, the task type (sa/nli) for an LLM MTE.
+def embedding_labels(embeddings: Sequence[Embedding], labels: TaskLabels | None = None) -> list[str]:
+    """The task (as `labels` names it: datasets of one name with different data told apart, data_identity.py);
+    "(MTE)" added for an MTE of a fine-tuned model, the task type (sa/nli) for an LLM MTE.
 
     A label that would still repeat gets its file name, and one that still repeats then (files of one name in
     several folders) its path below the folders' common parent.
     """
-    labels = []
+    labels = labels or TaskLabels.of_embeddings(embeddings)
+    shown = []
     for e in embeddings:
         if e.info.llm:
-            labels.append(f"{e.info.label} ({e.task})")
+            shown.append(f"{e.info.label} ({e.task})")
         else:
-            labels.append(e.task if e.kind == "DTE" else f"{e.task} (MTE)")
-    counts = Counter(labels)
-    named = [f"{label} [{e.path.stem}]" if counts[label] > 1 else label for label, e in zip(labels, embeddings)]
+            shown.append(labels.of(e) if e.kind == "DTE" else f"{labels.of(e)} (MTE)")
+    counts = Counter(shown)
+    named = [f"{label} [{e.path.stem}]" if counts[label] > 1 else label for label, e in zip(shown, embeddings)]
     counts = Counter(named)
     if len(counts) == len(named):
         return named
     root = os.path.commonpath([e.path.resolve().parent for e in embeddings])
     return [f"{label} [{os.path.relpath(e.path.resolve(), root)}]" if counts[name] > 1 else name
-            for label, name, e in zip(labels, named, embeddings)]
+            for label, name, e in zip(shown, named, embeddings)]
 
 
 def point_style(embedding: Embedding) -> tuple[str, str]:
@@ -80,8 +84,8 @@ def point_style(embedding: Embedding) -> tuple[str, str]:
     if embedding.info.llm and prompt is not None:
         cot = is_cot_prompt(prompt)
         return f"prompt {prompt}{' (CoT)' if cot else ''}", "^" if cot else "o"
-    spec = DATASETS.get(embedding.task)
-    return (spec.task if spec else "other"), (MTE_MARKER if embedding.kind == "MTE" else "o")
+    identity = dataset_of(embedding)
+    return (identity and identity.task or "other"), (MTE_MARKER if embedding.kind == "MTE" else "o")
 
 
 # ---------------------------------------------------------------- projections
@@ -222,14 +226,17 @@ def plot_embeddings(embeddings: Sequence[Embedding], stem: str | Path, seed: int
 def choose(embeddings: Sequence[Embedding], method: str | None, kinds: Sequence[str], tasks: Sequence[str] | None,
            where: str | Path) -> list[Embedding]:
     """The embeddings of one method (the only one there when None) of `kinds`, restricted to `tasks` (as tables
-    name them: a dataset or "<llm>:p<k>"), of one dimension; a task or method with none is an error."""
+    name them: a dataset, "<name>@<digest>" or a declaration file, or "<llm>:p<k>"), of one dimension; a task or
+    method with none is an error."""
     methods = sorted({e.method for e in embeddings})
     method = method or (methods[0] if len(methods) == 1 else None)
     if method is None:
         raise FuteError(f"{where} holds embeddings of several methods ({', '.join(methods)}); choose one with --method")
-    chosen = [e for e in embeddings if e.method == method and e.kind in kinds
-              and (tasks is None or e.info.label in tasks)]
-    missing = sorted(set(tasks or ()) - {e.info.label for e in chosen})
+    candidates = [e for e in embeddings if e.method == method and e.kind in kinds]
+    labels = TaskLabels.of_embeddings(candidates, warn=False)  # the plot or comparison of those chosen warns
+    wanted = None if tasks is None else labels.named(tasks)
+    chosen = [e for e in candidates if wanted is None or labels.of(e) in wanted]
+    missing = sorted(set(wanted or ()) - {labels.of(e) for e in chosen})
     if missing:
         raise FuteError(f"missing embedding: no {'/'.join(kinds)} of method {method} for task(s) "
                         f"{', '.join(missing)} in {where}")

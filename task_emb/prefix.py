@@ -64,6 +64,9 @@ from data_utils.errors import FuteError
 from data_utils.hf_compat import backbone_modules, cache_keyword
 from task_emb.surrogate import LearnOptions, TrainingSet, fit_surrogate, head_model
 
+# Positions an input does not get: the model counts the prefix as past tokens (module docstring).
+RESERVED_POSITIONS = PREFIX["prefix_len"]
+
 logger = logging.getLogger(__name__)
 
 # T5 is the one encoder-decoder family whose decoder takes the prefix (4 slots; module docstring).

@@ -5,10 +5,14 @@ DTE of t, because both are learned on the same surrogate. For every MTE of one m
 
 - own rank: the rank (1 = nearest) of the DTE of the model's own task among all DTEs of
   that method, by cosine similarity (ties broken by task name);
-- family rank: the rank of the nearest DTE of the same task family (configs/datasets.py
-  TASK_FAMILIES: sentiment, paraphrase, NLI, ...); an LLM + prompt MTE has no own task,
-  only the family of its genre (SA: sentiment, NLI: nli);
+- family rank: the rank of the nearest DTE of the same task family (each dataset's `family`:
+  sentiment, paraphrase, NLI, ...); an LLM + prompt MTE has no own task, only the family of
+  its genre (SA: sentiment, NLI: nli);
 - the mean reciprocal rank (MRR) of each over the MTEs.
+
+A task is its dataset's data, not its name: the DTE of a dataset of one's own named like
+another (rotten_tomatoes) is another task, told apart in every label and warned about
+(data_utils/artifacts/data_identity.py), so an MTE's own task is the DTE of its own data only.
 
 Each is computed twice: on the embeddings as they are, and on their displacements
 e - e0 from the initialisation e0 that every prefix embedding of a run with the same
@@ -26,11 +30,12 @@ import csv
 import io
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from configs.datasets import GENRE_FAMILY, TASK_FAMILIES
+from configs.datasets import GENRE_FAMILY
+from data_utils.artifacts.data_identity import TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import Embedding, check_same_dim, natural_key
 from data_utils.errors import FuteError
 from data_utils.similarity import cosine
@@ -38,7 +43,6 @@ from task_emb.displacement import displaced, initial_embedding_of
 
 logger = logging.getLogger(__name__)
 
-FAMILY_OF = {task: family for family, tasks in TASK_FAMILIES.items() for task in tasks}
 VIEWS = ("raw", "displacement")
 
 
@@ -61,31 +65,44 @@ def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where
            dtes: Sequence[str] | None = None, mtes: Sequence[str] | None = None
            ) -> dict[str, tuple[list[Embedding], list[Embedding]]]:
     """method -> (its MTEs, its DTEs) in natural order of their labels (p2 before p10), for every method
-    (of `methods`) that has both kinds; only the DTEs of the datasets `dtes` and the MTEs labelled `mtes`
-    when given (a sweep names what it declared, so the table never depends on what else the folder holds).
+    (of `methods`) that has both kinds; only the DTEs `dtes` and the MTEs `mtes` name when given (a sweep names
+    what it declared, so the table never depends on what else the folder holds). Both name embeddings as
+    `TaskLabels.named` reads them: a dataset's name (every dataset of that name), "<name>@<digest>" as a
+    table labels one of two datasets of one name, a declaration file, or an LLM + prompt ("<llm>:p<k>").
 
     Raises FuteError naming a method, DTE or MTE that was asked for and is not in `where`."""
     chosen = {}
     for method in sorted({e.method for e in embeddings}):
         own = [e for e in embeddings if e.method == method and (methods is None or method in methods)]
-        rows = sorted((e for e in own if e.kind == "MTE" and (mtes is None or e.info.label in mtes)),
-                      key=lambda e: natural_key(e.info.label))
-        columns = sorted((e for e in own if e.kind == "DTE" and (dtes is None or e.task in dtes)),
-                         key=lambda e: natural_key(e.task))
+        labels = TaskLabels.of_embeddings(own, warn=False)  # the table built from those chosen warns
+        rows, absent_mtes = _named(own, "MTE", mtes, labels)
+        columns, absent_dtes = _named(own, "DTE", dtes, labels)
         if not (rows and columns):
             continue
-        absent = [f"MTE {m}" for m in mtes or () if m not in {e.info.label for e in rows}]
-        absent += [f"DTE {d}" for d in dtes or () if d not in {e.task for e in columns}]
+        absent = [f"MTE {m}" for m in absent_mtes] + [f"DTE {d}" for d in absent_dtes]
         if absent:
             raise FuteError(f"{', '.join(absent)} of method {method} not in {where}; run the steps that make "
                             f"them, or leave them out of --mtes/--dtes")
         check_same_dim([*rows, *columns], f"method {method}")
-        chosen[method] = (rows, columns)
+        chosen[method] = (sorted(rows, key=lambda e: natural_key(labels.of(e))),
+                          sorted(columns, key=lambda e: natural_key(labels.of(e))))
     missing = sorted(set(methods or ()) - set(chosen))
     if missing or not chosen:
         raise FuteError(f"no DTEs and MTEs of method(s) {', '.join(missing) or 'any'} in {where}; the unified space "
                         f"needs both kinds of one method")
     return chosen
+
+
+def _named(embeddings: Sequence[Embedding], kind: str, asked: Sequence[str] | None, labels: TaskLabels
+           ) -> tuple[list[Embedding], list[str]]:
+    """(the embeddings of `kind` that `asked` names, all when None; the names in `asked` that name none)."""
+    found = [e for e in embeddings if e.kind == kind]
+    if asked is None:
+        return found, []
+    shown = {labels.of(e) for e in found}
+    wanted = {name: set(labels.named([name])) & shown for name in asked}
+    picked = set().union(*wanted.values())
+    return [e for e in found if labels.of(e) in picked], [name for name, hits in wanted.items() if not hits]
 
 
 def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
@@ -95,23 +112,27 @@ def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
 
 
 def family_of(embedding: Embedding) -> str | None:
-    """The task family of an MTE: its task's family, or for an LLM + prompt MTE its genre's."""
-    return GENRE_FAMILY.get(embedding.task) if embedding.info.llm else FAMILY_OF.get(embedding.task)
+    """The task family of an embedding: its dataset's family, or for an LLM + prompt MTE its genre's."""
+    identity = dataset_of(embedding)
+    return GENRE_FAMILY.get(embedding.task) if identity is None else identity.family
 
 
 def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embedding],
-                    e0: np.ndarray | None) -> list[SpaceRank]:
-    """A SpaceRank per MTE and view; the displacement view only with `e0`."""
+                    e0: np.ndarray | None, labels: TaskLabels | None = None) -> list[SpaceRank]:
+    """A SpaceRank per MTE and view; the displacement view only with `e0`. Tasks are named by `labels` (by
+    default those of these embeddings)."""
+    labels = labels or TaskLabels.of_embeddings([*mtes, *dtes])
     views = {"raw": None, **({"displacement": e0} if e0 is not None else {})}
+    families = {labels.of(d): family_of(d) for d in dtes}
     ranks = []
     for view, shift in views.items():
-        dte_vectors = dict(zip((d.task for d in dtes), displaced(dtes, shift)))
+        dte_vectors = dict(zip(map(labels.of, dtes), displaced(dtes, shift)))
         for mte, vector in zip(mtes, displaced(mtes, shift)):
             order = rank_dtes(vector, dte_vectors)
-            family = family_of(mte)
-            own = order.index(mte.task) + 1 if mte.task in order and not mte.info.llm else None
-            in_family = [i + 1 for i, task in enumerate(order) if family is not None and FAMILY_OF.get(task) == family]
-            ranks.append(SpaceRank(method, mte.info.label, view, mte.info.llm, family, own,
+            task, family = labels.of(mte), family_of(mte)
+            own = order.index(task) + 1 if task in order and not mte.info.llm else None
+            in_family = [i + 1 for i, dte in enumerate(order) if family is not None and families[dte] == family]
+            ranks.append(SpaceRank(method, task, view, mte.info.llm, family, own,
                                    in_family[0] if in_family else None, order[0], bool(mte.undertrained)))
     return ranks
 
@@ -213,12 +234,14 @@ class SpaceTable:
     summary: list[dict]
     matrices: dict[str, tuple[np.ndarray, list[str], list[str], str]]  # method -> (matrix, rows, columns, view)
     undertrained: list[dict]
+    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels)
 
     def summary_markdown(self) -> str:
         return summary_markdown(self.summary)
 
     def markdown(self) -> str:
-        return ("# Unified space\n\n" + summary_markdown(self.summary) + "\n## Per MTE\n\n"
+        warnings = "".join(f"Warning: {note}.\n\n" for note in self.notes)
+        return ("# Unified space\n\n" + warnings + summary_markdown(self.summary) + "\n## Per MTE\n\n"
                 + ranks_markdown(self.ranks) + flagged_markdown(self.undertrained))
 
     def csv(self) -> str:
@@ -228,7 +251,8 @@ class SpaceTable:
         return as_csv(RANK_COLUMNS, [asdict(r) for r in self.ranks])
 
     def to_json(self) -> dict:
-        return {"summary": self.summary, "ranks": [asdict(r) for r in self.ranks], "undertrained": self.undertrained}
+        return {"summary": self.summary, "ranks": [asdict(r) for r in self.ranks], "undertrained": self.undertrained,
+                "notes": self.notes}
 
 
 def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
@@ -236,15 +260,18 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
                       mte_labels: Sequence[str] | None = None) -> SpaceTable:
     """Own-task and family ranks of every MTE among its method's DTEs, raw and (with `displacement`, for
     methods with a shared initialisation) as displacements from e0 (rebuilt from the surrogate the records
-    name, or from `surrogate`, a copy of it); `dte_tasks` and `mte_labels` narrow the choice as `select`'s `dtes` and `mtes` do."""
+    name, or from `surrogate`, a copy of it); `dte_tasks` and `mte_labels` narrow the choice as `select`'s
+    `dtes` and `mtes` do."""
     ranks, matrices, undertrained = [], {}, []
-    for method, (mtes, dtes) in select(embeddings, methods, where, dte_tasks, mte_labels).items():
+    chosen = select(embeddings, methods, where, dte_tasks, mte_labels)
+    labels = TaskLabels.of_embeddings([e for mtes, dtes in chosen.values() for e in (*mtes, *dtes)])
+    for method, (mtes, dtes) in chosen.items():
         e0 = initial_embedding_of([*mtes, *dtes], method, surrogate) if displacement else None
-        ranks.extend(evaluate_method(method, mtes, dtes, e0))
+        ranks.extend(evaluate_method(method, mtes, dtes, e0, labels))
         view = "displacement from e0" if e0 is not None else "raw"
-        matrices[method] = (similarity_matrix(mtes, dtes, e0), [m.info.label for m in mtes], [d.task for d in dtes],
-                            view)
-        undertrained.extend(flagged([*mtes, *dtes]))
+        matrices[method] = (similarity_matrix(mtes, dtes, e0), [labels.of(m) for m in mtes],
+                            [labels.of(d) for d in dtes], view)
+        undertrained.extend(flagged([*mtes, *dtes], [labels.of(e) for e in (*mtes, *dtes)]))
     warn_flagged(undertrained)
     counts = {method: sum(row["method"] == method for row in undertrained) for method in matrices}
-    return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained)
+    return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained, labels.notes)

@@ -12,12 +12,13 @@ others would get a smaller, easier candidate pool without anyone noticing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from configs.methods import METHODS_BY_ID
 from data_utils.artifacts import scores
+from data_utils.artifacts.data_identity import DataIdentity, TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import CosineCache, Embedding, check_same_dim, find_embedding, load_embeddings
 from data_utils.errors import FuteError
 from data_utils.metrics import NdcgSettings
@@ -37,6 +38,7 @@ class TransferTable:
     results: dict[str, dict[str, dict[str, TargetResult]]]
     summaries: dict[str, dict[str, dict[str, dict]]]
     ndcg: NdcgSettings
+    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels)
 
     def summary_markdown(self) -> str:
         return transfer_eval.summary_markdown(self.summaries)
@@ -44,7 +46,7 @@ class TransferTable:
     def markdown(self) -> str:
         parts = ["# Transferability", "",
                  f"ρ: rank of the truly best source (lower is better). {self.ndcg.describe('all ranks')}, in percent.",
-                 "", self.summary_markdown()]
+                 *[f"\nWarning: {note}." for note in self.notes], "", self.summary_markdown()]
         parts += [transfer_eval.targets_markdown(method, self.results[method])
                   for method in transfer_eval.row_order(list(self.results))]
         return "\n".join(parts)
@@ -53,7 +55,7 @@ class TransferTable:
         return transfer_eval.summary_csv(self.summaries)
 
     def to_json(self) -> dict:
-        return {**self.ndcg.to_json(), "classes": self.classes, "summary": self.summaries,
+        return {**self.ndcg.to_json(), "classes": self.classes, "notes": self.notes, "summary": self.summaries,
                 "targets": {method: {scope: {t: r.to_json() for t, r in by_target.items()}
                                      for scope, by_target in result.items()}
                             for method, result in self.results.items()}}
@@ -62,29 +64,45 @@ class TransferTable:
 def build_transfer_table(emb_dir: str | Path, score_dir: str | Path, tasks: Sequence[str] | None,
                          methods: Sequence[str] | None, datasize: bool, allow_missing_pairs: bool,
                          ndcg: NdcgSettings) -> TransferTable:
-    """Read scores and embeddings, rank the sources of each target per method, score the rankings."""
+    """Read scores and embeddings, rank the sources of each target per method, score the rankings.
+
+    Tasks are named by their datasets, told apart where one name comes with different data
+    (data_utils/artifacts/data_identity.py): an embedding stands for a task only when made from its data.
+    """
     runs = scores.load_finetune_runs(score_dir)
-    transfers = scores.transfer_scores(runs)
+    embeddings = load_embeddings(emb_dir)
+    identities = [i for run in runs for i in (run.target, run.source) if i is not None]
+    labels = TaskLabels([*identities, *filter(None, map(dataset_of, embeddings))], "the scores and embeddings")
+    transfers = scores.transfer_scores(runs, labels)
     if not transfers:
-        found = ", ".join(sorted({run.target for run in runs}))
+        found = ", ".join(sorted({labels(run.target) for run in runs}))
         raise FuteError(f"no transfer runs under --score_dir {score_dir}: its {len(runs)} fine-tuning score(s) ({found}) "
                         f"are all plain fine-tunes; the table ranks sources by transfer scores, from runs continued "
                         f"from a source's checkpoint (run_cr_train.py/run_qa_train.py --load_path). Run those, or "
                         f"look at the embeddings without them (run_eval.py space, plot)")
-    truth, tasks = restrict(transfers, tasks, score_dir, allow_missing_pairs)
-    classes = {task: scores.task_class(task) for task in tasks}
+    truth, tasks = restrict(transfers, None if tasks is None else labels.named(tasks), score_dir, allow_missing_pairs)
+    classes = _classes(identities, labels, tasks)
     pairs = {target: sorted(sources) for target, sources in truth.items()}
 
-    embeddings = load_embeddings(emb_dir)
-    methods = list(methods or default_methods(embeddings, tasks, emb_dir))
-    predicted = {method: similarity_table(embeddings, method, pairs, emb_dir) for method in methods}
+    methods = list(methods or default_methods(embeddings, tasks, emb_dir, labels.of))
+    predicted = {method: similarity_table(embeddings, method, pairs, emb_dir, labels.of) for method in methods}
     if datasize:
-        predicted[DATASIZE] = datasize_table(scores.train_sizes(runs), pairs, score_dir)
+        predicted[DATASIZE] = datasize_table(scores.train_sizes(runs, labels), pairs, score_dir)
 
     results = {method: transfer_eval.evaluate_method(table, truth, classes, ndcg.gain, ndcg.k, ndcg.scale)
                for method, table in predicted.items()}
     summaries = {method: transfer_eval.summarise(result) for method, result in results.items()}
-    return TransferTable(classes, results, summaries, ndcg)
+    return TransferTable(classes, results, summaries, ndcg, labels.notes)
+
+
+def _classes(identities: Sequence[DataIdentity], labels: TaskLabels, tasks: Sequence[str]) -> dict[str, str]:
+    """Each task's class (cr / qa), as the records of its runs say."""
+    classes = {labels(i): i.task for i in identities if i.task}
+    unknown = [task for task in tasks if task not in classes]
+    if unknown:
+        raise FuteError(f"the class (cr/qa) of {unknown[0]} is unknown: it is not a registry dataset and its records "
+                        f"predate recorded data; re-run its fine-tune or leave it out of --tasks")
+    return {task: classes[task] for task in tasks}
 
 
 def restrict(truth: Table, tasks: Sequence[str] | None, score_dir: str | Path,
@@ -117,10 +135,12 @@ def restrict(truth: Table, tasks: Sequence[str] | None, score_dir: str | Path,
     return kept, sorted(tasks)
 
 
-def default_methods(embeddings: Sequence[Embedding], tasks: Sequence[str], emb_dir: str | Path) -> list[str]:
-    """Every method with a DTE of at least one task; the others (e.g. LLM-only embeddings) are skipped."""
+def default_methods(embeddings: Sequence[Embedding], tasks: Sequence[str], emb_dir: str | Path,
+                    label: Callable[[Embedding], str] = lambda e: e.task) -> list[str]:
+    """Every method with a DTE of at least one task (as `label` names it); the others (e.g. LLM-only
+    embeddings) are skipped."""
     methods = sorted({e.method for e in embeddings})
-    chosen = sorted({e.method for e in embeddings if e.kind == "DTE" and e.task in tasks})
+    chosen = sorted({e.method for e in embeddings if e.kind == "DTE" and label(e) in tasks})
     skipped = [m for m in methods if m not in chosen]
     if skipped:
         logger.warning("methods with no DTE of any of the tasks in %s are skipped: %s (choose with --methods)",
@@ -141,11 +161,13 @@ def source_kind(method: str, embeddings: Sequence[Embedding]) -> str:
 
 
 def similarity_table(embeddings: Sequence[Embedding], method: str, pairs: dict[str, Sequence[str]],
-                     folder: str | Path) -> Table:
-    """predicted[t][s] = cosine(source embedding of s, DTE of t) for every target t and its sources s."""
+                     folder: str | Path, label: Callable[[Embedding], str] | None = None) -> Table:
+    """predicted[t][s] = cosine(source embedding of s, DTE of t) for every target t and its sources s (tasks as
+    `label` names embeddings; by default by their datasets' names)."""
     kind = source_kind(method, embeddings)
-    targets = {t: find_embedding(embeddings, method, "DTE", t, folder) for t in pairs}
-    sources = {s: find_embedding(embeddings, method, kind, s, folder) for srcs in pairs.values() for s in srcs}
+    targets = {t: find_embedding(embeddings, method, "DTE", t, folder, task_of=label) for t in pairs}
+    sources = {s: find_embedding(embeddings, method, kind, s, folder, task_of=label)
+               for srcs in pairs.values() for s in srcs}
     check_same_dim([*targets.values(), *sources.values()], f"method {method}")
     cache = CosineCache()
     return {t: {s: cache.cosine(sources[s], targets[t]) for s in srcs} for t, srcs in pairs.items()}

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import pytest
 
 from configs.archives import FINANCIAL_PHRASEBANK_ALLAGREE, GIGAWORD_TRAIN, SEARCH_QA_TRAIN, WIKI_BIO_TRAIN
-from configs.datasets import DATASETS
+from data_utils.declarations import DATASETS
 from configs.unsup_pool import POOL_SOURCES
 from data_utils.archives import LAYOUTS, open_archive
 from data_utils.errors import FuteError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 
 from configs.methods import METHODS, method_of
 from data_utils.artifacts.embeddings import EmbeddingInfo, read_embedding, write_embedding
-from data_utils.artifacts.llm_outputs import answered_verbalizer, first_word, is_verbalizer_word, label_distribution
+from data_utils.artifacts.llm_outputs import (answered_verbalizer, first_word, is_verbalizer_word, label_distribution,
+                                              read_answers)
 from data_utils.errors import FuteError
 
 ROOT = Path(__file__).parents[1]
@@ -95,6 +97,41 @@ def test_an_answer_is_a_verbalizer_by_its_first_word_without_case_and_marks(answ
     assert answered_verbalizer({"answer": answer, "verbalizers": verbalizers,
                                 "first_word_is_verbalizer": not verbalizer}, mode) is not verbalizer
     assert answered_verbalizer({"word_scores": [0.1]}, mode) is None  # the original's layout: not known
+
+
+@pytest.mark.parametrize("probs, problem", [
+    ([0.2, 0.3, 0.5, 0.0], "normalized_prob holds 4 numbers for 3 labels; does --task_type nli"),
+    ([0.2, 0.8], "normalized_prob holds 2 numbers for 3 labels"),
+    ([0.5, float("nan"), 0.5], "normalized_prob holds a value that is not a finite number"),
+    ([0.5, float("inf"), 0.5], "not a finite number"),
+    ([1.2, -0.2, 0.0], "normalized_prob holds the negative value -0.2"),
+    ([0.3, 0.3, 0.3], "normalized_prob sums to 0.9, not 1"),
+    ([2.0, 1.0, 1.0], "sums to 4, not 1"),
+    (["0.2", "0.3", "0.5"], "normalized_prob is not a list of numbers"),
+    (0.5, "is not a list of numbers"),
+    ([True, False, False], "is not a list of numbers"),
+])
+def test_a_y_prime_probability_that_is_no_distribution_names_file_line_and_field(tmp_path, probs, problem):
+    """An MTE is trained on y' as given: a normalized_prob that is no distribution over the genre's labels is
+    refused where it is, never used as is; a distribution rounded to 4 decimals is read."""
+    lines = [{"data_index": i, "premise": f"p{i}", "hypothesis": "h", "normalized_prob": [0.3333, 0.3333, 0.3334]}
+             for i in range(4)]
+    path = tmp_path / "y.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert read_answers(path, "nli").probs[2] == [0.3333, 0.3333, 0.3334]
+    lines[2]["normalized_prob"] = probs
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(FuteError, match=rf"y.jsonl:3: .*{re.escape(problem)}"):
+        read_answers(path, "nli")
+
+
+def test_derived_probabilities_of_non_finite_scores_name_the_scores(tmp_path):
+    """A line in the original's layout (no normalized_prob): NaN verbalizer scores name token_info.word_scores."""
+    line = {"data_index": 0, "content": "a film", "prompt_info": {"answer_choices": {"negative": ["no"],
+            "positive": ["yes"]}}, "token_info": {"word_scores": [float("nan"), 1.0]}}
+    (tmp_path / "y.jsonl").write_text(json.dumps(line) + "\n")
+    with pytest.raises(FuteError, match=r"y.jsonl:1: token_info.word_scores holds a value that is not a finite"):
+        read_answers(tmp_path / "y.jsonl", "sa")
 
 
 def test_building_both_tables_does_not_import_torch(tmp_path):

@@ -74,9 +74,9 @@ PATHS = ",".join(f"{{t}}/inference/p{prompt}.json" for prompt in range(13))
 CASES = [
     # Fine-tuning: unknown names, missing and empty files of every format, wrong columns and labels, bad paths.
     ("run_cr_train.py", ["--to_train_dataset", "mysent", *CR], "unknown dataset 'mysent' for run_cr_train.py"),
-    ("run_cr_train.py", ["--to_train_dataset", "cq", *CR], "unknown dataset 'cq' for run_cr_train.py"),
-    ("run_qa_train.py", SST2_CR, "unknown dataset 'sst2' for run_qa_train.py"),
-    ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/nope"], "--dataset_path {t}/nope is not a folder"),
+    ("run_cr_train.py", ["--to_train_dataset", "cq", *CR], "cq is a qa dataset, not cr: use run_qa_train.py"),
+    ("run_qa_train.py", SST2_CR, "sst2 is a cr dataset, not qa: use run_cr_train.py"),
+    ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/nope"], "--dataset_path {t}/nope does not exist"),
     ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/empty_csv"], "{t}/empty_csv/train.csv is empty (0 bytes)"),
     ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/header_only"],
      "{t}/header_only/train.csv holds no rows, only a header (sentence,label)"),
@@ -89,8 +89,12 @@ CASES = [
      "{t}/empty_parquet/train.parquet is empty (0 bytes)"),
     ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/no_rows_parquet"],
      "{t}/no_rows_parquet/train.parquet holds no rows"),
-    ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/own_columns"], "has no field 'label'"),
-    ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/own_labels"], "has label 'pos', not one of"),
+    ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/own_columns"],
+     "has no field 'label' (fields: sentiment, text); local files must use the dataset's field names, or declare their "
+     "columns in a dataset file of one's own"),
+    ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/own_labels"],
+     "has label 'pos', not one of ['negative', 'positive'] nor an index 0..1; a dataset declared in a file of one's "
+     "own maps other words to labels (label_values"),
     ("run_cr_train.py", ["--to_train_dataset", "sst2", "--dataset_path", str(SST2), "--lm_model_name", "{t}/no_model",
                          "--score_save_path", "{out}/s"], "model folder {t}/no_model does not exist"),
     ("run_cr_train.py", [*SST2_CR, "--load_path", "{t}/no_checkpoint"], "--load_path {t}/no_checkpoint does not exist"),

@@ -1,7 +1,7 @@
 """The guesses a dev score must beat (data_utils/chance.py), against counts done by hand."""
 import pytest
 
-from configs.datasets import DATASETS
+from data_utils.declarations import DATASETS
 from data_utils.chance import chance_score, constant_class_score, first_span_score
 
 

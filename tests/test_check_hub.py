@@ -13,7 +13,7 @@ import huggingface_hub
 import pytest
 from datasets import ClassLabel, Features, Value
 
-from configs.datasets import DATASETS
+from data_utils.declarations import DATASETS
 from configs.unsup_pool import POOL_SOURCES, PoolSource
 from data_utils import loading, unsup_pool
 from data_utils.errors import FuteError
@@ -36,7 +36,8 @@ def table(columns: dict, labels: list[str] | None = None, label_field: str = "la
 FAKE_HUB = {
     ("nyu-mll/glue", "sst2"): lambda: table({"sentence": ["good", "bad"], "label": [1, 0]}, ["negative", "positive"]),
     ("nyu-mll/glue", "rte"): lambda: table({"sentence1": ["a"], "sentence2": ["b"], "label": [0]},
-                                           ["not_entailment", "entailment"]),  # the wrong order
+                                           ["not_entailment", "entailment"]),  # the other order: read by name
+    ("nyu-mll/glue", "cola"): lambda: table({"sentence": ["a"], "label": [0]}, ["bad", "good"]),  # other labels
     ("nyu-mll/glue", "mrpc"): lambda: table({"sentence1": ["a"], "label": [0]}, ["not_equivalent", "equivalent"]),
     ("alisawuffles/WANLI", None): lambda: table({"premise": ["p", "q"], "hypothesis": ["h", "i"],
                                                  "gold": ["entailment", "maybe"]}),
@@ -102,8 +103,12 @@ def verdicts(name):
 def test_one_verdict_per_kind(fake_hub):
     assert verdicts("sst2") == {"train": ("ok", "2 rows read"), "validation": ("ok", "2 rows read")}
     assert ("nyu-mll/glue", "sst2", "train", None, None, True) in fake_hub  # streamed, not downloaded
-    assert verdicts("rte")["train"] == ("label mismatch", "hub order ['not_entailment', 'entailment'], registry "
-                                                          "['entailment', 'not_entailment']")
+    # The loader reads a ClassLabel by its names: another order (rte) or names cut short (imdb's neg, pos) are
+    # read right; names that are not the registry's labels are not.
+    assert verdicts("rte")["train"] == ("ok", "1 rows read")
+    assert verdicts("imdb")["train"] == ("ok", "1 rows read")
+    assert verdicts("cola")["train"] == ("label mismatch", "hub labels ['bad', 'good'] are not the registry's "
+                                                           "['unacceptable', 'acceptable'] in any order")
     assert verdicts("mrpc")["train"][0] == "missing field" and "no sentence2" in verdicts("mrpc")["train"][1]
     wanli = verdicts("wanli")["train"]
     assert wanli[0] == "label mismatch" and "'maybe'" in wanli[1]  # no ClassLabel: the values seen
@@ -142,11 +147,11 @@ def test_a_pool_source_read_from_its_published_archive_passes_when_the_archive_i
 def test_the_script_prints_writes_json_and_fails_on_a_paper_dataset(fake_hub, tmp_path, capsys):
     out = tmp_path / "hub.json"
     assert check_hub.main(["--datasets", "sst2,financial_phrasebank", "--json", str(out)]) == 0
-    assert check_hub.main(["--datasets", "sst2,rte", "--json", str(out)]) == 1
+    assert check_hub.main(["--datasets", "sst2,cola", "--json", str(out)]) == 1
     printed = capsys.readouterr().out
-    assert "label mismatch" in printed and "FAILED (datasets of the paper's tables): rte" in printed
+    assert "label mismatch" in printed and "FAILED (datasets of the paper's tables): cola" in printed
     rows = json.loads(out.read_text())
-    assert {(row["name"], row["split"], row["status"]) for row in rows} >= {("rte", "train", "label mismatch"),
+    assert {(row["name"], row["split"], row["status"]) for row in rows} >= {("cola", "train", "label mismatch"),
                                                                          ("sst2", "validation", "ok")}
 
 

@@ -152,6 +152,19 @@ def test_a_bad_flag_is_one_line_naming_it_and_help(script, argv, expected, capsy
     assert expected in message and message.endswith(f"; see {prog} --help\n"), err
 
 
+def test_fute_log_level_is_the_default_of_every_scripts_log_level(monkeypatch):
+    """$FUTE_LOG_LEVEL (any case) is --log_level's default; the flag still wins; a bad value is one error."""
+    module, argv = load("run_eval.py"), ["space", "--emb_dir", "e", "--save_path", "s"]
+    monkeypatch.setenv("FUTE_LOG_LEVEL", "warning")
+    assert parse(module, argv).log_level == "WARNING"
+    assert parse(module, [*argv, "--log_level", "DEBUG"]).log_level == "DEBUG"
+    monkeypatch.setenv("FUTE_LOG_LEVEL", "loud")
+    with pytest.raises(FuteError, match="FUTE_LOG_LEVEL='loud' is no log level; set one of DEBUG, INFO"):
+        parse(module, argv)
+    monkeypatch.delenv("FUTE_LOG_LEVEL")
+    assert parse(module, argv).log_level == "INFO"
+
+
 # ----------------------------------------------------------------------------- progress lines
 
 class FakeClock:

@@ -121,7 +121,7 @@ def fake_hub(tmp_path, monkeypatch):
     pool dataset a few rows; MultiQA downloads write the sample QA sets as SQuAD-2.0 JSON. Records each call."""
     import datasets
 
-    from configs.datasets import DATASETS
+    from data_utils.declarations import DATASETS
     from configs.unsup_pool import POOL_SOURCES
     from data_utils import loading
     from data_utils.io import iter_jsonl
@@ -161,7 +161,7 @@ def fake_hub(tmp_path, monkeypatch):
 @pytest.mark.slow  # ~40 s: the whole demo on tiny models; the hub is faked, so library versions hardly matter
 def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, fake_hub, monkeypatch, tiny_bert,
                                                                      tiny_llama):
-    from configs.datasets import DATASETS
+    from data_utils.declarations import DATASETS
     from configs.unsup_pool import EXCLUDE_FOR_TRANSFER, POOL_SOURCES
 
     from data_utils import unsup_pool
@@ -247,6 +247,21 @@ def test_choices_of_data_and_parts_are_checked_before_anything_runs(tmp_path, ca
         demo.main(["--data_dir", str(tmp_path), "--parts", "cr", "--cr_tasks", "sst2,mrpc", "--lm", "m"])
 
 
+def test_a_task_of_ones_own_is_its_declaration_file(tmp_path):
+    demo = load_demo()
+    (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,positive\n")
+    (tmp_path / "mysent.yaml").write_text("name: mysent\ntask: cr\ncolumns: {text: review, label: sentiment}\n"
+                                          "labels: [negative, positive]\nfiles: {train: reviews.csv}\n")
+    args = demo.parse_args(["--parts", "cr", "--cr_tasks", f"sst2,{tmp_path / 'mysent.yaml'}", "--lm", "m"])
+    assert args.cr_tasks == ["sst2", "mysent"] and args.declared == {"mysent": str(tmp_path / "mysent.yaml")}
+    source = demo.DataSource.from_args(args)
+    assert (source.named("mysent"), source.dataset_args("mysent")) == (str(tmp_path / "mysent.yaml"), [])
+    assert source.dataset_args("sst2") == ["--dataset_path", str(demo.SAMPLES / "sst2")]
+    source.check(["sst2", "mysent"])  # a declared task needs no folder in the data source
+    with pytest.raises(FuteError, match="is a cr dataset, not qa"):
+        demo.parse_args(["--parts", "qa", "--qa_tasks", str(tmp_path / "mysent.yaml"), "--lm", "m"])
+
+
 def test_a_data_dir_pool_beside_the_tasks_is_used_and_an_explicit_pool_wins(tmp_path):
     source = load_demo().DataSource("dir", tmp_path)
     assert source.dataset_args("sst2") == ["--dataset_path", str(tmp_path / "sst2")]
@@ -276,3 +291,16 @@ def test_data_dir_reads_every_task_and_the_pool_from_the_folder(tmp_path, tiny_b
     assert config["unsup_data_path"] == str(data / "unsup_pool.jsonl")
     assert config["pool"]["sources"] == {"mine0": 3, "mine1": 3}
     assert not (out / "llm").exists() and results["prompt"] is None and results["transfer"].exists()
+
+
+def test_what_a_demo_step_reads_of_a_declared_task_is_its_declaration_and_files(tmp_path):
+    """The done checks' sources: a declared task's declaration and the files it names (editing either makes its
+    steps stale), a registry task's folder, nothing from the hub."""
+    (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,pos\n")
+    (tmp_path / "mysent.yaml").write_text("name: mysent\ntask: cr\ncolumns: {text: review, label: sentiment}\n"
+                                          "labels: [neg, pos]\nfiles: {train: reviews.csv}\n")
+    demo = load_demo()
+    data = demo.DataSource("samples", tmp_path / "samples", {"mysent": str(tmp_path / "mysent.yaml")})
+    assert data.sources("mysent") == [tmp_path / "mysent.yaml", tmp_path / "reviews.csv"]
+    assert data.sources("sst2") == [tmp_path / "samples" / "sst2"]
+    assert demo.DataSource("hub").sources("sst2") == []

@@ -16,7 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import run_cr_train
 import run_qa_train
-from configs.datasets import DATASETS
+from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
 from data_utils.features import tokenize_qa
 from task_emb.models import load_task_model, load_tokenizer, save_checkpoint
@@ -315,21 +315,25 @@ class TestCheckpointRecord:
         return folder
 
     def test_record_is_found_from_the_folder_and_from_hf_checkpoint(self, tmp_path):
-        from task_emb.models import fine_tuned_dataset
+        from task_emb.models import fine_tuned_config
         from task_emb.pipeline import model_dataset_of
 
         folder = self.checkpoint(tmp_path / "m", {"config": {"to_train_dataset": "mrpc"}})
-        assert fine_tuned_dataset(str(folder)) == fine_tuned_dataset(str(folder / "hf_checkpoint")) == "mrpc"
-        assert model_dataset_of(str(folder / "hf_checkpoint"), None).name == "mrpc"
-        assert model_dataset_of(str(folder), "sst2").name == "sst2"  # the flag wins
+        assert fine_tuned_config(str(folder)) == fine_tuned_config(str(folder / "hf_checkpoint")) == {
+            "to_train_dataset": "mrpc"}
+        spec, data = model_dataset_of(str(folder / "hf_checkpoint"), None)
+        assert spec.name == "mrpc" and data["digest"] is None  # a record from before the data was recorded
+        assert model_dataset_of(str(folder), "mrpc")[0].name == "mrpc"
+        with pytest.raises(FuteError, match="was fine-tuned on mrpc .* not on sst2"):
+            model_dataset_of(str(folder), "sst2")  # a flag that contradicts the record
 
     def test_a_bare_folder_does_not_read_its_parents_record(self, tmp_path):
-        from task_emb.models import fine_tuned_dataset
+        from task_emb.models import fine_tuned_config
         from task_emb.pipeline import model_dataset_of
 
         (tmp_path / "fute_record.json").write_text(json.dumps({"config": {"to_train_dataset": "mrpc"}}))
         bare = self.checkpoint(tmp_path / "other_model", None, bare=True)
-        assert fine_tuned_dataset(str(bare)) is None
+        assert fine_tuned_config(str(bare)) is None
         with pytest.raises(FuteError, match="cannot tell which dataset .* pass --to_train_dataset"):
             model_dataset_of(str(bare), None)
 

@@ -4,14 +4,17 @@ import gzip
 import json
 import random
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from configs.datasets import DATASETS
+from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
-from data_utils.loading import get_spec, label_index, load_examples, load_raw_splits, split_train_dev
+from data_utils.declarations import get_spec
+from data_utils.loading import (cr_examples, label_index, load_examples, load_raw_splits, load_split,
+                                split_train_dev)
 
 
 def write_jsonl(path, rows):
@@ -22,7 +25,7 @@ def write_jsonl(path, rows):
 def test_unknown_dataset_lists_the_known_ones():
     with pytest.raises(FuteError, match="unknown dataset 'nope'.*mrpc.*wnli"):
         get_spec("nope", "cr")
-    with pytest.raises(FuteError, match="known: .*squad"):
+    with pytest.raises(FuteError, match="mrpc is a cr dataset, not qa: use run_cr_train.py"):
         get_spec("mrpc", "qa")  # a CR dataset is not a QA dataset
 
 
@@ -113,7 +116,7 @@ def test_squad_format_json_gz_is_flattened(tmp_path):
 def test_missing_field_names_the_field_and_the_fix(tmp_path):
     write_jsonl(tmp_path / "train.jsonl", [{"sentence1": "a", "label": 0}])
     write_jsonl(tmp_path / "validation.jsonl", [{"sentence1": "a", "label": 0}])
-    with pytest.raises(FuteError, match="no field 'sentence2'.*hub dataset's field names"):
+    with pytest.raises(FuteError, match="no field 'sentence2'.*or declare their columns"):
         load_examples(DATASETS["mrpc"], str(tmp_path))
 
 
@@ -379,10 +382,86 @@ def test_glue_mnli_tsv_uses_gold_label_and_dev_matched(tmp_path):
     assert splits["dev"][0]["label"] == 2
 
 
-def test_a_tsv_line_with_extra_fields_names_the_file(tmp_path):
-    (tmp_path / "train.tsv").write_text("sentence\tlabel\na\t1\nb\t0\textra\n")
-    (tmp_path / "dev.tsv").write_text("sentence\tlabel\na\t1\n")
-    with pytest.raises(FuteError, match=r"train.tsv: cannot be read as TSV"):
+# Texts that a TSV writer with CSV quoting must quote: quotes, a tab, a line break (also CRLF), a quote first.
+QUOTING_TEXTS = ['He said "hi"', "line one\nline two", "a\ttab", 'Yes," he said', '"quoted whole"', "crlf\r\nend",
+                 "plain", " spaced ", ""]
+
+
+@pytest.mark.parametrize("writer", ["pandas", "datasets"])
+@pytest.mark.parametrize("suffix", ["tsv", "csv"])
+def test_delimited_files_with_csv_quoting_are_read_as_written(tmp_path, writer, suffix):
+    """pandas' and datasets' to_csv (sep="\\t" for TSV) quote a cell holding a quote, a tab or a line break: each
+    text comes back exactly, none split into a broken row or left with stray quotes."""
+    rows = [{"sentence": text, "label": i % 2} for i, text in enumerate(QUOTING_TEXTS * 3) if text]
+    frame = pd.DataFrame(rows)
+    sep = "\t" if suffix == "tsv" else ","
+    for split in ("train", "validation"):
+        path = tmp_path / f"{split}.{suffix}"
+        if writer == "pandas":
+            frame.to_csv(path, sep=sep, index=False)
+        else:
+            _datasets(frame).to_csv(str(path), sep=sep, index=False)
+    expected = [{"text": row["sentence"], "label": row["label"]} for row in rows]
+    assert load_examples(DATASETS["sst2"], str(tmp_path))["train"] == expected
+
+
+@pytest.mark.parametrize("texts", [['"Yes," he said .', 'a "b" c'], ['"Yes," he said .'], ['a "b" c', '"whole"x'],
+                                   ['"open quote', "b"]])
+def test_glue_tsv_with_bare_quotes_is_not_read_as_csv_quoting(tmp_path, texts):
+    """GLUE's TSV keeps quotes as text, also at a cell's start: a file whose quotes are not all CSV quoting
+    (a quote after a quoted part, inside a cell, or never closed) is read without quoting."""
+    body = "sentence\tlabel\n" + "".join(f"{text}\t1\n" for text in texts)
+    (tmp_path / "train.tsv").write_text(body)
+    (tmp_path / "dev.tsv").write_text(body)
+    assert [e["text"] for e in load_examples(DATASETS["sst2"], str(tmp_path))["train"]] == texts
+
+
+def test_random_texts_written_by_pandas_read_back_exactly_or_a_clear_error(tmp_path):
+    """Texts of quotes, tabs, line breaks, commas and spaces (seeded), through pandas' to_csv as TSV and CSV: each
+    file reads back exactly, or (a TSV whose lines also read as GLUE's, see the next test) is an error; never
+    a silent misread."""
+    from data_utils.loading import read_table
+
+    rng = random.Random(0)
+    errors = 0
+    for trial in range(150):
+        texts = ["".join(rng.choice('a"\t\n ,') for _ in range(rng.randint(1, 8))) for _ in range(5)]
+        frame = pd.DataFrame({"sentence": texts, "label": [1] * 5})
+        for sep, name in (("\t", "f.tsv"), (",", "f.csv")):
+            frame.to_csv(tmp_path / name, sep=sep, index=False)
+            try:
+                assert [row["sentence"] for row in read_table(tmp_path / name)] == texts
+            except FuteError as err:
+                assert name == "f.tsv" and "which is meant cannot be told" in str(err)
+                errors += 1
+    assert errors < 5
+
+
+def test_a_tsv_that_reads_both_ways_is_an_error_not_a_guess(tmp_path):
+    """GLUE-style rows `"` and `he said"` read as one CSV-quoted cell holding a tab and a line break, and each
+    line is also a row of unquoted TSV: neither reading is guessed."""
+    body = 'sentence\tlabel\nfine\t1\n"\t1\nhe said"\t0\n'
+    (tmp_path / "train.tsv").write_text(body)
+    (tmp_path / "dev.tsv").write_text(body)
+    with pytest.raises(FuteError, match=r"train.tsv:3: a quoted cell holds a tab or a line break, yet every "
+                                        r"line also reads as a row of GLUE's unquoted TSV.*save the split as .csv"):
+        load_examples(DATASETS["sst2"], str(tmp_path))
+
+
+@pytest.mark.parametrize("name, body, line", [
+    ("train.tsv", "sentence\tlabel\na\t1\nb\t0\textra\n", 3),
+    ("train.tsv", "sentence\tlabel\na\t1\nb\n", 3),  # a text that held a line break, GLUE-style
+    ("train.tsv", 'sentence\tlabel\n"a"\t1\n"b\n"c\t1\n', 3),  # CSV-quoted, one line short
+    ("train.csv", "sentence,label\na,1\nb,0,extra\n", 3),
+    ("train.csv", "sentence,label\na,1\n\nb\n", 4),
+    ("train.csv", 'sentence,label\n"a" b,1\n', 2),  # text after a quoted part
+])
+def test_a_row_of_the_wrong_width_names_file_and_line(tmp_path, name, body, line):
+    """Never dropped, never padded with empty cells: the row's file and line (1-based, the header is line 1)."""
+    (tmp_path / name).write_text(body)
+    (tmp_path / name.replace("train", "validation")).write_text(body.split("\n")[0] + "\na\t1\n".replace(
+        "\t", "\t" if name.endswith("tsv") else ","))
+    with pytest.raises(FuteError, match=rf"{name}:{line}: "):
         load_examples(DATASETS["sst2"], str(tmp_path))
 
 
@@ -637,6 +716,81 @@ def test_left_out_examples_are_counted_in_the_log(tmp_path, caplog):
     assert "1 examples have an empty 'sentence' and are left out" in caplog.text
 
 
+def _excel_csv(frame, path):
+    """A spreadsheet's CSV export: CRLF line ends, a UTF-8 byte-order mark, trailing rows of empty cells."""
+    text = frame.to_csv(index=False, lineterminator="\r\n") + ",\r\n" * 5
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+
+
+EMPTY_ROW_WRITERS = {
+    "excel csv": ("train.csv", _excel_csv),
+    "tsv": ("train.tsv", lambda frame, path: path.write_text(frame.to_csv(sep="\t", index=False) + "\t\n" * 5)),
+    "parquet of null rows": ("train.parquet", lambda frame, path: pd.concat(
+        [frame, pd.DataFrame([{c: None for c in frame}] * 5)]).to_parquet(path)),
+    "jsonl of nulls and {}": ("train.jsonl", lambda frame, path: write_jsonl(path, frame.to_dict(orient="records")
+                                                                              + [{}] * 2 + [{"sentence": None,
+                                                                                             "label": None}] * 3)),
+}
+
+
+@pytest.mark.parametrize("writer", EMPTY_ROW_WRITERS)
+def test_rows_with_every_cell_empty_are_counted_apart_not_as_unlabelled(tmp_path, writer, caplog):
+    """5 empty rows after 10 examples (a third of the rows): counted and logged as empty rows, never as examples
+    without a gold label (which would refuse the split)."""
+    name, write = EMPTY_ROW_WRITERS[writer]
+    rows = [{"sentence": f"review {i}", "label": i % 2} for i in range(10)]
+    write(pd.DataFrame(rows), tmp_path / name)
+    shutil.copy(tmp_path / name, tmp_path / name.replace("train", "validation"))
+    splits = load_examples(DATASETS["sst2"], str(tmp_path))
+    assert splits["train"] == splits["dev"] == [{"text": r["sentence"], "label": r["label"]} for r in rows]
+    assert "5 rows with every cell empty" in caplog.text and "no gold label" not in caplog.text
+    qa_rows = [{"id": f"q{i}", "context": "Anna lives in Paris.", "question": "Where?",
+                "answers": {"text": ["Paris"], "answer_start": [14]}} for i in range(10)]
+    for split in ("train", "validation"):
+        write_jsonl(tmp_path / "qa" / f"{split}.jsonl", qa_rows + [{"id": None, "context": "", "question": " ",
+                                                                    "answers": None}] * 5)
+    assert [e["id"] for e in load_examples(DATASETS["cq"], str(tmp_path / "qa"))["dev"]] == [f"q{i}" for i in range(10)]
+
+
+def test_check_kept_counts_each_reason(caplog):
+    from collections import Counter
+
+    from data_utils.loading import EMPTY_ROW, check_kept
+
+    counts = check_kept([{}] * 18, Counter({"label": 1, "sentence": 1, EMPTY_ROW: 7}), "label", "x")
+    assert counts == {"rows": 27, "examples": 18, "no_gold_label": 1, "empty_input": 1, "empty_rows": 7}
+
+
+@pytest.mark.parametrize("dataset, layout", [("snli", "jsonl"), ("mnli", "tsv"), ("wanli", "jsonl")])
+def test_nli_no_consensus_dash_is_no_gold_label(tmp_path, dataset, layout):
+    """SNLI's and MultiNLI's own files mark a pair without annotator consensus with the gold label "-"."""
+    spec = DATASETS[dataset]
+    rows = [{"premise": f"p{i}", "hypothesis": "h", spec.label_field: "-" if i == 4 else ("entailment", "neutral",
+            "contradiction")[i % 3]} for i in range(20)]
+    if layout == "tsv":  # GLUE's MNLI columns
+        rows = [{"sentence1": r["premise"], "sentence2": r["hypothesis"], "gold_label": r["label"]} for r in rows]
+        pd.DataFrame(rows).to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+    else:
+        write_jsonl(tmp_path / "train.jsonl", rows)
+    examples = cr_examples(spec, load_split(spec, "train", str(tmp_path))[0], "x")
+    assert [e["text"] for e in examples] == [f"p{i}" for i in range(20) if i != 4]
+    with pytest.raises(FuteError, match=r"label '-', not one of"):
+        label_index(DATASETS["sst2"], "-", "x", 0)  # only NLI data uses it
+
+
+@pytest.mark.parametrize("name", ["train.json", "train.csv", "train.tsv", "train.jsonl"])
+def test_utf16_files_are_read(tmp_path, name):
+    """Windows PowerShell 5.1's `>` and Out-File write UTF-16 with a byte-order mark."""
+    rows = [{"sentence": f"caf\xe9 {i}", "label": i % 2} for i in range(5)]
+    frame = pd.DataFrame(rows)
+    text = {"train.json": frame.to_json(orient="records"), "train.jsonl": frame.to_json(orient="records", lines=True),
+            "train.csv": frame.to_csv(index=False), "train.tsv": frame.to_csv(sep="\t", index=False)}[name]
+    for split in ("train", "validation"):
+        (tmp_path / name.replace("train", split)).write_text(text, encoding="utf-16")
+    expected = [{"text": r["sentence"], "label": r["label"]} for r in rows]
+    assert load_examples(DATASETS["sst2"], str(tmp_path))["dev"] == expected
+
+
 @pytest.mark.parametrize("label, expected", [(-1, None), ("-1.0", None), (0, 0.0), ("5", 5.0), (2.5, 2.5)])
 def test_stsb_labels_within_its_range_and_the_hubs_marker(label, expected):
     assert label_index(DATASETS["stsb"], label, "stsb", 0) == expected
@@ -699,7 +853,7 @@ def test_many_empty_inputs_are_refused_naming_the_column(tmp_path):
 
 def test_a_label_field_no_row_has_is_a_wrong_name_not_an_unlabelled_split(tmp_path):
     path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", [{"sentence": "a", "gold": 1}] * 5))
-    with pytest.raises(FuteError, match="example 0 has no field 'label'.*hub dataset's field names"):
+    with pytest.raises(FuteError, match="example 0 has no field 'label'.*or declare their columns"):
         load_examples(DATASETS["sst2"], path)
 
 

@@ -14,8 +14,8 @@ BINARY_PREDS = [1, 0, 1, 0, 1, 0]
 
 
 def test_every_metric_the_registry_reports_is_computed():
-    """Each dataset's metrics (configs/datasets.py) name a function here, and each gives a finite number."""
-    from configs.datasets import DATASETS
+    """Each dataset's metrics (configs/datasets.yaml) name a function here, and each gives a finite number."""
+    from data_utils.declarations import DATASETS
 
     used = {metric for spec in DATASETS.values() if spec.task == "cr" for metric in spec.metrics}
     assert used <= set(METRICS)

@@ -17,7 +17,8 @@ from data_utils.artifacts import model_ref
 from data_utils.artifacts.embeddings import load_embeddings
 from data_utils.artifacts.model_ref import content_hash
 from data_utils.errors import FuteError
-from task_emb.models import describe_model
+from data_utils.declarations import get_spec
+from task_emb.models import describe_model, load_head_model
 from task_emb.prefix import initial_embedding
 
 ROOT = Path(__file__).parents[1]
@@ -82,10 +83,12 @@ def learn(surrogate: str, save_path: str, dataset: str = "sst2", *extra: str) ->
 
 @pytest.fixture()
 def results(tmp_path, tiny_bert, monkeypatch):
-    """work/models/tiny (a copy of the tiny BERT) given as the RELATIVE path models/tiny from work/: three DTEs,
-    and the MTE of work/models/tiny itself (M, with a new head) as the model of sst2."""
+    """work/models/tiny (a copy of the tiny BERT with an sst2 classifier head) given as the RELATIVE path
+    models/tiny from work/: three DTEs, and the MTE of work/models/tiny itself as the model of sst2 (an MTE
+    reads M's own head, so M has one)."""
     work = tmp_path / "work"
     shutil.copytree(tiny_bert, work / "models" / "tiny")
+    load_head_model(str(tiny_bert), "cr", get_spec("sst2").labels).save_pretrained(work / "models" / "tiny")
     monkeypatch.chdir(work)
     for dataset in ("sst2", "mrpc", "rte"):
         learn("models/tiny", f"emb/{dataset}_dte", dataset)
@@ -125,9 +128,10 @@ def test_space_plot_and_compare_run_from_another_folder_and_after_a_move(results
 
     # The surrogate moved away: one line naming both ways on, for every reader (a 49-line traceback before).
     shutil.move(results / "models", tmp_path / "moved")
+    # --log_level ERROR: the MTE's model (no fine-tune record) has unrecorded data, which the table warns about.
     done = subprocess.run([sys.executable, str(ROOT / "run_eval.py"), "space", "--emb_dir", str(emb), "--save_path",
-                           "space"], capture_output=True, text=True,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "FUTE_LOG_LEVEL": "ERROR"})
+                           "space", "--log_level", "ERROR"], capture_output=True, text=True,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "--surrogate PATH" in lines[0] and "--displacement False" in lines[0]

@@ -1,5 +1,6 @@
 """The dataset registry holds every dataset of the paper with complete, consistent facts."""
-from configs.datasets import CR_DATASETS, DATASETS, GENRE_LABELS, LLM_DATASETS, QA_DATASETS
+from configs.datasets import GENRE_LABELS
+from data_utils.declarations import CR_DATASETS, DATASETS, LLM_DATASETS, QA_DATASETS
 from data_utils.metrics import METRICS
 
 # Guards of paper facts, written out here independently of the registry (README "Datasets").

@@ -62,7 +62,10 @@ def test_output_layout_summary_and_gold_mapped_by_name(tmp_path, tiny_mixtral):
     saved = json.loads((tmp_path / "cb_out.json").read_text())
     assert saved == json.loads(json.dumps(out))
     assert set(saved) == {"prompt_index", "prompt_info", "task", "dataset", "model", "bit", "verbalizer_tokens",
-                          "chat_template", "chat_template_sha256", "seed", "variant", "cot", "summary", "results"}
+                          "chat_template", "chat_template_sha256", "seed", "variant", "cot", "summary", "results",
+                          "data"}
+    assert saved["data"]["name"] == "cb" and saved["data"]["sources"] == [
+        {"split": None, "path": str(cb_file), "sha256": hashlib.sha256(cb_file.read_bytes()).hexdigest()}]
     assert saved["verbalizer_tokens"] == "single"
     own_template = AutoTokenizer.from_pretrained(tiny_mixtral).chat_template
     assert saved["chat_template"] == {"source": f"the tokenizer of {tiny_mixtral}",
@@ -96,13 +99,43 @@ def test_seeded_sample_sorted_by_index(tmp_path, tiny_llama, sst2_dir):
     random.Random(7).shuffle(order)
     assert [r["data_index"] for r in out["results"]] == sorted(order[:4])
     assert [r["data_entry"]["text"] for r in out["results"]] == [SST2[i][0] for i in sorted(order[:4])]
+    assert out["summary"]["split"] == {"rows": 6, "examples": 6, "no_gold_label": 0, "empty_input": 0,
+                                       "empty_rows": 0}
+
+
+def test_llm_split_is_judged_whole_then_sampled(tmp_path):
+    """The 10% rule judges the whole split, never the sample; a row without the label field is no gold label;
+    the sample is drawn among the usable examples, so it holds --max_examples of them."""
+    from data_utils.declarations import DATASETS
+    from llm_inference.data import load_eval_examples
+
+    rows = [{"sentence": f"review number {i}", "label": i % 2} for i in range(20)]
+    del rows[2]["label"]  # JSON Lines written by hand: no field at all
+    rows[11]["label"] = None
+    rows.append({"sentence": "", "label": None})  # a trailing row of empty cells: not an example
+    write_jsonl(tmp_path / "validation.jsonl", rows)
+    usable = [i for i in range(20) if i not in (2, 11)]
+    for seed in (7, 8):
+        examples, counts = load_eval_examples(DATASETS["sst2"], ("text",), str(tmp_path), 4, seed)
+        order = list(range(len(usable)))
+        random.Random(seed).shuffle(order)
+        assert [e["data_index"] for e in examples] == sorted(usable[j] for j in order[:4])
+        assert [e["label"] for e in examples] == [e["data_index"] % 2 for e in examples]
+        assert counts == {"rows": 21, "examples": 18, "no_gold_label": 2, "empty_input": 0, "empty_rows": 1}
+    rows[15]["label"] = "NA"  # 3 of 20: refused, also for a sample of one labelled example
+    write_jsonl(tmp_path / "validation.jsonl", rows)
+    with pytest.raises(FuteError, match=r"sst2 validation .*: 3 of 20 examples have no gold label; is this an "):
+        load_eval_examples(DATASETS["sst2"], ("text",), str(tmp_path), 1, 7)
+    write_jsonl(tmp_path / "validation.jsonl", [{"sentence": "a", "gold": 1}] * 3)  # a wrong field name
+    with pytest.raises(FuteError, match=r"example 0 has no field 'label' \(fields: gold, sentence\)"):
+        load_eval_examples(DATASETS["sst2"], ("text",), str(tmp_path), 1, 7)
 
 
 @pytest.mark.parametrize("empty", ["", "   ", None, float("nan")])
 def test_llm_examples_with_an_empty_text_are_left_out_never_read_as_nan(tmp_path, empty):
     import pandas as pd
 
-    from configs.datasets import DATASETS
+    from data_utils.declarations import DATASETS
     from llm_inference.data import load_eval_examples
 
     rows = [{"sentence": f"review number {i}", "label": i % 2} for i in range(20)]
@@ -111,7 +144,7 @@ def test_llm_examples_with_an_empty_text_are_left_out_never_read_as_nan(tmp_path
     folder = tmp_path / "sst2"
     folder.mkdir()
     pd.DataFrame(rows).to_parquet(folder / "validation.parquet")
-    examples = load_eval_examples(DATASETS["sst2"], ("text",), str(folder), 100, 42)
+    examples, counts = load_eval_examples(DATASETS["sst2"], ("text",), str(folder), 100, 42)
     assert [e["data_index"] for e in examples] == [i for i in range(20) if i not in (3, 5)]
     assert all(e["fields"]["text"] == f"review number {e['data_index']}" for e in examples)
 

@@ -144,6 +144,12 @@ def test_bad_input_is_refused_with_one_line(tmp_path):
     (tmp_path / "ragged.json").write_text(json.dumps(ragged))
     with pytest.raises(FuteError, match="ragged.json: normalized_prob must hold 2 numbers"):
         script.main(["--paths", ",".join(paths[:3] + [str(tmp_path / "ragged.json")] + paths[4:]), *save])
+    for bad, problem in (([0.5, float("nan")], "not a finite number"), ([-0.2, 1.2], "negative value -0.2"),
+                         ([0.3, 0.3], "sums to 0.6, not 1")):
+        ragged["results"][4]["normalized_prob"] = bad
+        (tmp_path / "bad.json").write_text(json.dumps(ragged))
+        with pytest.raises(FuteError, match=f"bad.json: example 4's normalized_prob .*{problem}"):
+            script.main(["--paths", ",".join(paths[:3] + [str(tmp_path / "bad.json")] + paths[4:]), *save])
     assert run_entry(script.main, ["--paths", ",".join(paths[:3] + [str(tmp_path / "ragged.json")] + paths[4:]),
                                    *save]) == 2
     not_inference = tmp_path / "scores.json"

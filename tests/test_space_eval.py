@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import run_eval
-from configs.datasets import DATASETS, GENRE_FAMILY, GENRES, TASK_FAMILIES
+from configs.datasets import GENRE_FAMILY, GENRES
+from data_utils.declarations import DATASETS, TASK_FAMILIES
 from data_utils.errors import FuteError
 from task_emb.prefix import initial_embedding
 from data_utils.artifacts.embeddings import load_embeddings

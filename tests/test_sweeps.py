@@ -385,6 +385,68 @@ def test_local_data_pool_and_model_paths(tmp_path):
     assert result.returncode == 2 and "--data_dir: no folder" in result.stderr
 
 
+MYSENT = """name: mysent
+task: cr
+columns: {text: review, label: sentiment}
+labels: [negative, positive]
+files: {train: reviews.csv}
+llm: {genre: sa}
+"""
+
+
+def test_datasets_of_ones_own_are_declaration_files_named_as_their_outputs(tmp_path):
+    """The steps get the declaration's absolute path, outputs and tables its name; under --data_dir the declared
+    LLM set (which names its own data) gets an LLM command of its own. On main: "unknown dataset"."""
+    (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,positive\n")
+    (tmp_path / "mysent.yaml").write_text(MYSENT)
+    (tmp_path / "data").mkdir()
+    declared, out = str(tmp_path / "mysent.yaml"), tmp_path / "result"
+    listed = [cmd for name in SWEEPS for cmd in commands(
+        name, out, "--cr_datasets", "mrpc,mysent.yaml", "--qa_datasets", "", "--llm_datasets", "sst2,mysent.yaml",
+        "--llms", "llama-13b", "--prompts", "0", "--emb_types", "prefix", "--data_dir", "data")]
+
+    def value(cmd: list[str], flag: str) -> str | None:
+        return cmd[cmd.index(flag) + 1] if flag in cmd else None
+
+    ours = [cmd for cmd in listed if declared in cmd]
+    # fine-tune, 2 transfers' target, baseline/TextEmb/FUTE DTEs, the MTE, one LLM command
+    assert len(ours) == 1 + 1 + 3 + 1 + 1
+    assert all(value(cmd, "--dataset_path") is None for cmd in ours)  # its declaration names its data
+    saved = {value(cmd, "--save_path") or value(cmd, "--score_save_path") for cmd in ours}
+    assert {str(out / "finetune" / "mysent_score.json"), str(out / "emb" / "prefix-fute" / "mysent_dte.npy")} <= saved
+    inference = [cmd for cmd in listed if cmd[1] == "run_llm_inference.py"]
+    assert [(value(cmd, "--dataset_name"), value(cmd, "--dataset_path")) for cmd in inference] == [
+        ("sst2", f"{tmp_path}/data/{{dataset}}"), (declared, None)]
+    transfer = next(cmd for cmd in listed if cmd[1:3] == ["run_eval.py", "transfer"])
+    assert value(transfer, "--tasks") == "mrpc,mysent"
+    (tmp_path / "rte.yaml").write_text(MYSENT.replace("mysent", "rte"))
+    for flags, message in ((["--cr_datasets", "rte.yaml"], "declares rte, a registry dataset's name; a sweep names"),
+                           (["--qa_datasets", "mysent.yaml"], "declares a cr dataset: cr datasets go in --cr_datasets"),
+                           (["--cr_datasets", "gone.yaml"], f"declaration {tmp_path}/gone.yaml not found")):
+        result = sweep("finetune", out, *flags)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_a_declared_datasets_steps_are_stale_once_its_declaration_or_its_files_change(tmp_path):
+    """A dataset of one's own is read from its declaration and the files it names: editing either after its
+    steps finished makes them stale (the registry's datasets: their --data_dir folders)."""
+    (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,positive\n")
+    (tmp_path / "mysent.yaml").write_text(MYSENT)
+    out = tmp_path / "result"
+    flags = ["--cr_datasets", str(tmp_path / "mysent.yaml"), "--qa_datasets", "", "--emb_types", "prefix"]
+    graph = build("finetune", out, *flags)
+    for edited in ("reviews.csv", "mysent.yaml"):
+        earlier, later = time.time() - 60, time.time() + 5
+        for name in ("reviews.csv", "mysent.yaml"):
+            os.utime(tmp_path / name, (earlier, earlier))
+        for step in graph.steps:
+            finish(step)
+        assert stale_steps(graph) == {}
+        os.utime(tmp_path / edited, (later, later))
+        assert stale_steps(build("finetune", out, *flags)) == {
+            "finetune_mysent": f"{tmp_path / edited} changed after mysent_score.json was made from it"}
+
+
 def test_eval_without_llms_makes_the_transfer_and_space_tables_only_and_plots_need_three_tasks(tmp_path):
     out = tmp_path / "result"
     listed = commands("eval", out, "--llms", "", "--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "")
@@ -533,17 +595,23 @@ def wait_for_the_queue(timeout: float = 900) -> None:
 
 
 def assert_same_results(out: Path, reference: Path, paths: list[str]) -> None:
-    """Scores and tables equal as numbers, embeddings as arrays, LLM outputs by their label distributions; a path
-    in a table (e.g. of an embedding flagged as under-trained) names the same file of each result folder."""
+    """Scores and tables equal as numbers, embeddings as arrays, LLM outputs by their label distributions; paths
+    inside each output tree (a table lists the embeddings it flags) as paths relative to it."""
     import numpy as np
+
+    def comparable(value, root: Path):
+        """Without records (they hold commands and times), paths under `root` relative to it."""
+        if isinstance(value, dict):
+            return {k: comparable(v, root) for k, v in value.items() if k != "record"}
+        if isinstance(value, list):
+            return [comparable(v, root) for v in value]
+        return value.removeprefix(f"{root}/") if isinstance(value, str) else value
 
     def numbers(value):
         if isinstance(value, dict):
-            return {k: numbers(v) for k, v in value.items() if k != "record"}
+            return {k: numbers(v) for k, v in value.items()}
         if isinstance(value, list):
             return [numbers(v) for v in value]
-        if isinstance(value, str):
-            return value.replace(str(out), str(reference))
         return pytest.approx(value, rel=1e-4, abs=1e-6) if isinstance(value, float) else value
 
     for path in paths:
@@ -557,8 +625,8 @@ def assert_same_results(out: Path, reference: Path, paths: list[str]) -> None:
             assert [(i, pytest.approx(prob, rel=1e-4) if prob else prob, text) for i, prob, text in lines(ours)] \
                 == lines(theirs), path
         elif path.endswith(".json"):
-            reference_json = {k: v for k, v in json.loads(theirs.read_text()).items() if k != "record"}
-            assert reference_json == numbers(json.loads(ours.read_text())), path
+            assert comparable(json.loads(theirs.read_text()), reference) \
+                == numbers(comparable(json.loads(ours.read_text()), out)), path
 
 
 @pytest.mark.slow

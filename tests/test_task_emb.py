@@ -1,6 +1,7 @@
 """run_task_emb.py end to end on tiny models: every mode of the original README, records, bad input,
 and the unified-space sanity check."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,19 @@ class TestModelEmbeddings:
         assert pool["failed"] == {} and len(pool["sources"]) == 6 and set(pool["sources"].values()) == {4}
         assert record["config"]["hyper_parameters"]["learning_rate"] == 1e-3
 
+    def test_a_dataset_other_than_the_checkpoints_record_is_refused(self, tmp_path, finetuned, tiny_t5, monkeypatch):
+        """An MTE labelled mrpc of a model fine-tuned on sst2 would describe sst2 under mrpc's name (issue 23, D10);
+        refused before any model loads."""
+        from task_emb import pipeline
+
+        monkeypatch.setattr(pipeline, "model_training_set", lambda *a, **k: pytest.fail("the model was run"))
+        args = self.model_args(tmp_path, finetuned / "sst2_bert", tiny_t5, "cr", "prefix", "--to_train_dataset", "mrpc")
+        with pytest.raises(FuteError, match=r"sst2_bert was fine-tuned on sst2 \(.*fute_record.json\), not on mrpc; "
+                                            r"drop --to_train_dataset or pass the right one"):
+            run_task_emb.main(args)
+        assert not list(tmp_path.glob("mte_*"))
+        assert pipeline.model_dataset_of(str(finetuned / "sst2_bert"), "sst2")[0].name == "sst2"  # the same: fine
+
     def test_mte_fim_of_a_qa_model(self, tmp_path, finetuned, tiny_t5):
         embedding = run_task_emb.main(self.model_args(tmp_path, finetuned / "cq_bert", tiny_t5, "qa", "fim",
                                                       "--max_len", "96"))
@@ -223,6 +237,23 @@ class TestModelEmbeddings:
                                       return_offsets_mapping=True)["offset_mapping"]
                 covered = x["text_pair"][offsets[feature["start_positions"]][0]:offsets[feature["end_positions"]][1]]
                 assert text.strip() in covered
+
+    def test_a_qa_model_that_answers_nothing_is_warned_about(self, tmp_path, tiny_bert, tiny_t5, monkeypatch,
+                                                            caplog):
+        """y' with no answer at all trains an MTE on "no answer" alone: a warning, and answered_fraction 0."""
+        import torch
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        from task_emb import pipeline
+
+        AutoModelForQuestionAnswering.from_pretrained(tiny_bert).save_pretrained(tmp_path / "m")
+        AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(tmp_path / "m")
+        monkeypatch.setattr(pipeline, "span_to_characters", lambda *args: None)  # every span outside the context
+        inputs = [{"text": "who", "text_pair": "a man and his dog"}] * 3
+        training = pipeline.model_training_set(str(tmp_path / "m"), pipeline.get_spec("cq"), inputs,
+                                               AutoTokenizer.from_pretrained(tiny_t5), 96, 8, torch.device("cpu"))
+        assert training.info["answered_fraction"] == 0
+        assert re.search(r"m answers none of the 3 x' questions .*a trained QA model", caplog.text)
 
     def test_targets_are_the_models_softmax_computed_once(self, finetuned, tiny_t5, monkeypatch):
         import torch
@@ -485,7 +516,7 @@ def test_textemb_is_the_mean_final_hidden_state_over_dataset_tokens(tmp_path, ti
     assert record["embedding"]["method"] == "textemb" and record["embedding"]["kind"] == "DTE"
     # Independent: every training example alone (no padding), all tokens pooled together.
     from data_utils.loading import load_examples
-    from configs.datasets import DATASETS
+    from data_utils.declarations import DATASETS
 
     texts = [e["text"] for e in load_examples(DATASETS["sst2"], str(SAMPLES / "sst2"), 16, 42)["train"]]
     model, tokenizer = AutoModel.from_pretrained(tiny_bert).eval(), AutoTokenizer.from_pretrained(tiny_bert)

@@ -24,7 +24,7 @@ import run_qa_train
 from configs.datasets import GENRE_LABELS
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
-from data_utils.loading import get_spec
+from data_utils.declarations import get_spec
 from llm_inference.models import load_llm_model
 from llm_inference.prompts import load_prompt
 from llm_inference.scoring import PromptScorer

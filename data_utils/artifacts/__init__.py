@@ -10,6 +10,8 @@
 What an artifact is comes from the typed fields of its record (`embeddings.EmbeddingInfo`,
 `llm_outputs.PromptOutputs`), never from its file name; `paths` names the files of a sweep;
 `completion` says when each is finished (its record, written last) for every done check;
-`model_ref` records where a model was read, so that a reader elsewhere finds it again.
-These modules import numpy and configs only, so reading results never loads torch.
+`data_identity` says which data each was made from (the records' `data` entry), so that tables
+tell two datasets of one name apart; `model_ref` records where a model was read, so that a
+reader elsewhere finds it again. These modules import numpy, PyYAML and configs only, so
+reading results never loads torch.
 """

@@ -11,7 +11,7 @@ Vectors are memory-mapped, not read: a t5-base FIM has ~2e8 floats.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,9 +221,11 @@ def the_only(found: Sequence[Embedding], missing: str, what: str, advice: str = 
 
 
 def find_embedding(embeddings: Iterable[Embedding], method: str, kind: str, task: str, folder: str | Path,
-                   methods_flag: str = "--methods") -> Embedding:
-    """The one embedding of (method, kind, task) that is not an LLM's; missing or ambiguous is an error."""
-    found = [e for e in embeddings if (e.method, e.kind, e.task) == (method, kind, task) and not e.info.llm]
+                   methods_flag: str = "--methods", task_of: Callable[[Embedding], str] | None = None) -> Embedding:
+    """The one embedding of (method, kind, task) that is not an LLM's (its task as `task_of` names it, by default
+    its dataset's name); missing or ambiguous is an error."""
+    found = [e for e in embeddings if (e.method, e.kind) == (method, kind) and not e.info.llm
+             and (task_of(e) if task_of else e.task) == task]
     return the_only(found,
                     missing=f"missing embedding: no {kind} of method {method} for task {task} in {folder}; compute "
                             f"it with run_task_emb.py, leave {task} out of --tasks or {method} out of {methods_flag}",

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from configs.datasets import GENRE_LABELS, LLM_DATASETS, NUM_PROMPTS
+from configs.datasets import GENRE_LABELS, NUM_PROMPTS, DatasetSpec
+from data_utils.declarations import LLM_DATASETS, recorded_spec
 from data_utils.artifacts.completion import (DAMAGED_LINE, answers_complete, is_pending, record_path, rerun_hint,
                                              unfinished)
 from data_utils.errors import FuteError
@@ -45,6 +46,9 @@ SETTING_KEYS = ("bit", "verbalizer_tokens", "seed", "variant")
 # A file's summary and the recomputed metric are the same sklearn computation; anything
 # beyond float noise means the file was edited or its results were mixed.
 _SUMMARY_TOLERANCE = 1e-6
+# How far from 1 a written label distribution may sum: this project's writers sum to 1 within float noise,
+# another writer may round each probability (4 decimals: off by up to 1.5e-4 over 3 labels).
+PROB_SUM_TOLERANCE = 1e-3
 
 
 # ---------------------------------------------------------------- the label view
@@ -72,6 +76,23 @@ def label_distribution(word_scores: Sequence[float], verbalizer_labels: Sequence
     shifted = np.exp(label_scores - label_scores.max())
     return {"label_scores": label_scores.tolist(), "normalized_prob": (shifted / shifted.sum()).tolist(),
             "normalized_pred": list(labels).index(verbalizer_labels[int(scores.argmax())])}
+
+
+def distribution_problem(probs: Any, num_labels: int) -> str | None:
+    """What keeps `probs` from being a label distribution over `num_labels` labels (None: nothing): it must
+    be a list of num_labels finite, non-negative numbers summing to 1 within PROB_SUM_TOLERANCE."""
+    if not isinstance(probs, (list, tuple)) or not all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) for p in probs):
+        return "is not a list of numbers"
+    if len(probs) != num_labels:
+        return f"holds {len(probs)} numbers for {num_labels} labels"
+    if not all(np.isfinite(probs)):
+        return "holds a value that is not a finite number"
+    if min(probs) < 0:
+        return f"holds the negative value {min(probs)!r}"
+    if abs(sum(probs) - 1) > PROB_SUM_TOLERANCE:
+        return f"sums to {sum(probs):.6g}, not 1"
+    return None
 
 
 def verbalizer_labels(answer_choices: dict[str, Sequence[str]]) -> list[str]:
@@ -175,7 +196,8 @@ def read_answers(path: str | Path, genre: str) -> Answers:
 
     Each line holds the input (sa: "content" or "text"; nli: "premise", "hypothesis", at the
     top level or under "data_entry"), "data_index", and either "normalized_prob" or the
-    verbalizer scores ("token_info") with "prompt_info.answer_choices" to derive it. A repeated
+    verbalizer scores ("token_info") with "prompt_info.answer_choices" to derive it; a normalized_prob that
+    is no distribution over the genre's labels (`distribution_problem`) is an error naming file:line. A repeated
     index or a line of another model or prompt is an error. A half-written last line (its writer
     was killed, or is still writing: only the writer may cut it) is an error naming the command
     that repairs it; a damaged line that ends with its newline is another. A file that does not
@@ -205,17 +227,19 @@ def read_answers(path: str | Path, genre: str) -> Answers:
             probs = line.get("normalized_prob")
             if probs is None:
                 choices = line.get("answer_choices") or line["prompt_info"]["answer_choices"]
-                probs = label_distribution(line["token_info"]["word_scores"], verbalizer_labels(choices),
-                                           labels)["normalized_prob"]
+                probs = _derived_probs(line["token_info"]["word_scores"], verbalizer_labels(choices), labels, where)
         except (KeyError, TypeError, ValueError) as err:
             raise FuteError(f"{where} lacks {err} (expected data_index, the {genre} text fields and normalized_prob "
                             f"or token_info with prompt_info.answer_choices); is it a y' file of "
                             f"run_llm_inference_for_te.py for --task_type {genre}?") from None
         if example["text"] is None:
             raise FuteError(f"{where}: no 'content' field for --task_type sa")
-        if len(probs) != len(labels):
-            raise FuteError(f"{where}: {len(probs)} label probabilities for the {len(labels)} {genre} labels; "
-                            f"does --task_type {genre} match the file?")
+        problem = distribution_problem(probs, len(labels))
+        if problem is not None:
+            field = "normalized_prob" if "normalized_prob" in line else "token_info.word_scores"
+            fix = (f"does --task_type {genre} ({', '.join(labels)}) match the file?" if "numbers for" in problem
+                   else "the file is damaged or not written by run_llm_inference_for_te.py: rerun it")
+            raise FuteError(f"{where}: {field} {problem}; {fix}")
         if index in rows:
             raise FuteError(f"{where}: data_index {index} appears twice; the file mixes two runs")
         rows[index] = (example, [float(p) for p in probs])
@@ -231,6 +255,17 @@ def read_answers(path: str | Path, genre: str) -> Answers:
     prompt = provenance.get("prompt_index", provenance.get("prompt_number"))
     return Answers(inputs=[x for x, _ in ordered], probs=[y for _, y in ordered], model=provenance.get("model"),
                    prompt=None if prompt is None else int(prompt), complete=complete)
+
+
+def _derived_probs(word_scores: Any, owners: list[str], labels: Sequence[str], where: str) -> list[float]:
+    """normalized_prob of a y' line in the original's layout, from its verbalizer scores (`label_distribution`)."""
+    if not np.isfinite(np.asarray(word_scores, dtype=np.float64)).all():
+        raise FuteError(f"{where}: token_info.word_scores holds a value that is not a finite number; the file is "
+                        f"damaged: rerun the LLM for it")
+    try:
+        return label_distribution(word_scores, owners, labels)["normalized_prob"]
+    except FuteError as err:
+        raise FuteError(f"{where}: token_info.word_scores: {err}") from None
 
 
 def _warn_if_incomplete(path: Path, indices: list[int]) -> None:
@@ -271,21 +306,26 @@ def _warn_if_incomplete(path: Path, indices: list[int]) -> None:
 
 
 def inference_output(identity: dict[str, Any], genre: str, prompt_info: dict[str, Any], chat_template: dict,
-                     seed: int, summary: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+                     seed: int, summary: dict[str, Any], results: list[dict[str, Any]],
+                     data: dict[str, Any] | None = None) -> dict[str, Any]:
     """The inference file of one (LLM, dataset, prompt): identity (model, dataset, prompt_index, bit,
-    verbalizer_tokens, chat_template_sha256[, cot_max_new_tokens]), settings, summary and results."""
+    verbalizer_tokens, chat_template_sha256[, cot_max_new_tokens][, data_digest]), settings, summary, results and
+    `data`, which data was answered (data_utils/artifacts/data_identity.py: a declared dataset's declaration
+    with it, for the readers)."""
     head = {"prompt_index": identity["prompt_index"], "prompt_info": prompt_info, "task": genre}
     settings = {"chat_template": chat_template, "seed": seed, "variant": None, "cot": prompt_info["cot"]}
-    return {**head, **identity, **settings, "summary": summary, "results": results}
+    return {**head, **identity, **settings, "summary": summary, "results": results, "data": data}
 
 
 @dataclass(frozen=True)
 class PromptOutputs:
     """One inference file: one LLM, one dataset, one prompt, N examples in data_index order.
 
-    probs: float [N, L] (genre label order); preds, answers: int [N]; ppl: float [N].
-    preds is the file's own prediction (the label of the best verbalizer), which can differ
-    from probs.argmax() when two labels tie exactly. settings: the SETTING_KEYS values.
+    probs: float [N, L] (the order of `labels`: the genre's, or a declared dataset's own with its own
+    verbalizers); preds, answers: int [N]; ppl: float [N]. preds is the file's own prediction (the
+    label of the best verbalizer), which can differ from probs.argmax() when two labels tie exactly.
+    settings: the SETTING_KEYS values; metric: the dataset's main metric; data: its digest
+    (data_utils/artifacts/data_identity.py; None for files without one).
     verbalizer_answers: bool [N], whether each answer's first word is a verbalizer
     (`answered_verbalizer`); None when a result does not say (the original's layout).
     """
@@ -303,11 +343,10 @@ class PromptOutputs:
     ppl: np.ndarray
     summary: dict[str, Any]
     settings: dict[str, Any]
+    labels: tuple[str, ...]
+    metric: str
+    data: str | None = None
     verbalizer_answers: tuple[bool, ...] | None = None
-
-    @property
-    def metric(self) -> str:
-        return LLM_DATASETS[self.dataset].main_metric
 
     @property
     def non_verbalizer_answers(self) -> int | None:
@@ -337,10 +376,11 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
         raise FuteError(f"{path} is not an output of run_llm_inference.py (needs top-level keys "
                         f"{', '.join(INFERENCE_KEYS)}); pass the inference files, one per prompt")
     dataset = str(content["dataset"])
-    if dataset not in LLM_DATASETS:
+    if dataset not in LLM_DATASETS and not (content.get("data") or {}).get("spec"):
         raise FuteError(f"{path}: dataset {dataset!r} is not an LLM evaluation set; known: "
-                        f"{', '.join(sorted(LLM_DATASETS))}")
-    genre = LLM_DATASETS[dataset].llm_genre
+                        f"{', '.join(sorted(LLM_DATASETS))}, or a declared one (its file then carries the declaration)")
+    spec = recorded_spec(content.get("data"), dataset, str(path))
+    genre = spec.llm_genre
     if content["task"] != genre:
         raise FuteError(f"{path}: task {content['task']!r} does not match dataset {dataset} (a {genre} set); "
                         f"the file is inconsistent: re-run run_llm_inference.py for it")
@@ -353,14 +393,14 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
     if "normalized_prob" in results[0]:
         layout, rows = "fute", [_fute_row(result, path, i) for i, result in enumerate(results)]
     else:
-        layout, rows = "original", _original_rows(content, dataset, genre, path)
+        layout, rows = "original", _original_rows(content, spec, path)
     verbalizer_tokens = content.get("verbalizer_tokens")
     rows = [(*row, answered_verbalizer(_token_info(result), verbalizer_tokens)) for row, result in zip(rows, results)]
     rows.sort(key=lambda row: row[0])
     indices = [row[0] for row in rows]
     if len(set(indices)) != len(indices):
         raise FuteError(f"{path}: an example (data_index) appears twice; the file mixes two runs")
-    labels = GENRE_LABELS[genre]
+    labels = spec.llm_label_names
     try:
         probs = np.array([row[1] for row in rows], dtype=np.float64)
     except (ValueError, TypeError):  # ragged rows or non-numbers
@@ -368,6 +408,11 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
     if probs is None or probs.ndim != 2 or probs.shape[1] != len(labels):
         raise FuteError(f"{path}: normalized_prob must hold {len(labels)} numbers ({', '.join(labels)}) per "
                         f"example; the file is damaged: re-run run_llm_inference.py for it")
+    problem = next(((position, problem) for position, problem in enumerate(
+        distribution_problem(row[1], len(labels)) for row in rows) if problem is not None), None)
+    if problem is not None:
+        raise FuteError(f"{path}: example {indices[problem[0]]}'s normalized_prob {problem[1]}; the file is damaged: "
+                        f"re-run run_llm_inference.py for it")
     preds = np.array([row[2] for row in rows])
     answers = np.array([row[3] for row in rows])
     for name, values in (("normalized_pred", preds), ("normalized_answer", answers)):
@@ -378,7 +423,8 @@ def read_inference_file(path: str | Path, content: dict | None = None) -> Prompt
                          layout=layout, data_index=tuple(indices), probs=probs, preds=preds, answers=answers,
                          ppl=np.array([row[4] for row in rows], dtype=np.float64),
                          summary=content.get("summary") or {},
-                         settings={key: content.get(key) for key in SETTING_KEYS},
+                         settings={key: content.get(key) for key in SETTING_KEYS}, labels=labels,
+                         metric=spec.main_metric, data=(content.get("data") or {}).get("digest"),
                          verbalizer_answers=None if None in verbalizer_answers else verbalizer_answers)
 
 
@@ -396,9 +442,9 @@ def _fute_row(result: dict, path: Path, position: int) -> tuple:
                         f"run_llm_inference.py for it") from None
 
 
-def _original_rows(content: dict, dataset: str, genre: str, path: Path) -> list[tuple]:
+def _original_rows(content: dict, spec: DatasetSpec, path: Path) -> list[tuple]:
     """The label view of every result of a file in the original's layout."""
-    spec, labels = LLM_DATASETS[dataset], GENRE_LABELS[genre]
+    genre, labels = spec.llm_genre, spec.llm_label_names
     try:
         choices = content["prompt_info"]["answer_choices"]
         owners = verbalizer_labels(choices)
@@ -422,6 +468,5 @@ def _original_rows(content: dict, dataset: str, genre: str, path: Path) -> list[
         gold = label_index(spec, answer, str(path), index)
         if gold is None:
             raise FuteError(f"{where}: no gold label; prompt selection needs labelled examples")
-        rows.append((int(index), view["normalized_prob"], view["normalized_pred"],
-                     labels.index(spec.labels[gold]), ppl))
+        rows.append((int(index), view["normalized_prob"], view["normalized_pred"], spec.llm_label(gold), ppl))
     return rows

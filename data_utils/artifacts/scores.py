@@ -1,19 +1,20 @@
 """Fine-tuning scores on disk: `<score>.json` (metrics + "best") + `<score>.record.json` beside it.
 
 Written by run_cr_train.py / run_qa_train.py (task_emb/finetune.py). The record's config
-names "to_train_dataset" (the target), "source_dataset" (the dataset of the --load_path
-checkpoint, null for a plain fine-tune) and "num_train_examples".
+names "to_train_dataset" (the target, as given), "data" (which data the target is,
+data_utils/artifacts/data_identity.py), "source_dataset" and "source_data" (the dataset of the
+--load_path checkpoint, null for a plain fine-tune) and "num_train_examples".
 """
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from configs.datasets import DATASETS
 from data_utils.artifacts.completion import RECORD_SUFFIX, is_pending, rerun_hint
+from data_utils.artifacts.data_identity import DataIdentity, from_config
 from data_utils.errors import FuteError
 from data_utils.io import read_json, require_folder
 
@@ -25,11 +26,15 @@ class FinetuneRun:
     """One fine-tuning run: its best dev score on `target`, after `source` (None: a plain fine-tune)."""
 
     path: Path
-    target: str
-    source: str | None
+    target: DataIdentity
+    source: DataIdentity | None
     best: float
     num_train_examples: int | None
 
+
+# How a table names a run's datasets: by name, unless it tells datasets of one name apart
+# (data_identity.TaskLabels).
+Label = Callable[[DataIdentity], str]
 
 
 def load_finetune_runs(folder: str | Path, flag: str = "--score_dir") -> list[FinetuneRun]:
@@ -64,45 +69,44 @@ def load_finetune_runs(folder: str | Path, flag: str = "--score_dir") -> list[Fi
         if config.get("source_dataset") is None and config.get("load_path"):
             logger.warning("%s: continued from %s of unknown dataset; not used", score_path, config["load_path"])
             continue
-        runs.append(FinetuneRun(path=score_path, target=str(config["to_train_dataset"]),
-                                source=config.get("source_dataset"), best=float(best),
-                                num_train_examples=config.get("num_train_examples")))
+        source = config.get("source_dataset")
+        runs.append(FinetuneRun(path=score_path, target=from_config(config),
+                                source=None if source is None else from_config(config, source, "source_data"),
+                                best=float(best), num_train_examples=config.get("num_train_examples")))
     if not runs:
         raise FuteError(f"no fine-tuning scores (<name>.json + <name>.record.json) under {folder}; check {flag}")
     return runs
 
 
-def transfer_scores(runs: Iterable[FinetuneRun]) -> dict[str, dict[str, float]]:
-    """truth[t][s] = best dev score on t after fine-tuning on s then t; one run per (s, t)."""
+def _name(identity: DataIdentity) -> str:
+    return identity.name
+
+
+def transfer_scores(runs: Iterable[FinetuneRun], label: Label = _name) -> dict[str, dict[str, float]]:
+    """truth[t][s] = best dev score on t after fine-tuning on s then t; one run per (s, t). Datasets are named
+    by `label`."""
     truth: dict[str, dict[str, float]] = {}
     paths: dict[tuple[str, str], Path] = {}
     for run in runs:
         if run.source is None:
             continue
-        key = (run.source, run.target)
-        if key in paths:
-            raise FuteError(f"two transfer runs {run.source} -> {run.target}: {paths[key]} and {run.path}; keep one")
-        paths[key] = run.path
-        truth.setdefault(run.target, {})[run.source] = run.best
+        source, target = label(run.source), label(run.target)
+        if (source, target) in paths:
+            raise FuteError(f"two transfer runs {source} -> {target}: {paths[source, target]} and {run.path}; keep one")
+        paths[source, target] = run.path
+        truth.setdefault(target, {})[source] = run.best
     return truth
 
 
-def train_sizes(runs: Iterable[FinetuneRun]) -> dict[str, int]:
-    """Training-set size of each dataset, from its plain fine-tuning runs (DataSize baseline)."""
+def train_sizes(runs: Iterable[FinetuneRun], label: Label = _name) -> dict[str, int]:
+    """Training-set size of each dataset (named by `label`), from its plain fine-tuning runs (DataSize baseline)."""
     sizes: dict[str, int] = {}
     for run in runs:
         if run.source is not None or run.num_train_examples is None:
             continue
-        if sizes.get(run.target, run.num_train_examples) != run.num_train_examples:
-            raise FuteError(f"plain fine-tuning runs of {run.target} disagree on the training-set size "
-                            f"({sizes[run.target]} vs {run.num_train_examples} in {run.path}); keep one")
-        sizes[run.target] = int(run.num_train_examples)
+        target = label(run.target)
+        if sizes.get(target, run.num_train_examples) != run.num_train_examples:
+            raise FuteError(f"plain fine-tuning runs of {target} disagree on the training-set size "
+                            f"({sizes[target]} vs {run.num_train_examples} in {run.path}); keep one")
+        sizes[target] = int(run.num_train_examples)
     return sizes
-
-
-def task_class(task: str) -> str:
-    """'cr' or 'qa', from configs/datasets.py."""
-    if task not in DATASETS:
-        raise FuteError(f"unknown dataset {task!r}: its class (cr/qa) is not in configs/datasets.py; add it there "
-                        f"or leave it out of --tasks")
-    return DATASETS[task].task
