@@ -17,10 +17,11 @@ Examples:
     python run_eval.py compare --embeddings=./result/emb/sst2_dte.npy,./result/emb/mine_dte.npy \
         --save_path=./result/eval/sst2_vs_mine
 
-Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished. This script
-only wires: the logic is in task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py,
-task_emb/compare.py and task_emb/plots.py. Each subcommand imports its module when it runs (they load
-scikit-learn, pandas, matplotlib), so that --help and a bad flag are answered at once.
+Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished, holding their
+locks while it runs (a second run writing them is refused). This script only wires: the logic is in
+task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py, task_emb/compare.py and
+task_emb/plots.py. Each subcommand imports its module when it runs (they load scikit-learn, pandas,
+matplotlib), so that --help and a bad flag are answered at once.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from data_utils import cli
+from data_utils.artifacts.completion import writing
 from data_utils.artifacts.embeddings import KINDS, load_embeddings, read_embedding
 from data_utils.errors import FuteError
 from data_utils.io import output_stem, run_record, stem_file, write_json, write_text
@@ -279,7 +281,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None):
     args = build_parser().parse_args(argv)
     cli.start(args)  # no torch work here: this applies --log_level and --seed
-    return SUBCOMMANDS[args.subcommand][2](args, argv)
+    stem = output_stem(args.save_path)
+    written = (".record.json",) if args.subcommand == "plot" else (".json", ".md", ".csv")
+    with writing(*(stem_file(stem, suffix) for suffix in written)):
+        return SUBCOMMANDS[args.subcommand][2](args, argv)
 
 
 if __name__ == "__main__":

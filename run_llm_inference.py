@@ -45,7 +45,11 @@ is written: data_utils/artifacts/completion.py); then the partial file is remove
 path holding another run's results is refused: another model, dataset, prompt, bit width,
 verbalizer_tokens, chat template (by the SHA-256 of its text) or (CoT prompts) cot_max_new_tokens, an example whose text differs from
 this run's (another --dataset_path), or results of examples outside this run's sample
-(another --max_examples or --seed): finished results are never dropped.
+(another --max_examples or --seed): finished results are never dropped, unless --overwrite True
+asks to score every example again. A finished output is not written again by a later run of the
+same examples (its record keeps its time, so what was made from it stays current). While a
+command runs it holds the lock of each of its outputs: a second command writing one of them is
+refused, naming the first.
 """
 from __future__ import annotations
 
@@ -57,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from data_utils import cli
-from data_utils.artifacts.completion import begin, record_path
+from data_utils.artifacts.completion import begin, fresh_start, record_path, recorded, writing
 from data_utils.artifacts.data_identity import describe
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
 from data_utils.errors import FuteError
@@ -122,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, A
     runs = [(fill(args.save_path, spec.name, number),
              functools.partial(run_one, args, argv, spec, number, tokenizer, template, settings, model, device))
             for spec in specs for number in args.prompt_number]
-    outputs = run_each(runs)
+    with writing(*(path for path, _ in runs)):
+        outputs = run_each(runs)
     logger.info("%d output(s), the model loaded %d time(s)", len(outputs), model.loads)
     return outputs[0] if len(runs) == 1 else outputs
 
@@ -138,21 +143,31 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
     save_path = check_writable(fill(args.save_path, spec.name, number))
     dataset_path = None if args.dataset_path is None else fill(args.dataset_path, spec.name)
 
-    # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run. A declared
-    # dataset's identity includes its data (declaration and files), so results of an edited one are refused.
+    # Earlier work: the finished JSON (if any, of this same run) and the partial log of a killed run; none
+    # with --overwrite True. A declared dataset's identity includes its data (declaration and files), so results
+    # of an edited one are refused.
     examples, split_counts = load_eval_examples(spec, prompt.fields, dataset_path, args.max_examples, args.seed)
     data = describe(spec, dataset_path)
     subject = {"dataset": spec.name, **({"data_digest": data["digest"]} if spec.declaration else {})}
     identity = run_identity(args, prompt, template, settings, subject)
-    done = _finished_results(save_path, identity)
+    config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
+              "dataset_path": dataset_path, "data": data}
     log = ResultLog(f"{save_path}.partial.jsonl", identity)
-    done.update(log.load())
+    if fresh_start(save_path, run_record(config, argv, __file__), args.overwrite):
+        log.path.unlink(missing_ok=True)
+        done = {}
+    else:
+        done = _finished_results(save_path, identity)
+        done.update(log.load())
 
     # Only what is not done yet of the sample is scored. Earlier results must be of this very sample: the output
     # holds exactly it, and none is dropped.
     check_same_inputs(done, examples, str(save_path), INPUT_FLAGS)
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%s: %d examples to score, %d already done", save_path, len(pending), len(examples) - len(pending))
+    if not pending and recorded(save_path) and not log.path.exists():
+        logger.info("%s: finished already, kept as it is", save_path)
+        return read_json(save_path)
 
     score_pending(pending, log, done, model, tokenizer, prompt, settings, args.verbalizer_tokens, args.batch_size,
                   lambda example, score: _record(example, score, prompt), desc=f"{spec.name} prompt {prompt.number}")
@@ -162,9 +177,7 @@ def run_one(args: argparse.Namespace, argv: Sequence[str] | None, spec, number: 
     summary = {**_summary(results, prompt.labels, args.verbalizer_tokens), "split": split_counts}
     output = inference_output(identity, spec.llm_genre, prompt_info(prompt), template.record(), args.seed, summary,
                               results, data)
-    config = {**vars(args), "dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
-              "dataset_path": dataset_path, "device": str(device), "data": data}
-    record = run_record(config, argv, __file__)
+    record = run_record({**config, "device": str(device)}, argv, __file__)
     begin(save_path, record)  # its record, written last, marks the output finished
     write_json(save_path, output)
     write_json(record_path(save_path), record)

@@ -48,7 +48,11 @@ words: more than half of them is warned about in the log) and, under "answers", 
 finished file is (its lines and size) and the x' it answers (path, lines, SHA-256). It is
 the file's completion marker (data_utils/artifacts/completion.py): pending (`"finished":
 false`, with the command) from before the first line is appended until every x' line is
-answered. A reader may rely on a file whose record matches it.
+answered. A reader may rely on a file whose record matches it. A file that answers every x'
+line already is left as it is, record included (so what was made from it stays current);
+--overwrite True answers every line again. While a command runs it holds the lock of each of
+its files: a second command appending to one of them is refused, naming the first, and a file
+holding a data_index twice (two runs of an earlier version appending at once) is refused.
 """
 from __future__ import annotations
 
@@ -60,7 +64,7 @@ from typing import Any
 
 from configs.datasets import GENRES
 from data_utils import cli
-from data_utils.artifacts.completion import answers_entry, begin, record_path
+from data_utils.artifacts.completion import answers_entry, begin, fresh_start, record_path, recorded, writing
 from data_utils.artifacts.paths import PROMPT_FIELD
 from data_utils.io import run_record, write_json
 from llm_inference.options import add_llm_args, check_llm_args, check_placeholders, fill, prompt_numbers
@@ -110,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = [(fill(args.save_path, prompt=number),
              functools.partial(answer_one, args, argv, number, examples, tokenizer, template, settings, model, device))
             for number in args.prompt_number]
-    added = run_each(runs)
+    with writing(*(path for path, _ in runs)):
+        added = run_each(runs)
     logger.info("%d y' file(s), the model loaded %d time(s)", len(added), model.loads)
     return sum(added)
 
@@ -124,14 +129,19 @@ def answer_one(args: argparse.Namespace, argv: Sequence[str] | None, number: int
     prompt = load_prompt(args.task_genre, number)
     save_path = fill(args.save_path, prompt=number)
 
-    # What is done already (a torn last line is repaired; another run's file is refused); earlier lines
-    # must come from this same x' file.
+    # What is done already (a torn last line is repaired; another run's file is refused; none with
+    # --overwrite True); earlier lines must come from this same x' file.
     log = ResultLog(save_path, run_identity(args, prompt, template, settings, {"task_genre": args.task_genre}))
+    config = {**vars(args), "prompt_number": number, "save_path": str(log.path), "device": str(device)}
+    if fresh_start(log.path, run_record(config, argv, __file__), args.overwrite):
+        log.path.unlink(missing_ok=True)
     done = log.load()
     check_same_inputs(done, examples, str(log.path), "--data_load_path")
     pending = [example for example in examples if example["data_index"] not in done]
     logger.info("%s: %d x' lines, %d already answered", log.path, len(examples), len(examples) - len(pending))
-    config = {**vars(args), "prompt_number": number, "save_path": str(log.path), "device": str(device)}
+    if not pending and recorded(log.path):
+        logger.info("%s: finished already, kept as it is", log.path)
+        return 0
     begin(log.path, run_record(config, argv, __file__))  # the file changes: unfinished until its record is written
 
     run_settings = {"seed": args.seed, "cot": prompt.is_cot, "variant": None, "prompt_info": prompt_info(prompt)}

@@ -26,9 +26,9 @@ from configs.hparams import UNSUP_POOL
 from configs.methods import FAMILIES_BY_NAME, method_of
 from data_utils import cli
 from data_utils.errors import FuteError
-from data_utils.artifacts.completion import begin, record_path, unfinished
+from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
 from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
-from data_utils.io import check_writable, run_record, write_json
+from data_utils.io import check_writable, json_sha256, run_record, write_json
 from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,
                                    pool_record, read_local_pool, sample_per_source, shuffle_examples,
                                    write_model_inputs)
@@ -139,6 +139,11 @@ def _check_mode(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     args = parse_args(argv)
+    with writing(args.save_path):  # the one run writing it (a second is refused) until it returns
+        return _main(args, argv)
+
+
+def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> np.ndarray | int:
     save_path = Path(args.save_path)
     if unfinished(save_path):
         logger.warning("%s: a run writing it did not finish (its record says so); it is computed again", save_path)
@@ -152,9 +157,13 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
     # torch, transformers and pandas: loaded once the flags are known to be good.
     from data_utils.declarations import get_spec
     from task_emb import pipeline
-    from task_emb.models import describe_model, load_tokenizer, resolve_checkpoint
+    from task_emb.models import describe_model, load_tokenizer, model_fingerprint, resolve_checkpoint
     from task_emb.surrogate import LearnOptions
     from task_emb.trainer import finish, resume_path_for, run_identity
+
+    if fresh_start(save_path, run_record(vars(args), argv, __file__), args.overwrite):
+        if finish(resume_path_for(save_path)):  # --overwrite True: a saved state is a killed or finished run's
+            logger.info("--overwrite True: %s discarded, training starts afresh", resume_path_for(save_path))
 
     # Hyper-parameters: the family's defaults (configs/methods.py), flags win.
     input_kind = "llm" if args.llm_mode else args.input_type
@@ -188,9 +197,14 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
 
     # Learn the embedding on the surrogate and save it with its record.
     embedding_method = method_of(args.task_emb_type, fute=not args.is_baseline)
+    # A saved training state is resumed only by a run on the same examples (their targets: gold labels, or the
+    # y' of the model or LLM embedded), dev set and surrogate.
+    identity = run_identity(vars(args), train_data=json_sha256(training.features),
+                            dev_data=training.info.get("dev_examples_sha256"),
+                            start_model=model_fingerprint(args.task_emb_model_lm_name))
     options = LearnOptions(seed=args.seed, shuffle=args.data_loader_shuffle, fim_estimator=args.fim_estimator,
                            soft_label_loss=args.soft_label_loss, resume_path=resume_path_for(save_path),
-                           identity=run_identity(vars(args)))
+                           identity=identity)
     kind = "DTE" if input_kind == "data" else "MTE"
     embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer, hp,
                                          device, options, kind)

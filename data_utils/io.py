@@ -1,18 +1,26 @@
-"""File helpers shared by every entry script: atomic writes, JSON/JSONL, run records.
+"""File helpers shared by every entry script: atomic writes, JSON/JSONL, run records, one writer per output.
 
 Every output is written to a temporary file beside its destination and renamed
 into place, so a killed run never leaves a half-written result that a later
-step (or a resuming sweep) would mistake for a finished one.
+step (or a resuming sweep) would mistake for a finished one. A writer holds a lock
+beside its output for as long as it runs (`OutputLock`), so that two runs never write
+one output at once; holding it, it may remove the temporaries a killed run left.
 """
 from __future__ import annotations
 
 import codecs
+import fcntl
+import hashlib
 import json
+import logging
 import os
 import platform
 import re
+import socket
 import sys
 import tempfile
+import time
+from datetime import datetime, timezone
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -20,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from data_utils.errors import FuteError
+
+logger = logging.getLogger(__name__)
 
 # Packages whose versions are written into every run record.
 RECORDED_PACKAGES = ("torch", "transformers", "datasets", "accelerate", "numpy", "scikit-learn", "scipy")
@@ -64,7 +74,8 @@ def ensure_parent_writable(path: str | os.PathLike) -> Path:
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     """Open a temporary file beside `path`; on success rename it over `path`.
 
-    On any exception the temporary file is removed and `path` is left untouched.
+    On any exception the temporary file is removed and `path` is left untouched (a kill leaves
+    it: `remove_temporaries`).
     """
     path = ensure_parent_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -79,6 +90,146 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_temporaries(path: str | os.PathLike) -> int:
+    """Remove the temporaries of `path` that a killed atomic_open left behind (".<name>." + mkstemp's 8 random
+    characters + ".tmp"); return how many. Only the holder of the output's lock may call it (`OutputLock`): a
+    temporary of a running writer would go too."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return 0
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    leftovers = [entry for entry in path.parent.iterdir() if pattern.fullmatch(entry.name)]
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return len(leftovers)
+
+
+# How long a writer retries a held lock before it names the holder: a sweep's --status only tests a lock
+# (`lock_holder`) and lets it go at once.
+LOCK_PATIENCE_SECONDS = 1.0
+
+
+def lock_path(output: str | os.PathLike) -> Path:
+    """The lock file of `output`: `.<name>.lock` beside it."""
+    output = Path(output)
+    return output.with_name(f".{output.name}.lock")
+
+
+class OutputLock:
+    """Held by the one run that writes `output`, for as long as it runs: an exclusive flock on its lock file,
+    which says "pid <pid> on <host>" of the holder. A second writer gets a FuteError naming the holder.
+
+    The operating system lets go of a flock when its holder dies, however it dies (kill -9 included), so no
+    kill leaves a lock held. The file is removed on release (a writer that locked a file removed meanwhile
+    locks the new one), with the folders the lock made, when nothing else was written in them. On NFS,
+    Linux implements flock with the server's byte-range locks (NLM, or NFSv4's own), which hold between
+    machines where the server supports locking; a mount with `nolock` or `local_lock=flock` makes them
+    local to each machine (Lustre needs `-o flock`). A file system without locks gets a warning, and no lock.
+    """
+
+    def __init__(self, output: str | os.PathLike):
+        self.output, self.path = Path(output), lock_path(output)
+        self._fd: int | None = None
+        self._made: list[Path] = []
+
+    def __enter__(self) -> OutputLock:
+        check_writable(self.output)
+        folder, self._made = self.path.parent, []
+        while not folder.exists() and folder != folder.parent:
+            self._made.append(folder)
+            folder = folder.parent
+        ensure_parent_writable(self.path)
+        deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+        while self._fd is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(fd)
+                os.close(fd)
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self._remove_folders()
+                raise FuteError(f"{self.output} is being written by another run ({holder}); wait for it to end, or "
+                                f"stop it, and run this again") from None
+            except OSError as err:  # ENOLCK, EOPNOTSUPP: no locks on this file system
+                os.close(fd)
+                logger.warning("cannot lock %s (%s): nothing stops a second run from writing %s at the same time",
+                               self.path, err.strerror, self.output.name)
+                return self
+            if os.path.exists(self.path) and os.path.samestat(os.fstat(fd), os.stat(self.path)):
+                self._fd = fd
+            else:  # its last holder removed it between our open and our lock: lock the file there now
+                os.close(fd)
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+        self._remove_folders()
+
+    def _remove_folders(self) -> None:
+        """The folders this lock made, deepest first, while they are empty (a run that failed leaves none)."""
+        for folder in self._made:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        self._made = []
+
+
+def lock_holder(output: str | os.PathLike) -> str | None:
+    """Who holds the lock of `output` ("pid <pid> on <host>"), or None when no run is writing it. It tests the
+    lock with a shared one, let go at once (a writer starting meanwhile waits that long: LOCK_PATIENCE_SECONDS)."""
+    try:
+        fd = os.open(lock_path(output), os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(fd)
+    except OSError:  # no locks on this file system: no holder can be told
+        return None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    return os.pread(fd, 256, 0).decode(errors="replace").strip() or "a run that has not yet written its pid"
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def json_sha256(rows: Iterable[Any]) -> str:
+    """SHA-256 (hex) of `rows` as JSON lines with sorted keys: what identifies the examples a run trains on."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=_json_default).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def count_lines(path: str | os.PathLike) -> int:
+    """How many newlines `path` holds (its complete lines), read in blocks."""
+    with open(path, "rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -205,14 +356,18 @@ def package_versions() -> dict[str, str]:
 
 
 def run_record(config: dict[str, Any], argv: list[str] | None, script: str) -> dict[str, Any]:
-    """A small JSON-able record of how an output was made: command, config, versions.
+    """A small JSON-able record of how an output was made: command, argv, time, config, versions.
 
     The command is the entry `script` (a path or name) with its arguments, as it would be
-    typed, also when the script's main() was called from Python (the demo, a test).
+    typed, also when the script's main() was called from Python (the demo, a test); argv is the
+    same as a list (what a sweep compares, data_utils/artifacts/completion.py); time is when the
+    record was made (UTC, ISO 8601), which a final record makes the time its output was finished.
     """
-    command = list(argv) if argv is not None else sys.argv[1:]
+    command = [Path(script).name, *(list(argv) if argv is not None else sys.argv[1:])]
     return {
-        "command": " ".join([Path(script).name, *command]),
+        "command": " ".join(command),
+        "argv": command,
+        "time": datetime.now(timezone.utc).isoformat(),
         "config": config,
         "versions": package_versions(),
     }

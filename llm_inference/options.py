@@ -51,7 +51,8 @@ def check_precision(name: str, bit: int) -> ModelSource:
 
 
 def add_llm_args(parser: argparse.ArgumentParser) -> None:
-    """The flags both LLM entry scripts share: the model, its precision, batching, CoT length, seed, device."""
+    """The flags both LLM entry scripts share: the model, its precision, batching, CoT length, the verbalizer
+    mode, --overwrite, seed, device."""
     parser.add_argument("--model", required=True,
                         help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
     parser.add_argument("--bit", type=int, default=8, choices=BITS,
@@ -66,6 +67,9 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbalizer_tokens", choices=("single", "first"), default="single",
                         help="single: every verbalizer must be one token (the original); first: score a "
                              "multi-token verbalizer by its first token (for small vocabularies)")
+    parser.add_argument("--overwrite", type=cli.str2bool, default=False,
+                        help="discard each run's earlier results (a finished output, a partial log, y' lines) and "
+                             "score every example again; without it a run continues or reuses them")
     cli.add_common_args(parser)
 
 

@@ -6,8 +6,10 @@ the run's identity (e.g. model, prompt_index, bit, dataset or task_genre) and a
 loses at most the batch in flight; a kill in the middle of a write leaves a last
 line without its newline, which `repair_tail` cuts away (with a warning) before
 anything reads the file. A line whose identity differs from the current run's
-is refused: results of two models or prompts are never mixed in one file;
-`check_same_inputs` refuses results of other input data.
+is refused: results of two models or prompts are never mixed in one file, and an
+example written twice (two runs appending at once) is refused too; `check_same_inputs`
+refuses results of other input data. The entry scripts hold the log's lock while they
+append (data_utils.artifacts.completion.writing).
 
 Also here: what every result holds (`example_record`, `prompt_info`) and the counts of
 answers a run's summary gives (`answer_counts`), with the warning when most answers of a
@@ -96,6 +98,9 @@ class ResultLog:
             if not isinstance(record.get("data_index"), int):
                 raise FuteError(f"{where}: not a result line (no integer data_index); use another --save_path")
             check_identity(record, self.identity, where)
+            if record["data_index"] in done:  # one writer at a time (its lock) never writes an example twice
+                raise FuteError(f"{where}: data_index {record['data_index']} appears twice: two runs wrote to "
+                                f"{self.path.name} at once; run again with --overwrite True to start it afresh")
             done[record["data_index"]] = record
         if done:
             logger.info("%s: %d examples already done, resuming", self.path, len(done))

@@ -24,10 +24,12 @@ initialisation (run_task_emb.py warns when one does not) and every fine-tuned mo
 clears the guess printed beside its dev score.
 
 Each step is skipped when its outputs are finished (their record, written last, is
-there: data_utils/artifacts/completion.py), so a second run reuses finished steps and
-redoes or continues one a kill interrupted. Every step calls an entry script's main() in this process, exactly as its
-command line would (the command is printed), which saves loading torch and
-transformers a hundred times over.
+there: data_utils/artifacts/completion.py) by the same command, after what it reads, so a
+second run reuses finished steps and redoes or continues one a kill interrupted; a step whose
+outputs were made by other flags (another --epochs, ...) or before what it reads changed is
+stale, and run again with --overwrite True where its script needs it. Every step calls an
+entry script's main() in this process, exactly as its command line would (the command is
+printed), which saves loading torch and transformers a hundred times over.
 """
 from __future__ import annotations
 
@@ -39,7 +41,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,11 +60,11 @@ from configs.hparams import UNSUP_POOL  # noqa: E402
 from configs.models import model_slug  # noqa: E402
 from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
-from data_utils.artifacts.completion import (answered, plots_done, record_path, recorded, selection_done,  # noqa: E402
-                                             table_done)
+from data_utils.artifacts.completion import (DONE, OVERWRITE, STALE, record_path, recorded, redo_line,  # noqa: E402
+                                             state)
 from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
 from data_utils.declarations import check_own_name, get_spec, is_declaration  # noqa: E402
-from data_utils.io import read_json, write_json  # noqa: E402
+from data_utils.io import read_json, stem_file, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.unsup_pool import (check_failures_per_exclusion, load_hub_pool, pool_names,  # noqa: E402
                                    pool_record, write_local_pool)
@@ -107,6 +108,14 @@ class DataSource:
 
     def dataset_args(self, task: str) -> list[str]:
         return [] if self.folder is None or task in self.declared else ["--dataset_path", str(self.folder / task)]
+
+    def sources(self, task: str) -> list[Path]:
+        """What a step on `task` reads of the user's, for the done checks: a declared task's declaration and the
+        files it names, else the task's folder; nothing from the hub."""
+        if task in self.declared:
+            spec = get_spec(self.declared[task])
+            return [Path(spec.declaration.path), *(Path(path) for _, path in spec.files)]
+        return [] if self.folder is None else [self.folder / task]
 
     def check(self, tasks: Sequence[str]) -> None:
         """Every task's folder exists (local kinds), before any step runs."""
@@ -241,22 +250,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 class Runner:
-    """Runs steps in order; a step whose outputs are finished is skipped (and counted)."""
+    """Runs steps in order; a step that is done is skipped (and counted); `written`: every step's outputs so far
+    (what the tables and plots read)."""
 
     def __init__(self):
         self.ran = self.skipped = 0
         self.started = time.time()
+        self.written: list[Path] = []
 
-    def step(self, done: Callable[[], bool], main: Callable, argv: list[str]) -> None:
-        """Run main(argv) unless `done()`, its outputs' check (data_utils.artifacts.completion), says it is done."""
-        if done():
+    def step(self, main: Callable, argv: list[str], outputs: Sequence[Path], inputs: Sequence[Path] = (),
+             sources: Sequence[Path] = (), selectors: Sequence[str] = (), redo: Sequence[str] = OVERWRITE) -> None:
+        """Run main(argv) unless the step is done (data_utils.artifacts.completion.state: `outputs` finished by this
+        command, after `inputs` and `sources`); a stale one runs with `redo` (sweeps.graph.Step: the arguments)."""
+        name = Path(sys.modules[main.__module__].__file__).name
+        self.written += outputs
+        kind, why = state(outputs, [name, *argv], inputs, sources, selectors)
+        if kind == DONE:
             self.skipped += 1
             return
-        name = Path(sys.modules[main.__module__].__file__).name
+        if kind == STALE:
+            logger.warning(redo_line(f"{name} for {outputs[0]}", why, redo))
+            argv = [*argv, *redo]
         logger.info("[%s] python %s %s", time.strftime("%H:%M:%S"), name, " ".join(argv))
         main(argv)
-        if not done():
-            raise FuteError(f"python {name} {' '.join(argv)} returned without finishing its outputs")
+        after, why = state(outputs, [name, *argv], inputs, sources, selectors)
+        if after != DONE:
+            raise FuteError(f"python {name} {' '.join(argv)} returned without finishing its outputs ({why})")
         self.ran += 1
 
 
@@ -284,25 +303,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     dev = ["--max_dev_examples", str(args.dev_examples)] if args.dev_examples else []
     qa_len = ["--max_len", str(args.qa_max_len)]
     surrogate = ["--task_emb_model_lm_name", args.lm, "--batch_size", "16", "--gradient_accumulation_steps", "1"]
-    pool_args = ["--unsup_data_path", str(pool)]
 
     # 1. Fine-tune every task, then transfer source -> target (CR->CR, QA->QA, QA->CR).
     scripts = {**{t: (run_cr_train.main, []) for t in args.cr_tasks},
                **{t: (run_qa_train.main, qa_len) for t in args.qa_tasks}}
     ft = ["--learning_rate", str(args.learning_rate), "--batch_size", "16", "--lm_model_name", args.lm, *dev]
     for task, (train, extra) in scripts.items():
-        run.step(partial(recorded, layout.score(task)), train,
-                 ["--to_train_dataset", data.named(task), *data.dataset_args(task), *ft, *extra,
-                  "--max_train_examples", str(args.train_examples), "--max_epochs", str(args.epochs),
-                  "--model_save_path", str(layout.checkpoint(task)), "--score_save_path", str(layout.score(task))])
+        run.step(train, ["--to_train_dataset", data.named(task), *data.dataset_args(task), *ft, *extra,
+                         "--max_train_examples", str(args.train_examples), "--max_epochs", str(args.epochs),
+                         "--model_save_path", str(layout.checkpoint(task)), "--score_save_path",
+                         str(layout.score(task))],
+                 [layout.score(task), layout.checkpoint(task)], sources=data.sources(task))
     pairs = [(s, t) for group in (args.cr_tasks, args.qa_tasks) for s in group for t in group if s != t]
     pairs += [(s, t) for s in args.qa_tasks for t in args.cr_tasks]
     for source, target in pairs:
         train, extra = scripts[target]
-        run.step(partial(recorded, layout.score(target, source)), train,
-                 ["--to_train_dataset", data.named(target), *data.dataset_args(target), *ft, *extra,
-                  "--max_train_examples", str(args.transfer_examples), "--max_epochs", str(args.transfer_epochs),
-                  "--load_path", str(layout.checkpoint(source)), "--score_save_path", str(layout.score(target, source))])
+        run.step(train, ["--to_train_dataset", data.named(target), *data.dataset_args(target), *ft, *extra,
+                         "--max_train_examples", str(args.transfer_examples), "--max_epochs",
+                         str(args.transfer_epochs), "--load_path", str(layout.checkpoint(source)),
+                         "--score_save_path", str(layout.score(target, source))],
+                 [layout.score(target, source)], inputs=[layout.checkpoint(source)], sources=data.sources(target))
 
     # 2. Dataset task embeddings of every task (and of the LLM sets), on the LM as surrogate.
     for task in dict.fromkeys((*fine_tuned, *(LLM_SETS.values() if with_llm else ()))):
@@ -313,12 +333,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
         for family, fute, epochs in (("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1),
                                      ("fim", False, 1), ("fim", True, 1), ("text", False, 1)):
             path = layout.dte(method_of(family, fute).id, task)
-            run.step(partial(recorded, path), run_task_emb.main,
-                     [*common, "--task_emb_type", family, "--is_baseline", str(not fute), "--max_epochs", str(epochs),
-                      "--save_path", str(path)])
+            run.step(run_task_emb.main, [*common, "--task_emb_type", family, "--is_baseline", str(not fute),
+                                         "--max_epochs", str(epochs), "--save_path", str(path)],
+                     [path], sources=data.sources(task))
 
     # 3. Model task embeddings of every fine-tuned model, from its outputs on x' of the pool.
-    mte = [*pool_args, "--max_data_for_task_emb_train", str(args.pool_per_source), "--max_epochs",
+    mte = ["--unsup_data_path", str(pool), "--max_data_for_task_emb_train", str(args.pool_per_source), "--max_epochs",
            str(args.mte_epochs)]
     for task in fine_tuned:
         task_type = "qa" if task in args.qa_tasks else "cr"
@@ -326,10 +346,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
             path = layout.mte(method_of(family, fute=True).id, task)
             # The FIM is read off once from the model's outputs: no learning rate to scale.
             rate = ["--learning_rate", str(args.mte_learning_rate)] if family == "prefix" else []
-            run.step(partial(recorded, path), run_task_emb.main,
-                     ["--task_type", task_type, "--input_type", "model", "--task_emb_type", family,
-                      "--load_path", str(layout.checkpoint(task)), *surrogate, *mte, *rate,
-                      *(qa_len if task_type == "qa" else []), "--save_path", str(path)])
+            run.step(run_task_emb.main, ["--task_type", task_type, "--input_type", "model", "--task_emb_type", family,
+                                         "--load_path", str(layout.checkpoint(task)), *surrogate, *mte, *rate,
+                                         *(qa_len if task_type == "qa" else []), "--save_path", str(path)],
+                     [path], inputs=[layout.checkpoint(task)], sources=[pool])
 
     # 4. The LLM: x' per genre; each prompt on the evaluation set and on x'; LLM+prompt embeddings.
     llm_model = None
@@ -337,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
         from llm_inference.models import unpack_gguf  # torch and transformers, once the flags are known to be good
 
         llm_model = unpack_gguf(args.llm, out / "smollm2") if args.llm.endswith(".gguf") else args.llm
-        run_llm_part(args, data, pool_args, layout, run, llm_model)
+        run_llm_part(args, data, pool, layout, run, llm_model)
 
     # 5. Prompt-selection baselines per dataset; the two tables and the unified space; the plots.
     results = evaluate(args, layout, run, fine_tuned, llm_model)
@@ -355,8 +375,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path]:
     return results
 
 
-def run_llm_part(args: argparse.Namespace, data: DataSource, pool_args: list[str], layout: ResultLayout,
-                 run: Runner, llm_model: str) -> None:
+def run_llm_part(args: argparse.Namespace, data: DataSource, pool: Path, layout: ResultLayout, run: Runner,
+                 llm_model: str) -> None:
     """x' per genre; every prompt on the genre's evaluation set and on x'; an LLM + prompt MTE per prompt."""
     # SmolLM2 splits a few verbalizers (e.g. "uncertain"): score those by their first token.
     llm = ["--model", llm_model, "--bit", str(args.llm_bit), "--cot_max_new_tokens", str(args.cot_max_new_tokens),
@@ -364,27 +384,30 @@ def run_llm_part(args: argparse.Namespace, data: DataSource, pool_args: list[str
     prompts = ",".join(map(str, args.prompts))
     for genre, dataset in LLM_SETS.items():
         x_path = layout.llm_inputs(genre)
-        run.step(partial(recorded, x_path), run_task_emb.main,
-                 ["--save_path", str(x_path), "--task_type", genre, "--input_type", "model", "--task_emb_type", "prefix",
-                  "--generate_model_data_only", "True", "--task_emb_model_lm_name", args.lm, *pool_args,
-                  "--max_data_for_task_emb_train", str(args.llm_x_per_source)])
+        run.step(run_task_emb.main, ["--save_path", str(x_path), "--task_type", genre, "--input_type", "model",
+                                     "--task_emb_type", "prefix", "--generate_model_data_only", "True",
+                                     "--task_emb_model_lm_name", args.lm, "--unsup_data_path", str(pool),
+                                     "--max_data_for_task_emb_train", str(args.llm_x_per_source)],
+                 [x_path], sources=[pool])
         # Every prompt in one command per script: the LLM loads once for all of them.
         outputs = [layout.inference(llm_model, dataset, prompt) for prompt in args.prompts]
-        run.step(partial(recorded, *outputs), run_llm_inference.main,
-                 ["--save_path", str(layout.inference(llm_model, dataset, PROMPT_FIELD)), "--dataset_name", dataset,
-                  *data.dataset_args(dataset), "--prompt_number", prompts, "--max_examples", str(args.llm_examples),
-                  *llm])
+        run.step(run_llm_inference.main, ["--save_path", str(layout.inference(llm_model, dataset, PROMPT_FIELD)),
+                                          "--dataset_name", dataset, *data.dataset_args(dataset), "--prompt_number",
+                                          prompts, "--max_examples", str(args.llm_examples), *llm],
+                 outputs, sources=data.sources(dataset), selectors=("--prompt_number",))
         answers = [layout.llm_answers(llm_model, genre, prompt) for prompt in args.prompts]
-        run.step(partial(answered, x_path, *answers), run_llm_inference_for_te.main,
-                 ["--save_path", str(layout.llm_answers(llm_model, genre, PROMPT_FIELD)), "--data_load_path",
-                  str(x_path), "--prompt_number", prompts, "--task_genre", genre, *llm])
+        run.step(run_llm_inference_for_te.main, ["--save_path", str(layout.llm_answers(llm_model, genre, PROMPT_FIELD)),
+                                                 "--data_load_path", str(x_path), "--prompt_number", prompts,
+                                                 "--task_genre", genre, *llm],
+                 answers, inputs=[x_path], selectors=("--prompt_number",))
         for prompt, y_path in zip(args.prompts, answers):
             mte = layout.llm_mte("prefix-fute", llm_model, genre, prompt)
-            run.step(partial(recorded, mte), run_task_emb.main,
-                     ["--save_path", str(mte), "--load_path", str(y_path), "--input_type", "model", "--llm_mode",
-                      "True", "--task_emb_type", "prefix", "--task_type", genre, "--lm_model_name", llm_model,
-                      "--task_emb_model_lm_name", args.lm, "--batch_size", "4", "--gradient_accumulation_steps", "1",
-                      "--max_epochs", str(args.llm_mte_epochs), "--learning_rate", str(args.mte_learning_rate)])
+            run.step(run_task_emb.main, ["--save_path", str(mte), "--load_path", str(y_path), "--input_type", "model",
+                                         "--llm_mode", "True", "--task_emb_type", "prefix", "--task_type", genre,
+                                         "--lm_model_name", llm_model, "--task_emb_model_lm_name", args.lm,
+                                         "--batch_size", "4", "--gradient_accumulation_steps", "1", "--max_epochs",
+                                         str(args.llm_mte_epochs), "--learning_rate", str(args.mte_learning_rate)],
+                     [mte], inputs=[y_path])
 
 
 def evaluate(args: argparse.Namespace, layout: ResultLayout, run: Runner, fine_tuned: Sequence[str],
@@ -395,38 +418,41 @@ def evaluate(args: argparse.Namespace, layout: ResultLayout, run: Runner, fine_t
     emb = layout.embeddings()
     results: dict[str, Path | None] = {"transfer": None, "prompt": None,
                                        "space": layout.table("space").with_suffix(".md")}
+
+    def from_everything(argv: list[str], output: Path) -> None:
+        """A run_eval.py step: it reads what the steps before it wrote, and writes anew every time (no --overwrite)."""
+        run.step(run_eval.main, argv, [output], inputs=list(run.written), redo=())
+
     if fine_tuned:
         results["transfer"] = layout.table("transfer").with_suffix(".md")
-        run.step(partial(table_done, layout.table("transfer")), run_eval.main,
-                 ["transfer", "--emb_dir", str(emb), "--score_dir", str(layout.finetune_dir()),
-                  "--save_path", str(layout.table("transfer")),
-                  "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb",
-                  # No CR->QA transfers here (time): a QA target's all-class pool is its QA sources.
-                  "--allow_missing_pairs", "True"])
+        from_everything(["transfer", "--emb_dir", str(emb), "--score_dir", str(layout.finetune_dir()),
+                         "--save_path", str(layout.table("transfer")),
+                         "--methods", "prefix-baseline,prefix-fute,fim-baseline,fim-fute,textemb",
+                         # No CR->QA transfers here (time): a QA target's all-class pool is its QA sources.
+                         "--allow_missing_pairs", "True"], layout.table("transfer").with_suffix(".json"))
     if llm_model is not None and sorted(args.prompts) == list(range(NUM_PROMPTS)):
         for dataset in LLM_SETS.values():
-            run.step(partial(selection_done, layout.selection(llm_model, dataset)),
-                     run_prompt_selection_baselines.main,
-                     ["--paths", ",".join(str(layout.inference(llm_model, dataset, k)) for k in range(NUM_PROMPTS)),
-                      "--save_path", str(layout.selection(llm_model, dataset)), "--self_select_model", "llama-13b"])
+            inference = [layout.inference(llm_model, dataset, k) for k in range(NUM_PROMPTS)]
+            selection = layout.selection(llm_model, dataset)
+            run.step(run_prompt_selection_baselines.main,
+                     ["--paths", ",".join(map(str, inference)), "--save_path", str(selection), "--self_select_model",
+                      "llama-13b"], [selection], inputs=inference, redo=())
         results["prompt"] = layout.table("prompt").with_suffix(".md")
-        run.step(partial(table_done, layout.table("prompt")), run_eval.main,
-                 ["prompt", "--inference_dir", str(layout.inference_dir()), "--baseline_scores",
-                  str(layout.selection_dir()), "--emb_dir", str(emb), "--save_path", str(layout.table("prompt")),
-                  "--fute_methods", "prefix-fute"])
-    run.step(partial(table_done, layout.table("space")), run_eval.main,
-             ["space", "--emb_dir", str(emb), "--save_path", str(layout.table("space")),
-              "--methods", "prefix-fute,fim-fute"])
+        from_everything(["prompt", "--inference_dir", str(layout.inference_dir()), "--baseline_scores",
+                         str(layout.selection_dir()), "--emb_dir", str(emb), "--save_path", str(layout.table("prompt")),
+                         "--fute_methods", "prefix-fute"], layout.table("prompt").with_suffix(".json"))
+    from_everything(["space", "--emb_dir", str(emb), "--save_path", str(layout.table("space")),
+                     "--methods", "prefix-fute,fim-fute"], layout.table("space").with_suffix(".json"))
     for method in ("prefix-fute", "fim-fute"):
         if 2 * len(fine_tuned) >= MIN_POINTS:  # a DTE and an MTE per task
-            run.step(partial(plots_done, layout.plot(method)), run_eval.main,
-                     ["plot", "--emb_dir", str(emb), "--method", method, "--save_path", str(layout.plot(method)),
-                      "--tasks", ",".join(fine_tuned)])
+            from_everything(["plot", "--emb_dir", str(emb), "--method", method, "--save_path",
+                             str(layout.plot(method)), "--tasks", ",".join(fine_tuned)],
+                            stem_file(layout.plot(method), ".record.json"))
     if llm_model is not None:
         llm_prompts = layout.plot("llm_prompts")
-        run.step(partial(plots_done, llm_prompts), run_eval.main,
-                 ["plot", "--emb_dir", str(emb), "--method", "prefix-fute", "--kinds", "MTE", "--save_path",
-                  str(llm_prompts), "--tasks", ",".join(f"{model_slug(llm_model)}:p{k}" for k in args.prompts)])
+        from_everything(["plot", "--emb_dir", str(emb), "--method", "prefix-fute", "--kinds", "MTE", "--save_path",
+                         str(llm_prompts), "--tasks", ",".join(f"{model_slug(llm_model)}:p{k}" for k in args.prompts)],
+                        stem_file(llm_prompts, ".record.json"))
     return results
 
 

@@ -11,12 +11,16 @@ llm (x', LLM inference, y', LLM + prompt MTEs, the prompt-selection baselines), 
 and the plots), all (the four as one graph: each step waits exactly for what it reads, e.g. a
 transfer for its source's fine-tune, an MTE for its model, the tables for everything). A step is done
 when its outputs are finished (their record, written last, is there: data_utils/artifacts/completion.py)
-and then skipped, so a sweep run again does only what is missing and finishes what a kill interrupted.
---list prints per stage the steps done and pending and the stages they wait for (--list tsv: each
-pending step, what it waits for, its command); --dry_run prints the commands (or, with
+by its own command, after everything it reads; then it is skipped, so a sweep run again does only what
+is missing and finishes what a kill interrupted. A step whose outputs are finished but by another
+command (other flags, --extra or --te_extra) or before something it reads changed is stale: the sweep
+says so and runs it again, with --overwrite True where its script needs that to replace them.
+--list prints per stage the steps done, pending and stale and the stages they wait for (--list tsv: each
+pending step, its state, what it waits for, its command); --dry_run prints the commands (or, with
 --launcher slurm, the sbatch commands) and runs nothing; --status names every step not done (failed,
-held back, queued on SLURM, not run) with its log. Output layout: data_utils/artifacts/paths.py;
-every step's log: <out>/logs/<step>.log. Lists are comma-separated; the defaults are the paper's.
+held back, queued on SLURM, running, stale, unfinished, not run) with why and its log. Output layout:
+data_utils/artifacts/paths.py; every step's log: <out>/logs/<step>.log. Lists are comma-separated; the
+defaults are the paper's.
 
 Exit status: 0 every step ran (or was submitted) and succeeded; a step's own status (one after
 another) or 1 (--jobs) when one failed, the step and its log named; 2 a bad option. --status, and
@@ -26,6 +30,7 @@ failed or is held back by one, 3 some are still queued, running or not run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
@@ -41,7 +46,9 @@ from data_utils.errors import FuteError  # noqa: E402
 from configs.methods import METHODS  # noqa: E402
 from configs.models import BITS  # noqa: E402
 from data_utils import cli  # noqa: E402
+from data_utils.artifacts.completion import STALE, redo_line  # noqa: E402
 from sweeps import launch, paper  # noqa: E402
+from sweeps.graph import Step  # noqa: E402
 
 PAPER_CR = ("wnli,mrpc,cola,stsb,rte,boolq,sst2,scitail,qnli,snli,qqp,mnli,financial_phrasebank,medqa,"
             "medical_questions_pairs")
@@ -84,13 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--te_extra", default="",
                    help="llm sweep: flags appended to its run_task_emb.py steps (default: none)")
     p.add_argument("--list", nargs="?", const="summary", choices=("summary", "tsv"), default=None,
-                   help="print per stage its steps, how many are done and pending and the stages they wait for, "
-                        "and the total; --list tsv: every pending step, what it waits for and its command; run "
-                        "nothing (default: run the sweep)")
+                   help="print per stage its steps, how many are done, pending and stale and the stages they wait "
+                        "for, and the total; --list tsv: every pending step, its state, what it waits for and its "
+                        "command; run nothing (default: run the sweep)")
     p.add_argument("--dry_run", action="store_true", help="print what would run or be submitted; run nothing")
     p.add_argument("--status", action="store_true",
-                   help="print every step not done with its state (failed, held back, queued, not run) and log; "
-                        "exit 0 when all are done, 1 when one failed, 3 while some are queued or not run")
+                   help="print every step not done with its state (failed, held back, queued, running, stale, "
+                        "unfinished, not run), why and its log; exit 0 when all are done, 1 when one failed, 3 "
+                        "while some are to run")
     p.add_argument("--wait", type=float, nargs="?", const=60.0, default=None, metavar="SECONDS",
                    help="--launcher slurm: after submitting, wait until SLURM holds none of the sweep's tasks "
                         "(asking every SECONDS, default 60), then report as --status does and exit with its status")
@@ -168,6 +176,12 @@ def options_from(args: argparse.Namespace, here: Path) -> paper.SweepOptions:
         declared=declared)
 
 
+def _to_run(step: Step, state: tuple[str, str]) -> Step:
+    """The step as it is to run: a stale one with its redo flags (e.g. --overwrite True), which its script needs to
+    replace finished outputs; never another."""
+    return dataclasses.replace(step, argv=(*step.argv, *step.redo)) if state[0] == STALE else step
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -181,14 +195,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     graph = paper.build(args.sweep, options, notes)
     for note in notes:
         print(f"# {note}", file=sys.stderr)
-    pending = graph.pending()
+    if args.status:
+        return launch.report_status(graph, options.out)
+    states = graph.states()
+    pending = [_to_run(step, states[step.name]) for step in graph.pending(states)]
     if len(pending) < len(graph.steps):
         print(f"# {len(graph.steps) - len(pending)} of {len(graph.steps)} steps done already", file=sys.stderr)
     if args.list:
-        sys.stdout.write((launch.job_list if args.list == "tsv" else launch.stage_summary)(graph, pending))
+        sys.stdout.write((launch.job_list if args.list == "tsv" else launch.stage_summary)(graph, pending, states))
         return 0
-    if args.status:
-        return launch.report_status(graph, options.out)
+    for step in pending:
+        if states[step.name][0] == STALE:
+            print(redo_line(step.name, states[step.name][1], step.redo), file=sys.stderr)
     if args.launcher == "slurm":
         if pending:
             launch.submit_slurm(graph, pending, options.out, shlex.split(args.slurm_args), args.dry_run)

@@ -4,11 +4,13 @@ and what a sweep left behind (`report_status`).
 Every step's output goes to `<out>/logs/<step>.log`, headed by its command. Local (`run_local`):
 with one job, each command is printed and run in order, its output shown here as well, and the
 first failure stops the sweep with its status, naming the step and its log (a rerun resumes:
-done steps are skipped). With N jobs, up to N steps run at once, each as soon as the steps it
-reads are done; a step that needs a model gets a GPU of `gpus` of its own through
-CUDA_VISIBLE_DEVICES (and waits for a free one); after a failure the steps that depend on it are
-not started, the others go on, and the sweep ends with status 1 and a line naming each failed
-step and its log.
+done steps are skipped). A step's command dies with the sweep (`_die_with_parent`), so that a
+sweep killed and started again never runs a second writer beside the first. With N jobs, up to N
+steps run at once, each as soon as the steps it reads are done; a step that needs a model gets a
+GPU of `gpus` of its own through CUDA_VISIBLE_DEVICES (and waits for a free one); after a failure
+the steps that depend on it are not started, the others go on, and the sweep ends with status 1
+and a line naming each failed step and its log. Each log ends with the step's exit status
+(EXIT_LINE), with every launcher.
 
 SLURM (`submit_slurm`): one job array per stage, in graph order; an array waits (afterok) for the
 array tasks of the steps its steps read, also those of sweeps submitted before (recorded in
@@ -17,49 +19,57 @@ task appends to its step's log and is submitted with --requeue, so a preempted s
 and resumes from what it saved. Steps already done, or queued or running from an earlier
 submission, are not submitted; after failures, a resubmission submits only what is missing.
 Submitting returns at once: `wait_for_slurm` waits for the submitted tasks to leave the queue, and
-`report_status` names every step not done (failed, held back, queued, not run) and returns 1
-when one failed.
+`report_status` names every step not done (failed, held back, queued, running, stale, unfinished,
+not run) and returns 1 when one failed.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
-from data_utils.io import read_json, write_json
+from data_utils.artifacts.completion import DONE, PENDING, STALE, marker, state
+from data_utils.io import lock_holder, read_json, write_json
 from sweeps.graph import Graph, Step
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def job_list(graph: Graph, pending: Sequence[Step]) -> str:
-    """The pending steps as a tab-separated job list: step, stage, the pending steps it waits for, command."""
-    rows = ["step\tstage\twaits_for\tcommand"]
+def job_list(graph: Graph, pending: Sequence[Step], states: dict[str, tuple[str, str]]) -> str:
+    """The pending steps as a tab-separated job list: step, stage, state (pending or stale), the pending steps it
+    waits for, the command that runs it."""
+    rows = ["step\tstage\tstate\twaits_for\tcommand"]
     for step in pending:
         waits = ",".join(s.name for s in graph.pending_dependencies(step, pending)) or "-"
-        rows.append(f"{step.name}\t{step.stage}\t{waits}\t{step.command()}")
+        rows.append(f"{step.name}\t{step.stage}\t{states[step.name][0]}\t{waits}\t{step.command()}")
     return "\n".join(rows) + "\n"
 
 
-def stage_summary(graph: Graph, pending: Sequence[Step]) -> str:
-    """One line per stage, in graph order: its steps, how many are done and pending, and the stages whose pending
-    steps its pending steps wait for; then the total. Columns aligned, for reading (job_list is for tools)."""
+def stage_summary(graph: Graph, pending: Sequence[Step], states: dict[str, tuple[str, str]]) -> str:
+    """One line per stage, in graph order: its steps, how many are done, pending and (of those) stale, and the
+    stages whose pending steps its pending steps wait for; then the total. Columns aligned, for reading
+    (job_list is for tools)."""
     left = {step.name for step in pending}
     stages: dict[str, list[Step]] = {}
     for step in graph.steps:
         stages.setdefault(step.stage, []).append(step)
     order = list(stages)
-    rows = [("stage", "steps", "done", "pending", "waits_for")]
+    rows = [("stage", "steps", "done", "pending", "stale", "waits_for")]
     for stage, steps in stages.items():
         waiting = [step for step in steps if step.name in left]
         upstream = {dep.stage for step in waiting for dep in graph.pending_dependencies(step, pending)}
         rows.append((stage, len(steps), len(steps) - len(waiting), len(waiting),
+                     sum(states[step.name][0] == STALE for step in waiting),
                      ",".join(sorted(upstream, key=order.index)) or "-"))
-    rows.append(("total", len(graph.steps), len(graph.steps) - len(pending), len(pending), "-"))
+    rows.append(("total", len(graph.steps), len(graph.steps) - len(pending), len(pending),
+                 sum(state_ == STALE for state_, _ in states.values()), "-"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     return "".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n"
                    for row in rows)
@@ -82,17 +92,39 @@ def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[s
 
 def _failure(step: Step, status: int, logs: Path) -> tuple[int, str] | None:
     """(the sweep's status, a line naming the step and its log) when the step failed: a failing status, or
-    status 0 without its outputs finished (data_utils.artifacts.completion); None when it is done."""
+    status 0 without it being done (data_utils.artifacts.completion.state: its outputs not finished, or not by
+    its command); None when it is done."""
     log = logs / f"{step.name}.log"
     if status:
         return status, f"# failed ({status}): {step.name}, see {log}"
-    if not step.done():
-        return 1, f"# failed: {step.name} exited with status 0 but its outputs are not finished, see {log}"
+    after, why = state(step.outputs, step.script_argv(), step.inputs, step.sources, step.selectors)
+    if after != DONE:
+        what = "its outputs are not finished" if after == PENDING else "its outputs are stale"
+        return 1, f"# failed: {step.name} exited with status 0 but {what} ({why}), see {log}"
     return None
 
 
+def _die_with_parent(sweep: int) -> None:
+    """In a step's process, before its command starts (Popen's preexec_fn): have Linux kill it when the sweep
+    dies. A SIGKILL of the sweep cannot be caught, so no handler in the sweep could stop its steps; without
+    this a step goes on, re-parented to init, and a sweep started again would start a second writer of its
+    outputs (their lock refuses it now, but the first would still be running). `sweep`: the sweep's pid.
+    Not Linux: nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    PR_SET_PDEATHSIG = 1  # noqa: N806  (linux/prctl.h)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != sweep:  # the sweep died before prctl took effect
+        os._exit(1)
+
+
+# The last line of a step's log once its command ended (every launcher writes it): how --status tells a run of
+# this sweep that failed, or was killed (no such line), from one that finished and whose outputs changed since.
+EXIT_LINE = "# exit status "
+
+
 def _open_log(step: Step, logs: Path):
-    """The step's log, opened for appending (binary), headed by its command."""
+    """The step's log, opened for appending (binary), headed by its command; it ends with EXIT_LINE."""
     log = open(logs / f"{step.name}.log", "ab")
     log.write(f"$ {step.command()}\n".encode())
     log.flush()
@@ -103,12 +135,15 @@ def _run_teed(step: Step, logs: Path) -> int:
     """Run one step with its output (stdout and stderr) both on this process's stdout and in its log."""
     sys.stdout.flush()
     with _open_log(step, logs) as log:
-        process = subprocess.Popen(step.argv, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(step.argv, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   preexec_fn=partial(_die_with_parent, os.getpid()))
         for chunk in iter(lambda: process.stdout.read1(1 << 16), b""):
             for sink in (sys.stdout.buffer, log):
                 sink.write(chunk)
                 sink.flush()
-        return process.wait()
+        status = process.wait()
+        log.write(f"{EXIT_LINE}{status}\n".encode())
+        return status
 
 
 def _run_parallel(graph: Graph, pending: Sequence[Step], jobs: int, gpus: list[str], logs: Path,
@@ -123,6 +158,7 @@ def _run_parallel(graph: Graph, pending: Sequence[Step], jobs: int, gpus: list[s
         for name, (step, process, gpu, log) in list(running.items()):
             if process.poll() is None:
                 continue
+            log.write(f"{EXIT_LINE}{process.returncode}\n".encode())
             log.close()
             del running[name]
             if gpu is not None:
@@ -146,8 +182,9 @@ def _run_parallel(graph: Graph, pending: Sequence[Step], jobs: int, gpus: list[s
             env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})}
             log = _open_log(step, logs)
             echo(f"{'' if gpu is None else f'CUDA_VISIBLE_DEVICES={gpu} '}{step.command()}")
-            running[step.name] = (step, subprocess.Popen(step.argv, cwd=REPOSITORY, env=env, stdout=log,
-                                                         stderr=subprocess.STDOUT), gpu, log)
+            process = subprocess.Popen(step.argv, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       preexec_fn=partial(_die_with_parent, os.getpid()))
+            running[step.name] = (step, process, gpu, log)
             waiting.remove(step)
         time.sleep(0.05)
     if failed:
@@ -158,9 +195,14 @@ def _run_parallel(graph: Graph, pending: Sequence[Step], jobs: int, gpus: list[s
 
 
 def array_script(steps: Sequence[Step], logs: Path) -> str:
-    """A job array's script: task i runs steps[i] from the repository root, appending to its log."""
-    cases = "\n".join(f"  {i}) {step.command()} >> {shlex.quote(str(logs / (step.name + '.log')))} 2>&1 ;;"
-                      for i, step in enumerate(steps))
+    """A job array's script: task i runs steps[i] from the repository root, appending to its log, which it ends
+    with EXIT_LINE; the task exits with the step's status (what afterok dependencies see)."""
+    def case(i: int, step: Step) -> str:
+        log = shlex.quote(str(logs / (step.name + ".log")))
+        return (f"  {i}) {step.command()} >> {log} 2>&1; status=$?; echo \"{EXIT_LINE}$status\" >> {log}; "
+                f"exit $status ;;")
+
+    cases = "\n".join(case(i, step) for i, step in enumerate(steps))
     return (f"#!/bin/bash\ncd {shlex.quote(str(REPOSITORY))}\ncase $SLURM_ARRAY_TASK_ID in\n{cases}\n"
             f"  *) echo \"no step $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\nesac\n")
 
@@ -240,9 +282,9 @@ def wait_for_slurm(graph: Graph, out: Path, poll_seconds: float, queued: Callabl
         sleep(poll_seconds)
 
 
-# What --status reports for each step not done, and its exit status: 0 every step done, 1 a step failed,
-# 3 none failed but some are queued, running or not run yet.
-FAILED, HELD, QUEUED, NOT_RUN = "failed", "held back", "queued", "not run"
+# What --status reports for each step not done, and its exit status: 0 every step done, 1 a step failed (or is
+# held back by one), 3 none failed but some are queued, running, stale, unfinished or not run yet.
+FAILED, HELD, QUEUED, RUNNING, UNFINISHED, NOT_RUN = "failed", "held back", "queued", "running", "unfinished", "not run"
 
 
 def report_status(graph: Graph, out: Path, queued: Callable[[], set[str]] | None = None,
@@ -250,11 +292,17 @@ def report_status(graph: Graph, out: Path, queued: Callable[[], set[str]] | None
     """Print every step that is not done, with its state, as a tab-separated list (step, state, detail);
     return the exit status above.
 
-    queued: SLURM holds the task last submitted for it (pending or running); failed: it ran and did not
-    finish (its SLURM task is over, or it has a log; a local sweep still running shows its running steps
-    so); held back: it reads the output of a failed step; not run: never started.
+    queued: SLURM holds the task last submitted for it (pending or running); running: a run holds the lock of
+    one of its outputs (data_utils.io.lock_holder: its pid and host), whoever started it; held back: it reads
+    the output of a failed step; stale: its outputs are finished but by another command or before what they
+    read changed (data_utils.artifacts.completion.state, which says how); failed: this sweep ran it last (its
+    SLURM task is over, or its log, newer than anything it left, does not end with status 0: EXIT_LINE) and
+    it did not finish; unfinished: what it left is not finished, and this sweep's last run of it (if any)
+    succeeded or came before (a run killed outside the sweep, a file edited or deleted since): the detail says
+    what is wrong; not run: it left nothing.
     """
-    pending = graph.pending()
+    step_states = graph.states()
+    pending = graph.pending(step_states)
     recorded = _recorded_jobs(out)
     alive = (queued or _queued)() if recorded else set()
     echo(f"# {len(graph.steps) - len(pending)} of {len(graph.steps)} steps done")
@@ -264,21 +312,43 @@ def report_status(graph: Graph, out: Path, queued: Callable[[], set[str]] | None
         task = next((recorded[str(path)] for path in step.outputs if str(path) in recorded), None)
         log = out / "logs" / f"{step.name}.log"
         blocked = [s.name for s in graph.pending_dependencies(step, pending) if states[s.name] in (FAILED, HELD)]
+        holder = next(filter(None, map(lock_holder, step.outputs)), None)
+        left = [path.stat().st_mtime for output in step.outputs for path in (output, marker(output)) if path.exists()]
+        kind, why = step_states[step.name]
         if task in alive:
-            state, detail = QUEUED, f"SLURM task {task}"
+            status, detail = QUEUED, f"SLURM task {task}"
+        elif holder is not None:
+            status, detail = RUNNING, f"{holder} is writing it"
         elif blocked:
-            state, detail = HELD, f"reads the output of {blocked[0]}"
-        elif task is not None or log.exists():
-            how = f"SLURM task {task} ended (failed, cancelled or out of time)" if task else "it ran"
+            status, detail = HELD, f"reads the output of {blocked[0]}"
+        elif kind == STALE:
+            status, detail = STALE, why
+        elif task is not None:
             seen = f"see {log}" if log.exists() else "no log: it never started"
-            state, detail = FAILED, f"{how} without finishing; {seen}"
+            status, detail = FAILED, f"SLURM task {task} ended (failed, cancelled or out of time): {why}; {seen}"
+        elif log.exists() and log.stat().st_mtime >= max(left, default=0.0) and _last_exit(log) != 0:
+            ended = _last_exit(log)
+            how = "it was killed (or is running elsewhere)" if ended is None else f"it exited with status {ended}"
+            status, detail = FAILED, f"{how}: {why}; see {log}"
+        elif left or log.exists():
+            status, detail = UNFINISHED, why
         else:
-            state, detail = NOT_RUN, "-"
-        states[step.name] = state
-        echo(f"{step.name}\t{state}\t{detail}")
-    if any(state in (FAILED, HELD) for state in states.values()):
+            status, detail = NOT_RUN, "-"
+        states[step.name] = status
+        echo(f"{step.name}\t{status}\t{detail}")
+    if any(status in (FAILED, HELD) for status in states.values()):
         return 1
     return 3 if pending else 0
+
+
+def _last_exit(log: Path) -> int | None:
+    """The status the last run in `log` exited with (its EXIT_LINE); None when it did not end (killed, running)."""
+    with open(log, "rb") as handle:
+        handle.seek(max(0, handle.seek(0, os.SEEK_END) - 256))
+        lines = handle.read().decode(errors="replace").strip().splitlines()
+    last = lines[-1] if lines else ""
+    return int(last[len(EXIT_LINE):]) if last.startswith(EXIT_LINE) and last[len(EXIT_LINE):].lstrip("-").isdigit() \
+        else None
 
 
 def _queued() -> set[str]:

@@ -1,14 +1,14 @@
 """The paper's four sweeps as steps: fine-tuning, task embeddings, the LLM side, the tables.
 
-Paths come from data_utils.artifacts.paths.ResultLayout, each step's done check from
-data_utils.artifacts.completion (as the demo's); each step's command is what a user would type
+Paths come from data_utils.artifacts.paths.ResultLayout; each step names what it writes, what it
+reads (other steps' outputs, and the user's dataset folders and pool), whose state
+data_utils.artifacts.completion tells (as the demo's); each step's command is what a user would type
 (`python run_*.py ...`). The paper's lists are the defaults of scripts/sweep.py.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from configs.datasets import NUM_PROMPTS, DatasetSpec
@@ -17,7 +17,7 @@ from configs.hparams import UNSUP_POOL
 from configs.methods import method_of
 from configs.models import model_slug
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD, ResultLayout
-from data_utils.artifacts.completion import answered, plots_done, recorded, selection_done, table_done
+from data_utils.artifacts.completion import OVERWRITE, recorded
 from sweeps.graph import Graph, Step
 
 SWEEPS = ("finetune", "task_emb", "llm", "eval")
@@ -80,6 +80,21 @@ class SweepOptions:
             return []
         return ["--dataset_path", str(self.data_dir / dataset)]
 
+    def data_folders(self, *datasets: str) -> list[Path]:
+        """What a step reads of `datasets` (its sources): a declared dataset's declaration and the files it names,
+        a registry dataset's --data_dir folder (nothing for the hub)."""
+        sources = []
+        for dataset in datasets:
+            if dataset in self.declared:
+                spec = self.declared[dataset]
+                sources += [Path(spec.declaration.path), *(Path(path) for _, path in spec.files)]
+            elif self.data_dir is not None:
+                sources.append(self.data_dir / dataset)
+        return sources
+
+    def pool_files(self) -> list[Path]:
+        return [] if self.pool is None else [self.pool]
+
     def pool_flags(self) -> list[str]:
         return [] if self.pool is None else ["--unsup_data_path", str(self.pool)]
 
@@ -100,9 +115,11 @@ def build(name: str, options: SweepOptions, notes: list[str]) -> Graph:
 
 
 def _step(graph: Graph, options: SweepOptions, name: str, stage: str, script_and_args: Sequence[str],
-          outputs: Sequence[Path], done: Callable[[], bool], inputs: Sequence[Path] = (), gpu: bool = True) -> None:
-    """Add a step; `done` is its outputs' check from data_utils.artifacts.completion (bound with partial)."""
-    graph.add(Step(name, stage, (options.python, *script_and_args), tuple(outputs), done, tuple(inputs), gpu))
+          outputs: Sequence[Path], inputs: Sequence[Path] = (), sources: Sequence[Path] = (),
+          selectors: Sequence[str] = (), redo: Sequence[str] = OVERWRITE, gpu: bool = True) -> None:
+    """Add a step (sweeps.graph.Step: what each argument is)."""
+    graph.add(Step(name, stage, (options.python, *script_and_args), tuple(outputs), tuple(inputs), tuple(sources),
+                   tuple(selectors), tuple(redo), gpu))
 
 
 def finetune(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
@@ -114,7 +131,7 @@ def finetune(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
               [o.train_script(d), "--to_train_dataset", o.dataset(d), *o.data(d), "--lm_model_name", o.lm,
                "--model_save_path",
                str(layout.checkpoint(d)), "--score_save_path", str(layout.score(d)), *o.extra],
-              [layout.score(d), layout.checkpoint(d)], partial(recorded, layout.score(d)))
+              [layout.score(d), layout.checkpoint(d)], sources=o.data_folders(d))
     for t in (*o.cr, *o.qa):
         for s in (*o.cr, *o.qa):
             if s == t:
@@ -123,7 +140,7 @@ def finetune(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                   [o.train_script(t), "--to_train_dataset", o.dataset(t), *o.data(t), "--lm_model_name", o.lm,
                    "--load_path",
                    str(layout.checkpoint(s)), "--score_save_path", str(layout.score(t, s)), *o.extra],
-                  [layout.score(t, s)], partial(recorded, layout.score(t, s)), inputs=[layout.checkpoint(s)])
+                  [layout.score(t, s)], inputs=[layout.checkpoint(s)], sources=o.data_folders(t))
 
 
 def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
@@ -138,7 +155,7 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
         _step(graph, o, f"{method}_dte_{d}", stage,
               ["run_task_emb.py", "--task_type", o.task_class(d), "--input_type", "data", "--task_emb_type", family,
                *schedule, "--to_train_dataset", o.dataset(d), *o.data(d), "--task_emb_model_lm_name", surrogate,
-               "--save_path", str(path), *o.extra], [path], partial(recorded, path))
+               "--save_path", str(path), *o.extra], [path], sources=o.data_folders(d))
 
     for family in o.emb_types:
         for d in lm_sets:
@@ -157,7 +174,7 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                    family, "--load_path", str(layout.checkpoint(d)), "--to_train_dataset", o.dataset(d),
                    *o.pool_flags(),
                    "--lm_model_name", o.lm, "--task_emb_model_lm_name", o.surrogate, "--save_path", str(path),
-                   *o.extra], [path], partial(recorded, path), inputs=[layout.checkpoint(d)])
+                   *o.extra], [path], inputs=[layout.checkpoint(d)], sources=o.pool_files())
 
 
 def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
@@ -169,7 +186,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
               ["run_task_emb.py", "--task_type", g, "--input_type", "model", "--task_emb_type", "prefix",
                "--generate_model_data_only", "True", "--max_data_for_task_emb_train", str(UNSUP_POOL["llm_x_per_source"]),
                *o.pool_flags(), "--task_emb_model_lm_name", o.surrogate, "--save_path", str(layout.llm_inputs(g)),
-               *o.te_extra], [layout.llm_inputs(g)], partial(recorded, layout.llm_inputs(g)), gpu=False)
+               *o.te_extra], [layout.llm_inputs(g)], sources=o.pool_files(), gpu=False)
     # One command per LLM for every (set, prompt), one per (LLM, genre) for every prompt's y': the model
     # loads once per command; each file is written and resumed as a run of its own. Under --data_dir, the
     # declared sets (which name their own data) get a command of their own.
@@ -184,7 +201,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                   ["run_llm_inference.py", "--model", model, "--bit", str(o.bit), "--dataset_name",
                    ",".join(map(o.dataset, sets)), *data, "--prompt_number", prompts, "--save_path",
                    str(layout.inference(model, DATASET_FIELD, PROMPT_FIELD)), *o.extra],
-                  outputs, partial(recorded, *outputs))
+                  outputs, sources=o.data_folders(*sets), selectors=("--dataset_name", "--prompt_number"))
     for model in o.llms:
         for g in o.genres:
             x = layout.llm_inputs(g)
@@ -193,7 +210,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                   ["run_llm_inference_for_te.py", "--model", model, "--bit", str(o.bit), "--task_genre", g,
                    "--prompt_number", prompts, "--data_load_path", str(x), "--save_path",
                    str(layout.llm_answers(model, g, PROMPT_FIELD)), *o.extra],
-                  outputs, partial(answered, x, *outputs), inputs=[x])
+                  outputs, inputs=[x], selectors=("--prompt_number",))
     for family in o.emb_types:
         method = method_of(family, True).id
         for model in o.llms:
@@ -204,7 +221,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                           ["run_task_emb.py", "--task_type", g, "--input_type", "model", "--llm_mode", "True",
                            "--task_emb_type", family, "--load_path", str(y), "--lm_model_name", model,
                            "--task_emb_model_lm_name", o.surrogate, "--save_path", str(path), *o.te_extra],
-                          [path], partial(recorded, path), inputs=[y])
+                          [path], inputs=[y])
     for model in o.llms:
         for d in o.llm_sets:
             paths = [layout.inference(model, d, p) for p in range(NUM_PROMPTS)]
@@ -216,7 +233,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             path = layout.selection(model, d)
             _step(graph, o, f"selection_{model_slug(model)}_{d}", "selection",
                   ["run_prompt_selection_baselines.py", "--paths", ",".join(map(str, paths)), "--save_path",
-                   str(path)], [path], partial(selection_done, path), inputs=paths, gpu=False)
+                   str(path)], [path], inputs=paths, redo=(), gpu=False)
 
 
 def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
@@ -232,7 +249,7 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     _step(graph, o, "table_transfer", "tables",
           ["run_eval.py", "transfer", "--emb_dir", str(layout.embeddings()), "--score_dir", str(layout.finetune_dir()),
            "--tasks", ",".join(lm_sets), "--save_path", str(table), *o.extra],
-          [table.with_suffix(".json")], partial(table_done, table), inputs=[*scores, *lm_embeddings], gpu=False)
+          [table.with_suffix(".json")], inputs=[*scores, *lm_embeddings], redo=(), gpu=False)
     llm_mtes = [layout.llm_mte(m, model, o.spec(d).llm_genre, p) for m in fute_methods for model in o.llms
                 for d in o.llm_sets for p in o.prompts]
     if o.llms:
@@ -242,7 +259,7 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
         _step(graph, o, "table_prompt", "tables",
               ["run_eval.py", "prompt", "--inference_dir", str(layout.inference_dir()), "--baseline_scores",
                str(layout.selection_dir()), "--emb_dir", str(layout.embeddings()), "--save_path", str(table),
-               *o.extra], [table.with_suffix(".json")], partial(table_done, table), inputs=inputs, gpu=False)
+               *o.extra], [table.with_suffix(".json")], inputs=inputs, redo=(), gpu=False)
     else:
         notes.append("no --llms: no prompt table and no LLM plots")
     # The unified space (FUTE's central claim): where every MTE lands among its method's DTEs.
@@ -257,8 +274,8 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
         _step(graph, o, "table_space", "tables",
               ["run_eval.py", "space", "--emb_dir", str(layout.embeddings()), "--methods", ",".join(fute_methods),
                "--dtes", ",".join(dte_sets), "--mtes", ",".join([*lm_sets, *llm_labels]),
-               "--save_path", str(table)], [table.with_suffix(".json")], partial(table_done, table),
-              inputs=list(dict.fromkeys([*dtes, *mtes])), gpu=False)
+               "--save_path", str(table)], [table.with_suffix(".json")],
+              inputs=list(dict.fromkeys([*dtes, *mtes])), redo=(), gpu=False)
     else:
         notes.append("no CR/QA datasets and no --llms: no model task embeddings, so no unified-space table")
     for method in fute_methods:
@@ -273,5 +290,5 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             _step(graph, o, f"plot_{method}_{kind}", "plots",
                   ["run_eval.py", "plot", "--emb_dir", str(layout.embeddings()), "--method", method, "--kinds", "MTE",
                    "--tasks", ",".join(labels), "--save_path", str(stem)],
-                  [stem.with_name(stem.name + ".record.json")], partial(plots_done, stem),
-                  inputs=lm_embeddings if kind == "lm" else llm_mtes, gpu=False)
+                  [stem.with_name(stem.name + ".record.json")],
+                  inputs=lm_embeddings if kind == "lm" else llm_mtes, redo=(), gpu=False)

@@ -12,17 +12,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from data_utils import cli
-from data_utils.artifacts.completion import begin, record_path, unfinished
+from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
 from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
-from data_utils.io import check_writable, run_record, write_json
+from data_utils.io import check_writable, json_sha256, run_record, write_json
 from data_utils.chance import dev_guess
 from data_utils.declarations import get_spec
 from data_utils.loading import load_examples
 from task_emb.evaluation import evaluate_cr, evaluate_qa
 from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, check_max_len,
-                             fine_tuned_config, load_task_model, load_tokenizer, resolve_checkpoint, save_checkpoint)
+                             fine_tuned_config, load_task_model, load_tokenizer, model_fingerprint, resolve_checkpoint,
+                             save_checkpoint)
 from task_emb.options import micro_batch_size
 from task_emb.trainer import TrainConfig, finish, resume_path_for, run_identity, train
 
@@ -30,7 +31,13 @@ logger = logging.getLogger(__name__)
 
 
 def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, float]:
-    """Fine-tune, evaluate on dev, save checkpoint + scores + run record; return the dev scores."""
+    """Fine-tune, evaluate on dev, save checkpoint + scores + run record; return the dev scores. The run holds
+    its outputs' locks throughout (data_utils.artifacts.completion.writing): a second run writing them is refused."""
+    with writing(args.score_save_path, *([args.model_save_path] if args.model_save_path else [])):
+        return _run(task, args, argv)
+
+
+def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, float]:
     # Check every output location before spending any compute.
     spec = get_spec(args.to_train_dataset, task)
     killed = unfinished(args.score_save_path) is not None  # its run began saving and did not finish
@@ -51,6 +58,9 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
         check_writable(Path(args.model_save_path) / STATE_DICT_NAME)
     source = _source_data(args.load_path)  # also checks that --load_path holds a model
     check_max_len(resolve_checkpoint(args.load_path) if args.load_path else args.lm_model_name, args.max_len)
+    if fresh_start(args.score_save_path, run_record(vars(args), argv, f"run_{task}_train.py"), args.overwrite):
+        if finish(resume_path):  # --overwrite True: a saved state is a killed or finished run's, not this one's
+            logger.info("--overwrite True: %s discarded, training starts afresh", resume_path)
     device = cli.start(args)
 
     # Data.
@@ -72,8 +82,10 @@ def run(task: str, args: argparse.Namespace, argv: Sequence[str] | None = None) 
     # Train for a fixed number of epochs, as the reference did.
     config = TrainConfig(learning_rate=args.learning_rate, max_epochs=args.max_epochs,
                          gradient_accumulation_steps=args.gradient_accumulation_steps)
+    identity = run_identity(vars(args), train_data=json_sha256(splits["train"]),
+                            start_model=model_fingerprint(args.load_path or args.lm_model_name))
     train(model, train_loader, lambda batch: model(**batch).loss, config, device, desc=spec.name,
-          resume_path=resume_path, identity=run_identity(vars(args)))
+          resume_path=resume_path, identity=identity)
 
     # Evaluate on dev and save.
     if task == "cr":

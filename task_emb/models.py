@@ -309,3 +309,11 @@ def save_checkpoint(model, tokenizer, folder: str) -> None:
     torch.save({name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}, tmp)
     os.replace(tmp, folder / STATE_DICT_NAME)
     logger.info("saved checkpoint to %s", folder)
+
+
+def model_fingerprint(name: str) -> str:
+    """What identifies the model read as `name`, so that a training run resumes only on the model it started from
+    (task_emb.trainer.run_identity): the content hash of its config and weights (`describe_model`: a local folder,
+    a checkpoint of run_cr_train.py, or the hub cache's snapshot of a hub id), else its hub id or name."""
+    ref = describe_model(name, Path.cwd())
+    return ref.sha256 or ref.hub_id or name

@@ -26,6 +26,7 @@ from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.declarations import get_spec, recorded_spec
+from data_utils.io import json_sha256
 from data_utils.loading import load_examples
 from task_emb import undertraining
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
@@ -71,7 +72,8 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
                       max_train_examples: int | None, seed: int, micro_batch: int, device,
                       max_dev_examples: int | None = None) -> TrainingSet:
     """A labelled dataset: gold labels; the dev split (or a seeded sample of it) drives early stopping, and the
-    surrogate's final score on it is checked against the guess that reads no input (task_emb/undertraining.py)."""
+    surrogate's final score on it is checked against the guess that reads no input (task_emb/undertraining.py);
+    its fingerprint, dev_examples_sha256, is part of what a resumed run must match (task_emb.trainer.run_identity)."""
     splits = load_examples(spec, dataset_path, max_train_examples, seed, max_dev_examples)
     if spec.task == "qa":
         features, _ = tokenize_qa(splits["train"], tokenizer, max_len)
@@ -89,7 +91,8 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
     head = Head(spec.task, spec.labels, spec.regression)
     return TrainingSet(features, head, "span" if spec.task == "qa" else "gold", spec.name, evaluate,
                        {"num_train_examples": len(features), "num_dev_examples": len(splits["dev"]),
-                        "dev_guess": dev_guess(spec, splits["dev"]), "data": describe(spec, dataset_path)})
+                        "dev_guess": dev_guess(spec, splits["dev"]), "dev_examples_sha256": json_sha256(splits["dev"]),
+                        "data": describe(spec, dataset_path)})
 
 
 def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], tokenizer, max_len: int,

@@ -7,11 +7,13 @@ accumulation steps, so a loss means the same thing everywhere else.
 Resuming (`resume_path`): after every epoch the whole training state is saved there, atomically:
 the trainable tensors and buffers, the optimiser and scheduler states, the random states
 (python, numpy, torch, CUDA) and the data order's generator, early stopping's best state,
-the history and what identifies the run. A run given the same path finds the state of its
-last finished epoch and continues with the next one, so a run killed mid-way (a SLURM job
-preempted or out of time) and run again ends where an uninterrupted run ends. A state saved by
-another run (another identity) is refused. The caller deletes the file once its outputs are
-written (`finish`).
+the history and what identifies the run (`run_identity`: its flags, a fingerprint of the
+examples it trains on and of the model it starts from). A run given the same path finds the
+state of its last finished epoch and continues with the next one, so a run killed mid-way (a
+SLURM job preempted or out of time) and run again ends where an uninterrupted run ends. A state
+saved by another run (another identity: other flags, other data, another starting model) is
+refused. The caller deletes the file once its outputs are written (`finish`), and before it
+starts afresh (--overwrite True).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import torch
 from transformers import get_linear_schedule_with_warmup
 
 from configs.hparams import OPTIMIZER
+from data_utils.artifacts.completion import NOT_IDENTITY
 from data_utils.errors import FuteError
 from data_utils.progress import progress
 
@@ -203,13 +206,13 @@ def _non_finite_culprit(batch: dict[str, torch.Tensor], loss_fn: LossFn, learnin
             f"training diverged; lower --learning_rate (now {learning_rate:g})")
 
 
-# Flags that do not change what a run computes: a run resumed with other values of them is the same run.
-NOT_IDENTITY = ("overwrite", "device", "log_level")
-
-
-def run_identity(flags: Mapping[str, Any]) -> dict[str, Any]:
-    """What identifies a run for resuming: its flags, less NOT_IDENTITY."""
-    return {key: value for key, value in flags.items() if key not in NOT_IDENTITY}
+def run_identity(flags: Mapping[str, Any], **fingerprints: str | None) -> dict[str, Any]:
+    """What identifies a run for resuming: its flags, less those that change nothing it computes (NOT_IDENTITY:
+    overwrite, device, log_level), and `fingerprints` of what it trains on and from: e.g. train_data and dev_data
+    (data_utils.io.json_sha256 of the examples), start_model (task_emb.models.model_fingerprint). A flag alone
+    cannot tell a dataset fixed in place, or a checkpoint trained again, from the one a saved state learned on."""
+    identity = {key: value for key, value in flags.items() if key not in NOT_IDENTITY}
+    return {**identity, **fingerprints}
 
 
 def resume_path_for(output: str | os.PathLike) -> Path:
@@ -218,10 +221,16 @@ def resume_path_for(output: str | os.PathLike) -> Path:
     return output.with_name(output.stem + ".training_state.pt")
 
 
-def finish(resume_path: str | os.PathLike | None) -> None:
-    """Delete a run's saved training state, once the outputs it led to are written."""
-    if resume_path is not None:
-        Path(resume_path).unlink(missing_ok=True)
+def finish(resume_path: str | os.PathLike | None) -> bool:
+    """Delete a run's saved training state (and a temporary a kill left of it), once the outputs it led to are
+    written, or to start afresh; True when there was one."""
+    if resume_path is None:
+        return False
+    resume_path = Path(resume_path)
+    _temporary(resume_path).unlink(missing_ok=True)
+    there = resume_path.is_file()
+    resume_path.unlink(missing_ok=True)
+    return there
 
 
 def _random_states(generator: torch.Generator | None) -> dict[str, Any]:
@@ -244,9 +253,12 @@ def _save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """torch.save to a temporary file beside `path`, then rename: a kill never leaves half a state."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)  # the output's folder, made by the first write
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    torch.save(state, _temporary(path))
+    os.replace(_temporary(path), path)
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
 
 
 def _load_state(path: str | os.PathLike, identity: dict[str, Any]) -> dict[str, Any] | None:
@@ -260,7 +272,7 @@ def _load_state(path: str | os.PathLike, identity: dict[str, Any]) -> dict[str, 
         differs = sorted(k for k in {*identity, *state.get("identity", {})}
                          if identity.get(k) != state.get("identity", {}).get(k))
         raise FuteError(f"{path} holds the training state of another run (it differs in {', '.join(differs)}); "
-                        f"rerun with that run's flags to finish it, or delete the file to start afresh")
+                        f"rerun with that run's flags and data to finish it, or delete it to start afresh")
     return state
 
 

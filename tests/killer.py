@@ -1,9 +1,9 @@
 """Run an entry script and kill it with SIGKILL at a chosen moment of its writing: a real `kill -9`, reached
 deterministically.
 
-    python tests/killer.py after SUFFIX SCRIPT [ARGS...]
+    python tests/killer.py after SUFFIX[@N] SCRIPT [ARGS...]
         killed right after a file whose name ends with SUFFIX is renamed into place (an atomic write done,
-        the next one not begun)
+        the next one not begun), the N-th time (default: the first; e.g. a record is first pending, then final)
     python tests/killer.py tear N SUFFIX SCRIPT [ARGS...]
         killed in the (N+1)-th append to a file whose name ends with SUFFIX, once it has written the lines
         before the last and half of the last one (flushed to disk): a line torn as a kill mid-write tears it
@@ -27,14 +27,16 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def kill_after_replace(suffix: str) -> None:
-    """Every atomic write ends with os.replace(temporary, destination): die after the one onto `suffix`."""
-    replace = os.replace
+def kill_after_replace(suffix: str, nth: int = 1) -> None:
+    """Every atomic write ends with os.replace(temporary, destination): die after the `nth` one onto `suffix`."""
+    replace, seen = os.replace, [0]
 
     def replace_then_die(source, destination, *args, **kwargs):
         replace(source, destination, *args, **kwargs)
         if str(destination).endswith(suffix):
-            die()
+            seen[0] += 1
+            if seen[0] == nth:
+                die()
 
     os.replace = replace_then_die
 
@@ -79,7 +81,8 @@ def tear_append(appends_kept: int, suffix: str) -> None:
 
 def main(argv: list[str]) -> None:
     if argv[0] == "after":
-        kill_after_replace(argv[1])
+        suffix, _, nth = argv[1].partition("@")
+        kill_after_replace(suffix, int(nth or 1))
         script, args = argv[2], argv[3:]
     elif argv[0] == "tear":
         tear_append(int(argv[1]), argv[2])

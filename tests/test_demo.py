@@ -5,6 +5,7 @@ Every stage must leave well-formed output, and a second run must reuse every ste
 import gzip
 import importlib.util
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,32 @@ def test_a_second_run_reuses_every_step(demo_run, capsys):
     assert "# Transferability" in printed and "# Prompt selection" in printed  # both tables are printed
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_a_step_made_by_other_flags_is_stale_and_redone_with_overwrite(demo_run, caplog):
+    """A step is done only when its outputs were made by its own command, end to end: the demo again with another
+    --mte_epochs. Each MTE of a fine-tuned model is stale and run again with --overwrite True (run_task_emb.py
+    refuses to replace a finished embedding without it); the tables and plots that read them are made again after
+    them; every other output is reused as it was."""
+    demo, argv, out, _ = demo_run
+    layout = ResultLayout(out)
+    mtes = [layout.mte(method, task) for method in ("prefix-fute", "fim-fute") for task in ("sst2", "mrpc", "cq", "comqa")]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    with caplog.at_level(logging.WARNING, logger="demo"):
+        demo.main([*argv, "--mte_epochs", "3"])
+    stale = [message for message in caplog.messages if message.startswith("# stale: ")]
+    assert sorted(m.split(" for ")[1].split(" (")[0] for m in stale if m.startswith("# stale: run_task_emb.py")) \
+        == sorted(map(str, mtes))
+    assert all(m.endswith("; run again with --overwrite True") for m in stale if "run_task_emb.py" in m)
+    assert all("--mte_epochs" not in m and "--max_epochs 2, now 3" in m for m in stale if "run_task_emb.py" in m)
+    for path in mtes:
+        record = json.loads(record_path(path).read_text())
+        assert record["argv"][-4:] == ["--save_path", str(path), "--overwrite", "True"]
+        assert record["config"]["max_epochs"] == 3
+    changed = {p for p, time in before.items() if p.exists() and p.stat().st_mtime_ns != time}
+    made_again = {*mtes, *map(record_path, mtes)}
+    assert made_again <= changed
+    assert all(p in made_again or p.is_relative_to(out / "eval") for p in changed), sorted(changed - made_again)
 
 
 # ---------------------------------------------------------------- --data hub, through a fake hub
@@ -264,3 +291,16 @@ def test_data_dir_reads_every_task_and_the_pool_from_the_folder(tmp_path, tiny_b
     assert config["unsup_data_path"] == str(data / "unsup_pool.jsonl")
     assert config["pool"]["sources"] == {"mine0": 3, "mine1": 3}
     assert not (out / "llm").exists() and results["prompt"] is None and results["transfer"].exists()
+
+
+def test_what_a_demo_step_reads_of_a_declared_task_is_its_declaration_and_files(tmp_path):
+    """The done checks' sources: a declared task's declaration and the files it names (editing either makes its
+    steps stale), a registry task's folder, nothing from the hub."""
+    (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,pos\n")
+    (tmp_path / "mysent.yaml").write_text("name: mysent\ntask: cr\ncolumns: {text: review, label: sentiment}\n"
+                                          "labels: [neg, pos]\nfiles: {train: reviews.csv}\n")
+    demo = load_demo()
+    data = demo.DataSource("samples", tmp_path / "samples", {"mysent": str(tmp_path / "mysent.yaml")})
+    assert data.sources("mysent") == [tmp_path / "mysent.yaml", tmp_path / "reviews.csv"]
+    assert data.sources("sst2") == [tmp_path / "samples" / "sst2"]
+    assert demo.DataSource("hub").sources("sst2") == []

@@ -11,11 +11,17 @@ import shlex
 import stat
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from configs.hparams import UNSUP_POOL
+from data_utils.artifacts.completion import record_path
 from data_utils.errors import FuteError
+from sweeps import paper
+from sweeps.graph import Graph, Step
 
 REPO = Path(__file__).resolve().parent.parent
 SWEEPS = ("finetune", "task_emb", "llm", "eval")
@@ -124,42 +130,76 @@ def test_selection_baselines_cover_all_13_prompts(tmp_path):
     _check_accepted(inference[0])
 
 
-def finished(path: Path) -> Path:
-    """`path` as a finished step leaves it: the output, then its record `<name>.record.json` beside it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("{}")
-    path.with_name(path.name.split(".")[0] + ".record.json").write_text("{}")
-    return path
+def build(name: str, out: Path, *flags: str) -> Graph:
+    """The graph of sweep `name` as scripts/sweep.py builds it from these flags."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    sweep_cli = importlib.import_module("sweep")
+    args = sweep_cli.build_parser().parse_args([name, "--out", str(out), *flags])
+    return paper.build(name, sweep_cli.options_from(args, out.parent), [])
+
+
+def step_of(graph: Graph, name: str) -> Step:
+    return next(step for step in graph.steps if step.name == name)
+
+
+def record_of(step: Step, argv: list[str] | None = None, **entries) -> str:
+    """The record `step`'s command (or `argv`, [script, *args]) writes last, with data_utils.io.run_record's keys
+    that the done checks read (and `entries`)."""
+    argv = argv or step.script_argv()
+    return json.dumps({"command": " ".join(argv), "argv": argv, "time": datetime.now(timezone.utc).isoformat(),
+                       **entries})
+
+
+def finish(step: Step, argv: list[str] | None = None) -> Step:
+    """What `step` leaves once its command (or `argv`) finished: every output (a checkpoint: a folder), then its
+    record (a checkpoint's inside it)."""
+    for output in step.outputs:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        record = record_of(step, argv)
+        if not output.suffix:
+            output.mkdir(exist_ok=True)
+            (output / "fute_record.json").write_text(record)
+        elif output.name.endswith(".record.json"):  # plots: the record, written after the PNGs
+            output.write_text(record)
+        elif not step.redo:  # run_eval.py's tables, prompt-selection scores: one JSON, its record inside
+            output.write_text(json.dumps({"record": json.loads(record)}))
+        else:
+            output.write_text("{}")
+            record_path(output).write_text(record)
+    return step
 
 
 def test_finished_steps_are_skipped_and_unfinished_ones_are_not(tmp_path):
     out = tmp_path / "result"
     before = commands("finetune", out, *SMALL)
-    finished(out / "finetune" / "rte_score.json")
-    finished(out / "finetune" / "transfer" / "cq__mrpc_score.json")
+    graph = build("finetune", out, *SMALL)
+    finish(step_of(graph, "finetune_rte"))
+    finish(step_of(graph, "transfer_rte__cq"))  # it read rte's checkpoint, finished before it
     # Killed between its score and its record (the record is written last): not done.
     (out / "finetune" / "transfer" / "rte__mrpc_score.json").write_text('{"best": 0.5}')
     (out / "finetune" / "transfer" / "rte__mrpc_score.record.json").write_text('{"finished": false}')
     # A finished score deleted by hand, its record left: not done.
-    finished(out / "finetune" / "transfer" / "cq__rte_score.json").unlink()
+    finish(step_of(graph, "transfer_cq__rte")).outputs[0].unlink()
     after = commands("finetune", out, *SMALL)
     dropped = [cmd for cmd in before if cmd not in after]
     assert [cmd[cmd.index("--score_save_path") + 1] for cmd in dropped] == [
-        f"{out}/finetune/rte_score.json", f"{out}/finetune/transfer/cq__mrpc_score.json"]
+        f"{out}/finetune/rte_score.json", f"{out}/finetune/transfer/rte__cq_score.json"]
     assert len(after) == len(before) - 2
 
 
-def write_answers_record(y_path: Path, x_path: Path) -> None:
-    """The record run_llm_inference_for_te.py writes last: the y' file's lines and size, and the x' it answers
-    (lines, SHA-256), computed here from the two files."""
-    entry = {"lines": len(y_path.read_bytes().splitlines()), "bytes": y_path.stat().st_size,
-             "input_lines": len(x_path.read_bytes().splitlines()),
+def write_answers_record(step: Step, y_path: Path, x_path: Path, answers: int | None = None) -> None:
+    """The record run_llm_inference_for_te.py writes last: its command, the y' file's `answers` (its lines, each
+    data_index once) and size, and the x' it answers (lines, SHA-256), computed here from the two files."""
+    entry = {"lines": answers or len(y_path.read_bytes().splitlines()), "bytes": y_path.stat().st_size,
+             "inputs": str(x_path), "input_lines": len(x_path.read_bytes().splitlines()),
              "inputs_sha256": hashlib.sha256(x_path.read_bytes()).hexdigest()}
-    y_path.with_suffix(".record.json").write_text(json.dumps({"config": {}, "answers": entry}))
+    record_path(y_path).write_text(record_of(step, answers=entry))
 
 
 def test_answers_to_x_are_done_only_when_their_record_says_every_line_is(tmp_path):
     out = tmp_path / "result"
+    graph = build("llm", out, *SMALL)
+    answers = step_of(graph, "answers_llama-13b_sa")
     te = out / "llm_te"
     te.mkdir(parents=True)
     x_path = te / "sa_x.jsonl"
@@ -172,6 +212,10 @@ def test_answers_to_x_are_done_only_when_their_record_says_every_line_is(tmp_pat
     def listed_y() -> list[str]:
         return listed("run_llm_inference_for_te.py", "--task_genre")
 
+    # x' is done once its record, written after it, is there.
+    assert listed("run_task_emb.py", "--task_type")[:2] == ["sa", "nli"]
+    record_path(x_path).write_text(record_of(step_of(graph, "x_sa")))
+    assert listed("run_task_emb.py", "--task_type")[:1] == ["nli"]
     # Killed while writing its last line: as many lines as x', the last one torn, no record.
     y0.write_text('{"data_index": 1}\n{"data_in')
     assert listed_y() == ["sa", "nli"]
@@ -179,7 +223,7 @@ def test_answers_to_x_are_done_only_when_their_record_says_every_line_is(tmp_pat
     assert listed_y() == ["sa", "nli"]
     for y_path in (y0, y10):
         y_path.write_text('{"data_index": 1}\n{"data_index": 0}\n')
-        write_answers_record(y_path, x_path)
+        write_answers_record(answers, y_path, x_path)
     assert listed_y() == ["nli"]
     # A later run killed while appending to a finished file: the file no longer is what its record says.
     with open(y10, "a") as handle:
@@ -187,13 +231,83 @@ def test_answers_to_x_are_done_only_when_their_record_says_every_line_is(tmp_pat
     assert listed_y() == ["sa", "nli"]
     y10.write_text('{"data_index": 1}\n{"data_index": 0}\n')
     assert listed_y() == ["nli"]
-    # x' written again with other text: the y' files answer the x' that was.
-    x_path.write_text('{"data_index": 0, "content": "new"}\n{"data_index": 1}\n')
+    # Two runs appended at once (before y' files had a lock): 3 lines for the 2 answers the last one counted.
+    y10.write_text('{"data_index": 1}\n{"data_index": 0}\n{"data_index": 0}\n')
+    write_answers_record(answers, y10, x_path, answers=2)
     assert listed_y() == ["sa", "nli"]
-    # x' itself is done once its record, written after it, is there.
-    assert listed("run_task_emb.py", "--task_type")[:2] == ["sa", "nli"]
-    x_path.with_suffix(".record.json").write_text("{}")
-    assert listed("run_task_emb.py", "--task_type")[:1] == ["nli"]
+    y10.write_text('{"data_index": 1}\n{"data_index": 0}\n')
+    write_answers_record(answers, y10, x_path)
+    assert listed_y() == ["nli"]
+    # x' written again with other text: the y' files answer the x' that was; they are done again whole.
+    x_path.write_text('{"data_index": 0, "content": "new"}\n{"data_index": 1}\n')
+    redo = [cmd for cmd in commands("llm", out, *SMALL) if cmd[1] == "run_llm_inference_for_te.py"]
+    assert [cmd[cmd.index("--task_genre") + 1] for cmd in redo] == ["sa", "nli"]
+    assert redo[0][-2:] == ["--overwrite", "True"] and "--overwrite" not in redo[1]
+
+
+def stale_steps(graph: Graph) -> dict[str, str]:
+    """Step name -> why it is stale, for the stale steps of `graph` as its files are now."""
+    return {name: why for name, (kind, why) in graph.states().items() if kind == "stale"}
+
+
+def test_a_table_built_for_other_tasks_is_stale_and_listed_redone_and_reported(tmp_path):
+    """The tester's table: the finetune, task_emb and eval sweeps finished for mrpc,rte; then stsb added. The
+    transfer table (and the space table and plot) record --tasks mrpc,rte: stale, never "done" with exit 0."""
+    out = tmp_path / "result"
+    two = ["--cr_datasets", "mrpc,rte", "--qa_datasets", "", "--llms", "", "--emb_types", "prefix"]
+    for step in build("all", out, *two).steps:  # in graph order: each after what it reads
+        finish(step)
+    assert stale_steps(build("all", out, *two)) == {}
+    three = ["--cr_datasets", "mrpc,rte,stsb", *two[2:]]
+    graph = build("all", out, *three)
+    assert stale_steps(graph)["table_transfer"] == (
+        "transfer.json was made by another command: --tasks mrpc,rte, now mrpc,rte,stsb")
+    # the space table reads stsb's embeddings, not made yet; the plot (three tasks now) was never made
+    assert set(stale_steps(graph)) == {"table_transfer", "table_space"}
+    # --list tsv names them stale; the sweep runs them again as they are (run_eval.py writes anew every time)
+    rows = [line.split("\t") for line in sweep("all", out, *three, "--list", "tsv").stdout.splitlines()[1:]]
+    assert {row[0] for row in rows if row[2] == "stale"} == {"table_transfer", "table_space"}
+    dry = sweep("all", out, *three)
+    assert "# stale: table_transfer (transfer.json was made by another command: --tasks mrpc,rte, now " \
+           "mrpc,rte,stsb); run again" in dry.stderr.splitlines()
+    assert all("--overwrite" not in line for line in dry.stdout.splitlines())
+    status = sweep("all", out, *three, "--status", dry_run=False)
+    # 3 fine-tunes, 6 transfers, 3 x 3 DTEs, 3 MTEs, 2 tables, 1 plot; mrpc's and rte's 12 are done
+    assert status.returncode == 3 and status.stdout.splitlines()[0] == "# 12 of 24 steps done"
+    assert "table_transfer\tstale\ttransfer.json was made by another command: --tasks mrpc,rte, now mrpc,rte,stsb" \
+        in status.stdout.splitlines()
+
+
+def test_an_mte_made_from_replaced_answers_is_stale_and_redone_with_overwrite(tmp_path):
+    """The tester's MTE: x', y' and the LLM + prompt MTE finished; y' deleted and written again (another x'):
+    the MTE's .npy, older than its y', is stale, and so is everything made from it; the sweep runs it again
+    with --overwrite True (run_task_emb.py refuses to replace a finished .npy without it). Changing --te_extra
+    makes every run_task_emb.py step of the sweep stale."""
+    out = tmp_path / "result"
+    flags = ["--llms", "llama-13b", "--llm_datasets", "sst2", "--prompts", "0"]
+    graph = build("llm", out, *flags)
+    for step in graph.steps:
+        finish(step)
+    assert stale_steps(graph) == {}
+    x_path, y_path = step_of(graph, "answers_llama-13b_sa").inputs[0], step_of(graph, "answers_llama-13b_sa").outputs[0]
+    x_path.write_text('{"data_index": 0}\n{"data_index": 1}\n')
+    record_path(x_path).write_text(record_of(step_of(graph, "x_sa")))  # x' made again
+    y_path.write_text('{"data_index": 0}\n{"data_index": 1}\n')
+    write_answers_record(step_of(graph, "answers_llama-13b_sa"), y_path, x_path)  # y' answers it
+    mtes = [step for step in graph.steps if step.name.endswith("_mte_llama-13b_sa_p0")]  # prefix and FIM
+    assert stale_steps(graph) == {step.name: f"it reads {y_path}, finished after llama-13b_sa_p0_mte.npy was"
+                                  for step in mtes}
+    redo = {cmd[cmd.index("--save_path") + 1]: cmd for cmd in commands("llm", out, *flags)}
+    assert sorted(redo) == sorted(str(step.outputs[0]) for step in mtes)  # nothing else runs
+    assert all(cmd[-2:] == ["--overwrite", "True"] for cmd in redo.values())
+    # Other flags for the run_task_emb.py steps: their outputs are another command's, and y' reads a new x'.
+    extra = build("llm", out, *flags, "--te_extra", "--max_data_for_task_emb_train 4")
+    assert stale_steps(extra) == {
+        "x_sa": f"sa_x.jsonl was made by another command: --max_data_for_task_emb_train "
+                f"{UNSUP_POOL['llm_x_per_source']}, now 4",
+        "answers_llama-13b_sa": "it reads the output of x_sa, which is done again",
+        **{step.name: "llama-13b_sa_p0_mte.npy was made by another command: --max_data_for_task_emb_train (not given), "
+                      "now 4" for step in mtes}}
 
 
 def test_a_real_run_prints_each_command_and_stops_at_the_first_failure_naming_it_and_its_log(tmp_path):
@@ -212,7 +326,7 @@ def test_a_real_run_prints_each_command_and_stops_at_the_first_failure_naming_it
     assert lines[4:6] == ["out of rte_score.json", "err of rte_score.json"]
     rte_log = out / "logs" / "finetune_rte.log"
     assert lines[6:] == [f"# failed (3): finetune_rte, see {rte_log}"]
-    assert rte_log.read_text().splitlines() == [f"$ {lines[3]}", *lines[4:6]]
+    assert rte_log.read_text().splitlines() == [f"$ {lines[3]}", *lines[4:6], "# exit status 3"]
 
 
 def test_a_step_that_exits_0_without_finishing_its_outputs_has_failed(tmp_path):
@@ -221,8 +335,9 @@ def test_a_step_that_exits_0_without_finishing_its_outputs_has_failed(tmp_path):
     for jobs, status in (("1", 1), ("2", 1)):
         result = sweep("finetune", out, *SMALL, "--jobs", jobs, python=str(fake), dry_run=False)
         assert result.returncode == status
-        assert (f"# failed: finetune_mrpc exited with status 0 but its outputs are not finished, see "
-                f"{out / 'logs' / 'finetune_mrpc.log'}") in result.stdout.splitlines()
+        assert (f"# failed: finetune_mrpc exited with status 0 but its outputs are not finished "
+                f"({out / 'finetune' / 'mrpc_score.json'} does not exist), see {out / 'logs' / 'finetune_mrpc.log'}"
+                ) in result.stdout.splitlines()
     assert "not started: transfer_mrpc__rte" in result.stdout  # --jobs 2: what reads it is held back
 
 
@@ -312,6 +427,26 @@ def test_datasets_of_ones_own_are_declaration_files_named_as_their_outputs(tmp_p
         assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
+def test_a_declared_datasets_steps_are_stale_once_its_declaration_or_its_files_change(tmp_path):
+    """A dataset of one's own is read from its declaration and the files it names: editing either after its
+    steps finished makes them stale (the registry's datasets: their --data_dir folders)."""
+    (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,positive\n")
+    (tmp_path / "mysent.yaml").write_text(MYSENT)
+    out = tmp_path / "result"
+    flags = ["--cr_datasets", str(tmp_path / "mysent.yaml"), "--qa_datasets", "", "--emb_types", "prefix"]
+    graph = build("finetune", out, *flags)
+    for edited in ("reviews.csv", "mysent.yaml"):
+        earlier, later = time.time() - 60, time.time() + 5
+        for name in ("reviews.csv", "mysent.yaml"):
+            os.utime(tmp_path / name, (earlier, earlier))
+        for step in graph.steps:
+            finish(step)
+        assert stale_steps(graph) == {}
+        os.utime(tmp_path / edited, (later, later))
+        assert stale_steps(build("finetune", out, *flags)) == {
+            "finetune_mysent": f"{tmp_path / edited} changed after mysent_score.json was made from it"}
+
+
 def test_eval_without_llms_makes_the_transfer_and_space_tables_only_and_plots_need_three_tasks(tmp_path):
     out = tmp_path / "result"
     listed = commands("eval", out, "--llms", "", "--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "")
@@ -358,19 +493,20 @@ def test_list_prints_a_summary_per_stage_and_the_total(tmp_path):
     """--list: per stage its steps, done, pending and the stages it waits for, then the total (the paper's `all`
     listed 1,001 TSV lines with no totals); --list tsv: every pending step. Counts from the grid, by hand."""
     out = tmp_path / "result"
-    finished(out / "finetune" / "rte_score.json")
+    finish(step_of(build("all", out, *ONE_CLASS), "finetune_rte"))
     result = sweep("all", out, *ONE_CLASS, "--list")
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()]
     # 3 CR sets, prefix only, no LLMs: 3 fine-tunes (rte's done), 6 transfers, 3 + 3 + 3 DTEs, 3 MTEs,
     # the transfer and space tables, one LM plot.
     tables = "finetune,transfer,baseline_dte,textemb,fute_dte,mte"
-    assert rows == [["stage", "steps", "done", "pending", "waits_for"],
-                    ["finetune", "3", "1", "2", "-"], ["transfer", "6", "0", "6", "finetune"],
-                    ["baseline_dte", "3", "0", "3", "-"], ["textemb", "3", "0", "3", "-"],
-                    ["fute_dte", "3", "0", "3", "-"], ["mte", "3", "0", "3", "finetune"],
-                    ["tables", "2", "0", "2", tables], ["plots", "1", "0", "1", "baseline_dte,textemb,fute_dte,mte"],
-                    ["total", "24", "1", "23", "-"]]
+    assert rows == [["stage", "steps", "done", "pending", "stale", "waits_for"],
+                    ["finetune", "3", "1", "2", "0", "-"], ["transfer", "6", "0", "6", "0", "finetune"],
+                    ["baseline_dte", "3", "0", "3", "0", "-"], ["textemb", "3", "0", "3", "0", "-"],
+                    ["fute_dte", "3", "0", "3", "0", "-"], ["mte", "3", "0", "3", "0", "finetune"],
+                    ["tables", "2", "0", "2", "0", tables],
+                    ["plots", "1", "0", "1", "0", "baseline_dte,textemb,fute_dte,mte"],
+                    ["total", "24", "1", "23", "0", "-"]]
     assert len(job_list(out, *ONE_CLASS)) == 23
     # The paper's grid: 25 LM datasets, 6 LLM sets (sst2 among both), 3 LLMs, 13 prompts, prefix and FIM.
     grid = {row[0]: int(row[1]) for row in (line.split() for line in sweep("all", out, "--list").stdout.splitlines())
@@ -549,8 +685,8 @@ def job_list(out: Path, *flags: str, name: str = "all") -> dict[str, list[str]]:
     result = sweep(name, out, *flags, "--list", "tsv")
     assert result.returncode == 0, result.stderr
     rows = [line.split("\t") for line in result.stdout.splitlines()]
-    assert rows[0] == ["step", "stage", "waits_for", "command"]
-    return {row[0]: [] if row[2] == "-" else row[2].split(",") for row in rows[1:]}
+    assert rows[0] == ["step", "stage", "state", "waits_for", "command"]
+    return {row[0]: [] if row[3] == "-" else row[3].split(",") for row in rows[1:]}
 
 
 def test_each_step_waits_exactly_for_what_it_reads(tmp_path):
@@ -564,7 +700,7 @@ def test_each_step_waits_exactly_for_what_it_reads(tmp_path):
             "prefix-fute_mte_rte"} <= table and len(table) == 3 + 6 + 3 * 3 + 3
     assert set(waits["plot_prefix-fute_lm"]) >= {f"prefix-fute_mte_{d}" for d in ("mrpc", "rte", "cola")}
     # A finished step is neither listed nor waited for.
-    finished(out / "finetune" / "rte_score.json")
+    finish(step_of(build("all", out, *ONE_CLASS), "finetune_rte"))
     after = job_list(out, *ONE_CLASS)
     assert "finetune_rte" not in after and after["transfer_rte__mrpc"] == []
 
@@ -573,8 +709,9 @@ def fake_python(tmp_path: Path, fail_on: str | None = None, unfinished_on: str |
                 pause: float = 0.3) -> tuple[Path, Path]:
     """A $PYTHON for fine-tuning steps: logs "start|end <score file> <CUDA_VISIBLE_DEVICES>" around a short
     pause, says "out of <score file>" on stdout and "err of <score file>" on stderr, and finishes the step as
-    run_cr_train.py does (the score, then its record); it exits 3 for the command naming `fail_on`, and 0
-    without writing anything for the one naming `unfinished_on`."""
+    run_cr_train.py does (the checkpoint with its record, the score, then the score's record, each record
+    naming the command); it exits 3 for the command naming `fail_on`, and 0 without writing anything for the
+    one naming `unfinished_on`."""
     log, fake = tmp_path / "events.log", tmp_path / "fake_python"
     fail = f'[[ "$*" == *{shlex.quote(fail_on)}* ]] && exit 3' if fail_on else ""
     unfinished = f'[[ "$*" == *{shlex.quote(unfinished_on)}* ]] && exit 0' if unfinished_on else ""
@@ -585,7 +722,10 @@ echo "out of $(basename $name)"; echo "err of $(basename $name)" >&2
 sleep {pause}
 {fail}
 {unfinished}
-mkdir -p "$(dirname $name)"; echo '{{"best": 0.5}}' > "$name"; echo '{{}}' > "${{name%.json}}.record.json"
+record="{{\\"command\\": \\"$*\\"}}"
+checkpoint=$(echo "$*" | sed -nE 's/.*--model_save_path ([^ ]*).*/\\1/p')
+[[ -n "$checkpoint" ]] && mkdir -p "$checkpoint" && echo "$record" > "$checkpoint/fute_record.json"
+mkdir -p "$(dirname $name)"; echo '{{"best": 0.5}}' > "$name"; echo "$record" > "${{name%.json}}.record.json"
 echo "end $(basename $name)" >> {shlex.quote(str(log))}
 """)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
@@ -643,12 +783,21 @@ def test_status_names_the_failed_steps_with_their_logs_and_what_they_hold_back(t
           dry_run=False)
     status, states = status_of(out)
     assert status == 1
-    assert states == {"finetune_mrpc": ["failed", f"it ran without finishing; see {out}/logs/finetune_mrpc.log"],
+    assert states == {"finetune_mrpc": ["failed", f"it exited with status 3: {out}/finetune/mrpc_score.json does not "
+                                                  f"exist; see {out}/logs/finetune_mrpc.log"],
                       "transfer_mrpc__rte": ["held back", "reads the output of finetune_mrpc"]}
     fake, _ = fake_python(tmp_path, pause=0)
     assert sweep("finetune", out, "--cr_datasets", "mrpc,rte", "--qa_datasets", "", python=str(fake),
                  dry_run=False).returncode == 0
     assert status_of(out) == (0, {})
+    # A run of its command by hand, killed after it began (the tester's remark): not the sweep's failure, whose
+    # last run succeeded; what is wrong is said, and no old log is blamed.
+    score = out / "finetune" / "rte_score.json"
+    command = json.loads(record_path(score).read_text())["command"]
+    record_path(score).write_text(json.dumps({"finished": False, "command": command}))
+    assert status_of(out) == (3, {"finetune_rte": [
+        "unfinished", f"a run began writing rte_score.json and did not finish (killed, failed, or still running): "
+                      f"`python {command}`"]})
 
 
 def test_slurm_dry_run_shows_one_array_per_stage_waiting_for_what_it_reads(tmp_path):
@@ -671,7 +820,8 @@ def test_slurm_submission_depends_on_the_exact_array_tasks(tmp_path):
     from sweeps import launch, paper
 
     out = tmp_path / "result"
-    finished(out / "finetune" / "mrpc_score.json")  # done: neither submitted nor waited for
+    finish(step_of(build("finetune", out, "--cr_datasets", "mrpc,rte,cola", "--qa_datasets", ""), "finetune_mrpc"))
+    # done: neither submitted nor waited for
     args = sweep_cli.build_parser().parse_args(["finetune", "--out", str(out), "--cr_datasets", "mrpc,rte,cola",
                                                 "--qa_datasets", ""])
     graph = paper.build("finetune", sweep_cli.options_from(args, tmp_path), [])
@@ -742,9 +892,13 @@ def test_slurm_wait_reports_the_failed_tasks_and_exits_1(tmp_path):
     """--launcher slurm --wait, with sbatch and squeue stand-ins on PATH: the sweep returns once SLURM holds none
     of its tasks, names the step whose task failed (with its log) and the one SLURM cancelled after it, and
     exits 1; --status says the same later."""
-    out, bin_dir = tmp_path / "result", tmp_path / "bin"
+    out, bin_dir, done = tmp_path / "result", tmp_path / "bin", tmp_path / "done" / "result"
     bin_dir.mkdir()
-    ft = out / "finetune"
+    # What rte's fine-tune and its transfer leave once finished, made here: the stand-in for squeue moves it in.
+    graph = build("finetune", done, "--cr_datasets", "mrpc,rte", "--qa_datasets", "")
+    for name in ("finetune_rte", "transfer_rte__mrpc"):
+        step = step_of(graph, name)
+        finish(step, [str(word).replace(str(done), str(out)) for word in step.script_argv()])
     # sbatch: job ids 101, 102, ...; squeue: the four array tasks on its first call, then (the tasks over: rte's
     # fine-tune and its transfer finished, mrpc's fine-tune failed, the transfer reading it cancelled) none.
     (bin_dir / "sbatch").write_text(f"""#!/usr/bin/env bash
@@ -753,14 +907,11 @@ echo x >> {tmp_path}/submitted; wc -l < {tmp_path}/submitted | awk '{{print 100 
     (bin_dir / "squeue").write_text(f"""#!/usr/bin/env bash
 [[ -e {tmp_path}/asked ]] && exit 0
 touch {tmp_path}/asked; printf '101_0\\n101_1\\n102_0\\n102_1\\n'
-for name in rte_score transfer/rte__mrpc_score; do
-    echo '{{}}' > {ft}/$name.json; echo '{{}}' > {ft}/$name.record.json
-done
+cp -r {done}/. {out}/
 echo "Traceback: out of memory" >> {out}/logs/finetune_mrpc.log
 """)
     for tool in ("sbatch", "squeue"):
         (bin_dir / tool).chmod(0o755)
-    (ft / "transfer").mkdir(parents=True)
     argv = [sys.executable, str(REPO / "scripts" / "sweep.py"), "finetune", "--out", str(out), "--cr_datasets",
             "mrpc,rte", "--qa_datasets", "", "--launcher", "slurm"]
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
@@ -768,10 +919,43 @@ echo "Traceback: out of memory" >> {out}/logs/finetune_mrpc.log
     assert result.returncode == 1, result.stderr
     rows = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
     assert rows == [["step", "state", "detail"],
-                    ["finetune_mrpc", "failed", "SLURM task 101_0 ended (failed, cancelled or out of time) without "
-                                                f"finishing; see {out}/logs/finetune_mrpc.log"],
+                    ["finetune_mrpc", "failed", "SLURM task 101_0 ended (failed, cancelled or out of time): "
+                                                f"{out}/finetune/mrpc_score.json does not exist; see "
+                                                f"{out}/logs/finetune_mrpc.log"],
                     ["transfer_mrpc__rte", "held back", "reads the output of finetune_mrpc"]]
     again = subprocess.run([*argv, "--status"], capture_output=True, text=True, env=env, timeout=60)
     assert again.returncode == 1 and again.stdout.splitlines()[1:] == result.stdout.splitlines()[-3:]
     local = subprocess.run([*argv[:-2], "--wait", "5"], capture_output=True, text=True, env=env, timeout=60)
     assert local.returncode == 2 and "--wait SECONDS (> 0) is for --launcher slurm" in local.stderr
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_step_dies_with_the_sweep_killed_by_sigkill(tmp_path, jobs):
+    """The tester's D3: kill -9 of a running sweep left its step running (re-parented to init); started again, the
+    sweep ran a second writer beside it. Now the step's command dies with the sweep (PR_SET_PDEATHSIG)."""
+    pids, fake = tmp_path / "pids", tmp_path / "fake_python"
+    fake.write_text(f"#!/usr/bin/env bash\necho $$ >> {shlex.quote(str(pids))}\nexec sleep 300\n")
+    fake.chmod(0o755)
+    argv = [sys.executable, str(REPO / "scripts" / "sweep.py"), "finetune", "--out", str(tmp_path / "result"),
+            "--cr_datasets", "mrpc,rte", "--qa_datasets", "", "--jobs", jobs]
+    sweep_process = subprocess.Popen(argv, env={**os.environ, "PYTHON": str(fake)}, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(pids.read_text().split() if pids.exists() else []) < int(jobs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    steps = [int(pid) for pid in pids.read_text().split()]
+    assert len(steps) == int(jobs) and all(alive(pid) for pid in steps)
+    sweep_process.kill()
+    sweep_process.wait()
+    deadline = time.monotonic() + 10
+    while any(map(alive, steps)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(alive, steps))
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, dead and not yet reaped by init, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
