@@ -128,7 +128,7 @@ def test_space_plot_and_compare_run_from_another_folder_and_after_a_move(results
 
     # The surrogate moved away: one line naming both ways on, for every reader (a 49-line traceback before).
     shutil.move(results / "models", tmp_path / "moved")
-    # --log_level ERROR: the MTE's model (no fine-tune record) has unrecorded data, which the table warns about.
+    # --log_level ERROR: the error line alone, without the INFO lines of the table being built.
     done = subprocess.run([sys.executable, str(ROOT / "run_eval.py"), "space", "--emb_dir", str(emb), "--save_path",
                            "space", "--log_level", "ERROR"], capture_output=True, text=True,
                           env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})

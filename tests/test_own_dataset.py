@@ -194,6 +194,22 @@ def test_records_written_before_data_was_recorded_are_one_dataset_per_name(tmp_p
     assert report["notes"] == []
 
 
+def test_an_mte_of_unrecorded_data_is_the_one_recorded_dataset_of_its_name_or_a_task_of_its_own(tmp_path):
+    """The MTE of a model fine-tuned elsewhere (no record of its data) beside one recorded rotten_tomatoes: that
+    one is its own task, with a note; beside two, it is rotten_tomatoes@unrecorded and names neither."""
+    write_embedding(tmp_path, "rt_hub_dte", "DTE", "fim-fute", [0.0, 1.0, 0.0], RT_HUB)
+    write_embedding(tmp_path, "mrpc_dte", "DTE", "fim-fute", [1.0, 0.0, 0.0], MRPC)  # nearer the MTE
+    write_embedding(tmp_path, "elsewhere_mte", "MTE", "fim-fute", [1.0, 0.5, 0.0], RT_HUB, recorded=False)
+    report = run_eval.main(["space", "--emb_dir", str(tmp_path), "--save_path", str(tmp_path / "space")])
+    assert [(r["mte"], r["own_rank"], r["nearest"]) for r in report["ranks"]] == [("rotten_tomatoes", 2, "mrpc")]
+    assert report["notes"] == ["the embeddings: some of rotten_tomatoes's records do not say which data they were "
+                               "made from; they are taken to be the one rotten_tomatoes recorded (hub "
+                               "cornell-movie-review-data/rotten_tomatoes)"]
+    write_embedding(tmp_path, "rt_own_dte", "DTE", "fim-fute", [0.0, 0.0, 1.0], RT_OWN)
+    report = run_eval.main(["space", "--emb_dir", str(tmp_path), "--save_path", str(tmp_path / "space2")])
+    assert [(r["mte"], r["own_rank"]) for r in report["ranks"]] == [("rotten_tomatoes@unrecorded", None)]
+
+
 def write_score(folder: Path, name: str, target: dict, source: dict | None, best: float) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.json").write_text(json.dumps({"accuracy": best, "best": best}))

@@ -17,8 +17,9 @@ SHA-256, or where on the hub it is read from. The splits are those the dataset n
 the LLM's) that its source holds; a --dataset_path that is one file is one source (split null).
 Tables name a task by its dataset's name, or, where one name comes with several digests in the files
 they read, "<name>@<first 8 hex digits>", and warn (`TaskLabels`).
-Records written before this entry existed read as the dataset their config names,
-with no digest ("<name>@unrecorded" beside a recorded one).
+Records written before this entry existed (and the MTE of a model fine-tuned elsewhere) read as the dataset
+their config names, with no digest: the one recorded dataset of that name where there is one (said in a
+note), else "<name>@unrecorded" beside the recorded ones.
 """
 from __future__ import annotations
 
@@ -131,6 +132,16 @@ class TaskLabels:
         self._labels: dict[tuple[str, str | None], str] = {}
         self.notes: list[str] = []
         for name, by_digest in found.items():
+            recorded = [identity for digest, identity in by_digest.items() if digest is not None]
+            if None in by_digest and len(recorded) == 1:
+                # Unrecorded data (an older record, a model fine-tuned elsewhere and named with --to_train_dataset)
+                # is taken to be the one dataset of its name that is recorded: the user's claim, said in a note.
+                self._labels[recorded[0].key] = name  # first: `identity` of the label is the recorded one
+                self._labels[(name, None)] = name
+                self.notes.append(f"{what}: some of {name}'s records do not say which data they were made from; "
+                                  f"they are taken to be the one {name} recorded ({recorded[0].origin})")
+                logger.info("%s", self.notes[-1])
+                continue
             for digest, identity in by_digest.items():
                 shown = digest[:DIGEST_SHOWN] if digest else "unrecorded"
                 self._labels[identity.key] = name if len(by_digest) == 1 else f"{name}@{shown}"
