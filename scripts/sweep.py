@@ -148,16 +148,25 @@ def options_from(args: argparse.Namespace, here: Path) -> paper.SweepOptions:
                                  f"--qa_datasets, ones with an llm entry in --llm_datasets")
             declared[spec.name] = spec
             chosen.append(spec.name)
-        return chosen
+        return once(flag, chosen)
+
+    def once(flag: str, values: list[str]) -> list[str]:
+        """`values`, refused where one repeats (its steps would be made twice, under one name)."""
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:
+            raise SweepError(f"{flag}: {', '.join(repeated)} listed more than once (a file and its copy declare one "
+                             f"name too); list each once")
+        return values
 
     cr = datasets("--cr_datasets", args.cr_datasets, CR_DATASETS)
     qa = datasets("--qa_datasets", args.qa_datasets, QA_DATASETS)
     llm_sets = datasets("--llm_datasets", args.llm_datasets, LLM_DATASETS)
-    prompts = names(args.prompts) if args.prompts is not None else [str(p) for p in range(NUM_PROMPTS)]
+    prompts = once("--prompts", names(args.prompts)) if args.prompts is not None else [
+        str(p) for p in range(NUM_PROMPTS)]
     for prompt in prompts:
         if not (prompt.isdigit() and int(prompt) < NUM_PROMPTS):
             raise SweepError(f"--prompts: {prompt!r} is not a prompt number 0-{NUM_PROMPTS - 1}")
-    for family in names(args.emb_types):
+    for family in once("--emb_types", names(args.emb_types)):
         if family not in EMB_TYPES:
             raise SweepError(f"--emb_types: unknown method {family}; use {', '.join(EMB_TYPES)}")
     data_dir = absolute(args.data_dir) if args.data_dir else None
@@ -170,8 +179,8 @@ def options_from(args: argparse.Namespace, here: Path) -> paper.SweepOptions:
         raise SweepError(f"--jobs must be at least 1, got {args.jobs}")
     return paper.SweepOptions(
         out=absolute(args.out), python=os.environ.get("PYTHON", sys.executable), lm=model(args.lm),
-        surrogate=model(args.surrogate), llms=[model(name) for name in names(args.llms)], bit=args.bit,
-        cr=cr, qa=qa, llm_sets=llm_sets, prompts=[int(p) for p in prompts], emb_types=names(args.emb_types),
+        surrogate=model(args.surrogate), llms=once("--llms", [model(name) for name in names(args.llms)]),
+        bit=args.bit, cr=cr, qa=qa, llm_sets=llm_sets, prompts=[int(p) for p in prompts], emb_types=names(args.emb_types),
         data_dir=data_dir, pool=pool, extra=shlex.split(args.extra), te_extra=shlex.split(args.te_extra),
         declared=declared)
 

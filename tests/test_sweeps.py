@@ -447,6 +447,25 @@ def test_a_declared_datasets_steps_are_stale_once_its_declaration_or_its_files_c
             "finetune_mysent": f"{tmp_path / edited} changed after mysent_score.json was made from it"}
 
 
+@pytest.mark.parametrize("flags, repeated", [
+    (["--cr_datasets", "sst2,sst2"], "--cr_datasets: sst2 listed"),
+    (["--cr_datasets", "mysent.yaml,mysent.yaml"], "--cr_datasets: mysent listed"),
+    (["--cr_datasets", "mysent.yaml,copy.yaml"], "--cr_datasets: mysent listed"),  # a copy declares one name
+    (["--prompts", "0,0"], "--prompts: 0 listed"),
+    (["--llms", "llama-13b,llama-13b"], "--llms: llama-13b listed"),
+    (["--emb_types", "fim,fim"], "--emb_types: fim listed"),
+])
+def test_a_value_listed_twice_is_one_line_not_a_traceback(tmp_path, monkeypatch, flags, repeated):
+    """Each would make its steps twice under one name (on main: ValueError "two steps named ...", exit 1)."""
+    for name in ("mysent.yaml", "copy.yaml"):
+        (tmp_path / name).write_text(MYSENT)
+    (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,positive\n")
+    monkeypatch.chdir(tmp_path)
+    result = sweep("all", tmp_path / "result", *flags)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{repeated} more than once" in result.stderr and "list each once" in result.stderr
+
+
 def test_eval_without_llms_makes_the_transfer_and_space_tables_only_and_plots_need_three_tasks(tmp_path):
     out = tmp_path / "result"
     listed = commands("eval", out, "--llms", "", "--cr_datasets", "mrpc,rte,cola", "--qa_datasets", "")
