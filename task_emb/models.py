@@ -212,19 +212,18 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
     that names other labels is a FuteError naming both lists.
     """
     order = _checkpoint_label_order(source, labels, own_head) if task == "cr" and not regression else None
-    kwargs = {}
+    # The head's size is given by id2label alone: num_labels beside a checkpoint's own id2label of another
+    # length (a transfer between tasks) makes transformers warn that the two disagree.
     if task == "cr":
         auto_class = AutoModelForSequenceClassification
-        kwargs["num_labels"] = 1 if regression else len(labels)
-        kwargs["problem_type"] = "regression" if regression else "single_label_classification"
-        if not regression:
-            kwargs["id2label"] = dict(enumerate(labels))
-            kwargs["label2id"] = {label: i for i, label in enumerate(labels)}
+        names = ("LABEL_0",) if regression else labels
+        kwargs = {"problem_type": "regression" if regression else "single_label_classification"}
     else:
         auto_class = AutoModelForQuestionAnswering
         # Start and end logits: QA heads are sized by num_labels, which a CR source's config
         # sets to its own label count (1 for regression, 3 for NLI).
-        kwargs["num_labels"] = 2
+        names, kwargs = ("LABEL_0", "LABEL_1"), {}
+    kwargs.update(id2label=dict(enumerate(names)), label2id={name: i for i, name in enumerate(names)})
     try:
         config = AutoConfig.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as err:

@@ -174,3 +174,25 @@ def test_a_hub_class_label_is_read_by_its_names(monkeypatch, dataset, names, exp
     monkeypatch.setattr(loading, "read_split", lambda read: table)
     rows = loading._read_hub_split(spec, "train")
     assert [loading.label_index(spec, row[spec.label_field], "hub", i) for i, row in enumerate(rows)] == expected
+
+
+def test_a_head_of_another_size_is_made_without_transformers_warning_of_a_mismatch(tmp_path, tiny_bert,
+                                                                                   hf_records):
+    """A 2-label checkpoint continued on a 3-label task, on a regression and on QA: the head has the task's size,
+    and transformers says nothing of num_labels disagreeing with the checkpoint's id2label (it did, for every
+    transfer between tasks of other label counts)."""
+    import transformers
+
+    classifier_checkpoint(tiny_bert, tmp_path / "two", ["negative", "positive"])
+    before = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_warning()  # another test module may have silenced it
+    try:
+        three = load_head_model(str(tmp_path / "two"), "cr", ("entailment", "neutral", "contradiction"))
+        score = load_head_model(str(tmp_path / "two"), "cr", regression=True)
+        span = load_head_model(str(tmp_path / "two"), "qa")
+    finally:
+        transformers.logging.set_verbosity(before)
+    assert (three.config.num_labels, score.config.num_labels, span.config.num_labels) == (3, 1, 2)
+    assert three.config.id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
+    assert score.config.problem_type == "regression"
+    assert not [r.getMessage() for r in hf_records if "incompatible" in r.getMessage()]
