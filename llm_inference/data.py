@@ -57,7 +57,9 @@ def dataset_prompt(spec: DatasetSpec, number: int) -> Prompt:
     prompt = load_prompt(spec.llm_genre, number)
     if not spec.llm_verbalizers:
         return prompt
-    return replace(prompt, verbalizers=dict(spec.llm_verbalizers), labels=spec.labels)
+    where = spec.declaration.given if spec.declaration else f"the declaration of {spec.name}"
+    return replace(prompt, verbalizers=dict(spec.llm_verbalizers), labels=spec.labels,
+                   verbalizers_key=f"{where}: llm.verbalizers")
 
 
 def sample_indices(total: int, max_examples: int, seed: int) -> list[int]:

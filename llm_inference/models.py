@@ -121,6 +121,7 @@ def load_chat_tokenizer(name: str, template_file: str | None = None):
         raise _load_error(name, err) from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.name_or_path = name  # errors name the model as given (the .gguf file, not the folder it is in)
     return tokenizer, choose_chat_template(name, tokenizer, template_file)
 
 
