@@ -161,10 +161,10 @@ def test_missing_split_file_names_the_expected_file(tmp_path):
 def test_out_of_range_and_unknown_labels_are_errors(tmp_path):
     write_jsonl(tmp_path / "a" / "train.jsonl", [{"sentence": "a", "label": 2}])
     write_jsonl(tmp_path / "a" / "validation.jsonl", [{"sentence": "a", "label": 0}])
-    with pytest.raises(FuteError, match="label 2, outside 0..1"):
+    with pytest.raises(FuteError, match=r"label 2, none of the labels \(negative, positive\) nor their indices 0..1"):
         load_examples(DATASETS["sst2"], str(tmp_path / "a"))
     write_jsonl(tmp_path / "b" / "train.jsonl", [{"premise": "p", "hypothesis": "h", "gold": "maybe"}] * 5)
-    with pytest.raises(FuteError, match="'maybe', not one of"):
+    with pytest.raises(FuteError, match="'maybe', none of the labels"):
         load_examples(DATASETS["wanli"], str(tmp_path / "b"))
 
 
@@ -273,7 +273,7 @@ def test_label_spellings_of_the_same_class(tmp_path, label):
 
 
 @pytest.mark.parametrize("label, message", [(1.5, "1.5, which is not a class index"), ("1.5", "not a class index"),
-                                            ("positiv", "'positiv', not one of")])
+                                            ("positiv", "'positiv', none of the labels")])
 def test_a_label_that_is_no_class_is_refused_not_rounded(tmp_path, label, message):
     path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", [{"sentence": "a", "label": label}]))
     with pytest.raises(FuteError, match=message):
@@ -774,7 +774,7 @@ def test_nli_no_consensus_dash_is_no_gold_label(tmp_path, dataset, layout):
         write_jsonl(tmp_path / "train.jsonl", rows)
     examples = cr_examples(spec, load_split(spec, "train", str(tmp_path))[0], "x")
     assert [e["text"] for e in examples] == [f"p{i}" for i in range(20) if i != 4]
-    with pytest.raises(FuteError, match=r"label '-', not one of"):
+    with pytest.raises(FuteError, match=r"label '-', none of the labels"):
         label_index(DATASETS["sst2"], "-", "x", 0)  # only NLI data uses it
 
 
