@@ -382,12 +382,6 @@ def dev_cut(size: int) -> tuple[list[int], list[int]]:
     return order[:cut], order[cut:]
 
 
-def split_train_dev(rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """The seeded 80/20 cut (`dev_cut`) of rows."""
-    train, dev = dev_cut(len(rows))
-    return [rows[i] for i in train], [rows[i] for i in dev]
-
-
 def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> tuple[list[dict], str]:
     """(rows, origin) of one named split, from `split_source`: a local file (or the registry's archive), else the
     hub or MultiQA's published files. Columns a declaration renames (QA) come under their fields' names."""

@@ -13,8 +13,7 @@ import pytest
 from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
 from data_utils.declarations import get_spec
-from data_utils.loading import (cr_examples, label_index, load_examples, load_raw_splits, load_split,
-                                split_train_dev)
+from data_utils.loading import cr_examples, dev_cut, label_index, load_examples, load_raw_splits, load_split
 
 
 def write_jsonl(path, rows):
@@ -74,7 +73,7 @@ def test_missing_dev_split_is_cut_80_20_with_seed_42(tmp_path):
     random.Random(42).shuffle(order)
     assert [r["text"] for r in raw["train"]] == [f"t{i}" for i in order[:20]]
     assert [r["text"] for r in raw["dev"]] == [f"t{i}" for i in order[20:]]
-    assert split_train_dev(rows) == split_train_dev(rows)
+    assert dev_cut(25) == (order[:20], order[20:])
 
 
 def test_max_train_examples_is_a_seeded_sample_in_original_order(tmp_path):
