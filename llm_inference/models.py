@@ -143,6 +143,7 @@ def load_llm_model(name: str, bit: int, device: torch.device):
     if device.type != "cuda" and bit in (16, 32):
         model.to(device)
     model.eval()
+    model.name_or_path = name  # errors name the model as given, as its tokenizer's do
     logger.info("loaded %s (%s, %d-bit) on %s", name, model.config.model_type, bit, device)
     return model
 
