@@ -113,15 +113,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, A
     or the outputs in (dataset, prompt) order (several)."""
     args = parse_args(argv)
     # torch, transformers and pandas load here, once the flags are known to be good (--help stays fast).
-    from llm_inference.data import get_llm_spec
+    from llm_inference.data import dataset_prompt, get_llm_spec
     from llm_inference.models import load_chat_tokenizer
-    from llm_inference.runs import LazyModel, run_each
+    from llm_inference.runs import LazyModel, check_verbalizers, run_each
     from llm_inference.scoring import generation_settings
 
     specs = [get_llm_spec(name) for name in args.dataset_name]
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
+    check_verbalizers(tokenizer, [dataset_prompt(spec, number) for spec in specs for number in args.prompt_number],
+                      args.verbalizer_tokens)
     model = LazyModel(args.model, args.bit, device)
     runs = [(fill(args.save_path, spec.name, number),
              functools.partial(run_one, args, argv, spec, number, tokenizer, template, settings, model, device))

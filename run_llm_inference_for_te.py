@@ -103,12 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # torch, transformers and pandas load here, once the flags are known to be good (--help stays fast).
     from llm_inference.data import read_model_inputs
     from llm_inference.models import load_chat_tokenizer
-    from llm_inference.runs import LazyModel, run_each
+    from llm_inference.prompts import load_prompt
+    from llm_inference.runs import LazyModel, check_verbalizers, run_each
     from llm_inference.scoring import generation_settings
 
     settings = generation_settings(args.cot_max_new_tokens)
     device = cli.start(args)
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
+    check_verbalizers(tokenizer, [load_prompt(args.task_genre, number) for number in args.prompt_number],
+                      args.verbalizer_tokens)
     examples = read_model_inputs(args.data_load_path, args.task_genre)
     model = LazyModel(args.model, args.bit, device)
     runs = [(fill(args.save_path, prompt=number),

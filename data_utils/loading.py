@@ -46,6 +46,8 @@ import re
 import tempfile
 import urllib.request
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -341,23 +343,43 @@ def download_multiqa(spec: DatasetSpec, split: str) -> Path:
 def load_raw_splits(spec: DatasetSpec, dataset_path: str | None = None) -> dict[str, list[dict]]:
     """{'train': rows, 'dev': rows}. The dev split is cut 80/20 from train (seed 42) for a dataset without one,
     and when `dataset_path` is one file: the training split."""
+    return {role: split.rows for role, split in raw_splits(spec, dataset_path).items()}
+
+
+@dataclass(frozen=True)
+class RawSplit:
+    """The rows of one role (train or dev); `where` names the file they were read from (and its split) in
+    errors, `numbers` gives each row's index in that file, in file order (the dev cut shuffles them)."""
+
+    rows: list[dict]
+    where: str
+    numbers: list[int]
+
+
+def raw_splits(spec: DatasetSpec, dataset_path: str | None = None) -> dict[str, RawSplit]:
+    """`load_raw_splits`, each role's rows with where they come from and their row numbers there."""
     one_file = dataset_path is not None and _one_file(spec, Path(dataset_path))
     wanted = {"train": spec.train_split, "dev": None if one_file else spec.dev_split}
-    rows = {role: load_split(spec, split, dataset_path)[0] for role, split in wanted.items() if split is not None}
-    if "dev" not in rows:
-        rows["train"], rows["dev"] = split_train_dev(rows["train"])
+    read = {role: load_split(spec, split, dataset_path) for role, split in wanted.items() if split is not None}
+    splits = {role: RawSplit(rows, f"{spec.name} {role} ({origin})", list(range(len(rows))))
+              for role, (rows, origin) in read.items()}
+    if "dev" not in splits:
+        rows, origin = read["train"]
+        for role, order in zip(("train", "dev"), dev_cut(len(rows))):
+            splits[role] = RawSplit([rows[i] for i in order], f"{spec.name} {role} ({origin})", order)
         logger.info("%s: %s, so dev is a seeded cut of train: %d train / %d dev (seed %d)", spec.name,
                     f"--dataset_path {dataset_path} is one file" if one_file else "no dev split",
-                    len(rows["train"]), len(rows["dev"]), DEV_SPLIT["seed"])
-    return rows
+                    len(splits["train"].rows), len(splits["dev"].rows), DEV_SPLIT["seed"])
+    return splits
 
 
-def split_train_dev(rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """Shuffle with a fixed seed and cut at 80%, as the reference did."""
-    order = list(range(len(rows)))
+def dev_cut(size: int) -> tuple[list[int], list[int]]:
+    """(train, dev) row indices of a split of `size` rows: shuffled with a fixed seed and cut at 80%, as the
+    reference did."""
+    order = list(range(size))
     random.Random(DEV_SPLIT["seed"]).shuffle(order)
-    cut = int(len(rows) * DEV_SPLIT["train_fraction"])
-    return [rows[i] for i in order[:cut]], [rows[i] for i in order[cut:]]
+    cut = int(size * DEV_SPLIT["train_fraction"])
+    return order[:cut], order[cut:]
 
 
 def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> tuple[list[dict], str]:
@@ -376,13 +398,14 @@ def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -
     return _renamed(spec, rows, origin), origin
 
 
-def load_eval_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> tuple[list[dict], str]:
-    """(rows, origin) of the split an LLM answers: `load_split`, except that "dev" of a dataset without a dev
-    split is its dev cut (the examples a fine-tune is scored on), and a `dataset_path` file is the split itself."""
+def load_eval_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> RawSplit:
+    """The rows an LLM answers, where they come from and their row numbers there (`RawSplit`): `load_split`,
+    except that "dev" of a dataset without a dev split is its dev cut (the examples a fine-tune is scored on),
+    and a `dataset_path` file is the split itself."""
     if split != DEV_CUT or spec.dev_split is not None or (dataset_path is not None and Path(dataset_path).is_file()):
-        return load_split(spec, split, dataset_path)
-    source = split_source(spec, spec.train_split, dataset_path)
-    return load_raw_splits(spec, dataset_path)["dev"], f"the dev cut of {source or spec.hub_id or spec.multiqa_name}"
+        rows, origin = load_split(spec, split, dataset_path)
+        return RawSplit(rows, f"{spec.name} {split} ({origin})", list(range(len(rows))))
+    return raw_splits(spec, dataset_path)["dev"]
 
 
 def split_source(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> Path | None:
@@ -489,8 +512,10 @@ def input_text(value) -> str | None:
     return text if text.strip() else None
 
 
-def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
-    """Rows -> {"text", "text_pair"?, "label"}.
+def cr_examples(spec: DatasetSpec, rows: list[dict], where: str, numbers: Sequence[int] | None = None
+                ) -> list[dict]:
+    """Rows -> {"text", "text_pair"?, "label"}; errors name a row by its number in `numbers` (default: its
+    position), the index a user finds it at in the file `where` names.
 
     An example without a gold label (`label_index` gives None; a row without the label field too, unless
     no row has it: then the field name is wrong) or with an empty input (`input_text`) is left out and
@@ -499,7 +524,7 @@ def cr_examples(spec: DatasetSpec, rows: list[dict], where: str) -> list[dict]:
     """
     check_column(rows, spec.label_field, where)
     examples, left_out = [], Counter()
-    for index, row in enumerate(rows):
+    for index, row in zip(range(len(rows)) if numbers is None else numbers, rows):
         example = cr_example(spec, row, where, index)
         if isinstance(example, str):
             left_out[example] += 1
@@ -561,20 +586,31 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
     try:
         number = float(value)  # also numpy numbers and booleans
     except (TypeError, ValueError):
-        values = (f" nor a value of label_values ({', '.join(dict(spec.label_values))})" if spec.label_values else
-                  "; a dataset declared in a file of one's own maps other words to labels (label_values, "
-                  "docs/your_data.md)" if spec.declaration is None else "")
-        raise FuteError(f"{where}: example {index} has label {value!r}, not one of {list(spec.labels)} nor an index "
-                        f"0..{len(spec.labels) - 1}{values}") from None
+        raise _unknown_label(spec, repr(value), where, index) from None
     if not number.is_integer():
         raise FuteError(f"{where}: example {index} has label {number!r}, which is not a class index "
                         f"0..{len(spec.labels) - 1} ({', '.join(spec.labels)})")
     if number == HUB_NO_LABEL:
         return None
     if not 0 <= number < len(spec.labels):
-        raise FuteError(f"{where}: example {index} has label {int(number)}, outside 0..{len(spec.labels) - 1} "
-                        f"({', '.join(spec.labels)})")
+        raise _unknown_label(spec, str(int(number)), where, index)
     return int(number)
+
+
+def _unknown_label(spec: DatasetSpec, value: str, where: str, index: int) -> FuteError:
+    """The error of a label that is none of the labels, their indices nor a key of label_values, with its fix."""
+    keys = ", ".join(dict(spec.label_values))
+    indices = f"0..{len(spec.labels) - 1}"
+    named = f"none of the labels ({', '.join(spec.labels)})" + (
+        f", their indices {indices} nor a key of label_values ({keys})" if keys else f" nor their indices {indices}")
+    if spec.declaration is not None:
+        fix = (f"if it stands for one of them, add it to label_values in {spec.declaration.given} "
+               f"(e.g. {value}: {spec.labels[0]})")
+    elif not keys:
+        fix = "a dataset declared in a file of one's own maps other words to labels (label_values, docs/your_data.md)"
+    else:
+        fix = "check the file"
+    return FuteError(f"{where}: example {index} has label {value}, {named}; {fix}")
 
 
 def _label_name(spec: DatasetSpec, value) -> str | None:
@@ -712,12 +748,10 @@ def load_examples(spec: DatasetSpec, dataset_path: str | None = None, max_train_
                   seed: int = 42, max_dev_examples: int | None = None) -> dict[str, list[dict]]:
     """{'train': examples, 'dev': examples} ready for tokenisation; each split optionally cut to a seeded
     sample of at most `max_train_examples` / `max_dev_examples` examples (in file order)."""
-    raw = load_raw_splits(spec, dataset_path)
-    origin = dataset_path or spec.hub_id or spec.multiqa_name
     splits = {}
-    for role, rows in raw.items():
-        where = f"{spec.name} {role} ({origin})"
-        splits[role] = qa_examples(rows, where) if spec.task == "qa" else cr_examples(spec, rows, where)
+    for role, raw in raw_splits(spec, dataset_path).items():
+        splits[role] = (qa_examples(raw.rows, raw.where) if spec.task == "qa" else
+                        cr_examples(spec, raw.rows, raw.where, raw.numbers))
     for role, limit in (("train", max_train_examples), ("dev", max_dev_examples)):
         if limit is not None and len(splits[role]) > limit:
             keep = sorted(random.Random(seed).sample(range(len(splits[role])), limit))

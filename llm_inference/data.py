@@ -57,7 +57,9 @@ def dataset_prompt(spec: DatasetSpec, number: int) -> Prompt:
     prompt = load_prompt(spec.llm_genre, number)
     if not spec.llm_verbalizers:
         return prompt
-    return replace(prompt, verbalizers=dict(spec.llm_verbalizers), labels=spec.labels)
+    where = spec.declaration.given if spec.declaration else f"the declaration of {spec.name}"
+    return replace(prompt, verbalizers=dict(spec.llm_verbalizers), labels=spec.labels,
+                   verbalizers_key=f"{where}: llm.verbalizers")
 
 
 def sample_indices(total: int, max_examples: int, seed: int) -> list[int]:
@@ -85,12 +87,12 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
         raise FuteError(f"--max_examples must be at least 1, got {max_examples}")
     if len(prompt_fields) != len(spec.inputs):
         raise FuteError(f"{spec.name} has inputs {spec.inputs}, which do not fill the prompt fields {prompt_fields}")
-    rows, origin = load_eval_split(spec, spec.llm_eval_split, dataset_path)
-    where = f"{spec.name} {spec.llm_eval_split} ({origin})"
+    split = load_eval_split(spec, spec.llm_eval_split, dataset_path)
+    rows, where = split.rows, split.where
     check_column(rows, spec.label_field, where)
     usable, left_out = {}, Counter()
-    for index, row in enumerate(rows):
-        example = cr_example(spec, row, where, index)
+    for index, (row, number) in enumerate(zip(rows, split.numbers)):
+        example = cr_example(spec, row, where, number)  # errors name the row as numbered in its file
         if isinstance(example, str):
             left_out[example] += 1
         else:

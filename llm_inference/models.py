@@ -121,6 +121,7 @@ def load_chat_tokenizer(name: str, template_file: str | None = None):
         raise _load_error(name, err) from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.name_or_path = name  # errors name the model as given (the .gguf file, not the folder it is in)
     return tokenizer, choose_chat_template(name, tokenizer, template_file)
 
 
@@ -142,6 +143,7 @@ def load_llm_model(name: str, bit: int, device: torch.device):
     if device.type != "cuda" and bit in (16, 32):
         model.to(device)
     model.eval()
+    model.name_or_path = name  # errors name the model as given, as its tokenizer's do
     logger.info("loaded %s (%s, %d-bit) on %s", name, model.config.model_type, bit, device)
     return model
 

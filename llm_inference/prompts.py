@@ -42,7 +42,9 @@ class Prompt:
     verbalizers maps each label to its answer words, in the original's prompt order
     (label_space_order of the prompt file); labels is the task's label order
     (SA: negative, positive; NLI: entailment, neutral, contradiction), the order
-    of gold and predicted label indices.
+    of gold and predicted label indices. verbalizers_key is where the verbalizers are
+    set, as "file: key" (a label's list is that key + "." + the label), for errors to
+    name the place to change them.
     """
 
     number: int
@@ -54,6 +56,7 @@ class Prompt:
     labels: tuple[str, ...]
     fields: tuple[str, ...]
     name: str = ""
+    verbalizers_key: str = ""
 
     @property
     def verbalizer_list(self) -> tuple[str, ...]:
@@ -121,6 +124,7 @@ def load_prompt(genre: str, number: int) -> Prompt:
         labels=tuple(spec["labels"]),
         fields=tuple(spec["fields"]),
         name=entry.get("name", ""),
+        verbalizers_key=f"configs/prompts/{genre}.json: templates[{template_id}].verbalizers",
     )
 
 
@@ -242,19 +246,20 @@ def verbalizer_token_ids(tokenizer, prompt: Prompt, mode: str = "single", genera
     for label, words in prompt.verbalizers.items():
         ids[label] = []
         for word in words:
+            # Named by where it is set (not by prompt number): prompts sharing the words share the error.
+            where = f"verbalizer {word!r} ({prompt.verbalizers_key}.{label})"
             tokens = answer_token_ids(tokenizer, generation_prompt, word)
             unknown = tokenizer.unk_token_id is not None and tokens[:1] == [tokenizer.unk_token_id]
             if not tokens or unknown or (len(tokens) != 1 and mode == "single"):
                 pieces = tokenizer.convert_ids_to_tokens(tokens)
                 raise FuteError(
-                    f"verbalizer {word!r} of {prompt.genre} prompt {prompt.number} is not one token of "
-                    f"{tokenizer.name_or_path!r} (it became {pieces}); use a model whose vocabulary has it "
-                    "as a single token, change the verbalizers in configs/prompts/, or pass "
-                    "--verbalizer_tokens first to score it by its first token"
+                    f"{where} is not one token of {tokenizer.name_or_path!r} (it became {pieces}); change it "
+                    f"there to a word that is one token, use a model whose vocabulary has it as a single token, "
+                    f"or pass --verbalizer_tokens first to score it by its first token"
                 )
             if owner.setdefault(tokens[0], label) != label:
-                raise FuteError(f"verbalizer {word!r} of {prompt.genre} prompt {prompt.number} starts with the same "
-                                f"token as a verbalizer of label {owner[tokens[0]]!r}; their scores cannot be told "
-                                "apart")
+                raise FuteError(f"{where} starts with the same token as a verbalizer of label {owner[tokens[0]]!r} "
+                                f"of {tokenizer.name_or_path!r}; their scores cannot be told apart: change one of "
+                                f"them")
             ids[label].append(tokens[0])
     return ids

@@ -8,6 +8,7 @@ CoT prompt only, the reasoning cap (so a vanilla run's results keep their keys).
 `score_pending` scores the examples not done yet, appending each batch to the run's
 result log; the model is a `LazyModel`, loaded on first use: a finished run never loads it,
 and several runs of one process share one load.
+`check_verbalizers` refuses verbalizers the tokenizer cannot score before any weights load.
 
 Several runs in one command: `--prompt_number 0-12` (or 0,3,10) and, for run_llm_inference.py,
 `--dataset_name sst2,cb`; `--save_path` (and a local `--dataset_path`) then names each run's
@@ -28,9 +29,9 @@ import torch
 from data_utils.errors import FuteError
 from data_utils.progress import progress
 from llm_inference.models import ChatTemplate, load_llm_model
-from llm_inference.prompts import Prompt
+from llm_inference.prompts import Prompt, keeps_system_message
 from llm_inference.records import ResultLog
-from llm_inference.scoring import ExampleScore, GenerationSettings, PromptScorer
+from llm_inference.scoring import ExampleScore, GenerationSettings, PromptScorer, scored_verbalizer_ids
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,21 @@ def run_identity(args: argparse.Namespace, prompt: Prompt, template: ChatTemplat
     if prompt.is_cot:
         identity["cot_max_new_tokens"] = settings["cot"].max_new_tokens
     return identity
+
+
+def check_verbalizers(tokenizer, prompts: Sequence[Prompt], verbalizer_tokens: str) -> None:
+    """Refuse, before any model weights load, verbalizers the tokenizer cannot score; one FuteError says each
+    distinct problem once (prompts sharing their verbalizers share it), naming where the words are set."""
+    system = keeps_system_message(tokenizer)
+    problems: list[str] = []
+    for prompt in prompts:
+        try:
+            scored_verbalizer_ids(tokenizer, prompt, verbalizer_tokens, system)
+        except FuteError as err:
+            if str(err) not in problems:
+                problems.append(str(err))
+    if problems:
+        raise FuteError("; ".join(problems))
 
 
 class LazyModel:

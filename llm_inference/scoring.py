@@ -295,6 +295,19 @@ def _verbalizer_scores(scores: torch.Tensor) -> list[float]:
 
 # ----------------------------------------------------------------------------- prompts -> scores
 
+def scored_verbalizer_ids(tokenizer, prompt: Prompt, verbalizer_tokens: str, system: bool) -> list[int]:
+    """The token id scored for each verbalizer of `prompt` (verbalizer_list order); needs the tokenizer only.
+
+    The ids are those the model writes after the template's generation prompt, which ends every
+    turn the same way, whatever the example (or the CoT history) before it. `system`: whether the
+    first turn carries the system message (`keeps_system_message`). FuteError from
+    `verbalizer_token_ids` for a verbalizer that cannot be scored.
+    """
+    _, generation_prompt = format_first_turn(tokenizer, prompt, {field: field for field in prompt.fields}, system)
+    ids = verbalizer_token_ids(tokenizer, prompt, verbalizer_tokens, generation_prompt)
+    return [token for label in prompt.verbalizers for token in ids[label]]
+
+
 class PromptScorer:
     """Scores examples (dicts with the prompt's fields) with one prompt, vanilla or chain-of-thought."""
 
@@ -305,11 +318,7 @@ class PromptScorer:
         self.prompt = prompt
         self.settings = settings or load_generation_settings()
         self.system = keeps_system_message(tokenizer)
-        # Verbalizer ids as the model writes them after this template's generation prompt, which
-        # ends every turn the same way, whatever the example (or the CoT history) before it.
-        _, generation_prompt = self.first_turn({field: field for field in prompt.fields})
-        ids = verbalizer_token_ids(tokenizer, prompt, verbalizer_tokens, generation_prompt)
-        self.verbalizer_ids = [token for label in prompt.verbalizers for token in ids[label]]
+        self.verbalizer_ids = scored_verbalizer_ids(tokenizer, prompt, verbalizer_tokens, self.system)
         self.verbalizer_tokens = verbalizer_tokens
         self._warned_unscored = False
 

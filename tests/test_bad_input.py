@@ -93,8 +93,8 @@ CASES = [
      "has no field 'label' (fields: sentiment, text); local files must use the dataset's field names, or declare their "
      "columns in a dataset file of one's own"),
     ("run_cr_train.py", [*SST2_CR, "--dataset_path", "{t}/own_labels"],
-     "has label 'pos', not one of ['negative', 'positive'] nor an index 0..1; a dataset declared in a file of one's "
-     "own maps other words to labels (label_values"),
+     "has label 'pos', none of the labels (negative, positive) nor their indices 0..1; a dataset declared in a file of "
+     "one's own maps other words to labels (label_values"),
     ("run_cr_train.py", ["--to_train_dataset", "sst2", "--dataset_path", str(SST2), "--lm_model_name", "{t}/no_model",
                          "--score_save_path", "{out}/s"], "model folder {t}/no_model does not exist"),
     ("run_cr_train.py", [*SST2_CR, "--load_path", "{t}/no_checkpoint"], "--load_path {t}/no_checkpoint does not exist"),

@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from configs.datasets import GENRE_FAMILY, GENRE_LABELS
@@ -251,3 +253,35 @@ def test_the_llm_answers_the_split_its_declaration_names_by_default_the_dev_cut(
     read = get_spec(str(declare(tmp_path, text.replace("{genre: sa}", "{genre: sa, split: test}"), "t.yaml")))
     assert [e["fields"]["content"] for e in load_eval_examples(read, ("content",), None, 10, 0)[0]] == [
         review for review, _ in REVIEWS[6:]]
+
+
+DEV_CUT_ROWS = [0, 1]  # of 10 rows: range(10) shuffled with random.Random(42), the last 20%
+
+
+@pytest.mark.parametrize(("bad_row", "llm"), [(7, False), (DEV_CUT_ROWS[0], False), (DEV_CUT_ROWS[1], False),
+                                               (DEV_CUT_ROWS[1], True)])
+def test_a_label_outside_the_declaration_names_the_file_its_row_and_label_values(tmp_path, bad_row, llm):
+    """Stars 1-5 mapped to negative/positive and one review of 3 stars: the error names the file (not "None"), the
+    row's index in the file (not its place after the seeded dev cut shuffles the rows) and label_values as the
+    fix; the row number is checked to point at the row that holds 3. The LLM reads the dev cut: the same."""
+    from llm_inference.data import load_eval_examples
+
+    order = list(range(len(REVIEWS)))
+    random.Random(42).shuffle(order)
+    assert sorted(order[8:]) == DEV_CUT_ROWS
+    stars = [(text, 1 if label == "neg" else 5) for text, label in REVIEWS]
+    stars[bad_row] = ("An okay film, neither good nor bad.", 3)
+    write_reviews(tmp_path, stars)
+    path = declare(tmp_path, DECLARATION.replace("label_values: {neg: negative, pos: positive}",
+                                                 "label_values: {1: negative, 2: negative, 4: positive, 5: positive}")
+                   .replace("data/reviews.csv", "reviews.csv").replace("name: mysent", "name: three")
+                   + "llm: {genre: sa}\n", "three.yaml")
+    spec = get_spec(str(path), "cr")
+    with pytest.raises(FuteError) as err:
+        load_eval_examples(spec, ("text",), None, 10, 0) if llm else load_examples(spec)
+    message = str(err.value)
+    row = int(re.search(r"example (\d+) has label 3", message).group(1))
+    assert pd.read_csv(tmp_path / "reviews.csv")["sentiment"][row] == 3 and row == bad_row
+    assert re.match(rf"three (train|dev) \({re.escape(str(tmp_path / 'reviews.csv'))}\): ", message)
+    assert "nor a key of label_values (1, 2, 4, 5)" in message
+    assert f"add it to label_values in {path}" in message

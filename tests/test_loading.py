@@ -13,8 +13,7 @@ import pytest
 from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
 from data_utils.declarations import get_spec
-from data_utils.loading import (cr_examples, label_index, load_examples, load_raw_splits, load_split,
-                                split_train_dev)
+from data_utils.loading import cr_examples, dev_cut, label_index, load_examples, load_raw_splits, load_split
 
 
 def write_jsonl(path, rows):
@@ -74,7 +73,7 @@ def test_missing_dev_split_is_cut_80_20_with_seed_42(tmp_path):
     random.Random(42).shuffle(order)
     assert [r["text"] for r in raw["train"]] == [f"t{i}" for i in order[:20]]
     assert [r["text"] for r in raw["dev"]] == [f"t{i}" for i in order[20:]]
-    assert split_train_dev(rows) == split_train_dev(rows)
+    assert dev_cut(25) == (order[:20], order[20:])
 
 
 def test_max_train_examples_is_a_seeded_sample_in_original_order(tmp_path):
@@ -161,10 +160,10 @@ def test_missing_split_file_names_the_expected_file(tmp_path):
 def test_out_of_range_and_unknown_labels_are_errors(tmp_path):
     write_jsonl(tmp_path / "a" / "train.jsonl", [{"sentence": "a", "label": 2}])
     write_jsonl(tmp_path / "a" / "validation.jsonl", [{"sentence": "a", "label": 0}])
-    with pytest.raises(FuteError, match="label 2, outside 0..1"):
+    with pytest.raises(FuteError, match=r"label 2, none of the labels \(negative, positive\) nor their indices 0..1"):
         load_examples(DATASETS["sst2"], str(tmp_path / "a"))
     write_jsonl(tmp_path / "b" / "train.jsonl", [{"premise": "p", "hypothesis": "h", "gold": "maybe"}] * 5)
-    with pytest.raises(FuteError, match="'maybe', not one of"):
+    with pytest.raises(FuteError, match="'maybe', none of the labels"):
         load_examples(DATASETS["wanli"], str(tmp_path / "b"))
 
 
@@ -273,7 +272,7 @@ def test_label_spellings_of_the_same_class(tmp_path, label):
 
 
 @pytest.mark.parametrize("label, message", [(1.5, "1.5, which is not a class index"), ("1.5", "not a class index"),
-                                            ("positiv", "'positiv', not one of")])
+                                            ("positiv", "'positiv', none of the labels")])
 def test_a_label_that_is_no_class_is_refused_not_rounded(tmp_path, label, message):
     path = both_splits(tmp_path / "d", lambda f, s: write_jsonl(f / f"{s}.jsonl", [{"sentence": "a", "label": label}]))
     with pytest.raises(FuteError, match=message):
@@ -774,7 +773,7 @@ def test_nli_no_consensus_dash_is_no_gold_label(tmp_path, dataset, layout):
         write_jsonl(tmp_path / "train.jsonl", rows)
     examples = cr_examples(spec, load_split(spec, "train", str(tmp_path))[0], "x")
     assert [e["text"] for e in examples] == [f"p{i}" for i in range(20) if i != 4]
-    with pytest.raises(FuteError, match=r"label '-', not one of"):
+    with pytest.raises(FuteError, match=r"label '-', none of the labels"):
         label_index(DATASETS["sst2"], "-", "x", 0)  # only NLI data uses it
 
 

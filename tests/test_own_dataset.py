@@ -265,3 +265,29 @@ def test_a_task_of_unknown_class_is_named(tmp_path):
     with pytest.raises(FuteError, match="the class \\(cr/qa\\) of my_data is unknown"):
         run_eval.main(["transfer", "--emb_dir", str(tmp_path / "emb"), "--score_dir", str(tmp_path),
                        "--save_path", str(tmp_path / "t")])
+
+
+def test_a_declared_verbalizer_of_several_tokens_names_its_key_and_the_model_as_given_once_before_loading(
+        own, tiny_llama, monkeypatch):
+    """A declaration's verbalizer that the model splits ("filmy": "▁film" "y" in the tiny vocabulary) is refused
+    from the tokenizer alone, once for all prompts, naming the declaration's key to change and the model as typed
+    (a .gguf file, not the folder it resolves to), not configs/prompts/."""
+    from llm_inference import models, runs
+
+    monkeypatch.chdir(own)
+    (own / "wordy.yaml").write_text(DECLARATION.replace("[good, Good]", "[filmy]"))
+    (own / "smollm2.gguf").write_bytes(b"GGUF")
+    resolve = models.resolve_model
+    monkeypatch.setattr(models, "resolve_model", lambda name: resolve(str(tiny_llama)))  # as a .gguf resolves
+
+    def no_weights(*_):
+        raise AssertionError("the model's weights were loaded")
+
+    monkeypatch.setattr(runs, "load_llm_model", no_weights)
+    with pytest.raises(FuteError) as err:
+        run_llm_inference.main(["--model", "smollm2.gguf", "--dataset_name", "wordy.yaml", "--prompt_number", "0-1",
+                                "--bit", "32", "--device", "cpu", "--save_path", "out_{prompt}"])
+    message = str(err.value)
+    assert message.count("not one token") == 1
+    assert "'filmy' (wordy.yaml: llm.verbalizers.positive) is not one token of 'smollm2.gguf'" in message
+    assert "configs/prompts" not in message and str(tiny_llama) not in message
