@@ -160,8 +160,10 @@ def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
     from task_emb.plots import plot_heatmap
     from task_emb.space_eval import build_space_table
 
-    table = build_space_table(load_embeddings(args.emb_dir), args.methods, args.emb_dir, args.displacement,
-                              args.surrogate, args.dtes, args.mtes)
+    embeddings = load_embeddings(args.emb_dir)
+    table = build_space_table(embeddings, args.methods, args.emb_dir, args.displacement, args.surrogate, args.dtes,
+                              args.mtes)
+    table.notes.extend(embeddings.skipped)
     stem = output_stem(args.save_path)
     stem_file(stem, ".json").unlink(missing_ok=True)  # written last, by _write_table: unfinished until then
     plots = {method: plot_heatmap(matrix, rows, stem_file(stem, f"_{method}_heatmap.png"),
@@ -187,10 +189,11 @@ def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, 
 
     stem = output_stem(args.save_path)
     stem_file(stem, ".record.json").unlink(missing_ok=True)  # written last: it marks the plots finished
-    paths, chosen = plot_selected(load_embeddings(args.emb_dir), args.method, args.kinds, args.tasks, stem,
-                                  args.seed, args.title, args.emb_dir, args.displacement, args.surrogate)
-    write_json(stem_file(stem, ".record.json"),
-               run_record(dict(vars(args), embeddings=[str(e.path) for e in chosen]), argv, __file__))
+    embeddings = load_embeddings(args.emb_dir)
+    paths, chosen = plot_selected(embeddings, args.method, args.kinds, args.tasks, stem, args.seed, args.title,
+                                  args.emb_dir, args.displacement, args.surrogate)
+    write_json(stem_file(stem, ".record.json"), run_record(
+        dict(vars(args), embeddings=[str(e.path) for e in chosen], skipped=embeddings.skipped), argv, __file__))
     return paths
 
 
@@ -222,10 +225,12 @@ def run_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
         missing = [str(path) for path in files if not path.is_file()]
         if missing:
             raise FuteError(f"--embeddings: no such file {', '.join(missing)}")
-        chosen = [read_embedding(path) for path in files]
+        chosen, skipped = [read_embedding(path) for path in files], []
     else:
-        chosen = choose(load_embeddings(args.emb_dir), args.method, args.kinds, args.tasks, args.emb_dir)
+        embeddings = load_embeddings(args.emb_dir)
+        chosen, skipped = choose(embeddings, args.method, args.kinds, args.tasks, args.emb_dir), embeddings.skipped
     table = compare(chosen, args.displacement, args.surrogate)
+    table.notes.extend(skipped)
     stem = output_stem(args.save_path)
     stem_file(stem, ".json").unlink(missing_ok=True)  # written last, by _write_table: unfinished until then
     plots = {"heatmap": plot_heatmap(table.raw, table.labels, stem_file(stem, "_heatmap.png"), "cosine similarity")}

@@ -53,9 +53,9 @@ def job_list(graph: Graph, pending: Sequence[Step], states: dict[str, tuple[str,
 
 
 def stage_summary(graph: Graph, pending: Sequence[Step], states: dict[str, tuple[str, str]]) -> str:
-    """One line per stage, in graph order: its steps, how many are done, pending and (of those) stale, and the
-    stages whose pending steps its pending steps wait for; then the total. Columns aligned, for reading
-    (job_list is for tools)."""
+    """One line per stage, in graph order: its steps, how many are done, pending and stale (three columns that add
+    up to its steps: a stale step is not counted pending), and the stages whose pending or stale steps its own
+    wait for; then the total. Columns aligned, for reading (job_list is for tools)."""
     left = {step.name for step in pending}
     stages: dict[str, list[Step]] = {}
     for step in graph.steps:
@@ -64,12 +64,12 @@ def stage_summary(graph: Graph, pending: Sequence[Step], states: dict[str, tuple
     rows = [("stage", "steps", "done", "pending", "stale", "waits_for")]
     for stage, steps in stages.items():
         waiting = [step for step in steps if step.name in left]
+        stale = sum(states[step.name][0] == STALE for step in waiting)
         upstream = {dep.stage for step in waiting for dep in graph.pending_dependencies(step, pending)}
-        rows.append((stage, len(steps), len(steps) - len(waiting), len(waiting),
-                     sum(states[step.name][0] == STALE for step in waiting),
+        rows.append((stage, len(steps), len(steps) - len(waiting), len(waiting) - stale, stale,
                      ",".join(sorted(upstream, key=order.index)) or "-"))
-    rows.append(("total", len(graph.steps), len(graph.steps) - len(pending), len(pending),
-                 sum(state_ == STALE for state_, _ in states.values()), "-"))
+    stale = sum(states[step.name][0] == STALE for step in pending)
+    rows.append(("total", len(graph.steps), len(graph.steps) - len(pending), len(pending) - stale, stale, "-"))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     return "".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n"
                    for row in rows)
@@ -289,8 +289,8 @@ FAILED, HELD, QUEUED, RUNNING, UNFINISHED, NOT_RUN = "failed", "held back", "que
 
 def report_status(graph: Graph, out: Path, queued: Callable[[], set[str]] | None = None,
                   echo: Callable[[str], None] = print) -> int:
-    """Print every step that is not done, with its state, as a tab-separated list (step, state, detail);
-    return the exit status above.
+    """Print every step that is not done, with its state, as a tab-separated list (step, state, detail; no
+    header when every step is done); return the exit status above.
 
     queued: SLURM holds the task last submitted for it (pending or running); running: a run holds the lock of
     one of its outputs (data_utils.io.lock_holder: its pid and host), whoever started it; held back: it reads
@@ -306,7 +306,8 @@ def report_status(graph: Graph, out: Path, queued: Callable[[], set[str]] | None
     recorded = _recorded_jobs(out)
     alive = (queued or _queued)() if recorded else set()
     echo(f"# {len(graph.steps) - len(pending)} of {len(graph.steps)} steps done")
-    echo("step\tstate\tdetail")
+    if pending:  # a header over no rows would look like a list cut short
+        echo("step\tstate\tdetail")
     states: dict[str, str] = {}
     for step in pending:  # graph order: what a step reads comes before it
         task = next((recorded[str(path)] for path in step.outputs if str(path) in recorded), None)

@@ -38,7 +38,7 @@ class Comparison:
     raw: np.ndarray
     displacement: np.ndarray | None
     no_displacement: str = ""
-    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels)
+    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels), embeddings left out
 
     def pairs(self) -> list[dict]:
         """One row per pair (i < j): labels, both cosines, and whether each embedding is flagged as under-trained."""

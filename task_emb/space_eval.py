@@ -234,7 +234,7 @@ class SpaceTable:
     summary: list[dict]
     matrices: dict[str, tuple[np.ndarray, list[str], list[str], str]]  # method -> (matrix, rows, columns, view)
     undertrained: list[dict]
-    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels)
+    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels), embeddings left out
 
     def summary_markdown(self) -> str:
         return summary_markdown(self.summary)

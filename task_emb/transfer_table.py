@@ -38,7 +38,7 @@ class TransferTable:
     results: dict[str, dict[str, dict[str, TargetResult]]]
     summaries: dict[str, dict[str, dict[str, dict]]]
     ndcg: NdcgSettings
-    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels)
+    notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels), embeddings left out
 
     def summary_markdown(self) -> str:
         return transfer_eval.summary_markdown(self.summaries)
@@ -92,7 +92,7 @@ def build_transfer_table(emb_dir: str | Path, score_dir: str | Path, tasks: Sequ
     results = {method: transfer_eval.evaluate_method(table, truth, classes, ndcg.gain, ndcg.k, ndcg.scale)
                for method, table in predicted.items()}
     summaries = {method: transfer_eval.summarise(result) for method, result in results.items()}
-    return TransferTable(classes, results, summaries, ndcg, labels.notes)
+    return TransferTable(classes, results, summaries, ndcg, [*labels.notes, *embeddings.skipped])
 
 
 def _classes(identities: Sequence[DataIdentity], labels: TaskLabels, tasks: Sequence[str]) -> dict[str, str]:

@@ -176,8 +176,8 @@ def test_an_embedding_overwritten_and_killed_between_vector_and_record_is_finish
     first = np.load(path)
     killed(["after", "sst2_dte.npy"], "run_task_emb.py", [*args, "--overwrite", "True"])
     assert path.is_file() and not recorded(path)
-    with pytest.raises(FuteError, match=r"sst2_dte.npy: the run writing it did not finish, or is still running; "
-                                        r"run `python run_task_emb.py --task_type cr"):
+    with pytest.raises(FuteError, match=r"sst2_dte.npy is left out: a run began writing it and did not finish "
+                                        r"\(killed, or still running\); run `python run_task_emb.py --task_type cr"):
         load_embeddings(tmp_path / "emb")
 
     again = run_task_emb.main(args)

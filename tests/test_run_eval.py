@@ -516,3 +516,49 @@ def test_compare_without_a_shared_initialisation_and_bad_choices(sweep):
                           ([f"--emb_dir={sweep['emb_dir']}"], "several methods")):
         with pytest.raises(FuteError, match=message):
             run_eval.main(["compare", f"--save_path={out}", *argv])
+
+
+def leave_unfinished_runs(emb_dir: Path) -> dict[str, str]:
+    """What killed and running run_task_emb.py runs leave in an embeddings folder, as they write it: a DTE killed
+    in training (its training state and lock, no .npy), an MTE written but not recorded (pending record and .npy),
+    one not written yet (pending record alone), and a .npy with no record at all. Name -> why, as warned."""
+    (emb_dir / "mytopic_dte.training_state.pt").write_bytes(b"state")
+    (emb_dir / ".mytopic_dte.npy.lock").write_text("pid 1 on host")
+    pending = {"finished": False, "command": "run_task_emb.py --save_path x", "argv": ["run_task_emb.py"],
+               "config": {}, "versions": {}}
+    np.save(emb_dir / "mytopic_mte.npy", np.ones(DIM, dtype=np.float32))
+    for name in ("mytopic_mte", "othertopic_mte"):
+        (emb_dir / f"{name}.record.json").write_text(json.dumps(pending))
+    np.save(emb_dir / "bare.npy", np.ones(DIM, dtype=np.float32))
+    begun = "a run began writing it and did not finish (killed, or still running); run `python run_task_emb.py"
+    return {"mytopic_dte.npy": "a run was killed or is running: its training state mytopic_dte.training_state.pt",
+            "mytopic_mte.npy": begun, "othertopic_mte.npy": begun, "bare.npy": "no record bare.record.json beside it"}
+
+
+@pytest.mark.parametrize("command", ["compare", "space"])
+def test_unfinished_embeddings_are_named_in_the_warnings_and_the_table_notes(sweep, caplog, command):
+    """A table read from a folder with unfinished embeddings says which it left out and why, in a warning line
+    and in the notes of its .md and .json; a folder with none gives no such note."""
+    out = sweep["out"] / command
+    argv = [command, f"--emb_dir={sweep['emb_dir']}", f"--save_path={out}", "--displacement=False",
+            *(["--method=prefix-fute"] if command == "compare" else [])]
+    clean = run_eval.main(argv)
+    assert not any("left out" in note for note in clean["notes"]) and "left out" not in caplog.text
+    assert "left out" not in out.with_name(f"{command}.md").read_text()
+
+    expected = leave_unfinished_runs(sweep["emb_dir"])
+    report = run_eval.main(argv)
+    written = json.loads(out.with_name(f"{command}.json").read_text())["notes"]
+    markdown = out.with_name(f"{command}.md").read_text()
+    assert report["notes"] == written and len(written) == len(expected)
+    for name, why in expected.items():
+        line = f"{sweep['emb_dir'] / name} is left out: {why}"
+        assert sum(note.startswith(line) for note in written) == 1
+        assert line in caplog.text and f"Warning: {line}" in markdown
+    assert report == {**report, **{key: clean[key] for key in clean if key not in ("notes", "record", "plots")}}
+
+
+def test_a_folder_of_nothing_but_unfinished_embeddings_says_so(tmp_path):
+    leave_unfinished_runs(tmp_path)
+    with pytest.raises(FuteError, match=r"no embeddings .* \(4 unfinished: .*mytopic_dte.npy is left out"):
+        run_eval.main(["space", f"--emb_dir={tmp_path}", f"--save_path={tmp_path / 'out'}"])

@@ -10,7 +10,7 @@ from data_utils.errors import FuteError
 from data_utils import similarity
 from data_utils.artifacts import embeddings as artifact_embeddings
 from data_utils.artifacts import scores
-from data_utils.artifacts.embeddings import find_embedding, load_embeddings
+from data_utils.artifacts.embeddings import find_embedding, load_embeddings, read_embedding
 from data_utils.metrics import ndcg
 from task_emb import transfer_eval as te
 from task_emb.transfer_table import similarity_table
@@ -256,9 +256,11 @@ def test_readers_refuse_bad_embeddings(tmp_path):
     _write_embedding(tmp_path, "c", "mrpc", "DTE", "textemb", [1.0, 2.0])
     with pytest.raises(FuteError, match="2 DTE embeddings of method textemb for task mrpc"):
         find_embedding(load_embeddings(tmp_path), "textemb", "DTE", "mrpc", tmp_path)
-    np.save(tmp_path / "orphan.npy", np.zeros(2))
+    np.save(tmp_path / "orphan.npy", np.zeros(2))  # named and left out of a folder, refused alone
+    assert [line.split(" is left out: ")[0] for line in load_embeddings(tmp_path).skipped] == [
+        str(tmp_path / "orphan.npy")]
     with pytest.raises(FuteError, match="no record"):
-        load_embeddings(tmp_path)
+        read_embedding(tmp_path / "orphan.npy")
 
 
 def test_finetune_runs_give_transfer_scores_and_sizes(tmp_path):

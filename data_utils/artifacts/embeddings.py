@@ -10,6 +10,7 @@ Vectors are memory-mapped, not read: a t5-base FIM has ~2e8 floats.
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,13 +22,18 @@ import numpy as np
 from configs.datasets import GENRES
 from configs.methods import METHODS_BY_ID
 from configs.models import model_slug
-from data_utils.artifacts.completion import begin, is_pending, record_path, rerun_hint
+from data_utils.artifacts.completion import RECORD_SUFFIX, begin, is_pending, record_path, rerun_hint
 from data_utils.artifacts.model_ref import ModelRef, ref_from_json
 from data_utils.errors import FuteError
 from data_utils.io import atomic_open, read_json, require_folder, write_json
 from data_utils.similarity import cosine_from_parts, dot, squared_norm
 
+logger = logging.getLogger(__name__)
+
 KINDS = ("DTE", "MTE")
+# What an unfinished run leaves beside (or instead of) its `<name>.npy`: task_emb.trainer.resume_path_for's
+# training state, data_utils.io.lock_path's lock, and its pending record (completion.begin).
+TRAINING_STATE_SUFFIX = ".training_state.pt"
 
 
 @dataclass(frozen=True)
@@ -138,14 +144,75 @@ def natural_key(text: str) -> tuple:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part)
 
 
-def load_embeddings(folder: str | Path, flag: str = "--emb_dir") -> list[Embedding]:
-    """Every `*.npy` under `folder` (recursively), each with its record, in natural path order (p2 before
-    p10, so tables and plots list prompts in order); none at all is an error."""
+class Embeddings(list):
+    """The finished embeddings of a folder (a list of Embedding), and `skipped`: one line per embedding left out
+    as unfinished, naming it and why, for the tables' notes (a table must not look complete when it is not)."""
+
+    def __init__(self, embeddings: Iterable[Embedding] = (), skipped: Iterable[str] = ()) -> None:
+        super().__init__(embeddings)
+        self.skipped = list(skipped)
+
+
+def load_embeddings(folder: str | Path, flag: str = "--emb_dir") -> Embeddings:
+    """Every finished `*.npy` under `folder` (recursively), each with its record, in natural path order (p2
+    before p10, so tables and plots list prompts in order). An unfinished one (`unfinished_embeddings`) is left
+    out with a warning, and named in the result's `skipped`; none finished at all is an error."""
     folder = require_folder(folder, flag)
-    embeddings = [read_embedding(path) for path in sorted(folder.rglob("*.npy"), key=lambda p: natural_key(str(p)))]
+    unfinished = unfinished_embeddings(folder)
+    for line in unfinished.values():
+        logger.warning("%s", line)
+    paths = sorted((p for p in folder.rglob("*.npy") if p not in unfinished), key=lambda p: natural_key(str(p)))
+    embeddings = Embeddings(map(read_embedding, paths), unfinished.values())
     if not embeddings:
-        raise FuteError(f"no embeddings (*.npy with a .record.json beside) under {folder}; check {flag}")
+        skipped = f" ({len(unfinished)} unfinished: {'; '.join(unfinished.values())})" if unfinished else ""
+        raise FuteError(f"no embeddings (*.npy with a .record.json beside) under {folder}{skipped}; check {flag}")
     return embeddings
+
+
+def unfinished_embeddings(folder: Path) -> dict[Path, str]:
+    """`<name>.npy` -> "<path> is left out: why it is not finished; what finishes it", for every embedding
+    under `folder` that a run began and did not finish (killed, or still running): its record is pending, or
+    it has none; or there is no .npy yet beside a training state, a lock or a pending record. A pending record
+    of another output of run_task_emb.py (an LLM's x', `--generate_model_data_only`) is not an embedding's."""
+    outputs: dict[Path, list[str]] = {}
+    for path in folder.rglob("*"):
+        name = path.name
+        if name.endswith(TRAINING_STATE_SUFFIX):
+            output = path.with_name(name[: -len(TRAINING_STATE_SUFFIX)] + ".npy")
+        elif name.startswith(".") and name.endswith(".npy.lock"):
+            output = path.with_name(name[1: -len(".lock")])
+        elif name.endswith(RECORD_SUFFIX) or path.suffix == ".npy":
+            output = path.with_name(name[: -len(RECORD_SUFFIX)] + ".npy") if path.suffix != ".npy" else path
+        else:
+            continue
+        outputs.setdefault(output, []).append(name)
+    found = {}
+    for output, beside in sorted(outputs.items()):
+        why = _why_unfinished(output, beside)
+        if why:
+            found[output] = f"{output} is left out: {why}"
+    return found
+
+
+def _why_unfinished(output: Path, beside: Sequence[str]) -> str | None:
+    """Why the embedding `output` is not finished, given the files of its run `beside` it; None when it is."""
+    marker = record_path(output)
+    record = read_json(marker) if marker.is_file() else None
+    if isinstance(record, dict) and not is_pending(record):
+        return None  # finished (a training state a kill left after the record is discarded by the next run)
+    if is_pending(record):
+        if (record.get("config") or {}).get("generate_model_data_only"):
+            return None  # an LLM's x', not an embedding
+        return f"a run began writing it and did not finish (killed, or still running); {rerun_hint(record)}"
+    if output.is_file():
+        return (f"no record {marker.name} beside it (written last): its run was killed before it, or it is not "
+                f"run_task_emb.py's; run the run_task_emb.py command with --save_path {output} again")
+    state = output.with_name(output.stem + TRAINING_STATE_SUFFIX)
+    if state.name in beside:
+        return (f"a run was killed or is running: its training state {state.name} is there and no embedding yet; "
+                f"run the run_task_emb.py command with --save_path {output} again, which continues from its last "
+                f"finished epoch")
+    return "a run is writing it, or was killed as it began (its lock is there, nothing else yet)"
 
 
 def read_embedding(path: str | Path) -> Embedding:
