@@ -565,7 +565,8 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
     or in other letter case: Excel's "TRUE"; a number names the label its digits spell, so that
     labels 1-5 read 1 as "1"), an index as a number or as text ("1", "1.0": pandas writes a label
     column with a gap as floats), or a boolean (boolq's False/True); surrounding spaces are
-    ignored. A non-integral number is refused, never rounded.
+    ignored. A non-integral number is refused, never rounded. Where label_values maps numbers, a
+    number it does not map is refused, not read as an index (`_numbers_are_codes`).
 
     Regression: a finite number within `spec.label_range`; -1 outside that range is the hub's
     "no gold label" (stsb's test split), any other value outside it an error naming the range.
@@ -592,17 +593,23 @@ def label_index(spec: DatasetSpec, value, where: str, index: int) -> int | float
                         f"0..{len(spec.labels) - 1} ({', '.join(spec.labels)})")
     if number == HUB_NO_LABEL:
         return None
-    if not 0 <= number < len(spec.labels):
+    if not 0 <= number < len(spec.labels) or _numbers_are_codes(spec):
         raise _unknown_label(spec, str(int(number)), where, index)
     return int(number)
+
+
+def _numbers_are_codes(spec: DatasetSpec) -> bool:
+    """Whether label_values maps numbers (star ratings 1, 2, 4, 5): then a number it does not map is a code no
+    one mapped (a 0 or 3 star review), never read as a label index."""
+    return any(key.lstrip("-").isdigit() for key, _ in spec.label_values)
 
 
 def _unknown_label(spec: DatasetSpec, value: str, where: str, index: int) -> FuteError:
     """The error of a label that is none of the labels, their indices nor a key of label_values, with its fix."""
     keys = ", ".join(dict(spec.label_values))
-    indices = f"0..{len(spec.labels) - 1}"
+    indices = "" if _numbers_are_codes(spec) else f"their indices 0..{len(spec.labels) - 1}"
     named = f"none of the labels ({', '.join(spec.labels)})" + (
-        f", their indices {indices} nor a key of label_values ({keys})" if keys else f" nor their indices {indices}")
+        f", {indices + ' ' if indices else ''}nor a key of label_values ({keys})" if keys else f" nor {indices}")
     if spec.declaration is not None:
         fix = (f"if it stands for one of them, add it to label_values in {spec.declaration.given} "
                f"(e.g. {value}: {spec.labels[0]})")

@@ -258,30 +258,33 @@ def test_the_llm_answers_the_split_its_declaration_names_by_default_the_dev_cut(
 DEV_CUT_ROWS = [0, 1]  # of 10 rows: range(10) shuffled with random.Random(42), the last 20%
 
 
-@pytest.mark.parametrize(("bad_row", "llm"), [(7, False), (DEV_CUT_ROWS[0], False), (DEV_CUT_ROWS[1], False),
-                                               (DEV_CUT_ROWS[1], True)])
-def test_a_label_outside_the_declaration_names_the_file_its_row_and_label_values(tmp_path, bad_row, llm):
+@pytest.mark.parametrize(("bad_row", "llm", "stars"), [(7, False, 3), (DEV_CUT_ROWS[0], False, 3),
+                                                        (DEV_CUT_ROWS[1], False, 3), (DEV_CUT_ROWS[1], True, 3),
+                                                        (7, False, 0), (7, False, 1.0)])
+def test_a_label_outside_the_declaration_names_the_file_its_row_and_label_values(tmp_path, bad_row, llm, stars):
     """Stars 1-5 mapped to negative/positive and one review of 3 stars: the error names the file (not "None"), the
     row's index in the file (not its place after the seeded dev cut shuffles the rows) and label_values as the
-    fix; the row number is checked to point at the row that holds 3. The LLM reads the dev cut: the same."""
+    fix; the row number is checked to point at the row that holds 3. The LLM reads the dev cut: the same.
+    A review of 0 or 1 star is no index either (0 was read as index 0, negative): where label_values maps
+    numbers, a number it does not map is an unmapped code."""
     from llm_inference.data import load_eval_examples
 
     order = list(range(len(REVIEWS)))
     random.Random(42).shuffle(order)
     assert sorted(order[8:]) == DEV_CUT_ROWS
-    stars = [(text, 1 if label == "neg" else 5) for text, label in REVIEWS]
-    stars[bad_row] = ("An okay film, neither good nor bad.", 3)
-    write_reviews(tmp_path, stars)
+    rows = [(text, 2 if label == "neg" else 5) for text, label in REVIEWS]
+    rows[bad_row] = ("An okay film, neither good nor bad.", stars)
+    write_reviews(tmp_path, rows)
     path = declare(tmp_path, DECLARATION.replace("label_values: {neg: negative, pos: positive}",
-                                                 "label_values: {1: negative, 2: negative, 4: positive, 5: positive}")
+                                                 "label_values: {2: negative, 4: positive, 5: positive}")
                    .replace("data/reviews.csv", "reviews.csv").replace("name: mysent", "name: three")
                    + "llm: {genre: sa}\n", "three.yaml")
     spec = get_spec(str(path), "cr")
     with pytest.raises(FuteError) as err:
         load_eval_examples(spec, ("text",), None, 10, 0) if llm else load_examples(spec)
     message = str(err.value)
-    row = int(re.search(r"example (\d+) has label 3", message).group(1))
-    assert pd.read_csv(tmp_path / "reviews.csv")["sentiment"][row] == 3 and row == bad_row
+    row = int(re.search(rf"example (\d+) has label {int(stars)},", message).group(1))
+    assert pd.read_csv(tmp_path / "reviews.csv")["sentiment"][row] == stars and row == bad_row
     assert re.match(rf"three (train|dev) \({re.escape(str(tmp_path / 'reviews.csv'))}\): ", message)
-    assert "nor a key of label_values (1, 2, 4, 5)" in message
+    assert "(negative, positive), nor a key of label_values (2, 4, 5)" in message
     assert f"add it to label_values in {path}" in message
