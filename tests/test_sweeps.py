@@ -627,11 +627,14 @@ def assert_same_results(out: Path, reference: Path, paths: list[str]) -> None:
     import numpy as np
 
     def comparable(value, root: Path):
-        """Without records (they hold commands and times), paths under `root` relative to it."""
+        """Without records (they hold commands and times), paths under `root` relative to it, and without the
+        notes of embeddings left out because a step beside was still writing them: under SLURM a table runs
+        while array tasks it does not read (an LLM MTE, for the transfer table) are under way, so those notes,
+        true when written, depend on timing; the numbers do not."""
         if isinstance(value, dict):
             return {k: comparable(v, root) for k, v in value.items() if k != "record"}
         if isinstance(value, list):
-            return [comparable(v, root) for v in value]
+            return [comparable(v, root) for v in value if not (isinstance(v, str) and " is left out: " in v)]
         return value.removeprefix(f"{root}/") if isinstance(value, str) else value
 
     def numbers(value):
