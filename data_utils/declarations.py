@@ -426,6 +426,12 @@ def get_spec(dataset: str, task: str | None = None, script: str | None = None) -
     return spec
 
 
+def declared_files(spec: DatasetSpec) -> list[Path]:
+    """What a declared dataset is read from: its declaration and the files it names (a step's sources, whose
+    changes make the step stale)."""
+    return [Path(spec.declaration.path), *(Path(path) for _, path in spec.files)]
+
+
 def check_own_name(spec: DatasetSpec, where: str) -> None:
     """Where outputs are placed, and found done, by dataset name (a sweep, the demo), a declared dataset must not
     take a registry dataset's name: its outputs would be taken for the registry's."""

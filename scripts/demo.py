@@ -63,7 +63,7 @@ from data_utils import cli  # noqa: E402
 from data_utils.artifacts.completion import (DONE, OVERWRITE, STALE, record_path, recorded, redo_line,  # noqa: E402
                                              state)
 from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
-from data_utils.declarations import check_own_name, get_spec, is_declaration  # noqa: E402
+from data_utils.declarations import check_own_name, declared_files, get_spec, is_declaration  # noqa: E402
 from data_utils.io import read_json, stem_file, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.unsup_pool import (check_failures_per_exclusion, load_hub_pool, pool_names,  # noqa: E402
@@ -113,8 +113,7 @@ class DataSource:
         """What a step on `task` reads of the user's, for the done checks: a declared task's declaration and the
         files it names, else the task's folder; nothing from the hub."""
         if task in self.declared:
-            spec = get_spec(self.declared[task])
-            return [Path(spec.declaration.path), *(Path(path) for _, path in spec.files)]
+            return declared_files(get_spec(self.declared[task]))
         return [] if self.folder is None else [self.folder / task]
 
     def check(self, tasks: Sequence[str]) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from configs.datasets import NUM_PROMPTS, DatasetSpec
-from data_utils.declarations import DATASETS
+from data_utils.declarations import DATASETS, declared_files
 from configs.hparams import UNSUP_POOL
 from configs.methods import method_of
 from configs.models import model_slug
@@ -86,8 +86,7 @@ class SweepOptions:
         sources = []
         for dataset in datasets:
             if dataset in self.declared:
-                spec = self.declared[dataset]
-                sources += [Path(spec.declaration.path), *(Path(path) for _, path in spec.files)]
+                sources += declared_files(self.declared[dataset])
             elif self.data_dir is not None:
                 sources.append(self.data_dir / dataset)
         return sources
