@@ -6,6 +6,9 @@ import gzip
 import importlib.util
 import json
 import logging
+import math
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,9 @@ from data_utils.errors import FuteError
 from fake_hub import template_rows
 
 ROOT = Path(__file__).parents[1]
+# What the demo computed at a reference commit (demo_digest below); FUTE_WRITE_DEMO_DIGEST=1 stores it anew.
+DIGEST = ROOT / "tests" / "fixtures" / "demo_digest.json"
+DECIMAL = re.compile(r"-?\d+\.\d+(?:e[-+]?\d+)?")
 
 
 def load_demo():
@@ -73,6 +79,51 @@ def test_every_stage_leaves_well_formed_output(demo_run):
     pngs = sorted((out / "eval").rglob("*.png"))
     # 2 space heatmaps; 3 plots each for prefix-fute, fim-fute and the LLM prompts, + 2 prefix displacement heatmaps
     assert len(pngs) == 13 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def demo_digest(out: Path, lm: Path, llm: Path) -> dict:
+    """What the demo computed, free of this run's paths (placeholders <out>, <lm>, <llm>): each Markdown and CSV
+    table as its text with every decimal taken out (the numbers beside it), each fine-tuning score and each
+    embedding's size, norm and first values. Decimals are compared with a tolerance: another CPU may differ in
+    the last bits of a float, never in a rank or a word."""
+    def placeholders(text: str) -> str:
+        for path, name in ((out, "<out>"), (lm, "<lm>"), (llm, "<llm>")):
+            text = text.replace(str(path), name).replace(path.name, name)
+        return text
+
+    tables = {}
+    for path in sorted((out / "eval").glob("*.[mc][ds]*")):
+        text = placeholders(path.read_text())
+        tables[path.name] = {"text": DECIMAL.sub("#", text), "numbers": [float(x) for x in DECIMAL.findall(text)]}
+    scores = {placeholders(str(p.relative_to(out))): json.loads(p.read_text())["best"]
+              for p in sorted(out.rglob("*_score.json"))}
+    embeddings = {}
+    for path in sorted(out.rglob("*.npy")):
+        vector = np.load(path).astype(np.float64).ravel()
+        embeddings[placeholders(str(path.relative_to(out)))] = [vector.size, float(np.linalg.norm(vector)),
+                                                                 *map(float, vector[:4])]
+    return {"tables": tables, "scores": scores, "embeddings": embeddings}
+
+
+def test_the_demo_computes_what_it_computed_before_the_redesign(demo_run, tiny_bert, tiny_llama):
+    """A guard for refactoring: the demo's tables, scores and embeddings equal the digest stored at the commit
+    before the code was reorganised (tests/fixtures/demo_digest.json), words and ranks exactly, decimals to a
+    relative 1e-3."""
+    _, _, out, _ = demo_run
+    digest = demo_digest(out, tiny_bert, tiny_llama)
+    if os.environ.get("FUTE_WRITE_DEMO_DIGEST") == "1":
+        DIGEST.write_text(json.dumps(digest, indent=1, sort_keys=True) + "\n")
+    stored = json.loads(DIGEST.read_text())
+    assert sorted(digest["tables"]) == sorted(stored["tables"])
+    for name, table in stored["tables"].items():
+        assert digest["tables"][name]["text"] == table["text"], name
+        assert len(digest["tables"][name]["numbers"]) == len(table["numbers"]), name
+        assert all(math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-6)
+                   for a, b in zip(digest["tables"][name]["numbers"], table["numbers"])), name
+    for part in ("scores", "embeddings"):
+        assert sorted(digest[part]) == sorted(stored[part])
+        for key, value in stored[part].items():
+            assert np.allclose(digest[part][key], value, rtol=1e-3, atol=1e-6), (part, key)
 
 
 def test_a_second_run_reuses_every_step(demo_run, capsys):

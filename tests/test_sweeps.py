@@ -989,3 +989,15 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_paper_grid_lists_the_commands_it_listed_before_the_redesign(tmp_path):
+    """A guard for refactoring: every step of the paper's `all` sweep (--list tsv: name, stage, state, what it
+    waits for and its command, with this run's folder and Python as placeholders) is what it was at the commit
+    before the code was reorganised (its SHA-256 in tests/fixtures/sweep_all_list.sha256)."""
+    out = tmp_path / "result"
+    result = sweep("all", out, "--list", "tsv")
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.replace(sys.executable, "<python>").replace(str(out), "<out>")
+    stored = (REPO / "tests" / "fixtures" / "sweep_all_list.sha256").read_text().split()[0]
+    assert hashlib.sha256(listed.encode()).hexdigest() == stored
