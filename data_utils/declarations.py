@@ -39,7 +39,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TASKS = ("cr", "qa")
 KEYS = ("name", "task", "family", "columns", "labels", "label_values", "label_range", "label_transform", "metrics",
         "main_metric", "files", "splits", "hub", "multiqa", "archive", "tsv", "llm", "notes")
-# The data's column for each role; QA examples are read under these field names (data_utils/loading.py).
+# The data's column for each role; QA examples are read under these field names (data_utils/examples.py).
 COLUMNS = {"cr": ("text", "text_pair", "label"), "qa": ("question", "context", "answers", "id", "title")}
 FILE_SPLITS = ("train", "dev", "test")
 SPLIT_ROLES = ("train", "dev")

@@ -33,7 +33,7 @@ from data_utils.artifacts.completion import (DAMAGED_LINE, answers_complete, is_
                                              unfinished)
 from data_utils.errors import FuteError
 from data_utils.io import complete_lines_end, emptiness, iter_jsonl_lines, read_json
-from data_utils.loading import label_index
+from data_utils.examples import label_index
 from data_utils.metrics import compute_metrics
 
 logger = logging.getLogger(__name__)
