@@ -4,11 +4,12 @@ Real hub datasets cannot be downloaded offline, so each sample set stands in for
 dataset of the registry, configs/datasets.yaml, which says what the set looks like: its
 split names (training, dev and LLM evaluation split), its input fields, its label field
 and label names in index order, and whether it is a regression or a QA set. What the
-registry does not hold is data beside this script, one file per set in scripts/sample_data/:
-the English text (word lists and templates), the size of each split, the hub's id fields
-and a line for the README. sample_makers.py fills the templates, with slots that
-sample_words.py draws. Every set is drawn from its own ``random.Random(f"{seed}/{name}")``,
-so changing one set never changes the others, and a rerun rewrites identical bytes.
+registry does not hold is data beside this script, in scripts/sample_data/ (one YAML file
+per set): the English text (word lists and templates), the size of each split, the hub's
+id fields and a line for the README; sample_data/makers.py fills the templates with slots
+that sample_data/words.py draws. Every set is drawn from its own
+``random.Random(f"{seed}/{name}")``, so changing one set never changes the others, and a
+rerun rewrites identical bytes.
 
 Layout written (the loader reads ``<out_dir>/<name>/<split>.jsonl``)::
 
@@ -32,13 +33,13 @@ from string import Template
 from typing import Any, Sequence
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]  # the packages, and the sample_* modules beside this script
+sys.path[:0] = [str(HERE.parent), str(HERE)]  # the project's packages, and sample_data/ beside this script
 
 from configs.datasets import GENRE_LABELS, DatasetSpec  # noqa: E402
 from data_utils.declarations import DATASETS  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
-from sample_makers import MAKERS, generate_pool, generate_set, row_fields, split_sizes  # noqa: E402
-from sample_words import DATA_DIR, load  # noqa: E402
+from sample_data.makers import MAKERS, generate_pool, generate_set, row_fields, split_sizes  # noqa: E402
+from sample_data.words import DATA_DIR, load  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

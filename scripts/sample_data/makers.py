@@ -1,9 +1,9 @@
 """How make_sample_data.py makes each sample set: the makers, and the loop that balances and dedups.
 
-A maker is called as ``make(data, rng, cls)`` with its set's ``scripts/sample_data/<set>.yaml``
-(sample_words.load) and the class asked for: a label name, STS-B's similarity level or QA's
-answerable flag. It returns an :class:`Example`, its texts filled from the set's templates
-with slots drawn by sample_words. :data:`MAKERS` lists the sets, in the README's order.
+A maker is called as ``make(data, rng, cls)`` with its set's ``<set>.yaml`` (words.load) and
+the class asked for: a label name, STS-B's similarity level or QA's answerable flag. It
+returns an :class:`Example`, its texts filled from the set's templates with slots drawn by
+words.py. :data:`MAKERS` lists the sets, in the README's order.
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 from configs.datasets import DatasetSpec
 from data_utils.declarations import DATASETS
-from sample_words import (SHARED, anli_slots, cap, comqa_company_slots, comqa_event_slots, cq_person_slots,
-                          cq_place_slots, fill, load, mnli_slots, news_slots, person, pick, picks, pool_slots,
-                          review_slots, rte_slots, snli_slots, wanli_slots)
+from .words import (SHARED, anli_slots, cap, comqa_company_slots, comqa_event_slots, cq_person_slots,
+                     cq_place_slots, fill, load, mnli_slots, news_slots, person, pick, picks, pool_slots,
+                     review_slots, rte_slots, snli_slots, wanli_slots)
 
 MAX_TRIES = 500  # draws per example before giving up on finding an unseen text
 SQUAD_FIELDS = ("id", "title", "context", "question", "answers")  # a QA row, in SQuAD v2's order

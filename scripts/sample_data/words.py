@@ -1,11 +1,10 @@
-"""The word lists of scripts/sample_data/ and the slots that sample texts draw from them.
+"""The YAML files of this folder, and the slots that sample texts draw from their word lists.
 
-make_sample_data.py's data: ``scripts/sample_data/<set>.yaml`` holds one sample set's
-words and templates, ``shared.yaml`` the fictional people, places and companies several sets
-draw on (fictional, so that no sample states a false fact about a real one) and
-``movie_reviews.yaml`` the words of the three movie-review sets. In a set's ``words``, a key
-names the slot its list fills (or, where several slots draw from it, the list), and a string
-value names a list of shared.yaml.
+``<set>.yaml`` holds one sample set's words and templates, ``shared.yaml`` the fictional
+people, places and companies several sets draw on (fictional, so that no sample states a
+false fact about a real one) and ``movie_reviews.yaml`` the words of the three movie-review
+sets. In a set's ``words``, a key names the slot its list fills (or, where several slots
+draw from it, the list), and a string value names a list of shared.yaml.
 
 A ``*_slots(rng, words)`` function draws one text's slots in a fixed order: reordering its
 draws changes every later example of the set, so new slots go last.
@@ -21,7 +20,7 @@ import yaml
 
 from data_utils.errors import FuteError
 
-DATA_DIR = Path(__file__).resolve().parent / "sample_data"
+DATA_DIR = Path(__file__).resolve().parent
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -33,7 +32,7 @@ REVIEWS = _read("movie_reviews")
 
 
 def load(name: str) -> dict[str, Any]:
-    """``scripts/sample_data/<name>.yaml``, each ``words`` entry that names a shared list replaced by it."""
+    """``<name>.yaml`` of this folder, each ``words`` entry that names a shared list replaced by it."""
     data = _read(name)
     words = data.get("words", {})
     unknown = {k: v for k, v in words.items() if isinstance(v, str) and v not in SHARED}
