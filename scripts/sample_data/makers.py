@@ -67,8 +67,9 @@ def make_financial_phrasebank(data: Mapping[str, Any], rng: random.Random, label
     words, lo = data["words"], round(rng.uniform(2, 90), 1)
     co, client = rng.sample(words["companies"], 2)
     slots = {"co": co, "client": client, **picks(rng, words, "metric period city"), "lo": lo,
-             "hi": round(lo * rng.uniform(1.1, 1.9), 1), "pct": rng.randint(2, 35), "jobs": rng.randrange(20, 900, 10),
-             "num": rng.randint(5, 120), "day": rng.randint(1, 28), "month": pick(rng, SHARED["months"])}
+             "hi": round(lo * rng.uniform(1.1, 1.9), 1), "pct": rng.randint(2, 35),
+             "jobs": rng.randrange(20, 900, 10), "num": rng.randint(5, 120), "day": rng.randint(1, 28),
+             "month": pick(rng, SHARED["months"])}
     return Example((_spaced(fill(pick(rng, data["templates"][label]), slots)),))
 
 
@@ -99,7 +100,8 @@ def make_qqp(data: Mapping[str, Any], rng: random.Random, label: str) -> Example
         other = pick(rng, [i for i in intents if i["topic"] == intent["topic"] and i is not intent])
         return Example((q1.format(t=topic), pick(rng, other["forms"]).format(t=topic)))
     if kind == 1:  # same intent, another topic
-        return Example((q1.format(t=topic), q2.format(t=pick(rng, [t for t in topics[intent["topic"]] if t != topic]))))
+        other_topic = pick(rng, [t for t in topics[intent["topic"]] if t != topic])
+        return Example((q1.format(t=topic), q2.format(t=other_topic)))
     other = pick(rng, [i for i in intents if i["topic"] != intent["topic"]])
     return Example((q1.format(t=topic), pick(rng, other["forms"]).format(t=pick(rng, topics[other["topic"]]))))
 
