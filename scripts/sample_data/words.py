@@ -6,8 +6,8 @@ false fact about a real one) and ``movie_reviews.yaml`` the words of the three m
 sets. In a set's ``words``, a key names the slot its list fills (or, where several slots
 draw from it, the list), and a string value names a list of shared.yaml.
 
-A ``*_slots(rng, words)`` function draws one text's slots in a fixed order: reordering its
-draws changes every later example of the set, so new slots go last.
+A ``*_slots(rng, w)`` function (``w``: the set's ``words``) draws one text's slots in a fixed
+order: reordering its draws changes every later example of the set, so new slots go last.
 """
 from __future__ import annotations
 
@@ -101,17 +101,17 @@ def review_slots(rng: random.Random, label: str) -> dict[str, Any]:
             "verdict": pick(rng, polar["verdict"]), "feeling": pick(rng, polar["feeling"])}
 
 
-def news_slots(rng: random.Random, words: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+def news_slots(rng: random.Random, w: Mapping[str, Any]) -> dict[str, Any]:
     co, co2 = rng.sample(SHARED["companies"], 2)
     name, y = person(rng)["name"], rng.randint(12, 400)
-    return {"co": co, "co2": co2, "person": name, **picks(rng, words, "day city quarter"), "y": y,
+    return {"co": co, "co2": co2, "person": name, **picks(rng, w, "day city quarter"), "y": y,
             "x": y + rng.randint(5, 150), "n": rng.randint(12, 240), "p": rng.randint(3, 62),
-            "price": f"{rng.uniform(4, 95):.2f}", "official": f"{pick(rng, words['office'])} {name}",
-            **picks(rng, words, "org policy journal finding race storm region"),
+            "price": f"{rng.uniform(4, 95):.2f}", "official": f"{pick(rng, w['office'])} {name}",
+            **picks(rng, w, "org policy journal finding race storm region"),
             "homes": rng.randrange(2000, 90000, 500), "years": rng.randint(2, 25),
-            "adults": number(rng.randrange(800, 60000, 100)), "crime": pick(rng, words["crime"]),
-            "bn": round(rng.uniform(1.2, 19.5), 1), **picks(rng, words, "probe month"),
-            "year": rng.randint(2025, 2031), "building": pick(rng, words["building"])}
+            "adults": number(rng.randrange(800, 60000, 100)), "crime": pick(rng, w["crime"]),
+            "bn": round(rng.uniform(1.2, 19.5), 1), **picks(rng, w, "probe month"),
+            "year": rng.randint(2025, 2031), "building": pick(rng, w["building"])}
 
 
 def snli_slots(rng: random.Random, w: Mapping[str, Any]) -> dict[str, Any]:
