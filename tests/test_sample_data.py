@@ -1,7 +1,9 @@
-"""Checks of the committed sample data (data/samples) and of its generator.
+"""Checks of the committed sample data (data/samples), of its generator and of the generator's data.
 
 The expected names, splits, sizes, fields and label sets below are written out from
 the hub datasets' schemas, not read from the generator, so a drift in either shows.
+The generator's words and templates are data files (scripts/sample_data/); regenerating
+must reproduce the committed files byte for byte.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import dataclasses
 import importlib.util
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -20,10 +23,12 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from data_utils.declarations import DATASETS
+from data_utils.errors import FuteError
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
 GENERATOR = ROOT / "scripts" / "make_sample_data.py"
+SAMPLE_DATA = ROOT / "scripts" / "sample_data"
 
 INT2 = {0, 1}
 INT3 = {0, 1, 2}
@@ -119,6 +124,44 @@ def test_generator_output_differs_with_another_seed(generator: ModuleType,
 
 def test_generator_covers_exactly_the_expected_sets(generator: ModuleType) -> None:
     assert list(generator.SAMPLES) == list(EXPECTED)
+
+
+def test_every_data_file_is_one_the_generator_reads() -> None:
+    """One file per sample set, the shared words, the pool's and the README's template: no stray file."""
+    expected = {f"{name}.yaml" for name in EXPECTED}
+    expected |= {"shared.yaml", "movie_reviews.yaml", "unsup_pool.yaml", "readme_template.md"}
+    assert {p.name for p in SAMPLE_DATA.iterdir() if p.suffix in (".yaml", ".md")} == expected
+
+
+@pytest.fixture
+def data_copy(generator: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of scripts/sample_data/ that the generator reads the sets' files from."""
+    copy = tmp_path / "sample_data"
+    shutil.copytree(SAMPLE_DATA, copy)
+    monkeypatch.setattr(sys.modules[generator.load.__module__], "DATA_DIR", copy)
+    return copy
+
+
+def test_the_sets_words_and_templates_come_from_their_data_file(generator: ModuleType,
+                                                                 data_copy: Path) -> None:
+    rte = data_copy / "rte.yaml"
+    rte.write_text(rte.read_text(encoding="utf-8").replace("fireworks in city centers", "kites on beaches")
+                   .replace("beating five other books", "ahead of five other books"), encoding="utf-8")
+    texts = " ".join(row["sentence1"] + " " + row["sentence2"]
+                     for rows in generator.generate_set("rte", 42).values() for row in rows)
+    committed = " ".join(row["sentence1"] + " " + row["sentence2"]
+                         for rows in _load("rte").values() for row in rows)
+    assert "fireworks in city centers" in committed and "fireworks in city centers" not in texts
+    assert "kites on beaches" in texts
+    assert "beating five" in committed and "beating five" not in texts and "ahead of five" in texts
+
+
+def test_a_word_list_naming_no_shared_list_is_a_clear_error(generator: ModuleType, data_copy: Path) -> None:
+    mnli = data_copy / "mnli.yaml"
+    mnli.write_text(mnli.read_text(encoding="utf-8").replace('town: "towns"', 'town: "villages"'),
+                    encoding="utf-8")
+    with pytest.raises(FuteError, match=r"mnli\.yaml: words \{'town': 'villages'\} name no list of shared\.yaml"):
+        generator.generate_set("mnli", 42)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
