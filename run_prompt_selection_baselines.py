@@ -7,7 +7,7 @@ Example (the reference's command):
 --paths: the 13 inference files of run_llm_inference.py (this project's layout or the
 original's), one per prompt 0-12, in any order; one LLM, one dataset, the same examples.
 
-Output `--save_path` (".json" appended when missing):
+Output `--save_path` (".json" appended when missing), data_utils/artifacts/selection_scores.py:
 
     {"mi": [13 scores], "spell": [...], "ge": [...], "le": [...], "mdl": [...], "zlpm": [...],
      "zpm": [...], "zmv": [...], "selfsel": [...],
@@ -15,10 +15,10 @@ Output `--save_path` (".json" appended when missing):
                 "num_prompts", "num_examples", "paths" (index = prompt), "inputs_sha256",
                 "self_select", "skipped"}}
 
-Each score list is indexed by prompt number; higher = better for every method. The keys
-come in the original script's order. "inputs_sha256" fingerprints what was scored
-(selection_files.PromptSet.fingerprint); run_eval.py prompt checks it against its
-inference files.
+One score list per baseline of llm_inference/selection_baselines.py, indexed by prompt number;
+higher = better for every method. The keys come in the original script's order. "inputs_sha256"
+fingerprints what was scored (selection_files.PromptSet.fingerprint); run_eval.py prompt checks
+it against its inference files.
 Self-Select needs the paper's order for the LLM (configs/self_select_orders.json knows
 llama-13b, llama-70b and mixtral; a hub id of one of them is mapped to its alias).
 For another LLM the method is skipped with a warning (its key is absent and
@@ -33,11 +33,10 @@ from typing import Any
 
 from configs.models import alias_of
 from data_utils import cli
-from data_utils.io import check_writable, read_json, run_record, write_json
+from data_utils.artifacts.selection_scores import write_selection_scores
+from data_utils.io import check_writable, run_record
 
 logger = logging.getLogger(__name__)
-
-SELF_SELECT = "selfsel"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,71 +65,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Read the 13 files, score them with every baseline, write and return the scores."""
+    """Read the 13 files, score them with every baseline, write the scores and return what was written."""
     args = parse_args(argv)
     cli.start(args)
     save_path = check_writable(args.save_path)
     # scipy, scikit-learn and pandas load here, once the flags are known to be good (--help stays fast).
-    from llm_inference import prompt_selection as ps
+    from llm_inference.prompt_selection import find_self_select_order
+    from llm_inference.selection_baselines import score_prompt_set
     from llm_inference.selection_files import load_prompt_set
 
-    # Inputs: 13 checked files -> [P, N, L] label distributions, [P, N] predictions and perplexities.
+    # Inputs: 13 checked files (probabilities, predictions, perplexities) and Self-Select's order for the LLM.
     prompts = load_prompt_set(args.paths)
-    probs, preds, ppl = prompts.probs, prompts.preds, prompts.ppl
-    logger.info("%s on %s: %d prompts x %d examples", prompts.model, prompts.dataset, *probs.shape[:2])
+    logger.info("%s on %s: %d prompts x %d examples", prompts.model, prompts.dataset, len(prompts.runs),
+                prompts.num_examples)
+    self_select = find_self_select_order(args.self_select_model or alias_of(prompts.model), prompts.genre,
+                                         prompts.dataset, args.self_select_order_file)
 
-    # Scores, per baseline, in the original's key order. As in the original, GlobalE and the ZPS
-    # accuracy count the files' predictions, which can differ from argmax(probs) on an exact tie.
-    self_select = _self_select(prompts, args)
-    methods = {
-        "mi": lambda: ps.mutual_information(probs),
-        "spell": lambda: ps.spell(ppl),
-        "ge": lambda: ps.global_entropy(preds, probs.shape[-1]),
-        "le": lambda: ps.local_entropy(probs),
-        "mdl": lambda: ps.mdl(probs),
-        "zlpm": lambda: ps.zps_scores(probs, preds, "log_prob_mean"),
-        "zpm": lambda: ps.zps_scores(probs, preds, "prob_mean"),
-        "zmv": lambda: ps.zps_scores(probs, preds, "majority_vote"),
-        SELF_SELECT: lambda: ps.self_select_scores(self_select["order"], len(prompts.runs)),
-    }
-    skipped = {} if "order" in self_select else {SELF_SELECT: self_select["reason"]}
-    output: dict[str, Any] = {key: [float(s) for s in methods[key]()] for key in ps.BASELINES if key not in skipped}
-
+    # Scores of every baseline of llm_inference/selection_baselines.py, in the original's key order.
     config = {**vars(args), "save_path": str(save_path)}
-    output["record"] = {
-        **run_record(config, argv, __file__),
-        "model": prompts.model,
-        "dataset": prompts.dataset,
-        "task": prompts.genre,
-        "metric": prompts.metric,
-        "num_prompts": len(prompts.runs),
-        "num_examples": int(probs.shape[1]),
-        "paths": [str(run.path) for run in prompts.runs],
-        "inputs_sha256": prompts.fingerprint(),
-        "self_select": self_select,
-        "skipped": skipped,
-    }
-    write_json(save_path, output)
-    logger.info("wrote %s (%s)", save_path, ", ".join(key for key in ps.BASELINES if key in output))
-    return output
-
-
-def _self_select(prompts, args: argparse.Namespace) -> dict[str, Any]:
-    """{"model", "order_file", "order"} for Self-Select, or {"model", "reason"} when it is skipped;
-    `prompts`: the llm_inference.selection_files.PromptSet scored."""
-    from llm_inference import prompt_selection as ps
-
-    model = args.self_select_model or alias_of(prompts.model)
-    if args.self_select_order_file is None:
-        known = [key for key in read_json(ps.DEFAULT_SELF_SELECT_ORDERS) if not key.startswith("_")]
-        if model not in known:
-            reason = (f"no Self-Select order for model {model!r} (the paper's orders cover {', '.join(known)}); "
-                      f"pass --self_select_order_file with one, or --self_select_model to use one of them")
-            logger.warning("Self-Select skipped: %s", reason)
-            return {"model": model, "reason": reason}
-    order = ps.load_self_select_order(model, prompts.genre, prompts.dataset, args.self_select_order_file)
-    return {"model": model, "order_file": str(args.self_select_order_file or ps.DEFAULT_SELF_SELECT_ORDERS),
-            "order": order}
+    scores = score_prompt_set(prompts, self_select, run_record(config, argv, __file__))
+    written = write_selection_scores(save_path, scores)
+    logger.info("wrote %s (%s)", save_path, ", ".join(scores.scores))
+    return written
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Prompt-selection baselines: one score per prompt, higher = better (docs/method.md section 6).
 
-Every function is pure and works on plain arrays; reading the inference files is
-the entry script's job. Shapes, for P prompts, N examples and L labels:
+Every score function is pure and works on plain arrays; reading the inference files is
+llm_inference/selection_files.py's job, and llm_inference/selection_baselines.py registers
+each baseline with the inputs it reads. Shapes, for P prompts, N examples and L labels:
 
 - `probs`: float [P, N, L], per-example label distributions (rows sum to 1), in
   ONE label order per task: SA [negative, positive], NLI [entailment, neutral,
@@ -25,23 +26,11 @@ import numpy as np
 from scipy.special import entr
 from sklearn.cluster import KMeans
 
+from data_utils.artifacts.selection_scores import SelfSelectSource
 from data_utils.errors import FuteError
 from data_utils.io import read_json
 
 logger = logging.getLogger(__name__)
-
-# The keys are the original script's, in its output order; the entry script loops over them.
-BASELINES: dict[str, str] = {
-    "mi": "mutual information H(mean_x p) - mean_x H(p)",
-    "spell": "SPELL: minus the mean prompt perplexity",
-    "ge": "GlobalE: entropy of the histogram of predicted labels",
-    "le": "LocalE: mean over examples of the entropy of p",
-    "mdl": "MDL: mean over examples of the mean over labels of -log p",
-    "zlpm": "ZPS, pseudo-labels from the mean log-probability of the confident prompts",
-    "zpm": "ZPS, pseudo-labels from the mean probability of the confident prompts",
-    "zmv": "ZPS, pseudo-labels from the majority vote of the confident prompts",
-    "selfsel": "Self-Select: the paper's fixed best-first order of prompts",
-}
 
 ZPS_ENSEMBLES = ("log_prob_mean", "prob_mean", "majority_vote")
 
@@ -295,3 +284,19 @@ def load_self_select_order(model: str, genre: str, dataset: str, path: str | Non
         f"{path}: no Self-Select order for model {model!r} and dataset {dataset!r} or genre {genre!r}; "
         f"known keys for {model}: {', '.join(known)}; add one to the order file"
     )
+
+
+def find_self_select_order(model: str, genre: str, dataset: str, path: str | None = None) -> SelfSelectSource:
+    """Self-Select's order for (model, task) and the file it came from (`load_self_select_order`).
+
+    With the paper's orders (path None), a model they do not cover has none: the source then says why,
+    and the baseline is skipped. A file passed by the user must have an order for the model (FuteError).
+    """
+    if path is None:
+        known = [key for key in read_json(DEFAULT_SELF_SELECT_ORDERS) if not key.startswith("_")]
+        if model not in known:
+            return SelfSelectSource(model=model, reason=(
+                f"no Self-Select order for model {model!r} (the paper's orders cover {', '.join(known)}); pass "
+                f"--self_select_order_file with one, or --self_select_model to use one of them"))
+    order = load_self_select_order(model, genre, dataset, path)
+    return SelfSelectSource(model=model, order_file=str(path or DEFAULT_SELF_SELECT_ORDERS), order=order)

@@ -29,10 +29,11 @@ from configs.models import same_model
 from data_utils.artifacts.embeddings import (CosineCache, Embedding, check_same_dim, find_embedding, load_embeddings,
                                              the_only)
 from data_utils.artifacts.llm_outputs import NOT_AN_ANSWER, most_of
+from data_utils.artifacts.selection_scores import is_selection_scores, read_selection_scores
 from data_utils.errors import FuteError
 from data_utils.io import read_json
 from data_utils.metrics import NdcgSettings
-from llm_inference import selection_eval, selection_files
+from llm_inference import selection_baselines, selection_eval, selection_files
 from llm_inference.selection_files import PromptSet
 
 logger = logging.getLogger(__name__)
@@ -53,11 +54,11 @@ class PromptTable:
 
     @property
     def order(self) -> list[str]:
-        return [*selection_eval.BASELINE_NAMES, *method_order(self.fute_methods)]
+        return [*selection_baselines.table_order(), *method_order(self.fute_methods)]
 
     @property
     def names(self) -> dict[str, str]:
-        return {**selection_eval.BASELINE_NAMES, **{m: paper_name(m) for m in self.fute_methods}}
+        return {**selection_baselines.paper_names(), **{m: paper_name(m) for m in self.fute_methods}}
 
     def summary_markdown(self) -> str:
         return selection_eval.summary_markdown(self.summary, self.order, self.names)
@@ -155,28 +156,32 @@ def add_baseline_scores(scores: dict[Key, dict], sources: dict[Key, dict], promp
                         spec: str) -> None:
     """scores[(model, dataset)][key] = the baseline's 13 scores, from the score files that match the prompt sets."""
     fingerprints = {(s.model, s.dataset): s.fingerprint() for s in prompt_sets}
+    order = selection_baselines.table_order()
     found: dict[Key, Path] = {}
     for path in baseline_files(spec):
         content = read_json(path)
-        record = content.get("record") if isinstance(content, dict) else None
-        if not isinstance(record, dict) or not {"model", "dataset"} <= record.keys():
+        if not is_selection_scores(content):
             continue  # not a baseline score file (a record, an inference file, ...)
-        key = (str(record["model"]), str(record["dataset"]))
+        baseline = read_selection_scores(path, content)
+        key = (baseline.model, baseline.dataset)
         if key not in scores:
             logger.warning("%s: scores of %s on %s, which have no inference files in --inference_dir; ignored",
                            path, *key)
             continue
         if key in found:
             raise FuteError(f"two baseline score files for {key[0]} on {key[1]}: {found[key]} and {path}; keep one")
-        if record.get("inputs_sha256") != fingerprints[key]:
+        if baseline.inputs_sha256 != fingerprints[key]:
             raise FuteError(f"{path} was not computed from the inference files of {key[0]} on {key[1]} in "
                             f"--inference_dir (their fingerprint differs from its record's inputs_sha256); re-run "
                             f"run_prompt_selection_baselines.py on them")
         found[key] = path
-        for method in selection_eval.BASELINE_NAMES:
-            if method in content:
-                scores[key][method] = content[method]
-                sources[key][method] = str(path)
+        unknown = sorted(set(baseline.scores) - set(order))
+        if unknown:
+            logger.warning("%s: scores of %s, no baseline of llm_inference/selection_baselines.py; left out of the "
+                           "table", path, ", ".join(unknown))
+        for method in [method for method in order if method in baseline.scores]:
+            scores[key][method] = baseline.scores[method]
+            sources[key][method] = str(path)
     missing = sorted(set(scores) - set(found))
     if missing:
         listed = ", ".join(f"{model} on {dataset}" for model, dataset in missing)

@@ -28,10 +28,11 @@ import torch
 
 from data_utils.errors import FuteError
 from data_utils.progress import progress
+from llm_inference.decoding import GenerationSettings
 from llm_inference.models import ChatTemplate, load_llm_model
 from llm_inference.prompts import Prompt, keeps_system_message
 from llm_inference.records import ResultLog
-from llm_inference.scoring import ExampleScore, GenerationSettings, PromptScorer, scored_verbalizer_ids
+from llm_inference.scoring import ExampleScore, PromptScorer, scored_verbalizer_ids
 
 logger = logging.getLogger(__name__)
 

@@ -1,57 +1,35 @@
-"""Scoring a prompt with an LLM: greedy generation, verbalizer scores, prompt perplexity.
+"""Scoring a prompt with an LLM: each example's verbalizer scores and prompt perplexity, turn by turn.
 
 For one example and one prompt (docs/method.md section 5):
 
 1. The user message is rendered and formatted with the model's chat template
    (token ids of the formatted text, no extra special tokens: the template writes them).
-2. Greedy decoding with the settings of configs/generation.json. At step s the
-   *processed* score of token v is the model's next-token logit after
-   repetition penalty (x1.2 on the prompt's and generated tokens), the
-   no-repeat-3-gram ban and the min-new-tokens ban on end-of-sequence, exactly
-   what `model.generate(..., output_scores=True)` returns as `scores[s]`.
-3. The answer step is the first step whose greedy token is not blank (decodes
-   to only whitespace: a space or a newline before the answer); a verbalizer's
-   score is the processed score of its single token at that step. If all
-   `max_new_tokens` steps are blank, step 0 is used (as the original did) and
-   `answer_step` is None. That token's text is the answer's first word; when it
-   is no verbalizer ("The"), the scores are not what the model answered, and the
-   example says so (`first_word_is_verbalizer`). A score of -inf (a banned token) is written as -1e5,
-   as the original did, so the JSON stays valid; NaN or +inf (overflowing logits)
-   stops the run.
-4. The prompt perplexity is exp of the mean next-token negative log-likelihood
-   of the formatted prompt: for prompt tokens x_0..x_{L-1},
-       ppl = exp( -1/(L-1) * sum_{t=1}^{L-1} log p(x_t | x_<t) ),
-   read from the logits of the same forward pass that gives step 0's scores.
+2. The formatted prompt is decoded greedily (llm_inference/decoding.py: the answer
+   step, the verbalizers' processed scores there, the prompt perplexity) with the
+   settings of configs/generation.json: "vanilla" for a scored turn, "cot" for a
+   reasoning turn.
+3. The answer token's text is the answer's first word; when it is no verbalizer
+   ("The"), the scores are not what the model answered, and the example says so
+   (`first_word_is_verbalizer`).
 
-A scoring turn stops at its answer step: the original generated and discarded
-the remaining tokens, which changes no score. A chain-of-thought prompt
-(10-12) first generates its reasoning (up to 512 tokens, stopping at
-end-of-sequence), then asks the follow-up question in a second user turn and
-scores that turn; its perplexity is that of the first-turn prompt.
-
-Batches are left-padded with an attention mask and position ids that count
-only real tokens, so every example gets the numbers it gets alone (up to
-float rounding). The logits processors run on each example's own unpadded ids
-for the same reason.
+A chain-of-thought prompt (10-12) first generates its reasoning (up to 512 tokens,
+stopping at end-of-sequence), then asks the follow-up question in a second user
+turn and scores that turn; its perplexity is that of the first-turn prompt.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
 from data_utils.artifacts.llm_outputs import first_word, is_verbalizer_word
 from data_utils.artifacts.llm_outputs import label_distribution as artifact_label_distribution
-from data_utils.errors import FuteError
-from data_utils.hf_compat import cache_keyword, position_limit, returned_cache
+from llm_inference.decoding import GenerationSettings, GreedyScorer, TurnResult
 from llm_inference.prompts import (
     Prompt,
     apply_chat_template,
@@ -64,18 +42,6 @@ from llm_inference.prompts import (
 logger = logging.getLogger(__name__)
 
 GENERATION_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "generation.json"
-# Stand-in for a score of -inf (a banned token), as the original wrote it: JSON has no infinity.
-NEG_INF_SCORE = -1e5
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    """The generation settings of one turn (configs/generation.json, `generate_kwargs`)."""
-
-    max_new_tokens: int
-    min_new_tokens: int
-    repetition_penalty: float
-    no_repeat_ngram_size: int
 
 
 def load_generation_settings(path: Path = GENERATION_CONFIG) -> dict[str, GenerationSettings]:
@@ -109,22 +75,6 @@ def generation_settings(cot_max_new_tokens: int | None = None) -> dict[str, Gene
 
 
 @dataclass
-class TurnResult:
-    """One example's greedy turn.
-
-    generated: new token ids (a scoring turn ends with its answer token).
-    answer_step: index of the first non-blank step, None when there was none.
-    scores: processed scores of the requested token ids at the answer step (step 0 if None).
-    prompt_ppl: perplexity of the turn's prompt, when asked for.
-    """
-
-    generated: list[int]
-    answer_step: int | None
-    scores: list[float] | None
-    prompt_ppl: float | None
-
-
-@dataclass
 class ExampleScore:
     """What one example gets from one prompt (the per-example fields of the output files).
 
@@ -146,151 +96,6 @@ class ExampleScore:
     chat_history: list[dict[str, str]] | None = None
     answer_scored: bool = True
 
-
-class GreedyScorer:
-    """Greedy decoding of a batch of token-id prompts with one model (see the module docstring)."""
-
-    def __init__(self, model, tokenizer):
-        self.model = model
-        self.tokenizer = tokenizer
-        self.device = model.device
-        eos = model.generation_config.eos_token_id
-        if eos is None:
-            eos = tokenizer.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self.eos_ids))
-        self._blank: dict[int, bool] = {}
-        # Without perplexity only the last position's logits are needed: a [B, 1, V] tensor instead of
-        # [B, W, V] for a prompt of W tokens (a CoT follow-up is ~1.5k). generate() checks the same way.
-        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
-        self._cache_keyword = cache_keyword(model)
-        # None: no limit (relative positions, or a wrapper module without a config)
-        self.positions = position_limit(getattr(model, "config", None))
-
-    def is_blank(self, token_id: int) -> bool:
-        """Whether the token decodes to only whitespace (special tokens decode to their text: not blank)."""
-        if token_id not in self._blank:
-            self._blank[token_id] = not self.tokenizer.decode([token_id], skip_special_tokens=False).strip()
-        return self._blank[token_id]
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids of a chat-formatted text: its special tokens are in the text already."""
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    @torch.no_grad()
-    def run(self, prompts: Sequence[Sequence[int]], settings: GenerationSettings, score_ids: Sequence[int] | None,
-            with_ppl: bool) -> list[TurnResult]:
-        """Greedy-decode every prompt; with score_ids, stop each example at its answer step."""
-        batch = len(prompts)
-        width = max(len(p) for p in prompts)
-        self._check_positions(width, settings)
-        input_ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((batch, width), dtype=torch.long)
-        for row, ids in enumerate(prompts):
-            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
-            mask[row, width - len(ids):] = 1
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-        # Positions count real tokens only, so a left-padded example sees the positions it sees alone.
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        last_only = {"logits_to_keep": 1} if self._keeps_logits and not with_ppl else {}
-        output = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                            **last_only)
-        ppl = [_prompt_ppl(output.logits[row], ids) for row, ids in enumerate(prompts)] if with_ppl else None
-        logits = output.logits[:, -1, :].float()
-        cache = returned_cache(output)
-        if cache is None:
-            raise FuteError(f"{type(self.model).__name__} returned no key/value cache with use_cache=True; "
-                            f"greedy scoring needs a causal LM that caches its keys/values")
-        del output
-
-        processors = self._processors(settings)
-        sequences = [list(ids) for ids in prompts]
-        generated: list[list[int]] = [[] for _ in range(batch)]
-        answer_step: list[int | None] = [None] * batch
-        picked: list[list[float] | None] = [None] * batch
-        done = [False] * batch
-        for step in range(settings.max_new_tokens):
-            next_ids = []
-            for row in range(batch):
-                if done[row]:
-                    next_ids.append(self.pad_id)
-                    continue
-                scores = self._process(processors, sequences[row], logits[row], step, settings)
-                token = int(scores.argmax())
-                if score_ids is not None and (step == 0 or (answer_step[row] is None and not self.is_blank(token))):
-                    picked[row] = _verbalizer_scores(scores[list(score_ids)])
-                sequences[row].append(token)
-                generated[row].append(token)
-                if answer_step[row] is None and not self.is_blank(token):
-                    answer_step[row] = step
-                    done[row] = score_ids is not None
-                if token in self.eos_ids:
-                    done[row] = True
-                next_ids.append(token)
-            if all(done) or step == settings.max_new_tokens - 1:
-                break
-            mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=-1)
-            positions = positions[:, -1:] + 1
-            self._check_positions(int(positions.max()) + 1, settings)
-            step_ids = torch.tensor(next_ids, dtype=torch.long, device=self.device)[:, None]
-            output = self.model(input_ids=step_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                                **{self._cache_keyword: cache})
-            logits, cache = output.logits[:, -1, :].float(), returned_cache(output)
-        return [TurnResult(generated[row], answer_step[row], picked[row], ppl[row] if ppl else None)
-                for row in range(batch)]
-
-    def _check_positions(self, length: int, settings: GenerationSettings) -> None:
-        """A sequence of `length` tokens must fit the model's positions: past them a model with a position table
-        fails with an index error deep inside, and a rotary one reads positions it was never trained on."""
-        if self.positions is not None and length > self.positions:
-            raise FuteError(f"a prompt and the tokens generated after it (at most {settings.max_new_tokens}) reach "
-                            f"{length} tokens, more than the {self.positions} positions of {self.model.name_or_path} "
-                            f"(its max_position_embeddings); shorten that example's text, lower "
-                            f"--cot_max_new_tokens for reasoning, or use a model with a longer context")
-
-    @staticmethod
-    def _processors(settings: GenerationSettings) -> list:
-        processors = []
-        if settings.repetition_penalty != 1.0:
-            processors.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
-        if settings.no_repeat_ngram_size > 0:
-            processors.append(NoRepeatNGramLogitsProcessor(settings.no_repeat_ngram_size))
-        return processors
-
-    def _process(self, processors: list, sequence: list[int], logits: torch.Tensor, step: int,
-                 settings: GenerationSettings) -> torch.Tensor:
-        """Processed scores [V] of one example, from its own unpadded ids (prompt + generated so far)."""
-        ids = torch.tensor([sequence], dtype=torch.long, device=logits.device)
-        scores = logits[None].clone()
-        for processor in processors:
-            scores = processor(ids, scores)
-        if step < settings.min_new_tokens:
-            scores[0, list(self.eos_ids)] = -math.inf
-        return scores[0]
-
-
-def _prompt_ppl(logits: torch.Tensor, ids: Sequence[int]) -> float:
-    """exp(mean NLL of tokens 1..L-1 of a prompt); logits [width, V] of its left-padded row."""
-    length = len(ids)
-    if length < 2:
-        return float("nan")
-    row_logits = logits[logits.shape[0] - length: logits.shape[0] - 1].float()
-    targets = torch.tensor(ids[1:], dtype=torch.long, device=logits.device)
-    log_probs = torch.log_softmax(row_logits, dim=-1).gather(-1, targets[:, None])
-    return float(torch.exp(-log_probs.mean()))
-
-
-def _verbalizer_scores(scores: torch.Tensor) -> list[float]:
-    """The verbalizers' processed scores as floats: -inf (a token the processors banned) as NEG_INF_SCORE.
-
-    NaN or +inf is a FuteError: no processor produces it, so the model's logits overflowed or its
-    weights are broken, and writing it as a number would pass for an answer.
-    """
-    if (scores.isnan() | scores.isposinf()).any():
-        raise FuteError(f"the LLM's next-token scores hold {'NaN' if scores.isnan().any() else '+inf'}: its logits "
-                        f"overflow in this precision (float16 does in some models: try --bit 32) or its weights are "
-                        f"broken")
-    return scores.nan_to_num(neginf=NEG_INF_SCORE).tolist()
 
 
 # ----------------------------------------------------------------------------- prompts -> scores

@@ -43,21 +43,6 @@ GENRE_NAMES = {"sa": "SA", "nli": "NLI"}
 NUMBERS = ("performance", "rate", "ndcg")
 NUMBER_NAMES = {"performance": "Performance", "rate": "Rate", "ndcg": "NDCG"}
 
-# Baseline keys (run_prompt_selection_baselines.py) -> the slides' row names, in the slides'
-# row order; MDL, which the slides leave out, sits with the other entropy-based scores.
-BASELINE_NAMES = {
-    "mi": "MI",
-    "le": "LocalE",
-    "ge": "GlobalE",
-    "mdl": "MDL",
-    "zlpm": "ZPS-Log",
-    "zpm": "ZPS-Prob",
-    "zmv": "ZPS-Vote",
-    "selfsel": "Self-Select",
-    "spell": "SPELL",
-}
-
-
 def rank_prompts(scores: Sequence[float]) -> list[int]:
     """Prompt numbers best first: higher score first, ties by lower prompt number."""
     scores = np.asarray(scores, dtype=np.float64)

@@ -7,6 +7,7 @@ import pytest
 
 from data_utils.errors import FuteError
 from llm_inference import prompt_selection as ps
+from llm_inference.selection_baselines import BASELINES, paper_names, table_order
 
 
 def entropy(dist):
@@ -280,6 +281,9 @@ def test_zps_accuracy_counts_the_files_predictions_on_a_tie():
         np.testing.assert_allclose(ps.zps_scores(probs, preds, ensemble), [1 / 5, 1.0])
 
 
-def test_baselines_keep_the_original_keys_in_order():
+def test_baselines_keep_the_original_keys_in_order_and_the_slides_rows():
     # The original's PromptSelectionMethodManager.methods, whose order its output JSON keeps.
-    assert list(ps.BASELINES) == ["mi", "spell", "ge", "le", "mdl", "zlpm", "zpm", "zmv", "selfsel"]
+    assert [b.id for b in BASELINES] == ["mi", "spell", "ge", "le", "mdl", "zlpm", "zpm", "zmv", "selfsel"]
+    # The slides' second table, top to bottom, with MDL (absent there) after the other entropy scores.
+    assert [paper_names()[key] for key in table_order()] == ["MI", "LocalE", "GlobalE", "MDL", "ZPS-Log",
+                                                             "ZPS-Prob", "ZPS-Vote", "Self-Select", "SPELL"]

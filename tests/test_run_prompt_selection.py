@@ -4,13 +4,16 @@ import logging
 
 import numpy as np
 import pytest
+from sklearn.metrics import ndcg_score
 
 import run_prompt_selection_baselines as script
 from data_utils.cli import run_entry
 from data_utils.errors import FuteError
 from llm_inference import prompt_selection as ps
+from llm_inference import selection_baselines
+from llm_inference.selection_baselines import BASELINES, SelectionBaseline
 from llm_inference.selection_files import read_inference_file
-from test_selection_eval import synthetic_set, write_inference_file
+from test_selection_eval import CORRECT, synthetic_set, write_inference_file
 
 
 def stacked_probs(data):
@@ -29,8 +32,8 @@ def test_end_to_end_scores_match_the_baseline_functions(tmp_path):
     output = script.main(["--paths", ",".join(map(str, shuffled)), "--save_path", str(out)])
     written = json.loads((tmp_path / "out" / "scores.json").read_text())
     assert written == json.loads(json.dumps(output))
-    assert [k for k in written if k != "record"] == list(ps.BASELINES)
-    assert all(len(written[k]) == 13 for k in ps.BASELINES)
+    assert [k for k in written if k != "record"] == [baseline.id for baseline in BASELINES]
+    assert all(len(written[baseline.id]) == 13 for baseline in BASELINES)
 
     probs = stacked_probs(data)
     np.testing.assert_allclose(written["mi"], ps.mutual_information(probs))
@@ -190,3 +193,46 @@ def test_a_file_in_the_original_layout_is_read(tmp_path):
 def test_every_flag_has_help():
     for action in script.build_parser()._actions:
         assert action.help, action.dest
+
+
+def mean_max_probability(probs):
+    """A baseline the registry does not have: per prompt, the mean over examples of the top label probability."""
+    return probs.max(axis=-1).mean(axis=1)
+
+
+def test_a_new_baseline_is_one_registry_entry_and_reaches_the_score_file_and_the_prompt_table(tmp_path, monkeypatch):
+    import run_eval
+
+    new = SelectionBaseline("maxp", "MaxProb", table_row=9, source="mean top label probability (this test)",
+                            needs=("probs",), score=mean_max_probability)
+    monkeypatch.setattr(selection_baselines, "BASELINES", (*selection_baselines.BASELINES, new))
+    (tmp_path / "llm").mkdir()
+    data = synthetic_set(tmp_path / "llm")
+    script.main(["--paths", ",".join(map(str, data["paths"])), "--save_path", str(tmp_path / "ps" / "scores")])
+    # Every example of prompt p gives its predicted label probability conf[p] > 0.5, the top one.
+    written = json.loads((tmp_path / "ps" / "scores.json").read_text())
+    assert list(written)[-2:] == ["maxp", "record"]
+    np.testing.assert_allclose(written["maxp"], data["conf"])
+
+    report = run_eval.main(["prompt", "--inference_dir", str(tmp_path / "llm"), "--baseline_scores",
+                            str(tmp_path / "ps"), "--save_path", str(tmp_path / "table")])
+    # conf rises with the prompt number: prompt 12 is chosen; prompt p is right on CORRECT[p] of 10 examples.
+    performance = np.array(CORRECT) / 10
+    expected = (12, performance[12], performance[12] / performance.max(), ndcg_score([performance], [data["conf"]]))
+    result = report["datasets"][0]["methods"]["maxp"]
+    assert (result["selected"], result["performance"], result["rate"]) == pytest.approx(expected[:3])
+    assert result["ndcg"] == pytest.approx(expected[3])
+    rows = (tmp_path / "table.md").read_text().splitlines()
+    sa_rows = [row.split(" | ")[1] for row in rows if row.startswith("| SA | ")]
+    assert sa_rows[-2:] == ["SPELL", "MaxProb"]  # table_row 9: after SPELL's 8
+    assert f"| SA | MaxProb | {100 * expected[1]:.1f} | {100 * expected[2]:.1f} | {100 * expected[3]:.1f} |" in rows
+
+
+def test_a_baseline_that_does_not_give_one_finite_score_per_prompt_is_refused(tmp_path, monkeypatch):
+    broken = SelectionBaseline("half", "Half", table_row=9, source="this test", needs=("probs",),
+                               score=lambda probs: mean_max_probability(probs)[:6])
+    monkeypatch.setattr(selection_baselines, "BASELINES", (*selection_baselines.BASELINES, broken))
+    data = synthetic_set(tmp_path)
+    with pytest.raises(FuteError, match=r"baseline half returned \(6,\) values, not 13 finite scores"):
+        script.main(["--paths", ",".join(map(str, data["paths"])), "--save_path", str(tmp_path / "s")])
+    assert not (tmp_path / "s.json").exists()

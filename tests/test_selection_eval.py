@@ -9,6 +9,7 @@ from sklearn.metrics import ndcg_score
 
 from data_utils.errors import FuteError
 from llm_inference import selection_eval
+from llm_inference.selection_baselines import paper_names, table_order
 from llm_inference.selection_files import find_prompt_sets, read_inference_file
 from data_utils.metrics import ndcg
 
@@ -114,8 +115,7 @@ def test_summarise_averages_per_genre_and_blanks_a_method_missing_on_one_dataset
     assert mi["datasets"] == ["sst2", "imdb"]
     assert summary["m"]["sa"]["selfsel"] is None
     assert "nli" not in summary["m"]
-    markdown = selection_eval.summary_markdown(summary, list(selection_eval.BASELINE_NAMES),
-                                               selection_eval.BASELINE_NAMES)
+    markdown = selection_eval.summary_markdown(summary, table_order(), paper_names())
     assert f"| SA | MI | {100 * mi['performance']:.1f} | {100 * mi['rate']:.1f} | {100 * mi['ndcg']:.1f} |" in markdown
     assert "| SA | Self-Select | - | - | - |" in markdown
 
@@ -130,7 +130,7 @@ def test_tables_show_the_datasets_averaged_and_warn_when_llms_differ(caplog):
     with caplog.at_level("WARNING"):
         summary = selection_eval.summarise(evaluations)
     assert "SA averages cover different datasets per LLM (a: imdb, sst2; b: sst2)" in caplog.text
-    order, names = list(selection_eval.BASELINE_NAMES), selection_eval.BASELINE_NAMES
+    order, names = table_order(), paper_names()
     markdown = selection_eval.summary_markdown(summary, order, names)
     assert "| SA | *datasets averaged* | 2 (imdb, sst2) |  |  | 1 (sst2) |  |  |" in markdown
     header, row = selection_eval.summary_csv(summary, order, names).splitlines()
