@@ -29,9 +29,7 @@ from data_utils.errors import FuteError
 from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
 from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
 from data_utils.io import check_writable, json_sha256, run_record, write_json
-from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,
-                                   pool_record, read_local_pool, sample_per_source, shuffle_examples,
-                                   write_model_inputs)
+from data_utils.unsup_pool import build_inputs, load_pool, write_model_inputs
 from task_emb.options import FIM_ESTIMATORS, SOFT_LABEL_LOSSES
 
 logger = logging.getLogger("run_task_emb")
@@ -188,7 +186,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> np.ndarray | 
         spec, data = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)
         if spec.task != args.task_type:
             raise FuteError(f"the model was fine-tuned on {spec.name}, a {spec.task} dataset; use --task_type {spec.task}")
-        pool, pool_info = load_pool(args, exclude="transfer")
+        pool, pool_info = _pool(args, "transfer")
         inputs = build_inputs(pool, args.task_type, cr_is_pair=spec.is_pair)
         training = pipeline.model_training_set(checkpoint, spec, inputs, tokenizer, hp["max_len"], micro_batch, device)
         training.info.update(pool=pool_info, data=data)
@@ -228,27 +226,10 @@ def _named(model: str, input_kind: str) -> str | None:
     return None if input_kind == "data" or model == "none" else model
 
 
-def load_pool(args: argparse.Namespace, exclude: str) -> tuple[list, dict]:
-    """(x' pool, its record): local JSONL or the hub's CrossFit datasets, minus the `exclude` list
-    (by source name), at most N per source, shuffled once (seed 42, as the reference).
-
-    Sources that failed are recorded; more than 10% of them stop the run unless --allow_partial_pool.
-    """
-    per_source = args.max_data_for_task_emb_train
-    if args.unsup_data_path:
-        examples, failed = read_local_pool(args.unsup_data_path)
-        local = drop_excluded_sources(examples, exclude)
-        if not local:
-            raise FuteError(f"every example of --unsup_data_path {args.unsup_data_path} comes from a source excluded "
-                            f"for {exclude!r} (configs/unsup_pool.py); add examples of other sources")
-        examples = sample_per_source(local, per_source, UNSUP_POOL["seed"])
-        total = len({example.source for example in local}) + len(failed)
-    else:
-        names = pool_names(exclude)
-        examples, failed = load_hub_pool(names, per_source, UNSUP_POOL["seed"], args.model_te_read_num_processes)
-        total = len(names)
-    check_pool_failures(failed, total, args.allow_partial_pool)
-    return shuffle_examples(examples, UNSUP_POOL["seed"]), pool_record(examples, failed)
+def _pool(args: argparse.Namespace, exclude: str) -> tuple[list, dict]:
+    """The x' pool of the flags (data_utils.unsup_pool.load_pool) minus the `exclude` list, with its record."""
+    return load_pool(exclude, args.max_data_for_task_emb_train, args.unsup_data_path, args.model_te_read_num_processes,
+                     args.allow_partial_pool)
 
 
 def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -256,7 +237,7 @@ def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) 
     from task_emb.models import load_tokenizer
 
     tokenizer = load_tokenizer(args.task_emb_model_lm_name)
-    examples, pool_info = load_pool(args, exclude=args.task_type)
+    examples, pool_info = _pool(args, args.task_type)
     config = {**vars(args), "pool": pool_info}
     begin(args.save_path, run_record(config, argv, __file__))  # unfinished until its record is written
     count = write_model_inputs(args.save_path, examples, args.task_type, max_lines=UNSUP_POOL["max_llm_lines"],

@@ -12,7 +12,7 @@ writes x' as the JSONL that an LLM answers (`run_llm_inference_for_te.py`).
 Order: every function here returns examples sorted by source, then by position in
 that source, so the pool does not depend on file order or process count. The
 reference shuffled the pool once (seed 42) before use, for training and for writing
-x' alike: callers call `shuffle_examples` once (run_task_emb.load_pool does).
+x' alike: `load_pool`, the pool as a run reads it, shuffles it once.
 """
 from __future__ import annotations
 
@@ -85,6 +85,34 @@ def read_local_pool(path: str | Path) -> tuple[list[PoolExample], dict[str, str]
             logger.warning("pool file %s left out: %s", file.name, err)
             failed[file.name] = str(err)
     return sorted(examples, key=lambda e: e.source), failed  # stable: keeps file order within a source
+
+
+def load_pool(exclude: str, per_source: int, local_path: str | Path | None = None, processes: int = 1,
+              allow_partial: bool = False) -> tuple[list[PoolExample], dict[str, Any]]:
+    """(x' pool, its `pool_record`) as a run reads it: `read_pool`, refused when more than MAX_FAILED_FRACTION of
+    its sources failed unless `allow_partial` (`check_pool_failures`), shuffled once (seed 42, as the reference)."""
+    examples, failed, total = read_pool(exclude, per_source, local_path, processes)
+    check_pool_failures(failed, total, allow_partial)
+    return shuffle_examples(examples, UNSUP_POOL["seed"]), pool_record(examples, failed)
+
+
+def read_pool(exclude: str, per_source: int, local_path: str | Path | None = None,
+              processes: int = 1) -> tuple[list[PoolExample], dict[str, str], int]:
+    """(examples, failed sources, number of sources read): the local JSONL pool at `local_path` (a file or folder,
+    `read_local_pool`) or else the hub's CrossFit datasets (`load_hub_pool` in `processes` workers), minus the
+    sources `exclude` leaves out (`pool_names`), at most `per_source` examples of each (seeded); sorted by source.
+    FuteError when every local example comes from an excluded source."""
+    if local_path is None:
+        names = pool_names(exclude)
+        examples, failed = load_hub_pool(names, per_source, UNSUP_POOL["seed"], processes)
+        return examples, failed, len(names)
+    examples, failed = read_local_pool(local_path)
+    kept = drop_excluded_sources(examples, exclude)
+    if not kept:
+        raise FuteError(f"every example of --unsup_data_path {local_path} comes from a source excluded for "
+                        f"{exclude!r} (configs/unsup_pool.py); add examples of other sources")
+    total = len({example.source for example in kept}) + len(failed)
+    return sample_per_source(kept, per_source, UNSUP_POOL["seed"]), failed, total
 
 
 def pool_record(examples: Sequence[PoolExample], failed: dict[str, str]) -> dict[str, Any]:
