@@ -89,8 +89,7 @@ def read_local_pool(path: str | Path) -> tuple[list[PoolExample], dict[str, str]
 
 def load_pool(exclude: str, per_source: int, local_path: str | Path | None = None, processes: int = 1,
               allow_partial: bool = False) -> tuple[list[PoolExample], dict[str, Any]]:
-    """(x' pool, its `pool_record`) as a run reads it: `read_pool`, refused when more than MAX_FAILED_FRACTION of
-    its sources failed unless `allow_partial` (`check_pool_failures`), shuffled once (seed 42, as the reference)."""
+    """(x', its `pool_record`) as a run reads it: `read_pool`, `check_pool_failures`, shuffled once (seed 42)."""
     examples, failed, total = read_pool(exclude, per_source, local_path, processes)
     check_pool_failures(failed, total, allow_partial)
     return shuffle_examples(examples, UNSUP_POOL["seed"]), pool_record(examples, failed)
@@ -98,14 +97,11 @@ def load_pool(exclude: str, per_source: int, local_path: str | Path | None = Non
 
 def read_pool(exclude: str, per_source: int, local_path: str | Path | None = None,
               processes: int = 1) -> tuple[list[PoolExample], dict[str, str], int]:
-    """(examples, failed sources, number of sources read): the local JSONL pool at `local_path` (a file or folder,
-    `read_local_pool`) or else the hub's CrossFit datasets (`load_hub_pool` in `processes` workers), minus the
-    sources `exclude` leaves out (`pool_names`), at most `per_source` examples of each (seeded); sorted by source.
-    FuteError when every local example comes from an excluded source."""
+    """(examples sorted by source, failed sources, sources read): the JSONL pool at `local_path`, else the hub's (in
+    `processes` workers), minus the sources `exclude` leaves out, at most `per_source` of each (seeded sample)."""
     if local_path is None:
         names = pool_names(exclude)
-        examples, failed = load_hub_pool(names, per_source, UNSUP_POOL["seed"], processes)
-        return examples, failed, len(names)
+        return (*load_hub_pool(names, per_source, UNSUP_POOL["seed"], processes), len(names))
     examples, failed = read_local_pool(local_path)
     kept = drop_excluded_sources(examples, exclude)
     if not kept:
