@@ -44,6 +44,7 @@ from torch import nn
 from data_utils.errors import FuteError
 from data_utils.features import make_loader
 from data_utils.progress import progress
+from task_emb.families import LearnReport
 from task_emb.fim_empirical import PER_EXAMPLE_MODES, Batch, LossFn, batch_size, grads, sum_squares
 from task_emb.options import FIM_ESTIMATORS, micro_batch_size
 from task_emb.surrogate import LearnOptions, TrainingSet, fit_surrogate, head_model, make_loss
@@ -65,15 +66,16 @@ FIM_SUBMODULES: dict[str, tuple[str, ...] | None] = {
 }
 
 
-def learn(surrogate: str, training: TrainingSet, tokenizer, hp: dict, device, options: LearnOptions) -> np.ndarray:
-    """Fine-tune the surrogate on the training set, then return the diagonal FIM of its loss over that set
-    (`fim_embedding` with options.fim_estimator), flattened."""
+def learn(surrogate: str, training: TrainingSet, tokenizer, hp: dict, device, options: LearnOptions) -> LearnReport:
+    """Fine-tune the surrogate on the training set, then take the diagonal FIM of its loss over that set
+    (`fim_embedding` with options.fim_estimator), flattened (task_emb.families.Learn)."""
     model = head_model(surrogate, training, tokenizer).to(device)
-    fit_surrogate(model, training, tokenizer, hp, device, options, "fim")
+    fit = fit_surrogate(model, training, tokenizer, hp, device, options, "fim")
     loss = make_loss(training.target, options.soft_label_loss)
     batches = make_loader(training.features, tokenizer, micro_batch_size(hp), shuffle=False)
-    return fim_embedding(model, progress(batches, desc=f"fim ({options.fim_estimator})", unit="batches"),
-                         lambda batch: loss(model, batch), estimator=options.fim_estimator, device=device)
+    embedding = fim_embedding(model, progress(batches, desc=f"fim ({options.fim_estimator})", unit="batches"),
+                              lambda batch: loss(model, batch), estimator=options.fim_estimator, device=device)
+    return LearnReport(embedding, fit)
 
 
 def fim_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
