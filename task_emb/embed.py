@@ -39,6 +39,7 @@ def task_embedding(flags: Mapping[str, Any], device, argv: Sequence[str] | None,
     if fresh_start(save_path, run_record(dict(flags), argv, script), flags["overwrite"]) and finish(resume_path):
         logger.info("--overwrite True: %s discarded, training starts afresh", resume_path)  # a killed or finished run's
     family = registered(flags["task_emb_type"])
+    method = family.config.method(fute=not flags["is_baseline"])
     input_kind = "llm" if flags["llm_mode"] else flags["input_type"]
     surrogate = flags["task_emb_model_lm_name"]
     hp = pipeline.hyper_parameters(input_kind, flags["task_type"], family.name, flags["is_baseline"],
@@ -62,7 +63,6 @@ def task_embedding(flags: Mapping[str, Any], device, argv: Sequence[str] | None,
     undertrained = undertraining.check(report, guess, kind, training.label)
 
     vector = np.asarray(report.embedding).astype(flags["save_dtype"])
-    method = family.config.method(fute=not flags["is_baseline"])
     config = record.record_config(flags, device, hp, training.source, report, undertrained)
     info = record.save(save_path, vector, training, method, kind, flags, config, argv, script)
     finish(resume_path)
