@@ -23,16 +23,12 @@ import numpy as np
 
 from configs.datasets import TASK_TYPES
 from configs.hparams import UNSUP_POOL
-from configs.methods import FAMILIES_BY_NAME, method_of
 from data_utils import cli
+from data_utils.artifacts.completion import unfinished, writing
 from data_utils.errors import FuteError
-from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
-from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
-from data_utils.io import check_writable, json_sha256, run_record, write_json
-from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,
-                                   pool_record, read_local_pool, sample_per_source, shuffle_examples,
-                                   write_model_inputs)
-from task_emb.options import FIM_ESTIMATORS, SOFT_LABEL_LOSSES
+from data_utils.io import check_writable
+from task_emb.families import FAMILIES
+from task_emb.options import FIM_ESTIMATORS, SOFT_LABEL_LOSSES, check_embedding_flags
 
 logger = logging.getLogger("run_task_emb")
 
@@ -50,7 +46,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="cr (classification/regression), qa (extractive QA), sa / nli (LLM task genres)")
     p.add_argument("--input_type", required=True, choices=("data", "model"),
                    help="data: a labelled dataset (DTE); model: a model's outputs on x' (MTE)")
-    p.add_argument("--task_emb_type", required=True, choices=tuple(FAMILIES_BY_NAME),
+    p.add_argument("--task_emb_type", required=True, choices=tuple(FAMILIES),
                    help="prefix (TuPaTE-style), fim (TaskEmb-style), or text (the TextEmb baseline: mean final "
                         "hidden state of the surrogate over the dataset; data input only)")
     p.add_argument("--to_train_dataset", default=None,
@@ -108,33 +104,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overwrite", type=cli.str2bool, default=False, help="replace an existing output file")
     cli.add_common_args(p)
     args = p.parse_args(argv)
-    _check_mode(args)
+    check_embedding_flags(vars(args))
     suffix = ".jsonl" if args.generate_model_data_only else ".npy"
     if not args.save_path.endswith(suffix):
         args.save_path += suffix
     return args
-
-
-def _check_mode(args: argparse.Namespace) -> None:
-    """Reject flag combinations that have no meaning, with the fix in the message."""
-    if args.generate_model_data_only:
-        if args.task_type not in ("sa", "nli"):
-            raise FuteError("--generate_model_data_only writes LLM inputs: use --task_type sa or nli")
-        return
-    if args.task_emb_type == "text" and args.input_type != "data":
-        raise FuteError("--task_emb_type text (TextEmb) describes a dataset: use --input_type data")
-    if args.input_type == "model" and args.is_baseline:
-        raise FuteError("--is_baseline True only applies to --input_type data: a model task embedding is FUTE's")
-    if args.llm_mode:
-        if args.input_type != "model" or args.task_type not in ("sa", "nli") or not args.load_path:
-            raise FuteError("--llm_mode True needs --input_type model, --task_type sa|nli and --load_path "
-                            "pointing at the JSONL of run_llm_inference_for_te.py")
-    elif args.input_type == "model":
-        if args.task_type not in ("cr", "qa") or not args.load_path:
-            raise FuteError("--input_type model needs --task_type cr|qa and --load_path (a fine-tuned checkpoint); "
-                            "for an LLM add --llm_mode True")
-    elif not args.to_train_dataset:
-        raise FuteError("--input_type data needs --to_train_dataset")
 
 
 def main(argv: Sequence[str] | None = None) -> np.ndarray | int:
@@ -152,117 +126,11 @@ def _main(args: argparse.Namespace, argv: Sequence[str] | None) -> np.ndarray | 
                         f"--save_path")
     check_writable(save_path)
     device = cli.start(args)
+    from task_emb import embed  # torch, transformers and pandas: loaded once the flags are known to be good
+
     if args.generate_model_data_only:
-        return generate_model_inputs(args, argv)
-    # torch, transformers and pandas: loaded once the flags are known to be good.
-    from data_utils.declarations import get_spec
-    from task_emb import pipeline
-    from task_emb.models import describe_model, load_tokenizer, model_fingerprint, resolve_checkpoint
-    from task_emb.surrogate import LearnOptions
-    from task_emb.trainer import finish, resume_path_for, run_identity
-
-    if fresh_start(save_path, run_record(vars(args), argv, __file__), args.overwrite):
-        if finish(resume_path_for(save_path)):  # --overwrite True: a saved state is a killed or finished run's
-            logger.info("--overwrite True: %s discarded, training starts afresh", resume_path_for(save_path))
-
-    # Hyper-parameters: the family's defaults (configs/methods.py), flags win.
-    input_kind = "llm" if args.llm_mode else args.input_type
-    hp = pipeline.hyper_parameters(input_kind, args.task_type, args.task_emb_type, args.is_baseline, {
-        "learning_rate": args.learning_rate, "max_epochs": args.max_epochs, "batch_size": args.batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps, "max_len": args.max_len})
-    checkpoint = resolve_checkpoint(args.load_path) if input_kind == "model" else None
-    pipeline.check_input_length(args.task_emb_type, args.task_emb_model_lm_name, hp["max_len"], checkpoint)
-    tokenizer = load_tokenizer(args.task_emb_model_lm_name)
-    micro_batch = hp["micro_batch_size"]
-
-    # Training data for the surrogate.
-    if input_kind == "data":
-        spec = get_spec(args.to_train_dataset)
-        if (spec.task == "qa") != (args.task_type == "qa"):
-            raise FuteError(f"{spec.name} is a {spec.task} dataset; use --task_type {spec.task}")
-        training = pipeline.data_training_set(spec, tokenizer, hp["max_len"], args.dataset_path,
-                                              args.max_train_examples, args.seed, micro_batch, device,
-                                              args.max_dev_examples)
-    elif input_kind == "model":
-        checkpoint = resolve_checkpoint(args.load_path)
-        spec, data = pipeline.model_dataset_of(args.load_path, args.to_train_dataset)
-        if spec.task != args.task_type:
-            raise FuteError(f"the model was fine-tuned on {spec.name}, a {spec.task} dataset; use --task_type {spec.task}")
-        pool, pool_info = load_pool(args, exclude="transfer")
-        inputs = build_inputs(pool, args.task_type, cr_is_pair=spec.is_pair)
-        training = pipeline.model_training_set(checkpoint, spec, inputs, tokenizer, hp["max_len"], micro_batch, device)
-        training.info.update(pool=pool_info, data=data)
-    else:
-        training = pipeline.llm_training_set(args.load_path, args.task_type, args.lm_model_name, tokenizer, hp["max_len"])
-
-    # Learn the embedding on the surrogate and save it with its record.
-    embedding_method = method_of(args.task_emb_type, fute=not args.is_baseline)
-    # A saved training state is resumed only by a run on the same examples (their targets: gold labels, or the
-    # y' of the model or LLM embedded), dev set and surrogate.
-    identity = run_identity(vars(args), train_data=json_sha256(training.features),
-                            dev_data=training.info.get("dev_examples_sha256"),
-                            start_model=model_fingerprint(args.task_emb_model_lm_name))
-    options = LearnOptions(seed=args.seed, shuffle=args.data_loader_shuffle, fim_estimator=args.fim_estimator,
-                           soft_label_loss=args.soft_label_loss, resume_path=resume_path_for(save_path),
-                           identity=identity)
-    kind = "DTE" if input_kind == "data" else "MTE"
-    embedding = pipeline.learn_embedding(args.task_emb_type, args.task_emb_model_lm_name, training, tokenizer, hp,
-                                         device, options, kind)
-    embedding = embedding.astype(args.save_dtype)
-    info = EmbeddingInfo(method=embedding_method.id, family=embedding_method.family, fute=embedding_method.fute,
-                         kind=kind, task=training.task,
-                         model=training.llm if args.llm_mode else _named(args.lm_model_name, input_kind),
-                         llm=args.llm_mode, prompt=training.prompt, surrogate=args.task_emb_model_lm_name,
-                         seed=args.seed, dim=int(embedding.shape[0]), dtype=args.save_dtype,
-                         surrogate_ref=describe_model(args.task_emb_model_lm_name, save_path.parent),
-                         model_ref=describe_model(args.load_path, save_path.parent) if input_kind == "model" else None)
-    config = {**vars(args), "device": str(device), "hyper_parameters": hp, **training.info}
-    write_embedding(save_path, embedding, info, run_record(config, argv, __file__))
-    finish(options.resume_path)
-    logger.info("saved %s embedding of %s (%d values) to %s", info.method, info.label, info.dim, save_path)
-    return embedding
-
-
-def _named(model: str, input_kind: str) -> str | None:
-    """The model an LM's MTE describes, as --lm_model_name names it (None for a DTE or when not given)."""
-    return None if input_kind == "data" or model == "none" else model
-
-
-def load_pool(args: argparse.Namespace, exclude: str) -> tuple[list, dict]:
-    """(x' pool, its record): local JSONL or the hub's CrossFit datasets, minus the `exclude` list
-    (by source name), at most N per source, shuffled once (seed 42, as the reference).
-
-    Sources that failed are recorded; more than 10% of them stop the run unless --allow_partial_pool.
-    """
-    per_source = args.max_data_for_task_emb_train
-    if args.unsup_data_path:
-        examples, failed = read_local_pool(args.unsup_data_path)
-        local = drop_excluded_sources(examples, exclude)
-        if not local:
-            raise FuteError(f"every example of --unsup_data_path {args.unsup_data_path} comes from a source excluded "
-                            f"for {exclude!r} (configs/unsup_pool.py); add examples of other sources")
-        examples = sample_per_source(local, per_source, UNSUP_POOL["seed"])
-        total = len({example.source for example in local}) + len(failed)
-    else:
-        names = pool_names(exclude)
-        examples, failed = load_hub_pool(names, per_source, UNSUP_POOL["seed"], args.model_te_read_num_processes)
-        total = len(names)
-    check_pool_failures(failed, total, args.allow_partial_pool)
-    return shuffle_examples(examples, UNSUP_POOL["seed"]), pool_record(examples, failed)
-
-
-def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    """x' for an LLM: the pool minus the task's evaluation sets, cut to the surrogate's input budget."""
-    from task_emb.models import load_tokenizer
-
-    tokenizer = load_tokenizer(args.task_emb_model_lm_name)
-    examples, pool_info = load_pool(args, exclude=args.task_type)
-    config = {**vars(args), "pool": pool_info}
-    begin(args.save_path, run_record(config, argv, __file__))  # unfinished until its record is written
-    count = write_model_inputs(args.save_path, examples, args.task_type, max_lines=UNSUP_POOL["max_llm_lines"],
-                               seed=UNSUP_POOL["seed"], tokenizer=tokenizer)
-    write_json(record_path(args.save_path), run_record({**config, "lines": count}, argv, __file__))
-    return count
+        return embed.llm_inputs(vars(args), argv, __file__)
+    return embed.task_embedding(vars(args), device, argv, __file__)
 
 
 if __name__ == "__main__":

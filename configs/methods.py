@@ -1,11 +1,10 @@
-"""The task-embedding methods, as data: one entry per family, the one place a new method is registered.
+"""The task-embedding methods, as data: one entry per family (its code: task_emb/families.py).
 
-A family is how an embedding is computed (prefix, fim, text): the module whose `learn` function
-computes it (task_emb/<family>.py, called by task_emb.pipeline.learn_embedding), its default
-hyper-parameters, and the methods it gives, one per schedule: the original method's ("baseline":
-TuPaTE's and TaskEmb's fixed epochs, DTEs only) and FUTE's (early-stopped DTEs, and MTEs of models
-on the shared surrogate). A method's id is what records store, what --methods takes and the folder
-the sweeps write it to.
+A family is how an embedding is computed (prefix, fim, text): its default hyper-parameters and the
+methods it gives, one per schedule (the code that computes it is registered in task_emb/families.py):
+the original method's ("baseline": TuPaTE's and TaskEmb's fixed epochs, DTEs only) and FUTE's
+(early-stopped DTEs, and MTEs of models on the shared surrogate). A method's id is what records
+store, what --methods takes and the folder the sweeps write it to.
 
 Defaults are keyed by (input, task group, baseline): input "data" (a labelled dataset), "model"
 (a fine-tuned LM's outputs on x') or "llm" (an LLM's y'); task group "cr" or "qa" (the LLM genres
@@ -35,15 +34,23 @@ class EmbeddingMethod:
 
 @dataclass(frozen=True)
 class EmbeddingFamily:
-    """name: --task_emb_type; module: the module with `learn` (task_emb.pipeline.learn_embedding calls it);
-    methods: its methods (at most one per schedule); defaults: its hyper-parameters;
+    """name: --task_emb_type; methods: its methods (at most one per schedule); defaults: its hyper-parameters;
     shared_init: every task starts from one seeded e0 (its displacement e - e0 is what training added)."""
 
     name: str
-    module: str
     methods: tuple[EmbeddingMethod, ...]
     defaults: Defaults
     shared_init: bool = False
+
+    def method(self, fute: bool) -> EmbeddingMethod:
+        """The method it computes under FUTE's schedule (fute) or the original's; a family with a single method
+        (text: TextEmb, which trains nothing) has it under either. KeyError when it has none for the schedule."""
+        for method in self.methods:
+            if method.fute == fute:
+                return method
+        if len(self.methods) == 1:
+            return self.methods[0]
+        raise KeyError(f"family {self.name!r} has no {'FUTE' if fute else 'baseline'} method")
 
 
 def _schedules(data: Mapping[str, dict], fute_data: Mapping[str, dict], model: Mapping[str, dict] | None,
@@ -63,12 +70,12 @@ def _schedules(data: Mapping[str, dict], fute_data: Mapping[str, dict], model: M
 FAMILIES: tuple[EmbeddingFamily, ...] = (
     EmbeddingFamily(
         # TextEmb (TaskEmb's baseline): no training, it reads the data as a DTE does (batch, length).
-        name="text", module="task_emb.textemb",
+        name="text",
         methods=(EmbeddingMethod("textemb", "text", fute=False, paper_name="TextEmb"),),
         defaults={("data", group, baseline): TASK_EMB_DATA[group] for group in ("cr", "qa")
                   for baseline in (True, False)}),
     EmbeddingFamily(
-        name="fim", module="task_emb.fim",
+        name="fim",
         methods=(EmbeddingMethod("fim-baseline", "fim", fute=False, paper_name="TaskEmb"),
                  EmbeddingMethod("fim-fute", "fim", fute=True, paper_name="FUTE + TaskEmb")),
         defaults=_schedules(data={"cr": {"learning_rate": 2e-5, "max_epochs": 3},
@@ -78,7 +85,7 @@ FAMILIES: tuple[EmbeddingFamily, ...] = (
                             model={"learning_rate": 2e-5, "gradient_accumulation_steps": 32},
                             llm={"learning_rate": 2e-5, "gradient_accumulation_steps": 32})),
     EmbeddingFamily(
-        name="prefix", module="task_emb.prefix", shared_init=True,
+        name="prefix", shared_init=True,
         methods=(EmbeddingMethod("prefix-baseline", "prefix", fute=False, paper_name="TuPaTE"),
                  EmbeddingMethod("prefix-fute", "prefix", fute=True, paper_name="FUTE + TuPaTE")),
         defaults=_schedules(data={"cr": {"learning_rate": 1e-2, "max_epochs": 60},
@@ -96,17 +103,10 @@ METHODS_BY_ID: dict[str, EmbeddingMethod] = {method.id: method for method in MET
 
 
 def method_of(family: str, fute: bool) -> EmbeddingMethod:
-    """The method `family` computes under FUTE's schedule (fute) or the original's; a family with a single
-    method (text: TextEmb, which trains nothing) has it under either. KeyError for an unknown family."""
+    """EmbeddingFamily.method of the family named `family`; KeyError for an unknown family."""
     if family not in FAMILIES_BY_NAME:
         raise KeyError(f"no method of family {family!r}; known: {', '.join(FAMILIES_BY_NAME)}")
-    methods = FAMILIES_BY_NAME[family].methods
-    for method in methods:
-        if method.fute == fute:
-            return method
-    if len(methods) == 1:
-        return methods[0]
-    raise KeyError(f"family {family!r} has no {'FUTE' if fute else 'baseline'} method")
+    return FAMILIES_BY_NAME[family].method(fute)
 
 
 def paper_name(method_id: str) -> str:

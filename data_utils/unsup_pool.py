@@ -12,7 +12,7 @@ writes x' as the JSONL that an LLM answers (`run_llm_inference_for_te.py`).
 Order: every function here returns examples sorted by source, then by position in
 that source, so the pool does not depend on file order or process count. The
 reference shuffled the pool once (seed 42) before use, for training and for writing
-x' alike: callers call `shuffle_examples` once (run_task_emb.load_pool does).
+x' alike: `load_pool`, the pool as a run reads it, shuffles it once.
 """
 from __future__ import annotations
 
@@ -85,6 +85,30 @@ def read_local_pool(path: str | Path) -> tuple[list[PoolExample], dict[str, str]
             logger.warning("pool file %s left out: %s", file.name, err)
             failed[file.name] = str(err)
     return sorted(examples, key=lambda e: e.source), failed  # stable: keeps file order within a source
+
+
+def load_pool(exclude: str, per_source: int, local_path: str | Path | None = None, processes: int = 1,
+              allow_partial: bool = False) -> tuple[list[PoolExample], dict[str, Any]]:
+    """(x', its `pool_record`) as a run reads it: `read_pool`, `check_pool_failures`, shuffled once (seed 42)."""
+    examples, failed, total = read_pool(exclude, per_source, local_path, processes)
+    check_pool_failures(failed, total, allow_partial)
+    return shuffle_examples(examples, UNSUP_POOL["seed"]), pool_record(examples, failed)
+
+
+def read_pool(exclude: str, per_source: int, local_path: str | Path | None = None,
+              processes: int = 1) -> tuple[list[PoolExample], dict[str, str], int]:
+    """(examples sorted by source, failed sources, sources read): the JSONL pool at `local_path`, else the hub's (in
+    `processes` workers), minus the sources `exclude` leaves out, at most `per_source` of each (seeded sample)."""
+    if local_path is None:
+        names = pool_names(exclude)
+        return (*load_hub_pool(names, per_source, UNSUP_POOL["seed"], processes), len(names))
+    examples, failed = read_local_pool(local_path)
+    kept = drop_excluded_sources(examples, exclude)
+    if not kept:
+        raise FuteError(f"every example of --unsup_data_path {local_path} comes from a source excluded for "
+                        f"{exclude!r} (configs/unsup_pool.py); add examples of other sources")
+    total = len({example.source for example in kept}) + len(failed)
+    return sample_per_source(kept, per_source, UNSUP_POOL["seed"]), failed, total
 
 
 def pool_record(examples: Sequence[PoolExample], failed: dict[str, str]) -> dict[str, Any]:

@@ -56,7 +56,6 @@ import run_prompt_selection_baselines  # noqa: E402
 import run_qa_train  # noqa: E402
 import run_task_emb  # noqa: E402
 from configs.datasets import NUM_PROMPTS  # noqa: E402
-from configs.hparams import UNSUP_POOL  # noqa: E402
 from configs.models import model_slug  # noqa: E402
 from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
@@ -66,8 +65,8 @@ from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
 from data_utils.declarations import check_own_name, declared_files, get_spec, is_declaration  # noqa: E402
 from data_utils.io import read_json, stem_file, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
-from data_utils.unsup_pool import (check_failures_per_exclusion, load_hub_pool, pool_names,  # noqa: E402
-                                   pool_record, write_local_pool)
+from data_utils.unsup_pool import (check_failures_per_exclusion, pool_names, pool_record, read_pool,  # noqa: E402
+                                   write_local_pool)
 
 logger = logging.getLogger("demo")
 SAMPLES = ROOT / "data" / "samples"
@@ -155,10 +154,9 @@ def save_hub_pool(path: Path, per_source: int, allow_partial: bool, excludes: Se
                             f"{per_source} asked for; delete it (and the model task embeddings) or choose a new --out")
         check_failures_per_exclusion(saved["failed"], excludes, allow_partial)
         return
-    names = pool_names("none")
     logger.info("[%s] saving the hub's x' pool (%d datasets, at most %d examples each) to %s",
-                time.strftime("%H:%M:%S"), len(names), per_source, path)
-    examples, failed = load_hub_pool(names, per_source, UNSUP_POOL["seed"], HUB_POOL_PROCESSES)
+                time.strftime("%H:%M:%S"), len(pool_names("none")), per_source, path)
+    examples, failed, _ = read_pool("none", per_source, processes=HUB_POOL_PROCESSES)
     check_failures_per_exclusion(failed, excludes, allow_partial)
     write_local_pool(path, examples)
     write_json(record, {"max_per_source": per_source, **pool_record(examples, failed)})

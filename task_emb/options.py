@@ -1,6 +1,7 @@
 """The flags of the task-model scripts, and the checks on them, without importing torch.
 
-The fine-tuning parser of run_cr_train.py / run_qa_train.py, the names --fim_estimator and
+The fine-tuning parser of run_cr_train.py / run_qa_train.py, the modes run_task_emb.py's flags
+may combine into (`check_embedding_flags`), the names --fim_estimator and
 --soft_label_loss take (task_emb/fim.py and task_emb/targets.py compute them), and how a batch
 is split into forward passes. Kept apart from the modules that compute, so that --help and a
 bad flag are answered before torch loads.
@@ -80,6 +81,29 @@ def check_training_flags(values: Mapping[str, Any]) -> None:
     if values["batch_size"] % values["gradient_accumulation_steps"]:
         raise FuteError(f"--batch_size {values['batch_size']} must be a multiple of --gradient_accumulation_steps "
                         f"{values['gradient_accumulation_steps']}")
+
+
+def check_embedding_flags(flags: Mapping[str, Any]) -> None:
+    """run_task_emb.py's flags (as parsed, by name): FuteError with the fix for a combination that has no meaning."""
+    if flags["generate_model_data_only"]:
+        if flags["task_type"] not in ("sa", "nli"):
+            raise FuteError("--generate_model_data_only writes LLM inputs: use --task_type sa or nli")
+        return
+    input_type, task_type = flags["input_type"], flags["task_type"]
+    if flags["task_emb_type"] == "text" and input_type != "data":
+        raise FuteError("--task_emb_type text (TextEmb) describes a dataset: use --input_type data")
+    if input_type == "model" and flags["is_baseline"]:
+        raise FuteError("--is_baseline True only applies to --input_type data: a model task embedding is FUTE's")
+    if flags["llm_mode"]:
+        if input_type != "model" or task_type not in ("sa", "nli") or not flags["load_path"]:
+            raise FuteError("--llm_mode True needs --input_type model, --task_type sa|nli and --load_path "
+                            "pointing at the JSONL of run_llm_inference_for_te.py")
+    elif input_type == "model":
+        if task_type not in ("cr", "qa") or not flags["load_path"]:
+            raise FuteError("--input_type model needs --task_type cr|qa and --load_path (a fine-tuned checkpoint); "
+                            "for an LLM add --llm_mode True")
+    elif not flags["to_train_dataset"]:
+        raise FuteError("--input_type data needs --to_train_dataset")
 
 
 def micro_batch_size(values: Mapping[str, Any]) -> int:

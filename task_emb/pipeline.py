@@ -4,22 +4,21 @@ The steps, whatever the input:
 1. training data for the surrogate T (a task_emb.surrogate.TrainingSet): T-tokenized inputs
    with their targets (gold labels; the soft labels y' of a model run once on x'; or LLM y');
 2. the family's defaults (configs/methods.py) with the flags given;
-3. the family's `learn` on T: prefix (task_emb/prefix.py) freezes T and learns per-layer
-   prefixes (+ head), the embedding is their layer-mean; fim (task_emb/fim.py) fine-tunes
-   all of T, then takes the diagonal Fisher information of the loss over the training data;
-   text (task_emb/textemb.py, the TextEmb baseline) trains nothing: the mean of T's final
-   hidden states over the dataset's tokens.
+3. the family's `learn` on T (task_emb/families.py): prefix (task_emb/prefix.py) freezes T
+   and learns per-layer prefixes (+ head), the embedding is their layer-mean; fim
+   (task_emb/fim.py) fine-tunes all of T, then takes the diagonal Fisher information of the
+   loss over the training data; text (task_emb/textemb.py, the TextEmb baseline) trains
+   nothing: the mean of T's final hidden states over the dataset's tokens.
+task_emb/embed.py runs the steps in order and writes the embedding with its record.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 
 import numpy as np
 import torch
 
 from configs.datasets import GENRE_LABELS, DatasetSpec
-from configs.methods import FAMILIES_BY_NAME
 from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.chance import dev_guess
 from data_utils.errors import FuteError
@@ -28,11 +27,11 @@ from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.declarations import get_spec, recorded_spec
 from data_utils.io import json_sha256
 from data_utils.loading import load_examples
-from task_emb import undertraining
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.models import (RECORD_NAME, check_checkpoint_finished, check_max_len, fine_tuned_config,
                              load_head_model, load_tokenizer)
-from task_emb.surrogate import Head, LearnOptions, TrainingSet
+from task_emb.families import family as registered
+from task_emb.surrogate import DatasetSource, Head, LlmSource, ModelSource, TrainingSet
 from task_emb.targets import span_to_characters
 from task_emb.options import micro_batch_size, resolve_batch_split
 
@@ -40,14 +39,14 @@ logger = logging.getLogger(__name__)
 
 
 def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: bool, overrides: dict) -> dict:
-    """The family's defaults (configs/methods.py) for this mode, with every flag the user gave taking precedence,
-    and the micro-batch they imply ("micro_batch_size").
+    """The defaults of the registered `family` (task_emb/families.py; their values: configs/methods.py) for this
+    mode, with every flag the user gave taking precedence, and the micro-batch they imply ("micro_batch_size").
 
     A --batch_size given without --gradient_accumulation_steps gets accumulation steps that split it
     (task_emb.options.fitting_accumulation). Checked before any model loads: sizes and epochs at least 1,
     the batch a multiple of the accumulation steps (FuteError naming the flag)."""
     group = "qa" if task_type == "qa" else "cr"
-    defaults = FAMILIES_BY_NAME[family].defaults
+    defaults = registered(family).config.defaults
     key = (input_kind, group, is_baseline)
     if key not in defaults:
         raise FuteError(f"no {family} task-embedding defaults for input {input_kind}, task {task_type}, baseline "
@@ -58,10 +57,9 @@ def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: 
 
 def check_input_length(family: str, surrogate: str, max_len: int, checkpoint: str | None = None) -> None:
     """--max_len against the positions of the surrogate T (less those the family's inputs do not get: the
-    prefix's, `RESERVED_POSITIONS` of its module) and of the fine-tuned model M read on x' (`checkpoint`);
-    FuteError naming the flag and the value to pass (task_emb.models.check_max_len)."""
-    module = importlib.import_module(FAMILIES_BY_NAME[family].module)
-    check_max_len(surrogate, max_len, reserved=getattr(module, "RESERVED_POSITIONS", 0))
+    prefix's: the family's `reserved_positions`, task_emb/families.py) and of the fine-tuned model M read on x'
+    (`checkpoint`); FuteError naming the flag and the value to pass (task_emb.models.check_max_len)."""
+    check_max_len(surrogate, max_len, reserved=registered(family).reserved_positions)
     if checkpoint is not None:
         check_max_len(checkpoint, max_len)
 
@@ -89,15 +87,15 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
         def evaluate(model):
             return evaluate_cr(model, dev_batches, spec, device)
     head = Head(spec.task, spec.labels, spec.regression)
-    return TrainingSet(features, head, "span" if spec.task == "qa" else "gold", spec.name, evaluate,
-                       {"num_train_examples": len(features), "num_dev_examples": len(splits["dev"]),
-                        "dev_guess": dev_guess(spec, splits["dev"]), "dev_examples_sha256": json_sha256(splits["dev"]),
-                        "data": describe(spec, dataset_path)})
+    dev = splits["dev"]
+    source = DatasetSource(len(features), len(dev), dev_guess(spec, dev), json_sha256(dev), describe(spec, dataset_path))
+    return TrainingSet(features, head, "span" if spec.task == "qa" else "gold", spec.name, evaluate, source)
 
 
 def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], tokenizer, max_len: int,
-                       micro_batch: int, device) -> TrainingSet:
-    """A fine-tuned model M on x': its outputs y' are computed once here and reused every epoch."""
+                       micro_batch: int, device, pool: dict | None = None, data: dict | None = None) -> TrainingSet:
+    """A fine-tuned model M on x': its outputs y' are computed once here and reused every epoch. `pool` (the x'
+    pool's record) and `data` (M's fine-tuning data, `model_dataset_of`) go into its ModelSource."""
     m_tokenizer = load_tokenizer(checkpoint)
     m_model = load_head_model(checkpoint, spec.task, spec.labels, spec.regression, m_tokenizer,
                               own_head=True).to(device)
@@ -127,7 +125,7 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
                            "learns no answer; check that it is a trained QA model (its dev scores)", checkpoint,
                            len(examples))
         features, _ = tokenize_qa(examples, tokenizer, max_len, truncation="longest_first")
-        info = {"answered_fraction": answered / max(1, len(examples))}
+        answered_fraction = answered / max(1, len(examples))
         target = "span"
     else:
         m_features = tokenize_cr(inputs, m_tokenizer, max_len)
@@ -138,11 +136,11 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
         features = tokenize_cr(inputs, tokenizer, max_len)
         for feature, value in zip(features, targets.tolist()):
             feature["labels"] = value
-        info = {}
+        answered_fraction = None
         target = "value" if spec.regression else "soft"
     del m_model
-    info["num_train_examples"] = len(features)
-    return TrainingSet(features, Head(spec.task, spec.labels, spec.regression), target, spec.name, info=info)
+    source = ModelSource(len(features), pool, data, answered_fraction)
+    return TrainingSet(features, Head(spec.task, spec.labels, spec.regression), target, spec.name, source=source)
 
 
 def _rows(batches: list[np.ndarray]):
@@ -156,11 +154,10 @@ def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_le
     features = tokenize_cr(answers.inputs, tokenizer, max_len)
     for feature, probs in zip(features, answers.probs):
         feature["labels"] = probs
-    info = {"num_train_examples": len(features), "llm_model": answers.model, "prompt_number": answers.prompt,
-            "answers_complete": answers.complete}
+    source = LlmSource(len(features), answers.model, answers.prompt, answers.complete)
     # The LLM as the y' lines name it (as run_llm_inference.py's files do); --lm_model_name when they do not.
     llm = answers.model or (llm_name if llm_name != "none" else "llm")
-    return TrainingSet(features, Head("cr", GENRE_LABELS[task_type]), "soft", task_type, info=info, llm=llm,
+    return TrainingSet(features, Head("cr", GENRE_LABELS[task_type]), "soft", task_type, source=source, llm=llm,
                        prompt=answers.prompt)
 
 
@@ -181,16 +178,3 @@ def model_dataset_of(load_path: str, to_train_dataset: str | None) -> tuple[Data
                         f"{to_train_dataset}; drop --to_train_dataset or pass the right one")
     data = config.get("data") or {"name": spec.name, "task": spec.task, "family": spec.family, "digest": None}
     return spec, data
-
-
-# ----------------------------------------------------------------------------- learning the embedding
-
-def learn_embedding(family: str, surrogate: str, training: TrainingSet, tokenizer, hp: dict, device,
-                    options: LearnOptions, kind: str) -> np.ndarray:
-    """The task embedding (1-D) of `family` on the surrogate: the `learn` of the module its entry in
-    configs/methods.py names (task_emb.prefix, task_emb.fim, task_emb.textemb, ...); then whether the
-    embedding of `kind` (DTE, MTE) is under-trained goes into its diagnostics (task_emb/undertraining.py)."""
-    module = importlib.import_module(FAMILIES_BY_NAME[family].module)
-    embedding = module.learn(surrogate, training, tokenizer, hp, device, options)
-    undertraining.flag(training, kind)
-    return embedding

@@ -62,10 +62,8 @@ from transformers.modeling_outputs import Seq2SeqQuestionAnsweringModelOutput
 from configs.hparams import PREFIX
 from data_utils.errors import FuteError
 from data_utils.hf_compat import backbone_modules, cache_keyword
+from task_emb.families import LearnReport
 from task_emb.surrogate import LearnOptions, TrainingSet, fit_surrogate, head_model
-
-# Positions an input does not get: the model counts the prefix as past tokens (module docstring).
-RESERVED_POSITIONS = PREFIX["prefix_len"]
 
 logger = logging.getLogger(__name__)
 
@@ -200,17 +198,15 @@ def displacement_from_init(encoder: PrefixEncoder, seed: int) -> dict[str, float
             "cosine_to_init": float(e @ e0 / (np.linalg.norm(e) * norm_e0))}
 
 
-def learn(surrogate: str, training: TrainingSet, tokenizer, hp: dict, device, options: LearnOptions) -> np.ndarray:
-    """Train the prefixes (and the head) on the frozen surrogate; return the embedding (1-D float32).
-
-    training.info["diagnostics"] gets how far it moved from e0 (`displacement_from_init`), which
-    task_emb/undertraining.py reads: an embedding that barely moved mostly measures the shared start e0.
-    """
+def learn(surrogate: str, training: TrainingSet, tokenizer, hp: dict, device, options: LearnOptions) -> LearnReport:
+    """Train the prefixes (and the head) on the frozen surrogate (task_emb.families.Learn): the embedding
+    (1-D float32) with how far it moved from e0 (`displacement_from_init`) among its diagnostics, which
+    task_emb/undertraining.py reads: an embedding that barely moved mostly measures the shared start e0."""
     model = PrefixTaskModel(head_model(surrogate, training, tokenizer), prefix_len=PREFIX["prefix_len"],
                             seed=options.seed, dropout=PREFIX["dropout"]).to(device)
-    fit_surrogate(model, training, tokenizer, hp, device, options, "prefix")
-    training.info["diagnostics"].update(displacement_from_init(model.prefix_encoder, options.seed))
-    return model.embedding().astype(np.float32)
+    fit = fit_surrogate(model, training, tokenizer, hp, device, options, "prefix")
+    return LearnReport(model.embedding().astype(np.float32), fit,
+                       displacement_from_init(model.prefix_encoder, options.seed))
 
 
 @contextlib.contextmanager

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from data_utils.features import make_loader
 from data_utils.progress import progress
+from task_emb.families import LearnReport
 from task_emb.models import load_base_model, resolve_model_name
 from task_emb.options import micro_batch_size
 from task_emb.surrogate import LearnOptions, TrainingSet
@@ -18,8 +20,8 @@ from task_emb.surrogate import LearnOptions, TrainingSet
 
 @torch.no_grad()
 def learn(surrogate: str, training: TrainingSet, tokenizer, hp: dict[str, Any], device,
-          options: LearnOptions) -> np.ndarray:
-    """The TextEmb vector of the training set's inputs (1-D float32)."""
+          options: LearnOptions) -> LearnReport:
+    """The TextEmb vector of the training set's inputs (1-D float32), nothing trained (task_emb.families.Learn)."""
     model = load_base_model(resolve_model_name(surrogate)).to(device).eval()
     total, count = None, 0
     inputs = [{k: v for k, v in f.items() if k not in ("labels", "start_positions", "end_positions")}
@@ -32,4 +34,4 @@ def learn(surrogate: str, training: TrainingSet, tokenizer, hp: dict[str, Any], 
         summed = (hidden * mask).sum(dim=(0, 1))
         total = summed if total is None else total + summed
         count += int(mask.sum())
-    return (total / max(count, 1)).float().cpu().numpy()
+    return LearnReport((total / max(count, 1)).float().cpu().numpy())

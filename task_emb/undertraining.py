@@ -17,12 +17,13 @@
    trainable head can fit the targets while the prefix barely moves, so sign 1 alone cannot see this.
 
 Not checked: an MTE of an extractive QA model (its targets are spans, scored only after n-best
-post-processing against M's answers) and TextEmb (nothing is trained). Every flag is recorded with
-its reasons (diagnostics "undertrained", "undertrained_reasons") and logged as a warning.
+post-processing against M's answers) and TextEmb (nothing is trained). `check` logs every reason as a
+warning; the record holds them (diagnostics "undertrained", "undertrained_reasons": task_emb/record.py).
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +35,7 @@ from task_emb.evaluation import collect_outputs
 from task_emb.targets import regression_loss, soft_label_loss
 
 if TYPE_CHECKING:  # task_emb.surrogate calls surrogate_result
+    from task_emb.families import LearnReport
     from task_emb.surrogate import TrainingSet
 
 logger = logging.getLogger(__name__)
@@ -78,33 +80,31 @@ def constant_logits(probabilities: torch.Tensor, soft_loss: str) -> torch.Tensor
     return torch.log(p) - torch.log1p(-p) if soft_loss == "bce" else torch.log(p)
 
 
-def reasons(info: dict) -> list[str]:
-    """Why an embedding is under-trained, from its run's `info` (TrainingSet.info: "diagnostics", "dev_guess")."""
-    diagnostics = info.get("diagnostics") or {}
+def reasons(measured: Mapping[str, float], dev_guess: dict | None) -> list[str]:
+    """Why an embedding is under-trained, from what its run measured (the surrogate's own result, `surrogate_result`,
+    and the family's diagnostics: a prefix's displacement) and, for a DTE, the guess to beat on its dev examples
+    (data_utils.chance.dev_guess; None where there is none)."""
     found = []
-    guess = info.get("dev_guess")
-    if "dev_score" in diagnostics and guess is not None and diagnostics["dev_score"] <= guess["score"]:
-        found.append(f"surrogate dev score {diagnostics['dev_score']:.3f} <= {guess['score']:.3f} of the guess "
-                     f"'{guess['guess']}'")
-    if "fit_loss" in diagnostics and diagnostics["fit_loss"] >= diagnostics["constant_loss"]:
-        found.append(f"surrogate loss on x' {diagnostics['fit_loss']:.4f} >= {diagnostics['constant_loss']:.4f} of "
+    if "dev_score" in measured and dev_guess is not None and measured["dev_score"] <= dev_guess["score"]:
+        found.append(f"surrogate dev score {measured['dev_score']:.3f} <= {dev_guess['score']:.3f} of the guess "
+                     f"'{dev_guess['guess']}'")
+    if "fit_loss" in measured and measured["fit_loss"] >= measured["constant_loss"]:
+        found.append(f"surrogate loss on x' {measured['fit_loss']:.4f} >= {measured['constant_loss']:.4f} of "
                      f"the constant answer (mean y')")
-    if diagnostics.get("relative_displacement", np.inf) < UNDERTRAINED_PREFIX_DISPLACEMENT:
-        found.append(f"moved {diagnostics['relative_displacement']:.2f} of the norm of e0 from e0 (cosine "
-                     f"{diagnostics['cosine_to_init']:.3f}), below {UNDERTRAINED_PREFIX_DISPLACEMENT:.2f}")
+    if measured.get("relative_displacement", np.inf) < UNDERTRAINED_PREFIX_DISPLACEMENT:
+        found.append(f"moved {measured['relative_displacement']:.2f} of the norm of e0 from e0 (cosine "
+                     f"{measured['cosine_to_init']:.3f}), below {UNDERTRAINED_PREFIX_DISPLACEMENT:.2f}")
     return found
 
 
-def flag(training: TrainingSet, kind: str) -> None:
-    """Record in training.info["diagnostics"] whether the embedding of `kind` (DTE, MTE) is under-trained, and why;
-    warn once per reason, naming what to raise. Nothing for a family that trains nothing (no diagnostics)."""
-    diagnostics = training.info.get("diagnostics")
-    if diagnostics is None:
-        return
-    found = reasons(training.info)
-    diagnostics["undertrained"] = bool(found)
-    diagnostics["undertrained_reasons"] = found
+def check(report: LearnReport, dev_guess: dict | None, kind: str, label: str) -> list[str] | None:
+    """The `reasons` the embedding of `kind` (DTE, MTE) of `label` is under-trained, each warned about once, naming
+    what to raise; None for a family that trains nothing (report.fit None)."""
+    if report.fit is None:
+        return None
+    found = reasons({**report.fit.result, **report.diagnostics}, dev_guess)
     for reason in found:
         logger.warning("the %s %s is under-trained: %s (after %d optimiser steps); it describes a surrogate that "
-                       "learned little of it. Give it more training: %s", kind, training.label, reason,
-                       diagnostics["optimizer_steps"], MORE_TRAINING[kind])
+                       "learned little of it. Give it more training: %s", kind, label, reason,
+                       report.fit.optimizer_steps, MORE_TRAINING[kind])
+    return found

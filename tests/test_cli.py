@@ -278,24 +278,21 @@ def test_the_mte_defaults_fit_a_batch_of_8(family, input_kind, steps):
 def test_the_chosen_accumulation_is_recorded(tmp_path, tiny_bert):
     """End to end: a DTE with --batch_size 6 under a method whose default is 16 in 4 passes records the
     accumulation it ran with (2 passes of 3), not the flag's None."""
-    import types
-
     import run_task_emb
-    from configs.methods import FAMILIES_BY_NAME, EmbeddingFamily, EmbeddingMethod
+    from configs.methods import EmbeddingFamily, EmbeddingMethod
+    from task_emb.families import FAMILIES, Family, LearnReport
 
     seen = {}
 
     def learn(surrogate, training, tokenizer, hp, device, options):
         seen.update(hp)
-        return np.ones(3, dtype=np.float32)
+        return LearnReport(np.ones(3, dtype=np.float32))
 
     defaults = {("data", "cr", False): {"batch_size": 16, "max_len": 32, "gradient_accumulation_steps": 4,
                                         "learning_rate": 1e-4, "max_epochs": 1, "patience": None}}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(sys.modules, "fake_family", types.SimpleNamespace(learn=learn))
-        patch.setitem(FAMILIES_BY_NAME, "fake", EmbeddingFamily(
-            name="fake", module="fake_family", methods=(EmbeddingMethod("fake-fute", "fake", True, "Fake"),),
-            defaults=defaults))
+        patch.setitem(FAMILIES, "fake", Family(EmbeddingFamily(
+            name="fake", methods=(EmbeddingMethod("fake-fute", "fake", True, "Fake"),), defaults=defaults), learn))
         run_task_emb.main(["--task_type", "cr", "--input_type", "data", "--task_emb_type", "fake", "--to_train_dataset",
                            "sst2", "--dataset_path", str(SAMPLES / "sst2"), "--max_train_examples", "8",
                            "--batch_size", "6", "--task_emb_model_lm_name", str(tiny_bert),

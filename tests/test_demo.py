@@ -262,12 +262,13 @@ def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, f
 
 def test_the_hub_pool_is_refused_when_too_many_of_the_sources_a_step_reads_fail(tmp_path, monkeypatch):
     from configs.unsup_pool import EXCLUDE_FOR_TRANSFER, POOL_SOURCES
+    from data_utils import unsup_pool
     from data_utils.unsup_pool import PoolExample
 
     demo = load_demo()
     read_by_transfer = [name for name in POOL_SOURCES if name not in EXCLUDE_FOR_TRANSFER]
     failed = {name: "OSError: gone" for name in read_by_transfer[:11]}  # 9.0% of the pool, 10.3% of 107
-    monkeypatch.setattr(demo, "load_hub_pool", lambda names, *args: ([PoolExample("x", None, "agnews")], dict(failed)))
+    monkeypatch.setattr(unsup_pool, "load_hub_pool", lambda names, *args: ([PoolExample("x", None, "agnews")], dict(failed)))
     pool = tmp_path / "unsup_pool.jsonl"
     with pytest.raises(FuteError, match=r"11 of 107 pool sources could not be read"):
         demo.save_hub_pool(pool, 1, False, ["transfer", "sa", "nli"])

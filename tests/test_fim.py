@@ -214,14 +214,14 @@ def test_empirical_hooks_in_groups_match_autograd(bert_setup, monkeypatch, group
     """The per-example products one example at a time (a CPU's large layers), in groups that
     split the chunk unevenly, or the whole chunk at once; one padded batch of 5 sentences of
     different lengths, so that each group skips a different span of padding."""
-    from task_emb import fim
+    from task_emb import fim_empirical
 
     model, _ = bert_setup
     params = bert_backbone(model)
     if group_bytes == "two of the largest":
         group_bytes = 2 * max(p.numel() for p in params) * 8  # float64
     if group_bytes is not None:
-        monkeypatch.setattr(fim._Scratch, "CPU_GROUP_BYTES", group_bytes)
+        monkeypatch.setattr(fim_empirical._Scratch, "CPU_GROUP_BYTES", group_bytes)
     enc = AutoTokenizer.from_pretrained(model.name_or_path)(SENTENCES, padding=True, return_tensors="pt")
     batch = {**enc, "labels": torch.tensor(LABELS)}
     assert (enc["attention_mask"] == 0).any()
@@ -233,7 +233,7 @@ def test_empirical_hooks_in_groups_match_autograd(bert_setup, monkeypatch, group
 
 
 def test_chunks_check_a_small_first_chunk_then_follow_the_chunk_size():
-    from task_emb.fim import _chunks
+    from task_emb.fim_empirical import _chunks
 
     batches = [{"input_ids": torch.arange(n)[:, None]} for n in (5, 7)]
     sizes = [len(chunk["input_ids"]) for chunk in _chunks(batches, chunk_size=3, first=2)]
@@ -243,7 +243,7 @@ def test_chunks_check_a_small_first_chunk_then_follow_the_chunk_size():
 
 
 def test_token_spans_cover_every_nonzero_term_of_a_group():
-    from task_emb.fim import _token_spans
+    from task_emb.fim_empirical import _token_spans
 
     left = torch.zeros(5, 6, 2)
     right = torch.ones(5, 6, 3)
@@ -261,17 +261,17 @@ def test_token_spans_cover_every_nonzero_term_of_a_group():
 def test_hooks_that_disagree_with_autograd_are_caught(bert_setup, monkeypatch, caplog, per_example):
     """A per-example term 0.5% off (every LayerNorm bias) must fail the first-chunk check:
     'auto' then falls back to the exact loop, 'hooks' refuses."""
-    from task_emb import fim
+    from task_emb import fim_empirical
 
     model, batches = bert_setup
-    real_terms = fim._per_example_terms
+    real_terms = fim_empirical._per_example_terms
 
     def slightly_wrong(module, *args):
         for param, kind, value in real_terms(module, *args):
             yield param, kind, value * 1.005 if param is getattr(module, "bias", None) and kind == "dense" and \
                 isinstance(module, torch.nn.LayerNorm) else value
 
-    monkeypatch.setattr(fim, "_per_example_terms", slightly_wrong)
+    monkeypatch.setattr(fim_empirical, "_per_example_terms", slightly_wrong)
     if per_example == "hooks":
         with pytest.raises(FuteError, match="per-example hooks do not fit"):
             fim_embedding(model, batches, loss_of(model), "empirical", dtype=np.float64, per_example="hooks")

@@ -228,7 +228,7 @@ class TestModelEmbeddings:
         assert got == expected
         answered = sum(text is not None for text in expected)
         assert 0 < answered < len(inputs)  # the case exercises both outcomes
-        assert training.info["answered_fraction"] == pytest.approx(answered / len(inputs))
+        assert training.source.answered_fraction == pytest.approx(answered / len(inputs))
         # On T's tokens, each answered span covers M's text.
         t_tokenizer = AutoTokenizer.from_pretrained(tiny_t5)
         for x, text, feature in zip(inputs, expected, training.features):
@@ -252,7 +252,7 @@ class TestModelEmbeddings:
         inputs = [{"text": "who", "text_pair": "a man and his dog"}] * 3
         training = pipeline.model_training_set(str(tmp_path / "m"), pipeline.get_spec("cq"), inputs,
                                                AutoTokenizer.from_pretrained(tiny_t5), 96, 8, torch.device("cpu"))
-        assert training.info["answered_fraction"] == 0
+        assert training.source.answered_fraction == 0
         assert re.search(r"m answers none of the 3 x' questions .*a trained QA model", caplog.text)
 
     def test_targets_are_the_models_softmax_computed_once(self, finetuned, tiny_t5, monkeypatch):
@@ -658,39 +658,67 @@ def test_the_record_holds_the_resolved_pool_size(tmp_path, tiny_t5):
     assert json.loads((tmp_path / "x.record.json").read_text())["config"]["max_data_for_task_emb_train"] == 1000
 
 
-def test_a_new_method_family_is_its_module_and_one_registry_entry(tmp_path, tiny_bert, monkeypatch):
-    """What adding a method (say a LoRA embedding) takes: a module with `learn` and one entry in
-    configs/methods.py; run_task_emb.py, the record and its reader need nothing else."""
-    import sys
+def test_a_new_family_is_its_module_one_registry_entry_and_its_test(tmp_path, tiny_bert, monkeypatch):
+    """What adding a family takes: a module with `learn` (here a namespace defined in this test: the mean of the
+    surrogate's input embeddings over the training tokens) and one entry in task_emb.families.FAMILIES.
+    run_task_emb.py lists it, uses its defaults, writes its report into the record; the readers read it."""
     import types
 
-    from configs.methods import FAMILIES_BY_NAME, EmbeddingFamily, EmbeddingMethod
+    import torch
+    from transformers import AutoModel
+
+    from configs.methods import FAMILIES_BY_NAME, EmbeddingFamily, EmbeddingMethod, paper_name
     from data_utils.artifacts.embeddings import read_embedding
+    from task_emb import families
 
     seen = {}
 
     def learn(surrogate, training, tokenizer, hp, device, options):
-        seen.update(surrogate=surrogate, examples=len(training.features), hp=hp, seed=options.seed)
-        return np.full(3, len(training.features), dtype=np.float32)
+        from task_emb.models import load_base_model
 
-    monkeypatch.setitem(sys.modules, "fake_lora", types.SimpleNamespace(learn=learn))
+        seen.update(features=training.features, hp=hp, seed=options.seed)
+        table = load_base_model(surrogate).get_input_embeddings().weight.detach()
+        ids = torch.tensor([i for feature in training.features for i in feature["input_ids"]])
+        return families.LearnReport(table[ids].mean(0).numpy(), diagnostics={"tokens": len(ids)})
+
+    mean_family = types.SimpleNamespace(learn=learn)  # the family's own module
     defaults = {("data", "cr", False): {"batch_size": 8, "max_len": 64, "gradient_accumulation_steps": 2,
                                         "learning_rate": 1e-4, "max_epochs": 2, "patience": None}}
-    monkeypatch.setitem(FAMILIES_BY_NAME, "lora", EmbeddingFamily(
-        name="lora", module="fake_lora", methods=(EmbeddingMethod("lora-fute", "lora", True, "FUTE + LoRA"),),
-        defaults=defaults))
-    run_task_emb.main(["--task_type", "cr", "--input_type", "data", "--task_emb_type", "lora", "--to_train_dataset",
+    entry = families.Family(EmbeddingFamily("mean", (EmbeddingMethod("mean-fute", "mean", True, "FUTE + Mean"),),
+                                            defaults), mean_family.learn)
+    registry_before = dict(families.FAMILIES)
+    monkeypatch.setitem(families.FAMILIES, "mean", entry)  # the one registry entry
+    run_task_emb.main(["--task_type", "cr", "--input_type", "data", "--task_emb_type", "mean", "--to_train_dataset",
                        "sst2", "--dataset_path", str(SAMPLES / "sst2"), "--max_train_examples", "16",
-                       "--task_emb_model_lm_name", str(tiny_bert), "--save_path", str(tmp_path / "lora")])
-    assert seen["surrogate"] == str(tiny_bert) and seen["examples"] == 16 and seen["seed"] == 42
+                       "--task_emb_model_lm_name", str(tiny_bert), "--save_path", str(tmp_path / "mean")])
+    # Nothing but that entry was added: configs' tables and the other entries are as they were.
+    assert "mean" not in FAMILIES_BY_NAME and {k: v for k, v in families.FAMILIES.items() if k != "mean"} == \
+        registry_before
+    assert len(seen["features"]) == 16 and seen["seed"] == 42
     assert seen["hp"] == {**defaults["data", "cr", False], "micro_batch_size": 4}
-    embedding = read_embedding(tmp_path / "lora.npy")
-    assert (embedding.method, embedding.info.family, embedding.info.fute, embedding.kind) == ("lora-fute", "lora",
+    # The vector: the mean input embedding, computed here from the model as transformers loads it.
+    table = AutoModel.from_pretrained(tiny_bert).get_input_embeddings().weight.detach().double().numpy()
+    ids = [i for feature in seen["features"] for i in feature["input_ids"]]
+    embedding = read_embedding(tmp_path / "mean.npy")
+    np.testing.assert_allclose(embedding.vector(), table[ids].mean(0), rtol=1e-5, atol=1e-6)
+    assert (embedding.method, embedding.info.family, embedding.info.fute, embedding.kind) == ("mean-fute", "mean",
                                                                                                True, "DTE")
-    assert embedding.vector().tolist() == [16.0] * 3
-    with pytest.raises(FuteError, match="no lora task-embedding defaults for input data, task cr, baseline True"):
-        run_task_emb.main(["--task_type", "cr", "--input_type", "data", "--task_emb_type", "lora", "--is_baseline",
-                           "True", "--to_train_dataset", "sst2", "--save_path", str(tmp_path / "lora_baseline")])
+    config = json.loads((tmp_path / "mean.record.json").read_text())["config"]
+    assert config["diagnostics"] == {"tokens": len(ids)} and "epochs_run" not in config  # it trains nothing
+    assert config["num_train_examples"] == 16 and config["hyper_parameters"] == seen["hp"]
+    assert paper_name("mean-fute") == "mean-fute"  # tables name a method configs/methods.py does not know by its id
+    with pytest.raises(FuteError, match="no mean task-embedding defaults for input data, task cr, baseline True"):
+        run_task_emb.main(["--task_type", "cr", "--input_type", "data", "--task_emb_type", "mean", "--is_baseline",
+                           "True", "--to_train_dataset", "sst2", "--save_path", str(tmp_path / "mean_baseline")])
+
+
+def test_every_family_of_configs_is_registered_with_its_code():
+    from configs.methods import FAMILIES_BY_NAME
+    from task_emb.families import FAMILIES
+
+    assert list(FAMILIES) == list(FAMILIES_BY_NAME)
+    assert all(entry.config is FAMILIES_BY_NAME[name] for name, entry in FAMILIES.items())
+    assert {name: entry.reserved_positions for name, entry in FAMILIES.items()} == {"text": 0, "fim": 0, "prefix": 16}
 
 
 def test_an_llm_training_set_is_named_as_tables_name_it():

@@ -29,8 +29,9 @@ from llm_inference.models import load_llm_model
 from llm_inference.prompts import load_prompt
 from llm_inference.scoring import PromptScorer
 from task_emb.evaluation import collect_outputs
+from task_emb.families import FAMILIES as EMBEDDING_FAMILIES
 from task_emb.models import load_base_model, load_head_model, load_tokenizer, save_checkpoint
-from task_emb.pipeline import learn_embedding, model_training_set
+from task_emb.pipeline import model_training_set
 from task_emb.surrogate import Head, LearnOptions, TrainingSet
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -202,8 +203,8 @@ def outputs_under(folder: Path, workdir: Path) -> dict[str, np.ndarray]:
                                     ("prefix MTE", "prefix", m_cr), ("FIM MTE", "fim", m_cr),
                                     ("QA prefix DTE", "prefix", qa), ("QA prefix MTE", "prefix", m_qa)):
         torch.manual_seed(0)
-        out[label] = learn_embedding(family, str(folder), training, tokenizer, HP, CPU, LearnOptions(seed=0),
-                                     "MTE" if "MTE" in label else "DTE")
+        out[label] = EMBEDDING_FAMILIES[family].learn(str(folder), training, tokenizer, HP, CPU,
+                                                      LearnOptions(seed=0)).embedding
     return out
 
 

@@ -1,6 +1,7 @@
 """Tests for the unsupervised pool U and the x' files (data_utils/unsup_pool.py)."""
 import json
 import logging
+import random
 from string import Formatter
 
 import datasets
@@ -18,6 +19,7 @@ from data_utils.unsup_pool import (
     drop_excluded_sources,
     check_pool_failures,
     load_hub_pool,
+    load_pool,
     pool_record,
     pool_names,
     read_local_pool,
@@ -415,6 +417,32 @@ def test_local_pool_exclusions_match_the_hub_lists_by_source(caplog):
     with caplog.at_level(logging.INFO, logger="data_utils.unsup_pool"):
         drop_excluded_sources(examples, "sa")
     assert "dropped 4 local examples of excluded source(s) glue_sst2, imdb" in caplog.text
+
+
+def test_a_run_reads_the_pool_minus_its_exclusions_capped_per_source_and_shuffled_once(tmp_path, monkeypatch):
+    """load_pool, for a local pool and the hub alike: the exclusion list by source, at most N per source (each
+    source sampled with its own Random(42)), shuffled once with Random(42), and the record of what was used."""
+    local = tmp_path / "pool.jsonl"
+    write_local_pool(local, [PoolExample(f"{source} {i}", None, source) for source in ("glue_sst2", "imdb", "agnews")
+                             for i in range(5)])
+    examples, record = load_pool("transfer", 3, local)
+    kept = {source: sorted(random.Random(42).sample(range(5), 3)) for source in ("agnews", "imdb")}
+    expected = [f"{source} {i}" for source in ("agnews", "imdb") for i in kept[source]]
+    random.Random(42).shuffle(expected)
+    assert [e.text for e in examples] == expected
+    assert record == {"sources": {"agnews": 3, "imdb": 3}, "failed": {}}
+    write_local_pool(tmp_path / "sst2.jsonl", [PoolExample("x", None, "glue_sst2")])
+    with pytest.raises(FuteError, match="every example of --unsup_data_path .* excluded for 'sa'"):
+        load_pool("sa", 3, tmp_path / "sst2.jsonl")
+    # The hub: the names the exclusion leaves, and the failures counted over those names.
+    asked = []
+    failed = {name: "OSError: gone" for name in pool_names("sa")[:12]}
+    monkeypatch.setattr(unsup_pool, "load_hub_pool", lambda names, n, seed, processes: asked.append(
+        (names, n, seed, processes)) or ([PoolExample("a", None, "agnews")], failed))
+    with pytest.raises(FuteError, match=f"12 of {len(pool_names('sa'))} pool sources"):
+        load_pool("sa", 2, processes=3)
+    assert asked == [(pool_names("sa"), 2, 42, 3)]
+    assert load_pool("sa", 2, allow_partial=True)[1]["failed"] == failed
 
 
 def test_pool_names_none_and_bad_value():
