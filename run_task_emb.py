@@ -26,7 +26,8 @@ from configs.hparams import UNSUP_POOL
 from configs.methods import FAMILIES_BY_NAME, method_of
 from data_utils import cli
 from data_utils.errors import FuteError
-from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
+from data_utils.artifacts.completion import begin, fresh_start, unfinished, writing
+from data_utils.artifacts.paths import record_path
 from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
 from data_utils.io import check_writable, json_sha256, run_record, write_json
 from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from data_utils import cli
-from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
+from data_utils.artifacts.completion import begin, fresh_start, unfinished, writing
+from data_utils.artifacts.paths import record_path
 from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa

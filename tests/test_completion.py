@@ -25,7 +25,8 @@ import run_llm_inference
 import run_eval
 import run_llm_inference_for_te
 import run_task_emb
-from data_utils.artifacts.completion import record_path, recorded, unfinished, writing
+from data_utils.artifacts.completion import recorded, unfinished, writing
+from data_utils.artifacts.paths import record_path
 from data_utils.artifacts.embeddings import load_embeddings
 from data_utils.artifacts.llm_outputs import read_answers
 from data_utils.artifacts.scores import load_finetune_runs

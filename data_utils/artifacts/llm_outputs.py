@@ -29,8 +29,8 @@ import numpy as np
 
 from configs.datasets import GENRE_LABELS, NUM_PROMPTS, DatasetSpec
 from data_utils.declarations import LLM_DATASETS, recorded_spec
-from data_utils.artifacts.completion import (DAMAGED_LINE, answers_complete, is_pending, record_path, rerun_hint,
-                                             unfinished)
+from data_utils.artifacts.completion import DAMAGED_LINE, answers_complete, is_pending, rerun_hint, unfinished
+from data_utils.artifacts.paths import record_path
 from data_utils.errors import FuteError
 from data_utils.io import complete_lines_end, emptiness, iter_jsonl_lines, read_json
 from data_utils.loading import label_index

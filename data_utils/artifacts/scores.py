@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_utils.artifacts.completion import RECORD_SUFFIX, is_pending, rerun_hint
+from data_utils.artifacts.completion import is_pending, rerun_hint
+from data_utils.artifacts.paths import RECORD_SUFFIX, output_of_record
 from data_utils.artifacts.data_identity import DataIdentity, from_config
 from data_utils.errors import FuteError
 from data_utils.io import read_json, require_folder
@@ -55,7 +56,7 @@ def load_finetune_runs(folder: str | Path, flag: str = "--score_dir") -> list[Fi
         config = record.get("config") if isinstance(record, dict) else None
         if not isinstance(config, dict) or "to_train_dataset" not in config or "embedding" in record:
             continue
-        score_path = record_path.with_name(record_path.name[: -len(RECORD_SUFFIX)] + ".json")
+        score_path = output_of_record(record_path, ".json")
         if not score_path.is_file():  # e.g. the record of an x' JSONL written by run_task_emb.py
             logger.debug("%s has no score file beside it; skipped", record_path)
             continue
