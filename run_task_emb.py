@@ -29,10 +29,11 @@ from data_utils.errors import FuteError
 from data_utils.artifacts.completion import begin, fresh_start, unfinished, writing
 from data_utils.artifacts.paths import record_path
 from data_utils.artifacts.embeddings import EmbeddingInfo, write_embedding
+from data_utils.artifacts.model_inputs import write_model_inputs
 from data_utils.io import check_writable, json_sha256, run_record, write_json
 from data_utils.unsup_pool import (build_inputs, check_pool_failures, drop_excluded_sources, load_hub_pool, pool_names,
-                                   pool_record, read_local_pool, sample_per_source, shuffle_examples,
-                                   write_model_inputs)
+                                   pool_record, read_local_pool, sample_per_source, select_model_inputs,
+                                   shuffle_examples)
 from task_emb.options import FIM_ESTIMATORS, SOFT_LABEL_LOSSES
 
 logger = logging.getLogger("run_task_emb")
@@ -260,8 +261,9 @@ def generate_model_inputs(args: argparse.Namespace, argv: Sequence[str] | None) 
     examples, pool_info = load_pool(args, exclude=args.task_type)
     config = {**vars(args), "pool": pool_info}
     begin(args.save_path, run_record(config, argv, __file__))  # unfinished until its record is written
-    count = write_model_inputs(args.save_path, examples, args.task_type, max_lines=UNSUP_POOL["max_llm_lines"],
-                               seed=UNSUP_POOL["seed"], tokenizer=tokenizer)
+    inputs = select_model_inputs(examples, args.task_type, max_lines=UNSUP_POOL["max_llm_lines"],
+                                 seed=UNSUP_POOL["seed"], tokenizer=tokenizer)
+    count = write_model_inputs(args.save_path, inputs)
     write_json(record_path(args.save_path), run_record({**config, "lines": count}, argv, __file__))
     return count
 
