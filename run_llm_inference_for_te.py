@@ -79,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from llm_inference.run_outputs import answer_inputs
     from llm_inference.runs import open_session, run_each
 
-    session = open_session(args, argv, __file__, [load_prompt(args.task_genre, number) for number in args.prompt_number])
+    prompts = [load_prompt(args.task_genre, number) for number in args.prompt_number]
+    session = open_session(args, argv, __file__, prompts)
     examples = input_examples(read_model_inputs(args.data_load_path, args.task_genre), args.task_genre)
     runs = [(fill(args.save_path, prompt=number), functools.partial(answer_inputs, session, number, examples))
             for number in args.prompt_number]

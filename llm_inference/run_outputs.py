@@ -45,7 +45,8 @@ def score_dataset(session: Session, spec, number: int) -> dict[str, Any]:
     dataset_path = None if args.dataset_path is None else fill(args.dataset_path, spec.name)
     examples, split_counts = load_eval_examples(spec, prompt.fields, dataset_path, args.max_examples, args.seed)
     data = describe(spec, dataset_path)
-    identity = run_identity(session, prompt, dataset=spec.name, data_digest=data["digest"] if spec.declaration else None)
+    digest = data["digest"] if spec.declaration else None
+    identity = run_identity(session, prompt, dataset=spec.name, data_digest=digest)
     config = {"dataset_name": spec.name, "prompt_number": number, "save_path": str(save_path),
               "dataset_path": dataset_path, "data": data}
     log = ResultLog(partial_log_path(save_path), identity)

@@ -225,7 +225,8 @@ def read_finished_results(path: Path, identity: RunIdentity) -> dict[int, Exampl
         raise FuteError(f"{path} exists and is not an output of run_llm_inference.py; use another --save_path")
     identity.check(content, str(path))
     fix = "the file is damaged: run again with --overwrite True, or use another --save_path"
-    results = (ExampleResult.from_json(result, f"{path} result {n}", fix) for n, result in enumerate(content["results"]))
+    results = [ExampleResult.from_json(result, f"{path} result {position}", fix)
+               for position, result in enumerate(content["results"])]
     return {result.data_index: result for result in results}
 
 
