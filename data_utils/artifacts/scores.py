@@ -22,8 +22,8 @@ from data_utils.io import read_json, require_folder, write_json
 
 logger = logging.getLogger(__name__)
 
-# What writes score files, in every error about one.
-_WRITERS = "run_cr_train.py/run_qa_train.py"
+# What writes score files, in every error about one; the entry of a score file that tables use.
+_WRITERS, BEST = "run_cr_train.py/run_qa_train.py", "best"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,8 +59,8 @@ def score_run_record(record: dict[str, Any], about: ScoreRecord) -> dict[str, An
 def write_finetune_score(path: str | Path, scores: dict[str, float], record: dict[str, Any]) -> None:
     """Write the dev scores (metric -> value, with "best": the main metric's), then their record, last
     (`score_run_record`): the record marks the score finished (data_utils/artifacts/completion.py)."""
-    if "best" not in scores:
-        raise FuteError(f"the scores for {path} have no 'best' entry; they are not a fine-tune's dev scores")
+    if BEST not in scores:
+        raise FuteError(f"the scores for {path} have no {BEST!r} entry; they are not a fine-tune's dev scores")
     write_json(path, scores)
     write_json(record_path(path), record)
 
@@ -84,8 +84,8 @@ class FinetuneRun:
 
 def read_finetune_score(path: str | Path, flag: str = "--score_dir") -> FinetuneRun | None:
     """The fine-tuning run whose scores are `path` (`<score>.json`), or None when its record is of another
-    output (an embedding, an x') or is pending (a warning names the command that finishes it). A score without
-    a finite "best", or a record that names no dataset, is a FuteError; `flag` names where the file was found."""
+    output (an embedding, an x': no to_train_dataset) or is pending (a warning names the command that finishes
+    it). A score without a finite "best" is a FuteError naming `flag`, where the file was found."""
     path = Path(path)
     record = read_json(record_path(path))
     if is_pending(record):
@@ -93,15 +93,17 @@ def read_finetune_score(path: str | Path, flag: str = "--score_dir") -> Finetune
                        rerun_hint(record))
         return None
     config = record.get("config") if isinstance(record, dict) else None
-    if not isinstance(config, dict) or "to_train_dataset" not in config or "embedding" in record:
+    if not isinstance(config, dict) or "embedding" in record:
         return None
     about = ScoreRecord.from_config(config)
+    if about.to_train_dataset is None:  # the record of another output
+        return None
     scores = read_json(path)
-    if not isinstance(scores, dict) or "best" not in scores:
-        raise FuteError(f"{path}: no 'best' score; it was not written by {_WRITERS}")
-    best = scores["best"]
+    if not isinstance(scores, dict) or BEST not in scores:
+        raise FuteError(f"{path}: no {BEST!r} score; it was not written by {_WRITERS}")
+    best = scores[BEST]
     if isinstance(best, bool) or not isinstance(best, (int, float)) or not math.isfinite(best):
-        raise FuteError(f"{path}: 'best' is {best!r}, not a finite number; the run failed or the file was "
+        raise FuteError(f"{path}: {BEST!r} is {best!r}, not a finite number; the run failed or the file was "
                         f"edited: re-run it or move it out of {flag}")
     source = about.source_dataset
     return FinetuneRun(path=path, target=from_config(config),
