@@ -24,7 +24,7 @@ FIRST_SPAN_MAX_WORDS = 10
 
 def constant_class_score(spec: DatasetSpec, examples: Sequence[dict]) -> tuple[float, str] | None:
     """(best main-metric score of predicting one class for all `examples`, "always <label>"), None for
-    regression. Examples as `data_utils.loading.cr_examples` gives them."""
+    regression. Examples as `data_utils.examples.cr_examples` gives them."""
     if spec.regression:
         return None
     references = np.array([e["label"] for e in examples])

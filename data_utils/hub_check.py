@@ -31,9 +31,9 @@ from configs.datasets import MULTIQA_URL, DatasetSpec
 from data_utils.declarations import DATASETS
 from configs.unsup_pool import POOL_SOURCES, PoolSource
 from data_utils.errors import FuteError
+from data_utils.examples import label_index
 from data_utils.hub_read import HubRead, describe_error
 from data_utils.label_order import named, order_by_name
-from data_utils.loading import label_index
 
 OK = "ok"
 FAILING = ("script-only", "missing field", "label mismatch", "unreachable")

@@ -5,7 +5,7 @@ elsewhere may say {0: "positive", 1: "negative"}; a parquet file written by `dat
 stores ClassLabel integers whose meaning is the column's own `names`; a checkpoint of rte
 (entailment, not_entailment) continued on wnli (not_entailment, entailment). Read as if
 index i were the dataset's label i, each silently swaps classes. Here such names are
-matched to a dataset's labels by name (in any letter case, as `loading.label_index` reads a
+matched to a dataset's labels by name (in any letter case, as `examples.label_index` reads a
 label name, or cut short as the hub's imdb writes "neg", "pos"): `order_by_name` gives, for
 every dataset label, its index in the other list.
 
@@ -63,7 +63,7 @@ def class_label_names(features: Mapping, field: str) -> list[str] | None:
 
 def labels_by_name(rows: list[dict], features: Mapping, spec: DatasetSpec | None, where: str) -> list[dict]:
     """`rows` with the integers of a ClassLabel label column replaced by the dataset's label of the same
-    name (`order_by_name`), which `loading.label_index` then reads; rows unchanged when the column is no
+    name (`order_by_name`), which `examples.label_index` then reads; rows unchanged when the column is no
     ClassLabel, or its names are the dataset's in its order or say nothing (`named`). Values that are not a
     class index (the hub's -1, no gold label) stay as they are.
 

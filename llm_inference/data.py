@@ -26,7 +26,8 @@ from configs.datasets import DatasetSpec
 from data_utils.artifacts.model_inputs import ModelInput
 from data_utils.declarations import LLM_DATASETS, get_spec, is_declaration
 from data_utils.errors import FuteError
-from data_utils.loading import check_column, check_kept, cr_example, load_eval_split
+from data_utils.examples import check_column, check_kept, cr_example
+from data_utils.loading import load_eval_split
 from llm_inference.prompts import Prompt, load_prompt
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
     """(examples, counts): a seeded sample of at most max_examples of the dataset's usable evaluation examples,
     sorted by index, and `check_kept`'s counts of the whole split.
 
-    The whole split is judged first, as the LM side does (`data_utils.loading.cr_examples`): a row without a
+    The whole split is judged first, as the LM side does (`data_utils.examples.cr_examples`): a row without a
     gold label (also one that lacks the label field), with an empty input or with every cell empty is left
     out and counted, and a split with too many such rows is refused whatever the sample; the sample is then
     drawn among the usable examples (`sample_indices`). data_index is the row's index in the split.

@@ -14,8 +14,8 @@ import pytest
 
 from configs.datasets import GENRE_FAMILY, GENRE_LABELS
 from data_utils import declarations
-from data_utils.declarations import (CR_DATASETS, DATASETS, LLM_DATASETS, QA_DATASETS, TASK_FAMILIES, get_spec,
-                                     parse_declaration, to_declaration)
+from data_utils.declaration_parser import parse_declaration, to_declaration
+from data_utils.declarations import CR_DATASETS, DATASETS, LLM_DATASETS, QA_DATASETS, TASK_FAMILIES, get_spec
 from data_utils.errors import FuteError
 from data_utils.loading import load_examples, load_raw_splits
 

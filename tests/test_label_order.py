@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from data_utils import loading
+from data_utils import examples, loading
 from data_utils.errors import FuteError
 from data_utils.label_order import named, order_by_name
 from data_utils.declarations import get_spec
@@ -173,7 +173,7 @@ def test_a_hub_class_label_is_read_by_its_names(monkeypatch, dataset, names, exp
     table = datasets.Dataset.from_dict(rows, features=features)
     monkeypatch.setattr(loading, "read_split", lambda read: table)
     rows = loading._read_hub_split(spec, "train")
-    assert [loading.label_index(spec, row[spec.label_field], "hub", i) for i, row in enumerate(rows)] == expected
+    assert [examples.label_index(spec, row[spec.label_field], "hub", i) for i, row in enumerate(rows)] == expected
 
 
 def test_a_head_of_another_size_is_made_without_transformers_warning_of_a_mismatch(tmp_path, tiny_bert,

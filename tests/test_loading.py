@@ -13,7 +13,8 @@ import pytest
 from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
 from data_utils.declarations import get_spec
-from data_utils.loading import cr_examples, dev_cut, label_index, load_examples, load_raw_splits, load_split
+from data_utils.examples import cr_examples, label_index
+from data_utils.loading import dev_cut, load_examples, load_raw_splits, load_split
 
 
 def write_jsonl(path, rows):
@@ -419,7 +420,7 @@ def test_random_texts_written_by_pandas_read_back_exactly_or_a_clear_error(tmp_p
     """Texts of quotes, tabs, line breaks, commas and spaces (seeded), through pandas' to_csv as TSV and CSV: each
     file reads back exactly, or (a TSV whose lines also read as GLUE's, see the next test) is an error; never
     a silent misread."""
-    from data_utils.loading import read_table
+    from data_utils.local_files import read_table
 
     rng = random.Random(0)
     errors = 0
@@ -754,7 +755,7 @@ def test_rows_with_every_cell_empty_are_counted_apart_not_as_unlabelled(tmp_path
 def test_check_kept_counts_each_reason(caplog):
     from collections import Counter
 
-    from data_utils.loading import EMPTY_ROW, check_kept
+    from data_utils.examples import EMPTY_ROW, check_kept
 
     counts = check_kept([{}] * 18, Counter({"label": 1, "sentence": 1, EMPTY_ROW: 7}), "label", "x")
     assert counts == {"rows": 27, "examples": 18, "no_gold_label": 1, "empty_input": 1, "empty_rows": 7}
@@ -818,7 +819,7 @@ def test_label_facts_of_the_registry():
     label" cover pandas' own default missing-value texts (read_csv's na_values)."""
     from pandas._libs.parsers import STR_NA_VALUES
 
-    from data_utils.loading import MISSING_LABEL_TEXTS
+    from data_utils.examples import MISSING_LABEL_TEXTS
 
     assert all(spec.label_range is not None for spec in DATASETS.values() if spec.regression)
     assert not {label.lower() for spec in DATASETS.values() for label in spec.labels} & MISSING_LABEL_TEXTS

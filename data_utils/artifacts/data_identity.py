@@ -9,7 +9,7 @@ the data its --load_path model was fine-tuned on; LLM inference files: `data`) c
 
     {"name", "task", "family", "digest",
      "declaration": {"given", "path", "sha256"} | null,      (the file that declared it; null: the registry)
-     "spec": the declaration itself | null,                  (data_utils/declarations.py to_declaration)
+     "spec": the declaration itself | null,                  (data_utils/declaration_parser.py to_declaration)
      "sources": [{"split", "path", "sha256"} | {"split", "hub"}, ...]}
 
 digest = SHA-256 of the name, the declaration's SHA-256 and each split's data: a local file's
@@ -33,7 +33,8 @@ from typing import Any
 
 from configs.datasets import DatasetSpec
 from data_utils.artifacts.completion import sha256_of
-from data_utils.declarations import DATASETS, is_declaration, to_declaration
+from data_utils.declaration_parser import to_declaration
+from data_utils.declarations import DATASETS, is_declaration
 from data_utils.errors import FuteError
 
 logger = logging.getLogger(__name__)

@@ -39,8 +39,8 @@ from data_utils.declarations import LLM_DATASETS, recorded_spec
 from data_utils.artifacts.llm_records import (AnswerCounts, ExampleResult, PromptInfo, RunIdentity, as_json,
                                               flattened)
 from data_utils.errors import FuteError
+from data_utils.examples import label_index
 from data_utils.io import read_json, write_json
-from data_utils.loading import label_index
 from data_utils.metrics import compute_metrics
 
 logger = logging.getLogger(__name__)
