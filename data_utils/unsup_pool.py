@@ -6,8 +6,9 @@ hub (`load_hub_pool`, table in `configs.unsup_pool`), at most N examples per dat
 Both return the sources that failed with their one-line errors, so a run can record
 what its pool was made of (`pool_record`) and refuse one that shrank too far
 (`check_pool_failures`): the reference skipped failing sources without a trace.
-`build_inputs` turns examples into x' for one task type, and `write_model_inputs`
-writes x' as the JSONL that an LLM answers (`run_llm_inference_for_te.py`).
+`build_inputs` turns examples into x' for one task type, and `select_model_inputs`
+chooses the x' lines an LLM answers (`run_llm_inference_for_te.py`; their file:
+data_utils/artifacts/model_inputs.py).
 
 Order: every function here returns examples sorted by source, then by position in
 that source, so the pool does not depend on file order or process count. The
@@ -32,6 +33,7 @@ import numpy as np
 from configs.datasets import TASK_TYPES
 from configs.hparams import UNSUP_POOL
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
+from data_utils.artifacts.model_inputs import ModelInput
 from data_utils.errors import FuteError
 from data_utils.hub_read import HubRead, describe_error, read_split
 from data_utils.io import emptiness, iter_jsonl_lines, write_jsonl
@@ -422,8 +424,7 @@ def _truncate_pair(tokenizer: Any, premise: str, hypothesis: str, budget: int) -
     )
 
 
-def write_model_inputs(
-    path: str | Path,
+def select_model_inputs(
     examples: Sequence[PoolExample],
     task_type: str,
     max_lines: int = UNSUP_POOL["max_llm_lines"],
@@ -431,27 +432,22 @@ def write_model_inputs(
     cr_is_pair: bool = False,
     tokenizer: Any = None,
     max_length: int = 512,
-) -> int:
-    """Write x' as JSONL, one record per line plus "data_index" 0..n-1; return n.
+) -> list[ModelInput]:
+    """The x' lines of `examples`, numbered 0..n-1 (data_utils.artifacts.model_inputs.write_model_inputs writes them).
 
     As the reference: the examples are written in the order given (the pool, shuffled
     once by the caller); when more than `max_lines` remain, they are ranked by kind
     (see `_build_one`; stable, so the given order decides within a kind), the first
     `max_lines` kept and shuffled with `seed`. Field names are the reference's
-    ({"content"} for sa, {"premise", "hypothesis"} for nli). The file is written atomically;
-    whether an existing one may be replaced is the caller's decision (run_task_emb.py --overwrite).
+    ({"content"} for sa, {"premise", "hypothesis"} for nli).
     """
     if max_lines < 1:
         raise FuteError(f"max_lines must be >= 1, got {max_lines}")
     if not examples:
-        raise FuteError(f"no pool examples to write to {path}; check the pool source and exclusion list")
-    path = Path(path)
+        raise FuteError("no pool examples to write x' from; check the pool source and exclusion list")
     built = [_build_one(e, task_type, cr_is_pair, tokenizer, max_length)
              for e in progress(examples, desc=f"{task_type} x'", unit="examples")]
     if len(built) > max_lines:
         built = sorted(built, key=lambda pair: pair[1])[:max_lines]
         random.Random(seed).shuffle(built)
-    records = [{**record, "data_index": index} for index, (record, _) in enumerate(built)]
-    count = write_jsonl(path, records)
-    logger.info("wrote %d %s inputs to %s", count, task_type, path)
-    return count
+    return [ModelInput(index, record) for index, (record, _) in enumerate(built)]

@@ -1,7 +1,7 @@
 """The examples an LLM answers: a labelled evaluation split, or the x' JSONL of model task embedding.
 
 An example is {"data_index": int, "fields": {prompt field: text}, "data_entry": dict,
-"label": int | None}:
+"label": int | None}, and for x' "inputs" (the x' line's texts, which its y' line repeats):
 
 - fields are the prompt's placeholders (SA: text; NLI: premise, hypothesis),
   filled from the dataset's `inputs`, or from the x' line
@@ -18,25 +18,22 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from configs.datasets import DatasetSpec
+from data_utils.artifacts.model_inputs import ModelInput
 from data_utils.declarations import LLM_DATASETS, get_spec, is_declaration
 from data_utils.errors import FuteError
 from data_utils.examples import check_column, check_kept, cr_example
-from data_utils.io import emptiness, iter_jsonl_lines
 from data_utils.loading import load_eval_split
 from llm_inference.prompts import Prompt, load_prompt
 
 logger = logging.getLogger(__name__)
 
-# Prompt placeholder -> the field of an x' line that fills it (the reference's names).
-MODEL_INPUT_FIELDS: dict[str, dict[str, str]] = {
-    "sa": {"text": "content"},
-    "nli": {"premise": "premise", "hypothesis": "hypothesis"},
-}
+# The prompt placeholders an x' line's texts fill, in data_utils.artifacts.model_inputs.INPUT_FIELDS order.
+PROMPT_FIELDS: dict[str, tuple[str, ...]] = {"sa": ("text",), "nli": ("premise", "hypothesis")}
 
 
 def get_llm_spec(name: str) -> DatasetSpec:
@@ -115,32 +112,12 @@ def load_eval_examples(spec: DatasetSpec, prompt_fields: tuple[str, ...], datase
     return examples, counts
 
 
-def read_model_inputs(path: str | Path, genre: str) -> list[dict[str, Any]]:
-    """The x' JSONL (one {"content"} or {"premise", "hypothesis"} object per line, with "data_index").
-
-    A line without "data_index" gets its position among the records (the reference's
-    numbering). Bad JSON, a missing field or a repeated data_index is an error naming
-    file and line.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FuteError(f"--data_load_path {path} not found; write the x' file first (run_task_emb.py "
-                        "--generate_model_data_only True)")
-    mapping = MODEL_INPUT_FIELDS[genre]
-    examples, seen = [], set()
-    for where, record in iter_jsonl_lines(path):
-        absent = [source for source in mapping.values() if not isinstance(record.get(source), str)]
-        if absent:
-            raise FuteError(f"{where}: no text field {absent[0]!r}; {genre} x' lines need "
-                            f"{', '.join(mapping.values())} (is --task_genre right?)")
-        index = record.get("data_index", len(examples))
-        if not isinstance(index, int) or isinstance(index, bool) or index in seen:
-            raise FuteError(f"{where}: data_index {index!r} is not a new integer; each line needs its own")
-        seen.add(index)
-        fields = {name: record[source] for name, source in mapping.items()}
-        examples.append({"data_index": index, "fields": fields, "inputs": record,
+def input_examples(inputs: Sequence[ModelInput], genre: str) -> list[dict[str, Any]]:
+    """The x' lines (data_utils.artifacts.model_inputs.read_model_inputs) as examples to score: their texts under
+    the genre's prompt fields, no gold label ("answer": "none" in data_entry, as the reference wrote)."""
+    examples = []
+    for item in inputs:
+        fields = dict(zip(PROMPT_FIELDS[genre], item.text_fields(genre)))
+        examples.append({"data_index": item.data_index, "fields": fields, "inputs": item.texts,
                          "data_entry": {**fields, "answer": "none"}, "label": None})
-    if not examples:
-        raise FuteError(f"{path} holds no x' lines ({emptiness(path)}); write it with run_task_emb.py "
-                        f"--generate_model_data_only True")
     return examples

@@ -1,8 +1,9 @@
-"""What both LLM entry scripts do for each (LLM, prompt, inputs) run: its identity, scoring what is not
-done, and running several runs on one model load.
+"""What both LLM entry scripts do for each (LLM, prompt, inputs) run: the command's `Session` (its flags,
+tokenizer, chat template and lazily loaded model), each run's identity, scoring what is not done, and running
+several runs on one model load. What each run writes: llm_inference/run_outputs.py.
 
 A run's identity (`run_identity`) is written into every result and compared on resume
-(llm_inference.records): the model as given, what it answers (dataset or task genre), the
+(data_utils.artifacts.llm_records.RunIdentity): the model as given, what it answers (dataset or task genre), the
 prompt, the bit width, how verbalizers are scored, the chat template's SHA-256 and, for a
 CoT prompt only, the reasoning cap (so a vanilla run's results keep their keys).
 `score_pending` scores the examples not done yet, appending each batch to the run's
@@ -22,17 +23,22 @@ import argparse
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
 
+from data_utils import cli
+from data_utils.artifacts.llm_records import ExampleResult, RunIdentity
+from data_utils.artifacts.result_log import ResultLog
 from data_utils.errors import FuteError
+from data_utils.io import run_record
 from data_utils.progress import progress
 from llm_inference.decoding import GenerationSettings
-from llm_inference.models import ChatTemplate, load_llm_model
+from llm_inference.models import ChatTemplate, load_chat_tokenizer, load_llm_model
 from llm_inference.prompts import Prompt, keeps_system_message
-from llm_inference.records import ResultLog
-from llm_inference.scoring import ExampleScore, PromptScorer, scored_verbalizer_ids
+from llm_inference.records import example_result
+from llm_inference.scoring import PromptScorer, generation_settings, scored_verbalizer_ids
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +62,6 @@ def run_each(runs: Sequence[tuple[str, Callable[[], T]]]) -> list[T]:
         raise FuteError(f"{len(failed)} of {len(runs)} runs failed, the other {len(runs) - len(failed)} are written: "
                         + "; ".join(failed))
     return results
-
-
-def run_identity(args: argparse.Namespace, prompt: Prompt, template: ChatTemplate,
-                 settings: dict[str, GenerationSettings], subject: dict[str, Any]) -> dict[str, Any]:
-    """The keys that tell this run's results from any other's; `subject`: {"dataset": d} or {"task_genre": g}."""
-    identity = {"model": args.model, **subject, "prompt_index": prompt.number, "bit": args.bit,
-                "verbalizer_tokens": args.verbalizer_tokens, "chat_template_sha256": template.sha256}
-    if prompt.is_cot:
-        identity["cot_max_new_tokens"] = settings["cot"].max_new_tokens
-    return identity
 
 
 def check_verbalizers(tokenizer, prompts: Sequence[Prompt], verbalizer_tokens: str) -> None:
@@ -100,18 +96,56 @@ class LazyModel:
         return self._model
 
 
-def score_pending(pending: Sequence[dict[str, Any]], log: ResultLog, done: dict[int, dict[str, Any]],
-                  model: LazyModel, tokenizer, prompt: Prompt, settings: dict[str, GenerationSettings],
-                  verbalizer_tokens: str, batch_size: int,
-                  to_record: Callable[[dict[str, Any], ExampleScore], dict[str, Any]], desc: str) -> None:
-    """Score `pending` in batches; each batch's records (`to_record(example, score)`) are appended to the
-    log and added to `done` (data_index -> record) before the next batch starts."""
+@dataclass(frozen=True)
+class Session:
+    """What every run of one command shares: its flags and command line (`script` with `argv`), the tokenizer and
+    chat template, the generation settings, the model (loaded once, on first use) and the device."""
+
+    args: argparse.Namespace
+    argv: Sequence[str] | None
+    script: str
+    tokenizer: Any
+    template: ChatTemplate
+    settings: dict[str, GenerationSettings]
+    model: LazyModel
+    device: torch.device
+
+    def record(self, **config: Any) -> dict[str, Any]:
+        """The run record (data_utils.io.run_record) of one run: the flags, with `config` for that run's values."""
+        return run_record({**vars(self.args), **config}, self.argv, self.script)
+
+
+def open_session(args: argparse.Namespace, argv: Sequence[str] | None, script: str,
+                 prompts: Sequence[Prompt]) -> Session:
+    """Start the command (device, logging), load the tokenizer and chat template, and refuse verbalizers of
+    `prompts` it cannot score, before any model weights load."""
+    settings = generation_settings(args.cot_max_new_tokens)
+    device = cli.start(args)
+    tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
+    check_verbalizers(tokenizer, prompts, args.verbalizer_tokens)
+    return Session(args, argv, script, tokenizer, template, settings, LazyModel(args.model, args.bit, device), device)
+
+
+def run_identity(session: Session, prompt: Prompt, **subject: str | None) -> RunIdentity:
+    """The identity of one run of `session` with `prompt`; `subject`: dataset (and data_digest) or task_genre."""
+    args = session.args
+    return RunIdentity(model=args.model, **subject, prompt_index=prompt.number, bit=args.bit,
+                       verbalizer_tokens=args.verbalizer_tokens, chat_template_sha256=session.template.sha256,
+                       cot_max_new_tokens=session.settings["cot"].max_new_tokens if prompt.is_cot else None)
+
+
+def score_pending(session: Session, pending: Sequence[dict[str, Any]], log: ResultLog,
+                  done: dict[int, ExampleResult], prompt: Prompt,
+                  to_line: Callable[[dict[str, Any], ExampleResult], Any], desc: str) -> None:
+    """Score `pending` in batches; each batch's results are appended to the log as lines (`to_line(example,
+    result)`: a record of data_utils.artifacts.llm_records) and added to `done` before the next batch starts."""
     if not pending:
         return
-    scorer = PromptScorer(model.get(), tokenizer, prompt, settings, verbalizer_tokens)
+    args = session.args
+    scorer = PromptScorer(session.model.get(), session.tokenizer, prompt, session.settings, args.verbalizer_tokens)
     with progress(total=len(pending), desc=desc, unit="examples") as bar:
-        for batch, scores in scorer.score_all(pending, batch_size):
-            records = [to_record(example, score) for example, score in zip(batch, scores)]
-            log.append(records)
-            done.update((record["data_index"], record) for record in records)
+        for batch, scores in scorer.score_all(pending, args.batch_size):
+            results = [example_result(example, score, prompt) for example, score in zip(batch, scores)]
+            log.append(to_line(example, result) for example, result in zip(batch, results))
+            done.update((result.data_index, result) for result in results)
             bar.update(len(batch))

@@ -59,9 +59,8 @@ from configs.datasets import NUM_PROMPTS  # noqa: E402
 from configs.models import model_slug  # noqa: E402
 from configs.methods import method_of  # noqa: E402
 from data_utils import cli  # noqa: E402
-from data_utils.artifacts.completion import (DONE, OVERWRITE, STALE, record_path, recorded, redo_line,  # noqa: E402
-                                             state)
-from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout  # noqa: E402
+from data_utils.artifacts.completion import DONE, OVERWRITE, STALE, recorded, redo_line, state  # noqa: E402
+from data_utils.artifacts.paths import PROMPT_FIELD, ResultLayout, record_path  # noqa: E402
 from data_utils.declarations import check_own_name, declared_files, get_spec, is_declaration  # noqa: E402
 from data_utils.io import read_json, stem_file, write_json  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from configs.hparams import UNSUP_POOL
-from data_utils.artifacts.completion import begin, fresh_start, record_path
+from data_utils.artifacts.completion import begin, fresh_start
+from data_utils.artifacts.model_inputs import write_model_inputs
+from data_utils.artifacts.paths import record_path
 from data_utils.declarations import get_spec
 from data_utils.errors import FuteError
 from data_utils.io import json_sha256, run_record, write_json
-from data_utils.unsup_pool import build_inputs, load_pool, write_model_inputs
+from data_utils.unsup_pool import build_inputs, load_pool, select_model_inputs
 from task_emb import pipeline, record, undertraining
 from task_emb.families import family as registered
 from task_emb.models import load_tokenizer, model_fingerprint, resolve_checkpoint
@@ -105,7 +107,8 @@ def llm_inputs(flags: Mapping[str, Any], argv: Sequence[str] | None, script: str
     examples, pool_info = _pool(flags, flags["task_type"])
     config = {**flags, "pool": pool_info}
     begin(flags["save_path"], run_record(config, argv, script))  # unfinished until its record is written
-    count = write_model_inputs(flags["save_path"], examples, flags["task_type"], max_lines=UNSUP_POOL["max_llm_lines"],
-                               seed=UNSUP_POOL["seed"], tokenizer=tokenizer)
+    inputs = select_model_inputs(examples, flags["task_type"], max_lines=UNSUP_POOL["max_llm_lines"],
+                                 seed=UNSUP_POOL["seed"], tokenizer=tokenizer)
+    count = write_model_inputs(flags["save_path"], inputs)
     write_json(record_path(flags["save_path"]), run_record({**config, "lines": count}, argv, script))
     return count

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from data_utils import cli
-from data_utils.artifacts.completion import begin, fresh_start, record_path, unfinished, writing
+from data_utils.artifacts.completion import begin, fresh_start, unfinished, writing
+from data_utils.artifacts.scores import ScoreRecord, score_run_record, write_finetune_score
 from data_utils.artifacts.data_identity import describe, from_config
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa
@@ -93,9 +94,12 @@ def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dic
     else:
         scores = evaluate_qa(model, dev_batches, splits["dev"], dev_meta, device)
     logger.info("%s dev scores: %s", spec.name, {k: round(v, 4) for k, v in scores.items()})
-    config = _resolved_config(task, args, spec, device, source, len(splits["train"]), len(splits["dev"]))
-    config["dev_guess"] = dev_guess(spec, splits["dev"])
-    record = run_record(config, argv, f"run_{task}_train.py")
+    about = ScoreRecord(to_train_dataset=args.to_train_dataset, task_type=task, main_metric=spec.main_metric,
+                        data=describe(spec, args.dataset_path), load_path=args.load_path,
+                        source_dataset=source and source["name"], source_data=source and source["data"],
+                        num_train_examples=len(splits["train"]), num_dev_examples=len(splits["dev"]),
+                        dev_guess=dev_guess(spec, splits["dev"]))
+    record = score_run_record(run_record({**vars(args), "device": str(device)}, argv, f"run_{task}_train.py"), about)
     # The score's record is pending while the outputs are written, each before its own record; its final
     # record, written last, marks the run finished (data_utils/artifacts/completion.py).
     begin(args.score_save_path, record)
@@ -103,8 +107,7 @@ def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dic
         (Path(args.model_save_path) / RECORD_NAME).unlink(missing_ok=True)
         save_checkpoint(model, tokenizer, args.model_save_path)
         write_json(Path(args.model_save_path) / RECORD_NAME, record)
-    write_json(args.score_save_path, scores)
-    write_json(record_path(args.score_save_path), record)
+    write_finetune_score(args.score_save_path, scores, record)
     finish(resume_path)
     return scores
 
@@ -129,13 +132,3 @@ def _source_data(load_path: str | None) -> dict | None:
         logger.warning("%s has no %s: the transfer source is unknown to the evaluation", load_path, RECORD_NAME)
         return {"name": None, "data": None}
     return {"name": from_config(config).name, "data": config.get("data")}
-
-
-def _resolved_config(task, args, spec, device, source, n_train, n_dev) -> dict:
-    """The flags, resolved values and the data: which dataset (`data`, data_utils/artifacts/data_identity.py) and,
-    for a transfer run, the dataset its model was fine-tuned on first (`source_dataset`, `source_data`)."""
-    config = dict(vars(args))
-    config.update(task_type=task, device=str(device), main_metric=spec.main_metric,
-                  source_dataset=source and source["name"], source_data=source and source["data"],
-                  num_train_examples=n_train, num_dev_examples=n_dev, data=describe(spec, args.dataset_path))
-    return config

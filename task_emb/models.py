@@ -22,6 +22,7 @@ from configs.datasets import DatasetSpec
 from configs.models import hub_id, looks_local
 from data_utils.artifacts.model_ref import ModelRef, content_hash, local_candidates, local_ref
 from data_utils.errors import FuteError
+from data_utils.artifacts.paths import CHECKPOINT_RECORD
 from data_utils.hf_compat import head_parameter_names, load_pretrained, position_limit
 from data_utils.io import read_json
 from data_utils.label_order import named, order_by_name
@@ -36,7 +37,7 @@ MODEL_DTYPE = torch.float32
 
 HF_SUBDIR = "hf_checkpoint"
 STATE_DICT_NAME = "torch_checkpoint.pt"
-RECORD_NAME = "fute_record.json"
+RECORD_NAME = CHECKPOINT_RECORD  # the checkpoint folder's record (data_utils/artifacts/paths.py)
 
 
 def resolve_model_name(name: str) -> str:

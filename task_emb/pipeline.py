@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from configs.datasets import GENRE_LABELS, DatasetSpec
-from data_utils.artifacts.llm_outputs import read_answers
+from data_utils.artifacts.answers import read_answers
 from data_utils.chance import dev_guess
 from data_utils.errors import FuteError
 from data_utils.features import make_loader, tokenize_cr, tokenize_qa

@@ -14,8 +14,8 @@ import pytest
 
 from configs.methods import METHODS, method_of
 from data_utils.artifacts.embeddings import EmbeddingInfo, read_embedding, write_embedding
-from data_utils.artifacts.llm_outputs import (answered_verbalizer, first_word, is_verbalizer_word, label_distribution,
-                                              read_answers)
+from data_utils.artifacts.answers import read_answers
+from data_utils.artifacts.llm_outputs import answered_verbalizer, first_word, is_verbalizer_word, label_distribution
 from data_utils.errors import FuteError
 
 ROOT = Path(__file__).parents[1]

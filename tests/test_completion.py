@@ -25,13 +25,15 @@ import run_llm_inference
 import run_eval
 import run_llm_inference_for_te
 import run_task_emb
-from data_utils.artifacts.completion import record_path, recorded, unfinished, writing
+from data_utils.artifacts.completion import recorded, unfinished, writing
+from data_utils.artifacts.paths import record_path
 from data_utils.artifacts.embeddings import load_embeddings
-from data_utils.artifacts.llm_outputs import read_answers
+from data_utils.artifacts.answers import read_answers
 from data_utils.artifacts.scores import load_finetune_runs
 from data_utils.errors import FuteError
 from data_utils.io import OutputLock, lock_holder, lock_path
-from llm_inference.records import ResultLog
+from data_utils.artifacts.result_log import ResultLog
+from llm_lines import IDENTITY, y_line
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "data" / "samples"
@@ -88,9 +90,6 @@ def test_answers_killed_while_writing_their_last_line(tmp_path, tiny_llama):
         read_answers(y_path, "sa")
 
 
-def y_line(index: int) -> str:
-    return json.dumps({"model": "m", "prompt_index": 1, "data_index": index, "content": f"text {index}",
-                       "normalized_prob": [0.25, 0.75]}) + "\n"
 
 
 def test_a_damaged_line_inside_an_appended_file_is_not_a_torn_tail(tmp_path):
@@ -103,7 +102,7 @@ def test_a_damaged_line_inside_an_appended_file_is_not_a_torn_tail(tmp_path):
     with pytest.raises(FuteError, match=message):
         read_answers(path, "sa")
     with pytest.raises(FuteError, match=message):
-        ResultLog(path, {"model": "m"}).load()
+        ResultLog(path, IDENTITY).load()
     assert path.read_text() == damaged
 
 
@@ -112,11 +111,11 @@ def test_the_writer_cuts_a_torn_last_line_and_a_reader_reads_a_file_without_a_re
     path = tmp_path / "y.jsonl"
     path.write_text(y_line(0) + y_line(1) + y_line(2)[:25])
     with caplog.at_level(logging.WARNING):
-        assert sorted(ResultLog(path, {"model": "m"}).load()) == [0, 1]
+        assert sorted(ResultLog(path, IDENTITY).load()) == [0, 1]
     assert path.read_text() == y_line(0) + y_line(1)
     assert "the last line was half-written" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="data_utils.artifacts.llm_outputs"):
+    with caplog.at_level(logging.WARNING, logger="data_utils.artifacts.answers"):
         answers = read_answers(path, "sa")
     assert answers.inputs == [{"text": "text 0"}, {"text": "text 1"}] and not answers.complete
     assert "no y.record.json beside it" in caplog.text
@@ -394,7 +393,7 @@ def test_every_writer_is_refused_while_another_run_writes_its_output(tmp_path, t
 def test_a_y_file_with_an_example_twice_is_refused(tmp_path):
     """What two runs appending at once left (before y' files had a lock): the writer and --status refuse it."""
     y_path = tmp_path / "y.jsonl"
-    y_path.write_text('{"data_index": 0}\n{"data_index": 1}\n{"data_index": 0}\n')
+    y_path.write_text(y_line(0) + y_line(1) + y_line(0))
     with pytest.raises(FuteError, match=r"y.jsonl:3: data_index 0 appears twice: two runs wrote to y.jsonl at "
                                         r"once; run again with --overwrite True"):
-        ResultLog(y_path, {}).load()
+        ResultLog(y_path, IDENTITY).load()

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_utils.artifacts.embeddings import read_embedding, record_path
+from data_utils.artifacts.embeddings import read_embedding
+from data_utils.artifacts.paths import record_path
 from data_utils.artifacts.paths import ResultLayout
 from data_utils.errors import FuteError
 from fake_hub import template_rows

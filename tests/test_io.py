@@ -9,7 +9,7 @@ import pytest
 
 from data_utils.errors import FuteError
 from data_utils.io import complete_lines_end, iter_jsonl_lines, read_json
-from llm_inference.data import read_model_inputs
+from data_utils.artifacts.model_inputs import read_model_inputs
 
 ROWS = [{"content": "un café, très bon", "data_index": 0}, {"content": "bad", "data_index": 1},
         {"content": "fine", "data_index": 2}]
@@ -42,7 +42,7 @@ def test_json_lines_of_windows_tools_are_read_line_for_line(tmp_path, tool):
     assert [record for _, record in read] == ROWS
     assert [where for where, _ in read] == [f"{path}:{n}" for n in (1, 2, 3)]
     # A reader of x' (the LLM's inputs) takes them as they are.
-    assert [example["fields"]["text"] for example in read_model_inputs(path, "sa")] == [r["content"] for r in ROWS]
+    assert [item.texts["content"] for item in read_model_inputs(path, "sa")] == [r["content"] for r in ROWS]
 
 
 def test_a_bad_line_after_a_bom_is_named_by_its_line_number(tmp_path):

@@ -13,7 +13,7 @@ from transformers import AutoTokenizer
 import run_llm_inference
 import run_llm_inference_for_te
 from data_utils.errors import FuteError
-from llm_inference.records import ResultLog
+from data_utils.artifacts.result_log import ResultLog
 
 SST2 = [
     ("The movie was good and I would watch it again.", 1),

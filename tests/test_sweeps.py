@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from configs.hparams import UNSUP_POOL
-from data_utils.artifacts.completion import record_path
+from data_utils.artifacts.paths import record_path
 from data_utils.errors import FuteError
 from sweeps import launch, paper
 from sweeps.graph import Graph, Step

@@ -13,7 +13,8 @@ import run_task_emb
 from configs.datasets import GENRE_LABELS
 from data_utils.errors import FuteError
 from task_emb.prefix import prefix_shapes
-from data_utils.artifacts.llm_outputs import label_distribution, read_answers
+from data_utils.artifacts.answers import read_answers
+from data_utils.artifacts.llm_outputs import label_distribution
 
 SAMPLES = Path(__file__).parents[1] / "data" / "samples"
 POOL = SAMPLES / "unsup_pool.jsonl"
@@ -355,7 +356,7 @@ class TestLlmEmbeddings:
         assert record_of(tmp_path / "llm_sa.npy")["config"]["answers_complete"] is True  # its record said so
         # The writer's record knows the x' count: a finished file is silent, a cut one is not.
         caplog.clear()
-        with caplog.at_level("WARNING", logger="data_utils.artifacts.llm_outputs"):
+        with caplog.at_level("WARNING", logger="data_utils.artifacts.answers"):
             read_answers(tmp_path / "y.jsonl", "sa")
             assert not caplog.records
             kept = (tmp_path / "y.jsonl").read_text().splitlines(keepends=True)[:3]
@@ -366,7 +367,7 @@ class TestLlmEmbeddings:
     @staticmethod
     def warnings_reading(path, caplog):
         caplog.clear()
-        with caplog.at_level("WARNING", logger="data_utils.artifacts.llm_outputs"):
+        with caplog.at_level("WARNING", logger="data_utils.artifacts.answers"):
             read_answers(path, "nli")
         return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
 

@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import (AutoModelForCausalLM, AutoModelForQuestionAnswering, AutoModelForSequenceClassification,
-                          AutoTokenizer)
+from transformers import (AutoModelForCausalLM, AutoModelForQuestionAnswering, AutoTokenizer)
 
 import run_qa_train
 from configs.datasets import GENRE_LABELS

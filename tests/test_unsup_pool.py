@@ -11,6 +11,7 @@ import pytest
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, LLM_EVAL_SETS_IN_POOL, POOL_SOURCES
 from fake_hub import template_rows, tiny_archive
 from data_utils import unsup_pool
+from data_utils.artifacts.model_inputs import write_model_inputs
 from data_utils.errors import FuteError
 from data_utils.unsup_pool import (
     PoolExample,
@@ -24,9 +25,9 @@ from data_utils.unsup_pool import (
     pool_names,
     read_local_pool,
     sample_per_source,
+    select_model_inputs,
     split_for_nli,
     write_local_pool,
-    write_model_inputs,
 )
 
 # ---------------------------------------------------------------------------
@@ -530,7 +531,7 @@ def test_tokenizer_budgets():
 def test_write_model_inputs_sa_format(tmp_path):
     examples = [PoolExample(f"t{i}", None, "s") for i in range(6)] + [PAIR]
     path = tmp_path / "x.jsonl"
-    assert write_model_inputs(path, examples, "sa") == 7
+    assert write_model_inputs(path, select_model_inputs(examples, "sa")) == 7
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert [line["data_index"] for line in lines] == list(range(7))
     assert all(set(line) == {"content", "data_index"} for line in lines)
@@ -540,7 +541,7 @@ def test_write_model_inputs_sa_format(tmp_path):
 def test_write_model_inputs_keeps_the_given_order_under_the_cap(tmp_path):
     # The caller shuffled the pool once (as the reference); no second shuffle here.
     examples = [PoolExample(f"t{i}", None, "s") for i in (3, 0, 5, 1, 4, 2)]
-    write_model_inputs(tmp_path / "x.jsonl", examples, "sa", seed=7)
+    write_model_inputs(tmp_path / "x.jsonl", select_model_inputs(examples, "sa", seed=7))
     lines = [json.loads(line) for line in (tmp_path / "x.jsonl").read_text(encoding="utf-8").splitlines()]
     assert lines == [{"content": f"t{i}", "data_index": k} for k, i in enumerate((3, 0, 5, 1, 4, 2))]
 
@@ -550,7 +551,7 @@ def test_write_model_inputs_cap_keeps_reference_priority(tmp_path):
     pairs = [PoolExample(f"pp{i}", f"hh{i}", "s") for i in range(4)]
     plain = [PoolExample(f"plain text {i}", None, "s") for i in range(5)]
     path = tmp_path / "nli.jsonl"
-    assert write_model_inputs(path, plain + pairs + marked, "nli", max_lines=5, seed=3) == 5
+    assert write_model_inputs(path, select_model_inputs(plain + pairs + marked, "nli", max_lines=5, seed=3)) == 5
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     premises = [line["premise"] for line in lines]
     assert {f"premise: p{i}." for i in range(3)} <= set(premises)  # all kind-1 kept
@@ -559,7 +560,7 @@ def test_write_model_inputs_cap_keeps_reference_priority(tmp_path):
     assert all(set(line) == {"premise", "hypothesis", "data_index"} for line in lines)
     # same seed, same file
     again = tmp_path / "again.jsonl"
-    write_model_inputs(again, plain + pairs + marked, "nli", max_lines=5, seed=3)
+    write_model_inputs(again, select_model_inputs(plain + pairs + marked, "nli", max_lines=5, seed=3))
     assert again.read_text() == path.read_text()
 
 
@@ -567,11 +568,11 @@ def test_write_model_inputs_replaces_a_file_whole(tmp_path):
     """Whether to replace is run_task_emb.py's decision (--overwrite, checked before any work); the write
     itself replaces the file atomically, never appends."""
     path = tmp_path / "x.jsonl"
-    write_model_inputs(path, [SINGLE, PAIR], "sa")
-    assert write_model_inputs(path, [SINGLE], "sa") == 1
+    write_model_inputs(path, select_model_inputs([SINGLE, PAIR], "sa"))
+    assert write_model_inputs(path, select_model_inputs([SINGLE], "sa")) == 1
     assert json.loads(path.read_text()) == {"content": "only text", "data_index": 0}
 
 
-def test_write_model_inputs_empty_pool(tmp_path):
+def test_select_model_inputs_empty_pool():
     with pytest.raises(FuteError, match="no pool examples"):
-        write_model_inputs(tmp_path / "x.jsonl", [], "sa")
+        select_model_inputs([], "sa")

@@ -40,13 +40,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from data_utils.artifacts.paths import CHECKPOINT_RECORD, RECORD_SUFFIX, record_path
 from data_utils.errors import FuteError
 from data_utils.io import OutputLock, count_lines, read_json, remove_temporaries, sha256_of, write_json
 
 logger = logging.getLogger(__name__)
 
-RECORD_SUFFIX = ".record.json"
-CHECKPOINT_RECORD = "fute_record.json"  # a fine-tune's checkpoint folder holds its record inside
 # Flags that do not change what a run computes: a command differing only in them is the same command, and a
 # training state saved under other values of them is the same run's (task_emb.trainer.run_identity).
 NOT_IDENTITY = ("overwrite", "device", "log_level")
@@ -58,12 +57,6 @@ DAMAGED_LINE = ("a damaged line (a kill tears only the last line, before its new
 # refuse to without it; run_eval.py and run_prompt_selection_baselines.py write anew every time and need nothing).
 DONE, STALE, PENDING = "done", "stale", "pending"
 OVERWRITE = ("--overwrite", "True")
-
-
-def record_path(path: str | Path) -> Path:
-    """`<name>.record.json` beside `<name>.<ext>`."""
-    path = Path(path)
-    return path.with_name(path.name[: -len(path.suffix)] + RECORD_SUFFIX if path.suffix else path.name + RECORD_SUFFIX)
 
 
 def marker(output: str | Path) -> Path:

@@ -22,7 +22,8 @@ import numpy as np
 from configs.datasets import GENRES
 from configs.methods import METHODS_BY_ID
 from configs.models import model_slug
-from data_utils.artifacts.completion import RECORD_SUFFIX, begin, is_pending, record_path, rerun_hint
+from data_utils.artifacts.completion import begin, is_pending, rerun_hint
+from data_utils.artifacts.paths import RECORD_SUFFIX, output_of_record, record_path
 from data_utils.artifacts.model_ref import ModelRef, ref_from_json
 from data_utils.errors import FuteError
 from data_utils.io import atomic_open, read_json, require_folder, write_json
@@ -182,7 +183,7 @@ def unfinished_embeddings(folder: Path) -> dict[Path, str]:
         elif name.startswith(".") and name.endswith(".npy.lock"):
             output = path.with_name(name[1: -len(".lock")])
         elif name.endswith(RECORD_SUFFIX) or path.suffix == ".npy":
-            output = path.with_name(name[: -len(RECORD_SUFFIX)] + ".npy") if path.suffix != ".npy" else path
+            output = output_of_record(path, ".npy") if path.suffix != ".npy" else path
         else:
             continue
         outputs.setdefault(output, []).append(name)

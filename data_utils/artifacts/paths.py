@@ -1,4 +1,14 @@
-"""Where a sweep or the demo puts each artifact, under one result folder: the one function per kind.
+"""Where every artifact's files are: the files beside any output, and where a sweep or the demo puts each
+artifact under one result folder. Every module that names a record, a partial log or a layout path imports
+it from here.
+
+Beside an output (`record_path`, `partial_log_path`, `CHECKPOINT_RECORD`):
+
+    <name>.<ext>  ->  <name>.record.json                 its record, written last (data_utils/artifacts/completion.py)
+    <ckpt>/       ->  <ckpt>/fute_record.json            a fine-tuned checkpoint holds its record inside
+    <name>.json   ->  <name>.json.partial.jsonl          an LLM inference run's finished examples, while it runs
+
+Under one result folder (`ResultLayout`):
 
     finetune/<d>_ckpt/, finetune/<d>_score.json                    the LM fine-tuned on d
     finetune/transfer/<s>__<t>_ckpt/, .../<s>__<t>_score.json      the LM fine-tuned on s, then on t
@@ -21,9 +31,31 @@ from pathlib import Path
 
 from configs.models import model_slug
 
+RECORD_SUFFIX = ".record.json"
+CHECKPOINT_RECORD = "fute_record.json"
+PARTIAL_SUFFIX = ".partial.jsonl"
+
 # The placeholders an LLM script's --save_path (and --dataset_path) may hold when it runs several
 # datasets or prompts in one command: each run's file gets its own name.
 DATASET_FIELD, PROMPT_FIELD = "{dataset}", "{prompt}"
+
+
+def record_path(path: str | Path) -> Path:
+    """`<name>.record.json` beside `<name>.<ext>` (beside `<name>` for a name without an extension)."""
+    path = Path(path)
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    return path.with_name(stem + RECORD_SUFFIX)
+
+
+def output_of_record(record: str | Path, suffix: str) -> Path:
+    """The output `<name><suffix>` whose record is `record` (`<name>.record.json`): `record_path` reversed."""
+    record = Path(record)
+    return record.with_name(record.name[: -len(RECORD_SUFFIX)] + suffix)
+
+
+def partial_log_path(output: str | Path) -> Path:
+    """The log of finished examples that an LLM inference run appends to until it writes `output`."""
+    return Path(f"{output}{PARTIAL_SUFFIX}")
 
 
 @dataclass(frozen=True)

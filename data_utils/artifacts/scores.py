@@ -1,40 +1,114 @@
-"""Fine-tuning scores on disk: `<score>.json` (metrics + "best") + `<score>.record.json` beside it.
+"""Fine-tuning scores on disk: `<score>.json` (the dev metrics and "best") + `<score>.record.json` beside it, and
+their one writer (`write_finetune_score`) and one reader (`read_finetune_score`, `load_finetune_runs`).
 
-Written by run_cr_train.py / run_qa_train.py (task_emb/finetune.py). The record's config
-names "to_train_dataset" (the target, as given), "data" (which data the target is,
-data_utils/artifacts/data_identity.py), "source_dataset" and "source_data" (the dataset of the
---load_path checkpoint, null for a plain fine-tune) and "num_train_examples".
+Written by run_cr_train.py / run_qa_train.py (task_emb/finetune.py). The record is the run's record
+(data_utils.io.run_record: command, argv, time, versions) whose config holds the flags and, written over them,
+the `ScoreRecord`: what the score is of. The fine-tuned checkpoint's own record (fute_record.json) is the same.
 """
 from __future__ import annotations
 
 import logging
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
-from data_utils.artifacts.completion import RECORD_SUFFIX, is_pending, rerun_hint
+from data_utils.artifacts.completion import is_pending, rerun_hint
 from data_utils.artifacts.data_identity import DataIdentity, from_config
+from data_utils.artifacts.paths import RECORD_SUFFIX, output_of_record, record_path
 from data_utils.errors import FuteError
-from data_utils.io import read_json, require_folder
+from data_utils.io import read_json, require_folder, write_json
 
 logger = logging.getLogger(__name__)
+
+# What writes score files, in every error about one; the entry of a score file that tables use.
+_WRITERS, BEST = "run_cr_train.py/run_qa_train.py", "best"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreRecord:
+    """What a fine-tuning run's score is of, as its record's config says: the dataset fine-tuned on (as given,
+    and `data`, which data it is: data_utils/artifacts/data_identity.py), the task type and main metric, the
+    checkpoint it continued from (`load_path`; `source_dataset` and `source_data`, the dataset that checkpoint
+    was fine-tuned on: None for a plain fine-tune), the example counts and the dev score of the best guess that
+    reads no input (data_utils.chance.dev_guess; None for regression). Records written before a field existed
+    lack it (None here), except to_train_dataset."""
+
+    to_train_dataset: str
+    task_type: str | None = None
+    main_metric: str | None = None
+    data: dict[str, Any] | None = None
+    load_path: str | None = None
+    source_dataset: str | None = None
+    source_data: dict[str, Any] | None = None
+    num_train_examples: int | None = None
+    num_dev_examples: int | None = None
+    dev_guess: dict[str, Any] | None = None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ScoreRecord:
+        return cls(**{entry.name: config.get(entry.name) for entry in fields(cls)})
+
+
+def score_run_record(record: dict[str, Any], about: ScoreRecord) -> dict[str, Any]:
+    """`record` (data_utils.io.run_record of the run's flags) with `about` written into its config."""
+    return {**record, "config": {**record["config"], **asdict(about)}}
+
+
+def write_finetune_score(path: str | Path, scores: dict[str, float], record: dict[str, Any]) -> None:
+    """Write the dev scores (metric -> value, with "best": the main metric's), then their record, last
+    (`score_run_record`): the record marks the score finished (data_utils/artifacts/completion.py)."""
+    if BEST not in scores:
+        raise FuteError(f"the scores for {path} have no {BEST!r} entry; they are not a fine-tune's dev scores")
+    write_json(path, scores)
+    write_json(record_path(path), record)
 
 
 @dataclass(frozen=True)
 class FinetuneRun:
-    """One fine-tuning run: its best dev score on `target`, after `source` (None: a plain fine-tune)."""
+    """One fine-tuning run: its best dev score on `target`, after `source` (None: a plain fine-tune); `scores`:
+    every dev metric; `about`: its ScoreRecord."""
 
     path: Path
     target: DataIdentity
     source: DataIdentity | None
     best: float
-    num_train_examples: int | None
+    scores: dict[str, float]
+    about: ScoreRecord
+
+    @property
+    def num_train_examples(self) -> int | None:
+        return self.about.num_train_examples
 
 
-# How a table names a run's datasets: by name, unless it tells datasets of one name apart
-# (data_identity.TaskLabels).
-Label = Callable[[DataIdentity], str]
+def read_finetune_score(path: str | Path, flag: str = "--score_dir") -> FinetuneRun | None:
+    """The fine-tuning run whose scores are `path` (`<score>.json`), or None when its record is of another
+    output (an embedding, an x': no to_train_dataset) or is pending (a warning names the command that finishes
+    it). A score without a finite "best" is a FuteError naming `flag`, where the file was found."""
+    path = Path(path)
+    record = read_json(record_path(path))
+    if is_pending(record):
+        logger.warning("%s: its fine-tune did not finish, or is still running; not used: %s", record_path(path),
+                       rerun_hint(record))
+        return None
+    config = record.get("config") if isinstance(record, dict) else None
+    if not isinstance(config, dict) or "embedding" in record:
+        return None
+    about = ScoreRecord.from_config(config)
+    if about.to_train_dataset is None:  # the record of another output
+        return None
+    scores = read_json(path)
+    if not isinstance(scores, dict) or BEST not in scores:
+        raise FuteError(f"{path}: no {BEST!r} score; it was not written by {_WRITERS}")
+    best = scores[BEST]
+    if isinstance(best, bool) or not isinstance(best, (int, float)) or not math.isfinite(best):
+        raise FuteError(f"{path}: {BEST!r} is {best!r}, not a finite number; the run failed or the file was "
+                        f"edited: re-run it or move it out of {flag}")
+    source = about.source_dataset
+    return FinetuneRun(path=path, target=from_config(config),
+                       source=None if source is None else from_config(config, source, "source_data"),
+                       best=float(best), scores=scores, about=about)
 
 
 def load_finetune_runs(folder: str | Path, flag: str = "--score_dir") -> list[FinetuneRun]:
@@ -42,40 +116,31 @@ def load_finetune_runs(folder: str | Path, flag: str = "--score_dir") -> list[Fi
 
     JSON files without such a record (checkpoint configs), embedding records and records with no score
     file beside them are not scores and are skipped; a run that did not finish (its record is pending) is
-    skipped with a warning naming the command that finishes it.
+    skipped with a warning naming the command that finishes it, and so is a transfer run whose checkpoint's
+    dataset is unknown.
     """
     folder = require_folder(folder, flag)
     runs = []
-    for record_path in sorted(folder.rglob("*" + RECORD_SUFFIX)):
-        record = read_json(record_path)
-        if is_pending(record):
-            logger.warning("%s: its fine-tune did not finish, or is still running; not used: %s", record_path,
-                           rerun_hint(record))
+    for record in sorted(folder.rglob("*" + RECORD_SUFFIX)):
+        score_path = output_of_record(record, ".json")
+        if not is_pending(read_json(record)) and not score_path.is_file():  # e.g. the record of an x' JSONL
+            logger.debug("%s has no score file beside it; skipped", record)
             continue
-        config = record.get("config") if isinstance(record, dict) else None
-        if not isinstance(config, dict) or "to_train_dataset" not in config or "embedding" in record:
+        run = read_finetune_score(score_path, flag)
+        if run is None:
             continue
-        score_path = record_path.with_name(record_path.name[: -len(RECORD_SUFFIX)] + ".json")
-        if not score_path.is_file():  # e.g. the record of an x' JSONL written by run_task_emb.py
-            logger.debug("%s has no score file beside it; skipped", record_path)
+        if run.source is None and run.about.load_path:
+            logger.warning("%s: continued from %s of unknown dataset; not used", score_path, run.about.load_path)
             continue
-        scores = read_json(score_path)
-        if not isinstance(scores, dict) or "best" not in scores:
-            raise FuteError(f"{score_path}: no 'best' score; it was not written by run_cr_train.py/run_qa_train.py")
-        best = scores["best"]
-        if isinstance(best, bool) or not isinstance(best, (int, float)) or not math.isfinite(best):
-            raise FuteError(f"{score_path}: 'best' is {best!r}, not a finite number; the run failed or the file was "
-                            f"edited: re-run it or move it out of {flag}")
-        if config.get("source_dataset") is None and config.get("load_path"):
-            logger.warning("%s: continued from %s of unknown dataset; not used", score_path, config["load_path"])
-            continue
-        source = config.get("source_dataset")
-        runs.append(FinetuneRun(path=score_path, target=from_config(config),
-                                source=None if source is None else from_config(config, source, "source_data"),
-                                best=float(best), num_train_examples=config.get("num_train_examples")))
+        runs.append(run)
     if not runs:
         raise FuteError(f"no fine-tuning scores (<name>.json + <name>.record.json) under {folder}; check {flag}")
     return runs
+
+
+# How a table names a run's datasets: by name, unless it tells datasets of one name apart
+# (data_identity.TaskLabels).
+Label = Callable[[DataIdentity], str]
 
 
 def _name(identity: DataIdentity) -> str:
