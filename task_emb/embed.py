@@ -21,7 +21,8 @@ from data_utils.artifacts.paths import record_path
 from data_utils.declarations import get_spec
 from data_utils.errors import FuteError
 from data_utils.io import json_sha256, run_record, write_json
-from data_utils.unsup_pool import build_inputs, load_pool, select_model_inputs
+from data_utils.pool_inputs import build_inputs, select_model_inputs
+from data_utils.unsup_pool import load_pool
 from task_emb import pipeline, record, undertraining
 from task_emb.families import family as registered
 from task_emb.models import load_tokenizer, model_fingerprint, resolve_checkpoint

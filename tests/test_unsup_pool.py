@@ -13,9 +13,9 @@ from fake_hub import template_rows, tiny_archive
 from data_utils import unsup_pool
 from data_utils.artifacts.model_inputs import write_model_inputs
 from data_utils.errors import FuteError
+from data_utils.pool_inputs import build_inputs, select_model_inputs, split_for_nli
 from data_utils.unsup_pool import (
     PoolExample,
-    build_inputs,
     check_failures_per_exclusion,
     drop_excluded_sources,
     check_pool_failures,
@@ -25,8 +25,6 @@ from data_utils.unsup_pool import (
     pool_names,
     read_local_pool,
     sample_per_source,
-    select_model_inputs,
-    split_for_nli,
     write_local_pool,
 )
 

@@ -1,6 +1,6 @@
 """x': the model inputs an LLM answers for a model task embedding, and their one writer and one reader.
 
-Written by run_task_emb.py --generate_model_data_only (which inputs: data_utils.unsup_pool.select_model_inputs),
+Written by run_task_emb.py --generate_model_data_only (which inputs: data_utils.pool_inputs.select_model_inputs),
 read by run_llm_inference_for_te.py, whose y' lines echo each input's texts (data_utils/artifacts/answers.py).
 
 The file: JSONL, one input per line, in the reference's field names (`INPUT_FIELDS`) with its "data_index":
