@@ -36,7 +36,8 @@ from functools import partial
 from pathlib import Path
 
 from data_utils.artifacts.completion import DONE, PENDING, STALE, marker, state
-from data_utils.io import lock_holder, read_json, write_json
+from data_utils.io import read_json, write_json
+from data_utils.locks import lock_holder
 from sweeps.graph import Graph, Step
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -293,7 +294,7 @@ def report_status(graph: Graph, out: Path, queued: Callable[[], set[str]] | None
     header when every step is done); return the exit status above.
 
     queued: SLURM holds the task last submitted for it (pending or running); running: a run holds the lock of
-    one of its outputs (data_utils.io.lock_holder: its pid and host), whoever started it; held back: it reads
+    one of its outputs (data_utils.locks.lock_holder: its pid and host), whoever started it; held back: it reads
     the output of a failed step; stale: its outputs are finished but by another command or before what they
     read changed (data_utils.artifacts.completion.state, which says how); failed: this sweep ran it last (its
     SLURM task is over, or its log, newer than anything it left, does not end with status 0: EXIT_LINE) and

@@ -31,7 +31,7 @@ from data_utils.artifacts.embeddings import load_embeddings
 from data_utils.artifacts.answers import read_answers
 from data_utils.artifacts.scores import load_finetune_runs
 from data_utils.errors import FuteError
-from data_utils.io import OutputLock, lock_holder, lock_path
+from data_utils.locks import OutputLock, lock_holder, lock_path
 from data_utils.artifacts.result_log import ResultLog
 from llm_lines import IDENTITY, y_line
 
@@ -294,7 +294,7 @@ def torch_equal(a, b) -> bool:
 HOLD = """
 import sys, time
 sys.path.insert(0, {repo!r})
-from data_utils.io import OutputLock
+from data_utils.locks import OutputLock
 with OutputLock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(300)

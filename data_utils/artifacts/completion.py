@@ -42,7 +42,8 @@ from typing import Any
 
 from data_utils.artifacts.paths import CHECKPOINT_RECORD, RECORD_SUFFIX, record_path
 from data_utils.errors import FuteError
-from data_utils.io import OutputLock, count_lines, read_json, remove_temporaries, sha256_of, write_json
+from data_utils.io import count_lines, read_json, remove_temporaries, sha256_of, write_json
+from data_utils.locks import OutputLock
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def fresh_start(output: str | Path, record: dict[str, Any], overwrite: bool) -> 
 
 @contextmanager
 def writing(*outputs: str | Path) -> Iterator[None]:
-    """Hold the lock of every output for the block (data_utils.io.OutputLock: a second writer is refused, naming
+    """Hold the lock of every output for the block (data_utils.locks.OutputLock: a second writer is refused, naming
     the first); holding them, remove what a killed run left of their atomic writes (outputs and records)."""
     with ExitStack() as stack:
         for output in outputs:

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("DTE", "MTE")
 # What an unfinished run leaves beside (or instead of) its `<name>.npy`: task_emb.trainer.resume_path_for's
-# training state, data_utils.io.lock_path's lock, and its pending record (completion.begin).
+# training state, data_utils.locks.lock_path's lock, and its pending record (completion.begin).
 TRAINING_STATE_SUFFIX = ".training_state.pt"
 
 
