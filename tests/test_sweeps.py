@@ -22,6 +22,7 @@ from data_utils.artifacts.completion import record_path
 from data_utils.errors import FuteError
 from sweeps import launch, paper
 from sweeps.graph import Graph, Step
+from sweeps.options import SweepOptions
 
 REPO = Path(__file__).resolve().parent.parent
 SWEEPS = ("finetune", "task_emb", "llm", "eval")
@@ -733,6 +734,53 @@ def test_each_step_waits_exactly_for_what_it_reads(tmp_path):
     finish(step_of(build("all", out, *ONE_CLASS), "finetune_rte"))
     after = job_list(out, *ONE_CLASS)
     assert "finetune_rte" not in after and after["transfer_rte__mrpc"] == []
+
+
+SUMMARISE = """import json, sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+flags = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+rows = json.loads(Path(flags["--table"]).read_text())
+Path(flags["--save_path"]).write_text(f"{len(rows)} entries\\n")
+record = {"argv": ["summarise.py", *sys.argv[1:]], "time": datetime.now(timezone.utc).isoformat()}
+Path(flags["--save_path"]).with_suffix(".record.json").write_text(json.dumps(record))
+"""
+
+
+def test_a_new_stage_is_a_function_and_one_registry_entry(tmp_path, monkeypatch, capsys):
+    """A stage added to the pipeline (a summary of the transfer table, by a script of its own) is its function and
+    one entry in sweeps.paper.SWEEPS, put first here: `all` lists it after the table it reads and waiting for it,
+    it is a sweep of its own, and the local launcher runs it once the table is done, and not again."""
+    script = tmp_path / "summarise.py"
+    script.write_text(SUMMARISE)
+
+    def summary(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
+        table, out = o.layout.table("transfer").with_suffix(".json"), o.layout.table("summary").with_suffix(".md")
+        graph.add(Step("summary", "summaries", (o.python, str(script), "--table", str(table), "--save_path", str(out)),
+                       (out,), inputs=(table,), redo=(), gpu=False))
+
+    monkeypatch.setattr(paper, "SWEEPS", {"summary": summary, **paper.SWEEPS})
+    sys.path.insert(0, str(REPO / "scripts"))
+    sweep_cli = importlib.import_module("sweep")
+    out = tmp_path / "result"
+    flags = ["--out", str(out), *ONE_CLASS]
+    graph = build("all", out, *ONE_CLASS)
+    names = [step.name for step in graph.steps]
+    assert names.index("table_transfer") < names.index("summary")
+    [added] = [step for step in graph.steps if step.name == "summary"]
+    assert [step.name for step in graph.producers(added)] == ["table_transfer"]
+    assert sweep_cli.main(["all", *flags, "--list", "tsv"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [row[:4] for row in rows if row[0] == "summary"] == [["summary", "summaries", "pending", "table_transfer"]]
+    assert sweep_cli.main(["summary", *flags, "--list"]) == 0 and "summaries  1" in capsys.readouterr().out
+    for step in graph.steps:  # every other step done (fake outputs): the summary is what is left to run
+        if step is not added:
+            finish(step)
+    assert sweep_cli.main(["all", *flags]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == added.command()
+    assert (out / "eval" / "summary.md").read_text() == "1 entries\n"  # the table: {"record": ...}
+    assert build("all", out, *ONE_CLASS).pending() == []
 
 
 def fake_python(tmp_path: Path, fail_on: str | None = None, unfinished_on: str | None = None,
