@@ -47,10 +47,11 @@ class Budgets:
     Fine-tuning: train_examples, epochs (transfer runs: transfer_examples, transfer_epochs), learning_rate,
     batch_size; dev_examples: dev examples scored by fine-tuning and DTEs; qa_max_len: every QA step's input
     length. Task embeddings: emb_examples (DTE training examples), dte_epochs (method id -> epochs),
-    emb_batch_size and emb_accumulation (DTEs and MTEs of fine-tuned models), pool_per_source (x' per pool source
-    of such an MTE), mte_epochs, mte_learning_rate (family -> rate, of every MTE: a FIM is read off once and
-    has none to scale). The LLM side: llm_x_per_source (x' per pool source; the paper's default is always given),
-    llm_examples (evaluation examples per set), cot_max_new_tokens, llm_mte_batch_size, llm_mte_epochs.
+    emb_batch_size (DTEs and MTEs of fine-tuned models), emb_accumulation (every embedding's),
+    pool_per_source (x' per pool source of an MTE of a fine-tuned model), mte_epochs, mte_learning_rate
+    (family -> rate, of every MTE; a FIM is read off once and has none to scale). The LLM side:
+    llm_x_per_source (x' per pool source; the paper's default is always given), llm_examples (evaluation
+    examples per set), cot_max_new_tokens, llm_mte_batch_size, llm_mte_epochs.
     """
 
     train_examples: int | None = None
@@ -93,9 +94,10 @@ class Budgets:
                 *self.length(qa)]
 
     def llm_mte(self, family: str) -> list[str]:
-        return [*flag("--batch_size", self.llm_mte_batch_size),
-                *flag("--gradient_accumulation_steps", self.emb_accumulation),
-                *flag("--max_epochs", self.llm_mte_epochs), *flag("--learning_rate", self.mte_learning_rate.get(family))]
+        return [*flag("--batch_size", self.llm_mte_batch_size), *flag("--gradient_accumulation_steps",
+                                                                      self.emb_accumulation),
+                *flag("--max_epochs", self.llm_mte_epochs),
+                *flag("--learning_rate", self.mte_learning_rate.get(family))]
 
     def inference(self) -> list[str]:
         return [*flag("--max_examples", self.llm_examples), *flag("--cot_max_new_tokens", self.cot_max_new_tokens)]
@@ -279,6 +281,6 @@ def options_from(args: argparse.Namespace, here: Path) -> SweepOptions:
     return SweepOptions(
         out=absolute(args.out), python=os.environ.get("PYTHON", sys.executable), lm=model(args.lm),
         surrogate=model(args.surrogate), llms=once("--llms", [model(name) for name in names(args.llms)]),
-        bit=args.bit, cr=cr, qa=qa, llm_sets=llm_sets, prompts=[int(p) for p in prompts], emb_types=names(args.emb_types),
-        data_dir=data_dir, pool=pool, extra=shlex.split(args.extra), te_extra=shlex.split(args.te_extra),
-        declared=declared)
+        bit=args.bit, cr=cr, qa=qa, llm_sets=llm_sets, prompts=[int(p) for p in prompts],
+        emb_types=names(args.emb_types), data_dir=data_dir, pool=pool, extra=shlex.split(args.extra),
+        te_extra=shlex.split(args.te_extra), declared=declared)

@@ -133,6 +133,13 @@ def test_a_second_run_reuses_every_step(demo_run, capsys):
     demo.main(argv)
     printed = capsys.readouterr().out
     assert "0 steps run" in printed and "Dev scores after fine-tuning" in printed
+    # One line per fine-tuning run: its datasets, its main metric and the best dev score its score file holds.
+    layout = ResultLayout(out)
+    runs = {("sst2", None): "accuracy", ("mrpc", "sst2"): "f1", ("cq", "comqa"): "f1", ("sst2", "cq"): "accuracy"}
+    for (target, source), metric in runs.items():
+        best = json.loads(layout.score(target, source).read_text())["best"]
+        name = target if source is None else f"{source} -> {target}"
+        assert re.search(rf"^  {re.escape(name)} +{metric} +{best:.3f}   guess ", printed, re.M), (name, printed)
     assert "# Transferability" in printed and "# Prompt selection" in printed  # both tables are printed
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert after == before

@@ -131,6 +131,19 @@ def test_selection_baselines_cover_all_13_prompts(tmp_path):
     _check_accepted(inference[0])
 
 
+def test_the_prompt_table_waits_for_all_13_prompts_of_every_set(tmp_path):
+    """As the selection baselines it reads: with prompts missing (neither in --prompts nor finished) the eval sweep
+    leaves the prompt table out and says why; with all 13 it is there."""
+    out = tmp_path / "result"
+    partial = sweep("eval", out, *SMALL)
+    assert partial.returncode == 0 and "run_eval.py prompt" not in partial.stdout
+    assert "# no prompt table: llama-13b_sst2, llama-13b_cb lack prompts of the 13 (add them to --prompts)" \
+        in partial.stderr.splitlines()
+    every = [flag for flag in SMALL if flag not in ("--prompts", "0,10")]
+    assert [shlex.split(line)[1:3] for line in sweep("eval", out, *every).stdout.splitlines()].count(
+        ["run_eval.py", "prompt"]) == 1
+
+
 def build(name: str, out: Path, *flags: str) -> Graph:
     """The graph of sweep `name` as scripts/sweep.py builds it from these flags."""
     sys.path.insert(0, str(REPO / "scripts"))
