@@ -796,6 +796,18 @@ def test_a_new_stage_is_a_function_and_one_registry_entry(tmp_path, monkeypatch,
     assert build("all", out, *ONE_CLASS).pending() == []
 
 
+def test_steps_are_ordered_after_what_they_read_and_a_cycle_is_refused(tmp_path):
+    def step(name: str, reads: str | None) -> Step:
+        return Step(name, "s", ("python", "x.py"), (tmp_path / name,), (tmp_path / reads,) if reads else ())
+
+    graph = Graph([step("c", "b"), step("a", None), step("b", "a"), step("d", None)])
+    assert [s.name for s in graph.ordered().steps] == ["a", "b", "c", "d"]
+    in_order = Graph([step("a", None), step("d", None), step("b", "a"), step("c", "b")])
+    assert [s.name for s in in_order.ordered().steps] == ["a", "d", "b", "c"]  # already ordered: as it is
+    with pytest.raises(ValueError, match="in a cycle: a, b"):
+        Graph([step("a", "b"), step("b", "a")]).ordered()
+
+
 def fake_python(tmp_path: Path, fail_on: str | None = None, unfinished_on: str | None = None,
                 pause: float = 0.3) -> tuple[Path, Path]:
     """A $PYTHON for fine-tuning steps: logs "start|end <score file> <CUDA_VISIBLE_DEVICES>" around a short
