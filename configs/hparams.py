@@ -56,3 +56,7 @@ TASK_EMB_LLM = {"batch_size": 128, "max_epochs": 1, "patience": None, "max_len":
 # max_per_source: x' per pool dataset for a model task embedding; llm_x_per_source: for the LLMs
 # (the reference README's 100), at most max_llm_lines in all.
 UNSUP_POOL = {"max_per_source": 1000, "seed": 42, "llm_x_per_source": 100, "max_llm_lines": 10000}
+
+# A plot (cosine heatmap, PCA and t-SNE projections, task_emb/plots.py) needs at least this many embeddings;
+# the sweeps leave out a plot of fewer.
+PLOT_MIN_POINTS = 3

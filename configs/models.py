@@ -45,6 +45,14 @@ def model_slug(name: str) -> str:
     return last[: -len(".gguf")] if last.lower().endswith(".gguf") else last
 
 
+def llm_label(llm: str, prompt: int | None = None) -> str:
+    """How tables, plots and their --tasks/--mtes name an LLM + prompt MTE: "<llm>:p<k>" (`model_slug`); the LLM
+    alone without a prompt. The one place the label is built: the sweeps name embeddings by it, and the tables
+    and plots match those names against it (data_utils.artifacts.embeddings.EmbeddingInfo.label)."""
+    name = model_slug(llm)
+    return name if prompt is None else f"{name}:p{prompt}"
+
+
 def looks_local(name: str) -> bool:
     """A path-like name (./x, /x, ~/x) is a folder or file, never a hub id like "org/model"."""
     return name.startswith((".", "/", "~"))

@@ -30,8 +30,6 @@ failed or is held back by one, 3 some are still queued, running or not run.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -39,37 +37,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's packages
 
-from configs.datasets import NUM_PROMPTS, DatasetSpec  # noqa: E402
-from data_utils.declarations import (CR_DATASETS, LLM_DATASETS, QA_DATASETS, check_own_name, get_spec,  # noqa: E402
-                                     is_declaration)
-from data_utils.errors import FuteError  # noqa: E402
-from configs.methods import METHODS  # noqa: E402
+from configs.datasets import NUM_PROMPTS  # noqa: E402
 from configs.models import BITS  # noqa: E402
 from data_utils import cli  # noqa: E402
-from data_utils.artifacts.completion import STALE, redo_line  # noqa: E402
 from sweeps import launch, paper  # noqa: E402
-from sweeps.graph import Step  # noqa: E402
-
-PAPER_CR = ("wnli,mrpc,cola,stsb,rte,boolq,sst2,scitail,qnli,snli,qqp,mnli,financial_phrasebank,medqa,"
-            "medical_questions_pairs")
-PAPER_QA = "cq,comqa,wikihop,duorcp,duorcs,newsqa,drop,hotpotqa,squad,squad_v2"
-PAPER_LLM_SETS = "sst2,imdb,rotten_tomatoes,cb,anli,wanli"
-PAPER_LLMS = "llama-13b,llama-70b,mixtral"
-# --emb_types: the families with a FUTE method (TextEmb, a baseline only, always runs); the paper's two first.
-EMB_TYPES = tuple(dict.fromkeys(["prefix", "fim", *(m.family for m in METHODS if m.fute)]))
-
-
-class SweepError(Exception):
-    """A bad option: one line on stderr, status 2, nothing run."""
-
-
-def names(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
+from sweeps.options import (EMB_TYPES, PAPER_CR, PAPER_LLM_SETS, PAPER_LLMS, PAPER_QA, SweepError,  # noqa: E402
+                            names, options_from)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("sweep", choices=paper.CHOICES, help="which sweep; all: the four as one graph")
+    p.add_argument("sweep", choices=(*paper.SWEEPS, "all"), help="which sweep; all: every one as one graph")
     p.add_argument("--out", default="./result", help="result folder (default ./result)")
     p.add_argument("--lm", default="bert-base-uncased", help="LM fine-tuned on the CR/QA sources")
     p.add_argument("--surrogate", default="t5-base", help="surrogate model T of every task embedding")
@@ -111,86 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def options_from(args: argparse.Namespace, here: Path) -> paper.SweepOptions:
-    """The sweep's options, checked against configs/ (SweepError naming the option); relative paths are
-    made absolute against `here`, the folder the sweep starts from (steps run from the repository)."""
-    def absolute(path: str) -> Path:
-        return (here / path).resolve() if not Path(path).is_absolute() else Path(path)
-
-    def model(name: str) -> str:  # a model folder or file relative to `here`; else a hub id or alias
-        return str(absolute(name)) if not Path(name).is_absolute() and (here / name).exists() else name
-
-    declared: dict[str, DatasetSpec] = {}
-
-    def datasets(flag: str, listed: str, known: dict[str, DatasetSpec]) -> list[str]:
-        """The names of the datasets listed: registry names, or declaration files (read here, from `here`)."""
-        chosen = []
-        for value in names(listed):
-            if not is_declaration(value):
-                if value not in known:
-                    raise SweepError(f"{flag}: unknown dataset {value!r}; known: {','.join(known)}, or a declaration "
-                                     f"file (.yaml, .yml, .json) of one's own")
-                chosen.append(value)
-                continue
-            try:
-                spec = get_spec(str(absolute(value)))
-                check_own_name(spec, "a sweep")
-            except FuteError as err:
-                raise SweepError(f"{flag}: {err}") from None
-            if declared.get(spec.name, spec) != spec:
-                raise SweepError(f"{flag}: {value} declares {spec.name}, as another declaration does; a sweep names "
-                                 f"its outputs by dataset: give each a name of its own")
-            fits = {"--cr_datasets": spec.task == "cr", "--qa_datasets": spec.task == "qa",
-                    "--llm_datasets": spec.llm_genre is not None}[flag]
-            if not fits:
-                what = f"a {spec.task} dataset" + ("" if spec.llm_genre else " with no llm entry")
-                raise SweepError(f"{flag}: {value} declares {what}: cr datasets go in --cr_datasets, qa ones in "
-                                 f"--qa_datasets, ones with an llm entry in --llm_datasets")
-            declared[spec.name] = spec
-            chosen.append(spec.name)
-        return once(flag, chosen)
-
-    def once(flag: str, values: list[str]) -> list[str]:
-        """`values`, refused where one repeats (its steps would be made twice, under one name)."""
-        repeated = sorted({value for value in values if values.count(value) > 1})
-        if repeated:
-            raise SweepError(f"{flag}: {', '.join(repeated)} listed more than once (a file and its copy declare one "
-                             f"name too); list each once")
-        return values
-
-    cr = datasets("--cr_datasets", args.cr_datasets, CR_DATASETS)
-    qa = datasets("--qa_datasets", args.qa_datasets, QA_DATASETS)
-    llm_sets = datasets("--llm_datasets", args.llm_datasets, LLM_DATASETS)
-    prompts = once("--prompts", names(args.prompts)) if args.prompts is not None else [
-        str(p) for p in range(NUM_PROMPTS)]
-    for prompt in prompts:
-        if not (prompt.isdigit() and int(prompt) < NUM_PROMPTS):
-            raise SweepError(f"--prompts: {prompt!r} is not a prompt number 0-{NUM_PROMPTS - 1}")
-    for family in once("--emb_types", names(args.emb_types)):
-        if family not in EMB_TYPES:
-            raise SweepError(f"--emb_types: unknown method {family}; use {', '.join(EMB_TYPES)}")
-    data_dir = absolute(args.data_dir) if args.data_dir else None
-    if data_dir is not None and not data_dir.is_dir():
-        raise SweepError(f"--data_dir: no folder {data_dir}")
-    pool = absolute(args.pool) if args.pool else None
-    if pool is not None and not pool.is_file():
-        raise SweepError(f"--pool: no file {pool}")
-    if args.jobs < 1:
-        raise SweepError(f"--jobs must be at least 1, got {args.jobs}")
-    return paper.SweepOptions(
-        out=absolute(args.out), python=os.environ.get("PYTHON", sys.executable), lm=model(args.lm),
-        surrogate=model(args.surrogate), llms=once("--llms", [model(name) for name in names(args.llms)]),
-        bit=args.bit, cr=cr, qa=qa, llm_sets=llm_sets, prompts=[int(p) for p in prompts], emb_types=names(args.emb_types),
-        data_dir=data_dir, pool=pool, extra=shlex.split(args.extra), te_extra=shlex.split(args.te_extra),
-        declared=declared)
-
-
-def _to_run(step: Step, state: tuple[str, str]) -> Step:
-    """The step as it is to run: a stale one with its redo flags (e.g. --overwrite True), which its script needs to
-    replace finished outputs; never another."""
-    return dataclasses.replace(step, argv=(*step.argv, *step.redo)) if state[0] == STALE else step
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -207,15 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.status:
         return launch.report_status(graph, options.out)
     states = graph.states()
-    pending = [_to_run(step, states[step.name]) for step in graph.pending(states)]
+    pending = graph.to_run(states)
     if len(pending) < len(graph.steps):
         print(f"# {len(graph.steps) - len(pending)} of {len(graph.steps)} steps done already", file=sys.stderr)
     if args.list:
         sys.stdout.write((launch.job_list if args.list == "tsv" else launch.stage_summary)(graph, pending, states))
         return 0
-    for step in pending:
-        if states[step.name][0] == STALE:
-            print(redo_line(step.name, states[step.name][1], step.redo), file=sys.stderr)
+    launch.say_stale(pending, states, lambda line: print(line, file=sys.stderr))
     if args.launcher == "slurm":
         if pending:
             launch.submit_slurm(graph, pending, options.out, shlex.split(args.slurm_args), args.dry_run)

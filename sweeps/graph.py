@@ -11,6 +11,7 @@ run again skips what is done and redoes what is stale.
 """
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class Step:
 
 
 class Graph:
-    """Steps in the order they were added (an order in which each step comes after what it reads)."""
+    """Steps in the order they were added; `ordered` puts each after the steps it reads."""
 
     def __init__(self, steps: Sequence[Step] = ()):
         self.steps: list[Step] = []
@@ -64,6 +65,24 @@ class Graph:
         for output in step.outputs:
             self._by_output[output] = step
         return step
+
+    def ordered(self) -> Graph:
+        """The steps, each after the steps that write what it reads, otherwise in the order they were added (a
+        graph already in such an order is returned as it is): where a stage's steps are added does not decide
+        when they run. ValueError for steps that read each other's outputs in a cycle."""
+        placed: dict[str, Step] = {}
+
+        def place(step: Step, reading: frozenset[str]) -> None:
+            if step.name in reading:
+                raise ValueError(f"steps read each other's outputs in a cycle: {', '.join(sorted(reading))}")
+            if step.name not in placed:
+                for producer in self.producers(step):
+                    place(producer, reading | {step.name})
+                placed[step.name] = step
+
+        for step in self.steps:
+            place(step, frozenset())
+        return Graph(placed.values())
 
     def producers(self, step: Step) -> list[Step]:
         """The steps of this graph that write one of `step`'s inputs, in graph order, each once."""
@@ -87,6 +106,12 @@ class Graph:
         """The steps not done (pending or stale), in graph order."""
         states = states or self.states()
         return [step for step in self.steps if states[step.name][0] != DONE]
+
+    def to_run(self, states: dict[str, tuple[str, str]]) -> list[Step]:
+        """The steps not done as they are to run: a stale one with its redo flags (e.g. --overwrite True), which its
+        script needs to replace finished outputs; a pending one as it is."""
+        return [dataclasses.replace(step, argv=(*step.argv, *step.redo)) if states[step.name][0] == STALE else step
+                for step in self.pending(states)]
 
     def pending_dependencies(self, step: Step, pending: Sequence[Step]) -> list[Step]:
         """What `step` waits for: its producers that are still pending."""

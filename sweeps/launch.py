@@ -33,9 +33,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from importlib import import_module
 from pathlib import Path
 
-from data_utils.artifacts.completion import DONE, PENDING, STALE, marker, state
+from data_utils.artifacts.completion import DONE, PENDING, STALE, marker, redo_line, state
 from data_utils.io import read_json, write_json
 from data_utils.locks import lock_holder
 from sweeps.graph import Graph, Step
@@ -76,14 +77,28 @@ def stage_summary(graph: Graph, pending: Sequence[Step], states: dict[str, tuple
                    for row in rows)
 
 
+def say_stale(pending: Sequence[Step], states: dict[str, tuple[str, str]], echo: Callable[[str], None]) -> None:
+    """A line for each stale step about to run again: why, and with what (completion.redo_line)."""
+    for step in pending:
+        if states[step.name][0] == STALE:
+            echo(redo_line(step.name, states[step.name][1], step.redo))
+
+
 def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[str], logs: Path,
-              echo: Callable[[str], None] = print) -> int:
-    """Run the pending steps; 0 when every one succeeded, else a failing status (see the module docstring)."""
-    logs.mkdir(parents=True, exist_ok=True)
-    if jobs == 1 and not gpus:
+              echo: Callable[[str], None] = print, in_process: bool = False) -> int:
+    """Run the pending steps; 0 when every one succeeded, else a failing status (see the module docstring).
+
+    in_process (one job, no GPUs): each step's command runs in this process instead, its entry script's
+    main(arguments) called exactly as its command line would (imported once: torch and transformers load once
+    for every step, as the demo wants); no log files; an error raised by a step stops the run and propagates."""
+    if not in_process:
+        logs.mkdir(parents=True, exist_ok=True)
+    if in_process or (jobs == 1 and not gpus):
         for step in pending:
             echo(step.command())
-            failure = _failure(step, _run_teed(step, logs), logs)
+            if in_process:
+                entry_point(step)(list(step.argv[2:]))
+            failure = _failure(step, 0) if in_process else _failure(step, _run_teed(step, logs), logs)
             if failure:
                 echo(failure[1])
                 return failure[0]
@@ -91,17 +106,26 @@ def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[s
     return _run_parallel(graph, pending, jobs, list(gpus), logs, echo)
 
 
-def _failure(step: Step, status: int, logs: Path) -> tuple[int, str] | None:
+def entry_point(step: Step) -> Callable[[list[str]], object]:
+    """The main() of the entry script a step's command runs (an entry script at the repository's root, imported
+    by its file's name, as `python <script>.py` names it)."""
+    script = Path(step.argv[1])
+    if (REPOSITORY / script).resolve().parent != REPOSITORY:
+        raise ValueError(f"{step.name}: {script} is not an entry script at the repository's root")
+    return import_module(script.stem).main
+
+
+def _failure(step: Step, status: int, logs: Path | None = None) -> tuple[int, str] | None:
     """(the sweep's status, a line naming the step and its log) when the step failed: a failing status, or
     status 0 without it being done (data_utils.artifacts.completion.state: its outputs not finished, or not by
-    its command); None when it is done."""
-    log = logs / f"{step.name}.log"
+    its command); None when it is done. `logs`: None for a step run in this process (no log)."""
+    see = "" if logs is None else f", see {logs / f'{step.name}.log'}"
     if status:
-        return status, f"# failed ({status}): {step.name}, see {log}"
+        return status, f"# failed ({status}): {step.name}{see}"
     after, why = state(step.outputs, step.script_argv(), step.inputs, step.sources, step.selectors)
     if after != DONE:
         what = "its outputs are not finished" if after == PENDING else "its outputs are stale"
-        return 1, f"# failed: {step.name} exited with status 0 but {what} ({why}), see {log}"
+        return 1, f"# failed: {step.name} exited with status 0 but {what} ({why}){see}"
     return None
 
 

@@ -1,116 +1,29 @@
-"""The paper's four sweeps as steps: fine-tuning, task embeddings, the LLM side, the tables.
+"""The paper's pipeline as one graph of steps: fine-tuning, task embeddings, the LLM side, the tables.
 
-Paths come from data_utils.artifacts.paths.ResultLayout; each step names what it writes, what it
-reads (other steps' outputs, and the user's dataset folders and pool), whose state
-data_utils.artifacts.completion tells (as the demo's); each step's command is what a user would type
-(`python run_*.py ...`). The paper's lists are the defaults of scripts/sweep.py.
+Each sweep is a function that adds its steps to the graph (`SWEEPS`, the one registry: a new stage of
+the pipeline is a function and one entry there); `build` orders the steps so that each comes after what
+it reads. Paths come from data_utils.artifacts.paths.ResultLayout; each step names what it writes, what
+it reads (other steps' outputs, and the user's dataset folders and pool), whose state
+data_utils.artifacts.completion tells; each step's command is what a user would type (`python run_*.py
+...`). What the graph covers and how big its steps are is sweeps/options.py's SweepOptions: the paper's
+sweeps (scripts/sweep.py, whose defaults are the paper's lists) and the demo (a preset, sweeps/demo.py)
+build the same graph.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from configs.datasets import NUM_PROMPTS, DatasetSpec
-from data_utils.declarations import DATASETS, declared_files
-from configs.hparams import UNSUP_POOL
+from configs.datasets import NUM_PROMPTS
+from configs.hparams import PLOT_MIN_POINTS
 from configs.methods import method_of
-from configs.models import model_slug
-from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD, ResultLayout
+from configs.models import llm_label, model_slug
 from data_utils.artifacts.completion import OVERWRITE, recorded
+from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
 from sweeps.graph import Graph, Step
+from sweeps.options import EVERY_TRANSFER, SweepOptions, flag
 
-SWEEPS = ("finetune", "task_emb", "llm", "eval")
-# "all": the four in one graph, so every step waits exactly for the steps it reads across sweeps
-# (an MTE for its model's fine-tune, a table for everything); each part gets the flags as alone.
-CHOICES = (*SWEEPS, "all")
-# A plot needs at least this many embeddings (task_emb.plots.MIN_POINTS).
-MIN_PLOTTED = 3
-
-
-@dataclass
-class SweepOptions:
-    """What a sweep covers; paths are absolute. Datasets are named as outputs name them: a registry name, or
-    the name a declaration file gives (`declared`: name -> its DatasetSpec, whose file the steps are given).
-    extra: flags appended to the sweep's steps (the LLM sweep: to its LLM steps, te_extra to its
-    run_task_emb.py steps; the eval sweep: to its transfer and prompt tables, whose flags the space table and
-    the plots do not take)."""
-
-    out: Path
-    python: str
-    lm: str = "bert-base-uncased"
-    surrogate: str = "t5-base"
-    llms: list[str] = field(default_factory=list)
-    bit: int = 8
-    cr: list[str] = field(default_factory=list)
-    qa: list[str] = field(default_factory=list)
-    llm_sets: list[str] = field(default_factory=list)
-    prompts: list[int] = field(default_factory=lambda: list(range(NUM_PROMPTS)))
-    emb_types: list[str] = field(default_factory=lambda: ["prefix", "fim"])
-    data_dir: Path | None = None
-    pool: Path | None = None
-    extra: list[str] = field(default_factory=list)
-    te_extra: list[str] = field(default_factory=list)
-    declared: dict[str, DatasetSpec] = field(default_factory=dict)
-
-    @property
-    def layout(self) -> ResultLayout:
-        return ResultLayout(self.out)
-
-    @property
-    def llm_sets_in_use(self) -> list[str]:
-        """The LLM evaluation sets, when there are LLMs to evaluate on them (else nothing needs them)."""
-        return self.llm_sets if self.llms else []
-
-    @property
-    def genres(self) -> list[str]:
-        """The genres of the LLM evaluation sets in use, in first-seen order."""
-        return list(dict.fromkeys(self.spec(d).llm_genre for d in self.llm_sets_in_use))
-
-    def spec(self, dataset: str) -> DatasetSpec:
-        return self.declared.get(dataset) or DATASETS[dataset]
-
-    def dataset(self, dataset: str) -> str:
-        """How a step is given the dataset: its registry name, or its declaration file."""
-        return self.declared[dataset].declaration.path if dataset in self.declared else dataset
-
-    def data(self, dataset: str) -> list[str]:
-        """--dataset_path of a registry dataset under --data_dir (a declared one names its own data)."""
-        if self.data_dir is None or dataset in self.declared:
-            return []
-        return ["--dataset_path", str(self.data_dir / dataset)]
-
-    def data_folders(self, *datasets: str) -> list[Path]:
-        """What a step reads of `datasets` (its sources): a declared dataset's declaration and the files it names,
-        a registry dataset's --data_dir folder (nothing for the hub)."""
-        sources = []
-        for dataset in datasets:
-            if dataset in self.declared:
-                sources += declared_files(self.declared[dataset])
-            elif self.data_dir is not None:
-                sources.append(self.data_dir / dataset)
-        return sources
-
-    def pool_files(self) -> list[Path]:
-        return [] if self.pool is None else [self.pool]
-
-    def pool_flags(self) -> list[str]:
-        return [] if self.pool is None else ["--unsup_data_path", str(self.pool)]
-
-    def task_class(self, dataset: str) -> str:
-        return "qa" if dataset in self.qa else "cr"
-
-    def train_script(self, dataset: str) -> str:
-        return "run_qa_train.py" if dataset in self.qa else "run_cr_train.py"
-
-
-def build(name: str, options: SweepOptions, notes: list[str]) -> Graph:
-    """The steps of sweep `name` (finetune, task_emb, llm, eval, or all four); things left out go into `notes`."""
-    graph = Graph()
-    parts = {"finetune": finetune, "task_emb": task_emb, "llm": llm, "eval": evaluation}
-    for part in (SWEEPS if name == "all" else (name,)):
-        parts[part](graph, options, notes)
-    return graph
+TEXTEMB = method_of("text", fute=False).id
 
 
 def _step(graph: Graph, options: SweepOptions, name: str, stage: str, script_and_args: Sequence[str],
@@ -121,31 +34,42 @@ def _step(graph: Graph, options: SweepOptions, name: str, stage: str, script_and
                    tuple(selectors), tuple(redo), gpu))
 
 
+def transfer_pairs(o: SweepOptions) -> list[tuple[str, str]]:
+    """(source, target) of every transfer run, by target: every other dataset of a class `o.transfers` takes."""
+    lm_sets = [*o.cr, *o.qa]
+    return [(s, t) for t in lm_sets for s in lm_sets
+            if s != t and (o.task_class(s), o.task_class(t)) in o.transfers]
+
+
+def missing_prompts(o: SweepOptions, model: str, dataset: str) -> list[int]:
+    """The prompts of `dataset` that `model` has no inference for, finished or made by this sweep (the
+    prompt-selection baselines and the prompt table need all 13)."""
+    return [p for p in range(NUM_PROMPTS) if p not in o.prompts and not recorded(o.layout.inference(model, dataset, p))]
+
+
 def finetune(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     """--lm on every CR/QA source, then on every source -> target pair (within and across the classes:
     the all-class columns rank every source of the pool)."""
-    layout = o.layout
+    layout, budgets = o.layout, o.budgets
     for d in (*o.cr, *o.qa):
         _step(graph, o, f"finetune_{d}", "finetune",
               [o.train_script(d), "--to_train_dataset", o.dataset(d), *o.data(d), "--lm_model_name", o.lm,
-               "--model_save_path",
-               str(layout.checkpoint(d)), "--score_save_path", str(layout.score(d)), *o.extra],
+               *budgets.finetune(d in o.qa, transfer=False), "--model_save_path", str(layout.checkpoint(d)),
+               "--score_save_path", str(layout.score(d)), *o.extra],
               [layout.score(d), layout.checkpoint(d)], sources=o.data_folders(d))
-    for t in (*o.cr, *o.qa):
-        for s in (*o.cr, *o.qa):
-            if s == t:
-                continue
-            _step(graph, o, f"transfer_{s}__{t}", "transfer",
-                  [o.train_script(t), "--to_train_dataset", o.dataset(t), *o.data(t), "--lm_model_name", o.lm,
-                   "--load_path",
-                   str(layout.checkpoint(s)), "--score_save_path", str(layout.score(t, s)), *o.extra],
-                  [layout.score(t, s)], inputs=[layout.checkpoint(s)], sources=o.data_folders(t))
+    for s, t in transfer_pairs(o):
+        _step(graph, o, f"transfer_{s}__{t}", "transfer",
+              [o.train_script(t), "--to_train_dataset", o.dataset(t), *o.data(t), "--lm_model_name", o.lm,
+               *budgets.finetune(t in o.qa, transfer=True), "--load_path", str(layout.checkpoint(s)),
+               "--score_save_path", str(layout.score(t, s)), *o.extra],
+              [layout.score(t, s)], inputs=[layout.checkpoint(s)], sources=o.data_folders(t))
 
 
 def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     """Baseline DTEs, TextEmb, FUTE DTEs (also of the LLM evaluation sets: the prompt table compares LLM MTEs
     with them) and the MTE of every fine-tuned model."""
     layout, lm_sets = o.layout, [*o.cr, *o.qa]
+    baseline_sets = list(dict.fromkeys((*lm_sets, *(o.llm_sets_in_use if o.every_dte_of_llm_sets else ()))))
 
     def dte(family: str, fute: bool, d: str, surrogate: str, stage: str) -> None:
         method = method_of(family, fute).id
@@ -154,12 +78,13 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
         _step(graph, o, f"{method}_dte_{d}", stage,
               ["run_task_emb.py", "--task_type", o.task_class(d), "--input_type", "data", "--task_emb_type", family,
                *schedule, "--to_train_dataset", o.dataset(d), *o.data(d), "--task_emb_model_lm_name", surrogate,
-               "--save_path", str(path), *o.extra], [path], sources=o.data_folders(d))
+               *o.budgets.dte(method, d in o.qa), "--save_path", str(path), *o.extra], [path],
+              sources=o.data_folders(d))
 
     for family in o.emb_types:
-        for d in lm_sets:
+        for d in baseline_sets:
             dte(family, False, d, o.surrogate, "baseline_dte")
-    for d in lm_sets:
+    for d in baseline_sets:
         dte("text", False, d, o.lm, "textemb")  # TaskEmb's TextEmb: the base LM's mean final hidden state
     for family in o.emb_types:
         for d in dict.fromkeys((*lm_sets, *o.llm_sets_in_use)):
@@ -171,25 +96,26 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             _step(graph, o, f"{method}_mte_{d}", "mte",
                   ["run_task_emb.py", "--task_type", o.task_class(d), "--input_type", "model", "--task_emb_type",
                    family, "--load_path", str(layout.checkpoint(d)), "--to_train_dataset", o.dataset(d),
-                   *o.pool_flags(),
-                   "--lm_model_name", o.lm, "--task_emb_model_lm_name", o.surrogate, "--save_path", str(path),
-                   *o.extra], [path], inputs=[layout.checkpoint(d)], sources=o.pool_files())
+                   *o.pool_flags(), "--lm_model_name", o.lm, "--task_emb_model_lm_name", o.surrogate,
+                   *o.budgets.mte(family, d in o.qa), "--save_path", str(path), *o.extra],
+                  [path], inputs=[layout.checkpoint(d)], sources=o.pool_files())
 
 
 def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     """x' per genre; every LLM on every evaluation set with every prompt; y' of every (LLM, genre, prompt);
     the LLM + prompt MTEs; the prompt-selection baselines once all 13 prompts of a set exist."""
-    layout = o.layout
+    layout, budgets = o.layout, o.budgets
     for g in o.genres:
         _step(graph, o, f"x_{g}", "x",
               ["run_task_emb.py", "--task_type", g, "--input_type", "model", "--task_emb_type", "prefix",
-               "--generate_model_data_only", "True", "--max_data_for_task_emb_train", str(UNSUP_POOL["llm_x_per_source"]),
+               "--generate_model_data_only", "True", "--max_data_for_task_emb_train", str(budgets.llm_x_per_source),
                *o.pool_flags(), "--task_emb_model_lm_name", o.surrogate, "--save_path", str(layout.llm_inputs(g)),
                *o.te_extra], [layout.llm_inputs(g)], sources=o.pool_files(), gpu=False)
     # One command per LLM for every (set, prompt), one per (LLM, genre) for every prompt's y': the model
     # loads once per command; each file is written and resumed as a run of its own. Under --data_dir, the
     # declared sets (which name their own data) get a command of their own.
     prompts = ",".join(map(str, o.prompts))
+    verbalizers = flag("--verbalizer_tokens", o.verbalizer_tokens)
     local = [d for d in o.llm_sets if o.data_dir is not None and d not in o.declared]
     groups = [(local, ["--dataset_path", str(o.data_dir / DATASET_FIELD)] if local else []),
               ([d for d in o.llm_sets if d not in local], [])]
@@ -198,8 +124,8 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             outputs = [layout.inference(model, d, p) for d in sets for p in o.prompts]
             _step(graph, o, f"inference_{model_slug(model)}" + ("_declared" if index else ""), "llm_inference",
                   ["run_llm_inference.py", "--model", model, "--bit", str(o.bit), "--dataset_name",
-                   ",".join(map(o.dataset, sets)), *data, "--prompt_number", prompts, "--save_path",
-                   str(layout.inference(model, DATASET_FIELD, PROMPT_FIELD)), *o.extra],
+                   ",".join(map(o.dataset, sets)), *data, "--prompt_number", prompts, *budgets.inference(),
+                   *verbalizers, "--save_path", str(layout.inference(model, DATASET_FIELD, PROMPT_FIELD)), *o.extra],
                   outputs, sources=o.data_folders(*sets), selectors=("--dataset_name", "--prompt_number"))
     for model in o.llms:
         for g in o.genres:
@@ -207,10 +133,11 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             outputs = [layout.llm_answers(model, g, p) for p in o.prompts]
             _step(graph, o, f"answers_{model_slug(model)}_{g}", "llm_answers",
                   ["run_llm_inference_for_te.py", "--model", model, "--bit", str(o.bit), "--task_genre", g,
-                   "--prompt_number", prompts, "--data_load_path", str(x), "--save_path",
+                   "--prompt_number", prompts, "--data_load_path", str(x),
+                   *flag("--cot_max_new_tokens", budgets.cot_max_new_tokens), *verbalizers, "--save_path",
                    str(layout.llm_answers(model, g, PROMPT_FIELD)), *o.extra],
                   outputs, inputs=[x], selectors=("--prompt_number",))
-    for family in o.emb_types:
+    for family in o.llm_families:
         method = method_of(family, True).id
         for model in o.llms:
             for g in o.genres:
@@ -219,20 +146,21 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                     _step(graph, o, f"{method}_mte_{model_slug(model)}_{g}_p{p}", "llm_mte",
                           ["run_task_emb.py", "--task_type", g, "--input_type", "model", "--llm_mode", "True",
                            "--task_emb_type", family, "--load_path", str(y), "--lm_model_name", model,
-                           "--task_emb_model_lm_name", o.surrogate, "--save_path", str(path), *o.te_extra],
-                          [path], inputs=[y])
+                           "--task_emb_model_lm_name", o.surrogate, *budgets.llm_mte(family), "--save_path",
+                           str(path), *o.te_extra], [path], inputs=[y])
     for model in o.llms:
         for d in o.llm_sets:
-            paths = [layout.inference(model, d, p) for p in range(NUM_PROMPTS)]
-            missing = [p for p, path in enumerate(paths) if not recorded(path) and p not in o.prompts]
+            missing = missing_prompts(o, model, d)
             if missing:
                 notes.append(f"selection/{model_slug(model)}_{d} waits for prompts {','.join(map(str, missing))} "
                              f"(add them to --prompts)")
                 continue
+            paths = [layout.inference(model, d, p) for p in range(NUM_PROMPTS)]
             path = layout.selection(model, d)
             _step(graph, o, f"selection_{model_slug(model)}_{d}", "selection",
-                  ["run_prompt_selection_baselines.py", "--paths", ",".join(map(str, paths)), "--save_path",
-                   str(path)], [path], inputs=paths, redo=(), gpu=False)
+                  ["run_prompt_selection_baselines.py", "--paths", ",".join(map(str, paths)),
+                   *flag("--self_select_model", o.self_select_model), "--save_path", str(path)],
+                  [path], inputs=paths, redo=(), gpu=False)
 
 
 def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
@@ -240,54 +168,78 @@ def evaluation(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     among its DTEs) and the plots of each FUTE method's MTEs."""
     layout, lm_sets = o.layout, [*o.cr, *o.qa]
     fute_methods = [method_of(family, True).id for family in o.emb_types]
-    scores = [layout.score(d) for d in lm_sets] + [layout.score(t, s) for t in lm_sets for s in lm_sets if s != t]
+    llm_methods = [method_of(family, True).id for family in o.llm_families]
+    scores = [layout.score(d) for d in lm_sets] + [layout.score(t, s) for s, t in transfer_pairs(o)]
     lm_embeddings = [layout.dte(method_of(f, fute).id, d) for f in o.emb_types for fute in (False, True)
-                     for d in lm_sets] + [layout.dte("textemb", d) for d in lm_sets]
+                     for d in lm_sets] + [layout.dte(TEXTEMB, d) for d in lm_sets]
     lm_embeddings += [layout.mte(m, d) for m in fute_methods for d in lm_sets]
     table = layout.table("transfer")
+    # Fewer transfers than every pair (the demo's: no CR -> QA): each target is ranked over the sources it has.
+    partial = [] if set(o.transfers) >= set(EVERY_TRANSFER) else ["--allow_missing_pairs", "True"]
     _step(graph, o, "table_transfer", "tables",
           ["run_eval.py", "transfer", "--emb_dir", str(layout.embeddings()), "--score_dir", str(layout.finetune_dir()),
-           "--tasks", ",".join(lm_sets), "--save_path", str(table), *o.extra],
+           "--tasks", ",".join(lm_sets), *partial, "--save_path", str(table), *o.extra],
           [table.with_suffix(".json")], inputs=[*scores, *lm_embeddings], redo=(), gpu=False)
-    llm_mtes = [layout.llm_mte(m, model, o.spec(d).llm_genre, p) for m in fute_methods for model in o.llms
+    llm_mtes = [layout.llm_mte(m, model, o.spec(d).llm_genre, p) for m in llm_methods for model in o.llms
                 for d in o.llm_sets for p in o.prompts]
-    if o.llms:
+    waiting = [f"{model_slug(model)}_{d}" for model in o.llms for d in o.llm_sets if missing_prompts(o, model, d)]
+    if o.llms and not waiting:
         table = layout.table("prompt")
         inputs = [layout.selection(model, d) for model in o.llms for d in o.llm_sets]
-        inputs += [layout.dte(m, d) for m in fute_methods for d in o.llm_sets] + llm_mtes
+        inputs += [layout.dte(m, d) for m in llm_methods for d in o.llm_sets] + llm_mtes
         _step(graph, o, "table_prompt", "tables",
               ["run_eval.py", "prompt", "--inference_dir", str(layout.inference_dir()), "--baseline_scores",
                str(layout.selection_dir()), "--emb_dir", str(layout.embeddings()), "--save_path", str(table),
                *o.extra], [table.with_suffix(".json")], inputs=inputs, redo=(), gpu=False)
+    elif o.llms:
+        notes.append(f"no prompt table: {', '.join(waiting)} lack prompts of the 13 (add them to --prompts)")
     else:
         notes.append("no --llms: no prompt table and no LLM plots")
     # The unified space (FUTE's central claim): where every MTE lands among its method's DTEs.
     # The table ranks exactly the embeddings this sweep declares (--dtes, --mtes): under SLURM it runs as soon
-    # as they exist, and other runs' embeddings in the same folder must not change it.
+    # as they exist, and other runs' embeddings in the same folder must not change it. --mtes names the MTEs of
+    # every method at once: where only some methods have LLM + prompt MTEs (the demo's), each takes its own.
     mtes = [layout.mte(m, d) for m in fute_methods for d in lm_sets] + llm_mtes
-    llm_labels = [f"{model_slug(model)}:p{p}" for model in o.llms for p in o.prompts]
+    llm_labels = [llm_label(model, p) for model in o.llms for p in o.prompts]
     if mtes:
         table = layout.table("space")
         dte_sets = list(dict.fromkeys((*lm_sets, *o.llm_sets_in_use)))
         dtes = [layout.dte(m, d) for m in fute_methods for d in dte_sets]
+        named = ["--mtes", ",".join([*lm_sets, *llm_labels])] if llm_methods == fute_methods or not o.llms else []
         _step(graph, o, "table_space", "tables",
               ["run_eval.py", "space", "--emb_dir", str(layout.embeddings()), "--methods", ",".join(fute_methods),
-               "--dtes", ",".join(dte_sets), "--mtes", ",".join([*lm_sets, *llm_labels]),
-               "--save_path", str(table)], [table.with_suffix(".json")],
+               "--dtes", ",".join(dte_sets), *named, "--save_path", str(table)], [table.with_suffix(".json")],
               inputs=list(dict.fromkeys([*dtes, *mtes])), redo=(), gpu=False)
     else:
         notes.append("no CR/QA datasets and no --llms: no model task embeddings, so no unified-space table")
     for method in fute_methods:
-        for kind, labels in (("lm", lm_sets), ("llm", llm_labels)):
-            if kind == "llm" and not o.llms:
+        for kind, labels, kinds in (("lm", lm_sets, o.lm_plot_kinds), ("llm", llm_labels, ("MTE",))):
+            if kind == "llm" and (not o.llms or method not in llm_methods):
                 continue
-            if len(labels) < MIN_PLOTTED:
+            if len(labels) * len(kinds) < PLOT_MIN_POINTS:
                 what = "tasks" if kind == "lm" else "(LLM, prompt) pairs"
-                notes.append(f"no {method} {kind.upper()} plot: a plot needs at least {MIN_PLOTTED} {what}")
+                notes.append(f"no {method} {kind.upper()} plot: a plot needs at least "
+                             f"{-(-PLOT_MIN_POINTS // len(kinds))} {what}")
                 continue
             stem = layout.plot(f"{method}_{kind}")
             _step(graph, o, f"plot_{method}_{kind}", "plots",
-                  ["run_eval.py", "plot", "--emb_dir", str(layout.embeddings()), "--method", method, "--kinds", "MTE",
-                   "--tasks", ",".join(labels), "--save_path", str(stem)],
+                  ["run_eval.py", "plot", "--emb_dir", str(layout.embeddings()), "--method", method, "--kinds",
+                   ",".join(kinds), "--tasks", ",".join(labels), "--save_path", str(stem)],
                   [stem.with_name(stem.name + ".record.json")],
                   inputs=lm_embeddings if kind == "lm" else llm_mtes, redo=(), gpu=False)
+
+
+# The pipeline's sweeps, in the order `all` builds them: name -> the function that adds its steps to the graph
+# (from the options, noting what it leaves out). A new stage is a function and one entry here; its steps'
+# inputs place them after the steps that write them, wherever the entry stands.
+SWEEPS: dict[str, Callable[[Graph, SweepOptions, list[str]], None]] = {
+    "finetune": finetune, "task_emb": task_emb, "llm": llm, "eval": evaluation}
+
+
+def build(name: str, options: SweepOptions, notes: list[str]) -> Graph:
+    """The steps of sweep `name` (one of SWEEPS, or "all": every one, as one graph, so that every step waits
+    exactly for the steps it reads across sweeps), each after what it reads; things left out go into `notes`."""
+    graph = Graph()
+    for part in (SWEEPS if name == "all" else (name,)):
+        SWEEPS[part](graph, options, notes)
+    return graph.ordered()

@@ -37,6 +37,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
 from configs.datasets import is_cot_prompt  # noqa: E402
+from configs.hparams import PLOT_MIN_POINTS as MIN_POINTS  # noqa: E402
 from data_utils.artifacts.data_identity import TaskLabels, dataset_of  # noqa: E402
 from data_utils.artifacts.embeddings import Embedding, check_same_dim  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
@@ -46,7 +47,6 @@ from task_emb.displacement import displaced, initial_embedding_of  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-MIN_POINTS = 3
 EXACT_TSNE_MAX_POINTS = 500
 MTE_MARKER = "s"  # an MTE of a fine-tuned model, beside the dataset embeddings (circles)
 

@@ -19,6 +19,7 @@ from data_utils.artifacts.paths import record_path
 from data_utils.artifacts.paths import ResultLayout
 from data_utils.errors import FuteError
 from fake_hub import template_rows
+from sweeps import demo as preset
 
 ROOT = Path(__file__).parents[1]
 # What the demo computed at a reference commit (demo_digest below); FUTE_WRITE_DEMO_DIGEST=1 stores it anew.
@@ -133,6 +134,13 @@ def test_a_second_run_reuses_every_step(demo_run, capsys):
     demo.main(argv)
     printed = capsys.readouterr().out
     assert "0 steps run" in printed and "Dev scores after fine-tuning" in printed
+    # One line per fine-tuning run: its datasets, its main metric and the best dev score its score file holds.
+    layout = ResultLayout(out)
+    runs = {("sst2", None): "accuracy", ("mrpc", "sst2"): "f1", ("cq", "comqa"): "f1", ("sst2", "cq"): "accuracy"}
+    for (target, source), metric in runs.items():
+        best = json.loads(layout.score(target, source).read_text())["best"]
+        name = target if source is None else f"{source} -> {target}"
+        assert re.search(rf"^  {re.escape(name)} +{metric} +{best:.3f}   guess ", printed, re.M), (name, printed)
     assert "# Transferability" in printed and "# Prompt selection" in printed  # both tables are printed
     after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     assert after == before
@@ -149,11 +157,16 @@ def test_a_step_made_by_other_flags_is_stale_and_redone_with_overwrite(demo_run,
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     with caplog.at_level(logging.WARNING, logger="demo"):
         demo.main([*argv, "--mte_epochs", "3"])
-    stale = [message for message in caplog.messages if message.startswith("# stale: ")]
-    assert sorted(m.split(" for ")[1].split(" (")[0] for m in stale if m.startswith("# stale: run_task_emb.py")) \
-        == sorted(map(str, mtes))
-    assert all(m.endswith("; run again with --overwrite True") for m in stale if "run_task_emb.py" in m)
-    assert all("--mte_epochs" not in m and "--max_epochs 2, now 3" in m for m in stale if "run_task_emb.py" in m)
+    stale = {m.split(" (")[0].removeprefix("# stale: "): m for m in caplog.messages if m.startswith("# stale: ")}
+    redone = {name: m for name, m in stale.items() if "_mte_" in name}
+    assert sorted(redone) == sorted(f"{method}_mte_{task}" for method in ("prefix-fute", "fim-fute")
+                                    for task in ("sst2", "mrpc", "cq", "comqa"))
+    assert all(m.endswith("; run again with --overwrite True") for m in redone.values())
+    assert all("--mte_epochs" not in m and "--max_epochs 2, now 3" in m for m in redone.values())
+    # What reads them is stale too, said before it runs, and made again as it is (run_eval.py writes anew).
+    assert {name for name in stale if name not in redone} == {
+        "table_transfer", "table_space", "plot_prefix-fute_lm", "plot_fim-fute_lm"}
+    assert all(m.endswith("which is done again); run again") for name, m in stale.items() if name not in redone)
     for path in mtes:
         record = json.loads(record_path(path).read_text())
         assert record["argv"][-4:] == ["--save_path", str(path), "--overwrite", "True"]
@@ -292,7 +305,7 @@ def test_choices_of_data_and_parts_are_checked_before_anything_runs(tmp_path, ca
         demo.parse_args(["--parts", "cr,fim"])
     assert "unknown part(s) fim" in capsys.readouterr().err
     args = demo.parse_args(["--data", "hub", "--parts", "cr", "--lm", "m"])
-    assert (args.dev_examples, args.qa_tasks, args.llm) == (demo.HUB_DEV_EXAMPLES, [], None)
+    assert (args.dev_examples, args.qa_tasks, args.llm) == (preset.HUB_DEV_EXAMPLES, [], None)
     assert demo.parse_args(["--lm", "m", "--llm", "l"]).dev_examples is None  # local data: every dev example
 
     (tmp_path / "sst2").mkdir()
@@ -301,26 +314,32 @@ def test_choices_of_data_and_parts_are_checked_before_anything_runs(tmp_path, ca
 
 
 def test_a_task_of_ones_own_is_its_declaration_file(tmp_path):
+    """A declared task is named by its declaration's name in outputs, given to its steps as the declaration file
+    (no --dataset_path: the declaration names its data), and needs no folder in the data source."""
     demo = load_demo()
     (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,positive\n")
     (tmp_path / "mysent.yaml").write_text("name: mysent\ntask: cr\ncolumns: {text: review, label: sentiment}\n"
                                           "labels: [negative, positive]\nfiles: {train: reviews.csv}\n")
     args = demo.parse_args(["--parts", "cr", "--cr_tasks", f"sst2,{tmp_path / 'mysent.yaml'}", "--lm", "m"])
-    assert args.cr_tasks == ["sst2", "mysent"] and args.declared == {"mysent": str(tmp_path / "mysent.yaml")}
-    source = demo.DataSource.from_args(args)
-    assert (source.named("mysent"), source.dataset_args("mysent")) == (str(tmp_path / "mysent.yaml"), [])
-    assert source.dataset_args("sst2") == ["--dataset_path", str(demo.SAMPLES / "sst2")]
-    source.check(["sst2", "mysent"])  # a declared task needs no folder in the data source
+    assert args.cr_tasks == ["sst2", "mysent"] and list(args.declared) == ["mysent"]
+    source = preset.DataSource.from_args(args)
+    options = preset.preset(args, source, preset.SAMPLE_POOL, None)
+    assert (options.dataset("mysent"), options.data("mysent")) == (str(tmp_path / "mysent.yaml"), [])
+    assert options.data("sst2") == ["--dataset_path", str(preset.SAMPLES / "sst2")]
+    # What its steps read (their done checks' sources): the declaration and the files it names; sst2's folder.
+    assert options.data_folders("mysent", "sst2") == [tmp_path / "mysent.yaml", tmp_path / "reviews.csv",
+                                                      preset.SAMPLES / "sst2"]
+    source.check(["sst2", "mysent"], list(args.declared))
     with pytest.raises(FuteError, match="is a cr dataset, not qa"):
         demo.parse_args(["--parts", "qa", "--qa_tasks", str(tmp_path / "mysent.yaml"), "--lm", "m"])
 
 
 def test_a_data_dir_pool_beside_the_tasks_is_used_and_an_explicit_pool_wins(tmp_path):
-    source = load_demo().DataSource("dir", tmp_path)
-    assert source.dataset_args("sst2") == ["--dataset_path", str(tmp_path / "sst2")]
-    assert source.pool(None) == load_demo().SAMPLE_POOL  # none beside the tasks: the bundled sample pool
+    source = preset.DataSource("dir", tmp_path)
+    assert source.pool(None) == preset.SAMPLE_POOL  # none beside the tasks: the bundled sample pool
     (tmp_path / "unsup_pool.jsonl").write_text('{"text": "x"}\n')
     assert source.pool(None) == tmp_path / "unsup_pool.jsonl" and source.pool("mine.jsonl") == Path("mine.jsonl")
+    assert preset.DataSource("hub").pool(None) is None  # the demo saves the hub's pool itself
 
 
 def test_data_dir_reads_every_task_and_the_pool_from_the_folder(tmp_path, tiny_bert):
@@ -344,16 +363,3 @@ def test_data_dir_reads_every_task_and_the_pool_from_the_folder(tmp_path, tiny_b
     assert config["unsup_data_path"] == str(data / "unsup_pool.jsonl")
     assert config["pool"]["sources"] == {"mine0": 3, "mine1": 3}
     assert not (out / "llm").exists() and results["prompt"] is None and results["transfer"].exists()
-
-
-def test_what_a_demo_step_reads_of_a_declared_task_is_its_declaration_and_files(tmp_path):
-    """The done checks' sources: a declared task's declaration and the files it names (editing either makes its
-    steps stale), a registry task's folder, nothing from the hub."""
-    (tmp_path / "reviews.csv").write_text("review,sentiment\ngood,pos\n")
-    (tmp_path / "mysent.yaml").write_text("name: mysent\ntask: cr\ncolumns: {text: review, label: sentiment}\n"
-                                          "labels: [neg, pos]\nfiles: {train: reviews.csv}\n")
-    demo = load_demo()
-    data = demo.DataSource("samples", tmp_path / "samples", {"mysent": str(tmp_path / "mysent.yaml")})
-    assert data.sources("mysent") == [tmp_path / "mysent.yaml", tmp_path / "reviews.csv"]
-    assert data.sources("sst2") == [tmp_path / "samples" / "sst2"]
-    assert demo.DataSource("hub").sources("sst2") == []

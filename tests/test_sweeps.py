@@ -22,6 +22,7 @@ from data_utils.artifacts.paths import record_path
 from data_utils.errors import FuteError
 from sweeps import launch, paper
 from sweeps.graph import Graph, Step
+from sweeps.options import SweepOptions
 
 REPO = Path(__file__).resolve().parent.parent
 SWEEPS = ("finetune", "task_emb", "llm", "eval")
@@ -128,6 +129,19 @@ def test_selection_baselines_cover_all_13_prompts(tmp_path):
     assert len(inference) == 1 and inference[0][inference[0].index("--prompt_number") + 1] == ",".join(
         map(str, range(13)))
     _check_accepted(inference[0])
+
+
+def test_the_prompt_table_waits_for_all_13_prompts_of_every_set(tmp_path):
+    """As the selection baselines it reads: with prompts missing (neither in --prompts nor finished) the eval sweep
+    leaves the prompt table out and says why; with all 13 it is there."""
+    out = tmp_path / "result"
+    partial = sweep("eval", out, *SMALL)
+    assert partial.returncode == 0 and "run_eval.py prompt" not in partial.stdout
+    assert "# no prompt table: llama-13b_sst2, llama-13b_cb lack prompts of the 13 (add them to --prompts)" \
+        in partial.stderr.splitlines()
+    every = [flag for flag in SMALL if flag not in ("--prompts", "0,10")]
+    assert [shlex.split(line)[1:3] for line in sweep("eval", out, *every).stdout.splitlines()].count(
+        ["run_eval.py", "prompt"]) == 1
 
 
 def build(name: str, out: Path, *flags: str) -> Graph:
@@ -733,6 +747,65 @@ def test_each_step_waits_exactly_for_what_it_reads(tmp_path):
     finish(step_of(build("all", out, *ONE_CLASS), "finetune_rte"))
     after = job_list(out, *ONE_CLASS)
     assert "finetune_rte" not in after and after["transfer_rte__mrpc"] == []
+
+
+SUMMARISE = """import json, sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+flags = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+rows = json.loads(Path(flags["--table"]).read_text())
+Path(flags["--save_path"]).write_text(f"{len(rows)} entries\\n")
+record = {"argv": ["summarise.py", *sys.argv[1:]], "time": datetime.now(timezone.utc).isoformat()}
+Path(flags["--save_path"]).with_suffix(".record.json").write_text(json.dumps(record))
+"""
+
+
+def test_a_new_stage_is_a_function_and_one_registry_entry(tmp_path, monkeypatch, capsys):
+    """A stage added to the pipeline (a summary of the transfer table, by a script of its own) is its function and
+    one entry in sweeps.paper.SWEEPS, put first here: `all` lists it after the table it reads and waiting for it,
+    it is a sweep of its own, and the local launcher runs it once the table is done, and not again."""
+    script = tmp_path / "summarise.py"
+    script.write_text(SUMMARISE)
+
+    def summary(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
+        table, out = o.layout.table("transfer").with_suffix(".json"), o.layout.table("summary").with_suffix(".md")
+        graph.add(Step("summary", "summaries", (o.python, str(script), "--table", str(table), "--save_path", str(out)),
+                       (out,), inputs=(table,), redo=(), gpu=False))
+
+    monkeypatch.setattr(paper, "SWEEPS", {"summary": summary, **paper.SWEEPS})
+    sys.path.insert(0, str(REPO / "scripts"))
+    sweep_cli = importlib.import_module("sweep")
+    out = tmp_path / "result"
+    flags = ["--out", str(out), *ONE_CLASS]
+    graph = build("all", out, *ONE_CLASS)
+    names = [step.name for step in graph.steps]
+    assert names.index("table_transfer") < names.index("summary")
+    [added] = [step for step in graph.steps if step.name == "summary"]
+    assert [step.name for step in graph.producers(added)] == ["table_transfer"]
+    assert sweep_cli.main(["all", *flags, "--list", "tsv"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [row[:4] for row in rows if row[0] == "summary"] == [["summary", "summaries", "pending", "table_transfer"]]
+    assert sweep_cli.main(["summary", *flags, "--list"]) == 0 and "summaries  1" in capsys.readouterr().out
+    for step in graph.steps:  # every other step done (fake outputs): the summary is what is left to run
+        if step is not added:
+            finish(step)
+    assert sweep_cli.main(["all", *flags]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == added.command()
+    assert (out / "eval" / "summary.md").read_text() == "1 entries\n"  # the table: {"record": ...}
+    assert build("all", out, *ONE_CLASS).pending() == []
+
+
+def test_steps_are_ordered_after_what_they_read_and_a_cycle_is_refused(tmp_path):
+    def step(name: str, reads: str | None) -> Step:
+        return Step(name, "s", ("python", "x.py"), (tmp_path / name,), (tmp_path / reads,) if reads else ())
+
+    graph = Graph([step("c", "b"), step("a", None), step("b", "a"), step("d", None)])
+    assert [s.name for s in graph.ordered().steps] == ["a", "b", "c", "d"]
+    in_order = Graph([step("a", None), step("d", None), step("b", "a"), step("c", "b")])
+    assert [s.name for s in in_order.ordered().steps] == ["a", "d", "b", "c"]  # already ordered: as it is
+    with pytest.raises(ValueError, match="in a cycle: a, b"):
+        Graph([step("a", "b"), step("b", "a")]).ordered()
 
 
 def fake_python(tmp_path: Path, fail_on: str | None = None, unfinished_on: str | None = None,

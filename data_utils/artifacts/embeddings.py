@@ -21,7 +21,7 @@ import numpy as np
 
 from configs.datasets import GENRES
 from configs.methods import METHODS_BY_ID
-from configs.models import model_slug
+from configs.models import llm_label
 from data_utils.artifacts.completion import begin, is_pending, rerun_hint
 from data_utils.artifacts.paths import RECORD_SUFFIX, output_of_record, record_path
 from data_utils.artifacts.model_ref import ModelRef, ref_from_json
@@ -73,11 +73,10 @@ class EmbeddingInfo:
 
     @property
     def label(self) -> str:
-        """How tables and plots name it: the task, or "<llm>:p<k>" for an LLM + prompt MTE (configs.models.model_slug)."""
+        """How tables and plots name it: the task, or "<llm>:p<k>" for an LLM + prompt MTE (configs.models.llm_label)."""
         if not self.llm:
             return self.task
-        name = model_slug(self.model or "llm")
-        return name if self.prompt is None else f"{name}:p{self.prompt}"
+        return llm_label(self.model or "llm", self.prompt)
 
 
 @dataclass(frozen=True)

