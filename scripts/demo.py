@@ -135,11 +135,9 @@ def print_dev_scores(folder: Path) -> None:
     that reads no input, as each run recorded it (one class for all; QA: the context's first words)."""
     print("Dev scores after fine-tuning (source -> target for transfer runs), and the guess to beat")
     for run in load_finetune_runs(folder) if folder.is_dir() else []:
-        # The metric and the guess are not fields of FinetuneRun yet: the record's config holds them.
-        config = read_json(record_path(run.path))["config"]
         name = f"{run.source.name} -> {run.target.name}" if run.source else run.target.name
-        guess = config.get("dev_guess")
-        print(f"  {name:<32} {config['main_metric']:<10} {run.best:.3f}   guess "
+        guess = run.about.dev_guess
+        print(f"  {name:<32} {run.about.main_metric or 'best':<10} {run.best:.3f}   guess "
               + (f"{guess['score']:.3f} ({guess['guess']})" if guess else "-"))
     print()
 
