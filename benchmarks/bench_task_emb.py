@@ -50,17 +50,17 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 from configs.hparams import PREFIX  # noqa: E402
-from data_utils.features import make_loader  # noqa: E402
 from data_utils.declarations import get_spec  # noqa: E402
 from data_utils.loading import load_examples  # noqa: E402
 from data_utils.pool_inputs import build_inputs  # noqa: E402
 from data_utils.unsup_pool import read_local_pool, sample_per_source, shuffle_examples  # noqa: E402
+from modeling.features import make_loader  # noqa: E402
 from task_emb.fim import FIM_ESTIMATORS, fim_embedding  # noqa: E402
 from task_emb.models import load_head_model, load_tokenizer  # noqa: E402
-from task_emb.pipeline import data_training_set, hyper_parameters, model_training_set  # noqa: E402
-from task_emb.surrogate import TrainingSet, make_loss  # noqa: E402
-from task_emb.prefix import PrefixTaskModel  # noqa: E402
 from task_emb.options import micro_batch_size  # noqa: E402
+from task_emb.pipeline import data_training_set, hyper_parameters, model_training_set  # noqa: E402
+from task_emb.prefix import PrefixTaskModel  # noqa: E402
+from task_emb.surrogate import TrainingSet, make_loss  # noqa: E402
 from task_emb.trainer import TrainConfig, train  # noqa: E402
 from measure import PEAKS, measure  # noqa: E402  (benchmarks/measure.py)
 

@@ -1,7 +1,7 @@
 """How one split of a registry entry is read from the hub: a `datasets.load_dataset` call, then the published archive.
 
 The paper's datasets (`data_utils.loading`), the pool U (`data_utils.unsup_pool`) and the
-hub check (`data_utils.hub_check`) all describe a read as a `HubRead` built from the
+hub check (`checks.hub`) all describe a read as a `HubRead` built from the
 registry entry, so the check reports exactly the path the loaders take:
 
 1. `datasets.load_dataset(hub_id, config, split=, revision=, data_dir=)`. A script-only

@@ -35,7 +35,7 @@ import torch
 from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
 from data_utils.errors import FuteError
-from data_utils.hf_compat import cache_keyword, position_limit, returned_cache
+from modeling.hf_compat import cache_keyword, position_limit, returned_cache
 # Stand-in for a score of -inf (a banned token), as the original wrote it: JSON has no infinity.
 NEG_INF_SCORE = -1e5
 

@@ -39,8 +39,8 @@ from jinja2 import TemplateError
 
 from configs.models import MODEL_ALIASES, PINNED_CHAT_TEMPLATES, looks_local
 from data_utils.errors import FuteError
-from data_utils.hf_compat import load_pretrained
 from llm_inference.options import check_precision, resolve_model
+from modeling.hf_compat import load_pretrained
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@
 Run it once on a machine with network access (no full downloads: the first rows of
 each split are streamed). It prints one line per (dataset, split) with a status (ok,
 ok (archive), moved, script-only, missing field, label mismatch, unreachable; see
-data_utils/hub_check.py), writes the same as JSON with --json, and exits with status 1
+checks/hub.py), writes the same as JSON with --json, and exits with status 1
 when a dataset of the paper's tables fails (pool sources are reported, not fatal: a
 task-embedding run records and bounds them itself).
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data_utils.declarations import DATASETS  # noqa: E402
 from configs.unsup_pool import POOL_SOURCES  # noqa: E402
 from data_utils import cli  # noqa: E402
+from data_utils.declarations import DATASETS  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.io import write_json  # noqa: E402
 
@@ -55,7 +55,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _print(check) -> None:
-    """One verdict (a data_utils.hub_check.HubCheck) as a line of the table."""
+    """One verdict (a checks.hub.HubCheck) as a line of the table."""
     print(f"{check.name:28s} {check.split:18s} {check.status:15s} {check.hub_id}  {check.detail}", flush=True)
 
 
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the checks; return the exit status (1 when a registry dataset fails)."""
     args = parse_args(argv)
     logging.getLogger().setLevel(args.log_level)
-    from data_utils.hub_check import as_rows, run_checks  # pandas and the hub client, once the flags are good
+    from checks.hub import as_rows, run_checks  # pandas and the hub client, once the flags are good
 
     print(f"{'dataset':28s} {'split':18s} {'status':15s} hub id  detail")
     checks = run_checks(args.datasets, sorted(POOL_SOURCES) if args.pool else (), args.rows, progress=_print)

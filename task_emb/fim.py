@@ -42,8 +42,8 @@ import torch
 from torch import nn
 
 from data_utils.errors import FuteError
-from data_utils.features import make_loader
 from data_utils.progress import progress
+from modeling.features import make_loader
 from task_emb.families import LearnReport
 from task_emb.fim_empirical import PER_EXAMPLE_MODES, Batch, LossFn, batch_size, grads, sum_squares
 from task_emb.options import FIM_ESTIMATORS, micro_batch_size

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from data_utils import cli
 from data_utils.artifacts.completion import begin, fresh_start, unfinished, writing
-from data_utils.artifacts.scores import ScoreRecord, score_run_record, write_finetune_score
 from data_utils.artifacts.data_identity import describe, from_config
-from data_utils.errors import FuteError
-from data_utils.features import make_loader, tokenize_cr, tokenize_qa
-from data_utils.io import check_writable, json_sha256, run_record, write_json
+from data_utils.artifacts.scores import ScoreRecord, score_run_record, write_finetune_score
 from data_utils.chance import dev_guess
 from data_utils.declarations import get_spec
+from data_utils.errors import FuteError
+from data_utils.io import check_writable, json_sha256, run_record, write_json
 from data_utils.loading import load_examples
+from modeling.features import make_loader, tokenize_cr, tokenize_qa
 from task_emb.evaluation import evaluate_cr, evaluate_qa
 from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, check_max_len,
                              fine_tuned_config, load_task_model, load_tokenizer, model_fingerprint, resolve_checkpoint,

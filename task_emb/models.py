@@ -21,11 +21,11 @@ from transformers import (AutoConfig, AutoModel, AutoModelForQuestionAnswering, 
 from configs.datasets import DatasetSpec
 from configs.models import hub_id, looks_local
 from data_utils.artifacts.model_ref import ModelRef, content_hash, local_candidates, local_ref
-from data_utils.errors import FuteError
 from data_utils.artifacts.paths import CHECKPOINT_RECORD
-from data_utils.hf_compat import head_parameter_names, load_pretrained, position_limit
+from data_utils.errors import FuteError
 from data_utils.io import read_json
 from data_utils.label_order import named, order_by_name
+from modeling.hf_compat import head_parameter_names, load_pretrained, position_limit
 
 logger = logging.getLogger(__name__)
 

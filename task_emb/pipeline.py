@@ -20,20 +20,20 @@ import torch
 
 from configs.datasets import GENRE_LABELS, DatasetSpec
 from data_utils.artifacts.answers import read_answers
-from data_utils.chance import dev_guess
-from data_utils.errors import FuteError
-from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.artifacts.data_identity import describe, from_config
+from data_utils.chance import dev_guess
 from data_utils.declarations import get_spec, recorded_spec
+from data_utils.errors import FuteError
 from data_utils.io import json_sha256
 from data_utils.loading import load_examples
+from modeling.features import make_loader, tokenize_cr, tokenize_qa
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
+from task_emb.families import family as registered
 from task_emb.models import (RECORD_NAME, check_checkpoint_finished, check_max_len, fine_tuned_config,
                              load_head_model, load_tokenizer)
-from task_emb.families import family as registered
+from task_emb.options import micro_batch_size, resolve_batch_split
 from task_emb.surrogate import DatasetSource, Head, LlmSource, ModelSource, TrainingSet
 from task_emb.targets import span_to_characters
-from task_emb.options import micro_batch_size, resolve_batch_split
 
 logger = logging.getLogger(__name__)
 

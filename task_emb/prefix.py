@@ -17,7 +17,7 @@ a fresh Cache to every forward: a Cache is mutated in place by the forward that
 uses it (each layer appends its own keys/values), so reusing one would grow it.
 
 The cache goes to the backbone (`model.base_model`) through a forward pre-hook, under
-the keyword the installed transformers names it (`data_utils.hf_compat`), not through
+the keyword the installed transformers names it (`modeling.hf_compat`), not through
 the task head's forward: some heads accept extra arguments and drop them
 (transformers 5.0's GPT2ForQuestionAnswering and T5ForSequenceClassification), which
 would train a prefix that the model never reads. After every forward the cache must
@@ -61,7 +61,7 @@ from transformers.modeling_outputs import Seq2SeqQuestionAnsweringModelOutput
 
 from configs.hparams import PREFIX
 from data_utils.errors import FuteError
-from data_utils.hf_compat import backbone_modules, cache_keyword
+from modeling.hf_compat import backbone_modules, cache_keyword
 from task_emb.families import LearnReport
 from task_emb.surrogate import LearnOptions, TrainingSet, fit_surrogate, head_model
 

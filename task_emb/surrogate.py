@@ -16,10 +16,10 @@ from typing import Any
 import torch
 
 from configs.models import model_slug
-from data_utils.features import make_loader
+from modeling.features import make_loader
 from task_emb.models import load_head_model, resolve_model_name
-from task_emb.targets import regression_loss, soft_label_loss
 from task_emb.options import micro_batch_size
+from task_emb.targets import regression_loss, soft_label_loss
 from task_emb.trainer import TrainConfig, train
 from task_emb.undertraining import surrogate_result
 

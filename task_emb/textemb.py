@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from data_utils.features import make_loader
 from data_utils.progress import progress
+from modeling.features import make_loader
 from task_emb.families import LearnReport
 from task_emb.models import load_base_model, resolve_model_name
 from task_emb.options import micro_batch_size

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from configs.hparams import UNDERTRAINED_FIT_EXAMPLES, UNDERTRAINED_PREFIX_DISPLACEMENT
-from data_utils.features import make_loader
+from modeling.features import make_loader
 from task_emb.evaluation import collect_outputs
 from task_emb.targets import regression_loss, soft_label_loss
 

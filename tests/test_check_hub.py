@@ -13,11 +13,11 @@ import huggingface_hub
 import pytest
 from datasets import ClassLabel, Features, Value
 
-from data_utils.declarations import DATASETS
+from checks.hub import check_dataset, check_pool_source
 from configs.unsup_pool import POOL_SOURCES, PoolSource
 from data_utils import loading, unsup_pool
+from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
-from data_utils.hub_check import check_dataset, check_pool_source
 from fake_hub import dataset_rows, template_rows, tiny_archive
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import run_cr_train
 import run_qa_train
 from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
-from data_utils.features import tokenize_qa
+from modeling.features import tokenize_qa
 from task_emb.models import load_task_model, load_tokenizer, save_checkpoint
 
 WORDS_POS = ["great", "good", "lovely", "fine", "happy"]
@@ -429,7 +429,7 @@ class TestNoLabelAndNonFinite:
 
     @pytest.mark.parametrize("dataset", ["sst2", "stsb"])
     def test_a_model_with_non_finite_weights_is_not_scored(self, data, tiny_bert, dataset):
-        from data_utils.features import make_loader, tokenize_cr
+        from modeling.features import make_loader, tokenize_cr
         from data_utils.loading import load_examples
         from task_emb.evaluation import evaluate_cr
 

@@ -1,4 +1,4 @@
-"""data_utils/hf_compat.py: the cache keyword on both sides of transformers' `past_key_values` -> `cache`
+"""modeling/hf_compat.py: the cache keyword on both sides of transformers' `past_key_values` -> `cache`
 rename, the returned cache under either name, and the reduced load report."""
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from data_utils.errors import FuteError
-from data_utils.hf_compat import cache_keyword, head_parameter_names, load_pretrained, returned_cache
 from llm_inference.prompts import load_prompt
 from llm_inference.scoring import PromptScorer, generation_settings
+from modeling.hf_compat import cache_keyword, head_parameter_names, load_pretrained, returned_cache
 from task_emb.prefix import PrefixTaskModel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -182,9 +182,9 @@ def test_cache_keyword_of_real_models_and_a_module_without_one(tiny_llama, tiny_
 
 
 def test_a_new_head_gives_one_info_line_and_no_table(tiny_bert, caplog, hf_records):
-    with caplog.at_level(logging.INFO, logger="data_utils.hf_compat"):
+    with caplog.at_level(logging.INFO, logger="modeling.hf_compat"):
         model = load_pretrained(AutoModelForSequenceClassification, str(tiny_bert), num_labels=2)
-    lines = [r.getMessage() for r in caplog.records if r.name == "data_utils.hf_compat"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "modeling.hf_compat"]
     assert len(lines) == 1 and caplog.records[-1].levelno == logging.INFO
     assert "dropped checkpoint weights BertForSequenceClassification has no place for: cls." in lines[0]  # the MLM head of the tiny BERT
     assert not [r for r in hf_records if "LOAD REPORT" in r.getMessage()]
@@ -219,11 +219,11 @@ def test_a_load_error_still_shows_transformers_table(tiny_bert, tmp_path, hf_rec
 def test_a_head_of_another_shape_is_one_info_line(tiny_bert, tmp_path, caplog, hf_records):
     AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=2).save_pretrained(tmp_path)
     hf_records.clear()  # the report of that plain load
-    with caplog.at_level(logging.INFO, logger="data_utils.hf_compat"):
+    with caplog.at_level(logging.INFO, logger="modeling.hf_compat"):
         model = load_pretrained(AutoModelForSequenceClassification, str(tmp_path), num_labels=3,
                                 ignore_mismatched_sizes=True)
     assert model.classifier.weight.shape[0] == 3
-    lines = [r for r in caplog.records if r.name == "data_utils.hf_compat"]
+    lines = [r for r in caplog.records if r.name == "modeling.hf_compat"]
     assert len(lines) == 1 and lines[0].levelno == logging.INFO
     assert "initialised new head weights classifier.bias, classifier.weight" in lines[0].getMessage()
     assert not [r for r in hf_records if "LOAD REPORT" in r.getMessage()]

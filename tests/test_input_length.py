@@ -12,7 +12,7 @@ import run_cr_train
 import run_qa_train
 import run_task_emb
 from data_utils.errors import FuteError
-from data_utils.hf_compat import position_limit
+from modeling.hf_compat import position_limit
 from task_emb import pipeline
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"

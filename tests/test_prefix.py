@@ -18,7 +18,7 @@ from transformers import (
 )
 
 from data_utils.errors import FuteError
-from data_utils.hf_compat import cache_keyword
+from modeling.hf_compat import cache_keyword
 from task_emb.prefix import PrefixEncoder, PrefixShape, PrefixTaskModel, prefix_shapes
 
 P = 16

@@ -21,12 +21,12 @@ from transformers import (AutoModelForCausalLM, AutoModelForQuestionAnswering, A
 
 import run_qa_train
 from configs.datasets import GENRE_LABELS
-from data_utils.errors import FuteError
-from data_utils.features import make_loader, tokenize_cr, tokenize_qa
 from data_utils.declarations import get_spec
+from data_utils.errors import FuteError
 from llm_inference.models import load_llm_model
 from llm_inference.prompts import load_prompt
 from llm_inference.scoring import PromptScorer
+from modeling.features import make_loader, tokenize_cr, tokenize_qa
 from task_emb.evaluation import collect_outputs
 from task_emb.families import FAMILIES as EMBEDDING_FAMILIES
 from task_emb.models import load_base_model, load_head_model, load_tokenizer, save_checkpoint
@@ -368,9 +368,9 @@ def test_a_new_head_is_one_info_line_for_every_family(family_paths, caplog, hf_r
     for family, path in family_paths.items():
         for task in ("cr", "qa"):
             caplog.clear()
-            with caplog.at_level(logging.INFO, logger="data_utils.hf_compat"):
+            with caplog.at_level(logging.INFO, logger="modeling.hf_compat"):
                 load_head_model(str(path), task, GENRE_LABELS["sa"])
-            lines = [r for r in caplog.records if r.name == "data_utils.hf_compat"]
+            lines = [r for r in caplog.records if r.name == "modeling.hf_compat"]
             assert {r.levelno for r in lines} == {logging.INFO}, (family, task)
             assert "initialised new head weights" in lines[-1].getMessage(), (family, task)
     assert not [r for r in hf_records if r.levelno >= logging.WARNING]

@@ -183,7 +183,7 @@ def resumable_run(resume_path, kill_in_epoch=None, max_epochs=4, patience=None, 
     model = Dropping()
     features = [{"x": torch.tensor([float(i % 7), 1.0, float(i % 5), 2.0]), "y": torch.tensor(float(i % 3))}
                 for i in range(24)]
-    # As data_utils.features.make_loader shuffles: a DataLoader with a seeded generator of its own.
+    # As modeling.features.make_loader shuffles: a DataLoader with a seeded generator of its own.
     loader = torch.utils.data.DataLoader(features, batch_size=4, shuffle=True,
                                          generator=torch.Generator().manual_seed(3))
     calls, epochs = [0], iter(scores or [])

@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from configs.datasets import MULTIQA_URL, DatasetSpec
-from data_utils.declarations import DATASETS
 from configs.unsup_pool import POOL_SOURCES, PoolSource
+from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
 from data_utils.examples import label_index
 from data_utils.hub_read import HubRead, describe_error
