@@ -18,258 +18,36 @@ Examples:
         --save_path=./result/eval/sst2_vs_mine
 
 Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished, holding their
-locks while it runs (a second run writing them is refused). This script only wires: the logic is in
-task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py, task_emb/compare.py and
-task_emb/plots.py. Each subcommand imports its module when it runs (they load scikit-learn, pandas,
-matplotlib), so that --help and a bad flag are answered at once.
+locks while it runs (a second run writing them is refused; data_utils/artifacts/tables.py). This script only
+wires: each subcommand's arguments and run are in task_emb/eval_commands.py (transfer, space, plot, compare)
+and llm_inference/eval_commands.py (prompt), which import their table modules only when they run.
 """
 from __future__ import annotations
 
-import argparse
-import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from data_utils import cli
 from data_utils.artifacts.completion import writing
-from data_utils.artifacts.embeddings import KINDS, load_embeddings, read_embedding
-from data_utils.errors import FuteError
-from data_utils.io import output_stem, run_record, stem_file, write_json, write_text
-from data_utils.metrics import GAINS, NdcgSettings
-
-logger = logging.getLogger(__name__)
-
-EMB_DIR_HELP = "folder (searched recursively) of task embeddings: <name>.npy + <name>.record.json"
-SAVE_HELP = "output stem: writes <stem>.md (tables), <stem>.csv (summary), <stem>.json (everything)"
-
-
-def add_choice_args(parser: argparse.ArgumentParser) -> None:
-    """Which embeddings of --emb_dir (task_emb.plots.choose)."""
-    parser.add_argument("--method", default=None,
-                        help="embedding method (e.g. prefix-fute); required when --emb_dir holds several "
-                             "(default: the one method in --emb_dir)")
-    parser.add_argument("--kinds", type=cli.csv_list, default=list(KINDS),
-                        help="comma-separated kinds to include: DTE, MTE or both (default)")
-    parser.add_argument("--tasks", type=cli.csv_list, default=None,
-                        help="comma-separated embeddings to include, as tables name them (a dataset, e.g. mrpc, "
-                             "mrpc@<digest> or a declaration file, or an LLM + prompt, e.g. llama-13b:p3); "
-                             "default: all")
-
-
-def add_displacement_args(parser: argparse.ArgumentParser, what: str) -> None:
-    """--displacement and --surrogate: e0, rebuilt from the surrogate the records name (task_emb/displacement.py)."""
-    parser.add_argument("--displacement", type=cli.str2bool, default=True,
-                        help=f"{what} (needs the surrogate the records name, to rebuild e0) (True/False)")
-    parser.add_argument("--surrogate", default=None,
-                        help="a copy of that surrogate, for when the recorded paths and hub id do not reach it "
-                             "(results copied to another machine); it must have the recorded content hash "
-                             "(default: the surrogate the records name)")
-
-
-def add_ndcg_args(parser: argparse.ArgumentParser, relevance: str, ranked: str, default_k: str) -> None:
-    parser.add_argument("--ndcg_gain", choices=GAINS, default="linear",
-                        help=f"NDCG gain of {relevance} rel (times --ndcg_scale): linear = rel (as "
-                             "sklearn.metrics.ndcg_score), exponential = 2^rel - 1; the discount is 1/log2(rank + 1)")
-    parser.add_argument("--ndcg_k", type=cli.positive_int, default=None,
-                        help=f"NDCG cut-off: only the top k ranked {ranked} count (default: {default_k})")
-    parser.add_argument("--ndcg_scale", type=cli.positive_float, default=1.0,
-                        help="relevance is multiplied by this before the gain: 1 (default) = scores in [0, 1], "
-                             "100 = percent points; only the exponential gain changes (the slides' NDCG values "
-                             "are consistent with --ndcg_gain exponential --ndcg_scale 100)")
-
-
-def add_transfer_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--emb_dir", required=True, help=EMB_DIR_HELP)
-    parser.add_argument("--score_dir", required=True,
-                        help="folder (searched recursively) of fine-tuning scores: <score>.json + <score>.record.json "
-                             "from run_cr_train.py/run_qa_train.py, plain and transfer runs")
-    parser.add_argument("--save_path", required=True, help=SAVE_HELP)
-    parser.add_argument("--tasks", type=cli.csv_list, default=None,
-                        help="comma-separated datasets to evaluate (sources and targets): names, labels as the tables "
-                             "write them (name@digest) or declaration files; default: every dataset in the transfer "
-                             "scores. Each one needs an embedding for every method")
-    parser.add_argument("--methods", type=cli.csv_list, default=None,
-                        help="comma-separated embedding methods from the records (e.g. prefix-baseline,prefix-fute,"
-                             "fim-baseline,fim-fute,textemb); default: every method in --emb_dir with a DTE of "
-                             "at least one of the tasks (others, e.g. LLM-only methods, are skipped with a warning)")
-    parser.add_argument("--datasize", type=cli.str2bool, default=True,
-                        help="add the DataSize baseline (rank sources by training-set size, from the plain "
-                             "fine-tuning runs) (True/False)")
-    parser.add_argument("--allow_missing_pairs", type=cli.str2bool, default=False,
-                        help="rank each target over the sources that have a transfer score, with a warning listing "
-                             "the missing (source, target) pairs among the tasks; default False: missing pairs are "
-                             "an error (True/False)")
-    add_ndcg_args(parser, relevance="a transfer score", ranked="sources", default_k="all")
-
-
-def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
-    from task_emb.transfer_table import build_transfer_table
-
-    table = build_transfer_table(args.emb_dir, args.score_dir, args.tasks, args.methods, args.datasize,
-                                 args.allow_missing_pairs, NdcgSettings(args.ndcg_gain, args.ndcg_k, args.ndcg_scale))
-    return _write_table(args, argv, "transfer table", table)
-
-
-def add_prompt_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--inference_dir", required=True,
-                        help="folder (searched recursively) of run_llm_inference.py outputs: 13 prompts per "
-                             "(LLM, dataset), recognised by their top-level keys (file names do not matter)")
-    parser.add_argument("--baseline_scores", default=None,
-                        help="folder (searched recursively) or comma-separated files of "
-                             "run_prompt_selection_baselines.py outputs, one per (LLM, dataset); "
-                             "default: no baseline rows")
-    parser.add_argument("--emb_dir", default=None,
-                        help="folder (searched recursively) of task embeddings for the FUTE rows: an MTE per "
-                             "LLM + prompt (run_task_emb.py --llm_mode True) and a DTE per dataset, same method; "
-                             "default: no FUTE rows")
-    parser.add_argument("--fute_methods", type=cli.csv_list, default=None,
-                        help="comma-separated embedding methods for FUTE rows (e.g. prefix-fute,fim-fute); "
-                             "default: every method with LLM MTEs in --emb_dir")
-    parser.add_argument("--save_path", required=True, help=SAVE_HELP)
-    add_ndcg_args(parser, relevance="a prompt's performance", ranked="prompts", default_k="all 13")
-
-
-def run_prompt(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
-    from llm_inference.prompt_table import build_prompt_table
-
-    ndcg = NdcgSettings(args.ndcg_gain, args.ndcg_k, args.ndcg_scale)
-    table = build_prompt_table(args.inference_dir, args.baseline_scores, args.emb_dir, args.fute_methods, ndcg)
-    return _write_table(args, argv, "prompt-selection table", table)
-
-
-def add_space_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--emb_dir", required=True,
-                        help="folder (searched recursively) of task embeddings: DTEs and MTEs of one or more methods")
-    parser.add_argument("--save_path", required=True,
-                        help="output stem: writes <stem>.md, <stem>.csv (summary), <stem>_ranks.csv, <stem>.json "
-                             "and <stem>_<method>_heatmap.png")
-    parser.add_argument("--methods", type=cli.csv_list, default=None,
-                        help="comma-separated methods (default: every method with both DTEs and MTEs)")
-    parser.add_argument("--dtes", type=cli.csv_list, default=None,
-                        help="comma-separated datasets whose DTEs the MTEs are ranked among, as tables name them (a "
-                             "dataset, e.g. mrpc, mrpc@<digest> or a declaration file; default: every DTE of the "
-                             "method in --emb_dir)")
-    parser.add_argument("--mtes", type=cli.csv_list, default=None,
-                        help="comma-separated MTEs to rank, as tables name them (a dataset as for --dtes, or an LLM "
-                             "+ prompt, e.g. llama-13b:p3; default: every MTE of the method in --emb_dir)")
-    add_displacement_args(parser, "also rank by the displacements e - e0 from the shared prefix initialisation "
-                                  "(prefix methods)")
-
-
-def run_space(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
-    from task_emb.plots import plot_heatmap
-    from task_emb.space_eval import build_space_table
-
-    embeddings = load_embeddings(args.emb_dir)
-    table = build_space_table(embeddings, args.methods, args.emb_dir, args.displacement, args.surrogate, args.dtes,
-                              args.mtes)
-    table.notes.extend(embeddings.skipped)
-    stem = output_stem(args.save_path)
-    stem_file(stem, ".json").unlink(missing_ok=True)  # written last, by _write_table: unfinished until then
-    plots = {method: plot_heatmap(matrix, rows, stem_file(stem, f"_{method}_heatmap.png"),
-                                  f"{method}: MTEs x DTEs, cosine ({view})", column_labels=columns)
-             for method, (matrix, rows, columns, view) in table.matrices.items()}
-    write_text(stem_file(stem, "_ranks.csv"), table.ranks_csv())
-    return {**_write_table(args, argv, "unified space", table), "plots": plots}
-
-
-def add_plot_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--emb_dir", required=True, help=EMB_DIR_HELP)
-    parser.add_argument("--save_path", required=True,
-                        help="output stem: writes <stem>_heatmap.png, <stem>_pca.png, <stem>_tsne.png, "
-                             "<stem>.record.json and, for a prefix method, <stem>_displacement_heatmap.png")
-    add_choice_args(parser)
-    parser.add_argument("--title", default=None, help="figure title (default: the method)")
-    add_displacement_args(parser, "for a prefix method, also draw the cosines of the displacements e - e0 from the "
-                                  "shared initialisation")
-
-
-def run_plot(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, Path]:
-    from task_emb.plots import plot_selected
-
-    stem = output_stem(args.save_path)
-    stem_file(stem, ".record.json").unlink(missing_ok=True)  # written last: it marks the plots finished
-    embeddings = load_embeddings(args.emb_dir)
-    paths, chosen = plot_selected(embeddings, args.method, args.kinds, args.tasks, stem, args.seed, args.title,
-                                  args.emb_dir, args.displacement, args.surrogate)
-    write_json(stem_file(stem, ".record.json"), run_record(
-        dict(vars(args), embeddings=[str(e.path) for e in chosen], skipped=embeddings.skipped), argv, __file__))
-    return paths
-
-
-def add_compare_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--embeddings", type=cli.csv_list, default=None,
-                        help="comma-separated embedding files (<name>.npy, each with its <name>.record.json), of one "
-                             "dimension (default: none, choose them from --emb_dir)")
-    parser.add_argument("--emb_dir", default=None,
-                        help=EMB_DIR_HELP + "; with --method, --kinds and --tasks choosing among them as for plot "
-                             "(default: none, give --embeddings)")
-    parser.add_argument("--save_path", required=True,
-                        help="output stem: writes <stem>.md (the matrices), <stem>.csv (one row per pair), <stem>.json "
-                             "(matrices and pairs, the run record first), <stem>_heatmap.png and, with a shared "
-                             "initialisation, <stem>_displacement_heatmap.png")
-    add_choice_args(parser)
-    add_displacement_args(parser, "also compare the displacements e - e0 from the shared initialisation of prefix "
-                                  "embeddings of one surrogate and seed")
-
-
-def run_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
-    from task_emb.compare import compare
-    from task_emb.plots import choose, plot_heatmap
-
-    if (args.embeddings is None) == (args.emb_dir is None):
-        raise FuteError("give the embeddings to compare either as --embeddings FILE,FILE,... or as --emb_dir DIR "
-                        "(with --method, --kinds, --tasks), not both")
-    if args.embeddings is not None:
-        files = [Path(cli.with_suffix(path, ".npy")) for path in args.embeddings]
-        missing = [str(path) for path in files if not path.is_file()]
-        if missing:
-            raise FuteError(f"--embeddings: no such file {', '.join(missing)}")
-        chosen, skipped = [read_embedding(path) for path in files], []
-    else:
-        embeddings = load_embeddings(args.emb_dir)
-        chosen, skipped = choose(embeddings, args.method, args.kinds, args.tasks, args.emb_dir), embeddings.skipped
-    table = compare(chosen, args.displacement, args.surrogate)
-    table.notes.extend(skipped)
-    stem = output_stem(args.save_path)
-    stem_file(stem, ".json").unlink(missing_ok=True)  # written last, by _write_table: unfinished until then
-    plots = {"heatmap": plot_heatmap(table.raw, table.labels, stem_file(stem, "_heatmap.png"), "cosine similarity")}
-    moved = stem_file(stem, "_displacement_heatmap.png")
-    if table.displacement is None:
-        moved.unlink(missing_ok=True)  # of an earlier run: these embeddings have none
-    else:
-        plots["displacement_heatmap"] = plot_heatmap(table.displacement, table.labels, moved,
-                                                     "displacement from e0 (cosine of e - e0)")
-    return {**_write_table(args, argv, "cosine similarity", table), "plots": plots}
-
-
-def _write_table(args: argparse.Namespace, argv: Sequence[str] | None, what: str, table) -> dict:
-    """<stem>.md, <stem>.csv and <stem>.json (led by the run record); returns the JSON report."""
-    stem = output_stem(args.save_path)
-    report = {"record": run_record(dict(vars(args)), argv, __file__), **table.to_json()}
-    stem_file(stem, ".json").unlink(missing_ok=True)  # written last: it marks the table finished
-    for suffix, text in ((".md", table.markdown()), (".csv", table.csv())):
-        logger.info("wrote %s", write_text(stem_file(stem, suffix), text))
-    write_json(stem_file(stem, ".json"), report)
-    logger.info("%s:\n%s", what, table.summary_markdown())
-    return report
-
+from data_utils.io import output_stem, stem_file
+from llm_inference import eval_commands as llm_commands
+from task_emb import eval_commands as emb_commands
 
 # name -> (help, add arguments, run).
 SUBCOMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "transfer": ("transferability table: rho and NDCG per method, in-class and all-class",
-                 add_transfer_args, run_transfer),
+                 emb_commands.add_transfer_args, emb_commands.run_transfer),
     "prompt": ("prompt-selection table: Performance, Rate and NDCG per method, per LLM and genre",
-               add_prompt_args, run_prompt),
-    "plot": ("cosine heatmap and PCA / t-SNE projections of task embeddings", add_plot_args, run_plot),
+               llm_commands.add_prompt_args, llm_commands.run_prompt),
+    "plot": ("cosine heatmap and PCA / t-SNE projections of task embeddings", emb_commands.add_plot_args,
+             emb_commands.run_plot),
     "space": ("unified space: where each MTE lands among its method's DTEs (own-task and family ranks, MRR)",
-              add_space_args, run_space),
+              emb_commands.add_space_args, emb_commands.run_space),
     "compare": ("cosines between any chosen embeddings, raw and as displacements from e0 (Markdown, CSV, JSON, "
-                "heatmaps)", add_compare_args, run_compare),
+                "heatmaps)", emb_commands.add_compare_args, emb_commands.run_compare),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> cli.ArgumentParser:
     parser = cli.ArgumentParser(description="Turn embeddings and scores into the paper's tables and plots.")
     subparsers = parser.add_subparsers(dest="subcommand", required=True, metavar="{" + ",".join(SUBCOMMANDS) + "}")
     for name, (help_text, add_arguments, _) in SUBCOMMANDS.items():
@@ -279,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None):
     return build_parser().parse_args(argv)
 
 

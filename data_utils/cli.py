@@ -189,3 +189,22 @@ def exit_with(main: Callable[[Sequence[str] | None], object]) -> None:
     level = os.environ.get("FUTE_LOG_LEVEL", "INFO").upper()
     setup_logging(level if level in LOG_LEVELS else "INFO")  # a bad value is reported once the flags are read
     sys.exit(run_entry(main))
+
+
+# run_eval.py's tables: where they go, and how NDCG scores a ranking (data_utils/metrics.py).
+SAVE_HELP = "output stem: writes <stem>.md (tables), <stem>.csv (summary), <stem>.json (everything)"
+
+
+def add_ndcg_args(parser: argparse.ArgumentParser, relevance: str, ranked: str, default_k: str) -> None:
+    """--ndcg_gain, --ndcg_k and --ndcg_scale of a table that ranks `ranked` by `relevance`."""
+    from data_utils.metrics import GAINS  # numpy: only where a table's parser is built
+
+    parser.add_argument("--ndcg_gain", choices=GAINS, default="linear",
+                        help=f"NDCG gain of {relevance} rel (times --ndcg_scale): linear = rel (as "
+                             "sklearn.metrics.ndcg_score), exponential = 2^rel - 1; the discount is 1/log2(rank + 1)")
+    parser.add_argument("--ndcg_k", type=positive_int, default=None,
+                        help=f"NDCG cut-off: only the top k ranked {ranked} count (default: {default_k})")
+    parser.add_argument("--ndcg_scale", type=positive_float, default=1.0,
+                        help="relevance is multiplied by this before the gain: 1 (default) = scores in [0, 1], "
+                             "100 = percent points; only the exponential gain changes (the slides' NDCG values "
+                             "are consistent with --ndcg_gain exponential --ndcg_scale 100)")
