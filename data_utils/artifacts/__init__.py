@@ -8,6 +8,8 @@
 | y' JSONL (one LLM + prompt on x') | run_llm_inference_for_te.py | `answers.AnswerLine` via `result_log.ResultLog` / `answers.read_answers`, `ResultLog.load` | run_task_emb.py --llm_mode; its own resume |
 | LLM inference file (one LLM, dataset, prompt) | run_llm_inference.py | `llm_outputs.InferenceFile`, `write_inference_file` / `read_inference_file`, `read_finished_results` | selection baselines, run_eval.py prompt |
 | its partial log `<name>.json.partial.jsonl` | run_llm_inference.py | `llm_records.LoggedResult` via `ResultLog` / `ResultLog.load` | its own resume |
+| prompt-selection baseline scores | run_prompt_selection_baselines.py | `selection_scores.SelectionScores`, `write_selection_scores` / `read_selection_scores` | run_eval.py prompt |
+| a table `<stem>.md`, `.csv`, `.json` | run_eval.py | `tables.write_table` (the JSON, record first, marks it finished) | people; the sweeps' done check |
 
 The LLM records share their parts (`llm_records`: the run's identity, the prompt, one scored example). What an
 artifact is comes from the typed fields of its record, never from its file name; `paths` names every file (a

@@ -113,7 +113,7 @@ def verbalizer_labels(answer_choices: dict[str, Sequence[str]]) -> list[str]:
 def first_word(answer: str) -> str:
     """The first whitespace-separated piece of an answer, as the model wrote it ("" for an all-blank answer).
 
-    A scoring turn's answer ends with the token its verbalizer scores were read at (llm_inference/scoring.py),
+    A scoring turn's answer ends with the token its verbalizer scores were read at (llm_inference/decoding.py),
     so this is that token's text: "No", "The", '"', "**".
     """
     pieces = answer.split()

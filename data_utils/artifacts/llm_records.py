@@ -102,7 +102,7 @@ class PromptInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class TokenInfo:
-    """What the model answered and the verbalizer scores read from it (llm_inference/scoring.py): word_scores[i]
+    """What the model answered and the verbalizer scores read from it (llm_inference/decoding.py): word_scores[i]
     is the score of verbalizers[i] at answer_step. The last three fields are absent from results written before
     they existed (None here, and left out when written again)."""
 
