@@ -81,7 +81,7 @@ def tokens_per_example(training: TrainingSet) -> float:
 def surrogate(path: str, training: TrainingSet, tokenizer, prefix: bool, device: torch.device) -> torch.nn.Module:
     """T with the head of the training set, wrapped for prefix-tuning as task_emb.prefix.learn does."""
     head = training.head
-    model = load_head_model(path, head.task, head.labels, head.regression, tokenizer)
+    model = load_head_model(path, head.task_class, head.labels, head.regression, tokenizer)
     if prefix:
         model = PrefixTaskModel(model, prefix_len=PREFIX["prefix_len"], seed=SEED, dropout=PREFIX["dropout"])
     return model.to(device)

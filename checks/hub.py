@@ -131,13 +131,13 @@ def check_dataset(spec: DatasetSpec, rows: int = 20) -> list[HubCheck]:
 
 
 def _check_rows(spec: DatasetSpec, split: str, rows: list[dict], features: Any) -> HubCheck:
-    wanted = QA_FIELDS if spec.task == "qa" else (*spec.inputs, spec.label_field)
+    wanted = QA_FIELDS if spec.task_class == "qa" else (*spec.inputs, spec.label_field)
     present = _field_names(rows, features)
     missing = [field for field in wanted if field not in present]
     if missing:
         return HubCheck(spec.name, spec.hub_id, split, "missing field",
                         f"no {', '.join(missing)} (fields: {', '.join(sorted(present))})")
-    if spec.task == "cr" and not spec.regression:
+    if spec.task_class == "cr" and not spec.regression:
         mismatch = _label_mismatch(spec, rows, features)
         if mismatch:
             return HubCheck(spec.name, spec.hub_id, split, "label mismatch", mismatch)

@@ -49,7 +49,8 @@ class Declaration:
 class DatasetSpec:
     """One dataset's facts (the keys of a declaration, docs/your_data.md, in brackets).
 
-    task: "cr" (classification/regression) or "qa" (extractive QA).
+    task_class: "cr" (classification/regression) or "qa" (extractive QA) [task], the class of problems TaskEmb
+        groups datasets by (in-class and all-class transfer).
     family: the task family the unified-space table groups it in (sentiment, paraphrase, nli,
         ...); None for none.
     inputs: the fields holding the text fed to the model, the first and (a sentence pair) the
@@ -90,7 +91,7 @@ class DatasetSpec:
     """
 
     name: str
-    task: str
+    task_class: str
     hub_id: str | None = None
     hub_config: str | None = None
     train_split: str = "train"

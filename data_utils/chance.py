@@ -48,7 +48,7 @@ def first_span_score(examples: Sequence[dict], max_words: int = FIRST_SPAN_MAX_W
 
 def chance_score(spec: DatasetSpec, examples: Sequence[dict]) -> tuple[float, str] | None:
     """The guess to beat on `examples` of `spec`: (score, what the guess is), None when there is none."""
-    return first_span_score(examples) if spec.task == "qa" else constant_class_score(spec, examples)
+    return first_span_score(examples) if spec.task_class == "qa" else constant_class_score(spec, examples)
 
 
 def dev_guess(spec: DatasetSpec, dev: Sequence[dict]) -> dict | None:

@@ -143,7 +143,7 @@ def parse_declaration(content: Any, where: str, base: Path | None = None,
     regression = keys.has("label_range")
     metrics, main_metric = _metrics(keys, task, regression, labels)
     spec = dict(
-        name=name, task=task, family=keys.text("family"), labels=labels, regression=regression,
+        name=name, task_class=task, family=keys.text("family"), labels=labels, regression=regression,
         label_range=_label_range(keys) if regression else None, label_values=_label_values(keys, labels),
         label_transform=keys.choice("label_transform", LABEL_TRANSFORMS), metrics=metrics, main_metric=main_metric,
         notes=keys.text("notes", ""), declaration=declaration, **_columns(keys, task), **_source(keys, base),
@@ -330,10 +330,10 @@ def _verbalizers(llm: _Keys, labels: tuple[str, ...]) -> tuple[tuple[str, tuple[
 
 def to_declaration(spec: DatasetSpec) -> dict[str, Any]:
     """The declaration that `parse_declaration` reads back into `spec` (files as absolute paths)."""
-    out: dict[str, Any] = {"name": spec.name, "task": spec.task}
+    out: dict[str, Any] = {"name": spec.name, "task": spec.task_class}
     if spec.family:
         out["family"] = spec.family
-    if spec.task == "cr":
+    if spec.task_class == "cr":
         out["columns"] = {"text": spec.inputs[0], **({"text_pair": spec.inputs[1]} if spec.is_pair else {}),
                           "label": spec.label_field}
         out.update({"label_range": list(spec.label_range)} if spec.regression else {"labels": list(spec.labels)})

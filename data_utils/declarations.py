@@ -81,8 +81,8 @@ def _read_registry() -> dict[str, DatasetSpec]:
     return datasets
 
 DATASETS: dict[str, DatasetSpec] = _read_registry()
-CR_DATASETS: dict[str, DatasetSpec] = {name: spec for name, spec in DATASETS.items() if spec.task == "cr"}
-QA_DATASETS: dict[str, DatasetSpec] = {name: spec for name, spec in DATASETS.items() if spec.task == "qa"}
+CR_DATASETS: dict[str, DatasetSpec] = {name: spec for name, spec in DATASETS.items() if spec.task_class == "cr"}
+QA_DATASETS: dict[str, DatasetSpec] = {name: spec for name, spec in DATASETS.items() if spec.task_class == "qa"}
 LLM_DATASETS: dict[str, DatasetSpec] = {name: spec for name, spec in CR_DATASETS.items() if spec.llm_genre}
 # Task families for the unified-space evaluation (task_emb/space_eval.py): the MTE of a model fine-tuned
 # on a task should land nearest a DTE of the same family.
@@ -103,12 +103,12 @@ def get_spec(dataset: str, task: str | None = None, script: str | None = None) -
     else:
         spec = DATASETS.get(dataset)
         if spec is None:
-            known = sorted(n for n, s in DATASETS.items() if task is None or s.task == task)
+            known = sorted(n for n, s in DATASETS.items() if task is None or s.task_class == task)
             raise FuteError(f"unknown dataset {dataset!r} for {script}; known: {', '.join(known)}; or declare your "
                             f"own in a .yaml file and pass its path ({DOCS})")
-    if task is not None and spec.task != task:
-        other = {"cr": "run_cr_train.py", "qa": "run_qa_train.py"}[spec.task]
-        raise FuteError(f"{dataset} is a {spec.task} dataset, not {task}: use {other}")
+    if task is not None and spec.task_class != task:
+        other = {"cr": "run_cr_train.py", "qa": "run_qa_train.py"}[spec.task_class]
+        raise FuteError(f"{dataset} is a {spec.task_class} dataset, not {task}: use {other}")
     return spec
 
 

@@ -216,7 +216,7 @@ def load_examples(spec: DatasetSpec, dataset_path: str | None = None, max_train_
     sample of at most `max_train_examples` / `max_dev_examples` examples (in file order)."""
     splits = {}
     for role, raw in raw_splits(spec, dataset_path).items():
-        splits[role] = (qa_examples(raw.rows, raw.where) if spec.task == "qa" else
+        splits[role] = (qa_examples(raw.rows, raw.where) if spec.task_class == "qa" else
                         cr_examples(spec, raw.rows, raw.where, raw.numbers))
     for role, limit in (("train", max_train_examples), ("dev", max_dev_examples)):
         if limit is not None and len(splits[role]) > limit:

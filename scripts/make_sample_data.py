@@ -62,7 +62,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _labels_note(spec: DatasetSpec, data: dict[str, Any]) -> str:
     """The README's "labels" column, from the registry's label names."""
-    if spec.task == "qa":
+    if spec.task_class == "qa":
         return "SQuAD v2 answers; about 15% unanswerable (empty lists)"
     if spec.regression:
         return "float similarity 0.0-5.0"

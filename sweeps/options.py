@@ -241,10 +241,10 @@ def options_from(args: argparse.Namespace, here: Path) -> SweepOptions:
             if declared.get(spec.name, spec) != spec:
                 raise SweepError(f"{flag}: {value} declares {spec.name}, as another declaration does; a sweep names "
                                  f"its outputs by dataset: give each a name of its own")
-            fits = {"--cr_datasets": spec.task == "cr", "--qa_datasets": spec.task == "qa",
+            fits = {"--cr_datasets": spec.task_class == "cr", "--qa_datasets": spec.task_class == "qa",
                     "--llm_datasets": spec.llm_genre is not None}[flag]
             if not fits:
-                what = f"a {spec.task} dataset" + ("" if spec.llm_genre else " with no llm entry")
+                what = f"a {spec.task_class} dataset" + ("" if spec.llm_genre else " with no llm entry")
                 raise SweepError(f"{flag}: {value} declares {what}: cr datasets go in --cr_datasets, qa ones in "
                                  f"--qa_datasets, ones with an llm entry in --llm_datasets")
             declared[spec.name] = spec

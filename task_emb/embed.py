@@ -79,15 +79,15 @@ def _training_set(flags: Mapping[str, Any], input_kind: str, checkpoint: str | N
     task_type, max_len, micro_batch = flags["task_type"], hp["max_len"], hp["micro_batch_size"]
     if input_kind == "data":
         spec = get_spec(flags["to_train_dataset"])
-        if (spec.task == "qa") != (task_type == "qa"):
-            raise FuteError(f"{spec.name} is a {spec.task} dataset; use --task_type {spec.task}")
+        if (spec.task_class == "qa") != (task_type == "qa"):
+            raise FuteError(f"{spec.name} is a {spec.task_class} dataset; use --task_type {spec.task_class}")
         return pipeline.data_training_set(spec, tokenizer, max_len, flags["dataset_path"], flags["max_train_examples"],
                                           flags["seed"], micro_batch, device, flags["max_dev_examples"])
     if input_kind == "model":
         spec, data = pipeline.model_dataset_of(flags["load_path"], flags["to_train_dataset"])
-        if spec.task != task_type:
-            raise FuteError(f"the model was fine-tuned on {spec.name}, a {spec.task} dataset; use --task_type "
-                            f"{spec.task}")
+        if spec.task_class != task_type:
+            raise FuteError(f"the model was fine-tuned on {spec.name}, a {spec.task_class} dataset; use --task_type "
+                            f"{spec.task_class}")
         pool, pool_info = _pool(flags, "transfer")
         inputs = build_inputs(pool, task_type, cr_is_pair=spec.is_pair)
         return pipeline.model_training_set(checkpoint, spec, inputs, tokenizer, max_len, micro_batch, device,

@@ -190,14 +190,14 @@ def load_task_model(spec: DatasetSpec, model_name: str, tokenizer, load_path: st
     backbone and gets a new head.
     """
     source = resolve_checkpoint(load_path) if load_path else resolve_model_name(model_name)
-    return load_head_model(source, spec.task, spec.labels, spec.regression, tokenizer)
+    return load_head_model(source, spec.task_class, spec.labels, spec.regression, tokenizer)
 
 
-def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regression: bool = False,
+def load_head_model(source: str, task_class: str, labels: tuple[str, ...] = (), regression: bool = False,
                     tokenizer=None, own_head: bool = False):
     """`source` with a classification (len(labels) outputs), regression (1 output) or QA head.
 
-    Dispatches on the task, never on the model's name: any architecture whose
+    Dispatches on the task class, never on the model's name: any architecture whose
     Auto class has that head works. A head that `source` already carries is kept when
     its shape fits and re-initialised otherwise (`ignore_mismatched_sizes`), what the
     reference did for transfer, and what a base model fine-tuned on another task (an
@@ -212,10 +212,10 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
     fine-tuned model's outputs as the dataset's): every weight must load, and a config
     that names other labels is a FuteError naming both lists.
     """
-    order = _checkpoint_label_order(source, labels, own_head) if task == "cr" and not regression else None
+    order = _checkpoint_label_order(source, labels, own_head) if task_class == "cr" and not regression else None
     # The head's size is given by id2label alone: num_labels beside a checkpoint's own id2label of another
     # length (a transfer between tasks) makes transformers warn that the two disagree.
-    if task == "cr":
+    if task_class == "cr":
         auto_class = AutoModelForSequenceClassification
         names = ("LABEL_0",) if regression else labels
         kwargs = {"problem_type": "regression" if regression else "single_label_classification"}
@@ -229,7 +229,7 @@ def load_head_model(source: str, task: str, labels: tuple[str, ...] = (), regres
         config = AutoConfig.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as err:
         raise _load_error(source, err) from None
-    head = "sequence-classification" if task == "cr" else "question-answering"
+    head = "sequence-classification" if task_class == "cr" else "question-answering"
     if type(config) not in auto_class._model_mapping:
         raise FuteError(f"{source} (model_type {config.model_type!r}) has no {head} head in transformers; "
                         f"choose a model with one (BERT, GPT-2, T5, Llama, ...)")

@@ -73,7 +73,7 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
     surrogate's final score on it is checked against the guess that reads no input (task_emb/undertraining.py);
     its fingerprint, dev_examples_sha256, is part of what a resumed run must match (task_emb.trainer.run_identity)."""
     splits = load_examples(spec, dataset_path, max_train_examples, seed, max_dev_examples)
-    if spec.task == "qa":
+    if spec.task_class == "qa":
         features, _ = tokenize_qa(splits["train"], tokenizer, max_len)
         dev_features, dev_meta = tokenize_qa(splits["dev"], tokenizer, max_len)
         dev_batches = list(make_loader(dev_features, tokenizer, micro_batch, shuffle=False))
@@ -86,10 +86,10 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
 
         def evaluate(model):
             return evaluate_cr(model, dev_batches, spec, device)
-    head = Head(spec.task, spec.labels, spec.regression)
+    head = Head(spec.task_class, spec.labels, spec.regression)
     dev = splits["dev"]
     source = DatasetSource(len(features), len(dev), dev_guess(spec, dev), json_sha256(dev), describe(spec, dataset_path))
-    return TrainingSet(features, head, "span" if spec.task == "qa" else "gold", spec.name, evaluate, source)
+    return TrainingSet(features, head, "span" if spec.task_class == "qa" else "gold", spec.name, evaluate, source)
 
 
 def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], tokenizer, max_len: int,
@@ -97,9 +97,9 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
     """A fine-tuned model M on x': its outputs y' are computed once here and reused every epoch. `pool` (the x'
     pool's record) and `data` (M's fine-tuning data, `model_dataset_of`) go into its ModelSource."""
     m_tokenizer = load_tokenizer(checkpoint)
-    m_model = load_head_model(checkpoint, spec.task, spec.labels, spec.regression, m_tokenizer,
+    m_model = load_head_model(checkpoint, spec.task_class, spec.labels, spec.regression, m_tokenizer,
                               own_head=True).to(device)
-    if spec.task == "qa":
+    if spec.task_class == "qa":
         examples = [{"id": str(i), "question": x["text"], "context": x["text_pair"],
                      "answers": {"text": [], "answer_start": []}} for i, x in enumerate(inputs)]
         # longest_first, as the reference tokenized x': a single pool text sits in the question
@@ -140,7 +140,7 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
         target = "value" if spec.regression else "soft"
     del m_model
     source = ModelSource(len(features), pool, data, answered_fraction)
-    return TrainingSet(features, Head(spec.task, spec.labels, spec.regression), target, spec.name, source=source)
+    return TrainingSet(features, Head(spec.task_class, spec.labels, spec.regression), target, spec.name, source=source)
 
 
 def _rows(batches: list[np.ndarray]):
@@ -176,5 +176,5 @@ def model_dataset_of(load_path: str, to_train_dataset: str | None) -> tuple[Data
     if config and from_config(config).name != spec.name:
         raise FuteError(f"{load_path} was fine-tuned on {from_config(config).name} ({where}), not on "
                         f"{to_train_dataset}; drop --to_train_dataset or pass the right one")
-    data = config.get("data") or {"name": spec.name, "task": spec.task, "family": spec.family, "digest": None}
+    data = config.get("data") or {"name": spec.name, "task": spec.task_class, "family": spec.family, "digest": None}
     return spec, data

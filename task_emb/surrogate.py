@@ -26,9 +26,9 @@ from task_emb.undertraining import surrogate_result
 
 @dataclass
 class Head:
-    """What T's output head predicts: "cr" with labels (or regression), or "qa"."""
+    """What T's output head predicts: task_class "cr" with labels (or regression), or "qa"."""
 
-    task: str
+    task_class: str
     labels: tuple[str, ...] = ()
     regression: bool = False
 
@@ -126,7 +126,7 @@ def make_loss(target: str, soft_label_loss_kind: str) -> Callable[[torch.nn.Modu
 def head_model(surrogate: str, training: TrainingSet, tokenizer) -> torch.nn.Module:
     """The surrogate T (alias, hub id or folder) with a fresh head for the training set's targets."""
     head = training.head
-    return load_head_model(resolve_model_name(surrogate), head.task, head.labels, head.regression, tokenizer)
+    return load_head_model(resolve_model_name(surrogate), head.task_class, head.labels, head.regression, tokenizer)
 
 
 @dataclass(frozen=True)

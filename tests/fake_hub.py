@@ -30,7 +30,7 @@ def template_rows(source, texts: list[str]) -> list[dict]:
 
 def dataset_rows(spec, count: int = 2) -> list[dict]:
     """Rows with every field a registry dataset is read from (its inputs and label 0, or SQuAD's fields)."""
-    if spec.task == "qa":
+    if spec.task_class == "qa":
         return [{"id": str(i), "title": "", "context": f"context {i}", "question": f"question {i}?",
                  "answers": {"text": ["context"], "answer_start": [0]}} for i in range(count)]
     return [{**{field: f"{field} {i}" for field in spec.inputs}, spec.label_field: 0} for i in range(count)]

@@ -17,7 +17,7 @@ def test_every_metric_the_registry_reports_is_computed():
     """Each dataset's metrics (configs/datasets.yaml) name a function here, and each gives a finite number."""
     from data_utils.declarations import DATASETS
 
-    used = {metric for spec in DATASETS.values() if spec.task == "cr" for metric in spec.metrics}
+    used = {metric for spec in DATASETS.values() if spec.task_class == "cr" for metric in spec.metrics}
     assert used <= set(METRICS)
     for metric in used:
         value = compute_metrics((metric,), np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]))[metric]

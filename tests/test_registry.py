@@ -20,12 +20,12 @@ def test_every_dataset_of_the_paper_is_registered():
 def test_every_entry_is_complete():
     for name, spec in DATASETS.items():
         assert spec.name == name
-        assert spec.task in ("cr", "qa")
+        assert spec.task_class in ("cr", "qa")
         assert spec.train_split
         assert 1 <= len(spec.inputs) <= 2, name
         assert spec.main_metric in spec.metrics, name
         assert spec.hub_id or spec.multiqa_name, name
-        if spec.task == "cr":
+        if spec.task_class == "cr":
             assert set(spec.metrics) <= set(METRICS), name
             assert spec.regression or len(spec.labels) >= 2, name
             assert spec.label_field

@@ -172,7 +172,7 @@ def test_registry_gives_the_expected_layout(name: str) -> None:
     named = [s for s in (spec.train_split, spec.dev_split, spec.llm_eval_split) if s]
     assert list(dict.fromkeys(named)) == list(splits)
     assert set(spec.inputs) <= set(fields)
-    if spec.task == "cr":
+    if spec.task_class == "cr":
         assert spec.label_field == label_field
         if values is not None:
             assert values in (set(range(len(spec.labels))), set(spec.labels))

@@ -83,7 +83,7 @@ def describe(spec: DatasetSpec, dataset_path: str | None = None) -> dict[str, An
     declaration = spec.declaration
     facts = [spec.name, declaration.sha256 if declaration else None,
              [[s["split"], s.get("sha256", s.get("hub"))] for s in sources]]
-    return {"name": spec.name, "task": spec.task, "family": spec.family,
+    return {"name": spec.name, "task": spec.task_class, "family": spec.family,
             "digest": hashlib.sha256(json.dumps(facts).encode("utf-8")).hexdigest(),
             "declaration": None if declaration is None else vars(declaration).copy(),
             "spec": None if declaration is None else to_declaration(spec), "sources": sources}
@@ -110,7 +110,7 @@ def from_config(config: dict[str, Any], name: str | None = None, key: str = "dat
     if not name:
         return None
     spec = DATASETS.get(str(name))
-    task = spec.task if spec else config.get("task_type") if key == "data" else None
+    task = spec.task_class if spec else config.get("task_type") if key == "data" else None
     return DataIdentity(str(name), task, spec.family if spec else None, None,
                         "unrecorded (a record written before data was recorded)")
 

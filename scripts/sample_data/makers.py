@@ -253,7 +253,7 @@ def split_sizes(spec: DatasetSpec, data: Mapping[str, Any]) -> dict[str, int]:
 
 def row_fields(spec: DatasetSpec, data: Mapping[str, Any]) -> tuple[str, ...]:
     """The fields of a row, in the hub's order."""
-    if spec.task == "qa":
+    if spec.task_class == "qa":
         return SQUAD_FIELDS
     ids = (data["id_field"],) if "id_field" in data else ()
     return (*ids, *spec.inputs, spec.label_field, *(("idx",) if spec.hub_id in IDX_HUBS else ()))
@@ -281,7 +281,7 @@ def generate_set(name: str, seed: int) -> dict[str, list[Row]]:
                 raise RuntimeError(f"{name}: templates too few for {size} unique examples")
             seen.add(example.texts)
             row = {**example.extra, **dict(zip(spec.inputs, example.texts, strict=True))}
-            if spec.task == "cr":  # as the hub stores it: the index of the label's name in the registry, or the name
+            if spec.task_class == "cr":  # as the hub stores it: the index of the label's name in the registry, or the name
                 row[spec.label_field] = (example.label if example.label is not None
                                          else cls if data.get("label_as_name") else spec.labels.index(cls))
             if data.get("id_kind") == "hex":
