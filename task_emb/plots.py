@@ -85,7 +85,7 @@ def point_style(embedding: Embedding) -> tuple[str, str]:
         cot = is_cot_prompt(prompt)
         return f"prompt {prompt}{' (CoT)' if cot else ''}", "^" if cot else "o"
     identity = dataset_of(embedding)
-    return (identity and identity.task or "other"), (MTE_MARKER if embedding.kind == "MTE" else "o")
+    return (identity and identity.task_class or "other"), (MTE_MARKER if embedding.kind == "MTE" else "o")
 
 
 # ---------------------------------------------------------------- projections

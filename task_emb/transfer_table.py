@@ -97,7 +97,7 @@ def build_transfer_table(emb_dir: str | Path, score_dir: str | Path, tasks: Sequ
 
 def _classes(identities: Sequence[DataIdentity], labels: TaskLabels, tasks: Sequence[str]) -> dict[str, str]:
     """Each task's class (cr / qa), as the records of its runs say."""
-    classes = {labels(i): i.task for i in identities if i.task}
+    classes = {labels(i): i.task_class for i in identities if i.task_class}
     unknown = [task for task in tasks if task not in classes]
     if unknown:
         raise FuteError(f"the class (cr/qa) of {unknown[0]} is unknown: it is not a registry dataset and its records "

@@ -280,7 +280,7 @@ def test_finetune_runs_give_transfer_scores_and_sizes(tmp_path):
     with pytest.raises(FuteError, match="two transfer runs mrpc -> rte"):
         scores.transfer_scores(scores.load_finetune_runs(tmp_path))
     # Records written before the data was recorded name a registry dataset: its class, no digest.
-    assert {(run.target.name, run.target.task, run.target.digest) for run in runs} == {
+    assert {(run.target.name, run.target.task_class, run.target.digest) for run in runs} == {
         ("rte", "cr", None), ("mrpc", "cr", None)}
     (tmp_path / "mrpc_rte_again.json").unlink()
     (tmp_path / "mrpc_rte_again.record.json").unlink()

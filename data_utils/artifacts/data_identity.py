@@ -44,12 +44,12 @@ DIGEST_SHOWN = 8  # hex digits of a digest in a table's label
 
 @dataclass(frozen=True)
 class DataIdentity:
-    """One dataset as a record names it: name, class (cr / qa), task family, digest (None: an older record),
-    where the data came from, for messages (`origin`), and the SHA-256 of the file that declared it (`declared`;
-    None: the registry)."""
+    """One dataset as a record names it: name, task class (cr / qa; the record's "task"), family, digest (None: an
+    older record), where the data came from, for messages (`origin`), and the SHA-256 of the file that declared
+    it (`declared`; None: the registry)."""
 
     name: str
-    task: str | None
+    task_class: str | None
     family: str | None
     digest: str | None
     origin: str
@@ -110,8 +110,8 @@ def from_config(config: dict[str, Any], name: str | None = None, key: str = "dat
     if not name:
         return None
     spec = DATASETS.get(str(name))
-    task = spec.task_class if spec else config.get("task_type") if key == "data" else None
-    return DataIdentity(str(name), task, spec.family if spec else None, None,
+    task_class = spec.task_class if spec else config.get("task_type") if key == "data" else None
+    return DataIdentity(str(name), task_class, spec.family if spec else None, None,
                         "unrecorded (a record written before data was recorded)")
 
 
