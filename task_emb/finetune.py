@@ -13,17 +13,17 @@ from pathlib import Path
 
 from data_utils import cli
 from data_utils.artifacts.completion import begin, fresh_start, unfinished, writing
-from data_utils.artifacts.data_identity import describe, from_config
-from data_utils.artifacts.scores import ScoreRecord, score_run_record, write_finetune_score
+from data_utils.artifacts.data_identity import describe
+from data_utils.artifacts.scores import ScoreRecord, score_run_record, write_checkpoint_record, write_finetune_score
 from data_utils.chance import dev_guess
 from data_utils.declarations import get_spec
 from data_utils.errors import FuteError
-from data_utils.io import check_writable, json_sha256, run_record, write_json
+from data_utils.io import check_writable, json_sha256, run_record
 from data_utils.loading import load_examples
 from modeling.features import make_loader, tokenize_cr, tokenize_qa
 from task_emb.evaluation import evaluate_cr, evaluate_qa
 from task_emb.models import (RECORD_NAME, STATE_DICT_NAME, check_checkpoint_finished, check_max_len,
-                             fine_tuned_config, load_task_model, load_tokenizer, model_fingerprint, resolve_checkpoint,
+                             fine_tuned_record, load_task_model, load_tokenizer, model_fingerprint, resolve_checkpoint,
                              save_checkpoint)
 from task_emb.options import micro_batch_size
 from task_emb.trainer import TrainConfig, finish, resume_path_for, run_identity, train
@@ -106,7 +106,7 @@ def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dic
     if args.model_save_path:
         (Path(args.model_save_path) / RECORD_NAME).unlink(missing_ok=True)
         save_checkpoint(model, tokenizer, args.model_save_path)
-        write_json(Path(args.model_save_path) / RECORD_NAME, record)
+        write_checkpoint_record(args.model_save_path, record)
     write_finetune_score(args.score_save_path, scores, record)
     finish(resume_path)
     return scores
@@ -127,8 +127,8 @@ def _source_data(load_path: str | None) -> dict | None:
     if not load_path:
         return None
     check_checkpoint_finished(load_path)
-    config = fine_tuned_config(load_path)
-    if config is None:
+    about = fine_tuned_record(load_path)
+    if about is None:
         logger.warning("%s has no %s: the transfer source is unknown to the evaluation", load_path, RECORD_NAME)
         return {"name": None, "data": None}
-    return {"name": from_config(config).name, "data": config.get("data")}
+    return {"name": about.dataset().name, "data": about.data}

@@ -22,8 +22,8 @@ from configs.datasets import DatasetSpec
 from configs.models import hub_id, looks_local
 from data_utils.artifacts.model_ref import ModelRef, content_hash, local_candidates, local_ref
 from data_utils.artifacts.paths import CHECKPOINT_RECORD
+from data_utils.artifacts.scores import ScoreRecord, read_checkpoint_record
 from data_utils.errors import FuteError
-from data_utils.io import read_json
 from data_utils.label_order import named, order_by_name
 from modeling.hf_compat import head_parameter_names, load_pretrained, position_limit
 
@@ -140,25 +140,16 @@ def check_checkpoint_finished(load_path: str) -> None:
                         f"written last); run that fine-tune's command again: it finishes it")
 
 
-def fine_tuned_config(load_path: str) -> dict | None:
-    """The config of the run that fine-tuned the checkpoint at `load_path` (its dataset: to_train_dataset and,
-    in newer records, data), from its record; None without one.
+def fine_tuned_record(load_path: str) -> ScoreRecord | None:
+    """What the checkpoint at `load_path` was fine-tuned on (data_utils/artifacts/scores.py ScoreRecord: its
+    dataset, to_train_dataset and, in newer records, data), from its record; None without one.
 
     The record sits beside `hf_checkpoint/` in the folder that `save_checkpoint` fills,
     so it is looked for only there: a bare Hugging Face folder has none (its parent's
     record, if any, belongs to another model).
     """
     checkpoint = Path(resolve_checkpoint(load_path))
-    folder = checkpoint.parent if checkpoint.name == HF_SUBDIR else checkpoint
-    record = folder / RECORD_NAME
-    if not record.is_file():
-        return None
-    content = read_json(record)
-    config = content.get("config") if isinstance(content, dict) else None
-    if not isinstance(config, dict) or not config.get("to_train_dataset"):
-        raise FuteError(f"{record} has no config.to_train_dataset, so the dataset of {load_path} is unknown; "
-                        f"it was not written by run_cr_train.py/run_qa_train.py: repair or delete it")
-    return config
+    return read_checkpoint_record(checkpoint.parent if checkpoint.name == HF_SUBDIR else checkpoint)
 
 
 def _load_error(name: str, err: Exception) -> FuteError:

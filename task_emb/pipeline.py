@@ -20,7 +20,7 @@ import torch
 
 from configs.datasets import GENRE_LABELS, DatasetSpec
 from data_utils.artifacts.answers import read_answers
-from data_utils.artifacts.data_identity import describe, from_config
+from data_utils.artifacts.data_identity import describe
 from data_utils.chance import dev_guess
 from data_utils.declarations import get_spec, recorded_spec
 from data_utils.errors import FuteError
@@ -29,7 +29,7 @@ from data_utils.loading import load_examples
 from modeling.features import make_loader, tokenize_cr, tokenize_qa
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.families import family as registered
-from task_emb.models import (RECORD_NAME, check_checkpoint_finished, check_max_len, fine_tuned_config,
+from task_emb.models import (RECORD_NAME, check_checkpoint_finished, check_max_len, fine_tuned_record,
                              load_head_model, load_tokenizer)
 from task_emb.options import micro_batch_size, resolve_batch_split
 from task_emb.surrogate import DatasetSource, Head, LlmSource, ModelSource, TrainingSet
@@ -166,15 +166,15 @@ def model_dataset_of(load_path: str, to_train_dataset: str | None) -> tuple[Data
     declaration file) or else the checkpoint's fute_record.json, which also names the data (its `data` entry,
     data_utils/artifacts/data_identity.py; an older record only the dataset)."""
     check_checkpoint_finished(load_path)
-    config = fine_tuned_config(load_path) or {}
-    if to_train_dataset is None and not config:
+    about = fine_tuned_record(load_path)
+    if to_train_dataset is None and about is None:
         raise FuteError(f"cannot tell which dataset {load_path} was fine-tuned on (no {RECORD_NAME} beside it); "
                         f"pass --to_train_dataset")
     where = f"{load_path}/{RECORD_NAME}"
-    spec = (get_spec(to_train_dataset) if to_train_dataset
-            else recorded_spec(config.get("data"), config["to_train_dataset"], where))
-    if config and from_config(config).name != spec.name:
-        raise FuteError(f"{load_path} was fine-tuned on {from_config(config).name} ({where}), not on "
+    spec = get_spec(to_train_dataset) if to_train_dataset else recorded_spec(about.data, about.to_train_dataset, where)
+    if about is not None and about.dataset().name != spec.name:
+        raise FuteError(f"{load_path} was fine-tuned on {about.dataset().name} ({where}), not on "
                         f"{to_train_dataset}; drop --to_train_dataset or pass the right one")
-    data = config.get("data") or {"name": spec.name, "task": spec.task_class, "family": spec.family, "digest": None}
+    data = (about and about.data) or {"name": spec.name, "task": spec.task_class, "family": spec.family,
+                                      "digest": None}
     return spec, data

@@ -16,7 +16,8 @@ from data_utils.artifacts.llm_records import AnswerCounts, LoggedResult, as_json
 from data_utils.artifacts.model_inputs import ModelInput, read_model_inputs, write_model_inputs
 from data_utils.artifacts.paths import partial_log_path, record_path
 from data_utils.artifacts.result_log import ResultLog
-from data_utils.artifacts.scores import ScoreRecord, read_finetune_score, score_run_record, write_finetune_score
+from data_utils.artifacts.scores import (ScoreRecord, read_checkpoint_record, read_finetune_score, score_run_record,
+                                         write_checkpoint_record, write_finetune_score)
 from data_utils.errors import FuteError
 from llm_lines import IDENTITY, PROMPT_INFO, answer_line, result
 
@@ -221,3 +222,22 @@ def test_a_score_recorded_before_its_later_fields_reads_and_a_pending_one_is_ski
     path.write_text(json.dumps({"best": None}))
     with pytest.raises(FuteError, match=r"'best' is None, not a finite number"):
         read_finetune_score(path)
+
+
+def test_a_checkpoints_record_reads_back_with_what_it_was_fine_tuned_on(tmp_path):
+    """fute_record.json inside a checkpoint folder: the score's record; a folder without one is no fine-tune of
+    ours (None), and a record naming no dataset is refused with the fix."""
+    record = score_run_record({"command": "run_cr_train.py ...", "config": {"to_train_dataset": "rte"}},
+                              score_record())
+    (tmp_path / "ckpt").mkdir()
+    write_checkpoint_record(tmp_path / "ckpt", record)
+    about = read_checkpoint_record(tmp_path / "ckpt")
+    assert about == score_record() and about.dataset().name == "rte"
+    assert read_checkpoint_record(tmp_path) is None
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "fute_record.json").write_text(json.dumps({"config": {"to_train_dataset": "mrpc"}}))
+    old = read_checkpoint_record(tmp_path / "old")
+    assert old == ScoreRecord(to_train_dataset="mrpc") and (old.dataset().name, old.dataset().digest) == ("mrpc", None)
+    (tmp_path / "old" / "fute_record.json").write_text(json.dumps({"config": {"seed": 1}}))
+    with pytest.raises(FuteError, match="no config.to_train_dataset.*repair or delete it"):
+        read_checkpoint_record(tmp_path / "old")

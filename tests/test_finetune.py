@@ -315,12 +315,13 @@ class TestCheckpointRecord:
         return folder
 
     def test_record_is_found_from_the_folder_and_from_hf_checkpoint(self, tmp_path):
-        from task_emb.models import fine_tuned_config
+        from data_utils.artifacts.scores import ScoreRecord
+        from task_emb.models import fine_tuned_record
         from task_emb.pipeline import model_dataset_of
 
         folder = self.checkpoint(tmp_path / "m", {"config": {"to_train_dataset": "mrpc"}})
-        assert fine_tuned_config(str(folder)) == fine_tuned_config(str(folder / "hf_checkpoint")) == {
-            "to_train_dataset": "mrpc"}
+        assert fine_tuned_record(str(folder)) == fine_tuned_record(str(folder / "hf_checkpoint")) == ScoreRecord(
+            to_train_dataset="mrpc")
         spec, data = model_dataset_of(str(folder / "hf_checkpoint"), None)
         assert spec.name == "mrpc" and data["digest"] is None  # a record from before the data was recorded
         assert model_dataset_of(str(folder), "mrpc")[0].name == "mrpc"
@@ -328,12 +329,12 @@ class TestCheckpointRecord:
             model_dataset_of(str(folder), "sst2")  # a flag that contradicts the record
 
     def test_a_bare_folder_does_not_read_its_parents_record(self, tmp_path):
-        from task_emb.models import fine_tuned_config
+        from task_emb.models import fine_tuned_record
         from task_emb.pipeline import model_dataset_of
 
         (tmp_path / "fute_record.json").write_text(json.dumps({"config": {"to_train_dataset": "mrpc"}}))
         bare = self.checkpoint(tmp_path / "other_model", None, bare=True)
-        assert fine_tuned_config(str(bare)) is None
+        assert fine_tuned_record(str(bare)) is None
         with pytest.raises(FuteError, match="cannot tell which dataset .* pass --to_train_dataset"):
             model_dataset_of(str(bare), None)
 

@@ -3,6 +3,7 @@
 | artifact | written by | record, writer / reader here | read by |
 |---|---|---|---|
 | fine-tuning score `<name>.json` + record | run_cr_train.py, run_qa_train.py | `scores.ScoreRecord`, `write_finetune_score` / `read_finetune_score`, `load_finetune_runs` | run_eval.py transfer, the demo |
+| fine-tuned checkpoint's `fute_record.json` | run_cr_train.py, run_qa_train.py | `scores.ScoreRecord`, `write_checkpoint_record` / `read_checkpoint_record` | run_task_emb.py (an MTE's dataset), transfer runs |
 | task embedding `<name>.npy` + record | run_task_emb.py | `embeddings.EmbeddingInfo`, `write_embedding` / `read_embedding`, `load_embeddings` | run_eval.py (every table) |
 | x' JSONL (the LLM's inputs) | run_task_emb.py --generate_model_data_only | `model_inputs.ModelInput`, `write_model_inputs` / `read_model_inputs` | run_llm_inference_for_te.py |
 | y' JSONL (one LLM + prompt on x') | run_llm_inference_for_te.py | `answers.AnswerLine` via `result_log.ResultLog` / `answers.read_answers`, `ResultLog.load` | run_task_emb.py --llm_mode; its own resume |

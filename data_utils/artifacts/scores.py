@@ -3,7 +3,8 @@ their one writer (`write_finetune_score`) and one reader (`read_finetune_score`,
 
 Written by run_cr_train.py / run_qa_train.py (task_emb/finetune.py). The record is the run's record
 (data_utils.io.run_record: command, argv, time, versions) whose config holds the flags and, written over them,
-the `ScoreRecord`: what the score is of. The fine-tuned checkpoint's own record (fute_record.json) is the same.
+the `ScoreRecord`: what the score is of. The fine-tuned checkpoint's own record (fute_record.json inside its
+folder) is the same record: `write_checkpoint_record` / `read_checkpoint_record`.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from data_utils.artifacts.completion import is_pending, rerun_hint
 from data_utils.artifacts.data_identity import DataIdentity, from_config
-from data_utils.artifacts.paths import RECORD_SUFFIX, output_of_record, record_path
+from data_utils.artifacts.paths import CHECKPOINT_RECORD, RECORD_SUFFIX, output_of_record, record_path
 from data_utils.errors import FuteError
 from data_utils.io import read_json, require_folder, write_json
 
@@ -50,6 +51,11 @@ class ScoreRecord:
     def from_config(cls, config: dict[str, Any]) -> ScoreRecord:
         return cls(**{entry.name: config.get(entry.name) for entry in fields(cls)})
 
+    def dataset(self) -> DataIdentity:
+        """The data fine-tuned on: `data`, or for a record written before it existed, the registry dataset
+        `to_train_dataset` names (no digest)."""
+        return from_config(asdict(self))
+
 
 def score_run_record(record: dict[str, Any], about: ScoreRecord) -> dict[str, Any]:
     """`record` (data_utils.io.run_record of the run's flags) with `about` written into its config."""
@@ -63,6 +69,26 @@ def write_finetune_score(path: str | Path, scores: dict[str, float], record: dic
         raise FuteError(f"the scores for {path} have no {BEST!r} entry; they are not a fine-tune's dev scores")
     write_json(path, scores)
     write_json(record_path(path), record)
+
+
+def write_checkpoint_record(folder: str | Path, record: dict[str, Any]) -> None:
+    """A fine-tuned checkpoint's record, `folder`/fute_record.json: the run's record with its `ScoreRecord`
+    (`score_run_record`), written after the checkpoint's files: it marks the checkpoint finished."""
+    write_json(Path(folder) / CHECKPOINT_RECORD, record)
+
+
+def read_checkpoint_record(folder: str | Path) -> ScoreRecord | None:
+    """What the checkpoint in `folder` was fine-tuned on (its fute_record.json), or None when the folder holds
+    no record (a Hugging Face folder of elsewhere). A record that names no dataset is a FuteError."""
+    path = Path(folder) / CHECKPOINT_RECORD
+    if not path.is_file():
+        return None
+    content = read_json(path)
+    config = content.get("config") if isinstance(content, dict) else None
+    if not isinstance(config, dict) or not config.get("to_train_dataset"):
+        raise FuteError(f"{path} has no config.to_train_dataset, so the dataset of {Path(folder)} is unknown; it "
+                        f"was not written by {_WRITERS}: repair or delete it")
+    return ScoreRecord.from_config(config)
 
 
 @dataclass(frozen=True)
