@@ -30,9 +30,11 @@ import numpy as np
 
 from configs.hparams import UNSUP_POOL
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
+from data_utils.artifacts.completion import recorded
+from data_utils.artifacts.paths import record_path
 from data_utils.errors import FuteError
 from data_utils.hub_read import HubRead, describe_error, read_split
-from data_utils.io import emptiness, iter_jsonl_lines, write_jsonl
+from data_utils.io import emptiness, iter_jsonl_lines, read_json, write_json, write_jsonl
 from data_utils.progress import progress
 
 logger = logging.getLogger(__name__)
@@ -327,3 +329,27 @@ def _field_text(value: Any) -> Any:
 def _clean(text: str) -> str:
     """Collapse newlines, tabs and runs of spaces (CrossFit's `clean`)."""
     return " ".join(text.replace("\\n", " ").split())
+
+
+def save_hub_pool(path: Path, per_source: int, allow_partial: bool, excludes: Sequence[str],
+                  processes: int = 1) -> None:
+    """The hub's CrossFit pool, at most `per_source` examples per dataset, saved once as the JSONL every step
+    reads (each run_task_emb.py would otherwise load the ~150 datasets again; exclusions apply per step,
+    by source name). The sources that failed are recorded in <path>.record.json, written after the pool; more
+    than 10% of the sources a step reads (the pool minus each of `excludes`) failing stop the demo unless
+    `allow_partial`. A saved pool is reused when it holds at least `per_source`; `processes` load the hub's
+    datasets at once (the wait is the network's)."""
+    record = record_path(path)
+    if recorded(path):
+        saved = read_json(record)
+        if saved["max_per_source"] < per_source:
+            raise FuteError(f"{path} holds at most {saved['max_per_source']} x' per source, fewer than the "
+                            f"{per_source} asked for; delete it (and the model task embeddings) or choose a new --out")
+        check_failures_per_exclusion(saved["failed"], excludes, allow_partial)
+        return
+    logger.info("saving the hub's x' pool (%d datasets, at most %d examples each) to %s", len(pool_names("none")),
+                per_source, path)
+    examples, failed, _ = read_pool("none", per_source, processes=processes)
+    check_failures_per_exclusion(failed, excludes, allow_partial)
+    write_local_pool(path, examples)
+    write_json(record, {"max_per_source": per_source, **pool_record(examples, failed)})

@@ -37,39 +37,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from data_utils import cli  # noqa: E402
-from data_utils.artifacts.completion import recorded  # noqa: E402
-from data_utils.artifacts.paths import record_path  # noqa: E402
 from data_utils.artifacts.scores import load_finetune_runs  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
-from data_utils.io import read_json, write_json  # noqa: E402
-from data_utils.unsup_pool import (check_failures_per_exclusion, pool_names, pool_record,  # noqa: E402
-                                   read_pool, write_local_pool)
+from data_utils.unsup_pool import save_hub_pool  # noqa: E402
 from sweeps import demo, launch, paper  # noqa: E402
 
 logger = logging.getLogger("demo")
 HUB_POOL_PROCESSES = 8  # pool datasets loaded from the hub at once (the wait is the network's)
-
-
-def save_hub_pool(path: Path, per_source: int, allow_partial: bool, excludes: Sequence[str]) -> None:
-    """The hub's CrossFit pool, at most `per_source` examples per dataset, saved once as the JSONL every step
-    reads (each run_task_emb.py would otherwise load the ~150 datasets again; exclusions apply per step,
-    by source name). The sources that failed are recorded in <path>.record.json, written after the pool; more
-    than 10% of the sources a step reads (the pool minus each of `excludes`) failing stop the demo unless
-    `allow_partial`. A saved pool is reused when it holds at least `per_source`."""
-    record = record_path(path)
-    if recorded(path):
-        saved = read_json(record)
-        if saved["max_per_source"] < per_source:
-            raise FuteError(f"{path} holds at most {saved['max_per_source']} x' per source, fewer than the "
-                            f"{per_source} asked for; delete it (and the model task embeddings) or choose a new --out")
-        check_failures_per_exclusion(saved["failed"], excludes, allow_partial)
-        return
-    logger.info("[%s] saving the hub's x' pool (%d datasets, at most %d examples each) to %s",
-                time.strftime("%H:%M:%S"), len(pool_names("none")), per_source, path)
-    examples, failed, _ = read_pool("none", per_source, processes=HUB_POOL_PROCESSES)
-    check_failures_per_exclusion(failed, excludes, allow_partial)
-    write_local_pool(path, examples)
-    write_json(record, {"max_per_source": per_source, **pool_record(examples, failed)})
 
 
 def parse_args(argv: Sequence[str] | None = None):
@@ -94,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
         pool = out / "unsup_pool.jsonl"
         # The MTE steps read the pool minus the transfer targets; the LLM steps minus each genre's test sets.
         excludes = [*(["transfer"] if args.cr_tasks or args.qa_tasks else []), *(demo.LLM_SETS if with_llm else [])]
-        save_hub_pool(pool, max(args.pool_per_source, args.llm_x_per_source), args.allow_partial_pool, excludes)
+        save_hub_pool(pool, max(args.pool_per_source, args.llm_x_per_source), args.allow_partial_pool, excludes,
+                      HUB_POOL_PROCESSES)
     logger.info("x' pool: %s", pool)
     llm = None
     if with_llm:

@@ -279,18 +279,17 @@ def test_the_hub_pool_is_refused_when_too_many_of_the_sources_a_step_reads_fail(
     from data_utils import unsup_pool
     from data_utils.unsup_pool import PoolExample
 
-    demo = load_demo()
     read_by_transfer = [name for name in POOL_SOURCES if name not in EXCLUDE_FOR_TRANSFER]
     failed = {name: "OSError: gone" for name in read_by_transfer[:11]}  # 9.0% of the pool, 10.3% of 107
     monkeypatch.setattr(unsup_pool, "load_hub_pool", lambda names, *args: ([PoolExample("x", None, "agnews")], dict(failed)))
     pool = tmp_path / "unsup_pool.jsonl"
     with pytest.raises(FuteError, match=r"11 of 107 pool sources could not be read"):
-        demo.save_hub_pool(pool, 1, False, ["transfer", "sa", "nli"])
+        unsup_pool.save_hub_pool(pool, 1, False, ["transfer", "sa", "nli"])
     assert not pool.exists()
-    demo.save_hub_pool(pool, 1, False, ["sa", "nli"])  # the LLM steps read 119 and 120 of the 122
+    unsup_pool.save_hub_pool(pool, 1, False, ["sa", "nli"])  # the LLM steps read 119 and 120 of the 122
     assert json.loads(pool.with_suffix(".record.json").read_text())["failed"] == failed
     with pytest.raises(FuteError, match=r"11 of 107"):  # the saved pool, reused by a run with MTE steps
-        demo.save_hub_pool(pool, 1, False, ["transfer"])
+        unsup_pool.save_hub_pool(pool, 1, False, ["transfer"])
 
 
 # ---------------------------------------------------------------- --data_dir, --parts and their errors
