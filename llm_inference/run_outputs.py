@@ -10,10 +10,11 @@ these very inputs (`check_same_inputs`); --overwrite True starts afresh. Each ou
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from data_utils.artifacts.answers import AnswerLine
-from data_utils.artifacts.completion import answers_entry, begin, fresh_start, recorded
+from data_utils.artifacts.completion import AnswersEntry, begin, fresh_start, recorded
 from data_utils.artifacts.data_identity import describe
 from data_utils.artifacts.llm_outputs import InferenceFile, read_finished_results, write_inference_file
 from data_utils.artifacts.llm_records import LoggedResult, as_json
@@ -114,6 +115,6 @@ def answer_inputs(session: Session, number: int, examples: list[dict[str, Any]])
     counts = answer_counts(done.values(), args.verbalizer_tokens)
     warn_non_verbalizer(f"{log.path} (prompt {prompt.number})", counts, len(done))
     record = session.record(**config, lines=len(examples), chat_template=session.template.record(), **as_json(counts))
-    answers = answers_entry(log.path, args.data_load_path, len(done), len(examples))
-    write_json(record_path(log.path), {**record, "answers": answers})
+    answers = AnswersEntry.of_files(log.path, args.data_load_path, len(done), len(examples))
+    write_json(record_path(log.path), {**record, "answers": asdict(answers)})
     return len(pending)

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from configs.datasets import GENRE_LABELS
-from data_utils.artifacts.completion import DAMAGED_LINE, answers_complete, is_pending, rerun_hint, unfinished
+from data_utils.artifacts.completion import (DAMAGED_LINE, AnswersEntry, answers_complete, is_pending, rerun_hint,
+                                             unfinished)
 from data_utils.artifacts.llm_outputs import distribution_problem, label_distribution, verbalizer_labels
 from data_utils.artifacts.llm_records import ExampleResult, PromptInfo, RunIdentity, flattened
 from data_utils.artifacts.paths import record_path
@@ -165,12 +166,12 @@ def _warn_if_incomplete(path: Path, indices: list[int]) -> None:
         logger.warning("%s: the run writing it did not finish, or is still running (%s); %s", path, record.name,
                        rerun_hint(content))
         return
-    entry, config = content.get("answers"), content.get("config")
-    expected = (entry.get("input_lines") if isinstance(entry, dict)
+    entry, config = AnswersEntry.of_record(content), content.get("config")
+    expected = (entry.input_lines if entry is not None
                 else config.get("lines") if isinstance(config, dict) else None)
     if isinstance(expected, int) and expected != len(indices):
         logger.warning("%s: %d y' lines for %d x' lines (%s); %s", path, len(indices), expected, record.name, fix)
-    elif isinstance(entry, dict):
+    elif entry is not None:
         logger.warning("%s: changed since %s was written (a run killed or still running); %s", path, record.name, fix)
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -138,22 +139,40 @@ def writing(*outputs: str | Path) -> Iterator[None]:
         yield
 
 
-def answers_entry(answers: str | Path, inputs: str | Path, lines: int, input_lines: int) -> dict[str, Any]:
-    """The "answers" entry of a y' record, written once its last line is: the y' file's `lines` (one per x'
-    line answered, each data_index once) and size (bytes), and the x' file it answers (path, `input_lines`,
-    SHA-256)."""
-    return {"lines": lines, "bytes": Path(answers).stat().st_size, "inputs": str(inputs), "input_lines": input_lines,
-            "inputs_sha256": sha256_of(inputs)}
+@dataclass(frozen=True)
+class AnswersEntry:
+    """The "answers" entry of a y' record, written once its last line is: the y' file's `lines` (one per x' line
+    answered, each data_index once) and size (`bytes`), and the x' file it answers (`inputs`, its `input_lines`
+    and `inputs_sha256`). Read from a record, a field the entry lacks is None."""
+
+    lines: int | None
+    bytes: int | None
+    inputs: str | None
+    input_lines: int | None
+    inputs_sha256: str | None
+
+    @classmethod
+    def of_files(cls, answers: str | Path, inputs: str | Path, lines: int, input_lines: int) -> AnswersEntry:
+        return cls(lines=lines, bytes=Path(answers).stat().st_size, inputs=str(inputs), input_lines=input_lines,
+                   inputs_sha256=sha256_of(inputs))
+
+    @classmethod
+    def of_record(cls, record: dict[str, Any] | None) -> AnswersEntry | None:
+        """The entry of a y' record; None for a record without one (any other output's, an older y' record's)."""
+        entry = record.get("answers") if isinstance(record, dict) else None
+        return cls(**{field.name: entry.get(field.name) for field in fields(cls)}) if isinstance(entry, dict) else None
+
+    def answers_every_input(self) -> bool:
+        return self.lines == self.input_lines
 
 
-def answers_complete(answers: str | Path) -> dict[str, Any] | None:
+def answers_complete(answers: str | Path) -> AnswersEntry | None:
     """The "answers" entry of a y' file's record when the record says the file, as it is now, answers every
     x' line; else None (no record, a pending or older one, or a file changed since: a run killed or running)."""
-    record = _record(answers)
-    entry = record.get("answers") if record is not None and Path(answers).is_file() else None
-    if not isinstance(entry, dict) or entry.get("bytes") != Path(answers).stat().st_size:
+    entry = AnswersEntry.of_record(_record(answers)) if Path(answers).is_file() else None
+    if entry is None or entry.bytes != Path(answers).stat().st_size:
         return None
-    return entry if entry.get("lines") == entry.get("input_lines") else None
+    return entry if entry.answers_every_input() else None
 
 
 # ---------------------------------------------------------------- done checks
@@ -194,22 +213,22 @@ class Survey:
         if is_pending(record):
             command = f": `python {record['command']}`" if record.get("command") else ""
             return f"a run began writing {output.name} and did not finish (killed, failed, or still running){command}"
-        entry = record.get("answers")
-        return self._answers_problem(output, entry) if isinstance(entry, dict) else None
+        entry = AnswersEntry.of_record(record)
+        return self._answers_problem(output, entry) if entry is not None else None
 
     @staticmethod
-    def _answers_problem(path: Path, entry: dict[str, Any]) -> str | None:
+    def _answers_problem(path: Path, entry: AnswersEntry) -> str | None:
         """What is wrong with a y' file whose record is finished: the file must still be what the record says,
         answer every x' line, and hold each data_index once (its lines are the answers the writer counted)."""
         size = path.stat().st_size
-        if entry.get("bytes") != size:
-            return (f"{path.name} changed after its run finished ({size} bytes, its record says {entry.get('bytes')}): "
+        if entry.bytes != size:
+            return (f"{path.name} changed after its run finished ({size} bytes, its record says {entry.bytes}): "
                     f"edited, or a later run killed while appending; its writer, run again, finishes it")
-        if entry.get("lines") != entry.get("input_lines"):
-            return f"{path.name} answers {entry.get('lines')} of the {entry.get('input_lines')} x' lines"
+        if not entry.answers_every_input():
+            return f"{path.name} answers {entry.lines} of the {entry.input_lines} x' lines"
         lines = count_lines(path)
-        if lines != entry.get("lines"):
-            return (f"{path.name} has {lines} lines for {entry.get('lines')} answers: two runs wrote to it at once; "
+        if lines != entry.lines:
+            return (f"{path.name} has {lines} lines for {entry.lines} answers: two runs wrote to it at once; "
                     f"run its writer again with --overwrite True")
         return None
 
@@ -345,10 +364,10 @@ def _change(finished: Sequence[Path], argv: Sequence[str], inputs: Sequence[Path
         if path.exists() and survey.time(path) > survey.time(oldest):
             return f"{path} changed after {oldest.name} was made from it"
     for output in finished:  # a y' record names the x' it answers by content, too
-        entry = survey.record(output).get("answers")
-        answered = Path(str(entry.get("inputs"))).name if isinstance(entry, dict) else None
+        entry = AnswersEntry.of_record(survey.record(output))
+        answered = Path(str(entry.inputs)).name if entry is not None else None
         for x in inputs:
-            if x.name == answered and x.is_file() and survey.sha256(x) != entry.get("inputs_sha256"):
+            if x.name == answered and x.is_file() and survey.sha256(x) != entry.inputs_sha256:
                 return f"{output.name} answers another x' than {x} holds now"
     return None
 
