@@ -270,7 +270,8 @@ def load_hub_pool(
     logger.info("pool: %d of %d datasets loaded, %d examples%s", len(names) - len(failed), len(names),
                 len(examples), f"; skipped: {', '.join(failed)}" if failed else "")
     if names and len(failed) == len(names):
-        raise FuteError("no pool dataset could be loaded (offline?); connect to the hub or build the pool from local JSONL files")
+        raise FuteError("no pool dataset could be loaded (offline?); connect to the hub, or pass a local x' pool: "
+                        "--unsup_data_path FILE.jsonl (one JSON line per example: text, optional text_pair)")
     return examples, failed
 
 

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from configs.datasets import GENRE_FAMILY
+from configs.methods import METHODS_BY_ID
 from data_utils.artifacts.data_identity import TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import Embedding, check_same_dim, natural_key
 from data_utils.errors import FuteError
@@ -265,6 +266,14 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
     ranks, matrices, undertrained = [], {}, []
     chosen = select(embeddings, methods, where, dte_tasks, mte_labels)
     labels = TaskLabels.of_embeddings([e for mtes, dtes in chosen.values() for e in (*mtes, *dtes)])
+    # A baseline method (TuPaTE, TaskEmb, TextEmb) has DTEs only, by design; any other with one kind is named.
+    asked = {e.method for e in embeddings if methods is None or e.method in methods}
+    for method in sorted(m for m in asked - set(chosen) if m not in METHODS_BY_ID or METHODS_BY_ID[m].fute):
+        kinds = sorted({e.kind for e in embeddings if e.method == method})
+        note = (f"{method} is left out: {where} holds its {' and '.join(kinds)}s only, and the unified space needs "
+                f"both DTEs and MTEs of a method")
+        logger.warning(note)
+        labels.notes.append(note)
     for method, (mtes, dtes) in chosen.items():
         e0 = initial_embedding_of([*mtes, *dtes], method, surrogate) if displacement else None
         ranks.extend(evaluate_method(method, mtes, dtes, e0, labels))

@@ -180,3 +180,23 @@ def test_under_trained_embeddings_are_counted_marked_and_listed(tmp_path, caplog
     assert rows["sst2"].endswith(" | yes |") and rows["mrpc"].endswith(" |  |")
     assert "## Under-trained embeddings" in markdown
     assert "| fim-fute | raw | 2 |" in markdown and "2 embedding(s) flagged as under-trained" in caplog.text
+
+
+def test_a_method_with_dtes_only_is_named_as_left_out(tmp_path, caplog):
+    """A folder with FIM DTEs but no FIM MTE (the README's own-data walk-through): the table ranks the prefix
+    MTEs and says, in its notes and the log, that fim-fute was left out and why."""
+    rng = np.random.default_rng(2)
+    for method in ("prefix-fute", "fim-fute"):
+        for task in ("sst2", "mrpc"):
+            write_embedding(tmp_path / "emb" / method, f"{task}_dte", task, "DTE", method, rng.normal(size=8),
+                            {"task_emb_type": method.split("-")[0]})
+    write_embedding(tmp_path / "emb" / "prefix-fute", "sst2_mte", "sst2", "MTE", "prefix-fute", rng.normal(size=8),
+                    {"task_emb_type": "prefix"})
+    with caplog.at_level("WARNING", logger="task_emb.space_eval"):
+        run_eval.main(["space", "--emb_dir", str(tmp_path / "emb"), "--displacement", "False",
+                       "--save_path", str(tmp_path / "space")])
+    table = json.loads((tmp_path / "space.json").read_text())
+    assert {row["method"] for row in table["ranks"]} == {"prefix-fute"}
+    note = "fim-fute is left out: " + str(tmp_path / "emb") + " holds its DTEs only"
+    assert any(line.startswith(note) for line in table["notes"]) and note in caplog.text
+    assert note in (tmp_path / "space.md").read_text()
