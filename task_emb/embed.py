@@ -49,7 +49,7 @@ def task_embedding(flags: Mapping[str, Any], device, argv: Sequence[str] | None,
                                    {key: flags[key] for key in HP_FLAGS})
     checkpoint = resolve_checkpoint(flags["load_path"]) if input_kind == "model" else None
     pipeline.check_input_length(family.name, surrogate, hp["max_len"], checkpoint)
-    tokenizer = load_tokenizer(surrogate)
+    tokenizer = load_tokenizer(surrogate, "--task_emb_model_lm_name")
     training = _training_set(flags, input_kind, checkpoint, tokenizer, hp, device)
 
     # A saved training state is resumed only by a run on the same examples (their targets: gold labels, or the
@@ -104,7 +104,7 @@ def _pool(flags: Mapping[str, Any], exclude: str) -> tuple[list, dict]:
 def llm_inputs(flags: Mapping[str, Any], argv: Sequence[str] | None, script: str) -> int:
     """x' for an LLM: the pool minus the task's evaluation sets, cut to the surrogate's input budget, written to
     --save_path with its record (the pool it was drawn from, the lines written); returns the number of lines."""
-    tokenizer = load_tokenizer(flags["task_emb_model_lm_name"])
+    tokenizer = load_tokenizer(flags["task_emb_model_lm_name"], "--task_emb_model_lm_name")
     examples, pool_info = _pool(flags, flags["task_type"])
     config = {**flags, "pool": pool_info}
     begin(flags["save_path"], run_record(config, argv, script))  # unfinished until its record is written

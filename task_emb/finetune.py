@@ -58,7 +58,8 @@ def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dic
                             f"--model_save_path")
         check_writable(Path(args.model_save_path) / STATE_DICT_NAME)
     source = _source_data(args.load_path)  # also checks that --load_path holds a model
-    check_max_len(resolve_checkpoint(args.load_path) if args.load_path else args.lm_model_name, args.max_len)
+    check_max_len(resolve_checkpoint(args.load_path) if args.load_path else args.lm_model_name, args.max_len,
+                  model_flag="--load_path" if args.load_path else "--lm_model_name")
     if fresh_start(args.score_save_path, run_record(vars(args), argv, f"run_{task}_train.py"), args.overwrite):
         if finish(resume_path):  # --overwrite True: a saved state is a killed or finished run's, not this one's
             logger.info("--overwrite True: %s discarded, training starts afresh", resume_path)

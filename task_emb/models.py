@@ -62,15 +62,17 @@ def resolve_checkpoint(load_path: str, flag: str = "--load_path") -> str:
     raise FuteError(f"{flag} {load_path} holds no model (no config.json in it or in {HF_SUBDIR}/)")
 
 
-def check_max_len(name: str, max_len: int, flag: str = "--max_len", reserved: int = 0) -> None:
+def check_max_len(name: str, max_len: int, flag: str = "--max_len", reserved: int = 0,
+                  model_flag: str | None = None) -> None:
     """Refuse inputs of `max_len` tokens, plus `reserved` positions (a prefix's), that the model `name` (alias, hub
     id, folder, checkpoint folder) has no positions for (hf_compat.position_limit): FuteError naming `flag`, the
-    limit and the value to pass, before any data is read or model run."""
+    limit and the value to pass, before any data is read or model run. A model that does not load is a FuteError
+    naming `model_flag`, the option that gave it."""
     source = resolve_model_name(name)
     try:
         config = AutoConfig.from_pretrained(source)
     except (OSError, ValueError) as err:
-        raise _load_error(name, err) from None
+        raise _load_error(name, err, model_flag) from None
     limit = position_limit(config)
     if limit is not None and max_len + reserved > limit:
         held = f", {reserved} of them taken by the prefix" if reserved else ""
@@ -152,20 +154,23 @@ def fine_tuned_record(load_path: str) -> ScoreRecord | None:
     return read_checkpoint_record(checkpoint.parent if checkpoint.name == HF_SUBDIR else checkpoint)
 
 
-def _load_error(name: str, err: Exception) -> FuteError:
+def _load_error(name: str, err: Exception, flag: str | None = None) -> FuteError:
+    """The one line for a model that does not load; `flag`: the option that named it (its default, perhaps)."""
+    given = f" ({flag})" if flag else ""
     if looks_local(name) and not Path(name).expanduser().exists():
-        return FuteError(f"model folder {name} does not exist; pass a Hugging Face id or an existing folder")
+        return FuteError(f"model folder {name}{given} does not exist; pass a Hugging Face id or an existing folder")
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return FuteError(f"cannot load model {name!r}: {first_line}; check the id/folder (the hub needs network "
+    return FuteError(f"cannot load model {name!r}{given}: {first_line}; check the id/folder (the hub needs network "
                      f"access, or a local copy)")
 
 
-def load_tokenizer(name: str):
-    """A fast tokenizer with a pad token (GPT-2-like models get their eos token as pad)."""
+def load_tokenizer(name: str, flag: str | None = None):
+    """A fast tokenizer with a pad token (GPT-2-like models get their eos token as pad); a model that does not
+    load is a FuteError naming `flag`, the option that gave it."""
     try:
         tokenizer = AutoTokenizer.from_pretrained(resolve_model_name(name))
     except (OSError, ValueError) as err:
-        raise _load_error(name, err) from None
+        raise _load_error(name, err, flag) from None
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise FuteError(f"tokenizer of {name} has neither a pad nor an eos token; add a pad token to it")

@@ -59,9 +59,10 @@ def check_input_length(family: str, surrogate: str, max_len: int, checkpoint: st
     """--max_len against the positions of the surrogate T (less those the family's inputs do not get: the
     prefix's: the family's `reserved_positions`, task_emb/families.py) and of the fine-tuned model M read on x'
     (`checkpoint`); FuteError naming the flag and the value to pass (task_emb.models.check_max_len)."""
-    check_max_len(surrogate, max_len, reserved=registered(family).reserved_positions)
+    check_max_len(surrogate, max_len, reserved=registered(family).reserved_positions,
+                  model_flag="--task_emb_model_lm_name")
     if checkpoint is not None:
-        check_max_len(checkpoint, max_len)
+        check_max_len(checkpoint, max_len, model_flag="--load_path")
 
 
 # ----------------------------------------------------------------------------- training data

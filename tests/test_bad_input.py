@@ -96,7 +96,7 @@ CASES = [
      "has label 'pos', none of the labels (negative, positive) nor their indices 0..1; a dataset declared in a file of "
      "one's own maps other words to labels (label_values"),
     ("run_cr_train.py", ["--to_train_dataset", "sst2", "--dataset_path", str(SST2), "--lm_model_name", "{t}/no_model",
-                         "--score_save_path", "{out}/s"], "model folder {t}/no_model does not exist"),
+                         "--score_save_path", "{out}/s"], "model folder {t}/no_model (--lm_model_name) does not exist"),
     ("run_cr_train.py", [*SST2_CR, "--load_path", "{t}/no_checkpoint"], "--load_path {t}/no_checkpoint does not exist"),
     ("run_cr_train.py", ["--to_train_dataset", "sst2", "--lm_model_name", "{bert}", "--score_save_path",
                          "{t}/a_file/s"], "{t}/a_file is a file; choose another path"),
@@ -106,6 +106,10 @@ CASES = [
                          "{t}/exists/s"], "{t}/exists/s.json already exists; pass --overwrite True"),
     # Task embeddings: flags that do not go together, missing or empty inputs.
     ("run_task_emb.py", [*DTE, "--task_type", "qa"], "sst2 is a cr dataset; use --task_type cr"),
+    ("run_task_emb.py", [*DTE, "--task_emb_model_lm_name", "{t}/no_model"],
+     "model folder {t}/no_model (--task_emb_model_lm_name) does not exist"),
+    ("run_task_emb.py", [*X_PRIME, "--task_emb_model_lm_name", "{t}/no_model"],
+     "model folder {t}/no_model (--task_emb_model_lm_name) does not exist"),
     ("run_task_emb.py", [*DTE, "--dataset_path", "{t}/empty_csv"], "{t}/empty_csv/train.csv is empty (0 bytes)"),
     ("run_task_emb.py", [*DTE, "--input_type", "model"], "--input_type model needs --task_type cr|qa and --load_path"),
     ("run_task_emb.py", [*DTE, "--task_emb_type", "text", "--input_type", "model", "--load_path", "{t}"],
