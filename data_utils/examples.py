@@ -169,7 +169,7 @@ def _unknown_label(spec: DatasetSpec, value: str, where: str, index: int) -> Fut
         f", {indices + ' ' if indices else ''}nor a key of label_values ({keys})" if keys else f" nor {indices}")
     if spec.declaration is not None:
         fix = (f"if it stands for one of them, add it to label_values in {spec.declaration.given} "
-               f"(e.g. {value}: {spec.labels[0]})")
+               f"({value}: <one of {', '.join(spec.labels)}>)")
     elif not keys:
         fix = "a dataset declared in a file of one's own maps other words to labels (label_values, docs/your_data.md)"
     else:

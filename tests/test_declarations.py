@@ -288,4 +288,4 @@ def test_a_label_outside_the_declaration_names_the_file_its_row_and_label_values
     assert pd.read_csv(tmp_path / "reviews.csv")["sentiment"][row] == stars and row == bad_row
     assert re.match(rf"three (train|dev) \({re.escape(str(tmp_path / 'reviews.csv'))}\): ", message)
     assert "(negative, positive), nor a key of label_values (2, 4, 5)" in message
-    assert f"add it to label_values in {path}" in message
+    assert f"add it to label_values in {path} ({int(stars)}: <one of negative, positive>)" in message
