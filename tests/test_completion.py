@@ -397,3 +397,18 @@ def test_a_y_file_with_an_example_twice_is_refused(tmp_path):
     with pytest.raises(FuteError, match=r"y.jsonl:3: data_index 0 appears twice: two runs wrote to y.jsonl at "
                                         r"once; run again with --overwrite True"):
         ResultLog(y_path, IDENTITY).load()
+
+
+def test_a_command_is_compared_by_its_flags_not_their_order():
+    """The same flags in another order (a sweep that now lists them otherwise, `--flag=value`) are the same command,
+    as argparse reads them; another value, or a flag given or dropped, is a change named by its flag."""
+    from data_utils.artifacts.completion import command_change
+
+    record = {"argv": ["run_task_emb.py", "--task_type", "cr", "--max_epochs", "2", "--save_path", "a.npy"]}
+    assert command_change(record, ["run_task_emb.py", "--save_path", "a.npy", "--max_epochs=2", "--task_type",
+                                   "cr"]) is None
+    assert command_change(record, ["run_task_emb.py", "--task_type", "cr", "--max_epochs", "3", "--save_path",
+                                   "a.npy"]) == "--max_epochs 2, now 3"
+    assert command_change(record, [*record["argv"], "--seed", "7"]) == "--seed (not given), now 7"
+    assert command_change(record, ["run_cr_train.py", *record["argv"][1:]]) == (
+        "argument 0 run_task_emb.py, now run_cr_train.py")

@@ -288,15 +288,16 @@ def recorded_argv(record: dict[str, Any]) -> list[str] | None:
 
 
 def command_change(record: dict[str, Any], argv: Sequence[str], selectors: Sequence[str] = ()) -> str | None:
-    """None when `record` was made by the command `argv` ([script, *args], compared as `command_args`); else
-    what differs, e.g. "--tasks mrpc,rte, now mrpc,rte,stsb"."""
+    """None when `record` was made by the command `argv` ([script, *args], compared as `command_args`; the same
+    flags in another order are the same command, as argparse reads them alike); else what differs, e.g.
+    "--tasks mrpc,rte, now mrpc,rte,stsb"."""
     made = recorded_argv(record)
     if made is None:
         return "its record names no command"
     before, now = command_args(made, selectors), command_args(argv, selectors)
-    if before == now:
-        return None
     old, new = _flags(before), _flags(now)
+    if old == new:
+        return None
     for flag in dict.fromkeys([*new, *old]):
         if old.get(flag) != new.get(flag):
             return f"{flag} {old.get(flag, '(not given)')}, now {new.get(flag, '(not given)')}"
