@@ -173,8 +173,8 @@ def model_dataset_of(load_path: str, to_train_dataset: str | None) -> tuple[Data
                         f"pass --to_train_dataset")
     where = f"{load_path}/{RECORD_NAME}"
     spec = get_spec(to_train_dataset) if to_train_dataset else recorded_spec(about.data, about.to_train_dataset, where)
-    if about is not None and about.dataset().name != spec.name:
-        raise FuteError(f"{load_path} was fine-tuned on {about.dataset().name} ({where}), not on "
+    if about is not None and (recorded := about.dataset().name) != spec.name:
+        raise FuteError(f"{load_path} was fine-tuned on {recorded} ({where}), not on "
                         f"{to_train_dataset}; drop --to_train_dataset or pass the right one")
     data = (about and about.data) or {"name": spec.name, "task": spec.task_class, "family": spec.family,
                                       "digest": None}

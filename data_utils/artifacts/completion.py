@@ -294,14 +294,9 @@ def command_change(record: dict[str, Any], argv: Sequence[str], selectors: Seque
     made = recorded_argv(record)
     if made is None:
         return "its record names no command"
-    before, now = command_args(made, selectors), command_args(argv, selectors)
-    old, new = _flags(before), _flags(now)
-    if old == new:
-        return None
-    for flag in dict.fromkeys([*new, *old]):
-        if old.get(flag) != new.get(flag):
-            return f"{flag} {old.get(flag, '(not given)')}, now {new.get(flag, '(not given)')}"
-    return f"`{' '.join(before)}`, now `{' '.join(now)}`"
+    old, new = _flags(command_args(made, selectors)), _flags(command_args(argv, selectors))
+    return next((f"{flag} {old.get(flag, '(not given)')}, now {new.get(flag, '(not given)')}"
+                 for flag in dict.fromkeys([*new, *old]) if old.get(flag) != new.get(flag)), None)
 
 
 def _flags(words: Sequence[str]) -> dict[str, str]:

@@ -132,7 +132,7 @@ def read_finetune_score(path: str | Path, flag: str = "--score_dir") -> Finetune
         raise FuteError(f"{path}: {BEST!r} is {best!r}, not a finite number; the run failed or the file was "
                         f"edited: re-run it or move it out of {flag}")
     source = about.source_dataset
-    return FinetuneRun(path=path, target=from_config(config),
+    return FinetuneRun(path=path, target=about.dataset(),
                        source=None if source is None else from_config(config, source, "source_data"),
                        best=float(best), scores=scores, about=about)
 
