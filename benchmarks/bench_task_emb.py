@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -155,15 +154,15 @@ def main() -> None:
     mtes = {}
     # M: MiniLM with an sst2 head of its own (an MTE reads only a checkpoint's own head), saved once; its outputs
     # cost what a fine-tuned model's do.
-    checkpoint = Path(tempfile.mkdtemp(prefix="bench_task_emb_")) / "m"
-    save_checkpoint(load_task_model(spec, path, tokenizer), tokenizer, str(checkpoint))
-    for name, inputs in (("same x'", same_inputs), ("pool x'", pool_inputs)):
-        seconds, peak, mtes[name] = measure(lambda: model_training_set(resolve_checkpoint(str(checkpoint)), spec,
-                                                                       inputs, tokenizer, hp_mte_matched["max_len"],
-                                                                       micro, device))
-        row(f"MTE y' once ({name}, load M + fwd)", n, seconds, peak,
-            f"{tokens_per_example(mtes[name]):.1f} tokens/example")
-    shutil.rmtree(checkpoint.parent)
+    with tempfile.TemporaryDirectory(prefix="bench_task_emb_") as folder:
+        checkpoint = str(Path(folder) / "m")
+        save_checkpoint(load_task_model(spec, path, tokenizer), tokenizer, checkpoint)
+        for name, inputs in (("same x'", same_inputs), ("pool x'", pool_inputs)):
+            seconds, peak, mtes[name] = measure(lambda: model_training_set(resolve_checkpoint(checkpoint), spec,
+                                                                           inputs, tokenizer,
+                                                                           hp_mte_matched["max_len"], micro, device))
+            row(f"MTE y' once ({name}, load M + fwd)", n, seconds, peak,
+                f"{tokens_per_example(mtes[name]):.1f} tokens/example")
 
     # Prefix epochs: DTE and MTE variants interleaved, best of the repeats.
     variants = {
