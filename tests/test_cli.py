@@ -31,6 +31,7 @@ def load(script: str):
     """The module of an entry script (scripts/ holds no package: loaded from its file)."""
     spec = importlib.util.spec_from_file_location(Path(script).stem + "_under_test", ROOT / script)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads (make_sample_data.py)
     spec.loader.exec_module(module)
     return module
 

@@ -2,13 +2,13 @@
 (a renamed flag, a removed choice) fails here, not in a user's shell."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import pytest
+
+from test_cli import load, parse
 
 REPO = Path(__file__).resolve().parents[1]
 SHELL_VALUES = {"method": "prefix"}
@@ -28,17 +28,6 @@ def readme_commands() -> list[list[str]]:
     return commands
 
 
-def parser_of(script: str, monkeypatch):
-    """The function that parses the script's argv (parse_args, or build_parser().parse_args)."""
-    spec = importlib.util.spec_from_file_location(f"readme_{Path(script).stem}", REPO / script)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    if hasattr(module, "parse_args"):
-        return module.parse_args
-    return module.build_parser().parse_args
-
-
 def test_the_readme_shows_an_example_of_every_script():
     shown = {command[0] for command in readme_commands()}
     scripts = {path.name for path in REPO.glob("run_*.py")} | {f"scripts/{p.name}" for p in (REPO / "scripts").glob("*.py")}
@@ -50,4 +39,4 @@ def test_every_readme_command_parses(command, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no output of a parser's checks lands in the repository
     # The demo's parser fills in its two real models from their PyPI packages, which `make setup-min` leaves out.
     monkeypatch.setattr("sweeps.demo.package_path", lambda package, *parts: "/".join((package, *parts)))
-    parser_of(command[0], monkeypatch)(command[1:])
+    parse(load(command[0]), command[1:])
