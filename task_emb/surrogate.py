@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from configs.models import model_slug
+from configs.models import llm_label
 from modeling.features import make_loader
 from task_emb.models import load_head_model, resolve_model_name
 from task_emb.options import micro_batch_size
@@ -87,12 +87,9 @@ class TrainingSet:
 
     @property
     def label(self) -> str:
-        """The task, or "<llm>:p<k>" for an LLM + prompt as tables name it (configs.models.model_slug: the last
-        path component, not the folder the LLM was read from), for logs and progress bars."""
-        if self.llm is None:
-            return self.task
-        llm = model_slug(self.llm)
-        return llm if self.prompt is None else f"{llm}:p{self.prompt}"
+        """The task, or "<llm>:p<k>" for an LLM + prompt as tables name it (configs.models.llm_label), for logs and
+        progress bars."""
+        return self.task if self.llm is None else llm_label(self.llm, self.prompt)
 
 
 @dataclass(frozen=True)
