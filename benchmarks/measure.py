@@ -1,10 +1,13 @@
 """Timing and per-phase peak memory for the benchmark scripts (Linux /proc; getrusage elsewhere).
 
+`measure` times one phase; `whole_run` is the closing line of a run.
+
 Once CUDA is in use, each phase is bracketed by synchronisations (kernels are
 asynchronous) and also reports the CUDA allocator's peak.
 """
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -58,3 +61,8 @@ def measure(fn: Callable[[], object]) -> tuple[float, str, object]:
     if cuda:
         peak += f", GPU {torch.cuda.max_memory_allocated() / 2**20:6.0f} MiB"
     return seconds, peak, result
+
+
+def whole_run() -> str:
+    """The run's closing line: the largest phase peak and the load average at the end."""
+    return f"whole run: peak {max(PEAKS):.0f} MiB (the largest phase peak), load average now {os.getloadavg()[0]:.2f}"
