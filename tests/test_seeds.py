@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from data_utils.artifacts.embeddings import read_embedding
 from data_utils.artifacts.paths import CHECKPOINT_RECORD, ResultLayout, record_path
 from sweeps import launch, paper
 from sweeps.graph import Graph
-from sweeps.options import SweepError, SweepOptions, seeds_of
+from sweeps.options import Budgets, SweepError, SweepOptions, seeds_of
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "data" / "samples"
@@ -97,14 +98,15 @@ def test_the_demo_passes_its_seed_or_seeds_to_every_step(tmp_path):
 
 
 def run_seeds(out: Path, tiny_bert: Path, seeds: list[int]) -> list[str]:
-    """The fine-tune of mrpc and the x' of the SA genre, per seed, run here (in process) as a sweep runs them;
-    returns the commands run."""
+    """The fine-tune of mrpc, its prefix MTE and the x' of the SA genre, per seed, run here (in process) as a sweep
+    runs them; returns the commands run."""
     quick = ["--max_epochs", "1", "--max_train_examples", "16", "--max_dev_examples", "16", "--device", "cpu"]
     options = SweepOptions(out=out, python=sys.executable, lm=str(tiny_bert), surrogate=str(tiny_bert), llms=["m"],
-                           cr=["mrpc"], llm_sets=["sst2"], prompts=[0], seeds=seeds, data_dir=SAMPLES,
-                           pool=SAMPLES / "unsup_pool.jsonl", extra=quick, te_extra=["--device", "cpu"])
+                           cr=["mrpc"], llm_sets=["sst2"], prompts=[0], emb_types=["prefix"], seeds=seeds,
+                           data_dir=SAMPLES, pool=SAMPLES / "unsup_pool.jsonl", extra=quick,
+                           te_extra=["--device", "cpu"], budgets=Budgets(pool_per_source=4, mte_epochs=1))
     graph = paper.build("all", options, [])
-    pending = [step for step in graph.to_run(graph.states()) if step.stage in ("finetune", "x")]
+    pending = [step for step in graph.to_run(graph.states()) if step.stage in ("finetune", "mte", "x")]
     ran: list[str] = []
     assert launch.run_local(graph, pending, 1, [], out / "logs", in_process=True, echo=ran.append) == 0
     return ran
@@ -113,19 +115,21 @@ def run_seeds(out: Path, tiny_bert: Path, seeds: list[int]) -> list[str]:
 def test_a_sweep_that_adds_a_seed_reuses_the_others_and_every_record_names_its_seed(tmp_path, tiny_bert):
     out = tmp_path / "result"
     first = run_seeds(out, tiny_bert, [1])
-    assert len(first) == 2 and all(command.endswith(" --seed 1") for command in first)
+    assert len(first) == 3 and all(command.endswith(" --seed 1") for command in first)
     seed1 = ResultLayout(out).for_seed(1)
     made = {path: path.stat().st_mtime_ns for path in seed1.seed_dir.rglob("*") if path.is_file()}
     again = run_seeds(out, tiny_bert, [1, 2])
-    assert len(again) == 2 and all(command.endswith(" --seed 2") for command in again)
+    assert len(again) == 3 and all(command.endswith(" --seed 2") for command in again)
     assert {path: path.stat().st_mtime_ns for path in seed1.seed_dir.rglob("*") if path.is_file()} == made
     x_lines = {}
     for seed in (1, 2):
         layout = ResultLayout(out).for_seed(seed)
         assert json.loads(record_path(layout.score("mrpc")).read_text())["config"]["seed"] == seed
         assert json.loads((layout.checkpoint("mrpc") / CHECKPOINT_RECORD).read_text())["config"]["seed"] == seed
-        x = json.loads(record_path(layout.llm_inputs("sa")).read_text())["config"]
-        assert (x["seed"], x["pool"]["seed"]) == (seed, seed)
+        for x_or_mte in (layout.llm_inputs("sa"), layout.mte("prefix-fute", "mrpc")):
+            config = json.loads(record_path(x_or_mte).read_text())["config"]
+            assert (config["seed"], config["pool"]["seed"]) == (seed, seed)
+        assert read_embedding(layout.mte("prefix-fute", "mrpc")).info.seed == seed
         x_lines[seed] = layout.llm_inputs("sa").read_text()
     assert x_lines[1] != x_lines[2]  # each seed draws its own x'
     # The same seed draws the same x': seed 1's command again, into another file.
