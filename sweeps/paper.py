@@ -7,7 +7,8 @@ it reads (other steps' outputs, and the user's dataset folders and pool), whose 
 data_utils.artifacts.completion tells; each step's command is what a user would type (`python run_*.py
 ...`). What the graph covers and how big its steps are is sweeps/options.py's SweepOptions: the paper's
 sweeps (scripts/sweep.py, whose defaults are the paper's lists) and the demo (a preset, sweeps/demo.py)
-build the same graph.
+build the same graph. The fine-tuning, embedding and LLM stages add their steps once per seed of the options
+(`SweepOptions.runs`: each seed's folder, step names and --seed); the tables and plots once, reading every seed.
 """
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ def _step(graph: Graph, options: SweepOptions, name: str, stage: str, script_and
           run: SeedRun | None = None) -> None:
     """Add a step (sweeps.graph.Step: what each argument is); a step of one seed's `run` is named after its seed
     and ends with its --seed (the tables, of every seed, have none)."""
-    seeded = ([run.name(name)], run.flags) if run else ([name], [])
-    graph.add(Step(seeded[0][0], stage, (options.python, *script_and_args, *seeded[1]), tuple(outputs),
-                   tuple(inputs), tuple(sources), tuple(selectors), tuple(redo), gpu))
+    if run is not None:
+        name, script_and_args = run.name(name), [*script_and_args, *run.flags]
+    graph.add(Step(name, stage, (options.python, *script_and_args), tuple(outputs), tuple(inputs), tuple(sources),
+                   tuple(selectors), tuple(redo), gpu))
 
 
 def transfer_pairs(o: SweepOptions) -> list[tuple[str, str]]:
