@@ -31,9 +31,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from configs.hparams import DEFAULT_SEED
 from configs.models import alias_of
 from data_utils import cli
 from data_utils.artifacts.selection_scores import write_selection_scores
+from data_utils.errors import FuteError
 from data_utils.io import check_writable, run_record
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--self_select_model", default=None,
                         help="the model key to look up in the order file (default: the files' model, or its "
                              "alias when the files name a hub id such as meta-llama/Llama-2-13b-chat-hf)")
-    cli.add_common_args(parser)  # --seed, --device (nothing here is random or on a device), --log_level
+    # --seed: nothing here is random; it names the seed the inference files were run with (checked), so that the
+    # scores' record names the seed of what they score. --device: nothing runs on one.
+    cli.add_common_args(parser)
     return parser
 
 
@@ -76,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     # Inputs: 13 checked files (probabilities, predictions, perplexities) and Self-Select's order for the LLM.
     prompts = load_prompt_set(args.paths)
+    ran_with = prompts.runs[0].settings["seed"]
+    if (DEFAULT_SEED if ran_with is None else ran_with) != args.seed:
+        raise FuteError(f"the inference files of {prompts.model} on {prompts.dataset} were run with --seed {ran_with}, "
+                        f"and the scores' record names --seed {args.seed}: pass --seed {ran_with}")
     logger.info("%s on %s: %d prompts x %d examples", prompts.model, prompts.dataset, len(prompts.runs),
                 prompts.num_examples)
     self_select = find_self_select_order(args.self_select_model or alias_of(prompts.model), prompts.genre,

@@ -95,7 +95,7 @@ def main() -> None:
     n = len(dte.features)
     row("DTE data (tokenize)", n, seconds, peak, f"{tokens_per_example(dte):.1f} tokens/example")
     same_inputs = [{"text": e["text"]} for e in load_examples(spec, str(SST2), args.examples, SEED)["train"]]
-    pool, _ = load_pool("none", 1000, POOL)  # as run_task_emb.py reads a local pool
+    pool, _ = load_pool("none", 1000, SEED, POOL)  # as run_task_emb.py reads a local pool
     pool_inputs = build_inputs(pool, "cr", cr_is_pair=spec.is_pair)[:n]
     if len(pool_inputs) < n:
         sys.exit(f"the pool has only {len(pool_inputs)} inputs; use --examples {len(pool_inputs)} or fewer")

@@ -20,7 +20,13 @@ FINETUNE = {
 # SQuAD post-processing of start/end logits.
 QA_POSTPROCESS = {"n_best": 20, "max_answer_length": 30}
 
-# Fraction of the training split kept for training when a dataset has no dev split.
+# The --seed of every entry script when none is given, and the one seed of a sweep or the demo without --seeds
+# (ResultLayout puts its artifacts in <out>/seed42/); a record that names no seed (older files) was made with it.
+DEFAULT_SEED = 42
+
+# Fraction of the training split kept for training when a dataset has no dev split. Its seed is fixed, not the
+# run's --seed: every seed is scored on the same dev rows and none trains on another seed's dev rows, so seeds
+# differ only in what they sample from the fixed splits (--max_train_examples, --max_dev_examples, x').
 DEV_SPLIT = {"train_fraction": 0.8, "seed": 42}
 
 # Prefix tuning (TuPaTE-style): prefix length and dropout on the prefixes.
@@ -54,8 +60,9 @@ TASK_EMB_LLM = {"batch_size": 128, "max_epochs": 1, "patience": None, "max_len":
 
 # Unsupervised pool for model task embeddings.
 # max_per_source: x' per pool dataset for a model task embedding; llm_x_per_source: for the LLMs
-# (the reference README's 100), at most max_llm_lines in all.
-UNSUP_POOL = {"max_per_source": 1000, "seed": 42, "llm_x_per_source": 100, "max_llm_lines": 10000}
+# (the reference README's 100), at most max_llm_lines in all. Which x' are drawn, and their order, follow the
+# run's --seed (the reference's fixed 42 is the default).
+UNSUP_POOL = {"max_per_source": 1000, "llm_x_per_source": 100, "max_llm_lines": 10000}
 
 # A plot (cosine heatmap, PCA and t-SNE projections, task_emb/plots.py) needs at least this many embeddings;
 # the sweeps leave out a plot of fewer.

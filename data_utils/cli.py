@@ -13,6 +13,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 
+from configs.hparams import DEFAULT_SEED
 from data_utils.errors import FuteError
 
 logger = logging.getLogger("fute")
@@ -97,7 +98,8 @@ def with_suffix(path: str, suffix: str) -> str:
 
 def add_common_args(parser: argparse.ArgumentParser, device: bool = True) -> None:
     """--seed, --log_level and (for scripts that run models) --device."""
-    parser.add_argument("--seed", type=int, default=42, help="random seed for data order, sampling and initialisation")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"random seed for data order, sampling and initialisation (default {DEFAULT_SEED})")
     if device:
         parser.add_argument("--device", default="auto",
                             help="torch device: auto (cuda when available, else cpu), cpu, cuda, cuda:1, ...")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from configs.datasets import TASK_TYPES
-from configs.hparams import UNSUP_POOL
+from configs.hparams import DEFAULT_SEED, UNSUP_POOL
 from data_utils.artifacts.model_inputs import ModelInput
 from data_utils.errors import FuteError
 from data_utils.progress import progress
@@ -109,7 +109,7 @@ def select_model_inputs(
     examples: Sequence[PoolExample],
     task_type: str,
     max_lines: int = UNSUP_POOL["max_llm_lines"],
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     cr_is_pair: bool = False,
     tokenizer: Any = None,
     max_length: int = 512,

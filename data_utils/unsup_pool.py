@@ -11,7 +11,9 @@ data_utils/pool_inputs.py turns examples into x' for one task type.
 Order: every function here returns examples sorted by source, then by position in
 that source, so the pool does not depend on file order or process count. The
 reference shuffled the pool once (seed 42) before use, for training and for writing
-x' alike: `load_pool`, the pool as a run reads it, shuffles it once.
+x' alike: `load_pool`, the pool as a run reads it, shuffles it once. Every draw (which
+examples of a source, their order) follows the run's seed, so that runs with several
+seeds see different x'; the reference's 42 is every script's default --seed.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from configs.hparams import UNSUP_POOL
+from configs.hparams import DEFAULT_SEED, UNSUP_POOL
 from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
 from data_utils.artifacts.completion import recorded
 from data_utils.artifacts.paths import record_path
@@ -87,36 +89,39 @@ def read_local_pool(path: str | Path) -> tuple[list[PoolExample], dict[str, str]
     return sorted(examples, key=lambda e: e.source), failed  # stable: keeps file order within a source
 
 
-def load_pool(exclude: str, per_source: int, local_path: str | Path | None = None, processes: int = 1,
+def load_pool(exclude: str, per_source: int, seed: int, local_path: str | Path | None = None, processes: int = 1,
               allow_partial: bool = False) -> tuple[list[PoolExample], dict[str, Any]]:
-    """(x', its `pool_record`) as a run reads it: `read_pool`, `check_pool_failures`, shuffled once (seed 42)."""
-    examples, failed, total = read_pool(exclude, per_source, local_path, processes)
+    """(x', its `pool_record`) as a run with `seed` reads it: `read_pool`, `check_pool_failures`, shuffled once
+    with `seed`."""
+    examples, failed, total = read_pool(exclude, per_source, seed, local_path, processes)
     check_pool_failures(failed, total, allow_partial)
-    return shuffle_examples(examples, UNSUP_POOL["seed"]), pool_record(examples, failed)
+    return shuffle_examples(examples, seed), pool_record(examples, failed, seed)
 
 
-def read_pool(exclude: str, per_source: int, local_path: str | Path | None = None,
+def read_pool(exclude: str, per_source: int, seed: int, local_path: str | Path | None = None,
               processes: int = 1) -> tuple[list[PoolExample], dict[str, str], int]:
     """(examples sorted by source, failed sources, sources read): the JSONL pool at `local_path`, else the hub's (in
-    `processes` workers), minus the sources `exclude` leaves out, at most `per_source` of each (seeded sample)."""
+    `processes` workers), minus the sources `exclude` leaves out, at most `per_source` of each (a sample drawn
+    with `seed`)."""
     if local_path is None:
         names = pool_names(exclude)
-        return (*load_hub_pool(names, per_source, UNSUP_POOL["seed"], processes), len(names))
+        return (*load_hub_pool(names, per_source, seed, processes), len(names))
     examples, failed = read_local_pool(local_path)
     kept = drop_excluded_sources(examples, exclude)
     if not kept:
         raise FuteError(f"every example of --unsup_data_path {local_path} comes from a source excluded for "
                         f"{exclude!r} (configs/unsup_pool.py); add examples of other sources")
     total = len({example.source for example in kept}) + len(failed)
-    return sample_per_source(kept, per_source, UNSUP_POOL["seed"]), failed, total
+    return sample_per_source(kept, per_source, seed), failed, total
 
 
-def pool_record(examples: Sequence[PoolExample], failed: dict[str, str]) -> dict[str, Any]:
-    """What a run's pool was made of: {"sources": {source: examples used}, "failed": {source: error}}."""
+def pool_record(examples: Sequence[PoolExample], failed: dict[str, str], seed: int) -> dict[str, Any]:
+    """What a run's pool was made of: {"sources": {source: examples used}, "failed": {source: error}, "seed": the
+    seed its examples were drawn and ordered with}."""
     counts: dict[str, int] = defaultdict(int)
     for example in examples:
         counts[example.source] += 1
-    return {"sources": dict(sorted(counts.items())), "failed": dict(sorted(failed.items()))}
+    return {"sources": dict(sorted(counts.items())), "failed": dict(sorted(failed.items())), "seed": seed}
 
 
 def check_pool_failures(failed: dict[str, str], total: int, allow_partial: bool) -> None:
@@ -185,7 +190,7 @@ def sample_per_source(examples: Sequence[PoolExample], max_per_source: int, seed
 
 
 def shuffle_examples(examples: Iterable[PoolExample], seed: int) -> list[PoolExample]:
-    """A new list in a seeded random order (the reference shuffled the pool with seed 42)."""
+    """A new list in a random order drawn with `seed` (the reference shuffled the pool with seed 42)."""
     shuffled = list(examples)
     random.Random(seed).shuffle(shuffled)
     return shuffled
@@ -227,7 +232,7 @@ def drop_excluded_sources(examples: Sequence[PoolExample], exclude: str) -> list
 def load_hub_pool(
     names: Iterable[str],
     max_per_source: int = UNSUP_POOL["max_per_source"],
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     num_processes: int = 1,
     loader: Loader | None = None,
 ) -> tuple[list[PoolExample], dict[str, str]]:
@@ -339,7 +344,8 @@ def save_hub_pool(path: Path, per_source: int, allow_partial: bool, excludes: Se
     by source name). The sources that failed are recorded in <path>.record.json, written after the pool; more
     than 10% of the sources a step reads (the pool minus each of `excludes`) failing stop the demo unless
     `allow_partial`. A saved pool is reused when it holds at least `per_source`; `processes` load the hub's
-    datasets at once (the wait is the network's)."""
+    datasets at once (the wait is the network's). It is drawn with DEFAULT_SEED whatever the steps' seeds: one
+    saved pool serves every seed, each step drawing and ordering its x' from it with its own."""
     record = record_path(path)
     if recorded(path):
         saved = read_json(record)
@@ -350,7 +356,7 @@ def save_hub_pool(path: Path, per_source: int, allow_partial: bool, excludes: Se
         return
     logger.info("saving the hub's x' pool (%d datasets, at most %d examples each) to %s", len(pool_names("none")),
                 per_source, path)
-    examples, failed, _ = read_pool("none", per_source, processes=processes)
+    examples, failed, _ = read_pool("none", per_source, DEFAULT_SEED, processes=processes)
     check_failures_per_exclusion(failed, excludes, allow_partial)
     write_local_pool(path, examples)
-    write_json(record, {"max_per_source": per_source, **pool_record(examples, failed)})
+    write_json(record, {"max_per_source": per_source, **pool_record(examples, failed, DEFAULT_SEED)})

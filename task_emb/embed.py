@@ -96,8 +96,9 @@ def _training_set(flags: Mapping[str, Any], input_kind: str, checkpoint: str | N
 
 
 def _pool(flags: Mapping[str, Any], exclude: str) -> tuple[list, dict]:
-    """The x' pool the flags name (data_utils.unsup_pool.load_pool) minus the `exclude` list, with its record."""
-    return load_pool(exclude, flags["max_data_for_task_emb_train"], flags["unsup_data_path"],
+    """The x' pool the flags name (data_utils.unsup_pool.load_pool) minus the `exclude` list, drawn with the run's
+    --seed, with its record."""
+    return load_pool(exclude, flags["max_data_for_task_emb_train"], flags["seed"], flags["unsup_data_path"],
                      flags["model_te_read_num_processes"], flags["allow_partial_pool"])
 
 
@@ -109,7 +110,7 @@ def llm_inputs(flags: Mapping[str, Any], argv: Sequence[str] | None, script: str
     config = {**flags, "pool": pool_info}
     begin(flags["save_path"], run_record(config, argv, script))  # unfinished until its record is written
     inputs = select_model_inputs(examples, flags["task_type"], max_lines=UNSUP_POOL["max_llm_lines"],
-                                 seed=UNSUP_POOL["seed"], tokenizer=tokenizer)
+                                 seed=flags["seed"], tokenizer=tokenizer)
     count = write_model_inputs(flags["save_path"], inputs)
     write_json(record_path(flags["save_path"]), run_record({**config, "lines": count}, argv, script))
     return count

@@ -87,8 +87,12 @@ def demo_digest(out: Path, lm: Path, llm: Path) -> dict:
     """What the demo computed, free of this run's paths (placeholders <out>, <lm>, <llm>): each Markdown and CSV
     table as its text with every decimal taken out (the numbers beside it), each fine-tuning score and each
     embedding's size, norm and first values. Decimals are compared with a tolerance: another CPU may differ in
-    the last bits of a float, never in a rank or a word."""
+    the last bits of a float, never in a rank or a word. The default seed's folder (<out>/seed42/, where its
+    artifacts have been since runs have seeds) is <out> too: the digest names files as the one-seed layout did."""
+    run = ResultLayout(out).seed_dir
+
     def placeholders(text: str) -> str:
+        text = text.replace(str(run), "<out>")
         for path, name in ((out, "<out>"), (lm, "<lm>"), (llm, "<llm>")):
             text = text.replace(str(path), name).replace(path.name, name)
         return text
@@ -97,12 +101,12 @@ def demo_digest(out: Path, lm: Path, llm: Path) -> dict:
     for path in sorted((out / "eval").glob("*.[mc][ds]*")):
         text = placeholders(path.read_text())
         tables[path.name] = {"text": DECIMAL.sub("#", text), "numbers": [float(x) for x in DECIMAL.findall(text)]}
-    scores = {placeholders(str(p.relative_to(out))): json.loads(p.read_text())["best"]
-              for p in sorted(out.rglob("*_score.json"))}
+    scores = {placeholders(str(p.relative_to(run))): json.loads(p.read_text())["best"]
+              for p in sorted(run.rglob("*_score.json"))}
     embeddings = {}
-    for path in sorted(out.rglob("*.npy")):
+    for path in sorted(run.rglob("*.npy")):
         vector = np.load(path).astype(np.float64).ravel()
-        embeddings[placeholders(str(path.relative_to(out)))] = [vector.size, float(np.linalg.norm(vector)),
+        embeddings[placeholders(str(path.relative_to(run)))] = [vector.size, float(np.linalg.norm(vector)),
                                                                  *map(float, vector[:4])]
     return {"tables": tables, "scores": scores, "embeddings": embeddings}
 
@@ -169,7 +173,7 @@ def test_a_step_made_by_other_flags_is_stale_and_redone_with_overwrite(demo_run,
     assert all(m.endswith("which is done again); run again") for name, m in stale.items() if name not in redone)
     for path in mtes:
         record = json.loads(record_path(path).read_text())
-        assert record["argv"][-4:] == ["--save_path", str(path), "--overwrite", "True"]
+        assert record["argv"][-6:] == ["--save_path", str(path), "--seed", "42", "--overwrite", "True"]
         assert record["config"]["max_epochs"] == 3
     changed = {p for p, time in before.items() if p.exists() and p.stat().st_mtime_ns != time}
     made_again = {*mtes, *map(record_path, mtes)}
@@ -361,4 +365,4 @@ def test_data_dir_reads_every_task_and_the_pool_from_the_folder(tmp_path, tiny_b
     config = json.loads(record_path(layout.mte("fim-fute", "mrpc")).read_text())["config"]
     assert config["unsup_data_path"] == str(data / "unsup_pool.jsonl")
     assert config["pool"]["sources"] == {"mine0": 3, "mine1": 3}
-    assert not (out / "llm").exists() and results["prompt"] is None and results["transfer"].exists()
+    assert not layout.inference_dir().exists() and results["prompt"] is None and results["transfer"].exists()

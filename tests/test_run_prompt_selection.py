@@ -51,6 +51,23 @@ def test_end_to_end_scores_match_the_baseline_functions(tmp_path):
     assert len(record["inputs_sha256"]) == 64
 
 
+def test_the_scores_name_the_seed_of_the_inference_files_they_score(tmp_path):
+    """The record's config names --seed, which must be the inference files' seed (42 by default): scores of seed
+    7's files run without --seed 7 would be recorded as seed 42's."""
+    data = synthetic_set(tmp_path)
+    paths = []
+    for path in data["paths"]:
+        content = json.loads(path.read_text())
+        content["seed"] = 7
+        (tmp_path / f"seed7_{path.name}").write_text(json.dumps(content))
+        paths.append(str(tmp_path / f"seed7_{path.name}"))
+    save = ["--save_path", str(tmp_path / "s")]
+    with pytest.raises(FuteError, match="were run with --seed 7, and the scores' record names --seed 42: pass "
+                                        "--seed 7"):
+        script.main(["--paths", ",".join(paths), *save])
+    assert script.main(["--paths", ",".join(paths), *save, "--seed", "7"])["record"]["config"]["seed"] == 7
+
+
 def test_keys_come_in_the_original_scripts_order(tmp_path):
     data = synthetic_set(tmp_path)
     output = script.main(["--paths", ",".join(map(str, data["paths"])), "--save_path", str(tmp_path / "s")])

@@ -48,43 +48,46 @@ def commands(name: str, out: Path, *flags: str) -> list[list[str]]:
     return [shlex.split(line) for line in result.stdout.splitlines() if line.strip()]
 
 
-def test_finetune_lists_exact_commands(tmp_path):
+@pytest.mark.parametrize("seeds", [(), ("--seeds", "1,2")], ids=["default seed", "two seeds"])
+def test_finetune_lists_exact_commands(tmp_path, seeds):
+    """Per seed (42 by default): every fine-tune and transfer, into <out>/seed<n>/, given --seed n."""
     out = tmp_path / "result"
-    ft = f"{out}/finetune"
 
-    def train(script, target, source=None):
+    def train(seed, script, target, source=None):
+        ft = f"{out}/seed{seed}/finetune"
         cmd = [sys.executable, script, "--to_train_dataset", target, "--lm_model_name", "bert-base-uncased"]
         if source is None:
-            return cmd + ["--model_save_path", f"{ft}/{target}_ckpt", "--score_save_path", f"{ft}/{target}_score.json"]
-        return cmd + ["--load_path", f"{ft}/{source}_ckpt",
-                      "--score_save_path", f"{ft}/transfer/{source}__{target}_score.json"]
+            cmd += ["--model_save_path", f"{ft}/{target}_ckpt", "--score_save_path", f"{ft}/{target}_score.json"]
+        else:
+            cmd += ["--load_path", f"{ft}/{source}_ckpt",
+                    "--score_save_path", f"{ft}/transfer/{source}__{target}_score.json"]
+        return cmd + ["--seed", str(seed)]
 
     cr, qa = "run_cr_train.py", "run_qa_train.py"
-    expected = [
-        train(cr, "mrpc"), train(cr, "rte"), train(qa, "cq"),
-        train(cr, "mrpc", "rte"), train(cr, "mrpc", "cq"),
-        train(cr, "rte", "mrpc"), train(cr, "rte", "cq"),
-        train(qa, "cq", "mrpc"), train(qa, "cq", "rte"),
-    ]
-    assert commands("finetune", out, *SMALL) == expected
+    expected = [train(seed, *args) for seed in ([1, 2] if seeds else [42]) for args in (
+        (cr, "mrpc"), (cr, "rte"), (qa, "cq"), (cr, "mrpc", "rte"), (cr, "mrpc", "cq"),
+        (cr, "rte", "mrpc"), (cr, "rte", "cq"), (qa, "cq", "mrpc"), (qa, "cq", "rte"))]
+    assert commands("finetune", out, *SMALL, *seeds) == expected
 
 
 def test_llm_lists_exact_commands(tmp_path):
     out = tmp_path / "result"
-    te, py = f"{out}/llm_te", sys.executable
+    te, py = f"{out}/seed42/llm_te", sys.executable
     expected = [[py, "run_task_emb.py", "--task_type", g, "--input_type", "model", "--task_emb_type", "prefix",
                  "--generate_model_data_only", "True", "--max_data_for_task_emb_train", "100",
-                 "--task_emb_model_lm_name", "t5-base", "--save_path", f"{te}/{g}_x.jsonl"] for g in ("sa", "nli")]
+                 "--task_emb_model_lm_name", "t5-base", "--save_path", f"{te}/{g}_x.jsonl", "--seed", "42"]
+                for g in ("sa", "nli")]
     # One command per LLM for every (set, prompt) and one per (LLM, genre) for y': one model load each.
     expected += [[py, "run_llm_inference.py", "--model", "llama-13b", "--bit", "8", "--dataset_name", "sst2,cb",
-                  "--prompt_number", "0,10", "--save_path", f"{out}/llm/llama-13b/{{dataset}}_p{{prompt}}.json"]]
+                  "--prompt_number", "0,10", "--save_path", f"{out}/seed42/llm/llama-13b/{{dataset}}_p{{prompt}}.json",
+                  "--seed", "42"]]
     expected += [[py, "run_llm_inference_for_te.py", "--model", "llama-13b", "--bit", "8", "--task_genre", g,
                   "--prompt_number", "0,10", "--data_load_path", f"{te}/{g}_x.jsonl",
-                  "--save_path", f"{te}/llama-13b_{g}_p{{prompt}}.jsonl"] for g in ("sa", "nli")]
+                  "--save_path", f"{te}/llama-13b_{g}_p{{prompt}}.jsonl", "--seed", "42"] for g in ("sa", "nli")]
     expected += [[py, "run_task_emb.py", "--task_type", g, "--input_type", "model", "--llm_mode", "True",
                   "--task_emb_type", t, "--load_path", f"{te}/llama-13b_{g}_p{p}.jsonl", "--lm_model_name",
                   "llama-13b", "--task_emb_model_lm_name", "t5-base",
-                  "--save_path", f"{out}/emb/{t}-fute/llama-13b_{g}_p{p}_mte.npy"]
+                  "--save_path", f"{out}/seed42/emb/{t}-fute/llama-13b_{g}_p{p}_mte.npy", "--seed", "42"]
                  for t in ("prefix", "fim") for g in ("sa", "nli") for p in ("0", "10")]
     # Two of 13 prompts: the selection baselines wait for the others (a note, no command).
     assert commands("llm", out, *SMALL) == expected
@@ -106,24 +109,31 @@ def _check_accepted(cmd: list[str]) -> None:
 
 @pytest.mark.parametrize("name", SWEEPS)
 def test_every_command_is_accepted(tmp_path, name, capsys):
-    listed = commands(name, tmp_path / "result", *SMALL, "--extra", "--seed 7", "--te_extra", "--seed 7")
+    extra = ["--extra", "--log_level WARNING", "--te_extra", "--log_level WARNING"]
+    listed = commands(name, tmp_path / "result", *SMALL, *extra, "--seeds", "3,42")
     assert listed
     for cmd in listed:
         assert cmd[0] == sys.executable
         _check_accepted(cmd)
-    # --extra reaches every step except the eval plots and space table (it goes to the transfer and prompt tables).
-    with_extra = [cmd for cmd in listed if cmd[-2:] == ["--seed", "7"]]
-    without = [cmd for cmd in listed if cmd[1:3] in (["run_eval.py", "plot"], ["run_eval.py", "space"])]
-    assert len(with_extra) + len(without) == len(listed)
+    # --extra reaches every step except the eval plots and space table (it goes to the transfer and prompt tables);
+    # every step of one seed ends with its --seed, the tables (of every seed) have none.
+    tables = [cmd for cmd in listed if cmd[1] == "run_eval.py"]
+    assert all("--seed" not in cmd for cmd in tables) and (name == "eval") == bool(tables)
+    seeded = {seed: [cmd for cmd in listed if cmd[-4:] == ["--log_level", "WARNING", "--seed", seed]]
+              for seed in ("3", "42")}
+    assert len(seeded["3"]) == len(seeded["42"]) == (len(listed) - len(tables)) / 2
+    assert all(f"/seed{seed}/" in " ".join(cmd) for seed, cmds in seeded.items() for cmd in cmds)
+    without = [cmd for cmd in tables if cmd[1:3] in (["run_eval.py", "plot"], ["run_eval.py", "space"])]
+    assert all(cmd[-2:] == ["--log_level", "WARNING"] for cmd in tables if cmd not in without)
 
 
 def test_selection_baselines_cover_all_13_prompts(tmp_path):
     out = tmp_path / "result"
     listed = commands("llm", out, "--llm_datasets", "sst2", "--llms", "llama-13b")
     selection = [cmd for cmd in listed if cmd[1] == "run_prompt_selection_baselines.py"]
-    expected_paths = ",".join(f"{out}/llm/llama-13b/sst2_p{p}.json" for p in range(13))
+    expected_paths = ",".join(f"{out}/seed42/llm/llama-13b/sst2_p{p}.json" for p in range(13))
     assert selection == [[sys.executable, "run_prompt_selection_baselines.py", "--paths", expected_paths,
-                          "--save_path", f"{out}/selection/llama-13b_sst2.json"]]
+                          "--save_path", f"{out}/seed42/selection/llama-13b_sst2.json", "--seed", "42"]]
     _check_accepted(selection[0])
     inference = [cmd for cmd in listed if cmd[1] == "run_llm_inference.py"]
     assert len(inference) == 1 and inference[0][inference[0].index("--prompt_number") + 1] == ",".join(
@@ -190,14 +200,14 @@ def test_finished_steps_are_skipped_and_unfinished_ones_are_not(tmp_path):
     finish(step_of(graph, "finetune_rte"))
     finish(step_of(graph, "transfer_rte__cq"))  # it read rte's checkpoint, finished before it
     # Killed between its score and its record (the record is written last): not done.
-    (out / "finetune" / "transfer" / "rte__mrpc_score.json").write_text('{"best": 0.5}')
-    (out / "finetune" / "transfer" / "rte__mrpc_score.record.json").write_text('{"finished": false}')
+    (out / "seed42" / "finetune" / "transfer" / "rte__mrpc_score.json").write_text('{"best": 0.5}')
+    (out / "seed42" / "finetune" / "transfer" / "rte__mrpc_score.record.json").write_text('{"finished": false}')
     # A finished score deleted by hand, its record left: not done.
     finish(step_of(graph, "transfer_cq__rte")).outputs[0].unlink()
     after = commands("finetune", out, *SMALL)
     dropped = [cmd for cmd in before if cmd not in after]
     assert [cmd[cmd.index("--score_save_path") + 1] for cmd in dropped] == [
-        f"{out}/finetune/rte_score.json", f"{out}/finetune/transfer/rte__cq_score.json"]
+        f"{out}/seed42/finetune/rte_score.json", f"{out}/seed42/finetune/transfer/rte__cq_score.json"]
     assert len(after) == len(before) - 2
 
 
@@ -214,7 +224,7 @@ def test_answers_to_x_are_done_only_when_their_record_says_every_line_is(tmp_pat
     out = tmp_path / "result"
     graph = build("llm", out, *SMALL)
     answers = step_of(graph, "answers_llama-13b_sa")
-    te = out / "llm_te"
+    te = out / "seed42" / "llm_te"
     te.mkdir(parents=True)
     x_path = te / "sa_x.jsonl"
     x_path.write_text('{"data_index": 0}\n{"data_index": 1}\n')
@@ -358,7 +368,8 @@ def test_a_step_that_exits_0_without_finishing_its_outputs_has_failed(tmp_path):
         result = sweep("finetune", out, *SMALL, "--jobs", jobs, python=str(fake), dry_run=False)
         assert result.returncode == status
         assert (f"# failed: finetune_mrpc exited with status 0 but its outputs are not finished "
-                f"({out / 'finetune' / 'mrpc_score.json'} does not exist), see {out / 'logs' / 'finetune_mrpc.log'}"
+                f"({out / 'seed42' / 'finetune' / 'mrpc_score.json'} does not exist), see "
+                f"{out / 'logs' / 'finetune_mrpc.log'}"
                 ) in result.stdout.splitlines()
     assert "not started: transfer_mrpc__rte" in result.stdout  # --jobs 2: what reads it is held back
 
@@ -435,7 +446,8 @@ def test_datasets_of_ones_own_are_declaration_files_named_as_their_outputs(tmp_p
     assert len(ours) == 1 + 1 + 3 + 1 + 1
     assert all(value(cmd, "--dataset_path") is None for cmd in ours)  # its declaration names its data
     saved = {value(cmd, "--save_path") or value(cmd, "--score_save_path") for cmd in ours}
-    assert {str(out / "finetune" / "mysent_score.json"), str(out / "emb" / "prefix-fute" / "mysent_dte.npy")} <= saved
+    run = out / "seed42"
+    assert {str(run / "finetune" / "mysent_score.json"), str(run / "emb" / "prefix-fute" / "mysent_dte.npy")} <= saved
     inference = [cmd for cmd in listed if cmd[1] == "run_llm_inference.py"]
     assert [(value(cmd, "--dataset_name"), value(cmd, "--dataset_path")) for cmd in inference] == [
         ("sst2", f"{tmp_path}/data/{{dataset}}"), (declared, None)]
@@ -508,7 +520,7 @@ def test_the_space_table_reads_every_fute_dte_and_mte(tmp_path):
     named, so that embeddings the sweep does not declare cannot enter it."""
     out = tmp_path / "result"
     [space] = [cmd for cmd in commands("eval", out, *SMALL) if cmd[1:3] == ["run_eval.py", "space"]]
-    assert space[3:] == ["--emb_dir", f"{out}/emb", "--methods", "prefix-fute,fim-fute",
+    assert space[3:] == ["--emb_dir", f"{out}/seed42/emb", "--methods", "prefix-fute,fim-fute",
                          "--dtes", "mrpc,rte,cq,sst2,cb", "--mtes", "mrpc,rte,cq,llama-13b:p0,llama-13b:p10",
                          "--save_path", f"{out}/eval/space"]
     _check_accepted(space)
@@ -519,7 +531,7 @@ def test_the_space_table_reads_every_fute_dte_and_mte(tmp_path):
     args = sweep_cli.build_parser().parse_args(["all", "--out", str(out), *SMALL])
     graph = paper.build("all", sweep_cli.options_from(args, tmp_path), [])
     [step] = [s for s in graph.steps if s.name == "table_space"]
-    emb = out / "emb"
+    emb = out / "seed42" / "emb"
     methods = ("prefix-fute", "fim-fute")
     expected = {emb / m / f"{d}_dte.npy" for m in methods for d in ("mrpc", "rte", "cq", "sst2", "cb")}
     expected |= {emb / m / f"{d}_mte.npy" for m in methods for d in ("mrpc", "rte", "cq")}
@@ -596,8 +608,8 @@ def test_the_sweeps_run_for_real_on_tiny_models_and_sample_data(local_run, tiny_
     assert [path for path in tiny_sweep_outputs(llm) if not (out / path).is_file()] == []
     assert {"finetune_mrpc.log", "transfer_rte__mrpc.log", "table_transfer.log"} <= {
         path.name for path in (out / "logs").iterdir()}
-    x_lines = (out / "llm_te" / "sa_x.jsonl").read_text().splitlines()
-    assert len((out / "llm_te" / f"{llm}_sa_p0.jsonl").read_text().splitlines()) == len(x_lines) > 0
+    x_lines = (out / "seed42" / "llm_te" / "sa_x.jsonl").read_text().splitlines()
+    assert len((out / "seed42" / "llm_te" / f"{llm}_sa_p0.jsonl").read_text().splitlines()) == len(x_lines) > 0
     table = json.loads((out / "eval" / "transfer.json").read_text())
     assert {"datasize", "textemb", "prefix-baseline", "prefix-fute"} <= set(json.dumps(table).replace('"', " ").split())
     local, flags = tiny_flags(tiny_bert, tiny_llama)
@@ -607,15 +619,15 @@ def test_the_sweeps_run_for_real_on_tiny_models_and_sample_data(local_run, tiny_
 
 
 def tiny_sweep_outputs(llm: str) -> list[str]:
-    """What the tiny-model sweep writes, relative to --out."""
+    """What the tiny-model sweep writes, relative to --out: its one seed's artifacts in seed42/, the tables."""
     expected = [f"finetune/{d}_score.json" for d in ("mrpc", "rte")]
     expected += [f"finetune/transfer/{s}__{t}_score.json" for s, t in (("mrpc", "rte"), ("rte", "mrpc"))]
     expected += [f"emb/{m}/{d}_dte.npy" for m in ("prefix-baseline", "textemb", "prefix-fute") for d in ("mrpc", "rte")]
     expected += ["emb/prefix-fute/sst2_dte.npy", "emb/prefix-fute/mrpc_mte.npy", "emb/prefix-fute/rte_mte.npy",
                  f"llm/{llm}/sst2_p0.json", "llm_te/sa_x.jsonl", f"llm_te/{llm}_sa_p0.jsonl",
-                 f"emb/prefix-fute/{llm}_sa_p0_mte.npy", "eval/transfer.md", "eval/transfer.json",
-                 "eval/space.md", "eval/space.json"]
-    return expected
+                 f"emb/prefix-fute/{llm}_sa_p0_mte.npy"]
+    return [f"seed42/{path}" for path in expected] + ["eval/transfer.md", "eval/transfer.json", "eval/space.md",
+                                                      "eval/space.json"]
 
 
 def slurm_is_up() -> bool:
@@ -706,7 +718,8 @@ def test_the_sweeps_on_a_real_slurm_cluster_equal_the_local_run(local_run, tiny_
     sweep("eval", out, *local, *flags["eval"], "--launcher", "slurm", dry_run=False)
     subprocess.run(["scancel", f"{job}_0"], check=True)
     wait_for_the_queue()
-    assert not (out / "finetune/transfer/mrpc__rte_score.json").exists() and not (out / "eval/transfer.json").exists()
+    assert not (out / "seed42/finetune/transfer/mrpc__rte_score.json").exists()
+    assert not (out / "eval/transfer.json").exists()
     for name, step in (("finetune", "transfer_mrpc__rte"), ("eval", "table_transfer")):
         status = sweep(name, out, *local, *flags[name], "--status", dry_run=False)
         rows = [line.split("\t") for line in status.stdout.splitlines()[2:]]
@@ -769,7 +782,8 @@ def test_a_new_stage_is_a_function_and_one_registry_entry(tmp_path, monkeypatch,
     script.write_text(SUMMARISE)
 
     def summary(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
-        table, out = o.layout.table("transfer").with_suffix(".json"), o.layout.table("summary").with_suffix(".md")
+        tables = o.eval_layout
+        table, out = tables.table("transfer").with_suffix(".json"), tables.table("summary").with_suffix(".md")
         graph.add(Step("summary", "summaries", (o.python, str(script), "--table", str(table), "--save_path", str(out)),
                        (out,), inputs=(table,), redo=(), gpu=False))
 
@@ -886,8 +900,8 @@ def test_status_names_the_failed_steps_with_their_logs_and_what_they_hold_back(t
           dry_run=False)
     status, states = status_of(out)
     assert status == 1
-    assert states == {"finetune_mrpc": ["failed", f"it exited with status 3: {out}/finetune/mrpc_score.json does not "
-                                                  f"exist; see {out}/logs/finetune_mrpc.log"],
+    assert states == {"finetune_mrpc": ["failed", f"it exited with status 3: {out}/seed42/finetune/mrpc_score.json "
+                                                  f"does not exist; see {out}/logs/finetune_mrpc.log"],
                       "transfer_mrpc__rte": ["held back", "reads the output of finetune_mrpc"]}
     fake, _ = fake_python(tmp_path, pause=0)
     assert sweep("finetune", out, "--cr_datasets", "mrpc,rte", "--qa_datasets", "", python=str(fake),
@@ -895,7 +909,7 @@ def test_status_names_the_failed_steps_with_their_logs_and_what_they_hold_back(t
     assert status_of(out) == (0, {})
     # A run of its command by hand, killed after it began (the tester's remark): not the sweep's failure, whose
     # last run succeeded; what is wrong is said, and no old log is blamed.
-    score = out / "finetune" / "rte_score.json"
+    score = out / "seed42" / "finetune" / "rte_score.json"
     command = json.loads(record_path(score).read_text())["command"]
     record_path(score).write_text(json.dumps({"finished": False, "command": command}))
     assert status_of(out) == (3, {"finetune_rte": [
@@ -1023,7 +1037,7 @@ echo "Traceback: out of memory" >> {out}/logs/finetune_mrpc.log
     rows = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
     assert rows == [["step", "state", "detail"],
                     ["finetune_mrpc", "failed", "SLURM task 101_0 ended (failed, cancelled or out of time): "
-                                                f"{out}/finetune/mrpc_score.json does not exist; see "
+                                                f"{out}/seed42/finetune/mrpc_score.json does not exist; see "
                                                 f"{out}/logs/finetune_mrpc.log"],
                     ["transfer_mrpc__rte", "held back", "reads the output of finetune_mrpc"]]
     again = subprocess.run([*argv, "--status"], capture_output=True, text=True, env=env, timeout=60)

@@ -133,7 +133,7 @@ def test_a_pool_folder_records_the_files_it_cannot_read(tmp_path, caplog):
     assert [e.source for e in examples] == ["a"]
     assert list(failed) == ["broken.jsonl"] and "broken.jsonl:2" in failed["broken.jsonl"]
     assert "pool file broken.jsonl left out" in caplog.text
-    assert pool_record(examples, failed) == {"sources": {"a": 1}, "failed": failed}
+    assert pool_record(examples, failed, 7) == {"sources": {"a": 1}, "failed": failed, "seed": 7}
 
 
 def test_more_than_a_tenth_of_the_sources_failing_stops_unless_allowed():
@@ -251,7 +251,7 @@ def test_load_hub_pool_skips_a_failing_dataset(caplog):
         got, failed = load_hub_pool(NAMES, max_per_source=4, seed=0, loader=_failing_imdb_loader)
     assert sorted({e.source for e in got}) == ["glue_cola", "glue_mrpc", "sick"]
     assert list(failed) == ["imdb"] and "hub unreachable" in failed["imdb"] and "\n" not in failed["imdb"]
-    assert pool_record(got, failed)["sources"] == {"glue_cola": 4, "glue_mrpc": 4, "sick": 4}
+    assert pool_record(got, failed, 0)["sources"] == {"glue_cola": 4, "glue_mrpc": 4, "sick": 4}
     assert any("imdb" in r.getMessage() and "hub unreachable" in r.getMessage() for r in caplog.records)
 
 
@@ -418,30 +418,37 @@ def test_local_pool_exclusions_match_the_hub_lists_by_source(caplog):
     assert "dropped 4 local examples of excluded source(s) glue_sst2, imdb" in caplog.text
 
 
-def test_a_run_reads_the_pool_minus_its_exclusions_capped_per_source_and_shuffled_once(tmp_path, monkeypatch):
+@pytest.mark.parametrize("seed", [42, 7])
+def test_a_run_reads_the_pool_minus_its_exclusions_capped_per_source_and_shuffled_once(tmp_path, monkeypatch, seed):
     """load_pool, for a local pool and the hub alike: the exclusion list by source, at most N per source (each
-    source sampled with its own Random(42)), shuffled once with Random(42), and the record of what was used."""
+    source sampled with its own Random(seed)), shuffled once with Random(seed), and the record of what was used.
+    At seed 42 (every script's default) this is the reference's fixed draw; another seed draws other x'."""
     local = tmp_path / "pool.jsonl"
     write_local_pool(local, [PoolExample(f"{source} {i}", None, source) for source in ("glue_sst2", "imdb", "agnews")
-                             for i in range(5)])
-    examples, record = load_pool("transfer", 3, local)
-    kept = {source: sorted(random.Random(42).sample(range(5), 3)) for source in ("agnews", "imdb")}
-    expected = [f"{source} {i}" for source in ("agnews", "imdb") for i in kept[source]]
-    random.Random(42).shuffle(expected)
-    assert [e.text for e in examples] == expected
-    assert record == {"sources": {"agnews": 3, "imdb": 3}, "failed": {}}
+                             for i in range(8)])
+    examples, record = load_pool("transfer", 3, seed, local)
+
+    def drawn(seed: int) -> list[str]:
+        kept = {source: sorted(random.Random(seed).sample(range(8), 3)) for source in ("agnews", "imdb")}
+        texts = [f"{source} {i}" for source in ("agnews", "imdb") for i in kept[source]]
+        random.Random(seed).shuffle(texts)
+        return texts
+
+    assert [e.text for e in examples] == drawn(seed) != drawn(42 if seed != 42 else 7)
+    assert [e.text for e in load_pool("transfer", 3, seed, local)[0]] == drawn(seed)  # the same seed, the same x'
+    assert record == {"sources": {"agnews": 3, "imdb": 3}, "failed": {}, "seed": seed}
     write_local_pool(tmp_path / "sst2.jsonl", [PoolExample("x", None, "glue_sst2")])
     with pytest.raises(FuteError, match="every example of --unsup_data_path .* excluded for 'sa'"):
-        load_pool("sa", 3, tmp_path / "sst2.jsonl")
+        load_pool("sa", 3, seed, tmp_path / "sst2.jsonl")
     # The hub: the names the exclusion leaves, and the failures counted over those names.
     asked = []
     failed = {name: "OSError: gone" for name in pool_names("sa")[:12]}
     monkeypatch.setattr(unsup_pool, "load_hub_pool", lambda names, n, seed, processes: asked.append(
         (names, n, seed, processes)) or ([PoolExample("a", None, "agnews")], failed))
     with pytest.raises(FuteError, match=f"12 of {len(pool_names('sa'))} pool sources"):
-        load_pool("sa", 2, processes=3)
-    assert asked == [(pool_names("sa"), 2, 42, 3)]
-    assert load_pool("sa", 2, allow_partial=True)[1]["failed"] == failed
+        load_pool("sa", 2, seed, processes=3)
+    assert asked == [(pool_names("sa"), 2, seed, 3)]
+    assert load_pool("sa", 2, seed, allow_partial=True)[1]["failed"] == failed
 
 
 def test_pool_names_none_and_bad_value():

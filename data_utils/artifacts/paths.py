@@ -8,27 +8,31 @@ Beside an output (`record_path`, `partial_log_path`, `CHECKPOINT_RECORD`):
     <ckpt>/       ->  <ckpt>/fute_record.json            a fine-tuned checkpoint holds its record inside
     <name>.json   ->  <name>.json.partial.jsonl          an LLM inference run's finished examples, while it runs
 
-Under one result folder (`ResultLayout`):
+Under one result folder (`ResultLayout`), each seed's artifacts in a folder of their own, seed<n>/ (the steps
+run with --seed n; a sweep or the demo without --seeds has one, 42: seed42/), and the tables and plots, which
+read every seed, beside them:
 
-    finetune/<d>_ckpt/, finetune/<d>_score.json                    the LM fine-tuned on d
-    finetune/transfer/<s>__<t>_ckpt/, .../<s>__<t>_score.json      the LM fine-tuned on s, then on t
-    emb/<method>/<d>_dte.npy                                       dataset task embedding (DTE) of d
-    emb/<method>/<d>_mte.npy                                       MTE of the LM fine-tuned on d
-    emb/<method>/<llm>_<g>_p<k>_mte.npy                            MTE of the LLM under prompt k, genre g
-    llm/<llm>/<d>_p<k>.json                                        LLM inference on d with prompt k
-    llm_te/<g>_x.jsonl, llm_te/<llm>_<g>_p<k>.jsonl                x' of genre g; the LLM's answers y'
-    selection/<llm>_<d>.json                                       prompt-selection baseline scores
-    eval/<table>.{md,csv,json}, eval/plots/                        tables and plots
+    seed<n>/finetune/<d>_ckpt/, seed<n>/finetune/<d>_score.json         the LM fine-tuned on d
+    seed<n>/finetune/transfer/<s>__<t>_ckpt/, .../<s>__<t>_score.json   the LM fine-tuned on s, then on t
+    seed<n>/emb/<method>/<d>_dte.npy                                    dataset task embedding (DTE) of d
+    seed<n>/emb/<method>/<d>_mte.npy                                    MTE of the LM fine-tuned on d
+    seed<n>/emb/<method>/<llm>_<g>_p<k>_mte.npy                         MTE of the LLM under prompt k, genre g
+    seed<n>/llm/<llm>/<d>_p<k>.json                                     LLM inference on d with prompt k
+    seed<n>/llm_te/<g>_x.jsonl, seed<n>/llm_te/<llm>_<g>_p<k>.jsonl     x' of genre g; the LLM's answers y'
+    seed<n>/selection/<llm>_<d>.json                                    prompt-selection baseline scores
+    eval/<table>.{md,csv,json}, eval/plots/                             tables and plots (every seed)
 
-<method> is an id of configs/methods.py; <llm> is configs.models.model_slug of the LLM's name.
+<method> is an id of configs/methods.py; <llm> is configs.models.model_slug of the LLM's name. The folder
+only places a seed's files: each record names its seed (its config's "seed", the step's --seed).
 Every output X.ext gets X.record.json beside it (a checkpoint: fute_record.json inside). The
 names only place files: what a file is, readers learn from its record.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from configs.hparams import DEFAULT_SEED
 from configs.models import model_slug
 
 RECORD_SUFFIX = ".record.json"
@@ -60,9 +64,19 @@ def partial_log_path(output: str | Path) -> Path:
 
 @dataclass(frozen=True)
 class ResultLayout:
-    """The artifact paths under one result folder `root`."""
+    """The artifact paths under one result folder `root`: those of `seed`'s runs (in `seed_dir`), and the tables
+    and plots, which read every seed (the same for every seed). `ResultLayout(root).for_seed(n)`: seed n's."""
 
     root: Path
+    seed: int = DEFAULT_SEED
+
+    def for_seed(self, seed: int) -> ResultLayout:
+        return replace(self, seed=seed)
+
+    @property
+    def seed_dir(self) -> Path:
+        """The folder of every artifact of this seed's runs."""
+        return self.root / f"seed{self.seed}"
 
     def checkpoint(self, dataset: str, source: str | None = None) -> Path:
         """The fine-tuned LM (a folder): on `dataset`, or on `source` then `dataset`."""
@@ -74,7 +88,7 @@ class ResultLayout:
 
     def finetune_dir(self) -> Path:
         """Every fine-tuning run (the transfer table's --score_dir)."""
-        return self.root / "finetune"
+        return self.seed_dir / "finetune"
 
     def _finetune(self, dataset: str, source: str | None, suffix: str) -> Path:
         if source is None:
@@ -82,7 +96,7 @@ class ResultLayout:
         return self.finetune_dir() / "transfer" / f"{source}__{dataset}{suffix}"
 
     def embeddings(self) -> Path:
-        return self.root / "emb"
+        return self.seed_dir / "emb"
 
     def dte(self, method: str, dataset: str) -> Path:
         return self.embeddings() / method / f"{dataset}_dte.npy"
@@ -95,27 +109,27 @@ class ResultLayout:
         return self.embeddings() / method / f"{model_slug(llm)}_{genre}_p{prompt}_mte.npy"
 
     def inference_dir(self) -> Path:
-        return self.root / "llm"
+        return self.seed_dir / "llm"
 
     def inference(self, llm: str, dataset: str, prompt: int) -> Path:
         return self.inference_dir() / model_slug(llm) / f"{dataset}_p{prompt}.json"
 
     def llm_inputs(self, genre: str) -> Path:
         """x' of a genre, for the LLMs to answer."""
-        return self.root / "llm_te" / f"{genre}_x.jsonl"
+        return self.seed_dir / "llm_te" / f"{genre}_x.jsonl"
 
     def llm_answers(self, llm: str, genre: str, prompt: int) -> Path:
         """y': the LLM's answers to x' under a prompt."""
-        return self.root / "llm_te" / f"{model_slug(llm)}_{genre}_p{prompt}.jsonl"
+        return self.seed_dir / "llm_te" / f"{model_slug(llm)}_{genre}_p{prompt}.jsonl"
 
     def selection_dir(self) -> Path:
-        return self.root / "selection"
+        return self.seed_dir / "selection"
 
     def selection(self, llm: str, dataset: str) -> Path:
         return self.selection_dir() / f"{model_slug(llm)}_{dataset}.json"
 
     def table(self, name: str) -> Path:
-        """The stem of a table (transfer, prompt, space): <stem>.md, .csv, .json."""
+        """The stem of a table (transfer, prompt, space): <stem>.md, .csv, .json (every seed's, in one)."""
         return self.root / "eval" / name
 
     def plot(self, name: str) -> Path:
