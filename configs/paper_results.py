@@ -12,8 +12,9 @@ printed: percent, ρ the mean rank of the truly best source (lower is better); N
 """
 from __future__ import annotations
 
-CITATION = ("Wang et al., \"Towards Unified Task Embeddings Across Multiple Models\", Findings of ACL 2024, "
-            "the transferability (Table A) and prompt-selection (Table B) tables")
+CITATION = "Wang et al., \"Towards Unified Task Embeddings Across Multiple Models\", Findings of ACL 2024"
+# What each of our tables shows of it.
+TABLES = {"transfer": "its transferability table (Table A here)", "prompt": "its prompt-selection table (Table B here)"}
 
 # ---------------------------------------------------------------------------------------------- the setup
 
@@ -23,10 +24,10 @@ POOL: dict[str, tuple[str, ...]] = {
     "cr": ("cola", "mnli", "mrpc", "qnli", "qqp", "rte", "scitail", "snli", "sst2", "stsb", "wnli"),
     "qa": ("squad", "squad_v2", "newsqa", "hotpotqa", "boolq_qa", "drop", "wikihop", "duorcp", "duorcs", "cq", "comqa"),
 }
-# The models of Table A: the LM fine-tuned on every set (its transfers are the truth; TaskEmb and TuPaTE embed
-# it), and FUTE's surrogate T.
-LM = "bert-base-uncased"
-SURROGATE = "t5-base"
+# The models of Table A, each by the names that denote it (the first as the paper names it; then its hub id now):
+# the LM fine-tuned on every set (its transfers are the truth), and the surrogate T of the task embeddings.
+LM: tuple[str, ...] = ("bert-base-uncased", "google-bert/bert-base-uncased")
+SURROGATE: tuple[str, ...] = ("t5-base", "google-t5/t5-base")
 # Table B: its LLMs (configs/models.py aliases, in the table's column order) and each genre's evaluation sets.
 LLMS: tuple[str, ...] = ("llama-13b", "llama-70b", "mixtral")
 LLM_NAMES: dict[str, str] = {"llama-13b": "Llama 2 13B", "llama-70b": "Llama 2 70B", "mixtral": "Mixtral 8x7B"}

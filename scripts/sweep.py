@@ -20,7 +20,8 @@ pending step, its state, what it waits for, its command); --dry_run prints the c
 --launcher slurm, the sbatch commands) and runs nothing; --status names every step not done (failed,
 held back, queued on SLURM, running, stale, unfinished, not run) with why and its log. Output layout:
 data_utils/artifacts/paths.py; every step's log: <out>/logs/<step>.log. Lists are comma-separated; the
-defaults are the paper's.
+defaults are the original scripts' (--grid paper: the pool of the paper's transferability table, whose reported
+numbers the tables then show beside ours: docs/reproducing.md).
 
 Exit status: 0 every step ran (or was submitted) and succeeded; a step's own status (one after
 another) or 1 (--jobs) when one failed, the step and its log named; 2 a bad option. --status, and
