@@ -13,12 +13,16 @@ The paper's rows are shown when that setup is the paper's: the transfer table's 
 in its classes (`scripts/sweep.py --grid paper`), its LM bert-base-uncased and its surrogate t5-base; the prompt
 table's LLMs are among Llama 2 13B, Llama 2 70B and Mixtral 8x7B (alias or hub id), each with the paper's datasets
 of each genre and its 13 prompts, and its surrogate t5-base. A model is the paper's when named as the paper's runs
-name it (configs.paper_results); a local folder never is, whatever it holds. Otherwise the rows are left out and
-the block says why. Either way the block lists what differs from the paper's setup, as far as the records say.
+name it (configs.paper_results); a local folder never is, whatever it holds. Under the rows, the block lists what
+still differs from the paper's setup, as far as the records say: fine-tunes on a cut of their training split, the
+paper's LLMs absent, the paper's rows we do not compute.
 
 Where: Markdown, a section after our table; JSON, the key "paper_reference", apart from our "summary"; CSV, its
 own file `<stem>_paper.csv` (data_utils/artifacts/tables.py), so that `<stem>.csv` holds only our rows. Numbers
 in CSV and JSON take our CSV's units: ρ a mean rank, every percent as a fraction in [0, 1].
+
+A table off the paper's setup (a pool of one's own, the demo's tiny models) keeps its Markdown and CSV as they are:
+why the rows are not shown and every difference go into its JSON (`why_not`, `differences`) and the log.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+import logging
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from configs import paper_results as paper
@@ -34,10 +39,10 @@ from configs.models import same_model
 from data_utils.artifacts.embeddings import Embedding, read_embedding
 from data_utils.artifacts.scores import FinetuneRun
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
 HEADING = "## The paper's reported numbers (reference rows, not computed here)"
-HOW = ("They are shown beside a table made on the paper's setup: `scripts/sweep.py --grid paper` with the default "
-       "--lm, --surrogate and --llms (docs/reproducing.md).")
 TRANSFER_HEADER = [f"{cls.upper()} {scope.replace('_', '-')} {'ρ↓' if metric == 'rho' else 'NDCG↑'}"
                    for cls, scope, metric in paper.TRANSFER_COLUMNS]
 PROMPT_HEADER = {"performance": "Performance", "rate": "Rate", "ndcg": "NDCG"}
@@ -76,14 +81,13 @@ class Reference:
             return ["_".join(column) for column in paper.TRANSFER_COLUMNS]
         return [f"{llm}_{number}" for llm in paper.LLMS for number in paper.PROMPT_NUMBERS]
 
-    def markdown(self) -> str:
-        lines = [HEADING, ""]
-        if self.shown:
-            lines += [f"From {paper.CITATION}, {paper.TABLES[self.table]}, as printed (percent; ρ a mean rank). "
-                      f"Rows marked * are methods not computed here.", "", *self._table_markdown()]
-        else:
-            lines += [f"Not shown: {self.why_not}. {HOW}"]
-        lines += ["", "### What differs from the paper's setup", ""]
+    def markdown(self) -> str | None:
+        """The block: the rows and what differs, or None when they are not shown."""
+        if not self.shown:
+            return None
+        lines = [HEADING, "", f"From {paper.CITATION}, {paper.TABLES[self.table]}, as printed (percent; ρ a mean "
+                              f"rank). Rows marked * are methods not computed here.", "", *self._table_markdown(),
+                 "", "### What differs from the paper's setup", ""]
         lines += [f"- {d.text}" for d in self.differences] or ["- nothing the records show"]
         return "\n".join(lines) + "\n"
 
@@ -136,7 +140,8 @@ class WithReference(Generic[T]):
     reference: Reference
 
     def markdown(self) -> str:
-        return f"{self.table.markdown().rstrip()}\n\n{self.reference.markdown()}"
+        block = self.reference.markdown()
+        return self.table.markdown() if block is None else f"{self.table.markdown().rstrip()}\n\n{block}"
 
     def csv(self) -> str:
         return self.table.csv()
@@ -171,7 +176,7 @@ def transfer(table: T, runs: Sequence[FinetuneRun], embeddings: Iterable[Embeddi
         *_model_differences("surrogate", [e.info.surrogate for e in used], paper.SURROGATE),
         *_cut_runs(plain), *_rows_not_here(paper.TRANSFER, methods)]
     rows = [(method, name, method in methods, numbers) for method, (name, numbers) in paper.TRANSFER.items()]
-    return WithReference(table, Reference("transfer", rows, differences))
+    return _beside(table, Reference("transfer", rows, differences))
 
 
 def _pool_differences(classes: dict[str, str]) -> list[Difference]:
@@ -237,10 +242,17 @@ def prompt(table: T) -> WithReference[T]:
     for genre, by_method in paper.PROMPT.items():
         rows += [(method, name, method in ours, numbers) for method, (name, numbers) in by_method.items()]
         genres += [genre] * len(by_method)
-    return WithReference(table, Reference("prompt", rows, differences, genres))
+    return _beside(table, Reference("prompt", rows, differences, genres))
 
 
 # ----------------------------------------------------------------------------- shared
+
+
+def _beside(table: T, reference: Reference) -> WithReference[T]:
+    if not reference.shown:
+        logger.info("the paper's %s numbers are not shown beside this table (see the JSON's paper_reference): %s",
+                    reference.table, reference.why_not)
+    return WithReference(table, reference)
 
 
 def _model_differences(role: str, names: Sequence[str | None], paper_names: tuple[str, ...]) -> list[Difference]:

@@ -161,17 +161,21 @@ def test_the_transfer_table_on_the_paper_pool_shows_the_paper_rows_apart_from_ou
     assert theirs["CurveGrad"]["cr_all_class_rho"] == "" and float(theirs["datasize"]["qa_in_class_ndcg"]) == 0.844
 
 
-def test_a_transfer_table_off_the_paper_pool_says_why_and_removes_an_earlier_paper_csv(tmp_path):
+def test_a_transfer_table_off_the_paper_pool_says_why_in_its_json_alone(tmp_path, caplog):
+    """Its Markdown and CSV stay ours alone (as the demo's); an earlier run's paper CSV is removed."""
     setup = paper_setup(tmp_path, {"mrpc", "rte", "boolq", "squad"})
     setup["out"].parent.mkdir(parents=True)
     (setup["out"].parent / "transfer_paper.csv").write_text("stale")
+    caplog.set_level("INFO", logger="data_utils.paper_reference")
     markdown, report, paper_csv = transfer_table(setup)
-    assert not paper_csv.exists() and report["paper_reference"]["rows"] == []
-    why = report["paper_reference"]["why_not"]
-    assert why.startswith("the paper's sets not in this table (not run, left out, or they did not load): cola, mnli,")
-    assert f"Not shown: {why}." in markdown and "| TuPaTE | 2.5 |" not in markdown
-    assert ("- sets not in the paper's pool: boolq (boolq is BoolQ as a CR task; the paper's BoolQ is a QA task, "
-            "boolq_qa here)") in markdown
+    assert not paper_csv.exists() and "reported numbers" not in markdown
+    reference = report["paper_reference"]
+    assert not reference["shown"] and reference["rows"] == []
+    assert reference["why_not"].startswith(
+        "the paper's sets not in this table (not run, left out, or they did not load): cola, mnli,")
+    assert reference["why_not"] in caplog.text
+    assert ("sets not in the paper's pool: boolq (boolq is BoolQ as a CR task; the paper's BoolQ is a QA task, "
+            "boolq_qa here)") in reference["differences"]
 
 
 def run(target: str, lm: str | None) -> FinetuneRun:
@@ -243,7 +247,7 @@ def test_the_prompt_table_of_the_paper_llms_and_sets_shows_table_b_on_its_surrog
 def test_the_prompt_reference_is_hidden_off_the_paper_setup(models, sets, why):
     reference = paper_reference.prompt(prompt_table(models, sets)).reference
     assert reference.why_not == why and reference.csv() is None and reference.to_json()["rows"] == []
-    assert f"Not shown: {why}." in reference.markdown()
+    assert reference.markdown() is None
 
 
 def test_the_prompt_table_end_to_end_names_why_the_paper_rows_are_not_shown(prompt_sweep):
@@ -253,4 +257,5 @@ def test_the_prompt_table_end_to_end_names_why_the_paper_rows_are_not_shown(prom
     report = json.loads(s["out"].with_suffix(".json").read_text())
     assert report["paper_reference"]["why_not"] == (
         "llama-13b SA datasets: imdb, sst2 (the paper's: sst2, imdb, rotten_tomatoes)")
-    assert "the paper's LLMs not in this table: Llama 2 70B, Mixtral 8x7B" in s["out"].with_suffix(".md").read_text()
+    assert "the paper's LLMs not in this table: Llama 2 70B, Mixtral 8x7B" in report["paper_reference"]["differences"]
+    assert "reported numbers" not in s["out"].with_suffix(".md").read_text()
