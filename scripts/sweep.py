@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bit", type=int, default=8, choices=BITS, help="LLM weights (default 8)")
     p.add_argument("--grid", choices=GRIDS, default="default",
                    help="the transfer pool: default (the original scripts' 15 CR and 10 QA sets) or paper (the paper's "
-                        "11 CR and 11 QA sets, boolq as QA: its tables then show the paper's numbers beside ours)")
+                        "11 CR and 11 QA sets, boolq as QA; with the default models its tables show the paper's "
+                        "numbers beside ours)")
     p.add_argument("--cr_datasets", default=None,
                    help="CR transfer pool (default: --grid's); registry names or declaration files (.yaml, .yml, "
                         ".json: docs/your_data.md)")
