@@ -131,7 +131,9 @@ def check_dataset(spec: DatasetSpec, rows: int = 20) -> list[HubCheck]:
 
 
 def _check_rows(spec: DatasetSpec, split: str, rows: list[dict], features: Any) -> HubCheck:
-    wanted = QA_FIELDS if spec.task_class == "qa" else (*spec.inputs, spec.label_field)
+    renamed = {field: column for column, field in spec.columns}  # QA fields under the data's own column names
+    wanted = tuple(renamed.get(f, f) for f in QA_FIELDS) if spec.task_class == "qa" else (*spec.inputs,
+                                                                                           spec.label_field)
     present = _field_names(rows, features)
     missing = [field for field in wanted if field not in present]
     if missing:

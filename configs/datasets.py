@@ -82,6 +82,9 @@ class DatasetSpec:
         parquet branch, one folder per config: it selects the config, with hub_config None).
         data_utils/hub_read.py describes the read.
     multiqa_name: for the MultiQA QA sets, the file name stem of the published data.
+    yes_no: QA only, answers that are yes/no (a boolean or 0/1 in the answers column), read as extractive QA
+        (data_utils.examples.yes_no_rows): the context begins "yes no ", and the gold answer is one of those two
+        words [yes_no].
     archive: a source file the repository publishes beside its loading script
         (configs/archives.py), read when the `datasets` call fails.
     tsv_rename / tsv_columns: GLUE's original TSV downloads (glue_data/<TASK>/train.tsv,
@@ -112,6 +115,7 @@ class DatasetSpec:
     archive: Archive | None = None
     tsv_rename: tuple[tuple[str, str], ...] = ()
     tsv_columns: tuple[str, ...] = ()
+    yes_no: bool = False
     notes: str = field(default="", compare=False)
     family: str | None = None
     label_values: tuple[tuple[str, str], ...] = ()

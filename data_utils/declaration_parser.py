@@ -21,7 +21,7 @@ from data_utils.errors import FuteError
 DOCS = "docs/your_data.md"
 TASKS = ("cr", "qa")
 KEYS = ("name", "task", "family", "columns", "labels", "label_values", "label_range", "label_transform", "metrics",
-        "main_metric", "files", "splits", "hub", "multiqa", "archive", "tsv", "llm", "notes")
+        "main_metric", "files", "splits", "hub", "multiqa", "archive", "tsv", "llm", "yes_no", "notes")
 # The data's column for each role; QA examples are read under these field names (data_utils/examples.py).
 COLUMNS = {"cr": ("text", "text_pair", "label"), "qa": ("question", "context", "answers", "id", "title")}
 FILE_SPLITS = ("train", "dev", "test")
@@ -65,6 +65,13 @@ class _Keys:
 
     def has(self, key: str) -> bool:
         return self.content.get(key) is not None
+
+    def flag(self, key: str) -> bool:
+        """true or false (false when absent)."""
+        value = self.content.get(key, False)
+        if not isinstance(value, bool):
+            raise self.error(key, f"is {_shown(value)}; write true or false")
+        return value
 
     def text(self, key: str, default: str | None = None, required: str | None = None) -> str | None:
         """A word or phrase; `required`: the fix to name when the key is missing."""
@@ -139,6 +146,8 @@ def parse_declaration(content: Any, where: str, base: Path | None = None,
             if keys.has(key):
                 raise keys.error(key, "is for cr datasets (a qa dataset's answers are spans of its context); "
                                       "remove it")
+    elif keys.has("yes_no"):
+        raise keys.error("yes_no", "is for qa datasets (yes/no answers read as spans); a cr dataset has labels")
     labels = _labels(keys) if task == "cr" else ()
     regression = keys.has("label_range")
     metrics, main_metric = _metrics(keys, task, regression, labels)
@@ -146,8 +155,8 @@ def parse_declaration(content: Any, where: str, base: Path | None = None,
         name=name, task_class=task, family=keys.text("family"), labels=labels, regression=regression,
         label_range=_label_range(keys) if regression else None, label_values=_label_values(keys, labels),
         label_transform=keys.choice("label_transform", LABEL_TRANSFORMS), metrics=metrics, main_metric=main_metric,
-        notes=keys.text("notes", ""), declaration=declaration, **_columns(keys, task), **_source(keys, base),
-        **_tsv(keys.sub("tsv", TSV_KEYS)))
+        yes_no=keys.flag("yes_no"), notes=keys.text("notes", ""), declaration=declaration, **_columns(keys, task),
+        **_source(keys, base), **_tsv(keys.sub("tsv", TSV_KEYS)))
     spec.update(_llm(keys, spec))
     return DatasetSpec(**spec)
 
@@ -341,7 +350,7 @@ def to_declaration(spec: DatasetSpec) -> dict[str, Any]:
     elif spec.columns:
         out["columns"] = {role: column for column, role in spec.columns}
     optional = {"label_values": dict(spec.label_values), "label_transform": spec.label_transform,
-                "multiqa": spec.multiqa_name, "notes": spec.notes,
+                "multiqa": spec.multiqa_name, "yes_no": spec.yes_no, "notes": spec.notes,
                 "archive": next((n for n, v in vars(archives).items() if v == spec.archive), None) if spec.archive
                 else None,
                 "tsv": {k: v for k, v in (("rename", dict(spec.tsv_rename)), ("columns", list(spec.tsv_columns))) if v}}

@@ -215,6 +215,31 @@ def _regression_label(spec: DatasetSpec, value, where: str, index: int) -> float
                     f"(only {HUB_NO_LABEL}, the hub's marker, means no gold label)")
 
 
+# A yes/no QA set's context begins with both answers, so that each is a span (DatasetSpec.yes_no).
+YES_NO_PREFIX = "yes no "
+_YES_NO = {**dict.fromkeys(("true", "yes", "1", "1.0"), True), **dict.fromkeys(("false", "no", "0", "0.0"), False)}
+
+
+def yes_no_rows(rows: list[dict], where: str) -> list[dict]:
+    """Rows of a yes/no QA set as extractive QA: the context is YES_NO_PREFIX + the context, and the answer the span
+    "yes" (at 0) or "no" (at 4), from the answers column's boolean, 0/1 or true/false/yes/no text. A row with no
+    gold label (`no_label`) keeps none, and qa_examples leaves it out and counts it; any other value is an error."""
+    converted = []
+    for index, row in enumerate(rows):
+        value = row.get("answers")
+        if no_label(value):
+            converted.append({**row, "answers": None})
+            continue
+        answer = _YES_NO.get(str(value).strip().lower())
+        if answer is None:
+            raise FuteError(f"{where}: example {index} has the answer {str(value)[:60]!r}, not yes/no (true/false, "
+                            f"1/0); a yes_no dataset's answers column holds one of those")
+        text = "yes" if answer else "no"
+        converted.append({**row, "context": YES_NO_PREFIX + str(row.get("context") or ""),
+                          "answers": {"text": [text], "answer_start": [YES_NO_PREFIX.index(text)]}})
+    return converted
+
+
 def qa_examples(rows: list[dict], where: str) -> list[dict]:
     """Validate SQuAD-style rows and give each a string id (the row number where a row has none).
 

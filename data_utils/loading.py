@@ -22,7 +22,7 @@ from configs.datasets import DEV_CUT, MULTIQA_URL, DatasetSpec
 from configs.hparams import DEV_SPLIT
 from data_utils.archives import open_archive
 from data_utils.errors import FuteError
-from data_utils.examples import cr_examples, qa_examples
+from data_utils.examples import cr_examples, qa_examples, yes_no_rows
 from data_utils.hub_read import HubRead, describe_error, read_split
 from data_utils.label_order import labels_by_name
 from data_utils.local_files import LOCAL_SUFFIXES, find_split_file, read_table
@@ -116,7 +116,8 @@ def load_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -
         rows, origin = open_archive(spec.archive, source).to_list(), str(source)
     else:
         rows, origin = read_table(source, spec), str(source)
-    return _renamed(spec, rows, origin), origin
+    rows = _renamed(spec, rows, origin)
+    return (yes_no_rows(rows, origin) if spec.yes_no else rows), origin
 
 
 def load_eval_split(spec: DatasetSpec, split: str, dataset_path: str | None = None) -> RawSplit:

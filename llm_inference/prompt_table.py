@@ -26,6 +26,7 @@ from pathlib import Path
 
 from configs.methods import method_order, paper_name
 from configs.models import same_model
+from data_utils import paper_reference
 from data_utils.artifacts.embeddings import (CosineCache, Embedding, check_same_dim, find_embedding, load_embeddings,
                                              the_only)
 from data_utils.artifacts.llm_outputs import NOT_AN_ANSWER, most_of
@@ -112,7 +113,8 @@ class PromptTable:
 
 
 def build_prompt_table(inference_dir: str | Path, baseline_scores: str | None, emb_dir: str | Path | None,
-                       fute_methods: Sequence[str] | None, ndcg: NdcgSettings) -> PromptTable:
+                       fute_methods: Sequence[str] | None,
+                       ndcg: NdcgSettings) -> paper_reference.WithReference[PromptTable]:
     """Per (LLM, dataset): each method's selected prompt, Performance, Rate, NDCG; averages per LLM and genre."""
     if baseline_scores is None and emb_dir is None:
         raise FuteError("nothing to evaluate: pass --baseline_scores, --emb_dir or both")
@@ -129,7 +131,7 @@ def build_prompt_table(inference_dir: str | Path, baseline_scores: str | None, e
     table = PromptTable(prompt_sets, evaluations, selection_eval.summarise(evaluations), sources, methods, ndcg)
     for note in table.answer_notes():
         logger.warning(note)
-    return table
+    return paper_reference.prompt(table)  # the paper's rows and setup beside ours
 
 
 def prompt_rows(performance: Sequence[float], non_verbalizer: Sequence[int | None], total: int) -> list[str]:

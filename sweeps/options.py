@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from configs import paper_results
 from configs.datasets import NUM_PROMPTS, DatasetSpec
 from configs.hparams import DEFAULT_SEED, UNSUP_POOL
 from configs.methods import METHODS
@@ -25,6 +26,10 @@ from data_utils.errors import FuteError
 PAPER_CR = ("wnli,mrpc,cola,stsb,rte,boolq,sst2,scitail,qnli,snli,qqp,mnli,financial_phrasebank,medqa,"
             "medical_questions_pairs")
 PAPER_QA = "cq,comqa,wikihop,duorcp,duorcs,newsqa,drop,hotpotqa,squad,squad_v2"
+# --grid: the transfer pool run when --cr_datasets/--qa_datasets are not given. default: the original scripts' (the
+# two lists above); paper: the paper's transferability table's, boolq as QA (configs/paper_results.py POOL).
+GRIDS: dict[str, dict[str, str]] = {"default": {"cr": PAPER_CR, "qa": PAPER_QA},
+                                    "paper": {cls: ",".join(sets) for cls, sets in paper_results.POOL.items()}}
 PAPER_LLM_SETS = "sst2,imdb,rotten_tomatoes,cb,anli,wanli"
 PAPER_LLMS = "llama-13b,llama-70b,mixtral"
 # --emb_types: the families with a FUTE method (TextEmb, a baseline only, always runs); the paper's two first.
@@ -238,6 +243,16 @@ def names(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def transfer_pool(grid: str, cr: str | None, qa: str | None) -> tuple[str, str]:
+    """The CR and QA lists of a sweep: those given, else the grid's (GRIDS). The paper grid is a fixed pool, the
+    one its reference rows were measured on: a list given beside it is refused."""
+    given = [flag for flag, value in (("--cr_datasets", cr), ("--qa_datasets", qa)) if value is not None]
+    if grid != "default" and given:
+        raise SweepError(f"--grid {grid} runs the paper's pool (11 CR and 11 QA sets), which {' and '.join(given)} "
+                         f"would change; drop {' and '.join(given)}, or leave out --grid to run your own lists")
+    return GRIDS[grid]["cr"] if cr is None else cr, GRIDS[grid]["qa"] if qa is None else qa
+
+
 def options_from(args: argparse.Namespace, here: Path) -> SweepOptions:
     """The sweep's options from scripts/sweep.py's flags, checked against configs/ (SweepError naming the option);
     relative paths are made absolute against `here`, the folder the sweep starts from (steps run from the
@@ -286,8 +301,9 @@ def options_from(args: argparse.Namespace, here: Path) -> SweepOptions:
                              f"name too); list each once")
         return values
 
-    cr = datasets("--cr_datasets", args.cr_datasets, CR_DATASETS)
-    qa = datasets("--qa_datasets", args.qa_datasets, QA_DATASETS)
+    cr_listed, qa_listed = transfer_pool(args.grid, args.cr_datasets, args.qa_datasets)
+    cr = datasets("--cr_datasets", cr_listed, CR_DATASETS)
+    qa = datasets("--qa_datasets", qa_listed, QA_DATASETS)
     llm_sets = datasets("--llm_datasets", args.llm_datasets, LLM_DATASETS)
     prompts = once("--prompts", names(args.prompts)) if args.prompts is not None else [
         str(p) for p in range(NUM_PROMPTS)]

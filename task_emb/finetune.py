@@ -98,6 +98,7 @@ def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dic
     about = ScoreRecord(to_train_dataset=args.to_train_dataset, task_type=task, main_metric=spec.main_metric,
                         data=describe(spec, args.dataset_path), load_path=args.load_path,
                         source_dataset=source and source["name"], source_data=source and source["data"],
+                        lm_model_name=args.lm_model_name, max_train_examples=args.max_train_examples,
                         num_train_examples=len(splits["train"]), num_dev_examples=len(splits["dev"]),
                         dev_guess=dev_guess(spec, splits["dev"]))
     record = score_run_record(run_record({**vars(args), "device": str(device)}, argv, f"run_{task}_train.py"), about)

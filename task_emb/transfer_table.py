@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from configs.methods import METHODS_BY_ID
+from data_utils import paper_reference
 from data_utils.artifacts import scores
 from data_utils.artifacts.data_identity import DataIdentity, TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import CosineCache, Embedding, check_same_dim, find_embedding, load_embeddings
@@ -63,7 +64,7 @@ class TransferTable:
 
 def build_transfer_table(emb_dir: str | Path, score_dir: str | Path, tasks: Sequence[str] | None,
                          methods: Sequence[str] | None, datasize: bool, allow_missing_pairs: bool,
-                         ndcg: NdcgSettings) -> TransferTable:
+                         ndcg: NdcgSettings) -> paper_reference.WithReference[TransferTable]:
     """Read scores and embeddings, rank the sources of each target per method, score the rankings.
 
     Tasks are named by their datasets, told apart where one name comes with different data
@@ -92,7 +93,8 @@ def build_transfer_table(emb_dir: str | Path, score_dir: str | Path, tasks: Sequ
     results = {method: transfer_eval.evaluate_method(table, truth, classes, ndcg.gain, ndcg.k, ndcg.scale)
                for method, table in predicted.items()}
     summaries = {method: transfer_eval.summarise(result) for method, result in results.items()}
-    return TransferTable(classes, results, summaries, ndcg, [*labels.notes, *embeddings.skipped])
+    ours = TransferTable(classes, results, summaries, ndcg, [*labels.notes, *embeddings.skipped])
+    return paper_reference.transfer(ours, runs, embeddings)  # the paper's rows and setup beside ours
 
 
 def _classes(identities: Sequence[DataIdentity], labels: TaskLabels, tasks: Sequence[str]) -> dict[str, str]:

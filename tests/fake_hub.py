@@ -29,10 +29,14 @@ def template_rows(source, texts: list[str]) -> list[dict]:
 
 
 def dataset_rows(spec, count: int = 2) -> list[dict]:
-    """Rows with every field a registry dataset is read from (its inputs and label 0, or SQuAD's fields)."""
+    """Rows with every field a registry dataset is read from (its inputs and label 0, or SQuAD's fields, under the
+    data's own column names; a yes/no set's answers 1 and 0)."""
     if spec.task_class == "qa":
-        return [{"id": str(i), "title": "", "context": f"context {i}", "question": f"question {i}?",
-                 "answers": {"text": ["context"], "answer_start": [0]}} for i in range(count)]
+        column = {field: name for name, field in spec.columns}
+        return [{column.get(field, field): value for field, value in (
+            ("id", str(i)), ("title", ""), ("context", f"context {i}"), ("question", f"question {i}?"),
+            ("answers", (i + 1) % 2 if spec.yes_no else {"text": ["context"], "answer_start": [0]}))}
+            for i in range(count)]
     return [{**{field: f"{field} {i}" for field in spec.inputs}, spec.label_field: 0} for i in range(count)]
 
 

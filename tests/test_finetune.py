@@ -414,10 +414,15 @@ class TestNoLabelAndNonFinite:
         assert not (tmp_path / "stsb_score.json").exists()
 
     def test_minus_one_in_stsb_train_is_left_out_not_learned(self, tmp_path, tiny_bert):
+        from data_utils.artifacts.scores import read_finetune_score
+
         self.stsb(tmp_path, 2.5)
-        run_cr_train.main(cr_args(tmp_path, tmp_path, "stsb", tiny_bert))
+        run_cr_train.main(cr_args(tmp_path, tmp_path, "stsb", tiny_bert, "--max_train_examples", "30"))
         config = json.loads((tmp_path / "stsb_score.record.json").read_text())["config"]
         assert (config["num_train_examples"], config["num_dev_examples"]) == (23, 8)
+        # what the paper's reference block reads of it (data_utils/paper_reference.py)
+        about = read_finetune_score(tmp_path / "stsb_score.json").about
+        assert (about.lm_model_name, about.max_train_examples) == (str(tiny_bert), 30)
 
     def test_a_diverging_fine_tune_stops_and_writes_no_score(self, data, tmp_path, tiny_bert):
         args = cr_args(data, tmp_path, "stsb", tiny_bert)

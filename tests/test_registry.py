@@ -7,7 +7,8 @@ from data_utils.metrics import METRICS
 PAPER_CR = ["wnli", "mrpc", "cola", "stsb", "rte", "boolq", "sst2", "scitail", "qnli", "snli", "qqp", "mnli",
            "financial_phrasebank", "medqa", "medical_questions_pairs", "cb", "anli", "wanli", "imdb",
            "rotten_tomatoes"]
-PAPER_QA = ["squad", "squad_v2", "cq", "comqa", "wikihop", "duorcp", "duorcs", "newsqa", "drop", "hotpotqa"]
+# boolq_qa: BoolQ as the QA task of the paper's transferability pool (configs/paper_results.py).
+PAPER_QA = ["squad", "squad_v2", "cq", "comqa", "wikihop", "duorcp", "duorcs", "newsqa", "drop", "hotpotqa", "boolq_qa"]
 PAPER_LLM = {"sst2": "sa", "imdb": "sa", "rotten_tomatoes": "sa", "cb": "nli", "anli": "nli", "wanli": "nli"}
 
 

@@ -32,9 +32,10 @@ class ScoreRecord:
     """What a fine-tuning run's score is of, as its record's config says: the dataset fine-tuned on (as given,
     and `data`, which data it is: data_utils/artifacts/data_identity.py), the task type and main metric, the
     checkpoint it continued from (`load_path`; `source_dataset` and `source_data`, the dataset that checkpoint
-    was fine-tuned on: None for a plain fine-tune), the example counts and the dev score of the best guess that
-    reads no input (data_utils.chance.dev_guess; None for regression). Records written before a field existed
-    lack it (None here), except to_train_dataset."""
+    was fine-tuned on: None for a plain fine-tune), the base model (`lm_model_name`, as given), the example counts
+    (`max_train_examples`: the cut asked for, None for the whole training split) and the dev score of the best
+    guess that reads no input (data_utils.chance.dev_guess; None for regression). Records written before a field
+    existed lack it (None here), except to_train_dataset."""
 
     to_train_dataset: str
     task_type: str | None = None
@@ -43,6 +44,8 @@ class ScoreRecord:
     load_path: str | None = None
     source_dataset: str | None = None
     source_data: dict[str, Any] | None = None
+    lm_model_name: str | None = None
+    max_train_examples: int | None = None
     num_train_examples: int | None = None
     num_dev_examples: int | None = None
     dev_guess: dict[str, Any] | None = None

@@ -3,7 +3,8 @@
 The JSON is led by the run record and written last: it marks the table finished (a reader of a table folder
 takes a stem without its JSON for unfinished). A table is any object with `markdown()`, `csv()`, `to_json()`
 and `summary_markdown()` (task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py,
-task_emb/compare.py).
+task_emb/compare.py); one with `side_files()` (suffix -> text, or None for none) has files beside those, e.g.
+`<stem>_paper.csv`, the paper's rows (data_utils/paper_reference.py).
 """
 from __future__ import annotations
 
@@ -37,8 +38,12 @@ def write_table(save_path: str | os.PathLike, config: dict[str, Any], argv: Sequ
     stem = output_stem(save_path)
     report = {"record": run_record(dict(config), argv, EVAL_SCRIPT), **table.to_json()}
     stem_file(stem, ".json").unlink(missing_ok=True)  # written last: it marks the table finished
-    for suffix, text in ((".md", table.markdown()), (".csv", table.csv())):
-        logger.info("wrote %s", write_text(stem_file(stem, suffix), text))
+    side = table.side_files() if hasattr(table, "side_files") else {}
+    for suffix, text in {".md": table.markdown(), ".csv": table.csv(), **side}.items():
+        if text is None:
+            stem_file(stem, suffix).unlink(missing_ok=True)  # of an earlier table: this one has none
+        else:
+            logger.info("wrote %s", write_text(stem_file(stem, suffix), text))
     write_json(stem_file(stem, ".json"), report)
     logger.info("%s:\n%s", what, table.summary_markdown())
     return report
