@@ -1,4 +1,5 @@
-"""The evaluation tables (run_eval.py transfer, prompt, space, compare): `<stem>.md`, `<stem>.csv` and `<stem>.json`.
+"""The evaluation tables (run_eval.py transfer, prompt, space, compare): `<stem>.md`, `<stem>.csv`, a table's own
+further files (`<stem>_paired.csv`: the paired comparisons) and `<stem>.json`.
 
 The JSON is led by the run record and written last: it marks the table finished (a reader of a table folder
 takes a stem without its JSON for unfinished). A table is any object with `markdown()`, `csv()`, `to_json()`
@@ -29,15 +30,17 @@ class Table(Protocol):
 
     def summary_markdown(self) -> str: ...
 
+    def extra_files(self) -> dict[str, str]: ...  # suffix after the stem -> text, e.g. {"_paired.csv": ...}
+
 
 def write_table(save_path: str | os.PathLike, config: dict[str, Any], argv: Sequence[str] | None, what: str,
                 table: Table) -> dict[str, Any]:
-    """<stem>.md, <stem>.csv, then <stem>.json (the run record of `config` and `argv` first, then the table);
-    returns the JSON report. `what` names the table in the log, beside its summary."""
+    """<stem>.md, <stem>.csv, the table's extra files, then <stem>.json (the run record of `config` and `argv`
+    first, then the table); returns the JSON report. `what` names the table in the log, beside its summary."""
     stem = output_stem(save_path)
     report = {"record": run_record(dict(config), argv, EVAL_SCRIPT), **table.to_json()}
     stem_file(stem, ".json").unlink(missing_ok=True)  # written last: it marks the table finished
-    for suffix, text in ((".md", table.markdown()), (".csv", table.csv())):
+    for suffix, text in ((".md", table.markdown()), (".csv", table.csv()), *table.extra_files().items()):
         logger.info("wrote %s", write_text(stem_file(stem, suffix), text))
     write_json(stem_file(stem, ".json"), report)
     logger.info("%s:\n%s", what, table.summary_markdown())
