@@ -61,8 +61,9 @@ def paired_rows(samples: Samples, references: Sequence[str], cell_columns: Seque
 
 
 def paired_markdown(rows: Sequence[dict], names: Callable[[str], str], cell_columns: Sequence[str],
-                    shown: Mapping[str, Shown]) -> str:
-    """The paired differences of the metrics in `shown` as a Markdown section ("" without rows)."""
+                    shown: Mapping[str, Shown], cell_text: Callable[[str], str] = str) -> str:
+    """The paired differences of the metrics in `shown` as a Markdown section ("" without rows); `cell_text` shows
+    a cell's value (e.g. a model's short name)."""
     rows = [row for row in rows if row["metric"] in shown]
     if not rows:
         return ""
@@ -78,14 +79,15 @@ def paired_markdown(rows: Sequence[dict], names: Callable[[str], str], cell_colu
         interval = "" if row["low"] is None else f" [{number(row['low'])}, {number(row['high'])}]"
         p = "-" if row["p_value"] is None else f"{row['p_value']:.3f}"
         lines.append("| " + " | ".join([names(row["method"]), names(row["reference"]),
-                                        *[str(row[c]).replace("_", "-") for c in cell_columns], show.label,
+                                        *[cell_text(row[c]) for c in cell_columns], show.label,
                                         number(row["mean"]) + interval, p,
                                         f"{row['targets']} × {row['seeds']}"]) + " |")
     return "\n".join(lines) + "\n"
 
 
 def ranking_markdown(table: Mapping[str, Mapping[Cell, Mapping[str, statistics.Estimate]]], order: Sequence[str],
-                     names: Callable[[str], str], cell_columns: Sequence[str]) -> str:
+                     names: Callable[[str], str], cell_columns: Sequence[str], cell_text: Callable[[str], str] = str
+                     ) -> str:
     """The ranking metrics (RANKING_SHOWN) of every method and cell, mean ± half-width of the 95% interval; a cell
     with none defined (a single candidate) is left out."""
     metrics = [m for m in RANKING_SHOWN if any(m in by_metric for cells in table.values() for by_metric in
@@ -99,7 +101,7 @@ def ranking_markdown(table: Mapping[str, Mapping[Cell, Mapping[str, statistics.E
             counts = max(((e.targets, e.seeds) for e in by_metric.values()), default=(0, 0))
             cells = [by_metric[m].cell(RANKING_SHOWN[m].scale, RANKING_SHOWN[m].digits) if m in by_metric else "-"
                      for m in metrics]
-            lines.append("| " + " | ".join([names(method), *[c.replace("_", "-") for c in cell],
+            lines.append("| " + " | ".join([names(method), *map(cell_text, cell),
                                             f"{counts[0]} × {counts[1]}", *cells]) + " |")
     return "\n".join(lines) + "\n"
 

@@ -288,4 +288,4 @@ def paired_rows(evaluations: Sequence[DatasetEvaluation], fute_methods: Sequence
 
 
 def paired_markdown(rows: Sequence[dict], names: Mapping[str, str]) -> str:
-    return comparisons.paired_markdown(rows, lambda m: names.get(m, m), CELL_COLUMNS, NUMBERS_SHOWN)
+    return comparisons.paired_markdown(rows, lambda m: names.get(m, m), CELL_COLUMNS, NUMBERS_SHOWN, model_slug)

@@ -224,11 +224,16 @@ def ranking_markdown(summaries: Mapping[str, Mapping[str, Mapping[str, Mapping[s
     """The ranking metrics of every method, class and scope with targets."""
     table = {method: {(cls, scope): metrics for cls, by_scope in summary.items() for scope, metrics in by_scope.items()
                       if metrics["rho"].targets} for method, summary in summaries.items()}
-    return comparisons.ranking_markdown(table, row_order(list(summaries)), row_name, CELL_COLUMNS)
+    return comparisons.ranking_markdown(table, row_order(list(summaries)), row_name, CELL_COLUMNS, _cell_text)
 
 
 def paired_markdown(rows: Sequence[dict]) -> str:
-    return comparisons.paired_markdown(rows, row_name, CELL_COLUMNS, HEADLINE)
+    return comparisons.paired_markdown(rows, row_name, CELL_COLUMNS, HEADLINE, _cell_text)
+
+
+def _cell_text(value: str) -> str:
+    """A class or scope as the tables show it (in-class, all-class)."""
+    return value.replace("_", "-")
 
 
 def summary_csv(summaries: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Estimate]]]]) -> str:
