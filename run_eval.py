@@ -4,6 +4,9 @@ Subcommands:
     transfer  the transferability table (rho and NDCG, in-class and all-class, per method)
     prompt    the prompt-selection table (Performance, Rate and NDCG per method, per LLM, SA and NLI)
     space     the unified space: where each MTE lands among its method's DTEs (own-task and family ranks)
+Each table also gives the ranking metrics (regret@k, hit@k, NDCG@k, Spearman, weighted Kendall tau), every mean
+with its 95% bootstrap interval over targets and seeds, and each method against each FUTE row (paired difference,
+interval, p-value): docs/statistics.md. Folder flags take one folder or several, comma-separated (one per seed).
     plot      cosine-similarity heatmap + PCA and t-SNE projections of a set of embeddings
     compare   the cosines between any chosen embeddings (raw and as displacements from e0), as numbers
 
@@ -17,7 +20,7 @@ Examples:
     python run_eval.py compare --embeddings=./result/emb/sst2_dte.npy,./result/emb/mine_dte.npy \
         --save_path=./result/eval/sst2_vs_mine
 
-Each table writes <stem>.md, .csv, then .json (led by the run record), which marks it finished, holding their
+Each table writes <stem>.md, .csv, _paired.csv, then .json (led by the run record), which marks it finished, holding their
 locks while it runs (a second run writing them is refused; data_utils/artifacts/tables.py). This script only
 wires: each subcommand's arguments and run are in task_emb/eval_commands.py (transfer, space, plot, compare)
 and llm_inference/eval_commands.py (prompt), which import their table modules only when they run.

@@ -146,9 +146,10 @@ class WithReference(Generic[T]):
     def csv(self) -> str:
         return self.table.csv()
 
-    def side_files(self) -> dict[str, str | None]:
-        """Files beside the table's: suffix -> text (None: none, an earlier one is removed)."""
-        return {"_paper.csv": self.reference.csv()}
+    def extra_files(self) -> dict[str, str | None]:
+        """The table's files beside its Markdown and CSV, and the paper's rows (None: not shown; an earlier file of
+        them is removed)."""
+        return {**self.table.extra_files(), "_paper.csv": self.reference.csv()}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.table.to_json(), "paper_reference": self.reference.to_json()}

@@ -15,7 +15,10 @@ with a word that is no verbalizer (the verbalizer scores were then read where th
 something else); a prompt where they are more than half is warned about under the summary
 and in the log.
 
-llm_inference/selection_eval.py turns the scores into Performance, Rate and NDCG.
+Seeds: the inference files name their seed; each (LLM, dataset, seed) is evaluated with the baseline
+scores of those files and that seed's embeddings, then summarised over datasets and seeds.
+
+llm_inference/selection_eval.py turns the scores into Performance, Rate, NDCG and the ranking metrics.
 """
 from __future__ import annotations
 
@@ -30,7 +33,9 @@ from data_utils import paper_reference
 from data_utils.artifacts.embeddings import (CosineCache, Embedding, check_same_dim, find_embedding, load_embeddings,
                                              the_only)
 from data_utils.artifacts.llm_outputs import NOT_AN_ANSWER, most_of
+from data_utils.artifacts.seeds import folders, group_by_seed
 from data_utils.artifacts.selection_scores import is_selection_scores, read_selection_scores
+from data_utils.comparisons import paired_csv
 from data_utils.errors import FuteError
 from data_utils.io import read_json
 from data_utils.metrics import NdcgSettings
@@ -39,12 +44,17 @@ from llm_inference.selection_files import PromptSet
 
 logger = logging.getLogger(__name__)
 
-Key = tuple[str, str]  # (LLM, dataset)
+Key = tuple[str, str, int]  # (LLM, dataset, seed)
+
+
+def key_of(s: PromptSet) -> Key:
+    return s.model, s.dataset, s.seed
 
 
 @dataclass
 class PromptTable:
-    """Every (LLM, dataset) evaluated, the averages per LLM and genre, and where each method's scores came from."""
+    """Every (LLM, dataset, seed) evaluated, the averages per LLM and genre, the paired comparisons with the FUTE
+    rows, and where each method's scores came from."""
 
     prompt_sets: list[PromptSet]
     evaluations: list[selection_eval.DatasetEvaluation]
@@ -52,6 +62,7 @@ class PromptTable:
     sources: dict[Key, dict[str, object]]
     fute_methods: list[str]
     ndcg: NdcgSettings
+    paired: list[dict]
 
     @property
     def order(self) -> list[str]:
@@ -70,10 +81,20 @@ class PromptTable:
                  f"the best prompt's; {self.ndcg.describe('all prompts')} of the method's ranking. In percent, "
                  "averaged over each genre's datasets (their number per LLM in the *datasets averaged* rows). Under "
                  "each LLM and dataset, every prompt's Performance and how many of its answers began with a word that "
-                 "is no verbalizer.", "",
-                 self.summary_markdown(), *self.tie_notes(), *(f"{note}\n" for note in self.answer_notes())]
+                 "is no verbalizer. Each cell: the mean over datasets (each the mean over seeds "
+                 f"{', '.join(map(str, sorted({e.seed for e in self.evaluations})))}) ± half the width of its 95% "
+                 "bootstrap interval (bounds in the CSV and JSON; docs/statistics.md).", "",
+                 self.summary_markdown(), *self.tie_notes(), *(f"{note}\n" for note in self.answer_notes()),
+                 "## Ranking metrics", "",
+                 "Per (LLM, dataset), then averaged as above: regret@k (relative, percent of the best prompt's "
+                 "Performance lost by keeping the top k prompts), hit@k (percent of datasets whose best prompt is in "
+                 "the top k), NDCG@k (percent), Spearman's ρ_s and weighted Kendall τ_w of the method's scores "
+                 "against Performance; k of 1, 3, 5.", "",
+                 selection_eval.ranking_markdown(self.summary, self.order, self.names),
+                 selection_eval.paired_markdown(self.paired, self.names)]
         for e, s in zip(self.evaluations, self.prompt_sets):
-            parts += [f"## {e.model} on {e.dataset} ({e.metric}; best prompt(s) {', '.join(map(str, e.best_prompts))})",
+            parts += [f"## {e.model} on {e.dataset}, seed {e.seed} ({e.metric}; best prompt(s) "
+                      f"{', '.join(map(str, e.best_prompts))})",
                       "", "| method | selected | Performance | Rate | NDCG |", "|---|---|---|---|---|"]
             for method in [m for m in self.order if m in e.methods]:
                 r = e.methods[method]
@@ -84,7 +105,8 @@ class PromptTable:
 
     def tie_notes(self) -> list[str]:
         """A line per (LLM, dataset) on which every prompt scores the same, whose rows then say nothing."""
-        return [f"Note: every prompt of {e.model} scores {100 * e.performance[0]:.1f} on {e.dataset} (e.g. one class "
+        return [f"Note: every prompt of {e.model} scores {100 * e.performance[0]:.1f} on {e.dataset}, seed {e.seed} "
+                f"(e.g. one class "
                 f"predicted for every example), so there every method has Rate 100 and NDCG 100: that dataset cannot "
                 f"tell the methods apart.\n" for e in self.evaluations if e.prompts_tie]
 
@@ -104,11 +126,14 @@ class PromptTable:
     def csv(self) -> str:
         return selection_eval.summary_csv(self.summary, self.order, self.names)
 
+    def extra_files(self) -> dict[str, str]:
+        return {"_paired.csv": paired_csv(self.paired, selection_eval.CELL_COLUMNS)}
+
     def to_json(self) -> dict:
-        return {**self.ndcg.to_json(), "summary": self.summary,
+        return {**self.ndcg.to_json(), "summary": selection_eval.summary_json(self.summary), "paired": self.paired,
                 "datasets": [{**e.to_json(), "inference_files": [str(run.path) for run in s.runs],
                               "num_examples": s.num_examples, "non_verbalizer_answers": s.non_verbalizer_answers,
-                              "score_sources": self.sources[s.model, s.dataset]}
+                              "score_sources": self.sources[key_of(s)]}
                              for e, s in zip(self.evaluations, self.prompt_sets)]}
 
 
@@ -119,7 +144,7 @@ def build_prompt_table(inference_dir: str | Path, baseline_scores: str | None, e
     if baseline_scores is None and emb_dir is None:
         raise FuteError("nothing to evaluate: pass --baseline_scores, --emb_dir or both")
     prompt_sets = selection_files.find_prompt_sets(inference_dir)
-    scores: dict[Key, dict[str, list[float]]] = {(s.model, s.dataset): {} for s in prompt_sets}
+    scores: dict[Key, dict[str, list[float]]] = {key_of(s): {} for s in prompt_sets}
     sources: dict[Key, dict[str, object]] = {key: {} for key in scores}
     if baseline_scores is not None:
         add_baseline_scores(scores, sources, prompt_sets, baseline_scores)
@@ -127,8 +152,9 @@ def build_prompt_table(inference_dir: str | Path, baseline_scores: str | None, e
     if emb_dir is not None:
         methods = add_fute_scores(scores, sources, prompt_sets, emb_dir, fute_methods)
     evaluations = [selection_eval.evaluate_dataset(s.model, s.dataset, s.genre, s.metric, s.performance(),
-                                                   scores[s.model, s.dataset], ndcg) for s in prompt_sets]
-    table = PromptTable(prompt_sets, evaluations, selection_eval.summarise(evaluations), sources, methods, ndcg)
+                                                   scores[key_of(s)], ndcg, s.seed) for s in prompt_sets]
+    table = PromptTable(prompt_sets, evaluations, selection_eval.summarise(evaluations), sources, methods, ndcg,
+                        selection_eval.paired_rows(evaluations, methods))
     for note in table.answer_notes():
         logger.warning(note)
     return paper_reference.prompt(table)  # the paper's rows and setup beside ours
@@ -144,20 +170,20 @@ def prompt_rows(performance: Sequence[float], non_verbalizer: Sequence[int | Non
 
 
 def baseline_files(spec: str) -> list[Path]:
-    """--baseline_scores: a folder (every JSON under it) or comma-separated files."""
-    if Path(spec).is_dir():
-        return sorted(Path(spec).rglob("*.json"))
-    paths = [Path(item.strip()) for item in spec.split(",") if item.strip()]
-    for path in paths:
-        if not path.is_file():
+    """--baseline_scores: comma-separated folders (every JSON under each) and files."""
+    paths = []
+    for path in map(Path, folders(spec, "--baseline_scores")):
+        if not (path.is_dir() or path.is_file()):
             raise FuteError(f"--baseline_scores: {path} is neither a folder nor a file")
+        paths += sorted(path.rglob("*.json")) if path.is_dir() else [path]
     return paths
 
 
 def add_baseline_scores(scores: dict[Key, dict], sources: dict[Key, dict], prompt_sets: Sequence[PromptSet],
                         spec: str) -> None:
-    """scores[(model, dataset)][key] = the baseline's 13 scores, from the score files that match the prompt sets."""
-    fingerprints = {(s.model, s.dataset): s.fingerprint() for s in prompt_sets}
+    """scores[(model, dataset, seed)][key] = the baseline's 13 scores, from the score files that match the prompt
+    sets (the seed: the score run's, which a sweep runs with its inference files' seed)."""
+    fingerprints = {key_of(s): s.fingerprint() for s in prompt_sets}
     order = selection_baselines.table_order()
     found: dict[Key, Path] = {}
     for path in baseline_files(spec):
@@ -165,17 +191,18 @@ def add_baseline_scores(scores: dict[Key, dict], sources: dict[Key, dict], promp
         if not is_selection_scores(content):
             continue  # not a baseline score file (a record, an inference file, ...)
         baseline = read_selection_scores(path, content)
-        key = (baseline.model, baseline.dataset)
+        key = (baseline.model, baseline.dataset, baseline.seed)
         if key not in scores:
-            logger.warning("%s: scores of %s on %s, which have no inference files in --inference_dir; ignored",
-                           path, *key)
+            logger.warning("%s: scores of %s on %s, seed %d, which have no inference files in --inference_dir; "
+                           "ignored", path, *key)
             continue
         if key in found:
-            raise FuteError(f"two baseline score files for {key[0]} on {key[1]}: {found[key]} and {path}; keep one")
+            raise FuteError(f"two baseline score files for {key[0]} on {key[1]}, seed {key[2]}: {found[key]} and "
+                            f"{path}; keep one")
         if baseline.inputs_sha256 != fingerprints[key]:
             raise FuteError(f"{path} was not computed from the inference files of {key[0]} on {key[1]} in "
-                            f"--inference_dir (their fingerprint differs from its record's inputs_sha256); re-run "
-                            f"run_prompt_selection_baselines.py on them")
+                            f"--inference_dir of seed {key[2]} (their fingerprint differs from its record's "
+                            f"inputs_sha256); re-run run_prompt_selection_baselines.py on them")
         found[key] = path
         unknown = sorted(set(baseline.scores) - set(order))
         if unknown:
@@ -186,25 +213,28 @@ def add_baseline_scores(scores: dict[Key, dict], sources: dict[Key, dict], promp
             sources[key][method] = str(path)
     missing = sorted(set(scores) - set(found))
     if missing:
-        listed = ", ".join(f"{model} on {dataset}" for model, dataset in missing)
+        listed = ", ".join(f"{model} on {dataset} (seed {seed})" for model, dataset, seed in missing)
         raise FuteError(f"no baseline scores for {listed} in {spec}; run run_prompt_selection_baselines.py for them")
 
 
 def add_fute_scores(scores: dict[Key, dict], sources: dict[Key, dict], prompt_sets: Sequence[PromptSet],
                     emb_dir: str | Path, methods: Sequence[str] | None) -> list[str]:
-    """scores[(model, dataset)][method] = [cos(MTE of model + prompt p, DTE of dataset) for p in 0..12]."""
+    """scores[(model, dataset, seed)][method] = [cos(MTE of model + prompt p, DTE of dataset) for p in 0..12], with the
+    embeddings of that seed."""
     embeddings = load_embeddings(emb_dir)
+    of_seed = group_by_seed(embeddings, lambda e: e.info.seed)
     cache = CosineCache()  # an LLM's 13 MTEs serve every dataset of the genre: one norm each
     methods = list(methods or sorted({e.method for e in embeddings if e.info.llm}))
     if not methods:
         raise FuteError(f"no LLM + prompt MTEs (run_task_emb.py --llm_mode True) under {emb_dir}; check --emb_dir")
     for s in prompt_sets:
+        where = f"{emb_dir} (seed {s.seed})" if len(of_seed) > 1 or s.seed not in of_seed else emb_dir
         for method in methods:
-            dte = find_embedding(embeddings, method, "DTE", s.dataset, emb_dir, "--fute_methods")
-            mtes = [llm_mte(embeddings, method, s.model, p, s.genre, emb_dir) for p in range(len(s.runs))]
+            dte = find_embedding(of_seed.get(s.seed, []), method, "DTE", s.dataset, where, "--fute_methods")
+            mtes = [llm_mte(of_seed[s.seed], method, s.model, p, s.genre, where) for p in range(len(s.runs))]
             check_same_dim([dte, *mtes], f"method {method}")
-            scores[s.model, s.dataset][method] = [cache.cosine(mte, dte) for mte in mtes]
-            sources[s.model, s.dataset][method] = {"dte": str(dte.path), "mtes": [str(mte.path) for mte in mtes]}
+            scores[key_of(s)][method] = [cache.cosine(mte, dte) for mte in mtes]
+            sources[key_of(s)][method] = {"dte": str(dte.path), "mtes": [str(mte.path) for mte in mtes]}
     return methods
 
 

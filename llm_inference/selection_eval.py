@@ -18,8 +18,11 @@ without scores for one of those datasets gets no average for that genre. The tab
 show how many datasets each LLM's genre average covers, and a warning is logged when
 LLMs in one table are averaged over different datasets.
 
-NDCG is passed in as a function of the relevance list in predicted order (a
-data_utils.metrics.NdcgSettings, with the table's gain, cut-off and scale).
+NDCG is computed with the table's gain, cut-off and scale (a data_utils.metrics.NdcgSettings).
+Beside them, each ranking gets the metrics of data_utils/ranking.py (regret@k, hit@k, NDCG@k,
+Spearman's rho_s, weighted Kendall tau). An (LLM, dataset) may be evaluated under several seeds
+(its inference files' seed): each summary number is the mean over the genre's datasets (each the
+mean over its seeds) with its 95% bootstrap interval (data_utils/statistics.py).
 """
 from __future__ import annotations
 
@@ -33,15 +36,21 @@ import numpy as np
 
 from configs.datasets import GENRES
 from configs.models import model_slug
+from data_utils import comparisons
+from data_utils.comparisons import Shown
 from data_utils.errors import FuteError
+from data_utils.metrics import NdcgSettings
+from data_utils.ranking import metric_names, ranking_metrics
+from data_utils.statistics import Estimate, estimate
 
 logger = logging.getLogger(__name__)
-
-NdcgFn = Callable[[Sequence[float]], float]
 
 GENRE_NAMES = {"sa": "SA", "nli": "NLI"}
 NUMBERS = ("performance", "rate", "ndcg")
 NUMBER_NAMES = {"performance": "Performance", "rate": "Rate", "ndcg": "NDCG"}
+METRICS = (*NUMBERS, *metric_names())
+NUMBERS_SHOWN = {number: Shown(name) for number, name in NUMBER_NAMES.items()}
+CELL_COLUMNS = ("llm", "genre")
 
 def rank_prompts(scores: Sequence[float]) -> list[int]:
     """Prompt numbers best first: higher score first, ties by lower prompt number."""
@@ -61,10 +70,16 @@ class MethodResult:
     ndcg: float
     ranking: list[int]
     scores: list[float]
+    metrics: dict[str, float | None]  # data_utils.ranking.ranking_metrics of the ranking
+
+    def value(self, metric: str) -> float | None:
+        """One of METRICS."""
+        return getattr(self, metric) if metric in NUMBERS else self.metrics.get(metric)
 
 
-def evaluate_scores(scores: Sequence[float], performance: Sequence[float], ndcg_fn: NdcgFn) -> MethodResult:
-    """Selected prompt, Performance, Rate and NDCG of one method's scores [P] against the metrics [P]."""
+def evaluate_scores(scores: Sequence[float], performance: Sequence[float], ndcg: NdcgSettings) -> MethodResult:
+    """Selected prompt, Performance, Rate, NDCG and the ranking metrics of one method's scores [P] against the
+    metrics [P]."""
     performance = np.asarray(performance, dtype=np.float64)
     if len(scores) != len(performance):
         raise FuteError(f"{len(scores)} scores for {len(performance)} prompts; the score file and the inference "
@@ -75,15 +90,17 @@ def evaluate_scores(scores: Sequence[float], performance: Sequence[float], ndcg_
         selected=selected,
         performance=float(performance[selected]),
         rate=1.0 if best == 0.0 else float(performance[selected]) / best,
-        ndcg=float(ndcg_fn([float(performance[p]) for p in ranking])),
+        ndcg=float(ndcg([float(performance[p]) for p in ranking])),
         ranking=ranking,
         scores=[float(s) for s in scores],
+        metrics=ranking_metrics(ranking, dict(enumerate(map(float, scores))), dict(enumerate(performance.tolist())),
+                                ndcg.gain, ndcg.scale),
     )
 
 
 @dataclass
 class DatasetEvaluation:
-    """Every method on one (LLM, dataset); performance[p] is prompt p's actual metric."""
+    """Every method on one (LLM, dataset) under one seed; performance[p] is prompt p's actual metric."""
 
     model: str
     dataset: str
@@ -91,6 +108,7 @@ class DatasetEvaluation:
     metric: str
     performance: list[float]
     methods: dict[str, MethodResult]
+    seed: int = 42
 
     @property
     def best_prompts(self) -> list[int]:
@@ -107,20 +125,33 @@ class DatasetEvaluation:
 
 
 def evaluate_dataset(model: str, dataset: str, genre: str, metric: str, performance: Sequence[float],
-                     scores: Mapping[str, Sequence[float]], ndcg_fn: NdcgFn) -> DatasetEvaluation:
-    """Evaluate every method's scores (method -> [P]) on one (LLM, dataset)."""
+                     scores: Mapping[str, Sequence[float]], ndcg: NdcgSettings, seed: int = 42) -> DatasetEvaluation:
+    """Evaluate every method's scores (method -> [P]) on one (LLM, dataset) under one seed."""
     if genre not in GENRES:
         raise FuteError(f"unknown task genre {genre!r}; use one of {', '.join(GENRES)}")
     return DatasetEvaluation(model=model, dataset=dataset, genre=genre, metric=metric,
                              performance=[float(v) for v in performance],
-                             methods={m: evaluate_scores(s, performance, ndcg_fn) for m, s in scores.items()})
+                             methods={m: evaluate_scores(s, performance, ndcg) for m, s in scores.items()}, seed=seed)
+
+
+def samples(evaluations: Sequence[DatasetEvaluation]) -> dict[str, dict[tuple[str, str], dict[str, dict]]]:
+    """method -> (model, genre) -> metric -> (dataset, seed) -> value."""
+    found: dict = {}
+    for e in evaluations:
+        for method, result in e.methods.items():
+            cell = found.setdefault(method, {}).setdefault((e.model, e.genre), {})
+            for metric in METRICS:
+                cell.setdefault(metric, {})[e.dataset, e.seed] = result.value(metric)
+    return found
 
 
 def summarise(evaluations: Sequence[DatasetEvaluation]) -> dict[str, dict[str, dict[str, dict | None]]]:
-    """model -> genre -> method -> {"performance", "rate", "ndcg", "datasets"}: means over the genre's datasets.
+    """model -> genre -> method -> {metric: Estimate for each of METRICS, "datasets": [...]}: means over the genre's
+    datasets (each the mean over its seeds) with their 95% intervals.
 
-    A cell is None when the method lacks one of the (model, genre)'s datasets.
+    A cell is None when the method lacks one of the (model, genre)'s datasets or seeds.
     """
+    found = samples(evaluations)
     summary: dict[str, dict[str, dict[str, dict | None]]] = {}
     for model in sorted({e.model for e in evaluations}):
         summary[model] = {}
@@ -130,9 +161,8 @@ def summarise(evaluations: Sequence[DatasetEvaluation]) -> dict[str, dict[str, d
                 continue
             methods = sorted({m for e in chosen for m in e.methods})
             summary[model][genre] = {
-                method: {**{number: float(np.mean([getattr(e.methods[method], number) for e in chosen]))
-                            for number in NUMBERS},
-                         "datasets": [e.dataset for e in chosen]}
+                method: {**{metric: estimate(sample) for metric, sample in found[method][model, genre].items()},
+                         "datasets": list(dict.fromkeys(e.dataset for e in chosen))}
                 if all(method in e.methods for e in chosen) else None
                 for method in methods
             }
@@ -164,7 +194,7 @@ def _methods(summary: Mapping[str, Mapping[str, Mapping[str, dict | None]]], gen
     return [m for m in order if m in present] + sorted(present - set(order))
 
 
-def _rows(summary, order: Sequence[str], names: Mapping[str, str], cell: Callable[[float | None], object]):
+def _rows(summary, order: Sequence[str], names: Mapping[str, str], cell: Callable[[Estimate | None], list]):
     """(genre, method key, method name, cells) per row; cells per model x {Performance, Rate, NDCG}."""
     models = sorted(summary)
     for genre in GENRES:
@@ -172,12 +202,13 @@ def _rows(summary, order: Sequence[str], names: Mapping[str, str], cell: Callabl
             cells = []
             for model in models:
                 value = summary[model].get(genre, {}).get(method)
-                cells += [cell(None if value is None else value[number]) for number in NUMBERS]
+                cells += [c for number in NUMBERS for c in cell(None if value is None else value[number])]
             yield genre, method, names.get(method, method), cells
 
 
 def summary_markdown(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
-    """The slides' second table: rows = category x method; columns = LLM x {Performance, Rate, NDCG}, in percent.
+    """The slides' second table: rows = category x method; columns = LLM x {Performance, Rate, NDCG}, in percent,
+    each the mean ± half the width of its 95% interval.
 
     Each genre starts with a row "datasets averaged": per LLM, n (the datasets).
     """
@@ -187,7 +218,7 @@ def summary_markdown(summary, order: Sequence[str], names: Mapping[str, str]) ->
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     covered = genre_datasets(summary)
     current = None
-    for genre, _, name, cells in _rows(summary, order, names, lambda v: "-" if v is None else f"{100 * v:.1f}"):
+    for genre, _, name, cells in _rows(summary, order, names, lambda v: ["-" if v is None else v.cell(100)]):
         if genre != current:
             current = genre
             counts = []
@@ -200,17 +231,61 @@ def summary_markdown(summary, order: Sequence[str], names: Mapping[str, str]) ->
 
 
 def summary_csv(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
-    """The same table as CSV: category, method, name, then per model <model>_<number> (raw values in [0, 1])
-    and <model>_num_datasets (how many datasets the row's averages cover)."""
+    """The same table as CSV: category, method, name, then per model <model>_<number> (the mean, raw in [0, 1]),
+    <model>_<number>_low and _high (its 95% interval), <model>_num_datasets (how many datasets the row's averages
+    cover) and <model>_num_seeds."""
     models = sorted(summary)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["category", "method", "name",
-                     *[f"{model}_{n}" for model in models for n in (*NUMBERS, "num_datasets")]])
-    for genre, method, name, cells in _rows(summary, order, names, lambda v: "" if v is None else v):
+                     *[f"{model}_{column}" for model in models
+                       for column in (*[f"{n}{part}" for n in NUMBERS for part in ("", "_low", "_high")],
+                                      "num_datasets", "num_seeds")]])
+    def bounds(value: Estimate | None) -> list:
+        return ["", "", ""] if value is None else ["" if x is None else x for x in (value.mean, value.low, value.high)]
+
+    width = 3 * len(NUMBERS)
+    for genre, method, name, cells in _rows(summary, order, names, bounds):
         row = []
         for i, model in enumerate(models):
             value = summary[model].get(genre, {}).get(method)
-            row += [*cells[i * len(NUMBERS):(i + 1) * len(NUMBERS)], "" if value is None else len(value["datasets"])]
+            row += [*cells[i * width:(i + 1) * width],
+                    *(["", ""] if value is None else [len(value["datasets"]), value["performance"].seeds])]
         writer.writerow([GENRE_NAMES[genre], method, name, *row])
     return buffer.getvalue()
+
+
+def summary_json(summary) -> dict:
+    """The summary with every Estimate as its dict (mean, low, high, targets, seeds)."""
+    return {model: {genre: {method: None if cell is None else
+                            {k: v.to_json() if isinstance(v, Estimate) else v for k, v in cell.items()}
+                            for method, cell in by_method.items()} for genre, by_method in by_genre.items()}
+            for model, by_genre in summary.items()}
+
+
+def ranking_markdown(summary, order: Sequence[str], names: Mapping[str, str]) -> str:
+    """The ranking metrics of every method, LLM and genre (data_utils/comparisons.ranking_markdown)."""
+    table: dict = {}
+    for model, by_genre in summary.items():
+        for genre, by_method in by_genre.items():
+            for method, cell in by_method.items():
+                if cell is not None:
+                    table.setdefault(method, {})[model_slug(model), GENRE_NAMES[genre]] = {
+                        metric: cell[metric] for metric in METRICS}
+    return comparisons.ranking_markdown(table, [m for m in _all(order, table)], lambda m: names.get(m, m),
+                                        CELL_COLUMNS)
+
+
+def _all(order: Sequence[str], present) -> list[str]:
+    return [m for m in order if m in present] + sorted(set(present) - set(order))
+
+
+def paired_rows(evaluations: Sequence[DatasetEvaluation], fute_methods: Sequence[str]) -> list[dict]:
+    """Every method against every FUTE method, per LLM, genre and metric (data_utils/comparisons.py)."""
+    found = {method: {(model, GENRE_NAMES[genre]): metrics for (model, genre), metrics in cells.items()}
+             for method, cells in samples(evaluations).items()}
+    return comparisons.paired_rows(found, list(fute_methods), CELL_COLUMNS)
+
+
+def paired_markdown(rows: Sequence[dict], names: Mapping[str, str]) -> str:
+    return comparisons.paired_markdown(rows, lambda m: names.get(m, m), CELL_COLUMNS, NUMBERS_SHOWN, model_slug)

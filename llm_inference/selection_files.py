@@ -26,6 +26,7 @@ import numpy as np
 from configs.datasets import NUM_PROMPTS
 from data_utils.artifacts.llm_outputs import (INFERENCE_KEYS, SETTING_KEYS, PromptOutputs, is_inference_output,
                                               read_inference_file)
+from data_utils.artifacts.seeds import folders, seed_or_default
 from data_utils.errors import FuteError
 from data_utils.io import read_json
 
@@ -44,6 +45,11 @@ class PromptSet:
     @property
     def metric(self) -> str:
         return self.runs[0].metric
+
+    @property
+    def seed(self) -> int:
+        """The inference runs' seed (one per set: check_prompt_set; 42 for files that name none)."""
+        return seed_or_default(self.runs[0].settings["seed"])
 
     @property
     def probs(self) -> np.ndarray:
@@ -133,23 +139,24 @@ def load_prompt_set(paths: Sequence[str | Path]) -> PromptSet:
     return check_prompt_set([read_inference_file(path) for path in paths])
 
 
-def find_prompt_sets(folder: str | Path, flag: str = "--inference_dir") -> list[PromptSet]:
-    """Every (LLM, dataset) among the inference files under `folder` (recursively), sorted by (model, dataset).
+def find_prompt_sets(spec: str | Path, flag: str = "--inference_dir") -> list[PromptSet]:
+    """Every (LLM, dataset, seed) among the inference files under `spec` (a folder, or several comma-separated;
+    recursively), sorted by (model, dataset, seed).
 
     Files are recognised by their top-level keys; other JSON files (records, score
-    files) are skipped. Each (LLM, dataset) found must have all 13 prompts.
+    files) are skipped. Each (LLM, dataset, seed) found must have all 13 prompts once.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FuteError(f"{flag} {folder} is not a folder; pass the folder of the run_llm_inference.py outputs")
-    groups: dict[tuple[str, str], list[PromptOutputs]] = {}
-    for path in sorted(folder.rglob("*.json")):
-        content = read_json(path)
-        if is_inference_output(content):
-            run = read_inference_file(path, content)
-            groups.setdefault((run.model, run.dataset), []).append(run)
+    groups: dict[tuple[str, str, int], list[PromptOutputs]] = {}
+    for folder in map(Path, folders(str(spec), flag)):
+        if not folder.is_dir():
+            raise FuteError(f"{flag} {folder} is not a folder; pass the folder of the run_llm_inference.py outputs")
+        for path in sorted(folder.rglob("*.json")):
+            content = read_json(path)
+            if is_inference_output(content):
+                run = read_inference_file(path, content)
+                groups.setdefault((run.model, run.dataset, seed_or_default(run.settings["seed"])), []).append(run)
     if not groups:
-        raise FuteError(f"no inference files (JSON with top-level {', '.join(INFERENCE_KEYS)}) under {folder}; "
+        raise FuteError(f"no inference files (JSON with top-level {', '.join(INFERENCE_KEYS)}) under {spec}; "
                         f"check {flag}")
     return [check_prompt_set(groups[key]) for key in sorted(groups)]
 

@@ -22,7 +22,8 @@ from data_utils.errors import FuteError
 from data_utils.similarity import cosine_matrix
 from task_emb.displacement import NO_DISPLACEMENT, displaced, initial_embedding_of
 from task_emb.plots import embedding_labels
-from task_emb.space_eval import as_csv, flagged, flagged_markdown, warn_flagged
+from data_utils.comparisons import long_csv
+from task_emb.space_eval import flagged, flagged_markdown, warn_flagged
 
 PAIR_COLUMNS = ("a", "b", "raw_cosine", "displacement_cosine", "a_undertrained", "b_undertrained")
 DECIMALS = 4  # in the Markdown; CSV and JSON hold every digit
@@ -71,7 +72,10 @@ class Comparison:
         return text + flagged_markdown(flagged(self.embeddings, self.labels))
 
     def csv(self) -> str:
-        return as_csv(PAIR_COLUMNS, self.pairs())
+        return long_csv(PAIR_COLUMNS, self.pairs())
+
+    def extra_files(self) -> dict[str, str]:
+        return {}  # cosines of chosen embeddings: no targets, so nothing to compare
 
     def to_json(self) -> dict:
         return {"embeddings": [{"label": label, "path": str(e.path), "method": e.method, "kind": e.kind,

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from data_utils import cli
 from data_utils.artifacts.embeddings import KINDS, load_embeddings, read_embedding
+from data_utils.artifacts.seeds import SEEDS_HELP
 from data_utils.artifacts.tables import EVAL_SCRIPT, write_table
 from data_utils.errors import FuteError
 from data_utils.io import output_stem, run_record, stem_file, write_json, write_text
 from data_utils.metrics import NdcgSettings
 
-EMB_DIR_HELP = "folder (searched recursively) of task embeddings: <name>.npy + <name>.record.json"
+EMB_DIR_HELP = "folder (searched recursively) of task embeddings: <name>.npy + <name>.record.json" + SEEDS_HELP
 
 
 def add_choice_args(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +48,7 @@ def add_transfer_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--emb_dir", required=True, help=EMB_DIR_HELP)
     parser.add_argument("--score_dir", required=True,
                         help="folder (searched recursively) of fine-tuning scores: <score>.json + <score>.record.json "
-                             "from run_cr_train.py/run_qa_train.py, plain and transfer runs")
+                             "from run_cr_train.py/run_qa_train.py, plain and transfer runs" + SEEDS_HELP)
     parser.add_argument("--save_path", required=True, help=cli.SAVE_HELP)
     parser.add_argument("--tasks", type=cli.csv_list, default=None,
                         help="comma-separated datasets to evaluate (sources and targets): names, labels as the tables "
@@ -77,10 +78,11 @@ def run_transfer(args: argparse.Namespace, argv: Sequence[str] | None) -> dict:
 
 def add_space_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--emb_dir", required=True,
-                        help="folder (searched recursively) of task embeddings: DTEs and MTEs of one or more methods")
+                        help="folder (searched recursively) of task embeddings: DTEs and MTEs of one or more methods"
+                             + SEEDS_HELP)
     parser.add_argument("--save_path", required=True,
-                        help="output stem: writes <stem>.md, <stem>.csv (summary), <stem>_ranks.csv, <stem>.json "
-                             "and <stem>_<method>_heatmap.png")
+                        help="output stem: writes <stem>.md, <stem>.csv (summary), <stem>_ranks.csv, "
+                             "<stem>_paired.csv, <stem>.json and <stem>_<method>[_seed<k>]_heatmap.png")
     parser.add_argument("--methods", type=cli.csv_list, default=None,
                         help="comma-separated methods (default: every method with both DTEs and MTEs)")
     parser.add_argument("--dtes", type=cli.csv_list, default=None,

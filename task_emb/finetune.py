@@ -100,7 +100,7 @@ def _run(task: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dic
                         source_dataset=source and source["name"], source_data=source and source["data"],
                         lm_model_name=args.lm_model_name, max_train_examples=args.max_train_examples,
                         num_train_examples=len(splits["train"]), num_dev_examples=len(splits["dev"]),
-                        dev_guess=dev_guess(spec, splits["dev"]))
+                        dev_guess=dev_guess(spec, splits["dev"]), seed=args.seed)
     record = score_run_record(run_record({**vars(args), "device": str(device)}, argv, f"run_{task}_train.py"), about)
     # The score's record is pending while the outputs are written, each before its own record; its final
     # record, written last, marks the run finished (data_utils/artifacts/completion.py).

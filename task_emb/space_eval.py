@@ -20,14 +20,18 @@ seed and surrogate starts from. Raw cosines of barely trained prefixes mostly co
 e0 with itself; displacements compare what training added. FIM embeddings have no e0:
 their displacement columns stay empty.
 
+Beside the ranks, each MTE's ranking of the DTEs gets the ranking metrics of data_utils/ranking.py,
+with relevance 1 for the DTE(s) it should find (its own task's; its family's) and 0 for the others.
+Seeds: every embedding names its seed; each seed's MTEs are ranked among that seed's DTEs, and every
+summary number is a mean over MTEs and seeds with its 95% bootstrap interval (data_utils/statistics.py),
+each method also compared with each FUTE method (data_utils/comparisons.py).
+
 Embeddings whose runs flagged them as under-trained (task_emb/undertraining.py) are counted
 per method, marked in the per-MTE ranks and listed with their reasons: their cosines say
 little about their task.
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,15 +40,24 @@ import numpy as np
 
 from configs.datasets import GENRE_FAMILY
 from configs.methods import METHODS_BY_ID
+from data_utils import comparisons
 from data_utils.artifacts.data_identity import TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import Embedding, check_same_dim, natural_key
+from data_utils.artifacts.seeds import group_by_seed
+from data_utils.comparisons import Shown
 from data_utils.errors import FuteError
+from data_utils.ranking import ranking_metrics
+from data_utils.statistics import Estimate
 from data_utils.similarity import cosine
 from task_emb.displacement import displaced, initial_embedding_of
 
 logger = logging.getLogger(__name__)
 
 VIEWS = ("raw", "displacement")
+# What an MTE should find: its own task's DTE (LM MTEs), its family's (LM MTEs; LLM + prompt MTEs).
+RETRIEVALS = ("own-task", "family", "LLM family")
+CELL_COLUMNS = ("view", "retrieval")
+MRR_SHOWN = {"rr": Shown("MRR↑", 1.0, 3)}
 
 
 @dataclass
@@ -60,6 +73,14 @@ class SpaceRank:
     family_rank: int | None
     nearest: str
     undertrained: bool  # the MTE's run flagged it
+    seed: int = 42
+    own_metrics: dict[str, float | None] = field(default_factory=dict)  # data_utils.ranking, own task relevant
+    family_metrics: dict[str, float | None] = field(default_factory=dict)  # the same, the family's DTEs relevant
+
+    @property
+    def target(self) -> str:
+        """What the summary averages over: the MTE, an LLM + prompt one per genre (one label, two MTEs)."""
+        return f"{self.mte} ({self.family})" if self.llm else self.mte
 
 
 def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
@@ -106,10 +127,13 @@ def _named(embeddings: Sequence[Embedding], kind: str, asked: Sequence[str] | No
     return [e for e in found if labels.of(e) in picked], [name for name, hits in wanted.items() if not hits]
 
 
-def rank_dtes(mte: np.ndarray, dtes: Mapping[str, np.ndarray]) -> list[str]:
-    """DTE task names, nearest first by cosine with `mte`; equal cosines in name order."""
-    similarity = {task: cosine(mte, vector) for task, vector in dtes.items()}
-    return sorted(similarity, key=lambda task: (-similarity[task], task))
+def retrieval_metrics(order: Sequence[str], similarity: Mapping[str, float], relevant: set[str]
+                      ) -> dict[str, float | None]:
+    """data_utils.ranking's metrics of `order` with relevance 1 for `relevant` DTEs, 0 for the others ({} when none
+    is relevant: nothing to find)."""
+    if not relevant:
+        return {}
+    return ranking_metrics(order, similarity, {task: float(task in relevant) for task in order})
 
 
 def family_of(embedding: Embedding) -> str | None:
@@ -119,9 +143,9 @@ def family_of(embedding: Embedding) -> str | None:
 
 
 def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embedding],
-                    e0: np.ndarray | None, labels: TaskLabels | None = None) -> list[SpaceRank]:
+                    e0: np.ndarray | None, labels: TaskLabels | None = None, seed: int = 42) -> list[SpaceRank]:
     """A SpaceRank per MTE and view; the displacement view only with `e0`. Tasks are named by `labels` (by
-    default those of these embeddings)."""
+    default those of these embeddings); `seed`: the seed of these embeddings."""
     labels = labels or TaskLabels.of_embeddings([*mtes, *dtes])
     views = {"raw": None, **({"displacement": e0} if e0 is not None else {})}
     families = {labels.of(d): family_of(d) for d in dtes}
@@ -129,71 +153,126 @@ def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embed
     for view, shift in views.items():
         dte_vectors = dict(zip(map(labels.of, dtes), displaced(dtes, shift)))
         for mte, vector in zip(mtes, displaced(mtes, shift)):
-            order = rank_dtes(vector, dte_vectors)
+            similarity = {dte: cosine(vector, dte_vector) for dte, dte_vector in dte_vectors.items()}
+            order = sorted(similarity, key=lambda dte: (-similarity[dte], dte))
             task, family = labels.of(mte), family_of(mte)
             own = order.index(task) + 1 if task in order and not mte.info.llm else None
-            in_family = [i + 1 for i, dte in enumerate(order) if family is not None and families[dte] == family]
+            kin = {dte for dte in order if family is not None and families[dte] == family}
+            in_family = [i + 1 for i, dte in enumerate(order) if dte in kin]
             ranks.append(SpaceRank(method, task, view, mte.info.llm, family, own,
-                                   in_family[0] if in_family else None, order[0], bool(mte.undertrained)))
+                                   in_family[0] if in_family else None, order[0], bool(mte.undertrained), seed,
+                                   retrieval_metrics(order, similarity, {task} if own else set()),
+                                   retrieval_metrics(order, similarity, kin)))
     return ranks
 
 
-def mean_reciprocal_rank(ranks: Sequence[int | None]) -> float | None:
-    found = [1.0 / rank for rank in ranks if rank is not None]
-    return float(np.mean(found)) if found else None
+def _retrieval(rank: SpaceRank, retrieval: str) -> tuple[int | None, dict[str, float | None]] | None:
+    """(the rank, the metrics) of `rank` under one of RETRIEVALS; None when it does not apply to that MTE."""
+    if retrieval == "own-task":
+        return None if rank.llm else (rank.own_rank, rank.own_metrics)
+    if (retrieval == "LLM family") != rank.llm:
+        return None
+    return rank.family_rank, rank.family_metrics
+
+
+def samples(ranks: Sequence[SpaceRank]) -> dict[str, dict[tuple[str, str], dict[str, dict]]]:
+    """method -> (view, retrieval) -> metric -> (SpaceRank.target, seed) -> value: "rr" (the reciprocal rank; None
+    with no DTE to find) and the ranking metrics."""
+    found: dict = {}
+    for r in ranks:
+        for retrieval in RETRIEVALS:
+            got = _retrieval(r, retrieval)
+            if got is None:
+                continue
+            rank, metrics = got
+            cell = found.setdefault(r.method, {}).setdefault((r.view, retrieval), {})
+            for metric, value in {"rr": None if rank is None else 1.0 / rank, **metrics}.items():
+                cell.setdefault(metric, {})[r.target, r.seed] = value
+    return found
 
 
 def summarise(ranks: Sequence[SpaceRank], undertrained: Mapping[str, int] | None = None) -> list[dict]:
-    """Per method and view: counts and MRRs of LM MTEs (own task, family) and LLM MTEs (family), and the number of
-    the method's embeddings (MTEs and DTEs) flagged as under-trained (`undertrained`, by method)."""
+    """Per method and view: counts of LM MTEs and LLM MTEs (distinct MTEs; `seeds`: how many seeds), the MRRs
+    (own task and family of LM MTEs, family of LLM MTEs) as Estimates, every retrieval's ranking metrics
+    (`metrics`: retrieval -> metric -> Estimate), and the number of the method's embeddings (MTEs and DTEs)
+    flagged as under-trained (`undertrained`, by method)."""
+    estimates = comparisons.estimates(samples(ranks))
     rows = []
     for method in sorted({r.method for r in ranks}):
         for view in VIEWS:
             chosen = [r for r in ranks if r.method == method and r.view == view]
             if not chosen:
                 continue
-            lm = [r for r in chosen if not r.llm]
-            llm = [r for r in chosen if r.llm]
-            rows.append({"method": method, "view": view, "lm_mtes": len(lm),
-                         "own_mrr": mean_reciprocal_rank([r.own_rank for r in lm]),
-                         "family_mrr": mean_reciprocal_rank([r.family_rank for r in lm]),
-                         "llm_mtes": len(llm),
-                         "llm_family_mrr": mean_reciprocal_rank([r.family_rank for r in llm]),
-                         "undertrained": (undertrained or {}).get(method, 0)})
+            metrics = {retrieval: estimates[method].get((view, retrieval), {}) for retrieval in RETRIEVALS}
+            mrr = {retrieval: metrics[retrieval].get("rr", Estimate(None, None, None, 0, 0))
+                   for retrieval in RETRIEVALS}
+            rows.append({"method": method, "view": view, "lm_mtes": len({r.target for r in chosen if not r.llm}),
+                         "own_mrr": mrr["own-task"], "family_mrr": mrr["family"],
+                         "llm_mtes": len({r.target for r in chosen if r.llm}), "llm_family_mrr": mrr["LLM family"],
+                         "seeds": len({r.seed for r in chosen}), "undertrained": (undertrained or {}).get(method, 0),
+                         "metrics": {k: v for k, v in metrics.items() if v}})
     return rows
+
+
+def paired_rows(ranks: Sequence[SpaceRank]) -> list[dict]:
+    """Every method against every FUTE method, per view, retrieval and metric (data_utils/comparisons.py)."""
+    found = samples(ranks)
+    fute = [m for m in sorted(found) if m in METHODS_BY_ID and METHODS_BY_ID[m].fute]
+    return comparisons.paired_rows(found, fute, CELL_COLUMNS)
 
 
 def _cell(value) -> str:
     if value is None:
         return "-"
+    if isinstance(value, Estimate):
+        return value.cell(digits=3)
     if isinstance(value, bool):
         return "yes" if value else ""
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-SUMMARY_COLUMNS = ("method", "view", "lm_mtes", "own_mrr", "family_mrr", "llm_mtes", "llm_family_mrr",
+SUMMARY_COLUMNS = ("method", "view", "lm_mtes", "own_mrr", "family_mrr", "llm_mtes", "llm_family_mrr", "seeds",
                    "undertrained")
-RANK_COLUMNS = ("method", "view", "mte", "family", "own_rank", "family_rank", "nearest", "undertrained")
+MRR_COLUMNS = ("own_mrr", "family_mrr", "llm_family_mrr")
+RANK_COLUMNS = ("method", "view", "seed", "mte", "family", "own_rank", "family_rank", "nearest", "undertrained")
 FLAG_COLUMNS = ("method", "kind", "embedding", "reasons", "path")
 
 
 def summary_markdown(rows: Sequence[dict]) -> str:
-    header = ("| Method | View | LM MTEs | own-task MRR | family MRR | LLM MTEs | LLM family MRR | under-trained |\n"
-              "|---|---|---|---|---|---|---|---|\n")
+    """Per method and view; each MRR the mean over MTEs and seeds ± half the width of its 95% interval."""
+    header = ("| Method | View | LM MTEs | own-task MRR | family MRR | LLM MTEs | LLM family MRR | seeds "
+              "| under-trained |\n|---|---|---|---|---|---|---|---|---|\n")
     return header + "".join("| " + " | ".join(_cell(row[c]) for c in SUMMARY_COLUMNS) + " |\n" for row in rows)
 
 
-def as_csv(columns: Sequence[str], rows: Sequence[Mapping]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+def summary_csv(rows: Sequence[dict]) -> str:
+    """SUMMARY_COLUMNS, each MRR as its mean with <mrr>_low, <mrr>_high (95% interval) and <mrr>_targets."""
+    columns = [c for column in SUMMARY_COLUMNS for c in ((column, f"{column}_low", f"{column}_high",
+                                                          f"{column}_targets") if column in MRR_COLUMNS else (column,))]
+    flat = [{**row, **{f"{c}{suffix}": getattr(row[c], part) for c in MRR_COLUMNS
+                       for suffix, part in (("", "mean"), ("_low", "low"), ("_high", "high"), ("_targets", "targets"))}}
+            for row in rows]
+    return comparisons.long_csv(columns, flat)
+
+
+def ranking_markdown(rows: Sequence[dict]) -> str:
+    """Every method, view and retrieval's ranking metrics (data_utils/ranking.py)."""
+    table = {}
+    for row in rows:
+        for retrieval, metrics in row["metrics"].items():
+            table.setdefault(row["method"], {})[row["view"], retrieval] = metrics
+    return comparisons.ranking_markdown(table, sorted(table), str, CELL_COLUMNS)
+
+
+def summary_json(rows: Sequence[dict]) -> list[dict]:
+    return [{**{k: v.to_json() if isinstance(v, Estimate) else v for k, v in row.items() if k != "metrics"},
+             "metrics": {retrieval: {m: e.to_json() for m, e in metrics.items()}
+                         for retrieval, metrics in row["metrics"].items()}} for row in rows]
 
 
 def ranks_markdown(ranks: Sequence[SpaceRank]) -> str:
-    header = ("| Method | View | MTE | Family | own rank | family rank | nearest DTE | under-trained MTE |\n"
-              "|---|---|---|---|---|---|---|---|\n")
+    header = ("| Method | View | seed | MTE | Family | own rank | family rank | nearest DTE | under-trained MTE |\n"
+              "|---|---|---|---|---|---|---|---|---|\n")
     return header + "".join("| " + " | ".join(_cell(asdict(r)[c]) for c in RANK_COLUMNS) + " |\n" for r in ranks)
 
 
@@ -228,59 +307,91 @@ def warn_flagged(rows: Sequence[dict]) -> None:
 
 @dataclass
 class SpaceTable:
-    """Ranks of every MTE (per method and view), their summary, per method the [MTEs, DTEs] cosines, and the
-    embeddings flagged as under-trained."""
+    """Ranks of every MTE (per method, view and seed), their summary, the paired comparisons with the FUTE methods,
+    per method (and seed, when several) the [MTEs, DTEs] cosines, and the embeddings flagged as under-trained."""
 
     ranks: list[SpaceRank]
     summary: list[dict]
     matrices: dict[str, tuple[np.ndarray, list[str], list[str], str]]  # method -> (matrix, rows, columns, view)
     undertrained: list[dict]
     notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels), embeddings left out
+    paired: list[dict] = field(default_factory=list)
 
     def summary_markdown(self) -> str:
         return summary_markdown(self.summary)
 
     def markdown(self) -> str:
         warnings = "".join(f"Warning: {note}.\n\n" for note in self.notes)
-        return ("# Unified space\n\n" + warnings + summary_markdown(self.summary) + "\n## Per MTE\n\n"
+        return ("# Unified space\n\n" + warnings + "Each MRR: the mean reciprocal rank over MTEs (each the mean over "
+                "its seeds) ± half the width of its 95% bootstrap interval (bounds in the CSV and JSON; "
+                "docs/statistics.md).\n\n" + summary_markdown(self.summary)
+                + "\n## Ranking metrics\n\nEach MTE ranks its method's DTEs; relevant are its own task's DTE "
+                "(own-task) or its family's (family): regret@k (percent; 100 when no relevant DTE is in the top k), "
+                "hit@k and NDCG@k (percent), Spearman's ρ_s and weighted Kendall τ_w of cosine against relevance; "
+                "k of 1, 3, 5 where there are more than k DTEs.\n\n" + ranking_markdown(self.summary) + "\n"
+                + comparisons.paired_markdown(self.paired, str, CELL_COLUMNS, MRR_SHOWN) + "\n## Per MTE\n\n"
                 + ranks_markdown(self.ranks) + flagged_markdown(self.undertrained))
 
     def csv(self) -> str:
-        return as_csv(SUMMARY_COLUMNS, self.summary)
+        return summary_csv(self.summary)
 
     def ranks_csv(self) -> str:
-        return as_csv(RANK_COLUMNS, [asdict(r) for r in self.ranks])
+        return comparisons.long_csv(RANK_COLUMNS, [asdict(r) for r in self.ranks])
+
+    def extra_files(self) -> dict[str, str]:
+        return {"_paired.csv": comparisons.paired_csv(self.paired, CELL_COLUMNS)}
 
     def to_json(self) -> dict:
-        return {"summary": self.summary, "ranks": [asdict(r) for r in self.ranks], "undertrained": self.undertrained,
-                "notes": self.notes}
+        return {"summary": summary_json(self.summary), "paired": self.paired, "ranks": [asdict(r) for r in self.ranks],
+                "undertrained": self.undertrained, "notes": self.notes}
+
+
+def check_seeds_alike(chosen: Mapping[int, Mapping[str, tuple[list[Embedding], list[Embedding]]]],
+                      labels: TaskLabels) -> None:
+    """Every seed must have the same MTEs and DTEs of each method: a seed lacking one another seed has is an error
+    naming what it lacks."""
+    held = {seed: {(method, e.kind, labels.of(e)) for method, (mtes, dtes) in by_method.items()
+                   for e in (*mtes, *dtes)} for seed, by_method in chosen.items()}
+    every = set().union(*held.values())
+    lacking = [f"seed {seed} has no " + ", ".join(f"{kind} {label} ({method})" for method, kind, label in
+                                                  sorted(every - h)) for seed, h in held.items() if every - h]
+    if lacking:
+        raise FuteError(f"the seeds' embeddings differ: {'; '.join(lacking)}; run those steps for every seed, or "
+                        f"leave the seed out of --emb_dir")
 
 
 def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
                       displacement: bool, surrogate: str | None = None, dte_tasks: Sequence[str] | None = None,
                       mte_labels: Sequence[str] | None = None) -> SpaceTable:
-    """Own-task and family ranks of every MTE among its method's DTEs, raw and (with `displacement`, for
-    methods with a shared initialisation) as displacements from e0 (rebuilt from the surrogate the records
-    name, or from `surrogate`, a copy of it); `dte_tasks` and `mte_labels` narrow the choice as `select`'s
-    `dtes` and `mtes` do."""
+    """Own-task and family ranks of every MTE among its method's DTEs of its seed, raw and (with `displacement`, for
+    methods with a shared initialisation) as displacements from that seed's e0 (rebuilt from the surrogate the
+    records name, or from `surrogate`, a copy of it); `dte_tasks` and `mte_labels` narrow the choice as `select`'s
+    `dtes` and `mtes` do. Every seed must hold the same MTEs and DTEs (`check_seeds_alike`)."""
     ranks, matrices, undertrained = [], {}, []
-    chosen = select(embeddings, methods, where, dte_tasks, mte_labels)
-    labels = TaskLabels.of_embeddings([e for mtes, dtes in chosen.values() for e in (*mtes, *dtes)])
+    by_seed = group_by_seed(embeddings, lambda e: e.info.seed)
+    chosen_of = {seed: select(of_seed, methods, f"{where} (seed {seed})" if len(by_seed) > 1 else where, dte_tasks,
+                              mte_labels) for seed, of_seed in by_seed.items()}
+    labels = TaskLabels.of_embeddings([e for chosen in chosen_of.values() for mtes, dtes in chosen.values()
+                                       for e in (*mtes, *dtes)])
+    check_seeds_alike(chosen_of, labels)
     # A baseline method (TuPaTE, TaskEmb, TextEmb) has DTEs only, by design; any other with one kind is named.
     asked = {e.method for e in embeddings if methods is None or e.method in methods}
-    for method in sorted(m for m in asked - set(chosen) if m not in METHODS_BY_ID or METHODS_BY_ID[m].fute):
+    chosen_methods = {method for chosen in chosen_of.values() for method in chosen}
+    for method in sorted(m for m in asked - chosen_methods if m not in METHODS_BY_ID or METHODS_BY_ID[m].fute):
         kinds = sorted({e.kind for e in embeddings if e.method == method})
         note = (f"{method} is left out: {where} holds its {' and '.join(kinds)}s only, and the unified space needs "
                 f"both DTEs and MTEs of a method")
         logger.warning(note)
         labels.notes.append(note)
-    for method, (mtes, dtes) in chosen.items():
-        e0 = initial_embedding_of([*mtes, *dtes], method, surrogate) if displacement else None
-        ranks.extend(evaluate_method(method, mtes, dtes, e0, labels))
-        view = "displacement from e0" if e0 is not None else "raw"
-        matrices[method] = (similarity_matrix(mtes, dtes, e0), [labels.of(m) for m in mtes],
-                            [labels.of(d) for d in dtes], view)
-        undertrained.extend(flagged([*mtes, *dtes], [labels.of(e) for e in (*mtes, *dtes)]))
+    for seed, chosen in chosen_of.items():
+        for method, (mtes, dtes) in chosen.items():
+            e0 = initial_embedding_of([*mtes, *dtes], method, surrogate) if displacement else None
+            ranks.extend(evaluate_method(method, mtes, dtes, e0, labels, seed))
+            view = "displacement from e0" if e0 is not None else "raw"
+            key = method if len(chosen_of) == 1 else f"{method}_seed{seed}"
+            matrices[key] = (similarity_matrix(mtes, dtes, e0), [labels.of(m) for m in mtes],
+                             [labels.of(d) for d in dtes], view)
+            undertrained.extend(flagged([*mtes, *dtes], [labels.of(e) for e in (*mtes, *dtes)]))
     warn_flagged(undertrained)
-    counts = {method: sum(row["method"] == method for row in undertrained) for method in matrices}
-    return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained, labels.notes)
+    counts = {method: sum(row["method"] == method for row in undertrained) for method in chosen_methods}
+    return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained, labels.notes, paired_rows(ranks))

@@ -26,6 +26,11 @@ name, so every run gives the same order.
 
 In-class scope: only sources of the target's class (cr -> cr, qa -> qa);
 all-class scope: every source.
+
+Beside rho and NDCG, each target's ranking gets the metrics of data_utils/ranking.py (regret@k,
+hit@k, NDCG@k, Spearman's rho_s, weighted Kendall tau). Each seed's targets are evaluated on
+their own; every summary number is the mean over targets (of each target's mean over seeds) with
+its 95% bootstrap interval (data_utils/statistics.py).
 """
 from __future__ import annotations
 
@@ -38,9 +43,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from configs.methods import method_order, paper_name
+from configs.methods import METHODS_BY_ID, method_order, paper_name
+from data_utils import comparisons
+from data_utils.comparisons import Shown
 from data_utils.errors import FuteError
 from data_utils.metrics import ndcg
+from data_utils.ranking import metric_names, ranking_metrics
+from data_utils.statistics import Estimate, estimate
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +57,13 @@ SCOPES = ("in_class", "all_class")
 CLASSES = ("cr", "qa")
 # The baseline that needs no embedding: rank sources by training-set size.
 DATASIZE = "datasize"
+# Every number per target, the paper's two first; how the summary shows rho and NDCG.
+METRICS = ("rho", "ndcg", *metric_names())
+HEADLINE = {"rho": Shown("ρ↓", 1.0), "ndcg": Shown("NDCG↑")}
+CELL_COLUMNS = ("class", "scope")
+# One seed's results of one method: scope -> target -> TargetResult; of every seed: seed -> that.
+Results = Mapping[str, Mapping[str, "TargetResult"]]
+BySeed = Mapping[int, Results]
 
 
 def row_name(method: str) -> str:
@@ -80,7 +96,8 @@ def rank_of_best(order: Sequence[str], truth: Mapping[str, float]) -> int:
 
 @dataclass
 class TargetResult:
-    """One target under one method and scope. ranking: (source, predicted value, transfer score), best first."""
+    """One target under one method and scope. ranking: (source, predicted value, transfer score), best first;
+    metrics: data_utils.ranking.ranking_metrics of that ranking."""
 
     target: str
     target_class: str
@@ -88,6 +105,11 @@ class TargetResult:
     best_sources: list[str]
     rho: int
     ndcg: float
+    metrics: dict[str, float | None]
+
+    def value(self, metric: str) -> float | None:
+        """One of METRICS."""
+        return float(getattr(self, metric)) if metric in ("rho", "ndcg") else self.metrics.get(metric)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -116,6 +138,7 @@ def evaluate_target(target: str, target_class: str, predicted: Mapping[str, floa
     if any(truth[s] < 0 for s in order):
         logger.warning("target %s: negative transfer scores count as 0 for NDCG", target)
     best = max(truth.values())
+    truth_values = {s: float(v) for s, v in truth.items()}
     return TargetResult(
         target=target,
         target_class=target_class,
@@ -123,6 +146,7 @@ def evaluate_target(target: str, target_class: str, predicted: Mapping[str, floa
         best_sources=sorted(s for s in order if truth[s] == best),
         rho=rank_of_best(order, truth),
         ndcg=ndcg([max(truth[s], 0.0) for s in order], gain_kind, k, scale),
+        metrics=ranking_metrics(order, predicted, truth_values, gain_kind, scale),
     )
 
 
@@ -147,19 +171,33 @@ def evaluate_method(predicted: Mapping[str, Mapping[str, float]], truth: Mapping
     return results
 
 
-def summarise(results: Mapping[str, Mapping[str, TargetResult]]) -> dict[str, dict[str, dict]]:
-    """target class -> scope -> {"rho": mean rank, "ndcg": mean NDCG, "num_targets": n} (None when n = 0)."""
-    summary: dict[str, dict[str, dict]] = {}
-    for cls in CLASSES:
-        summary[cls] = {}
+def samples(by_seed: BySeed) -> dict[tuple[str, str], dict[str, dict[tuple[str, int], float | None]]]:
+    """(class, scope) -> metric -> (target, seed) -> value, for one method's results of every seed."""
+    found: dict = {(cls, scope): {metric: {} for metric in METRICS} for cls in CLASSES for scope in SCOPES}
+    for seed, results in by_seed.items():
         for scope in SCOPES:
-            chosen = [r for r in results[scope].values() if r.target_class == cls]
-            summary[cls][scope] = {
-                "rho": float(np.mean([r.rho for r in chosen])) if chosen else None,
-                "ndcg": float(np.mean([r.ndcg for r in chosen])) if chosen else None,
-                "num_targets": len(chosen),
-            }
-    return summary
+            for target, result in results[scope].items():
+                for metric in METRICS:
+                    found[result.target_class, scope][metric][target, seed] = result.value(metric)
+    return found
+
+
+def summarise(by_seed: BySeed) -> dict[str, dict[str, dict[str, Estimate]]]:
+    """class -> scope -> metric -> Estimate (mean over targets and seeds, its 95% interval, n)."""
+    found = samples(by_seed)
+    return {cls: {scope: {metric: estimate(sample) for metric, sample in found[cls, scope].items()} for scope in SCOPES}
+            for cls in CLASSES}
+
+
+def fute_rows(methods: Sequence[str]) -> list[str]:
+    """The FUTE methods (configs/methods.py) among `methods`, in row order: every method is compared with them."""
+    return [m for m in row_order(methods) if m in METHODS_BY_ID and METHODS_BY_ID[m].fute]
+
+
+def paired_rows(by_method: Mapping[str, BySeed]) -> list[dict]:
+    """Every method against every FUTE row, per class, scope and metric (data_utils/comparisons.paired_rows)."""
+    return comparisons.paired_rows({m: samples(by_seed) for m, by_seed in by_method.items()},
+                                   fute_rows(list(by_method)), CELL_COLUMNS)
 
 
 # ---------------------------------------------------------------- tables
@@ -169,32 +207,49 @@ def _columns() -> list[tuple[str, str, str]]:
     return [(cls, scope, metric) for cls in CLASSES for scope in SCOPES for metric in ("rho", "ndcg")]
 
 
-def _cell(value: float | None, metric: str) -> str:
-    """rho with one decimal; NDCG in percent with one decimal, as in the paper; '-' when there is no target."""
-    if value is None:
-        return "-"
-    return f"{value:.1f}" if metric == "rho" else f"{100 * value:.1f}"
-
-
-def summary_markdown(summaries: Mapping[str, Mapping[str, Mapping[str, dict]]]) -> str:
-    """The slides' first table: rows = methods; columns = class x {in-class, all-class} x {rho, NDCG}."""
+def summary_markdown(summaries: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Estimate]]]]) -> str:
+    """The slides' first table: rows = methods; columns = class x {in-class, all-class} x {rho, NDCG}; each cell
+    the mean ± half-width of its 95% interval (rho as a rank, NDCG in percent)."""
     header = ["Method"] + [f"{cls.upper()} {scope.replace('_', '-')} {'ρ↓' if metric == 'rho' else 'NDCG↑'}"
                            for cls, scope, metric in _columns()]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method in row_order(list(summaries)):
-        cells = [_cell(summaries[method][cls][scope][metric], metric) for cls, scope, metric in _columns()]
+        cells = [summaries[method][cls][scope][metric].cell(HEADLINE[metric].scale)
+                 for cls, scope, metric in _columns()]
         lines.append("| " + " | ".join([row_name(method), *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
-def summary_csv(summaries: Mapping[str, Mapping[str, Mapping[str, dict]]]) -> str:
-    """One row per method; columns method, name, <class>_<scope>_<rho|ndcg|num_targets>; raw values (NDCG in [0, 1])."""
-    keys = [(cls, scope, metric) for cls in CLASSES for scope in SCOPES for metric in ("rho", "ndcg", "num_targets")]
+def ranking_markdown(summaries: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Estimate]]]]) -> str:
+    """The ranking metrics of every method, class and scope with targets."""
+    table = {method: {(cls, scope): metrics for cls, by_scope in summary.items() for scope, metrics in by_scope.items()
+                      if metrics["rho"].targets} for method, summary in summaries.items()}
+    return comparisons.ranking_markdown(table, row_order(list(summaries)), row_name, CELL_COLUMNS, _cell_text)
+
+
+def paired_markdown(rows: Sequence[dict]) -> str:
+    return comparisons.paired_markdown(rows, row_name, CELL_COLUMNS, HEADLINE, _cell_text)
+
+
+def _cell_text(value: str) -> str:
+    """A class or scope as the tables show it (in-class, all-class)."""
+    return value.replace("_", "-")
+
+
+def summary_csv(summaries: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Estimate]]]]) -> str:
+    """One row per method; columns method, name, then per class and scope <class>_<scope>_<metric> (the mean, raw:
+    NDCG in [0, 1]), <..>_<metric>_low and _high (its 95% interval) for every metric, <class>_<scope>_num_targets
+    and _num_seeds."""
+    keys = [(cls, scope, metric, part) for cls in CLASSES for scope in SCOPES
+            for metric in METRICS for part in ("mean", "low", "high")]
+    counts = [(cls, scope) for cls in CLASSES for scope in SCOPES]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["method", "name", *[f"{c}_{s}_{m}" for c, s, m in keys]])
+    writer.writerow(["method", "name", *[f"{c}_{s}_{m}" + ("" if p == "mean" else f"_{p}") for c, s, m, p in keys],
+                     *[f"{c}_{s}_num_{n}" for c, s in counts for n in ("targets", "seeds")]])
     for method in row_order(list(summaries)):
-        values = [summaries[method][c][s][m] for c, s, m in keys]
+        values = [getattr(summaries[method][c][s][m], p) for c, s, m, p in keys]
+        values += [getattr(summaries[method][c][s]["rho"], n) for c, s in counts for n in ("targets", "seeds")]
         writer.writerow([method, row_name(method), *["" if v is None else v for v in values]])
     return buffer.getvalue()
 
@@ -204,16 +259,19 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.4f}"
 
 
-def targets_markdown(method: str, results: Mapping[str, Mapping[str, TargetResult]]) -> str:
-    """Per target: rho, NDCG and the ranked sources with their predicted values and transfer scores."""
+def targets_markdown(method: str, by_seed: BySeed) -> str:
+    """Per seed and target: rho, NDCG and the ranked sources with their predicted values and transfer scores."""
     lines = [f"## {row_name(method)} ({method})", ""]
-    for scope in SCOPES:
-        if not results[scope]:
-            continue
-        lines += [f"### {scope.replace('_', '-')}", "",
-                  "| target | class | ρ | NDCG | ranking: source (predicted; transfer score) |", "|---|---|---|---|---|"]
-        for target, result in results[scope].items():
-            ranking = ", ".join(f"{s} ({_number(p)}; {t:.4g})" for s, p, t in result.ranking)
-            lines.append(f"| {target} | {result.target_class} | {result.rho} | {100 * result.ndcg:.1f} | {ranking} |")
-        lines.append("")
+    for seed, results in by_seed.items():
+        for scope in SCOPES:
+            if not results[scope]:
+                continue
+            lines += [f"### {scope.replace('_', '-')}, seed {seed}", "",
+                      "| target | class | ρ | NDCG | ranking: source (predicted; transfer score) |",
+                      "|---|---|---|---|---|"]
+            for target, result in results[scope].items():
+                ranking = ", ".join(f"{s} ({_number(p)}; {t:.4g})" for s, p, t in result.ranking)
+                lines.append(f"| {target} | {result.target_class} | {result.rho} | {100 * result.ndcg:.1f} | "
+                             f"{ranking} |")
+            lines.append("")
     return "\n".join(lines)

@@ -8,6 +8,9 @@ ranks by training-set size. task_emb/transfer_eval.py ranks and scores each targ
 
 Missing pairs are an error unless allowed: a target ranked over fewer sources than the
 others would get a smaller, easier candidate pool without anyone noticing.
+
+Seeds: every run and embedding names its seed; each seed's targets are ranked with that seed's
+scores and embeddings only, then summarised over targets and seeds (task_emb/transfer_eval.py).
 """
 from __future__ import annotations
 
@@ -17,12 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from configs.methods import METHODS_BY_ID
-from data_utils import paper_reference
+from data_utils import comparisons, paper_reference
 from data_utils.artifacts import scores
 from data_utils.artifacts.data_identity import DataIdentity, TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import CosineCache, Embedding, check_same_dim, find_embedding, load_embeddings
+from data_utils.artifacts.seeds import check_same_seeds, group_by_seed
 from data_utils.errors import FuteError
 from data_utils.metrics import NdcgSettings
+from data_utils.statistics import Estimate
 from task_emb import transfer_eval
 from task_emb.transfer_eval import DATASIZE, TargetResult
 
@@ -33,11 +38,13 @@ Table = dict[str, dict[str, float]]  # [target][source] -> value
 
 @dataclass
 class TransferTable:
-    """Every method's results (scope -> target -> TargetResult) and summary, with the target classes."""
+    """Every method's results (seed -> scope -> target -> TargetResult), their summary over targets and seeds and
+    the paired comparisons with the FUTE rows, with the target classes."""
 
     classes: dict[str, str]
-    results: dict[str, dict[str, dict[str, TargetResult]]]
-    summaries: dict[str, dict[str, dict[str, dict]]]
+    results: dict[str, dict[int, dict[str, dict[str, TargetResult]]]]
+    summaries: dict[str, dict[str, dict[str, dict[str, Estimate]]]]
+    paired: list[dict]
     ndcg: NdcgSettings
     notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels), embeddings left out
 
@@ -45,9 +52,18 @@ class TransferTable:
         return transfer_eval.summary_markdown(self.summaries)
 
     def markdown(self) -> str:
+        seeds = sorted({seed for by_seed in self.results.values() for seed in by_seed})
         parts = ["# Transferability", "",
-                 f"ρ: rank of the truly best source (lower is better). {self.ndcg.describe('all ranks')}, in percent.",
-                 *[f"\nWarning: {note}." for note in self.notes], "", self.summary_markdown()]
+                 f"ρ: rank of the truly best source (lower is better). {self.ndcg.describe('all ranks')}, in percent. "
+                 f"Each cell: the mean over targets (each the mean over seed(s) {', '.join(map(str, seeds))}) ± half "
+                 f"the width of its 95% bootstrap interval (bounds in the CSV and JSON; docs/statistics.md).",
+                 *[f"\nWarning: {note}." for note in self.notes], "", self.summary_markdown(),
+                 "## Ranking metrics", "",
+                 "Per target, then averaged as above: regret@k (relative, percent of the best transfer score lost by "
+                 "keeping the top k sources), hit@k (percent of targets whose best source is in the top k), NDCG@k "
+                 "(percent), Spearman's ρ_s and weighted Kendall τ_w of predicted against true scores; k of 1, 3, 5 "
+                 "where a target has more than k sources.", "",
+                 transfer_eval.ranking_markdown(self.summaries), transfer_eval.paired_markdown(self.paired)]
         parts += [transfer_eval.targets_markdown(method, self.results[method])
                   for method in transfer_eval.row_order(list(self.results))]
         return "\n".join(parts)
@@ -55,46 +71,72 @@ class TransferTable:
     def csv(self) -> str:
         return transfer_eval.summary_csv(self.summaries)
 
+    def extra_files(self) -> dict[str, str]:
+        return {"_paired.csv": comparisons.paired_csv(self.paired, transfer_eval.CELL_COLUMNS)}
+
     def to_json(self) -> dict:
-        return {**self.ndcg.to_json(), "classes": self.classes, "notes": self.notes, "summary": self.summaries,
-                "targets": {method: {scope: {t: r.to_json() for t, r in by_target.items()}
-                                     for scope, by_target in result.items()}
-                            for method, result in self.results.items()}}
+        return {**self.ndcg.to_json(), "classes": self.classes, "notes": self.notes,
+                "summary": {method: {cls: {scope: {metric: e.to_json() for metric, e in metrics.items()}
+                                           for scope, metrics in by_scope.items()}
+                                     for cls, by_scope in summary.items()}
+                            for method, summary in self.summaries.items()},
+                "paired": self.paired,
+                "targets": {method: {str(seed): {scope: {t: r.to_json() for t, r in by_target.items()}
+                                                 for scope, by_target in result.items()}
+                                     for seed, result in by_seed.items()}
+                            for method, by_seed in self.results.items()}}
 
 
 def build_transfer_table(emb_dir: str | Path, score_dir: str | Path, tasks: Sequence[str] | None,
                          methods: Sequence[str] | None, datasize: bool, allow_missing_pairs: bool,
                          ndcg: NdcgSettings) -> paper_reference.WithReference[TransferTable]:
-    """Read scores and embeddings, rank the sources of each target per method, score the rankings.
+    """Read scores and embeddings (each a folder or comma-separated folders), rank the sources of each target per
+    method and seed, score the rankings, summarise them over targets and seeds; the paper's rows and setup beside
+    them (data_utils/paper_reference.py).
 
     Tasks are named by their datasets, told apart where one name comes with different data
     (data_utils/artifacts/data_identity.py): an embedding stands for a task only when made from its data.
+    Every seed must have every run and embedding of the tasks and methods (a seed lacking one is an error).
     """
     runs = scores.load_finetune_runs(score_dir)
     embeddings = load_embeddings(emb_dir)
     identities = [i for run in runs for i in (run.target, run.source) if i is not None]
     labels = TaskLabels([*identities, *filter(None, map(dataset_of, embeddings))], "the scores and embeddings")
-    transfers = scores.transfer_scores(runs, labels)
-    if not transfers:
+    runs_of = group_by_seed(runs, lambda run: run.seed)
+    transfers = {seed: scores.transfer_scores(of_seed, labels) for seed, of_seed in runs_of.items()}
+    if not any(transfers.values()):
         found = ", ".join(sorted({labels(run.target) for run in runs}))
         raise FuteError(f"no transfer runs under --score_dir {score_dir}: its {len(runs)} fine-tuning score(s) ({found}) "
                         f"are all plain fine-tunes; the table ranks sources by transfer scores, from runs continued "
                         f"from a source's checkpoint (run_cr_train.py/run_qa_train.py --load_path). Run those, or "
                         f"look at the embeddings without them (run_eval.py space, plot)")
-    truth, tasks = restrict(transfers, None if tasks is None else labels.named(tasks), score_dir, allow_missing_pairs)
+    if tasks is None:
+        tasks = sorted({task for truth in transfers.values() for target, row in truth.items()
+                        for task in (target, *row)})
+    else:
+        tasks = labels.named(tasks)
+    truths = {seed: restrict(truth, tasks, f"{score_dir} (seed {seed})", allow_missing_pairs)[0]
+              for seed, truth in transfers.items()}
     classes = _classes(identities, labels, tasks)
-    pairs = {target: sorted(sources) for target, sources in truth.items()}
-
     methods = list(methods or default_methods(embeddings, tasks, emb_dir, labels.of))
-    predicted = {method: similarity_table(embeddings, method, pairs, emb_dir, labels.of) for method in methods}
-    if datasize:
-        predicted[DATASIZE] = datasize_table(scores.train_sizes(runs, labels), pairs, score_dir)
+    embeddings_of = group_by_seed((e for e in embeddings if e.method in methods), lambda e: e.info.seed)
+    check_same_seeds({"fine-tuning scores": runs_of, "embeddings": embeddings_of})
 
-    results = {method: transfer_eval.evaluate_method(table, truth, classes, ndcg.gain, ndcg.k, ndcg.scale)
-               for method, table in predicted.items()}
-    summaries = {method: transfer_eval.summarise(result) for method, result in results.items()}
-    ours = TransferTable(classes, results, summaries, ndcg, [*labels.notes, *embeddings.skipped])
-    return paper_reference.transfer(ours, runs, embeddings)  # the paper's rows and setup beside ours
+    results: dict[str, dict[int, dict]] = {}
+    for seed, truth in truths.items():
+        where = f"{score_dir} (seed {seed})"
+        pairs = {target: sorted(sources) for target, sources in truth.items()}
+        predicted = {method: similarity_table(embeddings_of[seed], method, pairs, f"{emb_dir} (seed {seed})",
+                                              labels.of) for method in methods}
+        if datasize:
+            predicted[DATASIZE] = datasize_table(scores.train_sizes(runs_of[seed], labels), pairs, where)
+        for method, table in predicted.items():
+            results.setdefault(method, {})[seed] = transfer_eval.evaluate_method(table, truth, classes, ndcg.gain,
+                                                                                ndcg.k, ndcg.scale)
+    summaries = {method: transfer_eval.summarise(by_seed) for method, by_seed in results.items()}
+    ours = TransferTable(classes, results, summaries, transfer_eval.paired_rows(results), ndcg,
+                         [*labels.notes, *embeddings.skipped])
+    return paper_reference.transfer(ours, runs, embeddings)
 
 
 def _classes(identities: Sequence[DataIdentity], labels: TaskLabels, tasks: Sequence[str]) -> dict[str, str]:

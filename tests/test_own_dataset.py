@@ -231,7 +231,7 @@ def test_the_transfer_table_plots_and_compare_tell_two_datasets_of_one_name_apar
         write_embedding(tmp_path / "emb", key, "DTE", "textemb", vector, sets[key])
     report = run_eval.main(["transfer", "--emb_dir", str(tmp_path / "emb"), "--score_dir", str(tmp_path / "scores"),
                             "--save_path", str(tmp_path / "transfer"), "--datasize", "False"])
-    targets = report["targets"]["textemb"]["in_class"]
+    targets = report["targets"]["textemb"]["42"]["in_class"]
     assert sorted(targets) == ["mrpc", "rotten_tomatoes@aaaaaaaa", "rotten_tomatoes@bbbbbbbb"]
     # The user's rotten_tomatoes: mrpc is nearer than the registry's (cosines), but the registry's transfers best.
     assert targets["rotten_tomatoes@bbbbbbbb"]["rho"] == 2
@@ -239,7 +239,7 @@ def test_the_transfer_table_plots_and_compare_tell_two_datasets_of_one_name_apar
     narrowed = run_eval.main(["transfer", "--emb_dir", str(tmp_path / "emb"), "--score_dir", str(tmp_path / "scores"),
                               "--save_path", str(tmp_path / "t2"), "--datasize", "False", "--tasks",
                               "rotten_tomatoes"])  # a name selects every dataset of that name
-    assert sorted(narrowed["targets"]["textemb"]["in_class"]) == ["rotten_tomatoes@aaaaaaaa",
+    assert sorted(narrowed["targets"]["textemb"]["42"]["in_class"]) == ["rotten_tomatoes@aaaaaaaa",
                                                                     "rotten_tomatoes@bbbbbbbb"]
     embeddings = load_embeddings(tmp_path / "emb")
     assert sorted(plots.embedding_labels(embeddings)) == ["mrpc", "rotten_tomatoes@aaaaaaaa",

@@ -104,16 +104,16 @@ def test_transfer_end_to_end(sweep):
         predicted = {t: {s: predict(s, t) for s in truth[t]} for t in truth}
         for (cls, scope), (rho, ndcg) in expected_summary(predicted, truth).items():
             got = report["summary"][method][cls][scope]
-            assert got["rho"] == pytest.approx(rho), (method, cls, scope)
-            assert got["ndcg"] == pytest.approx(ndcg, abs=1e-9), (method, cls, scope)
+            assert got["rho"]["mean"] == pytest.approx(rho), (method, cls, scope)
+            assert got["ndcg"]["mean"] == pytest.approx(ndcg, abs=1e-9), (method, cls, scope)
 
     # Per target: ranked sources with their similarities; DataSize orders by training-set size.
-    ranking = report["targets"]["prefix-fute"]["all_class"]["rte"]["ranking"]
+    ranking = report["targets"]["prefix-fute"]["42"]["all_class"]["rte"]["ranking"]
     assert [r["predicted"] for r in ranking] == sorted((r["predicted"] for r in ranking), reverse=True)
     assert ranking[0]["predicted"] == pytest.approx(max(predictors["prefix-fute"](s, "rte") for s in truth["rte"]))
-    sizes_order = [r["source"] for r in report["targets"]["datasize"]["all_class"]["rte"]["ranking"]]
+    sizes_order = [r["source"] for r in report["targets"]["datasize"]["42"]["all_class"]["rte"]["ranking"]]
     assert sizes_order == ["squad", "newsqa", "cola", "mrpc"]
-    assert [r["source"] for r in report["targets"]["datasize"]["in_class"]["rte"]["ranking"]] == ["cola", "mrpc"]
+    assert [r["source"] for r in report["targets"]["datasize"]["42"]["in_class"]["rte"]["ranking"]] == ["cola", "mrpc"]
 
     # Markdown: the slides' table, then per-target sections. CSV: one row per method, same numbers.
     markdown = stem.with_suffix(".md").read_text()
@@ -123,7 +123,7 @@ def test_transfer_end_to_end(sweep):
     rows = {row["method"]: row for row in read_csv(stem.with_suffix(".csv"))}
     assert set(rows) == {"datasize", "prefix-baseline", "prefix-fute"}
     assert float(rows["prefix-fute"]["qa_all_class_ndcg"]) == pytest.approx(
-        report["summary"]["prefix-fute"]["qa"]["all_class"]["ndcg"])
+        report["summary"]["prefix-fute"]["qa"]["all_class"]["ndcg"]["mean"])
     assert rows["prefix-fute"]["cr_in_class_num_targets"] == "3"
 
 
@@ -133,8 +133,8 @@ def test_transfer_restricted_tasks_methods_and_exponential_gain(sweep):
                             f"--save_path={stem}", "--tasks=mrpc,rte,cola", "--methods=prefix-fute",
                             "--datasize=False", "--ndcg_gain=exponential", "--ndcg_k=1"])
     assert set(report["summary"]) == {"prefix-fute"}
-    assert report["summary"]["prefix-fute"]["qa"]["all_class"]["num_targets"] == 0
-    result = report["targets"]["prefix-fute"]["all_class"]["mrpc"]
+    assert report["summary"]["prefix-fute"]["qa"]["all_class"]["rho"]["targets"] == 0
+    result = report["targets"]["prefix-fute"]["42"]["all_class"]["mrpc"]
     rel = [r["transfer_score"] for r in result["ranking"]]
     assert {r["source"] for r in result["ranking"]} == {"rte", "cola"}
     assert result["ndcg"] == pytest.approx((2 ** rel[0] - 1) / (2 ** max(rel) - 1))
@@ -266,7 +266,7 @@ def test_prompt_end_to_end_with_baselines_and_fute(prompt_sweep):
     for method in ("prefix-fute", "mi"):
         for i, number in enumerate(("performance", "rate", "ndcg")):
             expected = (per_dataset[method, "sst2"][i] + per_dataset[method, "imdb"][i]) / 2
-            assert report["summary"]["llama-13b"]["sa"][method][number] == pytest.approx(expected)
+            assert report["summary"]["llama-13b"]["sa"][method][number]["mean"] == pytest.approx(expected)
             assert float(rows["SA", method][f"llama-13b_{number}"]) == pytest.approx(expected)
     assert rows["NLI", "prefix-fute"]["name"] == "FUTE + TuPaTE"
     assert by_dataset["cb"]["metric"] == "macro_f1"
@@ -294,7 +294,7 @@ def test_a_dot_in_save_path_is_kept_in_every_output_name(sweep):
     stem = sweep["out"] / "k0.5"
     run_eval.main(["transfer", f"--emb_dir={sweep['emb_dir']}", f"--score_dir={sweep['score_dir']}",
                    f"--save_path={stem}"])
-    assert sorted(p.name for p in sweep["out"].iterdir()) == ["k0.5.csv", "k0.5.json", "k0.5.md"]
+    assert sorted(p.name for p in sweep["out"].iterdir()) == ["k0.5.csv", "k0.5.json", "k0.5.md", "k0.5_paired.csv"]
 
 
 def test_ndcg_scale_is_applied_and_recorded_in_transfer(capsys, sweep):
@@ -303,7 +303,7 @@ def test_ndcg_scale_is_applied_and_recorded_in_transfer(capsys, sweep):
                             f"--save_path={stem}", "--tasks=mrpc,rte,cola", "--methods=prefix-fute",
                             "--datasize=False", "--ndcg_gain=exponential", "--ndcg_scale=100", "--ndcg_k=1"])
     assert report["ndcg_scale"] == 100.0 and report["record"]["config"]["ndcg_scale"] == 100.0
-    result = report["targets"]["prefix-fute"]["all_class"]["mrpc"]
+    result = report["targets"]["prefix-fute"]["42"]["all_class"]["mrpc"]
     rel = [r["transfer_score"] for r in result["ranking"]]
     assert result["ndcg"] == pytest.approx((2 ** (100 * rel[0]) - 1) / (2 ** (100 * max(rel)) - 1))
     assert "NDCG (exponential gain, relevance x 100, top 1)" in stem.with_name("percent.md").read_text()
@@ -327,7 +327,7 @@ def test_missing_transfer_pairs_are_an_error_unless_allowed(sweep, caplog):
     with caplog.at_level("WARNING"):
         report = run_eval.main([*argv, "--allow_missing_pairs=True"])
     assert "rte from cola, newsqa, squad" in caplog.text
-    assert [r["source"] for r in report["targets"]["prefix-fute"]["all_class"]["rte"]["ranking"]] == ["mrpc"]
+    assert [r["source"] for r in report["targets"]["prefix-fute"]["42"]["all_class"]["rte"]["ranking"]] == ["mrpc"]
 
 
 def test_llm_only_methods_are_skipped_by_default_and_a_missing_dte_names_methods(sweep, caplog):
@@ -364,7 +364,7 @@ def test_prompt_dotted_stem_ndcg_scale_sources_counts_and_foreign_baselines(prom
                             "--ndcg_gain=exponential", "--ndcg_scale=100"])
     # A dot in the stem stays; a known extension given by habit is still dropped.
     assert sorted(p.name for p in out.parent.iterdir()) == ["llama-2.0_sa.csv", "llama-2.0_sa.json",
-                                                            "llama-2.0_sa.md"]
+                                                            "llama-2.0_sa.md", "llama-2.0_sa_paired.csv"]
     # --ndcg_scale: recorded, and NDCG = exponential gain of percent points, computed here with numpy.
     assert report["ndcg_scale"] == 100.0 and report["record"]["config"]["ndcg_scale"] == 100.0
     sst2 = next(e for e in report["datasets"] if e["dataset"] == "sst2")

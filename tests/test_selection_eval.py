@@ -1,5 +1,4 @@
 """Prompt-selection evaluation: Performance, Rate, NDCG per method, on hand examples and on 13 synthetic files."""
-import functools
 import json
 from pathlib import Path
 
@@ -11,9 +10,9 @@ from data_utils.errors import FuteError
 from llm_inference import selection_eval
 from llm_inference.selection_baselines import paper_names, table_order
 from llm_inference.selection_files import find_prompt_sets, read_inference_file
-from data_utils.metrics import ndcg
+from data_utils.metrics import NdcgSettings, ndcg
 
-NDCG = functools.partial(ndcg, gain_kind="linear", k=None)
+NDCG = NdcgSettings("linear", None)
 LABELS = {"sa": ["negative", "positive"], "nli": ["entailment", "neutral", "contradiction"]}
 GENRE = {"sst2": "sa", "imdb": "sa", "rotten_tomatoes": "sa", "cb": "nli", "anli": "nli", "wanli": "nli"}
 # Examples answered correctly by prompt p (of 10): accuracies 0.3, 0.7, ..., prompt 9 is the best.
@@ -109,14 +108,16 @@ def test_summarise_averages_per_genre_and_blanks_a_method_missing_on_one_dataset
     ]
     summary = selection_eval.summarise(evaluations)
     mi = summary["m"]["sa"]["mi"]
-    assert mi["performance"] == pytest.approx((0.4 + 0.6) / 2)
-    assert mi["rate"] == pytest.approx((0.4 / 0.8 + 0.6 / 0.9) / 2)
-    assert mi["ndcg"] == pytest.approx((ndcg_score([perf_a], [[3, 2, 1]]) + ndcg_score([perf_b], [[1, 2, 3]])) / 2)
+    assert mi["performance"].mean == pytest.approx((0.4 + 0.6) / 2)
+    assert mi["rate"].mean == pytest.approx((0.4 / 0.8 + 0.6 / 0.9) / 2)
+    assert mi["ndcg"].mean == pytest.approx((ndcg_score([perf_a], [[3, 2, 1]]) + ndcg_score([perf_b], [[1, 2, 3]])) / 2)
+    assert (mi["performance"].low, mi["performance"].high) == (0.4, 0.6)  # the resamples' means of two values
     assert mi["datasets"] == ["sst2", "imdb"]
     assert summary["m"]["sa"]["selfsel"] is None
     assert "nli" not in summary["m"]
     markdown = selection_eval.summary_markdown(summary, table_order(), paper_names())
-    assert f"| SA | MI | {100 * mi['performance']:.1f} | {100 * mi['rate']:.1f} | {100 * mi['ndcg']:.1f} |" in markdown
+    assert f"| SA | MI | {mi['performance'].cell(100)} | {mi['rate'].cell(100)} | {mi['ndcg'].cell(100)} |" in markdown
+    assert "| SA | MI | 50.0 ± 10.0 |" in markdown
     assert "| SA | Self-Select | - | - | - |" in markdown
 
 
@@ -134,9 +135,11 @@ def test_tables_show_the_datasets_averaged_and_warn_when_llms_differ(caplog):
     markdown = selection_eval.summary_markdown(summary, order, names)
     assert "| SA | *datasets averaged* | 2 (imdb, sst2) |  |  | 1 (sst2) |  |  |" in markdown
     header, row = selection_eval.summary_csv(summary, order, names).splitlines()
-    assert header == ("category,method,name,a_performance,a_rate,a_ndcg,a_num_datasets,"
-                      "b_performance,b_rate,b_ndcg,b_num_datasets")
-    assert row.split(",")[6] == "2" and row.split(",")[10] == "1"
+    def numbers(m):
+        return [f"{m}_{n}{p}" for n in ("performance", "rate", "ndcg") for p in ("", "_low", "_high")]
+    assert header.split(",") == ["category", "method", "name", *numbers("a"), "a_num_datasets", "a_num_seeds",
+                                 *numbers("b"), "b_num_datasets", "b_num_seeds"]
+    assert row.split(",")[12:14] == ["2", "1"] and row.split(",")[23:25] == ["1", "1"]
     caplog.clear()
     with caplog.at_level("WARNING"):
         selection_eval.summarise(evaluations[1:2] + evaluations[2:])  # both on sst2 only

@@ -15,7 +15,7 @@ from data_utils.declarations import DATASETS, TASK_FAMILIES
 from data_utils.errors import FuteError
 from task_emb.prefix import initial_embedding
 from data_utils.artifacts.embeddings import load_embeddings
-from task_emb.space_eval import evaluate_method, mean_reciprocal_rank
+from task_emb.space_eval import SpaceRank, evaluate_method, summarise
 
 
 def write_embedding(folder: Path, name: str, task: str, kind: str, method: str, vector, config: dict) -> None:
@@ -67,7 +67,9 @@ def test_ranks_and_mrr_against_a_direct_computation(tmp_path):
     llm = by_mte["llama:p3"]
     assert llm.family == "nli" and llm.own_rank is None
     assert llm.family_rank == direct_ranks(np.load(tmp_path / "llm.npy").astype(np.float64), dte32).index("rte") + 1
-    assert mean_reciprocal_rank([1, 2, None, 4]) == pytest.approx((1 + 0.5 + 0.25) / 3)
+    # MRR over the MTEs with a DTE to find (cola has none).
+    own = [1 / r.own_rank for r in ranks if r.own_rank is not None]
+    assert summarise(ranks)[0]["own_mrr"].mean == pytest.approx(sum(own) / len(own))
 
 
 def test_dtes_and_mtes_narrow_the_table_to_what_a_sweep_declared(tmp_path):
@@ -118,14 +120,17 @@ def test_displacements_find_the_own_task_where_raw_cosines_find_the_shared_start
     rows = {(r["method"], r["view"]): r for r in out["summary"]}
     raw, moved = rows[("prefix-fute", "raw")], rows[("prefix-fute", "displacement")]
     assert all(r["nearest"] == "rte" for r in out["ranks"] if r["view"] == "raw")
-    assert raw["own_mrr"] < 0.6 and moved["own_mrr"] == 1.0 and moved["family_mrr"] == 1.0
-    assert moved["lm_mtes"] == 3 and moved["llm_mtes"] == 0 and moved["llm_family_mrr"] is None
+    assert raw["own_mrr"]["mean"] < 0.6 and moved["own_mrr"]["mean"] == 1.0 and moved["family_mrr"]["mean"] == 1.0
+    assert moved["lm_mtes"] == 3 and moved["llm_mtes"] == 0 and moved["llm_family_mrr"]["mean"] is None
+    assert (moved["own_mrr"]["low"], moved["own_mrr"]["high"], moved["own_mrr"]["targets"]) == (1.0, 1.0, 3)
     # Every output is written; the CSV and JSON hold the same numbers.
     summary_csv = list(csv.DictReader((tmp_path / "space.csv").read_text(encoding="utf-8").splitlines()))
-    assert float(summary_csv[1]["own_mrr"]) == pytest.approx(moved["own_mrr"])
+    assert float(summary_csv[1]["own_mrr"]) == pytest.approx(moved["own_mrr"]["mean"])
+    assert float(summary_csv[0]["own_mrr_low"]) == pytest.approx(raw["own_mrr"]["low"])
     assert json.loads((tmp_path / "space.json").read_text())["summary"] == out["summary"]
     assert (tmp_path / "space_ranks.csv").read_text().count("\n") == 1 + 2 * 3
-    assert "| prefix-fute | displacement | 3 | 1.000 | 1.000 | 0 | - |" in (tmp_path / "space.md").read_text()
+    row = "| prefix-fute | displacement | 3 | 1.000 ± 0.000 | 1.000 ± 0.000 | 0 | - | 1 |"
+    assert row in (tmp_path / "space.md").read_text()
     assert Path(out["plots"]["prefix-fute"]).read_bytes().startswith(b"\x89PNG")
 
     raw_only = run_eval.main(["space", f"--emb_dir={emb_dir}", f"--save_path={tmp_path / 'raw'}",
@@ -143,7 +148,7 @@ def test_space_needs_both_kinds_and_one_initialisation(tmp_path, tiny_bert):
                     {"task_emb_type": "prefix", "task_emb_model_lm_name": "a", "seed": 42})
     write_embedding(mixed, "m", "sst2", "MTE", "prefix-fute", np.ones(4),
                     {"task_emb_type": "prefix", "task_emb_model_lm_name": "a", "seed": 7})
-    with pytest.raises(FuteError, match="do not share one surrogate and seed.*--displacement False"):
+    with pytest.raises(FuteError, match=r"no DTEs and MTEs .* \(seed 7\); the unified space needs both kinds"):
         run_eval.main(["space", f"--emb_dir={mixed}", f"--save_path={tmp_path / 's'}"])
 
 
@@ -175,8 +180,7 @@ def test_under_trained_embeddings_are_counted_marked_and_listed(tmp_path, caplog
         ("sst2", "MTE", "relative displacement from e0 0.31"),  # a record written before reasons were recorded
         ("sst2", "DTE", "surrogate dev score 0.533 <= 0.533 of the guess 'always positive'")]
     markdown = (tmp_path / "space.md").read_text()
-    rows = {line.split(" | ")[2]: line for line in markdown.splitlines() if line.startswith("| fim-fute | raw | ")
-            and line.count("|") == 9}
+    rows = {line.split(" | ")[3]: line for line in markdown.splitlines() if line.startswith("| fim-fute | raw | 42 | ")}
     assert rows["sst2"].endswith(" | yes |") and rows["mrpc"].endswith(" |  |")
     assert "## Under-trained embeddings" in markdown
     assert "| fim-fute | raw | 2 |" in markdown and "2 embedding(s) flagged as under-trained" in caplog.text
@@ -200,3 +204,12 @@ def test_a_method_with_dtes_only_is_named_as_left_out(tmp_path, caplog):
     note = "fim-fute is left out: " + str(tmp_path / "emb") + " holds its DTEs only"
     assert any(line.startswith(note) for line in table["notes"]) and note in caplog.text
     assert note in (tmp_path / "space.md").read_text()
+
+
+def test_an_llm_prompts_sa_and_nli_mtes_are_two_targets_of_the_summary():
+    """One label (llama:p0) names two MTEs, one per genre: both count, in the MRR and its interval's n."""
+    ranks = [SpaceRank("prefix-fute", "llama:p0", "raw", True, family, None, rank, "x", False)
+             for family, rank in (("nli", 1), ("sentiment", 4))]
+    row = summarise(ranks)[0]
+    assert row["llm_mtes"] == 2 and row["llm_family_mrr"].targets == 2
+    assert row["llm_family_mrr"].mean == pytest.approx((1 + 1 / 4) / 2)

@@ -12,6 +12,7 @@ from data_utils.artifacts import embeddings as artifact_embeddings
 from data_utils.artifacts import scores
 from data_utils.artifacts.embeddings import find_embedding, load_embeddings, read_embedding
 from data_utils.metrics import ndcg
+from data_utils.statistics import Estimate
 from task_emb import transfer_eval as te
 from task_emb.transfer_table import similarity_table
 
@@ -49,11 +50,11 @@ def test_rho_and_ndcg_on_four_tasks_match_hand_computation():
     assert [s for s, _, _ in by_target["d"].ranking] == ["c", "a", "b"]
     assert by_target["d"].best_sources == ["a", "b"]
 
-    summary = te.summarise(results)["cr"]["all_class"]
-    assert summary["rho"] == pytest.approx(1.75)
-    assert summary["ndcg"] == pytest.approx(sum(HAND_NDCG.values()) / 4)
-    assert summary["num_targets"] == 4
-    assert te.summarise(results)["qa"]["all_class"] == {"rho": None, "ndcg": None, "num_targets": 0}
+    summary = te.summarise({42: results})["cr"]["all_class"]
+    assert summary["rho"].mean == pytest.approx(1.75)
+    assert summary["ndcg"].mean == pytest.approx(sum(HAND_NDCG.values()) / 4)
+    assert (summary["rho"].targets, summary["rho"].seeds) == (4, 1)
+    assert te.summarise({42: results})["qa"]["all_class"]["rho"] == Estimate(None, None, None, 0, 0)
 
 
 def test_exponential_gain_and_cutoff_by_hand():
@@ -156,10 +157,10 @@ def test_in_class_keeps_the_targets_class_only():
     assert results["all_class"]["c"].rho == 2
     # Target b, in-class: only a -> rho 1, although c (qa) is best over all classes.
     assert results["in_class"]["b"].rho == 1
-    summary = te.summarise(results)
-    assert summary["cr"]["in_class"]["rho"] == pytest.approx(1.0)
-    assert summary["qa"]["all_class"]["rho"] == pytest.approx((2 + 2) / 2)
-    assert summary["qa"]["all_class"]["ndcg"] == pytest.approx((HAND_NDCG["c"] + HAND_NDCG["d"]) / 2)
+    summary = te.summarise({42: results})
+    assert summary["cr"]["in_class"]["rho"].mean == pytest.approx(1.0)
+    assert summary["qa"]["all_class"]["rho"].mean == pytest.approx((2 + 2) / 2)
+    assert summary["qa"]["all_class"]["ndcg"].mean == pytest.approx((HAND_NDCG["c"] + HAND_NDCG["d"]) / 2)
 
 
 def test_cosine_against_numpy_in_float16():
@@ -213,14 +214,15 @@ def test_similarity_table_reads_each_norm_once_and_matches_numpy(tmp_path, monke
 
 
 def test_tables_follow_the_slides_layout():
-    summaries = {"prefix-fute": te.summarise(te.evaluate_method(PREDICTED, TRUTH, SAME_CLASS)),
-                 te.DATASIZE: te.summarise(te.evaluate_method(PREDICTED, TRUTH, SAME_CLASS))}
+    summaries = {"prefix-fute": te.summarise({42: te.evaluate_method(PREDICTED, TRUTH, SAME_CLASS)}),
+                 te.DATASIZE: te.summarise({42: te.evaluate_method(PREDICTED, TRUTH, SAME_CLASS)})}
     lines = te.summary_markdown(summaries).splitlines()
     assert lines[0].startswith("| Method | CR in-class ρ↓ | CR in-class NDCG↑ | CR all-class ρ↓")
     assert lines[2].startswith("| DataSize |") and lines[3].startswith("| FUTE + TuPaTE |")
-    assert "| 1.8 |" in lines[3] and "| - |" in lines[3]  # rho 1.75 rounds to 1.8; no QA targets
+    assert "| 1.8 ± " in lines[3] and "| - |" in lines[3]  # rho 1.75 rounds to 1.8; no QA targets
     header, first, _ = te.summary_csv(summaries).splitlines()
-    assert header.split(",")[:4] == ["method", "name", "cr_in_class_rho", "cr_in_class_ndcg"]
+    assert header.split(",")[:6] == ["method", "name", "cr_in_class_rho", "cr_in_class_rho_low", "cr_in_class_rho_high",
+                                     "cr_in_class_ndcg"]
     assert first.split(",")[0] == "datasize"
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from configs.datasets import GENRES
 from configs.methods import METHODS_BY_ID
 from configs.models import llm_label
+from data_utils.artifacts import seeds
 from data_utils.artifacts.completion import begin, is_pending, rerun_hint
 from data_utils.artifacts.paths import RECORD_SUFFIX, output_of_record, record_path
 from data_utils.artifacts.model_ref import ModelRef, ref_from_json
@@ -153,10 +154,16 @@ class Embeddings(list):
         self.skipped = list(skipped)
 
 
-def load_embeddings(folder: str | Path, flag: str = "--emb_dir") -> Embeddings:
-    """Every finished `*.npy` under `folder` (recursively), each with its record, in natural path order (p2
-    before p10, so tables and plots list prompts in order). An unfinished one (`unfinished_embeddings`) is left
-    out with a warning, and named in the result's `skipped`; none finished at all is an error."""
+def load_embeddings(folders: str | Path, flag: str = "--emb_dir") -> Embeddings:
+    """Every finished `*.npy` under `folders` (one folder, or several comma-separated: data_utils/artifacts/seeds.py),
+    recursively, each with its record, in natural path order per folder (p2 before p10, so tables and plots list
+    prompts in order). An unfinished one (`unfinished_embeddings`) is left out with a warning, and named in the
+    result's `skipped`; none finished at all in a folder is an error."""
+    found = [_load_folder(folder, flag) for folder in seeds.folders(str(folders), flag)]
+    return Embeddings([e for part in found for e in part], [line for part in found for line in part.skipped])
+
+
+def _load_folder(folder: str | Path, flag: str) -> Embeddings:
     folder = require_folder(folder, flag)
     unfinished = unfinished_embeddings(folder)
     for line in unfinished.values():

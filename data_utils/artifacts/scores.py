@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from data_utils.artifacts import seeds
 from data_utils.artifacts.completion import is_pending, rerun_hint
 from data_utils.artifacts.data_identity import DataIdentity, from_config
 from data_utils.artifacts.paths import CHECKPOINT_RECORD, RECORD_SUFFIX, output_of_record, record_path
@@ -34,8 +35,8 @@ class ScoreRecord:
     checkpoint it continued from (`load_path`; `source_dataset` and `source_data`, the dataset that checkpoint
     was fine-tuned on: None for a plain fine-tune), the base model (`lm_model_name`, as given), the example counts
     (`max_train_examples`: the cut asked for, None for the whole training split) and the dev score of the best
-    guess that reads no input (data_utils.chance.dev_guess; None for regression). Records written before a field
-    existed lack it (None here), except to_train_dataset."""
+    guess that reads no input (data_utils.chance.dev_guess; None for regression), and the run's --seed. Records
+    written before a field existed lack it (None here), except to_train_dataset."""
 
     to_train_dataset: str
     task_type: str | None = None
@@ -49,6 +50,7 @@ class ScoreRecord:
     num_train_examples: int | None = None
     num_dev_examples: int | None = None
     dev_guess: dict[str, Any] | None = None
+    seed: int | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ScoreRecord:
@@ -110,6 +112,11 @@ class FinetuneRun:
     def num_train_examples(self) -> int | None:
         return self.about.num_train_examples
 
+    @property
+    def seed(self) -> int:
+        """The run's seed (data_utils/artifacts/seeds.py: 42 for a record that names none)."""
+        return seeds.seed_or_default(self.about.seed)
+
 
 def read_finetune_score(path: str | Path, flag: str = "--score_dir") -> FinetuneRun | None:
     """The fine-tuning run whose scores are `path` (`<score>.json`), or None when its record is of another
@@ -140,14 +147,19 @@ def read_finetune_score(path: str | Path, flag: str = "--score_dir") -> Finetune
                        best=float(best), scores=scores, about=about)
 
 
-def load_finetune_runs(folder: str | Path, flag: str = "--score_dir") -> list[FinetuneRun]:
-    """Every `<score>.json` under `folder` that has a `<score>.record.json` naming its dataset.
+def load_finetune_runs(folders: str | Path, flag: str = "--score_dir") -> list[FinetuneRun]:
+    """Every `<score>.json` under `folders` (one, or several comma-separated: data_utils/artifacts/seeds.py) that
+    has a `<score>.record.json` naming its dataset.
 
     JSON files without such a record (checkpoint configs), embedding records and records with no score
     file beside them are not scores and are skipped; a run that did not finish (its record is pending) is
     skipped with a warning naming the command that finishes it, and so is a transfer run whose checkpoint's
     dataset is unknown.
     """
+    return [run for folder in seeds.folders(str(folders), flag) for run in _load_folder(folder, flag)]
+
+
+def _load_folder(folder: str | Path, flag: str) -> list[FinetuneRun]:
     folder = require_folder(folder, flag)
     runs = []
     for record in sorted(folder.rglob("*" + RECORD_SUFFIX)):
@@ -177,8 +189,8 @@ def _name(identity: DataIdentity) -> str:
 
 
 def transfer_scores(runs: Iterable[FinetuneRun], label: Label = _name) -> dict[str, dict[str, float]]:
-    """truth[t][s] = best dev score on t after fine-tuning on s then t; one run per (s, t). Datasets are named
-    by `label`."""
+    """truth[t][s] = best dev score on t after fine-tuning on s then t; one run per (s, t) (give the runs of one
+    seed: two runs of a pair are an error naming both). Datasets are named by `label`."""
     truth: dict[str, dict[str, float]] = {}
     paths: dict[tuple[str, str], Path] = {}
     for run in runs:
@@ -186,7 +198,8 @@ def transfer_scores(runs: Iterable[FinetuneRun], label: Label = _name) -> dict[s
             continue
         source, target = label(run.source), label(run.target)
         if (source, target) in paths:
-            raise FuteError(f"two transfer runs {source} -> {target}: {paths[source, target]} and {run.path}; keep one")
+            raise FuteError(f"two transfer runs {source} -> {target} of seed {run.seed}: {paths[source, target]} and "
+                            f"{run.path}; keep one")
         paths[source, target] = run.path
         truth.setdefault(target, {})[source] = run.best
     return truth

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from data_utils.artifacts import seeds
 from data_utils.errors import FuteError
 from data_utils.io import read_json, write_json
 
@@ -63,6 +64,12 @@ class SelectionScores:
     self_select: SelfSelectSource
     skipped: dict[str, str]
     run: dict[str, Any]
+
+    @property
+    def seed(self) -> int:
+        """The run's --seed, that of the inference files it scored in a sweep (42 for a record that names none)."""
+        config = self.run.get("config")
+        return seeds.seed_or_default(config.get("seed") if isinstance(config, dict) else None)
 
 
 # Record field -> its key on disk (every field of SelectionScores but the scores and how the file was made).

@@ -1,10 +1,12 @@
-"""The evaluation tables (run_eval.py transfer, prompt, space, compare): `<stem>.md`, `<stem>.csv` and `<stem>.json`.
+"""The evaluation tables (run_eval.py transfer, prompt, space, compare): `<stem>.md`, `<stem>.csv`, a table's own
+further files (`<stem>_paired.csv`: the paired comparisons) and `<stem>.json`.
 
 The JSON is led by the run record and written last: it marks the table finished (a reader of a table folder
 takes a stem without its JSON for unfinished). A table is any object with `markdown()`, `csv()`, `to_json()`
 and `summary_markdown()` (task_emb/transfer_table.py, llm_inference/prompt_table.py, task_emb/space_eval.py,
-task_emb/compare.py); one with `side_files()` (suffix -> text, or None for none) has files beside those, e.g.
-`<stem>_paper.csv`, the paper's rows (data_utils/paper_reference.py).
+task_emb/compare.py), and `extra_files()`: its files beside those (suffix -> text; None: this table has none, and
+an earlier table's is removed), e.g. `<stem>_paired.csv` and `<stem>_paper.csv`, the paper's rows
+(data_utils/paper_reference.py).
 """
 from __future__ import annotations
 
@@ -30,16 +32,17 @@ class Table(Protocol):
 
     def summary_markdown(self) -> str: ...
 
+    def extra_files(self) -> dict[str, str | None]: ...  # suffix after the stem -> text, e.g. {"_paired.csv": ...}
+
 
 def write_table(save_path: str | os.PathLike, config: dict[str, Any], argv: Sequence[str] | None, what: str,
                 table: Table) -> dict[str, Any]:
-    """<stem>.md, <stem>.csv, then <stem>.json (the run record of `config` and `argv` first, then the table);
-    returns the JSON report. `what` names the table in the log, beside its summary."""
+    """<stem>.md, <stem>.csv, the table's extra files, then <stem>.json (the run record of `config` and `argv`
+    first, then the table); returns the JSON report. `what` names the table in the log, beside its summary."""
     stem = output_stem(save_path)
     report = {"record": run_record(dict(config), argv, EVAL_SCRIPT), **table.to_json()}
     stem_file(stem, ".json").unlink(missing_ok=True)  # written last: it marks the table finished
-    side = table.side_files() if hasattr(table, "side_files") else {}
-    for suffix, text in {".md": table.markdown(), ".csv": table.csv(), **side}.items():
+    for suffix, text in {".md": table.markdown(), ".csv": table.csv(), **table.extra_files()}.items():
         if text is None:
             stem_file(stem, suffix).unlink(missing_ok=True)  # of an earlier table: this one has none
         else:
