@@ -23,6 +23,9 @@ their displacement columns stay empty.
 Embeddings whose runs flagged them as under-trained (task_emb/undertraining.py) are counted
 per method, marked in the per-MTE ranks and listed with their reasons: their cosines say
 little about their task.
+
+An MTE whose x' share a source or text with a DTE's dataset is marked "†" (not known: "?"), and what it shares
+is listed under the ranks (task_emb/leaks.py): its place near that DTE may come from the shared text.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ import csv
 import io
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -40,6 +43,7 @@ from data_utils.artifacts.data_identity import TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import Embedding, check_same_dim, natural_key
 from data_utils.errors import FuteError
 from data_utils.similarity import cosine
+from task_emb import leaks
 from task_emb.displacement import displaced, initial_embedding_of
 
 logger = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ class SpaceRank:
     family_rank: int | None
     nearest: str
     undertrained: bool  # the MTE's run flagged it
+    leak: str = ""  # its x' share a source or text with a DTE's dataset: "†"; not known: "?" (task_emb/leaks.py)
 
 
 def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
@@ -173,7 +178,7 @@ def _cell(value) -> str:
 
 SUMMARY_COLUMNS = ("method", "view", "lm_mtes", "own_mrr", "family_mrr", "llm_mtes", "llm_family_mrr",
                    "undertrained")
-RANK_COLUMNS = ("method", "view", "mte", "family", "own_rank", "family_rank", "nearest", "undertrained")
+RANK_COLUMNS = ("method", "view", "mte", "family", "own_rank", "family_rank", "nearest", "undertrained", "leak")
 FLAG_COLUMNS = ("method", "kind", "embedding", "reasons", "path")
 
 
@@ -192,8 +197,8 @@ def as_csv(columns: Sequence[str], rows: Sequence[Mapping]) -> str:
 
 
 def ranks_markdown(ranks: Sequence[SpaceRank]) -> str:
-    header = ("| Method | View | MTE | Family | own rank | family rank | nearest DTE | under-trained MTE |\n"
-              "|---|---|---|---|---|---|---|---|\n")
+    header = ("| Method | View | MTE | Family | own rank | family rank | nearest DTE | under-trained MTE | x' leak |\n"
+              "|---|---|---|---|---|---|---|---|---|\n")
     return header + "".join("| " + " | ".join(_cell(asdict(r)[c]) for c in RANK_COLUMNS) + " |\n" for r in ranks)
 
 
@@ -236,6 +241,7 @@ class SpaceTable:
     matrices: dict[str, tuple[np.ndarray, list[str], list[str], str]]  # method -> (matrix, rows, columns, view)
     undertrained: list[dict]
     notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels), embeddings left out
+    leaks: list[leaks.Leak] = field(default_factory=list)  # per method and MTE: x' shared with a DTE's dataset
 
     def summary_markdown(self) -> str:
         return summary_markdown(self.summary)
@@ -243,7 +249,7 @@ class SpaceTable:
     def markdown(self) -> str:
         warnings = "".join(f"Warning: {note}.\n\n" for note in self.notes)
         return ("# Unified space\n\n" + warnings + summary_markdown(self.summary) + "\n## Per MTE\n\n"
-                + ranks_markdown(self.ranks) + flagged_markdown(self.undertrained))
+                + ranks_markdown(self.ranks) + leaks.markdown(self.leaks) + flagged_markdown(self.undertrained))
 
     def csv(self) -> str:
         return as_csv(SUMMARY_COLUMNS, self.summary)
@@ -253,7 +259,7 @@ class SpaceTable:
 
     def to_json(self) -> dict:
         return {"summary": self.summary, "ranks": [asdict(r) for r in self.ranks], "undertrained": self.undertrained,
-                "notes": self.notes}
+                "notes": self.notes, "leaks": leaks.rows(self.leaks)}
 
 
 def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
@@ -263,7 +269,7 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
     methods with a shared initialisation) as displacements from e0 (rebuilt from the surrogate the records
     name, or from `surrogate`, a copy of it); `dte_tasks` and `mte_labels` narrow the choice as `select`'s
     `dtes` and `mtes` do."""
-    ranks, matrices, undertrained = [], {}, []
+    ranks, matrices, undertrained, shared = [], {}, [], []
     chosen = select(embeddings, methods, where, dte_tasks, mte_labels)
     labels = TaskLabels.of_embeddings([e for mtes, dtes in chosen.values() for e in (*mtes, *dtes)])
     # A baseline method (TuPaTE, TaskEmb, TextEmb) has DTEs only, by design; any other with one kind is named.
@@ -276,11 +282,13 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
         labels.notes.append(note)
     for method, (mtes, dtes) in chosen.items():
         e0 = initial_embedding_of([*mtes, *dtes], method, surrogate) if displacement else None
-        ranks.extend(evaluate_method(method, mtes, dtes, e0, labels))
+        shared.extend(leaks.find(method, mtes, dtes, labels))
+        marks = {leak.mte: leak.mark for leak in shared if leak.method == method}
+        ranks.extend(replace(rank, leak=marks[rank.mte]) for rank in evaluate_method(method, mtes, dtes, e0, labels))
         view = "displacement from e0" if e0 is not None else "raw"
         matrices[method] = (similarity_matrix(mtes, dtes, e0), [labels.of(m) for m in mtes],
                             [labels.of(d) for d in dtes], view)
         undertrained.extend(flagged([*mtes, *dtes], [labels.of(e) for e in (*mtes, *dtes)]))
     warn_flagged(undertrained)
     counts = {method: sum(row["method"] == method for row in undertrained) for method in matrices}
-    return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained, labels.notes)
+    return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained, labels.notes, shared)
