@@ -39,11 +39,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from data_utils import cli  # noqa: E402
 from data_utils.artifacts.scores import load_finetune_runs  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
-from data_utils.unsup_pool import save_hub_pool  # noqa: E402
 from sweeps import demo, launch, paper  # noqa: E402
 
 logger = logging.getLogger("demo")
-HUB_POOL_PROCESSES = 8  # pool datasets loaded from the hub at once (the wait is the network's)
 
 
 def parse_args(argv: Sequence[str] | None = None):
@@ -60,17 +58,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
     started = time.time()
     data = demo.DataSource.from_args(args)
     with_llm = "llm" in args.parts
-    data.check([*args.cr_tasks, *args.qa_tasks, *(demo.LLM_SETS.values() if with_llm else ())], list(args.declared))
+    targets = [*args.cr_tasks, *args.qa_tasks, *(demo.LLM_SETS.values() if with_llm else ())]
+    data.check(targets, list(args.declared))
     out = Path(args.out)
     logger.info("data: %s", data.describe())
-    pool = data.pool(args.pool)
-    if pool is None:
-        pool = out / "unsup_pool.jsonl"
-        # The MTE steps read the pool minus the transfer targets; the LLM steps minus each genre's test sets.
-        excludes = [*(["transfer"] if args.cr_tasks or args.qa_tasks else []), *(demo.LLM_SETS if with_llm else [])]
-        save_hub_pool(pool, max(args.pool_per_source, args.llm_x_per_source), args.allow_partial_pool, excludes,
-                      HUB_POOL_PROCESSES)
-    logger.info("x' pool: %s", pool)
+    pool = data.pool(args, targets)
+    logger.info("x' pool: %s", demo.pool_line(pool, targets))
     llm = None
     if with_llm:
         from llm_inference.models import unpack_gguf  # torch and transformers, once the flags are known to be good

