@@ -63,8 +63,9 @@ def task_embedding(flags: Mapping[str, Any], device, argv: Sequence[str] | None,
                            resume_path=resume_path, identity=identity)
     kind = "DTE" if input_kind == "data" else "MTE"
     report = family.learn(surrogate, training, tokenizer, hp, device, options)
-    guess = training.source.dev_guess if isinstance(training.source, DatasetSource) else None
-    undertrained = undertraining.check(report, guess, kind, training.label)
+    dataset = training.source if isinstance(training.source, DatasetSource) else None
+    undertrained = undertraining.check(report, dataset and dataset.dev_guess, kind, training.label,
+                                       dataset and dataset.num_dev_examples)
 
     vector = np.asarray(report.embedding).astype(flags["save_dtype"])
     config = record.record_config(flags, device, hp, training.source, report, undertrained)
