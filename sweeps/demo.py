@@ -4,7 +4,10 @@ SweepOptions that give sweeps/paper.py's graph the demo's tasks and budgets.
 The budgets are the paper's scaled to a CPU: the paper learns an MTE from ~120,000 x' in hundreds of
 optimiser steps at 1e-3; here a few hundred x' at 1e-2, so that every prefix embedding moves well away
 from the shared initialisation (run_task_emb.py warns when one does not) and every fine-tuned model clears
-the guess printed beside its dev score.
+the guess printed beside its dev score. A DTE's surrogate must clear its guess too, or the DTE places its
+task at random (task_emb/undertraining.py flags it): on 96 examples the paper's FIM schedule (one epoch at
+2e-5) leaves the surrogate where it started, so FIM DTEs train 3 epochs at 2e-4 (the demo's fine-tuning
+rate), and prefix DTEs 5 epochs (FUTE's 6) instead of 2 (3).
 """
 from __future__ import annotations
 
@@ -113,14 +116,16 @@ def preset(args: argparse.Namespace, data: DataSource, pool: Path, llm: str | No
     """The paper's graph at the demo's size: `args` (parse_args), the LM as its own surrogate, `llm` (the LLM as
     the steps name it; None without the LLM part) on LLM_SETS, the x' `pool`."""
     epochs = {method_of(family, fute).id: n for family, fute, n in (
-        ("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1), ("fim", False, 1),
-        ("fim", True, 1), ("text", False, 1))}
+        ("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1), ("fim", False, args.fim_epochs),
+        ("fim", True, args.fim_epochs), ("text", False, 1))}
+    fim_rate = {method_of("fim", fute).id: args.fim_learning_rate for fute in (False, True)}
     budgets = Budgets(
         train_examples=args.train_examples, epochs=args.epochs, transfer_examples=args.transfer_examples,
         transfer_epochs=args.transfer_epochs, learning_rate=args.learning_rate, batch_size=16,
         dev_examples=args.dev_examples, qa_max_len=args.qa_max_len, emb_examples=args.emb_examples,
-        dte_epochs=epochs, emb_batch_size=16, emb_accumulation=1, pool_per_source=args.pool_per_source,
-        mte_epochs=args.mte_epochs, mte_learning_rate={"prefix": args.mte_learning_rate},
+        dte_epochs=epochs, dte_learning_rate=fim_rate, emb_batch_size=16, emb_accumulation=1,
+        pool_per_source=args.pool_per_source, mte_epochs=args.mte_epochs,
+        mte_learning_rate={"prefix": args.mte_learning_rate},
         llm_x_per_source=args.llm_x_per_source, llm_examples=args.llm_examples,
         cot_max_new_tokens=args.cot_max_new_tokens, llm_mte_batch_size=4, llm_mte_epochs=args.llm_mte_epochs)
     return SweepOptions(
@@ -183,8 +188,12 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     p.add_argument("--transfer_epochs", type=cli.positive_int, default=1, help="epochs on the target of a transfer")
     p.add_argument("--emb_examples", type=cli.positive_int, default=96,
                    help="training examples of a dataset task embedding")
-    p.add_argument("--emb_epochs", type=cli.positive_int, default=2,
+    p.add_argument("--emb_epochs", type=cli.positive_int, default=5,
                    help="epochs of baseline prefix dataset task embeddings (FUTE's: one more)")
+    p.add_argument("--fim_epochs", type=cli.positive_int, default=3,
+                   help="epochs of a FIM dataset task embedding (the surrogate is fine-tuned, then read off)")
+    p.add_argument("--fim_learning_rate", type=cli.positive_float, default=2e-4,
+                   help="learning rate of a FIM dataset task embedding (the paper's 2e-5 needs whole datasets)")
     p.add_argument("--pool_per_source", type=cli.positive_int, default=24,
                    help="x' per pool source for the model task embeddings of the fine-tuned models")
     p.add_argument("--mte_epochs", type=cli.positive_int, default=2, help="epochs of a model task embedding")

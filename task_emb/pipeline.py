@@ -20,9 +20,9 @@ import torch
 
 from configs.datasets import GENRE_LABELS, DatasetSpec
 from data_utils.artifacts.answers import read_answers
+from data_utils.artifacts.data_identity import describe
 from data_utils.artifacts.model_inputs import inputs_of_answers
 from data_utils.artifacts.text_prints import text_hashes
-from data_utils.artifacts.data_identity import describe
 from data_utils.chance import dev_guess
 from data_utils.declarations import get_spec, recorded_spec
 from data_utils.errors import FuteError

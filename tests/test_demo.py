@@ -17,6 +17,7 @@ import pytest
 from data_utils.artifacts.embeddings import read_embedding
 from data_utils.artifacts.paths import record_path
 from data_utils.artifacts.paths import ResultLayout
+from data_utils.artifacts.text_prints import prints_path
 from data_utils.errors import FuteError
 from fake_hub import template_rows
 from sweeps import demo as preset
@@ -172,7 +173,7 @@ def test_a_step_made_by_other_flags_is_stale_and_redone_with_overwrite(demo_run,
         assert record["argv"][-4:] == ["--save_path", str(path), "--overwrite", "True"]
         assert record["config"]["max_epochs"] == 3
     changed = {p for p, time in before.items() if p.exists() and p.stat().st_mtime_ns != time}
-    made_again = {*mtes, *map(record_path, mtes)}
+    made_again = {*mtes, *map(record_path, mtes), *map(prints_path, mtes)}  # each with its record and fingerprint
     assert made_again <= changed
     assert all(p in made_again or p.is_relative_to(out / "eval") for p in changed), sorted(changed - made_again)
 
