@@ -37,6 +37,11 @@ PREFIX = {"prefix_len": 16, "dropout": 0.15}
 # and 1.6-7.3 (400 real examples per task); MTEs at a demo's budget 0.06-0.67, and those
 # landed next to whichever DTE stayed closest to e0, not next to their own task.
 UNDERTRAINED_PREFIX_DISPLACEMENT = 0.8
+# A DTE's surrogate must beat the guess to beat on its dev examples by this many standard errors of a
+# score at the guess's level over those examples, sqrt(g (1 - g) / n) (a proportion's binomial standard
+# error; task_emb/undertraining.py): a score within it is what a guess gets from the luck of the dev
+# sample (the demo's sst2 DTE at 0.557 against a guess of 0.55 on 300 examples, one error 0.029).
+UNDERTRAINED_DEV_MARGIN_SE = 1.0
 # An MTE's surrogate is checked against the best constant answer on this many of its x' (the first, in
 # the pool's seeded order; task_emb/undertraining.py): one forward pass each after training, under 1% of
 # the training passes of a paper-sized LM MTE (~120,000 x'), about 3% of an LLM MTE's (10,000 x').

@@ -215,10 +215,20 @@ def load_examples(spec: DatasetSpec, dataset_path: str | None = None, max_train_
                   seed: int = 42, max_dev_examples: int | None = None) -> dict[str, list[dict]]:
     """{'train': examples, 'dev': examples} ready for tokenisation; each split optionally cut to a seeded
     sample of at most `max_train_examples` / `max_dev_examples` examples (in file order)."""
-    splits = {}
-    for role, raw in raw_splits(spec, dataset_path).items():
-        splits[role] = (qa_examples(raw.rows, raw.where) if spec.task_class == "qa" else
-                        cr_examples(spec, raw.rows, raw.where, raw.numbers))
+    return sample_examples(spec, all_examples(spec, dataset_path), max_train_examples, seed, max_dev_examples)
+
+
+def all_examples(spec: DatasetSpec, dataset_path: str | None = None) -> dict[str, list[dict]]:
+    """{'train': examples, 'dev': examples}: every example of both splits, uncut."""
+    return {role: qa_examples(raw.rows, raw.where) if spec.task_class == "qa" else
+            cr_examples(spec, raw.rows, raw.where, raw.numbers) for role, raw in raw_splits(spec, dataset_path).items()}
+
+
+def sample_examples(spec: DatasetSpec, splits: dict[str, list[dict]], max_train_examples: int | None, seed: int,
+                    max_dev_examples: int | None) -> dict[str, list[dict]]:
+    """`all_examples`' splits, each cut to a seeded sample of at most `max_train_examples` / `max_dev_examples`
+    examples (in file order)."""
+    splits = dict(splits)
     for role, limit in (("train", max_train_examples), ("dev", max_dev_examples)):
         if limit is not None and len(splits[role]) > limit:
             keep = sorted(random.Random(seed).sample(range(len(splits[role])), limit))

@@ -31,12 +31,23 @@ from typing import Any
 import numpy as np
 
 from configs.hparams import DEFAULT_SEED, UNSUP_POOL
-from configs.unsup_pool import EXCLUDE_FOR_LLM, EXCLUDE_FOR_TRANSFER, POOL_SOURCES, PoolSource
+from configs.unsup_pool import (
+    EXCLUDE_FOR_LLM,
+    EXCLUDE_FOR_TRANSFER,
+    POOL_SOURCES,
+    PoolSource,
+)
 from data_utils.artifacts.completion import recorded
 from data_utils.artifacts.paths import record_path
 from data_utils.errors import FuteError
 from data_utils.hub_read import HubRead, describe_error, read_split
-from data_utils.io import emptiness, iter_jsonl_lines, read_json, write_json, write_jsonl
+from data_utils.io import (
+    emptiness,
+    iter_jsonl_lines,
+    read_json,
+    write_json,
+    write_jsonl,
+)
 from data_utils.progress import progress
 
 logger = logging.getLogger(__name__)
@@ -92,10 +103,20 @@ def read_local_pool(path: str | Path) -> tuple[list[PoolExample], dict[str, str]
 def load_pool(exclude: str, per_source: int, seed: int, local_path: str | Path | None = None, processes: int = 1,
               allow_partial: bool = False) -> tuple[list[PoolExample], dict[str, Any]]:
     """(x', its `pool_record`) as a run with `seed` reads it: `read_pool`, `check_pool_failures`, shuffled once
-    with `seed`."""
+    with `seed`. A pool file saved with a record (`save_hub_pool`, data_utils.pool_targets.save_folder_pool) adds
+    what that record says of it: the data digests of the sources used ("digests") and the targets left out
+    ("left_out")."""
     examples, failed, total = read_pool(exclude, per_source, seed, local_path, processes)
     check_pool_failures(failed, total, allow_partial)
-    return shuffle_examples(examples, seed), pool_record(examples, failed, seed)
+    about = pool_record(examples, failed, seed)
+    saved = record_path(local_path) if local_path is not None and Path(local_path).is_file() else None
+    if saved is not None and saved.is_file():
+        saved_about = read_json(saved)
+        about.update({key: saved_about[key] for key in ("left_out",) if key in saved_about})
+        if "digests" in saved_about:
+            about["digests"] = {name: digest for name, digest in saved_about["digests"].items()
+                                if name in about["sources"]}
+    return shuffle_examples(examples, seed), about
 
 
 def read_pool(exclude: str, per_source: int, seed: int, local_path: str | Path | None = None,
@@ -338,25 +359,33 @@ def _clean(text: str) -> str:
 
 
 def save_hub_pool(path: Path, per_source: int, allow_partial: bool, excludes: Sequence[str],
-                  processes: int = 1) -> None:
+                  processes: int = 1, leave_out: dict[str, str] | None = None) -> None:
     """The hub's CrossFit pool, at most `per_source` examples per dataset, saved once as the JSONL every step
     reads (each run_task_emb.py would otherwise load the ~150 datasets again; exclusions apply per step,
     by source name). The sources that failed are recorded in <path>.record.json, written after the pool; more
     than 10% of the sources a step reads (the pool minus each of `excludes`) failing stop the demo unless
     `allow_partial`. A saved pool is reused when it holds at least `per_source`; `processes` load the hub's
     datasets at once (the wait is the network's). It is drawn with DEFAULT_SEED whatever the steps' seeds: one
-    saved pool serves every seed, each step drawing and ordering its x' from it with its own."""
+    saved pool serves every seed, each step drawing and ordering its x' from it with its own. `leave_out`
+    ({source: the target it is}) are never loaded, and are named in the record ("left_out")."""
     record = record_path(path)
     if recorded(path):
         saved = read_json(record)
         if saved["max_per_source"] < per_source:
             raise FuteError(f"{path} holds at most {saved['max_per_source']} x' per source, fewer than the "
                             f"{per_source} asked for; delete it (and the model task embeddings) or choose a new --out")
+        held = sorted(set(leave_out or {}) & set(saved["sources"]))
+        if held:
+            raise FuteError(f"{path} holds x' of {', '.join(held)}, which this run leaves out as targets; delete it "
+                            f"(and the model task embeddings) or choose a new --out")
         check_failures_per_exclusion(saved["failed"], excludes, allow_partial)
         return
-    logger.info("saving the hub's x' pool (%d datasets, at most %d examples each) to %s", len(pool_names("none")),
-                per_source, path)
-    examples, failed, _ = read_pool("none", per_source, DEFAULT_SEED, processes=processes)
+    leave_out = leave_out or {}
+    names = [name for name in pool_names("none") if name not in leave_out]
+    logger.info("saving the hub's x' pool (%d datasets, at most %d examples each; left out as targets: %s) to %s",
+                len(names), per_source, ", ".join(leave_out) or "none", path)
+    examples, failed = load_hub_pool(names, per_source, DEFAULT_SEED, processes)
     check_failures_per_exclusion(failed, excludes, allow_partial)
     write_local_pool(path, examples)
-    write_json(record, {"max_per_source": per_source, **pool_record(examples, failed, DEFAULT_SEED)})
+    write_json(record, {"max_per_source": per_source, **pool_record(examples, failed, DEFAULT_SEED),
+                        "left_out": leave_out})

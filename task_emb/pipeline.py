@@ -21,11 +21,13 @@ import torch
 from configs.datasets import GENRE_LABELS, DatasetSpec
 from data_utils.artifacts.answers import read_answers
 from data_utils.artifacts.data_identity import describe
+from data_utils.artifacts.model_inputs import inputs_of_answers
+from data_utils.artifacts.text_prints import text_hashes
 from data_utils.chance import dev_guess
 from data_utils.declarations import get_spec, recorded_spec
 from data_utils.errors import FuteError
 from data_utils.io import json_sha256
-from data_utils.loading import load_examples
+from data_utils.loading import all_examples, sample_examples
 from modeling.features import make_loader, tokenize_cr, tokenize_qa
 from task_emb.evaluation import collect_outputs, evaluate_cr, evaluate_qa
 from task_emb.families import family as registered
@@ -36,6 +38,9 @@ from task_emb.surrogate import DatasetSource, Head, LlmSource, ModelSource, Trai
 from task_emb.targets import span_to_characters
 
 logger = logging.getLogger(__name__)
+
+# The text fields of an example (data_utils.examples: a CR example's; data_utils.loading.qa_examples: a QA one's).
+EXAMPLE_TEXTS = ("text", "text_pair", "question", "context")
 
 
 def hyper_parameters(input_kind: str, task_type: str, family: str, is_baseline: bool, overrides: dict) -> dict:
@@ -72,8 +77,13 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
                       max_dev_examples: int | None = None) -> TrainingSet:
     """A labelled dataset: gold labels; the dev split (or a seeded sample of it) drives early stopping, and the
     surrogate's final score on it is checked against the guess that reads no input (task_emb/undertraining.py);
-    its fingerprint, dev_examples_sha256, is part of what a resumed run must match (task_emb.trainer.run_identity)."""
-    splits = load_examples(spec, dataset_path, max_train_examples, seed, max_dev_examples)
+    its fingerprint, dev_examples_sha256, is part of what a resumed run must match (task_emb.trainer.run_identity).
+    The set's `texts` fingerprint every text of both splits, uncut: x' drawn from any row of the dataset hold its
+    text, whether or not the DTE's sample holds that row."""
+    everything = all_examples(spec, dataset_path)
+    texts = text_hashes(example.get(field) for examples in everything.values() for example in examples
+                        for field in EXAMPLE_TEXTS)
+    splits = sample_examples(spec, everything, max_train_examples, seed, max_dev_examples)
     if spec.task_class == "qa":
         features, _ = tokenize_qa(splits["train"], tokenizer, max_len)
         dev_features, dev_meta = tokenize_qa(splits["dev"], tokenizer, max_len)
@@ -90,13 +100,16 @@ def data_training_set(spec: DatasetSpec, tokenizer, max_len: int, dataset_path: 
     head = Head(spec.task_class, spec.labels, spec.regression)
     dev = splits["dev"]
     source = DatasetSource(len(features), len(dev), dev_guess(spec, dev), json_sha256(dev), describe(spec, dataset_path))
-    return TrainingSet(features, head, "span" if spec.task_class == "qa" else "gold", spec.name, evaluate, source)
+    return TrainingSet(features, head, "span" if spec.task_class == "qa" else "gold", spec.name, evaluate, source,
+                       texts=texts)
 
 
 def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], tokenizer, max_len: int,
-                       micro_batch: int, device, pool: dict | None = None, data: dict | None = None) -> TrainingSet:
+                       micro_batch: int, device, pool: dict | None = None, data: dict | None = None,
+                       texts: np.ndarray | None = None) -> TrainingSet:
     """A fine-tuned model M on x': its outputs y' are computed once here and reused every epoch. `pool` (the x'
-    pool's record) and `data` (M's fine-tuning data, `model_dataset_of`) go into its ModelSource."""
+    pool's record) and `data` (M's fine-tuning data, `model_dataset_of`) go into its ModelSource; `texts`: the
+    fingerprint of the pool x' were drawn from."""
     m_tokenizer = load_tokenizer(checkpoint)
     m_model = load_head_model(checkpoint, spec.task_class, spec.labels, spec.regression, m_tokenizer,
                               own_head=True).to(device)
@@ -141,7 +154,8 @@ def model_training_set(checkpoint: str, spec: DatasetSpec, inputs: list[dict], t
         target = "value" if spec.regression else "soft"
     del m_model
     source = ModelSource(len(features), pool, data, answered_fraction)
-    return TrainingSet(features, Head(spec.task_class, spec.labels, spec.regression), target, spec.name, source=source)
+    return TrainingSet(features, Head(spec.task_class, spec.labels, spec.regression), target, spec.name, source=source,
+                       texts=texts)
 
 
 def _rows(batches: list[np.ndarray]):
@@ -150,16 +164,18 @@ def _rows(batches: list[np.ndarray]):
 
 
 def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_len: int) -> TrainingSet:
-    """The LLM's answers y' to x' (the JSONL of run_llm_inference_for_te.py): its label distributions."""
+    """The LLM's answers y' to x' (the JSONL of run_llm_inference_for_te.py): its label distributions; the pool its
+    x' were drawn from and their fingerprint, as the x' file's record says (`inputs_of_answers`)."""
     answers = read_answers(path, task_type)
+    pool, texts = inputs_of_answers(path)
     features = tokenize_cr(answers.inputs, tokenizer, max_len)
     for feature, probs in zip(features, answers.probs):
         feature["labels"] = probs
-    source = LlmSource(len(features), answers.model, answers.prompt, answers.complete)
+    source = LlmSource(len(features), answers.model, answers.prompt, answers.complete, pool)
     # The LLM as the y' lines name it (as run_llm_inference.py's files do); --lm_model_name when they do not.
     llm = answers.model or (llm_name if llm_name != "none" else "llm")
     return TrainingSet(features, Head("cr", GENRE_LABELS[task_type]), "soft", task_type, source=source, llm=llm,
-                       prompt=answers.prompt)
+                       prompt=answers.prompt, texts=texts)
 
 
 def model_dataset_of(load_path: str, to_train_dataset: str | None) -> tuple[DatasetSpec, dict]:

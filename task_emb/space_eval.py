@@ -29,12 +29,15 @@ each method also compared with each FUTE method (data_utils/comparisons.py).
 Embeddings whose runs flagged them as under-trained (task_emb/undertraining.py) are counted
 per method, marked in the per-MTE ranks and listed with their reasons: their cosines say
 little about their task.
+
+An MTE whose x' share a source or text with a DTE's dataset is marked "†" (not known: "?"), and what it shares
+is listed under the ranks (task_emb/leaks.py): its place near that DTE may come from the shared text.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -42,14 +45,15 @@ from configs.datasets import GENRE_FAMILY
 from configs.methods import METHODS_BY_ID
 from data_utils import comparisons
 from data_utils.artifacts.data_identity import TaskLabels, dataset_of
-from data_utils.artifacts.embeddings import Embedding, check_same_dim, natural_key
+from data_utils.artifacts.embeddings import Embedding
 from data_utils.artifacts.seeds import group_by_seed
 from data_utils.comparisons import Shown
-from data_utils.errors import FuteError
 from data_utils.ranking import ranking_metrics
-from data_utils.statistics import Estimate
 from data_utils.similarity import cosine
+from data_utils.statistics import Estimate
+from task_emb import leaks
 from task_emb.displacement import displaced, initial_embedding_of
+from task_emb.space_select import check_seeds_alike, select
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +78,7 @@ class SpaceRank:
     nearest: str
     undertrained: bool  # the MTE's run flagged it
     seed: int = 42
+    leak: str = ""  # its x' share a source or text with a DTE's dataset: "†"; not known: "?" (task_emb/leaks.py)
     own_metrics: dict[str, float | None] = field(default_factory=dict)  # data_utils.ranking, own task relevant
     family_metrics: dict[str, float | None] = field(default_factory=dict)  # the same, the family's DTEs relevant
 
@@ -81,50 +86,6 @@ class SpaceRank:
     def target(self) -> str:
         """What the summary averages over: the MTE, an LLM + prompt one per genre (one label, two MTEs)."""
         return f"{self.mte} ({self.family})" if self.llm else self.mte
-
-
-def select(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
-           dtes: Sequence[str] | None = None, mtes: Sequence[str] | None = None
-           ) -> dict[str, tuple[list[Embedding], list[Embedding]]]:
-    """method -> (its MTEs, its DTEs) in natural order of their labels (p2 before p10), for every method
-    (of `methods`) that has both kinds; only the DTEs `dtes` and the MTEs `mtes` name when given (a sweep names
-    what it declared, so the table never depends on what else the folder holds). Both name embeddings as
-    `TaskLabels.named` reads them: a dataset's name (every dataset of that name), "<name>@<digest>" as a
-    table labels one of two datasets of one name, a declaration file, or an LLM + prompt ("<llm>:p<k>").
-
-    Raises FuteError naming a method, DTE or MTE that was asked for and is not in `where`."""
-    chosen = {}
-    for method in sorted({e.method for e in embeddings}):
-        own = [e for e in embeddings if e.method == method and (methods is None or method in methods)]
-        labels = TaskLabels.of_embeddings(own, warn=False)  # the table built from those chosen warns
-        rows, absent_mtes = _named(own, "MTE", mtes, labels)
-        columns, absent_dtes = _named(own, "DTE", dtes, labels)
-        if not (rows and columns):
-            continue
-        absent = [f"MTE {m}" for m in absent_mtes] + [f"DTE {d}" for d in absent_dtes]
-        if absent:
-            raise FuteError(f"{', '.join(absent)} of method {method} not in {where}; run the steps that make "
-                            f"them, or leave them out of --mtes/--dtes")
-        check_same_dim([*rows, *columns], f"method {method}")
-        chosen[method] = (sorted(rows, key=lambda e: natural_key(labels.of(e))),
-                          sorted(columns, key=lambda e: natural_key(labels.of(e))))
-    missing = sorted(set(methods or ()) - set(chosen))
-    if missing or not chosen:
-        raise FuteError(f"no DTEs and MTEs of method(s) {', '.join(missing) or 'any'} in {where}; the unified space "
-                        f"needs both kinds of one method")
-    return chosen
-
-
-def _named(embeddings: Sequence[Embedding], kind: str, asked: Sequence[str] | None, labels: TaskLabels
-           ) -> tuple[list[Embedding], list[str]]:
-    """(the embeddings of `kind` that `asked` names, all when None; the names in `asked` that name none)."""
-    found = [e for e in embeddings if e.kind == kind]
-    if asked is None:
-        return found, []
-    shown = {labels.of(e) for e in found}
-    wanted = {name: set(labels.named([name])) & shown for name in asked}
-    picked = set().union(*wanted.values())
-    return [e for e in found if labels.of(e) in picked], [name for name, hits in wanted.items() if not hits]
 
 
 def retrieval_metrics(order: Sequence[str], similarity: Mapping[str, float], relevant: set[str]
@@ -234,7 +195,7 @@ def _cell(value) -> str:
 SUMMARY_COLUMNS = ("method", "view", "lm_mtes", "own_mrr", "family_mrr", "llm_mtes", "llm_family_mrr", "seeds",
                    "undertrained")
 MRR_COLUMNS = ("own_mrr", "family_mrr", "llm_family_mrr")
-RANK_COLUMNS = ("method", "view", "seed", "mte", "family", "own_rank", "family_rank", "nearest", "undertrained")
+RANK_COLUMNS = ("method", "view", "seed", "mte", "family", "own_rank", "family_rank", "nearest", "undertrained", "leak")
 FLAG_COLUMNS = ("method", "kind", "embedding", "reasons", "path")
 
 
@@ -271,8 +232,8 @@ def summary_json(rows: Sequence[dict]) -> list[dict]:
 
 
 def ranks_markdown(ranks: Sequence[SpaceRank]) -> str:
-    header = ("| Method | View | seed | MTE | Family | own rank | family rank | nearest DTE | under-trained MTE |\n"
-              "|---|---|---|---|---|---|---|---|---|\n")
+    header = ("| Method | View | seed | MTE | Family | own rank | family rank | nearest DTE | under-trained MTE "
+              "| x' leak |\n|---|---|---|---|---|---|---|---|---|---|\n")
     return header + "".join("| " + " | ".join(_cell(asdict(r)[c]) for c in RANK_COLUMNS) + " |\n" for r in ranks)
 
 
@@ -316,6 +277,7 @@ class SpaceTable:
     undertrained: list[dict]
     notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels), embeddings left out
     paired: list[dict] = field(default_factory=list)
+    leaks: list[leaks.Leak] = field(default_factory=list)  # per method, seed and MTE: x' shared with a DTE's dataset
 
     def summary_markdown(self) -> str:
         return summary_markdown(self.summary)
@@ -330,7 +292,7 @@ class SpaceTable:
                 "hit@k and NDCG@k (percent), Spearman's ρ_s and weighted Kendall τ_w of cosine against relevance; "
                 "k of 1, 3, 5 where there are more than k DTEs.\n\n" + ranking_markdown(self.summary) + "\n"
                 + comparisons.paired_markdown(self.paired, str, CELL_COLUMNS, MRR_SHOWN) + "\n## Per MTE\n\n"
-                + ranks_markdown(self.ranks) + flagged_markdown(self.undertrained))
+                + ranks_markdown(self.ranks) + leaks.markdown(self.leaks) + flagged_markdown(self.undertrained))
 
     def csv(self) -> str:
         return summary_csv(self.summary)
@@ -343,21 +305,7 @@ class SpaceTable:
 
     def to_json(self) -> dict:
         return {"summary": summary_json(self.summary), "paired": self.paired, "ranks": [asdict(r) for r in self.ranks],
-                "undertrained": self.undertrained, "notes": self.notes}
-
-
-def check_seeds_alike(chosen: Mapping[int, Mapping[str, tuple[list[Embedding], list[Embedding]]]],
-                      labels: TaskLabels) -> None:
-    """Every seed must have the same MTEs and DTEs of each method: a seed lacking one another seed has is an error
-    naming what it lacks."""
-    held = {seed: {(method, e.kind, labels.of(e)) for method, (mtes, dtes) in by_method.items()
-                   for e in (*mtes, *dtes)} for seed, by_method in chosen.items()}
-    every = set().union(*held.values())
-    lacking = [f"seed {seed} has no " + ", ".join(f"{kind} {label} ({method})" for method, kind, label in
-                                                  sorted(every - h)) for seed, h in held.items() if every - h]
-    if lacking:
-        raise FuteError(f"the seeds' embeddings differ: {'; '.join(lacking)}; run those steps for every seed, or "
-                        f"leave the seed out of --emb_dir")
+                "undertrained": self.undertrained, "notes": self.notes, "leaks": leaks.rows(self.leaks)}
 
 
 def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
@@ -367,7 +315,7 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
     methods with a shared initialisation) as displacements from that seed's e0 (rebuilt from the surrogate the
     records name, or from `surrogate`, a copy of it); `dte_tasks` and `mte_labels` narrow the choice as `select`'s
     `dtes` and `mtes` do. Every seed must hold the same MTEs and DTEs (`check_seeds_alike`)."""
-    ranks, matrices, undertrained = [], {}, []
+    ranks, matrices, undertrained, shared = [], {}, [], []
     by_seed = group_by_seed(embeddings, lambda e: e.info.seed)
     chosen_of = {seed: select(of_seed, methods, f"{where} (seed {seed})" if len(by_seed) > 1 else where, dte_tasks,
                               mte_labels) for seed, of_seed in by_seed.items()}
@@ -386,7 +334,11 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
     for seed, chosen in chosen_of.items():
         for method, (mtes, dtes) in chosen.items():
             e0 = initial_embedding_of([*mtes, *dtes], method, surrogate) if displacement else None
-            ranks.extend(evaluate_method(method, mtes, dtes, e0, labels, seed))
+            found = [replace(leak, seed=seed) for leak in leaks.find(method, mtes, dtes, labels)]
+            shared.extend(found)
+            marks = {(labels.of(mte), family_of(mte)): leak.mark for mte, leak in zip(mtes, found)}
+            ranks.extend(replace(rank, leak=marks[rank.mte, rank.family])
+                         for rank in evaluate_method(method, mtes, dtes, e0, labels, seed))
             view = "displacement from e0" if e0 is not None else "raw"
             key = method if len(chosen_of) == 1 else f"{method}_seed{seed}"
             matrices[key] = (similarity_matrix(mtes, dtes, e0), [labels.of(m) for m in mtes],
@@ -394,4 +346,5 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
             undertrained.extend(flagged([*mtes, *dtes], [labels.of(e) for e in (*mtes, *dtes)]))
     warn_flagged(undertrained)
     counts = {method: sum(row["method"] == method for row in undertrained) for method in chosen_methods}
-    return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained, labels.notes, paired_rows(ranks))
+    return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained, labels.notes, paired_rows(ranks),
+                      shared)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from configs.models import llm_label
@@ -61,12 +62,15 @@ class ModelSource:
 @dataclass(frozen=True)
 class LlmSource:
     """An LLM + prompt MTE's training set: the y' lines of run_llm_inference_for_te.py, as they name the LLM and
-    the prompt; answers_complete: whether that run finished."""
+    the prompt; answers_complete: whether that run finished; pool: the record of the pool its x' were drawn from
+    (data_utils.unsup_pool.pool_record, as the x' file's record holds it; None: the y' or x' file has no record
+    that says)."""
 
     num_train_examples: int
     llm_model: str | None
     prompt_number: int | None
     answers_complete: bool
+    pool: dict | None = None
 
 
 Source = DatasetSource | ModelSource | LlmSource
@@ -84,6 +88,9 @@ class TrainingSet:
     source: Source | None = None  # what the features were made of, for the record
     llm: str | None = None  # an LLM + prompt MTE: the LLM ...
     prompt: int | None = None  # ... and its prompt number
+    # The fingerprint of the texts the set was drawn from (data_utils/artifacts/text_prints.py): a dataset's every
+    # example, or the pool of x'; None where they cannot be known.
+    texts: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:

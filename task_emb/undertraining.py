@@ -2,10 +2,13 @@
 
 1. The surrogate's own result is no better than an answer that reads no input.
    - DTE (gold labels): the surrogate's dev score at the end of training (early stopping's choice, or
-     after the last epoch of a fixed schedule) is at or below the guess to beat on the same dev
+     after the last epoch of a fixed schedule) is not clearly above the guess to beat on the same dev
      examples (data_utils/chance.py: one class for every example, by the main metric; for QA the
      context's first words; regression has no such guess), as run_cr_train.py records it for a
-     fine-tune ("dev_guess").
+     fine-tune ("dev_guess"). Clearly above: by more than UNDERTRAINED_DEV_MARGIN_SE standard errors of
+     a score at the guess's level g over the n dev examples, sqrt(g (1 - g) / n), the binomial standard
+     error of a proportion (for F1 a scale, not an exact error): a surrogate within it has learned no
+     more than the dev sample's luck gives a guess.
    - MTE (soft labels or values y' of a model M on x'): the surrogate's loss against y', the loss it
      was trained with, on the first FIT_EXAMPLES x' after training, is at or above the loss of the
      best constant answer, the mean of y' over those x' (the minimiser of BCE, soft cross-entropy and
@@ -29,7 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from configs.hparams import UNDERTRAINED_FIT_EXAMPLES, UNDERTRAINED_PREFIX_DISPLACEMENT
+from configs.hparams import (UNDERTRAINED_DEV_MARGIN_SE, UNDERTRAINED_FIT_EXAMPLES,
+                             UNDERTRAINED_PREFIX_DISPLACEMENT)
 from modeling.features import make_loader
 from task_emb.evaluation import collect_outputs
 from task_emb.targets import regression_loss, soft_label_loss
@@ -80,14 +84,17 @@ def constant_logits(probabilities: torch.Tensor, soft_loss: str) -> torch.Tensor
     return torch.log(p) - torch.log1p(-p) if soft_loss == "bce" else torch.log(p)
 
 
-def reasons(measured: Mapping[str, float], dev_guess: dict | None) -> list[str]:
+def reasons(measured: Mapping[str, float], dev_guess: dict | None, dev_examples: int | None = None) -> list[str]:
     """Why an embedding is under-trained, from what its run measured (the surrogate's own result, `surrogate_result`,
-    and the family's diagnostics: a prefix's displacement) and, for a DTE, the guess to beat on its dev examples
-    (data_utils.chance.dev_guess; None where there is none)."""
+    and the family's diagnostics: a prefix's displacement) and, for a DTE, the guess to beat on its `dev_examples`
+    dev examples (data_utils.chance.dev_guess; None where there is none; without their number, the guess itself)."""
     found = []
-    if "dev_score" in measured and dev_guess is not None and measured["dev_score"] <= dev_guess["score"]:
-        found.append(f"surrogate dev score {measured['dev_score']:.3f} <= {dev_guess['score']:.3f} of the guess "
-                     f"'{dev_guess['guess']}'")
+    if "dev_score" in measured and dev_guess is not None:
+        score, guess = measured["dev_score"], dev_guess["score"]
+        margin = dev_margin(guess, dev_examples)
+        if score <= guess + margin:
+            found.append(f"surrogate dev score {score:.3f} <= {guess:.3f} of the guess '{dev_guess['guess']}'"
+                         + (f" + {margin:.3f} (one standard error over {dev_examples} dev examples)" if margin else ""))
     if "fit_loss" in measured and measured["fit_loss"] >= measured["constant_loss"]:
         found.append(f"surrogate loss on x' {measured['fit_loss']:.4f} >= {measured['constant_loss']:.4f} of "
                      f"the constant answer (mean y')")
@@ -97,12 +104,22 @@ def reasons(measured: Mapping[str, float], dev_guess: dict | None) -> list[str]:
     return found
 
 
-def check(report: LearnReport, dev_guess: dict | None, kind: str, label: str) -> list[str] | None:
+def dev_margin(guess: float, dev_examples: int | None) -> float:
+    """How far above a guess scoring `guess` (in [0, 1]) a dev score must be: UNDERTRAINED_DEV_MARGIN_SE standard
+    errors sqrt(g (1 - g) / n) over `dev_examples` n (0 when n is not known)."""
+    if not dev_examples:
+        return 0.0
+    g = min(max(guess, 0.0), 1.0)
+    return UNDERTRAINED_DEV_MARGIN_SE * float(np.sqrt(g * (1 - g) / dev_examples))
+
+
+def check(report: LearnReport, dev_guess: dict | None, kind: str, label: str,
+          dev_examples: int | None = None) -> list[str] | None:
     """The `reasons` the embedding of `kind` (DTE, MTE) of `label` is under-trained, each warned about once, naming
     what to raise; None for a family that trains nothing (report.fit None)."""
     if report.fit is None:
         return None
-    found = reasons({**report.fit.result, **report.diagnostics}, dev_guess)
+    found = reasons({**report.fit.result, **report.diagnostics}, dev_guess, dev_examples)
     for reason in found:
         logger.warning("the %s %s is under-trained: %s (after %d optimiser steps); it describes a surrogate that "
                        "learned little of it. Give it more training: %s", kind, label, reason,

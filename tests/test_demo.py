@@ -17,6 +17,7 @@ import pytest
 from data_utils.artifacts.embeddings import read_embedding
 from data_utils.artifacts.paths import record_path
 from data_utils.artifacts.paths import ResultLayout
+from data_utils.artifacts.text_prints import prints_path
 from data_utils.errors import FuteError
 from fake_hub import template_rows
 from sweeps import demo as preset
@@ -111,7 +112,7 @@ def demo_digest(out: Path, lm: Path, llm: Path) -> dict:
     return {"tables": tables, "scores": scores, "embeddings": embeddings}
 
 
-def test_the_demo_computes_what_it_computed_before_the_redesign(demo_run, tiny_bert, tiny_llama):
+def test_the_demo_computes_what_its_stored_digest_holds(demo_run, tiny_bert, tiny_llama):
     """A guard for refactoring: the demo's tables, scores and embeddings equal the digest stored at the commit
     before the code was reorganised (tests/fixtures/demo_digest.json), words and ranks exactly, decimals to a
     relative 1e-3."""
@@ -176,7 +177,7 @@ def test_a_step_made_by_other_flags_is_stale_and_redone_with_overwrite(demo_run,
         assert record["argv"][-6:] == ["--save_path", str(path), "--seed", "42", "--overwrite", "True"]
         assert record["config"]["max_epochs"] == 3
     changed = {p for p, time in before.items() if p.exists() and p.stat().st_mtime_ns != time}
-    made_again = {*mtes, *map(record_path, mtes)}
+    made_again = {*mtes, *map(record_path, mtes), *map(prints_path, mtes)}  # each with its record and fingerprint
     assert made_again <= changed
     assert all(p in made_again or p.is_relative_to(out / "eval") for p in changed), sorted(changed - made_again)
 
@@ -237,7 +238,7 @@ def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, f
 
     out = tmp_path / "demo"
     demo = load_demo()
-    monkeypatch.setattr(demo, "HUB_POOL_PROCESSES", 1)  # every hub call in this process, where fake_hub sees it
+    monkeypatch.setattr(preset, "HUB_POOL_PROCESSES", 1)  # every hub call in this process, where fake_hub sees it
     # A few pool datasets, two of them transfer targets the MTEs' x' must leave out: the LLM answers every x'
     # under 13 prompts, so the ~150 of the real pool would take minutes here.
     kept = [*sorted(set(POOL_SOURCES) - set(EXCLUDE_FOR_TRANSFER))[:4], "glue_sst2", "glue_mrpc"]
@@ -257,17 +258,19 @@ def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, f
     for name in ("sst2", "mrpc", "rotten_tomatoes", "cb"):
         assert (DATASETS[name].hub_id, DATASETS[name].hub_config) in loaded
     assert any("ComplexQuestions" in path for path, _ in loaded)
-    # The pool is loaded from the hub once, every dataset of it (glue's are also the tasks' datasets, loaded for
-    # those as well), and saved with its record for every step.
+    # The pool is loaded from the hub once, every dataset of it that is none of the demo's tasks (glue's are the
+    # tasks' datasets, loaded for those only), and saved with its record for every step.
     pool_only = [(pool[name].hub_id, pool[name].config) for name in kept[:4]]
     assert sorted(key for key in loaded if key in pool_only) == sorted(pool_only)
     saved = json.loads((out / "unsup_pool.record.json").read_text())
-    assert saved["max_per_source"] == 1 and saved["failed"] == {} and set(saved["sources"]) == set(pool)
+    assert saved["max_per_source"] == 1 and saved["failed"] == {} and set(saved["sources"]) == set(kept[:4])
+    assert saved["left_out"] == {"glue_sst2": "sst2", "glue_mrpc": "mrpc"}
     # x' of every MTE: one per source from that file, minus the transfer targets.
     record = json.loads(record_path(layout.mte("prefix-fute", "sst2")).read_text())
     assert record["config"]["unsup_data_path"] == str(out / "unsup_pool.jsonl")
     sources = record["config"]["pool"]["sources"]
     assert set(sources) == set(kept[:4]) and set(sources.values()) == {1}
+    assert record["config"]["pool"]["left_out"] == saved["left_out"]  # the x' record says the tasks were left out
     assert "# Transferability" in results["transfer"].read_text() and results["prompt"].exists()
 
     # A second run reuses the saved pool; one that needs more x' per source than it holds says what to do.
@@ -337,12 +340,51 @@ def test_a_task_of_ones_own_is_its_declaration_file(tmp_path):
         demo.parse_args(["--parts", "qa", "--qa_tasks", str(tmp_path / "mysent.yaml"), "--lm", "m"])
 
 
-def test_a_data_dir_pool_beside_the_tasks_is_used_and_an_explicit_pool_wins(tmp_path):
-    source = preset.DataSource("dir", tmp_path)
-    assert source.pool(None) == preset.SAMPLE_POOL  # none beside the tasks: the bundled sample pool
-    (tmp_path / "unsup_pool.jsonl").write_text('{"text": "x"}\n')
-    assert source.pool(None) == tmp_path / "unsup_pool.jsonl" and source.pool("mine.jsonl") == Path("mine.jsonl")
-    assert preset.DataSource("hub").pool(None) is None  # the demo saves the hub's pool itself
+def test_the_demos_pool_holds_no_task_of_the_demo_and_says_so(tmp_path):
+    """--data_dir without a pool: x' from the folder's datasets that are not the demo's tasks, each with its data
+    digest, the tasks left out named in the record and in the line the demo prints; on the hub every CrossFit
+    dataset that is a task (glue_sst2 is sst2) is left out; a pool of one's own holding a task is warned about."""
+    import shutil
+
+    from data_utils.artifacts.data_identity import describe
+    from data_utils.artifacts.text_prints import shared_count, text_hashes
+    from data_utils.declarations import DATASETS
+    from data_utils.loading import all_examples
+    from data_utils.pool_targets import targets_among
+    from data_utils.unsup_pool import pool_names, read_local_pool
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    for task in ("sst2", "mrpc", "imdb", "snli"):
+        shutil.copytree(ROOT / "data" / "samples" / task, data / task)
+    (data / "notes").mkdir()
+    args = load_demo().parse_args(["--data_dir", str(data), "--parts", "cr", "--cr_tasks", "sst2,mrpc", "--lm", "m",
+                                   "--out", str(out), "--pool_per_source", "5"])
+    pool = preset.DataSource.from_args(args).pool(args, ["sst2", "mrpc"])
+    saved = json.loads(record_path(pool).read_text())
+    assert pool == out / "unsup_pool.jsonl" and saved["sources"] == {"imdb": 5, "snli": 5}
+    assert saved["left_out"] == {"mrpc": "mrpc", "sst2": "sst2"} and list(saved["skipped"]) == ["notes"]
+    assert saved["digests"] == {task: describe(DATASETS[task], str(data / task))["digest"] for task in ("imdb", "snli")}
+
+    def texts(task):
+        return text_hashes(e.get(f) for split in all_examples(DATASETS[task], str(data / task)).values()
+                           for e in split for f in ("text", "text_pair"))
+    drawn = text_hashes(t for e in read_local_pool(pool)[0] for t in (e.text, e.text_pair))
+    assert shared_count(drawn, texts("sst2")) == shared_count(drawn, texts("mrpc")) == 0
+    assert shared_count(drawn, texts("imdb")) + shared_count(drawn, texts("snli")) == len(drawn) > 0
+    line = preset.pool_line(pool, ["sst2", "mrpc"])
+    assert "10 texts from imdb (5), snli (5); none of them is one of the demo's tasks" in line
+    assert line.endswith("left out as tasks: mrpc, sst2")
+
+    own = tmp_path / "own.jsonl"
+    own.write_text('{"text": "a review", "source": "glue_sst2"}\n{"text": "a note", "source": "notes"}\n')
+    assert "WARNING: x' from the demo's own task(s) glue_sst2 (sst2) leak" in preset.pool_line(own, ["sst2"])
+    assert targets_among(pool_names("none"), preset.CR_TASKS.split(",") + list(preset.LLM_SETS.values())) == {
+        "glue_sst2": "sst2", "rotten_tomatoes": "rotten_tomatoes", "glue_mrpc": "mrpc", "glue_qqp": "qqp",
+        "superglue_cb": "cb"}
+    args = load_demo().parse_args(["--lm", "m", "--llm", "l", "--out", str(out)])
+    assert preset.DataSource.from_args(args).pool(args, []) == preset.SAMPLE_POOL
+    args.pool = "mine.jsonl"
+    assert preset.DataSource.from_args(args).pool(args, []) == Path("mine.jsonl")
 
 
 def test_data_dir_reads_every_task_and_the_pool_from_the_folder(tmp_path, tiny_bert):

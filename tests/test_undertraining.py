@@ -41,8 +41,10 @@ def test_a_dte_whose_surrogate_ends_at_the_guess_is_flagged_whatever_its_displac
     assert diagnostics["relative_displacement"] >= UNDERTRAINED_PREFIX_DISPLACEMENT  # not what flags it
     assert diagnostics["dev_score"] in (pytest.approx(8 / 15), pytest.approx(7 / 15))  # one class for all
     assert diagnostics["undertrained"] is True
+    error = (8 / 15 * 7 / 15 / 15) ** 0.5  # one standard error of a score of 8/15 over the 15 dev examples
     assert diagnostics["undertrained_reasons"] == [
-        f"surrogate dev score {diagnostics['dev_score']:.3f} <= 0.533 of the guess 'always positive'"]
+        f"surrogate dev score {diagnostics['dev_score']:.3f} <= 0.533 of the guess 'always positive' + {error:.3f} "
+        f"(one standard error over 15 dev examples)"]
     assert "the DTE sst2 is under-trained: surrogate dev score" in caplog.text and "--max_epochs" in caplog.text
 
 
@@ -116,6 +118,13 @@ def test_the_rules_flag_at_or_below_the_guess_and_regression_dtes_have_none():
     assert reasons({"dev_score": 0.6}, guess) == [
         "surrogate dev score 0.600 <= 0.600 of the guess 'always negative'"]
     assert reasons({"dev_score": 0.61}, guess) == []
+    # Clearly above: by more than one standard error of a score of 0.6 over 60 dev examples, sqrt(.24 / 60).
+    error = (0.6 * 0.4 / 60) ** 0.5
+    assert reasons({"dev_score": 0.6 + error - 1e-4}, guess, 60) == [
+        f"surrogate dev score {0.6 + error - 1e-4:.3f} <= 0.600 of the guess 'always negative' + {error:.3f} (one "
+        f"standard error over 60 dev examples)"]
+    assert reasons({"dev_score": 0.6 + error + 1e-4}, guess, 60) == []
+    assert reasons({"dev_score": 0.557}, {"score": 0.55, "guess": "always negative"}, 300)  # the sst2 DTE
     assert reasons({"dev_score": -0.2}, None) == []  # stsb: no guess to beat
     assert reasons({"fit_loss": 0.5, "constant_loss": 0.5}, None) == [
         "surrogate loss on x' 0.5000 >= 0.5000 of the constant answer (mean y')"]

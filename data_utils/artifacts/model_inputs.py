@@ -8,6 +8,10 @@ The file: JSONL, one input per line, in the reference's field names (`INPUT_FIEL
     {"content": str, "data_index": int}                       # sa
     {"premise": str, "hypothesis": str, "data_index": int}    # nli
 
+Its record (run_task_emb.py's) names the pool the inputs were drawn from ("pool": data_utils.unsup_pool.pool_record)
+and the fingerprint of that pool's texts ("texts": data_utils/artifacts/text_prints.py), which the MTEs learned
+from the LLM's answers carry on (`inputs_of_answers`).
+
 This project writes data_index 0..n-1 in file order; a line without it (the reference's files) is numbered by
 its position among the lines, and fields beyond the genre's texts are kept as they are (a y' line repeats them).
 """
@@ -19,8 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from data_utils.artifacts.paths import record_path
+from data_utils.artifacts.text_prints import read_prints
 from data_utils.errors import FuteError
-from data_utils.io import emptiness, iter_jsonl_lines, write_jsonl
+from data_utils.io import emptiness, iter_jsonl_lines, read_json, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -78,3 +86,18 @@ def read_model_inputs(path: str | Path, genre: str, flag: str = "--data_load_pat
     if not inputs:
         raise FuteError(f"{path} holds no x' lines ({emptiness(path)}); write it with {_WRITER}")
     return inputs
+
+
+def inputs_of_answers(answers: str | Path) -> tuple[dict | None, np.ndarray | None]:
+    """(the pool record, the texts' fingerprint) of the x' file that the y' file `answers` answered, as the y'
+    record names it (config "data_load_path"); None for what no record says (an older or foreign file)."""
+    answered = _config(record_path(answers)).get("data_load_path")
+    if not answered:
+        return None, None
+    config = _config(record_path(answered))
+    return config.get("pool"), read_prints(answered, config.get("texts"))
+
+
+def _config(record: Path) -> dict:
+    """The "config" of a run record; {} when there is no record."""
+    return (read_json(record).get("config") or {}) if record.is_file() else {}
