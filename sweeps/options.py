@@ -23,15 +23,15 @@ from data_utils.declarations import (CR_DATASETS, DATASETS, LLM_DATASETS, QA_DAT
                                      declared_files, get_spec, is_declaration)
 from data_utils.errors import FuteError
 
-PAPER_CR = ("wnli,mrpc,cola,stsb,rte,boolq,sst2,scitail,qnli,snli,qqp,mnli,financial_phrasebank,medqa,"
-            "medical_questions_pairs")
-PAPER_QA = "cq,comqa,wikihop,duorcp,duorcs,newsqa,drop,hotpotqa,squad,squad_v2"
-# --grid: the transfer pool run when --cr_datasets/--qa_datasets are not given. default: the original scripts' (the
-# two lists above); paper: the paper's transferability table's, boolq as QA (configs/paper_results.py POOL).
-GRIDS: dict[str, dict[str, str]] = {"default": {"cr": PAPER_CR, "qa": PAPER_QA},
+ORIGINAL_CR = ("wnli,mrpc,cola,stsb,rte,boolq,sst2,scitail,qnli,snli,qqp,mnli,financial_phrasebank,medqa,"
+               "medical_questions_pairs")
+ORIGINAL_QA = "cq,comqa,wikihop,duorcp,duorcs,newsqa,drop,hotpotqa,squad,squad_v2"
+# --grid: the transfer pool run when --cr_datasets/--qa_datasets are not given. default: the original code's sweep
+# scripts' (the two lists above); paper: the paper's transferability table's, boolq as QA (configs/paper_results.py).
+GRIDS: dict[str, dict[str, str]] = {"default": {"cr": ORIGINAL_CR, "qa": ORIGINAL_QA},
                                     "paper": {cls: ",".join(sets) for cls, sets in paper_results.POOL.items()}}
-PAPER_LLM_SETS = "sst2,imdb,rotten_tomatoes,cb,anli,wanli"
-PAPER_LLMS = "llama-13b,llama-70b,mixtral"
+PAPER_LLM_SETS = ",".join(d for sets in paper_results.LLM_SETS.values() for d in sets)
+PAPER_LLMS = ",".join(paper_results.LLMS)
 # --emb_types: the families with a FUTE method (TextEmb, a baseline only, always runs); the paper's two first.
 EMB_TYPES = tuple(dict.fromkeys(["prefix", "fim", *(m.family for m in METHODS if m.fute)]))
 # (source class, target class) of the transfer runs: the paper's, every pair (the all-class columns rank every
