@@ -81,7 +81,7 @@ def main(argv=None) -> list[dict]:
     for family in args.families:
         method = method_of(family, fute=True).id
         dtes = [e for e in load_embeddings(layout.embeddings() / method) if e.kind == "DTE"]
-        tasks = args.tasks or sorted(e.task for e in dtes if layout.checkpoint(e.task).is_dir())
+        tasks = args.tasks or sorted(e.dataset for e in dtes if layout.checkpoint(e.dataset).is_dir())
         if not tasks:
             raise FuteError(f"{args.run} has no fine-tuned model with a {method} DTE; run scripts/demo.py first")
         surrogate = args.surrogate or dtes[0].info.surrogate

@@ -241,7 +241,7 @@ def add_fute_scores(scores: dict[Key, dict], sources: dict[Key, dict], prompt_se
 def llm_mte(embeddings: Sequence[Embedding], method: str, model: str, prompt: int, genre: str,
             emb_dir: str | Path) -> Embedding:
     """The MTE of (LLM, prompt) for the genre, by its record; missing or ambiguous is an error."""
-    found = [e for e in embeddings if e.method == method and e.info.llm and e.task == genre
+    found = [e for e in embeddings if e.method == method and e.info.llm and e.genre == genre
              and e.info.prompt == prompt and e.info.model is not None and same_model(e.info.model, model)]
     return the_only(found,
                     missing=f"missing embedding: no {genre} MTE of method {method} for LLM {model} prompt "

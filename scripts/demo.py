@@ -129,7 +129,7 @@ def print_dte_scores(folder: Path, seed: str = "") -> None:
     for dte in (e for e in load_embeddings(folder) if e.kind == "DTE") if folder.is_dir() else []:
         score, guess = (dte.config.get("diagnostics") or {}).get("dev_score"), dte.config.get("dev_guess")
         if score is not None:
-            print(f"  {dte.method + ' ' + dte.task:<40} {score:.3f}   guess "
+            print(f"  {dte.method + ' ' + dte.dataset:<40} {score:.3f}   guess "
                   + (f"{guess['score']:.3f} ({guess['guess']})" if guess else "-")
                   + ("   UNDER-TRAINED" if dte.undertrained else ""))
     print()

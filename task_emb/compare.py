@@ -17,7 +17,7 @@ import numpy as np
 
 from configs.methods import FAMILIES
 from data_utils.artifacts.data_identity import TaskLabels
-from data_utils.artifacts.embeddings import Embedding, check_same_dim
+from data_utils.artifacts.embeddings import Embedding, check_same_dim, record_task
 from data_utils.errors import FuteError
 from data_utils.similarity import cosine_matrix
 from task_emb.displacement import NO_DISPLACEMENT, displaced, initial_embedding_of
@@ -79,7 +79,7 @@ class Comparison:
 
     def to_json(self) -> dict:
         return {"embeddings": [{"label": label, "path": str(e.path), "method": e.method, "kind": e.kind,
-                                "task": e.task, "model": e.info.model, "surrogate": e.info.surrogate,
+                                "task": record_task(e.info), "model": e.info.model, "surrogate": e.info.surrogate,
                                 "undertrained": e.undertrained} for label, e in zip(self.labels, self.embeddings)],
                 "raw": self.raw.tolist(),
                 "displacement": None if self.displacement is None else self.displacement.tolist(),

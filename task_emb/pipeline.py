@@ -174,8 +174,8 @@ def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_le
     source = LlmSource(len(features), answers.model, answers.prompt, answers.complete, pool)
     # The LLM as the y' lines name it (as run_llm_inference.py's files do); --lm_model_name when they do not.
     llm = answers.model or (llm_name if llm_name != "none" else "llm")
-    return TrainingSet(features, Head("cr", GENRE_LABELS[task_type]), "soft", task_type, source=source, llm=llm,
-                       prompt=answers.prompt, texts=texts)
+    return TrainingSet(features, Head("cr", GENRE_LABELS[task_type]), "soft", dataset=None, genre=task_type,
+                       source=source, llm=llm, prompt=answers.prompt, texts=texts)
 
 
 def model_dataset_of(load_path: str, to_train_dataset: str | None) -> tuple[DatasetSpec, dict]:

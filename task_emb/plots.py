@@ -65,7 +65,7 @@ def embedding_labels(embeddings: Sequence[Embedding], labels: TaskLabels | None 
     shown = []
     for e in embeddings:
         if e.info.llm:
-            shown.append(f"{e.info.label} ({e.task})")
+            shown.append(f"{e.info.label} ({e.genre})")
         else:
             shown.append(labels.of(e) if e.kind == "DTE" else f"{labels.of(e)} (MTE)")
     counts = Counter(shown)

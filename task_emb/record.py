@@ -60,7 +60,8 @@ def save(save_path: Path, vector: np.ndarray, training: TrainingSet, method: Emb
     they name the model, the surrogate and the seed); `script` and `argv`: the command (data_utils.io.run_record)."""
     llm, is_model = flags["llm_mode"], flags["input_type"] == "model"
     named = flags["lm_model_name"] if is_model and flags["lm_model_name"] != "none" else None
-    info = EmbeddingInfo(method=method.id, family=method.family, fute=method.fute, kind=kind, task=training.task,
+    info = EmbeddingInfo(method=method.id, family=method.family, fute=method.fute, kind=kind,
+                         dataset=training.dataset, genre=training.genre,
                          model=training.llm if llm else named, llm=llm, prompt=training.prompt,
                          surrogate=flags["task_emb_model_lm_name"], seed=flags["seed"], dim=int(vector.shape[0]),
                          dtype=flags["save_dtype"],

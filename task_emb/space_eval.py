@@ -100,7 +100,7 @@ def retrieval_metrics(order: Sequence[str], similarity: Mapping[str, float], rel
 def family_of(embedding: Embedding) -> str | None:
     """The task family of an embedding: its dataset's family, or for an LLM + prompt MTE its genre's."""
     identity = dataset_of(embedding)
-    return GENRE_FAMILY.get(embedding.task) if identity is None else identity.family
+    return GENRE_FAMILY.get(embedding.genre) if identity is None else identity.family
 
 
 def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embedding],

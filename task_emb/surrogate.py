@@ -83,20 +83,21 @@ class TrainingSet:
     features: list[dict]
     head: Head
     target: str  # "gold": the dataset's labels; "soft": distributions; "value": regression; "span": QA
-    task: str  # what the embedding describes: the dataset, or the LLM task genre (sa / nli)
+    dataset: str | None  # what the embedding describes: the dataset (EmbeddingInfo.dataset); None for an LLM's y'
     evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None
     source: Source | None = None  # what the features were made of, for the record
     llm: str | None = None  # an LLM + prompt MTE: the LLM ...
     prompt: int | None = None  # ... and its prompt number
+    genre: str | None = None  # ... and the task genre (sa / nli) its y' answer
     # The fingerprint of the texts the set was drawn from (data_utils/artifacts/text_prints.py): a dataset's every
     # example, or the pool of x'; None where they cannot be known.
     texts: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
-        """The task, or "<llm>:p<k>" for an LLM + prompt as tables name it (configs.models.llm_label), for logs and
-        progress bars."""
-        return self.task if self.llm is None else llm_label(self.llm, self.prompt)
+        """The dataset, or "<llm>:p<k>" for an LLM + prompt as tables name it (configs.models.llm_label), for logs
+        and progress bars."""
+        return str(self.dataset) if self.llm is None else llm_label(self.llm, self.prompt)
 
 
 @dataclass(frozen=True)

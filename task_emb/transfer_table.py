@@ -180,7 +180,7 @@ def restrict(truth: Table, tasks: Sequence[str] | None, score_dir: str | Path,
 
 
 def default_methods(embeddings: Sequence[Embedding], tasks: Sequence[str], emb_dir: str | Path,
-                    label: Callable[[Embedding], str] = lambda e: e.task) -> list[str]:
+                    label: Callable[[Embedding], str] = lambda e: e.dataset) -> list[str]:
     """Every method with a DTE of at least one task (as `label` names it); the others (e.g. LLM-only
     embeddings) are skipped."""
     methods = sorted({e.method for e in embeddings})

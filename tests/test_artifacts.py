@@ -24,8 +24,8 @@ ROOT = Path(__file__).parents[1]
 def test_an_older_record_reads_as_the_record_written_today(tmp_path):
     """Records written before the typed entry (task "<llm>:p<k>", the rest in the run's config) give the same info."""
     vector = np.arange(1, 5, dtype=np.float32)
-    info = EmbeddingInfo(method="prefix-fute", family="prefix", fute=True, kind="MTE", task="nli", model="llama-13b",
-                         llm=True, prompt=7, surrogate="t5-base", seed=3, dim=4)
+    info = EmbeddingInfo(method="prefix-fute", family="prefix", fute=True, kind="MTE", dataset=None, genre="nli",
+                         model="llama-13b", llm=True, prompt=7, surrogate="t5-base", seed=3, dim=4)
     config = {"llm_mode": True, "task_type": "nli", "prompt_number": 7, "lm_model_name": "llama-13b",
               "llm_model": "llama-13b", "task_emb_type": "prefix", "is_baseline": False,
               "task_emb_model_lm_name": "t5-base", "seed": 3}
@@ -35,6 +35,10 @@ def test_an_older_record_reads_as_the_record_written_today(tmp_path):
         "embedding": {"task": "llama-13b:p7", "kind": "MTE", "method": "prefix-fute", "dim": 4, "dtype": "float32"}}))
     assert read_embedding(tmp_path / "old.npy").info == read_embedding(tmp_path / "new.npy").info == info
     assert info.label == "llama-13b:p7"
+    # On disk the genre stands where the record's "task" always stood.
+    assert list(json.loads((tmp_path / "new.record.json").read_text())["embedding"].items())[:6] == [
+        ("method", "prefix-fute"), ("family", "prefix"), ("fute", True), ("kind", "MTE"), ("task", "nli"),
+        ("model", "llama-13b")]
     # An older DTE and an LM's MTE: the dataset is the task, a DTE describes no model.
     for kind, model in (("DTE", None), ("MTE", "bert-base-uncased")):
         np.save(tmp_path / f"{kind}.npy", vector)
@@ -43,11 +47,22 @@ def test_an_older_record_reads_as_the_record_written_today(tmp_path):
             "task_emb_model_lm_name": "t5-base", "seed": 42},
             "embedding": {"task": "mrpc", "kind": kind, "method": "fim-fute", "dim": 4}}))
         read = read_embedding(tmp_path / f"{kind}.npy").info
-        assert (read.task, read.model, read.llm, read.family, read.fute) == ("mrpc", model, False, "fim", True)
+        assert (read.dataset, read.genre, read.model, read.llm, read.family, read.fute) == (
+            "mrpc", None, model, False, "fim", True)
+
+
+@pytest.mark.parametrize("llm, dataset, genre", [(True, "sst2", None), (True, "sst2", "sa"), (False, None, "sa"),
+                                                  (False, "sst2", "sa"), (False, None, None)])
+def test_an_embedding_names_a_dataset_or_a_genre_as_its_kind_does(llm, dataset, genre):
+    """An LLM + prompt MTE describes a genre, any other embedding a dataset: never both, never the other one."""
+    with pytest.raises(ValueError, match="names a genre and no dataset"):
+        EmbeddingInfo(method="prefix-fute", family="prefix", fute=True, kind="MTE", dataset=dataset, genre=genre,
+                      model="m", llm=llm, prompt=0 if llm else None, surrogate="t5-base", seed=42, dim=4)
 
 
 def test_the_writer_refuses_a_vector_its_info_does_not_describe(tmp_path):
-    info = EmbeddingInfo(method="textemb", family="text", fute=False, kind="DTE", task="cb", model=None, llm=False,
+    info = EmbeddingInfo(method="textemb", family="text", fute=False, kind="DTE", dataset="cb", genre=None, model=None,
+                         llm=False,
                          prompt=None, surrogate="t5-base", seed=42, dim=3)
     with pytest.raises(ValueError, match="does not match"):
         write_embedding(tmp_path / "x.npy", np.zeros(4, dtype=np.float32), info, {})

@@ -54,8 +54,8 @@ def inputs(t) -> None:
     table("scores/sst2_score.json", json.dumps({"best": 0.9}))
     table("scores/sst2_score.record.json", json.dumps({"command": "run_cr_train.py", "config": {
         "to_train_dataset": "sst2", "source_dataset": None, "num_train_examples": 10}}))
-    info = EmbeddingInfo(method="prefix-fute", family="prefix", fute=True, kind="DTE", task="sst2", model=None,
-                         llm=False, prompt=None, surrogate="s", seed=42, dim=3, dtype="float32")
+    info = EmbeddingInfo(method="prefix-fute", family="prefix", fute=True, kind="DTE", dataset="sst2", genre=None,
+                         model=None, llm=False, prompt=None, surrogate="s", seed=42, dim=3, dtype="float32")
     write_embedding(t / "emb" / "sst2_dte.npy", np.ones(3, dtype=np.float32), info, {"command": "x", "config": {}})
 
 

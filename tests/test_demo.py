@@ -64,7 +64,8 @@ def test_every_stage_leaves_well_formed_output(demo_run):
         embedding = read_embedding(path)
         vector = embedding.vector()
         assert vector.ndim == 1 and np.isfinite(vector).all() and embedding.dim == vector.size
-        assert (embedding.kind, embedding.task, embedding.method in path.parent.name) == (kind, task, True)
+        assert (embedding.kind, embedding.genre if embedding.info.llm else embedding.dataset,
+                embedding.method in path.parent.name) == (kind, task, True)
     assert read_embedding(layout.llm_mte("prefix-fute", llm, "nli", 12)).info.prompt == 12
     # 4. LLM outputs
     lines = layout.llm_answers(llm, "nli", 11).read_text().splitlines()

@@ -79,7 +79,7 @@ def test_a_csv_of_ones_own_runs_through_every_script_under_its_own_name(own, tmp
                        "--unsup_data_path", str(POOL), "--max_data_for_task_emb_train", "2",
                        "--save_path", str(emb / "prefix_mte"), *common])
     embeddings = load_embeddings(emb)
-    assert [(e.kind, e.task) for e in embeddings] == [("DTE", "mysent"), ("DTE", "mysent"), ("MTE", "mysent")]
+    assert [(e.kind, e.dataset) for e in embeddings] == [("DTE", "mysent"), ("DTE", "mysent"), ("MTE", "mysent")]
     assert {e.config["data"]["digest"] for e in embeddings} == {data["digest"]}
 
     run_llm_inference.main(["--model", str(tiny_llama), "--dataset_name", "mysent.yaml", "--prompt_number", "0",

@@ -186,7 +186,7 @@ def run(target: str, lm: str | None) -> FinetuneRun:
 
 def embedding(task: str, surrogate: str | None) -> Embedding:
     return Embedding(Path(f"{task}.npy"), EmbeddingInfo(method="prefix-fute", family="prefix", fute=True, kind="DTE",
-                                                        task=task, model=None, llm=False, prompt=None,
+                                                        dataset=task, genre=None, model=None, llm=False, prompt=None,
                                                         surrogate=surrogate, seed=42, dim=8))
 
 

@@ -21,7 +21,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def _info(task: str, kind: str, dim: int, method: str = "prefix-fute", llm: str | None = None,
           prompt: int | None = None, surrogate: str = "t5-base") -> EmbeddingInfo:
     family = METHODS_BY_ID[method].family
-    return EmbeddingInfo(method=method, family=family, fute=METHODS_BY_ID[method].fute, kind=kind, task=task,
+    return EmbeddingInfo(method=method, family=family, fute=METHODS_BY_ID[method].fute, kind=kind,
+                         dataset=None if llm else task, genre=task if llm else None,
                          model=llm, llm=llm is not None, prompt=prompt, surrogate=surrogate, seed=42, dim=dim)
 
 

@@ -727,7 +727,8 @@ def test_an_llm_training_set_is_named_as_tables_name_it():
     from task_emb.surrogate import Head, TrainingSet
 
     def label(llm, prompt):
-        return TrainingSet([], Head("cr", ("negative", "positive")), "soft", "sa", llm=llm, prompt=prompt).label
+        return TrainingSet([], Head("cr", ("negative", "positive")), "soft", None, genre="sa", llm=llm,
+                           prompt=prompt).label
 
     assert label("/tmp/demo/smollm2", 3) == "smollm2:p3" and label("some-org/Some-LLM-7B", None) == "Some-LLM-7B"
     assert label("meta-llama/Llama-2-13b-chat-hf", 0) == "llama-13b:p0"  # the paper's alias, as in the tables

@@ -118,7 +118,7 @@ def from_config(config: dict[str, Any], name: str | None = None, key: str = "dat
 def dataset_of(embedding) -> DataIdentity | None:
     """The data a task embedding (data_utils/artifacts/embeddings.py Embedding) describes: a DTE's dataset, or
     the dataset an LM's MTE's model was fine-tuned on; None for an LLM + prompt MTE."""
-    return None if embedding.info.llm else from_config(embedding.config, embedding.task)
+    return None if embedding.info.llm else from_config(embedding.config, embedding.dataset)
 
 
 class TaskLabels:

@@ -1,10 +1,13 @@
 """Task embeddings on disk: `<name>.npy` (a 1-D float array) + `<name>.record.json` beside it.
 
 The record is `data_utils.io.run_record` (command, config, versions) plus an "embedding"
-entry, `EmbeddingInfo` as JSON: what the embedding is. Records written before that entry
-was complete ({"task", "kind", "method", "dim", "dtype"}, an LLM MTE's task "<llm>:p<k>")
-are read from the run's config, which has always held the rest (llm_mode, task_type,
-prompt_number, lm_model_name, task_emb_model_lm_name, seed).
+entry, `EmbeddingInfo` as JSON: what the embedding is. Its `dataset` and `genre` are one key
+there, "task" (the key's name since the first records, so that every record written still
+reads): `record_task` writes the dataset, or an LLM + prompt MTE's genre, and `_info` reads it
+back as one or the other by the entry's "llm". Records written before that entry was complete
+({"task", "kind", "method", "dim", "dtype"}, an LLM MTE's task "<llm>:p<k>") are read from the
+run's config, which has always held the rest (llm_mode, task_type, prompt_number,
+lm_model_name, task_emb_model_lm_name, seed).
 
 Vectors are memory-mapped, not read: a t5-base FIM has ~2e8 floats.
 """
@@ -45,8 +48,8 @@ class EmbeddingInfo:
     method: the id in configs/methods.py (prefix-fute, fim-baseline, textemb, ...);
     family: prefix | fim | text; fute: computed under FUTE's schedule;
     kind: "DTE" (of a dataset) or "MTE" (of a model);
-    task: the dataset (a DTE), the dataset the model was fine-tuned on (an LM's MTE), or the
-        task genre sa | nli (an LLM + prompt MTE);
+    dataset: the dataset (a DTE), or the dataset the model was fine-tuned on (an LM's MTE); None for an
+        LLM + prompt MTE, whose `genre` is the task genre sa | nli (None otherwise);
     model: the model embedded (an MTE; None for a DTE or when the run did not name it); for an LLM, as
         the LLM scripts were given it (alias, hub id or path), which is how inference files name it;
     llm: an LLM + prompt MTE; prompt: its prompt number (0-12), else None;
@@ -61,7 +64,8 @@ class EmbeddingInfo:
     family: str | None
     fute: bool
     kind: str
-    task: str
+    dataset: str | None
+    genre: str | None
     model: str | None
     llm: bool
     prompt: int | None
@@ -72,11 +76,16 @@ class EmbeddingInfo:
     surrogate_ref: ModelRef | None = None
     model_ref: ModelRef | None = None
 
+    def __post_init__(self) -> None:
+        if (self.genre is not None, self.dataset is not None) != (self.llm, not self.llm):
+            raise ValueError(f"{self}: an LLM + prompt MTE names a genre and no dataset, any other embedding a "
+                             f"dataset and no genre")
+
     @property
     def label(self) -> str:
-        """How tables and plots name it: the task, or "<llm>:p<k>" for an LLM + prompt MTE (configs.models.llm_label)."""
+        """How tables and plots name it: the dataset, or "<llm>:p<k>" for an LLM + prompt MTE (configs.models.llm_label)."""
         if not self.llm:
-            return self.task
+            return self.dataset
         return llm_label(self.model or "llm", self.prompt)
 
 
@@ -97,8 +106,12 @@ class Embedding:
         return self.info.kind
 
     @property
-    def task(self) -> str:
-        return self.info.task
+    def dataset(self) -> str | None:
+        return self.info.dataset
+
+    @property
+    def genre(self) -> str | None:
+        return self.info.genre
 
     @property
     def dim(self) -> int:
@@ -122,6 +135,22 @@ class Embedding:
 # ---------------------------------------------------------------- writer
 
 
+def record_task(info: EmbeddingInfo) -> str:
+    """The record's "task" (its key since the first records): the dataset, or an LLM + prompt MTE's genre."""
+    return str(info.genre if info.llm else info.dataset)
+
+
+def _entry(info: EmbeddingInfo) -> dict[str, Any]:
+    """`info` as its record's "embedding" entry: dataset and genre written as one "task", where it always stood."""
+    entry = {}
+    for key, value in asdict(info).items():
+        if key == "dataset":
+            entry["task"] = record_task(info)
+        elif key != "genre":
+            entry[key] = value
+    return entry
+
+
 def write_embedding(path: str | Path, vector: np.ndarray, info: EmbeddingInfo, record: dict[str, Any]) -> None:
     """Save `vector` ([dim]) atomically, then its record (`record` + the "embedding" entry) beside it: the
     record is the embedding's completion marker (data_utils/artifacts/completion.py). A vector holding NaN
@@ -134,7 +163,7 @@ def write_embedding(path: str | Path, vector: np.ndarray, info: EmbeddingInfo, r
     begin(path, record)
     with atomic_open(path, "wb") as handle:
         np.save(handle, vector)
-    write_json(record_path(path), {**record, "embedding": asdict(info)})
+    write_json(record_path(path), {**record, "embedding": _entry(info)})
 
 
 # ---------------------------------------------------------------- reader
@@ -252,7 +281,8 @@ def read_embedding(path: str | Path) -> Embedding:
 
 
 def _info(entry: dict, config: dict, dim: int, dtype: str) -> EmbeddingInfo:
-    """EmbeddingInfo from a record's "embedding" entry, completed from the run's config for older records."""
+    """EmbeddingInfo from a record's "embedding" entry, completed from the run's config for older records; its
+    "task" is the genre of an LLM + prompt MTE ("llm"), else the dataset."""
     method = str(entry["method"])
     known = METHODS_BY_ID.get(method)
     llm = bool(entry.get("llm", config.get("llm_mode", False)))
@@ -273,7 +303,8 @@ def _info(entry: dict, config: dict, dim: int, dtype: str) -> EmbeddingInfo:
             prompt = config.get("prompt_number")
         elif entry["kind"] == "DTE":
             model = None
-    return EmbeddingInfo(method=method, family=family, fute=fute, kind=entry["kind"], task=task,
+    return EmbeddingInfo(method=method, family=family, fute=fute, kind=entry["kind"],
+                         dataset=None if llm else task, genre=task if llm else None,
                          model=None if model is None else str(model), llm=llm,
                          prompt=None if prompt is None else int(prompt),
                          surrogate=entry.get("surrogate", config.get("task_emb_model_lm_name")),
@@ -299,7 +330,7 @@ def find_embedding(embeddings: Iterable[Embedding], method: str, kind: str, task
     """The one embedding of (method, kind, task) that is not an LLM's (its task as `task_of` names it, by default
     its dataset's name); missing or ambiguous is an error."""
     found = [e for e in embeddings if (e.method, e.kind) == (method, kind) and not e.info.llm
-             and (task_of(e) if task_of else e.task) == task]
+             and (task_of(e) if task_of else e.dataset) == task]
     return the_only(found,
                     missing=f"missing embedding: no {kind} of method {method} for task {task} in {folder}; compute "
                             f"it with run_task_emb.py, leave {task} out of --tasks or {method} out of {methods_flag}",
