@@ -711,7 +711,7 @@ def test_the_sweeps_on_a_real_slurm_cluster_equal_the_local_run(local_run, tiny_
 
     # A cancelled task: its step and the table reading it are not done, --status names both and exits 1;
     # resubmitting with --wait finishes both and exits 0.
-    for path in ("finetune/transfer/mrpc__rte_score.json", "eval/transfer.json", "eval/transfer.md"):
+    for path in ("seed42/finetune/transfer/mrpc__rte_score.json", "eval/transfer.json", "eval/transfer.md"):
         (out / path).unlink()
     submitted = sweep("finetune", out, *local, *flags["finetune"], "--launcher", "slurm", dry_run=False)
     job = submitted.stdout.split("job ")[1].split(",")[0]
