@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from configs.hparams import DEFAULT_SEED
 from data_utils.errors import FuteError
 
-DEFAULT_SEED = 42
 # The end of every such flag's help.
 SEEDS_HELP = ("; one folder or several, comma-separated (e.g. one per seed): what is read is grouped by the seed each "
               "record names")
