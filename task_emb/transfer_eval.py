@@ -41,7 +41,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 
 from configs.methods import METHODS_BY_ID, method_order, paper_name
 from data_utils import comparisons

@@ -10,7 +10,7 @@ from data_utils.errors import FuteError
 from llm_inference import selection_eval
 from llm_inference.selection_baselines import paper_names, table_order
 from llm_inference.selection_files import find_prompt_sets, read_inference_file
-from data_utils.metrics import NdcgSettings, ndcg
+from data_utils.metrics import NdcgSettings
 
 NDCG = NdcgSettings("linear", None)
 LABELS = {"sa": ["negative", "positive"], "nli": ["entailment", "neutral", "contradiction"]}
