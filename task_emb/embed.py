@@ -96,7 +96,8 @@ def _training_set(flags: Mapping[str, Any], input_kind: str, checkpoint: str | N
         inputs = build_inputs(pool, task_type, cr_is_pair=spec.is_pair)
         return pipeline.model_training_set(checkpoint, spec, inputs, tokenizer, max_len, micro_batch, device,
                                            pool_info, data, pool_texts(pool))
-    return pipeline.llm_training_set(flags["load_path"], task_type, flags["lm_model_name"], tokenizer, max_len)
+    return pipeline.llm_training_set(flags["load_path"], task_type, flags["lm_model_name"], tokenizer, max_len,
+                                     flags["seed"])
 
 
 def _pool(flags: Mapping[str, Any], exclude: str) -> tuple[list, dict]:

@@ -163,10 +163,15 @@ def _rows(batches: list[np.ndarray]):
     return (row for batch in batches for row in batch)
 
 
-def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_len: int) -> TrainingSet:
+def llm_training_set(path: str, task_type: str, llm_name: str, tokenizer, max_len: int, seed: int) -> TrainingSet:
     """The LLM's answers y' to x' (the JSONL of run_llm_inference_for_te.py): its label distributions; the pool its
-    x' were drawn from and their fingerprint, as the x' file's record says (`inputs_of_answers`)."""
+    x' were drawn from and their fingerprint, as the x' file's record says (`inputs_of_answers`). y' lines that name
+    a seed must name `seed`, the MTE's: its record names one seed's run, as the tables group them."""
     answers = read_answers(path, task_type)
+    if answers.seed is not None and answers.seed != seed:
+        raise FuteError(f"the y' in {path} were made with --seed {answers.seed} (their x' drawn and the LLM run under "
+                        f"it), and this MTE's --seed is {seed}: pass --seed {answers.seed}, or make y' under "
+                        f"--seed {seed} first")
     pool, texts = inputs_of_answers(path)
     features = tokenize_cr(answers.inputs, tokenizer, max_len)
     for feature, probs in zip(features, answers.probs):

@@ -320,6 +320,14 @@ class TestLlmEmbeddings:
             genre, "tiny-llm", 3)
         assert record["config"]["hyper_parameters"]["max_len"] == 512 - 16
 
+    def test_an_mte_of_another_seed_than_its_y_prime_is_refused(self, tmp_path, tiny_t5):
+        lines = write_llm_outputs(tmp_path / "xy.jsonl", "sa")
+        (tmp_path / "xy.jsonl").write_text("".join(json.dumps({**line, "seed": 7}) + "\n" for line in lines))
+        assert read_answers(tmp_path / "xy.jsonl", "sa").seed == 7
+        with pytest.raises(FuteError, match=r"made with --seed 7 .* this MTE's --seed is 3: pass --seed 7"):
+            run_task_emb.main(self.llm_args(tmp_path, tmp_path / "xy.jsonl", tiny_t5, "sa", "--seed", "3"))
+        assert not (tmp_path / "llm_sa.npy").exists()
+
     def test_llm_soft_labels_are_max_verbalizer_then_softmax_in_genre_order(self, tmp_path):
         lines = write_llm_outputs(tmp_path / "xy.jsonl", "sa")
         answers = read_answers(tmp_path / "xy.jsonl", "sa")

@@ -62,6 +62,7 @@ class Answers:
     model: str | None
     prompt: int | None
     complete: bool
+    seed: int | None = None  # the run's --seed, as its lines name it (the original's lines do not)
 
 
 def read_answers(path: str | Path, genre: str) -> Answers:
@@ -116,7 +117,7 @@ def read_answers(path: str | Path, genre: str) -> Answers:
         if index in rows:
             raise FuteError(f"{where}: data_index {index} appears twice; the file mixes two runs")
         rows[index] = (example, [float(p) for p in probs])
-        for key in ("model", "prompt_index", "prompt_number"):
+        for key in ("model", "prompt_index", "prompt_number", "seed"):
             if key in line and provenance.setdefault(key, line[key]) != line[key]:
                 raise FuteError(f"{where}: {key} {line[key]!r} differs from earlier lines ({provenance[key]!r})")
     if not rows:
@@ -127,7 +128,8 @@ def read_answers(path: str | Path, genre: str) -> Answers:
     ordered = [rows[i] for i in sorted(rows)]
     prompt = provenance.get("prompt_index", provenance.get("prompt_number"))
     return Answers(inputs=[x for x, _ in ordered], probs=[y for _, y in ordered], model=provenance.get("model"),
-                   prompt=None if prompt is None else int(prompt), complete=complete)
+                   prompt=None if prompt is None else int(prompt), complete=complete,
+                   seed=None if provenance.get("seed") is None else int(provenance["seed"]))
 
 
 def _derived_probs(word_scores: Any, owners: list[str], labels: Sequence[str], where: str) -> list[float]:
