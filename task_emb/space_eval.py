@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import KW_ONLY, asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -51,7 +51,7 @@ from data_utils.comparisons import Shown
 from data_utils.ranking import ranking_metrics
 from data_utils.similarity import cosine
 from data_utils.statistics import Estimate
-from task_emb import leaks
+from task_emb import leaks, space_controls
 from task_emb.displacement import displaced, initial_embedding_of
 from task_emb.space_select import check_seeds_alike, select
 
@@ -78,9 +78,12 @@ class SpaceRank:
     nearest: str
     undertrained: bool  # the MTE's run flagged it
     seed: int = 42
+    _: KW_ONLY  # the rest by name: a positional dict once landed in `leak`, shifting every metric by one field
     leak: str = ""  # its x' share a source or text with a DTE's dataset: "†"; not known: "?" (task_emb/leaks.py)
     own_metrics: dict[str, float | None] = field(default_factory=dict)  # data_utils.ranking, own task relevant
     family_metrics: dict[str, float | None] = field(default_factory=dict)  # the same, the family's DTEs relevant
+    dtes: int = 0  # the DTEs it ranks
+    kin: int = 0  # how many of them are of its family (what a random order is measured by: task_emb/space_controls)
 
     @property
     def target(self) -> str:
@@ -122,8 +125,9 @@ def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embed
             in_family = [i + 1 for i, dte in enumerate(order) if dte in kin]
             ranks.append(SpaceRank(method, task, view, mte.info.llm, family, own,
                                    in_family[0] if in_family else None, order[0], bool(mte.undertrained), seed,
-                                   retrieval_metrics(order, similarity, {task} if own else set()),
-                                   retrieval_metrics(order, similarity, kin)))
+                                   own_metrics=retrieval_metrics(order, similarity, {task} if own else set()),
+                                   family_metrics=retrieval_metrics(order, similarity, kin), dtes=len(order),
+                                   kin=len(kin)))
     return ranks
 
 
@@ -278,6 +282,7 @@ class SpaceTable:
     notes: list[str] = field(default_factory=list)  # datasets of one name told apart (TaskLabels), embeddings left out
     paired: list[dict] = field(default_factory=list)
     leaks: list[leaks.Leak] = field(default_factory=list)  # per method, seed and MTE: x' shared with a DTE's dataset
+    controls: list[dict] = field(default_factory=list)  # per method and view: random MRRs, DTE-only control
 
     def summary_markdown(self) -> str:
         return summary_markdown(self.summary)
@@ -286,7 +291,7 @@ class SpaceTable:
         warnings = "".join(f"Warning: {note}.\n\n" for note in self.notes)
         return ("# Unified space\n\n" + warnings + "Each MRR: the mean reciprocal rank over MTEs (each the mean over "
                 "its seeds) ± half the width of its 95% bootstrap interval (bounds in the CSV and JSON; "
-                "docs/statistics.md).\n\n" + summary_markdown(self.summary)
+                "docs/statistics.md).\n\n" + summary_markdown(self.summary) + space_controls.markdown(self.controls)
                 + "\n## Ranking metrics\n\nEach MTE ranks its method's DTEs; relevant are its own task's DTE "
                 "(own-task) or its family's (family): regret@k (percent; 100 when no relevant DTE is in the top k), "
                 "hit@k and NDCG@k (percent), Spearman's ρ_s and weighted Kendall τ_w of cosine against relevance; "
@@ -301,11 +306,13 @@ class SpaceTable:
         return comparisons.long_csv(RANK_COLUMNS, [asdict(r) for r in self.ranks])
 
     def extra_files(self) -> dict[str, str]:
-        return {"_paired.csv": comparisons.paired_csv(self.paired, CELL_COLUMNS)}
+        return {"_paired.csv": comparisons.paired_csv(self.paired, CELL_COLUMNS),
+                "_controls.csv": space_controls.csv(self.controls)}
 
     def to_json(self) -> dict:
         return {"summary": summary_json(self.summary), "paired": self.paired, "ranks": [asdict(r) for r in self.ranks],
-                "undertrained": self.undertrained, "notes": self.notes, "leaks": leaks.rows(self.leaks)}
+                "undertrained": self.undertrained, "notes": self.notes, "leaks": leaks.rows(self.leaks),
+                "controls": space_controls.to_json(self.controls)}
 
 
 def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | None, where: str,
@@ -315,7 +322,7 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
     methods with a shared initialisation) as displacements from that seed's e0 (rebuilt from the surrogate the
     records name, or from `surrogate`, a copy of it); `dte_tasks` and `mte_labels` narrow the choice as `select`'s
     `dtes` and `mtes` do. Every seed must hold the same MTEs and DTEs (`check_seeds_alike`)."""
-    ranks, matrices, undertrained, shared = [], {}, [], []
+    ranks, matrices, undertrained, shared, neighbours = [], {}, [], [], []
     by_seed = group_by_seed(embeddings, lambda e: e.info.seed)
     chosen_of = {seed: select(of_seed, methods, f"{where} (seed {seed})" if len(by_seed) > 1 else where, dte_tasks,
                               mte_labels) for seed, of_seed in by_seed.items()}
@@ -339,6 +346,8 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
             marks = {(labels.of(mte), family_of(mte)): leak.mark for mte, leak in zip(mtes, found)}
             ranks.extend(replace(rank, leak=marks[rank.mte, rank.family])
                          for rank in evaluate_method(method, mtes, dtes, e0, labels, seed))
+            neighbours.extend(space_controls.dte_neighbours(method, dtes, [family_of(d) for d in dtes], e0, labels,
+                                                            seed))
             view = "displacement from e0" if e0 is not None else "raw"
             key = method if len(chosen_of) == 1 else f"{method}_seed{seed}"
             matrices[key] = (similarity_matrix(mtes, dtes, e0), [labels.of(m) for m in mtes],
@@ -347,4 +356,4 @@ def build_space_table(embeddings: Sequence[Embedding], methods: Sequence[str] | 
     warn_flagged(undertrained)
     counts = {method: sum(row["method"] == method for row in undertrained) for method in chosen_methods}
     return SpaceTable(ranks, summarise(ranks, counts), matrices, undertrained, labels.notes, paired_rows(ranks),
-                      shared)
+                      shared, space_controls.rows(ranks, neighbours))

@@ -63,6 +63,10 @@ def test_ranks_and_mrr_against_a_direct_computation(tmp_path):
         assert by_mte[task].own_rank == order.index(task) + 1
         assert by_mte[task].family_rank == min(order.index(t) for t in family) + 1
         assert by_mte[task].nearest == order[0]
+        # The ranking metrics of each retrieval are that retrieval's: relevant its own DTE, or its family's.
+        assert by_mte[task].own_metrics["hit@3"] == float(task in order[:3])
+        assert by_mte[task].family_metrics["hit@1"] == float(order[0] in family)
+        assert by_mte[task].own_metrics["regret@1"] == float(order[0] != task)  # a share; tables show percent
     assert by_mte["cola"].own_rank is None and by_mte["cola"].family_rank is None  # no acceptability DTE
     llm = by_mte["llama:p3"]
     assert llm.family == "nli" and llm.own_rank is None
