@@ -1,17 +1,24 @@
 """How much training a model task embedding needs to land in its task's place in the unified space.
 
-For the fine-tuned models of a finished demo run (`scripts/demo.py --out RUN`), learns the
-FUTE MTE of every model again at each budget of a grid (x' per pool source, epochs,
-learning rate) and ranks it among the run's FUTE DTEs of the same method, as
-`run_eval.py space` does. Prints one line per (method, budget):
+For the fine-tuned models of a finished demo run (`scripts/demo.py --out RUN [--seeds 1,2,3]`), learns
+the FUTE MTE of every model of every seed again at each budget of a grid (x' per pool source, epochs,
+learning rate), each under its seed, and ranks each seed's MTEs among that seed's FUTE DTEs of the
+same method, as `run_eval.py space` does. Prints one line per (method, budget):
 
-    method  x'/src  x'  epochs  lr  steps  disp  | raw: own family  | e-e0: own family | s
+    method  x'/src  x'  epochs  lr  steps  disp  | raw: own  family [95%]  random | e-e0: ... | s
 
 - steps: optimiser steps of one MTE; disp: mean ||e - e0|| / ||e0|| of the prefix MTEs;
-- own: the MTEs whose nearest DTE is their own task's, of all MTEs; family: those whose
-  nearest DTE is of their own task family (each dataset's family, configs/datasets.yaml); raw: cosines
-  of the embeddings; e-e0: cosines of their displacements from the shared initialisation;
-- s: wall seconds of the budget's MTEs (y' included; kept with them, so a rerun shows them too).
+- own, family: the MRR of the own task's DTE and of the first DTE of the model's task family (each
+  dataset's family, configs/datasets.yaml), means over MTEs and seeds; family with its 95% cluster
+  bootstrap interval over MTEs (docs/statistics.md); random: the family MRR a random order of the DTEs
+  gives (task_emb/space_controls.py); raw: cosines of the embeddings; e-e0: of their displacements
+  from the shared initialisation;
+- s: wall seconds of the budget's MTEs over every seed (y' included; kept with them, so a rerun shows
+  them too).
+
+A budget is *found* when, in either view, the lower bound of the family MRR's interval is above the
+random family MRR: the MTEs find their family more often than a random order would, beyond the spread
+over tasks and seeds.
 
 A FIM MTE fine-tunes the surrogate on y' before reading the Fisher information off it: its
 budget is x' and epochs at the learning rate of --fim_learning_rate (default: the method's).
@@ -20,10 +27,9 @@ budget is x' and epochs at the learning rate of --fim_learning_rate (default: th
         --x_per_source 24,96 --epochs 2,4 --learning_rates 1e-3,1e-2 --families prefix,fim
 
 Budgets run per learning rate, cheapest first (x' x epochs); --stop_when_found ends a learning
-rate's series at its first budget whose MTEs all land nearest a DTE of their own task family
-(in the raw or the displacement view). Each budget's
-MTEs are written under --out/<method>/<budget>/ and reused by a second run; the rows go to
---out/budgets.json as they come.
+rate's series at its first found budget. Each budget's MTEs are written under
+--out/<method>/<budget>/seed<k>/ and reused by a second run; the rows go to --out/budgets.json as
+they come.
 """
 from __future__ import annotations
 
@@ -61,11 +67,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--surrogate", default=None,
                    help="the surrogate T (default: the one the run's DTEs name in their records)")
     p.add_argument("--batch_size", type=cli.positive_int, default=16, help="effective batch of an MTE (the demo's)")
+    p.add_argument("--seeds", type=cli.csv_list, default=None,
+                   help="comma-separated seeds of RUN whose models get MTEs (default: every seed<k> folder in RUN)")
     p.add_argument("--stop_when_found", type=cli.str2bool, default=False,
-                   help="end a learning rate's series at its first budget whose MTEs all land nearest a DTE of "
-                        "their own task family")
+                   help="end a learning rate's series at its first budget whose family MRR's interval lies above "
+                        "a random order's")
     p.add_argument("--threads", type=cli.positive_int, default=None, help="torch CPU threads")
     return p.parse_args(argv)
+
+
+def seeds_of_run(run: Path, asked: list[str] | None) -> list[int]:
+    """The seeds to learn MTEs under: `asked`, else every seed<k> folder of `run`."""
+    found = sorted(int(p.name[4:]) for p in run.glob("seed*") if p.name[4:].isdigit())
+    seeds = [int(seed) for seed in asked] if asked else found
+    missing = sorted(set(seeds) - set(found))
+    if not seeds or missing:
+        raise FuteError(f"{run} has no seed folder for {', '.join(map(str, missing)) or 'any seed'}; run "
+                        f"scripts/demo.py --out {run} --seeds ... first")
+    return seeds
 
 
 def main(argv=None) -> list[dict]:
@@ -75,16 +94,22 @@ def main(argv=None) -> list[dict]:
         import torch
 
         torch.set_num_threads(args.threads)
-    layout = ResultLayout(Path(args.run))
-    out = Path(args.out or layout.root / "mte_budget")
+    run = Path(args.run)
+    seeds = seeds_of_run(run, args.seeds)
+    layouts = {seed: ResultLayout(run).for_seed(seed) for seed in seeds}
+    out = Path(args.out or run / "mte_budget")
     rows = []
     for family in args.families:
         method = method_of(family, fute=True).id
-        dtes = [e for e in load_embeddings(layout.embeddings() / method) if e.kind == "DTE"]
-        tasks = args.tasks or sorted(e.dataset for e in dtes if layout.checkpoint(e.dataset).is_dir())
+        dtes = {seed: [e for e in load_embeddings(layout.embeddings() / method) if e.kind == "DTE"]
+                for seed, layout in layouts.items()}
+        tasks = args.tasks or sorted(set.intersection(*({e.dataset for e in dtes[seed]
+                                                         if layout.checkpoint(e.dataset).is_dir()}
+                                                        for seed, layout in layouts.items())))
         if not tasks:
-            raise FuteError(f"{args.run} has no fine-tuned model with a {method} DTE; run scripts/demo.py first")
-        surrogate = args.surrogate or dtes[0].info.surrogate
+            raise FuteError(f"{args.run} has no fine-tuned model with a {method} DTE in every seed; run "
+                            f"scripts/demo.py first")
+        surrogate = args.surrogate or dtes[seeds[0]][0].info.surrogate
         stopped: set[str | None] = set()  # learning rates whose series found its smallest budget
         rates = args.learning_rates if family == "prefix" else [args.fim_learning_rate]
         for budget in (b for rate in rates for b in budgets(args, rate)):
@@ -92,13 +117,13 @@ def main(argv=None) -> list[dict]:
             if rate in stopped:
                 continue
             folder = out / method / f"x{x_per_source}_e{epochs}_lr{rate or 'default'}"
-            seconds = run_budget(args, layout, family, tasks, surrogate, budget, folder)
+            seconds = sum(run_budget(args, layout, family, tasks, surrogate, budget, folder / f"seed{seed}")
+                          for seed, layout in layouts.items())
             row = budget_row(method, budget, dtes, tasks, folder, seconds)
             rows.append(row)
             (out / "budgets.json").write_text(json.dumps(rows, indent=1) + "\n")  # kept if the sweep is stopped
             print(HEADER, format_row(row), sep="\n", flush=True)
-            found = any(row[f"{view}_family"] == f"{len(tasks)}/{len(tasks)}" for view in ("raw", "displacement"))
-            if args.stop_when_found and found:
+            if args.stop_when_found and row["found"]:
                 stopped.add(rate)
     print("\nAll budgets:", HEADER, *map(format_row, rows), sep="\n")  # the steps' logs scatter the lines above
     return rows
