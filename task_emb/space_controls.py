@@ -84,7 +84,7 @@ def rows(ranks: Sequence, neighbours: Sequence[Neighbour]) -> list[dict]:
     task_emb.space_eval.SpaceRank, each with its DTE count and family size), the DTE-only family MRR (an Estimate)
     and its random value."""
     found = []
-    for method, view in sorted({(r.method, r.view) for r in ranks}):
+    for method, view in sorted({(r.method, r.view) for r in ranks}, key=lambda mv: (mv[0], mv[1] != "raw")):
         chosen = [r for r in ranks if (r.method, r.view) == (method, view)]
         lm, llm = [r for r in chosen if not r.llm], [r for r in chosen if r.llm]
         neighbours_of = [n for n in neighbours if (n.method, n.view) == (method, view)]
