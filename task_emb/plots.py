@@ -40,6 +40,7 @@ from configs.datasets import is_cot_prompt  # noqa: E402
 from configs.hparams import PLOT_MIN_POINTS as MIN_POINTS  # noqa: E402
 from data_utils.artifacts.data_identity import TaskLabels, dataset_of  # noqa: E402
 from data_utils.artifacts.embeddings import Embedding, check_same_dim  # noqa: E402
+from data_utils.artifacts.seeds import group_by_seed  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
 from data_utils.io import atomic_open  # noqa: E402
 from data_utils.similarity import cosine_matrix  # noqa: E402
@@ -255,9 +256,18 @@ def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Se
 
     With `displacement`, a method whose family starts from a shared initialisation (prefix) also gets the
     displacement heatmap (e0 rebuilt from the surrogate the records name, or from `surrogate`, a copy of it,
-    as the unified space does).
+    as the unified space does). Embeddings of several seeds are drawn one seed at a time, as
+    <stem>_seed<k>_*.png (named "<plot>_seed<k>"): each seed's prefixes start from its own e0, and one picture
+    of every seed would show each task several times. `seed` seeds t-SNE.
     """
     chosen = choose(embeddings, method, kinds, tasks, where)
     method = chosen[0].method
-    e0 = initial_embedding_of(chosen, method, surrogate) if displacement else None
-    return plot_embeddings(chosen, stem, seed=seed, title=title or method, e0=e0), chosen
+    by_seed = group_by_seed(chosen, lambda e: e.info.seed)
+    paths = {}
+    for run_seed, of_seed in by_seed.items():
+        single = len(by_seed) == 1
+        e0 = initial_embedding_of(of_seed, method, surrogate) if displacement else None
+        drawn = plot_embeddings(of_seed, stem if single else stem.with_name(f"{stem.name}_seed{run_seed}"), seed=seed,
+                                title=(title or method) + ("" if single else f" (seed {run_seed})"), e0=e0)
+        paths.update(drawn if single else {f"{name}_seed{run_seed}": path for name, path in drawn.items()})
+    return paths, chosen

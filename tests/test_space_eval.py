@@ -219,3 +219,24 @@ def test_an_llm_prompts_sa_and_nli_mtes_are_two_targets_of_the_summary():
     row = summarise(ranks)[0]
     assert row["llm_mtes"] == 2 and row["llm_family_mrr"].targets == 2
     assert row["llm_family_mrr"].mean == pytest.approx((1 + 1 / 4) / 2)
+
+
+def test_a_plot_over_several_seeds_draws_each_seed_from_its_own_initialisation(tmp_path, tiny_bert):
+    """A sweep with --seeds plots every seed's prefix embeddings: one set of plots per seed, each seed's
+    displacements taken from that seed's e0 (one plot of all seeds has no common e0 and shows each task twice)."""
+    rng = np.random.default_rng(2)
+    tasks = ["sst2", "rotten_tomatoes", "mrpc", "qqp"]
+    vectors = {}
+    for seed in (1, 2):
+        e0 = initial_embedding(str(tiny_bert), seed).astype(np.float64)
+        config = {"task_emb_type": "prefix", "task_emb_model_lm_name": str(tiny_bert), "seed": seed}
+        for task in tasks:
+            vectors[seed, task] = e0 + np.linalg.norm(e0) * rng.normal(size=e0.size) / np.sqrt(e0.size)
+            write_embedding(tmp_path / f"seed{seed}", f"{task}_dte", task, "DTE", "prefix-fute",
+                            vectors[seed, task], config)
+    folders = f"{tmp_path / 'seed1'},{tmp_path / 'seed2'}"
+    paths = run_eval.main(["plot", f"--emb_dir={folders}", "--method=prefix-fute", f"--save_path={tmp_path / 'p'}"])
+    assert sorted(paths) == sorted(f"{plot}_seed{seed}" for seed in (1, 2)
+                                   for plot in ("heatmap", "pca", "tsne", "displacement_heatmap"))
+    assert all(Path(path).read_bytes().startswith(b"\x89PNG") for path in paths.values())
+    assert not (tmp_path / "p_heatmap.png").exists()
