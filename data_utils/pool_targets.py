@@ -19,9 +19,10 @@ from data_utils.artifacts.data_identity import describe
 from data_utils.artifacts.paths import record_path
 from data_utils.declarations import DATASETS
 from data_utils.errors import FuteError
-from data_utils.io import write_json
+from data_utils.io import read_json, read_jsonl, write_json
 from data_utils.unsup_pool import (
     PoolExample,
+    pool_lines,
     pool_record,
     sample_per_source,
     write_local_pool,
@@ -58,7 +59,8 @@ def save_folder_pool(path: Path, folder: Path, targets: Sequence[str], per_sourc
     pool serves every seed, each step drawing its x' from it with its own), written to `path` with its
     record (`<path>.record.json`: the sources with their counts and data digests, the targets left out, the
     folders skipped and why). Returns the record. A CR example is its text (and text_pair), a QA one its question
-    and context."""
+    and context. A pool already at `path` with these examples and this record is kept untouched, so that a second
+    run finds the steps that read it done."""
     from data_utils.loading import all_examples  # pandas: only when a pool is built
 
     examples, digests, skipped = [], {}, {}
@@ -80,8 +82,12 @@ def save_folder_pool(path: Path, folder: Path, targets: Sequence[str], per_sourc
         raise FuteError(f"{folder} holds no registry dataset other than the demo's tasks to draw x' from; add one "
                         f"(e.g. imdb/, cola/ or snli/ in the registry layout) or pass --pool FILE.jsonl")
     examples = sample_per_source(examples, per_source, DEFAULT_SEED)
-    write_local_pool(path, examples)
     record = {"max_per_source": per_source, **pool_record(examples, {}, DEFAULT_SEED), "digests": digests,
               "left_out": left_out, "skipped": skipped}
+    if (record_path(path).is_file() and read_json(record_path(path)) == record and path.is_file()
+            and read_jsonl(path) == pool_lines(examples)):
+        logger.info("x' pool %s holds these examples already: kept as it is", path)
+        return record  # rewriting it would make every step that read it look stale
+    write_local_pool(path, examples)
     write_json(record_path(path), record)
     return record

@@ -168,8 +168,13 @@ def write_local_pool(path: str | Path, examples: Sequence[PoolExample]) -> int:
     serves every later run through --unsup_data_path (exclusions still apply by source name)."""
     if not examples:
         raise FuteError(f"no pool examples to write to {path}; check the pool source and exclusion list")
-    return write_jsonl(path, ({"text": e.text, **({"text_pair": e.text_pair} if e.text_pair is not None else {}),
-                               "source": e.source} for e in examples))
+    return write_jsonl(path, pool_lines(examples))
+
+
+def pool_lines(examples: Sequence[PoolExample]) -> list[dict]:
+    """The JSONL lines `write_local_pool` writes for `examples`, in their order."""
+    return [{"text": e.text, **({"text_pair": e.text_pair} if e.text_pair is not None else {}), "source": e.source}
+            for e in examples]
 
 
 def _read_pool_file(path: Path) -> list[PoolExample]:

@@ -372,6 +372,17 @@ def test_the_demos_pool_holds_no_task_of_the_demo_and_says_so(tmp_path):
     drawn = text_hashes(t for e in read_local_pool(pool)[0] for t in (e.text, e.text_pair))
     assert shared_count(drawn, texts("sst2")) == shared_count(drawn, texts("mrpc")) == 0
     assert shared_count(drawn, texts("imdb")) + shared_count(drawn, texts("snli")) == len(drawn) > 0
+    # A second run finds the same pool and leaves it untouched (rewriting it would make every MTE stale); a
+    # changed source makes a new one.
+    recorded_at = record_path(pool).stat().st_mtime_ns
+    os.utime(pool, ns=(1, 1))
+    assert preset.DataSource.from_args(args).pool(args, ["sst2", "mrpc"]) == pool
+    assert pool.stat().st_mtime_ns == 1 and record_path(pool).stat().st_mtime_ns == recorded_at
+    train = data / "snli" / "train.jsonl"
+    train.write_text("".join(reversed(train.read_text().splitlines(keepends=True))))
+    preset.DataSource.from_args(args).pool(args, ["sst2", "mrpc"])
+    assert pool.stat().st_mtime_ns != 1 and json.loads(record_path(pool).read_text())["digests"]["snli"] != \
+        saved["digests"]["snli"]
     line = preset.pool_line(pool, ["sst2", "mrpc"])
     assert "10 texts from imdb (5), snli (5); none of them is one of the demo's tasks" in line
     assert line.endswith("left out as tasks: mrpc, sst2")
