@@ -37,6 +37,7 @@ import argparse
 import json
 import logging
 import os
+from collections import Counter
 from pathlib import Path
 
 import environment  # noqa: F401  (first: puts the repository on sys.path, sets HF_HUB_OFFLINE)
@@ -48,6 +49,7 @@ from data_utils import cli  # noqa: E402
 from data_utils.artifacts.embeddings import load_embeddings  # noqa: E402
 from data_utils.artifacts.paths import ResultLayout  # noqa: E402
 from data_utils.errors import FuteError  # noqa: E402
+from data_utils.unsup_pool import read_local_pool  # noqa: E402
 from mte_budget_grid import HEADER, budget_row, budgets, format_row, run_budget  # noqa: E402
 
 
@@ -87,8 +89,21 @@ def seeds_of_run(run: Path, asked: list[str] | None) -> list[int]:
     return seeds
 
 
+def check_pool_holds(pool: str, x_per_source: list[str]) -> None:
+    """Every budget's x' per source is drawn from `pool`: a budget past its largest source would learn from the
+    same x' as a smaller one, and be read as a bigger budget."""
+    counts = Counter(example.source for example in read_local_pool(pool)[0])
+    most = max(counts.values())
+    beyond = [x for x in x_per_source if int(x) > most]
+    if beyond:
+        held = ", ".join(f"{source} {count}" for source, count in counts.items())
+        raise FuteError(f"{pool} holds at most {most} x' per source ({held}), so --x_per_source {','.join(beyond)} "
+                        f"would reuse the x' of a smaller budget; lower it or pass a --pool with more per source")
+
+
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
+    check_pool_holds(args.pool, args.x_per_source)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.threads:
         import torch
