@@ -7,7 +7,7 @@ reused (`cosine_from_parts`, `artifacts.embeddings.CosineCache`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -69,3 +69,10 @@ def cosine_matrix(vectors: Sequence[np.ndarray]) -> np.ndarray:
         for j in range(i + 1, n):
             matrix[i, j] = matrix[j, i] = cosine_from_parts(dot(vectors[i], vectors[j]), norms[i], norms[j])
     return matrix
+
+
+def nearest_first(query: np.ndarray, candidates: Mapping[str, np.ndarray]) -> tuple[list[str], dict[str, float]]:
+    """The names of `candidates` ordered by cosine with `query`, most similar first (ties broken by name), and
+    each one's cosine."""
+    similarity = {name: cosine(query, vector) for name, vector in candidates.items()}
+    return sorted(similarity, key=lambda name: (-similarity[name], name)), similarity

@@ -52,6 +52,12 @@ def initial_embedding_of(embeddings: Sequence[Embedding], what: str, surrogate: 
                         f"initialisation e0 ({reason}); {advice}") from None
 
 
+def views(e0: np.ndarray | None) -> dict[str, np.ndarray | None]:
+    """The views of a set of embeddings, each with what is subtracted from them: "raw" (nothing) and, with an
+    `e0`, "displacement" (e0)."""
+    return {"raw": None, **({"displacement": e0} if e0 is not None else {})}
+
+
 def displaced(embeddings: Sequence[Embedding], e0: np.ndarray | None) -> list[np.ndarray]:
     """The embeddings' vectors (float64), as displacements e - e0 when `e0` ([dim]) is given; an e0 of
     another size means the records name another surrogate than the one the embeddings were learned on."""

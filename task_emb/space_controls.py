@@ -26,9 +26,9 @@ import numpy as np
 from data_utils import comparisons
 from data_utils.artifacts.data_identity import TaskLabels
 from data_utils.artifacts.embeddings import Embedding
-from data_utils.similarity import cosine
+from data_utils.similarity import nearest_first
 from data_utils.statistics import Estimate, estimate
-from task_emb.displacement import displaced
+from task_emb.displacement import displaced, views
 
 COLUMNS = ("method", "view", "random_own_mrr", "random_family_mrr", "random_llm_family_mrr", "dte_family_mrr",
            "random_dte_family_mrr")
@@ -61,16 +61,15 @@ def dte_neighbours(method: str, dtes: Sequence[Embedding], families: Sequence[st
     """A Neighbour per DTE and view (raw; displacement with `e0`); `families`: each DTE's task family (None: none),
     ties broken by task name as task_emb.space_eval ranks the MTEs."""
     names = [labels.of(d) for d in dtes]
+    family_by_name = dict(zip(names, families))
     found = []
-    for view, shift in {"raw": None, **({"displacement": e0} if e0 is not None else {})}.items():
-        vectors = displaced(dtes, shift)
-        for i, (name, family) in enumerate(zip(names, families)):
-            others = [j for j in range(len(dtes)) if j != i]
-            similarity = {names[j]: cosine(vectors[i], vectors[j]) for j in others}
-            order = sorted(similarity, key=lambda other: (-similarity[other], other))
-            kin = {names[j] for j in others if family is not None and families[j] == family}
+    for view, shift in views(e0).items():
+        vectors = dict(zip(names, displaced(dtes, shift)))
+        for name, family in family_by_name.items():
+            order, _ = nearest_first(vectors[name], {other: v for other, v in vectors.items() if other != name})
+            kin = {other for other in order if family is not None and family_by_name[other] == family}
             ranks = [k + 1 for k, other in enumerate(order) if other in kin]
-            found.append(Neighbour(method, view, name, seed, ranks[0] if ranks else None, len(others), len(kin)))
+            found.append(Neighbour(method, view, name, seed, ranks[0] if ranks else None, len(order), len(kin)))
     return found
 
 

@@ -49,10 +49,10 @@ from data_utils.artifacts.embeddings import Embedding
 from data_utils.artifacts.seeds import group_by_seed
 from data_utils.comparisons import Shown
 from data_utils.ranking import ranking_metrics
-from data_utils.similarity import cosine
+from data_utils.similarity import cosine, nearest_first
 from data_utils.statistics import Estimate
 from task_emb import leaks, space_controls
-from task_emb.displacement import displaced, initial_embedding_of
+from task_emb.displacement import displaced, initial_embedding_of, views
 from task_emb.space_select import check_seeds_alike, select
 
 logger = logging.getLogger(__name__)
@@ -111,14 +111,12 @@ def evaluate_method(method: str, mtes: Sequence[Embedding], dtes: Sequence[Embed
     """A SpaceRank per MTE and view; the displacement view only with `e0`. Tasks are named by `labels` (by
     default those of these embeddings); `seed`: the seed of these embeddings."""
     labels = labels or TaskLabels.of_embeddings([*mtes, *dtes])
-    views = {"raw": None, **({"displacement": e0} if e0 is not None else {})}
     families = {labels.of(d): family_of(d) for d in dtes}
     ranks = []
-    for view, shift in views.items():
+    for view, shift in views(e0).items():
         dte_vectors = dict(zip(map(labels.of, dtes), displaced(dtes, shift)))
         for mte, vector in zip(mtes, displaced(mtes, shift)):
-            similarity = {dte: cosine(vector, dte_vector) for dte, dte_vector in dte_vectors.items()}
-            order = sorted(similarity, key=lambda dte: (-similarity[dte], dte))
+            order, similarity = nearest_first(vector, dte_vectors)
             task, family = labels.of(mte), family_of(mte)
             own = order.index(task) + 1 if task in order and not mte.info.llm else None
             kin = {dte for dte in order if family is not None and families[dte] == family}
