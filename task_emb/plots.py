@@ -263,9 +263,8 @@ def plot_selected(embeddings: Sequence[Embedding], method: str | None, kinds: Se
     chosen = choose(embeddings, method, kinds, tasks, where)
     method = chosen[0].method
     by_seed = group_by_seed(chosen, lambda e: e.info.seed)
-    paths = {}
+    single, paths = len(by_seed) == 1, {}
     for run_seed, of_seed in by_seed.items():
-        single = len(by_seed) == 1
         e0 = initial_embedding_of(of_seed, method, surrogate) if displacement else None
         drawn = plot_embeddings(of_seed, stem if single else stem.with_name(f"{stem.name}_seed{run_seed}"), seed=seed,
                                 title=(title or method) + ("" if single else f" (seed {run_seed})"), e0=e0)

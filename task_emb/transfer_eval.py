@@ -41,7 +41,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-
 from configs.methods import METHODS_BY_ID, method_order, paper_name
 from data_utils import comparisons
 from data_utils.comparisons import Shown
