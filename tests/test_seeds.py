@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from data_utils.artifacts.embeddings import read_embedding
@@ -141,3 +142,38 @@ def test_a_sweep_that_adds_a_seed_reuses_the_others_and_every_record_names_its_s
     words[words.index("--save_path") + 1] = str(again_x)
     run_task_emb.main(words)
     assert again_x.read_text() == x_lines[1]
+
+
+def test_two_seeds_run_through_the_tables_and_plots_each_seed_ranked_on_its_own(tmp_path, tiny_bert):
+    """The seam a per-step test cannot see: the sweep's table and plot commands over two seeds' folders, run as the
+    sweep runs them after every seed's steps; each seed's MTEs ranked among that seed's DTEs, and plotted apart."""
+    out = tmp_path / "result"
+    budgets = Budgets(train_examples=16, epochs=1, dev_examples=16, transfer_examples=16, emb_examples=16,
+                      dte_epochs={"prefix-baseline": 1, "prefix-fute": 1}, pool_per_source=4, mte_epochs=1)
+    options = SweepOptions(out=out, python=sys.executable, lm=str(tiny_bert), surrogate=str(tiny_bert), llms=[],
+                           cr=["sst2", "mrpc"], emb_types=["prefix"], seeds=[1, 2], data_dir=SAMPLES,
+                           pool=SAMPLES / "unsup_pool.jsonl", te_extra=["--device", "cpu"], budgets=budgets,
+                           lm_plot_kinds=("DTE", "MTE"))
+    graph = paper.build("all", options, [])
+    ran: list[str] = []
+    assert launch.run_local(graph, graph.to_run(graph.states()), 1, [], out / "logs", in_process=True,
+                            echo=ran.append) == 0
+    assert {step.stage for step in graph.steps} >= {"finetune", "transfer", "fute_dte", "mte", "tables", "plots"}
+    assert not graph.to_run(graph.states())  # every step finished, the tables' and plots' too
+
+    layout = ResultLayout(out)
+    space = json.loads(layout.table("space").with_suffix(".json").read_text())
+    ranks = [rank for rank in space["ranks"] if rank["view"] == "raw"]
+    assert sorted((rank["seed"], rank["mte"]) for rank in ranks) == [(1, "mrpc"), (1, "sst2"), (2, "mrpc"),
+                                                                     (2, "sst2")]
+    for rank in ranks:  # recomputed from that seed's own embeddings
+        seeded = layout.for_seed(rank["seed"])
+        mte = read_embedding(seeded.mte(rank["method"], rank["mte"])).vector()
+        dtes = {task: read_embedding(seeded.dte(rank["method"], task)).vector() for task in ("sst2", "mrpc")}
+        cosine = {task: dte @ mte / (np.linalg.norm(dte) * np.linalg.norm(mte)) for task, dte in dtes.items()}
+        assert rank["own_rank"] == 1 + sum(c > cosine[rank["mte"]] for c in cosine.values())
+    transfer = json.loads(layout.table("transfer").with_suffix(".json").read_text())
+    assert sorted(transfer["targets"]["prefix-fute"]) == ["1", "2"]  # each seed's rankings, from its own folders
+    assert transfer["summary"]["prefix-fute"]["cr"]["in_class"]["rho"]["seeds"] == 2
+    plots = sorted(path.name for path in (out / "eval").rglob("*.png"))
+    assert plots and all(any(f"_seed{seed}_" in name for name in plots) for seed in (1, 2))
