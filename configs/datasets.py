@@ -82,6 +82,9 @@ class DatasetSpec:
         parquet branch, one folder per config: it selects the config, with hub_config None).
         data_utils/hub_read.py describes the read.
     multiqa_name: for the MultiQA QA sets, the file name stem of the published data.
+    optional_pair: CR pairs only, a second text that may be empty (Yahoo! Answers' question details):
+        such an example is read as its first text with an empty text_pair, as an x' without a pair
+        enters a pair target, where an empty input otherwise leaves the example out [optional_pair].
     yes_no: QA only, answers that are yes/no (a boolean or 0/1 in the answers column), read as extractive QA
         (data_utils.examples.yes_no_rows): the context begins "yes no ", and the gold answer is one of those two
         words [yes_no].
@@ -116,6 +119,7 @@ class DatasetSpec:
     tsv_rename: tuple[tuple[str, str], ...] = ()
     tsv_columns: tuple[str, ...] = ()
     yes_no: bool = False
+    optional_pair: bool = False
     notes: str = field(default="", compare=False)
     family: str | None = None
     label_values: tuple[tuple[str, str], ...] = ()

@@ -21,7 +21,8 @@ from data_utils.errors import FuteError
 DOCS = "docs/your_data.md"
 TASKS = ("cr", "qa")
 KEYS = ("name", "task", "family", "columns", "labels", "label_values", "label_range", "label_transform", "metrics",
-        "main_metric", "files", "splits", "hub", "multiqa", "archive", "tsv", "llm", "yes_no", "notes")
+        "main_metric", "files", "splits", "hub", "multiqa", "archive", "tsv", "llm", "yes_no", "optional_pair",
+        "notes")
 # The data's column for each role; QA examples are read under these field names (data_utils/examples.py).
 COLUMNS = {"cr": ("text", "text_pair", "label"), "qa": ("question", "context", "answers", "id", "title")}
 FILE_SPLITS = ("train", "dev", "test")
@@ -156,7 +157,10 @@ def parse_declaration(content: Any, where: str, base: Path | None = None,
         label_range=_label_range(keys) if regression else None, label_values=_label_values(keys, labels),
         label_transform=keys.choice("label_transform", LABEL_TRANSFORMS), metrics=metrics, main_metric=main_metric,
         yes_no=keys.flag("yes_no"), notes=keys.text("notes", ""), declaration=declaration, **_columns(keys, task),
-        **_source(keys, base), **_tsv(keys.sub("tsv", TSV_KEYS)))
+        **_source(keys, base), **_tsv(keys.sub("tsv", TSV_KEYS)), optional_pair=keys.flag("optional_pair"))
+    if spec["optional_pair"] and (task != "cr" or len(spec["inputs"]) != 2):
+        raise keys.error("optional_pair", "is for cr sentence pairs (columns: text_pair): it lets their second text "
+                                          "be empty; remove it or name the pair's column")
     spec.update(_llm(keys, spec))
     return DatasetSpec(**spec)
 
@@ -350,7 +354,8 @@ def to_declaration(spec: DatasetSpec) -> dict[str, Any]:
     elif spec.columns:
         out["columns"] = {role: column for column, role in spec.columns}
     optional = {"label_values": dict(spec.label_values), "label_transform": spec.label_transform,
-                "multiqa": spec.multiqa_name, "yes_no": spec.yes_no, "notes": spec.notes,
+                "multiqa": spec.multiqa_name, "yes_no": spec.yes_no, "optional_pair": spec.optional_pair,
+                "notes": spec.notes,
                 "archive": next((n for n, v in vars(archives).items() if v == spec.archive), None) if spec.archive
                 else None,
                 "tsv": {k: v for k, v in (("rename", dict(spec.tsv_rename)), ("columns", list(spec.tsv_columns))) if v}}

@@ -6,7 +6,8 @@ label" has many spellings, all read as one (`no_label`): JSON null or NaN, a par
 an empty label cell or any of pandas' missing-value texts ("NA", "NaN", "null", "None", "N/A",
 "#N/A", ... in any letter case), and the hub's -1 (for regression only outside the dataset's
 `label_range`). Such examples are left out and counted, as are examples with an empty input (null,
-NaN, an empty or blank text); more than 10% of either stops the run (`check_kept`).
+NaN, an empty or blank text; but for the empty second text of a dataset with `optional_pair`, read as
+""); more than 10% of either stops the run (`check_kept`).
 """
 from __future__ import annotations
 
@@ -99,6 +100,8 @@ def cr_example(spec: DatasetSpec, row: dict, where: str, index: int) -> dict | s
     _check_fields(row, spec.inputs, where, index)
     label = label_index(spec, row.get(spec.label_field), where, index)
     texts = [input_text(row[field]) for field in spec.inputs]
+    if spec.optional_pair and texts[1] is None:
+        texts[1] = ""  # no second text: the first alone, with an empty pair, as a pool x' without one
     empty = [field for field, text in zip(spec.inputs, texts) if text is None]
     if label is None or empty:
         return spec.label_field if label is None else empty[0]

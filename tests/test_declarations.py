@@ -22,9 +22,12 @@ from data_utils.loading import load_examples, load_raw_splits
 SNAPSHOT = json.loads((Path(__file__).parent / "fixtures" / "registry_snapshot.json").read_text())
 # Fields DatasetSpec gained with declarations; the registry's entries keep their defaults (family is compared
 # through TASK_FAMILIES, which it replaces).
-NEW_FIELDS = {"family", "label_values", "files", "columns", "llm_labels", "llm_verbalizers", "yes_no", "declaration"}
-# Datasets registered since, on purpose: BoolQ as a QA task, the paper's transferability pool's (configs/datasets.yaml).
-ADDED = ["boolq_qa"]
+NEW_FIELDS = {"family", "label_values", "files", "columns", "llm_labels", "llm_verbalizers", "yes_no", "optional_pair",
+              "declaration"}
+# Datasets registered since, on purpose: BoolQ as a QA task, the paper's transferability pool's, and the CPU demo's
+# topic family (configs/datasets.yaml).
+ADDED_QA, ADDED_CR = ["boolq_qa"], ["ag_news", "yahoo_answers_topics"]
+ADDED = ADDED_QA + ADDED_CR
 RENAMED = {"task": "task_class"}  # fields renamed since the snapshot: its name -> the field's name now
 
 
@@ -45,8 +48,9 @@ def test_the_registry_file_declares_exactly_mains_registry_field_by_field():
         assert {key: getattr(DATASETS[name], key) for key in NEW_FIELDS - {"family"}} == {
             key: defaults[key] for key in NEW_FIELDS - {"family"}}, name
     assert (list(CR_DATASETS), list(QA_DATASETS), list(LLM_DATASETS)) == (
-        SNAPSHOT["cr"], [*SNAPSHOT["qa"], *ADDED], SNAPSHOT["llm"])
-    assert {family: sorted(set(tasks) - set(ADDED)) for family, tasks in TASK_FAMILIES.items()} == {
+        [*SNAPSHOT["cr"], *ADDED_CR], [*SNAPSHOT["qa"], *ADDED_QA], SNAPSHOT["llm"])
+    assert TASK_FAMILIES["topic"] == tuple(ADDED_CR)
+    assert {family: sorted(set(tasks) - set(ADDED)) for family, tasks in TASK_FAMILIES.items() if family != "topic"} == {
         family: sorted(tasks) for family, tasks in SNAPSHOT["task_families"].items()}
     assert {genre: list(labels) for genre, labels in GENRE_LABELS.items()} == SNAPSHOT["genre_labels"]
     assert GENRE_FAMILY == SNAPSHOT["genre_family"]
@@ -192,6 +196,10 @@ MINIMAL = "name: x\ntask: cr\nlabels: [negative, positive]\nfiles: {train: revie
     (MINIMAL + "llm: {genre: sa, split: test}\n", r"llm.split: 'test' is none of the files \(train\)"),
     ("name: x\ntask: cr\nlabel_range: [0, 1]\nfiles: {train: reviews.csv}\nllm: {genre: sa}\n",
      r"llm: LLM prompts answer with a label"),
+    (MINIMAL + "optional_pair: true\n", r"optional_pair: is for cr sentence pairs \(columns: text_pair\)"),
+    ("name: x\ntask: qa\noptional_pair: true\n", r"optional_pair: is for cr sentence pairs"),
+    (MINIMAL + "columns: {text: review, text_pair: p}\noptional_pair: yes please\n",
+     r"optional_pair: is str 'yes please'; write true or false"),
     (MINIMAL + "archive: NOPE\n", r"archive: 'NOPE' is not an archive of configs/archives.py; known: FINANCIAL"),
     ("name: x\ntask: [cr\n", r"x.yaml: not valid YAML at line \d, column \d: did not find expected"),
     ("", r"x.yaml is empty; write a declaration"),

@@ -778,6 +778,30 @@ def test_nli_no_consensus_dash_is_no_gold_label(tmp_path, dataset, layout):
         label_index(DATASETS["sst2"], "-", "x", 0)  # only NLI data uses it
 
 
+@pytest.mark.parametrize("layout", ["jsonl", "parquet"])
+def test_an_optional_pair_may_be_empty(tmp_path, layout):
+    """Yahoo! Answers' details are often empty (or null in the hub's parquet): the question is then its title
+    with an empty text_pair. An empty title is still left out, as is the empty second text of a pair dataset
+    without optional_pair (mrpc)."""
+    details = ["Serious answers only.", "", None, "   "]
+    rows = [{"id": i, "topic": i % 10, "question_title": f"Question {i}?", "question_content": details[i % 4],
+             "best_answer": "An answer."} for i in range(20)]
+    rows.append({"id": 20, "topic": 3, "question_title": " ", "question_content": "Details.", "best_answer": "A."})
+    frame = pd.DataFrame(rows)
+    if layout == "jsonl":
+        frame.to_json(tmp_path / "train.jsonl", orient="records", lines=True)
+    else:
+        frame.to_parquet(tmp_path / "train.parquet")
+    spec = DATASETS["yahoo_answers_topics"]
+    examples = cr_examples(spec, load_split(spec, "train", str(tmp_path))[0], "x")
+    assert examples == [{"text": f"Question {i}?", "label": i % 10,
+                         "text_pair": "Serious answers only." if i % 4 == 0 else ""} for i in range(20)]
+    mrpc = [{"sentence1": f"s{i}", "sentence2": "" if i == 3 else f"t{i}", "label": i % 2} for i in range(20)]
+    write_jsonl(tmp_path / "mrpc" / "train.jsonl", mrpc)
+    kept = cr_examples(DATASETS["mrpc"], load_split(DATASETS["mrpc"], "train", str(tmp_path / "mrpc"))[0], "x")
+    assert [e["text"] for e in kept] == [f"s{i}" for i in range(20) if i != 3]
+
+
 @pytest.mark.parametrize("name", ["train.json", "train.csv", "train.tsv", "train.jsonl"])
 def test_utf16_files_are_read(tmp_path, name):
     """Windows PowerShell 5.1's `>` and Out-File write UTF-16 with a byte-order mark."""

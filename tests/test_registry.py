@@ -10,10 +10,16 @@ PAPER_CR = ["wnli", "mrpc", "cola", "stsb", "rte", "boolq", "sst2", "scitail", "
 # boolq_qa: BoolQ as the QA task of the paper's transferability pool (configs/paper_results.py).
 PAPER_QA = ["squad", "squad_v2", "cq", "comqa", "wikihop", "duorcp", "duorcs", "newsqa", "drop", "hotpotqa", "boolq_qa"]
 PAPER_LLM = {"sst2": "sa", "imdb": "sa", "rotten_tomatoes": "sa", "cb": "nli", "anli": "nli", "wanli": "nli"}
+# Beyond the paper: the CPU demo's topic family.
+TOPIC = {"ag_news": ("fancyzhx/ag_news", ("text",), "label", ("World", "Sports", "Business", "Sci/Tech")),
+         "yahoo_answers_topics": ("community-datasets/yahoo_answers_topics", ("question_title", "question_content"), "topic", (
+             "Society & Culture", "Science & Mathematics", "Health", "Education & Reference", "Computers & Internet",
+             "Sports", "Business & Finance", "Entertainment & Music", "Family & Relationships",
+             "Politics & Government"))}
 
 
 def test_every_dataset_of_the_paper_is_registered():
-    assert sorted(CR_DATASETS) == sorted(PAPER_CR)
+    assert sorted(CR_DATASETS) == sorted(PAPER_CR + list(TOPIC))
     assert sorted(QA_DATASETS) == sorted(PAPER_QA)
     assert {name: spec.llm_genre for name, spec in LLM_DATASETS.items()} == PAPER_LLM
 
@@ -75,3 +81,12 @@ def test_hub_reads_choose_parquet_configs_by_folder_and_archives_hold_the_fields
         "takala/financial_phrasebank", None, "refs/convert/parquet", "sentences_allagree")
     assert (phrasebank.archive.file, phrasebank.archive.members) == (
         "data/FinancialPhraseBank-v1.0.zip", ("FinancialPhraseBank-v1.0/Sentences_AllAgree.txt",))
+
+
+def test_topic_family_has_the_hubs_ids_fields_and_label_order():
+    for name, (hub_id, inputs, label, labels) in TOPIC.items():
+        spec = DATASETS[name]
+        assert (spec.family, spec.hub_id, spec.hub_config) == ("topic", hub_id, None), name
+        assert (spec.inputs, spec.label_field, spec.labels) == (inputs, label, labels), name
+        assert spec.optional_pair == (name == "yahoo_answers_topics"), name  # its details are often empty
+        assert (spec.train_split, spec.dev_split, spec.llm_genre) == ("train", None, None), name  # train/test only

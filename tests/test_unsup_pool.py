@@ -403,6 +403,16 @@ def test_transfer_exclusion_includes_the_leaked_datasets():
     assert len(names) == len(POOL_SOURCES) - len(EXCLUDE_FOR_TRANSFER)
 
 
+def test_crossfit_topic_sources_are_the_registrys_topic_datasets():
+    """CrossFit's agnews reads the repository of the registry's ag_news under another name: a target all the same."""
+    from data_utils.pool_targets import targets_among
+
+    sources = ["agnews", "yahoo_answers_topics", "amazon_polarity", "glue_sst2"]
+    assert targets_among(sources, ["ag_news", "yahoo_answers_topics"]) == {
+        "agnews": "ag_news", "yahoo_answers_topics": "yahoo_answers_topics"}
+    assert targets_among(sources, ["sst2"]) == {"glue_sst2": "sst2"}
+
+
 def test_local_pool_exclusions_match_the_hub_lists_by_source(caplog):
     examples = [PoolExample(f"{source} {i}", None, source) for source in
                 ("glue_sst2", "imdb", "superglue_cb", "glue_mrpc", "agnews", "my_own_texts") for i in range(2)]

@@ -17,7 +17,7 @@ from configs.datasets import DatasetSpec
 from data_utils.declarations import DATASETS
 from .words import (SHARED, anli_slots, cap, comqa_company_slots, comqa_event_slots, cq_person_slots,
                      cq_place_slots, fill, load, mnli_slots, news_slots, person, pick, picks, pool_slots,
-                     review_slots, rte_slots, snli_slots, wanli_slots)
+                     review_slots, rte_slots, snli_slots, wanli_slots, wire_slots)
 
 MAX_TRIES = 500  # draws per example before giving up on finding an unseen text
 SQUAD_FIELDS = ("id", "title", "context", "question", "answers")  # a QA row, in SQuAD v2's order
@@ -127,6 +127,32 @@ def make_medical_questions_pairs(data: Mapping[str, Any], rng: random.Random, la
     return Example((with_prefix(q1.format(t=topic)), with_prefix(q2.format(t=topic))), extra={"dr_id": dr_id})
 
 
+def make_ag_news(data: Mapping[str, Any], rng: random.Random, label: str) -> Example:
+    """A wire item: "<headline> (<agency>) <agency> - <subject> <action><when><tail>"."""
+    words, topic = data["words"], data["by_label"][label]
+    headline = pick(rng, words["headline"] if rng.random() < 0.5 else topic["headlines"])
+    agency = pick(rng, words["agency"])
+    subject = pick(rng, words["subject"] if rng.random() < 0.4 else topic["subjects"])
+    story = (f"{subject} {pick(rng, topic['actions'])}"
+             f"{pick(rng, words['when'])}{pick(rng, words['tail'])}")
+    return Example((f"{headline} ({agency}) {agency} - {cap(fill(story, wire_slots(rng, words)))}",))
+
+
+def make_yahoo_answers_topics(data: Mapping[str, Any], rng: random.Random, label: str) -> Example:
+    """A question title on a topic or task of ``label``, its details ("" for none) and a best answer."""
+    topic = data["by_label"][label]
+    if rng.random() < 0.5:
+        title = pick(rng, data["topic_frames"]).format(topic=pick(rng, topic["topics"]))
+    else:
+        title = pick(rng, data["task_frames"]).format(task=pick(rng, topic["tasks"]))
+    content = ""
+    if rng.random() < data["content_share"]:
+        frames = data["topical_contents"] if rng.random() < 0.5 else data["contents"]
+        content = pick(rng, frames).format(age=rng.randint(13, 60), relative=pick(rng, data["relatives"]),
+                                           topic=pick(rng, topic["topics"]))
+    return Example((title, content), extra={"best_answer": pick(rng, data["answers"])})
+
+
 def _sts_sentence(subject: str, verb: str, obj: str, place: str) -> str:
     return cap(" ".join(w for w in (subject, verb.format(o=obj), place) if w)) + "."
 
@@ -229,6 +255,8 @@ MAKERS: dict[str, Callable[[Mapping[str, Any], random.Random, Any], Example]] = 
     "rotten_tomatoes": partial(make_short_review, sst2=False),
     "imdb": make_imdb,
     "financial_phrasebank": make_financial_phrasebank,
+    "ag_news": make_ag_news,
+    "yahoo_answers_topics": make_yahoo_answers_topics,
     "mrpc": make_mrpc,
     "qqp": make_qqp,
     "medical_questions_pairs": make_medical_questions_pairs,
@@ -245,16 +273,20 @@ MAKERS: dict[str, Callable[[Mapping[str, Any], random.Random, Any], Example]] = 
 
 
 def split_sizes(spec: DatasetSpec, data: Mapping[str, Any]) -> dict[str, int]:
-    """The registry's training, dev and LLM evaluation splits (those it names) -> examples in each."""
-    names = dict.fromkeys(s for s in (spec.train_split, spec.dev_split, spec.llm_eval_split) if s)
+    """The registry's training, dev and LLM evaluation splits (those it names), then the set's
+    ``more_splits`` (hub splits no stage reads) -> examples in each."""
+    named = (spec.train_split, spec.dev_split, spec.llm_eval_split, *data.get("more_splits", ()))
+    names = dict.fromkeys(s for s in named if s)
     train, other = data["sizes"]
     return {name: train if name == spec.train_split else other for name in names}
 
 
 def row_fields(spec: DatasetSpec, data: Mapping[str, Any]) -> tuple[str, ...]:
-    """The fields of a row, in the hub's order."""
+    """The fields of a row, in the hub's order (a set's ``fields`` where the hub has more than the registry reads)."""
     if spec.task_class == "qa":
         return SQUAD_FIELDS
+    if "fields" in data:
+        return tuple(data["fields"])
     ids = (data["id_field"],) if "id_field" in data else ()
     return (*ids, *spec.inputs, spec.label_field, *(("idx",) if spec.hub_id in IDX_HUBS else ()))
 
@@ -275,11 +307,13 @@ def generate_set(name: str, seed: int) -> dict[str, list[Row]]:
         for cls in wanted:
             for _ in range(MAX_TRIES):
                 example = make(data, rng, cls)
-                if example.texts not in seen:
+                # An optional pair's first text is the example (a question, whatever its details).
+                key = example.texts[:1] if spec.optional_pair else example.texts
+                if key not in seen:
                     break
             else:
                 raise RuntimeError(f"{name}: templates too few for {size} unique examples")
-            seen.add(example.texts)
+            seen.add(key)
             row = {**example.extra, **dict(zip(spec.inputs, example.texts, strict=True))}
             if spec.task_class == "cr":  # as the hub stores it: the index of the label's name in the registry, or the name
                 row[spec.label_field] = (example.label if example.label is not None

@@ -235,3 +235,13 @@ def pool_slots(rng: random.Random, w: Mapping[str, Any]) -> dict[str, Any]:
                 "pct": round(rng.uniform(0.5, 9.5), 1),
                 "time": f"{rng.randint(7, 11)}:{pick(rng, ['00', '15', '30', '45'])}", "a": rng.randint(0, 4),
                 "b": rng.randint(0, 4), "co": pick(rng, SHARED["companies"]), "year": rng.randint(1950, 2020)}
+
+
+def wire_slots(rng: random.Random, w: Mapping[str, Any]) -> dict[str, Any]:
+    (country, _), (country2, _) = rng.sample(SHARED["countries"], 2)
+    team, team2 = rng.sample(w["team"], 2)
+    co, co2 = rng.sample(SHARED["companies"], 2)
+    return {"country": country, "country2": country2, "city": pick(rng, SHARED["cities"]),
+            "town": pick(rng, SHARED["towns"]), "name": person(rng)["name"], "team": team, "team2": team2,
+            "co": co, "co2": co2, "day": pick(rng, SHARED["days"]), "n": rng.randrange(150, 4000, 50),
+            "bn": round(rng.uniform(1.2, 19.5), 1), "a": rng.randint(0, 5), "b": rng.randint(0, 5)}
