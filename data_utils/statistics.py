@@ -55,6 +55,18 @@ class Estimate:
     def to_json(self) -> dict:
         return asdict(self)
 
+    # A CSV column per field: <name> (the mean), <name>_low, <name>_high, <name>_targets, <name>_seeds.
+    SUFFIXES = (("", "mean"), ("_low", "low"), ("_high", "high"), ("_targets", "targets"), ("_seeds", "seeds"))
+
+    @staticmethod
+    def columns(name: str) -> list[str]:
+        """The CSV columns of an Estimate written under `name` (`flat`)."""
+        return [f"{name}{suffix}" for suffix, _ in Estimate.SUFFIXES]
+
+    def flat(self, name: str) -> dict:
+        """This Estimate as CSV cells, keyed by `columns(name)`."""
+        return {f"{name}{suffix}": getattr(self, part) for suffix, part in Estimate.SUFFIXES}
+
 
 def target_means(sample: Sample) -> dict[str, float]:
     """target -> mean of its defined values over seeds (targets with none left out)."""

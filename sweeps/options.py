@@ -52,7 +52,8 @@ class Budgets:
     Fine-tuning: train_examples, epochs (transfer runs: transfer_examples, transfer_epochs), learning_rate,
     batch_size; dev_examples: dev examples scored by fine-tuning and DTEs; qa_max_len: every QA step's input
     length. Task embeddings: emb_examples (DTE training examples), dte_epochs and dte_learning_rate (method id
-    -> epochs, rate), emb_batch_size (DTEs and MTEs of fine-tuned models), emb_accumulation (every embedding's),
+    -> epochs, rate), qa_dte_learning_rate (method id -> the rate of its QA DTEs, where it differs: the paper's
+    rates differ by task class), emb_batch_size (DTEs and MTEs of fine-tuned models), emb_accumulation (every embedding's),
     pool_per_source (x' per pool source of an MTE of a fine-tuned model), mte_epochs, mte_learning_rate
     (family -> rate, of every MTE; a FIM is read off once and has none to scale). The LLM side:
     llm_x_per_source (x' per pool source; the paper's default is always given), llm_examples (evaluation
@@ -70,6 +71,7 @@ class Budgets:
     emb_examples: int | None = None
     dte_epochs: Mapping[str, int] = field(default_factory=dict)
     dte_learning_rate: Mapping[str, float] = field(default_factory=dict)
+    qa_dte_learning_rate: Mapping[str, float] = field(default_factory=dict)
     emb_batch_size: int | None = None
     emb_accumulation: int | None = None
     pool_per_source: int | None = None
@@ -90,9 +92,10 @@ class Budgets:
                 *flag("--max_train_examples", examples), *flag("--max_epochs", epochs)]
 
     def dte(self, method: str, qa: bool) -> list[str]:
+        rate = self.qa_dte_learning_rate.get(method) if qa else None
         return [*flag("--max_train_examples", self.emb_examples), *flag("--max_dev_examples", self.dev_examples),
                 *self._batches(), *self.length(qa), *flag("--max_epochs", self.dte_epochs.get(method)),
-                *flag("--learning_rate", self.dte_learning_rate.get(method))]
+                *flag("--learning_rate", self.dte_learning_rate.get(method) if rate is None else rate)]
 
     def mte(self, family: str, qa: bool) -> list[str]:
         """An MTE of a fine-tuned model."""
@@ -145,10 +148,9 @@ class SweepOptions:
     flags the space table and the plots do not take).
 
     A preset's choices (the paper's by default): budgets; llm_emb_types, the families of the LLM + prompt MTEs
-    (None: emb_types); every_dte_of_llm_sets, the baseline and TextEmb DTEs of the LLM evaluation sets too;
-    transfers, the (source, target) classes transferred (fewer than EVERY_TRANSFER: each target is ranked over
-    the sources it has); lm_plot_kinds, what the plots of the fine-tuned models show; verbalizer_tokens and
-    self_select_model, flags of the LLM steps and of the prompt-selection baselines."""
+    (None: emb_types); transfers, the (source, target) classes transferred (fewer than EVERY_TRANSFER: each
+    target is ranked over the sources it has); lm_plot_kinds, what the plots of the fine-tuned models show;
+    verbalizer_tokens and self_select_model, flags of the LLM steps and of the prompt-selection baselines."""
 
     out: Path
     python: str
@@ -169,7 +171,6 @@ class SweepOptions:
     declared: dict[str, DatasetSpec] = field(default_factory=dict)
     budgets: Budgets = field(default_factory=Budgets)
     llm_emb_types: list[str] | None = None
-    every_dte_of_llm_sets: bool = False
     transfers: tuple[tuple[str, str], ...] = EVERY_TRANSFER
     lm_plot_kinds: tuple[str, ...] = ("MTE",)
     verbalizer_tokens: str | None = None

@@ -76,7 +76,6 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     """Per seed: baseline DTEs, TextEmb, FUTE DTEs (also of the LLM evaluation sets: the prompt table compares LLM
     MTEs with them) and the MTE of every fine-tuned model."""
     lm_sets = [*o.cr, *o.qa]
-    baseline_sets = list(dict.fromkeys((*lm_sets, *(o.llm_sets_in_use if o.every_dte_of_llm_sets else ()))))
 
     def dte(run: SeedRun, family: str, fute: bool, d: str, surrogate: str, stage: str) -> None:
         method = method_of(family, fute).id
@@ -90,9 +89,9 @@ def task_emb(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
 
     for run in o.runs:
         for family in o.emb_types:
-            for d in baseline_sets:
+            for d in lm_sets:
                 dte(run, family, False, d, o.surrogate, "baseline_dte")
-        for d in baseline_sets:
+        for d in lm_sets:
             dte(run, "text", False, d, o.lm, "textemb")  # TaskEmb's TextEmb: the base LM's mean final hidden state
         for family in o.emb_types:
             for d in dict.fromkeys((*lm_sets, *o.llm_sets_in_use)):

@@ -120,13 +120,10 @@ def markdown(control_rows: Sequence[dict]) -> str:
 
 
 def csv(control_rows: Sequence[dict]) -> str:
-    """COLUMNS, the control's Estimate as dte_family_mrr with _low, _high and _targets."""
-    columns = [*COLUMNS[:-1], "dte_family_mrr_low", "dte_family_mrr_high", "dte_family_mrr_targets",
-               "dte_family_mrr_seeds", COLUMNS[-1]]
-    flat = [{**row, "dte_family_mrr": row["dte_family_mrr"].mean, "dte_family_mrr_low": row["dte_family_mrr"].low,
-             "dte_family_mrr_high": row["dte_family_mrr"].high, "dte_family_mrr_targets": row["dte_family_mrr"].targets,
-             "dte_family_mrr_seeds": row["dte_family_mrr"].seeds} for row in control_rows]
-    return comparisons.long_csv(columns, flat)
+    """COLUMNS, the control's Estimate as Estimate.columns("dte_family_mrr")."""
+    columns = [*COLUMNS[:-1], *Estimate.columns("dte_family_mrr"), COLUMNS[-1]]
+    return comparisons.long_csv(columns, [{**row, **row["dte_family_mrr"].flat("dte_family_mrr")}
+                                          for row in control_rows])
 
 
 def to_json(control_rows: Sequence[dict]) -> list[dict]:

@@ -209,12 +209,10 @@ def summary_markdown(rows: Sequence[dict]) -> str:
 
 
 def summary_csv(rows: Sequence[dict]) -> str:
-    """SUMMARY_COLUMNS, each MRR as its mean with <mrr>_low, <mrr>_high (95% interval) and <mrr>_targets."""
-    columns = [c for column in SUMMARY_COLUMNS for c in ((column, f"{column}_low", f"{column}_high",
-                                                          f"{column}_targets") if column in MRR_COLUMNS else (column,))]
-    flat = [{**row, **{f"{c}{suffix}": getattr(row[c], part) for c in MRR_COLUMNS
-                       for suffix, part in (("", "mean"), ("_low", "low"), ("_high", "high"), ("_targets", "targets"))}}
-            for row in rows]
+    """SUMMARY_COLUMNS, each MRR as Estimate.columns: its mean, 95% interval, targets (MTEs) and seeds."""
+    columns = [c for column in SUMMARY_COLUMNS
+               for c in (Estimate.columns(column) if column in MRR_COLUMNS else (column,))]
+    flat = [{**row, **{k: v for c in MRR_COLUMNS for k, v in row[c].flat(c).items()}} for row in rows]
     return comparisons.long_csv(columns, flat)
 
 

@@ -67,6 +67,12 @@ def test_every_stage_leaves_well_formed_output(demo_run):
         assert (embedding.kind, embedding.genre if embedding.info.llm else embedding.dataset,
                 embedding.method in path.parent.name) == (kind, task, True)
     assert read_embedding(layout.llm_mte("prefix-fute", llm, "nli", 12)).info.prompt == 12
+    # the demo's DTE schedule, not the paper's, reached each DTE: its own rates for QA prefixes and for FIM
+    for method, task, rate, epochs in (("prefix-fute", "cq", 7e-3, 2), ("prefix-baseline", "comqa", 7e-3, 1),
+                                       ("prefix-baseline", "sst2", 1e-2, 1), ("fim-fute", "mrpc", 4e-4, 3),
+                                       ("fim-baseline", "cq", 4e-4, 3)):
+        schedule = json.loads(record_path(layout.dte(method, task)).read_text())["config"]["hyper_parameters"]
+        assert (schedule["learning_rate"], schedule["max_epochs"]) == (rate, epochs), (method, task)
     # 4. LLM outputs
     lines = layout.llm_answers(llm, "nli", 11).read_text().splitlines()
     assert len(lines) == len(layout.llm_inputs("nli").read_text().splitlines())
@@ -386,13 +392,22 @@ def test_the_demos_pool_holds_no_task_of_the_demo_and_says_so(tmp_path):
     line = preset.pool_line(pool, ["sst2", "mrpc"])
     assert "10 texts from imdb (5), snli (5); none of them is one of the demo's tasks" in line
     assert line.endswith("left out as tasks: mrpc, sst2")
+    # What a step reading the pool leaves out by its exclusion list is said too (the real-data folder's squad).
+    (tmp_path / "squad.jsonl").write_text("".join(json.dumps({"text": f"q{i}", "source": source}) + "\n"
+                                                 for i, source in enumerate(["squad", "imdb", "snli"])))
+    line = preset.pool_line(tmp_path / "squad.jsonl", ["sst2"], ["transfer", "sa", "nli"])
+    assert line.endswith("; the fine-tuned models' MTEs leave out squad (the original's exclusion list); the LLM's "
+                         "SA x' leave out imdb (the original's exclusion list)")
+    args = load_demo().parse_args(["--parts", "cr,llm", "--lm", "m", "--llm", "l"])
+    assert preset.pool_readers(args) == ["transfer", "sa", "nli"]
+    assert preset.pool_readers(load_demo().parse_args(["--parts", "llm", "--lm", "m", "--llm", "l"])) == ["sa", "nli"]
 
     own = tmp_path / "own.jsonl"
     own.write_text('{"text": "a review", "source": "glue_sst2"}\n{"text": "a note", "source": "notes"}\n')
     assert "WARNING: x' from the demo's own task(s) glue_sst2 (sst2) leak" in preset.pool_line(own, ["sst2"])
     assert targets_among(pool_names("none"), preset.CR_TASKS.split(",") + list(preset.LLM_SETS.values())) == {
-        "glue_sst2": "sst2", "rotten_tomatoes": "rotten_tomatoes", "glue_mrpc": "mrpc", "glue_qqp": "qqp",
-        "superglue_cb": "cb"}
+        "glue_sst2": "sst2", "rotten_tomatoes": "rotten_tomatoes", "agnews": "ag_news",
+        "yahoo_answers_topics": "yahoo_answers_topics", "superglue_cb": "cb"}
     args = load_demo().parse_args(["--lm", "m", "--llm", "l", "--out", str(out)])
     assert preset.DataSource.from_args(args).pool(args, []) == preset.SAMPLE_POOL
     args.pool = "mine.jsonl"

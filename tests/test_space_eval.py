@@ -131,6 +131,8 @@ def test_displacements_find_the_own_task_where_raw_cosines_find_the_shared_start
     summary_csv = list(csv.DictReader((tmp_path / "space.csv").read_text(encoding="utf-8").splitlines()))
     assert float(summary_csv[1]["own_mrr"]) == pytest.approx(moved["own_mrr"]["mean"])
     assert float(summary_csv[0]["own_mrr_low"]) == pytest.approx(raw["own_mrr"]["low"])
+    # Each MRR is flattened as the control's CSV flattens its Estimate: mean, bounds, targets, seeds.
+    assert (summary_csv[1]["family_mrr_targets"], summary_csv[1]["family_mrr_seeds"]) == ("3", "1")
     assert json.loads((tmp_path / "space.json").read_text())["summary"] == out["summary"]
     assert (tmp_path / "space_ranks.csv").read_text().count("\n") == 1 + 2 * 3
     row = "| prefix-fute | displacement | 3 | 1.000 ± 0.000 | 1.000 ± 0.000 | 0 | - | 1 |"
