@@ -56,7 +56,7 @@ def test_every_stage_leaves_well_formed_output(demo_run):
         assert 0.0 <= scores["best"] <= 1.0
     # 2-4. embeddings with their records, which say what each is
     for path, kind, task in ((layout.dte("prefix-baseline", "sst2"), "DTE", "sst2"),
-                             (layout.dte("fim-fute", "cq"), "DTE", "cq"), (layout.dte("textemb", "cb"), "DTE", "cb"),
+                             (layout.dte("fim-fute", "cq"), "DTE", "cq"), (layout.dte("textemb", "sst2"), "DTE", "sst2"),
                              (layout.mte("prefix-fute", "mrpc"), "MTE", "mrpc"),
                              (layout.mte("fim-fute", "comqa"), "MTE", "comqa"),
                              (layout.llm_mte("prefix-fute", llm, "sa", 0), "MTE", "sa"),
@@ -67,6 +67,9 @@ def test_every_stage_leaves_well_formed_output(demo_run):
         assert (embedding.kind, embedding.genre if embedding.info.llm else embedding.dataset,
                 embedding.method in path.parent.name) == (kind, task, True)
     assert read_embedding(layout.llm_mte("prefix-fute", llm, "nli", 12)).info.prompt == 12
+    # an LLM evaluation set's DTE is learned by the FUTE methods only: no table reads a baseline's
+    assert layout.dte("prefix-fute", "cb").is_file() and layout.dte("fim-fute", "cb").is_file()
+    assert not any(layout.dte(method, "cb").exists() for method in ("prefix-baseline", "fim-baseline", "textemb"))
     # the demo's DTE schedule, not the paper's, reached each DTE: its own rates for QA prefixes and for FIM
     for method, task, rate, epochs in (("prefix-fute", "cq", 7e-3, 2), ("prefix-baseline", "comqa", 7e-3, 1),
                                        ("prefix-baseline", "sst2", 1e-2, 1), ("fim-fute", "mrpc", 4e-4, 3),
