@@ -19,15 +19,18 @@ perplexity (docs/method.md section 5; llm_inference/scoring.py turns examples in
        ppl = exp( -1/(L-1) * sum_{t=1}^{L-1} log p(x_t | x_<t) ),
    read from the logits of the same forward pass that gives step 0's scores.
 
-Batches are left-padded with an attention mask and position ids that count
-only real tokens, so every example gets the numbers it gets alone (up to
-float rounding). The logits processors run on each example's own unpadded ids
-for the same reason.
+`Turn` does 1 and 2 for one example from the raw next-token logits of any
+backend (`Decoder`, llm_inference/backends.py). `GreedyScorer` is the
+transformers backend: batches are left-padded with an attention mask and
+position ids that count only real tokens, so every example gets the numbers it
+gets alone (up to float rounding); the logits processors run on each example's
+own unpadded ids for the same reason.
 """
 from __future__ import annotations
 
 import inspect
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,25 +70,21 @@ class TurnResult:
 
 
 
-class GreedyScorer:
-    """Greedy decoding of a batch of token-id prompts with one model (see the module docstring)."""
+class Decoder(ABC):
+    """What every inference backend shares: the HF tokenizer (chat-formatted text -> ids, blank tokens), the
+    end-of-sequence ids and the position limit. A backend adds `run`, which decodes a batch of prompts from its
+    own logits with `Turn` (llm_inference/backends.py lists them)."""
 
-    def __init__(self, model, tokenizer):
-        self.model = model
+    def __init__(self, tokenizer, eos: int | list[int] | None, positions: int | None, model_name: str,
+                 positions_from: str = "max_position_embeddings"):
         self.tokenizer = tokenizer
-        self.device = model.device
-        eos = model.generation_config.eos_token_id
         if eos is None:
             eos = tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self.eos_ids))
+        self.positions = positions  # None: no limit (relative positions, or a wrapper module without a config)
+        self.model_name, self.positions_from = model_name, positions_from
         self._blank: dict[int, bool] = {}
-        # Without perplexity only the last position's logits are needed: a [B, 1, V] tensor instead of
-        # [B, W, V] for a prompt of W tokens (a CoT follow-up is ~1.5k). generate() checks the same way.
-        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
-        self._cache_keyword = cache_keyword(model)
-        # None: no limit (relative positions, or a wrapper module without a config)
-        self.positions = position_limit(getattr(model, "config", None))
 
     def is_blank(self, token_id: int) -> bool:
         """Whether the token decodes to only whitespace (special tokens decode to their text: not blank)."""
@@ -97,13 +96,90 @@ class GreedyScorer:
         """Token ids of a chat-formatted text: its special tokens are in the text already."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    @torch.no_grad()
+    @abstractmethod
     def run(self, prompts: Sequence[Sequence[int]], settings: GenerationSettings, score_ids: Sequence[int] | None,
             with_ppl: bool) -> list[TurnResult]:
         """Greedy-decode every prompt; with score_ids, stop each example at its answer step."""
+
+    def check_positions(self, length: int, settings: GenerationSettings) -> None:
+        """A sequence of `length` tokens must fit the model's positions: past them a model with a position table
+        fails with an index error deep inside, and a rotary one reads positions it was never trained on."""
+        if self.positions is not None and length > self.positions:
+            raise FuteError(f"a prompt and the tokens generated after it (at most {settings.max_new_tokens}) reach "
+                            f"{length} tokens, more than the {self.positions} positions of {self.model_name} "
+                            f"(its {self.positions_from}); shorten that example's text, lower "
+                            f"--cot_max_new_tokens for reasoning, or use a model with a longer context")
+
+
+class Turn:
+    """One example's greedy turn, step by step, from raw next-token logits whatever computed them: the processed
+    scores of each step (module docstring, 1), the greedy token, the answer step and the verbalizer scores there
+    (2). `done` once the answer step is scored (with score_ids) or end-of-sequence is written."""
+
+    def __init__(self, decoder: Decoder, settings: GenerationSettings, score_ids: Sequence[int] | None,
+                 prompt: Sequence[int]):
+        self.decoder, self.settings, self.score_ids = decoder, settings, score_ids
+        self.sequence = list(prompt)
+        self.generated: list[int] = []
+        self.answer_step: int | None = None
+        self.scores: list[float] | None = None
+        self.done = False
+        self.processors = []
+        if settings.repetition_penalty != 1.0:
+            self.processors.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
+        if settings.no_repeat_ngram_size > 0:
+            self.processors.append(NoRepeatNGramLogitsProcessor(settings.no_repeat_ngram_size))
+
+    def advance(self, logits: torch.Tensor, step: int) -> int:
+        """Take step `step` from the raw next-token logits [V] (float32); return the greedy token."""
+        scores = self._process(logits, step)
+        token = int(scores.argmax())
+        answered = not self.decoder.is_blank(token)
+        if self.score_ids is not None and (step == 0 or (self.answer_step is None and answered)):
+            self.scores = _verbalizer_scores(scores[list(self.score_ids)])
+        self.sequence.append(token)
+        self.generated.append(token)
+        if self.answer_step is None and answered:
+            self.answer_step = step
+            self.done = self.score_ids is not None
+        if token in self.decoder.eos_ids:
+            self.done = True
+        return token
+
+    def result(self, prompt_ppl: float | None) -> TurnResult:
+        return TurnResult(self.generated, self.answer_step, self.scores, prompt_ppl)
+
+    def _process(self, logits: torch.Tensor, step: int) -> torch.Tensor:
+        """Processed scores [V], from the example's own unpadded ids (prompt + generated so far)."""
+        ids = torch.tensor([self.sequence], dtype=torch.long, device=logits.device)
+        scores = logits[None].clone()
+        for processor in self.processors:
+            scores = processor(ids, scores)
+        if step < self.settings.min_new_tokens:
+            scores[0, list(self.decoder.eos_ids)] = -math.inf
+        return scores[0]
+
+
+class GreedyScorer(Decoder):
+    """The transformers backend: batched greedy decoding of token-id prompts with one model and its key/value
+    cache (see the module docstring)."""
+
+    def __init__(self, model, tokenizer):
+        super().__init__(tokenizer, model.generation_config.eos_token_id,
+                         position_limit(getattr(model, "config", None)), getattr(model, "name_or_path", "the model"))
+        self.model = model
+        self.device = model.device
+        # Without perplexity only the last position's logits are needed: a [B, 1, V] tensor instead of
+        # [B, W, V] for a prompt of W tokens (a CoT follow-up is ~1.5k). generate() checks the same way.
+        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self._cache_keyword = cache_keyword(model)
+
+    @torch.no_grad()
+    def run(self, prompts: Sequence[Sequence[int]], settings: GenerationSettings, score_ids: Sequence[int] | None,
+            with_ppl: bool) -> list[TurnResult]:
         batch = len(prompts)
         width = max(len(p) for p in prompts)
-        self._check_positions(width, settings)
+        self.check_positions(width, settings)
         input_ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((batch, width), dtype=torch.long)
         for row, ids in enumerate(prompts):
@@ -115,7 +191,7 @@ class GreedyScorer:
         last_only = {"logits_to_keep": 1} if self._keeps_logits and not with_ppl else {}
         output = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
                             **last_only)
-        ppl = [_prompt_ppl(output.logits[row], ids) for row, ids in enumerate(prompts)] if with_ppl else None
+        ppl = [prompt_perplexity(output.logits[row], ids) for row, ids in enumerate(prompts)] if with_ppl else None
         logits = output.logits[:, -1, :].float()
         cache = returned_cache(output)
         if cache is None:
@@ -123,73 +199,22 @@ class GreedyScorer:
                             f"greedy scoring needs a causal LM that caches its keys/values")
         del output
 
-        processors = self._processors(settings)
-        sequences = [list(ids) for ids in prompts]
-        generated: list[list[int]] = [[] for _ in range(batch)]
-        answer_step: list[int | None] = [None] * batch
-        picked: list[list[float] | None] = [None] * batch
-        done = [False] * batch
+        turns = [Turn(self, settings, score_ids, ids) for ids in prompts]
         for step in range(settings.max_new_tokens):
-            next_ids = []
-            for row in range(batch):
-                if done[row]:
-                    next_ids.append(self.pad_id)
-                    continue
-                scores = self._process(processors, sequences[row], logits[row], step, settings)
-                token = int(scores.argmax())
-                if score_ids is not None and (step == 0 or (answer_step[row] is None and not self.is_blank(token))):
-                    picked[row] = _verbalizer_scores(scores[list(score_ids)])
-                sequences[row].append(token)
-                generated[row].append(token)
-                if answer_step[row] is None and not self.is_blank(token):
-                    answer_step[row] = step
-                    done[row] = score_ids is not None
-                if token in self.eos_ids:
-                    done[row] = True
-                next_ids.append(token)
-            if all(done) or step == settings.max_new_tokens - 1:
+            next_ids = [self.pad_id if turn.done else turn.advance(logits[row], step) for row, turn in enumerate(turns)]
+            if all(turn.done for turn in turns) or step == settings.max_new_tokens - 1:
                 break
             mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=-1)
             positions = positions[:, -1:] + 1
-            self._check_positions(int(positions.max()) + 1, settings)
+            self.check_positions(int(positions.max()) + 1, settings)
             step_ids = torch.tensor(next_ids, dtype=torch.long, device=self.device)[:, None]
             output = self.model(input_ids=step_ids, attention_mask=mask, position_ids=positions, use_cache=True,
                                 **{self._cache_keyword: cache})
             logits, cache = output.logits[:, -1, :].float(), returned_cache(output)
-        return [TurnResult(generated[row], answer_step[row], picked[row], ppl[row] if ppl else None)
-                for row in range(batch)]
-
-    def _check_positions(self, length: int, settings: GenerationSettings) -> None:
-        """A sequence of `length` tokens must fit the model's positions: past them a model with a position table
-        fails with an index error deep inside, and a rotary one reads positions it was never trained on."""
-        if self.positions is not None and length > self.positions:
-            raise FuteError(f"a prompt and the tokens generated after it (at most {settings.max_new_tokens}) reach "
-                            f"{length} tokens, more than the {self.positions} positions of {self.model.name_or_path} "
-                            f"(its max_position_embeddings); shorten that example's text, lower "
-                            f"--cot_max_new_tokens for reasoning, or use a model with a longer context")
-
-    @staticmethod
-    def _processors(settings: GenerationSettings) -> list:
-        processors = []
-        if settings.repetition_penalty != 1.0:
-            processors.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
-        if settings.no_repeat_ngram_size > 0:
-            processors.append(NoRepeatNGramLogitsProcessor(settings.no_repeat_ngram_size))
-        return processors
-
-    def _process(self, processors: list, sequence: list[int], logits: torch.Tensor, step: int,
-                 settings: GenerationSettings) -> torch.Tensor:
-        """Processed scores [V] of one example, from its own unpadded ids (prompt + generated so far)."""
-        ids = torch.tensor([sequence], dtype=torch.long, device=logits.device)
-        scores = logits[None].clone()
-        for processor in processors:
-            scores = processor(ids, scores)
-        if step < settings.min_new_tokens:
-            scores[0, list(self.eos_ids)] = -math.inf
-        return scores[0]
+        return [turn.result(ppl[row] if ppl else None) for row, turn in enumerate(turns)]
 
 
-def _prompt_ppl(logits: torch.Tensor, ids: Sequence[int]) -> float:
+def prompt_perplexity(logits: torch.Tensor, ids: Sequence[int]) -> float:
     """exp(mean NLL of tokens 1..L-1 of a prompt); logits [width, V] of its left-padded row."""
     length = len(ids)
     if length < 2:
