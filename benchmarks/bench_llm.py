@@ -1,4 +1,4 @@
-"""Speed and memory of LLM prompt scoring on SmolLM2-135M-Instruct (GGUF, de-quantized to fp32) on CPU.
+"""Speed and memory of LLM prompt scoring on SmolLM2-135M-Instruct GGUF on CPU: de-quantized to fp32, and llama.cpp.
 
 All in one run, on the same examples (SA prompt 0 on the sample sst2 validation split,
 then rotten_tomatoes' test split up to --n):
@@ -18,9 +18,12 @@ the per-phase peak resident memory, and how far (b)'s scores are from (a)'s. The
 unless --skip_8bit: a GGUF file cannot be quantized again, so the de-quantized model is
 saved once as a regular fp32 checkpoint in a temporary folder and loaded from there
 with `load_llm(..., bit=8)` (bitsandbytes), and (b) is timed at 8 and 32 bit from that
-checkpoint. --profile K prints cProfile's top costs of (b) on K examples.
+checkpoint. --profile K prints cProfile's top costs of (b) on K examples. Then, unless --skip_llamacpp, the
+llama.cpp backend against the transformers one on the same file (benchmarks/backend_phases.py: (d) its load,
+(e) its scoring of the same examples, (f) its one-pass floor, (g) chain-of-thought on both).
 
     python benchmarks/bench_llm.py [--n 100] [--batch_size 8] [--threads 1] [--repeats 2] [--skip_8bit] [--profile 10]
+        [--skip_llamacpp] [--n_cot 16] [--cot_tokens 64]
 
 On a machine shared with other jobs use --threads 1 (see benchmarks/bench_fim.py).
 """
@@ -41,6 +44,7 @@ import transformers  # noqa: E402
 from llm_inference.models import load_llm  # noqa: E402
 from llm_inference.prompts import load_prompt  # noqa: E402
 from llm_inference.scoring import PromptScorer  # noqa: E402
+from backend_phases import llamacpp_vs_transformers  # noqa: E402
 from llm_phases import (CPU, compare, eight_bit, floor, load_sample, original_scores, padded_batches,  # noqa: E402
                         profile_b, row, score_b)
 from measure import measure, whole_run  # noqa: E402  (benchmarks/measure.py)
@@ -59,6 +63,9 @@ def main() -> None:
     parser.add_argument("--skip_8bit", action="store_true", help="skip the 8-bit (bitsandbytes) comparison")
     parser.add_argument("--n_8bit", type=int, default=None, help="examples for the 8/32-bit comparison (default --n)")
     parser.add_argument("--profile", type=int, default=0, help="cProfile (b) on this many examples and print top costs")
+    parser.add_argument("--skip_llamacpp", action="store_true", help="skip the llama.cpp backend's phases (d)-(g)")
+    parser.add_argument("--n_cot", type=int, default=16, help="examples of the CoT comparison (g)")
+    parser.add_argument("--cot_tokens", type=int, default=64, help="reasoning cap of the CoT comparison (g)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -102,6 +109,10 @@ def main() -> None:
 
     if args.profile:
         profile_b(scorer, examples[:args.profile], args.batch_size)
+
+    if not args.skip_llamacpp:
+        llamacpp_vs_transformers(model, tokenizer, prompt, examples, args.batch_size, ours, seconds_b, args.n_cot,
+                                 args.cot_tokens)
 
     if not args.skip_8bit:
         eight_bit(prompt, examples[:args.n_8bit or n], args.batch_size, ours)

@@ -1,6 +1,6 @@
 """The flags both LLM entry scripts share, and the checks on them, without importing torch.
 
-The model and its precision, batching, the CoT cap, the chat template, the verbalizer mode
+The model, its precision and inference backend, batching, the CoT cap, the chat template, the verbalizer mode
 (`add_llm_args`, checked by `check_llm_args`), --prompt_number (`prompt_numbers`) and the
 {dataset}/{prompt} placeholders of several runs in one command (`check_placeholders`, `fill`). Kept
 apart from the modules that load and run the LLM, so that --help and a bad flag are answered
@@ -18,6 +18,9 @@ from configs.models import BITS, hub_id
 from data_utils import cli
 from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
 from data_utils.errors import FuteError
+
+# The inference backends (llm_inference/backends.py).
+BACKENDS = ("transformers", "llamacpp")
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,32 @@ def check_precision(name: str, bit: int) -> ModelSource:
     return source
 
 
+def check_backend(name: str, bit: int, backend: str) -> ModelSource:
+    """The model's source, once `backend` is known to read it: llama.cpp reads a .gguf file and computes with its
+    own quantization, in float32 (--bit 32)."""
+    if backend not in BACKENDS:
+        raise FuteError(f"--backend {backend} is unknown; use one of {', '.join(BACKENDS)}")
+    source = check_precision(name, bit)
+    if backend == "llamacpp":
+        if source.gguf_file is None:
+            raise FuteError(f"--backend llamacpp reads a .gguf file, and {name} is none: pass the path of a .gguf "
+                            f"file as --model, or use --backend transformers")
+        if bit != 32:
+            raise FuteError(f"--backend llamacpp computes in float32 on the file's own quantized weights: pass --bit "
+                            f"32 (--bit {bit} would only be recorded)")
+    return source
+
+
 def add_llm_args(parser: argparse.ArgumentParser) -> None:
-    """The flags both LLM entry scripts share: the model, its precision, batching, CoT length, the verbalizer
-    mode, --overwrite, seed, device."""
+    """The flags both LLM entry scripts share: the model, its precision and backend, batching, CoT length, the
+    verbalizer mode, --overwrite, seed, device."""
     parser.add_argument("--model", required=True,
                         help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
     parser.add_argument("--bit", type=int, default=8, choices=BITS,
                         help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
+    parser.add_argument("--backend", choices=BACKENDS, default="transformers",
+                        help="transformers (any model; a .gguf is de-quantized) or llamacpp (a .gguf file as it is "
+                             "quantized, with llama-cpp-python; --bit 32), which every result records")
     parser.add_argument("--batch_size", type=cli.positive_int, default=8,
                         help="examples per forward pass (halved automatically on out-of-memory)")
     parser.add_argument("--cot_max_new_tokens", type=cli.positive_int, default=None,
@@ -75,7 +97,7 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
 
 def check_llm_args(args: argparse.Namespace) -> None:
     """Refuse bad values of the flags of add_llm_args at parse time, before any model loads."""
-    check_precision(args.model, args.bit)
+    check_backend(args.model, args.bit, args.backend)
     if args.chat_template is not None and not Path(args.chat_template).is_file():
         raise FuteError(f"--chat_template {args.chat_template} is not a file; give a jinja chat template file")
 

@@ -4,8 +4,9 @@ several runs on one model load. What each run writes: llm_inference/run_outputs.
 
 A run's identity (`run_identity`) is written into every result and compared on resume
 (data_utils.artifacts.llm_records.RunIdentity): the model as given, what it answers (dataset or task genre), the
-prompt, the bit width, how verbalizers are scored, the chat template's SHA-256 and, for a
-CoT prompt only, the reasoning cap (so a vanilla run's results keep their keys).
+prompt, the bit width, how verbalizers are scored, the chat template's SHA-256, for a
+CoT prompt only the reasoning cap (so a vanilla run's results keep their keys), and the backend (where it is not
+transformers).
 `score_pending` scores the examples not done yet, appending each batch to the run's
 result log; the model is a `LazyModel`, loaded on first use: a finished run never loads it,
 and several runs of one process share one load.
@@ -34,8 +35,9 @@ from data_utils.artifacts.result_log import ResultLog
 from data_utils.errors import FuteError
 from data_utils.io import run_record
 from data_utils.progress import progress
-from llm_inference.decoding import GenerationSettings
-from llm_inference.models import ChatTemplate, load_chat_tokenizer, load_llm_model
+from llm_inference.backends import load_decoder
+from llm_inference.decoding import Decoder, GenerationSettings
+from llm_inference.models import ChatTemplate, load_chat_tokenizer
 from llm_inference.prompts import Prompt, keeps_system_message
 from llm_inference.records import example_result
 from llm_inference.scoring import PromptScorer, generation_settings, scored_verbalizer_ids
@@ -80,20 +82,21 @@ def check_verbalizers(tokenizer, prompts: Sequence[Prompt], verbalizer_tokens: s
 
 
 class LazyModel:
-    """The LLM of --model at --bit on a device, loaded the first time it is asked for, then kept."""
+    """The LLM of --model at --bit on a device, as a decoder of --backend (llm_inference/backends.py), loaded the
+    first time it is asked for, then kept."""
 
-    def __init__(self, name: str, bit: int, device: torch.device):
-        self.name, self.bit, self.device = name, bit, device
-        self._model = None
+    def __init__(self, name: str, bit: int, device: torch.device, backend: str, tokenizer):
+        self.name, self.bit, self.device, self.backend, self.tokenizer = name, bit, device, backend, tokenizer
+        self._decoder: Decoder | None = None
         self.loads = 0
 
-    def get(self):
-        if self._model is None:
+    def get(self) -> Decoder:
+        if self._decoder is None:
             started = time.perf_counter()
-            self._model = load_llm_model(self.name, self.bit, self.device)
+            self._decoder = load_decoder(self.backend, self.name, self.bit, self.device, self.tokenizer)
             self.loads += 1
-            logger.info("model loaded in %.2f s", time.perf_counter() - started)
-        return self._model
+            logger.info("model loaded in %.2f s (%s backend)", time.perf_counter() - started, self.backend)
+        return self._decoder
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,8 @@ def open_session(args: argparse.Namespace, argv: Sequence[str] | None, script: s
     device = cli.start(args)
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
     check_verbalizers(tokenizer, prompts, args.verbalizer_tokens)
-    return Session(args, argv, script, tokenizer, template, settings, LazyModel(args.model, args.bit, device), device)
+    return Session(args, argv, script, tokenizer, template, settings,
+                   LazyModel(args.model, args.bit, device, args.backend, tokenizer), device)
 
 
 def run_identity(session: Session, prompt: Prompt, **subject: str | None) -> RunIdentity:
@@ -131,7 +135,8 @@ def run_identity(session: Session, prompt: Prompt, **subject: str | None) -> Run
     args = session.args
     return RunIdentity(model=args.model, **subject, prompt_index=prompt.number, bit=args.bit,
                        verbalizer_tokens=args.verbalizer_tokens, chat_template_sha256=session.template.sha256,
-                       cot_max_new_tokens=session.settings["cot"].max_new_tokens if prompt.is_cot else None)
+                       cot_max_new_tokens=session.settings["cot"].max_new_tokens if prompt.is_cot else None,
+                       backend=None if args.backend == "transformers" else args.backend)
 
 
 def score_pending(session: Session, pending: Sequence[dict[str, Any]], log: ResultLog,

@@ -29,7 +29,7 @@ import torch
 
 from data_utils.artifacts.llm_outputs import first_word, is_verbalizer_word
 from data_utils.artifacts.llm_outputs import label_distribution as artifact_label_distribution
-from llm_inference.decoding import GenerationSettings, GreedyScorer, TurnResult
+from llm_inference.decoding import Decoder, GenerationSettings, GreedyScorer, TurnResult
 from llm_inference.prompts import (
     Prompt,
     apply_chat_template,
@@ -118,7 +118,9 @@ class PromptScorer:
 
     def __init__(self, model, tokenizer, prompt: Prompt, settings: dict[str, GenerationSettings] | None = None,
                  verbalizer_tokens: str = "single"):
-        self.greedy = GreedyScorer(model, tokenizer)
+        """`model`: a decoder of any backend (llm_inference/backends.py), or a transformers causal LM (decoded by
+        decoding.GreedyScorer)."""
+        self.greedy = model if isinstance(model, Decoder) else GreedyScorer(model, tokenizer)
         self.tokenizer = tokenizer
         self.prompt = prompt
         self.settings = settings or load_generation_settings()

@@ -78,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
             unpack_gguf,  # torch and transformers, once the flags are known to be good
         )
 
-        llm = unpack_gguf(args.llm, out / "smollm2") if args.llm.endswith(".gguf") else args.llm
+        gguf = args.llm.endswith(".gguf")
+        llm = unpack_gguf(args.llm, out / "smollm2") if gguf and args.llm_backend == "transformers" else args.llm
 
     # One graph, the paper's, at the demo's size; its steps not done, run here one after another.
     options, notes = demo.preset(args, data, pool, llm), []

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 from configs.datasets import NUM_PROMPTS  # noqa: E402
 from configs.hparams import DEFAULT_SEED  # noqa: E402
 from configs.models import BITS  # noqa: E402
+from llm_inference.options import BACKENDS  # noqa: E402
 from data_utils import cli  # noqa: E402
 from sweeps import launch, paper  # noqa: E402
 from sweeps.options import (EMB_TYPES, GRIDS, PAPER_LLM_SETS, PAPER_LLMS, SweepError, names,  # noqa: E402
@@ -57,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surrogate", default="t5-base", help="surrogate model T of every task embedding")
     p.add_argument("--llms", default=PAPER_LLMS, help="LLMs: aliases, hub ids, folders or .gguf files")
     p.add_argument("--bit", type=int, default=8, choices=BITS, help="LLM weights (default 8)")
+    p.add_argument("--backend", choices=BACKENDS, default="transformers",
+                   help="LLM inference backend: transformers, or llamacpp for .gguf files (with --bit 32)")
     p.add_argument("--grid", choices=GRIDS, default="default",
                    help="the transfer pool: default (the original scripts' 15 CR and 10 QA sets) or paper (the paper's "
                         "11 CR and 11 QA sets, boolq as QA; with the default models its tables show the paper's "

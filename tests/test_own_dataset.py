@@ -272,7 +272,7 @@ def test_a_declared_verbalizer_of_several_tokens_names_its_key_and_the_model_as_
     """A declaration's verbalizer that the model splits ("filmy": "▁film" "y" in the tiny vocabulary) is refused
     from the tokenizer alone, once for all prompts, naming the declaration's key to change and the model as typed
     (a .gguf file, not the folder it resolves to), not configs/prompts/."""
-    from llm_inference import models, runs
+    from llm_inference import backends, models
 
     monkeypatch.chdir(own)
     (own / "wordy.yaml").write_text(DECLARATION.replace("[good, Good]", "[filmy]"))
@@ -283,7 +283,7 @@ def test_a_declared_verbalizer_of_several_tokens_names_its_key_and_the_model_as_
     def no_weights(*_):
         raise AssertionError("the model's weights were loaded")
 
-    monkeypatch.setattr(runs, "load_llm_model", no_weights)
+    monkeypatch.setattr(backends, "load_llm_model", no_weights)
     with pytest.raises(FuteError) as err:
         run_llm_inference.main(["--model", "smollm2.gguf", "--dataset_name", "wordy.yaml", "--prompt_number", "0-1",
                                 "--bit", "32", "--device", "cpu", "--save_path", "out_{prompt}"])

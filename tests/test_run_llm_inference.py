@@ -262,13 +262,13 @@ def test_several_datasets_and_prompts_load_the_model_once_and_equal_single_runs(
                                                                                 monkeypatch):
     """--dataset_name sst2,cb --prompt_number 0,10 with {dataset}/{prompt}: one load, four files, each the
     file a single run writes; a rerun resumes each file as a single run would."""
-    from llm_inference import runs
+    from llm_inference import backends
 
     (tmp_path / "cb").mkdir()
     write_jsonl(tmp_path / "cb" / "validation.jsonl", [{"premise": p, "hypothesis": h, "label": y} for p, h, y in CB])
     loads = []
-    real_load = runs.load_llm_model
-    monkeypatch.setattr(runs, "load_llm_model", lambda *a: loads.append(a) or real_load(*a))
+    real_load = backends.load_llm_model
+    monkeypatch.setattr(backends, "load_llm_model", lambda *a: loads.append(a) or real_load(*a))
     many = run(tmp_path / "many" / "{dataset}_p{prompt}", tiny_llama, "--cot_max_new_tokens", "3",
                dataset="sst2,cb", prompt="0,10", path=tmp_path / "{dataset}")
     assert len(loads) == 1 and len(many) == 4
@@ -290,7 +290,7 @@ def test_several_datasets_and_prompts_load_the_model_once_and_equal_single_runs(
 def answers_the_when_it_reads_film(tiny_llama, monkeypatch):
     """The tiny Llama as the entry scripts load it, answering "The" (no verbalizer: SmolLM2's answer in the
     issue) to every prompt holding the token "▁film", and "yes" to the others."""
-    from llm_inference import runs
+    from llm_inference import backends
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
     film, the, yes = tokenizer.convert_tokens_to_ids(["▁film", "▁The", "▁yes"])
@@ -301,14 +301,14 @@ def answers_the_when_it_reads_film(tiny_llama, monkeypatch):
             output.logits[:, -1, yes] += 100.0
             output.logits[(ids == film).any(-1), -1, the] += 200.0
 
-    real_load = runs.load_llm_model
+    real_load = backends.load_llm_model
 
     def load(*args):
         model = real_load(*args)
         model.register_forward_hook(steer, with_kwargs=True)
         return model
 
-    monkeypatch.setattr(runs, "load_llm_model", load)
+    monkeypatch.setattr(backends, "load_llm_model", load)
     return tiny_llama
 
 

@@ -94,6 +94,22 @@ def test_llm_lists_exact_commands(tmp_path):
     assert "waits for prompts 1,2,3,4,5,6,7,8,9,11,12" in sweep("llm", out, *SMALL).stderr
 
 
+def test_a_backend_reaches_every_llm_step_and_is_checked_against_every_llm(tmp_path):
+    """--backend llamacpp goes to both LLM steps of each GGUF file (and nowhere else); an LLM it cannot read is
+    refused before any step is listed, naming the LLM and the fix."""
+    out, gguf = tmp_path / "result", tmp_path / "small.gguf"
+    gguf.write_bytes(b"GGUF")
+    flags = [*SMALL[:-1], str(gguf), "--bit", "32", "--backend", "llamacpp"]
+    listed = commands("llm", out, *flags)
+    llm_steps = [cmd for cmd in listed if cmd[1] in ("run_llm_inference.py", "run_llm_inference_for_te.py")]
+    assert len(llm_steps) == 3 and all(cmd[cmd.index("--backend") + 1] == "llamacpp" for cmd in llm_steps)
+    assert not any("--backend" in cmd for cmd in listed if cmd not in llm_steps)
+    for cmd in llm_steps:
+        _check_accepted(cmd)
+    refused = sweep("llm", out, *SMALL, "--bit", "32", "--backend", "llamacpp")
+    assert refused.returncode != 0 and "--llms llama-13b: --backend llamacpp reads a .gguf file" in refused.stderr
+
+
 def _check_accepted(cmd: list[str]) -> None:
     """cmd[1] is an entry script and its parse_args accepts cmd[2:] (argparse exits on a rejected flag)."""
     script = cmd[1]

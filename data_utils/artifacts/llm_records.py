@@ -64,7 +64,9 @@ class RunIdentity:
     """What tells one LLM run's results from any other's: written into every line of its logs and at the top of
     its inference file, compared on resume (`check`). It answers a `dataset` (run_llm_inference.py; a declared
     one with its `data_digest`) or a `task_genre`'s x' (run_llm_inference_for_te.py); `cot_max_new_tokens` is
-    there for a CoT prompt only, so that a vanilla run's results keep their keys."""
+    there for a CoT prompt only, so that a vanilla run's results keep their keys; `backend` names the inference
+    backend other than transformers (llm_inference/backends.py), absent for transformers, whose results were
+    written before there was a choice."""
 
     model: str
     dataset: str | None = omitted_when_none()
@@ -75,14 +77,16 @@ class RunIdentity:
     verbalizer_tokens: str
     chat_template_sha256: str
     cot_max_new_tokens: int | None = omitted_when_none()
+    backend: str | None = omitted_when_none()
 
     def check(self, found: dict[str, Any], where: str) -> None:
-        """Refuse results of another run: each identity key written must match (compared as strings, as JSON
-        may have turned a number into another type)."""
-        for key, value in as_json(self).items():
-            if str(found.get(key)) != str(value):
+        """Refuse results of another run: every identity key must match, one this run leaves out included (absent
+        on both sides; values compared as strings, as JSON may have turned a number into another type)."""
+        mine = as_json(self)
+        for key in (entry.name for entry in fields(self)):
+            if str(found.get(key)) != str(mine.get(key)):
                 raise FuteError(f"{where} holds results of another run ({key}={found.get(key)!r}, this run has "
-                                f"{key}={value!r}); use another --save_path or delete that file")
+                                f"{key}={mine.get(key)!r}); use another --save_path or delete that file")
 
 
 @dataclass(frozen=True, kw_only=True)
