@@ -40,6 +40,7 @@ from jinja2 import TemplateError
 from configs.models import MODEL_ALIASES, PINNED_CHAT_TEMPLATES, looks_local
 from data_utils.errors import FuteError
 from llm_inference.options import check_precision, resolve_model
+from llm_inference.prompts import takes_thinking_switch
 from modeling.hf_compat import load_pretrained
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,10 @@ class ChatTemplate:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def record(self) -> dict[str, str]:
-        return {"source": self.source, "sha256": self.sha256}
+        """Where it came from, its SHA-256, and "thinking": "off" for a template with a thinking switch, which is
+        rendered with enable_thinking=False (llm_inference/prompts.py, `takes_thinking_switch`)."""
+        thinking = {"thinking": "off"} if takes_thinking_switch(self.text) else {}
+        return {"source": self.source, "sha256": self.sha256, **thinking}
 
 
 def _renderings(tokenizer, template: str | None) -> list[str]:

@@ -163,10 +163,20 @@ def _check_has_template(tokenizer) -> None:
         )
 
 
+def takes_thinking_switch(template: str | None) -> bool:
+    """Whether a chat template reads the `enable_thinking` variable (Qwen3's and its kind's): rendered with
+    enable_thinking=False, its generation prompt closes an empty reasoning block ("<think>\n\n</think>\n\n"),
+    so the first generated token is the answer, as the scoring assumes, not "<think>"."""
+    return template is not None and "enable_thinking" in template
+
+
 def apply_chat_template(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
-    """Format messages with the tokenizer's chat template, as text (its special tokens written in it)."""
+    """Format messages with the tokenizer's chat template, as text (its special tokens written in it); a template
+    with a thinking switch is rendered with thinking off (`takes_thinking_switch`)."""
     _check_has_template(tokenizer)
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    switch = {"enable_thinking": False} if takes_thinking_switch(tokenizer.chat_template) else {}
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                         **switch)
 
 
 def format_first_turn(tokenizer, prompt: Prompt, example: dict[str, Any], system: bool
