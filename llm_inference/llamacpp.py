@@ -11,9 +11,10 @@ which is how researchers serve GGUF models. What this backend shares with the tr
   verbalizer scores come from `decoding.Turn`, applied to llama.cpp's raw next-token logits;
 - the prompt perplexity is `decoding.prompt_perplexity` of the prompt's logits rows.
 
-So what differs between the two backends is the logits themselves: the quantized weights of the file as stored
-(the transformers backend de-quantizes them exactly, so its weights are the same numbers) and the kernels'
-float order. benchmarks/README.md gives the measured agreement on SmolLM2 (tests/test_llamacpp.py checks it).
+So what differs between the two backends is the logits themselves. The weights are the same numbers (the
+transformers backend de-quantizes them exactly), but llama.cpp multiplies quantized weights with activations it
+quantizes to 8 bits, where transformers multiplies in float32: on SmolLM2's Q4_1 file the verbalizer scores differ
+by up to about 0.8 and a near tie can turn (benchmarks/README.md; tests/test_llamacpp.py checks the bounds).
 
 Examples are decoded one at a time (llama.cpp's batch holds one sequence here), and the key/value cache of the
 longest prefix an example shares with the one before (the chat template's system turn and the instruction) is
@@ -22,7 +23,6 @@ kept: only the rest of its prompt is evaluated.
 from __future__ import annotations
 
 import atexit
-import logging
 import weakref
 from collections.abc import Sequence
 
@@ -31,8 +31,6 @@ import torch
 
 from data_utils.errors import FuteError
 from llm_inference.decoding import Decoder, GenerationSettings, Turn, TurnResult, prompt_perplexity
-
-logger = logging.getLogger(__name__)
 
 # The context llama.cpp allocates: the longest turn (a CoT follow-up holds the prompt and up to 512 reasoning
 # tokens, ~1.5k tokens) with room to spare. With every position's logits kept (for the perplexity), the logits
