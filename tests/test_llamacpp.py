@@ -147,3 +147,21 @@ def test_an_identity_refuses_a_key_it_leaves_out():
     plain.check(as_json(plain), "old.json")
     with pytest.raises(FuteError, match=r"backend='llamacpp', this run has backend=None"):
         plain.check({**as_json(plain), "backend": "llamacpp"}, "cpp.json")
+
+
+@pytest.mark.slow
+def test_y_prime_with_llamacpp_records_its_backend_in_every_line(tmp_path):
+    """run_llm_inference_for_te.py --backend llamacpp: each y' line carries the backend of its run identity, and a
+    rerun with the transformers backend is refused, not appended to the same file."""
+    import run_llm_inference_for_te
+
+    x_prime = tmp_path / "x.jsonl"
+    x_prime.write_text("".join(json.dumps({"content": text, "data_index": i}) + "\n"
+                               for i, text in enumerate(["Fine.", "Dull.", "Great fun."])))
+    argv = ["--model", str(smollm2_gguf()), "--task_genre", "sa", "--prompt_number", "0", "--bit", "32",
+            "--device", "cpu", "--data_load_path", str(x_prime), "--save_path", str(tmp_path / "y")]
+    assert run_llm_inference_for_te.main([*argv, "--backend", "llamacpp"]) == 3
+    lines = [json.loads(line) for line in (tmp_path / "y.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and {line["backend"] for line in lines} == {"llamacpp"}
+    with pytest.raises(FuteError, match="backend"):
+        run_llm_inference_for_te.main(argv)
