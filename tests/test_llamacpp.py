@@ -134,7 +134,8 @@ def test_the_demo_refuses_llamacpp_for_a_model_folder_before_any_step(tmp_path):
     from sweeps import demo
 
     with pytest.raises(FuteError, match="reads a .gguf file"):
-        demo.parse_args(["--llm_backend", "llamacpp", "--llm", str(tmp_path), "--out", str(tmp_path / "out")])
+        demo.parse_args(["--llm_backend", "llamacpp", "--llm", str(tmp_path), "--lm", str(tmp_path),
+                         "--out", str(tmp_path / "out")])
 
 
 def test_an_identity_refuses_a_key_it_leaves_out():
