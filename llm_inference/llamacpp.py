@@ -37,7 +37,7 @@ from llm_inference.decoding import Decoder, GenerationSettings, Turn, TurnResult
 # buffer is this many rows of the vocabulary: 4096 x 49,152 floats (805 MB) for SmolLM2.
 MAX_CONTEXT = 4096
 
-INSTALL = "pip install 'llama-cpp-python>=0.3.16,<0.4' (it compiles llama.cpp: a C++ compiler and cmake)"
+INSTALL = "pip install 'llama-cpp-python>=0.3.36,<0.4' (it compiles llama.cpp: a C++ compiler and cmake)"
 
 
 def load_llama(gguf_path: str, threads: int | None = None, gpu: bool = False):
@@ -100,7 +100,7 @@ class LlamaCppDecoder(Decoder):
         last token alone were evaluated would score otherwise than the same prompt after another one. Evaluated
         in batches of two or more, a prompt's logits are the same whatever the context held (tested). For the same
         reason only the cache of an earlier prompt is kept, never that of tokens generated one at a time after it."""
-        held = self.llama.input_ids[:self._prompt_tokens]
+        held = self.llama.input_ids[:min(self._prompt_tokens, self.llama.n_tokens)]  # nothing after a reset()
         shared = 0
         limit = min(len(held), len(prompt) - 2)
         while shared < limit and held[shared] == prompt[shared]:
