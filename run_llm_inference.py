@@ -23,12 +23,15 @@ answer_scored is false when the model's answer token spells a verbalizer under a
 first_word_is_verbalizer is false when the answer's first word (first_word, e.g. "The") is no verbalizer of the
 prompt: the scores were read where the model wrote something else (summary.unscored_answers,
 non_verbalizer_answers and non_verbalizer_words count them; a warning says so when they are more than half).
+A thinking model's answer is read after its reasoning block (--max_thinking_tokens; token_info.thinking);
+a block left open leaves its example unscored (summary.unclosed_thinking, docs/scripts.md).
 
 While it runs, finished examples go to `<save_path>.partial.jsonl` (appended after every batch); a rerun
 continues from there. The output is written, then its record `<save_path without .json>.record.json`, its
 completion marker (data_utils/artifacts/completion.py); then the partial file is removed. A save path holding
 another run's results is refused: another model, dataset, prompt, bit width, verbalizer_tokens, chat template
-(by the SHA-256 of its text) or (CoT prompts) cot_max_new_tokens, an example whose text differs from this run's
+(by the SHA-256 of its text), (CoT prompts) cot_max_new_tokens or (models with reasoning tags)
+max_thinking_tokens, an example whose text differs from this run's
 (another --dataset_path), or results of examples outside this run's sample (another --max_examples or --seed):
 finished results are never dropped, unless --overwrite True asks to score every example again. A finished
 output is not written again by a later run of the same examples (llm_inference/run_outputs.py). While a command

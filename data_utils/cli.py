@@ -83,6 +83,14 @@ def positive_int(value: str) -> int:
     return number
 
 
+def nonnegative_int(value: str) -> int:
+    """argparse type of an integer >= 0."""
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
+    return number
+
+
 def positive_float(value: str) -> float:
     """argparse type of a finite number > 0."""
     number = float(value)

@@ -14,12 +14,26 @@ perplexity (docs/method.md section 5; llm_inference/scoring.py turns examples in
    as the original did, so the JSON stays valid; NaN or +inf (overflowing logits)
    stops the run. A scoring turn stops at its answer step: the original generated
    and discarded the remaining tokens, which changes no score.
-3. The prompt perplexity is exp of the mean next-token negative log-likelihood
+3. Reasoning blocks (thinking models: Qwen3, DeepSeek-R1, QwQ, Magistral). When the
+   tokenizer holds a pair of reasoning tags (`THINKING_TAGS`, each one token) and the
+   turn is scored, a block is open when the prompt ends in the opening tag (the
+   template opened it: "<think>\n") or when the model writes the opening tag before
+   its answer. Inside a block no step is the answer step; the model may write up to
+   `max_thinking_tokens` tokens there, then must write the closing tag: the answer
+   step is the first non-blank step after it, with `max_new_tokens` steps for the
+   answer. A block still open after the budget (or ended by end-of-sequence) leaves
+   the turn unscored: `answer_step` is None, the scores are step 0's (as for an
+   all-blank answer) and `thinking_closed` is False, which the output counts. A
+   template whose thinking can be switched off is rendered with it off
+   (llm_inference/prompts.py), so its prompt ends in a closed, empty block and the
+   model answers at once. A reasoning turn of a CoT prompt is generated as it
+   comes: its block is part of its reasoning.
+4. The prompt perplexity is exp of the mean next-token negative log-likelihood
    of the prompt: for prompt tokens x_0..x_{L-1},
        ppl = exp( -1/(L-1) * sum_{t=1}^{L-1} log p(x_t | x_<t) ),
    read from the logits of the same forward pass that gives step 0's scores.
 
-`Turn` does 1 and 2 for one example from the raw next-token logits of any
+`Turn` does 1 to 3 for one example from the raw next-token logits of any
 backend (`Decoder`, llm_inference/backends.py). `GreedyScorer` is the
 transformers backend: batches are left-padded with an attention mask and
 position ids that count only real tokens, so every example gets the numbers it
@@ -43,14 +57,21 @@ from modeling.hf_compat import cache_keyword, position_limit, returned_cache
 NEG_INF_SCORE = -1e5
 
 
+# Reasoning tags of thinking models, each one token of their vocabularies: Qwen3, QwQ and DeepSeek-R1 write
+# <think>...</think>; Magistral (2025-09) writes [THINK]...[/THINK].
+THINKING_TAGS: tuple[tuple[str, str], ...] = (("<think>", "</think>"), ("[THINK]", "[/THINK]"))
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
-    """The generation settings of one turn (configs/generation.json, `generate_kwargs`)."""
+    """The generation settings of one turn (configs/generation.json, `generate_kwargs`); max_thinking_tokens: the
+    tokens a scored turn may write inside a reasoning block (module docstring, 3)."""
 
     max_new_tokens: int
     min_new_tokens: int
     repetition_penalty: float
     no_repeat_ngram_size: int
+    max_thinking_tokens: int = 0
 
 
 @dataclass
@@ -58,15 +79,19 @@ class TurnResult:
     """One example's greedy turn.
 
     generated: new token ids (a scoring turn ends with its answer token).
-    answer_step: index of the first non-blank step, None when there was none.
+    answer_step: index of the first non-blank step outside a reasoning block, None when there was none.
     scores: processed scores of the requested token ids at the answer step (step 0 if None).
     prompt_ppl: perplexity of the turn's prompt, when asked for.
+    thinking_tokens: tokens written inside the turn's reasoning block, None when it had none.
+    thinking_closed: whether that block was closed within the budget (None without a block).
     """
 
     generated: list[int]
     answer_step: int | None
     scores: list[float] | None
     prompt_ppl: float | None
+    thinking_tokens: int | None = None
+    thinking_closed: bool | None = None
 
 
 
@@ -84,6 +109,7 @@ class Decoder(ABC):
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(self.eos_ids))
         self.positions = positions  # None: no limit (relative positions, or a wrapper module without a config)
         self.model_name, self.positions_from = model_name, positions_from
+        self.thinking_tags = thinking_tags(tokenizer)
         self._blank: dict[int, bool] = {}
 
     def is_blank(self, token_id: int) -> bool:
@@ -114,7 +140,9 @@ class Decoder(ABC):
 class Turn:
     """One example's greedy turn, step by step, from raw next-token logits whatever computed them: the processed
     scores of each step (module docstring, 1), the greedy token, the answer step and the verbalizer scores there
-    (2). `done` once the answer step is scored (with score_ids) or end-of-sequence is written."""
+    (2), past a reasoning block (3). `done` once the answer step is scored (with score_ids), end-of-sequence is
+    written, the answer has had its `max_new_tokens` steps or a reasoning block outruns its budget; a decoder
+    runs at most `max_steps` steps."""
 
     def __init__(self, decoder: Decoder, settings: GenerationSettings, score_ids: Sequence[int] | None,
                  prompt: Sequence[int]):
@@ -124,6 +152,14 @@ class Turn:
         self.answer_step: int | None = None
         self.scores: list[float] | None = None
         self.done = False
+        self.answer_steps = 0  # steps outside a reasoning block
+        # Reasoning blocks are read in scored turns only; a CoT reasoning turn generates its block as reasoning.
+        self.tags = decoder.thinking_tags if score_ids is not None else None
+        self.thinking_tokens: int | None = None  # None until a block opens
+        self.thinking_closed: bool | None = None
+        if self.tags is not None and self._prompt_opens_block(prompt):
+            self.thinking_tokens, self.thinking_closed = 0, False
+        self.max_steps = settings.max_new_tokens + (settings.max_thinking_tokens + 2 if self.tags else 0)
         self.processors = []
         if settings.repetition_penalty != 1.0:
             self.processors.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
@@ -134,20 +170,52 @@ class Turn:
         """Take step `step` from the raw next-token logits [V] (float32); return the greedy token."""
         scores = self._process(logits, step)
         token = int(scores.argmax())
-        answered = not self.decoder.is_blank(token)
-        if self.score_ids is not None and (step == 0 or (self.answer_step is None and answered)):
-            self.scores = _verbalizer_scores(scores[list(self.score_ids)])
         self.sequence.append(token)
         self.generated.append(token)
+        if self.score_ids is not None and step == 0:  # the scores kept when no step answers (as the original)
+            self.scores = _verbalizer_scores(scores[list(self.score_ids)])
+        if self._thinks(token):
+            return token
+        answered = not self.decoder.is_blank(token)
         if self.answer_step is None and answered:
             self.answer_step = step
-            self.done = self.score_ids is not None
-        if token in self.decoder.eos_ids:
+            if self.score_ids is not None:
+                self.scores = _verbalizer_scores(scores[list(self.score_ids)])
+                self.done = True
+        self.answer_steps += 1
+        if token in self.decoder.eos_ids or self.answer_steps >= self.settings.max_new_tokens:
             self.done = True
         return token
 
     def result(self, prompt_ppl: float | None) -> TurnResult:
-        return TurnResult(self.generated, self.answer_step, self.scores, prompt_ppl)
+        return TurnResult(self.generated, self.answer_step, self.scores, prompt_ppl, self.thinking_tokens,
+                          self.thinking_closed)
+
+    def _thinks(self, token: int) -> bool:
+        """Whether `token` belongs to a reasoning block (its opening tag, a token inside it or its closing tag);
+        a block that outruns its budget, or ends the sequence, ends the turn unscored."""
+        if self.tags is None:
+            return False
+        opening, closing = self.tags
+        if self.thinking_closed is False:
+            if token == closing:
+                self.thinking_closed = True
+            else:
+                self.thinking_tokens += 1
+                if self.thinking_tokens > self.settings.max_thinking_tokens or token in self.decoder.eos_ids:
+                    self.done = True
+            return True
+        if token == opening and self.thinking_tokens is None and self.answer_step is None:
+            self.thinking_tokens, self.thinking_closed = 0, False
+            return True
+        return False
+
+    def _prompt_opens_block(self, prompt: Sequence[int]) -> bool:
+        """Whether the prompt's last non-blank token is the opening tag (the template opened the block)."""
+        for token in reversed(prompt):
+            if not self.decoder.is_blank(token):
+                return token == self.tags[0]
+        return False
 
     def _process(self, logits: torch.Tensor, step: int) -> torch.Tensor:
         """Processed scores [V], from the example's own unpadded ids (prompt + generated so far)."""
@@ -200,9 +268,9 @@ class GreedyScorer(Decoder):
         del output
 
         turns = [Turn(self, settings, score_ids, ids) for ids in prompts]
-        for step in range(settings.max_new_tokens):
+        for step in range(max(turn.max_steps for turn in turns)):
             next_ids = [self.pad_id if turn.done else turn.advance(logits[row], step) for row, turn in enumerate(turns)]
-            if all(turn.done for turn in turns) or step == settings.max_new_tokens - 1:
+            if all(turn.done for turn in turns):
                 break
             mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=-1)
             positions = positions[:, -1:] + 1
@@ -212,6 +280,14 @@ class GreedyScorer(Decoder):
                                 **{self._cache_keyword: cache})
             logits, cache = output.logits[:, -1, :].float(), returned_cache(output)
         return [turn.result(ppl[row] if ppl else None) for row, turn in enumerate(turns)]
+
+
+def thinking_tags(tokenizer) -> tuple[int, int] | None:
+    """(opening id, closing id) of the first pair of THINKING_TAGS that are both tokens of the tokenizer's vocabulary,
+    None when no pair is."""
+    vocab = tokenizer.get_vocab()
+    return next(((vocab[opening], vocab[closing]) for opening, closing in THINKING_TAGS
+                 if opening in vocab and closing in vocab), None)
 
 
 def prompt_perplexity(logits: torch.Tensor, ids: Sequence[int]) -> float:

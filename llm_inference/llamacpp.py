@@ -84,9 +84,9 @@ class LlamaCppDecoder(Decoder):
         self.prefill(prompt)
         ppl = prompt_perplexity(torch.from_numpy(self.llama.scores[:len(prompt)]), prompt) if with_ppl else None
         turn = Turn(self, settings, score_ids, prompt)
-        for step in range(settings.max_new_tokens):
+        for step in range(turn.max_steps):
             token = turn.advance(self._last_logits(), step)
-            if turn.done or step == settings.max_new_tokens - 1:
+            if turn.done:
                 break
             self.check_positions(self.llama.n_tokens + 1, settings)
             self.llama.eval([token])

@@ -1,7 +1,7 @@
 """The flags both LLM entry scripts share, and the checks on them, without importing torch.
 
-The model, its precision and inference backend, batching, the CoT cap, the chat template, the verbalizer mode
-(`add_llm_args`, checked by `check_llm_args`), --prompt_number (`prompt_numbers`) and the
+The model, its precision and inference backend, batching, the CoT cap, the thinking budget, the chat template, the
+verbalizer mode (`add_llm_args`, checked by `check_llm_args`), --prompt_number (`prompt_numbers`) and the
 {dataset}/{prompt} placeholders of several runs in one command (`check_placeholders`, `fill`). Kept
 apart from the modules that load and run the LLM, so that --help and a bad flag are answered
 before torch loads.
@@ -83,6 +83,11 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
                         help="examples per forward pass (halved automatically on out-of-memory)")
     parser.add_argument("--cot_max_new_tokens", type=cli.positive_int, default=None,
                         help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
+    parser.add_argument("--max_thinking_tokens", type=cli.nonnegative_int, default=None,
+                        help="tokens a thinking model (Qwen3, DeepSeek-R1, QwQ: <think>...</think>) may write in a "
+                             "reasoning block it opens before its answer, which is scored after the block; a block "
+                             "left open is counted unscored (default 0; templates with a thinking switch are "
+                             "rendered with thinking off)")
     parser.add_argument("--chat_template", default=None,
                         help="a jinja chat template file to format the prompts with (default: the paper's pinned "
                              "template for llama-13b/llama-70b/mixtral, the tokenizer's own for other models)")

@@ -60,7 +60,8 @@ def example_result(example: dict[str, Any], score, prompt) -> ExampleResult:
 
     token_info = TokenInfo(word_scores=score.word_scores, verbalizers=score.verbalizers,
                            answer_step=score.answer_step, answer=score.answer, answer_scored=score.answer_scored,
-                           first_word=score.first_word, first_word_is_verbalizer=score.first_word_is_verbalizer)
+                           first_word=score.first_word, first_word_is_verbalizer=score.first_word_is_verbalizer,
+                           thinking=score.thinking)
     return ExampleResult(data_index=example["data_index"], data_entry=example["data_entry"],
                          input_prompt=score.input_prompt, token_info=token_info, prompt_ppl=score.prompt_ppl,
                          **label_distribution(score.word_scores, prompt), chat_history=score.chat_history,
@@ -73,9 +74,11 @@ def answer_counts(results: Iterable[ExampleResult], verbalizer_tokens: str) -> A
     infos = [as_json(result.token_info) for result in results]
     words = Counter(info.get("first_word", first_word(info["answer"])) for info in infos
                     if answered_verbalizer(info, verbalizer_tokens) is False)
+    blocks = [info["thinking"] for info in infos if info.get("thinking")]
     return AnswerCounts(unscored_answers=sum(info.get("answer_scored") is False for info in infos),
                         non_verbalizer_answers=sum(words.values()),
-                        non_verbalizer_words=dict(words.most_common(NON_VERBALIZER_WORDS)))
+                        non_verbalizer_words=dict(words.most_common(NON_VERBALIZER_WORDS)),
+                        unclosed_thinking=sum(not block["closed"] for block in blocks) if blocks else None)
 
 
 def warn_non_verbalizer(what: str, counts: AnswerCounts, total: int) -> None:

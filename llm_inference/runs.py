@@ -36,7 +36,7 @@ from data_utils.errors import FuteError
 from data_utils.io import run_record
 from data_utils.progress import progress
 from llm_inference.backends import load_decoder
-from llm_inference.decoding import Decoder, GenerationSettings
+from llm_inference.decoding import Decoder, GenerationSettings, thinking_tags
 from llm_inference.models import ChatTemplate, load_chat_tokenizer
 from llm_inference.prompts import Prompt, keeps_system_message
 from llm_inference.records import example_result
@@ -122,7 +122,7 @@ def open_session(args: argparse.Namespace, argv: Sequence[str] | None, script: s
                  prompts: Sequence[Prompt]) -> Session:
     """Start the command (device, logging), load the tokenizer and chat template, and refuse verbalizers of
     `prompts` it cannot score, before any model weights load."""
-    settings = generation_settings(args.cot_max_new_tokens)
+    settings = generation_settings(args.cot_max_new_tokens, args.max_thinking_tokens)
     device = cli.start(args)
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
     check_verbalizers(tokenizer, prompts, args.verbalizer_tokens)
@@ -136,7 +136,9 @@ def run_identity(session: Session, prompt: Prompt, **subject: str | None) -> Run
     return RunIdentity(model=args.model, **subject, prompt_index=prompt.number, bit=args.bit,
                        verbalizer_tokens=args.verbalizer_tokens, chat_template_sha256=session.template.sha256,
                        cot_max_new_tokens=session.settings["cot"].max_new_tokens if prompt.is_cot else None,
-                       backend=None if args.backend == "transformers" else args.backend)
+                       backend=None if args.backend == "transformers" else args.backend,
+                       max_thinking_tokens=session.settings["vanilla"].max_thinking_tokens
+                       if thinking_tags(session.tokenizer) else None)
 
 
 def score_pending(session: Session, pending: Sequence[dict[str, Any]], log: ResultLog,

@@ -61,16 +61,23 @@ def load_generation_settings(path: Path = GENERATION_CONFIG) -> dict[str, Genera
     return settings
 
 
-def generation_settings(cot_max_new_tokens: int | None = None) -> dict[str, GenerationSettings]:
-    """The configured settings, with the reasoning turn's length cap replaced when one is given.
+def generation_settings(cot_max_new_tokens: int | None = None, max_thinking_tokens: int | None = None
+                        ) -> dict[str, GenerationSettings]:
+    """The configured settings, with the reasoning turn's length cap replaced when one is given, and the scored
+    turn's budget of tokens inside a reasoning block (decoding.py, 3; None: 0).
 
-    The entry scripts refuse a cap below 1 at parse time (--cot_max_new_tokens); here it is a ValueError.
+    The entry scripts refuse a cap below 1 and a negative budget at parse time (--cot_max_new_tokens,
+    --max_thinking_tokens); here they are a ValueError.
     """
     settings = load_generation_settings()
     if cot_max_new_tokens is not None:
         if cot_max_new_tokens < 1:
             raise ValueError(f"the reasoning cap must be at least 1 token, got {cot_max_new_tokens}")
         settings["cot"] = replace(settings["cot"], max_new_tokens=cot_max_new_tokens)
+    if max_thinking_tokens is not None:
+        if max_thinking_tokens < 0:
+            raise ValueError(f"the thinking budget cannot be negative, got {max_thinking_tokens}")
+        settings["vanilla"] = replace(settings["vanilla"], max_thinking_tokens=max_thinking_tokens)
     return settings
 
 
@@ -82,7 +89,9 @@ class ExampleScore:
     step was blank); first_word_is_verbalizer: whether it is one of the prompt's verbalizers
     (data_utils.artifacts.llm_outputs.is_verbalizer_word): when not, the scores are not the model's answer.
     answer_scored is False when the greedy answer token decodes to a verbalizer but is not
-    a scored id (the model wrote the word as another token than the one scored).
+    a scored id (the model wrote the word as another token than the one scored), and when a reasoning
+    block was not closed within the budget. thinking: {"tokens", "closed"} of the scored turn's reasoning
+    block (llm_inference/decoding.py, 3), None without one.
     """
 
     input_prompt: str
@@ -95,6 +104,7 @@ class ExampleScore:
     first_word_is_verbalizer: bool
     chat_history: list[dict[str, str]] | None = None
     answer_scored: bool = True
+    thinking: dict[str, Any] | None = None
 
 
 
@@ -127,7 +137,7 @@ class PromptScorer:
         self.system = keeps_system_message(tokenizer)
         self.verbalizer_ids = scored_verbalizer_ids(tokenizer, prompt, verbalizer_tokens, self.system)
         self.verbalizer_tokens = verbalizer_tokens
-        self._warned_unscored = False
+        self._warned_unscored = self._warned_unclosed = False
 
     def first_turn(self, example: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
         """(messages, formatted prompt) of the first user turn; a system turn only where the template shows it."""
@@ -169,11 +179,20 @@ class PromptScorer:
     def _example(self, text: str, result: TurnResult, ppl: float | None,
                  history: list[dict[str, str]] | None) -> ExampleScore:
         """The ExampleScore of a scored turn; a CoT history gets the scored answer as its last message."""
-        if result.answer_step is None:
+        if result.thinking_closed is False:
+            if not self._warned_unclosed:
+                self._warned_unclosed = True
+                logger.warning("the model wrote more than %d tokens of reasoning without closing the block: such "
+                               "examples are unscored (scores of step 0), counted as unclosed_thinking in the output; "
+                               "raise --max_thinking_tokens to let it finish",
+                               self.settings["vanilla"].max_thinking_tokens)
+        elif result.answer_step is None:
             logger.warning("no non-blank token in %d generated steps: verbalizer scores taken at step 0",
                            len(result.generated))
         answer = self.tokenizer.decode(result.generated, skip_special_tokens=False)
-        word = first_word(answer)
+        # After a reasoning block, the answer's first word is the answer step's, not the block's opening tag.
+        answered = result.generated[result.answer_step:] if result.thinking_closed and result.answer_step else None
+        word = first_word(answer if answered is None else self.tokenizer.decode(answered, skip_special_tokens=False))
         return ExampleScore(
             input_prompt=text,
             word_scores=result.scores,
@@ -184,7 +203,9 @@ class PromptScorer:
             first_word=word,
             first_word_is_verbalizer=is_verbalizer_word(word, self.prompt.verbalizer_list, self.verbalizer_tokens),
             chat_history=None if history is None else [*history, {"role": "assistant", "content": answer}],
-            answer_scored=self._answer_scored(result),
+            answer_scored=result.thinking_closed is not False and self._answer_scored(result),
+            thinking=None if result.thinking_tokens is None else {"tokens": result.thinking_tokens,
+                                                                  "closed": result.thinking_closed},
         )
 
     def _answer_scored(self, result: TurnResult) -> bool:

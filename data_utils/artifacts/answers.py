@@ -4,7 +4,7 @@ its reader for training (`read_answers`, run_task_emb.py --llm_mode).
 A line, in the order written (the lines themselves in the order examples finish: sort by data_index):
 
     {"model", "task_genre", "prompt_index", "bit", "verbalizer_tokens", "chat_template_sha256"   # RunIdentity
-     ["cot_max_new_tokens"], ["backend"],
+     ["cot_max_new_tokens"], ["backend"], ["max_thinking_tokens"],
      "seed", "cot", "variant", "prompt_info",                                                   # AnswerLine
      "content" | "premise", "hypothesis",                           # the x' line's texts, as they are
      "data_index", "data_entry": {"text" | "premise", "hypothesis", "answer": "none"},         # ExampleResult

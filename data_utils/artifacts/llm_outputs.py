@@ -13,10 +13,11 @@ Inference file: one JSON object, written at the end of its run (the results gath
 data_utils/artifacts/result_log.py):
 
     {"prompt_info", "task" (the genre), the RunIdentity ("model", "dataset", ["data_digest",] "prompt_index",
-     "bit", "verbalizer_tokens", "chat_template_sha256"[, "cot_max_new_tokens"][, "backend"]),
+     "bit", "verbalizer_tokens", "chat_template_sha256"[, "cot_max_new_tokens"][, "backend"]
+     [, "max_thinking_tokens"]),
      "chat_template": {"source", "sha256"[, "thinking"]}, "seed", "variant", "cot",
      "summary": {"accuracy", "macro_f1", "num_examples", "labels", "unscored_answers",
-                 "non_verbalizer_answers", "non_verbalizer_words",
+                 "non_verbalizer_answers", "non_verbalizer_words"[, "unclosed_thinking"],
                  "split": {"rows", "examples", "no_gold_label", "empty_input", "empty_rows"}},
      "results": [an ExampleResult per example, by data_index, with "normalized_answer"],
      "data" (which data: data_utils/artifacts/data_identity.py)}

@@ -66,7 +66,8 @@ class RunIdentity:
     one with its `data_digest`) or a `task_genre`'s x' (run_llm_inference_for_te.py); `cot_max_new_tokens` is
     there for a CoT prompt only, so that a vanilla run's results keep their keys; `backend` names the inference
     backend other than transformers (llm_inference/backends.py), absent for transformers, whose results were
-    written before there was a choice."""
+    written before there was a choice; `max_thinking_tokens`, the budget of a reasoning block, is there for a
+    model whose vocabulary has reasoning tags only (llm_inference/decoding.py, 3)."""
 
     model: str
     dataset: str | None = omitted_when_none()
@@ -78,6 +79,7 @@ class RunIdentity:
     chat_template_sha256: str
     cot_max_new_tokens: int | None = omitted_when_none()
     backend: str | None = omitted_when_none()
+    max_thinking_tokens: int | None = omitted_when_none()
 
     def check(self, found: dict[str, Any], where: str) -> None:
         """Refuse results of another run: every identity key must match, one this run leaves out included (absent
@@ -108,7 +110,8 @@ class PromptInfo:
 class TokenInfo:
     """What the model answered and the verbalizer scores read from it (llm_inference/decoding.py): word_scores[i]
     is the score of verbalizers[i] at answer_step. The last three fields are absent from results written before
-    they existed (None here, and left out when written again)."""
+    they existed (None here, and left out when written again); thinking ({"tokens", "closed"}: the scored turn's
+    reasoning block, llm_inference/decoding.py) is there only for a turn that had one."""
 
     word_scores: list[float]
     verbalizers: list[str]
@@ -117,6 +120,7 @@ class TokenInfo:
     answer_scored: bool | None = omitted_when_none()
     first_word: str | None = omitted_when_none()
     first_word_is_verbalizer: bool | None = omitted_when_none()
+    thinking: dict[str, Any] | None = omitted_when_none()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,9 +160,12 @@ class LoggedResult:
 @dataclass(frozen=True, kw_only=True)
 class AnswerCounts:
     """How a run's answers went, for an inference file's summary or a y' record: unscored_answers spell a
-    verbalizer under an id that was not scored; non_verbalizer_answers begin with a word that is no verbalizer
-    of the prompt; non_verbalizer_words: the most common such words with their counts."""
+    verbalizer under an id that was not scored, or never closed their reasoning block; non_verbalizer_answers
+    begin with a word that is no verbalizer of the prompt; non_verbalizer_words: the most common such words with
+    their counts; unclosed_thinking: the answers whose reasoning block outran its budget (of those unscored), for a
+    run whose answers opened one (absent otherwise)."""
 
     unscored_answers: int
     non_verbalizer_answers: int
     non_verbalizer_words: dict[str, int]
+    unclosed_thinking: int | None = omitted_when_none()
