@@ -22,8 +22,9 @@ sees. The Hugging Face token, for gated models such as Llama-2, comes from the
 usual login (`huggingface-cli login`) or the `HF_TOKEN` variable: nothing here
 reads a token file.
 
-Chat templates: the aliases render the chat format of the paper's runs, pinned in
-configs/chat_templates/ (a warning says when the hub's template renders otherwise);
+Chat templates: each alias renders a chat format pinned in configs/chat_templates/ (the
+paper's aliases that of the paper's runs, the current families their published one; a
+warning says when the hub's template renders otherwise);
 `--chat_template FILE` chooses any template for any model; other models use their
 tokenizer's own. Every output records the template's source and the SHA-256 of its text.
 """
@@ -87,8 +88,8 @@ def _renderings(tokenizer, template: str | None) -> list[str]:
 def choose_chat_template(name: str, tokenizer, template_file: str | None = None) -> ChatTemplate:
     """Set the tokenizer's chat template for the run and return it with its source.
 
-    `template_file` (--chat_template) wins; an alias of the paper gets its pinned template
-    (with a warning when the downloaded one renders otherwise); any other model keeps its own.
+    `template_file` (--chat_template) wins; an alias gets its pinned template (with a warning
+    when the downloaded one renders otherwise); any other model keeps its own.
     """
     if template_file is not None:
         chosen = ChatTemplate(Path(template_file).read_text(encoding="utf-8"), f"file {template_file}")
@@ -97,8 +98,8 @@ def choose_chat_template(name: str, tokenizer, template_file: str | None = None)
         chosen = ChatTemplate(path.read_text(encoding="utf-8"), f"configs/chat_templates/{path.name} (pinned for {name})")
         own = getattr(tokenizer, "chat_template", None)
         if own is not None and _renderings(tokenizer, own) != _renderings(tokenizer, chosen.text):
-            logger.warning("the chat template that %s (%s) carries today renders prompts differently from the "
-                           "paper's: using the paper's, pinned in configs/chat_templates/%s (pass --chat_template "
+            logger.warning("the chat template that %s (%s) carries today renders prompts differently from the one "
+                           "pinned for it: using the pinned one, configs/chat_templates/%s (pass --chat_template "
                            "FILE to use another)", name, MODEL_ALIASES[name], path.name)
     elif getattr(tokenizer, "chat_template", None) is not None:
         chosen = ChatTemplate(tokenizer.chat_template, f"the tokenizer of {name}")
