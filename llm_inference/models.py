@@ -47,11 +47,14 @@ from modeling.hf_compat import load_pretrained
 logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "configs" / "chat_templates"
-# Conversations rendered to tell two templates apart by what they produce, not by their text.
+# Conversations rendered to tell two templates apart by what they produce, not by their text: the shapes the prompts
+# take (a first turn with or without a system message, a chain-of-thought follow-up after the reasoning).
 _PROBES = (
     [{"role": "user", "content": "U1"}],
     [{"role": "system", "content": "S"}, {"role": "user", "content": "U1"}],
     [{"role": "user", "content": "U1"}, {"role": "assistant", "content": "A1"}, {"role": "user", "content": "U2"}],
+    [{"role": "system", "content": "S"}, {"role": "user", "content": "U1"}, {"role": "assistant", "content": "A1"},
+     {"role": "user", "content": "U2"}],
 )
 
 
@@ -74,12 +77,13 @@ class ChatTemplate:
 
 
 def _renderings(tokenizer, template: str | None) -> list[str]:
-    """What `template` makes of each probe conversation (an error counts as a rendering too)."""
+    """What `template` makes of each probe conversation as the prompts are rendered, thinking off (an error counts as
+    a rendering too): two Qwen3-style templates that differ only in their thinking-off generation prompt differ."""
     out = []
     for messages in _PROBES:
         try:
             out.append(tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
-                                                     add_generation_prompt=True))
+                                                     add_generation_prompt=True, enable_thinking=False))
         except (TemplateError, ValueError) as err:
             out.append(f"error: {type(err).__name__}")
     return out
