@@ -268,7 +268,7 @@ def test_the_prompts_render_as_published_and_as_the_shipped_official_template(fa
     shipped = shipped_template(name)
     assert (shipped is not None) is (spec.official_shipped or name == "llama-3.1")  # Llama's: Meta-Llama-3's
     tokenizer.chat_template = pinned(name)
-    for number in (0, 1, 10):  # vanilla prompts of two templates; a CoT prompt's follow-up after its reasoning
+    for number in range(13):  # a CoT prompt (10-12): its follow-up after the reasoning
         conversation = scored_turn(tokenizer, load_prompt(genre, number))
         text = apply_chat_template(tokenizer, conversation)
         assert text == spec.format(conversation)
