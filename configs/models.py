@@ -7,21 +7,48 @@ GGUF files) on top.
 """
 
 MODEL_ALIASES: dict[str, str] = {
+    # The paper's LLMs.
     "llama-13b": "meta-llama/Llama-2-13b-chat-hf",
     "llama-70b": "meta-llama/Llama-2-70b-chat-hf",
     "mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    # Current chat families.
+    "llama-3.1-8b": "meta-llama/Llama-3.1-8B-Instruct",
+    "llama-3.1-70b": "meta-llama/Llama-3.1-70B-Instruct",
+    "llama-3.3-70b": "meta-llama/Llama-3.3-70B-Instruct",
+    "qwen2.5-7b": "Qwen/Qwen2.5-7B-Instruct",
+    "qwen2.5-72b": "Qwen/Qwen2.5-72B-Instruct",
+    "qwen3-8b": "Qwen/Qwen3-8B",
+    "qwen3-32b": "Qwen/Qwen3-32B",
+    "gemma-2-9b": "google/gemma-2-9b-it",
+    "gemma-2-27b": "google/gemma-2-27b-it",
+    "gemma-3-12b": "google/gemma-3-12b-it",
+    "gemma-3-27b": "google/gemma-3-27b-it",
+    "mistral-7b-v0.3": "mistralai/Mistral-7B-Instruct-v0.3",
 }
 
 # LLM weight widths --bit takes: 4 and 8 through bitsandbytes, 16 and 32 as dtypes.
 BITS: tuple[int, ...] = (4, 8, 16, 32)
 
-# The chat format of the paper's runs, pinned for its aliases (files in configs/chat_templates/):
-# the hub's templates change (Mixtral-8x7B-Instruct-v0.1's now takes a system message), and an
-# alias must keep rendering the prompts the paper's tables were measured with.
+# The chat format each alias renders, pinned (files in configs/chat_templates/, written for this project; each
+# file's header says what it renders and from where): the hub's templates change (Mixtral-8x7B-Instruct-v0.1's now
+# takes a system message), and an alias must keep rendering the prompts its results were measured with: the paper's
+# aliases the format of the paper's runs, the current families their published format as of this writing.
 PINNED_CHAT_TEMPLATES: dict[str, str] = {
     "llama-13b": "llama-2-chat.jinja",
     "llama-70b": "llama-2-chat.jinja",
     "mixtral": "mixtral-8x7b-instruct-v0.1-2023-12.jinja",
+    "llama-3.1-8b": "llama-3.1-instruct.jinja",
+    "llama-3.1-70b": "llama-3.1-instruct.jinja",
+    "llama-3.3-70b": "llama-3.1-instruct.jinja",
+    "qwen2.5-7b": "qwen2.5-instruct.jinja",
+    "qwen2.5-72b": "qwen2.5-instruct.jinja",
+    "qwen3-8b": "qwen3.jinja",
+    "qwen3-32b": "qwen3.jinja",
+    "gemma-2-9b": "gemma-2-it.jinja",
+    "gemma-2-27b": "gemma-2-it.jinja",
+    "gemma-3-12b": "gemma-3-it.jinja",
+    "gemma-3-27b": "gemma-3-it.jinja",
+    "mistral-7b-v0.3": "mistral-7b-instruct-v0.3.jinja",
 }
 
 
@@ -37,7 +64,8 @@ def alias_of(name: str) -> str:
 
 def model_slug(name: str) -> str:
     """A short name for tables, plots and file names: the alias, else the last path component of a hub id,
-    folder or file, without .gguf ("Qwen/Qwen3-8B" -> "Qwen3-8B", "/models/smollm2.gguf" -> "smollm2")."""
+    folder or file, without .gguf ("Qwen/Qwen3-8B" -> "qwen3-8b", its alias; "Qwen/Qwen3-4B" -> "Qwen3-4B";
+    "/models/smollm2.gguf" -> "smollm2")."""
     alias = alias_of(name)
     if alias in MODEL_ALIASES:
         return alias

@@ -22,8 +22,9 @@ sees. The Hugging Face token, for gated models such as Llama-2, comes from the
 usual login (`huggingface-cli login`) or the `HF_TOKEN` variable: nothing here
 reads a token file.
 
-Chat templates: the aliases render the chat format of the paper's runs, pinned in
-configs/chat_templates/ (a warning says when the hub's template renders otherwise);
+Chat templates: each alias renders a chat format pinned in configs/chat_templates/ (the
+paper's aliases that of the paper's runs, the current families their published one; a
+warning says when the hub's template renders otherwise);
 `--chat_template FILE` chooses any template for any model; other models use their
 tokenizer's own. Every output records the template's source and the SHA-256 of its text.
 """
@@ -46,11 +47,14 @@ from modeling.hf_compat import load_pretrained
 logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "configs" / "chat_templates"
-# Conversations rendered to tell two templates apart by what they produce, not by their text.
+# Conversations rendered to tell two templates apart by what they produce, not by their text: the shapes the prompts
+# take (a first turn with or without a system message, a chain-of-thought follow-up after the reasoning).
 _PROBES = (
     [{"role": "user", "content": "U1"}],
     [{"role": "system", "content": "S"}, {"role": "user", "content": "U1"}],
     [{"role": "user", "content": "U1"}, {"role": "assistant", "content": "A1"}, {"role": "user", "content": "U2"}],
+    [{"role": "system", "content": "S"}, {"role": "user", "content": "U1"}, {"role": "assistant", "content": "A1"},
+     {"role": "user", "content": "U2"}],
 )
 
 
@@ -73,12 +77,13 @@ class ChatTemplate:
 
 
 def _renderings(tokenizer, template: str | None) -> list[str]:
-    """What `template` makes of each probe conversation (an error counts as a rendering too)."""
+    """What `template` makes of each probe conversation as the prompts are rendered, thinking off (an error counts as
+    a rendering too): two Qwen3-style templates that differ only in their thinking-off generation prompt differ."""
     out = []
     for messages in _PROBES:
         try:
             out.append(tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
-                                                     add_generation_prompt=True))
+                                                     add_generation_prompt=True, enable_thinking=False))
         except (TemplateError, ValueError) as err:
             out.append(f"error: {type(err).__name__}")
     return out
@@ -87,8 +92,8 @@ def _renderings(tokenizer, template: str | None) -> list[str]:
 def choose_chat_template(name: str, tokenizer, template_file: str | None = None) -> ChatTemplate:
     """Set the tokenizer's chat template for the run and return it with its source.
 
-    `template_file` (--chat_template) wins; an alias of the paper gets its pinned template
-    (with a warning when the downloaded one renders otherwise); any other model keeps its own.
+    `template_file` (--chat_template) wins; an alias gets its pinned template (with a warning
+    when the downloaded one renders otherwise); any other model keeps its own.
     """
     if template_file is not None:
         chosen = ChatTemplate(Path(template_file).read_text(encoding="utf-8"), f"file {template_file}")
@@ -97,8 +102,8 @@ def choose_chat_template(name: str, tokenizer, template_file: str | None = None)
         chosen = ChatTemplate(path.read_text(encoding="utf-8"), f"configs/chat_templates/{path.name} (pinned for {name})")
         own = getattr(tokenizer, "chat_template", None)
         if own is not None and _renderings(tokenizer, own) != _renderings(tokenizer, chosen.text):
-            logger.warning("the chat template that %s (%s) carries today renders prompts differently from the "
-                           "paper's: using the paper's, pinned in configs/chat_templates/%s (pass --chat_template "
+            logger.warning("the chat template that %s (%s) carries today renders prompts differently from the one "
+                           "pinned for it: using the pinned one, configs/chat_templates/%s (pass --chat_template "
                            "FILE to use another)", name, MODEL_ALIASES[name], path.name)
     elif getattr(tokenizer, "chat_template", None) is not None:
         chosen = ChatTemplate(tokenizer.chat_template, f"the tokenizer of {name}")

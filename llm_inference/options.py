@@ -73,7 +73,9 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
     """The flags both LLM entry scripts share: the model, its precision and backend, batching, CoT length, the
     verbalizer mode, --overwrite, seed, device."""
     parser.add_argument("--model", required=True,
-                        help="llama-13b, llama-70b, mixtral, or any chat LM: hub id, local folder or .gguf file")
+                        help="an alias of configs/models.py (the paper's llama-13b, llama-70b, mixtral; current "
+                             "families such as llama-3.1-8b, qwen3-8b, gemma-3-12b, mistral-7b-v0.3), or any chat "
+                             "LM: hub id, local folder or .gguf file")
     parser.add_argument("--bit", type=int, default=8, choices=BITS,
                         help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
     parser.add_argument("--backend", choices=BACKENDS, default="transformers",
