@@ -23,8 +23,9 @@ Every stage of the paper runs, at a small size:
  5. the prompt-selection baselines; both evaluation tables, the unified-space table; the plots.
 
 A preset of the paper's sweeps (sweeps/demo.py): their graph (sweeps/paper.py) at the demo's data
-source and budgets, run in order by the local launcher (sweeps/launch.py), each step an entry script's
-main() called in this process as its printed command line would run it (torch loads once). A step whose
+source and budgets, run by the local launcher (sweeps/launch.py), --jobs at a time (2), each step an entry
+script's main() called as its printed command line would run it, in a worker process that loads torch once
+(its output in OUT/logs/<step>.log; with --jobs 1, in this process, its output here). A step whose
 outputs are finished by the same command, after what it reads, is reused (data_utils/artifacts/completion.py);
 one a kill interrupted is continued; a stale one (made by other flags, or before what it reads changed) runs
 again, with --overwrite True where its script needs it.
@@ -59,7 +60,7 @@ def parse_args(argv: Sequence[str] | None = None):
 def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
     """Run the demo; returns the Markdown file of each table (transfer, prompt, space; None: not made)."""
     args = parse_args(argv)
-    if args.threads:
+    if args.jobs == 1:  # the steps run in this process
         import torch
 
         torch.set_num_threads(args.threads)
@@ -89,9 +90,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
     states = graph.states()
     pending = graph.to_run(states)
     launch.say_stale(pending, states, logger.warning)
-    if launch.run_local(graph, pending, 1, [], out / "logs", in_process=True,
+    if launch.run_local(graph, pending, args.jobs, [], out / "logs", in_process=True, threads=args.threads,
                         echo=lambda line: logger.info("[%s] %s", time.strftime("%H:%M:%S"), line)):
-        raise FuteError("the demo stopped at a step that returned without finishing its outputs (see above)")
+        raise FuteError("the demo stopped: a step failed or returned without finishing its outputs (see above)")
 
     # The dev scores, the three tables and where the plots are.
     made = {step.name for step in graph.steps}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -250,7 +251,11 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
                    help=f"the seed of every step (sampling, initialisation, data order), or several, comma-separated: "
                         f"the demo once per seed, each into OUT/seedN/, the tables over every seed (default "
                         f"{DEFAULT_SEED})")
-    p.add_argument("--threads", type=cli.positive_int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--jobs", type=cli.positive_int, default=min(2, os.cpu_count() or 1),
+                   help="steps run at once, each in a worker process that loads torch once (default: 2, or 1 on one "
+                        "core); two small steps side by side use two cores better than one step with two threads")
+    p.add_argument("--threads", type=cli.positive_int, default=None,
+                   help="torch CPU threads of each job (default: the cores shared out among the jobs)")
     args = p.parse_args(argv)
     try:
         args.seeds = seeds_of(args.seeds)
@@ -277,4 +282,5 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
         if args.llm_backend != "transformers":  # refused before any step runs, not at the LLM's first step
             check_backend(args.llm, args.llm_bit, args.llm_backend)
     args.prompts = [int(x) for x in args.prompts]
+    args.threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     return args

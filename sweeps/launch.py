@@ -10,7 +10,8 @@ steps run at once, each as soon as the steps it reads are done; a step that need
 GPU of `gpus` of its own through CUDA_VISIBLE_DEVICES (and waits for a free one); after a failure
 the steps that depend on it are not started, the others go on, and the sweep ends with status 1
 and a line naming each failed step and its log. Each log ends with the step's exit status
-(EXIT_LINE), with every launcher.
+(EXIT_LINE), with every launcher. In process (the demo): the entry scripts run in this process
+(one job) or in N worker processes that import them once (`StepWorkers`), scheduled as N jobs are.
 
 SLURM (`submit_slurm`): one job array per stage, in graph order; an array waits (afterok) for the
 array tasks of the steps its steps read, also those of sweeps submitted before (recorded in
@@ -24,17 +25,23 @@ not run) and returns 1 when one failed.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import logging
+import multiprocessing
 import os
 import shlex
 import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 from importlib import import_module
 from pathlib import Path
+from typing import Protocol
 
 from data_utils.artifacts.completion import DONE, PENDING, STALE, marker, redo_line, state
 from data_utils.io import read_json, write_json
@@ -85,15 +92,19 @@ def say_stale(pending: Sequence[Step], states: dict[str, tuple[str, str]], echo:
 
 
 def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[str], logs: Path,
-              echo: Callable[[str], None] = print, in_process: bool = False) -> int:
+              echo: Callable[[str], None] = print, in_process: bool = False, threads: int | None = None) -> int:
     """Run the pending steps; 0 when every one succeeded, else a failing status (see the module docstring).
 
-    in_process (one job, no GPUs): each step's command runs in this process instead, its entry script's
-    main(arguments) called exactly as its command line would (imported once: torch and transformers load once
-    for every step, as the demo wants); no log files; an error raised by a step stops the run and propagates."""
-    if not in_process:
+    in_process (no GPUs): each step's command runs as its entry script's main(arguments), called exactly as its
+    command line would, in a process that imported it once: torch and transformers load once for every step, as
+    the demo wants. With one job that process is this one: no log files, and an error raised by a step stops the
+    run and propagates. With N jobs, N worker processes (`StepWorkers`, `threads` torch threads each) run up to N
+    steps at once, as the subprocesses of N jobs do, each step's output in its log."""
+    if in_process and gpus:
+        raise ValueError("in_process runs steps on the CPU: pass no GPUs")
+    if not (in_process and jobs == 1):
         logs.mkdir(parents=True, exist_ok=True)
-    if in_process or (jobs == 1 and not gpus):
+    if jobs == 1 and not gpus:
         for step in pending:
             echo(step.command())
             if in_process:
@@ -103,6 +114,9 @@ def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[s
                 echo(failure[1])
                 return failure[0]
         return 0
+    if in_process:
+        with StepWorkers(jobs, threads or 1) as workers:
+            return _run_parallel(graph, pending, jobs, [], logs, echo, start=workers.start)
     return _run_parallel(graph, pending, jobs, list(gpus), logs, echo)
 
 
@@ -171,10 +185,26 @@ def _run_teed(step: Step, logs: Path) -> int:
         return status
 
 
+def _start_process(step: Step, gpu: str | None, log) -> subprocess.Popen:
+    """A step's command as a process of its own, on `gpu` (CUDA_VISIBLE_DEVICES) when given, writing to `log`."""
+    env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})}
+    return subprocess.Popen(step.argv, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=partial(_die_with_parent, os.getpid()))
+
+
+class _Running(Protocol):
+    """A started step, as _run_parallel polls it: poll() is None while it runs, then its exit status."""
+
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+
 def _run_parallel(graph: Graph, pending: Sequence[Step], jobs: int, gpus: list[str], logs: Path,
-                  echo: Callable[[str], None]) -> int:
+                  echo: Callable[[str], None],
+                  start: Callable[[Step, str | None, object], _Running] = _start_process) -> int:
     waiting = list(pending)
-    running: dict[str, tuple[Step, subprocess.Popen, str | None, object]] = {}
+    running: dict[str, tuple[Step, _Running, str | None, object]] = {}
     finished: set[str] = set()
     failed: list[str] = []  # ran and failed
     held: list[str] = []  # not started: they read the output of a failed step
@@ -204,12 +234,9 @@ def _run_parallel(graph: Graph, pending: Sequence[Step], jobs: int, gpus: list[s
             if not waits <= finished or len(running) >= jobs or (step.gpu and gpus and not free_gpus):
                 continue
             gpu = free_gpus.pop(0) if step.gpu and gpus else None
-            env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})}
             log = _open_log(step, logs)
             echo(f"{'' if gpu is None else f'CUDA_VISIBLE_DEVICES={gpu} '}{step.command()}")
-            process = subprocess.Popen(step.argv, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       preexec_fn=partial(_die_with_parent, os.getpid()))
-            running[step.name] = (step, process, gpu, log)
+            running[step.name] = (step, start(step, gpu, log), gpu, log)
             waiting.remove(step)
         time.sleep(0.05)
     if failed:
@@ -217,6 +244,79 @@ def _run_parallel(graph: Graph, pending: Sequence[Step], jobs: int, gpus: list[s
         not_started = f"; {len(held)} not started: {', '.join(held)}" if held else ""
         echo(f"# {len(failed)} step(s) failed: {named}{not_started}")
     return 1 if failed else 0
+
+
+class StepWorkers:
+    """Worker processes that run steps as `run_local` in_process does: each imports the entry scripts (torch,
+    transformers) once, then runs one step after another, its entry script's main(arguments) called as its command
+    line would, with `threads` torch threads. Small models use two CPU threads poorly: two demo steps side by side
+    with one thread each finish in 0.71 of the time they take one after the other with two (benchmarks/README.md).
+    Spawned, not forked (a fork of a process whose torch started its threads can hang); they die with this one."""
+
+    def __init__(self, jobs: int, threads: int):
+        context = multiprocessing.get_context("spawn")
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
+                                        initargs=(threads, os.getpid()))
+
+    def __enter__(self) -> StepWorkers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def start(self, step: Step, gpu: str | None, log) -> _Running:
+        """Run `step` in a free worker (or the next one free), its output appended to `log` (opened by the caller,
+        which closes it once the step is done)."""
+        log.flush()
+        return _Future(self.pool.submit(_run_in_worker, list(step.argv[1:]), log.name))
+
+
+class _Future:
+    """A step run by a worker, polled as a process is: its status once done (1 for an error the worker could not
+    report: it died)."""
+
+    def __init__(self, future: Future):
+        self.future, self.returncode = future, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self.future.done():
+            error = self.future.exception()
+            self.returncode = 1 if error is not None else self.future.result()
+        return self.returncode
+
+
+def _start_worker(threads: int, parent: int) -> None:
+    """A worker's start: the repository on its path, `threads` torch threads, and death with the sweep."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if str(REPOSITORY) not in sys.path:
+        sys.path.insert(0, str(REPOSITORY))
+    import torch
+
+    torch.set_num_threads(threads)
+    _die_with_parent(parent)
+
+
+def _run_in_worker(argv: list[str], log_path: str) -> int:
+    """Run one step's entry script (argv: the script, then its arguments) in this worker, its output (stdout,
+    stderr and log records) appended to `log_path`; its exit status: 0, a SystemExit's code, or 1 for an error,
+    whose traceback goes to the log."""
+    root = logging.getLogger()
+    with open(log_path, "a", encoding="utf-8", buffering=1) as log, contextlib.redirect_stdout(log), \
+            contextlib.redirect_stderr(log):
+        handler = logging.StreamHandler(log)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        saved = root.handlers[:]
+        root.handlers = [handler]
+        try:
+            import_module(Path(argv[0]).stem).main(argv[1:])
+            return 0
+        except SystemExit as err:
+            return err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
+        except Exception:  # noqa: BLE001  (any error of the step is its failure, reported in its log)
+            traceback.print_exc(file=log)
+            return 1
+        finally:
+            root.handlers = saved
 
 
 def array_script(steps: Sequence[Step], logs: Path) -> str:
