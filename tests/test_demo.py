@@ -189,7 +189,10 @@ def test_a_step_made_by_other_flags_is_stale_and_redone_with_overwrite(demo_run,
     changed = {p for p, time in before.items() if p.exists() and p.stat().st_mtime_ns != time}
     made_again = {*mtes, *map(record_path, mtes), *map(prints_path, mtes)}  # each with its record and fingerprint
     assert made_again <= changed
-    assert all(p in made_again or p.is_relative_to(out / "eval") for p in changed), sorted(changed - made_again)
+    # The launcher's logs: those of the steps run again (two jobs: each step's output in its log), no other.
+    logs = {p for p in changed if p.is_relative_to(out / "logs")}
+    assert logs == {out / "logs" / f"{name}.log" for name in stale}
+    assert all(p in made_again or p.is_relative_to(out / "eval") for p in changed - logs), sorted(changed - made_again)
 
 
 # ---------------------------------------------------------------- --data hub, through a fake hub
@@ -258,7 +261,7 @@ def test_data_hub_reads_every_task_and_the_pool_through_the_registry(tmp_path, f
             "--cr_tasks", "sst2,mrpc", "--qa_tasks", "cq", "--train_examples", "16", "--epochs", "1",
             "--transfer_examples", "16", "--emb_examples", "16", "--emb_epochs", "1", "--pool_per_source", "1",
             "--llm_examples", "4", "--llm_x_per_source", "1", "--cot_max_new_tokens", "4", "--qa_max_len", "96",
-            "--dev_examples", "20"]
+            "--dev_examples", "20", "--jobs", "1"]  # in this process, where fake_hub sees every hub call
     results = demo.main(argv)
     layout = ResultLayout(out)
     for task in ("sst2", "mrpc", "cq"):  # no local copy named anywhere; the dev split cut to --dev_examples
