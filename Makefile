@@ -4,7 +4,8 @@
 #                   and pip; about 133 MB downloaded, 80 MB kept): tests/public_vocab.py says what and from where
 #   make demo       install everything into .venv (once) and run the CPU demo
 #   make test-min   install the lowest versions requirements.txt admits into .venv-min and run the fast suite
-#   make test-vllm  install vLLM's CPU build into .venv-vllm (once) and test the vLLM backend against transformers
+#   make setup-vllm install vLLM's CPU build and the project's requirements into .venv-vllm (once, ~3.5 GB)
+#   make test-vllm  make setup-vllm, then test the vLLM backend against transformers there
 #   make check-hub  (needs network) check that every dataset and pool source loads from the hub today
 PYTHON   ?= python3
 VENV     ?= .venv

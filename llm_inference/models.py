@@ -169,6 +169,12 @@ def _load_error(name: str, err: Exception) -> FuteError:
         return FuteError(f"model folder {name} does not exist; pass an alias ({', '.join(MODEL_ALIASES)}), a hub id, "
                          f"an existing folder or a .gguf file")
     first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if name in MODEL_ALIASES:
+        pinned = PINNED_CHAT_TEMPLATES.get(name)
+        keep = f" with --chat_template configs/chat_templates/{pinned} to keep its format" if pinned else ""
+        return FuteError(f"cannot load model {name!r} (the alias of {MODEL_ALIASES[name]}): {first_line}; without "
+                         f"a network it must be in the Hugging Face cache (download it once, logged in where it is "
+                         f"gated), or pass a local copy's folder{keep}")
     return FuteError(f"cannot load model {name!r}: it is not an alias ({', '.join(MODEL_ALIASES)}), "
                      f"and loading it as a hub id, local folder or .gguf file failed: {first_line}")
 

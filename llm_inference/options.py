@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from configs.datasets import NUM_PROMPTS
@@ -21,6 +22,8 @@ from data_utils.errors import FuteError
 
 # The inference backends (llm_inference/backends.py).
 BACKENDS = ("transformers", "llamacpp", "vllm")
+VLLM_INSTALL = ("make setup-vllm (vLLM's CPU build in .venv-vllm; run the scripts with its python), or on GPUs pip "
+                "install vllm into an environment of its own torch, then pip install -r requirements.txt there")
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,11 @@ def check_precision(name: str, bit: int) -> ModelSource:
 
 def check_backend(name: str, bit: int, backend: str) -> ModelSource:
     """The model's source, once `backend` is known to read it: llama.cpp reads a .gguf file and computes with its
-    own quantization, in float32 (--bit 32)."""
+    own quantization, in float32 (--bit 32); vLLM reads a hub id or folder at --bit 16 or 32. The backend's own
+    refusal comes first: it names the value it needs."""
     if backend not in BACKENDS:
         raise FuteError(f"--backend {backend} is unknown; use one of {', '.join(BACKENDS)}")
-    source = check_precision(name, bit)
+    source = resolve_model(name)
     if backend == "llamacpp":
         if source.gguf_file is None:
             raise FuteError(f"--backend llamacpp reads a .gguf file, and {name} is none: pass the path of a .gguf "
@@ -71,9 +75,9 @@ def check_backend(name: str, bit: int, backend: str) -> ModelSource:
             raise FuteError(f"--backend vllm reads a hub id or folder here, and {name} is a .gguf file: use --backend "
                             f"llamacpp for it, or pass the model's hub id")
         if bit not in (16, 32):
-            raise FuteError(f"--backend vllm loads float16 or float32 weights (--bit 16 or 32); for --bit {bit} use "
-                            f"--backend transformers (bitsandbytes) or a checkpoint vLLM quantizes itself")
-    return source
+            raise FuteError(f"--backend vllm loads float16 or float32 weights: pass --bit 16 or --bit 32 (--bit {bit} "
+                            f"quantizes with bitsandbytes, which only --backend transformers does)")
+    return check_precision(name, bit)
 
 
 def add_llm_args(parser: argparse.ArgumentParser) -> None:
@@ -94,13 +98,14 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cot_max_new_tokens", type=cli.positive_int, default=None,
                         help="cap on the reasoning turn of CoT prompts 10-12 (default: configs/generation.json, 512)")
     parser.add_argument("--max_thinking_tokens", type=cli.nonnegative_int, default=None,
-                        help="tokens a thinking model (Qwen3, DeepSeek-R1, QwQ: <think>...</think>) may write in a "
-                             "reasoning block it opens before its answer, which is scored after the block; a block "
-                             "left open is counted unscored (default 0; templates with a thinking switch are "
-                             "rendered with thinking off)")
+                        help="tokens a model that thinks anyway (DeepSeek-R1, QwQ, Qwen3-Thinking: <think>...</think>) "
+                             "may write in a reasoning block before its answer, which is scored after the block; a "
+                             "block left open leaves its example unscored (summary.unclosed_thinking). Default 0: "
+                             "such a model's examples are all unscored. Templates with a thinking switch (Qwen3's, "
+                             "the qwen3 aliases) are rendered with thinking off and need no budget")
     parser.add_argument("--chat_template", default=None,
-                        help="a jinja chat template file to format the prompts with (default: the paper's pinned "
-                             "template for llama-13b/llama-70b/mixtral, the tokenizer's own for other models)")
+                        help="a jinja chat template file to format the prompts with (default: an alias's pinned "
+                             "template, configs/chat_templates/; the tokenizer's own for other models)")
     parser.add_argument("--verbalizer_tokens", choices=("single", "first"), default="single",
                         help="single: every verbalizer must be one token (the original); first: score a "
                              "multi-token verbalizer by its first token (for small vocabularies)")
@@ -113,6 +118,8 @@ def add_llm_args(parser: argparse.ArgumentParser) -> None:
 def check_llm_args(args: argparse.Namespace) -> None:
     """Refuse bad values of the flags of add_llm_args at parse time, before any model loads."""
     check_backend(args.model, args.bit, args.backend)
+    if args.backend == "vllm" and find_spec("vllm") is None:
+        raise FuteError(f"--backend vllm needs vLLM, which is installed apart: {VLLM_INSTALL}")
     if args.chat_template is not None and not Path(args.chat_template).is_file():
         raise FuteError(f"--chat_template {args.chat_template} is not a file; give a jinja chat template file")
 

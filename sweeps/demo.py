@@ -253,8 +253,10 @@ def parse_args(argv: Sequence[str] | None = None, description: str = "") -> argp
                         f"the demo once per seed, each into OUT/seedN/, the tables over every seed (default "
                         f"{DEFAULT_SEED})")
     p.add_argument("--jobs", type=cli.positive_int, default=min(2, os.cpu_count() or 1),
-                   help="steps run at once, each in a worker process that loads torch once (default: 2, or 1 on one "
-                        "core); two small steps side by side use two cores better than one step with two threads")
+                   help="steps run at once, each in a worker process that loads torch once, its output in "
+                        "OUT/logs/<step>.log (default: 2, or 1 on one core; 1: one step at a time in this process, "
+                        "its output on the terminal); two small steps side by side use two cores better than one "
+                        "step with two threads")
     p.add_argument("--threads", type=cli.positive_int, default=None,
                    help="torch CPU threads of each job (default: the cores shared out among the jobs)")
     args = p.parse_args(argv)

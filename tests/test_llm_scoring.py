@@ -319,6 +319,10 @@ def test_model_loading_errors(tmp_path):
         resolve_model(str(tmp_path / "missing.gguf"))
     with pytest.raises(FuteError, match="not an alias .*llama-13b"):
         load_llm("llama-7b", 32, torch.device("cpu"))
+    # An alias the hub cannot give (offline here) is named as the alias it is, with the way out.
+    with pytest.raises(FuteError, match=r"cannot load model 'qwen3-8b' \(the alias of Qwen/Qwen3-8B\): .*Hugging "
+                                        r"Face cache .*--chat_template configs/chat_templates/qwen3.jinja"):
+        load_llm("qwen3-8b", 16, torch.device("cpu"))
     with pytest.raises(ValueError, match="reasoning cap must be at least 1 token"):
         generation_settings(0)
 

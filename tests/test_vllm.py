@@ -25,18 +25,25 @@ def test_vllm_refuses_a_gguf_file_and_bitsandbytes_widths_before_loading(tmp_pat
     gguf.write_bytes(b"GGUF")
     with pytest.raises(FuteError, match="--backend llamacpp"):
         check_backend(str(gguf), 32, "vllm")
-    for bit in (4, 8):
-        with pytest.raises(FuteError, match=r"--bit 16 or 32"):
+    for bit in (4, 8):  # 8 is the scripts' default --bit: the message names what to pass
+        with pytest.raises(FuteError, match=r"pass --bit 16 or --bit 32 \(--bit \d quantizes with bitsandbytes"):
             check_backend("Qwen/Qwen3-8B", bit, "vllm")
+        with pytest.raises(FuteError, match="is a .gguf file: use --backend llamacpp"):
+            check_backend(str(gguf), bit, "vllm")  # the backend's refusal first, not bitsandbytes'
     assert check_backend("Qwen/Qwen3-8B", 16, "vllm").name == "Qwen/Qwen3-8B"
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here")
-def test_without_vllm_the_backend_says_how_to_install_it(monkeypatch):
+def test_without_vllm_the_backend_says_how_to_install_it_before_anything_loads(tmp_path):
     from llm_inference.vllm_backend import load_vllm
 
-    with pytest.raises(FuteError, match="pip install vllm"):
+    with pytest.raises(FuteError, match="installed apart: make setup-vllm"):
         load_vllm("any/model", 16, gpu=False)
+    # The entry scripts refuse at parse time: no tokenizer or data is read first.
+    with pytest.raises(FuteError, match="installed apart: make setup-vllm"):
+        run_llm_inference.main(["--model", "no/such-model", "--bit", "16", "--backend", "vllm", "--dataset_name",
+                                "sst2", "--prompt_number", "0", "--save_path", str(tmp_path / "out.json")])
+    assert not list(tmp_path.iterdir())
 
 
 def _require_vllm() -> None:
