@@ -95,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float, nargs="?", const=60.0, default=None, metavar="SECONDS",
                    help="--launcher slurm: after submitting, wait until SLURM holds none of the sweep's tasks "
                         "(asking every SECONDS, default 60), then report as --status does and exit with its status")
-    p.add_argument("--jobs", type=int, default=1, help="steps run at once on this machine (default 1: in order)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="steps run at once on this machine, each with cores/N CPU threads unless OMP_NUM_THREADS is "
+                        "set (default 1: in order)")
     p.add_argument("--gpus", default="", help="GPU ids for --jobs: each running model step gets one of its own "
                                               "(default: none, CUDA_VISIBLE_DEVICES as it is)")
     p.add_argument("--launcher", choices=("local", "slurm"), default="local", help="run here or submit to SLURM")

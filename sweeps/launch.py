@@ -99,7 +99,8 @@ def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[s
     command line would, in a process that imported it once: torch and transformers load once for every step, as
     the demo wants. With one job that process is this one: no log files, and an error raised by a step stops the
     run and propagates. With N jobs, N worker processes (`StepWorkers`, `threads` torch threads each) run up to N
-    steps at once, as the subprocesses of N jobs do, each step's output in its log."""
+    steps at once, as the subprocesses of N jobs do, each step's output in its log. N jobs' steps get `threads` CPU
+    threads each (default: the cores shared out among them) unless OMP_NUM_THREADS is set."""
     if in_process and gpus:
         raise ValueError("in_process runs steps on the CPU: pass no GPUs")
     if not (in_process and jobs == 1):
@@ -117,7 +118,9 @@ def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[s
     if in_process:
         with StepWorkers(jobs, threads or 1) as workers:
             return _run_parallel(graph, pending, jobs, [], logs, echo, start=workers.start)
-    return _run_parallel(graph, pending, jobs, list(gpus), logs, echo)
+    # N steps at once share the cores out: N small steps with two threads each on two cores only take turns.
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    return _run_parallel(graph, pending, jobs, list(gpus), logs, echo, start=partial(_start_process, threads=threads))
 
 
 def entry_point(step: Step) -> Callable[[list[str]], object]:
@@ -185,9 +188,11 @@ def _run_teed(step: Step, logs: Path) -> int:
         return status
 
 
-def _start_process(step: Step, gpu: str | None, log) -> subprocess.Popen:
-    """A step's command as a process of its own, on `gpu` (CUDA_VISIBLE_DEVICES) when given, writing to `log`."""
-    env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})}
+def _start_process(step: Step, gpu: str | None, log, threads: int | None = None) -> subprocess.Popen:
+    """A step's command as a process of its own, on `gpu` (CUDA_VISIBLE_DEVICES) when given, writing to `log`, with
+    `threads` CPU threads (OMP_NUM_THREADS, which torch reads) unless the sweep's environment sets them."""
+    env = {**({"OMP_NUM_THREADS": str(threads)} if threads else {}), **os.environ,
+           **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})}
     return subprocess.Popen(step.argv, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT,
                             preexec_fn=partial(_die_with_parent, os.getpid()))
 

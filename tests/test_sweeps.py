@@ -840,7 +840,8 @@ def test_steps_are_ordered_after_what_they_read_and_a_cycle_is_refused(tmp_path)
 
 def fake_python(tmp_path: Path, fail_on: str | None = None, unfinished_on: str | None = None,
                 pause: float = 0.3) -> tuple[Path, Path]:
-    """A $PYTHON for fine-tuning steps: logs "start|end <score file> <CUDA_VISIBLE_DEVICES>" around a short
+    """A $PYTHON for fine-tuning steps: logs "start <score file> <CUDA_VISIBLE_DEVICES> <OMP_NUM_THREADS>" and
+    "end <score file>" around a short
     pause, says "out of <score file>" on stdout and "err of <score file>" on stderr, and finishes the step as
     run_cr_train.py does (the checkpoint with its record, the score, then the score's record, each record
     naming the command); it exits 3 for the command naming `fail_on`, and 0 without writing anything for the
@@ -850,7 +851,7 @@ def fake_python(tmp_path: Path, fail_on: str | None = None, unfinished_on: str |
     unfinished = f'[[ "$*" == *{shlex.quote(unfinished_on)}* ]] && exit 0' if unfinished_on else ""
     fake.write_text(f"""#!/usr/bin/env bash
 name=$(echo "$*" | sed -E 's/.*--score_save_path ([^ ]*).*/\\1/')
-echo "start $(basename $name) ${{CUDA_VISIBLE_DEVICES:-none}}" >> {shlex.quote(str(log))}
+echo "start $(basename $name) ${{CUDA_VISIBLE_DEVICES:-none}} ${{OMP_NUM_THREADS:-unset}}" >> {shlex.quote(str(log))}
 echo "out of $(basename $name)"; echo "err of $(basename $name)" >&2
 sleep {pause}
 {fail}
@@ -882,6 +883,21 @@ def test_jobs_run_at_once_over_gpus_after_what_they_read(tmp_path):
     assert sorted(p.name for p in (out / "logs").iterdir()) == [
         "finetune_mrpc.log", "finetune_rte.log", "transfer_mrpc__rte.log", "transfer_rte__mrpc.log"]
     assert (out / "logs" / "finetune_mrpc.log").read_text().startswith("$ ")
+
+
+def test_jobs_share_the_cores_out_unless_the_threads_are_set(tmp_path, monkeypatch):
+    """Two steps at a time on this machine's cores: each gets cores // 2 CPU threads (at least 1), two steps
+    with all the cores each would only take turns; an OMP_NUM_THREADS the user set is left as it is."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    fake, log = fake_python(tmp_path, pause=0.05)
+    flags = ("--cr_datasets", "mrpc,rte", "--qa_datasets", "", "--jobs", "2")
+    assert sweep("finetune", tmp_path / "shared", *flags, python=str(fake), dry_run=False).returncode == 0
+    starts = [line.split() for line in log.read_text().splitlines() if line.startswith("start")]
+    assert len(starts) == 4 and {start[3] for start in starts} == {str(max(1, (os.cpu_count() or 1) // 2))}
+    log.unlink()
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert sweep("finetune", tmp_path / "set", *flags, python=str(fake), dry_run=False).returncode == 0
+    assert {line.split()[3] for line in log.read_text().splitlines() if line.startswith("start")} == {"3"}
 
 
 def test_a_failed_step_holds_back_only_what_reads_it(tmp_path):
