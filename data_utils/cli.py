@@ -150,8 +150,12 @@ def start(args: argparse.Namespace):
     return resolve_device(args.device)
 
 
+# Every log line of the entry scripts, wherever it goes (the terminal, or a sweep worker's step log).
+LOG_FORMAT, LOG_DATE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"
+
+
 def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    logging.basicConfig(format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT,
                         level=getattr(logging, level), force=True)
 
 

@@ -102,7 +102,8 @@ class LazyModel:
 @dataclass(frozen=True)
 class Session:
     """What every run of one command shares: its flags and command line (`script` with `argv`), the tokenizer and
-    chat template, the generation settings, the model (loaded once, on first use) and the device."""
+    chat template, the generation settings, the model (loaded once, on first use), the device, and whether the
+    tokenizer has reasoning tags (decoding.thinking_tags: its runs record their thinking budget)."""
 
     args: argparse.Namespace
     argv: Sequence[str] | None
@@ -112,6 +113,7 @@ class Session:
     settings: dict[str, GenerationSettings]
     model: LazyModel
     device: torch.device
+    thinks: bool
 
     def record(self, **config: Any) -> dict[str, Any]:
         """The run record (data_utils.io.run_record) of one run: the flags, with `config` for that run's values."""
@@ -127,7 +129,8 @@ def open_session(args: argparse.Namespace, argv: Sequence[str] | None, script: s
     tokenizer, template = load_chat_tokenizer(args.model, args.chat_template)
     check_verbalizers(tokenizer, prompts, args.verbalizer_tokens)
     return Session(args, argv, script, tokenizer, template, settings,
-                   LazyModel(args.model, args.bit, device, args.backend, tokenizer), device)
+                   LazyModel(args.model, args.bit, device, args.backend, tokenizer), device,
+                   thinks=thinking_tags(tokenizer) is not None)
 
 
 def run_identity(session: Session, prompt: Prompt, **subject: str | None) -> RunIdentity:
@@ -137,8 +140,7 @@ def run_identity(session: Session, prompt: Prompt, **subject: str | None) -> Run
                        verbalizer_tokens=args.verbalizer_tokens, chat_template_sha256=session.template.sha256,
                        cot_max_new_tokens=session.settings["cot"].max_new_tokens if prompt.is_cot else None,
                        backend=None if args.backend == "transformers" else args.backend,
-                       max_thinking_tokens=session.settings["vanilla"].max_thinking_tokens
-                       if thinking_tags(session.tokenizer) else None)
+                       max_thinking_tokens=session.settings["vanilla"].max_thinking_tokens if session.thinks else None)
 
 
 def score_pending(session: Session, pending: Sequence[dict[str, Any]], log: ResultLog,

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Protocol
 
 from data_utils.artifacts.completion import DONE, PENDING, STALE, marker, redo_line, state
+from data_utils.cli import LOG_DATE_FORMAT, LOG_FORMAT
 from data_utils.io import read_json, write_json
 from data_utils.locks import lock_holder
 from sweeps.graph import Graph, Step
@@ -109,7 +110,7 @@ def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[s
         for step in pending:
             echo(step.command())
             if in_process:
-                entry_point(step)(list(step.argv[2:]))
+                entry_point(step.argv[1])(list(step.argv[2:]))
             failure = _failure(step, 0) if in_process else _failure(step, _run_teed(step, logs), logs)
             if failure:
                 echo(failure[1])
@@ -123,13 +124,12 @@ def run_local(graph: Graph, pending: Sequence[Step], jobs: int, gpus: Sequence[s
     return _run_parallel(graph, pending, jobs, list(gpus), logs, echo, start=partial(_start_process, threads=threads))
 
 
-def entry_point(step: Step) -> Callable[[list[str]], object]:
-    """The main() of the entry script a step's command runs (an entry script at the repository's root, imported
-    by its file's name, as `python <script>.py` names it)."""
-    script = Path(step.argv[1])
+def entry_point(script: str) -> Callable[[list[str]], object]:
+    """The main() of the entry script a step's command runs (`script`, its argv[1]: an entry script at the
+    repository's root, imported by its file's name, as `python <script>.py` names it)."""
     if (REPOSITORY / script).resolve().parent != REPOSITORY:
-        raise ValueError(f"{step.name}: {script} is not an entry script at the repository's root")
-    return import_module(script.stem).main
+        raise ValueError(f"{script} is not an entry script at the repository's root")
+    return import_module(Path(script).stem).main
 
 
 def _failure(step: Step, status: int, logs: Path | None = None) -> tuple[int, str] | None:
@@ -309,11 +309,11 @@ def _run_in_worker(argv: list[str], log_path: str) -> int:
     with open(log_path, "a", encoding="utf-8", buffering=1) as log, contextlib.redirect_stdout(log), \
             contextlib.redirect_stderr(log):
         handler = logging.StreamHandler(log)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
         saved = root.handlers[:]
         root.handlers = [handler]
         try:
-            import_module(Path(argv[0]).stem).main(argv[1:])
+            entry_point(argv[0])(argv[1:])
             return 0
         except SystemExit as err:
             return err.code if isinstance(err.code, int) else (0 if err.code is None else 1)
